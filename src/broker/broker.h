@@ -1,0 +1,251 @@
+#pragma once
+// What orderly needs from a broker, in domain types. Every call returns the broker's answer or a
+// classified BrokerError; the classification decides whether a submission may be retried:
+//
+//   rejected         the broker answered and created/changed nothing (4xx with a code)
+//   not_sent         the request never left (connect/TLS failure): safe to send again
+//   unknown_outcome  it may have been applied (timeout or reset after sending, 5xx, 429,
+//                    unparseable 2xx): resolve by lookup before anything is re-sent
+//
+// Calls block; the engine never calls them itself (it emits commands, a runtime executes them).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/decimal.h"
+#include "core/order_state.h"
+#include "core/time.h"
+#include "core/types.h"
+
+namespace orderly {
+
+// ---- Requests --------------------------------------------------------------------------------
+
+struct OrderRequest {
+  std::string symbol;
+  Side side = Side::buy;
+  OrderType type = OrderType::market;
+  TimeInForce tif = TimeInForce::day;
+  Decimal qty;
+  std::optional<Decimal> limit_price;
+  std::optional<Decimal> stop_price;
+  std::string client_order_id;
+  OrderClass order_class = OrderClass::simple;
+  std::optional<Decimal> take_profit_limit_price;  // bracket / oco / oto
+  std::optional<Decimal> stop_loss_stop_price;     // bracket / oco / oto
+  std::optional<Decimal> stop_loss_limit_price;    // makes the stop leg a stop-limit
+  bool extended_hours = false;
+};
+
+struct ReplaceRequest {
+  std::optional<Decimal> qty;
+  std::optional<Decimal> limit_price;
+  std::optional<Decimal> stop_price;
+  std::optional<TimeInForce> tif;
+  std::optional<std::string> client_order_id;  // for the replacement order
+};
+
+enum class OrderListStatus { open, closed, all };
+
+struct ListOrdersQuery {
+  OrderListStatus status = OrderListStatus::open;
+  int limit = 500;  // Alpaca's maximum page
+  std::optional<Timestamp> after;  // exclusive, on submission time
+  std::optional<Timestamp> until;  // exclusive
+  bool ascending = false;          // Alpaca's default is desc
+  bool nested = false;
+  std::vector<std::string> symbols;
+};
+
+struct ActivityQuery {
+  std::optional<Timestamp> after;          // on transaction_time
+  std::optional<std::string> page_token;   // id of the last activity of the previous page
+  int page_size = 100;                     // Alpaca's maximum
+  bool ascending = true;
+};
+
+// ---- Answers ---------------------------------------------------------------------------------
+
+struct BrokerOrder {
+  std::string id;
+  std::string client_order_id;
+  std::string symbol;
+  Side side = Side::buy;
+  OrderType type = OrderType::market;
+  TimeInForce tif = TimeInForce::day;
+  OrderClass order_class = OrderClass::simple;
+  std::optional<Decimal> qty;  // null for notional orders
+  Decimal filled_qty;
+  std::optional<Decimal> filled_avg_price;
+  std::optional<Decimal> limit_price;
+  std::optional<Decimal> stop_price;
+  std::optional<OrderState> status;  // nullopt: a status we do not know (see status_text)
+  std::string status_text;
+  Timestamp created_at;
+  Timestamp updated_at;
+  std::optional<Timestamp> submitted_at;
+  std::optional<Timestamp> filled_at;
+  std::optional<std::string> replaced_by;
+  std::optional<std::string> replaces;
+  std::vector<BrokerOrder> legs;
+  std::string raw;  // the JSON object as received (audit payload)
+};
+
+struct BrokerPosition {
+  std::string symbol;
+  Decimal qty;            // negative for short
+  Decimal qty_available;  // qty minus shares held by open orders
+  Decimal avg_entry_price;
+  std::optional<Decimal> current_price;
+  std::string raw;
+};
+
+struct Account {
+  std::string id;
+  std::string status;
+  Decimal cash;
+  Decimal buying_power;
+  Decimal equity;
+  bool trading_blocked = false;
+  std::string raw;
+};
+
+struct FillActivity {
+  std::string id;  // sorts by time: the watermark / page_token
+  std::string order_id;
+  std::string symbol;
+  Side side = Side::buy;
+  Decimal qty;    // this execution
+  Decimal price;  // this execution
+  Decimal cum_qty;
+  Decimal leaves_qty;
+  std::optional<OrderState> order_status;
+  bool partial = false;  // type "partial_fill"
+  Timestamp transaction_time;
+  std::string raw;
+};
+
+struct MarketClock {
+  Timestamp timestamp;
+  bool is_open = false;
+  Timestamp next_open;
+  Timestamp next_close;
+};
+
+struct CancelResult {
+  std::string order_id;
+  int http_status = 0;
+  std::string body;
+};
+
+// One trade_updates message.
+struct TradeUpdate {
+  std::string event;  // "new", "fill", "partial_fill", ... (unknown names are kept, not dropped)
+  std::optional<std::string> execution_id;
+  BrokerOrder order;
+  std::optional<Decimal> price;         // this execution
+  std::optional<Decimal> qty;           // this execution
+  std::optional<Decimal> position_qty;  // position after the event
+  Timestamp timestamp;
+  std::string raw;
+};
+
+// ---- Errors ----------------------------------------------------------------------------------
+
+// Parsed body of 403/40310000 "insufficient qty available": who holds the shares.
+struct InsufficientQty {
+  std::string symbol;
+  Decimal available;
+  Decimal existing_qty;
+  Decimal held_for_orders;
+  std::vector<std::string> related_orders;  // open orders holding the shares
+};
+
+struct BrokerError {
+  enum class Kind { rejected, not_sent, unknown_outcome };
+  Kind kind = Kind::unknown_outcome;
+  int http_status = 0;      // 0 when there was no HTTP answer
+  std::int64_t code = 0;    // Alpaca's 8-digit code, 0 when absent
+  std::string message;      // the broker's message or the transport's reason (never secrets)
+  std::string body;         // raw response body, if any
+  std::optional<InsufficientQty> insufficient_qty;
+  std::optional<std::int64_t> retry_after_ms;  // from 429 / X-Ratelimit-Reset
+
+  bool not_found() const { return http_status == 404; }
+  // 422 40010001 "client_order_id must be unique": an earlier attempt of this intent exists.
+  bool duplicate_client_order_id() const;
+  bool insufficient_qty_error() const { return insufficient_qty.has_value(); }
+  std::string describe() const;
+};
+std::string_view to_string(BrokerError::Kind k);
+
+struct Unit {};
+
+template <typename T>
+class BrokerResult {
+ public:
+  BrokerResult(T value) : v_(std::move(value)) {}            // NOLINT
+  BrokerResult(BrokerError error) : v_(std::move(error)) {}  // NOLINT
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  T& value() { return std::get<0>(v_); }
+  const T& value() const { return std::get<0>(v_); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  const BrokerError& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, BrokerError> v_;
+};
+
+struct ActivityPage {
+  std::vector<FillActivity> activities;
+  bool more = false;  // a full page came back: ask again with page_token = last id
+};
+
+// ---- Interfaces ------------------------------------------------------------------------------
+
+class Broker {
+ public:
+  virtual ~Broker() = default;
+  virtual BrokerResult<BrokerOrder> submit_order(const OrderRequest& request) = 0;
+  virtual BrokerResult<BrokerOrder> get_order(std::string_view broker_order_id) = 0;
+  virtual BrokerResult<BrokerOrder> get_order_by_client_id(std::string_view client_order_id) = 0;
+  virtual BrokerResult<std::vector<BrokerOrder>> list_orders(const ListOrdersQuery& query) = 0;
+  virtual BrokerResult<Unit> cancel_order(std::string_view broker_order_id) = 0;
+  virtual BrokerResult<std::vector<CancelResult>> cancel_all_orders() = 0;
+  virtual BrokerResult<BrokerOrder> replace_order(std::string_view broker_order_id,
+                                                  const ReplaceRequest& request) = 0;
+  virtual BrokerResult<std::vector<BrokerPosition>> list_positions() = 0;
+  virtual BrokerResult<Account> get_account() = 0;
+  virtual BrokerResult<ActivityPage> fill_activities(const ActivityQuery& query) = 0;
+  virtual BrokerResult<MarketClock> get_clock() = 0;
+};
+
+// trade_updates. Callbacks run on the stream's own thread (or inline in simulation); they must
+// not block. After every (re)connect on_connected fires: missed events are not replayed, so the
+// engine runs a full resync.
+class TradeUpdateHandler {
+ public:
+  virtual ~TradeUpdateHandler() = default;
+  virtual void on_trade_update(TradeUpdate update) = 0;
+  virtual void on_connected() = 0;
+  virtual void on_disconnected(std::string reason) = 0;
+  // A message that could not be parsed; kept for the audit, never fatal.
+  virtual void on_malformed(std::string raw, std::string reason) = 0;
+};
+
+class TradeUpdateStream {
+ public:
+  virtual ~TradeUpdateStream() = default;
+  virtual void start(TradeUpdateHandler& handler) = 0;
+  virtual void stop() = 0;
+};
+
+}  // namespace orderly

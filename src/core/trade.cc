@@ -1,0 +1,113 @@
+#include "core/trade.h"
+
+#include <fmt/format.h>
+
+namespace orderly {
+namespace {
+
+std::string check_price(std::string_view what, Decimal p) {
+  if (!p.is_positive()) return fmt::format("{} must be positive, got {}", what, p.str());
+  if (p.round_price(Rounding::down) != p) {
+    return fmt::format("{} {} has a sub-penny increment (at or above $1.00 the tick is 0.01, "
+                       "below it 0.0001)",
+                       what, p.str());
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string validate(const TradeSpec& s) {
+  if (s.symbol.empty() || s.symbol.size() > 16) return "symbol must be 1-16 characters";
+  for (char c : s.symbol) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '/')) {
+      return fmt::format("symbol '{}' must be upper-case letters, digits, '.' or '/'", s.symbol);
+    }
+  }
+  if (!s.qty.is_positive()) return fmt::format("qty must be positive, got {}", s.qty.str());
+  if (s.entry_type != OrderType::market && s.entry_type != OrderType::limit) {
+    return "entry type must be market or limit";
+  }
+  if (s.entry_type == OrderType::limit) {
+    if (!s.entry_limit_price) return "a limit entry needs limit_price";
+    if (auto e = check_price("entry limit_price", *s.entry_limit_price); !e.empty()) return e;
+  } else if (s.entry_limit_price) {
+    return "a market entry takes no limit_price";
+  }
+  if (!s.qty.is_integer() && (s.entry_type != OrderType::market || s.tif != TimeInForce::day)) {
+    return "fractional qty is only allowed for market orders with time_in_force day";
+  }
+  if (!s.take_profit.valid()) return "take_profit needs exactly one of limit_price or percent";
+  if (s.take_profit.price) {
+    if (auto e = check_price("take_profit limit_price", *s.take_profit.price); !e.empty()) return e;
+  } else if (!s.take_profit.percent->is_positive()) {
+    return "take_profit percent must be positive";
+  }
+  if (s.stop_loss) {
+    if (!s.stop_loss->valid()) return "stop_loss needs exactly one of stop_price or percent";
+    if (s.stop_loss->price) {
+      if (auto e = check_price("stop_loss stop_price", *s.stop_loss->price); !e.empty()) return e;
+    } else if (!s.stop_loss->percent->is_positive() ||
+               *s.stop_loss->percent >= Decimal::from_int(100)) {
+      return "stop_loss percent must be between 0 and 100";
+    }
+  }
+  if (s.take_profit.price && s.stop_loss && s.stop_loss->price) {
+    bool ordered = s.side == Side::buy ? *s.take_profit.price > *s.stop_loss->price
+                                       : *s.take_profit.price < *s.stop_loss->price;
+    if (!ordered) {
+      return s.side == Side::buy ? "take_profit must be above stop_loss for a buy"
+                                 : "take_profit must be below stop_loss for a sell";
+    }
+  }
+  if (s.exits == ExitMode::native && !s.stop_loss) {
+    return "native exits (bracket) need both take_profit and stop_loss";
+  }
+  return {};
+}
+
+std::string_view to_string(TradeState s) {
+  switch (s) {
+    case TradeState::pending: return "pending";
+    case TradeState::open: return "open";
+    case TradeState::closing: return "closing";
+    case TradeState::closed: return "closed";
+    case TradeState::canceled: return "canceled";
+    case TradeState::failed: return "failed";
+  }
+  return "?";
+}
+
+std::optional<TradeState> parse_trade_state(std::string_view s) {
+  for (auto t : {TradeState::pending, TradeState::open, TradeState::closing, TradeState::closed,
+                 TradeState::canceled, TradeState::failed}) {
+    if (to_string(t) == s) return t;
+  }
+  return std::nullopt;
+}
+
+std::optional<ExitPrices> exit_prices(const TradeSpec& spec, Decimal fill_price) {
+  const bool long_entry = spec.side == Side::buy;
+  ExitPrices out;
+  if (spec.take_profit.price) {
+    out.take_profit = *spec.take_profit.price;
+  } else {
+    Decimal pct = long_entry ? *spec.take_profit.percent : -*spec.take_profit.percent;
+    auto p = fill_price.add_percent(pct);
+    if (!p) return std::nullopt;
+    out.take_profit = p->round_price(long_entry ? Rounding::up : Rounding::down);
+  }
+  if (spec.stop_loss) {
+    if (spec.stop_loss->price) {
+      out.stop_loss = *spec.stop_loss->price;
+    } else {
+      Decimal pct = long_entry ? -*spec.stop_loss->percent : *spec.stop_loss->percent;
+      auto p = fill_price.add_percent(pct);
+      if (!p) return std::nullopt;
+      out.stop_loss = p->round_price(long_entry ? Rounding::down : Rounding::up);
+    }
+  }
+  return out;
+}
+
+}  // namespace orderly

@@ -1,0 +1,101 @@
+#pragma once
+// Durable state: trades, orders, fills, the local position ledger, the append-only audit log
+// (order_events), alerts and sync watermarks.
+//
+// Writes go through one atomic batch: an order row and its audit event are committed together
+// (transactional outbox: the engine emits a broker request only after the batch that recorded
+// the intent has been committed). commit() returns only once the batch is durable.
+//
+// A Store handle is bound to one broker account. Ids are assigned by the engine (single writer
+// per account, guaranteed by the account lease) from the maxima returned by load().
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/audit.h"
+#include "core/decimal.h"
+#include "core/order.h"
+#include "core/status.h"
+#include "core/time.h"
+#include "core/trade.h"
+
+namespace orderly {
+
+// One execution (fill) recorded once, by its execution id (stream execution_id or activity id).
+struct Fill {
+  std::string execution_id;
+  OrderId order_id = 0;
+  std::string symbol;
+  Side side = Side::buy;
+  Decimal qty;
+  Decimal price;
+  Timestamp at;
+};
+
+struct WriteBatch {
+  std::vector<Trade> trades;   // upsert by id
+  std::vector<Order> orders;   // upsert by id (version is stored as given)
+  std::vector<OrderEvent> events;  // appended; seq assigned at commit, gap-free
+  std::vector<Fill> fills;     // inserted; a known execution_id is skipped, not an error
+  std::vector<Position> positions;  // upsert by symbol
+  std::vector<Alert> alerts;   // upsert by id (id assigned by the caller)
+  std::map<std::string, std::string> sync_state;  // upsert by key
+  bool empty() const {
+    return trades.empty() && orders.empty() && events.empty() && fills.empty() &&
+           positions.empty() && alerts.empty() && sync_state.empty();
+  }
+};
+
+// Everything the engine needs to resume after a start or a crash.
+struct LoadedState {
+  std::string instance_tag;     // random, made when the store was created
+  std::vector<Trade> open_trades;       // not terminal
+  std::vector<Order> open_orders;       // not terminal, plus every order of an open trade
+  std::vector<Position> positions;
+  std::vector<Alert> active_alerts;
+  std::map<std::string, std::string> sync_state;
+  TradeId max_trade_id = 0;
+  OrderId max_order_id = 0;
+  std::int64_t max_alert_id = 0;
+};
+
+struct OrderFilter {
+  std::optional<OrderState> state;
+  std::optional<std::string> symbol;
+  std::optional<TradeId> trade_id;
+  bool open_only = false;  // not terminal
+  int limit = 500;
+  int offset = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual StatusOr<LoadedState> load() = 0;
+  virtual Status commit(const WriteBatch& batch) = 0;
+
+  virtual StatusOr<std::optional<Order>> get_order(OrderId id) = 0;
+  virtual StatusOr<std::optional<Order>> find_order_by_client_id(std::string_view cid) = 0;
+  virtual StatusOr<std::optional<Order>> find_order_by_broker_id(std::string_view bid) = 0;
+  virtual StatusOr<std::vector<Order>> list_orders(const OrderFilter& filter) = 0;
+  virtual StatusOr<std::optional<Trade>> get_trade(TradeId id) = 0;
+  virtual StatusOr<std::vector<Trade>> list_trades(int limit, int offset) = 0;
+  virtual StatusOr<std::vector<OrderEvent>> order_events(OrderId id) = 0;
+  // Audit events of every order, in seq order, from `after_seq` (exclusive).
+  virtual StatusOr<std::vector<OrderEvent>> events_since(std::int64_t after_seq, int limit) = 0;
+  virtual StatusOr<std::vector<Fill>> fills_for(OrderId id) = 0;
+  virtual StatusOr<std::vector<Alert>> list_alerts(bool active_only, int limit) = 0;
+  virtual StatusOr<std::vector<Position>> positions() = 0;
+};
+
+// Opens (creating and migrating as needed) the store at `url`: "sqlite:PATH" (":memory:" for a
+// private in-memory database) or "postgresql://...". `account` scopes every row.
+StatusOr<std::unique_ptr<Store>> open_store(std::string_view url, std::string_view account);
+
+}  // namespace orderly
