@@ -1,0 +1,185 @@
+#pragma once
+// The engine: a deterministic, IO-free state machine that owns the in-memory state of one broker
+// account (trades, orders, positions ledger, alerts, sync watermarks). It is fed inputs (intents,
+// broker answers, stream updates, the time) and emits Commands (broker requests) that a runtime
+// executes. Principle 7 of DESIGN.md: this is what lets one seed replay a whole run with faults
+// and crashes.
+//
+// Transactional outbox: every input's state changes and their audit events are written to the
+// Store in ONE WriteBatch, and the commands that input produced are released by take_commands()
+// only after that batch committed. A failed commit rolls the in-memory change back, marks the
+// store unhealthy and raises an alert; no command for an uncommitted intent ever leaves.
+//
+// Where things are decided (one file each, all inside engine.cc's sections):
+//   Submitter    - retries, backoff, 40310000 / 40010001 handling, unknown -> lookup
+//   TradeManager - entry -> exits (native bracket or one emulated OCO), cancel/flatten
+//   Synchronizer - stream updates, fill catch-up, open-order sweep, in-flight lookups
+//   Reconciler   - positions vs the broker, adoption of our unrecorded orders
+//
+// Thread-compatibility: not thread-safe; a runtime calls it from one thread.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/broker.h"
+#include "core/audit.h"
+#include "core/order.h"
+#include "core/status.h"
+#include "core/time.h"
+#include "core/trade.h"
+#include "engine/control.h"
+#include "store/store.h"
+
+namespace orderly {
+
+// Every default written once; mirrors the TOML keys of DESIGN.md ([broker], [sync], [retry],
+// [alerts]) plus the engine's own bounds.
+struct EngineConfig {
+  std::string account_identity = "default";  // hashed into the client_order_id owner tag
+  int rate_limit_per_min = 190;              // all REST calls together (Alpaca allows 200)
+  std::int64_t poll_interval_ms = 1000;      // sweep/catch-up while the stream is down or suspect
+  std::int64_t idle_poll_interval_ms = 10000;  // ... while the stream is healthy
+  std::int64_t retry_base_ms = 1000;
+  std::int64_t retry_cap_ms = 300000;
+  int retry_max_attempts = 8;
+  std::int64_t sync_lag_ms = 5000;        // alert when no completed poll for this long
+  std::int64_t stuck_order_ms = 30000;    // alert when an order stays submitting/unknown this long
+  std::int64_t inflight_check_ms = 5000;  // look up submitting/unknown/pending_new older than this
+  std::int64_t positions_max_age_ms = 2000;  // refresh positions before a sell older than this
+  std::int64_t reconcile_interval_ms = 60000;  // positions vs the broker
+  int lookup_not_found_max = 3;  // definite 404s by client id before an intent counts as absent
+  int retry_storm_attempts = 20;  // submission attempts in the window that raise retry_storm
+  std::int64_t retry_storm_window_ms = 60000;
+  int list_page_size = 500;       // Alpaca's maximum for GET /v2/orders
+  int activity_page_size = 100;   // Alpaca's maximum for account activities
+  int max_inflight_commands = 8;  // commands released but not answered
+  std::uint64_t seed = 1;         // jitter RNG: a seed replays exactly
+};
+
+using CommandId = std::int64_t;
+
+enum class CommandKind : std::uint8_t {
+  submit,
+  get_order,         // by broker id
+  get_by_client_id,  // by client_order_id
+  cancel,
+  replace,
+  list_orders,       // one page of GET /v2/orders
+  fill_activities,   // one page of account activities (FILL)
+  list_positions,
+  get_account,
+};
+std::string_view to_string(CommandKind k);
+
+// Lower value = served first when the rate budget is short.
+enum class CommandPriority : std::uint8_t { trading = 0, lookup = 1, catch_up = 2, sweep = 3 };
+
+struct Command {
+  CommandId id = 0;
+  CommandKind kind = CommandKind::submit;
+  CommandPriority priority = CommandPriority::trading;
+  OrderId order_id = 0;  // the local order concerned (0 for bulk reads)
+  OrderRequest submit;                // submit
+  std::string broker_order_id;        // get_order, cancel, replace
+  std::string client_order_id;        // get_by_client_id
+  ReplaceRequest replace;             // replace
+  ListOrdersQuery list;               // list_orders
+  ActivityQuery activities;           // fill_activities
+};
+
+// A command's answer. Exactly one of the value fields is meaningful for the command's kind
+// unless `error` is set.
+struct CommandResult {
+  std::optional<BrokerError> error;
+  std::optional<BrokerOrder> order;          // submit, get_order, get_by_client_id, replace
+  std::vector<BrokerOrder> orders;           // list_orders
+  ActivityPage activities;                   // fill_activities
+  std::vector<BrokerPosition> positions;     // list_positions
+  std::optional<Account> account;            // get_account
+};
+
+// Runs one command against a broker (blocking). Shared by every runtime.
+CommandResult execute(Broker& broker, const Command& command);
+
+// Counters for /metrics (monotonic unless noted).
+struct EngineMetrics {
+  std::int64_t submissions = 0;           // submit commands released
+  std::map<std::string, std::int64_t> retries_by_reason;
+  std::int64_t insufficient_qty_errors = 0;  // 40310000 answers seen
+  std::int64_t duplicate_client_id_adopted = 0;
+  std::int64_t stream_events = 0;
+  std::int64_t stream_reconnects = 0;
+  std::int64_t fills_from_stream = 0;
+  std::int64_t fills_from_poll = 0;
+  std::int64_t rest_calls = 0;
+  std::int64_t reconcile_mismatches = 0;
+  std::int64_t anomalies = 0;
+  std::int64_t commits = 0;
+  std::int64_t commit_failures = 0;
+  std::int64_t detection_ms_max = 0;  // broker fill time -> local state, poll path included
+  // Event-apply latency (broker timestamp -> applied), histogram buckets in ms (gauge-like).
+  std::vector<std::int64_t> apply_latency_bucket_ms = {1, 5, 10, 50, 100, 500, 1000, 5000, 30000};
+  std::vector<std::int64_t> apply_latency_counts = std::vector<std::int64_t>(10, 0);
+  std::int64_t apply_latency_sum_ms = 0;
+};
+
+class Engine {
+ public:
+  Engine(Store& store, EngineConfig config);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Loads the store (crash-only: the same path for a clean start and for recovery), then schedules
+  // a lookup by client id for every submitting/unknown order and a full resync.
+  Status start(Timestamp now);
+
+  // ---- Inputs ----
+  // Validates, records the trade and its entry durably; the submission follows as a command.
+  StatusOr<Trade> open_trade(const TradeSpec& spec, Timestamp now);
+  // Cancels the entry if working and the exits, then flattens what is held with a market order.
+  Status cancel_trade(TradeId id, Timestamp now);
+  void on_result(CommandId id, CommandResult result, Timestamp now);
+  void on_trade_update(const TradeUpdate& update, Timestamp now);
+  void on_stream_connected(Timestamp now);
+  void on_stream_disconnected(std::string_view reason, Timestamp now);
+  void on_tick(Timestamp now);
+  // Asks for a full resync (fill catch-up + sweep + positions) and a reconciliation report;
+  // `fix` adopts what can be adopted (always done for our own orders) and records drift.
+  void request_reconcile(bool fix, Timestamp now);
+
+  // ---- Outputs ----
+  // Committed commands within the rate budget, highest priority first. The rest wait.
+  std::vector<Command> take_commands(Timestamp now);
+  // When on_tick should run next (earliest timer), or nullopt if nothing is scheduled.
+  std::optional<Timestamp> next_wakeup() const;
+  // The report of the last finished request_reconcile, once (nullopt while it is running).
+  std::optional<ReconcileReport> take_reconcile_report();
+
+  // ---- Views ----
+  Health health(Timestamp now) const;
+  const EngineMetrics& metrics() const;
+  std::string metrics_text(Timestamp now) const;
+  std::vector<PositionView> positions() const;
+  std::vector<Trade> trades() const;
+  std::vector<Order> orders() const;  // every order held in memory
+  std::optional<Order> order(OrderId id) const;
+  std::optional<Order> order_by_client_id(std::string_view cid) const;
+  std::vector<Alert> active_alerts() const;
+  // The owner tag in our client_order_ids (account tag + store instance tag).
+  const std::string& owner() const;
+  // Commands released and not yet answered, and commands waiting for budget.
+  std::size_t inflight_commands() const;
+  std::size_t queued_commands() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace orderly

@@ -1,0 +1,122 @@
+#pragma once
+// Runtimes drive an Engine: they feed it inputs and execute the commands it emits.
+//
+//   ThreadedRuntime    the daemon's: one engine thread draining an input queue, a few worker
+//                      threads running blocking Broker calls, a timer for on_tick, the
+//                      TradeUpdateStream's callbacks posting to the queue.
+//   SimulationRuntime  single-threaded and deterministic under a ManualClock: commands run
+//                      synchronously against a Broker (e.g. the in-process Alpaca broker over the
+//                      simulator model), optionally answered after a virtual-time delay. Used by
+//                      the demo, the DST harness and the engine tests.
+//
+// Both implement EngineControl (what the local API and CLI use).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/broker.h"
+#include "core/time.h"
+#include "engine/control.h"
+#include "engine/engine.h"
+#include "store/store.h"
+
+namespace orderly {
+
+struct RuntimeOptions {
+  EngineConfig engine;
+  int workers = 3;             // ThreadedRuntime: concurrent broker calls
+  std::int64_t tick_ms = 100;  // ThreadedRuntime: on_tick period at the latest
+};
+
+class ThreadedRuntime final : public EngineControl {
+ public:
+  // `stream` may be null (polling only). Nothing runs until start().
+  ThreadedRuntime(Store& store, Broker& broker, TradeUpdateStream* stream, const Clock& clock,
+                  RuntimeOptions options);
+  ~ThreadedRuntime() override;  // stops
+  ThreadedRuntime(const ThreadedRuntime&) = delete;
+  ThreadedRuntime& operator=(const ThreadedRuntime&) = delete;
+
+  // Loads the store and starts the threads and the stream. Error: the store could not be loaded.
+  Status start();
+  void stop();
+
+  StatusOr<Trade> open_trade(const TradeSpec& spec) override;
+  Status cancel_trade(TradeId id) override;
+  Health health() const override;
+  std::string metrics_text() const override;
+  std::vector<PositionView> positions() override;
+  ReconcileReport reconcile(bool fix) override;
+
+  // Snapshot views (taken on the engine thread).
+  std::vector<Order> orders() const;
+  std::vector<Trade> trades() const;
+  std::vector<Alert> active_alerts() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Deterministic: every call runs to quiescence on the caller's thread.
+class SimulationRuntime final : public EngineControl, public TradeUpdateHandler {
+ public:
+  // `advance` is called with the new virtual time whenever the runtime moves the clock, before
+  // the engine's tick: the place to advance the exchange model and pump the in-process stream
+  // (whose callbacks land on this object, a TradeUpdateHandler).
+  SimulationRuntime(Store& store, Broker& broker, ManualClock& clock, RuntimeOptions options,
+                    std::function<void(Timestamp)> advance = {});
+  ~SimulationRuntime() override;
+  SimulationRuntime(const SimulationRuntime&) = delete;
+  SimulationRuntime& operator=(const SimulationRuntime&) = delete;
+
+  // (Re)creates the Engine over the store and starts it (a restart after crash() is this call).
+  Status start();
+  // Drops the engine without any further commit: what a kill -9 leaves is what the store holds.
+  // Answers still in the delay queue are lost, as they would be.
+  void crash();
+  bool running() const;
+
+  // Broker answers arrive this long (virtual ms) after the command was released (0: at once).
+  void set_result_delay_ms(std::int64_t ms);
+  // Drops the answer of the next `n` submit commands after the broker applied them
+  // ("accepted but the response was lost"): the engine sees unknown_outcome.
+  void lose_next_submit_responses(int n);
+  // Crash the engine right after the next `n`-th released command was executed by the broker
+  // (before its answer is applied), or right before it is sent (`before_send`).
+  void crash_at_command(int n, bool before_send);
+
+  // Runs until nothing is left to do at the current virtual time.
+  void settle();
+  // Advances virtual time by `ms` in steps of `step_ms`, settling at each step.
+  void run_for(std::int64_t ms, std::int64_t step_ms = 100);
+
+  Engine& engine();  // precondition: running()
+  Store& store();
+  const Clock& clock() const;
+  std::int64_t commands_executed() const;
+
+  // EngineControl
+  StatusOr<Trade> open_trade(const TradeSpec& spec) override;
+  Status cancel_trade(TradeId id) override;
+  Health health() const override;
+  std::string metrics_text() const override;
+  std::vector<PositionView> positions() override;
+  ReconcileReport reconcile(bool fix) override;
+
+  // TradeUpdateHandler (the in-process stream calls these inline).
+  void on_trade_update(TradeUpdate update) override;
+  void on_connected() override;
+  void on_disconnected(std::string reason) override;
+  void on_malformed(std::string raw, std::string reason) override;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace orderly
