@@ -1,0 +1,87 @@
+#pragma once
+// orderly's configuration: the TOML keys of DESIGN.md "Configuration keys", each default written
+// once, here. Alpaca's own environment variables (APCA_API_KEY_ID, APCA_API_SECRET_KEY,
+// APCA_API_BASE_URL) override the file so the same shell set-up works for the SDKs and orderly.
+// Secrets (key id, secret key, API token) never leave this struct except through the calls that
+// need them: describe() redacts them.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace orderly::app {
+
+struct BrokerConfig {
+  std::string base_url = "https://paper-api.alpaca.markets";
+  std::string key_id;
+  std::string secret_key;
+  std::int64_t rate_limit_per_min = 190;  // all REST calls together; Alpaca allows 200
+};
+
+struct StoreConfig {
+  std::string url = "sqlite:orderly.db";  // or "postgresql://user@host/db"
+};
+
+struct ApiConfig {
+  std::string listen = "127.0.0.1:8930";
+  std::string token;  // empty: every mutating call is refused
+};
+
+struct SyncConfig {
+  std::int64_t poll_interval_ms = 1000;
+  std::int64_t idle_poll_interval_ms = 10000;
+  bool stream = true;
+};
+
+struct RetryConfig {
+  std::int64_t base_ms = 1000;
+  std::int64_t cap_ms = 300000;
+  std::int64_t max_attempts = 8;
+};
+
+struct AlertsConfig {
+  std::string webhook_url;
+  std::int64_t sync_lag_ms = 5000;
+  std::int64_t stuck_order_ms = 30000;
+};
+
+struct Config {
+  BrokerConfig broker;
+  StoreConfig store;
+  ApiConfig api;
+  SyncConfig sync;
+  RetryConfig retry;
+  AlertsConfig alerts;
+};
+
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// "127.0.0.1:8930", "[::1]:8930", "localhost:0". Port 0 asks the OS for a free one.
+StatusOr<ListenAddress> parse_listen_address(std::string_view text);
+
+// Parses TOML text. `source` names the file in errors ("orderly.toml:12: unknown key ...").
+// Does not apply the environment; validates.
+StatusOr<Config> parse_config(std::string_view toml_text, std::string_view source);
+// Reads and parses a file; a missing file is an error naming it.
+StatusOr<Config> load_config_file(const std::string& path);
+
+// Reads a variable; the default reads the process environment. Tests pass their own.
+using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
+std::optional<std::string> process_env(const char* name);
+// Applies APCA_API_KEY_ID, APCA_API_SECRET_KEY, APCA_API_BASE_URL (non-empty values only).
+void apply_env(Config& config, const EnvLookup& env = process_env);
+
+// Checks values: negative or zero intervals, a bad listen address, an unknown store URL scheme.
+Status validate(const Config& config);
+
+// One line per key, secrets shown as "<redacted>" (or "<empty>"), for logs and `--print-config`.
+std::string describe(const Config& config);
+
+}  // namespace orderly::app
