@@ -235,3 +235,9 @@ std::string describe(const Config& c) {
 }
 
 }  // namespace orderly::app
+
+#include "core/ids.h"
+
+namespace orderly::app {
+std::string store_account(const Config& config) { return account_tag(config.broker.key_id); }
+}  // namespace orderly::app

@@ -85,3 +85,8 @@ Status validate(const Config& config);
 std::string describe(const Config& config);
 
 }  // namespace orderly::app
+
+namespace orderly::app {
+// The account every store row is scoped to: a hash of the key id (account_tag), never the key.
+std::string store_account(const Config& config);
+}  // namespace orderly::app
