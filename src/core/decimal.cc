@@ -190,6 +190,14 @@ Decimal Decimal::price_increment_for(Decimal price) {
                                               : Decimal(kUnitsPerOne / 10000, 4);
 }
 
-Decimal Decimal::round_price(Rounding r) const { return round_to(price_increment_for(*this), r); }
+Decimal Decimal::round_price(Rounding r) const {
+  const Decimal increment = price_increment_for(*this);
+  Decimal out = round_to(increment, r);
+  // 0.99996 rounds (up) to 1.0000 on the 0.0001 grid: the value is a valid penny price, but its
+  // printed form would carry 4 decimals, which Alpaca refuses at or above $1.00 (42210000).
+  const Decimal out_increment = price_increment_for(out);
+  if (out_increment != increment) out = out.round_to(out_increment, r);
+  return out;
+}
 
 }  // namespace orderly

@@ -52,7 +52,7 @@ std::string to_base36(std::uint64_t v) {
 }
 
 std::string account_tag(std::string_view identity) {
-  std::uint64_t h = 1469598103934665603ULL;
+  std::uint64_t h = 14695981039346656037ULL;  // FNV-1a 64-bit offset basis
   for (unsigned char c : identity) {
     h ^= c;
     h *= 1099511628211ULL;

@@ -17,6 +17,12 @@ bool read_digits(std::string_view s, std::size_t pos, std::size_t count, int& ou
   return true;
 }
 
+int days_in_month(int year, int month) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
 // Days from 1970-01-01 to y-m-d (proleptic Gregorian), Howard Hinnant's algorithm.
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
@@ -51,8 +57,9 @@ std::optional<Timestamp> parse_rfc3339(std::string_view s) {
       !read_digits(s, 17, 2, second)) {
     return std::nullopt;
   }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
-    return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
+      minute > 59 || second > 60) {
+    return std::nullopt;  // "2024-02-31" would otherwise silently become March 2nd
   }
   std::size_t pos = 19;
   std::int64_t nanos = 0;
@@ -78,6 +85,7 @@ std::optional<Timestamp> parse_rfc3339(std::string_view s) {
         !read_digits(s, pos + 4, 2, om)) {
       return std::nullopt;
     }
+    if (oh > 23 || om > 59) return std::nullopt;
     offset_s = (oh * 3600 + om * 60) * (s[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {

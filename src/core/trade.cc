@@ -87,6 +87,10 @@ std::optional<TradeState> parse_trade_state(std::string_view s) {
 }
 
 std::optional<ExitPrices> exit_prices(const TradeSpec& spec, Decimal fill_price) {
+  // A spec that fails validate() has no exit prices (rather than dereferencing a missing target).
+  if (!spec.take_profit.valid() || (spec.stop_loss && !spec.stop_loss->valid())) {
+    return std::nullopt;
+  }
   const bool long_entry = spec.side == Side::buy;
   ExitPrices out;
   if (spec.take_profit.price) {
