@@ -1,0 +1,641 @@
+#include "server/api.h"
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "core/order_state.h"
+#include "core/types.h"
+
+namespace orderly::server {
+namespace json = boost::json;
+
+namespace {
+
+constexpr int kMaxListLimit = 1000;
+
+HttpResponse json_response(int status, const json::value& v) {
+  HttpResponse r;
+  r.status = status;
+  r.body = json::serialize(v);
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+HttpResponse error(int status, std::string message) {
+  return json_response(status, json::object{{"error", std::move(message)}});
+}
+
+json::value dec(const std::optional<Decimal>& d) {
+  if (!d) return nullptr;
+  return json::string(d->str());
+}
+json::value ts(const std::optional<Timestamp>& t) {
+  if (!t || t->ns == 0) return nullptr;
+  return json::string(format_rfc3339(*t));
+}
+json::value opt_id(const std::optional<std::int64_t>& id) {
+  if (!id) return nullptr;
+  return *id;
+}
+
+json::object order_json(const Order& o) {
+  return {
+      {"id", o.id},
+      {"trade_id", o.trade_id},
+      {"role", to_string(o.role)},
+      {"symbol", o.symbol},
+      {"side", to_string(o.side)},
+      {"type", to_string(o.type)},
+      {"tif", to_string(o.tif)},
+      {"order_class", to_string(o.order_class)},
+      {"qty", o.qty.str()},
+      {"limit_price", dec(o.limit_price)},
+      {"stop_price", dec(o.stop_price)},
+      {"state", to_string(o.state)},
+      {"client_order_id", o.client_order_id},
+      {"broker_order_id", o.broker_order_id ? json::value(*o.broker_order_id) : json::value(nullptr)},
+      {"filled_qty", o.filled_qty.str()},
+      {"filled_avg_price", dec(o.filled_avg_price)},
+      {"attempts", o.attempts},
+      {"next_attempt_at", ts(o.next_attempt_at)},
+      {"last_error", o.last_error},
+      {"parent_order_id", opt_id(o.parent_order_id)},
+      {"replaces_order_id", opt_id(o.replaces_order_id)},
+      {"created_at", ts(o.created_at)},
+      {"updated_at", ts(o.updated_at)},
+  };
+}
+
+json::object trade_json(const Trade& t, const std::vector<Order>& orders) {
+  const TradeSpec& s = t.spec;
+  json::object entry{{"type", to_string(s.entry_type)}};
+  if (s.entry_limit_price) entry["limit_price"] = s.entry_limit_price->str();
+  json::object take_profit;
+  if (s.take_profit.price) take_profit["limit_price"] = s.take_profit.price->str();
+  if (s.take_profit.percent) take_profit["percent"] = s.take_profit.percent->str();
+  json::value stop_loss = nullptr;
+  if (s.stop_loss) {
+    json::object sl;
+    if (s.stop_loss->price) sl["stop_price"] = s.stop_loss->price->str();
+    if (s.stop_loss->percent) sl["percent"] = s.stop_loss->percent->str();
+    stop_loss = std::move(sl);
+  }
+  json::array order_list;
+  for (const auto& o : orders) order_list.push_back(order_json(o));
+  return {
+      {"id", t.id},
+      {"symbol", s.symbol},
+      {"side", to_string(s.side)},
+      {"qty", s.qty.str()},
+      {"entry", std::move(entry)},
+      {"take_profit", std::move(take_profit)},
+      {"stop_loss", std::move(stop_loss)},
+      {"exits", to_string(s.exits)},
+      {"tif", to_string(s.tif)},
+      {"state", to_string(t.state)},
+      {"note", t.note},
+      {"created_at", ts(t.created_at)},
+      {"updated_at", ts(t.updated_at)},
+      {"orders", std::move(order_list)},
+  };
+}
+
+json::object event_json(const OrderEvent& e) {
+  return {
+      {"seq", e.seq},
+      {"order_id", e.order_id},
+      {"at", ts(e.at)},
+      {"source", to_string(e.source)},
+      {"from", e.from ? json::value(to_string(*e.from)) : json::value(nullptr)},
+      {"to", to_string(e.to)},
+      {"filled_qty", e.filled_qty.str()},
+      {"note", e.note},
+      {"payload", e.payload},
+  };
+}
+
+json::object alert_json(const Alert& a) {
+  return {
+      {"id", a.id},
+      {"kind", to_string(a.kind)},
+      {"subject", a.subject},
+      {"message", a.message},
+      {"raised_at", ts(a.raised_at)},
+      {"cleared_at", ts(a.cleared_at)},
+      {"active", a.active()},
+  };
+}
+
+int status_for(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::invalid_argument: return 400;
+    case Status::Code::not_found: return 404;
+    case Status::Code::conflict: return 409;
+    case Status::Code::unavailable:
+    case Status::Code::busy: return 503;
+    default: return 500;
+  }
+}
+
+// ---- POST /api/trades body -------------------------------------------------------------------
+
+struct BodyError {
+  std::string message;
+};
+
+class BodyReader {
+ public:
+  explicit BodyReader(const json::object& o, std::string where) : o_(o), where_(std::move(where)) {}
+
+  void allow(std::initializer_list<std::string_view> keys) {
+    for (const auto& [k, v] : o_) {
+      if (std::find(keys.begin(), keys.end(), std::string_view(k)) == keys.end()) {
+        throw BodyError{"unknown field '" + where_ + std::string(k) + "'"};
+      }
+    }
+  }
+  bool has(std::string_view key) const {
+    const auto* v = o_.if_contains(key);
+    return v != nullptr && !v->is_null();
+  }
+  std::string string(std::string_view key) const {
+    const auto* v = o_.if_contains(key);
+    if (v == nullptr || v->is_null()) throw BodyError{"missing field '" + name(key) + "'"};
+    if (!v->is_string()) throw BodyError{"field '" + name(key) + "' must be a string"};
+    return std::string(v->as_string());
+  }
+  Decimal decimal(std::string_view key) const {
+    std::string text = string_for_decimal(key);
+    auto d = Decimal::parse(text);
+    if (!d) throw BodyError{"field '" + name(key) + "' is not a decimal: '" + text + "'"};
+    return *d;
+  }
+  const json::object& object(std::string_view key) const {
+    const auto* v = o_.if_contains(key);
+    if (v == nullptr || v->is_null()) throw BodyError{"missing field '" + name(key) + "'"};
+    if (!v->is_object()) throw BodyError{"field '" + name(key) + "' must be an object"};
+    return v->as_object();
+  }
+  std::string name(std::string_view key) const { return where_ + std::string(key); }
+
+ private:
+  std::string string_for_decimal(std::string_view key) const {
+    const auto* v = o_.if_contains(key);
+    if (v == nullptr || v->is_null()) throw BodyError{"missing field '" + name(key) + "'"};
+    // Decimals travel as strings, as Alpaca sends them: a JSON number may already be rounded.
+    if (!v->is_string()) {
+      throw BodyError{"field '" + name(key) + "' must be a decimal string such as \"37\""};
+    }
+    return std::string(v->as_string());
+  }
+
+  const json::object& o_;
+  std::string where_;
+};
+
+PriceTarget read_target(const BodyReader& parent, std::string_view key, std::string_view price_key) {
+  BodyReader r(parent.object(key), std::string(key) + ".");
+  r.allow({price_key, "percent"});
+  PriceTarget t;
+  if (r.has(price_key)) t.price = r.decimal(price_key);
+  if (r.has("percent")) t.percent = r.decimal("percent");
+  if (!t.valid()) {
+    throw BodyError{"field '" + std::string(key) + "' needs exactly one of '" +
+                    std::string(price_key) + "' or 'percent'"};
+  }
+  return t;
+}
+
+TradeSpec parse_trade_spec(const std::string& body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) throw BodyError{"body is not valid JSON: " + ec.message()};
+  if (!v.is_object()) throw BodyError{"body must be a JSON object"};
+  BodyReader r(v.as_object(), "");
+  r.allow({"symbol", "side", "qty", "entry", "take_profit", "stop_loss", "exits", "tif"});
+  TradeSpec spec;
+  spec.symbol = r.string("symbol");
+  if (r.has("side")) {
+    auto side = parse_side(r.string("side"));
+    if (!side) throw BodyError{"field 'side' must be \"buy\" or \"sell\""};
+    spec.side = *side;
+  }
+  spec.qty = r.decimal("qty");
+  if (r.has("entry")) {
+    BodyReader e(r.object("entry"), "entry.");
+    e.allow({"type", "limit_price"});
+    std::string type = e.string("type");
+    if (type == "market") {
+      spec.entry_type = OrderType::market;
+      if (e.has("limit_price")) throw BodyError{"a market entry takes no 'entry.limit_price'"};
+    } else if (type == "limit") {
+      spec.entry_type = OrderType::limit;
+      spec.entry_limit_price = e.decimal("limit_price");
+    } else {
+      throw BodyError{"field 'entry.type' must be \"market\" or \"limit\""};
+    }
+  }
+  spec.take_profit = read_target(r, "take_profit", "limit_price");
+  if (r.has("stop_loss")) spec.stop_loss = read_target(r, "stop_loss", "stop_price");
+  if (r.has("exits")) {
+    auto mode = parse_exit_mode(r.string("exits"));
+    if (!mode) throw BodyError{"field 'exits' must be \"emulated\" or \"native\""};
+    spec.exits = *mode;
+  }
+  if (r.has("tif")) {
+    auto tif = parse_time_in_force(r.string("tif"));
+    if (!tif) throw BodyError{"field 'tif' is not a time in force"};
+    spec.tif = *tif;
+  }
+  return spec;
+}
+
+// ---- request helpers -------------------------------------------------------------------------
+
+struct Target {
+  std::vector<std::string> segments;  // "/api/orders/7/audit" -> api, orders, 7, audit
+  std::map<std::string, std::string> query;
+};
+
+std::optional<Target> parse_target(const std::string& target) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  Target t;
+  for (auto seg : url->segments()) {
+    if (!seg.empty()) t.segments.push_back(std::string(seg));
+  }
+  for (auto param : url->params()) t.query[std::string(param.key)] = std::string(param.value);
+  return t;
+}
+
+std::optional<std::int64_t> parse_int(std::string_view s) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+bool parse_bool(const std::string& s, bool& out) {
+  if (s == "1" || s == "true" || s == "yes" || s.empty()) {
+    out = true;
+    return true;
+  }
+  if (s == "0" || s == "false" || s == "no") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+// The token's length may leak; its content does not (no early exit on the first difference).
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// Paging parameters with bounds; an error response when they are not numbers.
+std::optional<HttpResponse> read_paging(const Target& t, int& limit, int& offset) {
+  if (auto it = t.query.find("limit"); it != t.query.end()) {
+    auto v = parse_int(it->second);
+    if (!v || *v < 1) return error(400, "limit must be a positive integer");
+    limit = static_cast<int>(std::min<std::int64_t>(*v, kMaxListLimit));
+  }
+  if (auto it = t.query.find("offset"); it != t.query.end()) {
+    auto v = parse_int(it->second);
+    if (!v || *v < 0) return error(400, "offset must be a non-negative integer");
+    offset = static_cast<int>(std::min<std::int64_t>(*v, 1'000'000'000));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Api::Api(EngineControl& engine, Store& store, std::string token, const Clock& clock)
+    : engine_(engine), store_(store), token_(std::move(token)), clock_(clock) {}
+
+void Api::count(const std::string& route, int status) {
+  std::lock_guard lock(counters_mu_);
+  ++counters_[{route, status}];
+}
+
+HttpResponse Api::handle(const HttpRequest& request) {
+  std::string route_name = "unmatched";
+  HttpResponse response;
+  try {
+    response = route(request, route_name);
+  } catch (const std::exception& e) {
+    // Nothing may escape into the server; the message names no secret (requests carry none).
+    response = error(500, std::string("internal error: ") + e.what());
+  }
+  count(route_name, response.status);
+  return response;
+}
+
+HttpResponse Api::route(const HttpRequest& req, std::string& route_name) {
+  auto target = parse_target(req.target);
+  if (!target) return error(400, "malformed request target");
+  const auto& seg = target->segments;
+  const std::string& m = req.method;
+
+  auto only = [&](std::initializer_list<std::string_view> methods) -> std::optional<HttpResponse> {
+    if (std::find(methods.begin(), methods.end(), m) != methods.end()) return std::nullopt;
+    std::string allowed;
+    for (auto x : methods) allowed += (allowed.empty() ? "" : ", ") + std::string(x);
+    auto r = error(405, "method " + m + " not allowed here; allowed: " + allowed);
+    r.headers.emplace_back("Allow", allowed);
+    return r;
+  };
+  // Every mutating route: a configured token, presented as a bearer token.
+  auto authorize = [&]() -> std::optional<HttpResponse> {
+    if (token_.empty()) {
+      return error(403, "mutating calls are disabled: no [api] token is configured");
+    }
+    const std::string prefix = "Bearer ";
+    if (req.authorization.rfind(prefix, 0) != 0 ||
+        !constant_time_equal(req.authorization.substr(prefix.size()), token_)) {
+      auto r = error(401, "a valid bearer token is required (Authorization: Bearer TOKEN)");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
+    }
+    return std::nullopt;
+  };
+
+  if (seg.empty() || (seg.size() == 1 && find_asset("/" + seg[0]) != nullptr)) {
+    route_name = "GET /";
+    if (auto r = only({"GET", "HEAD"})) return *r;
+    const Asset* asset = find_asset(seg.empty() ? "/" : "/" + seg[0]);
+    if (asset == nullptr) return error(404, "no dashboard in this build");
+    HttpResponse r;
+    r.content_type = asset->content_type;
+    r.body.assign(reinterpret_cast<const char*>(asset->data), asset->size);
+    return r;
+  }
+  if (seg.size() == 1 && seg[0] == "healthz") {
+    route_name = "GET /healthz";
+    if (auto r = only({"GET"})) return *r;
+    Health h = engine_.health();
+    auto r = json_response(h.store_ok ? 200 : 503, json::parse(health_json()));
+    return r;
+  }
+  if (seg.size() == 1 && seg[0] == "metrics") {
+    route_name = "GET /metrics";
+    if (auto r = only({"GET"})) return *r;
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = engine_.metrics_text();
+    if (!r.body.empty() && r.body.back() != '\n') r.body += "\n";
+    std::ostringstream o;
+    o << "# HELP orderly_http_requests_total Local API requests answered, by route and status.\n"
+      << "# TYPE orderly_http_requests_total counter\n";
+    std::lock_guard lock(counters_mu_);
+    for (const auto& [key, n] : counters_) {
+      o << "orderly_http_requests_total{route=\"" << key.first << "\",code=\"" << key.second
+        << "\"} " << n << "\n";
+    }
+    r.body += o.str();
+    return r;
+  }
+  if (seg.size() < 2 || seg[0] != "api") {
+    return error(404, "no such route: " + req.target.substr(0, 200));
+  }
+  const std::string& resource = seg[1];
+
+  if (resource == "trades" && seg.size() == 2) {
+    route_name = "/api/trades";
+    if (auto r = only({"GET", "POST"})) return *r;
+    if (m == "POST") {
+      route_name = "POST /api/trades";
+      if (auto r = authorize()) return *r;
+      TradeSpec spec;
+      try {
+        spec = parse_trade_spec(req.body);
+      } catch (const BodyError& e) {
+        return error(400, e.message);
+      }
+      if (std::string problem = validate(spec); !problem.empty()) return error(400, problem);
+      auto trade = engine_.open_trade(spec);
+      if (!trade.ok()) return error(status_for(trade.status()), trade.status().message());
+      OrderFilter f;
+      f.trade_id = trade->id;
+      auto orders = store_.list_orders(f);
+      return json_response(201, trade_json(*trade, orders.ok() ? *orders : std::vector<Order>{}));
+    }
+    route_name = "GET /api/trades";
+    int limit = 100, offset = 0;
+    if (auto r = read_paging(*target, limit, offset)) return *r;
+    auto trades = store_.list_trades(limit, offset);
+    if (!trades.ok()) return error(503, "store: " + trades.status().message());
+    json::array out;
+    for (const auto& t : *trades) {
+      OrderFilter f;
+      f.trade_id = t.id;
+      auto orders = store_.list_orders(f);
+      out.push_back(trade_json(t, orders.ok() ? *orders : std::vector<Order>{}));
+    }
+    return json_response(200, out);
+  }
+  if (resource == "trades" && seg.size() == 3) {
+    route_name = "/api/trades/ID";
+    if (auto r = only({"GET", "DELETE"})) return *r;
+    auto id = parse_int(seg[2]);
+    if (!id || *id <= 0) return error(400, "trade id must be a positive integer");
+    if (m == "DELETE") {
+      route_name = "DELETE /api/trades/ID";
+      if (auto r = authorize()) return *r;
+      auto existing = store_.get_trade(*id);
+      if (!existing.ok()) return error(503, "store: " + existing.status().message());
+      if (!existing->has_value()) return error(404, "no trade " + seg[2]);
+      Status s = engine_.cancel_trade(*id);
+      if (!s) return error(status_for(s), s.message());
+    } else {
+      route_name = "GET /api/trades/ID";
+    }
+    auto trade = store_.get_trade(*id);
+    if (!trade.ok()) return error(503, "store: " + trade.status().message());
+    if (!trade->has_value()) return error(404, "no trade " + seg[2]);
+    OrderFilter f;
+    f.trade_id = *id;
+    auto orders = store_.list_orders(f);
+    return json_response(m == "DELETE" ? 202 : 200,
+                         trade_json(**trade, orders.ok() ? *orders : std::vector<Order>{}));
+  }
+  if (resource == "orders" && seg.size() == 2) {
+    route_name = "GET /api/orders";
+    if (auto r = only({"GET"})) return *r;
+    OrderFilter f;
+    f.limit = 200;
+    if (auto r = read_paging(*target, f.limit, f.offset)) return *r;
+    const auto& q = target->query;
+    if (auto it = q.find("state"); it != q.end()) {
+      f.state = parse_order_state(it->second);
+      if (!f.state) return error(400, "unknown state '" + it->second.substr(0, 40) + "'");
+    }
+    if (auto it = q.find("symbol"); it != q.end()) f.symbol = it->second;
+    if (auto it = q.find("trade_id"); it != q.end()) {
+      auto v = parse_int(it->second);
+      if (!v) return error(400, "trade_id must be an integer");
+      f.trade_id = *v;
+    }
+    if (auto it = q.find("open"); it != q.end()) {
+      if (!parse_bool(it->second, f.open_only)) return error(400, "open must be true or false");
+    }
+    auto orders = store_.list_orders(f);
+    if (!orders.ok()) return error(503, "store: " + orders.status().message());
+    json::array out;
+    for (const auto& o : *orders) out.push_back(order_json(o));
+    return json_response(200, out);
+  }
+  if (resource == "orders" && (seg.size() == 3 || (seg.size() == 4 && seg[3] == "audit"))) {
+    bool audit = seg.size() == 4;
+    route_name = audit ? "GET /api/orders/ID/audit" : "GET /api/orders/ID";
+    if (auto r = only({"GET"})) return *r;
+    // A local id (digits), our client_order_id, or the broker's id: whatever the user has.
+    const std::string& ref = seg[2];
+    StatusOr<std::optional<Order>> found = std::optional<Order>();
+    if (auto id = parse_int(ref)) {
+      found = store_.get_order(*id);
+    } else {
+      found = store_.find_order_by_client_id(ref);
+      if (found.ok() && !found->has_value()) found = store_.find_order_by_broker_id(ref);
+    }
+    if (!found.ok()) return error(503, "store: " + found.status().message());
+    if (!found->has_value()) return error(404, "no order " + ref.substr(0, 80));
+    const Order& order = **found;
+    if (!audit) return json_response(200, order_json(order));
+    auto events = store_.order_events(order.id);
+    if (!events.ok()) return error(503, "store: " + events.status().message());
+    json::array ev;
+    for (const auto& e : *events) ev.push_back(event_json(e));
+    json::array fills;
+    if (auto f = store_.fills_for(order.id); f.ok()) {
+      for (const auto& x : *f) {
+        fills.push_back(json::object{{"execution_id", x.execution_id},
+                                     {"qty", x.qty.str()},
+                                     {"price", x.price.str()},
+                                     {"at", ts(x.at)}});
+      }
+    }
+    return json_response(200, json::object{{"order", order_json(order)},
+                                            {"events", std::move(ev)},
+                                            {"fills", std::move(fills)}});
+  }
+  if (resource == "positions" && seg.size() == 2) {
+    route_name = "GET /api/positions";
+    if (auto r = only({"GET"})) return *r;
+    json::array out;
+    for (const auto& p : engine_.positions()) {
+      out.push_back(json::object{{"symbol", p.symbol},
+                                 {"local_qty", p.local_qty.str()},
+                                 {"broker_qty", dec(p.broker_qty)},
+                                 {"drift", p.drift.str()},
+                                 {"mismatch", !p.drift.is_zero()}});
+    }
+    return json_response(200, out);
+  }
+  if (resource == "alerts" && seg.size() == 2) {
+    route_name = "GET /api/alerts";
+    if (auto r = only({"GET"})) return *r;
+    bool active_only = false;
+    if (auto it = target->query.find("active"); it != target->query.end()) {
+      if (!parse_bool(it->second, active_only)) return error(400, "active must be true or false");
+    }
+    int limit = 200, offset = 0;
+    if (auto r = read_paging(*target, limit, offset)) return *r;
+    auto alerts = store_.list_alerts(active_only, limit);
+    if (!alerts.ok()) return error(503, "store: " + alerts.status().message());
+    json::array out;
+    for (const auto& a : *alerts) out.push_back(alert_json(a));
+    return json_response(200, out);
+  }
+  if (resource == "reconcile" && seg.size() == 2) {
+    route_name = "POST /api/reconcile";
+    if (auto r = only({"POST"})) return *r;
+    if (auto r = authorize()) return *r;
+    bool fix = false;
+    if (!req.body.empty()) {
+      boost::system::error_code ec;
+      json::value v = json::parse(req.body, ec);
+      if (ec || !v.is_object()) return error(400, "body must be a JSON object such as {\"fix\":true}");
+      if (const auto* f = v.as_object().if_contains("fix")) {
+        if (!f->is_bool()) return error(400, "field 'fix' must be true or false");
+        fix = f->as_bool();
+      }
+    }
+    ReconcileReport rep = engine_.reconcile(fix);
+    json::array findings;
+    for (const auto& s : rep.findings) findings.push_back(json::string(s));
+    json::object out{{"fix", fix},
+                     {"orders_checked", rep.orders_checked},
+                     {"orders_adopted", rep.orders_adopted},
+                     {"orders_external", rep.orders_external},
+                     {"fills_adopted", rep.fills_adopted},
+                     {"position_mismatches", rep.position_mismatches},
+                     {"findings", std::move(findings)},
+                     {"ok", rep.status.is_ok()},
+                     {"error", rep.status.is_ok() ? json::value(nullptr)
+                                                  : json::value(rep.status.message())}};
+    return json_response(rep.status.is_ok() ? 200 : 503, out);
+  }
+  if (resource == "events" && seg.size() == 2) {
+    route_name = "GET /api/events";
+    // Served by the HTTP server as a stream; reaching here means a wrong method.
+    if (auto r = only({"GET"})) return *r;
+    return error(400, "GET /api/events is a Server-Sent Events stream");
+  }
+  return error(404, "no such route: " + req.target.substr(0, 200));
+}
+
+std::vector<std::pair<std::int64_t, std::string>> Api::events_after(std::int64_t after_seq,
+                                                                     int limit) {
+  std::vector<std::pair<std::int64_t, std::string>> out;
+  auto events = store_.events_since(after_seq, limit);
+  if (!events.ok()) return out;
+  for (const auto& e : *events) {
+    json::object o = event_json(e);
+    o.erase("payload");  // the dashboard fetches the audit trail when it wants the payloads
+    out.emplace_back(e.seq, json::serialize(o));
+  }
+  return out;
+}
+
+std::int64_t Api::last_event_seq() {
+  std::int64_t last = 0;
+  for (;;) {
+    auto events = store_.events_since(last, 1000);
+    if (!events.ok() || events->empty()) return last;
+    last = events->back().seq;
+    if (events->size() < 1000) return last;
+  }
+}
+
+std::string Api::health_json() {
+  Health h = engine_.health();
+  Timestamp now = clock_.now();
+  json::object o{
+      {"status", (h.store_ok && h.broker_ok && h.stream_connected) ? "ok" : "degraded"},
+      {"stream_connected", h.stream_connected},
+      {"last_stream_event_at", ts(h.last_stream_event_at)},
+      {"last_sync_at", ts(h.last_sync_at)},
+      {"last_sync_age_ms", h.last_sync_at ? json::value(now.ms_since(*h.last_sync_at))
+                                          : json::value(nullptr)},
+      {"sync_lag_ms", h.sync_lag_ms},
+      {"store_ok", h.store_ok},
+      {"store_error", h.store_error},
+      {"broker_ok", h.broker_ok},
+      {"open_orders", h.open_orders},
+      {"rest_calls_last_minute", h.rest_calls_last_minute},
+      {"rest_budget_per_minute", h.rest_budget_per_minute},
+      {"now", ts(now)},
+  };
+  return json::serialize(o);
+}
+
+}  // namespace orderly::server

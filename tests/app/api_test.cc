@@ -1,0 +1,217 @@
+// The local API's routes, called directly (no socket) over a fake engine and an in-memory store.
+#include "server/api.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "fake_engine.h"
+#include "memory_store.h"
+
+namespace orderly::server {
+namespace {
+namespace json = boost::json;
+
+class ApiTest : public ::testing::Test {
+ protected:
+  ManualClock clock;
+  orderly::testing::MemoryStore store;
+  orderly::testing::FakeEngine engine{store, clock};
+  Api api{engine, store, "s3cret", clock};
+
+  HttpResponse call(std::string method, std::string target, std::string body = "",
+                    std::string auth = "Bearer s3cret") {
+    return api.handle({std::move(method), std::move(target), std::move(auth), std::move(body)});
+  }
+  static json::value parse(const HttpResponse& r) { return json::parse(r.body); }
+  static std::string error_of(const HttpResponse& r) {
+    return std::string(json::parse(r.body).at("error").as_string());
+  }
+};
+
+constexpr const char* kTrade =
+    R"({"symbol":"STWD","side":"buy","qty":"37","entry":{"type":"limit","limit_price":"10.05"},)"
+    R"("take_profit":{"limit_price":"10.50"},"stop_loss":{"percent":"1"},"exits":"emulated"})";
+
+TEST_F(ApiTest, OpenTradeAnswers201WithTheTradeAndItsOrders) {
+  auto r = call("POST", "/api/trades", kTrade);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto t = parse(r).as_object();
+  EXPECT_EQ(t.at("id").as_int64(), 1);
+  EXPECT_EQ(t.at("symbol").as_string(), "STWD");
+  EXPECT_EQ(t.at("state").as_string(), "pending");
+  const auto& orders = t.at("orders").as_array();
+  ASSERT_EQ(orders.size(), 1u);
+  const auto& o = orders[0].as_object();
+  for (const char* key : {"id", "trade_id", "role", "symbol", "side", "type", "qty", "limit_price",
+                          "stop_price", "state", "client_order_id", "broker_order_id",
+                          "filled_qty", "filled_avg_price", "attempts", "updated_at"}) {
+    EXPECT_TRUE(o.contains(key)) << key;
+  }
+  EXPECT_EQ(o.at("qty").as_string(), "37");
+  EXPECT_EQ(o.at("limit_price").as_string(), "10.05");
+  EXPECT_TRUE(o.at("stop_price").is_null());
+  EXPECT_TRUE(o.at("broker_order_id").is_null());
+  EXPECT_EQ(o.at("state").as_string(), "created");
+  EXPECT_EQ(o.at("filled_qty").as_string(), "0");
+  EXPECT_EQ(o.at("role").as_string(), "entry");
+}
+
+TEST_F(ApiTest, MutatingCallsNeedTheToken) {
+  EXPECT_EQ(call("POST", "/api/trades", kTrade, "").status, 401);
+  EXPECT_EQ(call("POST", "/api/trades", kTrade, "Bearer wrong").status, 401);
+  EXPECT_EQ(call("POST", "/api/trades", kTrade, "s3cret").status, 401);
+  EXPECT_EQ(call("DELETE", "/api/trades/1", "", "").status, 401);
+  EXPECT_EQ(call("POST", "/api/reconcile", "", "").status, 401);
+  auto list = call("GET", "/api/trades");
+  EXPECT_EQ(parse(list).as_array().size(), 0u);  // nothing was recorded
+}
+
+TEST_F(ApiTest, EmptyConfiguredTokenRefusesEveryMutation) {
+  Api open_api{engine, store, "", clock};
+  auto r = open_api.handle({"POST", "/api/trades", "Bearer ", kTrade});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(error_of(r).find("token"), std::string::npos);
+  EXPECT_EQ(open_api.handle({"GET", "/api/orders", "", ""}).status, 200);  // reads stay open
+}
+
+TEST_F(ApiTest, BadTradeBodiesGetClear400s) {
+  struct Case {
+    std::string body;
+    std::string expect;
+  };
+  std::vector<Case> cases = {
+      {"{not json", "not valid JSON"},
+      {"[1,2]", "must be a JSON object"},
+      {R"({"side":"buy","qty":"1","take_profit":{"percent":"2"}})", "missing field 'symbol'"},
+      {R"({"symbol":"STWD","take_profit":{"percent":"2"}})", "missing field 'qty'"},
+      {R"({"symbol":"STWD","qty":37,"take_profit":{"percent":"2"}})", "decimal string"},
+      {R"({"symbol":"STWD","qty":"3x7","take_profit":{"percent":"2"}})", "not a decimal"},
+      {R"({"symbol":"STWD","qty":"37"})", "missing field 'take_profit'"},
+      {R"({"symbol":"STWD","qty":"37","take_profit":{}})", "exactly one of"},
+      {R"({"symbol":"STWD","qty":"37","take_profit":{"percent":"2","limit_price":"1"}})", "exactly one of"},
+      {R"({"symbol":"STWD","qty":"37","take_profit":{"percent":"2"},"side":"hold"})", "'side'"},
+      {R"({"symbol":"STWD","qty":"37","take_profit":{"percent":"2"},"exits":"magic"})", "'exits'"},
+      {R"({"symbol":"STWD","qty":"37","take_profit":{"percent":"2"},"entry":{"type":"limit"}})", "entry.limit_price"},
+      {R"({"symbol":"STWD","qty":"37","take_profit":{"percent":"2"},"qtty":"1"})", "unknown field 'qtty'"},
+      {R"({"symbol":["STWD"],"qty":"37","take_profit":{"percent":"2"}})", "must be a string"},
+      {R"({"symbol":"STWD","qty":"37","take_profit":"2"})", "must be an object"},
+  };
+  for (const auto& c : cases) {
+    auto r = call("POST", "/api/trades", c.body);
+    EXPECT_EQ(r.status, 400) << c.body;
+    EXPECT_NE(error_of(r).find(c.expect), std::string::npos) << c.body << " -> " << r.body;
+  }
+  // validate() from core: a non-positive quantity is refused before anything is recorded.
+  auto r = call("POST", "/api/trades", R"({"symbol":"STWD","qty":"-1","take_profit":{"percent":"2"}})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(parse(call("GET", "/api/trades")).as_array().size(), 0u);
+}
+
+TEST_F(ApiTest, OrdersListFiltersAndLookupByAnyId) {
+  ASSERT_EQ(call("POST", "/api/trades", kTrade).status, 201);
+  ASSERT_EQ(call("POST", "/api/trades",
+                 R"({"symbol":"EPD","qty":"25","take_profit":{"percent":"2"}})").status, 201);
+  EXPECT_EQ(parse(call("GET", "/api/orders")).as_array().size(), 2u);
+  EXPECT_EQ(parse(call("GET", "/api/orders?symbol=EPD")).as_array().size(), 1u);
+  EXPECT_EQ(parse(call("GET", "/api/orders?trade_id=1")).as_array().size(), 1u);
+  EXPECT_EQ(parse(call("GET", "/api/orders?state=created&open=true")).as_array().size(), 2u);
+  EXPECT_EQ(parse(call("GET", "/api/orders?state=filled")).as_array().size(), 0u);
+  EXPECT_EQ(call("GET", "/api/orders?state=bogus").status, 400);
+  EXPECT_EQ(call("GET", "/api/orders?trade_id=x").status, 400);
+  EXPECT_EQ(call("GET", "/api/orders?limit=-3").status, 400);
+
+  auto by_id = parse(call("GET", "/api/orders/1")).as_object();
+  std::string cid(by_id.at("client_order_id").as_string());
+  EXPECT_EQ(parse(call("GET", "/api/orders/" + cid)).at("id").as_int64(), 1);
+  EXPECT_EQ(call("GET", "/api/orders/999").status, 404);
+  EXPECT_EQ(call("GET", "/api/orders/no-such-order").status, 404);
+
+  auto audit = parse(call("GET", "/api/orders/" + cid + "/audit")).as_object();
+  EXPECT_EQ(audit.at("order").at("id").as_int64(), 1);
+  const auto& events = audit.at("events").as_array();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].at("source").as_string(), "intent");
+  EXPECT_EQ(events[0].at("to").as_string(), "created");
+  EXPECT_EQ(events[0].at("note").as_string(), "trade opened");
+}
+
+TEST_F(ApiTest, TradesGetAndCancel) {
+  ASSERT_EQ(call("POST", "/api/trades", kTrade).status, 201);
+  EXPECT_EQ(parse(call("GET", "/api/trades/1")).at("symbol").as_string(), "STWD");
+  EXPECT_EQ(call("GET", "/api/trades/2").status, 404);
+  EXPECT_EQ(call("GET", "/api/trades/abc").status, 400);
+  auto r = call("DELETE", "/api/trades/1");
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(parse(r).at("state").as_string(), "closing");
+  EXPECT_EQ(engine.canceled, std::vector<TradeId>{1});
+  EXPECT_EQ(call("DELETE", "/api/trades/7").status, 404);
+}
+
+TEST_F(ApiTest, PositionsLocalBesideBroker) {
+  engine.position_views.push_back({"STWD", Decimal::must("0"), Decimal::must("37"), Decimal::must("37")});
+  engine.position_views.push_back({"EPD", Decimal::must("25"), std::nullopt, Decimal::must("0")});
+  auto p = parse(call("GET", "/api/positions")).as_array();
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].at("symbol").as_string(), "STWD");
+  EXPECT_EQ(p[0].at("local_qty").as_string(), "0");
+  EXPECT_EQ(p[0].at("broker_qty").as_string(), "37");
+  EXPECT_EQ(p[0].at("drift").as_string(), "37");
+  EXPECT_TRUE(p[1].at("broker_qty").is_null());
+}
+
+TEST_F(ApiTest, AlertsHealthMetricsReconcile) {
+  WriteBatch b;
+  Alert a;
+  a.id = 1;
+  a.kind = AlertKind::reconciliation_mismatch;
+  a.subject = "STWD";
+  a.message = "local 0, broker 37";
+  b.alerts.push_back(a);
+  ASSERT_TRUE(store.commit(b).is_ok());
+  auto alerts = parse(call("GET", "/api/alerts?active=true")).as_array();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].at("kind").as_string(), "reconciliation_mismatch");
+
+  auto h = call("GET", "/healthz");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_TRUE(parse(h).at("stream_connected").as_bool());
+  EXPECT_TRUE(parse(h).at("store_ok").as_bool());
+
+  auto rec = call("POST", "/api/reconcile", R"({"fix":false})");
+  EXPECT_EQ(rec.status, 200) << rec.body;
+  EXPECT_EQ(parse(rec).at("position_mismatches").as_int64(), 1);
+  EXPECT_EQ(call("POST", "/api/reconcile", R"({"fix":"yes"})").status, 400);
+
+  auto m = call("GET", "/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_EQ(m.content_type.rfind("text/plain", 0), 0u);
+  EXPECT_NE(m.body.find("orderly_submissions_total 3"), std::string::npos);
+  EXPECT_NE(m.body.find("orderly_http_requests_total{route=\"GET /healthz\",code=\"200\"} 1"),
+            std::string::npos)
+      << m.body;
+}
+
+TEST_F(ApiTest, UnknownRoute404WrongMethod405BothJson) {
+  auto r = call("GET", "/api/nope");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_FALSE(error_of(r).empty());
+  r = call("PUT", "/api/trades");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_FALSE(error_of(r).empty());
+  r = call("POST", "/api/orders");
+  EXPECT_EQ(r.status, 405);
+  r = call("DELETE", "/healthz");
+  EXPECT_EQ(r.status, 405);
+}
+
+TEST_F(ApiTest, ServesTheEmbeddedDashboard) {
+  auto r = call("GET", "/");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type.rfind("text/html", 0), 0u);
+  EXPECT_NE(r.body.find("orderly"), std::string::npos);
+  EXPECT_EQ(call("GET", "/app.js").status, 200);
+}
+
+}  // namespace
+}  // namespace orderly::server
