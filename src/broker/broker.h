@@ -95,6 +95,21 @@ struct BrokerOrder {
   std::optional<std::string> replaces;
   std::vector<BrokerOrder> legs;
   std::string raw;  // the JSON object as received (audit payload)
+  // The remaining fields of Alpaca's Order object (additive; absent/null -> empty).
+  std::optional<Decimal> notional;
+  std::optional<Decimal> trail_price;
+  std::optional<Decimal> trail_percent;
+  std::optional<Decimal> hwm;
+  bool extended_hours = false;
+  std::optional<Timestamp> expired_at;
+  std::optional<Timestamp> canceled_at;
+  std::optional<Timestamp> failed_at;
+  std::optional<Timestamp> replaced_at;
+  std::string asset_id;
+  std::string asset_class;
+  std::string position_intent;
+  // Values we could not map (an unknown order type, tif or class); the order is still usable.
+  std::vector<std::string> parse_notes;
 };
 
 struct BrokerPosition {
@@ -114,6 +129,9 @@ struct Account {
   Decimal equity;
   bool trading_blocked = false;
   std::string raw;
+  // Removed by Alpaca on 2026-07-06 (FINRA change): optional, never required.
+  std::optional<bool> pattern_day_trader;
+  std::optional<std::int64_t> daytrade_count;
 };
 
 struct FillActivity {

@@ -1,0 +1,62 @@
+#pragma once
+// Broker over Alpaca's REST API v2, on any HttpTransport (real TLS client, in-process simulator,
+// test fake). This file is where an HTTP outcome becomes a BrokerError class, i.e. where "may this
+// order be sent again?" is answered:
+//
+//   transport failed before sending            -> not_sent
+//   transport failed after sending (timeout..) -> unknown_outcome
+//   2xx with a body we cannot read             -> unknown_outcome ("malformed response")
+//   429, 5xx, other unexpected statuses        -> unknown_outcome (429 with retry_after_ms)
+//   4xx                                        -> rejected (code, message, body, 40310000 parsed)
+
+#include <memory>
+
+#include "broker/alpaca/config.h"
+#include "broker/alpaca/transport.h"
+#include "broker/broker.h"
+#include "core/status.h"
+#include "core/time.h"
+
+namespace orderly::alpaca {
+
+class AlpacaBroker final : public Broker {
+ public:
+  // `clock` turns X-Ratelimit-Reset into a wait; the system clock when null. Both must outlive
+  // the broker.
+  AlpacaBroker(std::shared_ptr<HttpTransport> transport, AlpacaConfig config,
+               const Clock* clock = nullptr);
+
+  BrokerResult<BrokerOrder> submit_order(const OrderRequest& request) override;
+  BrokerResult<BrokerOrder> get_order(std::string_view broker_order_id) override;
+  BrokerResult<BrokerOrder> get_order_by_client_id(std::string_view client_order_id) override;
+  BrokerResult<std::vector<BrokerOrder>> list_orders(const ListOrdersQuery& query) override;
+  BrokerResult<Unit> cancel_order(std::string_view broker_order_id) override;
+  BrokerResult<std::vector<CancelResult>> cancel_all_orders() override;
+  BrokerResult<BrokerOrder> replace_order(std::string_view broker_order_id,
+                                          const ReplaceRequest& request) override;
+  BrokerResult<std::vector<BrokerPosition>> list_positions() override;
+  BrokerResult<Account> get_account() override;
+  BrokerResult<ActivityPage> fill_activities(const ActivityQuery& query) override;
+  BrokerResult<MarketClock> get_clock() override;
+
+ private:
+  // One request; either a 2xx response or the classified error.
+  std::variant<HttpResponse, BrokerError> call(std::string method, std::string target,
+                                               std::string body = {});
+  BrokerError classify_status(const HttpResponse& response) const;
+  BrokerError scrub(BrokerError e) const;
+
+  std::shared_ptr<HttpTransport> transport_;
+  AlpacaConfig config_;
+  const Clock* clock_;
+};
+
+// Query strings, exposed for tests.
+std::string list_orders_target(const ListOrdersQuery& query);
+std::string fill_activities_target(const ActivityQuery& query);
+
+// Builds an AlpacaBroker over the real TLS transport (beast_transport.h). Refuses a plain http://
+// URL unless it points at a loopback address.
+StatusOr<std::unique_ptr<Broker>> make_alpaca_broker(const AlpacaConfig& config);
+
+}  // namespace orderly::alpaca

@@ -1,0 +1,64 @@
+#pragma once
+// Alpaca's JSON <-> domain types. Boost.JSON stays inside json.cc.
+//
+// Input is taken as Alpaca really sends it (alpaca-api.md): decimals as strings OR numbers,
+// explicit nulls, RFC3339 with 0-9 fractional digits and offsets, unknown fields ignored, unknown
+// statuses kept as text (status nullopt) instead of failing the whole page. Malformed input is an
+// error value; nothing here throws.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "broker/broker.h"
+#include "core/status.h"
+
+namespace orderly::alpaca {
+
+StatusOr<BrokerOrder> parse_order(std::string_view json);
+StatusOr<std::vector<BrokerOrder>> parse_orders(std::string_view json);
+StatusOr<BrokerPosition> parse_position(std::string_view json);
+StatusOr<std::vector<BrokerPosition>> parse_positions(std::string_view json);
+StatusOr<Account> parse_account(std::string_view json);
+StatusOr<std::vector<FillActivity>> parse_fill_activities(std::string_view json);
+StatusOr<MarketClock> parse_clock(std::string_view json);
+// DELETE /v2/orders answers 207 with [{"id","status","body"?}, ...].
+StatusOr<std::vector<CancelResult>> parse_cancel_all(std::string_view json);
+
+// {"code":40310000,"message":...} and the gateway's {"message":"forbidden."}.
+struct ErrorBody {
+  std::int64_t code = 0;  // 0 when absent
+  std::string message;
+  std::optional<InsufficientQty> insufficient_qty;  // 40310000 "insufficient qty available"
+  std::optional<std::string> existing_order_id;     // wash-trade refusal
+  std::optional<std::string> reject_reason;         // wash-trade refusal
+};
+StatusOr<ErrorBody> parse_error_body(std::string_view json);
+
+// ---- trade_updates stream ------------------------------------------------------------------
+
+// The control messages of the stream protocol (authorization, listening).
+struct StreamControl {
+  enum class Kind { authorized, unauthorized, listening, other };
+  Kind kind = Kind::other;
+  std::string stream;                // "authorization", "listening", or any other stream name
+  std::string message;               // the server's reason on failure
+  std::vector<std::string> streams;  // listening ack
+};
+using StreamMessage = std::variant<TradeUpdate, StreamControl>;
+StatusOr<StreamMessage> parse_stream_message(std::string_view json);
+
+std::string authenticate_message(std::string_view key_id, std::string_view secret_key);
+std::string listen_message();  // trade_updates
+
+// ---- Requests ------------------------------------------------------------------------------
+
+// Decimals as strings (like the SDKs); absent fields omitted; "order_class" plus the
+// take_profit / stop_loss objects for bracket, oco and oto.
+std::string serialize_order_request(const OrderRequest& request);
+std::string serialize_replace_request(const ReplaceRequest& request);
+
+}  // namespace orderly::alpaca
