@@ -1,0 +1,84 @@
+#include "app/logging.h"
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+namespace orderly::app {
+namespace {
+
+void append_json_escaped(std::string_view in, spdlog::memory_buf_t& out) {
+  for (char c : in) {
+    switch (c) {
+      case '"': out.append(std::string_view("\\\"")); break;
+      case '\\': out.append(std::string_view("\\\\")); break;
+      case '\n': out.append(std::string_view("\\n")); break;
+      case '\r': out.append(std::string_view("\\r")); break;
+      case '\t': out.append(std::string_view("\\t")); break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out.append(std::string_view(buf));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+}
+
+// %* in the pattern: the message, secrets redacted (and JSON-escaped for --log-json).
+class RedactedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  RedactedMessage(bool json, std::vector<std::string> secrets)
+      : json_(json), secrets_(std::move(secrets)) {}
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    std::string text = redact_secrets(std::string(msg.payload.data(), msg.payload.size()), secrets_);
+    if (json_) {
+      append_json_escaped(text, dest);
+    } else {
+      dest.append(std::string_view(text));
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<RedactedMessage>(json_, secrets_);
+  }
+
+ private:
+  bool json_;
+  std::vector<std::string> secrets_;
+};
+
+}  // namespace
+
+std::string redact_secrets(std::string text, const std::vector<std::string>& secrets) {
+  for (const auto& s : secrets) {
+    if (s.empty()) continue;
+    for (auto pos = text.find(s); pos != std::string::npos; pos = text.find(s, pos)) {
+      text.replace(pos, s.size(), "<redacted>");
+      pos += 10;
+    }
+  }
+  return text;
+}
+
+void setup_logging(bool json_lines, std::vector<std::string> secrets) {
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("orderly", sink);
+  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+  formatter->add_flag<RedactedMessage>('*', json_lines, std::move(secrets));
+  if (json_lines) {
+    formatter->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","logger":"%n","msg":"%*"})");
+  } else {
+    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %*");
+  }
+  logger->set_formatter(std::move(formatter));
+  logger->set_level(spdlog::level::info);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace orderly::app

@@ -1,0 +1,16 @@
+#pragma once
+// The daemon's logs: spdlog, plain text by default or one JSON object per line (--log-json), with
+// every configured secret (API key id, secret key, API token) replaced by "<redacted>" in every
+// message, whoever logged it.
+
+#include <string>
+#include <vector>
+
+namespace orderly::app {
+
+void setup_logging(bool json_lines, std::vector<std::string> secrets);
+
+// `text` with each non-empty secret replaced by "<redacted>".
+std::string redact_secrets(std::string text, const std::vector<std::string>& secrets);
+
+}  // namespace orderly::app
