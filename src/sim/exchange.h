@@ -78,6 +78,14 @@ class Exchange {
   virtual void set_prices(const std::map<std::string, Decimal>& prices) = 0;
   virtual std::string set_faults_json(std::string_view json) = 0;  // "" ok, else error text
   virtual std::string stats_json() const = 0;
+
+  // Stream authentication for the server: true when no key pair is configured, or when this is
+  // the configured pair. (Added for the WebSocket `authenticate` action; the default denies.)
+  virtual bool check_credentials(std::string_view key_id, std::string_view secret_key) const {
+    (void)key_id;
+    (void)secret_key;
+    return false;
+  }
 };
 
 std::unique_ptr<Exchange> make_exchange(const SimConfig& config, const Clock& clock);

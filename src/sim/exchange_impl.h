@@ -1,0 +1,256 @@
+#pragma once
+// Private to src/sim: the one class behind make_exchange(). Split over several files by concern:
+//   book.cc    orders, holds, buying power, matching, fills, groups (bracket/oco/oto), positions
+//   render.cc  Alpaca's JSON shapes (order, position, account, activity, stream message)
+//   http.cc    handle(): routing, request parsing, auth, rate limit, HTTP faults, statistics
+// Boost.JSON is allowed here because nothing outside src/sim includes this header.
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "core/decimal.h"
+#include "core/time.h"
+#include "sim/exchange.h"
+#include "sim/fault_plan.h"
+#include "sim/rng.h"
+
+namespace orderly::sim {
+
+namespace json = boost::json;
+
+enum class St : std::uint8_t {
+  accepted, pending_new, new_, partially_filled, filled, canceled, expired, rejected, replaced,
+  pending_cancel, pending_replace, held
+};
+std::string_view to_string(St s);
+bool is_terminal(St s);
+
+enum class OType : std::uint8_t { market, limit, stop, stop_limit };
+std::string_view to_string(OType t);
+
+enum class OClass : std::uint8_t { simple, bracket, oco, oto };
+
+// Role inside a group: the entry (or a simple order), the take-profit leg, the stop-loss leg.
+// An OCO's parent is its take-profit; its only leg is the stop-loss.
+enum class Role : std::uint8_t { main, take_profit, stop_loss };
+
+struct SimOrder {
+  std::uint64_t seq = 0;  // creation order; also orders the per-symbol books
+  std::string id;
+  std::string client_order_id;
+  std::string symbol;
+  bool buy = true;
+  OType type = OType::market;
+  OClass cls = OClass::simple;
+  Role role = Role::main;
+  std::string tif;  // "day", "gtc", "ioc", "fok", "opg", "cls"
+  std::optional<Decimal> qty;       // null for notional orders until they fill
+  std::optional<Decimal> notional;  // market buys only
+  Decimal filled_qty;
+  Decimal filled_value;  // sum of price * qty over executions, for filled_avg_price
+  std::optional<Decimal> limit_price;
+  std::optional<Decimal> stop_price;
+  St status = St::accepted;
+  Timestamp created_at, updated_at, submitted_at;
+  std::optional<Timestamp> filled_at, expired_at, canceled_at, failed_at, replaced_at;
+  std::string replaced_by, replaces;  // "" renders as null
+  std::string parent_id;              // group parent ("" for a top-level order)
+  std::vector<std::string> legs;      // group children
+  std::string hold_root;  // orders sharing a hold root hold their shares once (groups, replaces)
+  bool extended_hours = false;
+  std::string position_intent;  // "" renders as null
+  bool armed = false;           // held stop-loss leg whose stop is watched
+  bool stop_triggered = false;
+  bool first_check_done = false;  // ioc/fok decide on their first matching pass
+  Decimal reserve_unit;           // buying power per share this buy reserves while open
+  Decimal reserved;               // buying power this open buy holds now
+
+  Decimal remaining() const { return qty ? *qty - filled_qty : Decimal(); }
+  bool open() const { return !is_terminal(status); }
+};
+
+struct SymbolBook {
+  std::string symbol, asset_id, exchange, name;
+  Decimal price, lastday_price;
+  std::map<std::uint64_t, SimOrder*> open_buys, open_sells;  // by seq
+};
+
+struct Position {
+  Decimal qty;         // > 0 (the simulator refuses shorts)
+  Decimal cost_basis;  // qty * avg_entry_price
+};
+
+struct Activity {
+  std::string id;  // sorts by time: "<17-digit UTC time><9-digit sequence>::<uuid>"
+  Timestamp time;
+  bool partial = false;
+  Decimal price, qty, leaves_qty, cum_qty;
+  bool buy = true;
+  std::string symbol, order_id;
+  St order_status = St::new_;
+};
+
+// An Alpaca-style refusal: HTTP status plus {"code","message",...extra}.
+struct ApiError {
+  int http = 422;
+  std::int64_t code = 42210000;  // 0: no code (gateway errors such as {"message":"forbidden."})
+  std::string message;
+  json::object extra;  // merged into the body in key order
+};
+
+// A validated order request (POST /v2/orders, or a position close).
+struct OrderRequest {
+  std::string symbol;
+  bool buy = true;
+  OType type = OType::market;
+  std::string tif = "day";
+  std::optional<Decimal> qty, notional, limit_price, stop_price;
+  std::optional<Decimal> tp_limit, sl_stop, sl_limit;
+  OClass cls = OClass::simple;
+  std::string client_order_id;
+  bool extended_hours = false;
+  std::string position_intent;
+};
+
+// A validated PATCH /v2/orders/{id} body; absent fields keep the old order's values.
+struct ReplaceRequest {
+  std::optional<Decimal> qty, limit_price, stop_price;
+  std::optional<std::string> tif, client_order_id;
+};
+
+class ExchangeImpl final : public Exchange {
+ public:
+  ExchangeImpl(const SimConfig& config, const Clock& clock);
+
+  HttpReply handle(const HttpCall& call) override;
+  void advance(Timestamp now) override;
+  std::vector<StreamMessage> take_stream_messages(Timestamp now) override;
+  bool stream_disconnect_due(Timestamp now) override;
+  void set_prices(const std::map<std::string, Decimal>& prices) override;
+  std::string set_faults_json(std::string_view json) override;
+  std::string stats_json() const override;
+  bool check_credentials(std::string_view key_id, std::string_view secret_key) const override;
+
+  // ---- book.cc ----
+  // Validates and places an order (and its legs). The order answer of POST /v2/orders.
+  std::variant<SimOrder*, ApiError> place(const OrderRequest& req);
+  std::optional<ApiError> cancel(SimOrder& o);  // DELETE /v2/orders/{id}
+  std::variant<SimOrder*, ApiError> replace(SimOrder& o, const ReplaceRequest& req);
+  void cancel_now(SimOrder& o, Timestamp now);  // DELETE /v2/positions?cancel_orders=true
+  void match_now() { match(clock_.now()); }
+  SimOrder* find_order(std::string_view id);
+  SimOrder* find_by_client_id(std::string_view cid);
+  SymbolBook* book(std::string_view symbol);
+  const Position* position(std::string_view symbol) const;
+  Decimal buying_power() const { return cash_ - reserved_total_; }
+  Decimal held_for_orders(const SymbolBook& b, std::vector<std::string>* related,
+                          std::string_view exclude_root = {}) const;
+
+  // ---- render.cc ----
+  json::object order_json(const SimOrder& o, bool nested) const;
+  json::object position_json(const std::string& symbol, const Position& p) const;
+  json::object account_json() const;
+  json::object activity_json(const Activity& a) const;
+  json::object asset_json(const SymbolBook& b) const;
+  json::object clock_json(Timestamp now) const;
+  static json::object error_body(const ApiError& e);
+
+  // State, read by the route handlers in http.cc.
+  const SimConfig config_;
+  const Clock& clock_;
+  Rng id_rng_, price_rng_, fill_rng_, fault_rng_;
+  std::string account_id_, account_number_;
+  Timestamp created_at_;
+  Decimal cash_, reserved_total_;
+  std::uint64_t next_seq_ = 1;
+  std::unordered_map<std::string, std::unique_ptr<SimOrder>> orders_;
+  std::unordered_map<std::string, SimOrder*> by_client_id_;
+  // (submitted_at ns, seq): every order, and the open ones, in submission order.
+  std::map<std::pair<std::int64_t, std::uint64_t>, SimOrder*> all_by_time_, open_by_time_;
+  std::map<std::string, SymbolBook, std::less<>> books_;
+  std::map<std::string, Position, std::less<>> positions_;
+  std::vector<Activity> activities_;  // sorted by id (time, then sequence)
+  std::uint64_t activity_seq_ = 0;
+
+ private:
+  // ---- book.cc ----
+  enum class PendingKind { activate, cancel, replace };
+  struct Pending {
+    PendingKind kind;
+    SimOrder* order;
+    SimOrder* replacement = nullptr;
+  };
+  std::optional<ApiError> validate_sell_qty(const SymbolBook& b, Decimal qty,
+                                            std::string_view exclude_root) const;
+  std::optional<ApiError> wash_trade_check(const SymbolBook& b, const OrderRequest& req) const;
+  Decimal cost_of(const SymbolBook& b, const OrderRequest& req) const;
+  SimOrder* create_order(const OrderRequest& req, SymbolBook& b, Role role, OType type, bool buy,
+                         std::optional<Decimal> limit, std::optional<Decimal> stop, St status);
+  void index_open(SimOrder& o);
+  void unindex_open(SimOrder& o);
+  void set_status(SimOrder& o, St s, Timestamp now);
+  void update_reservation(SimOrder& o);
+  void finish(SimOrder& o, St s, Timestamp now, std::string_view event);
+  void process_pending(Timestamp now, bool market_open);
+  void walk_prices(Timestamp now);
+  void match(Timestamp now);
+  void try_fill(SimOrder& o, Timestamp now);
+  void execute(SimOrder& o, Decimal qty, Decimal price, Timestamp now);
+  void after_fill(SimOrder& o, Timestamp now);
+  void trigger_stop_leg(SimOrder& sl, Timestamp now);
+  void expire_day_orders(Timestamp now);
+  std::vector<SimOrder*> group_of(SimOrder& o);
+  SimOrder* sibling_exit(SimOrder& o);
+  void mark_dirty(const std::string& symbol) { dirty_symbols_.insert(symbol); }
+
+  // ---- stream (book.cc) ----
+  void emit(const SimOrder& o, std::string_view event, Timestamp now,
+            std::optional<Decimal> price = {}, std::optional<Decimal> qty = {});
+  void enqueue_stream(StreamMessage m, const SimOrder& o, std::string_view event);
+
+ public:
+  // ---- http.cc ----
+  void count_fault(FaultAction a) { ++fault_counts_[std::string(to_string(a))]; }
+
+  std::vector<Pending> pending_;
+  std::vector<SimOrder*> to_check_;  // activated or partially filled: match on the next pass
+  std::set<std::string> dirty_symbols_;
+  Timestamp last_walk_{};
+  bool walk_started_ = false;
+  Timestamp next_close_{};  // regular_hours_only: day orders expire when it passes
+
+  std::deque<StreamMessage> stream_;
+  std::optional<StreamMessage> reorder_slot_;  // held back to go out after the next message
+  std::uint64_t stream_overflow_ = 0;
+  static constexpr std::size_t kStreamQueueMax = 200'000;
+
+  FaultPlan plan_;
+  std::vector<Timestamp> next_disconnect_;  // per rule (only disconnect rules use it)
+
+  // Rate limit: fixed 60 s windows of the injected clock.
+  Timestamp window_start_{};
+  bool window_started_ = false;
+  int window_count_ = 0;
+
+  std::map<std::string, std::uint64_t> request_counts_, response_counts_, error_counts_,
+      fault_counts_;
+};
+
+// ET (America/New_York) helpers for the clock route and regular hours.
+std::int64_t et_offset_seconds(Timestamp t);
+std::string format_et(Timestamp t);
+bool regular_hours_open(Timestamp t);
+Timestamp next_regular_open(Timestamp t);
+Timestamp next_regular_close(Timestamp t);
+
+}  // namespace orderly::sim

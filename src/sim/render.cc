@@ -1,0 +1,311 @@
+// Alpaca's JSON shapes: decimals as strings, absent values as explicit nulls, `order_type`
+// beside `type`, `"order_class":""` for simple orders (alpaca-api.md §2.2, §4, §13).
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+#include "sim/exchange_impl.h"
+
+namespace orderly::sim {
+namespace {
+
+json::value dec_or_null(const std::optional<Decimal>& d) {
+  if (!d) return nullptr;
+  return json::value(d->str());
+}
+
+json::value time_or_null(const std::optional<Timestamp>& t) {
+  if (!t) return nullptr;
+  return json::value(format_rfc3339(*t));
+}
+
+json::value str_or_null(const std::string& s) {
+  if (s.empty()) return nullptr;
+  return json::value(s);
+}
+
+std::string_view class_name(OClass c) {
+  switch (c) {
+    case OClass::simple: return "";
+    case OClass::bracket: return "bracket";
+    case OClass::oco: return "oco";
+    case OClass::oto: return "oto";
+  }
+  return "";
+}
+
+// ---- ET calendar arithmetic (no holidays: the simulator's market has none) ----
+
+namespace chr = std::chrono;
+
+chr::year_month_day civil(std::int64_t days) { return chr::year_month_day{chr::sys_days{chr::days{days}}}; }
+
+constexpr std::int64_t kDayS = 86400;
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// 0 = Sunday.
+int weekday(std::int64_t days) {
+  return static_cast<int>(chr::weekday{chr::sys_days{chr::days{days}}}.c_encoding());
+}
+
+// The n-th Sunday (1-based) of a month, as days since the epoch.
+std::int64_t nth_sunday(chr::year y, unsigned m, unsigned n) {
+  return chr::sys_days{y / chr::month{m} / chr::Sunday[n]}.time_since_epoch().count();
+}
+
+// Local ET seconds of day `days` at hh:mm, converted to UTC seconds.
+std::int64_t et_to_utc(std::int64_t days, int hh, int mm) {
+  const std::int64_t local = days * kDayS + hh * 3600 + mm * 60;
+  // The offset at (local + 5h) is the offset of that local time except within the DST switch
+  // hour, which never contains 9:30 or 16:00.
+  return local - et_offset_seconds(Timestamp{(local + 5 * 3600) * 1'000'000'000});
+}
+
+}  // namespace
+
+std::int64_t et_offset_seconds(Timestamp t) {
+  const std::int64_t s = floor_div(t.ns, 1'000'000'000);
+  const chr::year y = civil(floor_div(s, kDayS)).year();
+  // US DST: second Sunday of March 2:00 EST (07:00 UTC) to first Sunday of November 2:00 EDT
+  // (06:00 UTC).
+  const std::int64_t start = nth_sunday(y, 3, 2) * kDayS + 7 * 3600;
+  const std::int64_t end = nth_sunday(y, 11, 1) * kDayS + 6 * 3600;
+  return s >= start && s < end ? -4 * 3600 : -5 * 3600;
+}
+
+std::string format_et(Timestamp t) {
+  const std::int64_t off = et_offset_seconds(t);
+  const std::int64_t local = floor_div(t.ns, 1'000'000'000) + off;
+  const std::int64_t days = floor_div(local, kDayS);
+  const chr::year_month_day ymd = civil(days);
+  const std::int64_t sod = local - days * kDayS;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d-%02d:00", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60),
+                static_cast<int>(sod % 60), static_cast<int>(-off / 3600));
+  return buf;
+}
+
+bool regular_hours_open(Timestamp t) {
+  const std::int64_t local = floor_div(t.ns, 1'000'000'000) + et_offset_seconds(t);
+  const std::int64_t days = floor_div(local, kDayS);
+  const int wd = weekday(days);
+  if (wd == 0 || wd == 6) return false;
+  const std::int64_t sod = local - days * kDayS;
+  return sod >= 9 * 3600 + 30 * 60 && sod < 16 * 3600;
+}
+
+namespace {
+Timestamp next_session_time(Timestamp t, int hh, int mm) {
+  const std::int64_t now_s = floor_div(t.ns, 1'000'000'000);
+  const std::int64_t local_days = floor_div(now_s + et_offset_seconds(t), kDayS);
+  for (std::int64_t d = local_days; d < local_days + 10; ++d) {
+    const int wd = weekday(d);
+    if (wd == 0 || wd == 6) continue;
+    const std::int64_t utc = et_to_utc(d, hh, mm);
+    if (utc > now_s) return Timestamp{utc * 1'000'000'000};
+  }
+  return t;
+}
+}  // namespace
+
+Timestamp next_regular_open(Timestamp t) { return next_session_time(t, 9, 30); }
+Timestamp next_regular_close(Timestamp t) { return next_session_time(t, 16, 0); }
+
+// ---------------------------------------------------------------------------------------------
+
+json::object ExchangeImpl::order_json(const SimOrder& o, bool nested) const {
+  json::object j;
+  j.reserve(34);
+  j["id"] = o.id;
+  j["client_order_id"] = o.client_order_id;
+  j["created_at"] = format_rfc3339(o.created_at);
+  j["updated_at"] = format_rfc3339(o.updated_at);
+  j["submitted_at"] = format_rfc3339(o.submitted_at);
+  j["filled_at"] = time_or_null(o.filled_at);
+  j["expired_at"] = time_or_null(o.expired_at);
+  j["canceled_at"] = time_or_null(o.canceled_at);
+  j["failed_at"] = time_or_null(o.failed_at);
+  j["replaced_at"] = time_or_null(o.replaced_at);
+  j["replaced_by"] = str_or_null(o.replaced_by);
+  j["replaces"] = str_or_null(o.replaces);
+  auto b = books_.find(o.symbol);
+  j["asset_id"] = b != books_.end() ? b->second.asset_id : std::string();
+  j["symbol"] = o.symbol;
+  j["asset_class"] = "us_equity";
+  j["notional"] = dec_or_null(o.notional);
+  j["qty"] = dec_or_null(o.qty);
+  j["filled_qty"] = o.filled_qty.str();
+  std::optional<Decimal> avg;
+  if (o.filled_qty.is_positive()) avg = o.filled_value.checked_div(o.filled_qty);
+  j["filled_avg_price"] = dec_or_null(avg);
+  j["order_class"] = class_name(o.cls);
+  j["order_type"] = to_string(o.type);
+  j["type"] = to_string(o.type);
+  j["side"] = o.buy ? "buy" : "sell";
+  j["time_in_force"] = o.tif;
+  j["limit_price"] = dec_or_null(o.limit_price);
+  j["stop_price"] = dec_or_null(o.stop_price);
+  j["status"] = to_string(o.status);
+  j["extended_hours"] = o.extended_hours;
+  if (nested && !o.legs.empty()) {
+    json::array legs;
+    for (const std::string& id : o.legs) {
+      auto it = orders_.find(id);
+      if (it != orders_.end()) legs.emplace_back(order_json(*it->second, false));
+    }
+    j["legs"] = std::move(legs);
+  } else {
+    j["legs"] = nullptr;
+  }
+  j["trail_percent"] = nullptr;
+  j["trail_price"] = nullptr;
+  j["hwm"] = nullptr;
+  j["position_intent"] = str_or_null(o.position_intent);
+  return j;
+}
+
+json::object ExchangeImpl::position_json(const std::string& symbol, const Position& p) const {
+  const SymbolBook& b = books_.at(symbol);
+  std::vector<std::string> unused;
+  const Decimal held = held_for_orders(b, nullptr);
+  const Decimal price = b.price;
+  const Decimal market_value = p.qty * price;
+  const Decimal unrealized = market_value - p.cost_basis;
+  const Decimal lastday_value = p.qty * b.lastday_price;
+  const Decimal intraday = market_value - lastday_value;
+  auto ratio = [](Decimal a, Decimal b) { return a.checked_div(b).value_or(Decimal()).str(); };
+  json::object j;
+  j["asset_id"] = b.asset_id;
+  j["symbol"] = symbol;
+  j["exchange"] = b.exchange;
+  j["asset_class"] = "us_equity";
+  j["asset_marginable"] = false;
+  j["qty"] = p.qty.str();
+  j["qty_available"] = Decimal::max(p.qty - held, Decimal()).str();
+  j["avg_entry_price"] = p.cost_basis.checked_div(p.qty).value_or(Decimal()).str();
+  j["side"] = "long";
+  j["market_value"] = market_value.str();
+  j["cost_basis"] = p.cost_basis.str();
+  j["unrealized_pl"] = unrealized.str();
+  j["unrealized_plpc"] = ratio(unrealized, p.cost_basis);
+  j["unrealized_intraday_pl"] = intraday.str();
+  j["unrealized_intraday_plpc"] = ratio(intraday, lastday_value);
+  j["current_price"] = price.str();
+  j["lastday_price"] = b.lastday_price.str();
+  j["change_today"] = ratio(price - b.lastday_price, b.lastday_price);
+  return j;
+}
+
+json::object ExchangeImpl::account_json() const {
+  Decimal long_value;
+  for (const auto& [symbol, p] : positions_) long_value += p.qty * books_.at(symbol).price;
+  const Decimal equity = cash_ + long_value;
+  const std::string bp = Decimal::max(buying_power(), Decimal()).str();
+  json::object j;
+  j["id"] = account_id_;
+  j["account_number"] = account_number_;
+  j["status"] = "ACTIVE";
+  j["crypto_status"] = "INACTIVE";
+  j["currency"] = "USD";
+  j["buying_power"] = bp;
+  j["regt_buying_power"] = bp;
+  j["non_marginable_buying_power"] = bp;
+  j["options_buying_power"] = bp;
+  j["cash"] = cash_.str();
+  j["accrued_fees"] = "0";
+  j["pending_transfer_in"] = "0";
+  j["pending_transfer_out"] = "0";
+  j["portfolio_value"] = equity.str();
+  j["equity"] = equity.str();
+  j["last_equity"] = config_.cash.str();
+  j["long_market_value"] = long_value.str();
+  j["short_market_value"] = "0";
+  j["initial_margin"] = reserved_total_.str();
+  j["maintenance_margin"] = "0";
+  j["last_maintenance_margin"] = "0";
+  j["sma"] = "0";
+  j["multiplier"] = "1";
+  j["shorting_enabled"] = false;
+  j["trading_blocked"] = false;
+  j["transfers_blocked"] = false;
+  j["account_blocked"] = false;
+  j["trade_suspended_by_user"] = false;
+  j["created_at"] = format_rfc3339(created_at_);
+  return j;
+}
+
+json::object ExchangeImpl::activity_json(const Activity& a) const {
+  json::object j;
+  j["id"] = a.id;
+  j["activity_type"] = "FILL";
+  j["transaction_time"] = format_rfc3339(a.time);
+  j["type"] = a.partial ? "partial_fill" : "fill";
+  j["price"] = a.price.str();
+  j["qty"] = a.qty.str();
+  j["side"] = a.buy ? "buy" : "sell";
+  j["symbol"] = a.symbol;
+  j["leaves_qty"] = a.leaves_qty.str();
+  j["order_id"] = a.order_id;
+  j["cum_qty"] = a.cum_qty.str();
+  j["order_status"] = to_string(a.order_status);
+  return j;
+}
+
+json::object ExchangeImpl::asset_json(const SymbolBook& b) const {
+  json::object j;
+  j["id"] = b.asset_id;
+  j["class"] = "us_equity";
+  j["exchange"] = b.exchange;
+  j["symbol"] = b.symbol;
+  j["name"] = b.name;
+  j["status"] = "active";
+  j["tradable"] = true;
+  j["marginable"] = false;
+  j["shortable"] = false;
+  j["easy_to_borrow"] = false;
+  j["fractionable"] = true;
+  return j;
+}
+
+json::object ExchangeImpl::clock_json(Timestamp now) const {
+  json::object j;
+  j["timestamp"] = format_et(now);
+  j["is_open"] = !config_.regular_hours_only || regular_hours_open(now);
+  j["next_open"] = format_et(next_regular_open(now));
+  j["next_close"] = format_et(next_regular_close(now));
+  return j;
+}
+
+// Alpaca's error bodies come out with their keys sorted (a Go map), as in the captured
+// {"available":"0","code":40310000,"existing_qty":"37",...}; we do the same.
+json::object ExchangeImpl::error_body(const ApiError& e) {
+  std::map<std::string, json::value> sorted;
+  for (const auto& kv : e.extra) sorted.emplace(std::string(kv.key()), kv.value());
+  if (e.code != 0) sorted.emplace("code", e.code);
+  sorted.emplace("message", e.message);
+  json::object j;
+  for (auto& [k, v] : sorted) j[k] = std::move(v);
+  return j;
+}
+
+std::string ExchangeImpl::stats_json() const {
+  auto to_obj = [](const std::map<std::string, std::uint64_t>& m) {
+    json::object o;
+    for (const auto& [k, v] : m) o[k] = v;
+    return o;
+  };
+  json::object j;
+  j["requests"] = to_obj(request_counts_);
+  j["responses"] = to_obj(response_counts_);
+  j["errors_by_code"] = to_obj(error_counts_);
+  j["faults"] = to_obj(fault_counts_);
+  j["orders"] = orders_.size();
+  j["open_orders"] = open_by_time_.size();
+  j["stream_queue_overflow"] = stream_overflow_;
+  return json::serialize(j);
+}
+
+}  // namespace orderly::sim

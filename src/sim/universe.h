@@ -1,0 +1,19 @@
+#pragma once
+// The simulator's built-in universe: common US symbols with starting prices, so `orderly sim`
+// is usable without any set-up. Includes the incident's symbols (OKE, STWD, EPD, ET).
+
+#include <span>
+#include <string_view>
+
+namespace orderly::sim {
+
+struct ListedSymbol {
+  std::string_view symbol;
+  std::string_view price;     // starting last price, a valid Alpaca price
+  std::string_view exchange;  // as Alpaca's asset and position objects name it
+  std::string_view name;
+};
+
+std::span<const ListedSymbol> builtin_universe();
+
+}  // namespace orderly::sim
