@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <mutex>
+#include <unistd.h>
 #include <random>
 #include <unordered_map>
 #include <utility>
@@ -425,12 +426,25 @@ Position read_position(Reader& r) {
 
 int clamp_limit(int limit) { return std::clamp(limit, 0, kListLimitMax); }
 
+// SQLite reports a read-only place as "unable to open database file" (it could not create the
+// -wal/-shm files) with an errno that is often not the one that mattered; ask the filesystem.
+bool not_writable(const std::string& path) {
+  if (path.empty() || path == ":memory:") return false;
+  const auto unwritable = [](const std::string& p) {
+    return access(p.c_str(), W_OK) != 0 && (errno == EACCES || errno == EROFS || errno == EPERM);
+  };
+  if (access(path.c_str(), F_OK) == 0 && unwritable(path)) return true;
+  const auto slash = path.rfind('/');
+  return unwritable(slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
+}
+
 }  // namespace
 
 // ---- the connection ----------------------------------------------------------------------------
 
 struct SqliteStore::Impl {
   std::string label;  // "sqlite:PATH", in every error
+  std::string path;
   std::string account;
   sqlite3* db = nullptr;
   std::mutex mu;
@@ -462,6 +476,7 @@ struct SqliteStore::Impl {
         break;
       default: break;
     }
+    if (code == Code::io_error && not_writable(path)) code = Code::read_only;
     std::string detail = db && sqlite3_extended_errcode(db) == rc ? sqlite3_errmsg(db)
                                                                   : sqlite3_errstr(rc);
     std::string hint = hint_for(primary);
@@ -776,6 +791,7 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::open(std::string_view path,
   }
   auto impl = std::make_unique<Impl>();
   impl->label = label;
+  impl->path = std::string(path);
   impl->account = std::string(account);
   if (Status s = impl->open(std::string(path)); !s.is_ok()) return s;
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
