@@ -804,7 +804,7 @@ HttpReply ExchangeImpl::handle(const HttpCall& call) {
           count_fault(r.action);
           if (r.action == FaultAction::status) {
             // Answered without applying the request.
-            const std::int64_t code = r.status == 429 ? 42910000 : r.status * 100000LL;
+            const std::int64_t code = r.status == 429 ? 42910000 : r.status * 100000LL + 10000;
             resp = fail(r.status, code, std::string(fault_message(r.status)));
             return;
           }

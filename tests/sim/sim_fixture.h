@@ -31,7 +31,11 @@ struct Answer {
 
 class SimTest : public ::testing::Test {
  protected:
-  void SetUp() override { reset({}); }
+  void SetUp() override {
+    SimConfig c;
+    c.rate_limit_per_min = 0;  // tests make many calls at one virtual instant
+    reset(c);
+  }
 
   void reset(SimConfig config) {
     config_ = config;
