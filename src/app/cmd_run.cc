@@ -19,10 +19,17 @@
 #include "app/config.h"
 #include "app/logging.h"
 #include "broker/alpaca/alpaca_broker.h"
+#if __has_include("broker/alpaca/stream_client.h")
+#include "broker/alpaca/stream_client.h"
+#define ORDERLY_HAVE_STREAM_CLIENT 1
+#endif
 #include "engine/runtime.h"
 #include "server/api.h"
 #include "server/http_server.h"
+#if __has_include("store/lease.h")
 #include "store/lease.h"
+#define ORDERLY_HAVE_LEASE 1
+#endif
 #include "store/store.h"
 
 namespace orderly::app {
@@ -123,8 +130,10 @@ int run(const Options& o) {
 
   // ---- store, owned by this process alone
   StoreLock lock;
+#if ORDERLY_HAVE_LEASE
   std::unique_ptr<AccountLease> lease;
   std::unique_ptr<LeaseKeeper> keeper;
+#endif
   const std::string account = store_account(config);
   if (config.store.url.rfind("sqlite:", 0) == 0) {
     std::string path = config.store.url.substr(7);
@@ -132,6 +141,7 @@ int run(const Options& o) {
       if (Status s = lock.acquire(path); !s) return fail(kExitUnavailable, "orderly run: " + s.message());
     }
   } else {
+#if ORDERLY_HAVE_LEASE
     auto opened = open_lease(config.store.url, account);
     if (!opened.ok()) return fail(kExitUnavailable, "orderly run: store lease: " + opened.status().message());
     lease = std::move(*opened);
@@ -143,6 +153,10 @@ int run(const Options& o) {
       spdlog::error("account lease lost ({}); shutting down", s.message());
       kill(getpid(), SIGTERM);
     });
+#else
+    return fail(kExitUsage, "orderly run: this build cannot lease an account in a shared store; "
+                            "use a sqlite: store");
+#endif
   }
   auto store = open_store(config.store.url, account);
   if (!store.ok()) {
@@ -186,8 +200,23 @@ int run(const Options& o) {
   options.engine.sync_lag_ms = config.alerts.sync_lag_ms;
   options.engine.stuck_order_ms = config.alerts.stuck_order_ms;
   SystemClock clock;
-  TradeUpdateStream* stream = nullptr;  // polling only until the stream client is wired in
-  ThreadedRuntime runtime(**store, **broker, stream, clock, options);
+  std::unique_ptr<TradeUpdateStream> stream;
+#if ORDERLY_HAVE_STREAM_CLIENT
+  if (config.sync.stream) {
+    alpaca::StreamOptions stream_options;
+    stream_options.base_url = config.broker.base_url;
+    stream_options.key_id = config.broker.key_id;
+    stream_options.secret_key = config.broker.secret_key;
+    auto created = alpaca::AlpacaStream::create(stream_options);
+    if (!created.ok()) {
+      return fail(kExitUsage, "orderly run: trade_updates stream: " +
+                                  alpaca::redact(created.status().message(), alpaca_config));
+    }
+    stream = std::move(*created);
+  }
+#endif
+  if (!stream) spdlog::info("trade_updates stream off: polling only");
+  ThreadedRuntime runtime(**store, **broker, stream.get(), clock, options);
   if (Status s = runtime.start(); !s) {
     return fail(kExitUnavailable, "orderly run: the engine could not start: " + s.message());
   }
@@ -209,10 +238,12 @@ int run(const Options& o) {
   spdlog::info("shutting down: no new requests; finishing in-flight work");
   http.stop();     // stop accepting; requests being handled finish
   runtime.stop();  // in-flight commits finish; the stream closes
+#if ORDERLY_HAVE_LEASE
   if (lease) {
     keeper.reset();
     (void)lease->release();
   }
+#endif
   spdlog::info("stopped");
   return kExitOk;
 }

@@ -9,7 +9,7 @@
 
 #include "app/cli_client.h"
 #include "broker/alpaca/alpaca_broker.h"
-#include "broker/alpaca/stream_dispatch.h"
+#include "broker/alpaca/json.h"
 #include "broker/alpaca/transport.h"
 #include "core/ids.h"
 #include "engine/runtime.h"
@@ -108,12 +108,17 @@ StatusOr<DemoResult> run_demo(const std::function<void(const std::string&)>& pro
   options.engine.account_identity = "demo";
   SimulationRuntime* runtime_ptr = nullptr;
   // The in-process stream: each virtual step, the model's trade_updates (after the fault plan)
-  // go through the same frame parser as the WebSocket client's.
+  // go through the same message parser as the WebSocket client's.
   auto advance = [&](Timestamp now) {
     exchange->advance(now);
     if (runtime_ptr == nullptr) return;
     for (const auto& message : exchange->take_stream_messages(now)) {
-      alpaca::dispatch_stream_frame(message.json, *runtime_ptr);
+      auto parsed = alpaca::parse_stream_message(message.json);
+      if (!parsed.ok()) {
+        runtime_ptr->on_malformed(message.json, parsed.status().message());
+      } else if (auto* update = std::get_if<TradeUpdate>(&*parsed)) {
+        runtime_ptr->on_trade_update(std::move(*update));
+      }
     }
   };
   SimulationRuntime runtime(**store, broker, clock, options, advance);
