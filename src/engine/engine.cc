@@ -321,6 +321,13 @@ class Engine::Impl {
   // Applies evidence (or our own intent) to an order. Returns true when it changed the order.
   bool apply(OrderId id, const StateUpdate& u, EventSource src, std::string note,
              const std::string& payload, Timestamp now) {
+    if (orders_.at(id).state == OrderState::created && !is_local(u.to) &&
+        src != EventSource::intent) {
+      // Broker evidence for an order we believed unsent (a "not sent" that was sent after all):
+      // it did reach the broker, so it is adopted, never sent again.
+      StateUpdate sent{OrderState::submitting, std::nullopt, std::nullopt, std::nullopt};
+      apply(id, sent, src, "the broker holds this order: an earlier attempt reached it", {}, now);
+    }
     Order& cur = orders_.at(id);
     Decision d = evaluate(cur.snapshot(), u);
     if (d.verdict == Verdict::duplicate) {
@@ -891,6 +898,7 @@ class Engine::Impl {
     }
     bool need_positions = false;
     for (auto& [id, o] : orders_) {
+      if (cfg_.mutation_resubmit_known_orders && mutant_resend(id, now)) continue;
       if (o.state != OrderState::created || o.parent_order_id) continue;
       OrderAux& ax = aux_[id];
       // Waiting for holdings to change: a positions read clears the flag when they have.
@@ -921,6 +929,7 @@ class Engine::Impl {
         if (avail < needed) {
           ax.hold_wait = true;
           ax.hold_available = avail;
+          note_foreign_hold(o, now);
           Order& m = mut_order(id);
           audit(m, m.state, EventSource::intent,
                 fmt::format("not sent: qty_available {} < {} for {}; waiting for holdings to "
@@ -933,6 +942,50 @@ class Engine::Impl {
       send(id, now);
     }
     if (need_positions) stage_positions(now);
+  }
+
+  // Shares held at the broker beyond what our own open sells hold: someone else's orders.
+  void note_foreign_hold(const Order& o, Timestamp now) {
+    auto it = broker_positions_.find(o.symbol);
+    if (it == broker_positions_.end()) return;
+    const Decimal held = it->second.qty - it->second.qty_available;
+    Decimal ours;
+    for (auto& [id, x] : orders_) {
+      if (x.symbol == o.symbol && x.side == Side::sell && !x.parent_order_id &&
+          is_open_at_broker(x.state) && x.state != OrderState::held) {
+        ours += x.qty - x.filled_qty;
+      }
+    }
+    if (held > ours) {
+      raise(AlertKind::external_hold, o.symbol,
+            fmt::format("{}: {} shares held by orders that are not ours ({} held, ours {}); {} "
+                        "waits for holdings to change",
+                        o.symbol, (held - ours).str(), held.str(), ours.str(),
+                        o.client_order_id),
+            now);
+    }
+  }
+
+  // DST mutation only: what the incident's platform did, resending "pending" orders the broker
+  // already holds (under a fresh client id, as it did). The harness must catch this.
+  bool mutant_resend(OrderId id, Timestamp now) {
+    const Order& o = orders_.at(id);
+    if (o.parent_order_id || !is_open_at_broker(o.state) ||
+        now.ms_since(o.updated_at) < cfg_.poll_interval_ms) {
+      return false;
+    }
+    OrderAux& ax = aux_[id];
+    if (ax.last_refresh_at && now.ms_since(*ax.last_refresh_at) < cfg_.poll_interval_ms) {
+      return true;
+    }
+    ax.last_refresh_at = now;
+    Command c;
+    c.kind = CommandKind::submit;
+    c.priority = CommandPriority::trading;
+    c.submit = request_for(o);
+    c.submit.client_order_id = o.client_order_id + "-m" + std::to_string(++mutant_seq_);
+    stage(std::move(c), Purpose::refresh);  // the answer matches no local order: ignored
+    return true;
   }
 
   Decimal broker_available(const std::string& symbol) const {
@@ -1988,6 +2041,7 @@ class Engine::Impl {
   std::int64_t max_alert_id_ = 0;
 
   std::set<TradeId> touched_trades_;
+  std::int64_t mutant_seq_ = 0;
   std::set<std::int64_t> carry_alerts_;
   std::unordered_map<CommandId, Pending> pending_;
   std::deque<Command> queue_;

@@ -59,6 +59,9 @@ struct EngineConfig {
   int activity_page_size = 100;   // Alpaca's maximum for account activities
   int max_inflight_commands = 8;  // commands released but not answered
   std::uint64_t seed = 1;         // jitter RNG: a seed replays exactly
+  // DST only (orderly-dst --mutation resubmit): disables the submitter's broker-id / known-state
+  // check, so orders the broker holds are sent again. Proves the harness catches it. Never set.
+  bool mutation_resubmit_known_orders = false;
 };
 
 using CommandId = std::int64_t;
