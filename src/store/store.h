@@ -26,6 +26,8 @@
 
 namespace orderly {
 
+class AccountLease;  // store/lease.h
+
 // One execution (fill) recorded once, by its execution id (stream execution_id or activity id).
 struct Fill {
   std::string execution_id;
@@ -92,6 +94,15 @@ class Store {
   virtual StatusOr<std::vector<Fill>> fills_for(OrderId id) = 0;
   virtual StatusOr<std::vector<Alert>> list_alerts(bool active_only, int limit) = 0;
   virtual StatusOr<std::vector<Position>> positions() = 0;
+
+  // Fencing for shared backends (postgres): from now on commit() refuses to write unless `lease`
+  // is held(), and checks its token inside the write transaction, so a stale owner's batch is
+  // refused (Status conflict) instead of interleaving with the new owner's. Backends that one
+  // process owns exclusively (sqlite: one process per file) may ignore it.
+  virtual Status bind_lease(std::shared_ptr<const AccountLease> lease) {
+    (void)lease;
+    return Status::ok();
+  }
 };
 
 // Opens (creating and migrating as needed) the store at `url`: "sqlite:PATH" (":memory:" for a
