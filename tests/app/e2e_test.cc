@@ -34,6 +34,9 @@ class DaemonTest : public ::testing::Test {
     ready_ = eventually([] { return run(cli("status")).exit_code == 0; }, 60);
   }
   static void TearDownTestSuite() {
+    // Graceful shutdown on SIGTERM: exit 0 after stopping the API and the engine.
+    EXPECT_EQ(daemon_->stop(), 0) << daemon_->log();
+    EXPECT_NE(daemon_->log().find("stopped"), std::string::npos) << daemon_->log();
     delete daemon_;
     delete sim_;
     fs::remove_all(*dir_);
@@ -118,6 +121,13 @@ TEST_F(DaemonTest, OpenTradeWithTheCliThenOrdersAndAudit) {
     }
     return false;
   }));
+
+  // orderly's own audit log holds no insufficient-qty error against one of our own orders.
+  auto forensics = run(kBin + " forensics --store sqlite:" + (*dir_ / "orderly.db").string() +
+                       " --config " + config_ + " --json");
+  ASSERT_EQ(forensics.exit_code, 0) << forensics.out << forensics.err;
+  json::value report = json::parse(forensics.out);
+  EXPECT_TRUE(report.at("rows").as_array().empty()) << forensics.out;
 
   // Secrets never reach the log.
   std::string log = daemon_->log();
