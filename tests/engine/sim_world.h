@@ -1,0 +1,142 @@
+#pragma once
+// The engine against the real simulator model through the real Alpaca adapter, in-process and
+// under virtual time, over a SQLite store file. Killing the engine drops the runtime and the
+// store handle; a restart opens the same file again (a new Engine, a new Store).
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "broker/alpaca/alpaca_broker.h"
+#include "broker/alpaca/stream_dispatch.h"
+#include "broker/alpaca/transport.h"
+#include "engine/runtime.h"
+#include "sim/exchange.h"
+#include "store/store.h"
+
+namespace orderly::testing {
+
+// AlpacaBroker's HTTP seam answered by the simulator model in this process.
+class ModelTransport final : public alpaca::HttpTransport {
+ public:
+  explicit ModelTransport(sim::Exchange& exchange) : exchange_(exchange) {}
+  alpaca::TransportResult send(const alpaca::HttpRequest& request) override {
+    sim::HttpReply reply =
+        exchange_.handle({request.method, request.target, request.headers, request.body});
+    if (reply.fault == sim::HttpFault::lose_response) {
+      return alpaca::TransportError{true, "response lost (simulated)"};
+    }
+    alpaca::HttpResponse response;
+    response.status = reply.status;
+    response.headers = reply.headers;
+    response.body = reply.body;
+    response.read_ratelimit_headers();
+    return response;
+  }
+
+ private:
+  sim::Exchange& exchange_;
+};
+
+struct SimWorld {
+  ManualClock clock;
+  std::unique_ptr<sim::Exchange> exchange;
+  alpaca::AlpacaBroker broker;
+  std::filesystem::path dir;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<SimulationRuntime> rt;
+  RuntimeOptions options;
+
+  explicit SimWorld(std::uint64_t seed, std::string faults = {})
+      : exchange(make(seed, clock)),
+        broker(std::make_shared<ModelTransport>(*exchange),
+               alpaca::AlpacaConfig{"http://127.0.0.1:1", "test", "test"}, &clock) {
+    if (!faults.empty()) {
+      std::string err = exchange->set_faults_json(faults);
+      EXPECT_EQ(err, "");
+    }
+    dir = std::filesystem::temp_directory_path() /
+          ("orderly-engine-test-" + std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(dir);
+    options.engine.account_identity = "test";
+    options.engine.seed = seed;
+  }
+
+  ~SimWorld() {
+    rt.reset();
+    store.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+
+  static std::unique_ptr<sim::Exchange> make(std::uint64_t seed, const Clock& clock) {
+    sim::SimConfig c;
+    c.seed = seed;
+    c.cash = Decimal::from_int(1'000'000);
+    return sim::make_exchange(c, clock);
+  }
+
+  // (Re)starts orderly over the store file: what a process restart does.
+  void start() {
+    rt.reset();
+    store.reset();
+    auto s = open_store("sqlite:" + (dir / "orderly.db").string(), "test");
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    store = std::move(*s);
+    rt = std::make_unique<SimulationRuntime>(*store, broker, clock, options,
+                                             [this](Timestamp now) { advance(now); });
+    ASSERT_TRUE(rt->start().is_ok());
+    rt->on_connected();
+    rt->settle();
+  }
+
+  void advance(Timestamp now) {
+    exchange->advance(now);
+    for (const auto& m : exchange->take_stream_messages(now)) {
+      // A dead engine hears nothing: those events are lost, as they would be.
+      if (rt && rt->running()) alpaca::dispatch_stream_frame(m.json, *rt);
+    }
+  }
+
+  // Virtual time passes with or without an engine.
+  void run(std::int64_t ms) {
+    if (rt && rt->running()) {
+      rt->run_for(ms, 100);
+      return;
+    }
+    for (std::int64_t t = 0; t < ms; t += 100) {
+      clock.advance_ms(100);
+      advance(clock.now());
+    }
+  }
+
+  // Count of one code in /sim/stats errors_by_code (0 when absent).
+  std::int64_t errors_with_code(std::string_view code) const {
+    std::string stats = exchange->stats_json();
+    std::string key = "\"" + std::string(code) + "\":";
+    auto pos = stats.find(key);
+    if (pos == std::string::npos) return 0;
+    return std::stoll(stats.substr(pos + key.size()));
+  }
+
+  // Every order the broker holds, closed ones included.
+  std::vector<BrokerOrder> broker_orders() {
+    ListOrdersQuery q;
+    q.status = OrderListStatus::all;
+    q.limit = 500;
+    q.nested = false;
+    auto r = broker.list_orders(q);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().describe());
+    return r.ok() ? r.value() : std::vector<BrokerOrder>{};
+  }
+
+  void set_price(const std::string& symbol, const std::string& price) {
+    exchange->set_prices({{symbol, Decimal::must(price)}});
+  }
+};
+
+}  // namespace orderly::testing
