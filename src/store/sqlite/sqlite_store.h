@@ -40,7 +40,8 @@ class SqliteStore final : public Store {
   StatusOr<std::vector<Position>> positions() override;
 
   // Test hooks: run raw SQL (e.g. "PRAGMA max_page_count = N" to simulate a full disk), and
-  // the query plans of load()'s statements (to check that only indexed, open rows are read).
+  // the query plans of load()'s row statements (to check that only indexed, open rows are read;
+  // its max(id) lookups use SQLite's min/max optimization on the primary key).
   Status exec_for_test(std::string_view sql);
   StatusOr<std::vector<std::string>> load_query_plans_for_test();
 
