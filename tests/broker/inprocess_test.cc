@@ -1,0 +1,82 @@
+// The production AlpacaBroker and stream parsing over the in-process simulator, under a manual
+// clock: what the demo and the deterministic simulation run.
+#include "app/inprocess_broker.h"
+
+#include <gtest/gtest.h>
+
+#include "fixtures.h"
+#include "recording_handler.h"
+
+namespace orderly::app {
+namespace {
+
+class InProcess : public ::testing::Test {
+ protected:
+  InProcess() : exchange_(sim::make_exchange(sim::SimConfig{}, clock_)),
+                broker_(make_inprocess_broker(*exchange_, clock_)), stream_(*exchange_) {
+    exchange_->set_prices({{"STWD", Decimal::must("10.00")}});
+  }
+
+  void step(std::int64_t ms = 10) {
+    clock_.advance_ms(ms);
+    exchange_->advance(clock_.now());
+    stream_.pump(clock_.now());
+  }
+
+  OrderRequest market_buy(std::string cid) {
+    OrderRequest r;
+    r.symbol = "STWD";
+    r.qty = Decimal::must("37");
+    r.client_order_id = std::move(cid);
+    return r;
+  }
+
+  ManualClock clock_;
+  std::unique_ptr<sim::Exchange> exchange_;
+  std::unique_ptr<Broker> broker_;
+  InProcessStream stream_;
+  testing::RecordingHandler handler_;
+};
+
+TEST_F(InProcess, SubmitFillAndStreamThroughTheRealParser) {
+  stream_.start(handler_);
+  EXPECT_EQ(handler_.connected(), 1);
+  auto r = broker_->submit_order(market_buy("ip-1"));
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  for (int i = 0; i < 10; ++i) step();
+  auto o = broker_->get_order(r->id);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->status, OrderState::filled);
+  bool fill = false;
+  for (const auto& u : handler_.updates()) fill |= u.event == "fill" && u.order.id == r->id;
+  EXPECT_TRUE(fill);
+  EXPECT_EQ(handler_.malformed(), 0);
+  auto tp = broker_->submit_order(testing::stwd_take_profit("ip-tp"));
+  ASSERT_TRUE(tp.ok()) << tp.error().describe();
+  auto again = broker_->submit_order(testing::stwd_take_profit("ip-tp-2"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_TRUE(again.error().insufficient_qty_error());
+}
+
+TEST_F(InProcess, LostResponseIsMaybeSent) {
+  ASSERT_EQ(exchange_->set_faults_json(
+                R"({"rules":[{"on":"http","action":"lose_response","p":1.0,"route":"POST /v2/orders"}]})"),
+            "");
+  auto r = broker_->submit_order(market_buy("ip-lost"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, BrokerError::Kind::unknown_outcome);
+  auto found = broker_->get_order_by_client_id("ip-lost");
+  ASSERT_TRUE(found.ok()) << found.error().describe();
+}
+
+TEST_F(InProcess, DisconnectFaultSignalsDisconnectedThenConnected) {
+  ASSERT_EQ(exchange_->set_faults_json(R"({"rules":[{"on":"stream","action":"disconnect","every_s":1}]})"),
+            "");
+  stream_.start(handler_);
+  for (int i = 0; i < 250; ++i) step();
+  EXPECT_GE(handler_.disconnected(), 1);
+  EXPECT_EQ(handler_.connected(), handler_.disconnected() + 1);
+}
+
+}  // namespace
+}  // namespace orderly::app
