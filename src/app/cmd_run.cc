@@ -18,6 +18,7 @@
 #include "app/command.h"
 #include "app/config.h"
 #include "app/logging.h"
+#include "app/webhook.h"
 #include "broker/alpaca/alpaca_broker.h"
 #if __has_include("broker/alpaca/stream_client.h")
 #include "broker/alpaca/stream_client.h"
@@ -232,12 +233,25 @@ int run(const Options& o) {
     return fail(kExitUnavailable, "orderly run: " + s.message());
   }
   spdlog::info("API listening on http://{}:{} (dashboard at /)", listen->host, http.port());
+  std::unique_ptr<AlertWebhook> webhook;
+  if (!config.alerts.webhook_url.empty()) {
+    auto created = AlertWebhook::create(**store, config.alerts.webhook_url);
+    if (!created.ok()) {
+      http.stop();
+      runtime.stop();
+      return fail(kExitUsage, "orderly run: " + created.status().message());
+    }
+    webhook = std::move(*created);
+    webhook->start();
+    spdlog::info("alerts are POSTed to the configured webhook");
+  }
 
   while (!wait_for_signal(60'000)) {
   }
   spdlog::info("shutting down: no new requests; finishing in-flight work");
   http.stop();     // stop accepting; requests being handled finish
   runtime.stop();  // in-flight commits finish; the stream closes
+  if (webhook) webhook->stop();
 #if ORDERLY_HAVE_LEASE
   if (lease) {
     keeper.reset();
