@@ -1679,6 +1679,7 @@ class Engine::Impl {
     std::set<std::string> symbols;
     for (auto& [s, p] : positions_) symbols.insert(s);
     for (auto& [s, p] : broker_positions_) symbols.insert(s);
+    for (auto& [s, n] : drift_count_) symbols.insert(s);  // a drift that went away is cleared
     int mismatches = 0;
     for (const std::string& s : symbols) {
       Decimal local = positions_.count(s) ? positions_.at(s).qty : Decimal();

@@ -1,0 +1,194 @@
+// Synchronizer costs and alerts, and the threaded runtime the daemon uses.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "harness.h"
+
+namespace orderly::testing {
+namespace {
+
+TEST(EngineSweep, TenThousandOpenOrdersCostPagesNotCalls) {
+  Harness h;
+  h.start();
+  for (int i = 0; i < 10'000; ++i) {
+    BrokerOrder o = h.broker.make("F", Side::buy, OrderType::limit, Decimal::must("1"),
+                                  "other-" + std::to_string(i), OrderClass::simple);
+    o.status = OrderState::new_;
+    o.created_at = o.created_at.plus_ms(i);  // distinct submission times for paging
+    h.broker.orders[o.id] = o;
+  }
+  const int lists_before = h.broker.list_calls;
+  const int gets_before = h.broker.get_calls;
+  h.run(10'000);
+  // One sweep = ceil(10000 / 500) + 1 pages; per-order calls: none.
+  const int lists = h.broker.list_calls - lists_before;
+  EXPECT_GE(lists, 21) << "at least one whole sweep of 21 pages";
+  EXPECT_EQ(h.broker.get_calls - gets_before, 0);
+  EXPECT_LE(h.rt->health().rest_calls_last_minute, 190);
+}
+
+TEST(EngineSweep, SweepIsFastWhileTheStreamIsDownAndSlowWhileHealthy) {
+  Harness h;
+  h.start();
+  h.run(30'000);  // settle past the post-connect suspicion window
+  int before = h.broker.list_calls;
+  h.run(30'000);
+  const int healthy = h.broker.list_calls - before;
+  h.rt->on_disconnected("network");
+  h.rt->settle();
+  EXPECT_TRUE(h.has_alert(AlertKind::stream_down));
+  before = h.broker.list_calls;
+  h.run(30'000);
+  const int down = h.broker.list_calls - before;
+  EXPECT_LE(healthy, 4);
+  EXPECT_GE(down, 25);
+  h.rt->on_connected();
+  h.rt->settle();
+  EXPECT_FALSE(h.has_alert(AlertKind::stream_down));
+  EXPECT_EQ(h.engine().metrics().stream_reconnects, 2);
+}
+
+TEST(EngineReconcile, PositionDriftRaisesAMismatchWithBothSides) {
+  Harness h;
+  h.options.engine.reconcile_interval_ms = 5000;
+  h.rt = std::make_unique<SimulationRuntime>(h.store, h.broker, h.clock, h.options,
+                                             [&](Timestamp) { h.pump(); });
+  h.start();
+  h.broker.position_qty["XOM"] = Decimal::must("5");  // bought outside orderly
+  h.run(12'000);
+  EXPECT_TRUE(h.has_alert(AlertKind::reconciliation_mismatch));
+  bool both_sides = false;
+  for (const Alert& a : h.engine().active_alerts()) {
+    if (a.kind == AlertKind::reconciliation_mismatch &&
+        a.message.find("local 0") != std::string::npos &&
+        a.message.find("broker 5") != std::string::npos) {
+      both_sides = true;
+    }
+  }
+  EXPECT_TRUE(both_sides);
+  ReconcileReport r = h.rt->reconcile(true);
+  EXPECT_TRUE(r.status.is_ok());
+  EXPECT_EQ(r.position_mismatches, 1);
+  h.broker.position_qty["XOM"] = Decimal();
+  h.run(12'000);
+  EXPECT_FALSE(h.has_alert(AlertKind::reconciliation_mismatch)) << "cleared when it matches";
+}
+
+TEST(EngineAlerts, RetryStormIsRaised) {
+  Harness h;
+  h.options.engine.retry_storm_attempts = 5;
+  h.options.engine.retry_base_ms = 10;
+  h.options.engine.retry_cap_ms = 20;
+  h.rt = std::make_unique<SimulationRuntime>(h.store, h.broker, h.clock, h.options,
+                                             [&](Timestamp) { h.pump(); });
+  h.start();
+  for (int i = 0; i < 20; ++i) {
+    h.broker.submit_script.push_back(
+        {FakeBroker::error(BrokerError::Kind::not_sent, 0, 0, "connect"), false});
+  }
+  h.rt->open_trade(spec("F", "1", "12.00"));
+  h.run(2000);
+  EXPECT_TRUE(h.has_alert(AlertKind::retry_storm));
+}
+
+TEST(ThreadedRuntime, SubmitsAndSyncsOnWorkerThreads) {
+  SystemClock clock;
+  MemStore store;
+  FakeBroker broker(clock);
+  // The fake broker is not thread-safe; the workers share it through this lock.
+  struct Locked final : Broker {
+    FakeBroker& b;
+    std::mutex mu;
+    explicit Locked(FakeBroker& x) : b(x) {}
+    BrokerResult<BrokerOrder> submit_order(const OrderRequest& r) override {
+      std::lock_guard lk(mu);
+      return b.submit_order(r);
+    }
+    BrokerResult<BrokerOrder> get_order(std::string_view id) override {
+      std::lock_guard lk(mu);
+      return b.get_order(id);
+    }
+    BrokerResult<BrokerOrder> get_order_by_client_id(std::string_view id) override {
+      std::lock_guard lk(mu);
+      return b.get_order_by_client_id(id);
+    }
+    BrokerResult<std::vector<BrokerOrder>> list_orders(const ListOrdersQuery& q) override {
+      std::lock_guard lk(mu);
+      return b.list_orders(q);
+    }
+    BrokerResult<Unit> cancel_order(std::string_view id) override {
+      std::lock_guard lk(mu);
+      return b.cancel_order(id);
+    }
+    BrokerResult<std::vector<CancelResult>> cancel_all_orders() override {
+      return std::vector<CancelResult>{};
+    }
+    BrokerResult<BrokerOrder> replace_order(std::string_view id, const ReplaceRequest& r) override {
+      std::lock_guard lk(mu);
+      return b.replace_order(id, r);
+    }
+    BrokerResult<std::vector<BrokerPosition>> list_positions() override {
+      std::lock_guard lk(mu);
+      return b.list_positions();
+    }
+    BrokerResult<Account> get_account() override { return Account{}; }
+    BrokerResult<ActivityPage> fill_activities(const ActivityQuery& q) override {
+      std::lock_guard lk(mu);
+      return b.fill_activities(q);
+    }
+    BrokerResult<MarketClock> get_clock() override { return MarketClock{}; }
+  } locked(broker);
+
+  RuntimeOptions options;
+  options.tick_ms = 20;
+  options.engine.poll_interval_ms = 50;
+  ThreadedRuntime rt(store, locked, nullptr, clock, options);
+  ASSERT_TRUE(rt.start().is_ok());
+  auto t = rt.open_trade(spec("F", "3", "12.00"));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(store.trades.count(t->id), 1u) << "committed before open_trade returned";
+  auto wait_for = [&](auto pred) {
+    for (int i = 0; i < 1000; ++i) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  auto entry_id = [&]() -> std::optional<std::string> {
+    for (const Order& o : rt.orders()) {
+      if (o.role == OrderRole::entry && o.broker_order_id) return o.broker_order_id;
+    }
+    return std::nullopt;
+  };
+  ASSERT_TRUE(wait_for([&] { return entry_id().has_value(); }));
+  {
+    std::lock_guard lk(locked.mu);
+    broker.fill(*entry_id(), Decimal::must("3"), Decimal::must("11.00"));
+  }
+  // No stream: the fill is found by polling, then the take-profit goes out.
+  ASSERT_TRUE(wait_for([&] {
+    for (const Order& o : rt.orders()) {
+      if (o.role == OrderRole::take_profit && o.broker_order_id) return true;
+    }
+    return false;
+  }));
+  Health health = rt.health();
+  EXPECT_TRUE(health.store_ok);
+  EXPECT_FALSE(health.stream_connected);
+  EXPECT_NE(rt.metrics_text().find("orderly_submissions_total 2"), std::string::npos);
+  auto positions = rt.positions();
+  ASSERT_EQ(positions.size(), 1u);
+  EXPECT_EQ(positions[0].local_qty, Decimal::must("3"));
+  ReconcileReport report = rt.reconcile(false);
+  EXPECT_TRUE(report.status.is_ok()) << report.status.to_string();
+  rt.stop();
+  std::lock_guard lk(locked.mu);
+  for (auto& [cid, n] : broker.created_per_client_id) EXPECT_EQ(n, 1) << cid;
+}
+
+}  // namespace
+}  // namespace orderly::testing
