@@ -8,9 +8,7 @@
 #include <set>
 
 #include "app/cli_client.h"
-#include "broker/alpaca/alpaca_broker.h"
-#include "broker/alpaca/json.h"
-#include "broker/alpaca/transport.h"
+#include "app/inprocess_broker.h"
 #include "core/ids.h"
 #include "engine/runtime.h"
 #include "sim/exchange.h"
@@ -41,28 +39,6 @@ constexpr Symbol kSymbols[] = {
 constexpr const char* kFaults =
     R"({"rules":[{"on":"stream","action":"drop","p":1.0,"event":"fill","side":"sell"},)"
     R"({"on":"stream","action":"drop","p":1.0,"event":"partial_fill","side":"sell"}]})";
-
-// AlpacaBroker's HTTP seam, answered by the simulator model in this process.
-class ModelTransport final : public alpaca::HttpTransport {
- public:
-  explicit ModelTransport(sim::Exchange& exchange) : exchange_(exchange) {}
-  alpaca::TransportResult send(const alpaca::HttpRequest& request) override {
-    sim::HttpCall call{request.method, request.target, request.headers, request.body};
-    sim::HttpReply reply = exchange_.handle(call);
-    if (reply.fault == sim::HttpFault::lose_response) {
-      return alpaca::TransportError{true, "response lost (simulated)"};
-    }
-    alpaca::HttpResponse response;
-    response.status = reply.status;
-    response.headers = reply.headers;
-    response.body = reply.body;
-    response.read_ratelimit_headers();
-    return response;
-  }
-
- private:
-  sim::Exchange& exchange_;
-};
 
 std::int64_t json_count(const json::value& stats, std::string_view group, std::string_view key) {
   const auto* g = stats.as_object().if_contains(group);
@@ -101,30 +77,20 @@ StatusOr<DemoResult> run_demo(const std::function<void(const std::string&)>& pro
 
   auto store = open_store("sqlite:" + (dir / "orderly.db").string(), "demo");
   if (!store.ok()) return store.status();
-  alpaca::AlpacaBroker broker(std::make_shared<ModelTransport>(*exchange),
-                              alpaca::AlpacaConfig{"http://127.0.0.1:1", "demo", "demo"}, &clock);
+  // The production AlpacaBroker and trade_updates parsing over the model, in this process.
+  auto broker_ptr = make_inprocess_broker(*exchange, clock);
+  Broker& broker = *broker_ptr;
+  InProcessStream stream(*exchange);
 
   RuntimeOptions options;
   options.engine.account_identity = "demo";
-  SimulationRuntime* runtime_ptr = nullptr;
-  // The in-process stream: each virtual step, the model's trade_updates (after the fault plan)
-  // go through the same message parser as the WebSocket client's.
   auto advance = [&](Timestamp now) {
     exchange->advance(now);
-    if (runtime_ptr == nullptr) return;
-    for (const auto& message : exchange->take_stream_messages(now)) {
-      auto parsed = alpaca::parse_stream_message(message.json);
-      if (!parsed.ok()) {
-        runtime_ptr->on_malformed(message.json, parsed.status().message());
-      } else if (auto* update = std::get_if<TradeUpdate>(&*parsed)) {
-        runtime_ptr->on_trade_update(std::move(*update));
-      }
-    }
+    stream.pump(now);
   };
   SimulationRuntime runtime(**store, broker, clock, options, advance);
-  runtime_ptr = &runtime;
   if (Status s = runtime.start(); !s) return s;
-  runtime.on_connected();
+  stream.start(runtime);
 
   DemoResult result;
   result.symbols = static_cast<int>(std::size(kSymbols));
