@@ -196,6 +196,39 @@ TEST(Cli, BadConfigExits2WithTheKey) {
   fs::remove_all(dir);
 }
 
+TEST(Cli, UnreachableBrokerIsRetriedWhileReportedInJsonLogs) {
+  auto dir = make_temp_dir("nobroker");
+  auto path = (dir / "orderly.toml").string();
+  std::ofstream(path) << "[broker]\nbase_url = \"http://127.0.0.1:" << free_port()
+                      << "\"\nkey_id = \"PKNOBROKERKEY\"\nsecret_key = \"NOBROKERSECRET\"\n"
+                      << "[store]\nurl = \"sqlite:" << (dir / "o.db").string() << "\"\n"
+                      << "[api]\nlisten = \"127.0.0.1:" << free_port() << "\"\n";
+  Process daemon({kBin, "run", "--config", path, "--log-json"}, dir / "run.log");
+  EXPECT_TRUE(eventually([&] {
+    std::string log = daemon.log();
+    return log.find("broker unreachable") != std::string::npos &&
+           log.find("retrying in 2000 ms") != std::string::npos;
+  })) << daemon.log();
+  EXPECT_EQ(daemon.stop(), 0);
+  std::istringstream lines(daemon.log());
+  std::string line;
+  int parsed = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    boost::system::error_code ec;
+    auto v = json::parse(line, ec);
+    EXPECT_FALSE(ec) << line;
+    if (!ec) {
+      EXPECT_TRUE(v.as_object().contains("level")) << line;
+      ++parsed;
+    }
+  }
+  EXPECT_GE(parsed, 2);
+  EXPECT_EQ(daemon.log().find("NOBROKERSECRET"), std::string::npos);
+  EXPECT_EQ(daemon.log().find("PKNOBROKERKEY"), std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST(Cli, ForensicsReproducesTheIncidentTable) {
   auto r = run(kBin + " forensics " ORDERLY_SOURCE_DIR "/tests/app/data/incident.log --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
