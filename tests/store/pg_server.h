@@ -224,11 +224,7 @@ class PgServer {
       *error = "chown " + dir_ + " to postgres failed";
       return false;
     }
-    if (!run({bindir_ + "/initdb", "-D", data_, "-U", "postgres", "-A", "trust", "-E", "UTF8",
-              "--locale=C", "--no-sync", "--no-instructions"},
-             true, nullptr, error)) {
-      return false;
-    }
+    if (!make_data_dir(error)) return false;
     // Passwords are checked for one role only, so tests can show an authentication failure.
     {
       std::ofstream hba(data_ + "/pg_hba.conf", std::ios::trunc);
@@ -261,6 +257,41 @@ class PgServer {
       *error = start_error + "\n" + log_tail();
     }
     return false;
+  }
+
+  // initdb costs seconds on a busy machine and every test process needs a cluster (ctest runs
+  // each test alone), so a pristine initdb result is kept beside the test binary and copied.
+  bool make_data_dir(std::string* error) {
+    std::string exe(4096, '\0');
+    const ssize_t n = ::readlink("/proc/self/exe", exe.data(), exe.size() - 1);
+    std::string cache;
+    if (n > 0) {
+      exe.resize(static_cast<std::size_t>(n));
+      const std::string version = std::filesystem::path(bindir_).parent_path().filename();
+      cache = std::filesystem::path(exe).parent_path().string() + "/pg-template-" + version;
+    }
+    if (!cache.empty() && std::filesystem::exists(cache + "/PG_VERSION")) {
+      std::string ignored;
+      if (run({"/bin/cp", "-a", cache, data_}, false, nullptr, &ignored)) return true;
+      std::error_code ec;
+      std::filesystem::remove_all(data_, ec);
+    }
+    if (!run({bindir_ + "/initdb", "-D", data_, "-U", "postgres", "-A", "trust", "-E", "UTF8",
+              "--locale=C", "--no-sync", "--no-instructions"},
+             true, nullptr, error)) {
+      return false;
+    }
+    if (!cache.empty()) {
+      // Copy, then rename into place: a concurrent test process sees all of it or nothing.
+      const std::string partial = cache + ".partial." + std::to_string(::getpid());
+      std::string ignored;
+      std::error_code ec;
+      if (!run({"/bin/cp", "-a", data_, partial}, false, nullptr, &ignored) ||
+          std::rename(partial.c_str(), cache.c_str()) != 0) {
+        std::filesystem::remove_all(partial, ec);
+      }
+    }
+    return true;
   }
 
   // A shell that waits for this process to go away (EOF on its stdin), then kills the server
