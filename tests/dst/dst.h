@@ -1,0 +1,48 @@
+#pragma once
+// orderly-dst: deterministic simulation testing (DESIGN.md "Deterministic simulation testing").
+// One seed fully determines a run: the trades, the prices, the virtual clock, the fault plan
+// (stream, HTTP, storage), crashes and restarts. Invariants I1-I7 are checked during the run and
+// after the faults stop and a quiet period.
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace orderly::dst {
+
+// Fault kinds a seed may draw from (`--faults` narrows the set).
+//   stream:  drop duplicate reorder delay disconnect
+//   http:    http503 http429 slow lose_response
+//   engine:  crash (kill -9 at a random moment or right before/after a command), result_delay
+//   storage: store (failed commits, failed loads at restart)
+const std::vector<std::string>& all_fault_kinds();
+
+struct Options {
+  std::uint64_t seed = 1;
+  std::set<std::string> faults;  // allowed kinds; every kind when empty
+  bool verbose = false;
+  bool echo_trace = false;  // print every trace line as it happens (debugging one seed)
+  std::string mutation;     // "" or "resubmit"
+  int steps = 40;
+};
+
+struct Violation {
+  std::string invariant;  // "I1".."I7" (or "setup")
+  std::string details;
+};
+
+struct RunResult {
+  std::vector<Violation> violations;
+  std::vector<std::string> trace_tail;  // the last lines of the trace
+  std::uint64_t trace_hash = 0;
+  std::int64_t trace_lines = 0;
+  // What this run exercised: fault kinds the exchange/store actually injected, crash points hit.
+  std::map<std::string, std::int64_t> coverage;
+  std::string summary;  // one line of figures (trades, orders, fills, REST calls)
+};
+
+RunResult run_seed(const Options& options);
+
+}  // namespace orderly::dst

@@ -1,0 +1,307 @@
+#include "invariants.h"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include "broker/alpaca/json.h"
+#include "core/ids.h"
+
+namespace orderly::dst {
+
+namespace {
+
+std::string state_name(const std::optional<OrderState>& s) {
+  return s ? std::string(to_string(*s)) : std::string("none");
+}
+
+// Every broker order with its legs, flattened.
+void flatten(const BrokerOrder& o, std::map<std::string, BrokerOrder>& out) {
+  for (const BrokerOrder& leg : o.legs) flatten(leg, out);
+  BrokerOrder copy = o;
+  copy.legs.clear();
+  out[o.id] = std::move(copy);
+}
+
+// The intent a client_order_id stands for: ol-<owner>-<trade>-<role+generation>, without any
+// suffix a resubmission might have added. Two broker orders of one intent are a duplicate.
+std::string intent_of(const std::string& cid) {
+  std::size_t at = 0;
+  for (int dashes = 0; dashes < 4; ++dashes) {
+    at = cid.find('-', at == 0 && dashes == 0 ? 0 : at + 1);
+    if (at == std::string::npos) return cid;
+  }
+  return cid.substr(0, at);
+}
+
+}  // namespace
+
+bool Checker::ours(const std::string& cid) const {
+  // A prefix test, not is_ours(): a resubmission under a suffixed id is still ours.
+  return cid.rfind("ol-" + owner_ + "-", 0) == 0;
+}
+
+void Checker::report(const std::string& inv, const std::string& key, const std::string& details) {
+  if (!reported_.insert(inv + "|" + key).second) return;
+  report_(inv, details);
+}
+
+std::optional<std::string> Checker::get(const std::string& target) {
+  for (int i = 0; i < 600; ++i) {
+    sim::HttpReply r = exchange_.handle(
+        {"GET", target, {{"APCA-API-KEY-ID", "dst-key"}, {"APCA-API-SECRET-KEY", "dst-secret"}}, ""});
+    if (r.status == 200 && r.fault == sim::HttpFault::none) return r.body;
+    if (r.status == 429 || r.fault != sim::HttpFault::none) {
+      // The engine may have used this minute's budget; the checker waits like any client.
+      clock_.advance_ms(1000);
+      exchange_.advance(clock_.now());
+      continue;
+    }
+    report("setup", target, fmt::format("checker: GET {} answered {}: {}", target, r.status, r.body));
+    return std::nullopt;
+  }
+  report("setup", target, "checker: GET " + target + " kept failing");
+  return std::nullopt;
+}
+
+void Checker::on_submit(const std::string& cid) {
+  auto o = store_.find_order_by_client_id(intent_of(cid));
+  if (!o.ok() || !o.value()) return;
+  const Order& local = *o.value();
+  if (local.broker_order_id) {
+    report("I1", "resubmit " + cid,
+           fmt::format("POST /v2/orders sends {} although the store holds broker id {} for "
+                       "that intent ({}, state {})",
+                       cid, *local.broker_order_id, local.client_order_id,
+                       to_string(local.state)));
+  }
+}
+
+void Checker::on_insufficient_qty(const std::string& request, const std::string& body) {
+  // The scenario has no external holds: every share on hold is held by one of our own orders.
+  report("I2", "40310000",
+         fmt::format("the broker answered 40310000 insufficient qty to our own order: {} -> {}",
+                     request.substr(0, 400), body.substr(0, 400)));
+}
+
+void Checker::check_rate(std::int64_t max_calls_per_minute) {
+  if (max_calls_per_minute > rate_limit_) {
+    report("I7", "rate",
+           fmt::format("{} REST calls within one virtual minute (limit {})", max_calls_per_minute,
+                       rate_limit_));
+  }
+}
+
+void Checker::check_audit_log() {
+  for (;;) {
+    auto events = store_.events_since(last_seq_, 1000);
+    if (!events.ok()) {
+      report("I5", "read", "events_since failed: " + events.status().message());
+      return;
+    }
+    if (events->empty()) return;
+    for (const OrderEvent& e : *events) {
+      if (e.seq != last_seq_ + 1) {
+        report("I5", fmt::format("gap {}", last_seq_),
+               fmt::format("order_events seq jumps from {} to {}", last_seq_, e.seq));
+      }
+      last_seq_ = e.seq;
+      auto prev = last_to_.find(e.order_id);
+      if (prev != last_to_.end()) {
+        if (e.from && *e.from != prev->second) {
+          report("I5", fmt::format("chain {}", e.order_id),
+                 fmt::format("order {} event seq {} says from={} but its previous event ended in "
+                             "{} (a state change without its audit event)",
+                             e.order_id, e.seq, state_name(e.from), to_string(prev->second)));
+        }
+      } else if (e.from) {
+        report("I5", fmt::format("first {}", e.order_id),
+               fmt::format("order {}'s first audit event (seq {}) starts from {}, not creation",
+                           e.order_id, e.seq, state_name(e.from)));
+      }
+      last_to_[e.order_id] = e.to;
+      last_filled_[e.order_id] = e.filled_qty;
+    }
+  }
+}
+
+void Checker::check_final(const Engine& engine) {
+  check_audit_log();
+
+  // ---- the broker's side ----
+  std::map<std::string, BrokerOrder> broker;  // by broker id, legs included
+  std::map<std::string, int> per_cid;
+  {
+    std::optional<std::string> after;
+    for (int page = 0; page < 100; ++page) {
+      std::string target = "/v2/orders?status=all&limit=500&direction=asc&nested=true";
+      if (after) target += "&after=" + *after;
+      auto body = get(target);
+      if (!body) return;
+      auto orders = alpaca::parse_orders(*body);
+      if (!orders.ok()) {
+        report("setup", "parse orders", "checker: cannot parse the order list: " +
+                                            orders.status().message());
+        return;
+      }
+      std::size_t fresh = 0;
+      for (const BrokerOrder& o : *orders) {
+        if (broker.count(o.id)) continue;
+        ++fresh;
+        flatten(o, broker);
+      }
+      if (orders->size() < 500 || fresh == 0) break;
+      // One nanosecond before the last one: orders sharing a submission time are not skipped.
+      const Timestamp last = orders->back().submitted_at.value_or(orders->back().created_at);
+      after = format_rfc3339(Timestamp{last.ns - 1});
+    }
+  }
+  for (const auto& [id, o] : broker) {
+    if (ours(o.client_order_id)) ++per_cid[intent_of(o.client_order_id)];
+  }
+  for (const auto& [intent, n] : per_cid) {
+    if (n > 1) {
+      report("I1", "dup " + intent,
+             fmt::format("{} broker orders for the one intent {}", n, intent));
+    }
+  }
+
+  // ---- the local side (the store: what survived every crash) ----
+  std::vector<Order> local;
+  for (int offset = 0;; offset += 500) {
+    OrderFilter f;
+    f.limit = 500;
+    f.offset = offset;
+    auto page = store_.list_orders(f);
+    if (!page.ok()) {
+      report("setup", "list_orders", "store list_orders failed: " + page.status().message());
+      return;
+    }
+    local.insert(local.end(), page->begin(), page->end());
+    if (page->size() < 500) break;
+  }
+  std::map<std::string, const Order*> local_by_broker_id;
+  std::map<OrderId, const Order*> local_by_id;
+  for (const Order& o : local) {
+    local_by_id[o.id] = &o;
+    if (o.broker_order_id) local_by_broker_id[*o.broker_order_id] = &o;
+  }
+
+  // I3: each local order against the broker.
+  for (const Order& o : local) {
+    const std::string who = fmt::format("order {} ({} {} {} trade {})", o.id, o.client_order_id,
+                                        to_string(o.role), o.symbol, o.trade_id);
+    if (o.broker_order_id) {
+      auto it = broker.find(*o.broker_order_id);
+      if (it == broker.end()) {
+        report("I3", "missing " + *o.broker_order_id,
+               fmt::format("{} has broker id {} that the broker does not know", who,
+                           *o.broker_order_id));
+        continue;
+      }
+      const BrokerOrder& b = it->second;
+      if (!b.status || *b.status != o.state || b.filled_qty != o.filled_qty) {
+        report("I3", "diff " + *o.broker_order_id,
+               fmt::format("{}: local {} filled {} vs broker {} filled {}", who,
+                           to_string(o.state), o.filled_qty.str(),
+                           b.status ? to_string(*b.status) : std::string_view(b.status_text),
+                           b.filled_qty.str()));
+      }
+    } else if (o.state == OrderState::submitting || o.state == OrderState::unknown ||
+               (o.state == OrderState::created && !o.parent_order_id)) {
+      report("I3", "unresolved " + o.client_order_id,
+             fmt::format("{} is still {} after the quiet period", who, to_string(o.state)));
+    }
+  }
+  // I3: each broker order of ours is recorded locally, with its broker id.
+  for (const auto& [id, b] : broker) {
+    if (local_by_broker_id.count(id)) continue;
+    if (!ours(b.client_order_id)) continue;  // legs carry the broker's own ids
+    report("I3", "unrecorded " + id,
+           fmt::format("broker order {} ({} {} {}) is ours but not recorded locally", id,
+                       b.client_order_id, b.symbol,
+                       b.status ? to_string(*b.status) : std::string_view(b.status_text)));
+  }
+  // I3: memory equals the store.
+  for (const Order& m : engine.orders()) {
+    auto it = local_by_id.find(m.id);
+    if (it == local_by_id.end()) {
+      report("I3", fmt::format("mem {}", m.id),
+             fmt::format("order {} ({}) is in memory but not in the store", m.id, m.client_order_id));
+      continue;
+    }
+    const Order& s = *it->second;
+    if (s.state != m.state || s.filled_qty != m.filled_qty || s.broker_order_id != m.broker_order_id) {
+      report("I3", fmt::format("mem {}", m.id),
+             fmt::format("order {} ({}): memory {} filled {} vs store {} filled {}", m.id,
+                         m.client_order_id, to_string(m.state), m.filled_qty.str(),
+                         to_string(s.state), s.filled_qty.str()));
+    }
+  }
+
+  // I4: positions.
+  {
+    std::map<std::string, Decimal> broker_pos, local_pos;
+    if (auto body = get("/v2/positions")) {
+      auto ps = alpaca::parse_positions(*body);
+      if (!ps.ok()) {
+        report("setup", "parse positions", "checker: cannot parse positions: " + ps.status().message());
+      } else {
+        for (const BrokerPosition& p : *ps) broker_pos[p.symbol] = p.qty;
+      }
+    }
+    auto lp = store_.positions();
+    if (lp.ok()) {
+      for (const Position& p : *lp) local_pos[p.symbol] = p.qty;
+    }
+    std::set<std::string> symbols;
+    for (auto& [s, q] : broker_pos) symbols.insert(s);
+    for (auto& [s, q] : local_pos) symbols.insert(s);
+    for (const std::string& s : symbols) {
+      const Decimal b = broker_pos.count(s) ? broker_pos[s] : Decimal();
+      const Decimal l = local_pos.count(s) ? local_pos[s] : Decimal();
+      if (b != l) {
+        report("I4", "pos " + s, fmt::format("{}: local position {} vs broker {}", s, l.str(), b.str()));
+      }
+    }
+  }
+
+  // I5: every stored order's state is where its audit trail ends.
+  for (const Order& o : local) {
+    auto it = last_to_.find(o.id);
+    if (it == last_to_.end()) {
+      report("I5", fmt::format("noevents {}", o.id),
+             fmt::format("order {} ({}) has no audit event", o.id, o.client_order_id));
+    } else if (it->second != o.state) {
+      report("I5", fmt::format("end {}", o.id),
+             fmt::format("order {} ({}) is {} but its last audit event says {}", o.id,
+                         o.client_order_id, to_string(o.state), to_string(it->second)));
+    }
+  }
+
+  // I6: trades holding shares have a working exit; nothing stuck closing.
+  for (int offset = 0;; offset += 500) {
+    auto trades = store_.list_trades(500, offset);
+    if (!trades.ok()) break;
+    for (const Trade& t : *trades) {
+      if (t.state == TradeState::closing) {
+        report("I6", fmt::format("closing {}", t.id),
+               fmt::format("trade {} ({}) is still closing after the quiet period", t.id,
+                           t.spec.symbol));
+      }
+      if (t.state != TradeState::open) continue;
+      bool working = false;
+      for (const Order& o : local) {
+        if (o.trade_id != t.id || o.role == OrderRole::entry) continue;
+        if (is_open_at_broker(o.state) && o.broker_order_id) working = true;
+      }
+      if (!working) {
+        report("I6", fmt::format("noexit {}", t.id),
+               fmt::format("trade {} ({} {}) holds a filled entry but has no working exit", t.id,
+                           t.spec.symbol, t.spec.qty.str()));
+      }
+    }
+    if (trades->size() < 500) break;
+  }
+}
+
+}  // namespace orderly::dst

@@ -1,0 +1,65 @@
+#pragma once
+// The invariants of DESIGN.md "Deterministic simulation testing", checked against the two sides
+// of the truth: the exchange model (asked directly, outside the engine's rate budget and after
+// the faults stopped) and the store (what survived every crash).
+//
+//   I1  at most one broker order per intent; an order whose broker id is committed is never sent
+//       again (checked at each POST /v2/orders)
+//   I2  no 40310000 caused by our own orders (the scenario has no external holds)
+//   I3  every local order equals the broker's status and filled qty; every broker order of ours
+//       is recorded locally; nothing left submitting/unknown; memory equals the store
+//   I4  local positions equal the broker's
+//   I5  every stored order's state is the `to` of its last audit event; events chain (from = the
+//       previous to); seq gap-free
+//   I6  no filled entry without a working exit after the quiet period; no trade stuck closing
+//   I7  REST calls per virtual minute never exceed the configured limit
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "core/order_state.h"
+#include "core/time.h"
+#include "engine/engine.h"
+#include "sim/exchange.h"
+#include "store/store.h"
+
+namespace orderly::dst {
+
+class Checker {
+ public:
+  using Report = std::function<void(const std::string& invariant, const std::string& details)>;
+
+  Checker(sim::Exchange& exchange, Store& store, ManualClock& clock, std::string owner,
+          Report report, int rate_limit_per_min = 190)
+      : exchange_(exchange), store_(store), clock_(clock), owner_(std::move(owner)),
+        report_(std::move(report)), rate_limit_(rate_limit_per_min) {}
+
+  void on_submit(const std::string& cid);
+  void on_insufficient_qty(const std::string& request, const std::string& body);
+  void check_audit_log();
+  void check_rate(std::int64_t max_calls_per_minute);
+  void check_final(const Engine& engine);
+
+ private:
+  // Reports a violation once per (invariant, key), so one bug does not flood the output.
+  void report(const std::string& inv, const std::string& key, const std::string& details);
+  std::optional<std::string> get(const std::string& target);
+  bool ours(const std::string& cid) const;
+
+  sim::Exchange& exchange_;
+  Store& store_;
+  ManualClock& clock_;
+  std::string owner_;
+  Report report_;
+  int rate_limit_;
+  std::set<std::string> reported_;
+  std::int64_t last_seq_ = 0;
+  std::map<OrderId, OrderState> last_to_;  // per order: `to` of its last audit event
+  std::map<OrderId, Decimal> last_filled_;
+};
+
+}  // namespace orderly::dst

@@ -1,0 +1,58 @@
+#pragma once
+// The HTTP seam of the AlpacaBroker, wired straight to the exchange model in virtual time, with
+// the observations the invariants need: every REST call is counted in a sliding virtual minute
+// (I7), and every order submission is shown to a hook before the exchange sees it (I1: an order
+// the broker already holds must never be sent again).
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "broker/alpaca/transport.h"
+#include "core/time.h"
+#include "sim/exchange.h"
+#include "trace.h"
+
+namespace orderly::dst {
+
+class SimTransport final : public alpaca::HttpTransport {
+ public:
+  // An answer slower than this is a client timeout after sending: the outcome is unknown.
+  static constexpr std::int64_t kClientTimeoutMs = 5000;
+
+  SimTransport(sim::Exchange& exchange, const Clock& clock, Trace& trace)
+      : exchange_(exchange), clock_(clock), trace_(trace) {}
+
+  alpaca::TransportResult send(const alpaca::HttpRequest& request) override;
+
+  // Called with the client_order_id of every POST /v2/orders before it reaches the exchange.
+  std::function<void(const std::string& cid)> on_submit;
+  // Called with the body of every 40310000 "insufficient qty available" answer (I2). Alpaca also
+  // answers 40310000 to a potential wash trade: that one is a refusal of the user's trade, counted
+  // apart (wash_trades()).
+  std::function<void(const std::string& request, const std::string& body)> on_insufficient_qty;
+
+  std::int64_t calls() const { return calls_; }
+  std::int64_t max_calls_per_minute() const { return max_per_minute_; }
+  std::int64_t lost_responses() const { return lost_; }
+  std::int64_t timeouts() const { return timeouts_; }
+  std::int64_t wash_trades() const { return wash_trades_; }
+
+ private:
+  sim::Exchange& exchange_;
+  const Clock& clock_;
+  Trace& trace_;
+  std::deque<Timestamp> window_;  // call times within the last virtual minute
+  std::int64_t calls_ = 0;
+  std::int64_t max_per_minute_ = 0;
+  std::int64_t lost_ = 0;
+  std::int64_t timeouts_ = 0;
+  std::int64_t wash_trades_ = 0;
+};
+
+// The client_order_id in a POST /v2/orders body ("" when absent).
+std::string client_order_id_of(std::string_view body);
+
+}  // namespace orderly::dst

@@ -1,0 +1,486 @@
+// One seeded run: the engine (SimulationRuntime) over the AlpacaBroker, whose HTTP seam is wired
+// to the exchange model in virtual time; the model's trade_updates feed the engine as the stream
+// would. The seed draws the trades, the price path, the fault plan, the crashes and the storage
+// faults; nothing else (no wall clock, no random_device) decides anything.
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "broker/alpaca/alpaca_broker.h"
+#include "broker/alpaca/json.h"
+#include "core/ids.h"
+#include "dst.h"
+#include "engine/runtime.h"
+#include "fault_store.h"
+#include "invariants.h"
+#include "rng.h"
+#include "sim/exchange.h"
+#include "sim/universe.h"
+#include "sim_transport.h"
+
+namespace orderly::dst {
+
+const std::vector<std::string>& all_fault_kinds() {
+  static const std::vector<std::string> kinds = {
+      "drop",    "duplicate",     "reorder", "delay",        "disconnect", "http503",
+      "http429", "slow",          "lose_response", "crash",  "result_delay", "store"};
+  return kinds;
+}
+
+namespace {
+
+constexpr std::int64_t kQuietMs = 40'000;  // > 3 idle poll intervals: every gap is swept
+
+// n / 10^scale as a Decimal (from_units takes the 9-digit internal units).
+Decimal frac(std::int64_t n, int scale) {
+  std::int64_t units = n;
+  for (int i = scale; i < Decimal::kMaxScale; ++i) units *= 10;
+  return Decimal::from_units(units, scale);
+}
+
+struct SymbolState {
+  std::string symbol;
+  Decimal base;  // the universe's starting price: moves are relative to it, so prices oscillate
+};
+
+class World {
+ public:
+  explicit World(const Options& o) : opt_(o), rng_(o.seed), trace_(30, o.echo_trace) {}
+
+  RunResult run();
+
+ private:
+  bool allowed(const std::string& kind) const {
+    return opt_.faults.empty() || opt_.faults.count(kind) > 0;
+  }
+  bool on(const std::string& kind) const { return plan_.count(kind) > 0; }
+  Timestamp now() const { return clock_.now(); }
+  void violation(const std::string& inv, const std::string& details) {
+    trace_.add(fmt::format("VIOLATION {} {}", inv, details));
+    result_.violations.push_back({inv, details});
+  }
+
+  Status setup();
+  std::string draw_fault_plan();
+  void on_advance(Timestamp t);
+  void deliver(const sim::StreamMessage& m);
+  void step();
+  void run_for(std::int64_t ms);
+  void ensure_running();
+  void open_trade();
+  void cancel_trade();
+  void move_price();
+  void check_continuous();
+
+  Options opt_;
+  Rng rng_;
+  Trace trace_;
+  ManualClock clock_;
+  Timestamp start_;
+  std::unique_ptr<sim::Exchange> exchange_;
+  std::shared_ptr<SimTransport> transport_;
+  std::unique_ptr<alpaca::AlpacaBroker> broker_;
+  std::unique_ptr<FaultStore> store_;
+  std::unique_ptr<SimulationRuntime> rt_;
+  std::unique_ptr<Checker> checker_;
+  std::string owner_;
+  std::vector<SymbolState> symbols_;
+  std::map<std::string, Decimal> last_price_;
+  std::set<std::string> plan_;
+  RunResult result_;
+
+  bool stream_up_ = true;          // the connection between the exchange and orderly
+  bool runtime_thinks_up_ = false;  // what the runtime was last told
+  Timestamp reconnect_at_;
+  Timestamp restart_at_;
+  bool crash_armed_ = false;
+  bool crash_armed_before_send_ = false;
+  std::int64_t trades_opened_ = 0;
+  std::int64_t stream_delivered_ = 0;
+  std::int64_t stream_lost_ = 0;
+};
+
+std::string World::draw_fault_plan() {
+  // Each allowed kind is in this seed's plan with probability 1/2, so runs see both single faults
+  // and combinations; the parameters are drawn too.
+  for (const std::string& k : all_fault_kinds()) {
+    if (allowed(k) && rng_.chance(500)) plan_.insert(k);
+  }
+  std::vector<std::string> rules;
+  auto p = [&](int lo_pm, int hi_pm) { return fmt::format("{:.3f}", rng_.range(lo_pm, hi_pm) / 1000.0); };
+  if (on("drop")) {
+    // Half the time only fills are lost: the incident's shape (TP fills never heard of).
+    rules.push_back(rng_.chance(500)
+                        ? fmt::format(R"({{"on":"stream","action":"drop","p":{}}})", p(20, 300))
+                        : fmt::format(R"({{"on":"stream","action":"drop","p":{},"event":"fill"}})",
+                                      p(200, 1000)));
+  }
+  if (on("duplicate")) {
+    rules.push_back(fmt::format(R"({{"on":"stream","action":"duplicate","p":{}}})", p(20, 300)));
+  }
+  if (on("reorder")) {
+    rules.push_back(fmt::format(R"({{"on":"stream","action":"reorder","p":{}}})", p(20, 300)));
+  }
+  if (on("delay")) {
+    rules.push_back(fmt::format(R"({{"on":"stream","action":"delay","p":{},"delay_ms":{}}})",
+                                p(50, 400), rng_.range(50, 4000)));
+  }
+  if (on("disconnect")) {
+    rules.push_back(fmt::format(R"({{"on":"stream","action":"disconnect","every_s":{}}})",
+                                rng_.range(5, 40)));
+  }
+  if (on("http503")) {
+    rules.push_back(
+        rng_.chance(500)
+            ? fmt::format(R"({{"on":"http","action":"status","p":{},"status":503}})", p(10, 100))
+            : fmt::format(
+                  R"({{"on":"http","action":"status","p":{},"status":503,"route":"POST /v2/orders"}})",
+                  p(50, 400)));
+  }
+  if (on("http429")) {
+    rules.push_back(
+        fmt::format(R"({{"on":"http","action":"status","p":{},"status":429}})", p(10, 100)));
+  }
+  if (on("slow")) {
+    rules.push_back(fmt::format(R"({{"on":"http","action":"slow","p":{},"delay_ms":{}}})",
+                                p(20, 200), rng_.range(200, 9000)));
+  }
+  if (on("lose_response")) {
+    rules.push_back(
+        rng_.chance(500)
+            ? fmt::format(R"({{"on":"http","action":"lose_response","p":{}}})", p(10, 100))
+            : fmt::format(
+                  R"({{"on":"http","action":"lose_response","p":{},"route":"POST /v2/orders"}})",
+                  p(50, 400)));
+  }
+  std::string joined;
+  for (const auto& r : rules) joined += (joined.empty() ? "" : ",") + r;
+  return "{\"rules\":[" + joined + "]}";
+}
+
+Status World::setup() {
+  clock_.advance_ms(rng_.range(0, 3'600'000));  // a different hour of the (always open) day
+  start_ = clock_.now();
+
+  sim::SimConfig sc;
+  sc.seed = rng_.next();
+  sc.partial_fills = rng_.chance(500);
+  exchange_ = sim::make_exchange(sc, clock_);
+
+  // A few symbols per run, so exits of different trades share (or not) a symbol's holdings.
+  std::vector<SymbolState> universe;
+  for (const auto& s : sim::builtin_universe()) {
+    universe.push_back({std::string(s.symbol), Decimal::must(s.price)});
+  }
+  const auto n = rng_.range(1, 4);
+  for (int i = 0; i < n && !universe.empty(); ++i) {
+    auto at = static_cast<std::size_t>(rng_.range(0, static_cast<std::int64_t>(universe.size()) - 1));
+    symbols_.push_back(universe[at]);
+    universe.erase(universe.begin() + static_cast<std::ptrdiff_t>(at));
+  }
+
+  transport_ = std::make_shared<SimTransport>(*exchange_, clock_, trace_);
+  alpaca::AlpacaConfig ac;
+  ac.key_id = "dst-key";
+  ac.secret_key = "dst-secret";
+  broker_ = std::make_unique<alpaca::AlpacaBroker>(transport_, ac, &clock_);
+
+  auto inner = open_store("sqlite::memory:", "dst");
+  if (!inner.ok()) return inner.status();
+  const std::string tag = make_instance_tag(rng_.next());
+  store_ = std::make_unique<FaultStore>(std::move(inner.value()), rng_, trace_, tag);
+
+  const std::string plan_json = draw_fault_plan();
+  if (std::string err = exchange_->set_faults_json(plan_json); !err.empty()) {
+    return Status::error(Status::Code::invalid_argument, "fault plan refused: " + err);
+  }
+  if (on("store")) {
+    store_->set_commit_failure_per_mille(static_cast<int>(rng_.range(5, 60)));
+    store_->set_load_failure_per_mille(static_cast<int>(rng_.range(100, 400)));
+  }
+  std::string kinds;
+  for (const auto& k : plan_) kinds += (kinds.empty() ? "" : ",") + k;
+  trace_.add(fmt::format("seed {} plan [{}] partial_fills={} symbols={}", opt_.seed, kinds,
+                         sc.partial_fills, symbols_.size()));
+  trace_.add("faults " + plan_json);
+
+  RuntimeOptions ro;
+  ro.engine.account_identity = "dst";
+  ro.engine.seed = rng_.next();
+  ro.engine.mutation_resubmit_known_orders = opt_.mutation == "resubmit";
+  owner_ = account_tag(ro.engine.account_identity) + tag;
+  rt_ = std::make_unique<SimulationRuntime>(*store_, *broker_, clock_, ro,
+                                            [this](Timestamp t) { on_advance(t); });
+  checker_ = std::make_unique<Checker>(*exchange_, *store_, clock_, owner_,
+                                       [this](const std::string& inv, const std::string& d) {
+                                         violation(inv, d);
+                                       });
+
+  // I1, at the moment it would happen: an order whose broker id is committed is never re-sent.
+  transport_->on_submit = [this](const std::string& cid) { checker_->on_submit(cid); };
+  transport_->on_insufficient_qty = [this](const std::string& req, const std::string& body) {
+    checker_->on_insufficient_qty(req, body);
+  };
+
+  rt_->on_connected();
+  runtime_thinks_up_ = true;
+  ensure_running();
+  return Status::ok();
+}
+
+void World::ensure_running() {
+  if (rt_->running() || now() < restart_at_) return;
+  // The process comes back with the stream in whatever state the network is in.
+  if (!stream_up_ && runtime_thinks_up_) {
+    rt_->on_disconnected("dst: stream down at start");
+    runtime_thinks_up_ = false;
+  } else if (stream_up_ && !runtime_thinks_up_) {
+    rt_->on_connected();
+    runtime_thinks_up_ = true;
+  }
+  Status st = rt_->start();
+  trace_.add(st.is_ok() ? std::string("engine started") : "engine start failed: " + st.message());
+  if (!st.is_ok()) {
+    ++result_.coverage["store:load_failed"];
+    restart_at_ = now().plus_ms(rng_.range(100, 2000));
+  }
+}
+
+void World::on_advance(Timestamp t) {
+  trace_.set_time_ms(t.ms_since(start_));
+  exchange_->advance(t);
+  if (stream_up_ && exchange_->stream_disconnect_due(t)) {
+    stream_up_ = false;
+    reconnect_at_ = t.plus_ms(rng_.range(100, 5000));
+    ++result_.coverage["stream:disconnected"];
+    trace_.add("stream: disconnected by the fault plan");
+    if (rt_->running() && runtime_thinks_up_) {
+      rt_->on_disconnected("dst: fault plan disconnect");
+      runtime_thinks_up_ = false;
+    }
+  } else if (!stream_up_ && t >= reconnect_at_) {
+    stream_up_ = true;
+    trace_.add("stream: reconnected");
+    if (rt_->running()) {
+      rt_->on_connected();
+      runtime_thinks_up_ = true;
+    }
+  }
+  for (const sim::StreamMessage& m : exchange_->take_stream_messages(t)) deliver(m);
+}
+
+void World::deliver(const sim::StreamMessage& m) {
+  auto parsed = alpaca::parse_stream_message(m.json);
+  if (!parsed.ok()) {
+    violation("setup", "unparseable stream message: " + parsed.status().message());
+    return;
+  }
+  auto* u = std::get_if<TradeUpdate>(&parsed.value());
+  if (!u) return;
+  const std::string what =
+      fmt::format("{} {} {} filled={}", u->event, u->order.client_order_id,
+                  u->order.status ? to_string(*u->order.status) : std::string_view(u->order.status_text),
+                  u->order.filled_qty.str());
+  if (!stream_up_ || !rt_->running()) {
+    ++stream_lost_;
+    trace_.add("stream: not heard (" + std::string(stream_up_ ? "engine down" : "stream down") +
+               "): " + what);
+    return;
+  }
+  ++stream_delivered_;
+  trace_.add("stream: " + what);
+  rt_->on_trade_update(std::move(*u));
+}
+
+void World::run_for(std::int64_t ms) {
+  // In slices, so a crash armed on a command is noticed and the process restarted after a while.
+  while (ms > 0) {
+    const std::int64_t slice = std::min<std::int64_t>(ms, 500);
+    const bool was_running = rt_->running();
+    rt_->run_for(slice, 100);
+    ms -= slice;
+    if (was_running && !rt_->running()) {
+      const std::string point =
+          crash_armed_ ? (crash_armed_before_send_ ? "crash:before_send" : "crash:after_send")
+                       : "crash:other";
+      crash_armed_ = false;
+      ++result_.coverage[point];
+      trace_.add("engine crashed at a command (" + point + ")");
+      restart_at_ = now().plus_ms(rng_.range(0, 3000));
+    }
+    ensure_running();
+    check_continuous();
+  }
+}
+
+void World::open_trade() {
+  if (!rt_->running()) return;
+  const SymbolState& s = rng_.pick(symbols_);
+  // Prices as the market stands now: the exchange's last price is what we moved it to.
+  const Decimal last = last_price_.count(s.symbol) ? last_price_.at(s.symbol) : s.base;
+  TradeSpec spec;
+  spec.symbol = s.symbol;
+  spec.qty = Decimal::from_int(rng_.range(1, 60));
+  spec.exits = rng_.chance(400) ? ExitMode::native : ExitMode::emulated;
+  Decimal ref = last;
+  if (rng_.chance(350)) {
+    spec.entry_type = OrderType::limit;
+    // At or a little below the market: some fill at once, some when the price dips, some never.
+    ref = (last * frac(1000 - rng_.range(0, 15), 3)).round_price(Rounding::down);
+    spec.entry_limit_price = ref;
+  }
+  const auto tp_bp = rng_.range(50, 300);  // basis points away from the reference
+  const auto sl_bp = rng_.range(50, 300);
+  const bool with_sl = spec.exits == ExitMode::native || rng_.chance(700);
+  if (spec.exits == ExitMode::native || rng_.chance(500)) {
+    spec.take_profit.price =
+        (ref * frac(10000 + tp_bp, 4)).round_price(Rounding::up);
+    if (with_sl) {
+      spec.stop_loss = PriceTarget{
+          (ref * frac(10000 - sl_bp, 4)).round_price(Rounding::down), std::nullopt};
+    }
+  } else {
+    spec.take_profit.percent = frac(tp_bp, 2);
+    if (with_sl) spec.stop_loss = PriceTarget{std::nullopt, frac(sl_bp, 2)};
+  }
+  if (std::string err = validate(spec); !err.empty()) {
+    violation("setup", "generated an invalid trade: " + err);
+    return;
+  }
+  auto t = rt_->open_trade(spec);
+  trace_.add(fmt::format("open_trade {} {} {} entry={} tp={} sl={} -> {}", spec.symbol,
+                         spec.qty.str(), to_string(spec.exits),
+                         spec.entry_limit_price ? spec.entry_limit_price->str() : "market",
+                         spec.take_profit.price ? spec.take_profit.price->str()
+                                                : spec.take_profit.percent->str() + "%",
+                         !spec.stop_loss ? "-"
+                         : spec.stop_loss->price ? spec.stop_loss->price->str()
+                                                 : spec.stop_loss->percent->str() + "%",
+                         t.ok() ? fmt::format("trade {}", t->id) : "error " + t.status().message()));
+  if (t.ok()) ++trades_opened_;
+}
+
+void World::cancel_trade() {
+  if (!rt_->running()) return;
+  std::vector<TradeId> live;
+  for (const Trade& t : rt_->engine().trades()) {
+    if (!is_terminal(t.state) && t.state != TradeState::closing) live.push_back(t.id);
+  }
+  if (live.empty()) return;
+  const TradeId id = rng_.pick(live);
+  Status st = rt_->cancel_trade(id);
+  trace_.add(fmt::format("cancel_trade {} -> {}", id, st.is_ok() ? "ok" : st.message()));
+}
+
+void World::move_price() {
+  const SymbolState& s = rng_.pick(symbols_);
+  // Within +-4% of the starting price: take-profits and stops 0.5-3% away fill on some paths.
+  const Decimal p =
+      (s.base * frac(1000 + rng_.range(-40, 40), 3)).round_price(Rounding::half_even);
+  last_price_[s.symbol] = p;
+  exchange_->set_prices({{s.symbol, p}});
+  trace_.add(fmt::format("price {} {}", s.symbol, p.str()));
+}
+
+void World::step() {
+  const auto roll = rng_.range(0, 999);
+  if (roll < 280) {
+    open_trade();
+  } else if (roll < 580) {
+    move_price();
+  } else if (roll < 660) {
+    cancel_trade();
+  } else if (roll < 720 && on("crash")) {
+    if (rt_->running()) {
+      rt_->crash();
+      ++result_.coverage["crash:kill"];
+      restart_at_ = now().plus_ms(rng_.range(0, 5000));
+      trace_.add("engine killed");
+    }
+  } else if (roll < 780 && on("crash")) {
+    if (rt_->running() && !crash_armed_) {
+      crash_armed_ = true;
+      crash_armed_before_send_ = rng_.chance(500);
+      const int n = static_cast<int>(rng_.range(1, 6));
+      rt_->crash_at_command(n, crash_armed_before_send_);
+      trace_.add(fmt::format("armed crash at command +{} {}", n,
+                             crash_armed_before_send_ ? "before send" : "after send"));
+    }
+  } else if (roll < 820 && on("lose_response")) {
+    const int n = static_cast<int>(rng_.range(1, 2));
+    rt_->lose_next_submit_responses(n);
+    ++result_.coverage["runtime:lose_submit_response"];
+    trace_.add(fmt::format("lose the next {} submit responses", n));
+  } else if (roll < 860 && on("result_delay")) {
+    const auto ms = rng_.chance(300) ? 0 : rng_.range(50, 3000);
+    rt_->set_result_delay_ms(ms);
+    ++result_.coverage["runtime:result_delay"];
+    trace_.add(fmt::format("result delay {} ms", ms));
+  }
+  run_for(rng_.range(100, 3000));
+}
+
+void World::check_continuous() {
+  checker_->check_audit_log();
+  checker_->check_rate(transport_->max_calls_per_minute());
+}
+
+RunResult World::run() {
+  if (Status st = setup(); !st.is_ok()) {
+    result_.violations.push_back({"setup", st.message()});
+    return std::move(result_);
+  }
+  for (int i = 0; i < opt_.steps; ++i) step();
+
+  // Faults stop; the process is up, the stream connected; then a quiet period.
+  exchange_->set_faults_json(R"({"rules":[]})");
+  store_->set_commit_failure_per_mille(0);
+  store_->set_load_failure_per_mille(0);
+  rt_->set_result_delay_ms(0);
+  rt_->lose_next_submit_responses(0);
+  rt_->crash_at_command(0, false);  // disarms: the count it names has already passed
+  crash_armed_ = false;
+  trace_.add("faults stopped; quiet period");
+  if (!stream_up_) reconnect_at_ = now();
+  restart_at_ = now();
+  run_for(kQuietMs);
+  if (!rt_->running()) {
+    violation("setup", "the engine did not restart after the faults stopped");
+  } else {
+    rt_->settle();
+    checker_->check_final(rt_->engine());
+  }
+
+  // Coverage: what the exchange and the store actually injected.
+  auto stats = boost::json::parse(exchange_->stats_json()).as_object();
+  if (auto* f = stats.if_contains("faults")) {
+    for (const auto& kv : f->as_object()) {
+      result_.coverage["fault:" + std::string(kv.key())] += kv.value().to_number<std::int64_t>();
+    }
+  }
+  if (store_->failed_commits() > 0) result_.coverage["store:commit_failed"] += store_->failed_commits();
+  if (transport_->lost_responses() > 0) result_.coverage["http:lost_response"] += transport_->lost_responses();
+  if (transport_->wash_trades() > 0) result_.coverage["broker:wash_trade_refused"] += transport_->wash_trades();
+  if (transport_->timeouts() > 0) result_.coverage["http:client_timeout"] += transport_->timeouts();
+  result_.summary = fmt::format(
+      "trades={} rest_calls={} max_calls_per_min={} stream_heard={} stream_lost={} commits={} "
+      "failed_commits={} trace_lines={}",
+      trades_opened_, transport_->calls(), transport_->max_calls_per_minute(), stream_delivered_,
+      stream_lost_, store_->commits(), store_->failed_commits(), trace_.lines());
+  result_.trace_hash = trace_.hash();
+  result_.trace_lines = trace_.lines();
+  result_.trace_tail.assign(trace_.tail().begin(), trace_.tail().end());
+  return std::move(result_);
+}
+
+}  // namespace
+
+RunResult run_seed(const Options& options) {
+  World w(options);
+  return w.run();
+}
+
+}  // namespace orderly::dst
