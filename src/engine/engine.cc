@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cassert>
 #include <deque>
 #include <random>
@@ -76,6 +77,7 @@ namespace {
 
 constexpr std::string_view kWatermarkTime = "fill_watermark_time";
 constexpr std::string_view kWatermarkId = "fill_watermark_id";
+constexpr std::string_view kRateWindow = "rest_calls_last_minute";
 
 // Why a command was issued: decides what its answer means.
 enum class Purpose : std::uint8_t {
@@ -194,6 +196,12 @@ class Engine::Impl {
 
   // Commits the input's changes and releases its commands; rolls back on failure.
   Status finish(Timestamp now) {
+    if (rate_dirty_) {
+      // The REST calls of the last minute survive a restart: a crash loop must not multiply
+      // the budget (Alpaca counts per account, not per process).
+      rate_dirty_ = false;
+      set_sync(kRateWindow, encode_rate_window(now));
+    }
     WriteBatch b;
     for (auto& [id, before] : txn_.orders_before) {
       (void)before;
@@ -511,6 +519,9 @@ class Engine::Impl {
     for (auto& a : s.active_alerts) alerts_[a.id] = a;
     rebuild_active_alerts();
     sync_state_ = s.sync_state;
+    if (auto rw = sync_state_.find(std::string(kRateWindow)); rw != sync_state_.end()) {
+      restore_rate_window(rw->second);
+    }
     started_at_ = now;
     last_now_ = now;
 
@@ -861,6 +872,12 @@ class Engine::Impl {
     for (OrderId id : v.exits) {
       const Order& o = orders_.at(id);
       if (o.role == OrderRole::exit && working_or_pending(o)) return;  // flatten under way
+      // A flatten that was parked or refused for good is not replaced by another one: the
+      // alert asks a person.
+      if (o.role == OrderRole::exit &&
+          (o.state == OrderState::parked || o.state == OrderState::submit_failed)) {
+        return;
+      }
     }
     const Trade& t = trades_.at(tid);
     Order x = make_order(t, OrderRole::exit, v.flatten_generation, opposite(t.spec.side),
@@ -1170,6 +1187,13 @@ class Engine::Impl {
       touched_trades_.insert(o.trade_id);
       return;
     }
+    if (is_exit_role(o.role) && !is_replace && e.http_status == 403) {
+      // A protective or flattening sell refused for the moment (wash-trade check against an
+      // opposite order, shares not yet settled...): bounded retry with backoff, then parked.
+      // Never a new order per refusal.
+      schedule_retry(id, why, now, EventSource::error, e.body, std::nullopt);
+      return;
+    }
     mut_order(id).last_error = why;
     set_local_state(id, OrderState::submit_failed, EventSource::error, "refused: " + why, e.body,
                     now);
@@ -1344,6 +1368,31 @@ class Engine::Impl {
       // An event that beats the submit reply: matched by our client id.
       learn_broker_id(ct->second, b.id);
       return ct->second;
+    }
+    return match_leg(b);
+  }
+
+  // A bracket/OCO leg carries a client id the broker made up, and a lookup of its parent by
+  // client id does not list it: recognise it by what we asked for (symbol, side, type, qty,
+  // price) among our legs whose id we have not learned yet.
+  std::optional<OrderId> match_leg(const BrokerOrder& b) {
+    if (b.order_class != OrderClass::bracket && b.order_class != OrderClass::oco) {
+      return std::nullopt;
+    }
+    for (auto& [id, o] : orders_) {
+      if (!o.parent_order_id || o.broker_order_id || o.symbol != b.symbol || o.side != b.side) {
+        continue;
+      }
+      const Order& parent = orders_.at(*o.parent_order_id);
+      if (!parent.broker_order_id) continue;
+      const bool type_ok = o.role == OrderRole::take_profit ? b.type == OrderType::limit
+                                                              : b.type != OrderType::limit;
+      const bool price_ok = o.role == OrderRole::take_profit ? b.limit_price == o.limit_price
+                                                               : b.stop_price == o.stop_price;
+      if (type_ok && price_ok && b.qty == o.qty) {
+        learn_broker_id(id, b.id);
+        return id;
+      }
     }
     return std::nullopt;
   }
@@ -1832,6 +1881,38 @@ class Engine::Impl {
   // ---------------------------------------------------------------------------------------
   // Outputs.
   // ---------------------------------------------------------------------------------------
+  // "second:count,..." for the calls of the last 60 s.
+  std::string encode_rate_window(Timestamp now) {
+    calls_last_minute(now);
+    std::map<std::int64_t, int> per_second;
+    for (Timestamp t : call_times_) per_second[t.ms() / 1000]++;
+    std::string out;
+    for (auto& [sec, n] : per_second) {
+      if (!out.empty()) out += ',';
+      out += fmt::format("{}:{}", sec, n);
+    }
+    return out;
+  }
+
+  void restore_rate_window(const std::string& text) {
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      std::size_t comma = text.find(',', pos);
+      std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos
+                                                                      : comma - pos);
+      pos = comma == std::string::npos ? text.size() : comma + 1;
+      auto colon = item.find(':');
+      if (colon == std::string::npos) continue;
+      char* end = nullptr;
+      const long long sec = std::strtoll(item.c_str(), &end, 10);
+      const long n = std::strtol(item.c_str() + colon + 1, &end, 10);
+      // The end of that second: conservative, the calls leave the window no earlier.
+      for (long i = 0; i < n && i < 1000; ++i) {
+        call_times_.push_back(Timestamp::from_ms(sec * 1000 + 999));
+      }
+    }
+  }
+
   std::int64_t calls_last_minute(Timestamp now) {
     while (!call_times_.empty() && now.ms_since(call_times_.front()) >= 60'000) {
       call_times_.pop_front();
@@ -1862,6 +1943,7 @@ class Engine::Impl {
       ++outstanding_;
       ++metrics_.rest_calls;
       call_times_.push_back(now);
+      rate_dirty_ = true;
       pending_[c.id].released_at = now;
       out.push_back(std::move(c));
     }
@@ -2049,6 +2131,7 @@ class Engine::Impl {
   std::size_t outstanding_ = 0;
   CommandId next_command_id_ = 0;
   std::deque<Timestamp> call_times_;
+  bool rate_dirty_ = false;
   std::deque<Timestamp> attempt_times_;
   std::unordered_map<OrderId, Timestamp> retry_resolve_at_;
 
