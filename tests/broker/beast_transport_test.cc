@@ -242,12 +242,7 @@ TEST(BeastTransport, SilentServerHitsTheReadTimeout) {
 }
 
 TEST(BeastTransport, ClosedPortIsNotSent) {
-  std::uint16_t port;
-  {
-    boost::asio::io_context ioc;
-    tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    port = a.local_endpoint().port();
-  }  // closed again: nothing listens there now
+  const std::uint16_t port = testing::closed_loopback_port();
   auto c = client("http://127.0.0.1:" + std::to_string(port));
   auto r = c.broker->submit_order(testing::stwd_take_profit());
   ASSERT_FALSE(r.ok());

@@ -92,6 +92,13 @@ class FakeServer {
   std::string last_target_;
 };
 
+// A loopback port nothing listens on (bound, then closed again): connecting there is refused.
+inline std::uint16_t closed_loopback_port() {
+  asio::io_context ioc;
+  tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
 inline std::string http_response(int status, std::string_view body,
                                  std::string_view extra_headers = "",
                                  std::string_view content_type = "application/json") {

@@ -160,12 +160,7 @@ TEST(AlpacaStream, SilenceIsDetectedAndTheClientReconnects) {
 }
 
 TEST(AlpacaStream, StopWhileConnectingToNothingReturns) {
-  std::uint16_t port;
-  {
-    boost::asio::io_context ioc;
-    tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    port = a.local_endpoint().port();
-  }
+  const std::uint16_t port = testing::closed_loopback_port();
   StreamOptions o;
   o.base_url = "http://127.0.0.1:" + std::to_string(port);
   o.backoff_base_ms = 10'000;  // stop() must interrupt the backoff wait
