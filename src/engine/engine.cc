@@ -108,6 +108,7 @@ struct OrderAux {
   std::optional<Timestamp> last_refresh_at;
   bool missing_checked = false;      // fetched once after missing from a sweep
   bool cancel_sent = false;
+  std::optional<Timestamp> sent_at;  // last submit/replace released for it
 };
 
 bool is_exit_role(OrderRole r) { return r != OrderRole::entry; }
@@ -940,7 +941,9 @@ class Engine::Impl {
           need_positions = true;
           continue;
         }
-        Decimal avail = broker_available(o.symbol);
+        // Our own sells sent after that read hold shares the read does not show yet: two
+        // exits on one symbol in one pass must not race each other into a 40310000.
+        Decimal avail = broker_available(o.symbol) - unseen_own_holds(o.symbol, id);
         Decimal needed = o.qty;
         if (o.replaces_order_id) needed = o.qty - orders_.at(*o.replaces_order_id).qty;
         if (avail < needed) {
@@ -1005,6 +1008,23 @@ class Engine::Impl {
     return true;
   }
 
+  Decimal unseen_own_holds(const std::string& symbol, OrderId except) {
+    Decimal held;
+    for (auto& [oid, x] : orders_) {
+      if (oid == except || x.symbol != symbol || x.side != Side::sell || x.parent_order_id) {
+        continue;
+      }
+      const bool in_flight = x.state == OrderState::submitting || x.state == OrderState::unknown;
+      const OrderAux& ax = aux_[oid];
+      const bool after_read = ax.sent_at && positions_read_at_ && *ax.sent_at >= *positions_read_at_;
+      if (in_flight || (after_read && is_open_at_broker(x.state))) {
+        held += x.replaces_order_id ? x.qty - orders_.at(*x.replaces_order_id).qty
+                                    : x.qty - x.filled_qty;
+      }
+    }
+    return held;
+  }
+
   Decimal broker_available(const std::string& symbol) const {
     auto it = broker_positions_.find(symbol);
     if (it == broker_positions_.end()) return Decimal();
@@ -1024,6 +1044,7 @@ class Engine::Impl {
                                 o.client_order_id),
                     {}, now);
     aux_[id].command_outstanding = true;
+    aux_[id].sent_at = now;
     Command c;
     c.priority = CommandPriority::trading;
     c.order_id = id;
