@@ -2,6 +2,10 @@
 // with and without the fault plan: every outcome must be classified as DESIGN.md requires.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
+#include <thread>
+
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/beast_transport.h"
 #include "broker/alpaca/stream_client.h"
@@ -169,6 +173,31 @@ TEST_F(SimIntegration, EveryCallWithoutFaults) {
   auto all = broker_->cancel_all_orders();
   EXPECT_TRUE(all.ok()) << all.error().describe();
   s->stop();
+}
+
+TEST_F(SimIntegration, OneTransportServesSeveralThreadsAtOnce) {
+  start({"--rate-limit", "0"});
+  std::atomic<int> ok{0};
+  std::vector<std::string> failures;
+  std::mutex mutex;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        auto r = (i % 2 == 0) ? broker_->get_clock().ok()
+                              : broker_->get_order_by_client_id("none-" + std::to_string(t)).error().not_found();
+        if (r) {
+          ++ok;
+        } else {
+          std::lock_guard lock(mutex);
+          failures.push_back("thread " + std::to_string(t) + " call " + std::to_string(i));
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 100);
+  EXPECT_TRUE(failures.empty()) << failures.front();
 }
 
 TEST_F(SimIntegration, WrongSecretIsRefusedAndNeverEchoed) {
