@@ -70,6 +70,7 @@ class World {
   void step();
   void run_for(std::int64_t ms);
   void ensure_running();
+  void note_crash_at_command(const std::string& when);
   void open_trade();
   void cancel_trade();
   void move_price();
@@ -246,7 +247,21 @@ void World::ensure_running() {
   if (!st.is_ok()) {
     ++result_.coverage["store:load_failed"];
     restart_at_ = now().plus_ms(rng_.range(100, 2000));
+  } else if (!rt_->running()) {
+    // start() settles, i.e. runs the recovery's first commands: an armed crash can hit there.
+    note_crash_at_command("during recovery");
   }
+}
+
+void World::note_crash_at_command(const std::string& when) {
+  const std::string point =
+      crash_armed_ ? (crash_armed_before_send_ ? "crash:before_send" : "crash:after_send")
+                   : "crash:other";
+  crash_armed_ = false;
+  ++result_.coverage[point];
+  if (when == "during recovery") ++result_.coverage["crash:during_recovery"];
+  trace_.add("engine crashed at a command (" + point + ", " + when + ")");
+  restart_at_ = now().plus_ms(rng_.range(0, 3000));
 }
 
 void World::on_advance(Timestamp t) {
@@ -302,15 +317,7 @@ void World::run_for(std::int64_t ms) {
     const bool was_running = rt_->running();
     rt_->run_for(slice, 100);
     ms -= slice;
-    if (was_running && !rt_->running()) {
-      const std::string point =
-          crash_armed_ ? (crash_armed_before_send_ ? "crash:before_send" : "crash:after_send")
-                       : "crash:other";
-      crash_armed_ = false;
-      ++result_.coverage[point];
-      trace_.add("engine crashed at a command (" + point + ")");
-      restart_at_ = now().plus_ms(rng_.range(0, 3000));
-    }
+    if (was_running && !rt_->running()) note_crash_at_command("while running");
     ensure_running();
     check_continuous();
   }
@@ -361,6 +368,7 @@ void World::open_trade() {
                                                  : spec.stop_loss->percent->str() + "%",
                          t.ok() ? fmt::format("trade {}", t->id) : "error " + t.status().message()));
   if (t.ok()) ++trades_opened_;
+  if (!rt_->running()) note_crash_at_command("in open_trade");
 }
 
 void World::cancel_trade() {
@@ -373,6 +381,7 @@ void World::cancel_trade() {
   const TradeId id = rng_.pick(live);
   Status st = rt_->cancel_trade(id);
   trace_.add(fmt::format("cancel_trade {} -> {}", id, st.is_ok() ? "ok" : st.message()));
+  if (!rt_->running()) note_crash_at_command("in cancel_trade");
 }
 
 void World::move_price() {
