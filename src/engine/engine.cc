@@ -727,7 +727,7 @@ class Engine::Impl {
       // An exit that was parked or failed for good is not silently replaced by a new one.
       for (OrderId id : v.exits) {
         const Order& o = orders_.at(id);
-        if (o.role != OrderRole::exit &&
+        if (o.role != OrderRole::exit && !o.replaces_order_id &&
             (o.state == OrderState::parked || o.state == OrderState::submit_failed)) {
           return;
         }
@@ -741,8 +741,32 @@ class Engine::Impl {
     if (is_open_at_broker(ex.state) && ex.broker_order_id && ex.filled_qty.is_zero() &&
         ex.qty < held && ex.state != OrderState::pending_replace &&
         ex.state != OrderState::pending_cancel && !has_pending_replacement(*active)) {
-      grow_exit(tid, *active, held, v, now);
+      if (!replacement_tried(*active)) {
+        grow_exit(tid, *active, held, v, now);
+      } else if (!aux_[*active].cancel_sent) {
+        // The broker refused to grow it: cancel it; once it is gone a new exit is placed for
+        // everything held. One replace attempt per exit, never a loop of them.
+        aux_[*active].cancel_sent = true;
+        Order& m = mut_order(*active);
+        audit(m, m.state, EventSource::intent,
+              fmt::format("replace refused; cancel to re-place the exit for {} held",
+                          held.str()),
+              {}, now);
+        Command c;
+        c.kind = CommandKind::cancel;
+        c.priority = CommandPriority::trading;
+        c.order_id = *active;
+        c.broker_order_id = *ex.broker_order_id;
+        stage(std::move(c), Purpose::cancel);
+      }
     }
+  }
+
+  bool replacement_tried(OrderId id) {
+    for (OrderId oid : by_trade_[orders_.at(id).trade_id]) {
+      if (orders_.at(oid).replaces_order_id == id) return true;
+    }
+    return false;
   }
 
   bool has_pending_replacement(OrderId id) {
