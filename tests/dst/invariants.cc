@@ -35,6 +35,13 @@ std::string intent_of(const std::string& cid) {
 
 }  // namespace
 
+std::string Checker::last_note(OrderId id) {
+  auto events = store_.order_events(id);
+  if (!events.ok() || events->empty()) return "(none)";
+  const OrderEvent& e = events->back();
+  return fmt::format("\"{}\" ({} -> {})", e.note, state_name(e.from), to_string(e.to));
+}
+
 bool Checker::ours(const std::string& cid) const {
   // A prefix test, not is_ours(): a resubmission under a suffixed id is still ours.
   return cid.rfind("ol-" + owner_ + "-", 0) == 0;
@@ -209,7 +216,8 @@ void Checker::check_final(const Engine& engine) {
     } else if (o.state == OrderState::submitting || o.state == OrderState::unknown ||
                (o.state == OrderState::created && !o.parent_order_id)) {
       report("I3", "unresolved " + o.client_order_id,
-             fmt::format("{} is still {} after the quiet period", who, to_string(o.state)));
+             fmt::format("{} is still {} after the quiet period; last audit: {}", who,
+                         to_string(o.state), last_note(o.id)));
     }
   }
   // I3: each broker order of ours is recorded locally, with its broker id.
@@ -239,6 +247,7 @@ void Checker::check_final(const Engine& engine) {
   }
 
   // I4: positions.
+  std::map<std::string, BrokerPosition> broker_positions;
   {
     std::map<std::string, Decimal> broker_pos, local_pos;
     if (auto body = get("/v2/positions")) {
@@ -246,7 +255,10 @@ void Checker::check_final(const Engine& engine) {
       if (!ps.ok()) {
         report("setup", "parse positions", "checker: cannot parse positions: " + ps.status().message());
       } else {
-        for (const BrokerPosition& p : *ps) broker_pos[p.symbol] = p.qty;
+        for (const BrokerPosition& p : *ps) {
+          broker_pos[p.symbol] = p.qty;
+          broker_positions[p.symbol] = p;
+        }
       }
     }
     auto lp = store_.positions();
@@ -295,9 +307,25 @@ void Checker::check_final(const Engine& engine) {
         if (is_open_at_broker(o.state) && o.broker_order_id) working = true;
       }
       if (!working) {
+        // What holds the symbol's shares at the broker, to tell a hold by our own orders from
+        // shares that are gone.
+        std::string holds;
+        for (const auto& [id, b] : broker) {
+          if (b.symbol != t.spec.symbol || b.side != Side::sell || !b.status ||
+              !is_open_at_broker(*b.status)) {
+            continue;
+          }
+          holds += fmt::format(" {}:{}:{}", b.client_order_id.substr(0, 24),
+                               b.qty ? b.qty->str() : "?", to_string(*b.status));
+        }
+        const auto bp = broker_positions.find(t.spec.symbol);
         report("I6", fmt::format("noexit {}", t.id),
-               fmt::format("trade {} ({} {}) holds a filled entry but has no working exit", t.id,
-                           t.spec.symbol, t.spec.qty.str()));
+               fmt::format("trade {} ({} {}) holds a filled entry but has no working exit; broker "
+                           "position {} available {}; open sells:{}",
+                           t.id, t.spec.symbol, t.spec.qty.str(),
+                           bp == broker_positions.end() ? "0" : bp->second.qty.str(),
+                           bp == broker_positions.end() ? "0" : bp->second.qty_available.str(),
+                           holds.empty() ? " none" : holds));
       }
     }
     if (trades->size() < 500) break;

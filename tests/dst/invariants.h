@@ -49,6 +49,7 @@ class Checker {
   void report(const std::string& inv, const std::string& key, const std::string& details);
   std::optional<std::string> get(const std::string& target);
   bool ours(const std::string& cid) const;
+  std::string last_note(OrderId id);  // the order's last audit event, for a report
 
   sim::Exchange& exchange_;
   Store& store_;
