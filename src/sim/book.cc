@@ -822,7 +822,10 @@ void ExchangeImpl::set_prices(const std::map<std::string, Decimal>& prices) {
 
 void ExchangeImpl::emit(const SimOrder& o, std::string_view event, Timestamp now,
                         std::optional<Decimal> price, std::optional<Decimal> qty) {
-  json::object data;
+  unsigned char arena[8192];
+  json::monotonic_resource mr(arena, sizeof arena);
+  ScopedStorage scoped(sp_, &mr);
+  json::object data(sp_);
   data["event"] = event;
   data["execution_id"] = id_rng_.uuid();
   data["order"] = order_json(o, false);
@@ -833,7 +836,7 @@ void ExchangeImpl::emit(const SimOrder& o, std::string_view event, Timestamp now
     data["qty"] = qty->str();
   }
   data["timestamp"] = format_rfc3339(now);
-  json::object msg;
+  json::object msg(sp_);
   msg["stream"] = "trade_updates";
   msg["data"] = std::move(data);
   enqueue_stream(StreamMessage{json::serialize(msg), now}, o, event);

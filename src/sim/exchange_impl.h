@@ -5,6 +5,7 @@
 //   http.cc    handle(): routing, request parsing, auth, rate limit, HTTP faults, statistics
 // Boost.JSON is allowed here because nothing outside src/sim includes this header.
 
+#include <array>
 #include <boost/json.hpp>
 #include <cstdint>
 #include <deque>
@@ -128,6 +129,21 @@ struct ReplaceRequest {
   std::optional<std::string> tif, client_order_id;
 };
 
+// Points `slot` at an arena for one call, and back when the call ends.
+class ScopedStorage {
+ public:
+  ScopedStorage(json::storage_ptr& slot, json::memory_resource* mr) : slot_(slot), saved_(slot) {
+    slot_ = json::storage_ptr(mr);
+  }
+  ~ScopedStorage() { slot_ = saved_; }
+  ScopedStorage(const ScopedStorage&) = delete;
+  ScopedStorage& operator=(const ScopedStorage&) = delete;
+
+ private:
+  json::storage_ptr& slot_;
+  json::storage_ptr saved_;
+};
+
 class ExchangeImpl final : public Exchange {
  public:
   ExchangeImpl(const SimConfig& config, const Clock& clock);
@@ -164,6 +180,13 @@ class ExchangeImpl final : public Exchange {
   json::object asset_json(const SymbolBook& b) const;
   json::object clock_json(Timestamp now) const;
   static json::object error_body(const ApiError& e);
+  const std::string& format_time(Timestamp t) const;
+  json::value time_or_null(const std::optional<Timestamp>& t) const;
+
+  // Where the JSON trees of the current call are allocated (an arena during handle()/emit()).
+  json::storage_ptr sp_;
+  mutable std::array<std::pair<std::int64_t, std::string>, 4> time_cache_;
+  mutable std::size_t time_cache_next_ = 0;
 
   // State, read by the route handlers in http.cc.
   const SimConfig config_;

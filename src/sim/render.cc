@@ -2,6 +2,7 @@
 // beside `type`, `"order_class":""` for simple orders (alpaca-api.md §2.2, §4, §13).
 #include <chrono>
 #include <cstdio>
+#include <array>
 #include <map>
 
 #include "sim/exchange_impl.h"
@@ -9,19 +10,15 @@
 namespace orderly::sim {
 namespace {
 
-json::value dec_or_null(const std::optional<Decimal>& d) {
-  if (!d) return nullptr;
-  return json::value(d->str());
+json::value dec_or_null(const std::optional<Decimal>& d, const json::storage_ptr& sp) {
+  if (!d) return json::value(nullptr, sp);
+  return json::value(d->str(), sp);
 }
 
-json::value time_or_null(const std::optional<Timestamp>& t) {
-  if (!t) return nullptr;
-  return json::value(format_rfc3339(*t));
-}
 
-json::value str_or_null(const std::string& s) {
-  if (s.empty()) return nullptr;
-  return json::value(s);
+json::value str_or_null(const std::string& s, const json::storage_ptr& sp) {
+  if (s.empty()) return json::value(nullptr, sp);
+  return json::value(s, sp);
 }
 
 std::string_view class_name(OClass c) {
@@ -116,42 +113,58 @@ Timestamp next_regular_close(Timestamp t) { return next_session_time(t, 16, 0); 
 
 // ---------------------------------------------------------------------------------------------
 
+// An order carries up to six timestamps, usually the same two or three: formatting them with
+// snprintf was a tenth of the cost of rendering an order.
+const std::string& ExchangeImpl::format_time(Timestamp t) const {
+  for (const auto& [ns, text] : time_cache_) {
+    if (ns == t.ns && !text.empty()) return text;
+  }
+  auto& slot = time_cache_[time_cache_next_++ % time_cache_.size()];
+  slot = {t.ns, format_rfc3339(t)};
+  return slot.second;
+}
+
+json::value ExchangeImpl::time_or_null(const std::optional<Timestamp>& t) const {
+  if (!t) return json::value(nullptr, sp_);
+  return json::value(format_time(*t), sp_);
+}
+
 json::object ExchangeImpl::order_json(const SimOrder& o, bool nested) const {
-  json::object j;
+  json::object j(sp_);
   j.reserve(34);
   j["id"] = o.id;
   j["client_order_id"] = o.client_order_id;
-  j["created_at"] = format_rfc3339(o.created_at);
-  j["updated_at"] = format_rfc3339(o.updated_at);
-  j["submitted_at"] = format_rfc3339(o.submitted_at);
+  j["created_at"] = format_time(o.created_at);
+  j["updated_at"] = format_time(o.updated_at);
+  j["submitted_at"] = format_time(o.submitted_at);
   j["filled_at"] = time_or_null(o.filled_at);
   j["expired_at"] = time_or_null(o.expired_at);
   j["canceled_at"] = time_or_null(o.canceled_at);
   j["failed_at"] = time_or_null(o.failed_at);
   j["replaced_at"] = time_or_null(o.replaced_at);
-  j["replaced_by"] = str_or_null(o.replaced_by);
-  j["replaces"] = str_or_null(o.replaces);
+  j["replaced_by"] = str_or_null(o.replaced_by, sp_);
+  j["replaces"] = str_or_null(o.replaces, sp_);
   auto b = books_.find(o.symbol);
   j["asset_id"] = b != books_.end() ? b->second.asset_id : std::string();
   j["symbol"] = o.symbol;
   j["asset_class"] = "us_equity";
-  j["notional"] = dec_or_null(o.notional);
-  j["qty"] = dec_or_null(o.qty);
+  j["notional"] = dec_or_null(o.notional, sp_);
+  j["qty"] = dec_or_null(o.qty, sp_);
   j["filled_qty"] = o.filled_qty.str();
   std::optional<Decimal> avg;
   if (o.filled_qty.is_positive()) avg = o.filled_value.checked_div(o.filled_qty);
-  j["filled_avg_price"] = dec_or_null(avg);
+  j["filled_avg_price"] = dec_or_null(avg, sp_);
   j["order_class"] = class_name(o.cls);
   j["order_type"] = to_string(o.type);
   j["type"] = to_string(o.type);
   j["side"] = o.buy ? "buy" : "sell";
   j["time_in_force"] = o.tif;
-  j["limit_price"] = dec_or_null(o.limit_price);
-  j["stop_price"] = dec_or_null(o.stop_price);
+  j["limit_price"] = dec_or_null(o.limit_price, sp_);
+  j["stop_price"] = dec_or_null(o.stop_price, sp_);
   j["status"] = to_string(o.status);
   j["extended_hours"] = o.extended_hours;
   if (nested && !o.legs.empty()) {
-    json::array legs;
+    json::array legs(sp_);
     for (const std::string& id : o.legs) {
       auto it = orders_.find(id);
       if (it != orders_.end()) legs.emplace_back(order_json(*it->second, false));
@@ -163,7 +176,7 @@ json::object ExchangeImpl::order_json(const SimOrder& o, bool nested) const {
   j["trail_percent"] = nullptr;
   j["trail_price"] = nullptr;
   j["hwm"] = nullptr;
-  j["position_intent"] = str_or_null(o.position_intent);
+  j["position_intent"] = str_or_null(o.position_intent, sp_);
   return j;
 }
 
@@ -177,7 +190,7 @@ json::object ExchangeImpl::position_json(const std::string& symbol, const Positi
   const Decimal lastday_value = p.qty * b.lastday_price;
   const Decimal intraday = market_value - lastday_value;
   auto ratio = [](Decimal a, Decimal b) { return a.checked_div(b).value_or(Decimal()).str(); };
-  json::object j;
+  json::object j(sp_);
   j["asset_id"] = b.asset_id;
   j["symbol"] = symbol;
   j["exchange"] = b.exchange;
@@ -204,7 +217,7 @@ json::object ExchangeImpl::account_json() const {
   for (const auto& [symbol, p] : positions_) long_value += p.qty * books_.at(symbol).price;
   const Decimal equity = cash_ + long_value;
   const std::string bp = Decimal::max(buying_power(), Decimal()).str();
-  json::object j;
+  json::object j(sp_);
   j["id"] = account_id_;
   j["account_number"] = account_number_;
   j["status"] = "ACTIVE";
@@ -238,7 +251,7 @@ json::object ExchangeImpl::account_json() const {
 }
 
 json::object ExchangeImpl::activity_json(const Activity& a) const {
-  json::object j;
+  json::object j(sp_);
   j["id"] = a.id;
   j["activity_type"] = "FILL";
   j["transaction_time"] = format_rfc3339(a.time);
@@ -255,7 +268,7 @@ json::object ExchangeImpl::activity_json(const Activity& a) const {
 }
 
 json::object ExchangeImpl::asset_json(const SymbolBook& b) const {
-  json::object j;
+  json::object j(sp_);
   j["id"] = b.asset_id;
   j["class"] = "us_equity";
   j["exchange"] = b.exchange;
@@ -271,7 +284,7 @@ json::object ExchangeImpl::asset_json(const SymbolBook& b) const {
 }
 
 json::object ExchangeImpl::clock_json(Timestamp now) const {
-  json::object j;
+  json::object j(sp_);
   j["timestamp"] = format_et(now);
   j["is_open"] = !config_.regular_hours_only || regular_hours_open(now);
   j["next_open"] = format_et(next_regular_open(now));
