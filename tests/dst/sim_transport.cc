@@ -45,6 +45,8 @@ alpaca::TransportResult SimTransport::send(const alpaca::HttpRequest& request) {
     if (reply.body.find("40310000") != std::string::npos) {
       if (reply.body.find("wash trade") != std::string::npos) {
         ++wash_trades_;
+      } else if (reply.body.find("insufficient buying power") != std::string::npos) {
+        ++no_buying_power_;  // the scenario may spend the cash: refused, nothing held
       } else if (on_insufficient_qty) {
         on_insufficient_qty(request.method + " " + request.target + " " + request.body,
                             reply.body);

@@ -30,8 +30,8 @@ class SimTransport final : public alpaca::HttpTransport {
   // Called with the client_order_id of every POST /v2/orders before it reaches the exchange.
   std::function<void(const std::string& cid)> on_submit;
   // Called with the body of every 40310000 "insufficient qty available" answer (I2). Alpaca also
-  // answers 40310000 to a potential wash trade: that one is a refusal of the user's trade, counted
-  // apart (wash_trades()).
+  // answers 40310000 to a potential wash trade and to insufficient buying power: those refuse the
+  // user's trade, counted apart (wash_trades(), no_buying_power()).
   std::function<void(const std::string& request, const std::string& body)> on_insufficient_qty;
 
   std::int64_t calls() const { return calls_; }
@@ -39,6 +39,7 @@ class SimTransport final : public alpaca::HttpTransport {
   std::int64_t lost_responses() const { return lost_; }
   std::int64_t timeouts() const { return timeouts_; }
   std::int64_t wash_trades() const { return wash_trades_; }
+  std::int64_t no_buying_power() const { return no_buying_power_; }
 
  private:
   sim::Exchange& exchange_;
@@ -50,6 +51,7 @@ class SimTransport final : public alpaca::HttpTransport {
   std::int64_t lost_ = 0;
   std::int64_t timeouts_ = 0;
   std::int64_t wash_trades_ = 0;
+  std::int64_t no_buying_power_ = 0;
 };
 
 // The client_order_id in a POST /v2/orders body ("" when absent).

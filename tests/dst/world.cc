@@ -473,6 +473,7 @@ RunResult World::run() {
   if (store_->failed_commits() > 0) result_.coverage["store:commit_failed"] += store_->failed_commits();
   if (transport_->lost_responses() > 0) result_.coverage["http:lost_response"] += transport_->lost_responses();
   if (transport_->wash_trades() > 0) result_.coverage["broker:wash_trade_refused"] += transport_->wash_trades();
+  if (transport_->no_buying_power() > 0) result_.coverage["broker:buying_power_refused"] += transport_->no_buying_power();
   if (transport_->timeouts() > 0) result_.coverage["http:client_timeout"] += transport_->timeouts();
   result_.summary = fmt::format(
       "trades={} rest_calls={} max_calls_per_min={} stream_heard={} stream_lost={} commits={} "
