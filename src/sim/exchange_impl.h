@@ -132,7 +132,7 @@ struct ReplaceRequest {
 // Points `slot` at an arena for one call, and back when the call ends.
 class ScopedStorage {
  public:
-  ScopedStorage(json::storage_ptr& slot, json::memory_resource* mr) : slot_(slot), saved_(slot) {
+  ScopedStorage(json::storage_ptr& slot, json::monotonic_resource* mr) : slot_(slot), saved_(slot) {
     slot_ = json::storage_ptr(mr);
   }
   ~ScopedStorage() { slot_ = saved_; }

@@ -182,7 +182,6 @@ json::object ExchangeImpl::order_json(const SimOrder& o, bool nested) const {
 
 json::object ExchangeImpl::position_json(const std::string& symbol, const Position& p) const {
   const SymbolBook& b = books_.at(symbol);
-  std::vector<std::string> unused;
   const Decimal held = held_for_orders(b, nullptr);
   const Decimal price = b.price;
   const Decimal market_value = p.qty * price;
