@@ -318,11 +318,18 @@ void Checker::check_final(const Engine& engine) {
           holds += fmt::format(" {}:{}:{}", b.client_order_id.substr(0, 24),
                                b.qty ? b.qty->str() : "?", to_string(*b.status));
         }
+        std::string mine;
+        for (const Order& o : local) {
+          if (o.trade_id != t.id) continue;
+          const auto dash = o.client_order_id.rfind('-');
+          mine += fmt::format(" {}:{}:{}", o.client_order_id.substr(dash + 1), to_string(o.state),
+                              o.filled_qty.str());
+        }
         const auto bp = broker_positions.find(t.spec.symbol);
         report("I6", fmt::format("noexit {}", t.id),
-               fmt::format("trade {} ({} {}) holds a filled entry but has no working exit; broker "
-                           "position {} available {}; open sells:{}",
-                           t.id, t.spec.symbol, t.spec.qty.str(),
+               fmt::format("trade {} ({} {}) holds a filled entry but has no working exit; its "
+                           "orders:{}; broker position {} available {}; open sells:{}",
+                           t.id, t.spec.symbol, t.spec.qty.str(), mine,
                            bp == broker_positions.end() ? "0" : bp->second.qty.str(),
                            bp == broker_positions.end() ? "0" : bp->second.qty_available.str(),
                            holds.empty() ? " none" : holds));
