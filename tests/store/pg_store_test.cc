@@ -162,6 +162,40 @@ TEST(PgStore, RefusedBatchWritesNothingAndLeavesNoSeqGap) {
   EXPECT_EQ(all_events_gap_free(*store).size(), 2u);
 }
 
+// Batches travel as arrays (one statement per table): any text must come back byte for byte,
+// and an order upserted twice in one batch ends as its last version.
+TEST(PgStore, MultiRowBatchKeepsAwkwardTextAndLastUpsertWins) {
+  const std::string url = testing::fresh_pg_db();
+  auto store = open_or_die(url, "acct-a");
+  ASSERT_TRUE(store);
+  const std::vector<std::string> notes = {"", "NULL", "a,b", "{x}", "say \"hi\"", "back\\slash",
+                                          " spaced ", "ünïcødé", "line\nbreak"};
+  WriteBatch b;
+  for (std::size_t i = 0; i < notes.size(); ++i) {
+    const OrderId id = static_cast<OrderId>(i + 1);
+    b.orders.push_back(pg_sample_order(id, 1, "cid-" + std::to_string(id)));
+    b.events.push_back(pg_sample_event(id, notes[i]));
+  }
+  Order again = b.orders[0];
+  again.last_error = "second version";
+  again.version = 2;
+  b.orders.push_back(again);
+  ASSERT_TRUE(store->commit(b).is_ok());
+  auto events = all_events_gap_free(*store);
+  ASSERT_EQ(events.size(), notes.size());
+  for (std::size_t i = 0; i < notes.size(); ++i) EXPECT_EQ(events[i].note, notes[i]);
+  auto first = store->get_order(1);
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->last_error, "second version");
+  EXPECT_EQ((*first)->version, 2);
+
+  WriteBatch nul = pg_order_batch(100);
+  nul.events[0].payload = std::string("a\0b", 3);
+  Status s = store->commit(nul);
+  EXPECT_EQ(s.code(), Status::Code::invalid_argument) << s.to_string();
+  EXPECT_FALSE(store->get_order(100)->has_value());
+}
+
 TEST(PgStore, AccountsShareTheDatabaseButNotTheirRows) {
   const std::string url = testing::fresh_pg_db();
   auto a = open_or_die(url, "acct-a");

@@ -1,6 +1,7 @@
 #include "store/postgres/postgres_store.h"
 
 #include <charconv>
+#include <map>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -60,10 +61,17 @@ constexpr pg::StatementDef kStatements[] = {
      "sl_percent = EXCLUDED.sl_percent, exits = EXCLUDED.exits, state = EXCLUDED.state, "
      "note = EXCLUDED.note, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, "
      "is_open = EXCLUDED.is_open"},
-    {"order_upsert",
-     "INSERT INTO orders (account, " ORDER_COLS ", is_open) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-     "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, "
-     "$26, $27) ON CONFLICT (account, id) DO UPDATE SET trade_id = EXCLUDED.trade_id, "
+    // Batches are written with one statement per table: each column travels as one array
+    // parameter and unnest() turns them back into rows (a 64-change batch is 2 statements, not
+    // 128). Rows keep the batch's order, so event seqs follow it.
+    {"orders_upsert",
+     "INSERT INTO orders (account, " ORDER_COLS ", is_open) SELECT $1, u.* FROM unnest("
+     "$2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
+     "$9::text[], $10::text[], $11::text[], $12::numeric[], $13::numeric[], $14::numeric[], "
+     "$15::bigint[], $16::bigint[], $17::text[], $18::numeric[], $19::numeric[], $20::bigint[], "
+     "$21::integer[], $22::bigint[], $23::text[], $24::bigint[], $25::bigint[], $26::bigint[], "
+     "$27::boolean[]) AS u "
+     "ON CONFLICT (account, id) DO UPDATE SET trade_id = EXCLUDED.trade_id, "
      "role = EXCLUDED.role, client_order_id = EXCLUDED.client_order_id, "
      "broker_order_id = COALESCE(EXCLUDED.broker_order_id, orders.broker_order_id), "
      "symbol = EXCLUDED.symbol, "
@@ -77,12 +85,15 @@ constexpr pg::StatementDef kStatements[] = {
      "next_attempt_at = EXCLUDED.next_attempt_at, last_error = EXCLUDED.last_error, "
      "created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, "
      "version = EXCLUDED.version, is_open = EXCLUDED.is_open"},
-    // $2 = events in the batch, $3 = this event's 1-based position in it. A missing account
+    // $2 = events in the batch; e.ord = the event's 1-based position in it. A missing account
     // row yields a NULL seq and fails the batch instead of dropping the event.
-    {"event_insert",
-     "INSERT INTO order_events (account, " EVENT_COLS ") VALUES ($1, (SELECT last_event_seq "
-     "FROM accounts WHERE account = $1) - $2::bigint + $3::bigint, $4, $5, $6, $7, $8, $9, $10, "
-     "$11)"},
+    {"events_insert",
+     "INSERT INTO order_events (account, " EVENT_COLS ") SELECT $1::text, (SELECT last_event_seq "
+     "FROM accounts WHERE account = $1::text) - $2::bigint + e.ord, e.order_id, e.at, e.source, "
+     "e.from_state, e.to_state, e.filled_qty, e.payload, e.note FROM unnest($3::bigint[], "
+     "$4::bigint[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::text[], $10::text[]) "
+     "WITH ORDINALITY AS e(order_id, at, source, from_state, to_state, filled_qty, payload, "
+     "note, ord)"},
     {"fill_insert",
      "INSERT INTO fills (account, " FILL_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
      "ON CONFLICT (account, execution_id) DO NOTHING"},
@@ -386,6 +397,37 @@ StatusOr<std::optional<T>> read_one(const Rows& rows, ReadFn read) {
   return std::optional<T>(std::move(v.value()));
 }
 
+// A PostgreSQL array literal ({"a","b",NULL}): every element quoted, so any text is exact.
+std::string array_literal(const std::vector<std::vector<Param>>& rows, std::size_t column) {
+  std::string out = "{";
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    if (r > 0) out += ',';
+    const Param& p = rows[r][column];
+    if (!p) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char c : *p) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+// {account, column 1 as an array, column 2 as an array, ...}, from rows whose first `skip`
+// values are not columns (the account).
+std::vector<Param> columns_of(const std::string& account, const std::vector<std::vector<Param>>& rows,
+                              std::size_t skip) {
+  std::vector<Param> params{account};
+  const std::size_t width = rows.front().size();
+  for (std::size_t c = skip; c < width; ++c) params.push_back(array_literal(rows, c));
+  return params;
+}
+
 Status check_page(int limit, int offset) {
   if (limit < 0 || offset < 0) {
     return Status::error(Status::Code::invalid_argument,
@@ -490,14 +532,27 @@ struct PostgresStore::Impl {
     const std::string& a = account;
     if (!b.events.empty()) body.push_back({"seq_reserve", {a, i64(std::ssize(b.events))}});
     for (const Trade& t : b.trades) body.push_back({"trade_upsert", trade_params(a, t)});
-    for (const Order& o : b.orders) body.push_back({"order_upsert", order_params(a, o)});
-    std::int64_t position = 0;
-    for (const OrderEvent& e : b.events) {
-      body.push_back({"event_insert",
-                      {a, i64(std::ssize(b.events)), i64(++position), i64(e.order_id),
-                       i64(e.at.ns), std::string(to_string(e.source)),
-                       e.from ? Param(std::string(to_string(*e.from))) : std::nullopt,
-                       std::string(to_string(e.to)), e.filled_qty.str(), e.payload, e.note}});
+    if (!b.orders.empty()) {
+      // Upsert by id, the last one in the batch winning (as one-by-one upserts would);
+      // a single multi-row upsert may not touch a row twice.
+      std::map<OrderId, std::size_t> last;
+      for (std::size_t i = 0; i < b.orders.size(); ++i) last[b.orders[i].id] = i;
+      std::vector<std::vector<Param>> rows;
+      for (std::size_t i = 0; i < b.orders.size(); ++i) {
+        if (last[b.orders[i].id] == i) rows.push_back(order_params(a, b.orders[i]));
+      }
+      body.push_back({"orders_upsert", columns_of(a, rows, 1)});
+    }
+    if (!b.events.empty()) {
+      std::vector<std::vector<Param>> rows;
+      for (const OrderEvent& e : b.events) {
+        rows.push_back({i64(e.order_id), i64(e.at.ns), std::string(to_string(e.source)),
+                        e.from ? Param(std::string(to_string(*e.from))) : std::nullopt,
+                        std::string(to_string(e.to)), e.filled_qty.str(), e.payload, e.note});
+      }
+      std::vector<Param> params = columns_of(a, rows, 0);
+      params.insert(params.begin() + 1, i64(std::ssize(b.events)));
+      body.push_back({"events_insert", std::move(params)});
     }
     for (const Fill& f : b.fills) {
       body.push_back({"fill_insert",
@@ -565,6 +620,7 @@ struct PostgresStore::Impl {
     if (batch.empty()) return Status::ok();
     const auto until = deadline();
     std::vector<Stmt> body = body_of(batch);
+    if (Status s = refuse_nul_bytes(body); !s) return s;
     std::string batch_id;
     bool sent = false;  // sent at least once: the outcome must be verified before a resend
     if (pending && pending->body == body) {
@@ -628,6 +684,21 @@ struct PostgresStore::Impl {
           return sql_failure(out);
       }
     }
+  }
+
+  // libpq passes text as C strings: a NUL byte would silently cut the value short, and
+  // PostgreSQL text cannot hold one anyway.
+  static Status refuse_nul_bytes(const std::vector<Stmt>& body) {
+    for (const Stmt& st : body) {
+      for (const Param& p : st.params) {
+        if (p && p->find('\0') != std::string::npos) {
+          return Status::error(Status::Code::invalid_argument,
+                               std::string("batch refused, nothing written: a text value for ") +
+                                   st.name + " contains a NUL byte");
+        }
+      }
+    }
+    return Status::ok();
   }
 
   Status sql_failure(const pg::PipelineOutcome& out) {
