@@ -89,6 +89,7 @@ enum class Purpose : std::uint8_t {
   sweep_page,
   catchup_page,
   positions,
+  legs,            // nested listing to learn legs' ids
 };
 
 struct Pending {
@@ -836,16 +837,21 @@ class Engine::Impl {
                fmt::format("grow exit {} from {} to {} (entry filled more)",
                            old.client_order_id, old.qty.str(), held.str()),
                now);
-    for (OrderId oid : std::vector<OrderId>(by_trade_[tid])) {
-      const Order& leg = orders_.at(oid);
-      if (leg.parent_order_id == old_id) {
-        Order nl = make_order(t, leg.role, v.exit_generation, leg.side, leg.type, held, now);
-        nl.tif = leg.tif;
-        nl.stop_price = leg.stop_price;
-        nl.limit_price = leg.limit_price;
-        nl.parent_order_id = rid;
-        record_new(std::move(nl), "leg of the grown exit", now);
-      }
+    (void)rid;  // the legs stay: the broker moves them to the replacement (see adopt_replacement)
+  }
+
+  // A replaced OCO parent keeps its legs at the broker (they move to the new order): the local
+  // legs follow, so their broker ids and states keep matching.
+  void adopt_replacement(OrderId new_id, Timestamp now) {
+    const Order& n = orders_.at(new_id);
+    if (!n.replaces_order_id) return;
+    const OrderId old_id = *n.replaces_order_id;
+    for (OrderId oid : std::vector<OrderId>(by_trade_[n.trade_id])) {
+      if (orders_.at(oid).parent_order_id != old_id) continue;
+      Order& leg = mut_order(oid);
+      leg.parent_order_id = new_id;
+      audit(leg, leg.state, EventSource::response,
+            fmt::format("leg moves to the replacement {}", n.client_order_id), {}, now);
     }
   }
 
@@ -1183,6 +1189,7 @@ class Engine::Impl {
       adopt(id, *r.order, EventSource::response,
             is_replace ? "replacement accepted" : "submit accepted", now);
       if (is_replace && o.replaces_order_id) {
+        adopt_replacement(id, now);
         apply(*o.replaces_order_id,
               {OrderState::replaced, std::nullopt, std::nullopt, std::nullopt},
               EventSource::response, "replaced by " + r.order->id, r.order->raw, now);
@@ -1340,6 +1347,7 @@ class Engine::Impl {
       adopt(id, *r.order, EventSource::lookup, "found by client_order_id: adopted, not resent",
             now);
       if (o.replaces_order_id && is_known_to_broker(orders_.at(id).state)) {
+        adopt_replacement(id, now);
         apply(*o.replaces_order_id,
               {OrderState::replaced, std::nullopt, std::nullopt, std::nullopt},
               EventSource::lookup, "replaced by " + r.order->id, {}, now);
@@ -1850,6 +1858,38 @@ class Engine::Impl {
     run_submitter(now);
   }
 
+  // A leg whose broker id no reply told us (a lookup of the parent by client id, a PATCH reply
+  // do not list legs): one nested listing of the symbol's orders since the parent finds it.
+  void check_unresolved_leg(OrderId id, Timestamp now) {
+    const Order& leg = orders_.at(id);
+    if (leg.broker_order_id || !is_local(leg.state) || leg.state == OrderState::parked) return;
+    const Order& parent = orders_.at(*leg.parent_order_id);
+    if (!parent.broker_order_id || !is_known_to_broker(parent.state)) return;
+    OrderAux& ax = aux_[id];
+    if (now.ms_since(leg.updated_at) < cfg_.inflight_check_ms) return;
+    if (ax.last_refresh_at && now.ms_since(*ax.last_refresh_at) < cfg_.stuck_order_ms) return;
+    ax.last_refresh_at = now;
+    Command c;
+    c.kind = CommandKind::list_orders;
+    c.priority = CommandPriority::lookup;
+    c.list.status = OrderListStatus::all;
+    c.list.nested = true;
+    c.list.ascending = true;
+    c.list.limit = cfg_.list_page_size;
+    c.list.symbols = {leg.symbol};
+    c.list.after = parent.created_at.plus_ms(-60'000);
+    stage(std::move(c), Purpose::legs);
+  }
+
+  void on_legs_result(const CommandResult& r, Timestamp now) {
+    if (r.error) return;
+    for (const BrokerOrder& b : r.orders) {
+      auto it = by_bid_.find(b.id);
+      if (it == by_bid_.end() || b.legs.empty()) continue;
+      adopt_legs(it->second, b, EventSource::lookup, now);
+    }
+  }
+
   bool any_hold_wait() const {
     for (auto& [id, ax] : aux_) {
       if (ax.hold_wait && orders_.count(id) && orders_.at(id).state == OrderState::created) {
@@ -1861,7 +1901,10 @@ class Engine::Impl {
 
   void check_inflight(Timestamp now) {
     for (auto& [id, o] : orders_) {
-      if (o.parent_order_id) continue;
+      if (o.parent_order_id) {
+        check_unresolved_leg(id, now);
+        continue;
+      }
       OrderAux& ax = aux_[id];
       const std::int64_t age = now.ms_since(o.updated_at);
       if (o.state == OrderState::unknown && !ax.command_outstanding) {
@@ -2014,6 +2057,7 @@ class Engine::Impl {
       case Purpose::sweep_page: on_sweep_result(p, r, now); break;
       case Purpose::catchup_page: on_catchup_result(r, now); break;
       case Purpose::positions: on_positions_result(r, now); break;
+      case Purpose::legs: on_legs_result(r, now); break;
     }
     drain_held_back(now);
     run_submitter(now);
