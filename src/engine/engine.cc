@@ -680,6 +680,22 @@ class Engine::Impl {
     const Trade& t = tit->second;
     const Decimal held = v.entry_filled - v.exit_filled;
     const bool entry_done = is_terminal(entry.state) || entry.state == OrderState::parked;
+    // An exit still unsent that no longer fits what is held (another exit filled meanwhile) is
+    // dropped; a right-sized one is placed again if still needed.
+    for (OrderId id : v.exits) {
+      const Order& o = orders_.at(id);
+      if (o.state != OrderState::created || o.broker_order_id || o.replaces_order_id ||
+          aux_[id].command_outstanding || o.role == OrderRole::exit) {
+        continue;
+      }
+      if (!held.is_positive() || o.qty > held) {
+        set_local_state(id, OrderState::canceled, EventSource::intent,
+                        fmt::format("not sent: {} held no longer needs this exit of {}",
+                                    held.str(), o.qty.str()),
+                        {}, now);
+        aux_[id].hold_wait = false;
+      }
+    }
 
     if (t.state == TradeState::pending && v.entry_filled.is_positive()) {
       Trade& m = mut_trade(tid);
@@ -723,6 +739,17 @@ class Engine::Impl {
     for (OrderId id : v.exits) {
       const Order& o = orders_.at(id);
       if (o.role != OrderRole::exit && working_or_pending(o)) active = id;
+    }
+    if (!active) {
+      // A canceled OCO parent whose leg we have not seen end yet: the leg may have filled (its
+      // fill is what canceled the parent). Wait for it rather than placing a second exit.
+      for (OrderId id : v.all_exits) {
+        const Order& o = orders_.at(id);
+        if (o.parent_order_id && orders_.at(*o.parent_order_id).role != OrderRole::entry &&
+            working_or_pending(o)) {
+          return;
+        }
+      }
     }
     if (!active) {
       // An exit that was parked or failed for good is not silently replaced by a new one.
