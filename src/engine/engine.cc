@@ -1266,6 +1266,9 @@ class Engine::Impl {
       touched_trades_.insert(o.trade_id);
       return;
     }
+    if (o.role == OrderRole::exit && !is_replace && e.http_status == 403) {
+      reprice_flatten_past_wash_check(id, e, now);
+    }
     if (is_exit_role(o.role) && !is_replace && e.http_status == 403) {
       // A protective or flattening sell refused for the moment (wash-trade check against an
       // opposite order, shares not yet settled...): bounded retry with backoff, then parked.
@@ -1282,6 +1285,36 @@ class Engine::Impl {
     }
     if (is_replace && o.replaces_order_id) stage_refresh(*o.replaces_order_id, now, true);
     touched_trades_.insert(o.trade_id);
+  }
+
+  // Alpaca refuses a market order while an opposite-side limit order of the account could cross
+  // it ("potential wash trade"). When that opposite order is ours, the flatten becomes a limit
+  // order one tick beyond its price: it no longer crosses it and still executes at the market.
+  // Same intent, same client id: the broker never created the refused one.
+  void reprice_flatten_past_wash_check(OrderId id, const BrokerError& e, Timestamp now) {
+    constexpr std::string_view kKey = "\"existing_order_id\":\"";
+    auto pos = e.body.find(kKey);
+    if (e.body.find("wash trade") == std::string::npos || pos == std::string::npos) return;
+    pos += kKey.size();
+    auto end = e.body.find('"', pos);
+    if (end == std::string::npos) return;
+    auto it = by_bid_.find(e.body.substr(pos, end - pos));
+    if (it == by_bid_.end()) return;
+    const Order& other = orders_.at(it->second);
+    const Order& o = orders_.at(id);
+    if (!other.limit_price || other.side == o.side) return;
+    const Decimal tick = Decimal::price_increment_for(*other.limit_price);
+    const Decimal price = o.side == Side::sell ? *other.limit_price + tick
+                                               : *other.limit_price - tick;
+    if (!price.is_positive()) return;
+    Order& m = mut_order(id);
+    m.type = OrderType::limit;
+    m.limit_price = price;
+    m.tif = TimeInForce::day;
+    audit(m, m.state, EventSource::error,
+          fmt::format("wash-trade check against our {}: flatten as limit {}",
+                      other.client_order_id, price.str()),
+          e.body, now);
   }
 
   // 40310000: someone's open orders hold the shares. Never a blind retry: find out whose.
