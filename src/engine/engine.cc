@@ -1455,6 +1455,8 @@ class Engine::Impl {
     std::optional<OrderId> local = find_local(*r.order);
     if (!local) return;
     adopt(*local, *r.order, EventSource::lookup, "refreshed by id", now);
+    // Still working (e.g. pending_cancel): the next sweep that misses it fetches it again.
+    if (is_open_at_broker(orders_.at(*local).state)) aux_[*local].missing_checked = false;
   }
 
   void on_cancel_result(const Pending& p, const CommandResult& r, Timestamp now) {
