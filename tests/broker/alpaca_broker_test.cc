@@ -174,6 +174,15 @@ TEST_F(AlpacaBrokerTest, SecretEchoedByAServerIsScrubbed) {
   expect_no_secret(t.error());
 }
 
+TEST_F(AlpacaBrokerTest, GetOrderAsksForNestedLegs) {
+  transport_->answers.push_back(reply(404, R"({"code":40410000,"message":"order not found"})"));
+  auto r = broker_.get_order("o1");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.error().not_found());
+  EXPECT_EQ(transport_->seen.back().method, "GET");
+  EXPECT_EQ(transport_->seen.back().target, "/v2/orders/o1?nested=true");
+}
+
 TEST_F(AlpacaBrokerTest, CancelReplaceCancelAll) {
   transport_->answers.push_back(reply(204, ""));
   EXPECT_TRUE(broker_.cancel_order("o1").ok());

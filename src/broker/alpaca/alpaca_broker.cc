@@ -161,7 +161,10 @@ BrokerResult<BrokerOrder> AlpacaBroker::submit_order(const OrderRequest& request
 }
 
 BrokerResult<BrokerOrder> AlpacaBroker::get_order(std::string_view id) {
-  return run<BrokerOrder>(call("GET", "/v2/orders/" + encode(id)), "GET", parse_order);
+  // nested=true: a bracket/OCO parent then carries its legs, whose ids the engine needs when
+  // the submit reply that would have listed them was lost.
+  return run<BrokerOrder>(call("GET", "/v2/orders/" + encode(id) + "?nested=true"), "GET",
+                          parse_order);
 }
 
 BrokerResult<BrokerOrder> AlpacaBroker::get_order_by_client_id(std::string_view cid) {
