@@ -1,0 +1,338 @@
+// The real `orderly sim` process over loopback: plain HTTP and WebSocket, as any client sees it.
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "sim_process.h"
+#include "test_client.h"
+
+namespace orderly::sim::testing {
+namespace {
+
+namespace json = boost::json;
+
+std::string str(const json::value& v, std::string_view key) {
+  if (!v.is_object()) return "";
+  const json::value* f = v.as_object().if_contains(key);
+  return f && f->is_string() ? std::string(f->as_string()) : "";
+}
+
+std::string order_body(const std::string& symbol, const std::string& side, const std::string& qty,
+                       const std::string& coid, const std::string& limit = "") {
+  json::object o{{"symbol", symbol}, {"qty", qty}, {"side", side},
+                 {"type", limit.empty() ? "market" : "limit"}, {"time_in_force", "day"},
+                 {"client_order_id", coid}};
+  if (!limit.empty()) o["limit_price"] = limit;
+  return json::serialize(o);
+}
+
+class SimBinaryTest : public ::testing::Test {
+ protected:
+  void launch(std::vector<std::string> args = {}) {
+    sim = std::make_unique<SimProcess>(std::move(args));
+    ASSERT_NE(sim->port(), 0) << "orderly sim did not print its port: " << sim->stdout_text();
+  }
+  std::uint16_t port() const { return sim->port(); }
+
+  // Polls GET /v2/orders/{id} until its status is `status`.
+  bool order_reaches(HttpClient& c, const std::string& id, const std::string& status) {
+    return eventually([&] { return str(c.get("/v2/orders/" + id).json(), "status") == status; });
+  }
+
+  // Buys `qty` at market and waits for the fill; returns the order id.
+  std::string buy_filled(HttpClient& c, const std::string& symbol, const std::string& qty,
+                         const std::string& coid) {
+    auto r = c.post("/v2/orders", order_body(symbol, "buy", qty, coid));
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::string id = str(r.json(), "id");
+    EXPECT_FALSE(id.empty()) << r.body;
+    EXPECT_TRUE(order_reaches(c, id, "filled")) << c.get("/v2/orders/" + id).body;
+    return id;
+  }
+
+  static void listen(WsClient& ws, const std::string& key = "k", const std::string& secret = "s") {
+    ws.send(R"({"action":"authenticate","data":{"key_id":")" + key + R"(","secret_key":")" +
+            secret + R"("}})");
+    auto auth = ws.read();
+    ASSERT_TRUE(auth);
+    ASSERT_NE(auth->text.find("\"authorized\""), std::string::npos) << auth->text;
+    ws.send(R"({"action":"listen","data":{"streams":["trade_updates"]}})");
+    auto ack = ws.read_until("listening");
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(ack->text, R"({"stream":"listening","data":{"streams":["trade_updates"]}})");
+  }
+
+  // The next trade_updates message for order `id` with event `event`.
+  static std::optional<json::value> await_event(WsClient& ws, const std::string& id,
+                                                const std::string& event, bool* binary = nullptr) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto m = ws.read(std::chrono::seconds(20));
+      if (!m) return std::nullopt;
+      json::error_code ec;
+      json::value v = json::parse(m->text, ec);
+      if (ec || str(v, "stream") != "trade_updates") continue;
+      const json::value& data = v.at("data");
+      if (str(data, "event") == event && str(data.at("order"), "id") == id) {
+        if (binary) *binary = m->binary;
+        return v;
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::unique_ptr<SimProcess> sim;
+};
+
+TEST_F(SimBinaryTest, OrderLifecycleOverPlainHttp) {
+  launch();
+  HttpClient c(port(), "k", "s");
+  ASSERT_EQ(c.post("/sim/prices", R"({"STWD":"10.25"})").status, 200);
+  auto account = c.get("/v2/account");
+  ASSERT_EQ(account.status, 200) << account.body;
+  EXPECT_EQ(str(account.json(), "cash"), "100000");
+
+  std::string id = buy_filled(c, "STWD", "37", "life-buy");
+  auto by_coid = c.get("/v2/orders:by_client_order_id?client_order_id=life-buy");
+  EXPECT_EQ(by_coid.status, 200);
+  EXPECT_EQ(str(by_coid.json(), "id"), id);
+  EXPECT_EQ(str(by_coid.json(), "filled_qty"), "37");
+
+  auto rest = c.post("/v2/orders", order_body("STWD", "buy", "5", "life-rest", "5.00"));
+  ASSERT_EQ(rest.status, 200) << rest.body;
+  std::string rest_id = str(rest.json(), "id");
+  auto open = c.get("/v2/orders?status=open");
+  ASSERT_EQ(open.status, 200);
+  json::value open_orders = open.json();
+  ASSERT_TRUE(open_orders.is_array());
+  bool listed = false;
+  for (auto& o : open_orders.as_array()) listed = listed || str(o, "id") == rest_id;
+  EXPECT_TRUE(listed) << open.body;
+  EXPECT_EQ(c.del("/v2/orders/" + rest_id).status, 204);
+  EXPECT_TRUE(order_reaches(c, rest_id, "canceled"));
+  auto all = c.get("/v2/orders?status=all&limit=500");
+  EXPECT_EQ(all.json().as_array().size(), 2u) << all.body;
+
+  auto positions = c.get("/v2/positions");
+  ASSERT_EQ(positions.status, 200);
+  ASSERT_EQ(positions.json().as_array().size(), 1u) << positions.body;
+  EXPECT_EQ(str(positions.json().as_array()[0], "symbol"), "STWD");
+  EXPECT_EQ(str(positions.json().as_array()[0], "qty"), "37");
+
+  auto fills = c.get("/v2/account/activities/FILL");
+  ASSERT_EQ(fills.status, 200) << fills.body;
+  ASSERT_FALSE(fills.json().as_array().empty());
+  EXPECT_EQ(str(fills.json().as_array()[0], "order_id"), id);
+
+  auto unknown = c.get("/v2/orders/00000000-0000-4000-8000-000000000000");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.json().at("code").as_int64(), 40410000);
+}
+
+// The incident (seed/000): an entry of 37 STWD fills, its take-profit sell of 37 is accepted and
+// holds the shares, and a second sell for the same shares is refused with 40310000 naming the TP.
+TEST_F(SimBinaryTest, IncidentSecondSellIsRefusedNamingTheTakeProfit) {
+  launch();
+  HttpClient c(port(), "k", "s");
+  ASSERT_EQ(c.post("/sim/prices", R"({"STWD":"10.25"})").status, 200);
+  buy_filled(c, "STWD", "37", "inc-entry");
+
+  auto tp = c.post("/v2/orders", order_body("STWD", "sell", "37", "inc-tp-1", "11.00"));
+  ASSERT_EQ(tp.status, 200) << tp.body;
+  std::string tp_id = str(tp.json(), "id");
+
+  auto again = c.post("/v2/orders", order_body("STWD", "sell", "37", "inc-tp-2", "11.00"));
+  ASSERT_EQ(again.status, 403) << again.body;
+  json::value body = again.json();
+  EXPECT_EQ(body.at("code").as_int64(), 40310000);
+  EXPECT_EQ(str(body, "symbol"), "STWD");
+  EXPECT_EQ(str(body, "available"), "0");
+  EXPECT_EQ(str(body, "existing_qty"), "37");
+  EXPECT_EQ(str(body, "held_for_orders"), "37");
+  ASSERT_TRUE(body.as_object().contains("related_orders")) << again.body;
+  const json::array& related = body.at("related_orders").as_array();
+  ASSERT_EQ(related.size(), 1u);
+  EXPECT_EQ(related[0].as_string(), tp_id);
+  EXPECT_EQ(str(body, "message"), "insufficient qty available for order (requested: 37, available: 0)");
+
+  auto stats = c.get("/sim/stats").json();
+  EXPECT_GE(stats.at("errors_by_code").at("40310000").to_number<std::int64_t>(), 1);
+}
+
+TEST_F(SimBinaryTest, StreamDeliversNewAndFillInBinaryFrames) {
+  launch();
+  HttpClient c(port(), "k", "s");
+  WsClient ws(port());
+  listen(ws);
+  ASSERT_EQ(c.post("/sim/prices", R"({"STWD":"10.25"})").status, 200);
+  auto r = c.post("/v2/orders", order_body("STWD", "buy", "37", "ws-buy"));
+  ASSERT_EQ(r.status, 200);
+  std::string id = str(r.json(), "id");
+  bool binary = false;
+  ASSERT_TRUE(await_event(ws, id, "new", &binary));
+  EXPECT_TRUE(binary);
+  auto fill = await_event(ws, id, "fill", &binary);
+  ASSERT_TRUE(fill);
+  EXPECT_TRUE(binary);
+  EXPECT_EQ(str(fill->at("data"), "qty"), "37");
+  EXPECT_EQ(str(fill->at("data").at("order"), "status"), "filled");
+}
+
+TEST_F(SimBinaryTest, TextFramesFlag) {
+  launch({"--text-frames"});
+  HttpClient c(port());
+  WsClient ws(port());
+  listen(ws);
+  auto r = c.post("/v2/orders", order_body("AAPL", "buy", "1", "txt-buy"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  bool binary = true;
+  ASSERT_TRUE(await_event(ws, str(r.json(), "id"), "fill", &binary));
+  EXPECT_FALSE(binary);
+}
+
+TEST_F(SimBinaryTest, LostResponseClosesTheConnectionButTheOrderExists) {
+  launch();
+  HttpClient c(port());
+  auto plan = c.post("/sim/faults",
+                     R"({"rules":[{"on":"http","action":"lose_response","p":1.0,"route":"POST /v2/orders"}]})");
+  ASSERT_EQ(plan.status, 200) << plan.body;
+  auto lost = c.post("/v2/orders", order_body("AAPL", "buy", "1", "lost-1"));
+  EXPECT_EQ(lost.status, 0) << "expected no reply, got " << lost.body;
+  c.connect();
+  auto found = c.get("/v2/orders:by_client_order_id?client_order_id=lost-1");
+  EXPECT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(str(found.json(), "client_order_id"), "lost-1");
+  auto stats = c.get("/sim/stats").json();
+  EXPECT_GE(stats.at("faults").at("lose_response").to_number<std::int64_t>(), 1) << stats;
+}
+
+TEST_F(SimBinaryTest, InjectedStatusIsAnsweredAndCounted) {
+  launch();
+  HttpClient c(port());
+  ASSERT_EQ(c.post("/sim/faults", R"({"rules":[{"on":"http","action":"status","p":1.0,"status":503,"route":"POST /v2/orders"}]})")
+                .status,
+            200);
+  auto r = c.post("/v2/orders", order_body("AAPL", "buy", "1", "s503-1"));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(c.get("/v2/account").status, 200);  // other routes unaffected
+  auto stats = c.get("/sim/stats").json();
+  EXPECT_GE(stats.at("responses").at("503").to_number<std::int64_t>(), 1) << stats;
+  EXPECT_GE(stats.at("requests").at("POST /v2/orders").to_number<std::int64_t>(), 1) << stats;
+}
+
+TEST_F(SimBinaryTest, StreamDropsFillsOfOneSymbol) {
+  launch();
+  HttpClient c(port());
+  ASSERT_EQ(c.post("/sim/faults", R"({"rules":[{"on":"stream","action":"drop","p":1.0,"event":"fill","symbol":"STWD"}]})")
+                .status,
+            200);
+  WsClient ws(port());
+  listen(ws);
+  auto stwd = c.post("/v2/orders", order_body("STWD", "buy", "37", "drop-stwd"));
+  ASSERT_EQ(stwd.status, 200);
+  std::string stwd_id = str(stwd.json(), "id");
+  ASSERT_TRUE(order_reaches(c, stwd_id, "filled"));
+  auto aapl = c.post("/v2/orders", order_body("AAPL", "buy", "1", "drop-aapl"));
+  ASSERT_EQ(aapl.status, 200);
+  // The AAPL fill comes after the STWD one would have: by then a STWD fill would have shown.
+  ASSERT_TRUE(ws.read_until("drop-aapl\""));
+  auto aapl_fill = await_event(ws, str(aapl.json(), "id"), "fill");
+  ASSERT_TRUE(aapl_fill);
+  for (auto& m : ws.skipped) {
+    EXPECT_FALSE(m.text.find("\"fill\"") != std::string::npos &&
+                 m.text.find(stwd_id) != std::string::npos)
+        << m.text;
+  }
+}
+
+TEST_F(SimBinaryTest, StreamDisconnectFault) {
+  launch();
+  HttpClient c(port());
+  WsClient ws(port());
+  listen(ws);
+  ASSERT_EQ(c.post("/sim/faults", R"({"rules":[{"on":"stream","action":"disconnect","every_s":1}]})")
+                .status,
+            200);
+  EXPECT_FALSE(ws.read(std::chrono::seconds(30)));
+  EXPECT_TRUE(ws.last_error()) << "expected the server to cut the stream";
+}
+
+TEST_F(SimBinaryTest, StatsShape) {
+  launch();
+  HttpClient c(port());
+  c.get("/v2/account");
+  auto r = c.get("/sim/stats");
+  ASSERT_EQ(r.status, 200);
+  json::value v = r.json();
+  for (const char* key : {"requests", "responses", "errors_by_code", "faults"}) {
+    ASSERT_TRUE(v.as_object().contains(key)) << key << " missing in " << r.body;
+    EXPECT_TRUE(v.at(key).is_object()) << key;
+  }
+  EXPECT_GE(v.at("requests").at("GET /v2/account").to_number<std::int64_t>(), 1) << r.body;
+  EXPECT_GE(v.at("responses").at("200").to_number<std::int64_t>(), 1) << r.body;
+}
+
+TEST_F(SimBinaryTest, WrongKeysAreRefusedOnRestAndStream) {
+  launch({"--key", "KEY1", "--secret", "SECRET1"});
+  EXPECT_EQ(sim->stdout_text().find("SECRET1"), std::string::npos);
+  HttpClient wrong(port(), "KEY1", "guess");
+  auto r = wrong.get("/v2/account");
+  EXPECT_EQ(r.status, 403) << r.body;
+  HttpClient none(port());
+  EXPECT_EQ(none.get("/v2/account").status, 403);
+  HttpClient right(port(), "KEY1", "SECRET1");
+  EXPECT_EQ(right.get("/v2/account").status, 200);
+
+  WsClient ws(port());
+  ws.send(R"({"action":"authenticate","data":{"key_id":"KEY1","secret_key":"guess"}})");
+  auto m = ws.read();
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->text.find("\"unauthorized\""), std::string::npos) << m->text;
+}
+
+TEST_F(SimBinaryTest, BadInputGetsClearErrors) {
+  launch();
+  auto raw = raw_exchange(port(), "NOT HTTP AT ALL\r\n\r\n");
+  EXPECT_TRUE(raw.received.starts_with("HTTP/1.1 400")) << raw.received;
+  HttpClient c(port());
+  auto big = c.post("/v2/orders", std::string(2 << 20, ' '));
+  EXPECT_EQ(big.status, 413);
+  HttpClient c2(port());
+  auto bad = c2.post("/v2/orders", "{not json");
+  EXPECT_GE(bad.status, 400);
+  EXPECT_LT(bad.status, 500);
+  EXPECT_TRUE(bad.json().is_object()) << bad.body;
+  auto prices = c2.post("/sim/prices", R"({"STWD":"abc"})");
+  EXPECT_EQ(prices.status, 400);
+  EXPECT_TRUE(prices.json().as_object().contains("error"));
+  auto faults = c2.post("/sim/faults", "{bad");
+  EXPECT_EQ(faults.status, 400);
+  EXPECT_TRUE(faults.json().as_object().contains("error"));
+  EXPECT_EQ(c2.get("/v2/account").status, 200);  // still serving
+}
+
+TEST_F(SimBinaryTest, SigtermExitsZero) {
+  launch();
+  HttpClient c(port());
+  WsClient ws(port());
+  EXPECT_EQ(c.get("/v2/account").status, 200);
+  EXPECT_EQ(sim->signal_and_wait(SIGTERM), 0);
+}
+
+TEST_F(SimBinaryTest, SigintExitsZero) {
+  launch();
+  EXPECT_EQ(sim->signal_and_wait(SIGINT), 0);
+}
+
+TEST(SimCommand, RefusesBadArguments) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--key", "only-key"}, {"--cash", "lots"}, {"--faults", "{bad"},
+        {"--faults", "@/nonexistent/plan.json"}}) {
+    SimProcess p(args);
+    EXPECT_EQ(p.port(), 0);
+    EXPECT_EQ(p.signal_and_wait(0), 2) << args[0];
+  }
+}
+
+}  // namespace
+}  // namespace orderly::sim::testing
