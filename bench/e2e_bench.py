@@ -1,0 +1,468 @@
+#!/usr/bin/env python3
+"""End-to-end load driver over real processes on loopback: `orderly sim` + `orderly run`.
+
+Figures (one JSON object per line on stdout, collected by scripts/bench):
+  detection_stream_p50/p99   fill emitted by the simulator -> orderly's local state, stream on
+  detection_poll_p50/p99     the same with [sync] stream = false (found by the fill catch-up)
+  ws_loopback_rtt_p50/p99    WebSocket ping -> pong against the simulator's /stream: the floor
+  e2e_recovery_time          restart of `orderly run` over a store with 1,000,000 historical
+                             orders and 10,000 open ones the simulator holds: process start ->
+                             /healthz shows 10,000 open orders and a completed sync
+  footprint_rss/cpu          that daemon, idle, stream healthy: VmRSS and (utime+stime) over 30 s
+
+Detection is timed with the two clocks of one machine: the simulator's event time (the stream
+message's "timestamp", or the activity's "transaction_time" for a fill found by polling), both
+carried in the audit row's payload, against the audit row's `at` (stamped when the engine applied
+the event; the batch is committed right after it, before anything else is processed).
+
+  bench/e2e_bench.py --orderly BUILD/src/app/orderly [--quick]
+"""
+import argparse
+import base64
+import datetime
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOKEN = "bench-token"
+
+
+def emit(name, value, unit, **extra):
+    d = {"name": name, "value": round(value, 3) if value is not None else None, "unit": unit}
+    d.update(extra)
+    print(json.dumps(d), flush=True)
+
+
+def pct(xs, p):
+    if not xs:
+        return None
+    xs = sorted(xs)
+    k = min(len(xs) - 1, max(0, int(round(p / 100.0 * (len(xs) - 1)))))
+    return xs[k]
+
+
+def parse_ts_ns(text):
+    """RFC 3339 with up to 9 fractional digits -> ns since the epoch (UTC)."""
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
+    if not m:
+        return None
+    base = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")
+    tz = m.group(3)
+    off = 0
+    if tz != "Z":
+        sign = 1 if tz[0] == "+" else -1
+        off = sign * (int(tz[1:3]) * 3600 + int(tz[4:6]) * 60)
+    secs = int(base.replace(tzinfo=datetime.timezone.utc).timestamp()) - off
+    frac = (m.group(2) or ".")[1:]
+    ns = int((frac + "000000000")[:9]) if frac else 0
+    return secs * 1_000_000_000 + ns
+
+
+class Proc:
+    """A child process whose output lines are collected by a thread."""
+
+    def __init__(self, args, env=None):
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  env=env)
+        self.lines = []
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_line(self, pattern, timeout):
+        deadline = time.time() + timeout
+        rx = re.compile(pattern)
+        while time.time() < deadline:
+            for line in list(self.lines):
+                m = rx.search(line)
+                if m:
+                    return m
+            if self.p.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise RuntimeError("no line matching %r; output:\n%s" % (pattern, "\n".join(self.lines[-30:])))
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+class Http:
+    def __init__(self, port):
+        self.port = port
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def call(self, method, path, body=None, token=None):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        for attempt in range(2):
+            try:
+                self.c.request(method, path, body=json.dumps(body) if body is not None else None,
+                               headers=headers)
+                r = self.c.getresponse()
+                data = r.read()
+                return r.status, (json.loads(data) if data[:1] in (b"{", b"[") else data)
+            except (http.client.HTTPException, OSError):
+                self.c.close()
+                self.c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt:
+                    raise
+
+
+def start_sim(orderly):
+    sim = Proc([orderly, "sim", "--listen", "127.0.0.1:0", "--rate-limit", "0"])
+    port = int(sim.wait_line(r"orderly sim listening on [\d.]+:(\d+)", 30).group(1))
+    return sim, port
+
+
+def write_config(d, sim_port, stream, rate_limit):
+    path = os.path.join(d, "orderly.toml")
+    with open(path, "w") as f:
+        f.write(f"""[broker]
+base_url = "http://127.0.0.1:{sim_port}"
+key_id = "bench-key"
+secret_key = "bench-secret"
+rate_limit_per_min = {rate_limit}
+
+[store]
+url = "sqlite:{d}/orderly.db"
+
+[api]
+listen = "127.0.0.1:0"
+token = "{TOKEN}"
+
+[sync]
+stream = {"true" if stream else "false"}
+""")
+    return path
+
+
+def start_daemon(orderly, config):
+    d = Proc([orderly, "run", "--config", config])
+    port = int(d.wait_line(r"API listening on http://[\d.]+:(\d+)", 60).group(1))
+    return d, port
+
+
+def wait_health(api, pred, timeout):
+    deadline = time.time() + timeout
+    h = None
+    while time.time() < deadline:
+        try:
+            st, h = api.call("GET", "/healthz")
+            if st == 200 and isinstance(h, dict) and pred(h):
+                return h
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("health never matched; last: %r" % (h,))
+
+
+def open_trade(api, symbol, limit):
+    body = {"symbol": symbol, "qty": "1", "entry": {"type": "limit", "limit_price": limit},
+            "take_profit": {"percent": "50"}, "tif": "gtc"}
+    st, r = api.call("POST", "/api/trades", body, TOKEN)
+    if st not in (200, 201):
+        raise RuntimeError("open_trade %s: %s %r" % (symbol, st, r))
+    return r
+
+
+def set_prices(sim_api, prices):
+    st, r = sim_api.call("POST", "/sim/prices", prices)
+    if st != 200:
+        raise RuntimeError("set prices: %s %r" % (st, r))
+
+
+def find_ts(obj, keys):
+    if isinstance(obj, dict):
+        for k in keys:
+            v = obj.get(k)
+            if isinstance(v, str):
+                return v
+        for v in obj.values():
+            r = find_ts(v, keys)
+            if r:
+                return r
+    return None
+
+
+def detection_samples(db, symbols):
+    """(audit at - simulator fill time) in ms for each entry order of `symbols` that filled."""
+    con = sqlite3.connect(db, timeout=10)
+    q = ("SELECT e.at, e.source, e.payload FROM order_events e JOIN orders o "
+         "ON o.account = e.account AND o.id = e.order_id WHERE o.symbol = ? AND o.role = 'entry' "
+         "AND e.to_state IN ('filled', 'partially_filled') ORDER BY e.seq LIMIT 1")
+    out = {}
+    for s in symbols:
+        row = con.execute(q, (s,)).fetchone()
+        if not row:
+            continue
+        at, source, payload = row
+        try:
+            p = json.loads(payload)
+        except ValueError:
+            continue
+        t = find_ts(p, ["transaction_time"] if source == "poll" else ["timestamp"])
+        t = t or find_ts(p, ["timestamp", "transaction_time", "filled_at", "updated_at"])
+        ns = parse_ts_ns(t) if t else None
+        if ns is not None:
+            out[s] = ((at - ns) / 1e6, source)
+    con.close()
+    return out
+
+
+def run_detection(orderly, sim_port, stream, samples, spacing_s):
+    d = tempfile.mkdtemp(prefix="orderly-e2e-")
+    daemon = None
+    try:
+        daemon, port = start_daemon(orderly, write_config(d, sim_port, stream, 190))
+        api = Http(port)
+        sim_api = Http(sim_port)
+        wait_health(api, lambda h: h.get("last_sync_at") and (h["stream_connected"] or not stream),
+                    60)
+        tag = "S" if stream else "P"
+        syms = ["%s%03d" % (tag, i) for i in range(samples)]
+        set_prices(sim_api, {s: "100" for s in syms})
+        for s in syms:
+            open_trade(api, s, "50")
+        wait_health(api, lambda h: h["open_orders"] >= samples, 120)
+        time.sleep(1.0)  # every entry acknowledged: the fills below are the only events
+        for s in syms:
+            set_prices(sim_api, {s: "40"})
+            time.sleep(spacing_s)
+        deadline = time.time() + 30
+        got = {}
+        while time.time() < deadline:
+            got = detection_samples(os.path.join(d, "orderly.db"), syms)
+            if len(got) >= samples:
+                break
+            time.sleep(0.5)
+        return got
+    finally:
+        if daemon:
+            daemon.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def ws_rtt(sim_port, n):
+    """WebSocket ping -> pong round trips against the simulator's /stream (RFC 6455 by hand)."""
+    s = socket.create_connection(("127.0.0.1", sim_port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+               % key).encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise RuntimeError("websocket handshake: connection closed")
+        buf += chunk
+    if b" 101 " not in buf.split(b"\r\n", 1)[0]:
+        raise RuntimeError("websocket handshake refused: %r" % buf[:80])
+    buf = buf.split(b"\r\n\r\n", 1)[1]
+
+    def read_frame():
+        nonlocal buf
+        while True:
+            if len(buf) >= 2:
+                ln = buf[1] & 0x7F
+                hdr = 2 + (2 if ln == 126 else 8 if ln == 127 else 0)
+                if len(buf) >= hdr:
+                    if ln == 126:
+                        ln = struct.unpack(">H", buf[2:4])[0]
+                    elif ln == 127:
+                        ln = struct.unpack(">Q", buf[2:10])[0]
+                    if len(buf) >= hdr + ln:
+                        op = buf[0] & 0x0F
+                        payload = buf[hdr:hdr + ln]
+                        buf = buf[hdr + ln:]
+                        return op, payload
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError("websocket closed")
+            buf += chunk
+
+    out = []
+    mask = b"\x01\x02\x03\x04"
+    for i in range(n):
+        payload = struct.pack(">I", i)
+        frame = bytes([0x89, 0x80 | len(payload)]) + mask + bytes(
+            b ^ mask[j % 4] for j, b in enumerate(payload))
+        t0 = time.perf_counter_ns()
+        s.sendall(frame)
+        while True:
+            op, p = read_frame()
+            if op == 0xA and p == payload:
+                break
+        out.append((time.perf_counter_ns() - t0) / 1e6)
+    s.close()
+    return out
+
+
+def proc_stat(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime, clock ticks
+
+
+def proc_status_kb(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1])
+    return None
+
+
+def add_history(db, n):
+    """n closed orders (and their trades) written straight into the store file, ids above the
+    current maxima: the history a long-running account accumulates."""
+    con = sqlite3.connect(db, timeout=30)
+    acct = con.execute("SELECT account FROM orders LIMIT 1").fetchone()[0]
+    base_o = con.execute("SELECT COALESCE(MAX(id), 0) FROM orders").fetchone()[0]
+    base_t = con.execute("SELECT COALESCE(MAX(id), 0) FROM trades").fetchone()[0]
+    series = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < %d) " % n
+    con.execute("PRAGMA synchronous = OFF")
+    con.execute("BEGIN")
+    con.execute(series +
+                "INSERT INTO trades (account, id, symbol, side, qty, entry_type, entry_limit_price, "
+                "tif, tp_price, tp_percent, has_stop_loss, sl_price, sl_percent, exits, state, "
+                "is_open, note, created_at, updated_at) SELECT ?, ? + x, 'HIST', 'buy', '10', "
+                "'limit', '150.25', 'gtc', NULL, '2', 0, NULL, NULL, 'emulated', 'closed', 0, '', "
+                "x, x FROM c", (acct, base_t))
+    con.execute(series +
+                "INSERT INTO orders (account, id, trade_id, role, client_order_id, "
+                "broker_order_id, symbol, side, type, tif, order_class, qty, limit_price, "
+                "stop_price, parent_order_id, replaces_order_id, state, is_open, filled_qty, "
+                "filled_avg_price, broker_updated_at, attempts, next_attempt_at, last_error, "
+                "created_at, updated_at, version) SELECT ?, ? + x, ? + x, 'entry', "
+                "'ol-hist000000-' || x || '-e0', 'h-' || x, 'HIST', 'buy', 'limit', 'gtc', "
+                "'simple', '10', '150.25', NULL, NULL, NULL, 'filled', 0, '10', '150.25', x, 1, "
+                "NULL, '', x, x, 3 FROM c", (acct, base_o, base_t))
+    con.commit()
+    con.close()
+
+
+def run_recovery_footprint(orderly, sim_port, open_n, history_n, footprint_s):
+    d = tempfile.mkdtemp(prefix="orderly-e2e-")
+    daemon = None
+    res = {}
+    try:
+        # 1. Seed: open_n resting orders through the daemon with an unlimited budget.
+        daemon, port = start_daemon(orderly, write_config(d, sim_port, True, 1_000_000))
+        api = Http(port)
+        sim_api = Http(sim_port)
+        wait_health(api, lambda h: h.get("last_sync_at") and h["stream_connected"], 60)
+        syms = ["R%02d" % i for i in range(50)]
+        set_prices(sim_api, {s: "100" for s in syms})
+        t0 = time.time()
+        for i in range(open_n):
+            open_trade(api, syms[i % 50], "1")
+        wait_health(api, lambda h: h["open_orders"] >= open_n, 300)
+        res["seed_s"] = time.time() - t0
+        daemon.stop()
+        daemon = None
+        # 2. History straight into the file while the daemon is down.
+        add_history(os.path.join(d, "orderly.db"), history_n)
+        # 3. Restart with the default budget: time to reconciled and serving.
+        cfg = write_config(d, sim_port, True, 190)
+        t0 = time.time()
+        daemon, port = start_daemon(orderly, cfg)
+        api = Http(port)
+        wait_health(api, lambda h: h["open_orders"] >= open_n and h.get("last_sync_at")
+                    and h["stream_connected"], 120)
+        res["recovery_s"] = time.time() - t0
+        res["recovery_hwm_mb"] = proc_status_kb(daemon.p.pid, "VmHWM:") / 1024.0
+        # 4. Idle footprint: let the start-up resync finish, then sample.
+        time.sleep(5)
+        tick = os.sysconf("SC_CLK_TCK")
+        c0, w0 = proc_stat(daemon.p.pid), time.time()
+        time.sleep(footprint_s)
+        c1, w1 = proc_stat(daemon.p.pid), time.time()
+        res["cpu_pct"] = 100.0 * (c1 - c0) / tick / (w1 - w0)
+        res["rss_mb"] = proc_status_kb(daemon.p.pid, "VmRSS:") / 1024.0
+        res["hwm_mb"] = proc_status_kb(daemon.p.pid, "VmHWM:") / 1024.0
+        return res
+    finally:
+        if daemon:
+            daemon.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orderly", required=True)
+    ap.add_argument("--quick", action="store_true", help="fewer samples, smaller recovery")
+    ap.add_argument("--skip-recovery", action="store_true")
+    a = ap.parse_args()
+    sim, sim_port = start_sim(a.orderly)
+    rc = 0
+    try:
+        rtt = ws_rtt(sim_port, 2000)
+        emit("ws_loopback_rtt_p50", pct(rtt, 50), "ms")
+        emit("ws_loopback_rtt_p99", pct(rtt, 99), "ms")
+        floor99 = pct(rtt, 99)
+
+        n = 20 if a.quick else 60
+        got = run_detection(a.orderly, sim_port, True, n, 0.2)
+        lat = [v for v, src in got.values()]
+        srcs = [src for v, src in got.values()]
+        emit("detection_stream_p50", pct(lat, 50), "ms", samples=len(lat),
+             via_stream=srcs.count("stream"), baseline_name="ws_loopback_rtt_p50",
+             baseline=pct(rtt, 50))
+        p99 = pct(lat, 99)
+        emit("detection_stream_p99", p99, "ms", samples=len(lat), baseline_name="ws_loopback_rtt_p99",
+             baseline=floor99, target="< 5", met=p99 is not None and p99 < 5)
+
+        n = 10 if a.quick else 30
+        got = run_detection(a.orderly, sim_port, False, n, 1.37)
+        lat = [v for v, src in got.values()]
+        emit("detection_poll_p50", pct(lat, 50), "ms", samples=len(lat),
+             baseline_name="poll interval", baseline=1000)
+        p99 = pct(lat, 99)
+        emit("detection_poll_p99", p99, "ms", samples=len(lat), baseline_name="poll interval",
+             baseline=1000, target="< 1100", met=p99 is not None and p99 < 1100)
+
+        if not a.skip_recovery:
+            open_n = 1000 if a.quick else 10_000
+            hist = 100_000 if a.quick else 1_000_000
+            r = run_recovery_footprint(a.orderly, sim_port, open_n, hist, 10 if a.quick else 30)
+            emit("e2e_recovery_time", r["recovery_s"], "s", open_orders=open_n,
+                 history_orders=hist, target="<= 3", met=r["recovery_s"] <= 3,
+                 baseline_name="seeding the same open orders through the API (s)",
+                 baseline=r["seed_s"])
+            emit("e2e_recovery_peak_rss", r["recovery_hwm_mb"], "MB", open_orders=open_n,
+                 target="<= 200", met=r["recovery_hwm_mb"] <= 200)
+            emit("footprint_rss", r["rss_mb"], "MB", open_orders=open_n, target="<= 150",
+                 met=r["rss_mb"] <= 150, peak_mb=r["hwm_mb"])
+            emit("footprint_idle_cpu", r["cpu_pct"], "% of a core", open_orders=open_n,
+                 target="<= 2", met=r["cpu_pct"] <= 2)
+    except Exception as e:  # a failed run still reports what it measured
+        print("e2e_bench: %s" % e, file=sys.stderr)
+        rc = 1
+    finally:
+        sim.stop()
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
