@@ -324,3 +324,23 @@ TEST(PgLease, TwoOwnersNeverBothCommit) {
 
 }  // namespace
 }  // namespace orderly
+
+namespace orderly {
+namespace {
+
+// One process owns a SQLite file (the store locks it): its lease is trivially always held.
+TEST(Lease, SqliteUrlGetsALocalLeaseAndUnknownSchemesAreRefused) {
+  auto local = open_lease("sqlite:/tmp/never-created.db", "acct");
+  ASSERT_TRUE(local.ok()) << local.status().to_string();
+  EXPECT_TRUE(local.value()->try_acquire().is_ok());
+  EXPECT_TRUE(local.value()->held());
+  EXPECT_TRUE(local.value()->renew().is_ok());
+  EXPECT_EQ(local.value()->token(), 1);
+  auto bad = open_lease("mysql://root:pw@host/db", "acct");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Status::Code::invalid_argument);
+  EXPECT_EQ(bad.status().message().find("pw"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace orderly
