@@ -78,7 +78,9 @@ struct LoadResult {
 };
 
 // `connections` keep-alive clients on one thread, each sending market buys back to back.
-LoadResult drive(std::uint16_t port, int connections, double seconds) {
+// With `orders` false each request is GET /v2/clock: the same transport and model round trip
+// without creating state, which separates the server's cost from the model's order handling.
+LoadResult drive(std::uint16_t port, int connections, double seconds, bool orders = true) {
   asio::io_context ioc;
   LoadResult result;
   auto start = std::chrono::steady_clock::now();
@@ -95,12 +97,13 @@ LoadResult drive(std::uint16_t port, int connections, double seconds) {
     stream.socket().set_option(tcp::no_delay(true));
     beast::flat_buffer buffer;
     while (std::chrono::steady_clock::now() < end) {
-      http::request<http::string_body> req{http::verb::post, "/v2/orders", 11};
+      http::request<http::string_body> req{orders ? http::verb::post : http::verb::get,
+                                           orders ? "/v2/orders" : "/v2/clock", 11};
       req.set(http::field::host, "127.0.0.1");
       req.set(http::field::content_type, "application/json");
       req.set("APCA-API-KEY-ID", "bench");
       req.set("APCA-API-SECRET-KEY", "bench");
-      req.body() = R"({"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day","client_order_id":"bench-)" +
+      if (orders) req.body() = R"({"symbol":"AAPL","qty":"1","side":"buy","type":"market","time_in_force":"day","client_order_id":"bench-)" +
                    std::to_string(index) + "-" + std::to_string(sequence++) + "\"}";
       req.prepare_payload();
       auto [wec, wn] = co_await http::async_write(stream, req, kNoThrow);
@@ -164,13 +167,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "sim server: %s\n", sim.status().message().c_str());
     return 1;
   }
+  LoadResult clock = drive((*sim)->port(), connections, seconds, false);
   LoadResult orders = drive((*sim)->port(), connections, seconds);
   (*sim)->stop();
 
   std::printf("loopback, %d keep-alive connections, %d server thread(s), %u cores\n", connections,
               server_threads, std::thread::hardware_concurrency());
   print("beast echo (reference)", echo);
+  print("orderly sim GET /v2/clock", clock);
   print("orderly sim POST /v2/orders", orders);
   std::printf("sim / echo: %.0f%%\n", 100.0 * orders.per_second() / echo.per_second());
-  return orders.errors == 0 && orders.other == 0 ? 0 : 1;
+  bool clean = orders.errors + orders.other + clock.errors + clock.other == 0;
+  return clean ? 0 : 1;
 }
