@@ -20,17 +20,11 @@
 #include "app/logging.h"
 #include "app/webhook.h"
 #include "broker/alpaca/alpaca_broker.h"
-#if __has_include("broker/alpaca/stream_client.h")
 #include "broker/alpaca/stream_client.h"
-#define ORDERLY_HAVE_STREAM_CLIENT 1
-#endif
 #include "engine/runtime.h"
 #include "server/api.h"
 #include "server/http_server.h"
-#if __has_include("store/lease.h")
 #include "store/lease.h"
-#define ORDERLY_HAVE_LEASE 1
-#endif
 #include "store/store.h"
 
 namespace orderly::app {
@@ -131,10 +125,8 @@ int run(const Options& o) {
 
   // ---- store, owned by this process alone
   StoreLock lock;
-#if ORDERLY_HAVE_LEASE
-  std::unique_ptr<AccountLease> lease;
+  std::shared_ptr<AccountLease> lease;
   std::unique_ptr<LeaseKeeper> keeper;
-#endif
   const std::string account = store_account(config);
   if (config.store.url.rfind("sqlite:", 0) == 0) {
     std::string path = config.store.url.substr(7);
@@ -142,26 +134,41 @@ int run(const Options& o) {
       if (Status s = lock.acquire(path); !s) return fail(kExitUnavailable, "orderly run: " + s.message());
     }
   } else {
-#if ORDERLY_HAVE_LEASE
     auto opened = open_lease(config.store.url, account);
     if (!opened.ok()) return fail(kExitUnavailable, "orderly run: store lease: " + opened.status().message());
     lease = std::move(*opened);
-    if (Status s = lease->try_acquire(); !s) {
-      return fail(kExitUnavailable, "orderly run: the account is owned by another running orderly: " +
-                                        s.message());
+    // A standby: another instance owns the account; take over when its lease lapses (it died or
+    // lost the database), and recover through the normal crash-recovery path.
+    for (bool reported = false;;) {
+      Status s = lease->try_acquire();
+      if (s) break;
+      if (s.code() != Status::Code::busy) {
+        return fail(kExitUnavailable, "orderly run: store lease: " + s.message());
+      }
+      if (!reported) {
+        spdlog::warn("account {} is owned by another running orderly; waiting to take over: {}",
+                     account, s.message());
+        reported = true;
+      }
+      if (wait_for_signal(1000)) return kExitOk;
     }
+    spdlog::info("account {} leased (fencing token {})", account, lease->token());
     keeper = std::make_unique<LeaseKeeper>(*lease, [](const Status& s) {
+      // Stop submitting at once: past the safety margin another instance may take the account.
       spdlog::error("account lease lost ({}); shutting down", s.message());
       kill(getpid(), SIGTERM);
     });
-#else
-    return fail(kExitUsage, "orderly run: this build cannot lease an account in a shared store; "
-                            "use a sqlite: store");
-#endif
   }
   auto store = open_store(config.store.url, account);
   if (!store.ok()) {
     return fail(kExitUnavailable, "orderly run: cannot open the store: " + store.status().message());
+  }
+  // Fencing: every write batch checks the lease's token in its own transaction, so a process
+  // that lost the account can no longer commit (and so can no longer submit: outbox).
+  if (lease) {
+    if (Status s = (*store)->bind_lease(lease); !s) {
+      return fail(kExitUnavailable, "orderly run: store lease: " + s.message());
+    }
   }
 
   // ---- broker: wait for it (with backoff) rather than start blind
@@ -202,7 +209,6 @@ int run(const Options& o) {
   options.engine.stuck_order_ms = config.alerts.stuck_order_ms;
   SystemClock clock;
   std::unique_ptr<TradeUpdateStream> stream;
-#if ORDERLY_HAVE_STREAM_CLIENT
   if (config.sync.stream) {
     alpaca::StreamOptions stream_options;
     stream_options.base_url = config.broker.base_url;
@@ -215,7 +221,6 @@ int run(const Options& o) {
     }
     stream = std::move(*created);
   }
-#endif
   if (!stream) spdlog::info("trade_updates stream off: polling only");
   ThreadedRuntime runtime(**store, **broker, stream.get(), clock, options);
   if (Status s = runtime.start(); !s) {
@@ -252,12 +257,10 @@ int run(const Options& o) {
   http.stop();     // stop accepting; requests being handled finish
   runtime.stop();  // in-flight commits finish; the stream closes
   if (webhook) webhook->stop();
-#if ORDERLY_HAVE_LEASE
   if (lease) {
     keeper.reset();
     (void)lease->release();
   }
-#endif
   spdlog::info("stopped");
   return kExitOk;
 }
