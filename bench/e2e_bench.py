@@ -130,7 +130,7 @@ class Http:
 
 
 def start_sim(orderly):
-    sim = Proc([orderly, "sim", "--listen", "127.0.0.1:0", "--rate-limit", "0"])
+    sim = Proc([orderly, "sim", "--listen", "127.0.0.1:0", "--rate-limit", "100000000"])
     port = int(sim.wait_line(r"orderly sim listening on [\d.]+:(\d+)", 30).group(1))
     return sim, port
 
@@ -362,7 +362,7 @@ def add_history(db, n):
     con.close()
 
 
-def run_recovery_footprint(orderly, sim_port, open_n, history_n, footprint_s):
+def run_recovery_footprint(orderly, sim, sim_port, open_n, history_n, footprint_s):
     d = tempfile.mkdtemp(prefix="orderly-e2e-")
     daemon = None
     res = {}
@@ -376,6 +376,9 @@ def run_recovery_footprint(orderly, sim_port, open_n, history_n, footprint_s):
         set_prices(sim_api, {s: "100" for s in syms})
         t0 = time.time()
         for i in range(open_n):
+            if sim.p.poll() is not None:
+                raise RuntimeError("orderly sim exited (%s) after %d of %d orders were opened"
+                                   % (sim.p.returncode, i, open_n))
             open_trade(api, syms[i % 50], "1")
         wait_health(api, lambda h: h["open_orders"] >= open_n, 300)
         res["seed_s"] = time.time() - t0
@@ -445,7 +448,8 @@ def main():
         if not a.skip_recovery:
             open_n = 1000 if a.quick else 10_000
             hist = 100_000 if a.quick else 1_000_000
-            r = run_recovery_footprint(a.orderly, sim_port, open_n, hist, 10 if a.quick else 30)
+            r = run_recovery_footprint(a.orderly, sim, sim_port, open_n, hist,
+                                       10 if a.quick else 30)
             emit("e2e_recovery_time", r["recovery_s"], "s", open_orders=open_n,
                  history_orders=hist, target="<= 3", met=r["recovery_s"] <= 3,
                  baseline_name="seeding the same open orders through the API (s)",
