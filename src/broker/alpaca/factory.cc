@@ -1,4 +1,5 @@
 #include "broker/alpaca/alpaca_broker.h"
+#include "broker/alpaca/rate_limiter.h"
 #include "broker/alpaca/beast_transport.h"
 
 namespace orderly::alpaca {
@@ -8,7 +9,9 @@ StatusOr<std::unique_ptr<Broker>> make_alpaca_broker(const AlpacaConfig& config)
   options.base_url = config.base_url;
   auto transport = BeastTransport::create(std::move(options));
   if (!transport.ok()) return transport.status();
-  std::shared_ptr<HttpTransport> shared = std::move(transport.value());
+  // 200/minute is Alpaca's hard limit per account; the engine keeps its own budget below it.
+  std::shared_ptr<HttpTransport> shared = std::make_shared<RateLimitedTransport>(
+      std::shared_ptr<HttpTransport>(std::move(transport.value())), kAlpacaRequestsPerMinute);
   return std::unique_ptr<Broker>(std::make_unique<AlpacaBroker>(std::move(shared), config));
 }
 

@@ -1,0 +1,70 @@
+#include "broker/alpaca/rate_limiter.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace orderly::alpaca {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+RateLimitedTransport::RateLimitedTransport(std::shared_ptr<HttpTransport> inner,
+                                           int limit_per_min, SteadyNow steady_now,
+                                           UnixNowSeconds unix_now, Sleep sleep)
+    : inner_(std::move(inner)),
+      limit_per_min_(limit_per_min),
+      steady_now_(steady_now ? std::move(steady_now) : [] { return steady_clock::now(); }),
+      unix_now_(unix_now ? std::move(unix_now)
+                         : [] {
+                             return std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+                           }),
+      sleep_(sleep ? std::move(sleep) : [](milliseconds d) { std::this_thread::sleep_for(d); }) {}
+
+milliseconds RateLimitedTransport::reserve_or_wait() {
+  std::lock_guard lock(mu_);
+  const auto now = steady_now_();
+  if (now < blocked_until_) {
+    return std::chrono::ceil<milliseconds>(blocked_until_ - now);
+  }
+  if (limit_per_min_ > 0) {
+    while (!sent_.empty() && now - sent_.front() >= std::chrono::minutes(1)) sent_.pop_front();
+    if (static_cast<int>(sent_.size()) >= limit_per_min_) {
+      return std::max(milliseconds(1), std::chrono::ceil<milliseconds>(
+                                           sent_.front() + std::chrono::minutes(1) - now));
+    }
+    sent_.push_back(now);
+  }
+  return milliseconds(0);
+}
+
+void RateLimitedTransport::observe(const HttpResponse& r) {
+  const bool exhausted = r.status == 429 || (r.ratelimit_remaining && *r.ratelimit_remaining <= 0);
+  if (!exhausted) return;
+  // Reset is Unix seconds; without it, a 429 still earns a one-second pause (the Go SDK's).
+  std::int64_t wait_s = 1;
+  if (r.ratelimit_reset_s) wait_s = std::clamp<std::int64_t>(*r.ratelimit_reset_s - unix_now_(), 0, 60);
+  std::lock_guard lock(mu_);
+  blocked_until_ = std::max(blocked_until_, steady_now_() + std::chrono::seconds(wait_s));
+}
+
+TransportResult RateLimitedTransport::send(const HttpRequest& request) {
+  for (milliseconds wait = reserve_or_wait(); wait.count() > 0; wait = reserve_or_wait()) {
+    {
+      std::lock_guard lock(mu_);
+      waited_ += wait;
+    }
+    sleep_(wait);
+  }
+  TransportResult result = inner_->send(request);
+  if (result.ok()) observe(result.response());
+  return result;
+}
+
+milliseconds RateLimitedTransport::waited() const {
+  std::lock_guard lock(mu_);
+  return waited_;
+}
+
+}  // namespace orderly::alpaca
