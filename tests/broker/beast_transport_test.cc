@@ -75,7 +75,7 @@ TEST(BeastTransport, SuccessSendsCredentialsAndReusesTheConnection) {
   EXPECT_EQ(server.requests(), 3);
   EXPECT_EQ(seen_key, "KEY-transport-test");
   EXPECT_EQ(seen_secret, kSecret);
-  EXPECT_EQ(server.last_target(), "/v2/orders/o1");
+  EXPECT_EQ(server.last_target(), "/v2/orders/o1?nested=true");
 }
 
 TEST(BeastTransport, RatelimitHeadersAreRead) {
