@@ -1442,6 +1442,9 @@ class Engine::Impl {
   void on_refresh_result(const Pending& p, const CommandResult& r, Timestamp now) {
     OrderId id = p.command.order_id;
     if (r.error) {
+      // A network error or 5xx proves nothing (Hummingbot #8457): the next sweep that misses
+      // the order fetches it again, or it would stay "working" here forever.
+      if (!r.error->not_found() && orders_.count(id)) aux_[id].missing_checked = false;
       if (r.error->not_found() && orders_.count(id)) {
         Order& m = mut_order(id);
         audit(m, m.state, EventSource::lookup,
