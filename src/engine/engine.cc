@@ -1777,7 +1777,13 @@ class Engine::Impl {
     }
     for (const BrokerOrder& b : r.orders) sweep_order(b, now);
     if (static_cast<int>(r.orders.size()) >= p.command.list.limit && !r.orders.empty()) {
-      stage_sweep_page(r.orders.back().created_at);
+      // `after` is exclusive: paging from the last created_at would skip the orders that share
+      // it on the next page (each then costs a GET of its own on every sweep). Step back one
+      // nanosecond so they are listed again (the seen-set absorbs the repeats), unless the whole
+      // page shares one timestamp: then only moving past it makes progress.
+      const Timestamp last = r.orders.back().created_at;
+      const bool progressed = !p.command.list.after || last.ns - 1 > p.command.list.after->ns;
+      stage_sweep_page(progressed ? Timestamp{last.ns - 1} : last);
       return;
     }
     sweep_running_ = false;
