@@ -151,6 +151,7 @@ class Engine::Impl {
     auto it = orders_.find(id);
     assert(it != orders_.end());
     if (!txn_.orders_before.count(id)) txn_.orders_before[id] = it->second;
+    submit_candidates_.insert(id);
     return it->second;
   }
 
@@ -186,6 +187,7 @@ class Engine::Impl {
     by_cid_[o.client_order_id] = o.id;
     if (o.broker_order_id) by_bid_[*o.broker_order_id] = o.id;
     by_trade_[o.trade_id].push_back(o.id);
+    submit_candidates_.insert(o.id);
     return orders_.emplace(o.id, std::move(o)).first->second;
   }
 
@@ -270,6 +272,7 @@ class Engine::Impl {
       }
       if (before) {
         orders_[id] = *before;
+        submit_candidates_.insert(id);
         by_cid_[before->client_order_id] = id;
         if (before->broker_order_id) by_bid_[*before->broker_order_id] = id;
       } else {
@@ -516,6 +519,7 @@ class Engine::Impl {
       if (o.broker_order_id) by_bid_[*o.broker_order_id] = o.id;
       by_trade_[o.trade_id].push_back(o.id);
       orders_[o.id] = o;
+      submit_candidates_.insert(o.id);
     }
     for (auto& p : s.positions) positions_[p.symbol] = p;
     for (auto& a : s.active_alerts) alerts_[a.id] = a;
@@ -972,9 +976,25 @@ class Engine::Impl {
       for (TradeId tid : touched) step_trade(tid, now);
     }
     bool need_positions = false;
-    for (auto& [id, o] : orders_) {
+    if (cfg_.mutation_resubmit_known_orders) {
+      for (auto& [id, o] : orders_) submit_candidates_.insert(id);
+    }
+    // Only orders changed since they were last seen here can be waiting to be sent: walking every
+    // order held made each event O(orders).
+    for (auto cit = submit_candidates_.begin(); cit != submit_candidates_.end();) {
+      const OrderId id = *cit;
+      auto oit = orders_.find(id);
+      if (oit == orders_.end()) {
+        cit = submit_candidates_.erase(cit);
+        continue;
+      }
+      ++cit;
+      Order& o = oit->second;
       if (cfg_.mutation_resubmit_known_orders && mutant_resend(id, now)) continue;
-      if (o.state != OrderState::created || o.parent_order_id) continue;
+      if (o.state != OrderState::created || o.parent_order_id) {
+        submit_candidates_.erase(id);
+        continue;
+      }
       OrderAux& ax = aux_[id];
       // Waiting for holdings to change: a positions read clears the flag when they have.
       if (ax.command_outstanding || ax.related_waiting > 0 || ax.hold_wait) continue;
@@ -2270,6 +2290,9 @@ class Engine::Impl {
 
   std::map<TradeId, Trade> trades_;
   std::map<OrderId, Order> orders_;
+  // Superset of the orders that may be waiting to be sent (state created, no parent): every
+  // order that was inserted or changed since run_submitter last looked at it.
+  std::set<OrderId> submit_candidates_;
   std::unordered_map<std::string, OrderId> by_cid_;
   std::unordered_map<std::string, OrderId> by_bid_;
   std::unordered_map<TradeId, std::vector<OrderId>> by_trade_;
