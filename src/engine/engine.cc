@@ -108,6 +108,7 @@ struct OrderAux {
   Decimal hold_available;            // qty_available when the hold was seen
   std::optional<Timestamp> last_refresh_at;
   bool missing_checked = false;      // fetched once after missing from a sweep
+  Timestamp missing_checked_at;      // ... at this time
   bool cancel_sent = false;
   std::optional<Timestamp> sent_at;  // last submit/replace released for it
 };
@@ -1818,8 +1819,13 @@ class Engine::Impl {
       }
       if (o.updated_at > sweep_started_at_) continue;  // changed while the sweep ran
       OrderAux& ax = aux_[id];
-      if (ax.missing_checked) continue;
+      // Once per order while it stays missing; again after inflight_check_ms in case the fetch
+      // never went out or its answer never came (a rolled-back commit, a lost response).
+      if (ax.missing_checked && now.ms_since(ax.missing_checked_at) < cfg_.inflight_check_ms) {
+        continue;
+      }
       ax.missing_checked = true;
+      ax.missing_checked_at = now;
       stage_refresh(id, now, true);
     }
     finish_reconcile_if_done(now);
