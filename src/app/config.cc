@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -71,7 +72,49 @@ std::map<std::string, std::map<std::string, Reader>> schema(Config& c) {
        {{"webhook_url", string_into(c.alerts.webhook_url)},
         {"sync_lag_ms", int_into(c.alerts.sync_lag_ms)},
         {"stuck_order_ms", int_into(c.alerts.stuck_order_ms)}}},
+      {"lease",
+       {{"ttl_ms", int_into(c.lease.ttl_ms)},
+        {"safety_margin_ms", int_into(c.lease.safety_margin_ms)},
+        {"renew_interval_ms", int_into(c.lease.renew_interval_ms)}}},
   };
+}
+
+std::map<std::string, Reader> account_schema(AccountConfig& a) {
+  return {{"name", string_into(a.name)},
+          {"base_url", string_into(a.base_url)},
+          {"key_id", string_into(a.key_id)},
+          {"secret_key", string_into(a.secret_key)},
+          {"key_id_env", string_into(a.key_id_env)},
+          {"secret_key_env", string_into(a.secret_key_env)},
+          {"rate_limit_per_min", int_into(a.rate_limit_per_min)}};
+}
+
+// [[accounts]]: an array of tables, each read with account_schema. Errors carry file:line and
+// the entry's index (accounts[2]) because the name itself may be what is wrong.
+std::string read_accounts(const toml::node& node, std::string_view source,
+                          std::vector<AccountConfig>& out) {
+  const toml::array* array = node.as_array();
+  if (array == nullptr || !array->is_array_of_tables()) {
+    return where(source, node) + ": 'accounts' must be written as [[accounts]] tables";
+  }
+  for (std::size_t i = 0; i < array->size(); ++i) {
+    const toml::table& table = *(*array)[i].as_table();
+    AccountConfig account;
+    auto readers = account_schema(account);
+    const std::string label = "accounts[" + std::to_string(i) + "]";
+    for (const auto& [key, value] : table) {
+      std::string key_name(key.str());
+      auto reader = readers.find(key_name);
+      if (reader == readers.end()) {
+        return where(source, value) + ": unknown key '" + label + "." + key_name + "'";
+      }
+      if (std::string error = reader->second(value); !error.empty()) {
+        return where(source, value) + ": " + label + "." + key_name + " " + error;
+      }
+    }
+    out.push_back(std::move(account));
+  }
+  return "";
 }
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
@@ -117,8 +160,19 @@ StatusOr<Config> parse_config(std::string_view toml_text, std::string_view sourc
   }
   Config config;
   auto readers = schema(config);
+  if (root.contains("accounts") && root.contains("broker")) {
+    return invalid(where(source, *root.get("broker")) +
+                   ": [broker] and [[accounts]] cannot be used together: move the [broker] keys "
+                   "into an [[accounts]] entry with a name");
+  }
   for (const auto& [table_key, table_node] : root) {
     std::string table_name(table_key.str());
+    if (table_name == "accounts") {
+      if (std::string error = read_accounts(table_node, source, config.accounts); !error.empty()) {
+        return invalid(error);
+      }
+      continue;
+    }
     auto known_table = readers.find(table_name);
     if (known_table == readers.end()) {
       return invalid(where(source, table_node) + ": unknown section or key '" + table_name + "'");
@@ -168,6 +222,82 @@ void apply_env(Config& config, const EnvLookup& env) {
   set("APCA_API_BASE_URL", config.broker.base_url);
 }
 
+namespace {
+
+Status validate_lease(const LeaseConfig& l) {
+  auto num = [](std::int64_t v) { return std::to_string(v); };
+  if (l.ttl_ms <= 0) return invalid("lease.ttl_ms must be positive (got " + num(l.ttl_ms) + ")");
+  if (l.safety_margin_ms < 0) {
+    return invalid("lease.safety_margin_ms must not be negative (got " + num(l.safety_margin_ms) + ")");
+  }
+  if (l.renew_interval_ms <= 0) {
+    return invalid("lease.renew_interval_ms must be positive (got " + num(l.renew_interval_ms) + ")");
+  }
+  if (l.safety_margin_ms >= l.ttl_ms) {
+    return invalid("lease.safety_margin_ms (" + num(l.safety_margin_ms) +
+                   ") must be below lease.ttl_ms (" + num(l.ttl_ms) + ")");
+  }
+  // A renewal must land while the lease is still held locally, with time to spare for a retry.
+  if (l.renew_interval_ms >= l.ttl_ms - l.safety_margin_ms) {
+    return invalid("lease.renew_interval_ms (" + num(l.renew_interval_ms) +
+                   ") must be below lease.ttl_ms - lease.safety_margin_ms (" +
+                   num(l.ttl_ms - l.safety_margin_ms) + ")");
+  }
+  return Status::ok();
+}
+
+bool valid_account_name(const std::string& name) {
+  if (name.empty() || name.size() > 32) return false;
+  for (char ch : name) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status validate_accounts(const std::vector<AccountConfig>& accounts) {
+  std::map<std::string, std::string> names;  // name -> label
+  std::map<std::string, std::string> key_ids;  // key id -> account name (key never printed)
+  for (std::size_t i = 0; i < accounts.size(); ++i) {
+    const AccountConfig& a = accounts[i];
+    const std::string label = "accounts[" + std::to_string(i) + "]";
+    if (a.name.empty()) return invalid(label + ".name is required");
+    if (!valid_account_name(a.name)) {
+      return invalid(label + ".name '" + a.name.substr(0, 40) +
+                     "' must be 1-32 letters, digits, '_' or '-'");
+    }
+    if (!names.emplace(a.name, label).second) {
+      return invalid(label + ".name '" + a.name + "' is used by " + names[a.name] +
+                     " too: account names must be unique");
+    }
+    const std::string who = "account '" + a.name + "'";
+    if (!a.key_id.empty() && !a.key_id_env.empty()) {
+      return invalid(who + ": give key_id or key_id_env, not both");
+    }
+    if (!a.secret_key.empty() && !a.secret_key_env.empty()) {
+      return invalid(who + ": give secret_key or secret_key_env, not both");
+    }
+    if (a.rate_limit_per_min <= 0) {
+      return invalid(who + ": rate_limit_per_min must be positive (got " +
+                     std::to_string(a.rate_limit_per_min) + ")");
+    }
+    if (!starts_with(a.base_url, "https://") && !starts_with(a.base_url, "http://")) {
+      return invalid(who + ": base_url '" + a.base_url + "' must start with https:// or http://");
+    }
+    if (!a.key_id.empty()) {
+      auto [it, fresh] = key_ids.emplace(a.key_id, a.name);
+      if (!fresh) {
+        return invalid("accounts '" + it->second + "' and '" + a.name +
+                       "' have the same key_id: one Alpaca account must be served by one entry");
+      }
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Status validate(const Config& c) {
   struct Positive {
     const char* name;
@@ -208,7 +338,8 @@ Status validate(const Config& c) {
       !starts_with(c.alerts.webhook_url, "https://")) {
     return invalid("alerts.webhook_url must be an http:// or https:// URL");
   }
-  return Status::ok();
+  if (Status s = validate_lease(c.lease); !s) return s;
+  return validate_accounts(c.accounts);
 }
 
 std::string describe(const Config& c) {
@@ -230,7 +361,18 @@ std::string describe(const Config& c) {
     << "retry.max_attempts=" << c.retry.max_attempts << "\n"
     << "alerts.webhook_url=" << (c.alerts.webhook_url.empty() ? "<empty>" : "<set>") << "\n"
     << "alerts.sync_lag_ms=" << c.alerts.sync_lag_ms << "\n"
-    << "alerts.stuck_order_ms=" << c.alerts.stuck_order_ms << "\n";
+    << "alerts.stuck_order_ms=" << c.alerts.stuck_order_ms << "\n"
+    << "lease.ttl_ms=" << c.lease.ttl_ms << "\n"
+    << "lease.safety_margin_ms=" << c.lease.safety_margin_ms << "\n"
+    << "lease.renew_interval_ms=" << c.lease.renew_interval_ms << "\n";
+  for (const auto& a : c.accounts) {
+    const std::string p = "accounts." + a.name + ".";
+    o << p << "base_url=" << a.base_url << "\n"
+      << p << "key_id=" << (a.key_id_env.empty() ? redact(a.key_id) : "$" + a.key_id_env) << "\n"
+      << p << "secret_key="
+      << (a.secret_key_env.empty() ? redact(a.secret_key) : "$" + a.secret_key_env) << "\n"
+      << p << "rate_limit_per_min=" << a.rate_limit_per_min << "\n";
+  }
   return o.str();
 }
 
@@ -240,4 +382,56 @@ std::string describe(const Config& c) {
 
 namespace orderly::app {
 std::string store_account(const Config& config) { return account_tag(config.broker.key_id); }
+std::string store_account(const AccountConfig& account) { return account_tag(account.key_id); }
+
+StatusOr<std::vector<AccountConfig>> resolve_accounts(const Config& config, const EnvLookup& env) {
+  if (config.accounts.empty()) {
+    AccountConfig single;
+    single.name = "default";
+    single.base_url = config.broker.base_url;
+    single.key_id = config.broker.key_id;
+    single.secret_key = config.broker.secret_key;
+    single.rate_limit_per_min = config.broker.rate_limit_per_min;
+    return std::vector<AccountConfig>{single};
+  }
+  std::vector<AccountConfig> out;
+  std::map<std::string, std::string> key_ids;
+  for (AccountConfig a : config.accounts) {
+    auto read = [&](const std::string& var, std::string& field, const char* key) -> Status {
+      if (var.empty()) return Status::ok();
+      auto v = env(var.c_str());
+      if (!v || v->empty()) {
+        return invalid("account '" + a.name + "': environment variable " + var + " (named by " +
+                       key + ") is not set or empty");
+      }
+      field = *v;
+      return Status::ok();
+    };
+    if (Status s = read(a.key_id_env, a.key_id, "key_id_env"); !s) return s;
+    if (Status s = read(a.secret_key_env, a.secret_key, "secret_key_env"); !s) return s;
+    if (a.key_id.empty() || a.secret_key.empty()) {
+      return invalid("account '" + a.name +
+                     "' needs key_id (or key_id_env) and secret_key (or secret_key_env)");
+    }
+    auto [it, fresh] = key_ids.emplace(a.key_id, a.name);
+    if (!fresh) {
+      return invalid("accounts '" + it->second + "' and '" + a.name +
+                     "' have the same key_id: one Alpaca account must be served by one entry");
+    }
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::string account_store_url(const std::string& url, const std::string& account_name,
+                              std::size_t account_count) {
+  if (account_count <= 1 || !starts_with(url, "sqlite:")) return url;
+  const std::string path = url.substr(7);
+  if (path == ":memory:") return url;  // each open is a private database already
+  const std::filesystem::path p(path);
+  std::filesystem::path file = p.stem();
+  file += "-" + account_name;
+  file += p.extension();
+  return "sqlite:" + (p.parent_path() / file).string();
+}
 }  // namespace orderly::app

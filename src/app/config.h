@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -49,6 +50,26 @@ struct AlertsConfig {
   std::int64_t stuck_order_ms = 30000;
 };
 
+// One broker account of a several-account daemon ([[accounts]] tables). The single [broker] form
+// is one account named "default". Keys come from the file or from the environment variables the
+// *_env keys name (each account needs its own pair, so APCA_* cannot serve them).
+struct AccountConfig {
+  std::string name;  // [A-Za-z0-9_-]{1,32}: appears in URLs (?account=), logs and metric labels
+  std::string base_url = "https://paper-api.alpaca.markets";
+  std::string key_id;
+  std::string secret_key;
+  std::string key_id_env;      // the name of a variable holding key_id (not the key)
+  std::string secret_key_env;  // the name of a variable holding secret_key
+  std::int64_t rate_limit_per_min = 190;  // this account's REST budget (Alpaca counts per account)
+};
+
+// The account lease (PostgreSQL store; a SQLite file is owned by one process anyway).
+struct LeaseConfig {
+  std::int64_t ttl_ms = 15000;
+  std::int64_t safety_margin_ms = 5000;   // held() ends this long before the recorded expiry
+  std::int64_t renew_interval_ms = 3000;  // must stay below ttl_ms - safety_margin_ms
+};
+
 struct Config {
   BrokerConfig broker;
   StoreConfig store;
@@ -56,6 +77,8 @@ struct Config {
   SyncConfig sync;
   RetryConfig retry;
   AlertsConfig alerts;
+  std::vector<AccountConfig> accounts;  // empty: the single [broker] form
+  LeaseConfig lease;
 };
 
 struct ListenAddress {
@@ -89,4 +112,18 @@ std::string describe(const Config& config);
 namespace orderly::app {
 // The account every store row is scoped to: a hash of the key id (account_tag), never the key.
 std::string store_account(const Config& config);
+std::string store_account(const AccountConfig& account);
+
+// The accounts this daemon serves, keys resolved: the [broker] form (after apply_env) as one
+// account named "default", or every [[accounts]] entry with its *_env variables read. Errors
+// name the account and the variable, never a key; two accounts resolving to one key id are
+// refused (two engines would submit for one Alpaca account).
+StatusOr<std::vector<AccountConfig>> resolve_accounts(const Config& config,
+                                                      const EnvLookup& env = process_env);
+
+// The store URL of one account: `url` itself when only one account is configured; with several
+// a SQLite path gets the account's name before its extension (sqlite:orderly.db ->
+// sqlite:orderly-NAME.db: one file, one lock, per account); other URLs are shared.
+std::string account_store_url(const std::string& url, const std::string& account_name,
+                              std::size_t account_count);
 }  // namespace orderly::app
