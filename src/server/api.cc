@@ -20,11 +20,7 @@ namespace {
 constexpr int kMaxListLimit = 1000;
 
 HttpResponse json_response(int status, const json::value& v) {
-  HttpResponse r;
-  r.status = status;
-  r.body = json::serialize(v);
-  r.headers.emplace_back("Cache-Control", "no-store");
-  return r;
+  return json_body(status, json::serialize(v));
 }
 
 HttpResponse error(int status, std::string message) {
@@ -317,6 +313,18 @@ std::optional<HttpResponse> read_paging(const Target& t, int& limit, int& offset
 }
 
 }  // namespace
+
+HttpResponse json_body(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+HttpResponse json_error(int status, const std::string& message) {
+  return json_body(status, json::serialize(json::object{{"error", message}}));
+}
 
 Api::Api(EngineControl& engine, Store& store, std::string token, const Clock& clock)
     : engine_(engine), store_(store), token_(std::move(token)), clock_(clock) {}

@@ -32,22 +32,40 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-class Api {
+// A JSON answer as every route gives it (not cached), and the {"error": ...} one.
+HttpResponse json_body(int status, std::string body);
+HttpResponse json_error(int status, const std::string& message);
+
+// What the HTTP server serves: one engine's Api, or a router over several accounts' Apis
+// (src/app/account_router.h). The methods are Api's, with Api's meaning.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  virtual HttpResponse handle(const HttpRequest& request) = 0;
+  virtual void count(const std::string& route, int status) = 0;
+  virtual std::vector<std::pair<std::int64_t, std::string>> events_after(std::int64_t after_seq,
+                                                                         int limit) = 0;
+  virtual std::int64_t last_event_seq() = 0;
+  virtual std::string health_json() = 0;
+};
+
+class Api final : public Handler {
  public:
   // `token`: the bearer token every mutating route requires; empty refuses them all (403).
   Api(EngineControl& engine, Store& store, std::string token, const Clock& clock);
 
-  HttpResponse handle(const HttpRequest& request);
+  HttpResponse handle(const HttpRequest& request) override;
 
   // Counts one answered request for /metrics (the HTTP server calls it for every response,
   // including the ones it answers itself: 413, timeouts).
-  void count(const std::string& route, int status);
+  void count(const std::string& route, int status) override;
 
   // Server-Sent Events: the audit events after `after_seq` (at most `limit`) as JSON objects,
   // and the current health as JSON. The HTTP server streams these.
-  std::vector<std::pair<std::int64_t, std::string>> events_after(std::int64_t after_seq, int limit);
-  std::int64_t last_event_seq();
-  std::string health_json();
+  std::vector<std::pair<std::int64_t, std::string>> events_after(std::int64_t after_seq,
+                                                                 int limit) override;
+  std::int64_t last_event_seq() override;
+  std::string health_json() override;
 
  private:
   HttpResponse route(const HttpRequest& request, std::string& route_name);

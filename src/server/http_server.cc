@@ -52,7 +52,7 @@ HttpResponse json_error(int status, std::string_view message) {
 
 class HttpServer::Impl {
  public:
-  Impl(Api& api, ServerOptions options) : api_(api), o_(std::move(options)) {}
+  Impl(Handler& api, ServerOptions options) : api_(api), o_(std::move(options)) {}
   ~Impl() { stop(); }
 
   Status start() {
@@ -219,7 +219,7 @@ class HttpServer::Impl {
     }
   }
 
-  Api& api_;
+  Handler& api_;
   ServerOptions o_;
   asio::io_context ioc_;
   tcp::acceptor acceptor_{ioc_};
@@ -229,7 +229,7 @@ class HttpServer::Impl {
   std::uint16_t port_ = 0;
 };
 
-HttpServer::HttpServer(Api& api, ServerOptions options)
+HttpServer::HttpServer(Handler& api, ServerOptions options)
     : impl_(std::make_unique<Impl>(api, std::move(options))) {}
 HttpServer::~HttpServer() = default;
 Status HttpServer::start() { return impl_->start(); }

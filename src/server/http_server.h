@@ -24,7 +24,7 @@ struct ServerOptions {
 
 class HttpServer {
  public:
-  HttpServer(Api& api, ServerOptions options);
+  HttpServer(Handler& api, ServerOptions options);
   ~HttpServer();  // stops
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

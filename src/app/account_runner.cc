@@ -1,0 +1,376 @@
+#include "app/account_runner.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <thread>
+
+#include "app/command.h"
+#include "app/webhook.h"
+#include "broker/alpaca/alpaca_broker.h"
+#include "broker/alpaca/stream_client.h"
+#include "engine/runtime.h"
+#include "server/api.h"
+#include "store/lease.h"
+#include "store/store.h"
+
+namespace orderly::app {
+
+std::string_view to_string(AccountState s) {
+  switch (s) {
+    case AccountState::starting: return "starting";
+    case AccountState::standby: return "standby";
+    case AccountState::active: return "active";
+    case AccountState::failed: return "failed";
+    case AccountState::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// An exclusive lock next to a SQLite store: a second daemon on the same file would submit for
+// the same account from a second ledger, which is how duplicate orders are born.
+class StoreLock {
+ public:
+  ~StoreLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+  Status acquire(const std::string& db_path) {
+    path_ = db_path + ".lock";
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      return Status::error(Status::Code::io_error,
+                           "cannot create lock file " + path_ + ": " + std::strerror(errno));
+    }
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      return Status::error(Status::Code::busy, "the store " + db_path +
+                                                   " is owned by another running orderly (lock " +
+                                                   path_ + " is held)");
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) == 0) {
+      [[maybe_unused]] auto n = ::write(fd_, pid.data(), pid.size());
+    }
+    return Status::ok();
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Everything one owned account runs. Members are destroyed in reverse order: the API first,
+// the store last.
+struct Session {
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Broker> broker;
+  std::unique_ptr<TradeUpdateStream> stream;
+  std::unique_ptr<ThreadedRuntime> runtime;
+  std::unique_ptr<AlertWebhook> webhook;  // reads the store: stops before it goes
+  std::shared_ptr<server::Api> api;
+};
+
+}  // namespace
+
+class AccountRunner::Impl {
+ public:
+  Impl(AccountConfig account, const Config& config, std::string store_url, const Clock& clock)
+      : account_(std::move(account)),
+        config_(config),
+        store_url_(std::move(store_url)),
+        clock_(clock),
+        alpaca_{account_.base_url, account_.key_id, account_.secret_key} {
+    status_.name = account_.name;
+    status_.store_account = store_account(account_);
+    // One name per log line: with several accounts "which one?" is the first question.
+    prefix_ = config_.accounts.empty() ? "" : "[" + account_.name + "] ";
+  }
+
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  AccountStatus status() const {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+  std::shared_ptr<server::Api> api() const {
+    std::lock_guard lock(mu_);
+    return session_ ? session_->api : nullptr;
+  }
+  const std::string& name() const { return account_.name; }
+
+ private:
+  void set_state(AccountState s, std::string detail, int exit_code = 0) {
+    std::lock_guard lock(mu_);
+    status_.state = s;
+    status_.detail = std::move(detail);
+    status_.since = clock_.now();
+    status_.exit_code = exit_code;
+  }
+  // Waits up to `ms` for stop() or a lost lease; true when the runner must stop waiting.
+  bool wait(std::int64_t ms) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping_ || lost_; });
+  }
+  bool stopping() const {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+  void fail(int exit_code, const std::string& message) {
+    spdlog::error("{}orderly run: {}", prefix_, message);
+    set_state(AccountState::failed, message, exit_code);
+  }
+
+  void run() {
+    if (store_url_.rfind("sqlite:", 0) == 0) {
+      std::string path = store_url_.substr(7);
+      if (path != ":memory:") {
+        if (Status s = sqlite_lock_.acquire(path); !s) return fail(kExitUnavailable, s.message());
+      }
+    }
+    LeaseOptions lease_options;
+    lease_options.ttl_ms = config_.lease.ttl_ms;
+    lease_options.safety_margin_ms = config_.lease.safety_margin_ms;
+    lease_options.renew_interval_ms = config_.lease.renew_interval_ms;
+    auto opened = open_lease(store_url_, status_.store_account, lease_options);
+    if (!opened.ok()) return fail(kExitUnavailable, "store lease: " + opened.status().message());
+    lease_ = std::move(*opened);
+
+    while (!stopping()) {
+      if (!acquire()) break;
+      serve();
+    }
+    if (lease_) (void)lease_->release();
+    set_state(AccountState::stopped, "");
+  }
+
+  // The standby loop. False when stopped or failed.
+  bool acquire() {
+    for (bool reported = false;;) {
+      Status s = lease_->try_acquire();
+      if (s) break;
+      if (s.code() != Status::Code::busy) {
+        // The database is away: keep trying (the owner, if any, is in the same situation).
+        spdlog::warn("{}store lease: {}; retrying", prefix_, s.message());
+      } else if (!reported) {
+        spdlog::warn("{}account {} is owned by another running orderly; waiting to take over: {}",
+                     prefix_, status_.store_account, s.message());
+        set_state(AccountState::standby, s.message());
+        reported = true;
+      }
+      if (wait(std::min<std::int64_t>(1000, config_.lease.renew_interval_ms))) {
+        if (stopping()) return false;
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      lost_ = false;
+      ++status_.leases_acquired;
+    }
+    spdlog::info("{}account {} leased (fencing token {})", prefix_, status_.store_account,
+                 lease_->token());
+    set_state(AccountState::starting, "lease acquired; connecting to the broker");
+    return true;
+  }
+
+  // Runs the account until stop() or a lost lease.
+  void serve() {
+    keeper_ = std::make_unique<LeaseKeeper>(*lease_, [this](const Status& s) {
+      // Stop submitting at once: past the safety margin another instance may take the account.
+      {
+        std::lock_guard lock(mu_);
+        lost_ = true;
+        lost_reason_ = s.message();
+      }
+      cv_.notify_all();
+    });
+    auto session = open_session();
+    if (session) {
+      {
+        std::lock_guard lock(mu_);
+        session_ = session;
+      }
+      set_state(AccountState::active, "");
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || lost_; });
+    }
+    bool lost = false;
+    std::string reason;
+    {
+      std::lock_guard lock(mu_);
+      lost = lost_;
+      reason = lost_reason_;
+      session_.reset();  // requests still holding it finish against a stopped engine
+    }
+    if (session && session->runtime) session->runtime->stop();  // in-flight commits finish
+    session.reset();
+    keeper_.reset();
+    if (lost) {
+      // The store is fenced against us now, so this alert lives in the daemon (log, /healthz,
+      // /api/accounts, /metrics), not in the account's alert table.
+      spdlog::error("{}ALERT lease_lost: account lease lost ({}); this account stopped, the "
+                    "others keep running; waiting to take it over again",
+                    prefix_, reason);
+      std::lock_guard lock(mu_);
+      ++status_.leases_lost;
+      status_.last_lost_at = clock_.now();
+      status_.last_lost_reason = reason;
+    }
+  }
+
+  // Store, broker (waited for), stream, engine, API. Null when stopped, lost or failed.
+  std::shared_ptr<Session> open_session() {
+    auto session = std::make_shared<Session>();
+    auto store = open_store(store_url_, status_.store_account);
+    if (!store.ok()) {
+      fail(kExitUnavailable, "cannot open the store: " + store.status().message());
+      wait_for_stop();
+      return nullptr;
+    }
+    session->store = std::move(*store);
+    // Fencing: every write batch checks the lease's token in its own transaction, so a process
+    // that lost the account can no longer commit (and so can no longer submit: outbox).
+    if (Status s = session->store->bind_lease(lease_); !s) {
+      fail(kExitUnavailable, "store lease: " + s.message());
+      wait_for_stop();
+      return nullptr;
+    }
+    auto broker = alpaca::make_alpaca_broker(alpaca_);
+    if (!broker.ok()) {
+      fail(kExitUsage, "broker: " + alpaca::redact(broker.status().message(), alpaca_));
+      wait_for_stop();
+      return nullptr;
+    }
+    session->broker = std::move(*broker);
+    if (!wait_for_broker(*session->broker)) return nullptr;
+
+    RuntimeOptions options;
+    options.engine.account_identity = account_.key_id.empty() ? "default" : account_.key_id;
+    options.engine.rate_limit_per_min = static_cast<int>(account_.rate_limit_per_min);
+    options.engine.poll_interval_ms = config_.sync.poll_interval_ms;
+    options.engine.idle_poll_interval_ms = config_.sync.idle_poll_interval_ms;
+    options.engine.retry_base_ms = config_.retry.base_ms;
+    options.engine.retry_cap_ms = config_.retry.cap_ms;
+    options.engine.retry_max_attempts = static_cast<int>(config_.retry.max_attempts);
+    options.engine.sync_lag_ms = config_.alerts.sync_lag_ms;
+    options.engine.stuck_order_ms = config_.alerts.stuck_order_ms;
+    if (config_.sync.stream) {
+      alpaca::StreamOptions stream_options;
+      stream_options.base_url = account_.base_url;
+      stream_options.key_id = account_.key_id;
+      stream_options.secret_key = account_.secret_key;
+      auto created = alpaca::AlpacaStream::create(stream_options);
+      if (!created.ok()) {
+        fail(kExitUsage,
+             "trade_updates stream: " + alpaca::redact(created.status().message(), alpaca_));
+        wait_for_stop();
+        return nullptr;
+      }
+      session->stream = std::move(*created);
+    } else {
+      spdlog::info("{}trade_updates stream off: polling only", prefix_);
+    }
+    session->runtime = std::make_unique<ThreadedRuntime>(*session->store, *session->broker,
+                                                         session->stream.get(), clock_, options);
+    if (Status s = session->runtime->start(); !s) {
+      fail(kExitUnavailable, "the engine could not start: " + s.message());
+      wait_for_stop();
+      return nullptr;
+    }
+    if (!config_.alerts.webhook_url.empty()) {
+      auto created = AlertWebhook::create(*session->store, config_.alerts.webhook_url);
+      if (!created.ok()) {
+        session->runtime->stop();
+        fail(kExitUsage, created.status().message());
+        wait_for_stop();
+        return nullptr;
+      }
+      session->webhook = std::move(*created);
+      session->webhook->start();
+      spdlog::info("{}alerts are POSTed to the configured webhook", prefix_);
+    }
+    session->api = std::make_shared<server::Api>(*session->runtime, *session->store,
+                                                 config_.api.token, clock_);
+    return session;
+  }
+
+  bool wait_for_broker(Broker& broker) {
+    for (std::int64_t wait_ms = 1000;;) {
+      auto info = broker.get_account();
+      if (info.ok()) {
+        spdlog::info("{}broker reachable at {} (account status {})", prefix_, account_.base_url,
+                     info->status);
+        return true;
+      }
+      const BrokerError& e = info.error();
+      if (e.kind == BrokerError::Kind::rejected && (e.http_status == 401 || e.http_status == 403)) {
+        fail(kExitUsage, "the broker refused the credentials (HTTP " + std::to_string(e.http_status) +
+                             "); check " +
+                             (config_.accounts.empty()
+                                  ? std::string("APCA_API_KEY_ID / APCA_API_SECRET_KEY")
+                                  : "the keys of account '" + account_.name + "'"));
+        wait_for_stop();
+        return false;
+      }
+      spdlog::warn("{}broker unreachable at {}: {}; retrying in {} ms", prefix_, account_.base_url,
+                   alpaca::redact(e.message, alpaca_), wait_ms);
+      if (wait(wait_ms)) return false;
+      wait_ms = std::min<std::int64_t>(wait_ms * 2, 30'000);
+    }
+  }
+
+  // A failed account keeps its lease until the daemon stops: another instance with the same
+  // (broken) configuration would fail the same way, and flapping owners help nobody.
+  void wait_for_stop() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return stopping_; });
+  }
+
+  const AccountConfig account_;
+  const Config config_;
+  const std::string store_url_;
+  const Clock& clock_;
+  const alpaca::AlpacaConfig alpaca_;
+  std::string prefix_;
+
+  StoreLock sqlite_lock_;
+  std::shared_ptr<AccountLease> lease_;
+  std::unique_ptr<LeaseKeeper> keeper_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool lost_ = false;
+  std::string lost_reason_;
+  AccountStatus status_;
+  std::shared_ptr<Session> session_;
+  std::thread thread_;
+};
+
+AccountRunner::AccountRunner(AccountConfig account, const Config& config, std::string store_url,
+                             const Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(account), config, std::move(store_url), clock)) {}
+AccountRunner::~AccountRunner() { stop(); }
+void AccountRunner::start() { impl_->start(); }
+void AccountRunner::stop() { impl_->stop(); }
+AccountStatus AccountRunner::status() const { return impl_->status(); }
+const std::string& AccountRunner::name() const { return impl_->name(); }
+std::shared_ptr<server::Api> AccountRunner::api() const { return impl_->api(); }
+
+}  // namespace orderly::app
