@@ -103,6 +103,13 @@ class Process {
     }
     return exit_code_;
   }
+  // kill -9: no destructor, no lease release, no clean close (a crashed or killed owner).
+  void kill_hard() {
+    if (running()) {
+      ::kill(pid_, SIGKILL);
+      eventually([&] { return !running(); }, 10);
+    }
+  }
   std::string log() const { return read_file(log_); }
   int exit_code() const { return exit_code_; }
 

@@ -1,0 +1,449 @@
+// Several accounts in one daemon, over real processes: one `orderly sim` per account (each
+// requiring its own key pair, so a key sent to the wrong account is refused), a throwaway
+// PostgreSQL, and `orderly run` instances sharing one [[accounts]] config.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <set>
+
+#include "app/api_client.h"
+#include "broker/alpaca/alpaca_broker.h"
+#include "process.h"
+#include "store/pg_server.h"
+
+namespace orderly::testing {
+namespace {
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+const std::string kBin = ORDERLY_BIN;
+constexpr const char* kToken = "accounts-token-71c3";
+
+struct SimAccount {
+  std::string name;
+  std::string key;
+  std::string secret;
+  std::string symbol;
+  std::uint16_t port = 0;
+  std::unique_ptr<Process> sim;
+};
+
+class AccountsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string error;
+    pg_ = PgServer::start({}, &error).release();
+    if (pg_ == nullptr) pg_error_ = new std::string(error);
+  }
+  static void TearDownTestSuite() {
+    delete pg_;
+    pg_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(pg_, nullptr) << "PostgreSQL: " << *pg_error_;
+    dir_ = make_temp_dir("accounts");
+    std::string error;
+    db_url_ = pg_->create_database(&error);
+    ASSERT_FALSE(db_url_.empty()) << error;
+    accounts_.push_back({"alpha", "PKALPHAKEY01", "ALPHASECRETVALUE", "STWD", 0, nullptr});
+    accounts_.push_back({"beta", "PKBETAKEY02", "BETASECRETVALUE", "AAPL", 0, nullptr});
+    for (auto& a : accounts_) {
+      a.port = free_port();
+      a.sim = std::make_unique<Process>(
+          std::vector<std::string>{kBin, "sim", "--listen", "127.0.0.1:" + std::to_string(a.port),
+                                   "--key", a.key, "--secret", a.secret},
+          dir_ / ("sim-" + a.name + ".log"));
+    }
+    api_port_ = free_port();
+    config_ = (dir_ / "orderly.toml").string();
+    write_config(true);
+  }
+
+  // `stream` false: polling only. The failover tests need it: `orderly sim` crashes when a
+  // trade_updates client goes away (SIGSEGV in StreamSession::cut), which a dying owner does.
+  void write_config(bool stream) {
+    std::ofstream out(config_, std::ios::trunc);
+    out << "[store]\nurl = \"" << db_url_ << "\"\n"
+        << "[api]\nlisten = \"127.0.0.1:" << api_port_ << "\"\ntoken = \"" << kToken << "\"\n"
+        << "[sync]\npoll_interval_ms = 200\nidle_poll_interval_ms = 500\nstream = "
+        << (stream ? "true" : "false") << "\n"
+        // Short leases keep the takeover test fast; the margins keep their proportions.
+        << "[lease]\nttl_ms = 4000\nsafety_margin_ms = 1500\nrenew_interval_ms = 500\n";
+    for (const auto& a : accounts_) {
+      out << "[[accounts]]\nname = \"" << a.name << "\"\nbase_url = \"http://127.0.0.1:" << a.port
+          << "\"\nkey_id = \"" << a.key << "\"\nsecret_key = \"" << a.secret << "\"\n";
+    }
+  }
+
+  void TearDown() override {
+    for (auto& d : daemons_) {
+      if (d) d->stop();
+    }
+    for (auto& d : daemons_) {
+      if (d) {
+        for (const auto& a : accounts_) {
+          EXPECT_EQ(d->log().find(a.secret), std::string::npos) << "a secret key was logged";
+          EXPECT_EQ(d->log().find(a.key), std::string::npos) << "a key id was logged";
+        }
+      }
+    }
+    daemons_.clear();
+    accounts_.clear();
+    // A failure keeps the logs and configs for a look (the path is printed).
+    if (HasFailure()) {
+      std::cerr << "kept for inspection: " << dir_ << "\n";
+    } else {
+      fs::remove_all(dir_);
+    }
+  }
+
+  Process& start_daemon() {
+    const std::string tag = "run-" + std::to_string(daemons_.size());
+    daemons_.push_back(std::make_unique<Process>(
+        std::vector<std::string>{kBin, "run", "--config", config_}, dir_ / (tag + ".log")));
+    return *daemons_.back();
+  }
+  std::string logs() {
+    std::string all;
+    for (std::size_t i = 0; i < daemons_.size(); ++i) {
+      all += "---- run-" + std::to_string(i) + "\n" + daemons_[i]->log();
+    }
+    for (const auto& a : accounts_) {
+      // A simulator's own log only matters when it stopped.
+      if (!a.sim->running()) all += "---- sim " + a.name + " exited\n" + a.sim->log();
+    }
+    return all;
+  }
+
+  app::ApiReply call(const std::string& method, const std::string& target,
+                     const std::string& body = "") {
+    app::ApiEndpoint e;
+    e.port = api_port_;
+    e.token = kToken;
+    auto r = app::api_call(e, method, target, body);
+    if (!r.ok()) return app::ApiReply{0, "", r.status().message()};
+    return *r;
+  }
+  std::optional<json::value> get_json(const std::string& target) {
+    auto r = call("GET", target);
+    if (r.status != 200 && r.status != 503) return std::nullopt;
+    boost::system::error_code ec;
+    json::value v = json::parse(r.body, ec);
+    if (ec) return std::nullopt;
+    return v;
+  }
+
+  // The state of each account as the daemon on the API port reports it.
+  std::map<std::string, std::string> states() {
+    std::map<std::string, std::string> out;
+    auto v = get_json("/api/accounts");
+    if (!v || !v->is_array()) return out;
+    for (const auto& a : v->as_array()) {
+      out[std::string(a.at("name").as_string())] = std::string(a.at("state").as_string());
+    }
+    return out;
+  }
+  bool all_active() {
+    auto s = states();
+    return s.size() == accounts_.size() &&
+           std::all_of(s.begin(), s.end(), [](const auto& kv) { return kv.second == "active"; });
+  }
+
+  // Opens a market entry with an emulated take-profit on `account`; the trade id (0: refused).
+  // A buy of a symbol with working sell exits is refused as a potential wash trade (Alpaca's
+  // rule, which the simulator keeps): a later trade picks another `symbol`.
+  std::int64_t open_trade(const SimAccount& a, const std::string& qty = "5",
+                          const std::string& symbol = "") {
+    std::string body = R"({"account":")" + a.name + R"(","symbol":")" +
+                       (symbol.empty() ? a.symbol : symbol) +
+                       R"(","side":"buy","qty":")" + qty +
+                       R"(","entry":{"type":"market"},"take_profit":{"percent":"2"}})";
+    auto r = call("POST", "/api/trades", body);
+    if (r.status != 201) {
+      ADD_FAILURE() << "POST /api/trades for " << a.name << ": " << r.status << " " << r.body;
+      return 0;
+    }
+    json::object trade = json::parse(r.body).as_object();
+    EXPECT_EQ(trade.at("account"), a.name.c_str()) << r.body;
+    return trade.at("id").as_int64();
+  }
+
+  // True once the trade's entry is filled and its take-profit is working at the broker.
+  bool protected_at_broker(const SimAccount& a, std::int64_t trade_id) {
+    auto v = get_json("/api/orders?account=" + a.name + "&trade_id=" + std::to_string(trade_id));
+    if (!v || !v->is_array()) return false;
+    bool filled = false, tp = false;
+    for (const auto& o : v->as_array()) {
+      if (o.at("account") != a.name.c_str()) return false;
+      if (o.at("role") == "entry" && o.at("state") == "filled") filled = true;
+      if (o.at("role") == "take_profit" && o.at("broker_order_id").is_string()) tp = true;
+    }
+    return filled && tp;
+  }
+
+  // What the daemon and the broker hold for `a`: for failure messages.
+  std::string evidence(const SimAccount& a) {
+    std::string out = "daemon orders of " + a.name + ": " +
+                      call("GET", "/api/orders?account=" + a.name).body + "\nbroker orders:";
+    for (const auto& o : sim_orders(a)) {
+      out += " " + o.client_order_id + "/" + o.symbol + "/" + std::string(to_string(o.side)) + "/" +
+             (o.qty ? o.qty->str() : "-");
+    }
+    return out + "\n";
+  }
+
+  // Every order the account's simulator holds, read with that account's keys.
+  std::vector<BrokerOrder> sim_orders(const SimAccount& a) {
+    alpaca::AlpacaConfig c{"http://127.0.0.1:" + std::to_string(a.port), a.key, a.secret};
+    auto broker = alpaca::make_alpaca_broker(c);
+    EXPECT_TRUE(broker.ok());
+    if (!broker.ok()) return {};
+    ListOrdersQuery q;
+    q.status = OrderListStatus::all;
+    auto orders = (*broker)->list_orders(q);
+    EXPECT_TRUE(orders.ok()) << orders.error().message;
+    return orders.ok() ? orders.value() : std::vector<BrokerOrder>{};
+  }
+
+  // No intent reached the broker twice: every POST /v2/orders the simulator saw created one
+  // order (no "client_order_id must be unique" refusal), and client ids are distinct.
+  void expect_each_intent_submitted_once(const SimAccount& a, std::size_t at_least) {
+    auto orders = sim_orders(a);
+    EXPECT_GE(orders.size(), at_least) << a.name;
+    std::set<std::string> cids;
+    for (const auto& o : orders) {
+      EXPECT_TRUE(cids.insert(o.client_order_id).second) << a.name << " " << o.client_order_id;
+    }
+    app::ApiEndpoint sim;
+    sim.port = a.port;
+    auto stats = app::api_call(sim, "GET", "/sim/stats");
+    ASSERT_TRUE(stats.ok());
+    json::object s = json::parse(stats->body).as_object();
+    const auto& requests = s.at("requests").as_object();
+    const auto* posts = requests.if_contains("POST /v2/orders");
+    ASSERT_NE(posts, nullptr) << stats->body;
+    EXPECT_EQ(static_cast<std::size_t>(posts->as_int64()), orders.size()) << a.name << " " << stats->body;
+    EXPECT_EQ(s.at("errors_by_code").as_object().if_contains("40010001"), nullptr) << stats->body;
+  }
+
+  static inline PgServer* pg_ = nullptr;
+  static inline std::string* pg_error_ = nullptr;
+  fs::path dir_;
+  std::string db_url_;
+  std::string config_;
+  std::uint16_t api_port_ = 0;
+  std::vector<SimAccount> accounts_;
+  std::vector<std::unique_ptr<Process>> daemons_;
+};
+
+TEST_F(AccountsTest, OneDaemonTradesOnBothAccounts) {
+  start_daemon();
+  ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
+  const SimAccount& alpha = accounts_[0];
+  const SimAccount& beta = accounts_[1];
+
+  std::int64_t ta = open_trade(alpha);
+  std::int64_t tb = open_trade(beta, "3");
+  ASSERT_GT(ta, 0);
+  ASSERT_GT(tb, 0);
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(alpha, ta); })) << logs();
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(beta, tb); })) << logs();
+
+  // Each account's orders went to its own broker with its own keys, and only there.
+  for (const auto& [a, symbol] : {std::pair{&alpha, "STWD"}, std::pair{&beta, "AAPL"}}) {
+    auto orders = sim_orders(*a);
+    EXPECT_EQ(orders.size(), 2u) << a->name;  // entry + take-profit
+    for (const auto& o : orders) EXPECT_EQ(o.symbol, symbol) << a->name;
+  }
+
+  // Merged views tag each element with its account.
+  auto merged = get_json("/api/orders");
+  ASSERT_TRUE(merged && merged->is_array());
+  std::map<std::string, int> per_account;
+  for (const auto& o : merged->as_array()) ++per_account[std::string(o.at("account").as_string())];
+  EXPECT_EQ(per_account["alpha"], 2);
+  EXPECT_EQ(per_account["beta"], 2);
+  auto positions = get_json("/api/positions");
+  ASSERT_TRUE(positions && positions->is_array());
+  EXPECT_EQ(positions->as_array().size(), 2u) << json::serialize(*positions);
+
+  // One order by its client id, found in whichever account has it.
+  std::string cid = std::string(merged->as_array()[0].at("client_order_id").as_string());
+  auto one = call("GET", "/api/orders/" + cid);
+  EXPECT_EQ(one.status, 200) << one.body;
+  // Local ids repeat across accounts: a bare id that both have is ambiguous.
+  auto ambiguous = call("GET", "/api/trades/1");
+  EXPECT_EQ(ambiguous.status, 409) << ambiguous.body;
+  EXPECT_NE(ambiguous.body.find("?account="), std::string::npos) << ambiguous.body;
+  EXPECT_EQ(call("GET", "/api/trades/1?account=beta").status, 200);
+
+  // Bad input: no account, an unknown one, a wrong type; nothing is opened by them.
+  const std::string spec = R"("symbol":"STWD","qty":"1","take_profit":{"percent":"2"})";
+  auto no_account = call("POST", "/api/trades", "{" + spec + "}");
+  EXPECT_EQ(no_account.status, 400) << no_account.body;
+  EXPECT_NE(no_account.body.find("alpha, beta"), std::string::npos) << no_account.body;
+  auto unknown = call("POST", "/api/trades?account=gamma", "{" + spec + "}");
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  auto wrong_type = call("POST", "/api/trades", R"({"account":7,)" + spec + "}");
+  EXPECT_EQ(wrong_type.status, 400) << wrong_type.body;
+  auto conflicting = call("POST", "/api/trades?account=beta", R"({"account":"alpha",)" + spec + "}");
+  EXPECT_EQ(conflicting.status, 400) << conflicting.body;
+  auto reconcile = call("POST", "/api/reconcile", "{}");
+  EXPECT_EQ(reconcile.status, 400) << reconcile.body;
+  EXPECT_EQ(call("POST", "/api/reconcile?account=alpha", "{}").status, 200);
+
+  auto health = get_json("/healthz");
+  ASSERT_TRUE(health && health->is_object());
+  EXPECT_EQ(health->as_object().at("accounts").as_array().size(), 2u);
+  auto metrics = call("GET", "/metrics");
+  EXPECT_NE(metrics.body.find("orderly_account_active{account=\"alpha\"} 1"), std::string::npos)
+      << metrics.body.substr(0, 2000);
+  EXPECT_NE(metrics.body.find("account=\"beta\""), std::string::npos);
+
+  expect_each_intent_submitted_once(alpha, 2);
+  expect_each_intent_submitted_once(beta, 2);
+}
+
+TEST_F(AccountsTest, SecondDaemonStandsByForBothThenTakesOverOnShutdown) {
+  write_config(false);
+  Process& first = start_daemon();
+  ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
+  // The same config: the second instance stands by for each account, and leaves the API port
+  // to the owner.
+  Process& second = start_daemon();
+  ASSERT_TRUE(eventually([&] {
+    std::string log = second.log();
+    return log.find("[alpha] account") != std::string::npos &&
+           log.find("[beta] account") != std::string::npos &&
+           log.find("waiting to take over") != std::string::npos;
+  }, 60)) << logs();
+  EXPECT_TRUE(second.running()) << logs();
+  EXPECT_TRUE(all_active());  // still the first one answering
+
+  std::int64_t ta = open_trade(accounts_[0]);
+  ASSERT_GT(ta, 0);
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[0], ta); })) << logs();
+
+  // A clean stop releases the leases: the standby takes both over without waiting for expiry.
+  EXPECT_EQ(first.stop(), 0) << logs();
+  ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
+  std::int64_t tb = open_trade(accounts_[1]);
+  ASSERT_GT(tb, 0);
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[1], tb); })) << logs();
+  // The trade opened under the first owner is the new owner's too (same store).
+  EXPECT_TRUE(protected_at_broker(accounts_[0], ta)) << logs();
+  expect_each_intent_submitted_once(accounts_[0], 2);
+  expect_each_intent_submitted_once(accounts_[1], 2);
+}
+
+TEST_F(AccountsTest, KillNineOwnerStandbyTakesOverBothWithoutDuplicates) {
+  write_config(false);
+  Process& owner = start_daemon();
+  ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
+  Process& standby = start_daemon();
+  ASSERT_TRUE(eventually([&] { return standby.log().find("waiting to take over") != std::string::npos; },
+                         60))
+      << logs();
+
+  // Work in flight at the moment of the kill: entries submitted, exits being placed.
+  std::vector<std::pair<const SimAccount*, std::int64_t>> trades;
+  for (const auto& a : accounts_) {
+    for (int i = 0; i < 3; ++i) {
+      std::int64_t id = open_trade(a, std::to_string(1 + i));
+      ASSERT_GT(id, 0);
+      trades.emplace_back(&a, id);
+    }
+  }
+  owner.kill_hard();
+  const auto killed_at = std::chrono::steady_clock::now();
+
+  // The leases lapse (ttl 4 s; the standby polls every 0.5 s): both accounts move over. The
+  // bound is generous for a loaded machine; the test asserts the outcome, not the time.
+  ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
+  const auto takeover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - killed_at)
+                               .count();
+  RecordProperty("takeover_ms", std::to_string(takeover_ms));
+  std::cout << "takeover of both accounts after kill -9: " << takeover_ms << " ms (ttl 4000)\n";
+  for (const auto& [a, id] : trades) {
+    EXPECT_TRUE(eventually([&, a = a, id = id] { return protected_at_broker(*a, id); })) << logs();
+  }
+  // New work on the new owner.
+  std::int64_t more = open_trade(accounts_[1], "5", "AMD");
+  ASSERT_GT(more, 0);
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[1], more); }))
+      << evidence(accounts_[1]) << logs();
+
+  expect_each_intent_submitted_once(accounts_[0], 6);
+  expect_each_intent_submitted_once(accounts_[1], 8);
+}
+
+TEST_F(AccountsTest, LosingOneLeaseStopsOnlyThatAccount) {
+  write_config(false);
+  start_daemon();
+  ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
+  auto listed = get_json("/api/accounts");
+  ASSERT_TRUE(listed);
+  std::string alpha_tag;
+  for (const auto& a : listed->as_array()) {
+    if (a.at("name") == "alpha") alpha_tag = std::string(a.at("store_account").as_string());
+  }
+  ASSERT_FALSE(alpha_tag.empty());
+
+  // Another owner takes alpha's lease (a partition healed on the wrong side, an operator):
+  // the renewal fails, alpha stops and waits; beta keeps trading.
+  const std::string db = db_url_.substr(db_url_.rfind('/') + 1);
+  std::string error;
+  ASSERT_TRUE(pg_->sql(db,
+                       "UPDATE account_leases SET owner = 'intruder', token = token + 1, "
+                       "expires_at = clock_timestamp() + interval '60 seconds' WHERE account = '" +
+                           alpha_tag + "'",
+                       nullptr, &error))
+      << error;
+  ASSERT_TRUE(eventually([&] {
+    auto s = states();
+    return s["alpha"] == "standby" && s["beta"] == "active";
+  })) << logs();
+  auto refused = call("POST", "/api/trades",
+                      R"({"account":"alpha","symbol":"STWD","qty":"1","take_profit":{"percent":"2"}})");
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("standby"), std::string::npos) << refused.body;
+  std::int64_t tb = open_trade(accounts_[1]);
+  ASSERT_GT(tb, 0);
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[1], tb); })) << logs();
+  auto health = get_json("/healthz");
+  ASSERT_TRUE(health);
+  for (const auto& a : health->as_object().at("accounts").as_array()) {
+    if (a.at("name") == "alpha") {
+      EXPECT_EQ(a.at("leases_lost").as_int64(), 1) << json::serialize(a);
+    }
+  }
+  EXPECT_NE(logs().find("ALERT lease_lost"), std::string::npos);
+  EXPECT_NE(call("GET", "/metrics").body.find("orderly_account_leases_lost_total{account=\"alpha\"} 1"),
+            std::string::npos);
+
+  // The intruder lets go: alpha comes back through crash recovery and trades again.
+  ASSERT_TRUE(pg_->sql(db,
+                       "UPDATE account_leases SET expires_at = clock_timestamp() WHERE account = '" +
+                           alpha_tag + "'",
+                       nullptr, &error))
+      << error;
+  ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
+  std::int64_t ta = open_trade(accounts_[0]);
+  ASSERT_GT(ta, 0);
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[0], ta); })) << logs();
+  expect_each_intent_submitted_once(accounts_[0], 2);
+}
+
+TEST_F(AccountsTest, BadAccountsConfigStopsTheDaemonNamingTheKey) {
+  std::ofstream(config_, std::ios::app) << "[[accounts]]\nname = \"alpha\"\nkey_id = \"PKOTHER\"\n";
+  auto r = run(kBin + " run --config " + config_);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("accounts[2].name 'alpha' is used by accounts[0]"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("ALPHASECRETVALUE"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace orderly::testing
