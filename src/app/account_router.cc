@@ -247,12 +247,13 @@ HttpResponse AccountRouter::handle_multi(const HttpRequest& request) {
   std::string names;
   for (auto* a : accounts_) names += (names.empty() ? "" : ", ") + a->name();
 
-  if (seg.size() == 1 && seg[0] == "healthz") {
+  // With ?account= these two answer for that account alone (further down), in the single shape.
+  if (!target.has_account && seg.size() == 1 && seg[0] == "healthz") {
     if (request.method != "GET") return error(405, "method " + request.method + " not allowed here");
     json::value h = json::parse(health_json());
     return json_response(h.as_object().at("status") == "ok" ? 200 : 503, h);
   }
-  if (seg.size() == 1 && seg[0] == "metrics") {
+  if (!target.has_account && seg.size() == 1 && seg[0] == "metrics") {
     if (request.method != "GET") return error(405, "method " + request.method + " not allowed here");
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4";
@@ -315,7 +316,8 @@ HttpResponse AccountRouter::handle_multi(const HttpRequest& request) {
   if (!read && seg.size() >= 2 && seg[0] == "api") {
     return error(400, "several accounts are configured (" + names +
                           "): name one with ?account=NAME" +
-                          (post_trade ? " or \"account\" in the body" : ""));
+                          (post_trade ? " or \"account\" in the body" : "") +
+                          " (CLI: --account NAME)");
   }
   std::vector<std::pair<std::string, std::shared_ptr<server::Api>>> active;
   for (auto* a : accounts_) {

@@ -19,6 +19,9 @@ void add_client_options(CLI::App* command, ClientOptions& options) {
                       "config file with the daemon's [api] listen and token (default: "
                       "orderly.toml when present; ORDERLY_API / ORDERLY_TOKEN override)");
   command->add_flag("--json", options.json, "print the daemon's JSON answer");
+  command->add_option("--account", options.account,
+                      "with several [[accounts]]: the account to act on (default: "
+                      "ORDERLY_ACCOUNT; reads without it cover every account)");
 }
 
 StatusOr<ApiEndpoint> resolve_endpoint(const ClientOptions& options) {
@@ -59,7 +62,20 @@ int call_daemon(const ClientOptions& options, const std::string& method, const s
     std::cerr << "orderly: " << endpoint.status().message() << "\n";
     return kExitUsage;
   }
-  auto reply = api_call(*endpoint, method, target, body);
+  std::string account = options.account;
+  if (auto env = process_env("ORDERLY_ACCOUNT"); account.empty() && env) account = *env;
+  std::string routed = target;
+  if (!account.empty()) {
+    // Names are [A-Za-z0-9_-] (config.h): anything else cannot name an account, and must not
+    // reach the query string unescaped.
+    if (account.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+        std::string::npos) {
+      std::cerr << "orderly: --account must be an account name from the config's [[accounts]]\n";
+      return kExitUsage;
+    }
+    routed += (target.find('?') == std::string::npos ? "?account=" : "&account=") + account;
+  }
+  auto reply = api_call(*endpoint, method, routed, body);
   if (!reply.ok()) {
     std::cerr << "orderly: " << reply.status().message() << "\n";
     return kExitUnavailable;

@@ -18,9 +18,10 @@ namespace orderly::app {
 struct ClientOptions {
   std::string config_path;  // default: orderly.toml when it exists
   bool json = false;
+  std::string account;  // a daemon serving several accounts: the one to act on (?account=)
 };
 
-// Adds --config and --json to a client subcommand.
+// Adds --config, --json and --account to a client subcommand.
 void add_client_options(CLI::App* command, ClientOptions& options);
 
 // The daemon's address and token: ORDERLY_API ("HOST:PORT" or "http://HOST:PORT") and

@@ -45,6 +45,9 @@ int query(const ClientOptions& options, const std::string& method, const std::st
 
 std::string orders_table(const json::array& orders) {
   std::vector<std::vector<std::string>> rows;
+  // A daemon serving several accounts tags each order: then the table names it first.
+  bool accounts = false;
+  for (const auto& item : orders) accounts = accounts || item.as_object().contains("account");
   for (const auto& item : orders) {
     const auto& o = item.as_object();
     rows.push_back({cell(o, "id"), cell(o, "trade_id"), cell(o, "role"), cell(o, "symbol"),
@@ -52,10 +55,13 @@ std::string orders_table(const json::array& orders) {
                     cell(o, "stop_price"), cell(o, "state"), cell(o, "filled_qty"),
                     cell(o, "filled_avg_price"), cell(o, "attempts"), cell(o, "broker_order_id"),
                     age_since(cell(o, "updated_at"))});
+    if (accounts) rows.back().insert(rows.back().begin(), cell(o, "account"));
   }
-  return format_table({"ID", "TRADE", "ROLE", "SYMBOL", "SIDE", "TYPE", "QTY", "LIMIT", "STOP",
-                       "STATE", "FILLED", "AVG", "ATTEMPTS", "BROKER ID", "AGE"},
-                      rows);
+  std::vector<std::string> header = {"ID",     "TRADE", "ROLE",     "SYMBOL",    "SIDE",
+                                     "TYPE",   "QTY",   "LIMIT",    "STOP",      "STATE",
+                                     "FILLED", "AVG",   "ATTEMPTS", "BROKER ID", "AGE"};
+  if (accounts) header.insert(header.begin(), "ACCOUNT");
+  return format_table(header, rows);
 }
 
 // ---- trade open ------------------------------------------------------------------------------
@@ -137,6 +143,25 @@ int trade_open(const TradeOptions& t) {
 int status(const ClientOptions& o) {
   return query(o, "GET", "/healthz", "", [](const json::value& v) {
     const auto& h = v.as_object();
+    if (const auto* accounts = h.if_contains("accounts"); accounts && accounts->is_array()) {
+      // A daemon serving several accounts: one row each.
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& item : accounts->as_array()) {
+        const auto& a = item.as_object();
+        const json::value* health = a.if_contains("health");
+        auto of = [&](std::string_view key) {
+          return health && health->is_object() ? cell(health->as_object(), key) : "-";
+        };
+        rows.push_back({cell(a, "name"), cell(a, "state"), of("status"), of("stream_connected"),
+                        of("sync_lag_ms"), of("open_orders"), of("rest_calls_last_minute"),
+                        cell(a, "leases_lost")});
+      }
+      std::cout << "status: " << cell(h, "status") << "\n"
+                << format_table({"ACCOUNT", "STATE", "STATUS", "STREAM", "SYNC LAG", "OPEN",
+                                 "REST/MIN", "LEASES LOST"},
+                                rows);
+      return cell(h, "status") == "ok" ? kExitOk : kExitFailure;
+    }
     std::cout << "status:            " << cell(h, "status") << "\n"
               << "stream connected:  " << cell(h, "stream_connected") << "\n"
               << "last stream event: " << cell(h, "last_stream_event_at") << "\n"

@@ -302,7 +302,30 @@ TEST_F(AccountsTest, OneDaemonTradesOnBothAccounts) {
       << metrics.body.substr(0, 2000);
   EXPECT_NE(metrics.body.find("account=\"beta\""), std::string::npos);
 
-  expect_each_intent_submitted_once(alpha, 2);
+  // The CLI: --account routes a command; reads without it cover every account.
+  auto opened = run(kBin + " trade open AMZN --qty 2 --tp +2% --account alpha --json --config " +
+                    config_);
+  ASSERT_EQ(opened.exit_code, 0) << opened.out << opened.err;
+  json::object cli_trade = json::parse(opened.out).as_object();
+  EXPECT_EQ(cli_trade.at("account"), "alpha");
+  std::int64_t tc = cli_trade.at("id").as_int64();
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(alpha, tc); })) << logs();
+  auto cli_no_account = run(kBin + " trade open AMZN --qty 2 --tp +2% --config " + config_);
+  EXPECT_EQ(cli_no_account.exit_code, 2) << cli_no_account.out << cli_no_account.err;
+  EXPECT_NE(cli_no_account.err.find("--account"), std::string::npos) << cli_no_account.err;
+  auto table = run(kBin + " orders --config " + config_);
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_EQ(table.out.rfind("ACCOUNT", 0), 0u) << table.out;
+  EXPECT_NE(table.out.find("beta"), std::string::npos) << table.out;
+  auto status = run(kBin + " status --config " + config_);
+  EXPECT_EQ(status.exit_code, 0) << status.out << status.err;
+  EXPECT_NE(status.out.find("alpha"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("active"), std::string::npos) << status.out;
+  auto beta_status = run(kBin + " status --account beta --config " + config_);
+  EXPECT_EQ(beta_status.exit_code, 0) << beta_status.out << beta_status.err;
+  EXPECT_NE(beta_status.out.find("open orders:"), std::string::npos) << beta_status.out;
+
+  expect_each_intent_submitted_once(alpha, 4);
   expect_each_intent_submitted_once(beta, 2);
 }
 
@@ -435,6 +458,25 @@ TEST_F(AccountsTest, LosingOneLeaseStopsOnlyThatAccount) {
   ASSERT_GT(ta, 0);
   EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[0], ta); })) << logs();
   expect_each_intent_submitted_once(accounts_[0], 2);
+}
+
+TEST_F(AccountsTest, SqliteStoreKeepsOneFilePerAccount) {
+  db_url_ = "sqlite:" + (dir_ / "orderly.db").string();
+  write_config(true);
+  start_daemon();
+  ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
+  EXPECT_TRUE(fs::exists(dir_ / "orderly-alpha.db"));
+  EXPECT_TRUE(fs::exists(dir_ / "orderly-beta.db"));
+  EXPECT_FALSE(fs::exists(dir_ / "orderly.db"));
+  std::int64_t ta = open_trade(accounts_[0]);
+  std::int64_t tb = open_trade(accounts_[1]);
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[0], ta); })) << logs();
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[1], tb); })) << logs();
+  // A file serves one process: a second daemon on the same files is refused, as with one.
+  auto second = run(kBin + " run --listen 127.0.0.1:" + std::to_string(free_port()) +
+                    " --config " + config_);
+  EXPECT_EQ(second.exit_code, 3) << second.err;
+  EXPECT_NE(second.err.find("owned by another running orderly"), std::string::npos) << second.err;
 }
 
 TEST_F(AccountsTest, BadAccountsConfigStopsTheDaemonNamingTheKey) {
