@@ -328,6 +328,23 @@ HttpResponse AccountRouter::handle_multi(const HttpRequest& request) {
 
   if (is_list_route(seg)) {
     json::array merged;
+    if (seg[1] == "alerts") {
+      // A lost lease is the daemon's alert: the account's own alert table is fenced against
+      // this process by then. Active until the account runs here again.
+      for (auto* a : accounts_) {
+        AccountStatus s = a->status();
+        if (s.leases_lost == 0) continue;
+        const bool active = s.state != AccountState::active;
+        merged.push_back(json::object{{"id", nullptr},
+                                      {"kind", "lease_lost"},
+                                      {"subject", "account " + s.name},
+                                      {"message", s.last_lost_reason},
+                                      {"raised_at", ts(s.last_lost_at)},
+                                      {"cleared_at", active ? json::value(nullptr) : ts(s.since)},
+                                      {"active", active},
+                                      {"account", s.name}});
+      }
+    }
     for (auto& [name, api] : active) {
       HttpResponse r = api->handle(request);
       if (r.status != 200) return r;  // a bad filter is bad for every account

@@ -73,7 +73,7 @@ struct Session {
   std::unique_ptr<TradeUpdateStream> stream;
   std::unique_ptr<ThreadedRuntime> runtime;
   std::unique_ptr<AlertWebhook> webhook;  // reads the store: stops before it goes
-  std::shared_ptr<server::Api> api;
+  std::unique_ptr<server::Api> api;
 };
 
 }  // namespace
@@ -111,7 +111,10 @@ class AccountRunner::Impl {
   }
   std::shared_ptr<server::Api> api() const {
     std::lock_guard lock(mu_);
-    return session_ ? session_->api : nullptr;
+    // Aliasing: the caller's pointer keeps the whole session (engine, store) alive, not just
+    // the Api that refers to them.
+    if (!session_) return nullptr;
+    return std::shared_ptr<server::Api>(session_, session_->api.get());
   }
   const std::string& name() const { return account_.name; }
 
@@ -227,10 +230,13 @@ class AccountRunner::Impl {
       spdlog::error("{}ALERT lease_lost: account lease lost ({}); this account stopped, the "
                     "others keep running; waiting to take it over again",
                     prefix_, reason);
-      std::lock_guard lock(mu_);
-      ++status_.leases_lost;
-      status_.last_lost_at = clock_.now();
-      status_.last_lost_reason = reason;
+      {
+        std::lock_guard lock(mu_);
+        ++status_.leases_lost;
+        status_.last_lost_at = clock_.now();
+        status_.last_lost_reason = reason;
+      }
+      set_state(AccountState::standby, "lease lost: " + reason);
     }
   }
 
@@ -305,7 +311,7 @@ class AccountRunner::Impl {
       session->webhook->start();
       spdlog::info("{}alerts are POSTed to the configured webhook", prefix_);
     }
-    session->api = std::make_shared<server::Api>(*session->runtime, *session->store,
+    session->api = std::make_unique<server::Api>(*session->runtime, *session->store,
                                                  config_.api.token, clock_);
     return session;
   }

@@ -444,6 +444,14 @@ TEST_F(AccountsTest, LosingOneLeaseStopsOnlyThatAccount) {
     }
   }
   EXPECT_NE(logs().find("ALERT lease_lost"), std::string::npos);
+  auto alerts = get_json("/api/alerts");
+  ASSERT_TRUE(alerts && alerts->is_array());
+  bool lease_alert = false;
+  for (const auto& a : alerts->as_array()) {
+    lease_alert = lease_alert || (a.at("kind") == "lease_lost" && a.at("account") == "alpha" &&
+                                  a.at("active") == true);
+  }
+  EXPECT_TRUE(lease_alert) << json::serialize(*alerts);
   EXPECT_NE(call("GET", "/metrics").body.find("orderly_account_leases_lost_total{account=\"alpha\"} 1"),
             std::string::npos);
 
