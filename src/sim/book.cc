@@ -822,9 +822,17 @@ void ExchangeImpl::set_prices(const std::map<std::string, Decimal>& prices) {
 
 void ExchangeImpl::emit(const SimOrder& o, std::string_view event, Timestamp now,
                         std::optional<Decimal> price, std::optional<Decimal> qty) {
-  unsigned char arena[8192];
-  json::monotonic_resource mr(arena, sizeof arena);
-  ScopedStorage scoped(sp_, &mr);
+  std::string text;
+  {
+    CallArena<8192> arena(sp_);
+    text = stream_message_json(o, event, now, price, qty);
+  }
+  enqueue_stream(StreamMessage{std::move(text), now}, o, event);
+}
+
+std::string ExchangeImpl::stream_message_json(const SimOrder& o, std::string_view event,
+                                              Timestamp now, std::optional<Decimal> price,
+                                              std::optional<Decimal> qty) {
   json::object data(sp_);
   data["event"] = event;
   data["execution_id"] = id_rng_.uuid();
@@ -839,7 +847,7 @@ void ExchangeImpl::emit(const SimOrder& o, std::string_view event, Timestamp now
   json::object msg(sp_);
   msg["stream"] = "trade_updates";
   msg["data"] = std::move(data);
-  enqueue_stream(StreamMessage{json::serialize(msg), now}, o, event);
+  return json::serialize(msg);
 }
 
 void ExchangeImpl::enqueue_stream(StreamMessage m, const SimOrder& o, std::string_view event) {

@@ -144,6 +144,32 @@ class ScopedStorage {
   json::storage_ptr saved_;
 };
 
+// The JSON arena of one call (a REST request, a stream message): a stack buffer, the monotonic
+// resource over it (heap blocks beyond it), and `slot` pointed at it while this lives.
+//
+// Issue 3: when the arena and the reply's JSON tree were locals of one function, the tree was
+// declared first, so it was destroyed after the arena had freed its heap blocks; ~array then read
+// freed memory and `orderly sim` died once listings outgrew the buffer (SIGSEGV after 100-260
+// orders). The rule now holds by construction: a CallArena lives in the caller's frame and every
+// JSON value of the call lives in a callee's frame, so the values are gone before the arena is.
+template <std::size_t N>
+class CallArena {
+  // The slot's storage_ptr is then flagged deallocate-trivial: destroying an arena value frees
+  // nothing and reads none of its nodes (the pre-fix code passed a type-erased memory_resource*,
+  // so every ~array walked its elements).
+  static_assert(json::is_deallocate_trivial<json::monotonic_resource>::value);
+
+ public:
+  explicit CallArena(json::storage_ptr& slot) : mr_(buffer_, N), scoped_(slot, &mr_) {}
+  CallArena(const CallArena&) = delete;
+  CallArena& operator=(const CallArena&) = delete;
+
+ private:
+  unsigned char buffer_[N];  // members in this order: buffer, then resource, then slot swap
+  json::monotonic_resource mr_;
+  ScopedStorage scoped_;
+};
+
 class ExchangeImpl final : public Exchange {
  public:
   ExchangeImpl(const SimConfig& config, const Clock& clock);
@@ -240,6 +266,10 @@ class ExchangeImpl final : public Exchange {
   void emit(const SimOrder& o, std::string_view event, Timestamp now,
             std::optional<Decimal> price = {}, std::optional<Decimal> qty = {});
   void enqueue_stream(StreamMessage m, const SimOrder& o, std::string_view event);
+  // The bodies of handle() and emit(), run inside the caller's CallArena (see CallArena).
+  HttpReply handle_in_arena(const HttpCall& call);
+  std::string stream_message_json(const SimOrder& o, std::string_view event, Timestamp now,
+                                  std::optional<Decimal> price, std::optional<Decimal> qty);
 
  public:
   // ---- http.cc ----

@@ -257,6 +257,55 @@ TEST_F(SimBinaryTest, StreamDisconnectFault) {
   EXPECT_TRUE(ws.last_error()) << "expected the server to cut the stream";
 }
 
+// Issue 3: `orderly sim` died (SIGSEGV in ~array under ExchangeImpl::handle) once a daemon had
+// opened 100-260 resting orders. A reply's JSON tree outlived the per-call arena it was built in;
+// replies past the arena's stack buffer live in heap blocks that the arena frees at the end of the
+// call, so the crash waited for GET /v2/orders replies big enough for blocks that glibc maps and
+// unmaps. A fixed mmap threshold (no adaptive raise after the first unmap) makes every such block
+// go back to the kernel, and perturbation scribbles the rest: any reply value that outlives its
+// arena then faults on the first large listing instead of after hundreds of orders by chance.
+TEST_F(SimBinaryTest, LargeListingsSurviveWhenFreedArenaBlocksAreUnmapped) {
+  sim = std::make_unique<SimProcess>(
+      std::vector<std::string>{"--rate-limit", "0"},
+      std::vector<std::string>{"GLIBC_TUNABLES=glibc.malloc.mmap_threshold=16384:glibc.malloc.perturb=165"});
+  ASSERT_NE(sim->port(), 0) << sim->stdout_text();
+  HttpClient c(port(), "k", "s");
+  ASSERT_EQ(c.post("/sim/prices", R"({"R00":"100","R01":"100","R02":"100"})").status, 200);
+  constexpr int kOrders = 400;
+  for (int i = 1; i <= kOrders; ++i) {
+    const std::string symbol = "R0" + std::to_string(i % 3);
+    json::object o{{"symbol", symbol}, {"qty", "1"}, {"side", "buy"}, {"type", "limit"},
+                   {"limit_price", "1"}, {"time_in_force", "gtc"},
+                   {"client_order_id", "big-" + std::to_string(i)}};
+    if (i % 4 == 0) {  // OTO entries: nested listings carry their take-profit legs
+      o["order_class"] = "oto";
+      o["take_profit"] = json::object{{"limit_price", "150"}};
+    }
+    auto r = c.post("/v2/orders", json::serialize(o));
+    ASSERT_EQ(r.status, 200) << "order " << i << ": " << r.body;
+    // An invalid order too: error bodies are built outside the arena and must mix safely.
+    if (i % 50 == 0) {
+      EXPECT_EQ(c.post("/v2/orders", order_body(symbol, "sell", "5", "", "200")).status, 403);
+    }
+    if (i % 25 == 0) {
+      for (const char* q : {"/v2/orders?status=open&limit=500&nested=true",
+                            "/v2/orders?status=all&limit=500&direction=asc"}) {
+        auto list = c.get(q);
+        ASSERT_EQ(list.status, 200) << "after " << i << " orders, " << q;
+        json::value v = list.json();
+        ASSERT_TRUE(v.is_array()) << list.body.substr(0, 200);
+        // Nested: the legs are inside their parents, so one row per order placed.
+        if (std::string(q).find("nested") != std::string::npos) {
+          EXPECT_EQ(v.as_array().size(), static_cast<std::size_t>(i));
+        }
+      }
+    }
+  }
+  auto stats = c.get("/sim/stats");
+  ASSERT_EQ(stats.status, 200) << "orderly sim died";
+  EXPECT_EQ(stats.json().at("open_orders").to_number<int>(), kOrders + kOrders / 4);
+}
+
 TEST_F(SimBinaryTest, StatsShape) {
   launch();
   HttpClient c(port());

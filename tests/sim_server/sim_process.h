@@ -17,12 +17,17 @@ namespace orderly::sim::testing {
 class SimProcess {
  public:
   // Starts `orderly sim --listen 127.0.0.1:0 <args>`; port() is 0 when it did not come up.
-  explicit SimProcess(std::vector<std::string> args) {
+  // `env` ("NAME=value") is added to this process's environment for the child.
+  explicit SimProcess(std::vector<std::string> args, std::vector<std::string> env = {}) {
     std::vector<std::string> argv_s = {ORDERLY_BIN, "sim", "--listen", "127.0.0.1:0"};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (char** e = environ; *e; ++e) envp.push_back(*e);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
     int fds[2];
     if (pipe(fds) != 0) return;
     pid_ = fork();
@@ -32,7 +37,7 @@ class SimProcess {
       dup2(fds[1], STDOUT_FILENO);
       close(fds[0]);
       close(fds[1]);
-      execv(argv[0], argv.data());
+      execve(argv[0], argv.data(), envp.data());
       _exit(127);
     }
     close(fds[1]);
