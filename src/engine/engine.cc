@@ -298,10 +298,19 @@ class Engine::Impl {
     for (auto& [k, before] : txn_.sync_before) {
       if (before) sync_state_[k] = *before; else sync_state_.erase(k);
     }
+    rate_dirty_ = true;  // the window written with this batch was not: write it with the next
     for (auto& c : txn_.staged) {
       auto it = pending_.find(c.id);
       if (it != pending_.end()) {
-        if (it->second.command.order_id != 0) aux_[it->second.command.order_id].command_outstanding = false;
+        if (it->second.command.order_id != 0) {
+          OrderAux& ax = aux_[it->second.command.order_id];
+          ax.command_outstanding = false;
+          // The cancel never left: let the trade step ask for it again.
+          if (c.kind == CommandKind::cancel) ax.cancel_sent = false;
+          if (auto o = orders_.find(it->second.command.order_id); o != orders_.end()) {
+            touched_trades_.insert(o->second.trade_id);  // what it was for is still to do
+          }
+        }
         pending_.erase(it);
       }
     }
@@ -522,6 +531,9 @@ class Engine::Impl {
       orders_[o.id] = o;
       submit_candidates_.insert(o.id);
     }
+    for (auto& [id, o] : orders_) {
+      if (wash_adjustable(o) && o.limit_price != own_exit_price(o)) wash_priced_exits_.insert(id);
+    }
     for (auto& p : s.positions) positions_[p.symbol] = p;
     for (auto& a : s.active_alerts) alerts_[a.id] = a;
     rebuild_active_alerts();
@@ -672,6 +684,25 @@ class Engine::Impl {
     return v;
   }
 
+  // The one place a cancel is asked for; cancel_sent keeps it to one request in flight.
+  void request_cancel(OrderId id, std::string why, Timestamp now) {
+    aux_[id].cancel_sent = true;
+    Order& m = mut_order(id);
+    audit(m, m.state, EventSource::intent, std::move(why), {}, now);
+    Command c;
+    c.kind = CommandKind::cancel;
+    c.priority = CommandPriority::trading;
+    c.order_id = id;
+    c.broker_order_id = *m.broker_order_id;
+    stage(std::move(c), Purpose::cancel);
+  }
+
+  static bool never_sent(const Order& o) {
+    return !o.broker_order_id &&
+           (o.state == OrderState::created || o.state == OrderState::canceled ||
+            o.state == OrderState::submit_failed);
+  }
+
   bool working_or_pending(const Order& o) const {
     return !is_terminal(o.state) && o.state != OrderState::parked;
   }
@@ -776,21 +807,13 @@ class Engine::Impl {
         ex.state != OrderState::pending_cancel && !has_pending_replacement(*active)) {
       if (!replacement_tried(*active)) {
         grow_exit(tid, *active, held, v, now);
-      } else if (!aux_[*active].cancel_sent) {
+      } else if (!aux_[*active].cancel_sent && !cancel_retry_at_.count(*active)) {
         // The broker refused to grow it: cancel it; once it is gone a new exit is placed for
         // everything held. One replace attempt per exit, never a loop of them.
-        aux_[*active].cancel_sent = true;
-        Order& m = mut_order(*active);
-        audit(m, m.state, EventSource::intent,
-              fmt::format("replace refused; cancel to re-place the exit for {} held",
-                          held.str()),
-              {}, now);
-        Command c;
-        c.kind = CommandKind::cancel;
-        c.priority = CommandPriority::trading;
-        c.order_id = *active;
-        c.broker_order_id = *ex.broker_order_id;
-        stage(std::move(c), Purpose::cancel);
+        request_cancel(*active,
+                       fmt::format("replace refused; cancel to re-place the exit for {} held",
+                                   held.str()),
+                       now);
       }
     }
   }
@@ -848,10 +871,10 @@ class Engine::Impl {
       sl.parent_order_id = tp_id;
       record_new(std::move(sl), "oco stop-loss leg", now);
     } else {
-      record_new(std::move(tp),
-                 fmt::format("exit for {} held: take-profit {}", held.str(),
-                             prices->take_profit.str()),
-                 now);
+      std::string why =
+          fmt::format("exit for {} held: take-profit {}", held.str(), prices->take_profit.str());
+      price_past_own_orders(tp, why);
+      record_new(std::move(tp), why, now);
     }
   }
 
@@ -903,7 +926,9 @@ class Engine::Impl {
       const Order& o = orders_.at(id);
       if (is_terminal(o.state) || o.state == OrderState::parked) return;
       if (o.state == OrderState::created) {
-        if (!o.parent_order_id) {
+        // A leg goes with its parent at the broker; only when the parent never got there is the
+        // leg ours to end (DST seed 26: the leg of an unsent OCO kept the trade closing).
+        if (!o.parent_order_id || never_sent(orders_.at(*o.parent_order_id))) {
           apply(id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
                 EventSource::intent, "trade canceled before this order was sent", {}, now);
         }
@@ -915,16 +940,9 @@ class Engine::Impl {
       const bool cancelable_alone =
           !o.parent_order_id || is_terminal(orders_.at(*o.parent_order_id).state);
       if (o.broker_order_id && cancelable_alone && !aux_[id].cancel_sent &&
-          is_open_at_broker(o.state) && o.state != OrderState::pending_cancel) {
-        aux_[id].cancel_sent = true;
-        Order& m = mut_order(id);
-        audit(m, m.state, EventSource::intent, "cancel requested (trade closing)", {}, now);
-        Command c;
-        c.kind = CommandKind::cancel;
-        c.priority = CommandPriority::trading;
-        c.order_id = id;
-        c.broker_order_id = *o.broker_order_id;
-        stage(std::move(c), Purpose::cancel);
+          !cancel_retry_at_.count(id) && is_open_at_broker(o.state) &&
+          o.state != OrderState::pending_cancel) {
+        request_cancel(id, "cancel requested (trade closing)", now);
       }
     };
     if (v.entry) cancel_one(v.entry);
@@ -946,7 +964,9 @@ class Engine::Impl {
     Order x = make_order(t, OrderRole::exit, v.flatten_generation, opposite(t.spec.side),
                          OrderType::market, held, now);
     x.tif = TimeInForce::day;
-    record_new(std::move(x), fmt::format("flatten {} held (trade canceled)", held.str()), now);
+    std::string why = fmt::format("flatten {} held (trade canceled)", held.str());
+    price_past_own_orders(x, why);
+    record_new(std::move(x), why, now);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -970,6 +990,17 @@ class Engine::Impl {
   // Sends every order that is due. The only place a submit command is made.
   void run_submitter(Timestamp now) {
     drain_held_back(now);
+    // An exit priced past our own opposite orders depends on other trades' orders: price it
+    // again whenever anything changed.
+    for (auto it = wash_priced_exits_.begin(); it != wash_priced_exits_.end();) {
+      auto o = orders_.find(*it);
+      if (o == orders_.end() || !working_or_pending(o->second) ||
+          !reprice_wash_priced_exit(*it, now)) {
+        it = wash_priced_exits_.erase(it);
+        continue;
+      }
+      ++it;
+    }
     // Trade steps first: they create exits and flattening orders.
     for (int round = 0; round < 3 && !touched_trades_.empty(); ++round) {
       auto touched = std::move(touched_trades_);
@@ -1167,7 +1198,8 @@ class Engine::Impl {
   }
 
   void schedule_retry(OrderId id, const std::string& why, Timestamp now, EventSource src,
-                      const std::string& payload, std::optional<std::int64_t> min_delay_ms) {
+                      const std::string& payload, std::optional<std::int64_t> min_delay_ms,
+                      bool at_once = false) {
     Order& o = mut_order(id);
     o.last_error = why;
     if (o.attempts >= cfg_.retry_max_attempts) {
@@ -1181,7 +1213,7 @@ class Engine::Impl {
       touched_trades_.insert(o.trade_id);
       return;
     }
-    std::int64_t delay = backoff_ms(o.attempts);
+    std::int64_t delay = at_once ? 0 : backoff_ms(o.attempts);
     if (min_delay_ms) delay = std::max(delay, *min_delay_ms);
     o.next_attempt_at = now.plus_ms(delay);
     set_local_state(id, OrderState::created, src,
@@ -1287,8 +1319,11 @@ class Engine::Impl {
       touched_trades_.insert(o.trade_id);
       return;
     }
-    if (o.role == OrderRole::exit && !is_replace && e.http_status == 403) {
-      reprice_flatten_past_wash_check(id, e, now);
+    if (wash_adjustable(o) && !is_replace && e.http_status == 403 &&
+        reprice_past_wash_check(id, e, now)) {
+      // Priced to pass now: sent again at once, no backoff (attempts still count).
+      schedule_retry(id, why, now, EventSource::error, e.body, std::nullopt, /*at_once=*/true);
+      return;
     }
     if (is_exit_role(o.role) && !is_replace && e.http_status == 403) {
       // A protective or flattening sell refused for the moment (wash-trade check against an
@@ -1308,34 +1343,135 @@ class Engine::Impl {
     touched_trades_.insert(o.trade_id);
   }
 
-  // Alpaca refuses a market order while an opposite-side limit order of the account could cross
-  // it ("potential wash trade"). When that opposite order is ours, the flatten becomes a limit
-  // order one tick beyond its price: it no longer crosses it and still executes at the market.
-  // Same intent, same client id: the broker never created the refused one.
-  void reprice_flatten_past_wash_check(OrderId id, const BrokerError& e, Timestamp now) {
+  // Alpaca refuses an order that could cross an opposite-side open order of the same account
+  // ("potential wash trade", 40310000): a market order against any, a limit against a crossing
+  // limit; complex orders (our OCO exits, brackets) are exempt. A flatten (market) or a
+  // take-profit alone (a simple limit) of one trade is thus refused while another trade of ours
+  // has an entry resting on the other side. Such an exit is priced one tick past the most
+  // aggressive of those orders: it crosses none of them, never sells lower (buys higher) than
+  // its own price, and still executes at once when the market is beyond them, which it is
+  // while they rest.
+  static bool wash_adjustable(const Order& o) {
+    return !o.parent_order_id && o.order_class == OrderClass::simple &&
+           (o.role == OrderRole::exit || o.role == OrderRole::take_profit);
+  }
+
+  // The exit's own price before any stepping around: none for a flatten (market), the trade's
+  // take-profit for a take-profit alone.
+  std::optional<Decimal> own_exit_price(const Order& o) const {
+    if (o.role != OrderRole::take_profit) return std::nullopt;
+    auto trade = trades_.find(o.trade_id);
+    auto siblings = by_trade_.find(o.trade_id);
+    if (trade == trades_.end() || siblings == by_trade_.end()) return o.limit_price;
+    const Trade& t = trade->second;
+    for (OrderId id : siblings->second) {
+      const Order& entry = orders_.at(id);
+      if (entry.role != OrderRole::entry || entry.replaces_order_id) continue;
+      std::optional<Decimal> basis = entry.filled_avg_price;
+      if (!basis) basis = entry.limit_price;
+      if (!basis) basis = t.spec.take_profit.price;
+      if (!basis) break;
+      if (auto prices = exit_prices(t.spec, *basis)) return prices->take_profit;
+      break;
+    }
+    return o.limit_price;  // not derivable: the price it has is its own
+  }
+
+  // The price `o` may take given our own open orders on the other side; nullopt = market.
+  // Walks every order: only for exits, and only while one steps around our own orders.
+  std::optional<Decimal> wash_safe_price(const Order& o, std::optional<Decimal> own) const {
+    std::optional<Decimal> extreme;  // highest buy limit against a sell, lowest sell limit
+    for (const auto& [oid, other] : orders_) {
+      if (other.symbol != o.symbol || other.side == o.side || !working_or_pending(other)) continue;
+      if (never_sent(other) || (other.parent_order_id && other.state == OrderState::held)) {
+        continue;  // not at the broker, or an inactive leg (not checked by the broker, §5)
+      }
+      if ((other.type != OrderType::limit && other.type != OrderType::stop_limit) ||
+          !other.limit_price) {
+        return own;  // a market/stop order of ours: no price passes, wait for it to go
+      }
+      const Decimal lp = *other.limit_price;
+      if (!extreme || (o.side == Side::sell ? lp > *extreme : lp < *extreme)) extreme = lp;
+    }
+    if (!extreme) return own;
+    const Decimal tick = Decimal::price_increment_for(*extreme);
+    const Decimal beyond = o.side == Side::sell ? *extreme + tick : *extreme - tick;
+    if (!beyond.is_positive()) return own;
+    if (!own) return beyond;
+    return o.side == Side::sell ? std::max(*own, beyond) : std::min(*own, beyond);
+  }
+
+  // A new exit takes the price that passes the check from the start (no refusal first).
+  void price_past_own_orders(Order& x, std::string& why) {
+    const std::optional<Decimal> own = x.type == OrderType::market ? std::nullopt : x.limit_price;
+    const std::optional<Decimal> price = wash_safe_price(x, own);
+    if (price == own) return;
+    x.type = OrderType::limit;
+    x.limit_price = price;
+    x.tif = TimeInForce::day;  // a price made for this moment of the book
+    wash_priced_exits_.insert(x.id);
+    why += fmt::format("; as limit {}, past our own opposite orders (wash-trade check)",
+                       price->str());
+  }
+
+  // The refusal named an order of ours we did not count yet (its reply was still on the way):
+  // price again. Same intent, same client id: the broker never created the refused one.
+  bool reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now) {
     constexpr std::string_view kKey = "\"existing_order_id\":\"";
     auto pos = e.body.find(kKey);
-    if (e.body.find("wash trade") == std::string::npos || pos == std::string::npos) return;
+    if (e.body.find("wash trade") == std::string::npos || pos == std::string::npos) return false;
     pos += kKey.size();
     auto end = e.body.find('"', pos);
-    if (end == std::string::npos) return;
-    auto it = by_bid_.find(e.body.substr(pos, end - pos));
-    if (it == by_bid_.end()) return;
-    const Order& other = orders_.at(it->second);
+    if (end == std::string::npos) return false;
+    auto blocker = by_bid_.find(e.body.substr(pos, end - pos));
+    if (blocker == by_bid_.end()) return false;  // not ours: retried with backoff, then alerted
     const Order& o = orders_.at(id);
-    if (!other.limit_price || other.side == o.side) return;
-    const Decimal tick = Decimal::price_increment_for(*other.limit_price);
-    const Decimal price = o.side == Side::sell ? *other.limit_price + tick
-                                               : *other.limit_price - tick;
-    if (!price.is_positive()) return;
+    const std::optional<Decimal> price = wash_safe_price(o, own_exit_price(o));
+    if (!price || price == o.limit_price) return false;
     Order& m = mut_order(id);
     m.type = OrderType::limit;
     m.limit_price = price;
     m.tif = TimeInForce::day;
+    wash_priced_exits_.insert(id);
     audit(m, m.state, EventSource::error,
-          fmt::format("wash-trade check against our {}: flatten as limit {}",
-                      other.client_order_id, price.str()),
+          fmt::format("wash-trade check against our {}: exit as limit {}",
+                      orders_.at(blocker->second).client_order_id, price->str()),
           e.body, now);
+    return true;
+  }
+
+  // Our opposite orders changed (filled when the market came to them, canceled): the exit may
+  // no longer need its stepped-around price, and a limit left behind by a market that moved
+  // away would never fill. An unsent exit is priced again in place; one resting at the broker
+  // is canceled, and the trade then places the next one for what is still held. Returns false
+  // once the exit is back at its own price.
+  bool reprice_wash_priced_exit(OrderId id, Timestamp now) {
+    const Order& o = orders_.at(id);
+    const std::optional<Decimal> own = own_exit_price(o);
+    const std::optional<Decimal> price = wash_safe_price(o, own);
+    if (price == o.limit_price) return price != own;
+    if (price && o.limit_price &&
+        (o.side == Side::sell ? *price > *o.limit_price : *price < *o.limit_price)) {
+      return true;  // a new order of ours crosses it (a bracket entry, exempt): it stays
+    }
+    const std::string to = price ? "limit " + price->str() : std::string("market");
+    if (o.state == OrderState::created && !o.broker_order_id && !aux_[id].command_outstanding) {
+      Order& m = mut_order(id);
+      m.type = price ? OrderType::limit : (o.role == OrderRole::exit ? OrderType::market
+                                                                        : OrderType::limit);
+      m.limit_price = price ? price : own;
+      if (m.role != OrderRole::exit && !price) m.tif = TimeInForce::gtc;
+      audit(m, m.state, EventSource::intent,
+            "our opposite orders changed: exit as " + to, {}, now);
+      return price != own;
+    }
+    if (!o.broker_order_id || !is_open_at_broker(o.state) || aux_[id].cancel_sent ||
+        cancel_retry_at_.count(id) || o.state == OrderState::pending_cancel ||
+        o.state == OrderState::pending_replace) {
+      return true;
+    }
+    request_cancel(id, "our opposite orders changed: cancel, place the exit again as " + to, now);
+    return true;
   }
 
   // 40310000: someone's open orders hold the shares. Never a blind retry: find out whose.
@@ -1456,8 +1592,14 @@ class Engine::Impl {
       audit(m, m.state, EventSource::error, "lookup failed, will look again: " + e.describe(),
             e.body, now);
     }
-    retry_resolve_at_[id] = now.plus_ms(std::max<std::int64_t>(
-        e.retry_after_ms.value_or(0), cfg_.poll_interval_ms));
+    // A 429's X-Ratelimit-Reset can be a minute away. The transport already holds every request
+    // until then when the account really is over its limit, so waiting the whole minute here
+    // only keeps an order of unknown status unknown for longer (DST seed 322: an injected 429
+    // left an entry unknown past the quiet period while every other call went through).
+    const std::int64_t wait = std::max<std::int64_t>(
+        cfg_.poll_interval_ms,
+        std::min<std::int64_t>(e.retry_after_ms.value_or(0), cfg_.inflight_check_ms));
+    retry_resolve_at_[id] = now.plus_ms(wait);
   }
 
   void on_refresh_result(const Pending& p, const CommandResult& r, Timestamp now) {
@@ -1491,6 +1633,14 @@ class Engine::Impl {
       Order& m = mut_order(id);
       audit(m, m.state, EventSource::error, "cancel refused: " + r.error->describe(),
             r.error->body, now);
+      // 429, 5xx, no answer: the order may still be working, and nothing else would ask for the
+      // cancel again (DST seed 43: a canceled trade's entry stayed open for good). A 422 means
+      // it is already done or going: the refresh below tells which.
+      if (r.error->http_status != 422) {
+        cancel_retry_at_[id] = now.plus_ms(std::max<std::int64_t>(
+            cfg_.poll_interval_ms,
+            std::min<std::int64_t>(r.error->retry_after_ms.value_or(0), cfg_.inflight_check_ms)));
+      }
     }
     // Cancel is asynchronous at Alpaca: learn the outcome by id.
     stage_refresh(id, now, true);
@@ -1951,6 +2101,16 @@ class Engine::Impl {
       stage_positions(now);
     }
     check_inflight(now);
+    for (auto it = cancel_retry_at_.begin(); it != cancel_retry_at_.end();) {
+      if (it->second > now) {
+        ++it;
+        continue;
+      }
+      if (auto o = orders_.find(it->first); o != orders_.end()) {
+        touched_trades_.insert(o->second.trade_id);
+      }
+      it = cancel_retry_at_.erase(it);
+    }
     check_alerts(now);
     run_submitter(now);
   }
@@ -2323,6 +2483,8 @@ class Engine::Impl {
   bool rate_dirty_ = false;
   std::deque<Timestamp> attempt_times_;
   std::unordered_map<OrderId, Timestamp> retry_resolve_at_;
+  std::set<OrderId> wash_priced_exits_;  // exits priced past our own orders (wash-trade check)
+  std::map<OrderId, Timestamp> cancel_retry_at_;  // a cancel that got no answer: ask again then
 
   std::unordered_set<std::string> seen_events_;
   std::deque<std::string> seen_order_;

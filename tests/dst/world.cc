@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/json.h"
@@ -215,10 +216,14 @@ Status World::setup() {
   owner_ = account_tag(ro.engine.account_identity) + tag;
   rt_ = std::make_unique<SimulationRuntime>(*store_, *broker_, clock_, ro,
                                             [this](Timestamp t) { on_advance(t); });
-  checker_ = std::make_unique<Checker>(*exchange_, *store_, clock_, owner_,
-                                       [this](const std::string& inv, const std::string& d) {
-                                         violation(inv, d);
-                                       });
+  // I7 bound: the engine's own budget, plus the calls a crash can keep out of the persisted
+  // window (released after the last commit: at most max_inflight_commands). Both stay under
+  // Alpaca's 200/min, which is what the budget's margin is for.
+  const int rate_bound = static_cast<int>(ro.engine.rate_limit_per_min) +
+                         ro.engine.max_inflight_commands;
+  checker_ = std::make_unique<Checker>(
+      *exchange_, *store_, clock_, owner_,
+      [this](const std::string& inv, const std::string& d) { violation(inv, d); }, rate_bound);
 
   // I1, at the moment it would happen: an order whose broker id is committed is never re-sent.
   transport_->on_submit = [this](const std::string& cid) { checker_->on_submit(cid); };
@@ -456,6 +461,22 @@ RunResult World::run() {
   if (!stream_up_) reconnect_at_ = now();
   restart_at_ = now();
   run_for(kQuietMs);
+  // An order backing off after a run of refusals may be due only after the quiet period (the
+  // backoff doubles up to minutes); it is judged once its last scheduled attempt had its
+  // quiet period too. Bounded: a retry that keeps being rescheduled is a finding.
+  for (int extension = 0; extension < 8 && rt_->running(); ++extension) {
+    std::optional<Timestamp> due;
+    for (const Order& o : rt_->engine().orders()) {
+      if (o.state == OrderState::created && o.next_attempt_at && *o.next_attempt_at > now() &&
+          (!due || *o.next_attempt_at > *due)) {
+        due = o.next_attempt_at;
+      }
+    }
+    if (!due) break;
+    trace_.add(fmt::format("an order retries at +{} ms: quiet period extended",
+                           due->ms_since(now())));
+    run_for(due->ms_since(now()) + kQuietMs);
+  }
   if (!rt_->running()) {
     violation("setup", "the engine did not restart after the faults stopped");
   } else {
