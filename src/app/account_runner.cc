@@ -300,7 +300,10 @@ class AccountRunner::Impl {
       return nullptr;
     }
     if (!config_.alerts.webhook_url.empty()) {
-      auto created = AlertWebhook::create(*session->store, config_.alerts.webhook_url);
+      WebhookOptions webhook_options;
+      if (!config_.accounts.empty()) webhook_options.account = account_.name;
+      auto created =
+          AlertWebhook::create(*session->store, config_.alerts.webhook_url, webhook_options);
       if (!created.ok()) {
         session->runtime->stop();
         fail(kExitUsage, created.status().message());

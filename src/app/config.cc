@@ -344,12 +344,14 @@ Status validate(const Config& c) {
 
 std::string describe(const Config& c) {
   std::ostringstream o;
-  o << "broker.base_url=" << c.broker.base_url << "\n"
-    << "broker.key_id=" << redact(c.broker.key_id) << "\n"
-    << "broker.secret_key=" << redact(c.broker.secret_key) << "\n"
-    << "broker.rate_limit_per_min=" << c.broker.rate_limit_per_min << "\n"
-    // A postgres URL may carry a password: print only its scheme and host part.
-    << "store.url=" << (starts_with(c.store.url, "sqlite:") ? c.store.url : "postgresql://<redacted>")
+  if (c.accounts.empty()) {  // with [[accounts]] the [broker] keys mean nothing
+    o << "broker.base_url=" << c.broker.base_url << "\n"
+      << "broker.key_id=" << redact(c.broker.key_id) << "\n"
+      << "broker.secret_key=" << redact(c.broker.secret_key) << "\n"
+      << "broker.rate_limit_per_min=" << c.broker.rate_limit_per_min << "\n";
+  }
+  // A postgres URL may carry a password: print only its scheme and host part.
+  o << "store.url=" << (starts_with(c.store.url, "sqlite:") ? c.store.url : "postgresql://<redacted>")
     << "\n"
     << "api.listen=" << c.api.listen << "\n"
     << "api.token=" << redact(c.api.token) << "\n"

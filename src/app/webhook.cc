@@ -50,7 +50,7 @@ class AlertWebhook::Impl {
     return !stop_;
   }
 
-  static std::string message(const Alert& a, bool cleared) {
+  std::string message(const Alert& a, bool cleared) const {
     json::object alert{{"id", a.id},
                        {"kind", to_string(a.kind)},
                        {"subject", a.subject},
@@ -58,8 +58,9 @@ class AlertWebhook::Impl {
                        {"raised_at", format_rfc3339(a.raised_at)},
                        {"cleared_at", a.cleared_at ? json::value(format_rfc3339(*a.cleared_at))
                                                    : json::value(nullptr)}};
-    return json::serialize(json::object{{"event", cleared ? "cleared" : "raised"},
-                                        {"alert", std::move(alert)}});
+    json::object out{{"event", cleared ? "cleared" : "raised"}, {"alert", std::move(alert)}};
+    if (!o_.account.empty()) out["account"] = o_.account;
+    return json::serialize(out);
   }
 
   // New raises and clears since the last look. The first look only records what is there:

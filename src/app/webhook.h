@@ -22,6 +22,7 @@ struct WebhookOptions {
   int attempts_max = 5;
   std::int64_t backoff_base_ms = 500;
   std::int64_t backoff_cap_ms = 30'000;
+  std::string account;  // several accounts: each message names its account ("account": NAME)
 };
 
 class AlertWebhook {

@@ -131,6 +131,23 @@ TEST(AlertWebhook, PostsRaisedThenClearedAndRetriesFailures) {
   EXPECT_EQ((*hook)->sent(), 2);
 }
 
+TEST(AlertWebhook, NamesItsAccountWhenOneIsSet) {
+  Receiver receiver(/*fail_first=*/0);
+  orderly::testing::MemoryStore store;
+  WebhookOptions options;
+  options.poll_ms = 20;
+  options.account = "growth";
+  auto hook = AlertWebhook::create(store, "http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook",
+                                   options);
+  ASSERT_TRUE(hook.ok()) << hook.status().message();
+  (*hook)->start();
+  put(store, alert(3, AlertKind::stream_down, "stream", false));
+  ASSERT_TRUE(orderly::testing::eventually([&] { return receiver.bodies().size() >= 1; }, 20));
+  (*hook)->stop();
+  EXPECT_NE(receiver.bodies()[0].find("\"account\":\"growth\""), std::string::npos)
+      << receiver.bodies()[0];
+}
+
 TEST(AlertWebhook, RefusesABadUrl) {
   orderly::testing::MemoryStore store;
   EXPECT_FALSE(AlertWebhook::create(store, "ftp://x/y").ok());
