@@ -10,11 +10,15 @@
 // only after that batch committed. A failed commit rolls the in-memory change back, marks the
 // store unhealthy and raises an alert; no command for an uncommitted intent ever leaves.
 //
-// Where things are decided (one file each, all inside engine.cc's sections):
+// Where things are decided (Engine::Impl is defined in engine_impl.h, one file per concern):
 //   Submitter    - retries, backoff, 40310000 / 40010001 handling, unknown -> lookup
-//   TradeManager - entry -> exits (native bracket or one emulated OCO), cancel/flatten
+//                  (engine_submit.cc)
+//   TradeManager - entry -> exits (native bracket or one emulated OCO), cancel/flatten, exits
+//                  priced past our own orders (engine_trades.cc)
 //   Synchronizer - stream updates, fill catch-up, open-order sweep, in-flight lookups
-//   Reconciler   - positions vs the broker, adoption of our unrecorded orders
+//                  (engine_sync.cc)
+//   Reconciler   - positions vs the broker, adoption of our unrecorded orders (engine_sync.cc)
+//   Transaction  - the outbox: one WriteBatch per input, rollback on failure (engine_txn.cc)
 //
 // Thread-compatibility: not thread-safe; a runtime calls it from one thread.
 

@@ -1,0 +1,343 @@
+#pragma once
+// Internal to orderly_engine: the definition of Engine::Impl, shared by the engine's .cc files
+// (one per concern, see engine.h). Not part of the public API: include engine/engine.h.
+//   engine_txn.cc     transaction/outbox (begin, finish, rollback), audit, state changes, alerts,
+//                     start/recovery
+//   engine_trades.cc  intents, TradeManager, wash-trade pricing of exits
+//   engine_submit.cc  Submitter: sends, retries, broker answers to our orders
+//   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
+//   engine.cc         the public wrappers, command release (rate budget), result dispatch
+//   engine_views.cc   health, metrics, positions
+
+#include <cassert>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "core/ids.h"
+#include "engine/engine.h"
+
+namespace orderly {
+namespace engine_internal {
+
+inline constexpr std::string_view kWatermarkTime = "fill_watermark_time";
+inline constexpr std::string_view kWatermarkId = "fill_watermark_id";
+inline constexpr std::string_view kRateWindow = "rest_calls_last_minute";
+
+// Why a command was issued: decides what its answer means.
+enum class Purpose : std::uint8_t {
+  send,            // submit or replace of an order
+  resolve,         // lookup by client id of a submitting/unknown order
+  refresh,         // get by broker id (in-flight check, missing from sweep, sibling of a fill)
+  related,         // get by broker id of a 40310000 related order, for `order_id`
+  cancel,
+  sweep_page,
+  catchup_page,
+  positions,
+  legs,            // nested listing to learn legs' ids
+};
+
+struct Pending {
+  Command command;
+  Purpose purpose = Purpose::send;
+  OrderId for_order = 0;  // related: the order whose submission got 40310000
+  Timestamp released_at;
+};
+
+// Per-order engine bookkeeping that is not persisted (rebuilt after a restart by the resync).
+struct OrderAux {
+  bool command_outstanding = false;  // a send/resolve is queued or in flight
+  int not_found = 0;                 // definite 404s on lookup by client id
+  int related_waiting = 0;           // 40310000 related-order fetches not answered yet
+  bool hold_wait = false;            // waiting for holdings to change before a resend
+  Decimal hold_available;            // qty_available when the hold was seen
+  std::optional<Timestamp> last_refresh_at;
+  bool missing_checked = false;      // fetched once after missing from a sweep
+  Timestamp missing_checked_at;      // ... at this time
+  bool cancel_sent = false;
+  std::optional<Timestamp> sent_at;  // last submit/replace released for it
+};
+
+inline bool is_exit_role(OrderRole r) { return r != OrderRole::entry; }
+
+inline Decimal signed_qty(Side s, Decimal q) { return s == Side::buy ? q : -q; }
+
+}  // namespace engine_internal
+
+using engine_internal::is_exit_role;
+using engine_internal::kRateWindow;
+using engine_internal::kWatermarkId;
+using engine_internal::kWatermarkTime;
+using engine_internal::OrderAux;
+using engine_internal::Pending;
+using engine_internal::Purpose;
+using engine_internal::signed_qty;
+
+class Engine::Impl {
+ public:
+  Impl(Store& store, EngineConfig config)
+      : store_(store), cfg_(std::move(config)), rng_(cfg_.seed) {}
+
+  // ---------------------------------------------------------------------------------------
+  // Transaction: every input mutates through these helpers, then finish() commits one batch.
+  // ---------------------------------------------------------------------------------------
+  struct Txn {
+    std::map<OrderId, std::optional<Order>> orders_before;
+    std::map<TradeId, std::optional<Trade>> trades_before;
+    std::map<std::string, std::optional<Position>> positions_before;
+    std::map<std::int64_t, std::optional<Alert>> alerts_before;
+    std::map<std::string, std::optional<std::string>> sync_before;
+    std::vector<OrderEvent> events;
+    std::vector<Fill> fills;
+    std::vector<Command> staged;
+    TradeId max_trade_id = 0;
+    OrderId max_order_id = 0;
+    std::int64_t max_alert_id = 0;
+  };
+
+  void begin();
+  Order& mut_order(OrderId id);
+  Trade& mut_trade(TradeId id);
+  Position& mut_position(const std::string& symbol);
+  void set_sync(std::string_view key, std::string value);
+  Order& insert_order(Order o);
+  CommandId stage(Command c, Purpose p, OrderId for_order = 0);
+  Status finish(Timestamp now);
+  void rollback();
+
+  // ---------------------------------------------------------------------------------------
+  // Audit + state changes through the state machine.
+  // ---------------------------------------------------------------------------------------
+  void audit(const Order& o, std::optional<OrderState> from, EventSource src, std::string note,
+             std::string payload, Timestamp now);
+  bool apply(OrderId id, const StateUpdate& u, EventSource src, std::string note,
+             const std::string& payload, Timestamp now);
+  void learn_broker_id(OrderId id, const std::string& bid);
+  StateUpdate update_from(const BrokerOrder& b);
+  void adopt(OrderId id, const BrokerOrder& b, EventSource src, std::string note, Timestamp now);
+  void adopt_legs(OrderId parent, const BrokerOrder& b, EventSource src, Timestamp now);
+  void set_local_state(OrderId id, OrderState to, EventSource src, std::string note,
+                       const std::string& payload, Timestamp now);
+
+  // ---------------------------------------------------------------------------------------
+  // Alerts (raised once per kind+subject, cleared when the condition goes away).
+  // ---------------------------------------------------------------------------------------
+  void raise(AlertKind k, const std::string& subject, std::string message, Timestamp now);
+  void clear(AlertKind k, const std::string& subject, Timestamp now);
+  bool alert_active(AlertKind k, const std::string& subject) const;
+  void rebuild_active_alerts();
+
+  // ---------------------------------------------------------------------------------------
+  // Start / recovery.
+  // ---------------------------------------------------------------------------------------
+  Status start(Timestamp now);
+
+  // ---------------------------------------------------------------------------------------
+  // Intents.
+  // ---------------------------------------------------------------------------------------
+  Order make_order(const Trade& t, OrderRole role, int generation, Side side, OrderType type,
+                   Decimal qty, Timestamp now);
+  void record_new(Order o, std::string note, Timestamp now);
+  StatusOr<Trade> open_trade(const TradeSpec& spec, Timestamp now);
+  Status cancel_trade(TradeId id, Timestamp now);
+
+  // ---------------------------------------------------------------------------------------
+  // TradeManager: what each touched trade needs next.
+  // ---------------------------------------------------------------------------------------
+  struct TradeView {
+    OrderId entry = 0;
+    std::vector<OrderId> exits;  // exit parents (orders we send): tp/oco, flatten
+    std::vector<OrderId> all_exits;  // including legs
+    Decimal entry_filled;
+    Decimal exit_filled;
+    int exit_generation = 0;
+    int flatten_generation = 0;
+  };
+
+  TradeView view_of(TradeId tid);
+  void request_cancel(OrderId id, std::string why, Timestamp now);
+  static bool never_sent(const Order& o);
+  bool working_or_pending(const Order& o) const;
+  void step_trade(TradeId tid, Timestamp now);
+  bool replacement_tried(OrderId id);
+  bool has_pending_replacement(OrderId id);
+  void create_emulated_exit(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
+  void grow_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v, Timestamp now);
+  void adopt_replacement(OrderId new_id, Timestamp now);
+  void cancel_local_exits(TradeId tid, Timestamp now);
+  void step_closing(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
+
+  // ---------------------------------------------------------------------------------------
+  // Submitter.
+  // ---------------------------------------------------------------------------------------
+  std::int64_t backoff_ms(int attempts);
+  bool positions_fresh_for(const Order& o) const;
+  void run_submitter(Timestamp now);
+  void note_foreign_hold(const Order& o, Timestamp now);
+  bool mutant_resend(OrderId id, Timestamp now);
+  Decimal unseen_own_holds(const std::string& symbol, OrderId except);
+  Decimal broker_available(const std::string& symbol) const;
+  void send(OrderId id, Timestamp now);
+  static std::string retry_reason(const std::string& last_error);
+  OrderRequest request_for(const Order& o);
+  void schedule_retry(OrderId id, const std::string& why, Timestamp now, EventSource src,
+                      const std::string& payload, std::optional<std::int64_t> min_delay_ms,
+                      bool at_once = false);
+  void to_unknown(OrderId id, const std::string& why, EventSource src, const std::string& payload,
+                  Timestamp now);
+  void stage_resolve(OrderId id);
+  void stage_refresh(OrderId id, Timestamp now, bool force);
+  void on_send_result(const Pending& p, const CommandResult& r, Timestamp now);
+  static bool wash_adjustable(const Order& o);
+  std::optional<Decimal> own_exit_price(const Order& o) const;
+  std::optional<Decimal> wash_safe_price(const Order& o, std::optional<Decimal> own) const;
+  void price_past_own_orders(Order& x, std::string& why);
+  bool reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now);
+  bool reprice_wash_priced_exit(OrderId id, Timestamp now);
+  void on_insufficient_qty(OrderId id, const BrokerError& e, Timestamp now);
+  void on_related_result(const Pending& p, const CommandResult& r, Timestamp now);
+  void on_resolve_result(const Pending& p, const CommandResult& r, Timestamp now);
+  void on_refresh_result(const Pending& p, const CommandResult& r, Timestamp now);
+  void on_cancel_result(const Pending& p, const CommandResult& r, Timestamp now);
+
+  // ---------------------------------------------------------------------------------------
+  // Synchronizer.
+  // ---------------------------------------------------------------------------------------
+  std::optional<OrderId> find_local(const BrokerOrder& b);
+  std::optional<OrderId> match_leg(const BrokerOrder& b);
+  std::optional<OrderId> adopt_unrecorded(const BrokerOrder& b, Timestamp now);
+  void on_trade_update(const TradeUpdate& u, Timestamp now);
+  void apply_update(OrderId id, const TradeUpdate& u, Timestamp now);
+  void record_latency(std::int64_t ms);
+  void on_exit_filled(OrderId id, Timestamp now);
+  void on_stream_connected(Timestamp now);
+  void on_stream_disconnected(std::string_view reason, Timestamp now);
+  bool stream_suspect(Timestamp now) const;
+  void begin_full_resync(Timestamp now);
+  void start_catchup(Timestamp now);
+  void stage_catchup_page(std::optional<std::string> page_token);
+  void on_catchup_result(const CommandResult& r, Timestamp now);
+  void start_sweep(Timestamp now);
+  void stage_sweep_page(std::optional<Timestamp> after);
+  void sweep_order(const BrokerOrder& b, Timestamp now);
+  void on_sweep_result(const Pending& p, const CommandResult& r, Timestamp now);
+  void mark_synced(Timestamp now);
+  void stage_positions(Timestamp);
+  void on_positions_result(const CommandResult& r, Timestamp now);
+  void reconcile_positions(Timestamp now);
+  void finish_reconcile_if_done(Timestamp);
+  void request_reconcile(bool, Timestamp now);
+
+  // ---------------------------------------------------------------------------------------
+  // Timers.
+  // ---------------------------------------------------------------------------------------
+  void on_tick(Timestamp now);
+  void check_unresolved_leg(OrderId id, Timestamp now);
+  void on_legs_result(const CommandResult& r, Timestamp now);
+  bool any_hold_wait() const;
+  void check_inflight(Timestamp now);
+  void check_alerts(Timestamp now);
+
+  // ---------------------------------------------------------------------------------------
+  // Outputs.
+  // ---------------------------------------------------------------------------------------
+  std::string encode_rate_window(Timestamp now);
+  void restore_rate_window(const std::string& text);
+  std::int64_t calls_last_minute(Timestamp now);
+  std::vector<Command> take_commands(Timestamp now);
+  void on_result(CommandId id, CommandResult r, Timestamp now);
+  void drain_held_back(Timestamp now);
+  std::optional<Timestamp> next_wakeup() const;
+
+  // ---------------------------------------------------------------------------------------
+  // Views.
+  // ---------------------------------------------------------------------------------------
+  Health health(Timestamp now);
+  std::string metrics_text(Timestamp now);
+  std::vector<PositionView> positions() const;
+
+  // ---- state ----
+  Store& store_;
+  EngineConfig cfg_;
+  std::mt19937_64 rng_;
+  std::string owner_;
+  Txn txn_;
+  std::map<TradeId, Trade> trades_;
+  std::map<OrderId, Order> orders_;
+  // Superset of the orders that may be waiting to be sent (state created, no parent): every
+  // order that was inserted or changed since run_submitter last looked at it.
+  std::set<OrderId> submit_candidates_;
+  std::unordered_map<std::string, OrderId> by_cid_;
+  std::unordered_map<std::string, OrderId> by_bid_;
+  std::unordered_map<TradeId, std::vector<OrderId>> by_trade_;
+  std::unordered_map<OrderId, OrderAux> aux_;
+  std::map<std::string, Position> positions_;
+  std::map<std::string, BrokerPosition> broker_positions_;
+  std::map<std::int64_t, Alert> alerts_;
+  std::map<std::pair<AlertKind, std::string>, std::int64_t> active_alerts_;
+  std::map<std::string, std::string> sync_state_;
+  TradeId max_trade_id_ = 0;
+  OrderId max_order_id_ = 0;
+  std::int64_t max_alert_id_ = 0;
+  std::set<TradeId> touched_trades_;
+  std::int64_t mutant_seq_ = 0;
+  std::set<std::int64_t> carry_alerts_;
+  std::unordered_map<CommandId, Pending> pending_;
+  std::deque<Command> queue_;
+  std::size_t outstanding_ = 0;
+  CommandId next_command_id_ = 0;
+  std::deque<Timestamp> call_times_;
+  bool rate_dirty_ = false;
+  std::deque<Timestamp> attempt_times_;
+  std::unordered_map<OrderId, Timestamp> retry_resolve_at_;
+  std::set<OrderId> wash_priced_exits_;  // exits priced past our own orders (wash-trade check)
+  std::map<OrderId, Timestamp> cancel_retry_at_;  // a cancel that got no answer: ask again then
+
+  std::unordered_set<std::string> seen_events_;
+  std::deque<std::string> seen_order_;
+  std::unordered_set<std::string> seen_activities_;
+  std::deque<std::string> seen_activity_order_;
+  std::unordered_map<std::string, std::vector<TradeUpdate>> unmatched_;
+  std::deque<TradeUpdate> held_back_;
+  std::set<std::string> unknown_fill_orders_;
+  std::unordered_set<std::string> checked_unknown_;
+  std::unordered_set<std::string> sweep_seen_;
+  std::unordered_set<std::string> external_seen_;
+  std::map<std::string, int> drift_count_;
+  bool stream_connected_ = false;
+  Timestamp connected_at_;
+  std::optional<Timestamp> disconnected_at_;
+  std::optional<Timestamp> last_stream_event_at_;
+  std::optional<Timestamp> last_missed_fill_at_;
+  bool catchup_running_ = false;
+  Timestamp catchup_started_at_;
+  std::optional<Timestamp> last_catchup_at_;
+  bool sweep_running_ = false;
+  Timestamp sweep_started_at_;
+  std::optional<Timestamp> last_sweep_at_;
+  bool positions_inflight_ = false;
+  std::optional<Timestamp> positions_read_at_;
+  std::optional<Timestamp> last_positions_at_;
+  std::optional<Timestamp> last_sync_at_;
+  bool resync_due_ = false;
+  bool store_ok_ = true;
+  std::string store_error_;
+  bool broker_ok_ = true;
+  Timestamp started_at_;
+  Timestamp last_now_;
+  bool reconcile_requested_ = false;
+  ReconcileReport report_;
+  std::optional<ReconcileReport> finished_report_;
+  EngineMetrics metrics_;
+};
+
+}  // namespace orderly

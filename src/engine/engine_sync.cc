@@ -1,0 +1,583 @@
+// Engine::Impl, Synchronizer and Reconciler: stream updates, fill catch-up, open-order sweeps,
+// positions; timers, in-flight checks and alerts.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "engine/engine_impl.h"
+
+namespace orderly {
+
+std::optional<OrderId> Engine::Impl::find_local(const BrokerOrder& b) {
+  auto it = by_bid_.find(b.id);
+  if (it != by_bid_.end()) return it->second;
+  auto ct = by_cid_.find(b.client_order_id);
+  if (ct != by_cid_.end()) {
+    // An event that beats the submit reply: matched by our client id.
+    learn_broker_id(ct->second, b.id);
+    return ct->second;
+  }
+  return match_leg(b);
+}
+
+// A bracket/OCO leg carries a client id the broker made up, and a lookup of its parent by
+// client id does not list it: recognise it by what we asked for (symbol, side, type, qty,
+// price) among our legs whose id we have not learned yet.
+std::optional<OrderId> Engine::Impl::match_leg(const BrokerOrder& b) {
+  if (b.order_class != OrderClass::bracket && b.order_class != OrderClass::oco) {
+    return std::nullopt;
+  }
+  for (auto& [id, o] : orders_) {
+    if (!o.parent_order_id || o.broker_order_id || o.symbol != b.symbol || o.side != b.side) {
+      continue;
+    }
+    const Order& parent = orders_.at(*o.parent_order_id);
+    if (!parent.broker_order_id) continue;
+    const bool type_ok = o.role == OrderRole::take_profit ? b.type == OrderType::limit
+                                                            : b.type != OrderType::limit;
+    const bool price_ok = o.role == OrderRole::take_profit ? b.limit_price == o.limit_price
+                                                             : b.stop_price == o.stop_price;
+    if (type_ok && price_ok && b.qty == o.qty) {
+      learn_broker_id(id, b.id);
+      return id;
+    }
+  }
+  return std::nullopt;
+}
+
+// Ours at the broker but never recorded here (crash between send and commit, or a store
+// restored from a backup): adopted as a new local order of its trade.
+std::optional<OrderId> Engine::Impl::adopt_unrecorded(const BrokerOrder& b, Timestamp now) {
+  auto parts = parse_client_order_id(b.client_order_id);
+  if (!parts || parts->owner != owner_) return std::nullopt;
+  auto tit = trades_.find(parts->trade_id);
+  if (tit == trades_.end()) return std::nullopt;
+  Order o = make_order(tit->second, parts->role, parts->generation, b.side, b.type,
+                       b.qty.value_or(Decimal()), now);
+  o.client_order_id = b.client_order_id;
+  o.order_class = b.order_class;
+  o.limit_price = b.limit_price;
+  o.stop_price = b.stop_price;
+  o.state = OrderState::unknown;  // the broker's status follows through adopt()
+  OrderId id = o.id;
+  Order& ins = insert_order(std::move(o));
+  audit(ins, std::nullopt, EventSource::reconcile,
+        "ours at the broker but not recorded locally: adopted", b.raw, now);
+  ++report_.orders_adopted;
+  return id;
+}
+
+void Engine::Impl::on_trade_update(const TradeUpdate& u, Timestamp now) {
+  ++metrics_.stream_events;
+  last_stream_event_at_ = now;
+  // Idempotent: the same execution (or the same event of the same order) is applied once.
+  std::string key = u.execution_id ? "x:" + *u.execution_id
+                                   : fmt::format("e:{}:{}:{}", u.order.id, u.event,
+                                                 u.timestamp.ns);
+  if (!seen_events_.insert(key).second) return;
+  seen_order_.push_back(key);
+  if (seen_order_.size() > 200'000) {
+    seen_events_.erase(seen_order_.front());
+    seen_order_.pop_front();
+  }
+  std::optional<OrderId> local = find_local(u.order);
+  if (!local) {
+    if (is_ours(u.order.client_order_id, owner_)) {
+      local = adopt_unrecorded(u.order, now);
+    }
+  }
+  if (!local) {
+    // Possibly a leg whose id the parent's reply has not told us yet: held until it does.
+    auto& v = unmatched_[u.order.id];
+    if (unmatched_.size() < 10'000 && v.size() < 16) v.push_back(u);
+    return;
+  }
+  apply_update(*local, u, now);
+}
+
+void Engine::Impl::apply_update(OrderId id, const TradeUpdate& u, Timestamp now) {
+  const std::int64_t lat = std::max<std::int64_t>(0, now.ms_since(u.timestamp));
+  record_latency(lat);
+  const Decimal before = orders_.at(id).filled_qty;
+  if (u.order.status) {
+    StateUpdate su = update_from(u.order);
+    apply(id, su, EventSource::stream, "trade_updates " + u.event, u.raw, now);
+  }
+  adopt_legs(id, u.order, EventSource::stream, now);
+  const Order& o = orders_.at(id);
+  // Recorded once, by whichever source saw the execution first.
+  if (o.filled_qty > before && u.execution_id && u.qty && u.price) {
+    txn_.fills.push_back(Fill{*u.execution_id, id, o.symbol, o.side, *u.qty, *u.price,
+                              u.timestamp});
+  }
+}
+
+void Engine::Impl::record_latency(std::int64_t ms) {
+  metrics_.apply_latency_sum_ms += ms;
+  std::size_t i = 0;
+  while (i < metrics_.apply_latency_bucket_ms.size() && ms > metrics_.apply_latency_bucket_ms[i]) {
+    ++i;
+  }
+  metrics_.apply_latency_counts[i]++;
+}
+
+// When one exit of an OCO/bracket fills, the broker cancels the other: learn it at once when
+// the evidence came from a poll (its cancel event may be lost as well).
+void Engine::Impl::on_exit_filled(OrderId id, Timestamp now) {
+  const Order& o = orders_.at(id);
+  if (!is_exit_role(o.role) || o.state != OrderState::filled) return;
+  std::optional<OrderId> group = o.parent_order_id ? o.parent_order_id : std::optional(o.id);
+  for (OrderId sid : by_trade_[o.trade_id]) {
+    const Order& s = orders_.at(sid);
+    if (sid == id || !is_open_at_broker(s.state)) continue;
+    if (sid == *group || s.parent_order_id == group) stage_refresh(sid, now, false);
+  }
+}
+
+void Engine::Impl::on_stream_connected(Timestamp now) {
+  if (stream_connected_) return;
+  stream_connected_ = true;
+  ++metrics_.stream_reconnects;
+  connected_at_ = now;
+  clear(AlertKind::stream_down, "stream", now);
+  // Missed events are not replayed by Alpaca: resync everything.
+  begin_full_resync(now);
+}
+
+void Engine::Impl::on_stream_disconnected(std::string_view reason, Timestamp now) {
+  if (!stream_connected_ && disconnected_at_) return;
+  stream_connected_ = false;
+  disconnected_at_ = now;
+  raise(AlertKind::stream_down, "stream", "trade_updates disconnected: " + std::string(reason),
+        now);
+}
+
+bool Engine::Impl::stream_suspect(Timestamp now) const {
+  if (!stream_connected_) return true;
+  if (now.ms_since(connected_at_) < cfg_.idle_poll_interval_ms) return true;
+  // A fill found by polling that the stream never delivered: the stream drops events.
+  if (last_missed_fill_at_ &&
+      now.ms_since(*last_missed_fill_at_) < 10 * cfg_.idle_poll_interval_ms) {
+    return true;
+  }
+  return false;
+}
+
+void Engine::Impl::begin_full_resync(Timestamp now) {
+  start_catchup(now);
+  start_sweep(now);
+  stage_positions(now);
+}
+
+void Engine::Impl::start_catchup(Timestamp now) {
+  if (catchup_running_) return;
+  catchup_running_ = true;
+  catchup_started_at_ = now;
+  stage_catchup_page(std::nullopt);
+}
+
+void Engine::Impl::stage_catchup_page(std::optional<std::string> page_token) {
+  Command c;
+  c.kind = CommandKind::fill_activities;
+  c.priority = CommandPriority::catch_up;
+  c.activities.ascending = true;
+  c.activities.page_size = cfg_.activity_page_size;
+  auto wt = sync_state_.find(std::string(kWatermarkTime));
+  if (wt != sync_state_.end()) {
+    if (auto t = parse_rfc3339(wt->second)) {
+      // Overlap by a second: executions at the same instant as the watermark are not missed;
+      // seen ones are skipped by id (and fills apply by cumulative qty anyway).
+      c.activities.after = t->plus_ms(-1000);
+    }
+  }
+  c.activities.page_token = std::move(page_token);
+  stage(std::move(c), Purpose::catchup_page);
+}
+
+void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
+  if (r.error) {
+    catchup_running_ = false;
+    return;
+  }
+  std::optional<FillActivity> last;
+  for (const FillActivity& a : r.activities.activities) {
+    last = a;
+    if (!seen_activities_.insert(a.id).second) continue;
+    seen_activity_order_.push_back(a.id);
+    if (seen_activity_order_.size() > 200'000) {
+      seen_activities_.erase(seen_activity_order_.front());
+      seen_activity_order_.pop_front();
+    }
+    auto it = by_bid_.find(a.order_id);
+    if (it == by_bid_.end()) {
+      // Unknown order id: an order we have not matched yet (a leg) or an external one.
+      unknown_fill_orders_.insert(a.order_id);
+      continue;
+    }
+    const OrderId id = it->second;
+    const Order& o = orders_.at(id);
+    if (a.cum_qty <= o.filled_qty) continue;  // the stream already told us
+    StateUpdate su;
+    su.to = a.order_status.value_or(a.leaves_qty.is_zero() ? OrderState::filled
+                                                           : OrderState::partially_filled);
+    su.filled_qty = a.cum_qty;
+    if (o.filled_qty + a.qty == a.cum_qty) {
+      Decimal prev = o.filled_avg_price.value_or(Decimal());
+      auto num = (prev * o.filled_qty) + (a.price * a.qty);
+      if (auto avg = num.checked_div(a.cum_qty)) su.filled_avg_price = avg->round_to(
+          Decimal::must("0.0001"), Rounding::half_even);
+    }
+    su.broker_time = a.transaction_time;
+    const bool applied = apply(id, su, EventSource::poll,
+                               fmt::format("fill found by catch-up: {} at {}, cum {}",
+                                           a.qty.str(), a.price.str(), a.cum_qty.str()),
+                               a.raw, now);
+    if (applied) {
+      last_missed_fill_at_ = now;
+      ++report_.fills_adopted;
+      txn_.fills.push_back(Fill{a.id, id, o.symbol, o.side, a.qty, a.price, a.transaction_time});
+      on_exit_filled(id, now);
+    }
+  }
+  if (last) {
+    set_sync(kWatermarkTime, format_rfc3339(last->transaction_time));
+    set_sync(kWatermarkId, last->id);
+  }
+  if (r.activities.more && last) {
+    stage_catchup_page(last->id);
+    return;
+  }
+  catchup_running_ = false;
+  last_catchup_at_ = now;
+  mark_synced(now);
+  // Fills of orders we could not match: fetch each once to learn whose they are.
+  for (const std::string& bid : unknown_fill_orders_) {
+    if (checked_unknown_.insert(bid).second) {
+      Command c;
+      c.kind = CommandKind::get_order;
+      c.priority = CommandPriority::lookup;
+      c.broker_order_id = bid;
+      stage(std::move(c), Purpose::refresh);
+    }
+  }
+  unknown_fill_orders_.clear();
+}
+
+void Engine::Impl::start_sweep(Timestamp now) {
+  if (sweep_running_) return;
+  sweep_running_ = true;
+  sweep_started_at_ = now;
+  sweep_seen_.clear();
+  stage_sweep_page(std::nullopt);
+}
+
+void Engine::Impl::stage_sweep_page(std::optional<Timestamp> after) {
+  Command c;
+  c.kind = CommandKind::list_orders;
+  c.priority = CommandPriority::sweep;
+  c.list.status = OrderListStatus::open;
+  c.list.limit = cfg_.list_page_size;
+  c.list.ascending = true;
+  c.list.nested = true;
+  c.list.after = after;
+  stage(std::move(c), Purpose::sweep_page);
+}
+
+void Engine::Impl::sweep_order(const BrokerOrder& b, Timestamp now) {
+  sweep_seen_.insert(b.id);
+  ++report_.orders_checked;
+  std::optional<OrderId> local = find_local(b);
+  if (!local && is_ours(b.client_order_id, owner_)) local = adopt_unrecorded(b, now);
+  if (local) {
+    adopt(*local, b, EventSource::poll, "open-order sweep", now);
+  } else if (!b.client_order_id.empty() && !is_ours(b.client_order_id, owner_)) {
+    if (external_seen_.insert(b.id).second) {
+      ++report_.orders_external;
+      report_.findings.push_back(fmt::format("external open order {} {} {} {} ({})", b.id,
+                                             to_string(b.side), b.qty.value_or(Decimal()).str(),
+                                             b.symbol, b.client_order_id));
+    }
+  }
+  for (const BrokerOrder& leg : b.legs) sweep_seen_.insert(leg.id);
+}
+
+void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Timestamp now) {
+  if (r.error) {
+    sweep_running_ = false;
+    return;
+  }
+  for (const BrokerOrder& b : r.orders) sweep_order(b, now);
+  if (static_cast<int>(r.orders.size()) >= p.command.list.limit && !r.orders.empty()) {
+    // `after` is exclusive: paging from the last created_at would skip the orders that share
+    // it on the next page (each then costs a GET of its own on every sweep). Step back one
+    // nanosecond so they are listed again (the seen-set absorbs the repeats), unless the whole
+    // page shares one timestamp: then only moving past it makes progress.
+    const Timestamp last = r.orders.back().created_at;
+    const bool progressed = !p.command.list.after || last.ns - 1 > p.command.list.after->ns;
+    stage_sweep_page(progressed ? Timestamp{last.ns - 1} : last);
+    return;
+  }
+  sweep_running_ = false;
+  last_sweep_at_ = now;
+  mark_synced(now);
+  // Non-terminal locally, absent from the open list: it ended at the broker. One fetch each.
+  for (auto& [id, o] : orders_) {
+    if (!o.broker_order_id || !is_open_at_broker(o.state)) continue;
+    if (sweep_seen_.count(*o.broker_order_id)) {
+      aux_[id].missing_checked = false;
+      continue;
+    }
+    if (o.updated_at > sweep_started_at_) continue;  // changed while the sweep ran
+    OrderAux& ax = aux_[id];
+    // Once per order while it stays missing; again after inflight_check_ms in case the fetch
+    // never went out or its answer never came (a rolled-back commit, a lost response).
+    if (ax.missing_checked && now.ms_since(ax.missing_checked_at) < cfg_.inflight_check_ms) {
+      continue;
+    }
+    ax.missing_checked = true;
+    ax.missing_checked_at = now;
+    stage_refresh(id, now, true);
+  }
+  finish_reconcile_if_done(now);
+}
+
+void Engine::Impl::mark_synced(Timestamp now) {
+  last_sync_at_ = now;
+  clear(AlertKind::sync_lag, "sync", now);
+}
+
+void Engine::Impl::stage_positions(Timestamp) {
+  if (positions_inflight_) return;
+  positions_inflight_ = true;
+  Command c;
+  c.kind = CommandKind::list_positions;
+  c.priority = CommandPriority::lookup;
+  stage(std::move(c), Purpose::positions);
+}
+
+void Engine::Impl::on_positions_result(const CommandResult& r, Timestamp now) {
+  positions_inflight_ = false;
+  if (r.error) return;
+  broker_positions_.clear();
+  for (const BrokerPosition& p : r.positions) broker_positions_[p.symbol] = p;
+  positions_read_at_ = now;
+  last_positions_at_ = now;
+  // Holdings changed? Orders waiting for shares may go again.
+  for (auto& [id, ax] : aux_) {
+    if (!ax.hold_wait || !orders_.count(id)) continue;
+    const Order& o = orders_.at(id);
+    Decimal needed = o.qty;
+    if (o.replaces_order_id) needed = o.qty - orders_.at(*o.replaces_order_id).qty;
+    if (broker_available(o.symbol) >= needed) {
+      ax.hold_wait = false;
+      clear(AlertKind::external_hold, o.symbol, now);
+      Order& m = mut_order(id);
+      audit(m, m.state, EventSource::poll,
+            fmt::format("holdings changed: qty_available {} covers {}",
+                        broker_available(o.symbol).str(), o.qty.str()),
+            {}, now);
+    }
+  }
+  reconcile_positions(now);
+  finish_reconcile_if_done(now);
+}
+
+// Drift between the local ledger and the broker's positions, flagged after it persists over
+// two reads (a fill in flight between the two sides is not drift).
+void Engine::Impl::reconcile_positions(Timestamp now) {
+  std::set<std::string> symbols;
+  for (auto& [s, p] : positions_) symbols.insert(s);
+  for (auto& [s, p] : broker_positions_) symbols.insert(s);
+  for (auto& [s, n] : drift_count_) symbols.insert(s);  // a drift that went away is cleared
+  int mismatches = 0;
+  for (const std::string& s : symbols) {
+    Decimal local = positions_.count(s) ? positions_.at(s).qty : Decimal();
+    Decimal broker = broker_positions_.count(s) ? broker_positions_.at(s).qty : Decimal();
+    if (local == broker) {
+      drift_count_.erase(s);
+      clear(AlertKind::reconciliation_mismatch, s, now);
+      continue;
+    }
+    ++mismatches;
+    int& n = drift_count_[s];
+    ++n;
+    if (reconcile_requested_) {
+      report_.findings.push_back(fmt::format("position {}: local {} broker {}", s, local.str(),
+                                             broker.str()));
+    }
+    if (n >= 2 && !alert_active(AlertKind::reconciliation_mismatch, s)) {
+      ++metrics_.reconcile_mismatches;
+      raise(AlertKind::reconciliation_mismatch, s,
+            fmt::format("position {}: local {} vs broker {}", s, local.str(), broker.str()),
+            now);
+    }
+  }
+  if (reconcile_requested_) report_.position_mismatches = mismatches;
+}
+
+void Engine::Impl::finish_reconcile_if_done(Timestamp) {
+  if (!reconcile_requested_) return;
+  if (sweep_running_ || catchup_running_ || positions_inflight_) return;
+  reconcile_requested_ = false;
+  report_.status = Status::ok();
+  finished_report_ = report_;
+}
+
+void Engine::Impl::request_reconcile(bool, Timestamp now) {
+  begin();
+  reconcile_requested_ = true;
+  report_ = ReconcileReport{};
+  external_seen_.clear();
+  begin_full_resync(now);
+  finish(now);
+}
+
+void Engine::Impl::on_tick(Timestamp now) {
+  last_now_ = now;
+  if (resync_due_) {
+    resync_due_ = false;
+    sweep_running_ = false;
+    catchup_running_ = false;
+    positions_inflight_ = false;
+    begin_full_resync(now);
+  }
+  const std::int64_t sweep_every =
+      stream_suspect(now) ? cfg_.poll_interval_ms : cfg_.idle_poll_interval_ms;
+  if (!catchup_running_ && (!last_catchup_at_ || now.ms_since(*last_catchup_at_) >=
+                                                      cfg_.poll_interval_ms)) {
+    start_catchup(now);
+  }
+  if (!sweep_running_ && (!last_sweep_at_ || now.ms_since(*last_sweep_at_) >= sweep_every)) {
+    start_sweep(now);
+  }
+  if (!last_positions_at_ || now.ms_since(*last_positions_at_) >= cfg_.reconcile_interval_ms) {
+    stage_positions(now);
+  }
+  if (any_hold_wait() && (!last_positions_at_ ||
+                          now.ms_since(*last_positions_at_) >= cfg_.idle_poll_interval_ms)) {
+    stage_positions(now);
+  }
+  check_inflight(now);
+  for (auto it = cancel_retry_at_.begin(); it != cancel_retry_at_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    if (auto o = orders_.find(it->first); o != orders_.end()) {
+      touched_trades_.insert(o->second.trade_id);
+    }
+    it = cancel_retry_at_.erase(it);
+  }
+  check_alerts(now);
+  run_submitter(now);
+}
+
+// A leg whose broker id no reply told us (a lookup of the parent by client id, a PATCH reply
+// do not list legs): one nested listing of the symbol's orders since the parent finds it.
+void Engine::Impl::check_unresolved_leg(OrderId id, Timestamp now) {
+  const Order& leg = orders_.at(id);
+  if (leg.broker_order_id || !is_local(leg.state) || leg.state == OrderState::parked) return;
+  const Order& parent = orders_.at(*leg.parent_order_id);
+  if (!parent.broker_order_id || !is_known_to_broker(parent.state)) return;
+  OrderAux& ax = aux_[id];
+  if (now.ms_since(leg.updated_at) < cfg_.inflight_check_ms) return;
+  if (ax.last_refresh_at && now.ms_since(*ax.last_refresh_at) < cfg_.stuck_order_ms) return;
+  ax.last_refresh_at = now;
+  Command c;
+  c.kind = CommandKind::list_orders;
+  c.priority = CommandPriority::lookup;
+  c.list.status = OrderListStatus::all;
+  c.list.nested = true;
+  c.list.ascending = true;
+  c.list.limit = cfg_.list_page_size;
+  c.list.symbols = {leg.symbol};
+  c.list.after = parent.created_at.plus_ms(-60'000);
+  stage(std::move(c), Purpose::legs);
+}
+
+void Engine::Impl::on_legs_result(const CommandResult& r, Timestamp now) {
+  if (r.error) return;
+  for (const BrokerOrder& b : r.orders) {
+    auto it = by_bid_.find(b.id);
+    if (it == by_bid_.end() || b.legs.empty()) continue;
+    adopt_legs(it->second, b, EventSource::lookup, now);
+  }
+}
+
+bool Engine::Impl::any_hold_wait() const {
+  for (auto& [id, ax] : aux_) {
+    if (ax.hold_wait && orders_.count(id) && orders_.at(id).state == OrderState::created) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Engine::Impl::check_inflight(Timestamp now) {
+  for (auto& [id, o] : orders_) {
+    if (o.parent_order_id) {
+      check_unresolved_leg(id, now);
+      continue;
+    }
+    OrderAux& ax = aux_[id];
+    const std::int64_t age = now.ms_since(o.updated_at);
+    if (o.state == OrderState::unknown && !ax.command_outstanding) {
+      auto rt = retry_resolve_at_.find(id);
+      if (rt == retry_resolve_at_.end() || rt->second <= now) {
+        retry_resolve_at_.erase(id);
+        stage_resolve(id);
+      }
+    } else if (o.state == OrderState::submitting && !ax.command_outstanding &&
+               age >= cfg_.inflight_check_ms) {
+      stage_resolve(id);
+    } else if ((o.state == OrderState::pending_new || o.state == OrderState::pending_cancel ||
+                o.state == OrderState::pending_replace) &&
+               age >= cfg_.inflight_check_ms &&
+               (!ax.last_refresh_at ||
+                now.ms_since(*ax.last_refresh_at) >= cfg_.inflight_check_ms)) {
+      stage_refresh(id, now, true);
+    }
+    const bool stuck = (o.state == OrderState::submitting || o.state == OrderState::unknown) &&
+                       age >= cfg_.stuck_order_ms;
+    if (stuck) {
+      raise(AlertKind::stuck_order, o.client_order_id,
+            fmt::format("{} {} in {} for {} ms", o.symbol, to_string(o.role),
+                        to_string(o.state), age),
+            now);
+    } else if (o.state != OrderState::submit_failed &&
+               alert_active(AlertKind::stuck_order, o.client_order_id) &&
+               (o.state != OrderState::submitting && o.state != OrderState::unknown)) {
+      clear(AlertKind::stuck_order, o.client_order_id, now);
+    }
+  }
+}
+
+void Engine::Impl::check_alerts(Timestamp now) {
+  if (last_sync_at_ && now.ms_since(*last_sync_at_) > cfg_.sync_lag_ms) {
+    raise(AlertKind::sync_lag, "sync",
+          fmt::format("no completed poll for {} ms", now.ms_since(*last_sync_at_)), now);
+  }
+  while (!attempt_times_.empty() &&
+         now.ms_since(attempt_times_.front()) > cfg_.retry_storm_window_ms) {
+    attempt_times_.pop_front();
+  }
+  const int attempts = static_cast<int>(attempt_times_.size());
+  if (attempts >= cfg_.retry_storm_attempts) {
+    raise(AlertKind::retry_storm, "submitter",
+          fmt::format("{} submission attempts in {} ms", attempts, cfg_.retry_storm_window_ms),
+          now);
+  } else if (attempts < cfg_.retry_storm_attempts / 2) {
+    clear(AlertKind::retry_storm, "submitter", now);
+  }
+  const std::int64_t used = calls_last_minute(now);
+  if (used * 10 >= cfg_.rate_limit_per_min * 9) {
+    raise(AlertKind::rate_limit_near, "rest",
+          fmt::format("{} REST calls in the last minute (budget {})", used,
+                      cfg_.rate_limit_per_min),
+          now);
+  } else if (used * 10 < cfg_.rate_limit_per_min * 7) {
+    clear(AlertKind::rate_limit_near, "rest", now);
+  }
+}
+
+}  // namespace orderly

@@ -1,0 +1,535 @@
+// Engine::Impl, TradeManager: intents, what each touched trade needs next, and the pricing of
+// exits past our own opposite orders (wash-trade check).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "engine/engine_impl.h"
+
+namespace orderly {
+
+Order Engine::Impl::make_order(const Trade& t, OrderRole role, int generation, Side side,
+                               OrderType type, Decimal qty, Timestamp now) {
+  Order o;
+  o.id = ++max_order_id_;
+  o.trade_id = t.id;
+  o.role = role;
+  o.client_order_id = make_client_order_id(owner_, t.id, role, generation);
+  o.symbol = t.spec.symbol;
+  o.side = side;
+  o.type = type;
+  o.tif = t.spec.tif;
+  o.qty = qty;
+  o.state = OrderState::created;
+  o.created_at = now;
+  o.updated_at = now;
+  return o;
+}
+
+void Engine::Impl::record_new(Order o, std::string note, Timestamp now) {
+  Order& ins = insert_order(std::move(o));
+  audit(ins, std::nullopt, EventSource::intent, std::move(note), {}, now);
+}
+
+StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
+  if (std::string err = validate(spec); !err.empty()) {
+    return Status::error(Status::Code::invalid_argument, err);
+  }
+  begin();
+  Trade t;
+  t.id = ++max_trade_id_;
+  t.spec = spec;
+  t.state = TradeState::pending;
+  t.created_at = now;
+  t.updated_at = now;
+  txn_.trades_before[t.id] = std::nullopt;
+  trades_[t.id] = t;
+  Order entry = make_order(t, OrderRole::entry, 0, spec.side, spec.entry_type, spec.qty, now);
+  entry.limit_price = spec.entry_limit_price;
+  const OrderId entry_id = entry.id;
+  if (spec.exits == ExitMode::native) {
+    // One bracket: the legs are created by the broker with the entry, never sent alone.
+    entry.order_class = OrderClass::bracket;
+    record_new(std::move(entry), "trade opened: bracket entry", now);
+    const Side exit_side = opposite(spec.side);
+    auto prices = spec.entry_limit_price ? exit_prices(spec, *spec.entry_limit_price)
+                                         : std::optional<ExitPrices>();
+    Order tp = make_order(t, OrderRole::take_profit, 0, exit_side, OrderType::limit, spec.qty,
+                          now);
+    tp.parent_order_id = entry_id;
+    tp.limit_price = spec.take_profit.price ? spec.take_profit.price
+                     : prices ? std::optional<Decimal>(prices->take_profit) : std::nullopt;
+    record_new(std::move(tp), "bracket take-profit leg", now);
+    Order sl = make_order(t, OrderRole::stop_loss, 0, exit_side, OrderType::stop, spec.qty, now);
+    sl.parent_order_id = entry_id;
+    sl.stop_price = spec.stop_loss->price ? spec.stop_loss->price
+                    : prices ? prices->stop_loss : std::nullopt;
+    record_new(std::move(sl), "bracket stop-loss leg", now);
+  } else {
+    record_new(std::move(entry), "trade opened: entry; exits follow its fills", now);
+  }
+  touched_trades_.insert(t.id);
+  run_submitter(now);
+  Status st = finish(now);
+  if (!st.is_ok()) return st;
+  return trades_.at(t.id);
+}
+
+Status Engine::Impl::cancel_trade(TradeId id, Timestamp now) {
+  auto it = trades_.find(id);
+  if (it == trades_.end()) {
+    return Status::error(Status::Code::not_found, fmt::format("no open trade {}", id));
+  }
+  if (is_terminal(it->second.state)) {
+    return Status::error(Status::Code::conflict,
+                         fmt::format("trade {} is already {}", id, to_string(it->second.state)));
+  }
+  begin();
+  Trade& t = mut_trade(id);
+  t.state = TradeState::closing;
+  t.note = "cancel requested";
+  touched_trades_.insert(id);
+  run_submitter(now);
+  return finish(now);
+}
+
+Engine::Impl::TradeView Engine::Impl::view_of(TradeId tid) {
+  TradeView v;
+  for (OrderId id : by_trade_[tid]) {
+    const Order& o = orders_.at(id);
+    if (o.role == OrderRole::entry) {
+      if (!o.replaces_order_id) v.entry = id;
+      v.entry_filled += o.filled_qty;
+      continue;
+    }
+    v.all_exits.push_back(id);
+    v.exit_filled += o.filled_qty;
+    if (!o.parent_order_id) v.exits.push_back(id);  // the orders we send ourselves
+    auto parts = parse_client_order_id(o.client_order_id);
+    int gen = parts ? parts->generation + 1 : 1;
+    if (o.role == OrderRole::exit) v.flatten_generation = std::max(v.flatten_generation, gen);
+    else v.exit_generation = std::max(v.exit_generation, gen);
+  }
+  return v;
+}
+
+// The one place a cancel is asked for; cancel_sent keeps it to one request in flight.
+void Engine::Impl::request_cancel(OrderId id, std::string why, Timestamp now) {
+  aux_[id].cancel_sent = true;
+  Order& m = mut_order(id);
+  audit(m, m.state, EventSource::intent, std::move(why), {}, now);
+  Command c;
+  c.kind = CommandKind::cancel;
+  c.priority = CommandPriority::trading;
+  c.order_id = id;
+  c.broker_order_id = *m.broker_order_id;
+  stage(std::move(c), Purpose::cancel);
+}
+
+bool Engine::Impl::never_sent(const Order& o) {
+  return !o.broker_order_id &&
+         (o.state == OrderState::created || o.state == OrderState::canceled ||
+          o.state == OrderState::submit_failed);
+}
+
+bool Engine::Impl::working_or_pending(const Order& o) const {
+  return !is_terminal(o.state) && o.state != OrderState::parked;
+}
+
+void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
+  auto tit = trades_.find(tid);
+  if (tit == trades_.end() || is_terminal(tit->second.state)) return;
+  TradeView v = view_of(tid);
+  if (v.entry == 0) return;
+  const Order& entry = orders_.at(v.entry);
+  const Trade& t = tit->second;
+  const Decimal held = v.entry_filled - v.exit_filled;
+  const bool entry_done = is_terminal(entry.state) || entry.state == OrderState::parked;
+  // An exit still unsent that no longer fits what is held (another exit filled meanwhile) is
+  // dropped; a right-sized one is placed again if still needed.
+  for (OrderId id : v.exits) {
+    const Order& o = orders_.at(id);
+    if (o.state != OrderState::created || o.broker_order_id || o.replaces_order_id ||
+        aux_[id].command_outstanding || o.role == OrderRole::exit) {
+      continue;
+    }
+    if (!held.is_positive() || o.qty > held) {
+      set_local_state(id, OrderState::canceled, EventSource::intent,
+                      fmt::format("not sent: {} held no longer needs this exit of {}",
+                                  held.str(), o.qty.str()),
+                      {}, now);
+      aux_[id].hold_wait = false;
+    }
+  }
+
+  if (t.state == TradeState::pending && v.entry_filled.is_positive()) {
+    Trade& m = mut_trade(tid);
+    m.state = TradeState::open;
+    m.note = "entry filled " + v.entry_filled.str();
+  }
+  if (!v.entry_filled.is_positive() && entry_done) {
+    Trade& m = mut_trade(tid);
+    const bool failed = entry.state == OrderState::submit_failed ||
+                        entry.state == OrderState::parked || entry.state == OrderState::rejected;
+    m.state = failed ? TradeState::failed : TradeState::canceled;
+    m.note = fmt::format("entry {} without a fill", to_string(entry.state));
+    cancel_local_exits(tid, now);
+    return;
+  }
+  if (v.entry_filled.is_positive() && !held.is_positive() && entry_done) {
+    bool exits_done = true;
+    for (OrderId id : v.all_exits) {
+      if (!is_terminal(orders_.at(id).state) && orders_.at(id).state != OrderState::parked) {
+        exits_done = false;
+      }
+    }
+    if (exits_done) {
+      Trade& m = mut_trade(tid);
+      m.state = TradeState::closed;
+      m.note = "flat";
+      return;
+    }
+  }
+  if (t.state == TradeState::closing) {
+    step_closing(tid, v, held, now);
+    return;
+  }
+  if (t.spec.exits == ExitMode::native) {
+    // The broker's bracket cancels the other leg when one fills; nothing to send.
+    return;
+  }
+  if (!held.is_positive()) return;
+  // Emulated exits: one working exit order (OCO or plain limit) sized to what is held.
+  std::optional<OrderId> active;
+  for (OrderId id : v.exits) {
+    const Order& o = orders_.at(id);
+    if (o.role != OrderRole::exit && working_or_pending(o)) active = id;
+  }
+  if (!active) {
+    // A canceled OCO parent whose leg we have not seen end yet: the leg may have filled (its
+    // fill is what canceled the parent). Wait for it rather than placing a second exit.
+    for (OrderId id : v.all_exits) {
+      const Order& o = orders_.at(id);
+      if (o.parent_order_id && orders_.at(*o.parent_order_id).role != OrderRole::entry &&
+          working_or_pending(o)) {
+        return;
+      }
+    }
+  }
+  if (!active) {
+    // An exit that was parked or failed for good is not silently replaced by a new one.
+    for (OrderId id : v.exits) {
+      const Order& o = orders_.at(id);
+      if (o.role != OrderRole::exit && !o.replaces_order_id &&
+          (o.state == OrderState::parked || o.state == OrderState::submit_failed)) {
+        return;
+      }
+    }
+    create_emulated_exit(tid, v, held, now);
+    return;
+  }
+  const Order& ex = orders_.at(*active);
+  // Grow the exit by replace as more of the entry fills (only while nothing of it filled: a
+  // replacement of a partially filled order re-used the original qty at Alpaca, #165).
+  if (is_open_at_broker(ex.state) && ex.broker_order_id && ex.filled_qty.is_zero() &&
+      ex.qty < held && ex.state != OrderState::pending_replace &&
+      ex.state != OrderState::pending_cancel && !has_pending_replacement(*active)) {
+    if (!replacement_tried(*active)) {
+      grow_exit(tid, *active, held, v, now);
+    } else if (!aux_[*active].cancel_sent && !cancel_retry_at_.count(*active)) {
+      // The broker refused to grow it: cancel it; once it is gone a new exit is placed for
+      // everything held. One replace attempt per exit, never a loop of them.
+      request_cancel(*active,
+                     fmt::format("replace refused; cancel to re-place the exit for {} held",
+                                 held.str()),
+                     now);
+    }
+  }
+}
+
+bool Engine::Impl::replacement_tried(OrderId id) {
+  for (OrderId oid : by_trade_[orders_.at(id).trade_id]) {
+    if (orders_.at(oid).replaces_order_id == id) return true;
+  }
+  return false;
+}
+
+bool Engine::Impl::has_pending_replacement(OrderId id) {
+  for (OrderId oid : by_trade_[orders_.at(id).trade_id]) {
+    const Order& o = orders_.at(oid);
+    if (o.replaces_order_id == id && !is_terminal(o.state) && o.state != OrderState::parked) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal held,
+                                        Timestamp now) {
+  const Trade& t = trades_.at(tid);
+  const Order& entry = orders_.at(v.entry);
+  std::optional<Decimal> basis = entry.filled_avg_price;
+  if (!basis) basis = entry.limit_price;
+  if (!basis && t.spec.take_profit.price &&
+      (!t.spec.stop_loss || t.spec.stop_loss->price)) {
+    basis = *t.spec.take_profit.price;  // absolute prices: the basis is not used
+  }
+  if (!basis) {
+    // The fill price is needed for percent exits: learn it from the order itself.
+    stage_refresh(v.entry, now, /*force=*/false);
+    return;
+  }
+  auto prices = exit_prices(t.spec, *basis);
+  if (!prices) return;
+  const Side exit_side = opposite(t.spec.side);
+  Order tp = make_order(t, OrderRole::take_profit, v.exit_generation, exit_side,
+                        OrderType::limit, held, now);
+  tp.tif = TimeInForce::gtc;
+  tp.limit_price = prices->take_profit;
+  const OrderId tp_id = tp.id;
+  if (prices->stop_loss) {
+    // One OCO, not two sells: separate TP and SL orders collide on the hold (40310000).
+    tp.order_class = OrderClass::oco;
+    record_new(std::move(tp), fmt::format("exit for {} held: oco take-profit {} / stop {}",
+                                          held.str(), prices->take_profit.str(),
+                                          prices->stop_loss->str()),
+               now);
+    Order sl = make_order(t, OrderRole::stop_loss, v.exit_generation, exit_side,
+                          OrderType::stop, held, now);
+    sl.tif = TimeInForce::gtc;
+    sl.stop_price = prices->stop_loss;
+    sl.parent_order_id = tp_id;
+    record_new(std::move(sl), "oco stop-loss leg", now);
+  } else {
+    std::string why =
+        fmt::format("exit for {} held: take-profit {}", held.str(), prices->take_profit.str());
+    price_past_own_orders(tp, why);
+    record_new(std::move(tp), why, now);
+  }
+}
+
+void Engine::Impl::grow_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v,
+                             Timestamp now) {
+  const Trade& t = trades_.at(tid);
+  const Order& old = orders_.at(old_id);
+  Order r = make_order(t, old.role, v.exit_generation, old.side, old.type, held, now);
+  r.tif = old.tif;
+  r.order_class = old.order_class;
+  r.limit_price = old.limit_price;
+  r.stop_price = old.stop_price;
+  r.replaces_order_id = old_id;
+  const OrderId rid = r.id;
+  record_new(std::move(r),
+             fmt::format("grow exit {} from {} to {} (entry filled more)",
+                         old.client_order_id, old.qty.str(), held.str()),
+             now);
+  (void)rid;  // the legs stay: the broker moves them to the replacement (see adopt_replacement)
+}
+
+// A replaced OCO parent keeps its legs at the broker (they move to the new order): the local
+// legs follow, so their broker ids and states keep matching.
+void Engine::Impl::adopt_replacement(OrderId new_id, Timestamp now) {
+  const Order& n = orders_.at(new_id);
+  if (!n.replaces_order_id) return;
+  const OrderId old_id = *n.replaces_order_id;
+  for (OrderId oid : std::vector<OrderId>(by_trade_[n.trade_id])) {
+    if (orders_.at(oid).parent_order_id != old_id) continue;
+    Order& leg = mut_order(oid);
+    leg.parent_order_id = new_id;
+    audit(leg, leg.state, EventSource::response,
+          fmt::format("leg moves to the replacement {}", n.client_order_id), {}, now);
+  }
+}
+
+void Engine::Impl::cancel_local_exits(TradeId tid, Timestamp now) {
+  for (OrderId id : by_trade_[tid]) {
+    const Order& o = orders_.at(id);
+    if (o.role != OrderRole::entry && o.state == OrderState::created) {
+      apply(id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
+            EventSource::intent, "trade ended before this exit was sent", {}, now);
+    }
+  }
+}
+
+void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
+  bool waiting = false;
+  auto cancel_one = [&](OrderId id) {
+    const Order& o = orders_.at(id);
+    if (is_terminal(o.state) || o.state == OrderState::parked) return;
+    if (o.state == OrderState::created) {
+      // A leg goes with its parent at the broker; only when the parent never got there is the
+      // leg ours to end (DST seed 26: the leg of an unsent OCO kept the trade closing).
+      if (!o.parent_order_id || never_sent(orders_.at(*o.parent_order_id))) {
+        apply(id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
+              EventSource::intent, "trade canceled before this order was sent", {}, now);
+      }
+      return;
+    }
+    waiting = true;
+    // A leg is canceled on its own only once its parent is done (a filled bracket entry);
+    // canceling an OCO parent takes its leg with it.
+    const bool cancelable_alone =
+        !o.parent_order_id || is_terminal(orders_.at(*o.parent_order_id).state);
+    if (o.broker_order_id && cancelable_alone && !aux_[id].cancel_sent &&
+        !cancel_retry_at_.count(id) && is_open_at_broker(o.state) &&
+        o.state != OrderState::pending_cancel) {
+      request_cancel(id, "cancel requested (trade closing)", now);
+    }
+  };
+  if (v.entry) cancel_one(v.entry);
+  for (OrderId id : v.all_exits) {
+    if (orders_.at(id).role != OrderRole::exit) cancel_one(id);
+  }
+  if (waiting || !held.is_positive()) return;
+  for (OrderId id : v.exits) {
+    const Order& o = orders_.at(id);
+    if (o.role == OrderRole::exit && working_or_pending(o)) return;  // flatten under way
+    // A flatten that was parked or refused for good is not replaced by another one: the
+    // alert asks a person.
+    if (o.role == OrderRole::exit &&
+        (o.state == OrderState::parked || o.state == OrderState::submit_failed)) {
+      return;
+    }
+  }
+  const Trade& t = trades_.at(tid);
+  Order x = make_order(t, OrderRole::exit, v.flatten_generation, opposite(t.spec.side),
+                       OrderType::market, held, now);
+  x.tif = TimeInForce::day;
+  std::string why = fmt::format("flatten {} held (trade canceled)", held.str());
+  price_past_own_orders(x, why);
+  record_new(std::move(x), why, now);
+}
+
+// Alpaca refuses an order that could cross an opposite-side open order of the same account
+// ("potential wash trade", 40310000): a market order against any, a limit against a crossing
+// limit; complex orders (our OCO exits, brackets) are exempt. A flatten (market) or a
+// take-profit alone (a simple limit) of one trade is thus refused while another trade of ours
+// has an entry resting on the other side. Such an exit is priced one tick past the most
+// aggressive of those orders: it crosses none of them, never sells lower (buys higher) than
+// its own price, and still executes at once when the market is beyond them, which it is
+// while they rest.
+bool Engine::Impl::wash_adjustable(const Order& o) {
+  return !o.parent_order_id && o.order_class == OrderClass::simple &&
+         (o.role == OrderRole::exit || o.role == OrderRole::take_profit);
+}
+
+// The exit's own price before any stepping around: none for a flatten (market), the trade's
+// take-profit for a take-profit alone.
+std::optional<Decimal> Engine::Impl::own_exit_price(const Order& o) const {
+  if (o.role != OrderRole::take_profit) return std::nullopt;
+  auto trade = trades_.find(o.trade_id);
+  auto siblings = by_trade_.find(o.trade_id);
+  if (trade == trades_.end() || siblings == by_trade_.end()) return o.limit_price;
+  const Trade& t = trade->second;
+  for (OrderId id : siblings->second) {
+    const Order& entry = orders_.at(id);
+    if (entry.role != OrderRole::entry || entry.replaces_order_id) continue;
+    std::optional<Decimal> basis = entry.filled_avg_price;
+    if (!basis) basis = entry.limit_price;
+    if (!basis) basis = t.spec.take_profit.price;
+    if (!basis) break;
+    if (auto prices = exit_prices(t.spec, *basis)) return prices->take_profit;
+    break;
+  }
+  return o.limit_price;  // not derivable: the price it has is its own
+}
+
+// The price `o` may take given our own open orders on the other side; nullopt = market.
+// Walks every order: only for exits, and only while one steps around our own orders.
+std::optional<Decimal> Engine::Impl::wash_safe_price(const Order& o,
+                                                     std::optional<Decimal> own) const {
+  std::optional<Decimal> extreme;  // highest buy limit against a sell, lowest sell limit
+  for (const auto& [oid, other] : orders_) {
+    if (other.symbol != o.symbol || other.side == o.side || !working_or_pending(other)) continue;
+    if (never_sent(other) || (other.parent_order_id && other.state == OrderState::held)) {
+      continue;  // not at the broker, or an inactive leg (not checked by the broker, §5)
+    }
+    if ((other.type != OrderType::limit && other.type != OrderType::stop_limit) ||
+        !other.limit_price) {
+      return own;  // a market/stop order of ours: no price passes, wait for it to go
+    }
+    const Decimal lp = *other.limit_price;
+    if (!extreme || (o.side == Side::sell ? lp > *extreme : lp < *extreme)) extreme = lp;
+  }
+  if (!extreme) return own;
+  const Decimal tick = Decimal::price_increment_for(*extreme);
+  const Decimal beyond = o.side == Side::sell ? *extreme + tick : *extreme - tick;
+  if (!beyond.is_positive()) return own;
+  if (!own) return beyond;
+  return o.side == Side::sell ? std::max(*own, beyond) : std::min(*own, beyond);
+}
+
+// A new exit takes the price that passes the check from the start (no refusal first).
+void Engine::Impl::price_past_own_orders(Order& x, std::string& why) {
+  const std::optional<Decimal> own = x.type == OrderType::market ? std::nullopt : x.limit_price;
+  const std::optional<Decimal> price = wash_safe_price(x, own);
+  if (price == own) return;
+  x.type = OrderType::limit;
+  x.limit_price = price;
+  x.tif = TimeInForce::day;  // a price made for this moment of the book
+  wash_priced_exits_.insert(x.id);
+  why += fmt::format("; as limit {}, past our own opposite orders (wash-trade check)",
+                     price->str());
+}
+
+// The refusal named an order of ours we did not count yet (its reply was still on the way):
+// price again. Same intent, same client id: the broker never created the refused one.
+bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now) {
+  constexpr std::string_view kKey = "\"existing_order_id\":\"";
+  auto pos = e.body.find(kKey);
+  if (e.body.find("wash trade") == std::string::npos || pos == std::string::npos) return false;
+  pos += kKey.size();
+  auto end = e.body.find('"', pos);
+  if (end == std::string::npos) return false;
+  auto blocker = by_bid_.find(e.body.substr(pos, end - pos));
+  if (blocker == by_bid_.end()) return false;  // not ours: retried with backoff, then alerted
+  const Order& o = orders_.at(id);
+  const std::optional<Decimal> price = wash_safe_price(o, own_exit_price(o));
+  if (!price || price == o.limit_price) return false;
+  Order& m = mut_order(id);
+  m.type = OrderType::limit;
+  m.limit_price = price;
+  m.tif = TimeInForce::day;
+  wash_priced_exits_.insert(id);
+  audit(m, m.state, EventSource::error,
+        fmt::format("wash-trade check against our {}: exit as limit {}",
+                    orders_.at(blocker->second).client_order_id, price->str()),
+        e.body, now);
+  return true;
+}
+
+// Our opposite orders changed (filled when the market came to them, canceled): the exit may
+// no longer need its stepped-around price, and a limit left behind by a market that moved
+// away would never fill. An unsent exit is priced again in place; one resting at the broker
+// is canceled, and the trade then places the next one for what is still held. Returns false
+// once the exit is back at its own price.
+bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
+  const Order& o = orders_.at(id);
+  const std::optional<Decimal> own = own_exit_price(o);
+  const std::optional<Decimal> price = wash_safe_price(o, own);
+  if (price == o.limit_price) return price != own;
+  if (price && o.limit_price &&
+      (o.side == Side::sell ? *price > *o.limit_price : *price < *o.limit_price)) {
+    return true;  // a new order of ours crosses it (a bracket entry, exempt): it stays
+  }
+  const std::string to = price ? "limit " + price->str() : std::string("market");
+  if (o.state == OrderState::created && !o.broker_order_id && !aux_[id].command_outstanding) {
+    Order& m = mut_order(id);
+    m.type = price ? OrderType::limit : (o.role == OrderRole::exit ? OrderType::market
+                                                                      : OrderType::limit);
+    m.limit_price = price ? price : own;
+    if (m.role != OrderRole::exit && !price) m.tif = TimeInForce::gtc;
+    audit(m, m.state, EventSource::intent,
+          "our opposite orders changed: exit as " + to, {}, now);
+    return price != own;
+  }
+  if (!o.broker_order_id || !is_open_at_broker(o.state) || aux_[id].cancel_sent ||
+      cancel_retry_at_.count(id) || o.state == OrderState::pending_cancel ||
+      o.state == OrderState::pending_replace) {
+    return true;
+  }
+  request_cancel(id, "our opposite orders changed: cancel, place the exit again as " + to, now);
+  return true;
+}
+
+}  // namespace orderly

@@ -1,0 +1,427 @@
+// Engine::Impl, transaction side: every input mutates through these helpers, then finish()
+// commits one batch (the transactional outbox); audit, state changes, alerts, start/recovery.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "engine/engine_impl.h"
+
+namespace orderly {
+
+void Engine::Impl::begin() {
+  txn_ = Txn{};
+  txn_.max_trade_id = max_trade_id_;
+  txn_.max_order_id = max_order_id_;
+  txn_.max_alert_id = max_alert_id_;
+}
+
+Order& Engine::Impl::mut_order(OrderId id) {
+  auto it = orders_.find(id);
+  assert(it != orders_.end());
+  if (!txn_.orders_before.count(id)) txn_.orders_before[id] = it->second;
+  submit_candidates_.insert(id);
+  return it->second;
+}
+
+Trade& Engine::Impl::mut_trade(TradeId id) {
+  auto it = trades_.find(id);
+  assert(it != trades_.end());
+  if (!txn_.trades_before.count(id)) txn_.trades_before[id] = it->second;
+  return it->second;
+}
+
+Position& Engine::Impl::mut_position(const std::string& symbol) {
+  auto it = positions_.find(symbol);
+  if (!txn_.positions_before.count(symbol)) {
+    txn_.positions_before[symbol] =
+        it == positions_.end() ? std::nullopt : std::optional<Position>(it->second);
+  }
+  if (it == positions_.end()) it = positions_.emplace(symbol, Position{symbol, {}, {}}).first;
+  return it->second;
+}
+
+void Engine::Impl::set_sync(std::string_view key, std::string value) {
+  std::string k(key);
+  if (!txn_.sync_before.count(k)) {
+    auto it = sync_state_.find(k);
+    txn_.sync_before[k] =
+        it == sync_state_.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
+  sync_state_[k] = std::move(value);
+}
+
+Order& Engine::Impl::insert_order(Order o) {
+  txn_.orders_before[o.id] = std::nullopt;
+  by_cid_[o.client_order_id] = o.id;
+  if (o.broker_order_id) by_bid_[*o.broker_order_id] = o.id;
+  by_trade_[o.trade_id].push_back(o.id);
+  submit_candidates_.insert(o.id);
+  return orders_.emplace(o.id, std::move(o)).first->second;
+}
+
+CommandId Engine::Impl::stage(Command c, Purpose p, OrderId for_order) {
+  c.id = ++next_command_id_;
+  pending_[c.id] = Pending{c, p, for_order, {}};
+  txn_.staged.push_back(std::move(c));
+  return txn_.staged.back().id;
+}
+
+// Commits the input's changes and releases its commands; rolls back on failure.
+Status Engine::Impl::finish(Timestamp now) {
+  if (rate_dirty_) {
+    // The REST calls of the last minute survive a restart: a crash loop must not multiply
+    // the budget (Alpaca counts per account, not per process).
+    rate_dirty_ = false;
+    set_sync(kRateWindow, encode_rate_window(now));
+  }
+  WriteBatch b;
+  for (auto& [id, before] : txn_.orders_before) {
+    (void)before;
+    Order& o = orders_.at(id);
+    o.version += 1;
+    o.updated_at = now;
+    b.orders.push_back(o);
+  }
+  for (auto& [id, before] : txn_.trades_before) {
+    (void)before;
+    Trade& t = trades_.at(id);
+    t.updated_at = now;
+    b.trades.push_back(t);
+  }
+  for (auto& [sym, before] : txn_.positions_before) {
+    (void)before;
+    b.positions.push_back(positions_.at(sym));
+  }
+  for (std::int64_t id : carry_alerts_) txn_.alerts_before.try_emplace(id, alerts_.at(id));
+  for (auto& [id, before] : txn_.alerts_before) {
+    (void)before;
+    b.alerts.push_back(alerts_.at(id));
+  }
+  for (auto& [k, before] : txn_.sync_before) {
+    (void)before;
+    b.sync_state[k] = sync_state_.at(k);
+  }
+  b.events = std::move(txn_.events);
+  b.fills = std::move(txn_.fills);
+  if (b.empty() && txn_.staged.empty()) return Status::ok();
+  Status st = b.empty() ? Status::ok() : store_.commit(b);
+  if (b.empty() == false) ++metrics_.commits;
+  if (!st.is_ok()) {
+    ++metrics_.commit_failures;
+    rollback();
+    store_ok_ = false;
+    store_error_ = st.message();
+    // The evidence of this input is lost with the rollback; the resync finds it again.
+    resync_due_ = true;
+    return st;
+  }
+  carry_alerts_.clear();
+  if (!store_ok_) {
+    store_ok_ = true;
+    auto act = active_alerts_.find({AlertKind::anomaly, "store"});
+    if (act != active_alerts_.end()) {
+      alerts_[act->second].cleared_at = now;
+      carry_alerts_.insert(act->second);  // written with the next commit
+      active_alerts_.erase(act);
+    }
+    store_error_.clear();
+  }
+  for (auto& c : txn_.staged) queue_.push_back(std::move(c));
+  txn_.staged.clear();
+  return Status::ok();
+}
+
+void Engine::Impl::rollback() {
+  for (auto& [id, before] : txn_.orders_before) {
+    auto it = orders_.find(id);
+    if (it != orders_.end()) {
+      by_cid_.erase(it->second.client_order_id);
+      if (it->second.broker_order_id) by_bid_.erase(*it->second.broker_order_id);
+    }
+    if (before) {
+      orders_[id] = *before;
+      submit_candidates_.insert(id);
+      by_cid_[before->client_order_id] = id;
+      if (before->broker_order_id) by_bid_[*before->broker_order_id] = id;
+    } else {
+      if (it != orders_.end()) {
+        auto& v = by_trade_[it->second.trade_id];
+        v.erase(std::remove(v.begin(), v.end(), id), v.end());
+        orders_.erase(it);
+      }
+      aux_.erase(id);
+    }
+  }
+  for (auto& [id, before] : txn_.trades_before) {
+    if (before) trades_[id] = *before; else trades_.erase(id);
+  }
+  for (auto& [sym, before] : txn_.positions_before) {
+    if (before) positions_[sym] = *before; else positions_.erase(sym);
+  }
+  for (auto& [id, before] : txn_.alerts_before) {
+    if (before) alerts_[id] = *before; else alerts_.erase(id);
+  }
+  rebuild_active_alerts();
+  for (auto& [k, before] : txn_.sync_before) {
+    if (before) sync_state_[k] = *before; else sync_state_.erase(k);
+  }
+  rate_dirty_ = true;  // the window written with this batch was not: write it with the next
+  for (auto& c : txn_.staged) {
+    auto it = pending_.find(c.id);
+    if (it != pending_.end()) {
+      if (it->second.command.order_id != 0) {
+        OrderAux& ax = aux_[it->second.command.order_id];
+        ax.command_outstanding = false;
+        // The cancel never left: let the trade step ask for it again.
+        if (c.kind == CommandKind::cancel) ax.cancel_sent = false;
+        if (auto o = orders_.find(it->second.command.order_id); o != orders_.end()) {
+          touched_trades_.insert(o->second.trade_id);  // what it was for is still to do
+        }
+      }
+      pending_.erase(it);
+    }
+  }
+  max_trade_id_ = txn_.max_trade_id;
+  max_order_id_ = txn_.max_order_id;
+  max_alert_id_ = txn_.max_alert_id;
+  txn_ = Txn{};
+  // Visible at once in memory (health, /api/alerts); written with the next good commit.
+  raise(AlertKind::anomaly, "store", "store commit failed, changes rolled back", last_now_);
+  for (auto& [id, before] : txn_.alerts_before) carry_alerts_.insert(id);
+  txn_ = Txn{};
+}
+
+void Engine::Impl::audit(const Order& o, std::optional<OrderState> from, EventSource src,
+                         std::string note, std::string payload, Timestamp now) {
+  OrderEvent e;
+  e.order_id = o.id;
+  e.at = now;
+  e.source = src;
+  e.from = from;
+  e.to = o.state;
+  e.filled_qty = o.filled_qty;
+  e.payload = std::move(payload);
+  e.note = std::move(note);
+  txn_.events.push_back(std::move(e));
+}
+
+// Applies evidence (or our own intent) to an order. Returns true when it changed the order.
+bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std::string note,
+                         const std::string& payload, Timestamp now) {
+  if (orders_.at(id).state == OrderState::created && !is_local(u.to) &&
+      src != EventSource::intent) {
+    // Broker evidence for an order we believed unsent (a "not sent" that was sent after all):
+    // it did reach the broker, so it is adopted, never sent again.
+    StateUpdate sent{OrderState::submitting, std::nullopt, std::nullopt, std::nullopt};
+    apply(id, sent, src, "the broker holds this order: an earlier attempt reached it", {}, now);
+  }
+  Order& cur = orders_.at(id);
+  Decision d = evaluate(cur.snapshot(), u);
+  if (d.verdict == Verdict::duplicate) {
+    return false;
+  }
+  if (!d.ok()) {
+    ++metrics_.anomalies;
+    Order& o = mut_order(id);
+    audit(o, o.state, src,
+          fmt::format("refused ({}): {}; evidence: {}", to_string(d.verdict), d.reason, note),
+          payload, now);
+    if (d.verdict != Verdict::stale) {
+      raise(AlertKind::anomaly, o.client_order_id,
+            fmt::format("{}: {}", to_string(d.verdict), d.reason), now);
+    }
+    return false;
+  }
+  Order& o = mut_order(id);
+  const OrderState from = o.state;
+  const Decimal before_filled = o.filled_qty;
+  o.state = u.to;
+  if (u.filled_qty) o.filled_qty = *u.filled_qty;
+  if (u.filled_avg_price) o.filled_avg_price = u.filled_avg_price;
+  if (u.broker_time && (!o.broker_updated_at || *u.broker_time > *o.broker_updated_at)) {
+    o.broker_updated_at = u.broker_time;
+  }
+  if (o.filled_qty > before_filled) {
+    Decimal delta = o.filled_qty - before_filled;
+    Position& p = mut_position(o.symbol);
+    p.qty += signed_qty(o.side, delta);
+    if (o.filled_avg_price && o.side == Side::buy && p.qty.is_positive()) {
+      p.avg_entry_price = *o.filled_avg_price;
+    }
+    if (src == EventSource::stream) ++metrics_.fills_from_stream;
+    else ++metrics_.fills_from_poll;
+    if (u.broker_time) {
+      metrics_.detection_ms_max =
+          std::max<std::int64_t>(metrics_.detection_ms_max, now.ms_since(*u.broker_time));
+    }
+    touched_trades_.insert(o.trade_id);
+  }
+  if (from != o.state) touched_trades_.insert(o.trade_id);
+  audit(o, from, src, std::move(note), payload, now);
+  return true;
+}
+
+void Engine::Impl::learn_broker_id(OrderId id, const std::string& bid) {
+  Order& cur = orders_.at(id);
+  if (cur.broker_order_id == bid) return;
+  if (cur.broker_order_id) return;  // never replaced: the first id learned stays
+  Order& o = mut_order(id);
+  o.broker_order_id = bid;
+  by_bid_[bid] = id;
+  auto it = unmatched_.find(bid);
+  if (it != unmatched_.end()) {
+    held_back_.insert(held_back_.end(), it->second.begin(), it->second.end());
+    unmatched_.erase(it);
+  }
+}
+
+StateUpdate Engine::Impl::update_from(const BrokerOrder& b) {
+  StateUpdate u;
+  u.to = b.status.value_or(OrderState::new_);
+  u.filled_qty = b.filled_qty;
+  u.filled_avg_price = b.filled_avg_price;
+  u.broker_time = b.updated_at.ns != 0 ? std::optional<Timestamp>(b.updated_at) : std::nullopt;
+  return u;
+}
+
+// Adopts a broker order (response, lookup, sweep) into a local order: id, status, legs.
+void Engine::Impl::adopt(OrderId id, const BrokerOrder& b, EventSource src, std::string note,
+                         Timestamp now) {
+  if (!b.status) {
+    Order& o = mut_order(id);
+    audit(o, o.state, src, "unknown broker status '" + b.status_text + "' kept as is", b.raw,
+          now);
+    learn_broker_id(id, b.id);
+    return;
+  }
+  learn_broker_id(id, b.id);
+  apply(id, update_from(b), src, std::move(note), b.raw, now);
+  adopt_legs(id, b, src, now);
+}
+
+void Engine::Impl::adopt_legs(OrderId parent, const BrokerOrder& b, EventSource src,
+                              Timestamp now) {
+  for (const BrokerOrder& leg : b.legs) {
+    OrderId child = 0;
+    auto known = by_bid_.find(leg.id);
+    if (known != by_bid_.end()) {
+      child = known->second;
+    } else {
+      const OrderRole role =
+          leg.type == OrderType::limit ? OrderRole::take_profit : OrderRole::stop_loss;
+      for (OrderId cid : by_trade_[orders_.at(parent).trade_id]) {
+        const Order& c = orders_.at(cid);
+        if (c.parent_order_id == parent && c.role == role && !c.broker_order_id) {
+          child = cid;
+          break;
+        }
+      }
+    }
+    if (child == 0) continue;
+    learn_broker_id(child, leg.id);
+    if (leg.status) apply(child, update_from(leg), src, "leg of " + b.id, leg.raw, now);
+  }
+}
+
+// Local-state moves of a parent are mirrored on its legs: they ride on the parent's request.
+void Engine::Impl::set_local_state(OrderId id, OrderState to, EventSource src, std::string note,
+                                   const std::string& payload, Timestamp now) {
+  StateUpdate u{to, std::nullopt, std::nullopt, std::nullopt};
+  apply(id, u, src, note, payload, now);
+  for (OrderId c : by_trade_[orders_.at(id).trade_id]) {
+    const Order& child = orders_.at(c);
+    if (child.parent_order_id == id && is_local(child.state) && !child.broker_order_id) {
+      apply(c, u, src, "leg follows its parent: " + note, {}, now);
+    }
+  }
+}
+
+void Engine::Impl::raise(AlertKind k, const std::string& subject, std::string message,
+                         Timestamp now) {
+  auto key = std::make_pair(k, subject);
+  if (active_alerts_.count(key)) return;
+  Alert a;
+  a.id = ++max_alert_id_;
+  a.kind = k;
+  a.subject = subject;
+  a.message = std::move(message);
+  a.raised_at = now;
+  txn_.alerts_before[a.id] = std::nullopt;
+  active_alerts_[key] = a.id;
+  alerts_[a.id] = std::move(a);
+}
+
+void Engine::Impl::clear(AlertKind k, const std::string& subject, Timestamp now) {
+  auto key = std::make_pair(k, subject);
+  auto it = active_alerts_.find(key);
+  if (it == active_alerts_.end()) return;
+  std::int64_t id = it->second;
+  if (!txn_.alerts_before.count(id)) txn_.alerts_before[id] = alerts_[id];
+  alerts_[id].cleared_at = now;
+  active_alerts_.erase(it);
+}
+
+bool Engine::Impl::alert_active(AlertKind k, const std::string& subject) const {
+  return active_alerts_.count({k, subject}) > 0;
+}
+
+void Engine::Impl::rebuild_active_alerts() {
+  active_alerts_.clear();
+  for (auto& [id, a] : alerts_) {
+    if (a.active()) active_alerts_[{a.kind, a.subject}] = id;
+  }
+}
+
+Status Engine::Impl::start(Timestamp now) {
+  auto loaded = store_.load();
+  if (!loaded.ok()) {
+    store_ok_ = false;
+    store_error_ = loaded.status().message();
+    return loaded.status();
+  }
+  LoadedState& s = loaded.value();
+  owner_ = account_tag(cfg_.account_identity) + s.instance_tag;
+  max_trade_id_ = s.max_trade_id;
+  max_order_id_ = s.max_order_id;
+  max_alert_id_ = s.max_alert_id;
+  for (auto& t : s.open_trades) trades_[t.id] = t;
+  for (auto& o : s.open_orders) {
+    by_cid_[o.client_order_id] = o.id;
+    if (o.broker_order_id) by_bid_[*o.broker_order_id] = o.id;
+    by_trade_[o.trade_id].push_back(o.id);
+    orders_[o.id] = o;
+    submit_candidates_.insert(o.id);
+  }
+  for (auto& [id, o] : orders_) {
+    if (wash_adjustable(o) && o.limit_price != own_exit_price(o)) wash_priced_exits_.insert(id);
+  }
+  for (auto& p : s.positions) positions_[p.symbol] = p;
+  for (auto& a : s.active_alerts) alerts_[a.id] = a;
+  rebuild_active_alerts();
+  sync_state_ = s.sync_state;
+  if (auto rw = sync_state_.find(std::string(kRateWindow)); rw != sync_state_.end()) {
+    restore_rate_window(rw->second);
+  }
+  started_at_ = now;
+  last_now_ = now;
+
+  begin();
+  if (!sync_state_.count(std::string(kWatermarkTime))) {
+    // Fills before this store existed are not ours to track.
+    set_sync(kWatermarkTime, format_rfc3339(now.plus_ms(-60'000)));
+  }
+  // Crash-only recovery: every order whose outcome we do not know is resolved by a lookup by
+  // client id before anything else is sent for it.
+  for (auto& [id, o] : orders_) {
+    if ((o.state == OrderState::submitting || o.state == OrderState::unknown) &&
+        !o.parent_order_id) {
+      stage_resolve(id);
+    }
+  }
+  for (auto& [id, t] : trades_) touched_trades_.insert(id);
+  begin_full_resync(now);
+  Status st = finish(now);
+  return st;
+}
+
+}  // namespace orderly
