@@ -19,10 +19,21 @@ StatusOr<ApiReply> api_call(const ApiEndpoint& endpoint, const std::string& meth
     asio::io_context ioc;
     asio::ip::tcp::resolver resolver(ioc);
     beast::tcp_stream stream(ioc);
-    stream.expires_after(std::chrono::milliseconds(endpoint.timeout_ms));
+    // The stream's deadline bounds asynchronous operations only (a synchronous read would wait
+    // forever on a peer that accepted and never answers), so each step runs async to completion.
+    const auto timeout = std::chrono::milliseconds(endpoint.timeout_ms);
     boost::system::error_code ec;
+    auto done = [&ec](boost::system::error_code e, auto&&...) { ec = e; };
+    auto run = [&ioc] {
+      ioc.restart();
+      ioc.run();
+    };
     auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
-    if (!ec) stream.connect(results, ec);
+    if (!ec) {
+      stream.expires_after(timeout);
+      stream.async_connect(results, done);
+      run();
+    }
     if (ec) {
       return Status::error(Status::Code::unavailable,
                            "cannot reach the orderly daemon at " + where + " (" + ec.message() +
@@ -35,11 +46,16 @@ StatusOr<ApiReply> api_call(const ApiEndpoint& endpoint, const std::string& meth
     if (!body.empty()) req.set(http::field::content_type, "application/json");
     req.body() = body;
     req.prepare_payload();
-    http::write(stream, req, ec);
+    stream.expires_after(timeout);
+    http::async_write(stream, req, done);
+    run();
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
-    if (!ec) http::read(stream, buffer, parser, ec);
+    if (!ec) {
+      http::async_read(stream, buffer, parser, done);
+      run();
+    }
     if (ec) {
       return Status::error(Status::Code::unavailable,
                            "no answer from the orderly daemon at " + where + " (" + ec.message() + ")");

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -123,6 +124,7 @@ int run(const Options& o) {
   server_options.host = listen->host;
   server_options.port = listen->port;
   std::unique_ptr<server::HttpServer> http;
+  auto next_bind = std::chrono::steady_clock::now();
   for (;;) {
     if (wait_for_signal(250)) break;
     bool any_active = false, all_failed = true;
@@ -137,12 +139,19 @@ int run(const Options& o) {
       stop_all();
       return exit_code;
     }
-    if (any_active && !http) {
+    if (any_active && !http && std::chrono::steady_clock::now() >= next_bind) {
       http = std::make_unique<server::HttpServer>(router, server_options);
       if (Status s = http->start(); !s) {
         http.reset();
-        stop_all();
-        return fail(kExitUnavailable, "orderly run: " + s.message());
+        if (!multi) {
+          stop_all();
+          return fail(kExitUnavailable, "orderly run: " + s.message());
+        }
+        // Two instances of one config on one host that ended up splitting the accounts: this
+        // one's accounts keep trading; the API comes up when the port is free.
+        spdlog::error("orderly run: {}; the accounts keep running, retrying in 5 s", s.message());
+        next_bind = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        continue;
       }
       spdlog::info("API listening on http://{}:{} (dashboard at /)", listen->host, http->port());
     }

@@ -487,6 +487,30 @@ TEST_F(AccountsTest, SqliteStoreKeepsOneFilePerAccount) {
   EXPECT_NE(second.err.find("owned by another running orderly"), std::string::npos) << second.err;
 }
 
+// Two instances of one config on one host may end up splitting the accounts (one lost a lease
+// while the other stood by): the one without the port keeps trading and binds when it can.
+TEST_F(AccountsTest, ApiPortTakenAccountsKeepRunningUntilItIsFree) {
+  // CLOEXEC: the daemon must not inherit it (it would hold the port itself).
+  int blocker = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(api_port_);
+  int one = 1;
+  ::setsockopt(blocker, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ASSERT_EQ(::bind(blocker, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(blocker, 4), 0);
+  Process& daemon = start_daemon();
+  ASSERT_TRUE(eventually([&] { return daemon.log().find("retrying in 5 s") != std::string::npos; },
+                         60))
+      << logs();
+  EXPECT_TRUE(daemon.running());
+  ::close(blocker);
+  ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
+  std::int64_t tb = open_trade(accounts_[1]);
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[1], tb); })) << logs();
+}
+
 TEST_F(AccountsTest, BadAccountsConfigStopsTheDaemonNamingTheKey) {
   std::ofstream(config_, std::ios::app) << "[[accounts]]\nname = \"alpha\"\nkey_id = \"PKOTHER\"\n";
   auto r = run(kBin + " run --config " + config_);
