@@ -244,12 +244,41 @@ TEST_F(AccountsTest, OneDaemonTradesOnBothAccounts) {
   const SimAccount& alpha = accounts_[0];
   const SimAccount& beta = accounts_[1];
 
+  // The dashboard's event stream: one feed, each event naming its account.
+  int sse = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(api_port_);
+  ASSERT_EQ(::connect(sse, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{0, 200'000};
+  ::setsockopt(sse, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const char req[] = "GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(sse, req, sizeof req - 1, 0), static_cast<ssize_t>(sizeof req - 1));
+  std::string feed;
+  auto read_feed = [&] {
+    char buf[8192];
+    ssize_t n = ::recv(sse, buf, sizeof buf, 0);
+    if (n > 0) feed.append(buf, static_cast<std::size_t>(n));
+  };
+  ASSERT_TRUE(eventually([&] {
+    read_feed();
+    return feed.find("event: health") != std::string::npos;
+  })) << feed;
+
   std::int64_t ta = open_trade(alpha);
   std::int64_t tb = open_trade(beta, "3");
   ASSERT_GT(ta, 0);
   ASSERT_GT(tb, 0);
   EXPECT_TRUE(eventually([&] { return protected_at_broker(alpha, ta); })) << logs();
   EXPECT_TRUE(eventually([&] { return protected_at_broker(beta, tb); })) << logs();
+  EXPECT_TRUE(eventually([&] {
+    read_feed();
+    return feed.find("\"account\":\"alpha\"") != std::string::npos &&
+           feed.find("\"account\":\"beta\"") != std::string::npos &&
+           feed.find("event: order_event") != std::string::npos;
+  })) << feed;
+  ::close(sse);
 
   // Each account's orders went to its own broker with its own keys, and only there.
   for (const auto& [a, symbol] : {std::pair{&alpha, "STWD"}, std::pair{&beta, "AAPL"}}) {
