@@ -177,9 +177,7 @@ std::optional<Timestamp> Engine::Impl::next_wakeup() const {
   std::optional<Timestamp> w;
   auto consider = [&](Timestamp t) { if (!w || t < *w) w = t; };
   consider(last_now_.plus_ms(std::min<std::int64_t>(cfg_.poll_interval_ms, 1000)));
-  for (auto& [id, o] : orders_) {
-    if (o.state == OrderState::created && o.next_attempt_at) consider(*o.next_attempt_at);
-  }
+  for (auto& [id, at] : retry_at_) consider(at);
   return w;
 }
 
@@ -207,9 +205,11 @@ void Engine::on_result(CommandId id, CommandResult result, Timestamp now) {
 }
 
 void Engine::on_trade_update(const TradeUpdate& update, Timestamp now) {
+  const auto key = Impl::event_key(update);
+  impl_->seen_events_.prefetch(key);  // loads while begin() clears the last transaction
   impl_->last_now_ = now;
   impl_->begin();
-  impl_->on_trade_update(update, now);
+  impl_->on_trade_update(update, key, now);
   impl_->run_submitter(now);
   impl_->finish(now);
 }

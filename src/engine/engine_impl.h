@@ -12,6 +12,7 @@
 #include <cassert>
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <random>
@@ -32,6 +33,10 @@ namespace engine_internal {
 inline constexpr std::string_view kWatermarkTime = "fill_watermark_time";
 inline constexpr std::string_view kWatermarkId = "fill_watermark_id";
 inline constexpr std::string_view kRateWindow = "rest_calls_last_minute";
+// How long the orders of an ended trade stay in memory after its last change: late stream events
+// and the fill catch-up's overlap come within seconds; the views (API, tests) keep showing a trade
+// that just closed.
+inline constexpr std::int64_t kPruneAfterMs = 300'000;
 
 // Why a command was issued: decides what its answer means.
 enum class Purpose : std::uint8_t {
@@ -67,6 +72,33 @@ struct OrderAux {
   std::optional<Timestamp> sent_at;  // last submit/replace released for it
 };
 
+// The keys of the last `capacity` stream events, for idempotent apply. Holds 128-bit fingerprints
+// (two independent 64-bit hashes) in one open-addressed table: the set of 200,000 strings it
+// replaces cost a third of the apply path (an allocation and several cache misses per event).
+// Two different keys sharing both hashes is ~n^2/2^129 likely: never, in practice.
+class RecentKeys {
+ public:
+  struct Fp {
+    std::uint64_t a = 0, b = 0;  // a == 0: empty slot (a is never 0 for a key)
+  };
+  explicit RecentKeys(std::size_t capacity);
+  // The key made of `parts` (their concatenation, with boundaries).
+  static Fp fingerprint(std::initializer_list<std::string_view> parts);
+  // Starts loading the key's slot: the table is larger than the caches, and the caller has other
+  // work to do before insert().
+  void prefetch(const Fp& f) const { __builtin_prefetch(&slots_[home(f)]); }
+  // False when the key was seen among the last `capacity`.
+  bool insert(const Fp& f);
+  std::size_t size() const { return count_; }
+
+ private:
+  std::size_t home(const Fp& f) const { return static_cast<std::size_t>(f.b) & mask_; }
+  void erase(const Fp& f);
+  std::vector<Fp> slots_;
+  std::vector<Fp> ring_;  // insertion order, for eviction
+  std::size_t mask_ = 0, next_ = 0, count_ = 0;
+};
+
 inline bool is_exit_role(OrderRole r) { return r != OrderRole::entry; }
 
 inline Decimal signed_qty(Side s, Decimal q) { return s == Side::buy ? q : -q; }
@@ -74,12 +106,14 @@ inline Decimal signed_qty(Side s, Decimal q) { return s == Side::buy ? q : -q; }
 }  // namespace engine_internal
 
 using engine_internal::is_exit_role;
+using engine_internal::kPruneAfterMs;
 using engine_internal::kRateWindow;
 using engine_internal::kWatermarkId;
 using engine_internal::kWatermarkTime;
 using engine_internal::OrderAux;
 using engine_internal::Pending;
 using engine_internal::Purpose;
+using engine_internal::RecentKeys;
 using engine_internal::signed_qty;
 
 class Engine::Impl {
@@ -159,11 +193,10 @@ class Engine::Impl {
     std::vector<OrderId> all_exits;  // including legs
     Decimal entry_filled;
     Decimal exit_filled;
-    int exit_generation = 0;
-    int flatten_generation = 0;
   };
 
   TradeView view_of(TradeId tid);
+  int next_generation(const TradeView& v, bool flatten) const;
   void request_cancel(OrderId id, std::string why, Timestamp now);
   static bool never_sent(const Order& o);
   bool working_or_pending(const Order& o) const;
@@ -215,7 +248,8 @@ class Engine::Impl {
   std::optional<OrderId> find_local(const BrokerOrder& b);
   std::optional<OrderId> match_leg(const BrokerOrder& b);
   std::optional<OrderId> adopt_unrecorded(const BrokerOrder& b, Timestamp now);
-  void on_trade_update(const TradeUpdate& u, Timestamp now);
+  static RecentKeys::Fp event_key(const TradeUpdate& u);
+  void on_trade_update(const TradeUpdate& u, const RecentKeys::Fp& key, Timestamp now);
   void apply_update(OrderId id, const TradeUpdate& u, Timestamp now);
   void record_latency(std::int64_t ms);
   void on_exit_filled(OrderId id, Timestamp now);
@@ -244,7 +278,24 @@ class Engine::Impl {
   void check_unresolved_leg(OrderId id, Timestamp now);
   void on_legs_result(const CommandResult& r, Timestamp now);
   bool any_hold_wait() const;
+  void set_hold_wait(OrderId id, bool wait);
   void check_inflight(Timestamp now);
+  bool needs_inflight_check(const Order& o) const;
+  bool any_alert_of(AlertKind k) const {
+    auto it = active_alerts_.lower_bound({k, std::string()});
+    return it != active_alerts_.end() && it->first.first == k;
+  }
+  // Memory stays bounded: the orders of a trade that ended are dropped once committed and quiet
+  // (the store keeps them; a restart does not load them either). A late event for one of them
+  // brings it back from the store (restore_pruned) and is judged like any other.
+  void prune_ended_trades(Timestamp now);
+  void prune_cleared_alerts(Timestamp now);
+  std::optional<OrderId> restore_pruned(const std::string& broker_id, const std::string& cid,
+                                        Timestamp now);
+  void index_order(const Order& o);
+  void unindex_order(OrderId id);
+  void note_committed_order(OrderId id);
+  const std::vector<OrderId>& orders_of_symbol(const std::string& symbol) const;
   void check_alerts(Timestamp now);
 
   // ---------------------------------------------------------------------------------------
@@ -272,10 +323,33 @@ class Engine::Impl {
   std::string owner_;
   Txn txn_;
   std::map<TradeId, Trade> trades_;
-  std::map<OrderId, Order> orders_;
+  std::map<OrderId, Order> orders_;  // ordered: walks (sweeps, views) go by id
+  // Point lookups: a std::map walk of a thousand orders was most of an event's cost (cache
+  // misses down the tree). Nodes of orders_ never move, so the pointers stay valid.
+  std::unordered_map<OrderId, Order*> order_index_;
+  Order& order_at(OrderId id) { return *order_index_.at(id); }
+  const Order& order_at(OrderId id) const { return *order_index_.at(id); }
+  Order* order_ptr(OrderId id) {
+    auto it = order_index_.find(id);
+    return it == order_index_.end() ? nullptr : it->second;
+  }
+  const Order* order_ptr(OrderId id) const {
+    auto it = order_index_.find(id);
+    return it == order_index_.end() ? nullptr : it->second;
+  }
   // Superset of the orders that may be waiting to be sent (state created, no parent): every
   // order that was inserted or changed since run_submitter last looked at it.
   std::set<OrderId> submit_candidates_;
+  // Sells taken out of submit_candidates_ until the next positions read: they wait for nothing
+  // else, and walking them on every event made each event O(waiting exits).
+  std::set<OrderId> await_positions_;
+  // Superset of the orders check_inflight must look at (in flight, pending_*, unresolved legs,
+  // a stuck alert to clear): every order changed since it last looked.
+  std::set<OrderId> inflight_watch_;
+  std::set<OrderId> hold_waiting_;            // aux.hold_wait set
+  std::map<OrderId, Timestamp> retry_at_;     // created orders with next_attempt_at
+  std::map<TradeId, Timestamp> ended_trades_;  // terminal trades held in memory, ended at
+  std::unordered_map<std::string, std::vector<OrderId>> by_symbol_;  // ascending ids
   std::unordered_map<std::string, OrderId> by_cid_;
   std::unordered_map<std::string, OrderId> by_bid_;
   std::unordered_map<TradeId, std::vector<OrderId>> by_trade_;
@@ -302,8 +376,7 @@ class Engine::Impl {
   std::set<OrderId> wash_priced_exits_;  // exits priced past our own orders (wash-trade check)
   std::map<OrderId, Timestamp> cancel_retry_at_;  // a cancel that got no answer: ask again then
 
-  std::unordered_set<std::string> seen_events_;
-  std::deque<std::string> seen_order_;
+  RecentKeys seen_events_{200'000};
   std::unordered_set<std::string> seen_activities_;
   std::deque<std::string> seen_activity_order_;
   std::unordered_map<std::string, std::vector<TradeUpdate>> unmatched_;

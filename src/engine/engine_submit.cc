@@ -43,7 +43,6 @@ void Engine::Impl::run_submitter(Timestamp now) {
     touched_trades_.clear();
     for (TradeId tid : touched) step_trade(tid, now);
   }
-  bool need_positions = false;
   if (cfg_.mutation_resubmit_known_orders) {
     for (auto& [id, o] : orders_) submit_candidates_.insert(id);
   }
@@ -51,28 +50,36 @@ void Engine::Impl::run_submitter(Timestamp now) {
   // order held made each event O(orders).
   for (auto cit = submit_candidates_.begin(); cit != submit_candidates_.end();) {
     const OrderId id = *cit;
-    auto oit = orders_.find(id);
-    if (oit == orders_.end()) {
+    Order* op = order_ptr(id);
+    if (op == nullptr) {
       cit = submit_candidates_.erase(cit);
       continue;
     }
     ++cit;
-    Order& o = oit->second;
+    Order& o = *op;
     if (cfg_.mutation_resubmit_known_orders && mutant_resend(id, now)) continue;
     if (o.state != OrderState::created || o.parent_order_id) {
       submit_candidates_.erase(id);
       continue;
     }
     OrderAux& ax = aux_[id];
-    // Waiting for holdings to change: a positions read clears the flag when they have.
-    if (ax.command_outstanding || ax.related_waiting > 0 || ax.hold_wait) continue;
+    // Waiting for holdings to change: a positions read clears the flag when they have (and
+    // puts it back among the candidates, as every change of the order does).
+    if (ax.hold_wait) {
+      submit_candidates_.erase(id);
+      continue;
+    }
+    if (ax.command_outstanding || ax.related_waiting > 0) continue;
     // Principle 2: an order the broker holds is never sent again.
     if (o.broker_order_id) continue;
     if (o.next_attempt_at && *o.next_attempt_at > now) continue;
-    const Trade* t = trades_.count(o.trade_id) ? &trades_.at(o.trade_id) : nullptr;
-    if (t && is_terminal(t->state)) continue;
+    auto t = trades_.find(o.trade_id);
+    if (t != trades_.end() && is_terminal(t->second.state)) {
+      submit_candidates_.erase(id);  // an ended trade sends nothing more
+      continue;
+    }
     if (o.replaces_order_id) {
-      const Order& old = orders_.at(*o.replaces_order_id);
+      const Order& old = order_at(*o.replaces_order_id);
       if (!old.broker_order_id || !is_open_at_broker(old.state)) {
         set_local_state(id, OrderState::canceled, EventSource::intent,
                         "not sent: the order to replace is no longer working", {}, now);
@@ -83,16 +90,19 @@ void Engine::Impl::run_submitter(Timestamp now) {
       // Pre-submit check: the broker's qty_available must cover the sell, else it would only
       // earn a 40310000 (the incident).
       if (!positions_fresh_for(o)) {
-        need_positions = true;
+        // Only a new positions read can make it fresh (or a change of the order, which makes
+        // it a candidate again): it leaves the candidates until then.
+        submit_candidates_.erase(id);
+        await_positions_.insert(id);
         continue;
       }
       // Our own sells sent after that read hold shares the read does not show yet: two
       // exits on one symbol in one pass must not race each other into a 40310000.
       Decimal avail = broker_available(o.symbol) - unseen_own_holds(o.symbol, id);
       Decimal needed = o.qty;
-      if (o.replaces_order_id) needed = o.qty - orders_.at(*o.replaces_order_id).qty;
+      if (o.replaces_order_id) needed = o.qty - order_at(*o.replaces_order_id).qty;
       if (avail < needed) {
-        ax.hold_wait = true;
+        set_hold_wait(id, true);
         ax.hold_available = avail;
         note_foreign_hold(o, now);
         Order& m = mut_order(id);
@@ -106,7 +116,7 @@ void Engine::Impl::run_submitter(Timestamp now) {
     }
     send(id, now);
   }
-  if (need_positions) stage_positions(now);
+  if (!await_positions_.empty()) stage_positions(now);
 }
 
 // Shares held at the broker beyond what our own open sells hold: someone else's orders.
@@ -115,8 +125,9 @@ void Engine::Impl::note_foreign_hold(const Order& o, Timestamp now) {
   if (it == broker_positions_.end()) return;
   const Decimal held = it->second.qty - it->second.qty_available;
   Decimal ours;
-  for (auto& [id, x] : orders_) {
-    if (x.symbol == o.symbol && x.side == Side::sell && !x.parent_order_id &&
+  for (OrderId id : orders_of_symbol(o.symbol)) {
+    const Order& x = order_at(id);
+    if (x.side == Side::sell && !x.parent_order_id &&
         is_open_at_broker(x.state) && x.state != OrderState::held) {
       ours += x.qty - x.filled_qty;
     }
@@ -134,7 +145,7 @@ void Engine::Impl::note_foreign_hold(const Order& o, Timestamp now) {
 // DST mutation only: what the incident's platform did, resending "pending" orders the broker
 // already holds (under a fresh client id, as it did). The harness must catch this.
 bool Engine::Impl::mutant_resend(OrderId id, Timestamp now) {
-  const Order& o = orders_.at(id);
+  const Order& o = order_at(id);
   if (o.parent_order_id || !is_open_at_broker(o.state) ||
       now.ms_since(o.updated_at) < cfg_.poll_interval_ms) {
     return false;
@@ -155,15 +166,14 @@ bool Engine::Impl::mutant_resend(OrderId id, Timestamp now) {
 
 Decimal Engine::Impl::unseen_own_holds(const std::string& symbol, OrderId except) {
   Decimal held;
-  for (auto& [oid, x] : orders_) {
-    if (oid == except || x.symbol != symbol || x.side != Side::sell || x.parent_order_id) {
-      continue;
-    }
+  for (OrderId oid : orders_of_symbol(symbol)) {
+    const Order& x = order_at(oid);
+    if (oid == except || x.side != Side::sell || x.parent_order_id) continue;
     const bool in_flight = x.state == OrderState::submitting || x.state == OrderState::unknown;
     const OrderAux& ax = aux_[oid];
     const bool after_read = ax.sent_at && positions_read_at_ && *ax.sent_at >= *positions_read_at_;
     if (in_flight || (after_read && is_open_at_broker(x.state))) {
-      held += x.replaces_order_id ? x.qty - orders_.at(*x.replaces_order_id).qty
+      held += x.replaces_order_id ? x.qty - order_at(*x.replaces_order_id).qty
                                   : x.qty - x.filled_qty;
     }
   }
@@ -194,7 +204,7 @@ void Engine::Impl::send(OrderId id, Timestamp now) {
   c.priority = CommandPriority::trading;
   c.order_id = id;
   if (o.replaces_order_id) {
-    const Order& old = orders_.at(*o.replaces_order_id);
+    const Order& old = order_at(*o.replaces_order_id);
     c.kind = CommandKind::replace;
     c.broker_order_id = *old.broker_order_id;
     c.replace.qty = o.qty;
@@ -224,7 +234,7 @@ OrderRequest Engine::Impl::request_for(const Order& o) {
   r.client_order_id = o.client_order_id;
   r.order_class = o.order_class;
   for (OrderId cid : by_trade_[o.trade_id]) {
-    const Order& c = orders_.at(cid);
+    const Order& c = order_at(cid);
     if (c.parent_order_id != o.id) continue;
     if (c.role == OrderRole::take_profit) r.take_profit_limit_price = c.limit_price;
     if (c.role == OrderRole::stop_loss) r.stop_loss_stop_price = c.stop_price;
@@ -260,7 +270,7 @@ void Engine::Impl::schedule_retry(OrderId id, const std::string& why, Timestamp 
 
 void Engine::Impl::to_unknown(OrderId id, const std::string& why, EventSource src,
                               const std::string& payload, Timestamp now) {
-  orders_.at(id);
+  order_at(id);
   mut_order(id).last_error = why;
   set_local_state(id, OrderState::unknown, src, "outcome unknown, look up by client id: " + why,
                   payload, now);
@@ -268,7 +278,7 @@ void Engine::Impl::to_unknown(OrderId id, const std::string& why, EventSource sr
 }
 
 void Engine::Impl::stage_resolve(OrderId id) {
-  const Order& o = orders_.at(id);
+  const Order& o = order_at(id);
   aux_[id].command_outstanding = true;
   Command c;
   c.kind = CommandKind::get_by_client_id;
@@ -279,7 +289,7 @@ void Engine::Impl::stage_resolve(OrderId id) {
 }
 
 void Engine::Impl::stage_refresh(OrderId id, Timestamp now, bool force) {
-  const Order& o = orders_.at(id);
+  const Order& o = order_at(id);
   if (!o.broker_order_id) return;
   OrderAux& ax = aux_[id];
   if (!force && ax.last_refresh_at && now.ms_since(*ax.last_refresh_at) < cfg_.poll_interval_ms) {
@@ -296,9 +306,9 @@ void Engine::Impl::stage_refresh(OrderId id, Timestamp now, bool force) {
 
 void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Timestamp now) {
   const OrderId id = p.command.order_id;
-  if (!orders_.count(id)) return;
+  if (!order_index_.count(id)) return;
   aux_[id].command_outstanding = false;
-  const Order& o = orders_.at(id);
+  const Order& o = order_at(id);
   const bool is_replace = p.command.kind == CommandKind::replace;
   if (!r.error) {
     if (!r.order) return;
@@ -391,7 +401,7 @@ void Engine::Impl::on_insufficient_qty(OrderId id, const BrokerError& e, Timesta
                               iq.related_orders.size()),
                   e.body, now);
   OrderAux& ax = aux_[id];
-  ax.hold_wait = true;
+  set_hold_wait(id, true);
   ax.hold_available = iq.available;
   // Our own view of holdings is stale by definition now.
   positions_read_at_.reset();
@@ -414,7 +424,7 @@ void Engine::Impl::on_insufficient_qty(OrderId id, const BrokerError& e, Timesta
 
 void Engine::Impl::on_related_result(const Pending& p, const CommandResult& r, Timestamp now) {
   const OrderId waiting_id = p.for_order;
-  if (!orders_.count(waiting_id)) return;
+  if (!order_index_.count(waiting_id)) return;
   OrderAux& ax = aux_[waiting_id];
   if (ax.related_waiting > 0) --ax.related_waiting;
   if (r.error || !r.order) {
@@ -422,13 +432,13 @@ void Engine::Impl::on_related_result(const Pending& p, const CommandResult& r, T
     return;
   }
   const BrokerOrder& b = *r.order;
-  const Order& waiting = orders_.at(waiting_id);
+  const Order& waiting = order_at(waiting_id);
   std::optional<OrderId> local = find_local(b);
   if (!local && is_ours(b.client_order_id, owner_)) local = adopt_unrecorded(b, now);
   if (local) {
     adopt(*local, b, EventSource::lookup,
           "holds the shares of a refused sell (40310000 related order)", now);
-    const Order& holder = orders_.at(*local);
+    const Order& holder = order_at(*local);
     const bool same_trade_exit = holder.trade_id == waiting.trade_id &&
                                  is_exit_role(holder.role) &&
                                  is_open_at_broker(holder.state) &&
@@ -460,15 +470,15 @@ void Engine::Impl::on_related_result(const Pending& p, const CommandResult& r, T
 
 void Engine::Impl::on_resolve_result(const Pending& p, const CommandResult& r, Timestamp now) {
   const OrderId id = p.command.order_id;
-  if (!orders_.count(id)) return;
+  if (!order_index_.count(id)) return;
   OrderAux& ax = aux_[id];
   ax.command_outstanding = false;
-  const Order& o = orders_.at(id);
+  const Order& o = order_at(id);
   if (!r.error && r.order) {
     ax.not_found = 0;
     adopt(id, *r.order, EventSource::lookup, "found by client_order_id: adopted, not resent",
           now);
-    if (o.replaces_order_id && is_known_to_broker(orders_.at(id).state)) {
+    if (o.replaces_order_id && is_known_to_broker(order_at(id).state)) {
       adopt_replacement(id, now);
       apply(*o.replaces_order_id,
             {OrderState::replaced, std::nullopt, std::nullopt, std::nullopt},
@@ -512,8 +522,8 @@ void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, T
   if (r.error) {
     // A network error or 5xx proves nothing (Hummingbot #8457): the next sweep that misses
     // the order fetches it again, or it would stay "working" here forever.
-    if (!r.error->not_found() && orders_.count(id)) aux_[id].missing_checked = false;
-    if (r.error->not_found() && orders_.count(id)) {
+    if (!r.error->not_found() && order_index_.count(id)) aux_[id].missing_checked = false;
+    if (r.error->not_found() && order_index_.count(id)) {
       Order& m = mut_order(id);
       audit(m, m.state, EventSource::lookup,
             "broker has no order " + p.command.broker_order_id + " (404)", r.error->body, now);
@@ -527,12 +537,12 @@ void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, T
   if (!local) return;
   adopt(*local, *r.order, EventSource::lookup, "refreshed by id", now);
   // Still working (e.g. pending_cancel): the next sweep that misses it fetches it again.
-  if (is_open_at_broker(orders_.at(*local).state)) aux_[*local].missing_checked = false;
+  if (is_open_at_broker(order_at(*local).state)) aux_[*local].missing_checked = false;
 }
 
 void Engine::Impl::on_cancel_result(const Pending& p, const CommandResult& r, Timestamp now) {
   OrderId id = p.command.order_id;
-  if (!orders_.count(id)) return;
+  if (!order_index_.count(id)) return;
   aux_[id].cancel_sent = false;
   if (r.error) {
     Order& m = mut_order(id);

@@ -8,6 +8,78 @@
 
 namespace orderly {
 
+namespace engine_internal {
+
+RecentKeys::RecentKeys(std::size_t capacity) : ring_(capacity) {
+  std::size_t n = 16;
+  while (n < 2 * capacity) n *= 2;  // load <= 1/2: short probe runs
+  slots_.resize(n);
+  mask_ = n - 1;
+}
+
+RecentKeys::Fp RecentKeys::fingerprint(std::initializer_list<std::string_view> parts) {
+  Fp f;
+  std::uint64_t a = 14695981039346656037ULL;  // FNV-1a 64
+  std::uint64_t b = 0x9e3779b97f4a7c15ULL;    // an independent multiply-xorshift
+  for (std::string_view p : parts) {
+    for (unsigned char c : p) {
+      a = (a ^ c) * 1099511628211ULL;
+      b = (b ^ c) * 0xff51afd7ed558ccdULL;
+      b ^= b >> 29;
+    }
+    a = (a ^ 0x1f) * 1099511628211ULL;  // part boundary: ("ab","c") != ("a","bc")
+    b = (b ^ 0x1f) * 0xff51afd7ed558ccdULL;
+  }
+  f.a = a | 1;
+  f.b = b ^ (b >> 31);
+  return f;
+}
+
+bool RecentKeys::insert(const Fp& f) {
+  std::size_t i = home(f);
+  while (slots_[i].a != 0) {
+    if (slots_[i].a == f.a && slots_[i].b == f.b) return false;
+    i = (i + 1) & mask_;
+  }
+  if (ring_.empty()) return true;
+  if (count_ == ring_.size()) {
+    erase(ring_[next_]);
+    --count_;
+    i = home(f);  // the erase may have moved entries into the free slot's run
+    while (slots_[i].a != 0) i = (i + 1) & mask_;
+  }
+  slots_[i] = f;
+  ring_[next_] = f;
+  next_ = (next_ + 1) % ring_.size();
+  ++count_;
+  // The next insert evicts ring_[next_]: fetch its slot now, not as a cache miss then.
+  if (count_ == ring_.size()) __builtin_prefetch(&slots_[home(ring_[next_])]);
+  return true;
+}
+
+// Linear probing without tombstones: later entries of the run move back into the hole.
+void RecentKeys::erase(const Fp& f) {
+  std::size_t i = home(f);
+  while (!(slots_[i].a == f.a && slots_[i].b == f.b)) {
+    if (slots_[i].a == 0) return;
+    i = (i + 1) & mask_;
+  }
+  std::size_t j = i;
+  for (;;) {
+    j = (j + 1) & mask_;
+    if (slots_[j].a == 0) break;
+    const std::size_t k = home(slots_[j]);
+    // Stays if its home lies cyclically in (i, j].
+    const bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+    if (stays) continue;
+    slots_[i] = slots_[j];
+    i = j;
+  }
+  slots_[i] = Fp{};
+}
+
+}  // namespace engine_internal
+
 std::optional<OrderId> Engine::Impl::find_local(const BrokerOrder& b) {
   auto it = by_bid_.find(b.id);
   if (it != by_bid_.end()) return it->second;
@@ -27,11 +99,10 @@ std::optional<OrderId> Engine::Impl::match_leg(const BrokerOrder& b) {
   if (b.order_class != OrderClass::bracket && b.order_class != OrderClass::oco) {
     return std::nullopt;
   }
-  for (auto& [id, o] : orders_) {
-    if (!o.parent_order_id || o.broker_order_id || o.symbol != b.symbol || o.side != b.side) {
-      continue;
-    }
-    const Order& parent = orders_.at(*o.parent_order_id);
+  for (OrderId id : orders_of_symbol(b.symbol)) {
+    const Order& o = order_at(id);
+    if (!o.parent_order_id || o.broker_order_id || o.side != b.side) continue;
+    const Order& parent = order_at(*o.parent_order_id);
     if (!parent.broker_order_id) continue;
     const bool type_ok = o.role == OrderRole::take_profit ? b.type == OrderType::limit
                                                             : b.type != OrderType::limit;
@@ -67,20 +138,27 @@ std::optional<OrderId> Engine::Impl::adopt_unrecorded(const BrokerOrder& b, Time
   return id;
 }
 
-void Engine::Impl::on_trade_update(const TradeUpdate& u, Timestamp now) {
+// Idempotence key: the execution, else the same event of the same order at the same time.
+RecentKeys::Fp Engine::Impl::event_key(const TradeUpdate& u) {
+  if (u.execution_id) return RecentKeys::fingerprint({"x:", *u.execution_id});
+  return RecentKeys::fingerprint(
+      {"e:", u.order.id, u.event,
+       std::string_view(reinterpret_cast<const char*>(&u.timestamp.ns), sizeof u.timestamp.ns)});
+}
+
+void Engine::Impl::on_trade_update(const TradeUpdate& u, const RecentKeys::Fp& key,
+                                   Timestamp now) {
   ++metrics_.stream_events;
   last_stream_event_at_ = now;
   // Idempotent: the same execution (or the same event of the same order) is applied once.
-  std::string key = u.execution_id ? "x:" + *u.execution_id
-                                   : fmt::format("e:{}:{}:{}", u.order.id, u.event,
-                                                 u.timestamp.ns);
-  if (!seen_events_.insert(key).second) return;
-  seen_order_.push_back(key);
-  if (seen_order_.size() > 200'000) {
-    seen_events_.erase(seen_order_.front());
-    seen_order_.pop_front();
-  }
+  if (!seen_events_.insert(key)) return;
   std::optional<OrderId> local = find_local(u.order);
+  // One of ours (or a leg: its client id is the broker's) no longer held in memory.
+  if (!local && (is_ours(u.order.client_order_id, owner_) ||
+                 u.order.order_class == OrderClass::bracket ||
+                 u.order.order_class == OrderClass::oco)) {
+    local = restore_pruned(u.order.id, u.order.client_order_id, now);
+  }
   if (!local) {
     if (is_ours(u.order.client_order_id, owner_)) {
       local = adopt_unrecorded(u.order, now);
@@ -98,13 +176,13 @@ void Engine::Impl::on_trade_update(const TradeUpdate& u, Timestamp now) {
 void Engine::Impl::apply_update(OrderId id, const TradeUpdate& u, Timestamp now) {
   const std::int64_t lat = std::max<std::int64_t>(0, now.ms_since(u.timestamp));
   record_latency(lat);
-  const Decimal before = orders_.at(id).filled_qty;
+  const Decimal before = order_at(id).filled_qty;
   if (u.order.status) {
     StateUpdate su = update_from(u.order);
     apply(id, su, EventSource::stream, "trade_updates " + u.event, u.raw, now);
   }
   adopt_legs(id, u.order, EventSource::stream, now);
-  const Order& o = orders_.at(id);
+  const Order& o = order_at(id);
   // Recorded once, by whichever source saw the execution first.
   if (o.filled_qty > before && u.execution_id && u.qty && u.price) {
     txn_.fills.push_back(Fill{*u.execution_id, id, o.symbol, o.side, *u.qty, *u.price,
@@ -124,11 +202,11 @@ void Engine::Impl::record_latency(std::int64_t ms) {
 // When one exit of an OCO/bracket fills, the broker cancels the other: learn it at once when
 // the evidence came from a poll (its cancel event may be lost as well).
 void Engine::Impl::on_exit_filled(OrderId id, Timestamp now) {
-  const Order& o = orders_.at(id);
+  const Order& o = order_at(id);
   if (!is_exit_role(o.role) || o.state != OrderState::filled) return;
   std::optional<OrderId> group = o.parent_order_id ? o.parent_order_id : std::optional(o.id);
   for (OrderId sid : by_trade_[o.trade_id]) {
-    const Order& s = orders_.at(sid);
+    const Order& s = order_at(sid);
     if (sid == id || !is_open_at_broker(s.state)) continue;
     if (sid == *group || s.parent_order_id == group) stage_refresh(sid, now, false);
   }
@@ -209,13 +287,17 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
       seen_activity_order_.pop_front();
     }
     auto it = by_bid_.find(a.order_id);
-    if (it == by_bid_.end()) {
+    std::optional<OrderId> known;
+    if (it != by_bid_.end()) known = it->second;
+    // A fill of an order pruned since (its trade ended): the store still knows it.
+    if (!known) known = restore_pruned(a.order_id, {}, now);
+    if (!known) {
       // Unknown order id: an order we have not matched yet (a leg) or an external one.
       unknown_fill_orders_.insert(a.order_id);
       continue;
     }
-    const OrderId id = it->second;
-    const Order& o = orders_.at(id);
+    const OrderId id = *known;
+    const Order& o = order_at(id);
     if (a.cum_qty <= o.filled_qty) continue;  // the stream already told us
     StateUpdate su;
     su.to = a.order_status.value_or(a.leaves_qty.is_zero() ? OrderState::filled
@@ -362,14 +444,21 @@ void Engine::Impl::on_positions_result(const CommandResult& r, Timestamp now) {
   for (const BrokerPosition& p : r.positions) broker_positions_[p.symbol] = p;
   positions_read_at_ = now;
   last_positions_at_ = now;
+  // Sells that waited for a fresh read are looked at again.
+  submit_candidates_.insert(await_positions_.begin(), await_positions_.end());
+  await_positions_.clear();
   // Holdings changed? Orders waiting for shares may go again.
-  for (auto& [id, ax] : aux_) {
-    if (!ax.hold_wait || !orders_.count(id)) continue;
-    const Order& o = orders_.at(id);
+  for (OrderId id : std::vector<OrderId>(hold_waiting_.begin(), hold_waiting_.end())) {
+    auto ax = aux_.find(id);
+    if (ax == aux_.end() || !ax->second.hold_wait || !order_index_.count(id)) {
+      hold_waiting_.erase(id);
+      continue;
+    }
+    const Order& o = order_at(id);
     Decimal needed = o.qty;
-    if (o.replaces_order_id) needed = o.qty - orders_.at(*o.replaces_order_id).qty;
+    if (o.replaces_order_id) needed = o.qty - order_at(*o.replaces_order_id).qty;
     if (broker_available(o.symbol) >= needed) {
-      ax.hold_wait = false;
+      set_hold_wait(id, false);
       clear(AlertKind::external_hold, o.symbol, now);
       Order& m = mut_order(id);
       audit(m, m.state, EventSource::poll,
@@ -434,6 +523,8 @@ void Engine::Impl::request_reconcile(bool, Timestamp now) {
 
 void Engine::Impl::on_tick(Timestamp now) {
   last_now_ = now;
+  prune_ended_trades(now);
+  prune_cleared_alerts(now);
   if (resync_due_) {
     resync_due_ = false;
     sweep_running_ = false;
@@ -475,9 +566,9 @@ void Engine::Impl::on_tick(Timestamp now) {
 // A leg whose broker id no reply told us (a lookup of the parent by client id, a PATCH reply
 // do not list legs): one nested listing of the symbol's orders since the parent finds it.
 void Engine::Impl::check_unresolved_leg(OrderId id, Timestamp now) {
-  const Order& leg = orders_.at(id);
+  const Order& leg = order_at(id);
   if (leg.broker_order_id || !is_local(leg.state) || leg.state == OrderState::parked) return;
-  const Order& parent = orders_.at(*leg.parent_order_id);
+  const Order& parent = order_at(*leg.parent_order_id);
   if (!parent.broker_order_id || !is_known_to_broker(parent.state)) return;
   OrderAux& ax = aux_[id];
   if (now.ms_since(leg.updated_at) < cfg_.inflight_check_ms) return;
@@ -505,16 +596,54 @@ void Engine::Impl::on_legs_result(const CommandResult& r, Timestamp now) {
 }
 
 bool Engine::Impl::any_hold_wait() const {
-  for (auto& [id, ax] : aux_) {
-    if (ax.hold_wait && orders_.count(id) && orders_.at(id).state == OrderState::created) {
-      return true;
-    }
+  for (OrderId id : hold_waiting_) {
+    auto o = orders_.find(id);
+    if (o != orders_.end() && o->second.state == OrderState::created) return true;
   }
   return false;
 }
 
+void Engine::Impl::set_hold_wait(OrderId id, bool wait) {
+  aux_[id].hold_wait = wait;
+  if (wait) {
+    hold_waiting_.insert(id);
+  } else {
+    hold_waiting_.erase(id);
+    submit_candidates_.insert(id);
+  }
+}
+
+bool Engine::Impl::needs_inflight_check(const Order& o) const {
+  if (o.parent_order_id) {
+    return !o.broker_order_id && is_local(o.state) && o.state != OrderState::parked;
+  }
+  switch (o.state) {
+    case OrderState::submitting:
+    case OrderState::unknown:
+    case OrderState::pending_new:
+    case OrderState::pending_cancel:
+    case OrderState::pending_replace:
+      return true;
+    case OrderState::submit_failed:
+      return false;
+    default:
+      return any_alert_of(AlertKind::stuck_order) &&
+             alert_active(AlertKind::stuck_order, o.client_order_id);
+  }
+}
+
+// Walks only the orders that may need a lookup or an alert change (walking every order on every
+// tick made a tick O(orders held)).
 void Engine::Impl::check_inflight(Timestamp now) {
-  for (auto& [id, o] : orders_) {
+  for (auto wit = inflight_watch_.begin(); wit != inflight_watch_.end();) {
+    const OrderId id = *wit;
+    const Order* op = order_ptr(id);
+    if (op == nullptr || !needs_inflight_check(*op)) {
+      wit = inflight_watch_.erase(wit);
+      continue;
+    }
+    ++wit;
+    const Order& o = *op;
     if (o.parent_order_id) {
       check_unresolved_leg(id, now);
       continue;

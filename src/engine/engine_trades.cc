@@ -96,7 +96,7 @@ Status Engine::Impl::cancel_trade(TradeId id, Timestamp now) {
 Engine::Impl::TradeView Engine::Impl::view_of(TradeId tid) {
   TradeView v;
   for (OrderId id : by_trade_[tid]) {
-    const Order& o = orders_.at(id);
+    const Order& o = order_at(id);
     if (o.role == OrderRole::entry) {
       if (!o.replaces_order_id) v.entry = id;
       v.entry_filled += o.filled_qty;
@@ -105,12 +105,20 @@ Engine::Impl::TradeView Engine::Impl::view_of(TradeId tid) {
     v.all_exits.push_back(id);
     v.exit_filled += o.filled_qty;
     if (!o.parent_order_id) v.exits.push_back(id);  // the orders we send ourselves
-    auto parts = parse_client_order_id(o.client_order_id);
-    int gen = parts ? parts->generation + 1 : 1;
-    if (o.role == OrderRole::exit) v.flatten_generation = std::max(v.flatten_generation, gen);
-    else v.exit_generation = std::max(v.exit_generation, gen);
   }
   return v;
+}
+
+// Only needed to name a new exit: parsing every exit's client id on every event was not free.
+int Engine::Impl::next_generation(const TradeView& v, bool flatten) const {
+  int gen = 0;
+  for (OrderId id : v.all_exits) {
+    const Order& o = order_at(id);
+    if ((o.role == OrderRole::exit) != flatten) continue;
+    auto parts = parse_client_order_id(o.client_order_id);
+    gen = std::max(gen, parts ? parts->generation + 1 : 1);
+  }
+  return gen;
 }
 
 // The one place a cancel is asked for; cancel_sent keeps it to one request in flight.
@@ -141,14 +149,14 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   if (tit == trades_.end() || is_terminal(tit->second.state)) return;
   TradeView v = view_of(tid);
   if (v.entry == 0) return;
-  const Order& entry = orders_.at(v.entry);
+  const Order& entry = order_at(v.entry);
   const Trade& t = tit->second;
   const Decimal held = v.entry_filled - v.exit_filled;
   const bool entry_done = is_terminal(entry.state) || entry.state == OrderState::parked;
   // An exit still unsent that no longer fits what is held (another exit filled meanwhile) is
   // dropped; a right-sized one is placed again if still needed.
   for (OrderId id : v.exits) {
-    const Order& o = orders_.at(id);
+    const Order& o = order_at(id);
     if (o.state != OrderState::created || o.broker_order_id || o.replaces_order_id ||
         aux_[id].command_outstanding || o.role == OrderRole::exit) {
       continue;
@@ -158,7 +166,7 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
                       fmt::format("not sent: {} held no longer needs this exit of {}",
                                   held.str(), o.qty.str()),
                       {}, now);
-      aux_[id].hold_wait = false;
+      set_hold_wait(id, false);
     }
   }
 
@@ -179,7 +187,7 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   if (v.entry_filled.is_positive() && !held.is_positive() && entry_done) {
     bool exits_done = true;
     for (OrderId id : v.all_exits) {
-      if (!is_terminal(orders_.at(id).state) && orders_.at(id).state != OrderState::parked) {
+      if (!is_terminal(order_at(id).state) && order_at(id).state != OrderState::parked) {
         exits_done = false;
       }
     }
@@ -202,15 +210,15 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   // Emulated exits: one working exit order (OCO or plain limit) sized to what is held.
   std::optional<OrderId> active;
   for (OrderId id : v.exits) {
-    const Order& o = orders_.at(id);
+    const Order& o = order_at(id);
     if (o.role != OrderRole::exit && working_or_pending(o)) active = id;
   }
   if (!active) {
     // A canceled OCO parent whose leg we have not seen end yet: the leg may have filled (its
     // fill is what canceled the parent). Wait for it rather than placing a second exit.
     for (OrderId id : v.all_exits) {
-      const Order& o = orders_.at(id);
-      if (o.parent_order_id && orders_.at(*o.parent_order_id).role != OrderRole::entry &&
+      const Order& o = order_at(id);
+      if (o.parent_order_id && order_at(*o.parent_order_id).role != OrderRole::entry &&
           working_or_pending(o)) {
         return;
       }
@@ -219,7 +227,7 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   if (!active) {
     // An exit that was parked or failed for good is not silently replaced by a new one.
     for (OrderId id : v.exits) {
-      const Order& o = orders_.at(id);
+      const Order& o = order_at(id);
       if (o.role != OrderRole::exit && !o.replaces_order_id &&
           (o.state == OrderState::parked || o.state == OrderState::submit_failed)) {
         return;
@@ -228,7 +236,7 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
     create_emulated_exit(tid, v, held, now);
     return;
   }
-  const Order& ex = orders_.at(*active);
+  const Order& ex = order_at(*active);
   // Grow the exit by replace as more of the entry fills (only while nothing of it filled: a
   // replacement of a partially filled order re-used the original qty at Alpaca, #165).
   if (is_open_at_broker(ex.state) && ex.broker_order_id && ex.filled_qty.is_zero() &&
@@ -248,15 +256,15 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
 }
 
 bool Engine::Impl::replacement_tried(OrderId id) {
-  for (OrderId oid : by_trade_[orders_.at(id).trade_id]) {
-    if (orders_.at(oid).replaces_order_id == id) return true;
+  for (OrderId oid : by_trade_[order_at(id).trade_id]) {
+    if (order_at(oid).replaces_order_id == id) return true;
   }
   return false;
 }
 
 bool Engine::Impl::has_pending_replacement(OrderId id) {
-  for (OrderId oid : by_trade_[orders_.at(id).trade_id]) {
-    const Order& o = orders_.at(oid);
+  for (OrderId oid : by_trade_[order_at(id).trade_id]) {
+    const Order& o = order_at(oid);
     if (o.replaces_order_id == id && !is_terminal(o.state) && o.state != OrderState::parked) {
       return true;
     }
@@ -267,7 +275,7 @@ bool Engine::Impl::has_pending_replacement(OrderId id) {
 void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal held,
                                         Timestamp now) {
   const Trade& t = trades_.at(tid);
-  const Order& entry = orders_.at(v.entry);
+  const Order& entry = order_at(v.entry);
   std::optional<Decimal> basis = entry.filled_avg_price;
   if (!basis) basis = entry.limit_price;
   if (!basis && t.spec.take_profit.price &&
@@ -282,7 +290,8 @@ void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal
   auto prices = exit_prices(t.spec, *basis);
   if (!prices) return;
   const Side exit_side = opposite(t.spec.side);
-  Order tp = make_order(t, OrderRole::take_profit, v.exit_generation, exit_side,
+  const int generation = next_generation(v, /*flatten=*/false);
+  Order tp = make_order(t, OrderRole::take_profit, generation, exit_side,
                         OrderType::limit, held, now);
   tp.tif = TimeInForce::gtc;
   tp.limit_price = prices->take_profit;
@@ -294,7 +303,7 @@ void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal
                                           held.str(), prices->take_profit.str(),
                                           prices->stop_loss->str()),
                now);
-    Order sl = make_order(t, OrderRole::stop_loss, v.exit_generation, exit_side,
+    Order sl = make_order(t, OrderRole::stop_loss, generation, exit_side,
                           OrderType::stop, held, now);
     sl.tif = TimeInForce::gtc;
     sl.stop_price = prices->stop_loss;
@@ -311,8 +320,9 @@ void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal
 void Engine::Impl::grow_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v,
                              Timestamp now) {
   const Trade& t = trades_.at(tid);
-  const Order& old = orders_.at(old_id);
-  Order r = make_order(t, old.role, v.exit_generation, old.side, old.type, held, now);
+  const Order& old = order_at(old_id);
+  Order r = make_order(t, old.role, next_generation(v, /*flatten=*/false), old.side, old.type,
+                       held, now);
   r.tif = old.tif;
   r.order_class = old.order_class;
   r.limit_price = old.limit_price;
@@ -329,11 +339,11 @@ void Engine::Impl::grow_exit(TradeId tid, OrderId old_id, Decimal held, const Tr
 // A replaced OCO parent keeps its legs at the broker (they move to the new order): the local
 // legs follow, so their broker ids and states keep matching.
 void Engine::Impl::adopt_replacement(OrderId new_id, Timestamp now) {
-  const Order& n = orders_.at(new_id);
+  const Order& n = order_at(new_id);
   if (!n.replaces_order_id) return;
   const OrderId old_id = *n.replaces_order_id;
   for (OrderId oid : std::vector<OrderId>(by_trade_[n.trade_id])) {
-    if (orders_.at(oid).parent_order_id != old_id) continue;
+    if (order_at(oid).parent_order_id != old_id) continue;
     Order& leg = mut_order(oid);
     leg.parent_order_id = new_id;
     audit(leg, leg.state, EventSource::response,
@@ -343,7 +353,7 @@ void Engine::Impl::adopt_replacement(OrderId new_id, Timestamp now) {
 
 void Engine::Impl::cancel_local_exits(TradeId tid, Timestamp now) {
   for (OrderId id : by_trade_[tid]) {
-    const Order& o = orders_.at(id);
+    const Order& o = order_at(id);
     if (o.role != OrderRole::entry && o.state == OrderState::created) {
       apply(id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
             EventSource::intent, "trade ended before this exit was sent", {}, now);
@@ -354,12 +364,12 @@ void Engine::Impl::cancel_local_exits(TradeId tid, Timestamp now) {
 void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
   bool waiting = false;
   auto cancel_one = [&](OrderId id) {
-    const Order& o = orders_.at(id);
+    const Order& o = order_at(id);
     if (is_terminal(o.state) || o.state == OrderState::parked) return;
     if (o.state == OrderState::created) {
       // A leg goes with its parent at the broker; only when the parent never got there is the
       // leg ours to end (DST seed 26: the leg of an unsent OCO kept the trade closing).
-      if (!o.parent_order_id || never_sent(orders_.at(*o.parent_order_id))) {
+      if (!o.parent_order_id || never_sent(order_at(*o.parent_order_id))) {
         apply(id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
               EventSource::intent, "trade canceled before this order was sent", {}, now);
       }
@@ -369,7 +379,7 @@ void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, T
     // A leg is canceled on its own only once its parent is done (a filled bracket entry);
     // canceling an OCO parent takes its leg with it.
     const bool cancelable_alone =
-        !o.parent_order_id || is_terminal(orders_.at(*o.parent_order_id).state);
+        !o.parent_order_id || is_terminal(order_at(*o.parent_order_id).state);
     if (o.broker_order_id && cancelable_alone && !aux_[id].cancel_sent &&
         !cancel_retry_at_.count(id) && is_open_at_broker(o.state) &&
         o.state != OrderState::pending_cancel) {
@@ -378,11 +388,11 @@ void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, T
   };
   if (v.entry) cancel_one(v.entry);
   for (OrderId id : v.all_exits) {
-    if (orders_.at(id).role != OrderRole::exit) cancel_one(id);
+    if (order_at(id).role != OrderRole::exit) cancel_one(id);
   }
   if (waiting || !held.is_positive()) return;
   for (OrderId id : v.exits) {
-    const Order& o = orders_.at(id);
+    const Order& o = order_at(id);
     if (o.role == OrderRole::exit && working_or_pending(o)) return;  // flatten under way
     // A flatten that was parked or refused for good is not replaced by another one: the
     // alert asks a person.
@@ -392,8 +402,8 @@ void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, T
     }
   }
   const Trade& t = trades_.at(tid);
-  Order x = make_order(t, OrderRole::exit, v.flatten_generation, opposite(t.spec.side),
-                       OrderType::market, held, now);
+  Order x = make_order(t, OrderRole::exit, next_generation(v, /*flatten=*/true),
+                       opposite(t.spec.side), OrderType::market, held, now);
   x.tif = TimeInForce::day;
   std::string why = fmt::format("flatten {} held (trade canceled)", held.str());
   price_past_own_orders(x, why);
@@ -422,7 +432,7 @@ std::optional<Decimal> Engine::Impl::own_exit_price(const Order& o) const {
   if (trade == trades_.end() || siblings == by_trade_.end()) return o.limit_price;
   const Trade& t = trade->second;
   for (OrderId id : siblings->second) {
-    const Order& entry = orders_.at(id);
+    const Order& entry = order_at(id);
     if (entry.role != OrderRole::entry || entry.replaces_order_id) continue;
     std::optional<Decimal> basis = entry.filled_avg_price;
     if (!basis) basis = entry.limit_price;
@@ -435,12 +445,13 @@ std::optional<Decimal> Engine::Impl::own_exit_price(const Order& o) const {
 }
 
 // The price `o` may take given our own open orders on the other side; nullopt = market.
-// Walks every order: only for exits, and only while one steps around our own orders.
+// Walks the orders of its symbol: only for exits, and only while one steps around our own orders.
 std::optional<Decimal> Engine::Impl::wash_safe_price(const Order& o,
                                                      std::optional<Decimal> own) const {
   std::optional<Decimal> extreme;  // highest buy limit against a sell, lowest sell limit
-  for (const auto& [oid, other] : orders_) {
-    if (other.symbol != o.symbol || other.side == o.side || !working_or_pending(other)) continue;
+  for (OrderId oid : orders_of_symbol(o.symbol)) {
+    const Order& other = order_at(oid);
+    if (other.side == o.side || !working_or_pending(other)) continue;
     if (never_sent(other) || (other.parent_order_id && other.state == OrderState::held)) {
       continue;  // not at the broker, or an inactive leg (not checked by the broker, §5)
     }
@@ -483,7 +494,7 @@ bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Tim
   if (end == std::string::npos) return false;
   auto blocker = by_bid_.find(e.body.substr(pos, end - pos));
   if (blocker == by_bid_.end()) return false;  // not ours: retried with backoff, then alerted
-  const Order& o = orders_.at(id);
+  const Order& o = order_at(id);
   const std::optional<Decimal> price = wash_safe_price(o, own_exit_price(o));
   if (!price || price == o.limit_price) return false;
   Order& m = mut_order(id);
@@ -493,7 +504,7 @@ bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Tim
   wash_priced_exits_.insert(id);
   audit(m, m.state, EventSource::error,
         fmt::format("wash-trade check against our {}: exit as limit {}",
-                    orders_.at(blocker->second).client_order_id, price->str()),
+                    order_at(blocker->second).client_order_id, price->str()),
         e.body, now);
   return true;
 }
@@ -504,7 +515,7 @@ bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Tim
 // is canceled, and the trade then places the next one for what is still held. Returns false
 // once the exit is back at its own price.
 bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
-  const Order& o = orders_.at(id);
+  const Order& o = order_at(id);
   const std::optional<Decimal> own = own_exit_price(o);
   const std::optional<Decimal> price = wash_safe_price(o, own);
   if (price == o.limit_price) return price != own;

@@ -16,11 +16,12 @@ void Engine::Impl::begin() {
 }
 
 Order& Engine::Impl::mut_order(OrderId id) {
-  auto it = orders_.find(id);
-  assert(it != orders_.end());
-  if (!txn_.orders_before.count(id)) txn_.orders_before[id] = it->second;
+  Order* o = order_ptr(id);
+  assert(o != nullptr);
+  if (!txn_.orders_before.count(id)) txn_.orders_before[id] = *o;
   submit_candidates_.insert(id);
-  return it->second;
+  if (!await_positions_.empty()) await_positions_.erase(id);
+  return *o;
 }
 
 Trade& Engine::Impl::mut_trade(TradeId id) {
@@ -52,11 +53,13 @@ void Engine::Impl::set_sync(std::string_view key, std::string value) {
 
 Order& Engine::Impl::insert_order(Order o) {
   txn_.orders_before[o.id] = std::nullopt;
-  by_cid_[o.client_order_id] = o.id;
-  if (o.broker_order_id) by_bid_[*o.broker_order_id] = o.id;
+  index_order(o);
   by_trade_[o.trade_id].push_back(o.id);
   submit_candidates_.insert(o.id);
-  return orders_.emplace(o.id, std::move(o)).first->second;
+  const OrderId id = o.id;
+  Order& ins = orders_.emplace(id, std::move(o)).first->second;
+  order_index_[id] = &ins;
+  return ins;
 }
 
 CommandId Engine::Impl::stage(Command c, Purpose p, OrderId for_order) {
@@ -77,16 +80,18 @@ Status Engine::Impl::finish(Timestamp now) {
   WriteBatch b;
   for (auto& [id, before] : txn_.orders_before) {
     (void)before;
-    Order& o = orders_.at(id);
+    Order& o = order_at(id);
     o.version += 1;
     o.updated_at = now;
     b.orders.push_back(o);
+    note_committed_order(id);  // a failed commit's rollback notes the restored order again
   }
   for (auto& [id, before] : txn_.trades_before) {
     (void)before;
     Trade& t = trades_.at(id);
     t.updated_at = now;
     b.trades.push_back(t);
+    if (is_terminal(t.state)) ended_trades_[id] = now;
   }
   for (auto& [sym, before] : txn_.positions_before) {
     (void)before;
@@ -139,21 +144,25 @@ void Engine::Impl::rollback() {
       if (it->second.broker_order_id) by_bid_.erase(*it->second.broker_order_id);
     }
     if (before) {
-      orders_[id] = *before;
+      Order& slot = orders_[id];
+      slot = *before;
+      order_index_[id] = &slot;
       submit_candidates_.insert(id);
       by_cid_[before->client_order_id] = id;
       if (before->broker_order_id) by_bid_[*before->broker_order_id] = id;
+      note_committed_order(id);
     } else {
       if (it != orders_.end()) {
         auto& v = by_trade_[it->second.trade_id];
         v.erase(std::remove(v.begin(), v.end(), id), v.end());
-        orders_.erase(it);
+        unindex_order(id);
       }
       aux_.erase(id);
     }
   }
   for (auto& [id, before] : txn_.trades_before) {
     if (before) trades_[id] = *before; else trades_.erase(id);
+    if (!before || !is_terminal(before->state)) ended_trades_.erase(id);
   }
   for (auto& [sym, before] : txn_.positions_before) {
     if (before) positions_[sym] = *before; else positions_.erase(sym);
@@ -208,14 +217,14 @@ void Engine::Impl::audit(const Order& o, std::optional<OrderState> from, EventSo
 // Applies evidence (or our own intent) to an order. Returns true when it changed the order.
 bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std::string note,
                          const std::string& payload, Timestamp now) {
-  if (orders_.at(id).state == OrderState::created && !is_local(u.to) &&
+  if (order_at(id).state == OrderState::created && !is_local(u.to) &&
       src != EventSource::intent) {
     // Broker evidence for an order we believed unsent (a "not sent" that was sent after all):
     // it did reach the broker, so it is adopted, never sent again.
     StateUpdate sent{OrderState::submitting, std::nullopt, std::nullopt, std::nullopt};
     apply(id, sent, src, "the broker holds this order: an earlier attempt reached it", {}, now);
   }
-  Order& cur = orders_.at(id);
+  Order& cur = order_at(id);
   Decision d = evaluate(cur.snapshot(), u);
   if (d.verdict == Verdict::duplicate) {
     return false;
@@ -262,7 +271,7 @@ bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std:
 }
 
 void Engine::Impl::learn_broker_id(OrderId id, const std::string& bid) {
-  Order& cur = orders_.at(id);
+  Order& cur = order_at(id);
   if (cur.broker_order_id == bid) return;
   if (cur.broker_order_id) return;  // never replaced: the first id learned stays
   Order& o = mut_order(id);
@@ -309,8 +318,8 @@ void Engine::Impl::adopt_legs(OrderId parent, const BrokerOrder& b, EventSource 
     } else {
       const OrderRole role =
           leg.type == OrderType::limit ? OrderRole::take_profit : OrderRole::stop_loss;
-      for (OrderId cid : by_trade_[orders_.at(parent).trade_id]) {
-        const Order& c = orders_.at(cid);
+      for (OrderId cid : by_trade_[order_at(parent).trade_id]) {
+        const Order& c = order_at(cid);
         if (c.parent_order_id == parent && c.role == role && !c.broker_order_id) {
           child = cid;
           break;
@@ -328,8 +337,8 @@ void Engine::Impl::set_local_state(OrderId id, OrderState to, EventSource src, s
                                    const std::string& payload, Timestamp now) {
   StateUpdate u{to, std::nullopt, std::nullopt, std::nullopt};
   apply(id, u, src, note, payload, now);
-  for (OrderId c : by_trade_[orders_.at(id).trade_id]) {
-    const Order& child = orders_.at(c);
+  for (OrderId c : by_trade_[order_at(id).trade_id]) {
+    const Order& child = order_at(c);
     if (child.parent_order_id == id && is_local(child.state) && !child.broker_order_id) {
       apply(c, u, src, "leg follows its parent: " + note, {}, now);
     }
@@ -393,7 +402,14 @@ Status Engine::Impl::start(Timestamp now) {
     submit_candidates_.insert(o.id);
   }
   for (auto& [id, o] : orders_) {
+    order_index_[id] = &o;
     if (wash_adjustable(o) && o.limit_price != own_exit_price(o)) wash_priced_exits_.insert(id);
+    by_symbol_[o.symbol].push_back(id);  // ascending: orders_ is ordered by id
+    inflight_watch_.insert(id);
+    note_committed_order(id);
+  }
+  for (auto& [id, t] : trades_) {
+    if (is_terminal(t.state)) ended_trades_[id] = t.updated_at;
   }
   for (auto& p : s.positions) positions_[p.symbol] = p;
   for (auto& a : s.active_alerts) alerts_[a.id] = a;
@@ -422,6 +438,159 @@ Status Engine::Impl::start(Timestamp now) {
   begin_full_resync(now);
   Status st = finish(now);
   return st;
+}
+
+// ---- Indexes kept beside orders_ (every per-event or per-tick walk goes through one) ----------
+
+void Engine::Impl::index_order(const Order& o) {
+  by_cid_[o.client_order_id] = o.id;
+  if (o.broker_order_id) by_bid_[*o.broker_order_id] = o.id;
+  std::vector<OrderId>& v = by_symbol_[o.symbol];
+  // New orders take the next id: the sorted insert is an append but for a restored one.
+  v.insert(std::upper_bound(v.begin(), v.end(), o.id), o.id);
+}
+
+void Engine::Impl::unindex_order(OrderId id) {
+  auto it = orders_.find(id);
+  if (it == orders_.end()) return;
+  const Order& o = it->second;
+  if (auto c = by_cid_.find(o.client_order_id); c != by_cid_.end() && c->second == id) {
+    by_cid_.erase(c);
+  }
+  if (o.broker_order_id) {
+    if (auto b = by_bid_.find(*o.broker_order_id); b != by_bid_.end() && b->second == id) {
+      by_bid_.erase(b);
+    }
+  }
+  if (auto s = by_symbol_.find(o.symbol); s != by_symbol_.end()) {
+    auto& v = s->second;
+    v.erase(std::remove(v.begin(), v.end(), id), v.end());
+    if (v.empty()) by_symbol_.erase(s);
+  }
+  submit_candidates_.erase(id);
+  await_positions_.erase(id);
+  inflight_watch_.erase(id);
+  hold_waiting_.erase(id);
+  retry_at_.erase(id);
+  wash_priced_exits_.erase(id);
+  cancel_retry_at_.erase(id);
+  retry_resolve_at_.erase(id);
+  order_index_.erase(id);
+  orders_.erase(it);
+}
+
+// After a change of the order (committed, or restored by a rollback).
+void Engine::Impl::note_committed_order(OrderId id) {
+  auto it = orders_.find(id);
+  if (it == orders_.end()) {
+    retry_at_.erase(id);
+    return;
+  }
+  const Order& o = it->second;
+  if (o.state == OrderState::created && o.next_attempt_at) {
+    retry_at_[id] = *o.next_attempt_at;
+  } else if (!retry_at_.empty()) {
+    retry_at_.erase(id);
+  }
+  if (needs_inflight_check(o)) inflight_watch_.insert(id);
+}
+
+const std::vector<OrderId>& Engine::Impl::orders_of_symbol(const std::string& symbol) const {
+  static const std::vector<OrderId> kNone;
+  auto it = by_symbol_.find(symbol);
+  return it == by_symbol_.end() ? kNone : it->second;
+}
+
+void Engine::Impl::prune_ended_trades(Timestamp now) {
+  for (auto it = ended_trades_.begin(); it != ended_trades_.end();) {
+    const TradeId tid = it->first;
+    if (now.ms_since(it->second) < kPruneAfterMs) {
+      ++it;
+      continue;
+    }
+    auto t = trades_.find(tid);
+    if (t != trades_.end() && !is_terminal(t->second.state)) {
+      it = ended_trades_.erase(it);
+      continue;
+    }
+    auto orders = by_trade_.find(tid);
+    bool done = true;
+    if (orders != by_trade_.end()) {
+      for (OrderId id : orders->second) {
+        auto o = orders_.find(id);
+        if (o == orders_.end()) continue;
+        auto ax = aux_.find(id);
+        // A parked order waits for a person; one with a command out waits for its answer.
+        if (!is_terminal(o->second.state) || txn_.orders_before.count(id) ||
+            (ax != aux_.end() && (ax->second.command_outstanding || ax->second.cancel_sent ||
+                                  ax->second.related_waiting > 0))) {
+          done = false;
+          break;
+        }
+      }
+    }
+    if (!done || txn_.trades_before.count(tid)) {
+      it->second = now;  // looked at again after another retention period
+      ++it;
+      continue;
+    }
+    if (orders != by_trade_.end()) {
+      for (OrderId id : orders->second) {
+        unindex_order(id);
+        aux_.erase(id);
+      }
+      by_trade_.erase(orders);
+    }
+    trades_.erase(tid);
+    touched_trades_.erase(tid);
+    it = ended_trades_.erase(it);
+  }
+}
+
+// A cleared alert is in the store once its clearing committed; only active ones are shown.
+void Engine::Impl::prune_cleared_alerts(Timestamp now) {
+  for (auto it = alerts_.begin(); it != alerts_.end();) {
+    const Alert& a = it->second;
+    if (a.cleared_at && now.ms_since(*a.cleared_at) >= kPruneAfterMs &&
+        !carry_alerts_.count(it->first) && !txn_.alerts_before.count(it->first)) {
+      it = alerts_.erase(it);
+      continue;
+    }
+    ++it;
+  }
+}
+
+// An order not in memory that the broker still talks about: a pruned one (or one of a trade that
+// ended before a restart). Brought back from the store as it was committed, so the evidence is
+// judged by the state machine like any other; it is pruned again with its trade.
+std::optional<OrderId> Engine::Impl::restore_pruned(const std::string& broker_id,
+                                                    const std::string& cid, Timestamp now) {
+  std::optional<Order> found;
+  if (!broker_id.empty()) {
+    auto r = store_.find_order_by_broker_id(broker_id);
+    if (r.ok() && r.value()) found = *r.value();
+  }
+  if (!found && !cid.empty() && is_ours(cid, owner_)) {
+    auto r = store_.find_order_by_client_id(cid);
+    if (r.ok() && r.value()) found = *r.value();
+  }
+  if (!found) return std::nullopt;
+  if (order_index_.count(found->id)) return found->id;
+  auto t = trades_.find(found->trade_id);
+  if (t != trades_.end() && !is_terminal(t->second.state)) {
+    return std::nullopt;  // every order of an open trade is held: not one of ours to restore
+  }
+  if (t == trades_.end()) {
+    auto tr = store_.get_trade(found->trade_id);
+    if (tr.ok() && tr.value()) trades_[found->trade_id] = *tr.value();
+  }
+  ended_trades_[found->trade_id] = now;
+  const OrderId id = found->id;
+  index_order(*found);
+  by_trade_[found->trade_id].push_back(id);
+  order_index_[id] = &orders_.emplace(id, std::move(*found)).first->second;
+  note_committed_order(id);
+  return id;
 }
 
 }  // namespace orderly

@@ -1,0 +1,108 @@
+// Memory stays bounded: the orders of an ended trade leave memory after a quiet period, and a
+// late event for one of them is still judged against what the store holds (never adopted as new,
+// never resent, a fill never counted twice).
+
+#include <gtest/gtest.h>
+
+#include "harness.h"
+
+namespace orderly::testing {
+namespace {
+
+constexpr std::int64_t kPastRetentionMs = 310'000;  // engine keeps ended trades 300 s
+
+bool in_memory(Harness& h, TradeId t) {
+  if (h.trade(t)) return true;
+  for (const Order& o : h.engine().orders()) {
+    if (o.trade_id == t) return true;
+  }
+  return false;
+}
+
+bool audited(Harness& h, OrderId id, const std::string& text) {
+  auto events = h.store.order_events(id);
+  if (!events.ok()) return false;
+  for (const OrderEvent& e : *events) {
+    if (e.note.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(EnginePrune, EndedTradeLeavesMemoryAndLateEventsAreJudgedFromTheStore) {
+  Harness h;
+  h.start();
+  auto opened = h.rt->open_trade(spec("STWD", "37", "21.50", "19.00"));
+  ASSERT_TRUE(opened.ok());
+  const TradeId t = opened->id;
+  auto entry = h.find(t, OrderRole::entry);
+  ASSERT_TRUE(entry && entry->broker_order_id);
+  h.broker.fill(*entry->broker_order_id, Decimal::must("37"), Decimal::must("20.00"));
+  h.run(500);
+  auto sl = h.find(t, OrderRole::stop_loss, true);
+  ASSERT_TRUE(sl && sl->broker_order_id);
+  h.broker.fill(*sl->broker_order_id, Decimal::must("37"), Decimal::must("19.00"));
+  h.run(500);
+  ASSERT_EQ(h.store.trades.at(t).state, TradeState::closed);
+  EXPECT_TRUE(in_memory(h, t)) << "a trade that just ended is still shown";
+
+  // A second trade stays open throughout: pruning never touches it.
+  auto other = h.rt->open_trade(spec("F", "3", "12.00"));
+  ASSERT_TRUE(other.ok());
+
+  h.run(kPastRetentionMs);
+  EXPECT_FALSE(in_memory(h, t)) << "the ended trade's orders were pruned";
+  EXPECT_FALSE(h.engine().order_by_client_id(entry->client_order_id).has_value());
+  EXPECT_TRUE(in_memory(h, other->id));
+  EXPECT_EQ(h.store.trades.at(t).state, TradeState::closed) << "the store keeps everything";
+  const std::size_t orders_in_store = h.store.orders.size();
+
+  // The stop's fill delivered again, late: a duplicate, counted once.
+  TradeUpdate sl_fill;
+  for (const TradeUpdate& u : h.broker.emitted) {
+    if (u.event == "fill" && u.order.id == *sl->broker_order_id) sl_fill = u;
+  }
+  ASSERT_EQ(sl_fill.event, "fill");
+  sl_fill.execution_id = "late-redelivery";  // not deduplicated by id: judged by state
+  h.rt->on_trade_update(sl_fill);
+  h.rt->settle();
+  auto back = h.engine().order(sl->id);
+  ASSERT_TRUE(back.has_value()) << "brought back from the store to judge the event";
+  EXPECT_EQ(back->state, OrderState::filled);
+  EXPECT_EQ(back->filled_qty, Decimal::must("37"));
+  for (const PositionView& p : h.engine().positions()) {
+    if (p.symbol == "STWD") {
+      EXPECT_EQ(p.local_qty, Decimal()) << "the fill counted once";
+    }
+  }
+
+  // A stale event contradicting the committed state of the pruned entry: refused and audited.
+  TradeUpdate stale;
+  for (const TradeUpdate& u : h.broker.emitted) {
+    if (u.order.id == *entry->broker_order_id) {
+      stale = u;
+      break;
+    }
+  }
+  ASSERT_FALSE(stale.event.empty());
+  stale.order.status = OrderState::new_;
+  stale.order.filled_qty = Decimal();
+  stale.execution_id.reset();
+  stale.timestamp = stale.timestamp.plus_ms(1);
+  h.rt->on_trade_update(stale);
+  h.rt->settle();
+  auto e = h.engine().order(entry->id);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->state, OrderState::filled);
+  EXPECT_TRUE(audited(h, entry->id, "refused")) << "refused evidence is audited";
+  EXPECT_EQ(h.submits_for(entry->client_order_id), 1) << "never sent again";
+  EXPECT_EQ(h.store.orders.size(), orders_in_store) << "nothing adopted as a new order";
+  EXPECT_EQ(h.store.trades.at(t).state, TradeState::closed);
+
+  // Brought back only for the judgement: it leaves memory again with its trade.
+  h.run(kPastRetentionMs);
+  EXPECT_FALSE(in_memory(h, t));
+  h.expect_no_duplicates();
+}
+
+}  // namespace
+}  // namespace orderly::testing
