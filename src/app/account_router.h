@@ -43,6 +43,9 @@ class AccountRouter final : public server::Handler {
   server::HttpResponse not_active(const AccountRunner& account) const;
   server::HttpResponse handle_multi(const server::HttpRequest& request);
   void pull_events();
+  // Each account's state (and its engine's health when `with_health`): the /healthz body, or
+  // the bare list for /api/accounts.
+  std::string accounts_json(bool with_health);
 
   std::vector<AccountRunner*> accounts_;
   bool multi_;

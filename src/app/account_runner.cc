@@ -26,6 +26,7 @@ std::string_view to_string(AccountState s) {
     case AccountState::starting: return "starting";
     case AccountState::standby: return "standby";
     case AccountState::active: return "active";
+    case AccountState::stopping: return "stopping";
     case AccountState::failed: return "failed";
     case AccountState::stopped: return "stopped";
   }
@@ -165,12 +166,17 @@ class AccountRunner::Impl {
 
   // The standby loop. False when stopped or failed.
   bool acquire() {
+    std::string last_error;
     for (bool reported = false;;) {
       Status s = lease_->try_acquire();
       if (s) break;
       if (s.code() != Status::Code::busy) {
         // The database is away: keep trying (the owner, if any, is in the same situation).
-        spdlog::warn("{}store lease: {}; retrying", prefix_, s.message());
+        // Said once per distinct error, not once a second.
+        if (s.message() != last_error) {
+          spdlog::warn("{}store lease: {}; retrying", prefix_, s.message());
+          last_error = s.message();
+        }
       } else if (!reported) {
         spdlog::warn("{}account {} is owned by another running orderly; waiting to take over: {}",
                      prefix_, status_.store_account, s.message());
@@ -220,6 +226,12 @@ class AccountRunner::Impl {
       lost = lost_;
       reason = lost_reason_;
       session_.reset();  // requests still holding it finish against a stopped engine
+      if (session) {
+        // Until the engine has stopped (a commit may wait for the database), say so.
+        status_.state = AccountState::stopping;
+        status_.detail = lost ? "lease lost: " + reason : "shutting down";
+        status_.since = clock_.now();
+      }
     }
     if (session && session->runtime) session->runtime->stop();  // in-flight commits finish
     session.reset();
@@ -243,13 +255,24 @@ class AccountRunner::Impl {
   // Store, broker (waited for), stream, engine, API. Null when stopped, lost or failed.
   std::shared_ptr<Session> open_session() {
     auto session = std::make_shared<Session>();
-    auto store = open_store(store_url_, status_.store_account);
-    if (!store.ok()) {
-      fail(kExitUnavailable, "cannot open the store: " + store.status().message());
-      wait_for_stop();
-      return nullptr;
+    for (std::int64_t wait_ms = 1000;;) {
+      auto store = open_store(store_url_, status_.store_account);
+      if (store.ok()) {
+        session->store = std::move(*store);
+        break;
+      }
+      // A SQLite file that cannot be opened is a set-up error; a database server that is away
+      // comes back, and the lease (its own connection) tells whether we still own the account.
+      if (store_url_.rfind("sqlite:", 0) == 0) {
+        fail(kExitUnavailable, "cannot open the store: " + store.status().message());
+        wait_for_stop();
+        return nullptr;
+      }
+      spdlog::warn("{}cannot open the store: {}; retrying in {} ms", prefix_,
+                   store.status().message(), wait_ms);
+      if (wait(wait_ms)) return nullptr;
+      wait_ms = std::min<std::int64_t>(wait_ms * 2, 30'000);
     }
-    session->store = std::move(*store);
     // Fencing: every write batch checks the lease's token in its own transaction, so a process
     // that lost the account can no longer commit (and so can no longer submit: outbox).
     if (Status s = session->store->bind_lease(lease_); !s) {

@@ -26,6 +26,7 @@ enum class AccountState {
   starting,  // opening the lease / waiting for the broker
   standby,   // another instance owns the account
   active,    // this process owns it and its engine runs
+  stopping,  // the lease was lost (or the daemon stops): the engine finishes in-flight work
   failed,    // cannot run (credentials refused, store unreachable at start); see detail
   stopped,
 };

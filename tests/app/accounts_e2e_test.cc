@@ -516,6 +516,33 @@ TEST_F(AccountsTest, SqliteStoreKeepsOneFilePerAccount) {
   EXPECT_NE(second.err.find("owned by another running orderly"), std::string::npos) << second.err;
 }
 
+// PostgreSQL goes away: renewals fail, each account stops before its lease can lapse (the
+// margin), and both come back through crash recovery once the database is back.
+TEST_F(AccountsTest, DatabaseRestartStopsThenResumesBothAccounts) {
+  write_config(false);
+  start_daemon();
+  ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
+  std::int64_t ta = open_trade(accounts_[0]);
+  ASSERT_GT(ta, 0);
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[0], ta); })) << logs();
+
+  std::string error;
+  ASSERT_TRUE(pg_->stop_immediate(&error)) << error;
+  const bool stopped = eventually([&] {
+    auto s = states();
+    return s.size() == 2 && s["alpha"] != "active" && s["beta"] != "active";
+  });
+  ASSERT_TRUE(pg_->start_again(&error)) << error;  // before any assertion can end the test
+  EXPECT_TRUE(stopped) << logs();
+  ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
+  std::int64_t tb = open_trade(accounts_[1]);
+  ASSERT_GT(tb, 0);
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[1], tb); })) << logs();
+  EXPECT_TRUE(protected_at_broker(accounts_[0], ta)) << logs();
+  expect_each_intent_submitted_once(accounts_[0], 2);
+  expect_each_intent_submitted_once(accounts_[1], 2);
+}
+
 // Two instances of one config on one host may end up splitting the accounts (one lost a lease
 // while the other stood by): the one without the port keeps trading and binds when it can.
 TEST_F(AccountsTest, ApiPortTakenAccountsKeepRunningUntilItIsFree) {
