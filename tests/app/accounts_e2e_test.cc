@@ -170,6 +170,16 @@ class AccountsTest : public ::testing::Test {
     return trade.at("id").as_int64();
   }
 
+  // open_trade(), then waits until the trade is protected at the broker. The trade id.
+  std::int64_t trade_until_protected(const SimAccount& a, const std::string& qty = "5",
+                                     const std::string& symbol = "") {
+    std::int64_t id = open_trade(a, qty, symbol);
+    if (id == 0) return 0;
+    EXPECT_TRUE(eventually([&] { return protected_at_broker(a, id); }))
+        << evidence(a) << logs();
+    return id;
+  }
+
   // True once the trade's entry is filled and its take-profit is working at the broker.
   bool protected_at_broker(const SimAccount& a, std::int64_t trade_id) {
     auto v = get_json("/api/orders?account=" + a.name + "&trade_id=" + std::to_string(trade_id));
@@ -374,16 +384,14 @@ TEST_F(AccountsTest, SecondDaemonStandsByForBothThenTakesOverOnShutdown) {
   EXPECT_TRUE(second.running()) << logs();
   EXPECT_TRUE(all_active());  // still the first one answering
 
-  std::int64_t ta = open_trade(accounts_[0]);
+  std::int64_t ta = trade_until_protected(accounts_[0]);
   ASSERT_GT(ta, 0);
-  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[0], ta); })) << logs();
 
   // A clean stop releases the leases: the standby takes both over without waiting for expiry.
   EXPECT_EQ(first.stop(), 0) << logs();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
-  std::int64_t tb = open_trade(accounts_[1]);
+  std::int64_t tb = trade_until_protected(accounts_[1]);
   ASSERT_GT(tb, 0);
-  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[1], tb); })) << logs();
   // The trade opened under the first owner is the new owner's too (same store).
   EXPECT_TRUE(protected_at_broker(accounts_[0], ta)) << logs();
   expect_each_intent_submitted_once(accounts_[0], 2);
@@ -462,9 +470,8 @@ TEST_F(AccountsTest, LosingOneLeaseStopsOnlyThatAccount) {
                       R"({"account":"alpha","symbol":"STWD","qty":"1","take_profit":{"percent":"2"}})");
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_NE(refused.body.find("standby"), std::string::npos) << refused.body;
-  std::int64_t tb = open_trade(accounts_[1]);
+  std::int64_t tb = trade_until_protected(accounts_[1]);
   ASSERT_GT(tb, 0);
-  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[1], tb); })) << logs();
   auto health = get_json("/healthz");
   ASSERT_TRUE(health);
   for (const auto& a : health->as_object().at("accounts").as_array()) {
@@ -491,9 +498,8 @@ TEST_F(AccountsTest, LosingOneLeaseStopsOnlyThatAccount) {
                        nullptr, &error))
       << error;
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
-  std::int64_t ta = open_trade(accounts_[0]);
+  std::int64_t ta = trade_until_protected(accounts_[0]);
   ASSERT_GT(ta, 0);
-  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[0], ta); })) << logs();
   expect_each_intent_submitted_once(accounts_[0], 2);
 }
 
@@ -522,9 +528,8 @@ TEST_F(AccountsTest, DatabaseRestartStopsThenResumesBothAccounts) {
   write_config(false);
   start_daemon();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
-  std::int64_t ta = open_trade(accounts_[0]);
+  std::int64_t ta = trade_until_protected(accounts_[0]);
   ASSERT_GT(ta, 0);
-  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[0], ta); })) << logs();
 
   std::string error;
   ASSERT_TRUE(pg_->stop_immediate(&error)) << error;
@@ -535,9 +540,8 @@ TEST_F(AccountsTest, DatabaseRestartStopsThenResumesBothAccounts) {
   ASSERT_TRUE(pg_->start_again(&error)) << error;  // before any assertion can end the test
   EXPECT_TRUE(stopped) << logs();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
-  std::int64_t tb = open_trade(accounts_[1]);
+  std::int64_t tb = trade_until_protected(accounts_[1]);
   ASSERT_GT(tb, 0);
-  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[1], tb); })) << logs();
   EXPECT_TRUE(protected_at_broker(accounts_[0], ta)) << logs();
   expect_each_intent_submitted_once(accounts_[0], 2);
   expect_each_intent_submitted_once(accounts_[1], 2);
