@@ -166,6 +166,10 @@ class AccountRunner::Impl {
 
   // The standby loop. False when stopped or failed.
   bool acquire() {
+    {
+      std::lock_guard lock(mu_);
+      lost_ = false;  // the loss was handled; the keeper is gone, nothing sets it again now
+    }
     std::string last_error;
     for (bool reported = false;;) {
       Status s = lease_->try_acquire();
@@ -189,7 +193,6 @@ class AccountRunner::Impl {
     }
     {
       std::lock_guard lock(mu_);
-      lost_ = false;
       ++status_.leases_acquired;
     }
     spdlog::info("{}account {} leased (fencing token {})", prefix_, status_.store_account,
