@@ -14,6 +14,7 @@
 #include <deque>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -94,7 +95,11 @@ class RecentKeys {
  private:
   std::size_t home(const Fp& f) const { return static_cast<std::size_t>(f.b) & mask_; }
   void erase(const Fp& f);
-  std::vector<Fp> slots_;
+  struct Free {
+    void operator()(Fp* p) const;
+  };
+  std::unique_ptr<Fp[], Free> table_;  // 2 MiB aligned: huge pages where the kernel allows
+  Fp* slots_ = nullptr;
   std::vector<Fp> ring_;  // insertion order, for eviction
   std::size_t mask_ = 0, next_ = 0, count_ = 0;
 };
@@ -323,6 +328,22 @@ class Engine::Impl {
   std::string owner_;
   Txn txn_;
   std::map<TradeId, Trade> trades_;
+  std::unordered_map<TradeId, Trade*> trade_index_;  // as order_index_, for trades_
+  Trade* trade_ptr(TradeId id) {
+    auto it = trade_index_.find(id);
+    return it == trade_index_.end() ? nullptr : it->second;
+  }
+  Trade& put_trade(Trade t) {
+    const TradeId id = t.id;
+    Trade& slot = trades_[id];
+    slot = std::move(t);
+    trade_index_[id] = &slot;
+    return slot;
+  }
+  void erase_trade(TradeId id) {
+    trade_index_.erase(id);
+    trades_.erase(id);
+  }
   std::map<OrderId, Order> orders_;  // ordered: walks (sweeps, views) go by id
   // Point lookups: a std::map walk of a thousand orders was most of an event's cost (cache
   // misses down the tree). Nodes of orders_ never move, so the pointers stay valid.

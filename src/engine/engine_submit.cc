@@ -73,8 +73,8 @@ void Engine::Impl::run_submitter(Timestamp now) {
     // Principle 2: an order the broker holds is never sent again.
     if (o.broker_order_id) continue;
     if (o.next_attempt_at && *o.next_attempt_at > now) continue;
-    auto t = trades_.find(o.trade_id);
-    if (t != trades_.end() && is_terminal(t->second.state)) {
+    const Trade* t = trade_ptr(o.trade_id);
+    if (t != nullptr && is_terminal(t->state)) {
       submit_candidates_.erase(id);  // an ended trade sends nothing more
       continue;
     }

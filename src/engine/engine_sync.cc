@@ -1,8 +1,12 @@
 // Engine::Impl, Synchronizer and Reconciler: stream updates, fill catch-up, open-order sweeps,
 // positions; timers, in-flight checks and alerts.
 #include <fmt/format.h>
+#include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 
 #include "engine/engine_impl.h"
 
@@ -10,10 +14,23 @@ namespace orderly {
 
 namespace engine_internal {
 
+void RecentKeys::Free::operator()(Fp* p) const { std::free(p); }
+
 RecentKeys::RecentKeys(std::size_t capacity) : ring_(capacity) {
   std::size_t n = 16;
   while (n < 2 * capacity) n *= 2;  // load <= 1/2: short probe runs
-  slots_.resize(n);
+  // Every probe lands on a random slot of a table larger than the caches: with 4 KiB pages most
+  // were TLB misses as well. Huge pages (THP in madvise mode) leave only the cache miss.
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  const std::size_t bytes = (n * sizeof(Fp) + kHuge - 1) / kHuge * kHuge;
+  void* mem = std::aligned_alloc(kHuge, bytes);
+  if (mem == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  (void)madvise(mem, bytes, MADV_HUGEPAGE);  // advice only: fine if refused
+#endif
+  std::memset(mem, 0, bytes);
+  table_.reset(static_cast<Fp*>(mem));
+  slots_ = table_.get();
   mask_ = n - 1;
 }
 

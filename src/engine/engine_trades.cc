@@ -43,7 +43,7 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   t.created_at = now;
   t.updated_at = now;
   txn_.trades_before[t.id] = std::nullopt;
-  trades_[t.id] = t;
+  put_trade(t);
   Order entry = make_order(t, OrderRole::entry, 0, spec.side, spec.entry_type, spec.qty, now);
   entry.limit_price = spec.entry_limit_price;
   const OrderId entry_id = entry.id;
@@ -145,12 +145,12 @@ bool Engine::Impl::working_or_pending(const Order& o) const {
 }
 
 void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
-  auto tit = trades_.find(tid);
-  if (tit == trades_.end() || is_terminal(tit->second.state)) return;
+  const Trade* tp = trade_ptr(tid);
+  if (tp == nullptr || is_terminal(tp->state)) return;
   TradeView v = view_of(tid);
   if (v.entry == 0) return;
   const Order& entry = order_at(v.entry);
-  const Trade& t = tit->second;
+  const Trade& t = *tp;
   const Decimal held = v.entry_filled - v.exit_filled;
   const bool entry_done = is_terminal(entry.state) || entry.state == OrderState::parked;
   // An exit still unsent that no longer fits what is held (another exit filled meanwhile) is

@@ -25,10 +25,10 @@ Order& Engine::Impl::mut_order(OrderId id) {
 }
 
 Trade& Engine::Impl::mut_trade(TradeId id) {
-  auto it = trades_.find(id);
-  assert(it != trades_.end());
-  if (!txn_.trades_before.count(id)) txn_.trades_before[id] = it->second;
-  return it->second;
+  Trade* t = trade_ptr(id);
+  assert(t != nullptr);
+  if (!txn_.trades_before.count(id)) txn_.trades_before[id] = *t;
+  return *t;
 }
 
 Position& Engine::Impl::mut_position(const std::string& symbol) {
@@ -161,7 +161,7 @@ void Engine::Impl::rollback() {
     }
   }
   for (auto& [id, before] : txn_.trades_before) {
-    if (before) trades_[id] = *before; else trades_.erase(id);
+    if (before) put_trade(*before); else erase_trade(id);
     if (!before || !is_terminal(before->state)) ended_trades_.erase(id);
   }
   for (auto& [sym, before] : txn_.positions_before) {
@@ -393,7 +393,7 @@ Status Engine::Impl::start(Timestamp now) {
   max_trade_id_ = s.max_trade_id;
   max_order_id_ = s.max_order_id;
   max_alert_id_ = s.max_alert_id;
-  for (auto& t : s.open_trades) trades_[t.id] = t;
+  for (auto& t : s.open_trades) put_trade(t);
   for (auto& o : s.open_orders) {
     by_cid_[o.client_order_id] = o.id;
     if (o.broker_order_id) by_bid_[*o.broker_order_id] = o.id;
@@ -481,12 +481,12 @@ void Engine::Impl::unindex_order(OrderId id) {
 
 // After a change of the order (committed, or restored by a rollback).
 void Engine::Impl::note_committed_order(OrderId id) {
-  auto it = orders_.find(id);
-  if (it == orders_.end()) {
+  const Order* found = order_ptr(id);
+  if (found == nullptr) {
     retry_at_.erase(id);
     return;
   }
-  const Order& o = it->second;
+  const Order& o = *found;
   if (o.state == OrderState::created && o.next_attempt_at) {
     retry_at_[id] = *o.next_attempt_at;
   } else if (!retry_at_.empty()) {
@@ -541,7 +541,7 @@ void Engine::Impl::prune_ended_trades(Timestamp now) {
       }
       by_trade_.erase(orders);
     }
-    trades_.erase(tid);
+    erase_trade(tid);
     touched_trades_.erase(tid);
     it = ended_trades_.erase(it);
   }
@@ -582,7 +582,7 @@ std::optional<OrderId> Engine::Impl::restore_pruned(const std::string& broker_id
   }
   if (t == trades_.end()) {
     auto tr = store_.get_trade(found->trade_id);
-    if (tr.ok() && tr.value()) trades_[found->trade_id] = *tr.value();
+    if (tr.ok() && tr.value()) put_trade(*tr.value());
   }
   ended_trades_[found->trade_id] = now;
   const OrderId id = found->id;
