@@ -73,16 +73,21 @@ struct OrderAux {
   std::optional<Timestamp> sent_at;  // last submit/replace released for it
 };
 
-// The keys of the last `capacity` stream events, for idempotent apply. Holds 128-bit fingerprints
-// (two independent 64-bit hashes) in one open-addressed table: the set of 200,000 strings it
-// replaces cost a third of the apply path (an allocation and several cache misses per event).
-// Two different keys sharing both hashes is ~n^2/2^129 likely: never, in practice.
+// The keys of the last `capacity` stream events, for idempotent apply. Holds 64-bit fingerprints
+// in one open-addressed table (2 MiB for 200,000 keys): the set of 200,000 strings it replaces
+// cost a third of the apply path (an allocation and several cache misses per event). A new key
+// taken for a seen one has odds of capacity/2^64 (~1e-14) per event; that event would be lost
+// like a dropped stream message, which the fill catch-up and the sweep find anyway.
 class RecentKeys {
  public:
   struct Fp {
-    std::uint64_t a = 0, b = 0;  // a == 0: empty slot (a is never 0 for a key)
+    std::uint64_t v = 0;  // 0: empty slot (never a key's value)
+    bool operator==(const Fp&) const = default;
   };
   explicit RecentKeys(std::size_t capacity);
+  ~RecentKeys();
+  RecentKeys(const RecentKeys&) = delete;
+  RecentKeys& operator=(const RecentKeys&) = delete;
   // The key made of `parts` (their concatenation, with boundaries).
   static Fp fingerprint(std::initializer_list<std::string_view> parts);
   // Starts loading the key's slot: the table is larger than the caches, and the caller has other
@@ -93,14 +98,15 @@ class RecentKeys {
   std::size_t size() const { return count_; }
 
  private:
-  std::size_t home(const Fp& f) const { return static_cast<std::size_t>(f.b) & mask_; }
+  std::size_t home(const Fp& f) const { return static_cast<std::size_t>(f.v >> 1) & mask_; }
   void erase(const Fp& f);
-  struct Free {
-    void operator()(Fp* p) const;
-  };
-  std::unique_ptr<Fp[], Free> table_;  // 2 MiB aligned: huge pages where the kernel allows
+  // Anonymous memory, 2 MiB aligned: huge pages where the kernel allows, and pages only become
+  // resident once a key lands on them (an idle engine does not carry the whole table).
   Fp* slots_ = nullptr;
-  std::vector<Fp> ring_;  // insertion order, for eviction
+  std::size_t map_bytes_ = 0;
+  void* map_ = nullptr;
+  std::size_t capacity_ = 0;
+  std::vector<Fp> ring_;  // insertion order, for eviction; grows to capacity_, then wraps
   std::size_t mask_ = 0, next_ = 0, count_ = 0;
 };
 
