@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <sstream>
@@ -97,6 +98,55 @@ void label_metrics(const std::string& text, const std::string& account,
   }
 }
 
+// The single-account /healthz fields over every running account, so readers of that shape (the
+// dashboard, scripts) keep working: all must be connected/ok, counts add up, the worst lag and
+// the oldest sync count.
+json::object aggregate_health(const json::array& accounts) {
+  bool stream = true, store = true, broker = true, any = false;
+  std::int64_t lag = 0, age = 0, open = 0, calls = 0, budget = 0;
+  json::value last_event = nullptr, last_sync = nullptr, now = nullptr;
+  std::string store_error;
+  for (const auto& a : accounts) {
+    const json::value& hv = a.as_object().at("health");
+    if (!hv.is_object()) continue;
+    const json::object& h = hv.as_object();
+    any = true;
+    stream = stream && h.at("stream_connected").as_bool();
+    store = store && h.at("store_ok").as_bool();
+    broker = broker && h.at("broker_ok").as_bool();
+    if (store_error.empty()) store_error = std::string(h.at("store_error").as_string());
+    lag = std::max(lag, h.at("sync_lag_ms").to_number<std::int64_t>());
+    if (h.at("last_sync_age_ms").is_number()) {
+      age = std::max(age, h.at("last_sync_age_ms").to_number<std::int64_t>());
+    }
+    open += h.at("open_orders").to_number<std::int64_t>();
+    calls += h.at("rest_calls_last_minute").to_number<std::int64_t>();
+    budget += h.at("rest_budget_per_minute").to_number<std::int64_t>();
+    // RFC 3339 UTC strings of one format compare in time order.
+    const json::value& ev = h.at("last_stream_event_at");
+    if (ev.is_string() && (last_event.is_null() || ev.as_string() > last_event.as_string())) {
+      last_event = ev;
+    }
+    const json::value& sy = h.at("last_sync_at");
+    if (sy.is_string() && (last_sync.is_null() || sy.as_string() < last_sync.as_string())) {
+      last_sync = sy;
+    }
+    now = h.at("now");
+  }
+  return {{"stream_connected", any && stream},
+          {"last_stream_event_at", last_event},
+          {"last_sync_at", last_sync},
+          {"last_sync_age_ms", any ? json::value(age) : json::value(nullptr)},
+          {"sync_lag_ms", lag},
+          {"store_ok", store},
+          {"store_error", store_error},
+          {"broker_ok", broker},
+          {"open_orders", open},
+          {"rest_calls_last_minute", calls},
+          {"rest_budget_per_minute", budget},
+          {"now", now}};
+}
+
 bool is_list_route(const std::vector<std::string>& seg) {
   return seg.size() == 2 && seg[0] == "api" &&
          (seg[1] == "trades" || seg[1] == "orders" || seg[1] == "positions" || seg[1] == "alerts");
@@ -161,8 +211,10 @@ std::string AccountRouter::accounts_json(bool with_health) {
                                 {"health", std::move(health)}});
   }
   if (!with_health) return json::serialize(list);
-  return json::serialize(json::object{{"status", ok ? "ok" : "degraded"},
-                                      {"accounts", std::move(list)}});
+  json::object out = aggregate_health(list);
+  out["status"] = ok ? "ok" : "degraded";
+  out["accounts"] = std::move(list);
+  return json::serialize(out);
 }
 
 void AccountRouter::count(const std::string& route, int status) {

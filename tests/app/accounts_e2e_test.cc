@@ -336,6 +336,11 @@ TEST_F(AccountsTest, OneDaemonTradesOnBothAccounts) {
   auto health = get_json("/healthz");
   ASSERT_TRUE(health && health->is_object());
   EXPECT_EQ(health->as_object().at("accounts").as_array().size(), 2u);
+  // The single-account fields stay, over both accounts: the two working take-profits, the two
+  // REST budgets added up.
+  EXPECT_TRUE(health->as_object().at("stream_connected").as_bool()) << json::serialize(*health);
+  EXPECT_EQ(health->as_object().at("rest_budget_per_minute").as_int64(), 380);
+  EXPECT_EQ(health->as_object().at("open_orders").as_int64(), 2) << json::serialize(*health);
   auto metrics = call("GET", "/metrics");
   EXPECT_NE(metrics.body.find("orderly_account_active{account=\"alpha\"} 1"), std::string::npos)
       << metrics.body.substr(0, 2000);
