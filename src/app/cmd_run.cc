@@ -72,6 +72,10 @@ int run(const Options& o) {
     std::cerr << "orderly run: bad configuration: " << valid.message() << "\n";
     return kExitUsage;
   }
+  if (o.print_config) {  // secrets redacted; *_env variables need not be set to show the file
+    std::cout << describe(config);
+    return kExitOk;
+  }
   auto accounts = resolve_accounts(config);
   if (!accounts.ok()) {
     std::cerr << "orderly run: bad configuration: " << accounts.status().message() << "\n";
@@ -84,10 +88,6 @@ int run(const Options& o) {
     secrets.push_back(a.secret_key);
   }
   setup_logging(o.log_json, secrets);
-  if (o.print_config) {
-    std::cout << describe(config);
-    return kExitOk;
-  }
   spdlog::info("orderly {} starting; configuration:\n{}", "0.1.0", describe(config));
   const bool multi = !config.accounts.empty();
   if (!multi && (config.broker.key_id.empty() || config.broker.secret_key.empty())) {

@@ -582,6 +582,21 @@ TEST_F(AccountsTest, BadAccountsConfigStopsTheDaemonNamingTheKey) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("accounts[2].name 'alpha' is used by accounts[0]"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("ALPHASECRETVALUE"), std::string::npos);
+
+  // A key named by an environment variable that is not set: refused at start, the variable
+  // named; --print-config still shows the file (nothing secret to show).
+  const std::string env_config = (dir_ / "env.toml").string();
+  std::ofstream(env_config) << "[[accounts]]\nname = \"gamma\"\nkey_id_env = "
+                               "\"ORDERLY_TEST_UNSET_KEY_7F3\"\nsecret_key = \"S\"\n";
+  auto unset = run(kBin + " run --config " + env_config);
+  EXPECT_EQ(unset.exit_code, 2) << unset.err;
+  EXPECT_NE(unset.err.find("account 'gamma': environment variable ORDERLY_TEST_UNSET_KEY_7F3"),
+            std::string::npos)
+      << unset.err;
+  auto shown = run(kBin + " run --print-config --config " + env_config);
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("accounts.gamma.key_id=$ORDERLY_TEST_UNSET_KEY_7F3"), std::string::npos)
+      << shown.out;
 }
 
 }  // namespace
