@@ -238,6 +238,10 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
     Status st = engine_.start(clock_.now());
     if (!st.is_ok()) return st;
     running_ = true;
+    {
+      std::lock_guard lk(mu_);
+      loop_running_ = true;
+    }
     engine_thread_ = std::thread([this] { engine_loop(); });
     for (int i = 0; i < std::max(1, options_.workers); ++i) {
       workers_.emplace_back([this] { worker_loop(); });
@@ -268,20 +272,24 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
     using R = decltype(fn());
     auto task = std::make_shared<std::packaged_task<R()>>(std::move(fn));
     auto fut = task->get_future();
-    if (!running_) {
+    if (!post([task] { (*task)(); })) {
+      // No engine thread (not started, or its loop has ended): run here, one caller at a time.
+      std::lock_guard lk(inline_mu_);
       (*task)();
-      return fut.get();
     }
-    post([task] { (*task)(); });
     return fut.get();
   }
 
-  void post(std::function<void()> fn) {
+  // Queues `fn` for the engine thread; false when no loop will run it. Decided under mu_, so an
+  // input is never queued after the loop's last drain (a caller waiting on it would hang).
+  bool post(std::function<void()> fn) {
     {
       std::lock_guard lk(mu_);
+      if (!loop_running_) return false;
       inputs_.push_back(std::move(fn));
     }
     cv_.notify_one();
+    return true;
   }
 
   void engine_loop() {
@@ -292,10 +300,16 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
         cv_.wait_for(lk, std::chrono::milliseconds(options_.tick_ms),
                      [&] { return stopping_ || !inputs_.empty(); });
         if (stopping_) {
-          // Answer waiters so no caller hangs; the engine's state stays as committed.
-          batch.swap(inputs_);
-          lk.unlock();
-          for (auto& fn : batch) fn();
+          // Answer waiters so no caller hangs; the engine's state stays as committed. Inputs
+          // queued while the last ones run are drained too; then post() refuses.
+          while (!inputs_.empty()) {
+            batch.swap(inputs_);
+            lk.unlock();
+            for (auto& fn : batch) fn();
+            batch.clear();
+            lk.lock();
+          }
+          loop_running_ = false;
           return;
         }
         batch.swap(inputs_);
@@ -374,6 +388,8 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
   std::condition_variable cv_;
   std::deque<std::function<void()>> inputs_;
   bool stopping_ = false;
+  bool loop_running_ = false;  // the engine loop takes inputs (guarded by mu_)
+  std::mutex inline_mu_;       // on_engine() calls run here once no loop takes them
   std::mutex work_mu_;
   std::condition_variable work_cv_;
   std::deque<Command> work_;

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <atomic>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "harness.h"
@@ -188,6 +190,37 @@ TEST(ThreadedRuntime, SubmitsAndSyncsOnWorkerThreads) {
   rt.stop();
   std::lock_guard lk(locked.mu);
   for (auto& [cid, n] : broker.created_per_client_id) EXPECT_EQ(n, 1) << cid;
+}
+
+// A call made while stop() runs is answered (by the loop's last drain, or on the caller's thread
+// once no loop takes inputs), never left waiting on an input nobody will run. A hang here is the
+// failure: ctest's timeout reports it.
+TEST(ThreadedRuntime, CallsRacingStopAreAnsweredNotLost) {
+  SystemClock clock;
+  MemStore store;
+  FakeBroker broker(clock);
+  RuntimeOptions options;
+  options.workers = 1;  // the fake broker is not thread-safe
+  options.tick_ms = 1;
+  std::mt19937 rng(7);
+  for (int round = 0; round < 300; ++round) {
+    ThreadedRuntime rt(store, broker, nullptr, clock, options);
+    ASSERT_TRUE(rt.start().is_ok());
+    std::atomic<int> answered = 0;
+    std::vector<std::thread> callers;
+    for (int c = 0; c < 3; ++c) {
+      callers.emplace_back([&] {
+        for (int i = 0; i < 50; ++i) {
+          (void)rt.health();
+          ++answered;
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
+    rt.stop();
+    for (auto& t : callers) t.join();
+    EXPECT_EQ(answered.load(), 150);
+  }
 }
 
 }  // namespace
