@@ -115,13 +115,23 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     return a.priority < b.priority;
   });
   std::int64_t used = calls_last_minute(now);
+  // Tiers of the per-minute budget, each a ceiling on all calls of the last minute: trading
+  // actions and lookups may use it all; the fill catch-up stops a tenth short; sweep pages stop
+  // another minute's worth of catch-ups (one per poll interval) shorter. The catch-up finds a
+  // missed fill in one call whatever the number of open orders, while a sweep of 10,000 is 21
+  // pages: sharing a ceiling, the catch-up waited behind the pages (a fill missed with the
+  // stream down took 7 s to find at 10,000 open orders, not 2 poll intervals). A large sweep is
+  // slower instead (10,000 open: about 50 pages a minute), and trading keeps room.
   const std::int64_t budget = cfg_.rate_limit_per_min;
-  // Background reads leave a tenth of the budget to trading actions and lookups.
   const std::int64_t background_budget = budget - std::max<std::int64_t>(1, budget / 10);
+  const std::int64_t catch_up_reserve = std::min<std::int64_t>(
+      budget / 3, (60'000 + cfg_.poll_interval_ms - 1) / std::max<std::int64_t>(1, cfg_.poll_interval_ms));
+  const std::int64_t sweep_budget = std::max<std::int64_t>(1, background_budget - catch_up_reserve);
   std::deque<Command> keep;
   for (Command& c : queue_) {
-    const bool background = c.priority >= CommandPriority::catch_up;
-    const std::int64_t limit = background ? background_budget : budget;
+    const std::int64_t limit = c.priority == CommandPriority::sweep      ? sweep_budget
+                               : c.priority == CommandPriority::catch_up ? background_budget
+                                                                          : budget;
     const bool room = used < limit && static_cast<int>(outstanding_) < cfg_.max_inflight_commands;
     if (!room) {
       keep.push_back(std::move(c));

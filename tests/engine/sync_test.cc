@@ -33,6 +33,39 @@ TEST(EngineSweep, TenThousandOpenOrdersCostPagesNotCalls) {
   EXPECT_LE(h.rt->health().rest_calls_last_minute, 190);
 }
 
+// Sweep pages of 10,000 open orders fill the REST budget; the fill catch-up must still find a
+// fill the stream lost within two poll intervals (virtual time: a property of the scheduling,
+// not of the machine).
+TEST(EngineSweep, MissedFillIsFoundWithinTwoPollsAtTenThousandOpenOrdersStreamDown) {
+  Harness h;
+  h.start();
+  auto t = h.rt->open_trade(spec("F", "3", "12.00"));
+  ASSERT_TRUE(t.ok());
+  h.run(1'000);
+  const std::optional<Order> entry = h.find(t->id, OrderRole::entry);
+  ASSERT_TRUE(entry && entry->broker_order_id);
+  for (int i = 0; i < 10'000; ++i) {
+    BrokerOrder o = h.broker.make("F", Side::buy, OrderType::limit, Decimal::must("1"),
+                                  "other-" + std::to_string(i), OrderClass::simple);
+    o.status = OrderState::new_;
+    o.created_at = o.created_at.plus_ms(i);
+    h.broker.orders[o.id] = o;
+  }
+  h.stream_up = false;
+  h.rt->on_disconnected("network");
+  h.rt->settle();
+  h.run(90'000);  // sweeps of 21 pages have filled the last minute's budget
+  h.broker.fill(*entry->broker_order_id, Decimal::must("3"), Decimal::must("11.00"));
+  std::int64_t waited = 0;
+  while (h.local(entry->client_order_id).state != OrderState::filled && waited < 30'000) {
+    h.run(100);
+    waited += 100;
+  }
+  EXPECT_EQ(h.local(entry->client_order_id).state, OrderState::filled);
+  EXPECT_LE(waited, 2 * h.options.engine.poll_interval_ms);
+  EXPECT_LE(h.rt->health().rest_calls_last_minute, 190);
+}
+
 TEST(EngineSweep, SweepIsFastWhileTheStreamIsDownAndSlowWhileHealthy) {
   Harness h;
   h.start();
