@@ -115,23 +115,30 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     return a.priority < b.priority;
   });
   std::int64_t used = calls_last_minute(now);
-  // Tiers of the per-minute budget, each a ceiling on all calls of the last minute: trading
-  // actions and lookups may use it all; the fill catch-up stops a tenth short; sweep pages stop
-  // another minute's worth of catch-ups (one per poll interval) shorter. The catch-up finds a
-  // missed fill in one call whatever the number of open orders, while a sweep of 10,000 is 21
-  // pages: sharing a ceiling, the catch-up waited behind the pages (a fill missed with the
-  // stream down took 7 s to find at 10,000 open orders, not 2 poll intervals). A large sweep is
-  // slower instead (10,000 open: about 50 pages a minute), and trading keeps room.
+  // Background reads leave a tenth of the budget to trading actions and lookups. Sweep pages
+  // are also paced on their own: at most the background share less a minute's worth of fill
+  // catch-ups (one per poll interval). The catch-up finds a missed fill in one call whatever the
+  // number of open orders, while a sweep of 10,000 is 21 pages: sharing one ceiling, the pages
+  // took every slot that freed up and the catch-up waited behind them (a fill missed with the
+  // stream down took 7 s to find at 10,000 open orders, not 2 poll intervals).
   const std::int64_t budget = cfg_.rate_limit_per_min;
   const std::int64_t background_budget = budget - std::max<std::int64_t>(1, budget / 10);
   const std::int64_t catch_up_reserve = std::min<std::int64_t>(
-      budget / 3, (60'000 + cfg_.poll_interval_ms - 1) / std::max<std::int64_t>(1, cfg_.poll_interval_ms));
-  const std::int64_t sweep_budget = std::max<std::int64_t>(1, background_budget - catch_up_reserve);
+      budget / 3,
+      (60'000 + cfg_.poll_interval_ms - 1) / std::max<std::int64_t>(1, cfg_.poll_interval_ms));
+  const std::int64_t sweep_cap = std::max<std::int64_t>(1, background_budget - catch_up_reserve);
+  while (!sweep_call_times_.empty() && now.ms_since(sweep_call_times_.front()) >= 60'000) {
+    sweep_call_times_.pop_front();
+  }
   std::deque<Command> keep;
   for (Command& c : queue_) {
-    const std::int64_t limit = c.priority == CommandPriority::sweep      ? sweep_budget
-                               : c.priority == CommandPriority::catch_up ? background_budget
-                                                                          : budget;
+    const bool background = c.priority >= CommandPriority::catch_up;
+    const bool sweep = c.priority == CommandPriority::sweep;
+    const std::int64_t limit = background ? background_budget : budget;
+    if (sweep && static_cast<std::int64_t>(sweep_call_times_.size()) >= sweep_cap) {
+      keep.push_back(std::move(c));
+      continue;
+    }
     const bool room = used < limit && static_cast<int>(outstanding_) < cfg_.max_inflight_commands;
     if (!room) {
       keep.push_back(std::move(c));
@@ -141,6 +148,7 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     ++outstanding_;
     ++metrics_.rest_calls;
     call_times_.push_back(now);
+    if (sweep) sweep_call_times_.push_back(now);
     rate_dirty_ = true;
     pending_[c.id].released_at = now;
     out.push_back(std::move(c));

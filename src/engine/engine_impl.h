@@ -397,6 +397,7 @@ class Engine::Impl {
   std::size_t outstanding_ = 0;
   CommandId next_command_id_ = 0;
   std::deque<Timestamp> call_times_;
+  std::deque<Timestamp> sweep_call_times_;  // sweep pages of the last minute (pacing only)
   bool rate_dirty_ = false;
   std::deque<Timestamp> attempt_times_;
   std::unordered_map<OrderId, Timestamp> retry_resolve_at_;
