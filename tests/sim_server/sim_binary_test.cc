@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
+#include <thread>
 
 #include "sim_process.h"
 #include "test_client.h"
@@ -372,6 +374,147 @@ TEST_F(SimBinaryTest, SigintExitsZero) {
   launch();
   EXPECT_EQ(sim->signal_and_wait(SIGINT), 0);
 }
+
+// Issue 3: `orderly sim` died (SIGSEGV in StreamSession::cut under serve_stream, or glibc's
+// "corrupted double-linked list") whenever a trade_updates client went away: a daemon stopped by
+// SIGTERM, a client that vanished, one that closed politely, or the fault plan's own cut. Each
+// case disconnects many listening clients, some while events are being fanned out to them, and
+// then asks the same process for REST and for a new stream client's events. malloc perturbation
+// turns a use of a freed session into a crash on the spot instead of after many disconnects.
+class StreamDisconnectTest : public SimBinaryTest, public ::testing::WithParamInterface<int> {
+ protected:
+  void launch_sim(std::vector<std::string> args = {}) {
+    args.insert(args.end(), {"--threads", std::to_string(GetParam()), "--rate-limit", "0", "--cash",
+                            "1000000000"});
+    sim = std::make_unique<SimProcess>(
+        std::move(args), std::vector<std::string>{"GLIBC_TUNABLES=glibc.malloc.perturb=165"});
+    ASSERT_NE(sim->port(), 0) << sim->stdout_text();
+    HttpClient c(port());
+    ASSERT_EQ(c.post("/sim/prices", R"({"AAPL":"190.10","STWD":"10.25"})").status, 200);
+  }
+
+  // Market orders in a loop on their own connection, so the pump has events for every client.
+  void start_burst() {
+    if (burst_.joinable()) return;
+    burst_ = std::thread([this] {
+      try {
+        HttpClient c(port(), "k", "s");
+        for (int i = 0; !stop_burst_.load(); ++i) {
+          auto body = order_body(i % 2 ? "AAPL" : "STWD", "buy", "1", "burst-" + std::to_string(i));
+          if (c.post("/v2/orders", body).status == 0) c.connect();
+        }
+      } catch (const std::exception&) {
+        // The sim is gone; the checks after the burst say so.
+      }
+    });
+  }
+  void stop_burst() {
+    stop_burst_ = true;
+    if (burst_.joinable()) burst_.join();
+  }
+  void TearDown() override { stop_burst(); }
+
+  // The process is still up and still serves REST and a new stream client's events.
+  void expect_still_serving() {
+    stop_burst();
+    ASSERT_TRUE(sim->alive()) << "orderly sim died: " << sim->exit_status();
+    HttpClient c(port(), "k", "s");
+    auto account = c.get("/v2/account");
+    ASSERT_EQ(account.status, 200) << account.body;
+    WsClient ws(port());
+    listen(ws);
+    auto r = c.post("/v2/orders", order_body("STWD", "buy", "3", "after-disconnects"));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(await_event(ws, str(r.json(), "id"), "fill"));
+    EXPECT_TRUE(sim->alive()) << "orderly sim died: " << sim->exit_status();
+  }
+
+  // A client that says authenticate and listen without waiting for the replies, as a daemon
+  // does; nullptr (and a failure naming the sim's fate) when the sim no longer accepts.
+  std::unique_ptr<WsClient> listening_client() {
+    try {
+      auto ws = std::make_unique<WsClient>(port());
+      ws->send(R"({"action":"authenticate","data":{"key_id":"k","secret_key":"s"}})");
+      ws->send(R"({"action":"listen","data":{"streams":["trade_updates"]}})");
+      return ws;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "stream client could not connect (" << e.what()
+                    << "); orderly sim: " << (sim->alive() ? "running" : sim->exit_status());
+      return nullptr;
+    }
+  }
+
+  // `rounds` times, while events are fanned out: 20 clients listen, then all go away at once.
+  template <class Leave>
+  void listen_and_leave(int rounds, Leave leave) {
+    start_burst();
+    for (int round = 0; round < rounds && sim->alive(); ++round) {
+      std::vector<std::unique_ptr<WsClient>> clients;
+      for (int i = 0; i < 20; ++i) {
+        clients.push_back(listening_client());
+        if (!clients.back()) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      for (std::size_t i = 0; i < clients.size(); ++i) leave(*clients[i], i);
+    }
+  }
+
+  std::thread burst_;
+  std::atomic<bool> stop_burst_{false};
+};
+
+TEST_P(StreamDisconnectTest, ClientVanishesWithoutCloseFrame) {
+  launch_sim();
+  listen_and_leave(30, [](WsClient& ws, std::size_t) { ws.drop(false); });
+  expect_still_serving();
+}
+
+TEST_P(StreamDisconnectTest, ClientResetsTheConnection) {
+  launch_sim();
+  listen_and_leave(30, [](WsClient& ws, std::size_t) { ws.drop(true); });
+  expect_still_serving();
+}
+
+TEST_P(StreamDisconnectTest, ClientSendsCloseFrame) {
+  launch_sim();
+  listen_and_leave(10, [](WsClient& ws, std::size_t) { ws.close_frame(); });
+  expect_still_serving();
+}
+
+// Events keep coming while clients that never read them (a daemon shutting down) go away in
+// every way at once: the sim is writing to them, or about to, when their connections end.
+TEST_P(StreamDisconnectTest, ClientsLeaveDuringAnEventBurst) {
+  launch_sim();
+  listen_and_leave(30, [](WsClient& ws, std::size_t i) {
+    if (i % 7 == 6) ws.close_frame();
+    else ws.drop(i % 3 == 2);
+  });
+  expect_still_serving();
+}
+
+TEST_P(StreamDisconnectTest, FaultPlanCutsListeningClients) {
+  launch_sim({"--faults", R"({"rules":[{"on":"stream","action":"disconnect","every_s":1}]})"});
+  start_burst();
+  for (int round = 0; round < 4 && sim->alive(); ++round) {
+    std::vector<std::unique_ptr<WsClient>> clients;
+    for (int i = 0; i < 4; ++i) {
+      clients.push_back(std::make_unique<WsClient>(port()));
+      listen(*clients.back());
+    }
+    for (auto& ws : clients) {
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (ws->read(std::chrono::seconds(30)) && std::chrono::steady_clock::now() < deadline) {
+      }
+      EXPECT_TRUE(ws->last_error()) << "expected the fault plan to cut the stream";
+    }
+  }
+  HttpClient c(port());
+  ASSERT_EQ(c.post("/sim/faults", R"({"rules":[]})").status, 200);
+  expect_still_serving();
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, StreamDisconnectTest, ::testing::Values(1, 4),
+                         [](const auto& info) { return "threads" + std::to_string(info.param); });
 
 TEST(SimCommand, RefusesBadArguments) {
   for (std::vector<std::string> args :

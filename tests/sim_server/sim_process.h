@@ -54,6 +54,22 @@ class SimProcess {
   }
 
   std::uint16_t port() const { return port_; }
+
+  // False once the process has exited (or was killed by a signal); exit_status() then says how.
+  bool alive() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) != pid_) return true;
+    pid_ = -1;
+    exit_status_ = status;
+    return false;
+  }
+  // "exit 0", "signal 11", ...: for failure messages.
+  std::string exit_status() const {
+    if (exit_status_ < 0) return "running";
+    if (WIFSIGNALED(exit_status_)) return "signal " + std::to_string(WTERMSIG(exit_status_));
+    return "exit " + std::to_string(WEXITSTATUS(exit_status_));
+  }
   const std::string& stdout_text() const { return out_; }
 
   // Sends `sig` and returns the exit status (-1: did not exit normally within the deadline).
@@ -95,6 +111,7 @@ class SimProcess {
   }
 
   pid_t pid_ = -1;
+  int exit_status_ = -1;
   int out_fd_ = -1;
   std::uint16_t port_ = 0;
   std::string out_;

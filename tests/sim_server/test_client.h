@@ -120,7 +120,16 @@ struct WsMessage {
 
 class WsClient {
  public:
-  explicit WsClient(std::uint16_t port, const std::string& target = "/stream") : ws_(ioc_) {
+  // `receive_buffer` > 0 shrinks this end's socket buffer, so a client that stops reading makes
+  // the server's writes block soon.
+  explicit WsClient(std::uint16_t port, const std::string& target = "/stream",
+                    int receive_buffer = 0)
+      : ws_(ioc_) {
+    if (receive_buffer > 0) {
+      auto& socket = beast::get_lowest_layer(ws_).socket();
+      socket.open(tcp::v4());
+      socket.set_option(asio::socket_base::receive_buffer_size(receive_buffer));
+    }
     beast::get_lowest_layer(ws_).connect(
         tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     beast::get_lowest_layer(ws_).expires_never();
@@ -177,6 +186,29 @@ class WsClient {
   }
 
   void ping() { ws_.ping({}); }
+
+  // Goes away without a close frame: FIN when `reset` is false, RST (SO_LINGER 0) when true.
+  void drop(bool reset) {
+    auto& socket = beast::get_lowest_layer(ws_).socket();
+    beast::error_code ec;
+    if (reset) socket.set_option(asio::socket_base::linger(true, 0), ec);
+    socket.close(ec);
+    closed_ = true;
+  }
+
+  // Sends a close frame and waits (bounded) for the server's close frame and its TCP close.
+  void close_frame() {
+    beast::error_code ec;
+    ws_.async_close(websocket::close_code::normal, [&](beast::error_code e) { ec = e; });
+    ioc_.restart();
+    ioc_.run_for(std::chrono::seconds(10));
+    if (!ioc_.stopped()) {
+      beast::get_lowest_layer(ws_).cancel();
+      ioc_.restart();
+      ioc_.run();
+    }
+    closed_ = true;
+  }
   bool closed() const { return closed_; }
   beast::error_code last_error() const { return last_error_; }
 

@@ -74,15 +74,25 @@ struct CompletionOf<void> {
 
 // One trade_updates client. Lives on its connection's strand; the model strand only holds a
 // weak_ptr and posts batches to it.
+//
+// Ownership (issue 3): serve_stream's frame owns the session, and its writer coroutine only
+// borrows it, so serve_stream waits for the writer to finish before it lets go. A shared_ptr
+// must never be a live by-value parameter or lambda capture of a coroutine here: GCC 12
+// destroys such copies twice, which took one reference too many off every session; the
+// session was freed under its own writer the moment a client left and the model dropped its
+// weak_ptr (SIGSEGV in cut(), "corrupted double-linked list", ASan heap-use-after-free).
 struct StreamSession : std::enable_shared_from_this<StreamSession> {
   StreamSession(beast::tcp_stream stream, const SimServerOptions& options)
-      : ws(std::move(stream)), wake(ws.get_executor()), options(options) {}
+      : ws(std::move(stream)), wake(ws.get_executor()), writer_done(ws.get_executor()),
+        options(options) {}
 
   websocket::stream<beast::tcp_stream> ws;
-  asio::steady_timer wake;  // the writer sleeps on it; cancel() wakes it
+  asio::steady_timer wake;         // the writer sleeps on it; cancel() wakes it
+  asio::steady_timer writer_done;  // serve_stream sleeps on it until the writer has returned
   std::deque<std::shared_ptr<const std::string>> queue;
   server::StreamClientState state;
   bool closed = false;
+  bool writing = false;
   const SimServerOptions& options;
 
   // Abrupt TCP close: clients see close code 1006, like Alpaca's random drops (Alpaca-API #195).
@@ -159,7 +169,7 @@ struct SimServer::Impl {
   asio::awaitable<void> pump();
   asio::awaitable<void> serve_http(tcp::socket socket);
   asio::awaitable<void> serve_stream(beast::tcp_stream stream, Request req);
-  asio::awaitable<void> write_stream(std::shared_ptr<StreamSession> session);
+  asio::awaitable<void> write_stream(StreamSession& session);
   asio::awaitable<Outcome> route(const Request& req);
   asio::awaitable<Outcome> control(const Request& req, std::string_view path);
   asio::awaitable<void> reply_and_close(beast::tcp_stream& stream, Response res);
@@ -407,8 +417,12 @@ asio::awaitable<void> SimServer::Impl::serve_stream(beast::tcp_stream stream, Re
   auto [ec] = co_await ws.async_accept(req, kNoThrow);
   if (ec) co_return;
 
-  asio::co_spawn(ws.get_executor(), write_stream(session), asio::detached);
-  co_await on_model([this, session] { streams.push_back(session); });
+  // A plain handler on the model strand, posted before the client can say "listen": whatever
+  // the model emits after that reaches this session. (Not on_model with a shared_ptr capture:
+  // see StreamSession.)
+  asio::post(model, [this, weak = std::weak_ptr<StreamSession>(session)] { streams.push_back(weak); });
+  session->writing = true;
+  asio::co_spawn(ws.get_executor(), write_stream(*session), asio::detached);
 
   beast::flat_buffer buffer;
   while (!session->closed) {
@@ -421,24 +435,39 @@ asio::awaitable<void> SimServer::Impl::serve_stream(beast::tcp_stream stream, Re
     }
   }
   session->cut();
+  while (session->writing) {
+    session->writer_done.expires_at(asio::steady_timer::time_point::max());
+    co_await session->writer_done.async_wait(kNoThrow);
+  }
 }
 
-asio::awaitable<void> SimServer::Impl::write_stream(std::shared_ptr<StreamSession> session) {
-  auto& ws = session->ws;
+// Borrows the session from serve_stream, which outlives it (see StreamSession). Every return
+// says so through finish(); no destructor does, because stop() may destroy this frame after the
+// session is gone.
+asio::awaitable<void> SimServer::Impl::write_stream(StreamSession& session) {
+  auto finish = [](StreamSession& s) {
+    s.writing = false;
+    s.writer_done.cancel();
+  };
+  auto& ws = session.ws;
   for (;;) {
-    while (session->queue.empty() && !session->closed) {
-      session->wake.expires_at(asio::steady_timer::time_point::max());
-      co_await session->wake.async_wait(kNoThrow);
+    while (session.queue.empty() && !session.closed) {
+      session.wake.expires_at(asio::steady_timer::time_point::max());
+      co_await session.wake.async_wait(kNoThrow);
     }
-    if (session->closed) co_return;
-    auto message = session->queue.front();
+    if (session.closed) {
+      finish(session);
+      co_return;
+    }
+    auto message = session.queue.front();
     ws.binary(!options.text_frames);  // the paper stream sends binary frames
     auto [ec, n] = co_await ws.async_write(asio::buffer(*message), kNoThrow);
     if (ec) {
-      session->cut();
+      session.cut();
+      finish(session);
       co_return;
     }
-    session->queue.pop_front();
+    session.queue.pop_front();
   }
 }
 
