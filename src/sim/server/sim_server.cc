@@ -75,12 +75,14 @@ struct CompletionOf<void> {
 // One trade_updates client. Lives on its connection's strand; the model strand only holds a
 // weak_ptr and posts batches to it.
 //
-// Ownership (issue 3): serve_stream's frame owns the session, and its writer coroutine only
-// borrows it, so serve_stream waits for the writer to finish before it lets go. A shared_ptr
-// must never be a live by-value parameter or lambda capture of a coroutine here: GCC 12
-// destroys such copies twice, which took one reference too many off every session; the
-// session was freed under its own writer the moment a client left and the model dropped its
-// weak_ptr (SIGSEGV in cut(), "corrupted double-linked list", ASan heap-use-after-free).
+// Ownership (issue 3): serve_stream's frame owns the session and its writer only borrows it,
+// so serve_stream waits for the writer to return before it lets go. The session used to be
+// registered with `co_await on_model([this, session] {...})`; with GCC 12 a shared_ptr captured
+// by a lambda in a co_await'ed call loses one reference too many (reproduced standalone: the
+// object is destroyed while a coroutine still holds a copy). Every session was one reference
+// short, so when a client left and serve_stream ended before the writer resumed, the session
+// died under its writer and, once the pump dropped its weak_ptr, its memory was freed: SIGSEGV
+// in cut(), "corrupted double-linked list", ASan heap-use-after-free in write_stream.
 struct StreamSession : std::enable_shared_from_this<StreamSession> {
   StreamSession(beast::tcp_stream stream, const SimServerOptions& options)
       : ws(std::move(stream)), wake(ws.get_executor()), writer_done(ws.get_executor()),
@@ -144,6 +146,8 @@ struct SimServer::Impl {
 
   // Runs f() on the model strand and resumes the caller on its own executor with the result.
   // A plain handler, not a coroutine lambda: GCC 12 destroys coroutine lambda captures twice.
+  // f may capture references and raw pointers only: an owning capture (shared_ptr) loses a
+  // reference under GCC 12 (issue 3, see StreamSession).
   template <class F>
   auto on_model(F f) {
     using R = std::invoke_result_t<F>;
