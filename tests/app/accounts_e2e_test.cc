@@ -17,7 +17,7 @@ namespace {
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
-const std::string kBin = ORDERLY_BIN;
+const std::string kBin = orderly::testing::orderly_bin();
 constexpr const char* kToken = "accounts-token-71c3";
 
 struct SimAccount {

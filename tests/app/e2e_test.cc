@@ -12,7 +12,7 @@ namespace {
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
-const std::string kBin = ORDERLY_BIN;
+const std::string kBin = orderly::testing::orderly_bin();
 constexpr const char* kToken = "e2e-token-5f2a9c";
 
 class DaemonTest : public ::testing::Test {
@@ -230,7 +230,7 @@ TEST(Cli, UnreachableBrokerIsRetriedWhileReportedInJsonLogs) {
 }
 
 TEST(Cli, ForensicsReproducesTheIncidentTable) {
-  auto r = run(kBin + " forensics " ORDERLY_SOURCE_DIR "/tests/app/data/incident.log --json");
+  auto r = run(kBin + " forensics " + orderly::testing::source_dir() + "/tests/app/data/incident.log --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto v = json::parse(r.out).as_object();
   EXPECT_EQ(v.at("rows").as_array().size(), 4u);

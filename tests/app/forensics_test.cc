@@ -7,12 +7,13 @@
 #include <sstream>
 
 #include "memory_store.h"
+#include "support/paths.h"
 
 namespace orderly::app {
 namespace {
 
 ForensicsReport incident() {
-  std::ifstream in(ORDERLY_SOURCE_DIR "/tests/app/data/incident.log");
+  std::ifstream in(orderly::testing::source_dir() + "/tests/app/data/incident.log");
   EXPECT_TRUE(in.good());
   return analyze_log(in);
 }

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/paths.h"
+
 extern char** environ;
 
 namespace orderly::testing {

@@ -22,7 +22,7 @@ struct CliRun {
 };
 
 CliRun run_orderly(std::vector<std::string> args, const std::string& base_url) {
-  std::vector<std::string> argv_s = {ORDERLY_BIN};
+  std::vector<std::string> argv_s = {orderly::testing::orderly_bin()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());

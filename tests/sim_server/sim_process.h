@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "support/paths.h"
+
 namespace orderly::sim::testing {
 
 class SimProcess {
@@ -19,7 +21,7 @@ class SimProcess {
   // Starts `orderly sim --listen 127.0.0.1:0 <args>`; port() is 0 when it did not come up.
   // `env` ("NAME=value") is added to this process's environment for the child.
   explicit SimProcess(std::vector<std::string> args, std::vector<std::string> env = {}) {
-    std::vector<std::string> argv_s = {ORDERLY_BIN, "sim", "--listen", "127.0.0.1:0"};
+    std::vector<std::string> argv_s = {orderly::testing::orderly_bin(), "sim", "--listen", "127.0.0.1:0"};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
