@@ -252,6 +252,8 @@ class Engine::Impl {
   void on_resolve_result(const Pending& p, const CommandResult& r, Timestamp now);
   void on_refresh_result(const Pending& p, const CommandResult& r, Timestamp now);
   void on_cancel_result(const Pending& p, const CommandResult& r, Timestamp now);
+  // How long before a lookup or cancel that got no answer is asked again.
+  std::int64_t ask_again_after_ms(const BrokerError& e) const;
 
   // ---------------------------------------------------------------------------------------
   // Synchronizer.

@@ -507,14 +507,17 @@ void Engine::Impl::on_resolve_result(const Pending& p, const CommandResult& r, T
     audit(m, m.state, EventSource::error, "lookup failed, will look again: " + e.describe(),
           e.body, now);
   }
-  // A 429's X-Ratelimit-Reset can be a minute away. The transport already holds every request
-  // until then when the account really is over its limit, so waiting the whole minute here
-  // only keeps an order of unknown status unknown for longer (DST seed 322: an injected 429
-  // left an entry unknown past the quiet period while every other call went through).
-  const std::int64_t wait = std::max<std::int64_t>(
+  retry_resolve_at_[id] = now.plus_ms(ask_again_after_ms(e));
+}
+
+// A 429's X-Ratelimit-Reset can be a minute away. The transport already holds every request
+// until then when the account really is over its limit, so waiting the whole minute here only
+// keeps an order's status unknown for longer (DST seed 322: an injected 429 left an entry
+// unknown past the quiet period while every other call went through).
+std::int64_t Engine::Impl::ask_again_after_ms(const BrokerError& e) const {
+  return std::max<std::int64_t>(
       cfg_.poll_interval_ms,
       std::min<std::int64_t>(e.retry_after_ms.value_or(0), cfg_.inflight_check_ms));
-  retry_resolve_at_[id] = now.plus_ms(wait);
 }
 
 void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, Timestamp now) {
@@ -552,9 +555,7 @@ void Engine::Impl::on_cancel_result(const Pending& p, const CommandResult& r, Ti
     // cancel again (DST seed 43: a canceled trade's entry stayed open for good). A 422 means
     // it is already done or going: the refresh below tells which.
     if (r.error->http_status != 422) {
-      cancel_retry_at_[id] = now.plus_ms(std::max<std::int64_t>(
-          cfg_.poll_interval_ms,
-          std::min<std::int64_t>(r.error->retry_after_ms.value_or(0), cfg_.inflight_check_ms)));
+      cancel_retry_at_[id] = now.plus_ms(ask_again_after_ms(*r.error));
     }
   }
   // Cancel is asynchronous at Alpaca: learn the outcome by id.
