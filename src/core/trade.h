@@ -31,6 +31,10 @@ struct TradeSpec {
   PriceTarget take_profit;
   std::optional<PriceTarget> stop_loss;
   ExitMode exits = ExitMode::emulated;
+  // The caller's key for this trade (POST /api/trades client_trade_id / Idempotency-Key): the
+  // same key always names the same trade, so a retried request never opens a second one.
+  // Empty: none. Not part of what the trade is (a repeat is compared without it).
+  std::string client_trade_id;
 };
 
 // Checks a spec the way the broker would, before anything is recorded. Empty string: valid.

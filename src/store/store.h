@@ -88,12 +88,29 @@ class Store {
   virtual StatusOr<std::vector<Order>> list_orders(const OrderFilter& filter) = 0;
   virtual StatusOr<std::optional<Trade>> get_trade(TradeId id) = 0;
   virtual StatusOr<std::vector<Trade>> list_trades(int limit, int offset) = 0;
+  // The trade whose spec.client_trade_id is `key` (unique per account). The stores answer from
+  // an index; this default pages through list_trades() so that test doubles need not.
+  virtual StatusOr<std::optional<Trade>> find_trade_by_client_id(std::string_view key) {
+    for (int offset = 0;; offset += 1000) {
+      auto page = list_trades(1000, offset);
+      if (!page.ok()) return page.status();
+      for (auto& t : *page) {
+        if (t.spec.client_trade_id == key) return std::optional<Trade>(std::move(t));
+      }
+      if (page->size() < 1000) return std::optional<Trade>();
+    }
+  }
   virtual StatusOr<std::vector<OrderEvent>> order_events(OrderId id) = 0;
   // Audit events of every order, in seq order, from `after_seq` (exclusive).
   virtual StatusOr<std::vector<OrderEvent>> events_since(std::int64_t after_seq, int limit) = 0;
   virtual StatusOr<std::vector<Fill>> fills_for(OrderId id) = 0;
   virtual StatusOr<std::vector<Alert>> list_alerts(bool active_only, int limit) = 0;
   virtual StatusOr<std::vector<Position>> positions() = 0;
+
+  // The first read error that showed the store itself damaged or unreadable (corruption, I/O
+  // error) since it was opened, for health reports; empty while there is none. It stays: a
+  // damaged file does not heal while the process runs.
+  virtual std::string fault() const { return {}; }
 
   // Fencing for shared backends (postgres): from now on commit() refuses to write unless `lease`
   // is held(), and checks its token inside the write transaction, so a stale owner's batch is
