@@ -386,6 +386,16 @@ HttpResponse Api::route(const HttpRequest& req, std::string& route_name) {
     r.body.assign(reinterpret_cast<const char*>(asset->data), asset->size);
     return r;
   }
+  if (seg.size() == 1 && seg[0] == "openapi.json") {
+    route_name = "GET /openapi.json";
+    if (auto r = only({"GET"})) return *r;
+    const Asset* doc = find_api_description("/openapi.json");
+    if (doc == nullptr) return error(404, "no API description in this build");
+    HttpResponse r;
+    r.content_type = doc->content_type;
+    r.body.assign(reinterpret_cast<const char*>(doc->data), doc->size);
+    return r;
+  }
   if (seg.size() == 1 && seg[0] == "healthz") {
     route_name = "GET /healthz";
     if (auto r = only({"GET"})) return *r;

@@ -87,5 +87,7 @@ struct Asset {
   std::size_t size;
 };
 const Asset* find_asset(std::string_view path);
+// "/openapi.json": api/openapi.json, embedded the same way (the local API's OpenAPI description).
+const Asset* find_api_description(std::string_view path);
 
 }  // namespace orderly::server
