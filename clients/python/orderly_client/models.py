@@ -253,6 +253,8 @@ class ReconcileReport:
     findings: List[str]
     ok: bool
     error: Optional[str]
+    orders_unadopted: Optional[int] = None
+    complete: Optional[bool] = None
     account: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
 
@@ -287,8 +289,12 @@ class Health:
     rest_calls_last_minute: int
     rest_budget_per_minute: int
     now: Optional[datetime]
-    reasons: List[str] = field(default_factory=list)
-    unprotected_positions: Optional[int] = None
+    reasons: List[str] = field(default_factory=list)  # why the status is not ok
+    unprotected_positions: Optional[int] = None  # filled positions without working exits
+    stream_expected: Optional[bool] = None
+    broker_reachable: Optional[bool] = None
+    credentials_refused: Optional[bool] = None
+    snapshot_age_ms: Optional[int] = None
     accounts: List[Account] = field(default_factory=list)
     account: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
