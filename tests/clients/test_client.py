@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import threading
-import time
 import unittest
 from decimal import Decimal
 from typing import List

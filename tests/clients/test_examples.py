@@ -16,7 +16,7 @@ class StrategyTest(unittest.TestCase):
         with Sandbox(orderly_bin()) as box:
             env = box.env()
             env["PYTHONPATH"] = str(REPO / "clients/python")
-            run = subprocess.run([sys.executable, str(REPO / "examples/strategy.py"), "--tick-s", "0.2"],
+            run = subprocess.run([sys.executable, str(REPO / "examples/strategy.py"), "--tick-s", "0.2", "--timeout-s", "90"],
                                  env=env, capture_output=True, text=True, timeout=60)
             out = run.stdout
             self.assertEqual(run.returncode, 0, out + run.stderr + box.logs())

@@ -3,7 +3,6 @@
 import http.client
 import json
 import os
-import socket
 import time
 import uuid
 from decimal import Decimal
@@ -11,7 +10,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 from urllib.parse import quote, urlencode
 
 from .errors import ApiError, DaemonUnreachable, OutcomeUnknown, error_for
-from .models import (Account, Alert, AuditTrail, Event, Health, Order, OrderEvent, Position,
+from .models import (Account, Alert, AuditTrail, Event, Health, Order, Position,
                      ReconcileReport, Trade, from_json)
 
 DecimalLike = Union[str, int, Decimal]
