@@ -94,6 +94,10 @@ std::optional<Timestamp> parse_rfc3339(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
+  // 64-bit nanoseconds reach the years 1677-2262; beyond them the product overflows into a wrong
+  // time (found by tests/fuzz: "updated_at":"4042-03-16T..."), so such a time is refused.
+  constexpr std::int64_t kMaxSecs = INT64_MAX / 1'000'000'000 - 1;
+  if (secs > kMaxSecs || secs < -kMaxSecs) return std::nullopt;
   return Timestamp{secs * 1'000'000'000 + nanos};
 }
 

@@ -56,6 +56,14 @@ TEST(Rfc3339, RejectsJunk) {
   }
 }
 
+TEST(Rfc3339, RefusesYearsBeyondNanosecondRange) {
+  EXPECT_TRUE(parse_rfc3339("2262-04-11T00:00:00Z").has_value());
+  EXPECT_TRUE(parse_rfc3339("1677-09-22T00:00:00Z").has_value());
+  EXPECT_FALSE(parse_rfc3339("4042-03-16T18:38:01.942282Z").has_value());
+  EXPECT_FALSE(parse_rfc3339("9999-12-31T23:59:59Z").has_value());
+  EXPECT_FALSE(parse_rfc3339("0001-01-01T00:00:00Z").has_value());
+}
+
 TEST(Rfc3339, FormatIsUtcWithTrimmedNanos) {
   EXPECT_EQ(format_rfc3339(Timestamp{0}), "1970-01-01T00:00:00Z");
   EXPECT_EQ(format_rfc3339(*parse_rfc3339("2022-04-19T17:45:05.024916716Z")),
