@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all bootstrap configure build demo test bench clean
+.PHONY: all bootstrap configure build demo test bench tsan fuzz soak clean
 
 all: build
 
@@ -29,6 +29,16 @@ test: build
 
 bench: build
 	scripts/bench
+
+# Checks beyond `make test` (README "Checking builds"), each in its own build folder.
+tsan: bootstrap
+	scripts/tsan build-tsan
+
+fuzz: bootstrap
+	scripts/fuzz 60
+
+soak: build
+	scripts/soak --minutes 30 --bin $(BUILD_DIR)/src/app/orderly
 
 clean:
 	rm -rf $(BUILD_DIR)
