@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 
-TOKEN = "bench-token"
+TOKEN = "bench-token-0123456789"  # 16+ characters: shorter ones stop `orderly run`
 
 
 def emit(name, value, unit, **extra):

@@ -1,6 +1,11 @@
 // orderly dashboard: plain JS, no build step. Reads the local API, updates live from the
 // Server-Sent Events stream (GET /api/events): order events trigger a refresh, health events
 // feed the status bar and the sync-lag chart.
+//
+// The API wants its token on every read. The page asks for it once and keeps it in
+// sessionStorage (gone with the browser tab). fetch sends it as a bearer token; EventSource
+// cannot send headers, so the event stream alone takes it as ?token= (the daemon accepts the
+// query parameter on /api/events only).
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -8,6 +13,10 @@ const lagSamples = [];  // {t, lag}
 const LAG_WINDOW_MS = 120000;
 let selectedOrder = null;
 let refreshTimer = null;
+let events = null;  // the EventSource
+const TOKEN_KEY = "orderly.token";
+
+function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
 
 function text(v) { return v === null || v === undefined || v === "" ? "-" : String(v); }
 
@@ -38,9 +47,23 @@ function stateCell(tr, state) {
 }
 
 async function getJSON(path) {
-  const r = await fetch(path, { cache: "no-store" });
+  const headers = token() ? { Authorization: "Bearer " + token() } : {};
+  const r = await fetch(path, { cache: "no-store", headers });
+  if (r.status === 401 || r.status === 403) {
+    const body = await r.json().catch(() => ({}));
+    askToken(r.status === 401 && token() ? "that token was refused" : body.error || "");
+  }
   if (!r.ok) throw new Error(path + " " + r.status);
   return r.json();
+}
+
+// Shows the token form (once, however many requests were refused).
+function askToken(message) {
+  if (events) { events.close(); events = null; }
+  $("#login-error").textContent = message;
+  if (!$("#login").hidden) return;
+  $("#login").hidden = false;
+  $("#login-token").focus();
 }
 
 function fill(tableId, rows, build) {
@@ -176,7 +199,8 @@ function scheduleRefresh() {
 }
 
 function connect() {
-  const events = new EventSource("/api/events");
+  if (events) events.close();
+  events = new EventSource("/api/events" + (token() ? "?token=" + encodeURIComponent(token()) : ""));
   events.addEventListener("order_event", scheduleRefresh);
   let ticks = 0;
   events.addEventListener("health", (e) => {
@@ -192,7 +216,19 @@ $("#audit-close").addEventListener("click", () => {
   $("#audit-section").hidden = true;
   for (const tr of document.querySelectorAll("#orders tbody tr.selected")) tr.classList.remove("selected");
 });
-refreshAll();
-getJSON("/healthz").then(showHealth).catch(() => {});
-connect();
-setInterval(refreshAll, 10000);
+$("#login").addEventListener("submit", (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("#login-token").value.trim());
+  $("#login").hidden = true;
+  $("#login-token").value = "";
+  start();
+});
+
+// Reads first: with [api] public_reads or a token kept from earlier, no question is asked.
+function start() {
+  refreshAll();
+  getJSON("/healthz").then(showHealth).catch(() => {});
+  connect();
+}
+start();
+setInterval(() => { if ($("#login").hidden) refreshAll(); }, 10000);

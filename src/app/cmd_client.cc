@@ -1,11 +1,13 @@
 // The client commands: they read and steer the running daemon through its local API.
 //   orderly trade open SYMBOL --qty N [--limit P] --tp P|+X% [--sl P|-X%] [--exits native|emulated]
+//                      [--client-trade-id ID]
 //   orderly status | orders | positions | alerts | audit ORDER | reconcile [--fix]
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
 #include <iostream>
 #include <memory>
+#include <random>
 
 #include "app/cli_client.h"
 #include "app/command.h"
@@ -75,7 +77,18 @@ struct TradeOptions {
   std::string sl;
   std::string exits = "emulated";
   std::string side = "buy";
+  std::string client_trade_id;  // empty: one is made up, so that a retry can name the same trade
 };
+
+// "cli-" and 16 random hex digits: unique enough that two invocations never share one.
+std::string make_client_trade_id() {
+  std::random_device rd;
+  std::uint64_t bits = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "cli-";
+  for (int i = 0; i < 16; ++i, bits >>= 4) out += kHex[bits & 0xf];
+  return out;
+}
 
 // "10.50" -> {price_key: "10.50"}; "+2%" / "2%" -> {"percent": "2"}. `sign` is the sign a
 // percent may carry ('+' for a take-profit, '-' for a stop-loss).
@@ -127,7 +140,10 @@ int trade_open(const TradeOptions& t) {
     }
     body["stop_loss"] = *sl;
   }
-  return query(t.client, "POST", "/api/trades", json::serialize(body), [](const json::value& v) {
+  const std::string key = t.client_trade_id.empty() ? make_client_trade_id() : t.client_trade_id;
+  body["client_trade_id"] = key;
+  const std::string request = json::serialize(body);
+  int code = query(t.client, "POST", "/api/trades", request, [](const json::value& v) {
     const auto& trade = v.as_object();
     std::cout << "trade " << cell(trade, "id") << " " << cell(trade, "symbol") << " "
               << cell(trade, "state") << " (exits " << cell(trade, "exits") << ")\n";
@@ -136,6 +152,12 @@ int trade_open(const TradeOptions& t) {
     }
     return kExitOk;
   });
+  if (code == kExitUnavailable) {
+    // The daemon may have recorded the trade before the answer was lost: the same key finds it.
+    std::cerr << "orderly trade open: the trade may have been opened; repeat the command with "
+                 "--client-trade-id " << key << " to get it (never a second trade)\n";
+  }
+  return code;
 }
 
 // ---- reads -----------------------------------------------------------------------------------
@@ -279,6 +301,9 @@ const bool registered_trade = register_command({"trade", 30, [](CLI::App& app, i
   open->add_option("--exits", t->exits, "native (bracket) or emulated (after the fill)")
       ->check(CLI::IsMember({"native", "emulated"}));
   open->add_option("--side", t->side, "side of the entry")->check(CLI::IsMember({"buy", "sell"}));
+  open->add_option("--client-trade-id", t->client_trade_id,
+                   "your key for this trade (1-64 of A-Za-z0-9_.:-); a repeat with the same key "
+                   "returns that trade instead of opening another (default: a new key)");
   add_client_options(open, t->client);
   open->callback([t, &exit_code] { exit_code = trade_open(*t); });
 }});

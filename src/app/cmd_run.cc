@@ -100,7 +100,8 @@ int run(const Options& o) {
   }
   auto listen = parse_listen_address(config.api.listen);  // validated above
   if (config.api.token.empty()) {
-    spdlog::warn("[api] token is empty: the local API refuses every mutating call");
+    spdlog::warn("[api] token is empty: the local API answers /healthz{} and refuses the rest",
+                 config.api.public_reads ? " and reads" : "");
   }
 
   // ---- one runner per account: lease (or standby), store, broker, stream, engine
@@ -123,6 +124,11 @@ int run(const Options& o) {
   server::ServerOptions server_options;
   server_options.host = listen->host;
   server_options.port = listen->port;
+  server_options.access = {config.api.token, config.api.public_reads, config.api.allowed_hosts};
+  // A daemon listening on a named address answers to that name (an IP literal cannot be rebound).
+  if (listen->host != "0.0.0.0" && listen->host != "::") {
+    server_options.access.allowed_hosts.push_back(listen->host);
+  }
   std::unique_ptr<server::HttpServer> http;
   auto next_bind = std::chrono::steady_clock::now();
   for (;;) {

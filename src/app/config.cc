@@ -10,6 +10,8 @@
 #include <sstream>
 #include <vector>
 
+#include "server/api.h"
+
 namespace orderly::app {
 namespace {
 
@@ -41,6 +43,19 @@ Reader int_into(std::int64_t& field) {
     return "";
   };
 }
+Reader strings_into(std::vector<std::string>& field) {
+  return [&field](const toml::node& n) -> std::string {
+    const toml::array* a = n.as_array();
+    if (a == nullptr) return "must be an array of strings";
+    std::vector<std::string> out;
+    for (const auto& e : *a) {
+      if (!e.is_string()) return "must be an array of strings";
+      out.push_back(*e.value<std::string>());
+    }
+    field = std::move(out);
+    return "";
+  };
+}
 Reader bool_into(bool& field) {
   return [&field](const toml::node& n) -> std::string {
     if (!n.is_boolean()) return "must be true or false";
@@ -59,7 +74,11 @@ std::map<std::string, std::map<std::string, Reader>> schema(Config& c) {
         {"secret_key", string_into(c.broker.secret_key)},
         {"rate_limit_per_min", int_into(c.broker.rate_limit_per_min)}}},
       {"store", {{"url", string_into(c.store.url)}}},
-      {"api", {{"listen", string_into(c.api.listen)}, {"token", string_into(c.api.token)}}},
+      {"api",
+       {{"listen", string_into(c.api.listen)},
+        {"token", string_into(c.api.token)},
+        {"public_reads", bool_into(c.api.public_reads)},
+        {"allowed_hosts", strings_into(c.api.allowed_hosts)}}},
       {"sync",
        {{"poll_interval_ms", int_into(c.sync.poll_interval_ms)},
         {"idle_poll_interval_ms", int_into(c.sync.idle_poll_interval_ms)},
@@ -119,7 +138,43 @@ std::string read_accounts(const toml::node& node, std::string_view source,
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
 std::string redact(const std::string& secret) { return secret.empty() ? "<empty>" : "<redacted>"; }
+
+}  // namespace
+
+namespace {
+
+// The API's doors: a guessable token, or an open port beyond this host, is refused at start.
+Status validate_api(const ApiConfig& api) {
+  auto listen = parse_listen_address(api.listen);
+  if (!listen.ok()) return invalid("api." + listen.status().message());
+  if (!api.token.empty() && api.token.size() < kMinApiTokenLength) {
+    return invalid("api.token is " + std::to_string(api.token.size()) +
+                   " characters; use at least " + std::to_string(kMinApiTokenLength) +
+                   " (e.g. `openssl rand -hex 16`)");
+  }
+  const bool loopback = server::host_allowed(listen->host, {});
+  if (!loopback && api.token.empty()) {
+    return invalid("api.listen '" + api.listen + "' is reachable beyond this host and [api] token "
+                   "is empty: set a token (16+ characters) or listen on 127.0.0.1");
+  }
+  if (!loopback && api.public_reads) {
+    return invalid("api.public_reads = true is for a loopback-only set-up; api.listen '" +
+                   api.listen + "' is reachable beyond this host");
+  }
+  for (const auto& h : api.allowed_hosts) {
+    if (h.empty() || h.find_first_of(" /\t") != std::string::npos) {
+      return invalid("api.allowed_hosts: '" + h + "' is not a host name");
+    }
+  }
+  return Status::ok();
+}
 
 }  // namespace
 
@@ -325,9 +380,7 @@ Status validate(const Config& c) {
   if (!starts_with(c.broker.base_url, "https://") && !starts_with(c.broker.base_url, "http://")) {
     return invalid("broker.base_url '" + c.broker.base_url + "' must start with https:// or http://");
   }
-  if (auto listen = parse_listen_address(c.api.listen); !listen.ok()) {
-    return invalid("api." + listen.status().message());
-  }
+  if (Status s = validate_api(c.api); !s) return s;
   const std::string& url = c.store.url;
   bool sqlite = starts_with(url, "sqlite:") && url.size() > 7;
   bool postgres = starts_with(url, "postgresql://") || starts_with(url, "postgres://");
@@ -355,6 +408,8 @@ std::string describe(const Config& c) {
     << "\n"
     << "api.listen=" << c.api.listen << "\n"
     << "api.token=" << redact(c.api.token) << "\n"
+    << "api.public_reads=" << (c.api.public_reads ? "true" : "false") << "\n"
+    << "api.allowed_hosts=" << join(c.api.allowed_hosts) << "\n"
     << "sync.poll_interval_ms=" << c.sync.poll_interval_ms << "\n"
     << "sync.idle_poll_interval_ms=" << c.sync.idle_poll_interval_ms << "\n"
     << "sync.stream=" << (c.sync.stream ? "true" : "false") << "\n"

@@ -27,10 +27,15 @@ struct StoreConfig {
   std::string url = "sqlite:orderly.db";  // or "postgresql://user@host/db"
 };
 
+// The token guards every route but /healthz (and the dashboard's files). At least 16
+// characters; a listen address other than loopback needs one.
 struct ApiConfig {
   std::string listen = "127.0.0.1:8930";
-  std::string token;  // empty: every mutating call is refused
+  std::string token;  // empty: every call but /healthz is refused (reads: see public_reads)
+  bool public_reads = false;  // open GET routes without the token; loopback listen only
+  std::vector<std::string> allowed_hosts;  // Host header names served besides loopback ones
 };
+inline constexpr std::size_t kMinApiTokenLength = 16;
 
 struct SyncConfig {
   std::int64_t poll_interval_ms = 1000;

@@ -4,6 +4,7 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <optional>
 #include <set>
@@ -95,6 +96,8 @@ json::object trade_json(const Trade& t, const std::vector<Order>& orders) {
       {"exits", to_string(s.exits)},
       {"tif", to_string(s.tif)},
       {"state", to_string(t.state)},
+      {"client_trade_id",
+       s.client_trade_id.empty() ? json::value(nullptr) : json::value(s.client_trade_id)},
       {"note", t.note},
       {"created_at", ts(t.created_at)},
       {"updated_at", ts(t.updated_at)},
@@ -208,14 +211,45 @@ PriceTarget read_target(const BodyReader& parent, std::string_view key, std::str
   return t;
 }
 
+constexpr std::size_t kMaxClientTradeId = 64;
+
+// 1-64 of [A-Za-z0-9_.:-]: safe in URLs, logs and SQL text, long enough for a UUID or a
+// strategy's own "name:date:seq".
+constexpr const char* kBadClientTradeId =
+    "client_trade_id must be 1-64 characters of A-Z a-z 0-9 _ . : -";
+bool valid_client_trade_id(std::string_view key) {
+  if (key.empty() || key.size() > kMaxClientTradeId) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == ':' || c == '-';
+  });
+}
+
+// What a trade is, without its key: a retry must ask for the same thing to get the same trade.
+bool same_target(const std::optional<PriceTarget>& a, const std::optional<PriceTarget>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a || (a->price == b->price && a->percent == b->percent);
+}
+bool same_trade(const TradeSpec& a, const TradeSpec& b) {
+  return a.symbol == b.symbol && a.side == b.side && a.qty == b.qty &&
+         a.entry_type == b.entry_type && a.entry_limit_price == b.entry_limit_price &&
+         a.tif == b.tif && same_target(a.take_profit, b.take_profit) &&
+         same_target(a.stop_loss, b.stop_loss) && a.exits == b.exits;
+}
+
 TradeSpec parse_trade_spec(const std::string& body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (ec) throw BodyError{"body is not valid JSON: " + ec.message()};
   if (!v.is_object()) throw BodyError{"body must be a JSON object"};
   BodyReader r(v.as_object(), "");
-  r.allow({"symbol", "side", "qty", "entry", "take_profit", "stop_loss", "exits", "tif"});
+  r.allow({"symbol", "side", "qty", "entry", "take_profit", "stop_loss", "exits", "tif",
+           "client_trade_id"});
   TradeSpec spec;
+  if (r.has("client_trade_id")) {
+    spec.client_trade_id = r.string("client_trade_id");
+    if (!valid_client_trade_id(spec.client_trade_id)) throw BodyError{kBadClientTradeId};
+  }
   spec.symbol = r.string("symbol");
   if (r.has("side")) {
     auto side = parse_side(r.string("side"));
@@ -312,7 +346,83 @@ std::optional<HttpResponse> read_paging(const Target& t, int& limit, int& offset
   return std::nullopt;
 }
 
+// The host part of a Host header or an allowed_hosts entry, lower-cased, without port or
+// brackets: "[::1]:8930" -> "::1", "LocalHost:80" -> "localhost".
+std::string host_name(std::string_view h) {
+  std::string_view name = h;
+  if (!h.empty() && h.front() == '[') {
+    auto close = h.find(']');
+    name = close == std::string_view::npos ? h : h.substr(1, close - 1);
+  } else if (auto colon = h.find(':'); colon != std::string_view::npos &&
+                                        h.find(':', colon + 1) == std::string_view::npos) {
+    name = h.substr(0, colon);
+  }
+  std::string out(name);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool is_loopback_name(const std::string& name) {
+  if (name == "localhost" || name == "::1") return true;
+  // 127.0.0.0/8, written as four decimal parts.
+  int parts = 0;
+  std::size_t start = 0;
+  for (;;) {
+    auto dot = name.find('.', start);
+    auto part = std::string_view(name).substr(start, dot == std::string::npos ? dot : dot - start);
+    auto v = parse_int(part);
+    if (!v || *v < 0 || *v > 255 || part.empty() || (parts == 0 && *v != 127)) return false;
+    ++parts;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return parts == 4;
+}
+
+bool bearer_matches(std::string_view authorization, const std::string& token) {
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() < kScheme.size()) return false;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return false;
+  }
+  return !token.empty() && constant_time_equal(authorization.substr(kScheme.size()), token);
+}
+
 }  // namespace
+
+bool host_allowed(std::string_view host_header, const std::vector<std::string>& allowed) {
+  const std::string name = host_name(host_header);
+  if (name.empty()) return false;
+  if (is_loopback_name(name)) return true;
+  return std::any_of(allowed.begin(), allowed.end(),
+                     [&](const std::string& a) { return host_name(a) == name; });
+}
+
+std::optional<HttpResponse> check_access(const AccessPolicy& p, const HttpRequest& r) {
+  if (!host_allowed(r.host, p.allowed_hosts)) {
+    return error(421, "this API does not serve Host '" + r.host.substr(0, 100) +
+                          "': use a loopback address, or add the name to [api] allowed_hosts");
+  }
+  const std::string path = r.target.substr(0, r.target.find('?'));
+  const bool read = r.method == "GET" || r.method == "HEAD";
+  if (path == "/healthz") return std::nullopt;
+  // The dashboard's files hold no data; it must load to ask for the token.
+  if (read && (path == "/" || (path.find('/', 1) == std::string::npos && find_asset(path)))) {
+    return std::nullopt;
+  }
+  if (read && p.public_reads) return std::nullopt;
+  if (p.token.empty()) {
+    return error(403, "the local API is closed: no [api] token is configured (set one of 16+ "
+                      "characters; [api] public_reads = true opens reads on a loopback-only "
+                      "set-up)");
+  }
+  if (!bearer_matches(r.authorization, p.token)) {
+    auto res = error(401, "a valid bearer token is required (Authorization: Bearer TOKEN)");
+    res.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return res;
+  }
+  return std::nullopt;
+}
 
 HttpResponse json_body(int status, std::string body) {
   HttpResponse r;
@@ -366,9 +476,7 @@ HttpResponse Api::route(const HttpRequest& req, std::string& route_name) {
     if (token_.empty()) {
       return error(403, "mutating calls are disabled: no [api] token is configured");
     }
-    const std::string prefix = "Bearer ";
-    if (req.authorization.rfind(prefix, 0) != 0 ||
-        !constant_time_equal(req.authorization.substr(prefix.size()), token_)) {
+    if (!bearer_matches(req.authorization, token_)) {
       auto r = error(401, "a valid bearer token is required (Authorization: Bearer TOKEN)");
       r.headers.emplace_back("WWW-Authenticate", "Bearer");
       return r;
@@ -399,7 +507,7 @@ HttpResponse Api::route(const HttpRequest& req, std::string& route_name) {
   if (seg.size() == 1 && seg[0] == "healthz") {
     route_name = "GET /healthz";
     if (auto r = only({"GET"})) return *r;
-    Health h = engine_.health();
+    Health h = health();
     auto r = json_response(h.store_ok ? 200 : 503, json::parse(health_json()));
     return r;
   }
@@ -432,19 +540,7 @@ HttpResponse Api::route(const HttpRequest& req, std::string& route_name) {
     if (m == "POST") {
       route_name = "POST /api/trades";
       if (auto r = authorize()) return *r;
-      TradeSpec spec;
-      try {
-        spec = parse_trade_spec(req.body);
-      } catch (const BodyError& e) {
-        return error(400, e.message);
-      }
-      if (std::string problem = validate(spec); !problem.empty()) return error(400, problem);
-      auto trade = engine_.open_trade(spec);
-      if (!trade.ok()) return error(status_for(trade.status()), trade.status().message());
-      OrderFilter f;
-      f.trade_id = trade->id;
-      auto orders = store_.list_orders(f);
-      return json_response(201, trade_json(*trade, orders.ok() ? *orders : std::vector<Order>{}));
+      return post_trade(req);
     }
     route_name = "GET /api/trades";
     int limit = 100, offset = 0;
@@ -611,6 +707,52 @@ HttpResponse Api::route(const HttpRequest& req, std::string& route_name) {
   return error(404, "no such route: " + req.target.substr(0, 200));
 }
 
+// POST /api/trades after authorization. With a client_trade_id the key is looked up and the
+// trade opened under open_mu_: a repeat (a retry after a timeout, a restart, a second copy)
+// answers 200 with the trade the key already names, or 409 when it asks for something else.
+HttpResponse Api::post_trade(const HttpRequest& req) {
+  TradeSpec spec;
+  try {
+    spec = parse_trade_spec(req.body);
+  } catch (const BodyError& e) {
+    return error(400, e.message);
+  }
+  if (!req.idempotency_key.empty()) {
+    if (!valid_client_trade_id(req.idempotency_key)) {
+      return error(400, std::string("the Idempotency-Key header: ") + kBadClientTradeId);
+    }
+    if (!spec.client_trade_id.empty() && spec.client_trade_id != req.idempotency_key) {
+      return error(400, "the Idempotency-Key header and the body's 'client_trade_id' differ");
+    }
+    spec.client_trade_id = req.idempotency_key;
+  }
+  const bool keyed = !spec.client_trade_id.empty();
+  if (std::string problem = validate(spec); !problem.empty()) return error(400, problem);
+  auto with_orders = [&](int status, const Trade& t) {
+    OrderFilter f;
+    f.trade_id = t.id;
+    auto orders = store_.list_orders(f);
+    return json_response(status, trade_json(t, orders.ok() ? *orders : std::vector<Order>{}));
+  };
+  std::unique_lock<std::mutex> lock(open_mu_, std::defer_lock);
+  if (keyed) {
+    lock.lock();
+    auto existing = store_.find_trade_by_client_id(spec.client_trade_id);
+    if (!existing.ok()) return error(503, "store: " + existing.status().message());
+    if (existing->has_value()) {
+      const Trade& t = **existing;
+      if (!same_trade(t.spec, spec)) {
+        return error(409, "client_trade_id '" + spec.client_trade_id + "' already names trade " +
+                              std::to_string(t.id) + ", opened with a different body");
+      }
+      return with_orders(200, t);
+    }
+  }
+  auto trade = engine_.open_trade(spec);
+  if (!trade.ok()) return error(status_for(trade.status()), trade.status().message());
+  return with_orders(201, *trade);
+}
+
 std::vector<std::pair<std::int64_t, std::string>> Api::events_after(std::int64_t after_seq,
                                                                      int limit) {
   std::vector<std::pair<std::int64_t, std::string>> out;
@@ -634,8 +776,18 @@ std::int64_t Api::last_event_seq() {
   }
 }
 
-std::string Api::health_json() {
+Health Api::health() {
   Health h = engine_.health();
+  // The engine judges the store by its commits; a read that found the file damaged counts too.
+  if (std::string fault = store_.fault(); !fault.empty()) {
+    h.store_ok = false;
+    h.store_error = fault;
+  }
+  return h;
+}
+
+std::string Api::health_json() {
+  Health h = health();
   Timestamp now = clock_.now();
   json::object o{
       // The stream may be off by configuration (polling only): it is reported, not judged, here.

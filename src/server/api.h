@@ -9,7 +9,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/time.h"
@@ -23,7 +25,20 @@ struct HttpRequest {
   std::string target;  // path and query
   std::string authorization;  // the Authorization header, "" when absent
   std::string body;
+  std::string idempotency_key;  // Idempotency-Key (client_trade_id's alias), "" when absent
+  std::string host;             // the Host header, "" when absent
 };
+
+// Who may use the API at all (checked by the HTTP server before any route, the event stream
+// included). The token guards every route but /healthz and the dashboard's own files.
+struct AccessPolicy {
+  std::string token;            // empty: none configured, so only /healthz (and public reads)
+  bool public_reads = false;    // GET/HEAD without a token: for a loopback-only set-up
+  std::vector<std::string> allowed_hosts;  // Host names served besides loopback ones
+};
+
+// Host header values: "127.0.0.1:8930", "localhost", "[::1]:8930" are loopback.
+bool host_allowed(std::string_view host_header, const std::vector<std::string>& allowed);
 
 struct HttpResponse {
   int status = 200;
@@ -31,6 +46,11 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
 };
+
+// nullopt when `request` may proceed; else the answer: 421 for a Host that is neither loopback
+// nor allowed (a web page reaching us through DNS rebinding), 401 without a valid bearer token,
+// 403 when no token is configured. Constant-time token comparison.
+std::optional<HttpResponse> check_access(const AccessPolicy& policy, const HttpRequest& request);
 
 // A JSON answer as every route gives it (not cached), and the {"error": ...} one.
 HttpResponse json_body(int status, std::string body);
@@ -69,11 +89,16 @@ class Api final : public Handler {
 
  private:
   HttpResponse route(const HttpRequest& request, std::string& route_name);
+  HttpResponse post_trade(const HttpRequest& request);
+  Health health();  // the engine's, with the store's own read faults
 
   EngineControl& engine_;
   Store& store_;
   std::string token_;
   const Clock& clock_;
+  // Held from the look-up of a client_trade_id to the commit of its trade, so that two requests
+  // with one key (a retry racing its original) cannot both open a trade.
+  std::mutex open_mu_;
   std::mutex counters_mu_;
   std::map<std::pair<std::string, int>, std::int64_t> counters_;
 };

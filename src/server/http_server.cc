@@ -3,9 +3,11 @@
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/beast.hpp>
+#include <boost/url/parse.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -39,6 +41,16 @@ http::response<http::string_body> to_beast(const HttpResponse& r, unsigned versi
   res.prepare_payload();
   if (head) res.body().clear();
   return res;
+}
+
+// The `token` query parameter (percent-decoded), when present.
+std::optional<std::string> query_token(const std::string& target) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  for (auto param : url->params()) {
+    if (param.key == "token") return std::string(param.value);
+  }
+  return std::nullopt;
 }
 
 HttpResponse json_error(int status, std::string_view message) {
@@ -161,17 +173,29 @@ class HttpServer::Impl {
       if (ec) break;  // closed, timed out (the stream is already closed) or reset
       auto& req = parser.get();
       std::string path = path_of(req.target());
-      if (path == "/api/events" && req.method() == http::verb::get) {
-        co_await sse(stream, req);
-        break;
-      }
+      const bool events = path == "/api/events" && req.method() == http::verb::get;
       HttpRequest request{std::string(req.method_string()), std::string(req.target()),
-                          std::string(req[http::field::authorization]), std::move(req.body())};
+                          std::string(req[http::field::authorization]), std::move(req.body()),
+                          std::string(req["Idempotency-Key"]),
+                          std::string(req[http::field::host])};
+      // EventSource cannot send headers: the stream alone takes the token as ?token=.
+      if (events && request.authorization.empty()) {
+        if (auto t = query_token(request.target)) request.authorization = "Bearer " + *t;
+      }
       bool head = req.method() == http::verb::head;
       if (head) request.method = "GET";
-      ++busy_;
-      HttpResponse response = api_.handle(request);
-      --busy_;
+      HttpResponse response;
+      if (auto refused = check_access(o_.access, request)) {
+        api_.count("refused", refused->status);
+        response = std::move(*refused);
+      } else if (events) {
+        co_await sse(stream, req);
+        break;
+      } else {
+        ++busy_;
+        response = api_.handle(request);
+        --busy_;
+      }
       auto res = to_beast(response, req.version(), req.keep_alive() && !stopping_, head);
       boost::system::error_code wec;
       co_await write(stream, res, wec);

@@ -20,6 +20,7 @@ struct ServerOptions {
   std::int64_t idle_timeout_ms = 30'000;     // keep-alive connection without a request
   std::int64_t sse_poll_ms = 500;            // how often the event stream looks for news
   int threads = 4;
+  AccessPolicy access;  // checked before every route and the event stream
 };
 
 class HttpServer {

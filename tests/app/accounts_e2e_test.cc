@@ -8,7 +8,7 @@
 #include <set>
 
 #include "app/api_client.h"
-#include "broker/alpaca/alpaca_broker.h"
+#include "broker_side.h"
 #include "process.h"
 #include "store/pg_server.h"
 
@@ -206,15 +206,7 @@ class AccountsTest : public ::testing::Test {
 
   // Every order the account's simulator holds, read with that account's keys.
   std::vector<BrokerOrder> sim_orders(const SimAccount& a) {
-    alpaca::AlpacaConfig c{"http://127.0.0.1:" + std::to_string(a.port), a.key, a.secret};
-    auto broker = alpaca::make_alpaca_broker(c);
-    EXPECT_TRUE(broker.ok());
-    if (!broker.ok()) return {};
-    ListOrdersQuery q;
-    q.status = OrderListStatus::all;
-    auto orders = (*broker)->list_orders(q);
-    EXPECT_TRUE(orders.ok()) << orders.error().message;
-    return orders.ok() ? orders.value() : std::vector<BrokerOrder>{};
+    return orderly::testing::sim_orders(a.port, a.key, a.secret);
   }
 
   // No intent reached the broker twice: every POST /v2/orders the simulator saw created one
@@ -263,8 +255,9 @@ TEST_F(AccountsTest, OneDaemonTradesOnBothAccounts) {
   ASSERT_EQ(::connect(sse, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   timeval tv{0, 200'000};
   ::setsockopt(sse, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  const char req[] = "GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(::send(sse, req, sizeof req - 1, 0), static_cast<ssize_t>(sizeof req - 1));
+  const std::string req = std::string("GET /api/events?token=") + kToken +
+                          " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  ASSERT_EQ(::send(sse, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
   std::string feed;
   auto read_feed = [&] {
     char buf[8192];

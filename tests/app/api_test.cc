@@ -24,6 +24,7 @@ class ApiTest : public ::testing::Test {
     return api.handle({std::move(method), std::move(target), std::move(auth), std::move(body)});
   }
   static json::value parse(const HttpResponse& r) { return json::parse(r.body); }
+  std::size_t trade_count() { return parse(call("GET", "/api/trades")).as_array().size(); }
   static std::string error_of(const HttpResponse& r) {
     return std::string(json::parse(r.body).at("error").as_string());
   }
@@ -73,6 +74,88 @@ TEST_F(ApiTest, EmptyConfiguredTokenRefusesEveryMutation) {
   EXPECT_EQ(r.status, 403);
   EXPECT_NE(error_of(r).find("token"), std::string::npos);
   EXPECT_EQ(open_api.handle({"GET", "/api/orders", "", ""}).status, 200);  // reads stay open
+}
+
+// A client_trade_id names one trade for good: the repeat answers 200 with it, never a second.
+TEST_F(ApiTest, RepeatedClientTradeIdAnswers200WithTheSameTrade) {
+  const std::string keyed =
+      std::string(kTrade).insert(1, R"("client_trade_id":"strat-1:2026-12-03.a_b",)");
+  auto first = call("POST", "/api/trades", keyed);
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_EQ(parse(first).at("client_trade_id").as_string(), "strat-1:2026-12-03.a_b");
+  auto again = call("POST", "/api/trades", keyed);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(parse(again).at("id"), parse(first).at("id"));
+  EXPECT_EQ(parse(again).at("orders").as_array().size(), 1u);
+  // The same request written differently (decimal scale, key order) is the same trade.
+  auto reordered = call("POST", "/api/trades",
+                        R"({"client_trade_id":"strat-1:2026-12-03.a_b","qty":"37.00",)"
+                        R"("symbol":"STWD",)"
+                        R"("side":"buy","entry":{"type":"limit","limit_price":"10.050"},)"
+                        R"("take_profit":{"limit_price":"10.5"},"stop_loss":{"percent":"1"}})");
+  EXPECT_EQ(reordered.status, 200) << reordered.body;
+  EXPECT_EQ(parse(call("GET", "/api/trades")).as_array().size(), 1u);
+  EXPECT_EQ(trade_count(), 1u);
+}
+
+TEST_F(ApiTest, ClientTradeIdWithADifferentBodyIs409) {
+  auto first =
+      call("POST", "/api/trades", std::string(kTrade).insert(1, R"("client_trade_id":"k1",)"));
+  ASSERT_EQ(first.status, 201) << first.body;
+  std::string other =
+      R"({"client_trade_id":"k1","symbol":"STWD","qty":"38","take_profit":{"percent":"2"}})";
+  auto r = call("POST", "/api/trades", other);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(error_of(r).find("already names trade 1"), std::string::npos) << r.body;
+  EXPECT_EQ(trade_count(), 1u);
+  // Another key is another trade.
+  auto another =
+      call("POST", "/api/trades", std::string(kTrade).insert(1, R"("client_trade_id":"k2",)"));
+  EXPECT_EQ(another.status, 201) << another.body;
+}
+
+TEST_F(ApiTest, IdempotencyKeyHeaderIsAnAliasOfClientTradeId) {
+  auto post = [&](std::string body, std::string key) {
+    HttpRequest req{"POST", "/api/trades", "Bearer s3cret", std::move(body)};
+    req.idempotency_key = std::move(key);
+    return api.handle(req);
+  };
+  auto first = post(kTrade, "hdr-7");
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_EQ(parse(first).at("client_trade_id").as_string(), "hdr-7");
+  // The header and the body name the same key: the same trade.
+  auto again = post(std::string(kTrade).insert(1, R"("client_trade_id":"hdr-7",)"), "");
+  EXPECT_EQ(again.status, 200) << again.body;
+  auto clash = post(std::string(kTrade).insert(1, R"("client_trade_id":"hdr-8",)"), "hdr-7");
+  EXPECT_EQ(clash.status, 400) << clash.body;
+  EXPECT_EQ(post(kTrade, "bad key!").status, 400);
+  EXPECT_EQ(trade_count(), 1u);
+}
+
+TEST_F(ApiTest, MalformedClientTradeIdsGet400) {
+  auto keyed = [](const std::string& key) {
+    return std::string(kTrade).insert(1, "\"client_trade_id\":\"" + key + "\",");
+  };
+  const std::vector<std::string> bad = {"", std::string(65, 'a'), "a b", "a/b", "é", "a\\u0000"};
+  for (const std::string& key : bad) {
+    auto r = call("POST", "/api/trades", keyed(key));
+    EXPECT_EQ(r.status, 400) << key << " " << r.body;
+  }
+  auto r = call("POST", "/api/trades", std::string(kTrade).insert(1, R"("client_trade_id":7,)"));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(call("POST", "/api/trades", keyed(std::string(64, 'z'))).status, 201);
+  EXPECT_EQ(trade_count(), 1u);
+}
+
+// A read that found the store damaged is never reported as store_ok.
+TEST_F(ApiTest, StoreFaultMakesHealthzUnhealthy) {
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+  store.set_fault("sqlite:/x/orderly.db: listing orders: database disk image is malformed");
+  auto h = call("GET", "/healthz");
+  EXPECT_EQ(h.status, 503);
+  EXPECT_FALSE(parse(h).at("store_ok").as_bool());
+  EXPECT_NE(parse(h).at("store_error").as_string().find("malformed"), std::string::npos);
+  EXPECT_NE(api.health_json().find("\"store_ok\":false"), std::string::npos);
 }
 
 TEST_F(ApiTest, BadTradeBodiesGetClear400s) {

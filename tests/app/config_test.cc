@@ -37,7 +37,9 @@ rate_limit_per_min = 100
 url = "sqlite:/tmp/x.db"
 [api]
 listen = "127.0.0.1:0"
-token = "t0k"
+token = "t0k-t0k-t0k-t0k-t0k"
+public_reads = true
+allowed_hosts = ["orderly.lan", "box:8930"]
 [sync]
 poll_interval_ms = 200
 idle_poll_interval_ms = 2000
@@ -59,7 +61,9 @@ stuck_order_ms = 9
   EXPECT_EQ(c->broker.rate_limit_per_min, 100);
   EXPECT_EQ(c->store.url, "sqlite:/tmp/x.db");
   EXPECT_EQ(c->api.listen, "127.0.0.1:0");
-  EXPECT_EQ(c->api.token, "t0k");
+  EXPECT_EQ(c->api.token, "t0k-t0k-t0k-t0k-t0k");
+  EXPECT_TRUE(c->api.public_reads);
+  EXPECT_EQ(c->api.allowed_hosts, (std::vector<std::string>{"orderly.lan", "box:8930"}));
   EXPECT_EQ(c->sync.poll_interval_ms, 200);
   EXPECT_EQ(c->sync.idle_poll_interval_ms, 2000);
   EXPECT_FALSE(c->sync.stream);
@@ -137,10 +141,44 @@ TEST(Config, EnvironmentOverridesFile) {
   EXPECT_EQ(c->broker.base_url, "http://127.0.0.1:1");
 }
 
+// An API anyone could use is a configuration error: a guessable token, a port open beyond
+// this host without one, or open reads there.
+TEST(Config, ApiThatLetsAnyoneInIsRefused) {
+  struct Case {
+    std::string api;
+    std::string message;  // "" when valid
+  };
+  const Case cases[] = {
+      {"token = \"fifteen-chars-x\"", "api.token is 15 characters; use at least 16"},
+      {"token = \"sixteen-chars-xx\"", ""},
+      {"listen = \"0.0.0.0:8930\"", "is reachable beyond this host and [api] token is empty"},
+      {"listen = \"10.1.2.3:8930\"", "is reachable beyond this host and [api] token is empty"},
+      {"listen = \"[::]:8930\"", "is reachable beyond this host"},
+      {"listen = \"0.0.0.0:8930\"\ntoken = \"sixteen-chars-xx\"", ""},
+      {"listen = \"localhost:8930\"", ""},
+      {"listen = \"[::1]:8930\"\npublic_reads = true", ""},
+      {"listen = \"127.0.0.2:8930\"\npublic_reads = true", ""},
+      {"listen = \"0.0.0.0:8930\"\ntoken = \"sixteen-chars-xx\"\npublic_reads = true",
+       "api.public_reads = true is for a loopback-only set-up"},
+      {"allowed_hosts = \"orderly.lan\"", "must be an array of strings"},
+      {"allowed_hosts = [\"bad host\"]", "is not a host name"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_config("[api]\n" + c.api + "\n", "t.toml");
+    if (c.message.empty()) {
+      EXPECT_TRUE(r.ok()) << c.api << ": " << r.status().message();
+    } else {
+      ASSERT_FALSE(r.ok()) << c.api;
+      EXPECT_NE(r.status().message().find(c.message), std::string::npos)
+          << c.api << ": " << r.status().message();
+    }
+  }
+}
+
 TEST(Config, DescribeNeverShowsSecrets) {
   auto c = parse_config(
       "[broker]\nkey_id = \"PKSECRETKEYID\"\nsecret_key = \"VERYSECRET\"\n[api]\ntoken = "
-      "\"TOKENVALUE\"\n[store]\nurl = \"postgresql://u:PASSWORD@h/db\"\n",
+      "\"TOKENVALUE-LONG-ENOUGH\"\n[store]\nurl = \"postgresql://u:PASSWORD@h/db\"\n",
       "t");
   ASSERT_TRUE(c.ok());
   std::string d = describe(*c);

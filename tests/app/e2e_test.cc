@@ -153,6 +153,13 @@ TEST_F(DaemonTest, BadRequestsGetJson4xx) {
   expect_error(app::api_call(endpoint(), "PUT", "/api/orders"), 405);
   expect_error(app::api_call(endpoint(), "GET", "/api/orders/987654"), 404);
   expect_error(app::api_call(endpoint(), "GET", "/api/orders?state=nope"), 400);
+  // Reads need the token too (issue 18): orders, audit trails, metrics.
+  expect_error(app::api_call(endpoint(""), "GET", "/api/orders"), 401);
+  expect_error(app::api_call(endpoint("wrong"), "GET", "/api/trades"), 401);
+  expect_error(app::api_call(endpoint(""), "GET", "/metrics"), 401);
+  auto open_health = app::api_call(endpoint(""), "GET", "/healthz");
+  ASSERT_TRUE(open_health.ok());
+  EXPECT_EQ(open_health->status, 200);
 
   auto cli_bad = run(cli("trade open EPD --qty abc --tp +2%"));
   EXPECT_EQ(cli_bad.exit_code, 2);

@@ -108,6 +108,15 @@ class MemoryStore final : public Store {
     std::lock_guard lock(mu_);
     return positions_;
   }
+  std::string fault() const override {
+    std::lock_guard lock(mu_);
+    return fault_;
+  }
+  // What a damaged backend would report after a failed read.
+  void set_fault(std::string fault) {
+    std::lock_guard lock(mu_);
+    fault_ = std::move(fault);
+  }
 
  private:
   template <typename T, typename Pred>
@@ -128,7 +137,8 @@ class MemoryStore final : public Store {
     return std::optional<Order>();
   }
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  std::string fault_;
   std::vector<Trade> trades_;
   std::vector<Order> orders_;
   std::vector<OrderEvent> events_;

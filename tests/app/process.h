@@ -112,6 +112,10 @@ class Process {
       eventually([&] { return !running(); }, 10);
     }
   }
+  // SIGSTOP / SIGCONT: a daemon frozen and resumed, as a stalled host or a debugger would.
+  void signal(int sig) {
+    if (running()) ::kill(pid_, sig);
+  }
   std::string log() const { return read_file(log_); }
   int exit_code() const { return exit_code_; }
 

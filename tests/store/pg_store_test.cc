@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "store/fixtures.h"
 #include "store/pg_samples.h"
 #include "store/pg_server.h"
 #include "store/postgres/postgres_store.h"
@@ -353,6 +354,38 @@ TEST(PgStore, NewerSchemaIsRefused) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), Status::Code::schema_too_new) << s.status().to_string();
   EXPECT_NE(s.status().message().find("999"), std::string::npos);
+}
+
+// A database migrated by the schema-1 orderly (no client_trade_id) is taken to version 2 and
+// keeps its trades.
+TEST(PgStore, SchemaOneDatabaseMigratesToClientTradeIds) {
+  const std::string url = testing::fresh_pg_db();
+  {
+    auto s = open_or_die(url, "acct-a");
+    ASSERT_TRUE(s);
+    ASSERT_TRUE(s->commit(testing::create_batch(1, 1)).is_ok());
+  }
+  std::string error;
+  testing::PgServer* server = shared_pg_server(&error);
+  ASSERT_NE(server, nullptr) << error;
+  const std::string db = url.substr(url.rfind('/') + 1);
+  ASSERT_TRUE(server->sql(db,
+                          "DROP INDEX trades_client_trade_id; "
+                          "ALTER TABLE trades DROP COLUMN client_trade_id; "
+                          "DELETE FROM schema_migrations WHERE version = 2",
+                          nullptr, &error))
+      << error;
+  auto s = open_or_die(url, "acct-a");
+  ASSERT_TRUE(s);
+  auto old = s->get_trade(1);
+  ASSERT_TRUE(old.ok() && old->has_value()) << old.status().to_string();
+  EXPECT_EQ((*old)->spec.client_trade_id, "");
+  WriteBatch b = testing::create_batch(2, 2);
+  b.trades.front().spec.client_trade_id = "strategy-7";
+  ASSERT_TRUE(s->commit(b).is_ok());
+  auto found = s->find_trade_by_client_id("strategy-7");
+  ASSERT_TRUE(found.ok() && found->has_value()) << found.status().to_string();
+  EXPECT_EQ((*found)->id, 2);
 }
 
 TEST(PgStore, ConcurrentFirstOpensMigrateOnce) {

@@ -297,6 +297,46 @@ TEST_P(StoreTest, DuplicateBrokerOrderIdIsAConflict) {
   commit(create_batch(4, 4));
 }
 
+// A client_trade_id names one trade per account: found by key, never stored twice.
+TEST_P(StoreTest, ClientTradeIdIsFoundAndUniquePerAccount) {
+  WriteBatch b = create_batch(1, 1);
+  b.trades.front().spec.client_trade_id = "strat:2026-12-03.1";
+  commit(b);
+  commit(create_batch(2, 2));  // no key: any number of those
+  commit(create_batch(3, 3));
+  auto found = store_->find_trade_by_client_id("strat:2026-12-03.1");
+  ASSERT_TRUE(found.ok()) << found.status().to_string();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->id, 1);
+  EXPECT_EQ((*found)->spec.client_trade_id, "strat:2026-12-03.1");
+  auto none = store_->find_trade_by_client_id("other");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto plain = store_->get_trade(2);
+  ASSERT_TRUE(plain.ok() && plain->has_value());
+  EXPECT_EQ((*plain)->spec.client_trade_id, "");
+
+  // The key survives the trade's later upserts (state changes rewrite the row).
+  Trade t = (*found).value();
+  t.state = TradeState::open;
+  WriteBatch update;
+  update.trades.push_back(t);
+  commit(update);
+  EXPECT_EQ(store_->get_trade(1)->value().spec.client_trade_id, "strat:2026-12-03.1");
+
+  WriteBatch twice = create_batch(4, 4);
+  twice.trades.front().spec.client_trade_id = "strat:2026-12-03.1";
+  Status s = store_->commit(twice);
+  EXPECT_EQ(s.code(), Code::conflict) << s.to_string();
+  EXPECT_FALSE(store_->get_trade(4)->has_value());  // nothing of the batch was applied
+
+  auto other = open("acct2");
+  ASSERT_TRUE(other);
+  WriteBatch elsewhere = create_batch(1, 1);
+  elsewhere.trades.front().spec.client_trade_id = "strat:2026-12-03.1";
+  EXPECT_TRUE(other->commit(elsewhere).is_ok());
+}
+
 TEST_P(StoreTest, FillsAreRecordedOncePerExecutionId) {
   commit(create_batch(1, 1));
   Fill f{"exec-1", 1, "AAPL", Side::buy, D("3"), D("150.25"), Timestamp{100}};

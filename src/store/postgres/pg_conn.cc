@@ -371,6 +371,14 @@ constexpr const char* kMigration1[] = {
        END $$)",
 };
 
+// Version 2: the caller's key of a trade (POST /api/trades client_trade_id), unique per account
+// so that a retried request can never record a second trade under the same key.
+constexpr const char* kMigration2[] = {
+    "ALTER TABLE trades ADD COLUMN client_trade_id TEXT",
+    R"(CREATE UNIQUE INDEX trades_client_trade_id ON trades (account, client_trade_id)
+         WHERE client_trade_id IS NOT NULL)",
+};
+
 struct Migration {
   int version;
   const char* description;
@@ -381,6 +389,7 @@ constexpr Migration kMigrations[] = {
     {1, "accounts, trades, orders, order_events, fills, positions, alerts, sync_state, "
         "commits, account_leases",
      kMigration1},
+    {2, "trades.client_trade_id (unique per account)", kMigration2},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

@@ -29,7 +29,8 @@ using pg::Stmt;
   "updated_at, version"
 #define TRADE_COLS                                                                            \
   "id, symbol, side, qty, entry_type, entry_limit_price, tif, tp_price, tp_percent, "         \
-  "has_stop_loss, sl_price, sl_percent, exits, state, note, created_at, updated_at"
+  "has_stop_loss, sl_price, sl_percent, exits, state, note, created_at, updated_at, "      \
+  "client_trade_id"
 #define EVENT_COLS "seq, order_id, at, source, from_state, to_state, filled_qty, payload, note"
 #define FILL_COLS "execution_id, order_id, symbol, side, qty, price, at"
 #define ALERT_COLS "id, kind, subject, message, raised_at, cleared_at"
@@ -53,14 +54,14 @@ constexpr pg::StatementDef kStatements[] = {
      "UPDATE accounts SET last_event_seq = last_event_seq + $2::bigint WHERE account = $1"},
     {"trade_upsert",
      "INSERT INTO trades (account, " TRADE_COLS ", is_open) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-     "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (account, id) DO "
+     "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT (account, id) DO "
      "UPDATE SET symbol = EXCLUDED.symbol, side = EXCLUDED.side, qty = EXCLUDED.qty, "
      "entry_type = EXCLUDED.entry_type, entry_limit_price = EXCLUDED.entry_limit_price, "
      "tif = EXCLUDED.tif, tp_price = EXCLUDED.tp_price, tp_percent = EXCLUDED.tp_percent, "
      "has_stop_loss = EXCLUDED.has_stop_loss, sl_price = EXCLUDED.sl_price, "
      "sl_percent = EXCLUDED.sl_percent, exits = EXCLUDED.exits, state = EXCLUDED.state, "
      "note = EXCLUDED.note, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, "
-     "is_open = EXCLUDED.is_open"},
+     "client_trade_id = EXCLUDED.client_trade_id, is_open = EXCLUDED.is_open"},
     // Batches are written with one statement per table: each column travels as one array
     // parameter and unnest() turns them back into rows (a 64-change batch is 2 statements, not
     // 128). Rows keep the batch's order, so event seqs follow it.
@@ -134,6 +135,8 @@ constexpr pg::StatementDef kStatements[] = {
      "AND ($3::text IS NULL OR symbol = $3) AND ($4::bigint IS NULL OR trade_id = $4) "
      "AND (NOT $5::boolean OR is_open) ORDER BY id DESC LIMIT $6 OFFSET $7"},
     {"trade_by_id", "SELECT " TRADE_COLS " FROM trades WHERE account = $1 AND id = $2"},
+    {"trade_by_client_id",
+     "SELECT " TRADE_COLS " FROM trades WHERE account = $1 AND client_trade_id = $2"},
     {"trades_list",
      "SELECT " TRADE_COLS " FROM trades WHERE account = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"},
     {"events_of_order",
@@ -297,6 +300,7 @@ StatusOr<Trade> read_trade(const Row& row) {
   t.note = r.text(14);
   t.created_at = r.ts(15);
   t.updated_at = r.ts(16);
+  t.spec.client_trade_id = r.text(17);  // NULL: none
   if (!r.error().empty()) return corrupt("trade", r.error());
   return t;
 }
@@ -321,6 +325,7 @@ std::vector<Param> trade_params(const std::string& account, const Trade& t) {
           t.note,
           i64(t.created_at.ns),
           i64(t.updated_at.ns),
+          s.client_trade_id.empty() ? Param() : Param(s.client_trade_id),
           boolean(!is_terminal(t.state))};
 }
 
@@ -869,6 +874,13 @@ StatusOr<std::vector<Order>> PostgresStore::list_orders(const OrderFilter& f) {
 StatusOr<std::optional<Trade>> PostgresStore::get_trade(TradeId id) {
   std::lock_guard lock(impl_->mu);
   auto rows = impl_->read("trade_by_id", {impl_->account, i64(id)});
+  if (!rows.ok()) return rows.status();
+  return read_one<Trade>(rows.value(), read_trade);
+}
+
+StatusOr<std::optional<Trade>> PostgresStore::find_trade_by_client_id(std::string_view key) {
+  std::lock_guard lock(impl_->mu);
+  auto rows = impl_->read("trade_by_client_id", {impl_->account, std::string(key)});
   if (!rows.ok()) return rows.status();
   return read_one<Trade>(rows.value(), read_trade);
 }

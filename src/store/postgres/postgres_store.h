@@ -49,6 +49,7 @@ class PostgresStore final : public Store {
   StatusOr<std::optional<Order>> find_order_by_broker_id(std::string_view bid) override;
   StatusOr<std::vector<Order>> list_orders(const OrderFilter& filter) override;
   StatusOr<std::optional<Trade>> get_trade(TradeId id) override;
+  StatusOr<std::optional<Trade>> find_trade_by_client_id(std::string_view key) override;
   StatusOr<std::vector<Trade>> list_trades(int limit, int offset) override;
   StatusOr<std::vector<OrderEvent>> order_events(OrderId id) override;
   StatusOr<std::vector<OrderEvent>> events_since(std::int64_t after_seq, int limit) override;

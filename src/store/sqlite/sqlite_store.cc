@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -154,6 +155,13 @@ CREATE TABLE sync_state (
   PRIMARY KEY (account, key)
 ) WITHOUT ROWID;
 )sql",
+    // 2: the caller's key of a trade (POST /api/trades client_trade_id). Unique per account, so
+    // that a retried request can never record a second trade under the same key.
+    R"sql(
+ALTER TABLE trades ADD COLUMN client_trade_id TEXT;
+CREATE UNIQUE INDEX trades_client_trade_id ON trades (account, client_trade_id)
+  WHERE client_trade_id IS NOT NULL;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -163,7 +171,7 @@ static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 constexpr const char* kTradeColumns[] = {
     "id", "symbol", "side", "qty", "entry_type", "entry_limit_price", "tif", "tp_price",
     "tp_percent", "has_stop_loss", "sl_price", "sl_percent", "exits", "state", "is_open", "note",
-    "created_at", "updated_at"};
+    "created_at", "updated_at", "client_trade_id"};
 constexpr const char* kOrderColumns[] = {
     "id", "trade_id", "role", "client_order_id", "broker_order_id", "symbol", "side", "type",
     "tif", "order_class", "qty", "limit_price", "stop_price", "parent_order_id",
@@ -209,10 +217,16 @@ std::string upsert_sql(const char* const (&cols)[N], std::string_view table,
                      table, names, params, key, sets);
 }
 
+constexpr int kQuickCheckErrors = 5;  // quick_check stops after this many findings
+constexpr const char* kRestoreHint =
+    "the database file is corrupt; stop orderly and restore it from a backup, or salvage what is "
+    "readable with `sqlite3 DAMAGED.db .recover | sqlite3 NEW.db` and point [store] url at "
+    "NEW.db (then run `orderly reconcile` against the broker)";
+
 std::string hint_for(int primary) {
   switch (primary) {
     case SQLITE_NOTADB: return "the file is not an SQLite database (a foreign or encrypted file?)";
-    case SQLITE_CORRUPT: return "the database file is corrupt; restore it from a backup";
+    case SQLITE_CORRUPT: return kRestoreHint;
     case SQLITE_FULL: return "no space left on the device";
     case SQLITE_READONLY:
     case SQLITE_PERM: return "the database file or its directory is read-only";
@@ -310,6 +324,7 @@ void bind_trade(Binder& b, const Trade& t) {
   b.opt_dec(s.stop_loss ? s.stop_loss->percent : std::nullopt);
   b.text(to_string(s.exits)).text(to_string(t.state)).i64(is_terminal(t.state) ? 0 : 1);
   b.text(t.note).ts(t.created_at).ts(t.updated_at);
+  b.opt_text(s.client_trade_id.empty() ? std::nullopt : std::optional(s.client_trade_id));
 }
 
 Trade read_trade(Reader& r) {
@@ -334,6 +349,7 @@ Trade read_trade(Reader& r) {
   t.note = r.text();
   t.created_at = r.ts();
   t.updated_at = r.ts();
+  s.client_trade_id = r.opt_text().value_or("");
   return t;
 }
 
@@ -452,6 +468,8 @@ struct SqliteStore::Impl {
   std::string account;
   sqlite3* db = nullptr;
   std::mutex mu;
+  mutable std::mutex fault_mu;  // fault is read by health reports without taking `mu`
+  std::string fault;
   std::unordered_map<std::string, sqlite3_stmt*> stmts;  // prepared once, reused
 
   ~Impl() {
@@ -547,8 +565,36 @@ struct SqliteStore::Impl {
       out.push_back(read(r));
       return r.error();
     });
-    if (!s.is_ok()) return s;
+    if (!s.is_ok()) {
+      note_fault(s);
+      return s;
+    }
     return out;
+  }
+
+  // A read that finds the file damaged (or cannot read it) makes the store unhealthy for good:
+  // logged once, then reported by fault() to /healthz.
+  void note_fault(const Status& s) {
+    if (s.code() != Code::corruption && s.code() != Code::io_error) return;
+    std::lock_guard lock(fault_mu);
+    if (!fault.empty()) return;
+    fault = s.message();
+    spdlog::error("store unhealthy: {}", fault);
+  }
+
+  // PRAGMA quick_check: every page and index entry is read once (no cross-check of indexes and
+  // tables, which is what makes integrity_check slow), stopping at kQuickCheckErrors findings.
+  Status check_integrity() {
+    auto rows = query<std::string>(fmt::format("PRAGMA quick_check({})", kQuickCheckErrors),
+                                   "checking the file's integrity", "", [](Binder&) {},
+                                   [](Reader& r) { return r.text(); });
+    if (!rows.ok()) return rows.status();
+    if (rows->size() == 1 && rows->front() == "ok") return Status::ok();
+    std::string findings;
+    for (const auto& f : *rows) findings += (findings.empty() ? "" : "; ") + f;
+    return Status::error(Code::corruption,
+                         fmt::format("{}: the integrity check failed ({}); {}", label,
+                                     findings.substr(0, 400), kRestoreHint));
   }
 
   StatusOr<std::int64_t> scalar(const std::string& sql, std::string_view what) {
@@ -637,6 +683,9 @@ Status SqliteStore::Impl::open(const std::string& path) {
   // Reading the header and the schema is what tells a database from a foreign or damaged file.
   if (Status s = exec("SELECT count(*) FROM sqlite_schema", "reading the schema"); !s.is_ok()) {
     return s;
+  }
+  if (path != ":memory:") {
+    if (Status s = check_integrity(); !s.is_ok()) return s;
   }
   if (sqlite3_db_readonly(db, "main") == 1) {
     return Status::error(Code::read_only,
@@ -943,6 +992,13 @@ StatusOr<std::optional<Trade>> SqliteStore::get_trade(TradeId id) {
                                    read_trade));
 }
 
+StatusOr<std::optional<Trade>> SqliteStore::find_trade_by_client_id(std::string_view key) {
+  std::lock_guard lock(impl_->mu);
+  return first(impl_->query<Trade>(trade_select() + "WHERE account = ?1 AND client_trade_id = ?2",
+                                   "finding a trade by client_trade_id", "trades",
+                                   [&](Binder& b) { b.text(key); }, read_trade));
+}
+
 StatusOr<std::vector<Trade>> SqliteStore::list_trades(int limit, int offset) {
   std::lock_guard lock(impl_->mu);
   return impl_->query<Trade>(trade_select() + "WHERE account = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
@@ -986,6 +1042,11 @@ StatusOr<std::vector<Position>> SqliteStore::positions() {
   return impl_->query<Position>(
       "SELECT symbol, qty, avg_entry_price FROM positions WHERE account = ?1 ORDER BY symbol",
       "reading positions", "positions", [](Binder&) {}, read_position);
+}
+
+std::string SqliteStore::fault() const {
+  std::lock_guard lock(impl_->fault_mu);
+  return impl_->fault;
 }
 
 Status SqliteStore::exec_for_test(std::string_view sql) {

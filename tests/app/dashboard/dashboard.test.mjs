@@ -22,7 +22,19 @@ try {
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(api + "/", { waitUntil: "load" });
   if ((await page.title()) !== "orderly") fail("title is " + (await page.title()));
+  // Every read needs the token: the page asks for it once (a wrong one is refused, and asked
+  // again), then keeps it for the browser session.
+  await page.waitForSelector("#login:not([hidden])", { timeout: 20000 });
+  await page.fill("#login-token", "not-the-token-at-all");
+  await page.click("#login button[type=submit]");
+  await page.waitForFunction(() => document.querySelector("#login-error").textContent.includes("refused"),
+    null, { timeout: 20000 });
+  await page.fill("#login-token", token);
+  await page.click("#login button[type=submit]");
   await page.waitForSelector("#h-status.badge.ok", { timeout: 20000 });
+  await page.reload({ waitUntil: "load" });
+  await page.waitForSelector("#h-status.badge.ok", { timeout: 20000 });
+  if (!(await page.$eval("#login", (f) => f.hidden))) fail("the token was asked for again after a reload");
 
   // A trade opened through the API appears, and moves on to a filled entry + a take-profit.
   const opened = await post(api + "/api/trades",
