@@ -31,6 +31,7 @@ struct Options {
   bool text_frames = false;
   bool partial_fills = false;
   bool regular_hours = false;
+  bool no_short = false;
   int rate_limit = 200;
   int threads = 1;
   bool verbose = false;
@@ -117,6 +118,7 @@ int run(const Options& o) {
   options.config.tick_ms = o.tick_ms;
   options.config.partial_fills = o.partial_fills;
   options.config.regular_hours_only = o.regular_hours;
+  options.config.shorting = !o.no_short;
   options.config.rate_limit_per_min = o.rate_limit;
   if (!o.key.empty()) {
     options.config.key_id = o.key;
@@ -166,7 +168,7 @@ const bool registered = register_command({"sim", 30, [](CLI::App& app, int& exit
   auto* cmd = app.add_subcommand(
       "sim",
       "Alpaca-compatible exchange simulator: REST /v2/*, trade_updates stream at /stream, "
-      "control at /sim/prices, /sim/faults, /sim/stats");
+      "control at /sim/prices, /sim/faults, /sim/stats, /sim/session");
   cmd->add_option("--listen", options->listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   cmd->add_option("--seed", options->seed, "seed of prices, fills and faults")->capture_default_str();
@@ -182,7 +184,12 @@ const bool registered = register_command({"sim", 30, [](CLI::App& app, int& exit
   cmd->add_flag("--partial-fills", options->partial_fills, "fill marketable orders in random lots");
   cmd->add_flag("--regular-hours", options->regular_hours,
                 "market open only in regular NYSE hours (default: always open)");
-  cmd->add_option("--rate-limit", options->rate_limit, "REST requests per minute (0: unlimited)")
+  cmd->add_flag("--no-short", options->no_short,
+                "refuse short sales (403 account is not allowed to short); default: a paper "
+                "margin account that may short easy-to-borrow equities");
+  cmd->add_option("--rate-limit", options->rate_limit,
+                  "REST requests per minute per key, sent as X-Ratelimit-* headers; beyond it 429 "
+                  "(0: unlimited)")
       ->capture_default_str();
   cmd->add_option("--threads", options->threads, "network threads (the model runs on one)")
       ->capture_default_str();

@@ -11,6 +11,10 @@ namespace {
 // Alpaca values a market buy 2.5-4% above the last price for buying power; we use 3%.
 const Decimal kMarketCollarPercent = Decimal::from_int(3);
 const Decimal kOneCent = Decimal::must("0.01");
+// Alpaca's crypto taker fee at the first volume tier, 0.25%; at nine digits so a fee in coins
+// keeps its precision (a product rounds to the finer of its two scales).
+const Decimal kCryptoFeeRate =
+    Decimal::from_units(Decimal::must("0.0025").units(), Decimal::kMaxScale);
 
 std::uint64_t fnv1a(std::string_view s) {
   std::uint64_t h = 1469598103934665603ull;
@@ -63,6 +67,7 @@ std::string_view to_string(OType t) {
     case OType::limit: return "limit";
     case OType::stop: return "stop";
     case OType::stop_limit: return "stop_limit";
+    case OType::trailing_stop: return "trailing_stop";
   }
   return "market";
 }
@@ -79,15 +84,24 @@ ExchangeImpl::ExchangeImpl(const SimConfig& config, const Clock& clock)
   account_id_ = id_rng_.uuid();
   account_number_ = "PA" + std::to_string(100000000 + id_rng_.below(900000000));
   for (const ListedSymbol& s : builtin_universe()) {
-    SymbolBook b;
-    b.symbol = std::string(s.symbol);
-    b.asset_id = asset_id_for(s.symbol);
-    b.exchange = std::string(s.exchange);
-    b.name = std::string(s.name);
-    b.price = Decimal::must(s.price);
-    b.lastday_price = b.price;
-    books_.emplace(b.symbol, std::move(b));
+    add_book(s.symbol, Decimal::must(s.price), s.exchange, s.name, false);
   }
+  for (const ListedSymbol& s : builtin_crypto()) {
+    add_book(s.symbol, Decimal::must(s.price), s.exchange, s.name, true);
+  }
+}
+
+void ExchangeImpl::add_book(std::string_view symbol, Decimal price, std::string_view exchange,
+                            std::string_view name, bool crypto) {
+  SymbolBook b;
+  b.symbol = std::string(symbol);
+  b.asset_id = asset_id_for(symbol);
+  b.exchange = std::string(exchange);
+  b.name = std::string(name);
+  b.price = price;
+  b.lastday_price = price;
+  b.crypto = crypto;
+  books_.emplace(b.symbol, std::move(b));
 }
 
 SimOrder* ExchangeImpl::find_order(std::string_view id) {
@@ -115,14 +129,15 @@ const Position* ExchangeImpl::position(std::string_view symbol) const {
 // bracket or OCO, an order and its pending replacement) hold once, at the largest remainder.
 // Bracket/OTO legs hold nothing until their entry has filled: the shares do not exist yet.
 Decimal ExchangeImpl::held_for_orders(const SymbolBook& b, std::vector<std::string>* related,
-                                      std::string_view exclude_root) const {
+                                      std::string_view exclude_root, bool sells) const {
   struct Group {
     std::string_view root;
     Decimal held;
     const SimOrder* first;
   };
   std::vector<Group> groups;
-  for (const auto& [seq, o] : b.open_sells) {
+  for (const auto& [seq, o] : sells ? b.open_sells : b.open_buys) {
+    if (o->opening) continue;  // an order opening the other side holds nothing of this position
     if (!o->parent_id.empty() && o->cls != OClass::oco) {
       auto it = orders_.find(o->parent_id);
       if (it != orders_.end() && it->second->status != St::filled) continue;
@@ -145,19 +160,16 @@ Decimal ExchangeImpl::held_for_orders(const SymbolBook& b, std::vector<std::stri
   return total;
 }
 
-std::optional<ApiError> ExchangeImpl::validate_sell_qty(const SymbolBook& b, Decimal qty,
+// A closing order (a sell of a long, a buy covering a short) may not exceed what the open closing
+// orders leave of the position: one order never flips long to short or back.
+std::optional<ApiError> ExchangeImpl::check_closing_qty(const SymbolBook& b, bool buy,
+                                                        Decimal existing, Decimal qty,
                                                         std::string_view exclude_root) const {
-  const Position* p = position(b.symbol);
-  const Decimal existing = p ? p->qty : Decimal();
-  // The simulated account has shorting disabled; a sell without a long position is a short.
-  if (!existing.is_positive()) {
-    return err(403, 40310000, "account is not allowed to short");
-  }
-  std::vector<std::string> related;
-  const Decimal held_others = held_for_orders(b, nullptr, exclude_root);
+  const Decimal held_others = held_for_orders(b, nullptr, exclude_root, !buy);
   if (qty <= existing - held_others) return std::nullopt;
   // Alpaca's body reports every hold, including the order being replaced (Alpaca-API #282).
-  const Decimal held = held_for_orders(b, &related);
+  std::vector<std::string> related;
+  const Decimal held = held_for_orders(b, &related, {}, !buy);
   const Decimal available = Decimal::max(existing - held, Decimal());
   ApiError e = err(403, 40310000,
                    "insufficient qty available for order (requested: " + qty.str() +
@@ -174,17 +186,89 @@ std::optional<ApiError> ExchangeImpl::validate_sell_qty(const SymbolBook& b, Dec
   return e;
 }
 
-// §5: a simple order is refused when an opposite-side open order could cross it. Complex orders
-// (bracket, OCO, OTO) are exempt, and so are inactive (held) legs.
+// The order against the position: a closing order within the position, else an opening one. A
+// sell without a long opens (or adds to) a short: allowed on an easy-to-borrow equity when the
+// account may short, never fractional, never crypto (Alpaca does not lend coins).
+std::optional<ApiError> ExchangeImpl::check_side(const SymbolBook& b, const OrderRequest& req,
+                                                 std::string_view exclude_root,
+                                                 bool& opening) const {
+  const Position* p = position(b.symbol);
+  const Decimal existing = p ? p->qty : Decimal();
+  const bool closing = req.buy ? existing.is_negative() : existing.is_positive();
+  opening = !closing;
+  if (closing) return check_closing_qty(b, req.buy, existing.abs(), *req.qty, exclude_root);
+  if (req.buy) return std::nullopt;
+  if (b.crypto) return check_closing_qty(b, false, Decimal(), *req.qty, exclude_root);
+  if (!config_.shorting) return err(403, 40310000, "account is not allowed to short");
+  if (!req.qty->is_integer()) return err(403, 40310000, "fractional orders cannot be sold short");
+  return std::nullopt;
+}
+
+// Alpaca cannot tell which way a position is meant to go while an order opening the other way
+// is open (alpaca_zorro_plugin #12): a long buy waits for the short sell, and the reverse.
+std::optional<ApiError> ExchangeImpl::opposite_opening_order(const SymbolBook& b,
+                                                             const OrderRequest& req) const {
+  for (const auto& [seq, o] : req.buy ? b.open_sells : b.open_buys) {
+    if (!o->opening || o->role != Role::main) continue;
+    return err(403, 40310000, req.buy ? "cannot open a long buy while a short sell order is open"
+                                      : "cannot open a short sell while a long buy order is open");
+  }
+  return std::nullopt;
+}
+
+// `extra`: buying power the order gives back when it goes (a replaced order's own reservation).
+std::optional<ApiError> ExchangeImpl::check_buying_power(const SymbolBook& b,
+                                                         const OrderRequest& req,
+                                                         Decimal extra) const {
+  const Decimal cost = cost_of(b, req);
+  const Decimal bp = buying_power() + extra;
+  if (cost <= bp) return std::nullopt;
+  ApiError e = err(403, 40310000, "insufficient buying power");
+  e.extra["buying_power"] = Decimal::max(bp, Decimal()).str();
+  e.extra["cost_basis"] = cost.str();
+  return e;
+}
+
+Decimal ExchangeImpl::short_market_value() const {
+  Decimal total;
+  for (const auto& [symbol, p] : positions_) {
+    if (p.qty.is_negative()) total += p.qty * books_.at(symbol).price;
+  }
+  return total;
+}
+
+// Cash, less what open opening orders reserve, less the short exposure (the proceeds of a short
+// sale sit in cash but are owed): a short consumes buying power as a buy of the same size does.
+Decimal ExchangeImpl::buying_power() const {
+  return cash_ + short_market_value() + short_market_value() - reserved_total_;
+}
+
+std::string ExchangeImpl::resolve_symbol(std::string_view symbol) const {
+  if (books_.count(symbol) || symbol.size() <= 3 || symbol.find('/') != std::string_view::npos ||
+      !symbol.ends_with("USD")) {
+    return std::string(symbol);
+  }
+  std::string pair = std::string(symbol.substr(0, symbol.size() - 3)) + "/USD";
+  auto it = books_.find(pair);
+  return it != books_.end() && it->second.crypto ? pair : std::string(symbol);
+}
+
+// §5: a simple order is refused when an opposite-side open order of the account could cross it.
+// A new market/stop order crosses anything opposite; a new limit (a stop-limit by its limit)
+// crosses an opposite market/stop order, or an opposite limit at a crossing price. Complex orders
+// (bracket, OCO, OTO) and trailing stops are exempt. Held legs count once their group is live
+// (the entry filled, or an OCO): Alpaca keeps them as orders of the account.
 std::optional<ApiError> ExchangeImpl::wash_trade_check(const SymbolBook& b,
                                                        const OrderRequest& req) const {
-  if (req.cls != OClass::simple) return std::nullopt;
+  if (req.cls != OClass::simple || req.type == OType::trailing_stop) return std::nullopt;
   const auto& opposite = req.buy ? b.open_sells : b.open_buys;
   const bool new_market_or_stop = req.type == OType::market || req.type == OType::stop;
   for (const auto& [seq, o] : opposite) {
-    if (o->status == St::held) continue;
+    if (o->status == St::held && !group_live(*o)) continue;
+    const bool old_market_or_stop = o->type == OType::market || o->type == OType::stop ||
+                                    o->type == OType::trailing_stop;
     std::string reason;
-    if (o->type == OType::market || o->type == OType::stop) {
+    if (old_market_or_stop) {
       reason = "opposite side market/stop order exists";
     } else if (new_market_or_stop) {
       reason = "opposite side limit order exists";
@@ -203,14 +287,30 @@ std::optional<ApiError> ExchangeImpl::wash_trade_check(const SymbolBook& b,
   return std::nullopt;
 }
 
+// A held leg is live once its entry has filled completely (an OCO's legs are live at once).
+bool ExchangeImpl::group_live(const SimOrder& leg) const {
+  if (leg.parent_id.empty() || leg.cls == OClass::oco) return true;
+  auto it = orders_.find(leg.parent_id);
+  return it == orders_.end() || it->second->status == St::filled;
+}
+
 Decimal ExchangeImpl::cost_of(const SymbolBook& b, const OrderRequest& req) const {
   if (req.notional) return *req.notional;
   Decimal unit;
   switch (req.type) {
     case OType::limit:
     case OType::stop_limit: unit = *req.limit_price; break;
-    case OType::stop: unit = req.stop_price->add_percent(kMarketCollarPercent).value_or(unit); break;
-    case OType::market: unit = b.price.add_percent(kMarketCollarPercent).value_or(unit); break;
+    case OType::stop:
+      unit = req.stop_price->add_percent(kMarketCollarPercent).value_or(unit);
+      break;
+    case OType::market:
+    case OType::trailing_stop:
+      unit = b.price.add_percent(kMarketCollarPercent).value_or(unit);
+      break;
+  }
+  if (!req.buy) {
+    // An opening short: MAX(limit price, 3% above the market) (Alpaca's buying power rules).
+    unit = Decimal::max(unit, b.price.add_percent(kMarketCollarPercent).value_or(unit));
   }
   unit = unit.round_to(kOneCent, Rounding::up);
   // An absurd qty overflows: report it as a cost no account can afford.
@@ -231,7 +331,7 @@ void ExchangeImpl::unindex_open(SimOrder& o) {
 
 void ExchangeImpl::update_reservation(SimOrder& o) {
   Decimal want;
-  if (o.buy && o.open()) {
+  if (o.opening && o.open()) {
     if (o.notional) {
       want = Decimal::max(*o.notional - o.filled_value, Decimal());
     } else {
@@ -284,14 +384,21 @@ SimOrder* ExchangeImpl::create_order(const OrderRequest& req, SymbolBook& b, Rol
   if (role == Role::main) o.notional = req.notional;
   o.limit_price = limit;
   o.stop_price = stop;
+  if (role == Role::main) {
+    o.trail_price = req.trail_price;
+    o.trail_percent = req.trail_percent;
+  }
   o.status = status;
   o.created_at = o.updated_at = o.submitted_at = now;
   o.hold_root = o.id;
   o.extended_hours = role == Role::main && req.extended_hours;
-  o.position_intent = role == Role::main && !req.position_intent.empty() ? req.position_intent
-                      : buy                                               ? "buy_to_open"
-                                                                          : "sell_to_close";
-  if (buy && role == Role::main) {
+  o.crypto = b.crypto;
+  o.opening = role == Role::main && req.opening;
+  o.position_intent = role == Role::main && !req.position_intent.empty()
+                          ? req.position_intent
+                          : std::string(buy ? (o.opening ? "buy_to_open" : "buy_to_close")
+                                            : (o.opening ? "sell_to_open" : "sell_to_close"));
+  if (o.opening) {
     OrderRequest unit_req = req;
     unit_req.qty = Decimal::from_int(1);
     unit_req.notional.reset();
@@ -305,55 +412,98 @@ SimOrder* ExchangeImpl::create_order(const OrderRequest& req, SymbolBook& b, Rol
   return &o;
 }
 
-std::variant<SimOrder*, ApiError> ExchangeImpl::place(const OrderRequest& req) {
-  SymbolBook* b = book(req.symbol);
-  // Unknown symbols: 422/42210000 (Alpaca answers 422 for an order on an unknown asset).
-  if (!b) return err(422, 42210000, "asset \"" + req.symbol + "\" not found");
-  if (!req.client_order_id.empty() && by_client_id_.count(req.client_order_id)) {
-    return err(422, 40010001, "client_order_id must be unique");
+// Fractional quantities and notional amounts (probed on paper, 2026-09: every refusal 42210000):
+// time in force day first, then a simple order; market, limit, stop and stop-limit orders take
+// them (Alpaca added fractional stop and stop-limit orders in 2024); notional stays market-only
+// as the current specification says.
+static std::optional<ApiError> check_fractional(const OrderRequest& req) {
+  const bool fractional = req.notional || (req.qty && !req.qty->is_integer());
+  if (!fractional) return std::nullopt;
+  if (req.tif != "day") return err(422, 42210000, "fractional orders must be DAY orders");
+  if (req.cls != OClass::simple)
+    return err(422, 42210000, "fractional orders must be simple orders");
+  if (req.type == OType::trailing_stop) {
+    return err(422, 42210000, "fractional orders must be market, limit, stop or stop_limit orders");
   }
-  // The exits of a group are on the other side of the entry; an OCO is itself the exit pair.
+  if (req.notional && req.type != OType::market) {
+    return err(422, 42210000, "notional orders must be market orders");
+  }
+  return std::nullopt;
+}
+
+// Crypto (§2.1, OrderType/TimeInForce/OrderClass in the specification): market, limit and
+// stop-limit; gtc or ioc; simple orders; any fraction (qty or notional).
+std::optional<ApiError> ExchangeImpl::check_crypto(const OrderRequest& req) const {
+  if (req.type != OType::market && req.type != OType::limit && req.type != OType::stop_limit) {
+    return err(422, 40010001, "invalid order type for crypto order");
+  }
+  if (req.tif != "gtc" && req.tif != "ioc") {
+    return err(422, 40010001, "invalid time_in_force for crypto order");
+  }
+  if (req.cls != OClass::simple) return err(422, 40010001, "invalid order class for crypto order");
+  if (req.notional && req.type != OType::market) {
+    return err(422, 42210000, "notional orders must be market orders");
+  }
+  return std::nullopt;
+}
+
+// Bracket/OCO/OTO exits on the right side of their base price (§2.1).
+static std::optional<ApiError> check_group_prices(const SymbolBook& b, const OrderRequest& req) {
+  if (req.cls == OClass::simple) return std::nullopt;
   const bool exits_sell = req.cls == OClass::oco ? !req.buy : req.buy;
-  if (req.cls != OClass::simple) {
-    Decimal base = b->price;
-    if (req.cls == OClass::oco) base = *req.tp_limit;
-    else if (req.limit_price) base = *req.limit_price;
-    else if (req.stop_price) base = *req.stop_price;
-    if (req.sl_stop) {
-      const bool ok = exits_sell ? *req.sl_stop <= base - kOneCent : *req.sl_stop >= base + kOneCent;
-      if (!ok) {
-        ApiError e = err(422, 42210000,
-                         std::string("stop_loss.stop_price must be ") +
-                             (exits_sell ? "<= base_price - 0.01" : ">= base_price + 0.01"));
-        e.extra["base_price"] = base.str();
-        return e;
-      }
-    }
-    if (req.tp_limit && req.cls != OClass::oco) {
-      const bool ok =
-          exits_sell ? *req.tp_limit >= base + kOneCent : *req.tp_limit <= base - kOneCent;
-      if (!ok) {
-        ApiError e = err(422, 42210000,
-                         std::string("take_profit.limit_price must be ") +
-                             (exits_sell ? ">= base_price + 0.01" : "<= base_price - 0.01"));
-        e.extra["base_price"] = base.str();
-        return e;
-      }
-    }
-  }
-  if (!req.buy) {
-    if (auto e = validate_sell_qty(*b, *req.qty, {})) return *e;
-  } else {
-    const Decimal cost = cost_of(*b, req);
-    const Decimal bp = buying_power();
-    if (cost > bp) {
-      ApiError e = err(403, 40310000, "insufficient buying power");
-      e.extra["buying_power"] = Decimal::max(bp, Decimal()).str();
-      e.extra["cost_basis"] = cost.str();
+  Decimal base = b.price;
+  if (req.cls == OClass::oco) base = *req.tp_limit;
+  else if (req.limit_price) base = *req.limit_price;
+  else if (req.stop_price) base = *req.stop_price;
+  if (req.sl_stop) {
+    const bool ok = exits_sell ? *req.sl_stop <= base - kOneCent : *req.sl_stop >= base + kOneCent;
+    if (!ok) {
+      ApiError e = err(422, 42210000,
+                       std::string("stop_loss.stop_price must be ") +
+                           (exits_sell ? "<= base_price - 0.01" : ">= base_price + 0.01"));
+      e.extra["base_price"] = base.str();
       return e;
     }
   }
+  if (req.tp_limit && req.cls != OClass::oco) {
+    const bool ok =
+        exits_sell ? *req.tp_limit >= base + kOneCent : *req.tp_limit <= base - kOneCent;
+    if (!ok) {
+      ApiError e = err(422, 42210000,
+                       std::string("take_profit.limit_price must be ") +
+                           (exits_sell ? ">= base_price + 0.01" : "<= base_price - 0.01"));
+      e.extra["base_price"] = base.str();
+      return e;
+    }
+  }
+  return std::nullopt;
+}
+
+// Order of checks: asset, asset class rules, client id, group prices, position side, buying
+// power, wash trade, an opening order the other way.
+std::variant<SimOrder*, ApiError> ExchangeImpl::place(const OrderRequest& request) {
+  OrderRequest req = request;
+  req.symbol = resolve_symbol(req.symbol);
+  SymbolBook* b = book(req.symbol);
+  // Unknown symbols: 422/42210000 (Alpaca answers 422 for an order on an unknown asset).
+  if (!b) return err(422, 42210000, "asset \"" + req.symbol + "\" not found");
+  if (auto e = b->crypto ? check_crypto(req) : check_fractional(req)) return *e;
+  if (!req.client_order_id.empty() && by_client_id_.count(req.client_order_id)) {
+    return err(422, 40010001, "client_order_id must be unique");
+  }
+  if (auto e = check_group_prices(*b, req)) return *e;
+  req.opening = true;
+  if (req.qty) {  // a notional order is a buy (notional sells are not supported)
+    if (auto e = check_side(*b, req, {}, req.opening)) return *e;
+  }
+  if (req.opening) {
+    if (auto e = check_buying_power(*b, req, Decimal())) return *e;
+  }
   if (auto e = wash_trade_check(*b, req)) return *e;
+  if (req.opening) {
+    if (auto e = opposite_opening_order(*b, req)) return *e;
+  }
+  const bool exits_sell = req.cls == OClass::oco ? !req.buy : req.buy;
 
   SimOrder* main = nullptr;
   if (req.cls == OClass::oco) {
@@ -371,10 +521,10 @@ std::variant<SimOrder*, ApiError> ExchangeImpl::place(const OrderRequest& req) {
   leg_req.position_intent.clear();
   auto add_leg = [&](Role role) {
     const bool tp = role == Role::take_profit;
-    SimOrder* leg = create_order(leg_req, *b, role,
-                                 tp ? OType::limit : (req.sl_limit ? OType::stop_limit : OType::stop),
-                                 exits_sell ? false : true, tp ? req.tp_limit : req.sl_limit,
-                                 tp ? std::nullopt : req.sl_stop, St::held);
+    SimOrder* leg = create_order(
+        leg_req, *b, role, tp ? OType::limit : (req.sl_limit ? OType::stop_limit : OType::stop),
+        exits_sell ? false : true, tp ? req.tp_limit : req.sl_limit,
+        tp ? std::nullopt : req.sl_stop, St::held);
     leg->parent_id = main->id;
     leg->hold_root = main->id;
     main->legs.push_back(leg->id);
@@ -442,13 +592,15 @@ void ExchangeImpl::cancel_now(SimOrder& o, Timestamp now) {
   }
 }
 
-std::variant<SimOrder*, ApiError> ExchangeImpl::replace(SimOrder& o, const ReplaceRequest& rr) {
+// What a replace may not change, or when it may not happen at all (§2.8).
+static std::optional<ApiError> replace_refusal(const SimOrder& o, const ReplaceRequest& rr) {
   if (!o.open()) return err(422, 42210000, state_error(o.status));
   if (o.status == St::accepted || o.status == St::pending_new || o.status == St::pending_cancel ||
       o.status == St::pending_replace) {
     // Alpaca refuses to replace an order it has not routed yet, or one already changing.
-    return err(422, 42210000,
-               "order is in \"" + std::string(to_string(o.status)) + "\" state and cannot be replaced");
+    return err(
+        422, 42210000,
+        "order is in \"" + std::string(to_string(o.status)) + "\" state and cannot be replaced");
   }
   if (o.notional) return err(422, 40010001, "notional orders cannot be replaced");
   if (o.cls == OClass::oto && o.role != Role::main) {
@@ -457,11 +609,21 @@ std::variant<SimOrder*, ApiError> ExchangeImpl::replace(SimOrder& o, const Repla
   const bool wants_limit = o.type == OType::limit || o.type == OType::stop_limit;
   const bool wants_stop = o.type == OType::stop || o.type == OType::stop_limit;
   if (rr.limit_price && !wants_limit) {
-    return err(422, 40010001, "limit_price is not valid for " + std::string(to_string(o.type)) + " orders");
+    return err(422, 40010001,
+               "limit_price is not valid for " + std::string(to_string(o.type)) + " orders");
   }
   if (rr.stop_price && !wants_stop) {
-    return err(422, 40010001, "stop_price is not valid for " + std::string(to_string(o.type)) + " orders");
+    return err(422, 40010001,
+               "stop_price is not valid for " + std::string(to_string(o.type)) + " orders");
   }
+  if (rr.trail && o.type != OType::trailing_stop) {
+    return err(422, 40010001, "trail is only valid for trailing_stop orders");
+  }
+  return std::nullopt;
+}
+
+std::variant<SimOrder*, ApiError> ExchangeImpl::replace(SimOrder& o, const ReplaceRequest& rr) {
+  if (auto e = replace_refusal(o, rr)) return *e;
   const Decimal qty = rr.qty.value_or(o.remaining());
   if (!qty.is_positive()) return err(422, 40010001, "qty must be > 0");
   if (rr.client_order_id && by_client_id_.count(*rr.client_order_id)) {
@@ -476,21 +638,23 @@ std::variant<SimOrder*, ApiError> ExchangeImpl::replace(SimOrder& o, const Repla
   req.qty = qty;
   req.limit_price = rr.limit_price ? rr.limit_price : o.limit_price;
   req.stop_price = rr.stop_price ? rr.stop_price : o.stop_price;
+  req.trail_price = o.trail_price;
+  req.trail_percent = o.trail_percent;
+  if (rr.trail) (o.trail_price ? req.trail_price : req.trail_percent) = rr.trail;
   req.cls = o.cls;
   req.client_order_id = rr.client_order_id.value_or("");
   req.extended_hours = o.extended_hours;
   req.position_intent = o.position_intent;
-  if (!o.buy) {
-    if (auto e = validate_sell_qty(b, qty, o.hold_root)) return *e;
-  } else if (o.role == Role::main) {
-    const Decimal cost = cost_of(b, req);
-    const Decimal bp = buying_power() + o.reserved;
-    if (cost > bp) {
-      ApiError e = err(403, 40310000, "insufficient buying power");
-      e.extra["buying_power"] = Decimal::max(bp, Decimal()).str();
-      e.extra["cost_basis"] = cost.str();
-      return e;
+  req.opening = o.opening;
+  if (o.opening) {
+    if (o.role == Role::main) {
+      if (auto e = check_buying_power(b, req, o.reserved)) return *e;
     }
+  } else if (o.role == Role::main || group_live(o)) {
+    // A leg of an entry that has not filled holds nothing yet: there is no position to check.
+    const Position* p = position(o.symbol);
+    const Decimal existing = p ? p->qty.abs() : Decimal();
+    if (auto e = check_closing_qty(b, o.buy, existing, qty, o.hold_root)) return *e;
   }
   const Timestamp now = clock_.now();
   const bool held = o.status == St::held;
@@ -502,6 +666,10 @@ std::variant<SimOrder*, ApiError> ExchangeImpl::replace(SimOrder& o, const Repla
   nw->hold_root = o.hold_root;
   nw->armed = o.armed;
   nw->stop_triggered = o.stop_triggered;
+  nw->hwm = o.hwm;
+  if (nw->type == OType::trailing_stop && nw->hwm && !nw->stop_triggered) {
+    follow_trail(*nw, *nw->hwm);
+  }
   nw->position_intent = o.position_intent;
   update_reservation(*nw);
   o.replaced_by = nw->id;
@@ -517,11 +685,11 @@ std::variant<SimOrder*, ApiError> ExchangeImpl::replace(SimOrder& o, const Repla
 
 void ExchangeImpl::advance(Timestamp now) {
   try {
-    const bool open = !config_.regular_hours_only || regular_hours_open(now);
-    if (config_.regular_hours_only) expire_day_orders(now);
+    const bool open = equities_open(now);
+    if (config_.regular_hours_only && !session_open_) expire_day_orders(now);
     process_pending(now, open);
     walk_prices(now);
-    if (open) match(now);
+    match(now, open);
   } catch (const std::exception&) {
     // Decimal overflow on absurd input must not take the exchange down; the order stays as is.
   }
@@ -536,7 +704,7 @@ void ExchangeImpl::process_pending(Timestamp now, bool market_open) {
     switch (p.kind) {
       case PendingKind::activate:
         if (o.status != St::accepted) break;  // canceled before it was acknowledged
-        if (!market_open) {
+        if (!market_open && !o.crypto) {
           later.push_back(p);
           break;
         }
@@ -574,7 +742,7 @@ void ExchangeImpl::process_pending(Timestamp now, bool market_open) {
           if (SimOrder* leg = find_order(id)) leg->parent_id = nw.id;
         }
         if (nw.status == St::accepted) {
-          if (!market_open) {
+          if (!market_open && !nw.crypto) {
             later.push_back({PendingKind::activate, &nw});
             break;
           }
@@ -617,16 +785,23 @@ void ExchangeImpl::walk_prices(Timestamp now) {
   }
 }
 
-void ExchangeImpl::match(Timestamp now) {
-  std::vector<SimOrder*> work;
-  work.swap(to_check_);
-  for (const std::string& symbol : dirty_symbols_) {
-    if (SymbolBook* b = book(symbol)) {
+// While equities are closed only crypto matches; equity orders and symbols wait for the open.
+void ExchangeImpl::match(Timestamp now, bool equities_open) {
+  std::vector<SimOrder*> work, wait;
+  for (SimOrder* o : to_check_) (equities_open || o->crypto ? work : wait).push_back(o);
+  to_check_.swap(wait);
+  for (auto it = dirty_symbols_.begin(); it != dirty_symbols_.end();) {
+    SymbolBook* b = book(*it);
+    if (b && !equities_open && !b->crypto) {
+      ++it;
+      continue;
+    }
+    if (b) {
       for (auto& [seq, o] : b->open_buys) work.push_back(o);
       for (auto& [seq, o] : b->open_sells) work.push_back(o);
     }
+    it = dirty_symbols_.erase(it);
   }
-  dirty_symbols_.clear();
   std::sort(work.begin(), work.end(),
             [](const SimOrder* a, const SimOrder* b) { return a->seq < b->seq; });
   work.erase(std::unique(work.begin(), work.end()), work.end());
@@ -645,12 +820,31 @@ void ExchangeImpl::trigger_stop_leg(SimOrder& sl, Timestamp now) {
   set_status(sl, St::new_, now);
 }
 
+// A trailing stop's high-water mark (the lowest price for a buy) moves with the market and its
+// stop keeps the trail behind it: hwm - trail_price, or hwm * (1 - trail_percent/100) (§2.1).
+void ExchangeImpl::follow_trail(SimOrder& o, Decimal price) {
+  o.hwm = !o.hwm ? price : o.buy ? Decimal::min(*o.hwm, price) : Decimal::max(*o.hwm, price);
+  Decimal stop = *o.hwm;
+  if (o.trail_price) {
+    stop = o.buy ? stop + *o.trail_price : stop - *o.trail_price;
+  } else if (o.trail_percent) {
+    stop = stop.add_percent(o.buy ? *o.trail_percent : -*o.trail_percent).value_or(stop);
+  }
+  if (!stop.is_positive()) stop = Decimal::must("0.0001");  // a trail wider than the price
+  const Decimal tick = Decimal::price_increment_for(stop);
+  // Printed at the tick's precision ("10.70", not "10.700000000").
+  o.stop_price = Decimal::from_units(
+      stop.round_to(tick, o.buy ? Rounding::up : Rounding::down).units(), tick.scale());
+}
+
 void ExchangeImpl::try_fill(SimOrder& o, Timestamp now) {
   const bool watching = o.status == St::held && o.armed;
   if (!(o.status == St::new_ || o.status == St::partially_filled || watching)) return;
   const Decimal px = books_.at(o.symbol).price;
   const bool ioc_like = o.tif == "ioc" || o.tif == "fok";
-  if ((o.type == OType::stop || o.type == OType::stop_limit) && !o.stop_triggered) {
+  if (o.type == OType::trailing_stop && !o.stop_triggered) follow_trail(o, px);
+  if ((o.type == OType::stop || o.type == OType::stop_limit || o.type == OType::trailing_stop) &&
+      !o.stop_triggered) {
     const bool hit = o.buy ? px >= *o.stop_price : px <= *o.stop_price;
     if (!hit) {
       if (ioc_like && !o.first_check_done) finish(o, St::canceled, now, "canceled");
@@ -692,27 +886,44 @@ void ExchangeImpl::try_fill(SimOrder& o, Timestamp now) {
   if (o.open()) to_check_.push_back(&o);  // the remainder is re-evaluated on the next pass
 }
 
+// Signed position arithmetic: adding keeps the average entry, reducing keeps it for the rest. A
+// fill that would cross zero (possible only through races the order checks cannot see) closes the
+// position, and opens the remainder the other way only where shorting is possible.
+void ExchangeImpl::move_position(const std::string& symbol, Decimal delta, Decimal price) {
+  Position& p = positions_[symbol];
+  const Decimal old = p.qty;
+  Decimal now = old + delta;
+  const bool flips = !old.is_zero() && !now.is_zero() && now.is_negative() != old.is_negative();
+  if (flips && (!config_.shorting || books_.at(symbol).crypto)) now = Decimal();
+  if (old.is_zero() || old.is_negative() == delta.is_negative()) {
+    p.cost_basis += delta * price;
+  } else if (flips) {
+    p.cost_basis = now * price;
+  } else {
+    p.cost_basis = (p.cost_basis * now).checked_div(old).value_or(Decimal());
+  }
+  p.qty = now;
+  if (now.is_zero()) positions_.erase(symbol);
+}
+
 void ExchangeImpl::execute(SimOrder& o, Decimal qty, Decimal price, Timestamp now) {
   const Decimal value = qty * price;
-  if (o.buy) {
-    Position& p = positions_[o.symbol];
-    p.qty += qty;
-    p.cost_basis += value;
-    cash_ -= value;
-  } else {
-    auto it = positions_.find(o.symbol);
-    if (it != positions_.end()) {
-      Position& p = it->second;
-      if (qty >= p.qty) {
-        positions_.erase(it);
-      } else {
-        const Decimal remaining_qty = p.qty - qty;
-        p.cost_basis = (p.cost_basis * remaining_qty).checked_div(p.qty).value_or(Decimal());
-        p.qty = remaining_qty;
-      }
+  Decimal delta = o.buy ? qty : -qty;
+  Decimal cash_delta = o.buy ? -value : value;
+  if (o.crypto) {
+    // The fee comes out of what the fill delivers (alpaca-api.md §13): coins on a buy, so the
+    // position is slightly smaller than the filled qty; dollars on a sell.
+    // Dollars move in cents: a purchase rounds up, proceeds round down.
+    if (o.buy) {
+      delta -= qty.checked_mul(kCryptoFeeRate, Rounding::up).value_or(Decimal());
+      cash_delta = -value.round_to(kOneCent, Rounding::up);
+    } else {
+      const Decimal fee = value.checked_mul(kCryptoFeeRate, Rounding::up).value_or(Decimal());
+      cash_delta = (value - fee).round_to(kOneCent, Rounding::down);
     }
-    cash_ += value;
   }
+  move_position(o.symbol, delta, price);
+  cash_ += cash_delta;
   o.filled_qty += qty;
   o.filled_value += value;
   const bool full = o.filled_qty >= *o.qty;
@@ -730,22 +941,28 @@ void ExchangeImpl::execute(SimOrder& o, Decimal qty, Decimal price, Timestamp no
   a.symbol = o.symbol;
   a.order_id = o.id;
   a.order_status = o.status;
-  {
-    std::string t = format_rfc3339(now);  // YYYY-MM-DDTHH:MM:SS[.fff...]Z
-    std::string digits;
-    for (char c : t.substr(0, 19)) {
-      if (c >= '0' && c <= '9') digits += c;
-    }
-    const std::int64_t ms = ((now.ns / 1'000'000) % 1000 + 1000) % 1000;
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%s%03lld%09llu::", digits.c_str(), static_cast<long long>(ms),
-                  static_cast<unsigned long long>(activity_seq_ % 1'000'000'000ull));
-    a.id = buf + id_rng_.uuid();
-  }
+  a.id = activity_id(now);
   activities_.push_back(std::move(a));
 
   emit(o, full ? "fill" : "partial_fill", now, price, qty);
   after_fill(o, now);
+}
+
+// Alpaca's shape, "YYYYMMDDhhmmssSSS::<uuid>" (UTC). The uuid's first eight hex digits carry a
+// sequence number, so ids still sort by time and, within one millisecond, by execution: the last
+// id seen stays a watermark (page_token) for catch-up.
+std::string ExchangeImpl::activity_id(Timestamp now) {
+  ++activity_seq_;
+  const std::string t = format_rfc3339(now);  // YYYY-MM-DDTHH:MM:SS[.fff...]Z
+  std::string id;
+  for (char c : t.substr(0, 19)) {
+    if (c >= '0' && c <= '9') id += c;
+  }
+  const std::int64_t ms = ((now.ns / 1'000'000) % 1000 + 1000) % 1000;
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%03lld::%08llx", static_cast<long long>(ms),
+                static_cast<unsigned long long>(activity_seq_ & 0xffffffffull));
+  return id + buf + id_rng_.uuid().substr(8);
 }
 
 void ExchangeImpl::after_fill(SimOrder& o, Timestamp now) {
@@ -781,12 +998,40 @@ void ExchangeImpl::expire_day_orders(Timestamp now) {
   if (next_close_.ns == 0) next_close_ = next_regular_close(now);
   if (now < next_close_) return;
   next_close_ = next_regular_close(now);
+  expire_open_day_orders(now);
+}
+
+// The close: every open day order ends `expired`, bracket and OCO legs included (they carry
+// their group's time in force), as at Alpaca; gtc orders and crypto stay.
+void ExchangeImpl::expire_open_day_orders(Timestamp now) {
   std::vector<SimOrder*> due;
   for (auto& [key, o] : open_by_time_) {
+    if (o->crypto) continue;
     if (o->tif == "day" || o->tif == "opg" || o->tif == "cls") due.push_back(o);
   }
   for (SimOrder* o : due) {
     if (o->open()) finish(*o, St::expired, now, "expired");
+  }
+}
+
+bool ExchangeImpl::equities_open(Timestamp now) const {
+  if (session_open_) return *session_open_;
+  return !config_.regular_hours_only || regular_hours_open(now);
+}
+
+void ExchangeImpl::session(SessionEvent event) {
+  const Timestamp now = clock_.now();
+  const bool was_open = equities_open(now);
+  session_open_ = event == SessionEvent::open;
+  if (event == SessionEvent::close && was_open) {
+    try {
+      expire_open_day_orders(now);
+    } catch (const std::exception&) {
+    }
+  }
+  if (event == SessionEvent::open && !was_open) {
+    // Prices may have moved while closed: every resting order is looked at again.
+    for (auto& [symbol, b] : books_) mark_dirty(symbol);
   }
 }
 
@@ -795,25 +1040,16 @@ void ExchangeImpl::set_prices(const std::map<std::string, Decimal>& prices) {
     if (!price.is_positive()) continue;
     auto it = books_.find(symbol);
     if (it == books_.end()) {
-      SymbolBook b;
-      b.symbol = symbol;
-      b.asset_id = asset_id_for(symbol);
-      b.exchange = "NYSE";
-      b.name = symbol;
-      b.price = price;
-      b.lastday_price = price;
-      books_.emplace(symbol, std::move(b));
+      add_book(symbol, price, "NYSE", symbol, false);
     } else {
       it->second.price = price;
     }
     mark_dirty(symbol);
   }
   const Timestamp now = clock_.now();
-  if (!config_.regular_hours_only || regular_hours_open(now)) {
-    try {
-      match(now);
-    } catch (const std::exception&) {
-    }
+  try {
+    match(now, equities_open(now));
+  } catch (const std::exception&) {
   }
 }
 

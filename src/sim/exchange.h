@@ -20,6 +20,9 @@
 
 namespace orderly::sim {
 
+// A market session boundary, driven by the caller (tests, DST, `POST /sim/session`).
+enum class SessionEvent { open, close };
+
 struct SimConfig {
   std::uint64_t seed = 1;
   Decimal cash = Decimal::from_int(100'000);
@@ -29,6 +32,9 @@ struct SimConfig {
   bool partial_fills = false;       // fill marketable orders in random lots
   std::optional<std::string> key_id;  // when set, requests must carry these credentials
   std::optional<std::string> secret_key;
+  // Short selling of easy-to-borrow equities, as on a paper margin account. `orderly sim` turns it
+  // on (--no-short turns it off); in-process users opt in, so existing runs keep their refusals.
+  bool shorting = false;
   int rate_limit_per_min = 200;  // 0 disables; over it: 429 + X-Ratelimit-* headers
   std::int64_t max_body_bytes = 1 << 20;
 };
@@ -78,6 +84,14 @@ class Exchange {
   virtual void set_prices(const std::map<std::string, Decimal>& prices) = 0;
   virtual std::string set_faults_json(std::string_view json) = 0;  // "" ok, else error text
   virtual std::string stats_json() const = 0;
+
+  // A session boundary (the /sim/session route). At a close every open day order expires (bracket
+  // and OCO legs included, stream `expired`) and gtc orders stay; while closed, new equity orders
+  // wait in `accepted` and nothing fills until the next open; crypto trades on. The first event
+  // takes over from the clock (SimConfig::regular_hours_only) for the rest of the run.
+  virtual void session(SessionEvent event) { (void)event; }
+  // True while equities trade: the last session event, else the clock.
+  virtual bool market_open() const { return true; }
 
   // Stream authentication for the server: true when no key pair is configured, or when this is
   // the configured pair. (Added for the WebSocket `authenticate` action; the default denies.)

@@ -36,7 +36,7 @@ enum class St : std::uint8_t {
 std::string_view to_string(St s);
 bool is_terminal(St s);
 
-enum class OType : std::uint8_t { market, limit, stop, stop_limit };
+enum class OType : std::uint8_t { market, limit, stop, stop_limit, trailing_stop };
 std::string_view to_string(OType t);
 
 enum class OClass : std::uint8_t { simple, bracket, oco, oto };
@@ -60,7 +60,8 @@ struct SimOrder {
   Decimal filled_qty;
   Decimal filled_value;  // sum of price * qty over executions, for filled_avg_price
   std::optional<Decimal> limit_price;
-  std::optional<Decimal> stop_price;
+  std::optional<Decimal> stop_price;  // a trailing stop's follows its high-water mark
+  std::optional<Decimal> trail_price, trail_percent, hwm;  // trailing_stop only
   St status = St::accepted;
   Timestamp created_at, updated_at, submitted_at;
   std::optional<Timestamp> filled_at, expired_at, canceled_at, failed_at, replaced_at;
@@ -73,6 +74,8 @@ struct SimOrder {
   bool armed = false;           // held stop-loss leg whose stop is watched
   bool stop_triggered = false;
   bool first_check_done = false;  // ioc/fok decide on their first matching pass
+  bool crypto = false;            // trades 24/7: sessions neither hold nor expire it
+  bool opening = true;            // opens or adds to a position: holds buying power while open
   Decimal reserve_unit;           // buying power per share this buy reserves while open
   Decimal reserved;               // buying power this open buy holds now
 
@@ -83,16 +86,17 @@ struct SimOrder {
 struct SymbolBook {
   std::string symbol, asset_id, exchange, name;
   Decimal price, lastday_price;
+  bool crypto = false;
   std::map<std::uint64_t, SimOrder*> open_buys, open_sells;  // by seq
 };
 
 struct Position {
-  Decimal qty;         // > 0 (the simulator refuses shorts)
-  Decimal cost_basis;  // qty * avg_entry_price
+  Decimal qty;         // negative for a short
+  Decimal cost_basis;  // qty * avg_entry_price (negative for a short)
 };
 
 struct Activity {
-  std::string id;  // sorts by time: "<17-digit UTC time><9-digit sequence>::<uuid>"
+  std::string id;  // sorts by time: "<17-digit UTC time>::<uuid led by an 8-hex sequence>"
   Timestamp time;
   bool partial = false;
   Decimal price, qty, leaves_qty, cum_qty;
@@ -116,16 +120,18 @@ struct OrderRequest {
   OType type = OType::market;
   std::string tif = "day";
   std::optional<Decimal> qty, notional, limit_price, stop_price;
+  std::optional<Decimal> trail_price, trail_percent;
   std::optional<Decimal> tp_limit, sl_stop, sl_limit;
   OClass cls = OClass::simple;
   std::string client_order_id;
   bool extended_hours = false;
   std::string position_intent;
+  bool opening = true;  // decided by place() from the position
 };
 
 // A validated PATCH /v2/orders/{id} body; absent fields keep the old order's values.
 struct ReplaceRequest {
-  std::optional<Decimal> qty, limit_price, stop_price;
+  std::optional<Decimal> qty, limit_price, stop_price, trail;
   std::optional<std::string> tif, client_order_id;
 };
 
@@ -182,6 +188,9 @@ class ExchangeImpl final : public Exchange {
   std::string set_faults_json(std::string_view json) override;
   std::string stats_json() const override;
   bool check_credentials(std::string_view key_id, std::string_view secret_key) const override;
+  void session(SessionEvent event) override;
+  bool market_open() const override { return equities_open(clock_.now()); }
+  bool equities_open(Timestamp now) const;
 
   // ---- book.cc ----
   // Validates and places an order (and its legs). The order answer of POST /v2/orders.
@@ -189,14 +198,20 @@ class ExchangeImpl final : public Exchange {
   std::optional<ApiError> cancel(SimOrder& o);  // DELETE /v2/orders/{id}
   std::variant<SimOrder*, ApiError> replace(SimOrder& o, const ReplaceRequest& req);
   void cancel_now(SimOrder& o, Timestamp now);  // DELETE /v2/positions?cancel_orders=true
-  void match_now() { match(clock_.now()); }
+  void match_now() { match(clock_.now(), equities_open(clock_.now())); }
   SimOrder* find_order(std::string_view id);
   SimOrder* find_by_client_id(std::string_view cid);
   SymbolBook* book(std::string_view symbol);
+  void add_book(std::string_view symbol, Decimal price, std::string_view exchange,
+                std::string_view name, bool crypto);
   const Position* position(std::string_view symbol) const;
-  Decimal buying_power() const { return cash_ - reserved_total_; }
+  Decimal buying_power() const;
+  // What open closing orders hold of a position: sells of a long (`sells`), covers of a short.
   Decimal held_for_orders(const SymbolBook& b, std::vector<std::string>* related,
-                          std::string_view exclude_root = {}) const;
+                          std::string_view exclude_root = {}, bool sells = true) const;
+  // "BTCUSD" names the pair "BTC/USD" (Alpaca's position routes use that form); else as given.
+  std::string resolve_symbol(std::string_view symbol) const;
+  Decimal short_market_value() const;
 
   // ---- render.cc ----
   json::object order_json(const SimOrder& o, bool nested) const;
@@ -205,6 +220,7 @@ class ExchangeImpl final : public Exchange {
   json::object activity_json(const Activity& a) const;
   json::object asset_json(const SymbolBook& b) const;
   json::object clock_json(Timestamp now) const;
+  json::array calendar_json(std::int64_t first_day, std::int64_t last_day) const;
   static json::object error_body(const ApiError& e);
   const std::string& format_time(Timestamp t) const;
   json::value time_or_null(const std::optional<Timestamp>& t) const;
@@ -239,9 +255,18 @@ class ExchangeImpl final : public Exchange {
     SimOrder* order;
     SimOrder* replacement = nullptr;
   };
-  std::optional<ApiError> validate_sell_qty(const SymbolBook& b, Decimal qty,
-                                            std::string_view exclude_root) const;
+  std::optional<ApiError> check_side(const SymbolBook& b, const OrderRequest& req,
+                                     std::string_view exclude_root, bool& opening) const;
+  std::optional<ApiError> check_closing_qty(const SymbolBook& b, bool buy, Decimal existing,
+                                            Decimal qty, std::string_view exclude_root) const;
+  std::optional<ApiError> check_buying_power(const SymbolBook& b, const OrderRequest& req,
+                                             Decimal extra) const;
+  std::optional<ApiError> check_crypto(const OrderRequest& req) const;
+  std::optional<ApiError> opposite_opening_order(const SymbolBook& b,
+                                                 const OrderRequest& req) const;
+  void move_position(const std::string& symbol, Decimal delta, Decimal price);
   std::optional<ApiError> wash_trade_check(const SymbolBook& b, const OrderRequest& req) const;
+  bool group_live(const SimOrder& leg) const;
   Decimal cost_of(const SymbolBook& b, const OrderRequest& req) const;
   SimOrder* create_order(const OrderRequest& req, SymbolBook& b, Role role, OType type, bool buy,
                          std::optional<Decimal> limit, std::optional<Decimal> stop, St status);
@@ -252,12 +277,15 @@ class ExchangeImpl final : public Exchange {
   void finish(SimOrder& o, St s, Timestamp now, std::string_view event);
   void process_pending(Timestamp now, bool market_open);
   void walk_prices(Timestamp now);
-  void match(Timestamp now);
+  void match(Timestamp now, bool equities_open);
   void try_fill(SimOrder& o, Timestamp now);
   void execute(SimOrder& o, Decimal qty, Decimal price, Timestamp now);
   void after_fill(SimOrder& o, Timestamp now);
+  std::string activity_id(Timestamp now);
   void trigger_stop_leg(SimOrder& sl, Timestamp now);
+  static void follow_trail(SimOrder& o, Decimal price);
   void expire_day_orders(Timestamp now);
+  void expire_open_day_orders(Timestamp now);
   std::vector<SimOrder*> group_of(SimOrder& o);
   SimOrder* sibling_exit(SimOrder& o);
   void mark_dirty(const std::string& symbol) { dirty_symbols_.insert(symbol); }
@@ -281,6 +309,7 @@ class ExchangeImpl final : public Exchange {
   Timestamp last_walk_{};
   bool walk_started_ = false;
   Timestamp next_close_{};  // regular_hours_only: day orders expire when it passes
+  std::optional<bool> session_open_;  // set by session(): overrides the clock from then on
 
   std::deque<StreamMessage> stream_;
   std::optional<StreamMessage> reorder_slot_;  // held back to go out after the next message
@@ -290,10 +319,14 @@ class ExchangeImpl final : public Exchange {
   FaultPlan plan_;
   std::vector<Timestamp> next_disconnect_;  // per rule (only disconnect rules use it)
 
-  // Rate limit: fixed 60 s windows of the injected clock.
-  Timestamp window_start_{};
-  bool window_started_ = false;
-  int window_count_ = 0;
+  // Rate limit: fixed 60 s windows of the injected clock, one per API key (Alpaca counts per
+  // account); requests without a key share one.
+  struct RateWindow {
+    Timestamp start{};
+    int count = 0;
+    bool started = false;
+  };
+  std::map<std::string, RateWindow> rate_windows_;
 
   std::map<std::string, std::uint64_t> request_counts_, response_counts_, error_counts_,
       fault_counts_;
@@ -305,5 +338,10 @@ std::string format_et(Timestamp t);
 bool regular_hours_open(Timestamp t);
 Timestamp next_regular_open(Timestamp t);
 Timestamp next_regular_close(Timestamp t);
+// Calendar days (days since 1970-01-01): weekday test, "YYYY-MM-DD" both ways, today in ET.
+bool is_weekday(std::int64_t days);
+std::string format_date(std::int64_t days);
+std::optional<std::int64_t> parse_date(std::string_view text);
+std::int64_t et_day_of(Timestamp t);
 
 }  // namespace orderly::sim

@@ -21,7 +21,9 @@ struct Resp {
 
 Resp ok(json::value v, int status = 200) { return Resp{status, std::move(v), 0}; }
 
-Resp fail(const ApiError& e) { return Resp{e.http, json::value(ExchangeImpl::error_body(e)), e.code}; }
+Resp fail(const ApiError& e) {
+  return Resp{e.http, json::value(ExchangeImpl::error_body(e)), e.code};
+}
 
 Resp fail(int http, std::int64_t code, std::string message) {
   return fail(ApiError{http, code, std::move(message), {}});
@@ -112,6 +114,23 @@ std::optional<ApiError> check_price(std::optional<Decimal> p, std::string_view f
   return std::nullopt;
 }
 
+// Exactly one of trail_price / trail_percent, positive; day or gtc; a simple order (§2.1).
+std::optional<ApiError> check_trail(OrderRequest& r, std::optional<Decimal> price,
+                                    std::optional<Decimal> percent) {
+  if (price.has_value() == percent.has_value()) {
+    return invalid("trailing_stop orders require exactly one of trail_price or trail_percent");
+  }
+  if (!(price ? *price : *percent).is_positive()) {
+    return invalid(std::string(price ? "trail_price" : "trail_percent") + " must be > 0");
+  }
+  if (percent && *percent >= Decimal::from_int(100)) return invalid("trail_percent must be < 100");
+  if (r.tif != "day" && r.tif != "gtc") return invalid("trailing_stop orders must be day or gtc");
+  if (r.cls != OClass::simple) return invalid("trailing_stop orders must be simple orders");
+  r.trail_price = price;
+  r.trail_percent = percent;
+  return std::nullopt;
+}
+
 constexpr std::size_t kClientOrderIdMax = 128;
 
 std::optional<ApiError> check_client_order_id(const std::optional<std::string>& cid) {
@@ -138,6 +157,8 @@ std::variant<OrderRequest, ApiError> parse_order_request(const json::object& o) 
   SIM_TRY_DEC(notional, o, "notional");
   SIM_TRY_DEC(limit, o, "limit_price");
   SIM_TRY_DEC(stop, o, "stop_price");
+  SIM_TRY_DEC(trail_price, o, "trail_price");
+  SIM_TRY_DEC(trail_percent, o, "trail_percent");
   if (auto it = o.find("extended_hours"); it != o.end() && !it->value().is_null()) {
     if (!it->value().is_bool()) return bad_body();
     r.extended_hours = it->value().as_bool();
@@ -152,7 +173,7 @@ std::variant<OrderRequest, ApiError> parse_order_request(const json::object& o) 
   else if (*type == "limit") r.type = OType::limit;
   else if (*type == "stop") r.type = OType::stop;
   else if (*type == "stop_limit") r.type = OType::stop_limit;
-  else if (*type == "trailing_stop") return invalid("trailing_stop orders are not supported by the simulator");
+  else if (*type == "trailing_stop") r.type = OType::trailing_stop;
   else return invalid("invalid type: " + *type);
   if (!tif) return invalid("time_in_force is required");
   if (!valid_tif(*tif)) return invalid("invalid time_in_force: " + *tif);
@@ -174,18 +195,12 @@ std::variant<OrderRequest, ApiError> parse_order_request(const json::object& o) 
   }
   if (qty && notional) return invalid("qty and notional are mutually exclusive");
   if (!qty && !notional) return invalid("qty or notional is required");
-  const bool market_day = r.type == OType::market && r.tif == "day";
+  // Fractional and notional rules depend on the asset (crypto differs): see place().
   if (qty) {
     if (!qty->is_positive()) return invalid("qty must be > 0");
-    if (!qty->is_integer() && (!market_day || r.cls != OClass::simple)) {
-      return invalid("fractional orders must be simple market day orders");
-    }
     r.qty = qty;
   } else {
     if (!notional->is_positive()) return invalid("notional must be > 0");
-    if (!market_day || r.cls != OClass::simple) {
-      return invalid("notional orders must be simple market day orders");
-    }
     if (!r.buy) return invalid("notional sell orders are not supported by the simulator");
     r.notional = notional;
   }
@@ -197,6 +212,9 @@ std::variant<OrderRequest, ApiError> parse_order_request(const json::object& o) 
   if (needs_stop) r.stop_price = stop;
   if (auto e = check_price(r.limit_price, "limit_price")) return *e;
   if (auto e = check_price(r.stop_price, "stop_price")) return *e;
+  if (r.type == OType::trailing_stop) {
+    if (auto e = check_trail(r, trail_price, trail_percent)) return *e;
+  }
   if (r.extended_hours && !(r.type == OType::limit && (r.tif == "day" || r.tif == "gtc"))) {
     return invalid("extended hours order must be DAY limit orders");
   }
@@ -215,14 +233,18 @@ std::variant<OrderRequest, ApiError> parse_order_request(const json::object& o) 
       sl_stop = s;
       sl_limit = l;
     }
-    const std::string name = r.cls == OClass::bracket ? "bracket" : r.cls == OClass::oco ? "oco" : "oto";
-    if (r.cls == OClass::oco && r.type != OType::limit) return invalid("oco orders must be limit orders");
+    const std::string name = r.cls == OClass::bracket ? "bracket"
+                             : r.cls == OClass::oco   ? "oco"
+                                                      : "oto";
+    if (r.cls == OClass::oco && r.type != OType::limit)
+      return invalid("oco orders must be limit orders");
     if (r.cls == OClass::bracket || r.cls == OClass::oco) {
       if (!tp) return invalid(name + " orders require take_profit.limit_price");
       if (!sl_stop) return invalid(name + " orders require stop_loss.stop_price");
     } else {
       if (!tp && !sl_stop) return invalid("oto orders require take_profit or stop_loss");
-      if (tp && sl_stop) return invalid("oto orders take either take_profit or stop_loss, not both");
+      if (tp && sl_stop)
+        return invalid("oto orders take either take_profit or stop_loss, not both");
     }
     if (sl_limit && !sl_stop) return invalid("stop_loss.stop_price is required");
     if (r.tif != "day" && r.tif != "gtc") return invalid(name + " orders must be day or gtc");
@@ -253,8 +275,9 @@ std::variant<ReplaceRequest, ApiError> parse_replace_request(const json::object&
   SIM_TRY_DEC(trail, o, "trail");
   SIM_TRY_STR(tif, o, "time_in_force");
   SIM_TRY_STR(cid, o, "client_order_id");
-  if (trail) return invalid("trail is not supported by the simulator");
-  if (qty && (!qty->is_positive() || !qty->is_integer())) return invalid("qty must be a positive whole number");
+  if (trail && !trail->is_positive()) return invalid("trail must be > 0");
+  if (qty && (!qty->is_positive() || !qty->is_integer()))
+    return invalid("qty must be a positive whole number");
   if (tif && !valid_tif(*tif)) return invalid("invalid time_in_force: " + *tif);
   if (auto e = check_client_order_id(cid)) return *e;
   if (auto e = check_price(limit, "limit_price")) return *e;
@@ -263,6 +286,7 @@ std::variant<ReplaceRequest, ApiError> parse_replace_request(const json::object&
   r.qty = qty;
   r.limit_price = limit;
   r.stop_price = stop;
+  r.trail = trail;
   r.tif = tif;
   r.client_order_id = cid;
   return r;
@@ -322,7 +346,7 @@ Route route_of(std::string_view method, const std::vector<std::string>& seg) {
   if (!is(0, "v2")) return {m + " (unknown)", ""};
   if (n == 2) {
     if (seg[1] == "account" || seg[1] == "orders" || seg[1] == "positions" || seg[1] == "clock" ||
-        seg[1] == "assets" || seg[1] == "orders:by_client_order_id") {
+        seg[1] == "calendar" || seg[1] == "assets" || seg[1] == "orders:by_client_order_id") {
       return {m + " /v2/" + seg[1], ""};
     }
   }
@@ -336,10 +360,12 @@ Route route_of(std::string_view method, const std::vector<std::string>& seg) {
   return {m + " (unknown)", ""};
 }
 
+// The ActivityType enum of Alpaca's current specification.
 constexpr std::string_view kActivityTypes[] = {
-    "FILL", "TRANS", "MISC", "ACATC", "ACATS", "CSD", "CSW", "DIV", "DIVCGL", "DIVCGS", "DIVNRA",
-    "DIVROC", "DIVTXEX", "FEE", "INT", "JNLC", "JNLS", "MA", "NC", "OPASN", "OPEXP", "OPXRC",
-    "PTC", "REORG", "SPIN", "SPLIT"};
+    "FILL", "TRANS", "MISC", "ACATC", "ACATS", "CFEE", "CGD", "CSD", "CSW", "DIV", "DIVCGL",
+    "DIVCGS", "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "FEE", "INT", "INTNRA",
+    "INTTW", "JNL", "JNLC", "JNLS", "MA", "NC", "OPASN", "OPCA", "OPCSH", "OPEXC", "OPEXP",
+    "OPTRD", "PTC", "PTR", "REORG", "SPIN", "SPLIT", "FOPT"};
 
 bool known_activity_type(std::string_view t) {
   return std::find(std::begin(kActivityTypes), std::end(kActivityTypes), t) !=
@@ -373,12 +399,15 @@ class Handler {
     if (t == "GET /v2/account/activities") return activities(q, "");
     if (t == "GET /v2/account/activities/{activity_type}") return activities(q, r.param);
     if (t == "GET /v2/clock") return ok(x_.clock_json(now_));
+    if (t == "GET /v2/calendar") return calendar(q);
     if (t == "GET /v2/assets/{symbol}") return get_asset(r.param);
     if (t == "GET /v2/assets") return list_assets();
     if (t == "POST /sim/prices") return post_prices(body);
     if (t == "GET /sim/prices") return get_prices();
     if (t == "POST /sim/faults") return post_faults();
     if (t == "GET /sim/stats") return ok(json::parse(x_.stats_json()));
+    if (t == "POST /sim/session") return post_session(body);
+    if (t == "GET /sim/session") return ok(x_.clock_json(now_));
     if (t.find("(unknown)") == std::string::npos) {
       return fail(405, 40510000, "method not allowed");
     }
@@ -441,7 +470,7 @@ class Handler {
       while (!rest.empty()) {
         const auto comma = rest.find(',');
         std::string_view one = rest.substr(0, comma);
-        if (!one.empty()) symbols.emplace_back(one);
+        if (!one.empty()) symbols.push_back(x_.resolve_symbol(one));
         if (comma == std::string_view::npos) break;
         rest.remove_prefix(comma + 1);
       }
@@ -461,7 +490,8 @@ class Handler {
     auto consider = [&](const SimOrder& o) {
       if (!wanted(o)) return;
       if (side_buy && o.buy != *side_buy) return;
-      if (!symbols.empty() && std::find(symbols.begin(), symbols.end(), o.symbol) == symbols.end()) return;
+      if (!symbols.empty() && std::find(symbols.begin(), symbols.end(), o.symbol) == symbols.end())
+        return;
       if (nested && !o.parent_id.empty()) {
         // A leg is shown inside its parent when the parent is listed too.
         SimOrder* parent = x_.find_order(o.parent_id);
@@ -471,7 +501,8 @@ class Handler {
     };
     if (lo != index.end() && (hi == index.end() || lo->first < hi->first)) {
       if (asc) {
-        for (auto it = lo; it != hi && static_cast<long long>(out.size()) < limit; ++it) consider(*it->second);
+        for (auto it = lo; it != hi && static_cast<long long>(out.size()) < limit; ++it)
+          consider(*it->second);
       } else {
         for (auto it = hi; it != lo && static_cast<long long>(out.size()) < limit;) {
           --it;
@@ -540,20 +571,23 @@ class Handler {
     return ok(std::move(out));
   }
 
-  Resp get_position(const std::string& symbol) {
+  Resp get_position(const std::string& name) {
+    const std::string symbol = x_.resolve_symbol(name);
     const Position* p = x_.position(symbol);
     if (!p) return fail(404, 40410000, "position does not exist");
     return ok(x_.position_json(symbol, *p));
   }
 
   // The closing market order for a position (qty=N or percentage=P, exclusive), or an error.
-  std::variant<SimOrder*, ApiError> close(const std::string& symbol, const Params& q) {
+  std::variant<SimOrder*, ApiError> close(const std::string& name, const Params& q) {
+    const std::string symbol = x_.resolve_symbol(name);
     const Position* p = x_.position(symbol);
     if (!p) return ApiError{404, 40410000, "position does not exist", {}};
     const std::string* qs = param(q, "qty");
     const std::string* ps = param(q, "percentage");
     if (qs && ps) return invalid("qty and percentage are mutually exclusive");
-    Decimal qty = p->qty;
+    const Decimal held = p->qty.abs();
+    Decimal qty = held;
     if (qs) {
       auto v = Decimal::parse(*qs);
       if (!v || !v->is_positive()) return invalid("invalid qty: " + *qs);
@@ -563,14 +597,17 @@ class Handler {
       if (!v || !v->is_positive() || *v > Decimal::from_int(100)) {
         return invalid("invalid percentage: " + *ps);
       }
-      qty = (p->qty * *v).checked_div(Decimal::from_int(100), Rounding::down).value_or(Decimal());
+      qty = (held * *v).checked_div(Decimal::from_int(100), Rounding::down).value_or(Decimal());
+      // Only a fractional position is closed fractionally (the specification's rule).
+      if (held.is_integer()) qty = qty.round_to(Decimal::from_int(1), Rounding::down);
       if (!qty.is_positive()) return invalid("invalid percentage: " + *ps);
     }
+    // A short closes with a buy; crypto takes gtc (it refuses day orders).
     OrderRequest r;
     r.symbol = symbol;
-    r.buy = false;
+    r.buy = p->qty.is_negative();
     r.type = OType::market;
-    r.tif = "day";
+    r.tif = x_.book(symbol)->crypto ? "gtc" : "day";
     r.qty = qty;
     return x_.place(r);
   }
@@ -679,7 +716,7 @@ class Handler {
   }
 
   Resp get_asset(const std::string& symbol) {
-    SymbolBook* b = x_.book(symbol);
+    SymbolBook* b = x_.book(x_.resolve_symbol(symbol));
     if (!b) return fail(404, 40410000, "asset not found");
     return ok(x_.asset_json(*b));
   }
@@ -712,6 +749,36 @@ class Handler {
     return ok(std::move(out));
   }
 
+  // {"event":"close"} / {"event":"open"}: answers with the clock as it now reads.
+  Resp post_session(const json::value* body) {
+    const json::value* event =
+        body && body->is_object() ? body->as_object().if_contains("event") : nullptr;
+    if (!event || !event->is_string() ||
+        (event->as_string() != "open" && event->as_string() != "close")) {
+      return fail(400, 40010000, "body must be {\"event\":\"open\"} or {\"event\":\"close\"}");
+    }
+    x_.session(event->as_string() == "open" ? SessionEvent::open : SessionEvent::close);
+    x_.advance(now_);  // queued orders go out (and fill) at the open without waiting for a tick
+    return ok(x_.clock_json(now_));
+  }
+
+  // start/end: YYYY-MM-DD or RFC3339 (its date); default today to 30 days on; at most 10 years.
+  Resp calendar(const Params& q) {
+    auto day_param = [&](std::string_view key,
+                         std::int64_t fallback) -> std::optional<std::int64_t> {
+      const std::string* s = param(q, key);
+      if (!s) return fallback;
+      return parse_date(std::string_view(*s).substr(0, 10));
+    };
+    const std::int64_t today = et_day_of(now_);
+    const auto start = day_param("start", today);
+    if (!start) return fail(invalid("invalid start: " + *param(q, "start")));
+    const auto end = day_param("end", *start + 30);
+    if (!end) return fail(invalid("invalid end: " + *param(q, "end")));
+    if (*end - *start > 3660) return fail(invalid("calendar range is limited to 10 years"));
+    return ok(x_.calendar_json(*start, *end));
+  }
+
   Resp post_faults() {
     std::string e = x_.set_faults_json(call_.body);
     if (!e.empty()) return fail(400, 40010000, e);
@@ -741,7 +808,7 @@ HttpReply ExchangeImpl::handle_in_arena(const HttpCall& call) {
   std::string route_key = call.method + " (unknown)";
   bool lose = false;
   std::int64_t delay_ms = 0;
-  bool rate_headers = false;
+  RateWindow* window = nullptr;  // this key's rate window, when a limit applies
   try {
     auto parsed = boost::urls::parse_origin_form(call.target);
     std::vector<std::string> segments;
@@ -763,18 +830,19 @@ HttpReply ExchangeImpl::handle_in_arena(const HttpCall& call) {
           const std::string* k = header(call, "apca-api-key-id");
           const std::string* s = header(call, "apca-api-secret-key");
           if (!k || !s || !check_credentials(*k, *s)) {
-            resp = fail(403, 0, "forbidden.");
+            resp = fail(401, 40110000, "request is not authorized");
             return;
           }
         }
         if (config_.rate_limit_per_min > 0) {
-          rate_headers = true;
-          if (!window_started_ || now.ms_since(window_start_) >= 60'000) {
-            window_started_ = true;
-            window_start_ = now;
-            window_count_ = 0;
+          const std::string* k = header(call, "apca-api-key-id");
+          // Any key is let in when none is configured: bound the table against key churn.
+          if (rate_windows_.size() >= 4096) rate_windows_.clear();
+          window = &rate_windows_[k ? *k : std::string()];
+          if (!window->started || now.ms_since(window->start) >= 60'000) {
+            *window = RateWindow{now, 0, true};
           }
-          if (++window_count_ > config_.rate_limit_per_min) {
+          if (++window->count > config_.rate_limit_per_min) {
             resp = fail(429, 42910000, "rate limit exceeded");
             return;
           }
@@ -832,13 +900,13 @@ HttpReply ExchangeImpl::handle_in_arena(const HttpCall& call) {
     reply.body = json::serialize(*resp.body);
     reply.headers.emplace_back("Content-Type", "application/json; charset=UTF-8");
   }
-  if (rate_headers) {
+  if (window) {
     const int limit = config_.rate_limit_per_min;
     reply.headers.emplace_back("X-Ratelimit-Limit", std::to_string(limit));
     reply.headers.emplace_back("X-Ratelimit-Remaining",
-                               std::to_string(std::max(0, limit - window_count_)));
+                               std::to_string(std::max(0, limit - window->count)));
     reply.headers.emplace_back("X-Ratelimit-Reset",
-                               std::to_string(window_start_.plus_ms(60'000).ns / 1'000'000'000));
+                               std::to_string(window->start.plus_ms(60'000).ns / 1'000'000'000));
   }
   reply.fault = lose ? HttpFault::lose_response : HttpFault::none;
   reply.delay_ms = delay_ms;

@@ -1,5 +1,6 @@
 // Alpaca's JSON shapes: decimals as strings, absent values as explicit nulls, `order_type`
 // beside `type`, `"order_class":""` for simple orders (alpaca-api.md §2.2, §4, §13).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <array>
@@ -35,11 +36,15 @@ std::string_view class_name(OClass c) {
 
 namespace chr = std::chrono;
 
-chr::year_month_day civil(std::int64_t days) { return chr::year_month_day{chr::sys_days{chr::days{days}}}; }
+chr::year_month_day civil(std::int64_t days) {
+  return chr::year_month_day{chr::sys_days{chr::days{days}}};
+}
 
 constexpr std::int64_t kDayS = 86400;
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 // 0 = Sunday.
 int weekday(std::int64_t days) {
@@ -78,10 +83,11 @@ std::string format_et(Timestamp t) {
   const chr::year_month_day ymd = civil(days);
   const std::int64_t sod = local - days * kDayS;
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d-%02d:00", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60),
-                static_cast<int>(sod % 60), static_cast<int>(-off / 3600));
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d-%02d:00",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(sod / 3600),
+                static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60),
+                static_cast<int>(-off / 3600));
   return buf;
 }
 
@@ -109,6 +115,35 @@ Timestamp next_session_time(Timestamp t, int hh, int mm) {
 }  // namespace
 
 Timestamp next_regular_open(Timestamp t) { return next_session_time(t, 9, 30); }
+
+bool is_weekday(std::int64_t days) {
+  const int wd = weekday(days);
+  return wd != 0 && wd != 6;
+}
+
+std::string format_date(std::int64_t days) {
+  const chr::year_month_day ymd = civil(days);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buf;
+}
+
+std::optional<std::int64_t> parse_date(std::string_view text) {
+  unsigned y = 0, m = 0, d = 0;
+  char tail = 0;
+  if (text.size() != 10 ||
+      std::sscanf(std::string(text).c_str(), "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3) {
+    return std::nullopt;
+  }
+  const chr::year_month_day ymd{chr::year{static_cast<int>(y)}, chr::month{m}, chr::day{d}};
+  if (!ymd.ok()) return std::nullopt;
+  return chr::sys_days{ymd}.time_since_epoch().count();
+}
+
+std::int64_t et_day_of(Timestamp t) {
+  return floor_div(floor_div(t.ns, 1'000'000'000) + et_offset_seconds(t), kDayS);
+}
 Timestamp next_regular_close(Timestamp t) { return next_session_time(t, 16, 0); }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,7 +166,7 @@ json::value ExchangeImpl::time_or_null(const std::optional<Timestamp>& t) const 
 
 json::object ExchangeImpl::order_json(const SimOrder& o, bool nested) const {
   json::object j(sp_);
-  j.reserve(34);
+  j.reserve(36);
   j["id"] = o.id;
   j["client_order_id"] = o.client_order_id;
   j["created_at"] = format_time(o.created_at);
@@ -147,7 +182,7 @@ json::object ExchangeImpl::order_json(const SimOrder& o, bool nested) const {
   auto b = books_.find(o.symbol);
   j["asset_id"] = b != books_.end() ? b->second.asset_id : std::string();
   j["symbol"] = o.symbol;
-  j["asset_class"] = "us_equity";
+  j["asset_class"] = o.crypto ? "crypto" : "us_equity";
   j["notional"] = dec_or_null(o.notional, sp_);
   j["qty"] = dec_or_null(o.qty, sp_);
   j["filled_qty"] = o.filled_qty.str();
@@ -173,32 +208,43 @@ json::object ExchangeImpl::order_json(const SimOrder& o, bool nested) const {
   } else {
     j["legs"] = nullptr;
   }
-  j["trail_percent"] = nullptr;
-  j["trail_price"] = nullptr;
-  j["hwm"] = nullptr;
+  j["trail_percent"] = dec_or_null(o.trail_percent, sp_);
+  j["trail_price"] = dec_or_null(o.trail_price, sp_);
+  j["hwm"] = dec_or_null(o.hwm, sp_);
   j["position_intent"] = str_or_null(o.position_intent, sp_);
+  j["source"] = nullptr;
+  j["subtag"] = nullptr;
   return j;
 }
 
+// A short has negative qty, market value and cost basis (avg_entry_price stays positive); its
+// qty_available is what open covers leave, negative too. A crypto position is named without the
+// slash ("BTCUSD"), as Alpaca's positions are (alpaca-py #179, #537).
 json::object ExchangeImpl::position_json(const std::string& symbol, const Position& p) const {
   const SymbolBook& b = books_.at(symbol);
-  const Decimal held = held_for_orders(b, nullptr);
+  const bool is_short = p.qty.is_negative();
+  const Decimal held = held_for_orders(b, nullptr, {}, !is_short);
+  const Decimal available = Decimal::max(p.qty.abs() - held, Decimal());
   const Decimal price = b.price;
   const Decimal market_value = p.qty * price;
   const Decimal unrealized = market_value - p.cost_basis;
   const Decimal lastday_value = p.qty * b.lastday_price;
   const Decimal intraday = market_value - lastday_value;
-  auto ratio = [](Decimal a, Decimal b) { return a.checked_div(b).value_or(Decimal()).str(); };
+  auto ratio = [](Decimal a, Decimal b) {
+    return a.checked_div(b.abs()).value_or(Decimal()).str();
+  };
+  std::string shown = symbol;
+  if (b.crypto) shown.erase(std::remove(shown.begin(), shown.end(), '/'), shown.end());
   json::object j(sp_);
   j["asset_id"] = b.asset_id;
-  j["symbol"] = symbol;
-  j["exchange"] = b.exchange;
-  j["asset_class"] = "us_equity";
-  j["asset_marginable"] = false;
+  j["symbol"] = shown;
+  j["exchange"] = b.crypto ? "" : b.exchange;
+  j["asset_class"] = b.crypto ? "crypto" : "us_equity";
+  j["asset_marginable"] = !b.crypto && config_.shorting;
   j["qty"] = p.qty.str();
-  j["qty_available"] = Decimal::max(p.qty - held, Decimal()).str();
+  j["qty_available"] = (is_short ? -available : available).str();
   j["avg_entry_price"] = p.cost_basis.checked_div(p.qty).value_or(Decimal()).str();
-  j["side"] = "long";
+  j["side"] = is_short ? "short" : "long";
   j["market_value"] = market_value.str();
   j["cost_basis"] = p.cost_basis.str();
   j["unrealized_pl"] = unrealized.str();
@@ -211,40 +257,56 @@ json::object ExchangeImpl::position_json(const std::string& symbol, const Positi
   return j;
 }
 
+// The current specification's fields (PDT fields are gone since 2026-07-06). Buying power is
+// cash-based (see buying_power()); `multiplier` says "2" when the account may short, as a paper
+// margin account does, "1" otherwise.
 json::object ExchangeImpl::account_json() const {
   Decimal long_value;
-  for (const auto& [symbol, p] : positions_) long_value += p.qty * books_.at(symbol).price;
-  const Decimal equity = cash_ + long_value;
+  for (const auto& [symbol, p] : positions_) {
+    if (p.qty.is_positive()) long_value += p.qty * books_.at(symbol).price;
+  }
+  const Decimal short_value = short_market_value();
+  const Decimal equity = cash_ + long_value + short_value;
   const std::string bp = Decimal::max(buying_power(), Decimal()).str();
   json::object j(sp_);
   j["id"] = account_id_;
   j["account_number"] = account_number_;
   j["status"] = "ACTIVE";
-  j["crypto_status"] = "INACTIVE";
+  j["crypto_status"] = "ACTIVE";
   j["currency"] = "USD";
   j["buying_power"] = bp;
   j["regt_buying_power"] = bp;
+  j["effective_buying_power"] = bp;
   j["non_marginable_buying_power"] = bp;
   j["options_buying_power"] = bp;
   j["cash"] = cash_.str();
   j["accrued_fees"] = "0";
   j["pending_transfer_in"] = "0";
   j["pending_transfer_out"] = "0";
+  j["pending_reg_taf_fees"] = "0";
+  j["intraday_adjustments"] = "0";
   j["portfolio_value"] = equity.str();
   j["equity"] = equity.str();
   j["last_equity"] = config_.cash.str();
+  j["balance_asof"] = format_date(et_day_of(clock_.now()) - 1);
   j["long_market_value"] = long_value.str();
-  j["short_market_value"] = "0";
+  j["short_market_value"] = short_value.str();
+  j["position_market_value"] = (long_value - short_value).str();
   j["initial_margin"] = reserved_total_.str();
   j["maintenance_margin"] = "0";
   j["last_maintenance_margin"] = "0";
   j["sma"] = "0";
-  j["multiplier"] = "1";
-  j["shorting_enabled"] = false;
+  j["multiplier"] = config_.shorting ? "2" : "1";
+  j["shorting_enabled"] = config_.shorting;
+  j["options_approved_level"] = 0;
+  j["options_trading_level"] = 0;
+  j["crypto_tier"] = 1;
   j["trading_blocked"] = false;
   j["transfers_blocked"] = false;
   j["account_blocked"] = false;
   j["trade_suspended_by_user"] = false;
+  j["admin_configurations"] = json::object(sp_);
+  j["user_configurations"] = nullptr;
   j["created_at"] = format_rfc3339(created_at_);
   return j;
 }
@@ -267,28 +329,63 @@ json::object ExchangeImpl::activity_json(const Activity& a) const {
 }
 
 json::object ExchangeImpl::asset_json(const SymbolBook& b) const {
+  const bool shortable = !b.crypto && config_.shorting;
   json::object j(sp_);
   j["id"] = b.asset_id;
-  j["class"] = "us_equity";
+  j["class"] = b.crypto ? "crypto" : "us_equity";
   j["exchange"] = b.exchange;
   j["symbol"] = b.symbol;
   j["name"] = b.name;
   j["status"] = "active";
   j["tradable"] = true;
-  j["marginable"] = false;
-  j["shortable"] = false;
-  j["easy_to_borrow"] = false;
+  j["marginable"] = shortable;
+  j["shortable"] = shortable;
+  j["easy_to_borrow"] = shortable;
   j["fractionable"] = true;
+  if (b.crypto) {
+    j["min_order_size"] = "0.000000001";
+    j["min_trade_increment"] = "0.000000001";
+    j["price_increment"] = "0.01";
+  } else {
+    j["borrow_status"] = shortable ? "easy_to_borrow" : "hard_to_borrow";
+  }
+  j["attributes"] = json::array(sp_);
   return j;
 }
 
+// While open the next close comes first, while closed the next open: the pair stays ordered
+// whether the clock or a session event decided the state.
 json::object ExchangeImpl::clock_json(Timestamp now) const {
+  const bool open = equities_open(now);
+  const Timestamp next_open =
+      open ? next_regular_open(next_regular_close(now)) : next_regular_open(now);
+  const Timestamp next_close = open ? next_regular_close(now) : next_regular_close(next_open);
   json::object j(sp_);
   j["timestamp"] = format_et(now);
-  j["is_open"] = !config_.regular_hours_only || regular_hours_open(now);
-  j["next_open"] = format_et(next_regular_open(now));
-  j["next_close"] = format_et(next_regular_close(now));
+  j["is_open"] = open;
+  j["next_open"] = format_et(next_open);
+  j["next_close"] = format_et(next_close);
   return j;
+}
+
+// GET /v2/calendar: one entry per weekday (the simulated market has no holidays), Alpaca's
+// legacy shape; settlement is T+1 on the next weekday.
+json::array ExchangeImpl::calendar_json(std::int64_t first_day, std::int64_t last_day) const {
+  json::array out(sp_);
+  for (std::int64_t d = first_day; d <= last_day; ++d) {
+    if (!is_weekday(d)) continue;
+    std::int64_t settle = d + 1;
+    while (!is_weekday(settle)) ++settle;
+    json::object j(sp_);
+    j["date"] = format_date(d);
+    j["open"] = "09:30";
+    j["close"] = "16:00";
+    j["session_open"] = "0400";
+    j["session_close"] = "2000";
+    j["settlement_date"] = format_date(settle);
+    out.emplace_back(std::move(j));
+  }
+  return out;
 }
 
 // Alpaca's error bodies come out with their keys sorted (a Go map), as in the captured

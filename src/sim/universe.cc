@@ -38,8 +38,15 @@ constexpr ListedSymbol kUniverse[] = {
     {"XOM", "115.00", "NYSE", "Exxon Mobil Corporation Common Stock"},
 };
 
+constexpr ListedSymbol kCrypto[] = {
+    {"BTC/USD", "60000.00", "CRYPTO", "Bitcoin  / US Dollar"},
+    {"ETH/USD", "3000.00", "CRYPTO", "Ethereum  / US Dollar"},
+    {"SOL/USD", "150.00", "CRYPTO", "Solana  / US Dollar"},
+};
+
 }  // namespace
 
 std::span<const ListedSymbol> builtin_universe() { return kUniverse; }
+std::span<const ListedSymbol> builtin_crypto() { return kCrypto; }
 
 }  // namespace orderly::sim

@@ -15,5 +15,7 @@ struct ListedSymbol {
 };
 
 std::span<const ListedSymbol> builtin_universe();
+// Crypto pairs, traded 24/7 with Alpaca's crypto rules (exchange "CRYPTO").
+std::span<const ListedSymbol> builtin_crypto();
 
 }  // namespace orderly::sim

@@ -40,7 +40,7 @@ TEST_F(SimTest, BadInputGetsAlpacaStyleErrorsAndNeverApplies) {
       {R"({"symbol":"AAPL","side":"buy","qty":"1","type":"market","time_in_force":"week"})", 422,
        R"({"code":40010001,"message":"invalid time_in_force: week"})"},
       {R"({"symbol":"AAPL","side":"buy","qty":"1.5","type":"limit","limit_price":"1.00","time_in_force":"gtc"})",
-       422, R"({"code":40010001,"message":"fractional orders must be simple market day orders"})"},
+       422, R"({"code":42210000,"message":"fractional orders must be DAY orders"})"},
       {R"({"symbol":"AAPL","side":"buy","qty":"100000","type":"market","time_in_force":"day"})", 403,
        R"({"buying_power":"100000","code":40310000,"cost_basis":"23690000.00","message":"insufficient buying power"})"},
       {R"({"symbol":"AAPL","side":"buy","qty":"99999999999","type":"market","time_in_force":"day"})", 422,
@@ -81,10 +81,10 @@ TEST_F(SimTest, AuthRefusesAMissingOrWrongKeyPairWithoutEchoingIt) {
   c.secret_key = "s3cret-value";
   reset(c);
   Answer none = get("/v2/account");
-  EXPECT_EQ(none.status, 403);
-  EXPECT_EQ(none.raw, R"({"message":"forbidden."})");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(none.raw, R"({"code":40110000,"message":"request is not authorized"})");
   Answer wrong = call("GET", "/v2/account", "", {{"APCA-API-KEY-ID", "PKTEST"}, {"APCA-API-SECRET-KEY", "guess"}});
-  EXPECT_EQ(wrong.status, 403);
+  EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(wrong.raw.find("s3cret"), std::string::npos);
   Answer right = call("GET", "/v2/account", "", {{"apca-api-key-id", "PKTEST"}, {"APCA-API-SECRET-KEY", "s3cret-value"}});
   EXPECT_EQ(right.status, 200);

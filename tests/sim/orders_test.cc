@@ -154,12 +154,16 @@ TEST_F(SimTest, ClockAnswersInEasternTimeWithOffset) {
   ASSERT_EQ(c.status, 200);
   EXPECT_EQ(c.str("timestamp"), "2025-10-10T08:00:00-04:00");
   EXPECT_EQ(c.str("is_open"), "true");  // always open by default
-  EXPECT_EQ(c.str("next_open"), "2025-10-10T09:30:00-04:00");
+  // Open: the next close comes first, then the next session's open (Monday).
   EXPECT_EQ(c.str("next_close"), "2025-10-10T16:00:00-04:00");
+  EXPECT_EQ(c.str("next_open"), "2025-10-13T09:30:00-04:00");
   clock_.set(parse_rfc3339("2025-12-05T22:00:00Z").value());  // Friday after the close, EST
   c = get("/v2/clock");
   EXPECT_EQ(c.str("timestamp"), "2025-12-05T17:00:00-05:00");
-  EXPECT_EQ(c.str("next_open"), "2025-12-08T09:30:00-05:00");
+  EXPECT_EQ(c.str("next_close"), "2025-12-08T16:00:00-05:00");
+  EXPECT_EQ(c.str("next_open"), "2025-12-09T09:30:00-05:00");
+  ex_->session(SessionEvent::close);
+  EXPECT_EQ(get("/v2/clock").str("next_open"), "2025-12-08T09:30:00-05:00");
 }
 
 }  // namespace

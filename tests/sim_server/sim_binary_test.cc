@@ -323,14 +323,57 @@ TEST_F(SimBinaryTest, StatsShape) {
   EXPECT_GE(v.at("responses").at("200").to_number<std::int64_t>(), 1) << r.body;
 }
 
+// A paper margin account shorts by default; --no-short refuses as a long-only account does.
+TEST_F(SimBinaryTest, ShortSalesByDefaultAndNoShortRefusesThem) {
+  launch();
+  HttpClient c(port(), "k", "s");
+  auto shorted = c.post("/v2/orders", order_body("F", "sell", "3", "short-1"));
+  ASSERT_EQ(shorted.status, 200) << shorted.body;
+  EXPECT_EQ(str(shorted.json(), "position_intent"), "sell_to_open");
+  ASSERT_TRUE(order_reaches(c, str(shorted.json(), "id"), "filled"));
+  auto pos = c.get("/v2/positions/F").json();
+  EXPECT_EQ(str(pos, "qty"), "-3");
+  EXPECT_EQ(str(pos, "side"), "short");
+  EXPECT_TRUE(c.get("/v2/account").json().at("shorting_enabled").as_bool());
+
+  sim.reset();
+  launch({"--no-short"});
+  HttpClient d(port(), "k", "s");
+  auto refused = d.post("/v2/orders", order_body("F", "sell", "3", "short-2"));
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(refused.body, R"({"code":40310000,"message":"account is not allowed to short"})");
+  EXPECT_FALSE(d.get("/v2/account").json().at("shorting_enabled").as_bool());
+}
+
+// The session control route: a close expires day orders now, an open sends queued ones.
+TEST_F(SimBinaryTest, SessionCloseExpiresDayOrdersOverHttp) {
+  launch();
+  HttpClient c(port(), "k", "s");
+  auto day = c.post("/v2/orders", order_body("F", "buy", "1", "day-1", "1.00"));
+  ASSERT_EQ(day.status, 200) << day.body;
+  const std::string id = str(day.json(), "id");
+  ASSERT_TRUE(order_reaches(c, id, "new"));
+  auto closed = c.post("/sim/session", R"({"event":"close"})");
+  ASSERT_EQ(closed.status, 200) << closed.body;
+  EXPECT_FALSE(closed.json().at("is_open").as_bool());
+  EXPECT_FALSE(c.get("/v2/clock").json().at("is_open").as_bool());
+  EXPECT_EQ(str(c.get("/v2/orders/" + id).json(), "status"), "expired");
+  auto queued = c.post("/v2/orders", order_body("F", "buy", "1", "queued-1"));
+  ASSERT_EQ(queued.status, 200) << queued.body;
+  EXPECT_EQ(str(c.get("/v2/orders/" + str(queued.json(), "id")).json(), "status"), "accepted");
+  ASSERT_EQ(c.post("/sim/session", R"({"event":"open"})").status, 200);
+  EXPECT_TRUE(order_reaches(c, str(queued.json(), "id"), "filled"));
+}
+
 TEST_F(SimBinaryTest, WrongKeysAreRefusedOnRestAndStream) {
   launch({"--key", "KEY1", "--secret", "SECRET1"});
   EXPECT_EQ(sim->stdout_text().find("SECRET1"), std::string::npos);
   HttpClient wrong(port(), "KEY1", "guess");
   auto r = wrong.get("/v2/account");
-  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_EQ(r.body, R"({"code":40110000,"message":"request is not authorized"})");
   HttpClient none(port());
-  EXPECT_EQ(none.get("/v2/account").status, 403);
+  EXPECT_EQ(none.get("/v2/account").status, 401);
   HttpClient right(port(), "KEY1", "SECRET1");
   EXPECT_EQ(right.get("/v2/account").status, 200);
 

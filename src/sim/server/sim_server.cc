@@ -267,7 +267,8 @@ asio::awaitable<Outcome> SimServer::Impl::control(const Request& req, std::strin
 asio::awaitable<Outcome> SimServer::Impl::route(const Request& req) {
   std::string_view target(req.target().data(), req.target().size());
   std::string_view path = path_of(target);
-  if (path.starts_with("/sim/")) co_return co_await control(req, path);
+  // /sim/session is the model's own route (it expires orders and answers with the clock).
+  if (path.starts_with("/sim/") && path != "/sim/session") co_return co_await control(req, path);
 
   HttpCall call;
   call.method = std::string(req.method_string());
