@@ -47,6 +47,19 @@ bool wait_for_signal(std::int64_t ms) {
   return sig == SIGINT || sig == SIGTERM;
 }
 
+// The local API's address and who may use it ([api] token, public_reads, allowed_hosts).
+server::ServerOptions api_server_options(const ApiConfig& api, const ListenAddress& listen) {
+  server::ServerOptions o;
+  o.host = listen.host;
+  o.port = listen.port;
+  o.access = {api.token, api.public_reads, api.allowed_hosts};
+  // A daemon listening on a named address answers to that name (an IP literal cannot be rebound).
+  if (listen.host != "0.0.0.0" && listen.host != "::") {
+    o.access.allowed_hosts.push_back(listen.host);
+  }
+  return o;
+}
+
 int fail(int code, const std::string& message) {
   spdlog::error("{}", message);
   return code;
@@ -121,14 +134,7 @@ int run(const Options& o) {
   // ---- the local API, once this process runs an account (a standby does not take the port,
   // so a second instance of the same config can wait on the same host)
   AccountRouter router(views, multi);
-  server::ServerOptions server_options;
-  server_options.host = listen->host;
-  server_options.port = listen->port;
-  server_options.access = {config.api.token, config.api.public_reads, config.api.allowed_hosts};
-  // A daemon listening on a named address answers to that name (an IP literal cannot be rebound).
-  if (listen->host != "0.0.0.0" && listen->host != "::") {
-    server_options.access.allowed_hosts.push_back(listen->host);
-  }
+  const server::ServerOptions server_options = api_server_options(config.api, *listen);
   std::unique_ptr<server::HttpServer> http;
   auto next_bind = std::chrono::steady_clock::now();
   for (;;) {

@@ -457,46 +457,47 @@ HttpResponse Api::handle(const HttpRequest& request) {
   return response;
 }
 
-HttpResponse Api::route(const HttpRequest& req, std::string& route_name) {
-  auto target = parse_target(req.target);
-  if (!target) return error(400, "malformed request target");
-  const auto& seg = target->segments;
-  const std::string& m = req.method;
+namespace {
 
-  auto only = [&](std::initializer_list<std::string_view> methods) -> std::optional<HttpResponse> {
-    if (std::find(methods.begin(), methods.end(), m) != methods.end()) return std::nullopt;
-    std::string allowed;
-    for (auto x : methods) allowed += (allowed.empty() ? "" : ", ") + std::string(x);
-    auto r = error(405, "method " + m + " not allowed here; allowed: " + allowed);
-    r.headers.emplace_back("Allow", allowed);
-    return r;
-  };
-  // Every mutating route: a configured token, presented as a bearer token.
-  auto authorize = [&]() -> std::optional<HttpResponse> {
-    if (token_.empty()) {
-      return error(403, "mutating calls are disabled: no [api] token is configured");
-    }
-    if (!bearer_matches(req.authorization, token_)) {
-      auto r = error(401, "a valid bearer token is required (Authorization: Bearer TOKEN)");
-      r.headers.emplace_back("WWW-Authenticate", "Bearer");
-      return r;
-    }
-    return std::nullopt;
-  };
+// A trade as the API shows it: with its orders (none when they cannot be read).
+json::object with_orders(Store& store, const Trade& t) {
+  OrderFilter f;
+  f.trade_id = t.id;
+  auto orders = store.list_orders(f);
+  return trade_json(t, orders.ok() ? *orders : std::vector<Order>{});
+}
 
-  if (seg.empty() || (seg.size() == 1 && find_asset("/" + seg[0]) != nullptr)) {
-    route_name = "GET /";
-    if (auto r = only({"GET", "HEAD"})) return *r;
-    const Asset* asset = find_asset(seg.empty() ? "/" : "/" + seg[0]);
-    if (asset == nullptr) return error(404, "no dashboard in this build");
-    HttpResponse r;
-    r.content_type = asset->content_type;
-    r.body.assign(reinterpret_cast<const char*>(asset->data), asset->size);
-    return r;
+}  // namespace
+
+// ---- the route table -------------------------------------------------------------------------
+// Every route in one table: method, path pattern (":x" matches one segment, handed to the
+// handler), whether the bearer token is required (the mutating routes; reads are guarded by the
+// HTTP server's access policy), the route label counted for /metrics, and the handler.
+
+struct Api::Routes {
+  struct Call {
+    Api& api;
+    const HttpRequest& req;
+    const Target& target;
+    const std::string& param;  // the ":x" segment; "" when the pattern has none
+  };
+  struct Route {
+    std::string_view method;
+    std::string_view pattern;
+    bool token;
+    std::string_view metric;
+    HttpResponse (*handler)(const Call&);
+  };
+  static const std::vector<Route>& table();
+  static HttpResponse dispatch(Api& api, const HttpRequest& req, const Target& target,
+                               std::string& route_name);
+
+  static HttpResponse healthz(const Call& c) {
+    Health h = c.api.health();
+    return json_response(h.store_ok ? 200 : 503, json::parse(c.api.health_json()));
   }
-  if (seg.size() == 1 && seg[0] == "openapi.json") {
-    route_name = "GET /openapi.json";
-    if (auto r = only({"GET"})) return *r;
+  static HttpResponse metrics(const Call& c);
+  static HttpResponse openapi(const Call&) {
     const Asset* doc = find_api_description("/openapi.json");
     if (doc == nullptr) return error(404, "no API description in this build");
     HttpResponse r;
@@ -504,207 +505,284 @@ HttpResponse Api::route(const HttpRequest& req, std::string& route_name) {
     r.body.assign(reinterpret_cast<const char*>(doc->data), doc->size);
     return r;
   }
-  if (seg.size() == 1 && seg[0] == "healthz") {
-    route_name = "GET /healthz";
-    if (auto r = only({"GET"})) return *r;
-    Health h = health();
-    auto r = json_response(h.store_ok ? 200 : 503, json::parse(health_json()));
-    return r;
-  }
-  if (seg.size() == 1 && seg[0] == "metrics") {
-    route_name = "GET /metrics";
-    if (auto r = only({"GET"})) return *r;
-    HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4";
-    r.body = engine_.metrics_text();
-    if (!r.body.empty() && r.body.back() != '\n') r.body += "\n";
-    std::ostringstream o;
-    o << "# HELP orderly_http_requests_total Local API requests answered, by route and status.\n"
-      << "# TYPE orderly_http_requests_total counter\n";
-    std::lock_guard lock(counters_mu_);
-    for (const auto& [key, n] : counters_) {
-      o << "orderly_http_requests_total{route=\"" << key.first << "\",code=\"" << key.second
-        << "\"} " << n << "\n";
-    }
-    r.body += o.str();
-    return r;
-  }
-  if (seg.size() < 2 || seg[0] != "api") {
-    return error(404, "no such route: " + req.target.substr(0, 200));
-  }
-  const std::string& resource = seg[1];
-
-  if (resource == "trades" && seg.size() == 2) {
-    route_name = "/api/trades";
-    if (auto r = only({"GET", "POST"})) return *r;
-    if (m == "POST") {
-      route_name = "POST /api/trades";
-      if (auto r = authorize()) return *r;
-      return post_trade(req);
-    }
-    route_name = "GET /api/trades";
-    int limit = 100, offset = 0;
-    if (auto r = read_paging(*target, limit, offset)) return *r;
-    auto trades = store_.list_trades(limit, offset);
-    if (!trades.ok()) return error(503, "store: " + trades.status().message());
-    json::array out;
-    for (const auto& t : *trades) {
-      OrderFilter f;
-      f.trade_id = t.id;
-      auto orders = store_.list_orders(f);
-      out.push_back(trade_json(t, orders.ok() ? *orders : std::vector<Order>{}));
-    }
-    return json_response(200, out);
-  }
-  if (resource == "trades" && seg.size() == 3) {
-    route_name = "/api/trades/ID";
-    if (auto r = only({"GET", "DELETE"})) return *r;
-    auto id = parse_int(seg[2]);
-    if (!id || *id <= 0) return error(400, "trade id must be a positive integer");
-    if (m == "DELETE") {
-      route_name = "DELETE /api/trades/ID";
-      if (auto r = authorize()) return *r;
-      auto existing = store_.get_trade(*id);
-      if (!existing.ok()) return error(503, "store: " + existing.status().message());
-      if (!existing->has_value()) return error(404, "no trade " + seg[2]);
-      Status s = engine_.cancel_trade(*id);
-      if (!s) return error(status_for(s), s.message());
-    } else {
-      route_name = "GET /api/trades/ID";
-    }
-    auto trade = store_.get_trade(*id);
-    if (!trade.ok()) return error(503, "store: " + trade.status().message());
-    if (!trade->has_value()) return error(404, "no trade " + seg[2]);
-    OrderFilter f;
-    f.trade_id = *id;
-    auto orders = store_.list_orders(f);
-    return json_response(m == "DELETE" ? 202 : 200,
-                         trade_json(**trade, orders.ok() ? *orders : std::vector<Order>{}));
-  }
-  if (resource == "orders" && seg.size() == 2) {
-    route_name = "GET /api/orders";
-    if (auto r = only({"GET"})) return *r;
-    OrderFilter f;
-    f.limit = 200;
-    if (auto r = read_paging(*target, f.limit, f.offset)) return *r;
-    const auto& q = target->query;
-    if (auto it = q.find("state"); it != q.end()) {
-      f.state = parse_order_state(it->second);
-      if (!f.state) return error(400, "unknown state '" + it->second.substr(0, 40) + "'");
-    }
-    if (auto it = q.find("symbol"); it != q.end()) f.symbol = it->second;
-    if (auto it = q.find("trade_id"); it != q.end()) {
-      auto v = parse_int(it->second);
-      if (!v) return error(400, "trade_id must be an integer");
-      f.trade_id = *v;
-    }
-    if (auto it = q.find("open"); it != q.end()) {
-      if (!parse_bool(it->second, f.open_only)) return error(400, "open must be true or false");
-    }
-    auto orders = store_.list_orders(f);
-    if (!orders.ok()) return error(503, "store: " + orders.status().message());
-    json::array out;
-    for (const auto& o : *orders) out.push_back(order_json(o));
-    return json_response(200, out);
-  }
-  if (resource == "orders" && (seg.size() == 3 || (seg.size() == 4 && seg[3] == "audit"))) {
-    bool audit = seg.size() == 4;
-    route_name = audit ? "GET /api/orders/ID/audit" : "GET /api/orders/ID";
-    if (auto r = only({"GET"})) return *r;
-    // A local id (digits), our client_order_id, or the broker's id: whatever the user has.
-    const std::string& ref = seg[2];
-    StatusOr<std::optional<Order>> found = std::optional<Order>();
-    if (auto id = parse_int(ref)) {
-      found = store_.get_order(*id);
-    } else {
-      found = store_.find_order_by_client_id(ref);
-      if (found.ok() && !found->has_value()) found = store_.find_order_by_broker_id(ref);
-    }
-    if (!found.ok()) return error(503, "store: " + found.status().message());
-    if (!found->has_value()) return error(404, "no order " + ref.substr(0, 80));
-    const Order& order = **found;
-    if (!audit) return json_response(200, order_json(order));
-    auto events = store_.order_events(order.id);
-    if (!events.ok()) return error(503, "store: " + events.status().message());
-    json::array ev;
-    for (const auto& e : *events) ev.push_back(event_json(e));
-    json::array fills;
-    if (auto f = store_.fills_for(order.id); f.ok()) {
-      for (const auto& x : *f) {
-        fills.push_back(json::object{{"execution_id", x.execution_id},
-                                     {"qty", x.qty.str()},
-                                     {"price", x.price.str()},
-                                     {"at", ts(x.at)}});
-      }
-    }
-    return json_response(200, json::object{{"order", order_json(order)},
-                                            {"events", std::move(ev)},
-                                            {"fills", std::move(fills)}});
-  }
-  if (resource == "positions" && seg.size() == 2) {
-    route_name = "GET /api/positions";
-    if (auto r = only({"GET"})) return *r;
-    json::array out;
-    for (const auto& p : engine_.positions()) {
-      out.push_back(json::object{{"symbol", p.symbol},
-                                 {"local_qty", p.local_qty.str()},
-                                 {"broker_qty", dec(p.broker_qty)},
-                                 {"drift", p.drift.str()},
-                                 {"mismatch", !p.drift.is_zero()}});
-    }
-    return json_response(200, out);
-  }
-  if (resource == "alerts" && seg.size() == 2) {
-    route_name = "GET /api/alerts";
-    if (auto r = only({"GET"})) return *r;
-    bool active_only = false;
-    if (auto it = target->query.find("active"); it != target->query.end()) {
-      if (!parse_bool(it->second, active_only)) return error(400, "active must be true or false");
-    }
-    int limit = 200, offset = 0;
-    if (auto r = read_paging(*target, limit, offset)) return *r;
-    auto alerts = store_.list_alerts(active_only, limit);
-    if (!alerts.ok()) return error(503, "store: " + alerts.status().message());
-    json::array out;
-    for (const auto& a : *alerts) out.push_back(alert_json(a));
-    return json_response(200, out);
-  }
-  if (resource == "reconcile" && seg.size() == 2) {
-    route_name = "POST /api/reconcile";
-    if (auto r = only({"POST"})) return *r;
-    if (auto r = authorize()) return *r;
-    bool fix = false;
-    if (!req.body.empty()) {
-      boost::system::error_code ec;
-      json::value v = json::parse(req.body, ec);
-      if (ec || !v.is_object()) return error(400, "body must be a JSON object such as {\"fix\":true}");
-      if (const auto* f = v.as_object().if_contains("fix")) {
-        if (!f->is_bool()) return error(400, "field 'fix' must be true or false");
-        fix = f->as_bool();
-      }
-    }
-    ReconcileReport rep = engine_.reconcile(fix);
-    json::array findings;
-    for (const auto& s : rep.findings) findings.push_back(json::string(s));
-    json::object out{{"fix", fix},
-                     {"orders_checked", rep.orders_checked},
-                     {"orders_adopted", rep.orders_adopted},
-                     {"orders_external", rep.orders_external},
-                     {"fills_adopted", rep.fills_adopted},
-                     {"position_mismatches", rep.position_mismatches},
-                     {"findings", std::move(findings)},
-                     {"ok", rep.status.is_ok()},
-                     {"error", rep.status.is_ok() ? json::value(nullptr)
-                                                  : json::value(rep.status.message())}};
-    return json_response(rep.status.is_ok() ? 200 : 503, out);
-  }
-  if (resource == "events" && seg.size() == 2) {
-    route_name = "GET /api/events";
-    // Served by the HTTP server as a stream; reaching here means a wrong method.
-    if (auto r = only({"GET"})) return *r;
+  static HttpResponse list_trades(const Call& c);
+  static HttpResponse open_trade(const Call& c) { return c.api.post_trade(c.req); }
+  static HttpResponse get_trade(const Call& c) { return trade(c, false); }
+  static HttpResponse cancel_trade(const Call& c) { return trade(c, true); }
+  static HttpResponse trade(const Call& c, bool cancel);
+  static HttpResponse list_orders(const Call& c);
+  static HttpResponse get_order(const Call& c) { return order(c, false); }
+  static HttpResponse order_audit(const Call& c) { return order(c, true); }
+  static HttpResponse order(const Call& c, bool audit);
+  static HttpResponse positions(const Call& c);
+  static HttpResponse alerts(const Call& c);
+  static HttpResponse reconcile(const Call& c);
+  static HttpResponse events(const Call&) {
+    // The HTTP server streams GET /api/events itself; reaching here means no server did.
     return error(400, "GET /api/events is a Server-Sent Events stream");
   }
-  return error(404, "no such route: " + req.target.substr(0, 200));
+};
+
+const std::vector<Api::Routes::Route>& Api::Routes::table() {
+  static const std::vector<Route> routes = {
+      {"GET", "/openapi.json", false, "GET /openapi.json", &openapi},
+      {"GET", "/healthz", false, "GET /healthz", &healthz},
+      {"GET", "/metrics", false, "GET /metrics", &metrics},
+      {"GET", "/api/trades", false, "GET /api/trades", &list_trades},
+      {"POST", "/api/trades", true, "POST /api/trades", &open_trade},
+      {"GET", "/api/trades/:id", false, "GET /api/trades/ID", &get_trade},
+      {"DELETE", "/api/trades/:id", true, "DELETE /api/trades/ID", &cancel_trade},
+      {"GET", "/api/orders", false, "GET /api/orders", &list_orders},
+      {"GET", "/api/orders/:ref", false, "GET /api/orders/ID", &get_order},
+      {"GET", "/api/orders/:ref/audit", false, "GET /api/orders/ID/audit", &order_audit},
+      {"GET", "/api/positions", false, "GET /api/positions", &positions},
+      {"GET", "/api/alerts", false, "GET /api/alerts", &alerts},
+      {"POST", "/api/reconcile", true, "POST /api/reconcile", &reconcile},
+      {"GET", "/api/events", false, "GET /api/events", &events},
+  };
+  return routes;
+}
+
+namespace {
+
+// True when `segments` fit `pattern`; the ":x" segment goes to `param`.
+bool fits(std::string_view pattern, const std::vector<std::string>& segments, std::string& param) {
+  std::size_t i = 0;
+  std::string found;
+  while (!pattern.empty()) {
+    pattern.remove_prefix(1);  // the '/'
+    const std::string_view part = pattern.substr(0, pattern.find('/'));
+    pattern.remove_prefix(part.size());
+    if (i >= segments.size()) return false;
+    if (part.starts_with(':')) {
+      found = segments[i];
+    } else if (part != segments[i]) {
+      return false;
+    }
+    ++i;
+  }
+  if (i != segments.size()) return false;
+  param = std::move(found);
+  return true;
+}
+
+HttpResponse not_allowed(const std::string& method, const std::string& allowed) {
+  auto r = error(405, "method " + method + " not allowed here; allowed: " + allowed);
+  r.headers.emplace_back("Allow", allowed);
+  return r;
+}
+
+}  // namespace
+
+HttpResponse Api::Routes::dispatch(Api& api, const HttpRequest& req, const Target& target,
+                                   std::string& route_name) {
+  std::vector<const Route*> fitting;
+  std::string param;
+  for (const Route& r : table()) {
+    if (fits(r.pattern, target.segments, param)) fitting.push_back(&r);
+  }
+  if (fitting.empty()) return error(404, "no such route: " + req.target.substr(0, 200));
+  std::string allowed;
+  for (const Route* r : fitting) {
+    if (r->method == req.method) {
+      route_name = std::string(r->metric);
+      if (r->token) {
+        if (auto refused = api.authorize(req)) return *refused;
+      }
+      return r->handler(Call{api, req, target, param});
+    }
+    allowed += (allowed.empty() ? "" : ", ") + std::string(r->method);
+  }
+  // A path with several methods is counted under the path alone ("/api/trades").
+  std::string_view metric = fitting.front()->metric;
+  route_name = std::string(fitting.size() == 1 ? metric : metric.substr(metric.find(' ') + 1));
+  return not_allowed(req.method, allowed);
+}
+
+HttpResponse Api::route(const HttpRequest& req, std::string& route_name) {
+  auto target = parse_target(req.target);
+  if (!target) return error(400, "malformed request target");
+  const auto& seg = target->segments;
+  if (seg.empty() || (seg.size() == 1 && find_asset("/" + seg[0]) != nullptr)) {
+    route_name = "GET /";
+    if (req.method != "GET" && req.method != "HEAD") return not_allowed(req.method, "GET, HEAD");
+    const Asset* asset = find_asset(seg.empty() ? "/" : "/" + seg[0]);
+    if (asset == nullptr) return error(404, "no dashboard in this build");
+    HttpResponse r;
+    r.content_type = asset->content_type;
+    r.body.assign(reinterpret_cast<const char*>(asset->data), asset->size);
+    return r;
+  }
+  return Routes::dispatch(*this, req, *target, route_name);
+}
+
+// Every mutating route: a configured token, presented as a bearer token.
+std::optional<HttpResponse> Api::authorize(const HttpRequest& req) const {
+  if (token_.empty()) {
+    return error(403, "mutating calls are disabled: no [api] token is configured");
+  }
+  if (!bearer_matches(req.authorization, token_)) {
+    auto r = error(401, "a valid bearer token is required (Authorization: Bearer TOKEN)");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  return std::nullopt;
+}
+
+HttpResponse Api::Routes::metrics(const Call& c) {
+  HttpResponse r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = c.api.engine_.metrics_text();
+  if (!r.body.empty() && r.body.back() != '\n') r.body += "\n";
+  std::ostringstream o;
+  o << "# HELP orderly_http_requests_total Local API requests answered, by route and status.\n"
+    << "# TYPE orderly_http_requests_total counter\n";
+  std::lock_guard lock(c.api.counters_mu_);
+  for (const auto& [key, n] : c.api.counters_) {
+    o << "orderly_http_requests_total{route=\"" << key.first << "\",code=\"" << key.second
+      << "\"} " << n << "\n";
+  }
+  r.body += o.str();
+  return r;
+}
+
+HttpResponse Api::Routes::list_trades(const Call& c) {
+  int limit = 100, offset = 0;
+  if (auto r = read_paging(c.target, limit, offset)) return *r;
+  auto trades = c.api.store_.list_trades(limit, offset);
+  if (!trades.ok()) return error(503, "store: " + trades.status().message());
+  json::array out;
+  for (const auto& t : *trades) out.push_back(with_orders(c.api.store_, t));
+  return json_response(200, out);
+}
+
+// GET or DELETE /api/trades/ID: the trade after the cancel was asked for.
+HttpResponse Api::Routes::trade(const Call& c, bool cancel) {
+  auto id = parse_int(c.param);
+  if (!id || *id <= 0) return error(400, "trade id must be a positive integer");
+  if (cancel) {
+    auto existing = c.api.store_.get_trade(*id);
+    if (!existing.ok()) return error(503, "store: " + existing.status().message());
+    if (!existing->has_value()) return error(404, "no trade " + c.param);
+    Status s = c.api.engine_.cancel_trade(*id);
+    if (!s) return error(status_for(s), s.message());
+  }
+  auto trade = c.api.store_.get_trade(*id);
+  if (!trade.ok()) return error(503, "store: " + trade.status().message());
+  if (!trade->has_value()) return error(404, "no trade " + c.param);
+  return json_response(cancel ? 202 : 200, with_orders(c.api.store_, **trade));
+}
+
+HttpResponse Api::Routes::list_orders(const Call& c) {
+  OrderFilter f;
+  f.limit = 200;
+  if (auto r = read_paging(c.target, f.limit, f.offset)) return *r;
+  const auto& q = c.target.query;
+  if (auto it = q.find("state"); it != q.end()) {
+    f.state = parse_order_state(it->second);
+    if (!f.state) return error(400, "unknown state '" + it->second.substr(0, 40) + "'");
+  }
+  if (auto it = q.find("symbol"); it != q.end()) f.symbol = it->second;
+  if (auto it = q.find("trade_id"); it != q.end()) {
+    auto v = parse_int(it->second);
+    if (!v) return error(400, "trade_id must be an integer");
+    f.trade_id = *v;
+  }
+  if (auto it = q.find("open"); it != q.end()) {
+    if (!parse_bool(it->second, f.open_only)) return error(400, "open must be true or false");
+  }
+  auto orders = c.api.store_.list_orders(f);
+  if (!orders.ok()) return error(503, "store: " + orders.status().message());
+  json::array out;
+  for (const auto& o : *orders) out.push_back(order_json(o));
+  return json_response(200, out);
+}
+
+// One order by a local id (digits), our client_order_id, or the broker's id: whatever the user
+// has; with `audit`, its events and fills too.
+HttpResponse Api::Routes::order(const Call& c, bool audit) {
+  Store& store = c.api.store_;
+  const std::string& ref = c.param;
+  StatusOr<std::optional<Order>> found = std::optional<Order>();
+  if (auto id = parse_int(ref)) {
+    found = store.get_order(*id);
+  } else {
+    found = store.find_order_by_client_id(ref);
+    if (found.ok() && !found->has_value()) found = store.find_order_by_broker_id(ref);
+  }
+  if (!found.ok()) return error(503, "store: " + found.status().message());
+  if (!found->has_value()) return error(404, "no order " + ref.substr(0, 80));
+  const Order& order = **found;
+  if (!audit) return json_response(200, order_json(order));
+  auto events = store.order_events(order.id);
+  if (!events.ok()) return error(503, "store: " + events.status().message());
+  json::array ev;
+  for (const auto& e : *events) ev.push_back(event_json(e));
+  json::array fills;
+  if (auto f = store.fills_for(order.id); f.ok()) {
+    for (const auto& x : *f) {
+      fills.push_back(json::object{{"execution_id", x.execution_id},
+                                   {"qty", x.qty.str()},
+                                   {"price", x.price.str()},
+                                   {"at", ts(x.at)}});
+    }
+  }
+  return json_response(200, json::object{{"order", order_json(order)},
+                                          {"events", std::move(ev)},
+                                          {"fills", std::move(fills)}});
+}
+
+HttpResponse Api::Routes::positions(const Call& c) {
+  json::array out;
+  for (const auto& p : c.api.engine_.positions()) {
+    out.push_back(json::object{{"symbol", p.symbol},
+                               {"local_qty", p.local_qty.str()},
+                               {"broker_qty", dec(p.broker_qty)},
+                               {"drift", p.drift.str()},
+                               {"mismatch", !p.drift.is_zero()}});
+  }
+  return json_response(200, out);
+}
+
+HttpResponse Api::Routes::alerts(const Call& c) {
+  bool active_only = false;
+  if (auto it = c.target.query.find("active"); it != c.target.query.end()) {
+    if (!parse_bool(it->second, active_only)) return error(400, "active must be true or false");
+  }
+  int limit = 200, offset = 0;
+  if (auto r = read_paging(c.target, limit, offset)) return *r;
+  auto alerts = c.api.store_.list_alerts(active_only, limit);
+  if (!alerts.ok()) return error(503, "store: " + alerts.status().message());
+  json::array out;
+  for (const auto& a : *alerts) out.push_back(alert_json(a));
+  return json_response(200, out);
+}
+
+HttpResponse Api::Routes::reconcile(const Call& c) {
+  bool fix = false;
+  if (!c.req.body.empty()) {
+    boost::system::error_code ec;
+    json::value v = json::parse(c.req.body, ec);
+    if (ec || !v.is_object()) return error(400, "body must be a JSON object such as {\"fix\":true}");
+    if (const auto* f = v.as_object().if_contains("fix")) {
+      if (!f->is_bool()) return error(400, "field 'fix' must be true or false");
+      fix = f->as_bool();
+    }
+  }
+  ReconcileReport rep = c.api.engine_.reconcile(fix);
+  json::array findings;
+  for (const auto& s : rep.findings) findings.push_back(json::string(s));
+  json::object out{{"fix", fix},
+                   {"orders_checked", rep.orders_checked},
+                   {"orders_adopted", rep.orders_adopted},
+                   {"orders_external", rep.orders_external},
+                   {"fills_adopted", rep.fills_adopted},
+                   {"position_mismatches", rep.position_mismatches},
+                   {"findings", std::move(findings)},
+                   {"ok", rep.status.is_ok()},
+                   {"error", rep.status.is_ok() ? json::value(nullptr)
+                                                : json::value(rep.status.message())}};
+  return json_response(rep.status.is_ok() ? 200 : 503, out);
 }
 
 // POST /api/trades after authorization. With a client_trade_id the key is looked up and the
@@ -728,12 +806,6 @@ HttpResponse Api::post_trade(const HttpRequest& req) {
   }
   const bool keyed = !spec.client_trade_id.empty();
   if (std::string problem = validate(spec); !problem.empty()) return error(400, problem);
-  auto with_orders = [&](int status, const Trade& t) {
-    OrderFilter f;
-    f.trade_id = t.id;
-    auto orders = store_.list_orders(f);
-    return json_response(status, trade_json(t, orders.ok() ? *orders : std::vector<Order>{}));
-  };
   std::unique_lock<std::mutex> lock(open_mu_, std::defer_lock);
   if (keyed) {
     lock.lock();
@@ -745,12 +817,12 @@ HttpResponse Api::post_trade(const HttpRequest& req) {
         return error(409, "client_trade_id '" + spec.client_trade_id + "' already names trade " +
                               std::to_string(t.id) + ", opened with a different body");
       }
-      return with_orders(200, t);
+      return json_response(200, with_orders(store_, t));
     }
   }
   auto trade = engine_.open_trade(spec);
   if (!trade.ok()) return error(status_for(trade.status()), trade.status().message());
-  return with_orders(201, *trade);
+  return json_response(201, with_orders(store_, *trade));
 }
 
 std::vector<std::pair<std::int64_t, std::string>> Api::events_after(std::int64_t after_seq,

@@ -88,7 +88,10 @@ class Api final : public Handler {
   std::string health_json() override;
 
  private:
+  struct Routes;  // the route table (api.cc): method, pattern, token, metrics name, handler
+  friend struct Routes;
   HttpResponse route(const HttpRequest& request, std::string& route_name);
+  std::optional<HttpResponse> authorize(const HttpRequest& request) const;
   HttpResponse post_trade(const HttpRequest& request);
   Health health();  // the engine's, with the store's own read faults
 

@@ -288,6 +288,42 @@ TEST_F(ApiTest, UnknownRoute404WrongMethod405BothJson) {
   EXPECT_EQ(r.status, 405);
 }
 
+// The route table keeps what the if-chain answered: Allow lists a path's methods in order, a
+// path with several methods is counted under the path alone, one with a single method under it.
+TEST_F(ApiTest, WrongMethodsGetTheirAllowListAndAreCountedByPath) {
+  auto allow_of = [](const HttpResponse& r) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == "Allow") return v;
+    }
+    return std::string();
+  };
+  struct Case {
+    const char* method;
+    const char* target;
+    const char* allow;
+  };
+  for (const Case& c : {Case{"PUT", "/api/trades", "GET, POST"},
+                        Case{"PATCH", "/api/trades/3", "GET, DELETE"},
+                        Case{"POST", "/api/orders/7/audit", "GET"},
+                        Case{"DELETE", "/api/reconcile", "POST"},
+                        Case{"POST", "/", "GET, HEAD"}}) {
+    auto r = call(c.method, c.target);
+    EXPECT_EQ(r.status, 405) << c.target;
+    EXPECT_EQ(allow_of(r), c.allow) << c.target;
+  }
+  EXPECT_EQ(call("GET", "/api/trades/1/orders").status, 404);
+  EXPECT_EQ(call("GET", "/api/orders/7/audit/x").status, 404);
+  EXPECT_EQ(call("GET", "/api").status, 404);
+  const std::string m = call("GET", "/metrics").body;
+  for (const char* line : {"route=\"/api/trades\",code=\"405\"} 1",
+                           "route=\"/api/trades/ID\",code=\"405\"} 1",
+                           "route=\"GET /api/orders/ID/audit\",code=\"405\"} 1",
+                           "route=\"POST /api/reconcile\",code=\"405\"} 1",
+                           "route=\"unmatched\",code=\"404\"} 3"}) {
+    EXPECT_NE(m.find(line), std::string::npos) << line << "\n" << m;
+  }
+}
+
 TEST_F(ApiTest, ServesTheEmbeddedDashboard) {
   auto r = call("GET", "/");
   EXPECT_EQ(r.status, 200);
