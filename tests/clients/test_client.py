@@ -99,8 +99,7 @@ class AgainstDaemon(unittest.TestCase):
 
     def test_the_same_client_trade_id_names_one_trade(self):
         first = self.client.open_trade("T", 3, take_profit_percent="2", client_trade_id="same-key-1")
-        if first.client_trade_id is None:
-            self.skipTest("this daemon does not keep client_trade_id yet (DESIGN.md contract addition)")
+        self.assertEqual(first.client_trade_id, "same-key-1")
         again = self.client.open_trade("T", 3, take_profit_percent="2", client_trade_id="same-key-1")
         self.assertEqual(again.id, first.id)
         entries = [o for o in broker(self.box, "/v2/orders?status=all&symbols=T") if o["side"] == "buy"]
