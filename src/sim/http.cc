@@ -819,7 +819,10 @@ HttpReply ExchangeImpl::handle_in_arena(const HttpCall& call) {
     }
     const Route route = parsed ? route_of(call.method, segments) : Route{route_key, ""};
     route_key = route.tmpl;
-    const bool control = !segments.empty() && segments[0] == "sim";
+    // X-Sim-Control: a test harness reading the book (or acting as another client) beside the
+    // client under test, without taking that client's rate budget or drawing from the fault plan.
+    const bool control =
+        (!segments.empty() && segments[0] == "sim") || header(call, "x-sim-control") != nullptr;
     [&] {
       if (!parsed) {
         resp = fail(400, 40010000, "invalid request target");

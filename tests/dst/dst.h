@@ -26,6 +26,10 @@ struct Options {
   bool echo_trace = false;  // print every trace line as it happens (debugging one seed)
   std::string mutation;     // "" or "resubmit"
   int steps = 40;
+  // I6 continuously (after every slice of virtual time, from the exchange's side). Off by
+  // default until the engine keeps every position protected within the bound (issue 14).
+  bool check_protection = false;
+  bool protection_stats = false;  // measure the windows without judging them
 };
 
 struct Violation {
@@ -41,6 +45,7 @@ struct RunResult {
   // What this run exercised: fault kinds the exchange/store actually injected, crash points hit.
   std::map<std::string, std::int64_t> coverage;
   std::string summary;  // one line of figures (trades, orders, fills, REST calls)
+  std::int64_t longest_unprotected_ms = 0;  // with check_protection or protection_stats
 };
 
 RunResult run_seed(const Options& options);

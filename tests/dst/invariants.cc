@@ -33,7 +33,72 @@ std::string intent_of(const std::string& cid) {
   return cid.substr(0, at);
 }
 
+// True when `o` or one of its legs is an open order on `side` that may close a position: not an
+// entry of ours (legs carry the broker's own ids, and the account holds only our orders), and not
+// on its way out.
+bool works_as_exit(const BrokerOrder& o, Side side) {
+  if (o.side == side && o.status && is_open_at_broker(*o.status) &&
+      *o.status != OrderState::pending_cancel) {
+    auto parts = parse_client_order_id(o.client_order_id);
+    if (!parts || parts->role != OrderRole::entry) return true;
+  }
+  for (const BrokerOrder& leg : o.legs) {
+    if (works_as_exit(leg, side)) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+sim::HttpReply Checker::control(const std::string& method, const std::string& target) {
+  return exchange_.handle({method, target, {{"X-Sim-Control", "dst"}}, ""});
+}
+
+std::int64_t Checker::check_protection(std::int64_t bound_ms, bool engine_up) {
+  const Timestamp now = clock_.now();
+  sim::HttpReply pr = control("GET", "/v2/positions");
+  auto positions = alpaca::parse_positions(pr.body);
+  std::vector<BrokerOrder> open;
+  if (positions.ok() && !positions->empty()) {
+    sim::HttpReply orr = control("GET", "/v2/orders?status=open&limit=500&nested=true");
+    auto orders = alpaca::parse_orders(orr.body);
+    if (!orders.ok()) {
+      report("setup", "protection orders", "checker: cannot read open orders: " + orr.body);
+      return longest_unprotected_ms_;
+    }
+    open = std::move(*orders);
+  } else if (!positions.ok()) {
+    report("setup", "protection positions", "checker: cannot read positions: " + pr.body);
+    return longest_unprotected_ms_;
+  }
+  std::set<std::string> unprotected;
+  for (const BrokerPosition& p : *positions) {
+    if (p.qty.is_zero()) continue;
+    const Side exit_side = p.qty.is_negative() ? Side::buy : Side::sell;
+    bool covered = false;
+    for (const BrokerOrder& o : open) {
+      if (o.symbol == p.symbol && works_as_exit(o, exit_side)) {
+        covered = true;
+        break;
+      }
+    }
+    if (covered) continue;
+    unprotected.insert(p.symbol);
+    auto [it, fresh] = unprotected_.try_emplace(p.symbol, Unprotected{now, now, 0});
+    Unprotected& u = it->second;
+    if (!fresh && engine_up) u.counted_ms += now.ms_since(u.last_look);
+    u.last_look = now;
+    longest_unprotected_ms_ = std::max(longest_unprotected_ms_, u.counted_ms);
+    if (u.counted_ms > bound_ms) {
+      report("I6", fmt::format("unprotected {} {}", p.symbol, u.since.ns),
+             fmt::format("{} position {} has had no working exit at the broker for {} ms with "
+                         "the engine up ({} ms in all; bound {} ms)",
+                         p.symbol, p.qty.str(), u.counted_ms, now.ms_since(u.since), bound_ms));
+    }
+  }
+  std::erase_if(unprotected_, [&](const auto& kv) { return !unprotected.count(kv.first); });
+  return longest_unprotected_ms_;
+}
 
 std::string Checker::last_note(OrderId id) {
   auto events = store_.order_events(id);
@@ -296,9 +361,16 @@ void Checker::check_final(const Engine& engine) {
     if (!trades.ok()) break;
     for (const Trade& t : *trades) {
       if (t.state == TradeState::closing) {
+        std::string mine;
+        for (const Order& o : local) {
+          if (o.trade_id != t.id) continue;
+          const auto dash = o.client_order_id.rfind('-');
+          mine += fmt::format(" {}:{}:{} (last audit {})", o.client_order_id.substr(dash + 1),
+                              to_string(o.state), o.filled_qty.str(), last_note(o.id));
+        }
         report("I6", fmt::format("closing {}", t.id),
-               fmt::format("trade {} ({}) is still closing after the quiet period", t.id,
-                           t.spec.symbol));
+               fmt::format("trade {} ({}) is still closing after the quiet period; its orders:{}",
+                           t.id, t.spec.symbol, mine));
       }
       if (t.state != TradeState::open) continue;
       bool working = false;

@@ -11,7 +11,9 @@
 //   I4  local positions equal the broker's
 //   I5  every stored order's state is the `to` of its last audit event; events chain (from = the
 //       previous to); seq gap-free
-//   I6  no filled entry without a working exit after the quiet period; no trade stuck closing
+//   I6  no filled entry without a working exit after the quiet period; no trade stuck closing;
+//       continuously (check_protection): no position at the broker without a working exit of ours
+//       for longer than the bound
 //   I7  REST calls per virtual minute never exceed the configured limit
 
 #include <cstdint>
@@ -43,6 +45,14 @@ class Checker {
   void check_audit_log();
   void check_rate(std::int64_t max_calls_per_minute);
   void check_final(const Engine& engine);
+  // I6 continuously, from the exchange's side (read beside the engine, outside its rate budget
+  // and the fault plan): a symbol whose position has no open order of ours on the other side
+  // that is not an entry is unprotected from the first look that saw it so; longer than
+  // `bound_ms` is a violation. Returns the longest window seen so far (for --protection-stats).
+  // Time the engine is down (killed, not yet restarted) is not counted: no process can act then.
+  std::int64_t check_protection(std::int64_t bound_ms, bool engine_up);
+  // The exchange's answer to a harness request (X-Sim-Control: no rate limit, no faults).
+  sim::HttpReply control(const std::string& method, const std::string& target);
 
  private:
   // Reports a violation once per (invariant, key), so one bug does not flood the output.
@@ -61,6 +71,12 @@ class Checker {
   std::int64_t last_seq_ = 0;
   std::map<OrderId, OrderState> last_to_;  // per order: `to` of its last audit event
   std::map<OrderId, Decimal> last_filled_;
+  struct Unprotected {
+    Timestamp since, last_look;
+    std::int64_t counted_ms = 0;  // while the engine was up
+  };
+  std::map<std::string, Unprotected> unprotected_;  // by symbol
+  std::int64_t longest_unprotected_ms_ = 0;
 };
 
 }  // namespace orderly::dst

@@ -1,11 +1,16 @@
-// orderly-dst --seeds N [--seed S] [--seed-list A,B,..] [--faults LIST] [--mutation resubmit] [--verbose]
-//             [--twice] [--coverage] [--trace] [--steps N]
+// orderly-dst --seeds N [--seed S|random] [--seed-list A,B,..] [--faults LIST] [--mutation resubmit] [--verbose]
+//             [--twice] [--coverage] [--trace] [--steps N] [--check-protection]
+//             [--protection-stats]
 //
 // Runs seeds S, S+1, ..., S+N-1. A failing seed prints `seed S: I<n> <details>`, its other
 // violations and the last lines of its trace; rerunning it with --seed S --seeds 1 replays it
 // exactly. The last line is `dst: N seeds, M violations`; the exit status is non-zero when M > 0.
 
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iterator>
 
 #include <cstdio>
 #include <cstdlib>
@@ -21,16 +26,19 @@ namespace {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: orderly-dst --seeds N [--seed S] [--seed-list A,B,..] [--faults LIST]\n"
+               "usage: orderly-dst --seeds N [--seed S|random] [--seed-list A,B,..] [--faults LIST]\n"
                "                   [--mutation resubmit]\n"
                "                   [--verbose] [--twice [--determinism-only]] [--coverage] [--trace] [--steps N]\n"
                "  --faults   comma list of fault kinds (or 'none'):");
   for (const auto& k : orderly::dst::all_fault_kinds()) std::fprintf(stderr, " %s", k.c_str());
   std::fprintf(stderr,
-               "\n  --twice    run every seed twice and require the same trace hash\n"
+               "\n  --seed random  a base seed from /dev/urandom, printed first (`dst: base seed N`)\n"
+               "  --twice    run every seed twice and require the same trace hash\n"
                "  --determinism-only  with --twice: report only determinism failures\n"
                "  --coverage print how many runs hit each fault kind and crash point\n"
-               "  --trace    echo every trace line to stderr\n");
+               "  --trace    echo every trace line to stderr\n"
+               "  --check-protection  judge I6 continuously (no position unprotected beyond the bound)\n"
+               "  --protection-stats  print the longest unprotected window per seed, as a distribution\n");
 }
 
 bool parse_u64(std::string_view s, std::uint64_t& out) {
@@ -42,6 +50,38 @@ bool parse_u64(std::string_view s, std::uint64_t& out) {
   }
   out = v;
   return true;
+}
+
+// A fresh base seed from the OS, kept below 10^12 so it is easy to paste back.
+std::uint64_t random_base() {
+  std::uint64_t v = 0;
+  if (std::FILE* f = std::fopen("/dev/urandom", "rb")) {
+    if (std::fread(&v, sizeof v, 1, f) != 1) v = 0;
+    std::fclose(f);
+  }
+  if (v == 0) v = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  return v % 1'000'000'000'000ULL + 1;
+}
+
+// The longest window each seed had a position without a working exit, as a distribution.
+void print_protection_stats(std::vector<std::pair<std::int64_t, std::uint64_t>> longest) {
+  std::sort(longest.begin(), longest.end());
+  const std::int64_t edges[] = {0, 1000, 2000, 5000, 10000, 30000, 60000};
+  std::printf("longest unprotected window per seed:\n");
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < std::size(edges); ++i) {
+    const bool last = i + 1 == std::size(edges);
+    std::size_t n = 0;
+    while (at < longest.size() && (last || longest[at].first < edges[i + 1])) ++at, ++n;
+    std::printf("  %s%lld ms: %zu\n", last ? ">= " : "< ",
+                static_cast<long long>(last ? edges[i] : edges[i + 1]), n);
+  }
+  std::printf("  worst:");
+  for (std::size_t i = 0; i < longest.size() && i < 10; ++i) {
+    const auto& [ms, seed] = longest[longest.size() - 1 - i];
+    std::printf(" %llu (%lld ms)", static_cast<unsigned long long>(seed), static_cast<long long>(ms));
+  }
+  std::printf("\n");
 }
 
 }  // namespace
@@ -64,7 +104,15 @@ int main(int argc, char** argv) {
     if (a == "--seeds") {
       if (!parse_u64(value(), seeds)) return usage(), 2;
     } else if (a == "--seed") {
-      if (!parse_u64(value(), first)) return usage(), 2;
+      std::string_view v = value();
+      if (v == "random") {
+        // A base the code was never tuned to (issue 18): printed first, so a failure replays.
+        first = random_base();
+        std::printf("dst: base seed %llu\n", static_cast<unsigned long long>(first));
+        std::fflush(stdout);
+      } else if (!parse_u64(v, first)) {
+        return usage(), 2;
+      }
     } else if (a == "--seed-list") {
       std::string_view list = value();
       while (!list.empty()) {
@@ -101,6 +149,10 @@ int main(int argc, char** argv) {
         return 2;
       }
       base.mutation = std::string(m);
+    } else if (a == "--check-protection") {
+      base.check_protection = true;
+    } else if (a == "--protection-stats") {
+      base.protection_stats = true;
     } else if (a == "--verbose") {
       base.verbose = true;
     } else if (a == "--twice") {
@@ -128,6 +180,7 @@ int main(int argc, char** argv) {
 
   std::int64_t violations = 0;
   std::map<std::string, std::int64_t> runs_hitting;
+  std::vector<std::pair<std::int64_t, std::uint64_t>> longest;  // (ms, seed), --protection-stats
   for (std::uint64_t s : seed_list) {
     Options o = base;
     o.seed = s;
@@ -144,6 +197,7 @@ int main(int argc, char** argv) {
                                         r.trace_hash, r.trace_lines, r2.trace_hash, r2.trace_lines)});
       }
     }
+    longest.emplace_back(r.longest_unprotected_ms, s);
     for (const auto& [k, n] : r.coverage) {
       if (n > 0) ++runs_hitting[k];
     }
@@ -175,6 +229,7 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(seeds));
     for (const auto& [k, n] : runs_hitting) std::printf("  %-32s %lld\n", k.c_str(), static_cast<long long>(n));
   }
+  if (base.protection_stats) print_protection_stats(longest);
   std::printf("dst: %llu seeds, %lld violations\n", static_cast<unsigned long long>(seeds),
               static_cast<long long>(violations));
   return violations > 0 ? 1 : 0;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -34,6 +35,8 @@ const std::vector<std::string>& all_fault_kinds() {
 namespace {
 
 constexpr std::int64_t kQuietMs = 40'000;  // > 3 idle poll intervals: every gap is swept
+// How long a filled position may stand without a working exit at the broker (continuous I6).
+constexpr std::int64_t kUnprotectedBoundMs = 5'000;
 
 // n / 10^scale as a Decimal (from_units takes the 9-digit internal units).
 Decimal frac(std::int64_t n, int scale) {
@@ -440,6 +443,11 @@ void World::step() {
 void World::check_continuous() {
   checker_->check_audit_log();
   checker_->check_rate(transport_->max_calls_per_minute());
+  if (opt_.check_protection || opt_.protection_stats) {
+    result_.longest_unprotected_ms = checker_->check_protection(
+        opt_.check_protection ? kUnprotectedBoundMs : std::numeric_limits<std::int64_t>::max(),
+        rt_->running());
+  }
 }
 
 RunResult World::run() {
