@@ -200,56 +200,90 @@ std::optional<Timestamp> Engine::Impl::next_wakeup() const {
 }
 
 
+template <typename F>
+void Engine::Impl::guarded(std::string_view input, Timestamp now, F&& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    ++metrics_.anomalies;
+    rollback("engine", fmt::format("{}: unexpected state ({}); its changes were rolled back and "
+                                   "every open order is refreshed from the broker",
+                                   input, e.what()));
+    begin();
+    begin_full_resync(now);
+    finish(now);
+  }
+}
+
 // ---- Engine: thin wrappers that frame each input as one transaction ----------------------
 
 Engine::Engine(Store& store, EngineConfig config)
     : impl_(std::make_unique<Impl>(store, std::move(config))) {}
 Engine::~Engine() = default;
 
-Status Engine::start(Timestamp now) { return impl_->start(now); }
+Status Engine::start(Timestamp now) {
+  try {
+    return impl_->start(now);
+  } catch (const std::exception& e) {
+    return Status::error(Status::Code::internal,
+                         fmt::format("engine start: unexpected state in the store ({})", e.what()));
+  }
+}
 
 StatusOr<Trade> Engine::open_trade(const TradeSpec& spec, Timestamp now) {
   impl_->last_now_ = now;
-  return impl_->open_trade(spec, now);
+  StatusOr<Trade> out = Status::error(Status::Code::internal, "unexpected engine state");
+  impl_->guarded("open_trade", now, [&] { out = impl_->open_trade(spec, now); });
+  return out;
 }
 
 Status Engine::cancel_trade(TradeId id, Timestamp now) {
   impl_->last_now_ = now;
-  return impl_->cancel_trade(id, now);
+  Status out = Status::error(Status::Code::internal, "unexpected engine state");
+  impl_->guarded("cancel_trade", now, [&] { out = impl_->cancel_trade(id, now); });
+  return out;
 }
 
 void Engine::on_result(CommandId id, CommandResult result, Timestamp now) {
-  impl_->on_result(id, std::move(result), now);
+  impl_->guarded("command result", now, [&] { impl_->on_result(id, std::move(result), now); });
 }
 
 void Engine::on_trade_update(const TradeUpdate& update, Timestamp now) {
   const auto key = Impl::event_key(update);
   impl_->seen_events_.prefetch(key);  // loads while begin() clears the last transaction
   impl_->last_now_ = now;
-  impl_->begin();
-  impl_->on_trade_update(update, key, now);
-  impl_->run_submitter(now);
-  impl_->finish(now);
+  impl_->guarded("trade update", now, [&] {
+    impl_->begin();
+    impl_->on_trade_update(update, key, now);
+    impl_->run_submitter(now);
+    impl_->finish(now);
+  });
 }
 
 void Engine::on_stream_connected(Timestamp now) {
   impl_->last_now_ = now;
-  impl_->begin();
-  impl_->on_stream_connected(now);
-  impl_->finish(now);
+  impl_->guarded("stream connected", now, [&] {
+    impl_->begin();
+    impl_->on_stream_connected(now);
+    impl_->finish(now);
+  });
 }
 
 void Engine::on_stream_disconnected(std::string_view reason, Timestamp now) {
   impl_->last_now_ = now;
-  impl_->begin();
-  impl_->on_stream_disconnected(reason, now);
-  impl_->finish(now);
+  impl_->guarded("stream disconnected", now, [&] {
+    impl_->begin();
+    impl_->on_stream_disconnected(reason, now);
+    impl_->finish(now);
+  });
 }
 
 void Engine::on_tick(Timestamp now) {
-  impl_->begin();
-  impl_->on_tick(now);
-  impl_->finish(now);
+  impl_->guarded("tick", now, [&] {
+    impl_->begin();
+    impl_->on_tick(now);
+    impl_->finish(now);
+  });
 }
 
 void Engine::request_reconcile(bool fix, Timestamp now) {
@@ -286,11 +320,13 @@ std::optional<Order> Engine::order(OrderId id) const {
 std::optional<Order> Engine::order_by_client_id(std::string_view cid) const {
   auto it = impl_->by_cid_.find(std::string(cid));
   if (it == impl_->by_cid_.end()) return std::nullopt;
-  return impl_->orders_.at(it->second);
+  return order(it->second);
 }
 std::vector<Alert> Engine::active_alerts() const {
   std::vector<Alert> out;
-  for (auto& [key, id] : impl_->active_alerts_) out.push_back(impl_->alerts_.at(id));
+  for (auto& [key, id] : impl_->active_alerts_) {
+    if (auto a = impl_->alerts_.find(id); a != impl_->alerts_.end()) out.push_back(a->second);
+  }
   return out;
 }
 const std::string& Engine::owner() const { return impl_->owner_; }

@@ -157,7 +157,21 @@ class Engine::Impl {
   Order& insert_order(Order o);
   CommandId stage(Command c, Purpose p, OrderId for_order = 0);
   Status finish(Timestamp now);
-  void rollback();
+  // `why`: what made the transaction fail (raised as an anomaly alert on that subject).
+  void rollback(std::string_view subject = "store",
+                std::string_view why = "store commit failed, changes rolled back");
+  // Runs one input as a transaction. A state the engine did not expect (a lookup that finds
+  // nothing where the engine's own links say something is) never terminates the process: the
+  // input's changes are rolled back, an `anomaly` alert says what happened and a full resync
+  // refreshes every open order from the broker (issue 18).
+  template <typename F>
+  void guarded(std::string_view input, Timestamp now, F&& body);
+  // The order `from` names by `link` (its parent, the order it replaces). Always held (start()
+  // and restore_pruned() load them); nullptr with the anomaly reported, never a throw.
+  const Order* linked_order(const Order& from, std::optional<OrderId> link, std::string_view what,
+                            Timestamp now);
+  void report_anomaly(const std::string& what, Timestamp now);
+  Status load_linked(LoadedState& s);
 
   // ---------------------------------------------------------------------------------------
   // Audit + state changes through the state machine.
@@ -228,6 +242,8 @@ class Engine::Impl {
   void run_submitter(Timestamp now);
   void note_foreign_hold(const Order& o, Timestamp now);
   bool mutant_resend(OrderId id, Timestamp now);
+  // The shares `o` holds beyond the order it replaces (all of its qty for a new order).
+  Decimal added_qty(const Order& o);
   Decimal unseen_own_holds(const std::string& symbol, OrderId except);
   Decimal broker_available(const std::string& symbol) const;
   void send(OrderId id, Timestamp now);
@@ -405,6 +421,7 @@ class Engine::Impl {
   std::unordered_map<OrderId, Timestamp> retry_resolve_at_;
   std::set<OrderId> wash_priced_exits_;  // exits priced past our own orders (wash-trade check)
   std::map<OrderId, Timestamp> cancel_retry_at_;  // a cancel that got no answer: ask again then
+  std::unordered_set<OrderId> anomalous_;  // orders whose broken link was reported (once each)
 
   RecentKeys seen_events_{200'000};
   std::unordered_set<std::string> seen_activities_;

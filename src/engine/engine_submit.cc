@@ -79,8 +79,8 @@ void Engine::Impl::run_submitter(Timestamp now) {
       continue;
     }
     if (o.replaces_order_id) {
-      const Order& old = order_at(*o.replaces_order_id);
-      if (!old.broker_order_id || !is_open_at_broker(old.state)) {
+      const Order* old = linked_order(o, o.replaces_order_id, "order to replace", now);
+      if (!old || !old->broker_order_id || !is_open_at_broker(old->state)) {
         set_local_state(id, OrderState::canceled, EventSource::intent,
                         "not sent: the order to replace is no longer working", {}, now);
         continue;
@@ -99,8 +99,7 @@ void Engine::Impl::run_submitter(Timestamp now) {
       // Our own sells sent after that read hold shares the read does not show yet: two
       // exits on one symbol in one pass must not race each other into a 40310000.
       Decimal avail = broker_available(o.symbol) - unseen_own_holds(o.symbol, id);
-      Decimal needed = o.qty;
-      if (o.replaces_order_id) needed = o.qty - order_at(*o.replaces_order_id).qty;
+      const Decimal needed = added_qty(o);
       if (avail < needed) {
         set_hold_wait(id, true);
         ax.hold_available = avail;
@@ -164,6 +163,12 @@ bool Engine::Impl::mutant_resend(OrderId id, Timestamp now) {
   return true;
 }
 
+Decimal Engine::Impl::added_qty(const Order& o) {
+  if (!o.replaces_order_id) return o.qty;
+  const Order* old = linked_order(o, o.replaces_order_id, "order to replace", last_now_);
+  return old ? o.qty - old->qty : o.qty;
+}
+
 Decimal Engine::Impl::unseen_own_holds(const std::string& symbol, OrderId except) {
   Decimal held;
   for (OrderId oid : orders_of_symbol(symbol)) {
@@ -173,8 +178,7 @@ Decimal Engine::Impl::unseen_own_holds(const std::string& symbol, OrderId except
     const OrderAux& ax = aux_[oid];
     const bool after_read = ax.sent_at && positions_read_at_ && *ax.sent_at >= *positions_read_at_;
     if (in_flight || (after_read && is_open_at_broker(x.state))) {
-      held += x.replaces_order_id ? x.qty - order_at(*x.replaces_order_id).qty
-                                  : x.qty - x.filled_qty;
+      held += x.replaces_order_id ? added_qty(x) : x.qty - x.filled_qty;
     }
   }
   return held;
@@ -204,9 +208,10 @@ void Engine::Impl::send(OrderId id, Timestamp now) {
   c.priority = CommandPriority::trading;
   c.order_id = id;
   if (o.replaces_order_id) {
-    const Order& old = order_at(*o.replaces_order_id);
+    // run_submitter checked that the order to replace is held and has its broker id.
+    const Order* old = order_ptr(*o.replaces_order_id);
     c.kind = CommandKind::replace;
-    c.broker_order_id = *old.broker_order_id;
+    c.broker_order_id = old ? old->broker_order_id.value_or("") : "";
     c.replace.qty = o.qty;
     c.replace.client_order_id = o.client_order_id;
   } else {
@@ -248,7 +253,15 @@ void Engine::Impl::schedule_retry(OrderId id, const std::string& why, Timestamp 
                                   std::optional<std::int64_t> min_delay_ms, bool at_once) {
   Order& o = mut_order(id);
   o.last_error = why;
-  if (o.attempts >= cfg_.retry_max_attempts) {
+  if (o.attempts >= cfg_.retry_max_attempts && is_exit_role(o.role)) {
+    // An exit or a flatten guards a filled position: giving it up leaves the position naked
+    // (DST seed 502267: a flatten parked after a storm of 503/429 left its trade closing for
+    // good). It keeps trying at the backoff's cap, its stuck alert raised until it is placed.
+    raise(AlertKind::stuck_order, o.client_order_id,
+          fmt::format("{} {} not placed after {} attempts, still trying: {}", o.symbol,
+                      to_string(o.role), o.attempts, why),
+          now);
+  } else if (o.attempts >= cfg_.retry_max_attempts) {
     set_local_state(id, OrderState::parked, src,
                     fmt::format("parked after {} attempts; last: {}", o.attempts, why), payload,
                     now);
@@ -315,10 +328,15 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
     adopt(id, *r.order, EventSource::response,
           is_replace ? "replacement accepted" : "submit accepted", now);
     if (is_replace && o.replaces_order_id) {
+      // The answer is the replacement; the old order is pending_replace until the broker ends
+      // it. It may end otherwise than replaced: an OCO whose stop triggered meanwhile is
+      // canceled and the replacement rejected (DST seed 804991: marked replaced here, the
+      // order stayed replaced locally and canceled at the broker).
       adopt_replacement(id, now);
       apply(*o.replaces_order_id,
-            {OrderState::replaced, std::nullopt, std::nullopt, std::nullopt},
-            EventSource::response, "replaced by " + r.order->id, r.order->raw, now);
+            {OrderState::pending_replace, std::nullopt, std::nullopt, std::nullopt},
+            EventSource::response, "replacement " + r.order->id + " accepted", r.order->raw,
+            now);
     }
     touched_trades_.insert(o.trade_id);
     return;
@@ -481,8 +499,8 @@ void Engine::Impl::on_resolve_result(const Pending& p, const CommandResult& r, T
     if (o.replaces_order_id && is_known_to_broker(order_at(id).state)) {
       adopt_replacement(id, now);
       apply(*o.replaces_order_id,
-            {OrderState::replaced, std::nullopt, std::nullopt, std::nullopt},
-            EventSource::lookup, "replaced by " + r.order->id, {}, now);
+            {OrderState::pending_replace, std::nullopt, std::nullopt, std::nullopt},
+            EventSource::lookup, "replacement " + r.order->id + " found", {}, now);
     }
     touched_trades_.insert(o.trade_id);
     return;

@@ -124,10 +124,11 @@ std::optional<OrderId> Engine::Impl::match_leg(const BrokerOrder& b) {
     return std::nullopt;
   }
   for (OrderId id : orders_of_symbol(b.symbol)) {
-    const Order& o = order_at(id);
-    if (!o.parent_order_id || o.broker_order_id || o.side != b.side) continue;
-    const Order& parent = order_at(*o.parent_order_id);
-    if (!parent.broker_order_id) continue;
+    const Order* op = order_ptr(id);
+    if (!op || !op->parent_order_id || op->broker_order_id || op->side != b.side) continue;
+    const Order& o = *op;
+    const Order* parent = linked_order(o, o.parent_order_id, "parent", last_now_);
+    if (!parent || !parent->broker_order_id) continue;
     const bool type_ok = o.role == OrderRole::take_profit ? b.type == OrderType::limit
                                                             : b.type != OrderType::limit;
     const bool price_ok = o.role == OrderRole::take_profit ? b.limit_price == o.limit_price
@@ -479,9 +480,7 @@ void Engine::Impl::on_positions_result(const CommandResult& r, Timestamp now) {
       continue;
     }
     const Order& o = order_at(id);
-    Decimal needed = o.qty;
-    if (o.replaces_order_id) needed = o.qty - order_at(*o.replaces_order_id).qty;
-    if (broker_available(o.symbol) >= needed) {
+    if (broker_available(o.symbol) >= added_qty(o)) {
       set_hold_wait(id, false);
       clear(AlertKind::external_hold, o.symbol, now);
       Order& m = mut_order(id);
@@ -590,9 +589,13 @@ void Engine::Impl::on_tick(Timestamp now) {
 // A leg whose broker id no reply told us (a lookup of the parent by client id, a PATCH reply
 // do not list legs): one nested listing of the symbol's orders since the parent finds it.
 void Engine::Impl::check_unresolved_leg(OrderId id, Timestamp now) {
-  const Order& leg = order_at(id);
+  const Order* lp = order_ptr(id);
+  if (!lp) return;
+  const Order& leg = *lp;
   if (leg.broker_order_id || !is_local(leg.state) || leg.state == OrderState::parked) return;
-  const Order& parent = order_at(*leg.parent_order_id);
+  const Order* pp = linked_order(leg, leg.parent_order_id, "parent", now);
+  if (!pp) return;
+  const Order& parent = *pp;
   if (!parent.broker_order_id || !is_known_to_broker(parent.state)) return;
   OrderAux& ax = aux_[id];
   if (now.ms_since(leg.updated_at) < cfg_.inflight_check_ms) return;
@@ -699,7 +702,8 @@ void Engine::Impl::check_inflight(Timestamp now) {
             now);
     } else if (o.state != OrderState::submit_failed &&
                alert_active(AlertKind::stuck_order, o.client_order_id) &&
-               (o.state != OrderState::submitting && o.state != OrderState::unknown)) {
+               (o.state != OrderState::submitting && o.state != OrderState::unknown) &&
+               !(o.state == OrderState::created && o.attempts >= cfg_.retry_max_attempts)) {
       clear(AlertKind::stuck_order, o.client_order_id, now);
     }
   }

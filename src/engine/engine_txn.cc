@@ -136,7 +136,7 @@ Status Engine::Impl::finish(Timestamp now) {
   return Status::ok();
 }
 
-void Engine::Impl::rollback() {
+void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   for (auto& [id, before] : txn_.orders_before) {
     auto it = orders_.find(id);
     if (it != orders_.end()) {
@@ -195,7 +195,7 @@ void Engine::Impl::rollback() {
   max_alert_id_ = txn_.max_alert_id;
   txn_ = Txn{};
   // Visible at once in memory (health, /api/alerts); written with the next good commit.
-  raise(AlertKind::anomaly, "store", "store commit failed, changes rolled back", last_now_);
+  raise(AlertKind::anomaly, std::string(subject), std::string(why), last_now_);
   for (auto& [id, before] : txn_.alerts_before) carry_alerts_.insert(id);
   txn_ = Txn{};
 }
@@ -389,6 +389,11 @@ Status Engine::Impl::start(Timestamp now) {
     return loaded.status();
   }
   LoadedState& s = loaded.value();
+  if (Status st = load_linked(s); !st.is_ok()) {
+    store_ok_ = false;
+    store_error_ = st.message();
+    return st;
+  }
   owner_ = account_tag(cfg_.account_identity) + s.instance_tag;
   max_trade_id_ = s.max_trade_id;
   max_order_id_ = s.max_order_id;
@@ -440,6 +445,56 @@ Status Engine::Impl::start(Timestamp now) {
   return st;
 }
 
+// The store loads the orders that are not terminal and every order of an open trade. An order
+// names others (its parent, the order it replaces) and its trade, which may have ended: they are
+// loaded too, so every link the engine follows is held (issue 18: a leg loaded without its ended
+// parent threw std::out_of_range from check_unresolved_leg on the first tick after a restart).
+Status Engine::Impl::load_linked(LoadedState& s) {
+  std::set<OrderId> have;
+  std::set<TradeId> trades;
+  for (const Order& o : s.open_orders) have.insert(o.id);
+  for (const Trade& t : s.open_trades) trades.insert(t.id);
+  for (std::size_t i = 0; i < s.open_orders.size(); ++i) {
+    const Order o = s.open_orders[i];  // a copy: the loop appends to the vector
+    for (std::optional<OrderId> link : {o.parent_order_id, o.replaces_order_id}) {
+      if (!link || have.count(*link)) continue;
+      auto r = store_.get_order(*link);
+      if (!r.ok()) return r.status();
+      have.insert(*link);
+      if (r->has_value()) s.open_orders.push_back(**r);
+    }
+    if (trades.insert(o.trade_id).second) {
+      auto t = store_.get_trade(o.trade_id);
+      if (!t.ok()) return t.status();
+      if (t->has_value()) s.open_trades.push_back(**t);
+    }
+  }
+  // orders_ is walked by id: the order of this vector does not matter.
+  return Status::ok();
+}
+
+void Engine::Impl::report_anomaly(const std::string& what, Timestamp now) {
+  ++metrics_.anomalies;
+  raise(AlertKind::anomaly, "engine", what, now);
+  begin_full_resync(now);
+}
+
+const Order* Engine::Impl::linked_order(const Order& from, std::optional<OrderId> link,
+                                        std::string_view what, Timestamp now) {
+  if (!link) return nullptr;
+  if (const Order* o = order_ptr(*link)) return o;
+  // Once per order: the walks that follow links run on every tick.
+  if (!anomalous_.insert(from.id).second) return nullptr;
+  audit(from, from.state, EventSource::intent,
+        fmt::format("anomaly: its {} (order {}) is not held; refreshing from the broker", what,
+                    *link),
+        {}, now);
+  report_anomaly(fmt::format("order {} ({}) names {} {} which is not held", from.id,
+                             from.client_order_id, what, *link),
+                 now);
+  return nullptr;
+}
+
 // ---- Indexes kept beside orders_ (every per-event or per-tick walk goes through one) ----------
 
 void Engine::Impl::index_order(const Order& o) {
@@ -475,6 +530,7 @@ void Engine::Impl::unindex_order(OrderId id) {
   wash_priced_exits_.erase(id);
   cancel_retry_at_.erase(id);
   retry_resolve_at_.erase(id);
+  anomalous_.erase(id);
   order_index_.erase(id);
   orders_.erase(it);
 }
@@ -585,11 +641,24 @@ std::optional<OrderId> Engine::Impl::restore_pruned(const std::string& broker_id
     if (tr.ok() && tr.value()) put_trade(*tr.value());
   }
   ended_trades_[found->trade_id] = now;
-  const OrderId id = found->id;
-  index_order(*found);
-  by_trade_[found->trade_id].push_back(id);
-  order_index_[id] = &orders_.emplace(id, std::move(*found)).first->second;
-  note_committed_order(id);
+  // With the orders it names (its parent, the order it replaces), as start() loads them.
+  std::vector<Order> restore{std::move(*found)};
+  for (std::size_t i = 0; i < restore.size(); ++i) {
+    for (std::optional<OrderId> link : {restore[i].parent_order_id, restore[i].replaces_order_id}) {
+      if (!link || order_index_.count(*link)) continue;
+      auto r = store_.get_order(*link);
+      if (r.ok() && r->has_value()) restore.push_back(**r);
+    }
+  }
+  const OrderId id = restore.front().id;
+  for (Order& o : restore) {
+    if (order_index_.count(o.id)) continue;
+    const OrderId oid = o.id;
+    index_order(o);
+    by_trade_[o.trade_id].push_back(oid);
+    order_index_[oid] = &orders_.emplace(oid, std::move(o)).first->second;
+    note_committed_order(oid);
+  }
   return id;
 }
 
