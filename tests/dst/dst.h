@@ -30,6 +30,10 @@ struct Options {
   // default until the engine keeps every position protected within the bound (issue 14).
   bool check_protection = false;
   bool protection_stats = false;  // measure the windows without judging them
+  // Issue 14's situations on top of the base workload (7 seeds in 10, drawn apart so the base
+  // workload's seeds replay as before): short entries, reversing, fractional quantities, day
+  // orders across session closes, bursts, exits canceled by another client.
+  bool extended_workload = false;
 };
 
 struct Violation {

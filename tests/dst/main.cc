@@ -37,6 +37,8 @@ void usage() {
                "  --determinism-only  with --twice: report only determinism failures\n"
                "  --coverage print how many runs hit each fault kind and crash point\n"
                "  --trace    echo every trace line to stderr\n"
+               "  --workload base|extended  extended adds issue 14's situations (shorts, fractional,\n"
+               "             day orders across session closes, bursts, exits canceled by another client)\n"
                "  --check-protection  judge I6 continuously (no position unprotected beyond the bound)\n"
                "  --protection-stats  print the longest unprotected window per seed, as a distribution\n");
 }
@@ -149,6 +151,14 @@ int main(int argc, char** argv) {
         return 2;
       }
       base.mutation = std::string(m);
+    } else if (a == "--workload") {
+      std::string_view w = value();
+      if (w != "base" && w != "extended") {
+        std::fprintf(stderr, "orderly-dst: unknown workload '%.*s' (known: base, extended)\n",
+                     static_cast<int>(w.size()), w.data());
+        return 2;
+      }
+      base.extended_workload = w == "extended";
     } else if (a == "--check-protection") {
       base.check_protection = true;
     } else if (a == "--protection-stats") {

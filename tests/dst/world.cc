@@ -52,7 +52,10 @@ struct SymbolState {
 
 class World {
  public:
-  explicit World(const Options& o) : opt_(o), rng_(o.seed), trace_(30, o.echo_trace) {}
+  explicit World(const Options& o)
+      : opt_(o), rng_(o.seed), wl_rng_(o.seed ^ 0x14'0000'0014ULL), trace_(30, o.echo_trace) {
+    extended_ = o.extended_workload && wl_rng_.chance(700);
+  }
 
   RunResult run();
 
@@ -75,13 +78,25 @@ class World {
   void run_for(std::int64_t ms);
   void ensure_running();
   void note_crash_at_command(const std::string& when);
-  void open_trade();
+  struct Shape {
+    Side side = Side::buy;
+    TimeInForce tif = TimeInForce::gtc;
+    bool fractional = false;
+  };
+  void open_trade(Rng& rng, const Shape& shape);
+  void extended_action();
+  void cancel_exit_as_another_client();
   void cancel_trade();
   void move_price();
   void check_continuous();
 
   Options opt_;
   Rng rng_;
+  // The issue-14 workload (--workload extended) draws from its own source, so the seeds of the
+  // base workload replay exactly as before; it is on for 7 seeds in 10.
+  Rng wl_rng_;
+  bool extended_ = false;
+  std::optional<Timestamp> reopen_at_;  // the session is closed until then
   Trace trace_;
   ManualClock clock_;
   Timestamp start_;
@@ -173,6 +188,7 @@ Status World::setup() {
   sim::SimConfig sc;
   sc.seed = rng_.next();
   sc.partial_fills = rng_.chance(500);
+  sc.shorting = extended_;
   exchange_ = sim::make_exchange(sc, clock_);
 
   // A few symbols per run, so exits of different trades share (or not) a symbol's holdings.
@@ -331,31 +347,40 @@ void World::run_for(std::int64_t ms) {
   }
 }
 
-void World::open_trade() {
+void World::open_trade(Rng& rng, const Shape& shape) {
   if (!rt_->running()) return;
-  const SymbolState& s = rng_.pick(symbols_);
+  const SymbolState& s = rng.pick(symbols_);
   // Prices as the market stands now: the exchange's last price is what we moved it to.
   const Decimal last = last_price_.count(s.symbol) ? last_price_.at(s.symbol) : s.base;
   TradeSpec spec;
   spec.symbol = s.symbol;
-  spec.qty = Decimal::from_int(rng_.range(1, 60));
-  spec.exits = rng_.chance(400) ? ExitMode::native : ExitMode::emulated;
+  spec.side = shape.side;
+  spec.tif = shape.tif;
+  spec.qty = shape.fractional ? frac(rng.range(1, 99), 1) : Decimal::from_int(rng.range(1, 60));
+  spec.exits = rng.chance(400) ? ExitMode::native : ExitMode::emulated;
+  // A sell (short) entry mirrors a buy: its limit at or above the market, its take-profit
+  // below the reference, its stop above.
+  const int dir = shape.side == Side::buy ? 1 : -1;
   Decimal ref = last;
-  if (rng_.chance(350)) {
+  // Alpaca takes fractional quantities on market (and limit) day orders only: market, day.
+  if (shape.fractional) spec.tif = TimeInForce::day;
+  if (rng.chance(350) && !shape.fractional) {
     spec.entry_type = OrderType::limit;
     // At or a little below the market: some fill at once, some when the price dips, some never.
-    ref = (last * frac(1000 - rng_.range(0, 15), 3)).round_price(Rounding::down);
+    ref = (last * frac(1000 - dir * rng.range(0, 15), 3))
+              .round_price(dir > 0 ? Rounding::down : Rounding::up);
     spec.entry_limit_price = ref;
   }
-  const auto tp_bp = rng_.range(50, 300);  // basis points away from the reference
-  const auto sl_bp = rng_.range(50, 300);
-  const bool with_sl = spec.exits == ExitMode::native || rng_.chance(700);
-  if (spec.exits == ExitMode::native || rng_.chance(500)) {
-    spec.take_profit.price =
-        (ref * frac(10000 + tp_bp, 4)).round_price(Rounding::up);
+  const auto tp_bp = rng.range(50, 300);  // basis points away from the reference
+  const auto sl_bp = rng.range(50, 300);
+  const bool with_sl = spec.exits == ExitMode::native || rng.chance(700);
+  if (spec.exits == ExitMode::native || rng.chance(500)) {
+    spec.take_profit.price = (ref * frac(10000 + dir * tp_bp, 4))
+                                 .round_price(dir > 0 ? Rounding::up : Rounding::down);
     if (with_sl) {
-      spec.stop_loss = PriceTarget{
-          (ref * frac(10000 - sl_bp, 4)).round_price(Rounding::down), std::nullopt};
+      spec.stop_loss = PriceTarget{(ref * frac(10000 - dir * sl_bp, 4))
+                                       .round_price(dir > 0 ? Rounding::down : Rounding::up),
+                                   std::nullopt};
     }
   } else {
     spec.take_profit.percent = frac(tp_bp, 2);
@@ -366,7 +391,9 @@ void World::open_trade() {
     return;
   }
   auto t = rt_->open_trade(spec);
-  trace_.add(fmt::format("open_trade {} {} {} entry={} tp={} sl={} -> {}", spec.symbol,
+  trace_.add(fmt::format("open_trade {}{}{} {} {} entry={} tp={} sl={} -> {}",
+                         shape.side == Side::sell ? "sell " : "",
+                         shape.tif == TimeInForce::day ? "day " : "", spec.symbol,
                          spec.qty.str(), to_string(spec.exits),
                          spec.entry_limit_price ? spec.entry_limit_price->str() : "market",
                          spec.take_profit.price ? spec.take_profit.price->str()
@@ -377,6 +404,55 @@ void World::open_trade() {
                          t.ok() ? fmt::format("trade {}", t->id) : "error " + t.status().message()));
   if (t.ok()) ++trades_opened_;
   if (!rt_->running()) note_crash_at_command("in open_trade");
+}
+
+// The issue-14 situations, each drawn from wl_rng_: short entries, fractional quantities, day
+// orders across a session close, several trades at once on the symbols, and exits canceled by
+// another client of the account.
+void World::extended_action() {
+  if (reopen_at_ && now() >= *reopen_at_) {
+    exchange_->session(sim::SessionEvent::open);
+    reopen_at_.reset();
+    trace_.add("session open");
+  }
+  const auto roll = wl_rng_.range(0, 999);
+  if (roll < 80) {
+    open_trade(wl_rng_, Shape{Side::sell, TimeInForce::gtc, false});
+  } else if (roll < 130) {
+    open_trade(wl_rng_, Shape{wl_rng_.chance(500) ? Side::buy : Side::sell, TimeInForce::day,
+                              wl_rng_.chance(500)});
+  } else if (roll < 170) {
+    open_trade(wl_rng_, Shape{Side::buy, TimeInForce::gtc, false});
+    open_trade(wl_rng_, Shape{Side::sell, TimeInForce::gtc, false});  // reversing
+  } else if (roll < 200 && !reopen_at_) {
+    exchange_->session(sim::SessionEvent::close);
+    reopen_at_ = now().plus_ms(wl_rng_.range(2'000, 30'000));
+    trace_.add("session close");
+  } else if (roll < 250) {
+    cancel_exit_as_another_client();
+  } else if (roll < 270) {
+    const auto n = wl_rng_.range(3, 12);
+    trace_.add(fmt::format("burst of {} trades", n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      open_trade(wl_rng_, Shape{wl_rng_.chance(700) ? Side::buy : Side::sell});
+    }
+  }
+}
+
+void World::cancel_exit_as_another_client() {
+  sim::HttpReply r = checker_->control("GET", "/v2/orders?status=open&limit=500&nested=false");
+  auto orders = alpaca::parse_orders(r.body);
+  if (!orders.ok()) return;
+  std::vector<const BrokerOrder*> exits;
+  for (const BrokerOrder& o : *orders) {
+    auto parts = parse_client_order_id(o.client_order_id);
+    if (!parts || parts->role != OrderRole::entry) exits.push_back(&o);
+  }
+  if (exits.empty()) return;
+  const BrokerOrder& victim = *wl_rng_.pick(exits);
+  sim::HttpReply d = checker_->control("DELETE", "/v2/orders/" + victim.id);
+  trace_.add(fmt::format("another client cancels {} ({} {}) -> {}", victim.client_order_id,
+                         victim.symbol, to_string(victim.side), d.status));
 }
 
 void World::cancel_trade() {
@@ -403,9 +479,10 @@ void World::move_price() {
 }
 
 void World::step() {
+  if (extended_) extended_action();
   const auto roll = rng_.range(0, 999);
   if (roll < 280) {
-    open_trade();
+    open_trade(rng_, Shape{});
   } else if (roll < 580) {
     move_price();
   } else if (roll < 660) {
@@ -465,6 +542,11 @@ RunResult World::run() {
   rt_->lose_next_submit_responses(0);
   rt_->crash_at_command(0, false);  // disarms: the count it names has already passed
   crash_armed_ = false;
+  if (reopen_at_) {
+    exchange_->session(sim::SessionEvent::open);
+    reopen_at_.reset();
+    trace_.add("session open");
+  }
   trace_.add("faults stopped; quiet period");
   if (!stream_up_) reconnect_at_ = now();
   restart_at_ = now();
