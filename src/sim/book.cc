@@ -253,11 +253,11 @@ std::string ExchangeImpl::resolve_symbol(std::string_view symbol) const {
   return it != books_.end() && it->second.crypto ? pair : std::string(symbol);
 }
 
-// §5: a simple order is refused when an opposite-side open order of the account could cross it.
-// A new market/stop order crosses anything opposite; a new limit (a stop-limit by its limit)
-// crosses an opposite market/stop order, or an opposite limit at a crossing price. Complex orders
-// (bracket, OCO, OTO) and trailing stops are exempt. Held legs count once their group is live
-// (the entry filled, or an OCO): Alpaca keeps them as orders of the account.
+// §5: a simple order is refused when an opposite-side open order of the account could cross it:
+// a new market/stop order against any opposite order, a new limit (a stop-limit by its limit)
+// against an opposite limit at a crossing price (buy limit >= sell limit). A new limit next to an
+// opposite stop is accepted. Complex orders (bracket, OCO, OTO) and trailing stops are exempt.
+// Held legs count once their group is live (the entry filled; an OCO at once).
 std::optional<ApiError> ExchangeImpl::wash_trade_check(const SymbolBook& b,
                                                        const OrderRequest& req) const {
   if (req.cls != OClass::simple || req.type == OType::trailing_stop) return std::nullopt;
@@ -265,24 +265,18 @@ std::optional<ApiError> ExchangeImpl::wash_trade_check(const SymbolBook& b,
   const bool new_market_or_stop = req.type == OType::market || req.type == OType::stop;
   for (const auto& [seq, o] : opposite) {
     if (o->status == St::held && !group_live(*o)) continue;
-    const bool old_market_or_stop = o->type == OType::market || o->type == OType::stop ||
-                                    o->type == OType::trailing_stop;
-    std::string reason;
-    if (old_market_or_stop) {
-      reason = "opposite side market/stop order exists";
-    } else if (new_market_or_stop) {
-      reason = "opposite side limit order exists";
-    } else {
+    const bool old_has_limit = o->type == OType::limit || o->type == OType::stop_limit;
+    if (!new_market_or_stop) {
+      if (!old_has_limit) continue;
       const Decimal buy_limit = req.buy ? *req.limit_price : *o->limit_price;
       const Decimal sell_limit = req.buy ? *o->limit_price : *req.limit_price;
-      if (buy_limit >= sell_limit) reason = "opposite side limit order exists";
+      if (buy_limit < sell_limit) continue;
     }
-    if (!reason.empty()) {
-      ApiError e = err(403, 40310000, "potential wash trade detected. use complex orders");
-      e.extra["existing_order_id"] = o->id;
-      e.extra["reject_reason"] = reason;
-      return e;
-    }
+    ApiError e = err(403, 40310000, "potential wash trade detected. use complex orders");
+    e.extra["existing_order_id"] = o->id;
+    e.extra["reject_reason"] = old_has_limit ? "opposite side limit order exists"
+                                             : "opposite side market/stop order exists";
+    return e;
   }
   return std::nullopt;
 }

@@ -11,6 +11,12 @@ std::string wash_body(const std::string& existing, const std::string& reason) {
          reason + "\"}";
 }
 
+constexpr const char* kStopSell = R"("type":"stop","stop_price":"9.00","time_in_force":"gtc")";
+constexpr const char* kStopBuy = R"("type":"stop","stop_price":"11.00","time_in_force":"gtc")";
+constexpr const char* kLimitBuyAt8 = R"("type":"limit","limit_price":"8.00","time_in_force":"day")";
+constexpr const char* kLimitBuyAt12 =
+    R"("type":"limit","limit_price":"12.00","time_in_force":"day")";
+
 class RulesTest : public SimTest {
  protected:
   std::string limit(std::string_view symbol, std::string_view side, std::string_view price,
@@ -53,41 +59,34 @@ TEST_F(RulesTest, WashTradeLimitOnlyAgainstACrossingLimit) {
   EXPECT_EQ(stop_limit.raw, wash_body(tp, "opposite side limit order exists"));
 }
 
-TEST_F(RulesTest, WashTradeLimitAgainstAnOppositeStop) {
+TEST_F(RulesTest, WashTradeStopAgainstStopButNotLimitAgainstStop) {
   buy_filled("F", "10");
-  Answer sl =
-      post("/v2/orders",
-           order("F", "sell", "10", R"("type":"stop","stop_price":"9.00","time_in_force":"gtc")"));
+  Answer sl = post("/v2/orders", order("F", "sell", "10", kStopSell));
   ASSERT_EQ(sl.status, 200) << sl.raw;
-  Answer buy =
-      post("/v2/orders",
-           order("F", "buy", "1", R"("type":"limit","limit_price":"8.00","time_in_force":"day")"));
-  EXPECT_EQ(buy.raw, wash_body(sl.str("id"), "opposite side market/stop order exists"));
+  // A limit only meets a crossing limit (alpaca-api.md §5): a buy limit beside a sell stop is ok.
+  EXPECT_EQ(post("/v2/orders", order("F", "buy", "1", kLimitBuyAt8)).status, 200);
+  Answer stop = post("/v2/orders", order("F", "buy", "1", kStopBuy));
+  EXPECT_EQ(stop.raw, wash_body(sl.str("id"), "opposite side market/stop order exists"));
 }
 
-TEST_F(RulesTest, WashTradeCountsTheHeldStopLossOfALiveBracket) {
-  Answer b = post(
-      "/v2/orders",
-      order(
-          "F", "buy", "5",
-          R"("type":"market","time_in_force":"gtc","order_class":"bracket",)"
-          R"("take_profit":{"limit_price":"12.00"},"stop_loss":{"stop_price":"9.00"})"));
+TEST_F(RulesTest, WashTradeCountsTheLegsOfALiveBracket) {
+  Answer b = post("/v2/orders",
+                  order("F", "buy", "5",
+                        R"("type":"market","time_in_force":"gtc","order_class":"bracket",)"
+                        R"("take_profit":{"limit_price":"12.00"},)"
+                        R"("stop_loss":{"stop_price":"9.00"})"));
   ASSERT_EQ(b.status, 200) << b.raw;
-  // Before the entry fills its legs are not live: a sell limit away from nothing is fine... and
-  // a buy limit below the (not yet live) stop-loss too.
-  EXPECT_EQ(
-      post("/v2/orders",
-           order("F", "buy", "1", R"("type":"limit","limit_price":"8.00","time_in_force":"day")"))
-          .status,
-      200);
   tick();
-  const auto legs = get("/v2/orders/" + b.str("id") + "?nested=true").obj().at("legs").as_array();
-  const std::string sl = std::string(legs[1].at("id").as_string());
+  const Answer nested = get("/v2/orders/" + b.str("id") + "?nested=true");
+  const auto& legs = nested.obj().at("legs").as_array();
+  const std::string tp = std::string(legs[0].at("id").as_string());
   ASSERT_EQ(std::string(legs[1].at("status").as_string()), "held");
-  Answer buy =
-      post("/v2/orders",
-           order("F", "buy", "1", R"("type":"limit","limit_price":"8.00","time_in_force":"day")"));
-  EXPECT_EQ(buy.raw, wash_body(sl, "opposite side market/stop order exists"));
+  EXPECT_EQ(post("/v2/orders", order("F", "buy", "1")).raw,
+            wash_body(tp, "opposite side limit order exists"));
+  EXPECT_EQ(post("/v2/orders", order("F", "buy", "1", kLimitBuyAt12)).raw,
+            wash_body(tp, "opposite side limit order exists"));
+  EXPECT_EQ(post("/v2/orders", order("F", "buy", "1", kLimitBuyAt8)).status, 200)
+      << "below the take-profit, beside the held stop-loss";
 }
 
 TEST_F(RulesTest, ComplexOrdersAndTrailingStopsAreExempt) {
