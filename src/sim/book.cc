@@ -597,6 +597,11 @@ static std::optional<ApiError> replace_refusal(const SimOrder& o, const ReplaceR
         "order is in \"" + std::string(to_string(o.status)) + "\" state and cannot be replaced");
   }
   if (o.notional) return err(422, 40010001, "notional orders cannot be replaced");
+  // "Qty of equity fractional orders are not allowed to change" (PatchOrderRequest; wording of
+  // the refusal UNCONFIRMED).
+  if (rr.qty && o.qty && !o.qty->is_integer() && !o.crypto && *rr.qty != *o.qty) {
+    return err(422, 40010001, "qty of a fractional order cannot be changed");
+  }
   if (o.cls == OClass::oto && o.role != Role::main) {
     return err(422, 40010001, "legs of oto orders cannot be replaced");
   }

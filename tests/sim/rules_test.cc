@@ -161,6 +161,17 @@ TEST_F(RulesTest, FractionalQuantitiesOnlyOnSimpleDayOrders) {
             R"({"code":42210000,"message":"notional orders must be market orders"})");
 }
 
+TEST_F(RulesTest, AFractionalOrderKeepsItsQtyOnReplace) {
+  Answer a = post("/v2/orders", order("F", "buy", "0.5", kLimitBuyAt8));
+  ASSERT_EQ(a.status, 200) << a.raw;
+  tick();
+  EXPECT_EQ(patch("/v2/orders/" + a.str("id"), R"({"qty":"1"})").raw,
+            R"({"code":40010001,"message":"qty of a fractional order cannot be changed"})");
+  Answer price = patch("/v2/orders/" + a.str("id"), R"({"limit_price":"8.10"})");
+  EXPECT_EQ(price.status, 200) << price.raw;
+  EXPECT_EQ(price.str("qty"), "0.5");
+}
+
 TEST_F(RulesTest, TrailingStopSellFollowsTheHighAndTriggersAtTheTrail) {
   buy_filled("F", "10");
   Answer t = post("/v2/orders",
