@@ -73,9 +73,38 @@ function fill(tableId, rows, build) {
   tbody.replaceChildren(frag);
 }
 
+// Lists come a page at a time (the API answers newest first): one more row than shown is asked
+// for, so "older" is offered only when there is an older page, never a silent cap.
+const pages = { trades: { offset: 0, limit: 50, more: false }, orders: { offset: 0, limit: 100, more: false } };
+const pageSize = Number(new URLSearchParams(location.search).get("page_size"));  // ?page_size=N
+if (Number.isInteger(pageSize) && pageSize > 0) for (const pg of Object.values(pages)) pg.limit = pageSize;
+
+async function getPage(name, path) {
+  const pg = pages[name];
+  const sep = path.includes("?") ? "&" : "?";
+  const rows = await getJSON(path + sep + "limit=" + (pg.limit + 1) + "&offset=" + pg.offset);
+  pg.more = rows.length > pg.limit;
+  const shown = rows.slice(0, pg.limit);
+  $("#" + name + "-range").textContent = shown.length === 0
+    ? (pg.offset ? "none past " + pg.offset : "none")
+    : (pg.offset + 1) + "\u2013" + (pg.offset + shown.length) + (pg.more ? ", older ones exist" : " (the oldest)") + ", newest first";
+  $("#" + name + "-newer").disabled = pg.offset === 0;
+  $("#" + name + "-older").disabled = !pg.more;
+  return shown;
+}
+
+function pager(name, refresh) {
+  const pg = pages[name];
+  $("#" + name + "-newer").addEventListener("click", () => {
+    pg.offset = Math.max(0, pg.offset - pg.limit); refresh().catch((e) => console.warn(e));
+  });
+  $("#" + name + "-older").addEventListener("click", () => {
+    if (pg.more) { pg.offset += pg.limit; refresh().catch((e) => console.warn(e)); }
+  });
+}
+
 async function refreshOrders() {
-  const orders = await getJSON("/api/orders?limit=300");
-  orders.sort((a, b) => b.id - a.id);
+  const orders = await getPage("orders", "/api/orders");
   fill("#orders", orders, (o) => {
     const tr = document.createElement("tr");
     tr.dataset.orderId = o.id;
@@ -83,38 +112,131 @@ async function refreshOrders() {
     if (o.id === selectedOrder) tr.classList.add("selected");
     cell(tr, o.id); cell(tr, o.trade_id); cell(tr, o.role); cell(tr, o.symbol); cell(tr, o.side);
     cell(tr, o.type); cell(tr, o.qty); cell(tr, o.limit_price || o.stop_price); stateCell(tr, o.state);
-    cell(tr, o.filled_qty); cell(tr, o.broker_order_id, "mono"); cell(tr, o.attempts);
-    cell(tr, age(o.updated_at));
+    cell(tr, o.filled_qty); cell(tr, o.filled_avg_price); cell(tr, o.broker_order_id, "mono");
+    cell(tr, o.attempts); cell(tr, o.last_error, "why"); cell(tr, age(o.updated_at));
     tr.addEventListener("click", () => showAudit(o.id));
     return tr;
   });
 }
 
+// Orders that ended without doing their job, and why. The order's last_error when it has one,
+// else the last note of its audit trail (fetched once per order version).
+const FAILED_ORDER = new Set(["rejected", "submit_failed", "parked"]);
+const auditNotes = new Map();  // "id@updated_at" -> note
+
+async function lastAuditNote(o) {
+  const key = o.id + "@" + o.updated_at;
+  if (!auditNotes.has(key)) {
+    const trail = await getJSON("/api/orders/" + o.id + "/audit");
+    const noted = trail.events.filter((e) => e.note);
+    auditNotes.set(key, noted.length ? noted[noted.length - 1].note : "");
+  }
+  return auditNotes.get(key);
+}
+
+async function failuresOf(t) {
+  const failed = (t.orders || []).filter((o) => FAILED_ORDER.has(o.state));
+  const out = [];
+  for (const o of failed) {
+    const why = o.last_error || await lastAuditNote(o).catch(() => "");
+    out.push(o.role + " " + o.state + ": " + (why || "no reason recorded"));
+  }
+  return out;
+}
+
+function entryFill(t) {
+  const filled = (t.orders || []).filter((o) => o.role === "entry" && o.filled_avg_price);
+  return filled.map((o) => o.filled_qty + " @ " + o.filled_avg_price).join(", ");
+}
+
 async function refreshTrades() {
-  const trades = await getJSON("/api/trades?limit=100");
-  trades.sort((a, b) => b.id - a.id);
+  const trades = await getPage("trades", "/api/trades");
+  const why = await Promise.all(trades.map(failuresOf));
+  let i = 0;
   fill("#trades", trades, (t) => {
+    const failures = why[i++];
     const tr = document.createElement("tr");
     tr.dataset.tradeId = t.id;
+    tr.dataset.symbol = t.symbol;
+    if (failures.length) tr.classList.add("failed");
     cell(tr, t.id); cell(tr, t.symbol); cell(tr, t.side); cell(tr, t.qty); stateCell(tr, t.state);
-    cell(tr, t.exits); cell(tr, age(t.created_at));
+    cell(tr, entryFill(t)); cell(tr, t.exits);
+    cell(tr, failures.length ? failures.join("; ") : t.note, failures.length ? "why bad" : "why");
+    cell(tr, age(t.created_at));
+    const td = document.createElement("td");
+    if (!TERMINAL_TRADE.has(t.state) && t.state !== "closing") {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "cancel"; b.textContent = "cancel";
+      b.addEventListener("click", () => cancelTrade(t));
+      td.appendChild(b);
+    }
+    tr.appendChild(td);
     return tr;
   });
+}
+
+const TERMINAL_TRADE = new Set(["closed", "canceled", "failed"]);
+
+// DELETE /api/trades/ID, after saying exactly what it does (the engine's cancel: working orders
+// canceled at the broker, then whatever the trade holds flattened at market).
+async function cancelTrade(t) {
+  const undo = t.side === "buy" ? "sells" : "buys back";
+  const ok = confirm("Cancel trade " + t.id + " (" + t.side + " " + t.qty + " " + t.symbol + ")?\n\n" +
+    "This sends DELETE /api/trades/" + t.id + ": orderly cancels the trade's working orders at the " +
+    "broker (its entry if not yet filled, its take-profit and stop-loss), then " + undo +
+    " at market whatever the trade still holds. It cannot be undone.");
+  if (!ok) return;
+  const r = await fetch("/api/trades/" + t.id, { method: "DELETE", headers: { Authorization: "Bearer " + token() } });
+  const body = await r.json().catch(() => ({}));
+  if (r.status === 401 || r.status === 403) askToken(body.error || "");
+  const msg = $("#action-msg");
+  msg.hidden = false;
+  msg.className = "action-msg " + (r.ok ? "ok" : "bad");
+  msg.textContent = r.ok ? "trade " + t.id + ": cancel requested, now " + body.state
+                         : "trade " + t.id + ": cancel refused (" + r.status + "): " + (body.error || "");
+  refreshAll();
+}
+
+let lastHealth = null;
+let activeAlerts = [];
+
+function isZero(d) { return d === null || d === undefined || /^[-+]?0*(\.0*)?$/.test(String(d)); }
+
+// Protection comes from the alerts: an active unprotected_position alert names the symbol. A
+// daemon whose /healthz does not count unprotected positions does not watch for them: unknown.
+function protectionCell(tr, p) {
+  const named = activeAlerts.some((a) => a.kind === "unprotected_position" && a.subject === p.symbol);
+  if (named) {
+    tr.classList.add("unprotected");
+    return cell(tr, "UNPROTECTED", "bad");
+  }
+  if (isZero(p.local_qty) && isZero(p.broker_qty)) return cell(tr, "flat");
+  const watched = lastHealth && typeof lastHealth.unprotected_positions === "number";
+  return cell(tr, watched ? "protected" : "not reported", watched ? "good" : "dim");
 }
 
 async function refreshPositions() {
   const positions = await getJSON("/api/positions");
+  const priced = positions.some((p) => "avg_entry_price" in p || "current_price" in p || "unrealized_pl" in p);
   fill("#positions", positions, (p) => {
     const tr = document.createElement("tr");
     tr.dataset.symbol = p.symbol;
-    if (p.drift !== "0" && p.drift !== null) tr.classList.add("drift");
+    if (p.mismatch) tr.classList.add("drift");
     cell(tr, p.symbol); cell(tr, p.local_qty); cell(tr, p.broker_qty); cell(tr, p.drift);
+    cell(tr, p.avg_entry_price, "price-col"); cell(tr, p.current_price ?? p.last_price, "price-col");
+    const pl = p.unrealized_pl;
+    cell(tr, pl, "price-col " + (pl == null ? "" : String(pl).startsWith("-") ? "bad" : "good"));
+    protectionCell(tr, p);
     return tr;
   });
+  $("#positions-section").classList.toggle("unpriced", !priced);
+  $("#positions-note").hidden = priced || positions.length === 0;
+  $("#positions-empty").hidden = positions.length > 0;
 }
 
 async function refreshAlerts() {
   const alerts = await getJSON("/api/alerts?active=true");
+  activeAlerts = alerts;
   fill("#alerts", alerts, (a) => {
     const tr = document.createElement("tr");
     tr.dataset.kind = a.kind;
@@ -124,6 +246,7 @@ async function refreshAlerts() {
   $("#alerts-count").textContent = alerts.length;
   $("#alerts-count").classList.toggle("hot", alerts.length > 0);
   $("#alerts-empty").hidden = alerts.length > 0;
+  if (lastHealth) showBadge(lastHealth);
 }
 
 async function showAudit(id) {
@@ -142,10 +265,41 @@ async function showAudit(id) {
   }
 }
 
-function showHealth(h) {
+// The daemon's status (ok/degraded/down) and its reasons; an older daemon without them is judged
+// from its fields. Never green while an alert is active or a position is unprotected.
+function judge(h) {
+  let status = ["ok", "degraded", "down"].includes(h.status) ? h.status
+    : (h.store_ok === false || h.broker_ok === false) ? "degraded" : "ok";
+  const reasons = Array.isArray(h.reasons) ? h.reasons.slice() : [];
+  if (!Array.isArray(h.reasons)) {
+    if (h.store_ok === false) reasons.push("store: " + (h.store_error || "error"));
+    if (h.broker_ok === false) reasons.push("broker unreachable");
+  }
+  const unprotected = h.unprotected_positions || 0;
+  if (unprotected > 0 && !reasons.some((r) => r.includes("unprotected"))) {
+    reasons.push(unprotected + " unprotected position" + (unprotected > 1 ? "s" : ""));
+  }
+  if (activeAlerts.length > 0) {
+    reasons.push(activeAlerts.length + " active alert" + (activeAlerts.length > 1 ? "s" : "") + ": " +
+      [...new Set(activeAlerts.map((a) => a.kind))].join(", "));
+  }
+  if (status === "ok" && (activeAlerts.length > 0 || unprotected > 0)) status = "attention";
+  return { status, reasons };
+}
+
+function showBadge(h) {
+  const { status, reasons } = judge(h);
   const badge = $("#h-status");
-  badge.textContent = h.status;
-  badge.className = "badge " + h.status;
+  badge.textContent = status;
+  badge.className = "badge " + status;
+  badge.title = reasons.join("\n");
+  $("#h-reasons").textContent = reasons.join(" \u00b7 ");
+  $("#h-unprotected").textContent = typeof h.unprotected_positions === "number" ? h.unprotected_positions : "not reported";
+}
+
+function showHealth(h) {
+  lastHealth = h;
+  showBadge(h);
   $("#h-stream").textContent = h.stream_connected ? "connected" : "down";
   $("#h-sync").textContent = h.last_sync_age_ms === null ? "never" : h.last_sync_age_ms + " ms ago";
   $("#h-store").textContent = h.store_ok ? "ok" : "ERROR " + h.store_error;
@@ -183,8 +337,9 @@ function drawLag() {
   ctx.fillText(max + " ms", 4, 10);
 }
 
+// Alerts before positions: the protection column reads them.
 function refreshAll() {
-  return Promise.all([refreshOrders(), refreshTrades(), refreshPositions(), refreshAlerts()])
+  return Promise.all([refreshOrders(), refreshTrades(), refreshAlerts().then(refreshPositions)])
     .catch((e) => console.warn("refresh failed", e));
 }
 
@@ -206,11 +361,13 @@ function connect() {
   events.addEventListener("health", (e) => {
     showHealth(JSON.parse(e.data));
     // Positions and alerts change without order events (reconciliation, drift): poll them.
-    if (++ticks % 2 === 0) Promise.all([refreshPositions(), refreshAlerts()]).catch(() => {});
+    if (++ticks % 2 === 0) refreshAlerts().then(refreshPositions).catch(() => {});
   });
   events.onerror = () => { $("#h-status").textContent = "reconnecting…"; $("#h-status").className = "badge degraded"; };
 }
 
+pager("trades", refreshTrades);
+pager("orders", refreshOrders);
 $("#audit-close").addEventListener("click", () => {
   selectedOrder = null;
   $("#audit-section").hidden = true;

@@ -1,10 +1,15 @@
 // The dashboard in a real headless Chromium: the page loads from the daemon, a trade opened
-// through the API appears in the orders table (live, without reload), and a position drift shows
-// up highlighted with its alert. Usage: node dashboard.test.mjs API_URL TOKEN SIM_URL SCREENSHOT
+// through the API appears in the orders table (live, without reload), a trade the broker refuses
+// shows why, a trade canceled from the page is canceled at the simulator, a position drift shows
+// up highlighted with its alert and turns the badge from ok, and the lists page with older/newer.
+// Usage: node dashboard.test.mjs API_URL TOKEN SIM_URL SCREENSHOT
 import { chromium } from "playwright-core";
 
 const [api, token, sim, screenshot] = process.argv.slice(2);
 const fail = (msg) => { console.error("dashboard test: FAIL: " + msg); process.exit(1); };
+
+const auth = { Authorization: "Bearer " + token };
+const simAuth = { "APCA-API-KEY-ID": "PKDASHBOARDTEST", "APCA-API-SECRET-KEY": "DASHBOARDTESTSECRET" };
 
 async function post(url, body, headers = {}) {
   const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json", ...headers },
@@ -34,7 +39,7 @@ try {
   await page.waitForSelector("#h-status.badge.ok", { timeout: 20000 });
   await page.reload({ waitUntil: "load" });
   await page.waitForSelector("#h-status.badge.ok", { timeout: 20000 });
-  if (!(await page.$eval("#login", (f) => f.hidden))) fail("the token was asked for again after a reload");
+  if (await page.isVisible("#login")) fail("the token form shows after a reload");
 
   // A trade opened through the API appears, and moves on to a filled entry + a take-profit.
   const opened = await post(api + "/api/trades",
@@ -42,9 +47,44 @@ try {
       take_profit: { percent: "2" }, exits: "emulated" },
     { Authorization: "Bearer " + token });
   if (opened.status !== 201) fail("POST /api/trades answered " + opened.status + " " + opened.body);
+  const openedId = JSON.parse(opened.body).id;
   await page.waitForSelector('#orders tbody tr[data-symbol="STWD"]', { timeout: 20000 });
   await page.waitForFunction(() => [...document.querySelectorAll("#orders tbody tr")]
     .some((tr) => tr.textContent.includes("take_profit")), null, { timeout: 30000 });
+
+  // The broker refuses a trade (buying power): its row says why, in the broker's words.
+  const refused = await post(api + "/api/trades",
+    { symbol: "AAPL", side: "buy", qty: "1000000", entry: { type: "market" },
+      take_profit: { percent: "2" }, exits: "emulated" }, auth);
+  if (refused.status !== 201) fail("POST /api/trades (AAPL) answered " + refused.status + " " + refused.body);
+  const refusedId = JSON.parse(refused.body).id;
+  await page.waitForFunction((id) => {
+    const td = document.querySelector(`#trades tbody tr[data-trade-id="${id}"] td.why.bad`);
+    return td && td.textContent.includes("insufficient buying power");
+  }, refusedId, { timeout: 30000 }).catch(() => fail("trade " + refusedId + " shows no refusal reason"));
+
+  // Cancel from the page: a resting limit entry, the confirm names the DELETE and what it does,
+  // and the simulator's order ends canceled.
+  const resting = await post(api + "/api/trades",
+    { symbol: "KO", side: "buy", qty: "10", entry: { type: "limit", limit_price: "1.00" },
+      take_profit: { percent: "2" }, exits: "emulated" }, auth);
+  if (resting.status !== 201) fail("POST /api/trades (KO) answered " + resting.status + " " + resting.body);
+  const restingId = JSON.parse(resting.body).id;
+  const cancelButton = `#trades tbody tr[data-trade-id="${restingId}"] button.cancel`;
+  await page.waitForSelector(cancelButton, { timeout: 20000 });
+  let asked = "";
+  page.once("dialog", (d) => { asked = d.message(); d.accept(); });
+  await page.click(cancelButton);
+  await page.waitForFunction(() => document.querySelector("#action-msg").textContent.includes("cancel requested"),
+    null, { timeout: 20000 });
+  if (!asked.includes("DELETE /api/trades/" + restingId) || !asked.includes("at market"))
+    fail("the confirm does not say what cancel does: " + JSON.stringify(asked));
+  await page.waitForSelector(`#trades tbody tr[data-trade-id="${restingId}"] .state.canceled`, { timeout: 30000 })
+    .catch(() => fail("trade " + restingId + " never shows canceled"));
+  const simOrders = await (await fetch(sim + "/v2/orders?status=all&limit=500", { headers: simAuth })).json();
+  const ko = simOrders.filter((o) => o.symbol === "KO");
+  if (ko.length !== 1 || ko[0].status !== "canceled")
+    fail("at the simulator, KO orders: " + JSON.stringify(ko.map((o) => o.status)));
 
   // Drift: shares bought at the broker behind orderly's back (an order placed directly at the
   // simulator), then a reconciliation: the position row is flagged and an alert is raised.
@@ -68,11 +108,38 @@ try {
     fail("no drift row and reconciliation_mismatch alert on the page (screenshot " + screenshot + ")");
   }
 
+  // Never green with an active alert: the badge says why.
+  await page.waitForFunction(() => !document.querySelector("#h-status").classList.contains("ok") &&
+    document.querySelector("#h-reasons").textContent.includes("reconciliation_mismatch"), null, { timeout: 20000 })
+    .catch(() => fail("badge still ok, or no reason, with reconciliation_mismatch active"));
+
+  // Positions: the held STWD with its protection state; price columns only when the API has them.
+  const stwd = await page.waitForSelector('#positions tbody tr[data-symbol="STWD"]', { timeout: 20000 });
+  const stwdCells = await stwd.$$eval("td", (tds) => tds.map((td) => td.textContent));
+  if (stwdCells[1] !== "37" || !["protected", "UNPROTECTED", "not reported"].includes(stwdCells[7]))
+    fail("STWD position row: " + JSON.stringify(stwdCells));
+
   // One order's audit trail on click.
   await page.click('#orders tbody tr[data-symbol="STWD"]');
   await page.waitForSelector("#audit-section:not([hidden]) #audit tbody tr", { timeout: 10000 });
   await page.waitForTimeout(1500);  // a few health samples for the chart in the screenshot
   await page.screenshot({ path: screenshot, fullPage: true });
+
+  // Paging, two at a time: the newest two trades, then the oldest one, never a silent cap.
+  await page.goto(api + "/?page_size=2", { waitUntil: "load" });
+  const ids = () => page.$$eval("#trades tbody tr", (trs) => trs.map((tr) => Number(tr.dataset.tradeId)));
+  await page.waitForFunction(() => document.querySelectorAll("#trades tbody tr").length === 2, null, { timeout: 20000 });
+  if (JSON.stringify(await ids()) !== JSON.stringify([restingId, refusedId])) fail("first page: " + await ids());
+  if (!(await page.$eval("#trades-newer", (b) => b.disabled)) || await page.$eval("#trades-older", (b) => b.disabled))
+    fail("first page: newer should be off and older on");
+  if (!(await page.textContent("#trades-range")).includes("1\u20132, older ones exist"))
+    fail("first page range: " + await page.textContent("#trades-range"));
+  await page.click("#trades-older");
+  await page.waitForFunction(() => document.querySelector("#trades-range").textContent.startsWith("3\u20133"),
+    null, { timeout: 20000 });
+  if (JSON.stringify(await ids()) !== JSON.stringify([openedId])) fail("second page: " + await ids());
+  if (!(await page.$eval("#trades-older", (b) => b.disabled))) fail("the oldest page still offers older");
+  await page.screenshot({ path: screenshot.replace(/\.png$/, "-paging.png"), fullPage: true });
   if (errors.length) fail("page errors: " + errors.join("; "));
   console.log("dashboard test: ok (screenshot " + screenshot + ")");
 } finally {
