@@ -144,6 +144,56 @@ async function failuresOf(t) {
   return out;
 }
 
+// Decimal strings as scaled BigInts ({v, s}: v / 10^s): money is never a double.
+function dec(str) {
+  const m = /^([-+]?)(\d*)(?:\.(\d*))?$/.exec(String(str));
+  if (!m) return null;
+  const frac = m[3] || "";
+  return { v: BigInt(m[1] + (m[2] || "0") + frac), s: frac.length };
+}
+function rescale(a, s) { return a.v * 10n ** BigInt(s - a.s); }
+function decAdd(a, b) { const s = Math.max(a.s, b.s); return { v: rescale(a, s) + rescale(b, s), s }; }
+function decMul(a, b) { return { v: a.v * b.v, s: a.s + b.s }; }
+function decStr(a) {
+  const neg = a.v < 0n, digits = (neg ? -a.v : a.v).toString().padStart(a.s + 1, "0");
+  const whole = digits.slice(0, digits.length - a.s), frac = digits.slice(digits.length - a.s).replace(/0+$/, "");
+  return (neg ? "-" : "") + whole + (frac ? "." + frac : "");
+}
+// a / b to the cent, half away from zero.
+function decDivCents(a, b) {
+  const num = a.v * 100n * 10n ** BigInt(b.s), den = b.v * 10n ** BigInt(a.s);
+  const q = num / den, r = num % den;
+  const away = (r < 0n ? -r : r) * 2n >= (den < 0n ? -den : den);
+  return { v: away ? q + ((num < 0n) !== (den < 0n) ? -1n : 1n) : q, s: 2 };
+}
+
+// Filled qty and qty x price over some orders of a trade.
+function fills(orders) {
+  let qty = { v: 0n, s: 0 }, value = { v: 0n, s: 0 };
+  for (const o of orders) {
+    const q = dec(o.filled_qty), p = o.filled_avg_price && dec(o.filled_avg_price);
+    if (!q || !p || q.v === 0n) continue;
+    qty = decAdd(qty, q);
+    value = decAdd(value, decMul(q, p));
+  }
+  return { qty, value };
+}
+
+// Realized P&L from the trade's own fills: what the exits got back against what the same qty
+// cost at the entry's average. Exact when the trade is flat; "≈" to the cent while partly closed.
+function realizedPnl(t) {
+  const orders = t.orders || [];
+  const entry = fills(orders.filter((o) => o.role === "entry"));
+  const exit = fills(orders.filter((o) => o.role !== "entry"));
+  if (exit.qty.v === 0n || entry.qty.v === 0n) return null;
+  const sign = { v: t.side === "sell" ? -1n : 1n, s: 0 };
+  const flat = rescale(exit.qty, Math.max(exit.qty.s, entry.qty.s)) === rescale(entry.qty, Math.max(exit.qty.s, entry.qty.s));
+  if (flat) return decStr(decMul(sign, decAdd(exit.value, decMul({ v: -1n, s: 0 }, entry.value))));
+  // proceeds - exit_qty * cost / entry_qty = (proceeds * entry_qty - exit_qty * cost) / entry_qty
+  const num = decAdd(decMul(exit.value, entry.qty), decMul({ v: -1n, s: 0 }, decMul(exit.qty, entry.value)));
+  return "\u2248" + decStr(decMul(sign, decDivCents(num, entry.qty)));
+}
+
 function entryFill(t) {
   const filled = (t.orders || []).filter((o) => o.role === "entry" && o.filled_avg_price);
   return filled.map((o) => o.filled_qty + " @ " + o.filled_avg_price).join(", ");
@@ -161,6 +211,8 @@ async function refreshTrades() {
     if (failures.length) tr.classList.add("failed");
     cell(tr, t.id); cell(tr, t.symbol); cell(tr, t.side); cell(tr, t.qty); stateCell(tr, t.state);
     cell(tr, entryFill(t)); cell(tr, t.exits);
+    const pnl = realizedPnl(t);
+    cell(tr, pnl, pnl === null ? "pnl" : pnl.replace("\u2248", "").startsWith("-") ? "pnl bad" : "pnl good");
     cell(tr, failures.length ? failures.join("; ") : t.note, failures.length ? "why bad" : "why");
     cell(tr, age(t.created_at));
     const td = document.createElement("td");

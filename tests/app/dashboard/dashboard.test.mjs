@@ -17,6 +17,20 @@ async function post(url, body, headers = {}) {
   return { status: r.status, body: await r.text() };
 }
 
+// Clicks a trade's cancel button, accepts the confirm after checking that it names the DELETE
+// and the flatten at market, and waits for the page to report the request.
+async function cancelFromPage(page, id) {
+  const button = `#trades tbody tr[data-trade-id="${id}"] button.cancel`;
+  await page.waitForSelector(button, { timeout: 20000 });
+  let asked = "";
+  page.once("dialog", (d) => { asked = d.message(); d.accept(); });
+  await page.click(button);
+  await page.waitForFunction((id) => document.querySelector("#action-msg").textContent
+    .startsWith("trade " + id + ": cancel requested"), id, { timeout: 20000 });
+  if (!asked.includes("DELETE /api/trades/" + id) || !asked.includes("at market"))
+    fail("the confirm does not say what cancel does: " + JSON.stringify(asked));
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
@@ -70,21 +84,32 @@ try {
       take_profit: { percent: "2" }, exits: "emulated" }, auth);
   if (resting.status !== 201) fail("POST /api/trades (KO) answered " + resting.status + " " + resting.body);
   const restingId = JSON.parse(resting.body).id;
-  const cancelButton = `#trades tbody tr[data-trade-id="${restingId}"] button.cancel`;
-  await page.waitForSelector(cancelButton, { timeout: 20000 });
-  let asked = "";
-  page.once("dialog", (d) => { asked = d.message(); d.accept(); });
-  await page.click(cancelButton);
-  await page.waitForFunction(() => document.querySelector("#action-msg").textContent.includes("cancel requested"),
-    null, { timeout: 20000 });
-  if (!asked.includes("DELETE /api/trades/" + restingId) || !asked.includes("at market"))
-    fail("the confirm does not say what cancel does: " + JSON.stringify(asked));
+  await cancelFromPage(page, restingId);
   await page.waitForSelector(`#trades tbody tr[data-trade-id="${restingId}"] .state.canceled`, { timeout: 30000 })
     .catch(() => fail("trade " + restingId + " never shows canceled"));
   const simOrders = await (await fetch(sim + "/v2/orders?status=all&limit=500", { headers: simAuth })).json();
   const ko = simOrders.filter((o) => o.symbol === "KO");
   if (ko.length !== 1 || ko[0].status !== "canceled")
     fail("at the simulator, KO orders: " + JSON.stringify(ko.map((o) => o.status)));
+
+  // Cancel a filled trade from the page: flattened at market, flat at the simulator, and its
+  // realized P&L is its exit's proceeds less its entry's cost.
+  const held = await post(api + "/api/trades",
+    { symbol: "PFE", side: "buy", qty: "5", entry: { type: "market" }, take_profit: { percent: "5" },
+      exits: "emulated" }, auth);
+  if (held.status !== 201) fail("POST /api/trades (PFE) answered " + held.status + " " + held.body);
+  const heldId = JSON.parse(held.body).id;
+  await page.waitForSelector(`#trades tbody tr[data-trade-id="${heldId}"] .state.open`, { timeout: 30000 });
+  await cancelFromPage(page, heldId);
+  await page.waitForSelector(`#trades tbody tr[data-trade-id="${heldId}"] .state.closed`, { timeout: 30000 })
+    .catch(() => fail("trade " + heldId + " never shows closed"));
+  const closed = await (await fetch(api + "/api/trades/" + heldId, { headers: auth })).json();
+  const avg = (role) => Number(closed.orders.find((o) => o.role === role && o.filled_qty === "5").filled_avg_price);
+  const expected = ((avg("exit") - avg("entry")) * 5).toFixed(2);
+  const shown = await page.textContent(`#trades tbody tr[data-trade-id="${heldId}"] td.pnl`);
+  if (Number(shown).toFixed(2) !== expected) fail("PFE realized P&L shows " + shown + ", expected " + expected);
+  const simPositions = await (await fetch(sim + "/v2/positions", { headers: simAuth })).json();
+  if (simPositions.some((p) => p.symbol === "PFE")) fail("PFE still held at the simulator");
 
   // Drift: shares bought at the broker behind orderly's back (an order placed directly at the
   // simulator), then a reconciliation: the position row is flagged and an alert is raised.
@@ -125,19 +150,19 @@ try {
   await page.waitForTimeout(1500);  // a few health samples for the chart in the screenshot
   await page.screenshot({ path: screenshot, fullPage: true });
 
-  // Paging, two at a time: the newest two trades, then the oldest one, never a silent cap.
+  // Paging, two at a time: the newest two trades, then the oldest two, never a silent cap.
   await page.goto(api + "/?page_size=2", { waitUntil: "load" });
   const ids = () => page.$$eval("#trades tbody tr", (trs) => trs.map((tr) => Number(tr.dataset.tradeId)));
   await page.waitForFunction(() => document.querySelectorAll("#trades tbody tr").length === 2, null, { timeout: 20000 });
-  if (JSON.stringify(await ids()) !== JSON.stringify([restingId, refusedId])) fail("first page: " + await ids());
+  if (JSON.stringify(await ids()) !== JSON.stringify([heldId, restingId])) fail("first page: " + await ids());
   if (!(await page.$eval("#trades-newer", (b) => b.disabled)) || await page.$eval("#trades-older", (b) => b.disabled))
     fail("first page: newer should be off and older on");
   if (!(await page.textContent("#trades-range")).includes("1\u20132, older ones exist"))
     fail("first page range: " + await page.textContent("#trades-range"));
   await page.click("#trades-older");
-  await page.waitForFunction(() => document.querySelector("#trades-range").textContent.startsWith("3\u20133"),
+  await page.waitForFunction(() => document.querySelector("#trades-range").textContent.startsWith("3\u20134 (the oldest)"),
     null, { timeout: 20000 });
-  if (JSON.stringify(await ids()) !== JSON.stringify([openedId])) fail("second page: " + await ids());
+  if (JSON.stringify(await ids()) !== JSON.stringify([refusedId, openedId])) fail("second page: " + await ids());
   if (!(await page.$eval("#trades-older", (b) => b.disabled))) fail("the oldest page still offers older");
   await page.screenshot({ path: screenshot.replace(/\.png$/, "-paging.png"), fullPage: true });
   if (errors.length) fail("page errors: " + errors.join("; "));
