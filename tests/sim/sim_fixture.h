@@ -100,6 +100,31 @@ class SimTest : public ::testing::Test {
     return id;
   }
 
+  // One order of every kind the simulator takes (F held long, shorting on): limit, OCO, bracket,
+  // crypto, trailing stop, notional, a short sale. Their POST answers, each asserted 200.
+  std::vector<Answer> place_every_kind() {
+    const std::vector<std::string> bodies = {
+        order("AAPL", "buy", "2", R"("type":"limit","limit_price":"150.00","time_in_force":"gtc")"),
+        order("F", "sell", "5",
+              R"("type":"limit","time_in_force":"gtc","order_class":"oco",)"
+              R"("take_profit":{"limit_price":"12.00"},"stop_loss":{"stop_price":"9.00"})"),
+        order("T", "buy", "3",
+              R"("type":"market","time_in_force":"day","order_class":"bracket",)"
+              R"("take_profit":{"limit_price":"30.00"},"stop_loss":{"stop_price":"20.00"})"),
+        order("ETH/USD", "buy", "0.02", R"("type":"market","time_in_force":"gtc")"),
+        order("F", "sell", "5",
+              R"("type":"trailing_stop","trail_percent":"2","time_in_force":"gtc")"),
+        R"({"symbol":"KO","side":"buy","notional":"500","type":"market","time_in_force":"day"})",
+        order("PFE", "sell", "4"),
+    };
+    std::vector<Answer> out;
+    for (const auto& b : bodies) {
+      out.push_back(post("/v2/orders", b));
+      EXPECT_EQ(out.back().status, 200) << b << " -> " << out.back().raw;
+    }
+    return out;
+  }
+
   ManualClock clock_{Timestamp::from_ms(1'760'097'600'000)};  // 2025-10-10T12:00:00Z
   SimConfig config_;
   std::unique_ptr<Exchange> ex_;

@@ -119,28 +119,7 @@ class SpecShapes : public SimTest {
 
 TEST_F(SpecShapes, OrdersOfEveryKindConform) {
   buy_filled("F", "10");
-  std::vector<std::string> bodies = {
-      order("AAPL", "buy", "2", R"("type":"limit","limit_price":"150.00","time_in_force":"gtc")"),
-      order(
-          "F", "sell", "5",
-          R"("type":"limit","time_in_force":"gtc","order_class":"oco",)"
-          R"("take_profit":{"limit_price":"12.00"},"stop_loss":{"stop_price":"9.00"})"),
-      order(
-          "T", "buy", "3",
-          R"("type":"market","time_in_force":"day","order_class":"bracket",)"
-          R"("take_profit":{"limit_price":"30.00"},"stop_loss":{"stop_price":"20.00"})"),
-      order("ETH/USD", "buy", "0.02",
-            R"("type":"limit","limit_price":"2100.00","time_in_force":"gtc")"),
-      order("F", "sell", "5",
-            R"("type":"trailing_stop","trail_percent":"2","time_in_force":"gtc")"),
-      R"({"symbol":"KO","side":"buy","notional":"500","type":"market","time_in_force":"day"})",
-      order("PFE", "sell", "4"),
-  };
-  for (const auto& b : bodies) {
-    Answer a = post("/v2/orders", b);
-    ASSERT_EQ(a.status, 200) << b << " -> " << a.raw;
-    EXPECT_EQ(order_conforms(a.body), "") << a.raw;
-  }
+  for (const Answer& a : place_every_kind()) EXPECT_EQ(order_conforms(a.body), "") << a.raw;
   tick();
   const Answer all = get("/v2/orders?status=all&nested=true&limit=500");
   for (const auto& o : all.body.as_array()) {
