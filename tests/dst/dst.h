@@ -24,7 +24,7 @@ struct Options {
   std::set<std::string> faults;  // allowed kinds; every kind when empty
   bool verbose = false;
   bool echo_trace = false;  // print every trace line as it happens (debugging one seed)
-  std::string mutation;     // "" or "resubmit"
+  std::string mutation;     // "", "resubmit" (EngineConfig) or "no_exit_book" (transport)
   int steps = 40;
   // I6 continuously (after every slice of virtual time, from the exchange's side). Off by
   // default until the engine keeps every position protected within the bound (issue 14).

@@ -27,7 +27,7 @@ namespace {
 void usage() {
   std::fprintf(stderr,
                "usage: orderly-dst --seeds N [--seed S|random] [--seed-list A,B,..] [--faults LIST]\n"
-               "                   [--mutation resubmit]\n"
+               "                   [--mutation resubmit|no_exit_book]\n"
                "                   [--verbose] [--twice [--determinism-only]] [--coverage] [--trace] [--steps N]\n"
                "  --faults   comma list of fault kinds (or 'none'):");
   for (const auto& k : orderly::dst::all_fault_kinds()) std::fprintf(stderr, " %s", k.c_str());
@@ -145,8 +145,9 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--mutation") {
       std::string_view m = value();
-      if (m != "resubmit") {
-        std::fprintf(stderr, "orderly-dst: unknown mutation '%.*s' (known: resubmit)\n",
+      if (m != "resubmit" && m != "no_exit_book") {
+        std::fprintf(stderr,
+                     "orderly-dst: unknown mutation '%.*s' (known: resubmit, no_exit_book)\n",
                      static_cast<int>(m.size()), m.data());
         return 2;
       }

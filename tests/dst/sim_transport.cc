@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/ids.h"
+
 namespace orderly::dst {
 
 std::string client_order_id_of(std::string_view body) {
@@ -13,6 +15,16 @@ std::string client_order_id_of(std::string_view body) {
   if (end == std::string_view::npos) return {};
   return std::string(body.substr(at, end - at));
 }
+
+namespace {
+
+// An exit placed again after the trade's first one of that role ended, was canceled or refused.
+bool replaces_an_exit(const std::string& cid) {
+  auto parts = parse_client_order_id(cid);
+  return parts && parts->role != OrderRole::entry && parts->generation > 0;
+}
+
+}  // namespace
 
 alpaca::TransportResult SimTransport::send(const alpaca::HttpRequest& request) {
   const Timestamp now = clock_.now();
@@ -27,7 +39,13 @@ alpaca::TransportResult SimTransport::send(const alpaca::HttpRequest& request) {
   if (is_submit && on_submit) on_submit(client_order_id_of(request.body));
 
   sim::HttpCall call{request.method, request.target, request.headers, request.body};
-  sim::HttpReply reply = exchange_.handle(call);
+  sim::HttpReply reply;
+  if (is_submit && mutation == "no_exit_book" && replaces_an_exit(client_order_id_of(request.body))) {
+    reply.status = 422;
+    reply.body = R"({"code":42210000,"message":"dst mutation no_exit_book: exit not re-placed"})";
+  } else {
+    reply = exchange_.handle(call);
+  }
   std::string what = fmt::format("http {} {} -> {}", request.method, request.target, reply.status);
   if (is_submit) what += " cid=" + client_order_id_of(request.body);
   if (reply.fault == sim::HttpFault::lose_response) {

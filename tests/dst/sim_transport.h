@@ -34,6 +34,12 @@ class SimTransport final : public alpaca::HttpTransport {
   // user's trade, counted apart (wash_trades(), no_buying_power()).
   std::function<void(const std::string& request, const std::string& body)> on_insufficient_qty;
 
+  // A mutation of what reaches the broker, to show the harness catches it ("" none).
+  //   no_exit_book: an exit placed again (a later generation: after the first ended, was
+  //   canceled or refused) is refused (422) before the exchange sees it, as if nothing kept
+  //   the position's exits working.
+  std::string mutation;
+
   std::int64_t calls() const { return calls_; }
   std::int64_t max_calls_per_minute() const { return max_per_minute_; }
   std::int64_t lost_responses() const { return lost_; }

@@ -204,6 +204,7 @@ Status World::setup() {
   }
 
   transport_ = std::make_shared<SimTransport>(*exchange_, clock_, trace_);
+  if (opt_.mutation == "no_exit_book") transport_->mutation = opt_.mutation;
   alpaca::AlpacaConfig ac;
   ac.key_id = "dst-key";
   ac.secret_key = "dst-secret";
