@@ -292,7 +292,8 @@ async function refreshAlerts() {
   fill("#alerts", alerts, (a) => {
     const tr = document.createElement("tr");
     tr.dataset.kind = a.kind;
-    cell(tr, a.kind); cell(tr, a.subject); cell(tr, a.message); cell(tr, age(a.raised_at) + " ago");
+    if (a.severity) tr.classList.add("sev-" + a.severity);
+    cell(tr, a.severity ? a.kind + " \u00b7 " + a.severity : a.kind); cell(tr, a.subject); cell(tr, a.message); cell(tr, age(a.raised_at) + " ago");
     return tr;
   });
   $("#alerts-count").textContent = alerts.length;
@@ -436,7 +437,8 @@ $("#login").addEventListener("submit", (e) => {
 // Reads first: with [api] public_reads or a token kept from earlier, no question is asked.
 function start() {
   refreshAll();
-  getJSON("/healthz").then(showHealth).catch(() => {});
+  // A daemon that is down answers 503 with the same body: it is shown, not dropped.
+  fetch("/healthz", { cache: "no-store" }).then((r) => r.json()).then(showHealth).catch(() => {});
   connect();
 }
 start();

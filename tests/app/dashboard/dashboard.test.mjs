@@ -100,6 +100,8 @@ try {
   if (held.status !== 201) fail("POST /api/trades (PFE) answered " + held.status + " " + held.body);
   const heldId = JSON.parse(held.body).id;
   await page.waitForSelector(`#trades tbody tr[data-trade-id="${heldId}"] .state.open`, { timeout: 30000 });
+  const moved = await post(sim + "/sim/prices", { PFE: "29.10" });  // below the 5% take-profit
+  if (moved.status !== 200) fail("POST /sim/prices answered " + moved.status + " " + moved.body);
   await cancelFromPage(page, heldId);
   await page.waitForSelector(`#trades tbody tr[data-trade-id="${heldId}"] .state.closed`, { timeout: 30000 })
     .catch(() => fail("trade " + heldId + " never shows closed"));
@@ -107,7 +109,8 @@ try {
   const avg = (role) => Number(closed.orders.find((o) => o.role === role && o.filled_qty === "5").filled_avg_price);
   const expected = ((avg("exit") - avg("entry")) * 5).toFixed(2);
   const shown = await page.textContent(`#trades tbody tr[data-trade-id="${heldId}"] td.pnl`);
-  if (Number(shown).toFixed(2) !== expected) fail("PFE realized P&L shows " + shown + ", expected " + expected);
+  if (Number(shown).toFixed(2) !== expected || shown !== "5.5")
+    fail("PFE realized P&L shows " + shown + ", expected " + expected + " (5 x 1.10 at the moved price)");
   const simPositions = await (await fetch(sim + "/v2/positions", { headers: simAuth })).json();
   if (simPositions.some((p) => p.symbol === "PFE")) fail("PFE still held at the simulator");
 
