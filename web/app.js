@@ -104,7 +104,11 @@ function pager(name, refresh) {
 }
 
 async function refreshOrders() {
-  const orders = await getPage("orders", "/api/orders");
+  const q = new URLSearchParams();
+  const symbol = $("#orders-symbol").value.trim().toUpperCase();
+  if (symbol) q.set("symbol", symbol);
+  if ($("#orders-open").checked) q.set("open", "true");
+  const orders = await getPage("orders", "/api/orders" + (q.size ? "?" + q : ""));
   fill("#orders", orders, (o) => {
     const tr = document.createElement("tr");
     tr.dataset.orderId = o.id;
@@ -421,6 +425,10 @@ function connect() {
 
 pager("trades", refreshTrades);
 pager("orders", refreshOrders);
+// A new filter starts again from the newest page.
+for (const [id, ev] of [["#orders-symbol", "change"], ["#orders-open", "change"]]) {
+  $(id).addEventListener(ev, () => { pages.orders.offset = 0; refreshOrders().catch((e) => console.warn(e)); });
+}
 $("#audit-close").addEventListener("click", () => {
   selectedOrder = null;
   $("#audit-section").hidden = true;

@@ -167,6 +167,20 @@ try {
     null, { timeout: 20000 });
   if (JSON.stringify(await ids()) !== JSON.stringify([refusedId, openedId])) fail("second page: " + await ids());
   if (!(await page.$eval("#trades-older", (b) => b.disabled))) fail("the oldest page still offers older");
+  // Orders filtered through the API (?symbol=, ?open=true), paged the same way.
+  const orderRows = () => page.$$eval("#orders tbody tr", (trs) => trs.map((tr) => tr.dataset.symbol + ":" +
+    tr.querySelector(".state").textContent));
+  await page.fill("#orders-symbol", "pfe");
+  await page.press("#orders-symbol", "Enter");
+  await page.waitForFunction(() => [...document.querySelectorAll("#orders tbody tr")]
+    .every((tr) => tr.dataset.symbol === "PFE"), null, { timeout: 20000 });
+  if ((await orderRows()).length !== 2 || await page.$eval("#orders-older", (b) => b.disabled))
+    fail("PFE orders, two a page (three in all): " + await orderRows());
+  await page.fill("#orders-symbol", "STWD");
+  await page.check("#orders-open");
+  await page.waitForFunction(() => document.querySelectorAll("#orders tbody tr").length === 1, null, { timeout: 20000 })
+    .catch(async () => fail("open STWD orders: " + await orderRows()));
+  if (JSON.stringify(await orderRows()) !== JSON.stringify(["STWD:new"])) fail("open STWD orders: " + await orderRows());
   await page.screenshot({ path: screenshot.replace(/\.png$/, "-paging.png"), fullPage: true });
   if (errors.length) fail("page errors: " + errors.join("; "));
   console.log("dashboard test: ok (screenshot " + screenshot + ")");
