@@ -103,13 +103,14 @@ void label_metrics(const std::string& text, const std::string& account,
 // the oldest sync count.
 json::object aggregate_health(const json::array& accounts) {
   bool stream = true, store = true, broker = true, any = false;
-  std::int64_t lag = 0, age = 0, open = 0, calls = 0, budget = 0;
+  std::int64_t lag = 0, age = 0, open = 0, calls = 0, budget = 0, unprotected = 0;
   json::value last_event = nullptr, last_sync = nullptr, now = nullptr;
   std::string store_error;
   for (const auto& a : accounts) {
     const json::value& hv = a.as_object().at("health");
     if (!hv.is_object()) continue;
     const json::object& h = hv.as_object();
+    if (!h.contains("stream_connected")) continue;  // not running here
     any = true;
     stream = stream && h.at("stream_connected").as_bool();
     store = store && h.at("store_ok").as_bool();
@@ -120,6 +121,7 @@ json::object aggregate_health(const json::array& accounts) {
       age = std::max(age, h.at("last_sync_age_ms").to_number<std::int64_t>());
     }
     open += h.at("open_orders").to_number<std::int64_t>();
+    unprotected += h.at("unprotected_positions").to_number<std::int64_t>();
     calls += h.at("rest_calls_last_minute").to_number<std::int64_t>();
     budget += h.at("rest_budget_per_minute").to_number<std::int64_t>();
     // RFC 3339 UTC strings of one format compare in time order.
@@ -142,9 +144,23 @@ json::object aggregate_health(const json::array& accounts) {
           {"store_error", store_error},
           {"broker_ok", broker},
           {"open_orders", open},
+          {"unprotected_positions", unprotected},
           {"rest_calls_last_minute", calls},
           {"rest_budget_per_minute", budget},
           {"now", now}};
+}
+
+// The health of an account this process does not run (yet): it cannot trade here.
+json::object idle_health(const AccountStatus& s) {
+  std::string why;
+  switch (s.state) {
+    case AccountState::standby: why = "another orderly instance owns the account; standing by"; break;
+    case AccountState::starting:
+      why = s.detail.empty() ? std::string("starting") : "starting: " + s.detail;
+      break;
+    default: why = std::string(to_string(s.state)) + (s.detail.empty() ? "" : ": " + s.detail);
+  }
+  return {{"status", "down"}, {"reasons", json::array{json::string(why)}}, {"state", to_string(s.state)}};
 }
 
 bool is_list_route(const std::vector<std::string>& seg) {
@@ -185,19 +201,34 @@ HttpResponse AccountRouter::not_active(const AccountRunner& account) const {
 std::string AccountRouter::health_json() {
   if (!multi_) {
     if (auto api = accounts_.front()->api()) return api->health_json();
+    return json::serialize(idle_health(accounts_.front()->status()));
   }
   return accounts_json(/*with_health=*/true);
 }
 
 std::string AccountRouter::accounts_json(bool with_health) {
   json::array list;
-  bool ok = true;
+  // The daemon's verdict: the worst of the accounts it should run (a standby is another
+  // instance's to run); down only when none of them can trade.
+  int judged = 0, down = 0;
+  bool degraded = false;
+  json::array reasons;
   for (auto* a : accounts_) {
     AccountStatus s = a->status();
     json::value health = nullptr;
-    if (auto api = with_health ? a->api() : nullptr) {
-      health = json::parse(api->health_json());
-      if (health.as_object().at("status") != "ok") ok = false;
+    if (with_health) {
+      auto api = a->api();
+      health = api ? json::parse(api->health_json()) : json::value(idle_health(s));
+      if (s.state != AccountState::standby) {
+        ++judged;
+        const auto& h = health.as_object();
+        const std::string status(h.at("status").as_string());
+        if (status == "down") ++down;
+        if (status != "ok") degraded = true;
+        for (const auto& r : h.at("reasons").as_array()) {
+          reasons.push_back(json::string("account " + s.name + ": " + std::string(r.as_string())));
+        }
+      }
     }
     list.push_back(json::object{{"name", s.name},
                                 {"state", to_string(s.state)},
@@ -212,7 +243,9 @@ std::string AccountRouter::accounts_json(bool with_health) {
   }
   if (!with_health) return json::serialize(list);
   json::object out = aggregate_health(list);
-  out["status"] = ok ? "ok" : "degraded";
+  if (judged == 0) reasons.push_back("no account runs in this process");
+  out["status"] = (judged == 0 || down == judged) ? "down" : degraded ? "degraded" : "ok";
+  out["reasons"] = std::move(reasons);
   out["accounts"] = std::move(list);
   return json::serialize(out);
 }
@@ -288,6 +321,9 @@ HttpResponse AccountRouter::handle(const HttpRequest& request) {
   if (!multi_) {
     AccountRunner& only = *accounts_.front();
     if (auto api = only.api()) return api->handle(request);
+    if (target && target->segments == std::vector<std::string>{"healthz"}) {
+      return json_response(503, idle_health(only.status()));
+    }
     return not_active(only);
   }
   if (!target) return error(400, "malformed request target");
@@ -304,7 +340,7 @@ HttpResponse AccountRouter::handle_multi(const HttpRequest& request) {
   if (!target.has_account && seg.size() == 1 && seg[0] == "healthz") {
     if (request.method != "GET") return error(405, "method " + request.method + " not allowed here");
     json::value h = json::parse(health_json());
-    return json_response(h.as_object().at("status") == "ok" ? 200 : 503, h);
+    return json_response(h.as_object().at("status") == "down" ? 503 : 200, h);
   }
   if (!target.has_account && seg.size() == 1 && seg[0] == "metrics") {
     if (request.method != "GET") return error(405, "method " + request.method + " not allowed here");

@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "app/command.h"
+#include "app/config.h"
+#include "app/event_log.h"
 #include "app/webhook.h"
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/stream_client.h"
@@ -69,6 +71,7 @@ class StoreLock {
 // Everything one owned account runs. Members are destroyed in reverse order: the API first,
 // the store last.
 struct Session {
+  std::shared_ptr<EventLog> log;  // the store and the runtime report to it
   std::unique_ptr<Store> store;
   std::unique_ptr<Broker> broker;
   std::unique_ptr<TradeUpdateStream> stream;
@@ -180,6 +183,7 @@ class AccountRunner::Impl {
         if (s.message() != last_error) {
           spdlog::warn("{}store lease: {}; retrying", prefix_, s.message());
           last_error = s.message();
+          set_state(AccountState::starting, "waiting for the store: " + s.message());
         }
       } else if (!reported) {
         spdlog::warn("{}account {} is owned by another running orderly; waiting to take over: {}",
@@ -258,10 +262,11 @@ class AccountRunner::Impl {
   // Store, broker (waited for), stream, engine, API. Null when stopped, lost or failed.
   std::shared_ptr<Session> open_session() {
     auto session = std::make_shared<Session>();
+    session->log = std::make_shared<EventLog>(prefix_);
     for (std::int64_t wait_ms = 1000;;) {
       auto store = open_store(store_url_, status_.store_account);
       if (store.ok()) {
-        session->store = std::move(*store);
+        session->store = std::make_unique<LoggedStore>(std::move(*store), session->log);
         break;
       }
       // A SQLite file that cannot be opened is a set-up error; a database server that is away
@@ -273,6 +278,7 @@ class AccountRunner::Impl {
       }
       spdlog::warn("{}cannot open the store: {}; retrying in {} ms", prefix_,
                    store.status().message(), wait_ms);
+      set_state(AccountState::starting, "waiting for the store: " + store.status().message());
       if (wait(wait_ms)) return nullptr;
       wait_ms = std::min<std::int64_t>(wait_ms * 2, 30'000);
     }
@@ -302,6 +308,7 @@ class AccountRunner::Impl {
     options.engine.retry_max_attempts = static_cast<int>(config_.retry.max_attempts);
     options.engine.sync_lag_ms = config_.alerts.sync_lag_ms;
     options.engine.stuck_order_ms = config_.alerts.stuck_order_ms;
+    options.observer = session->log.get();
     if (config_.sync.stream) {
       alpaca::StreamOptions stream_options;
       stream_options.base_url = account_.base_url;
@@ -349,8 +356,8 @@ class AccountRunner::Impl {
     for (std::int64_t wait_ms = 1000;;) {
       auto info = broker.get_account();
       if (info.ok()) {
-        spdlog::info("{}broker reachable at {} (account status {})", prefix_, account_.base_url,
-                     info->status);
+        spdlog::info("{}broker reachable at {} (account status {})", prefix_,
+                     printable_url(account_.base_url), info->status);
         return true;
       }
       const BrokerError& e = info.error();
@@ -363,8 +370,11 @@ class AccountRunner::Impl {
         wait_for_stop();
         return false;
       }
-      spdlog::warn("{}broker unreachable at {}: {}; retrying in {} ms", prefix_, account_.base_url,
-                   alpaca::redact(e.message, alpaca_), wait_ms);
+      const std::string why = alpaca::redact(e.message, alpaca_);
+      spdlog::warn("{}broker unreachable at {}: {}; retrying in {} ms", prefix_,
+                   printable_url(account_.base_url), why, wait_ms);
+      set_state(AccountState::starting,
+                "waiting for the broker at " + printable_url(account_.base_url) + ": " + why);
       if (wait(wait_ms)) return false;
       wait_ms = std::min<std::int64_t>(wait_ms * 2, 30'000);
     }

@@ -56,7 +56,7 @@ StatusOr<ApiEndpoint> resolve_endpoint(const ClientOptions& options) {
 }
 
 int call_daemon(const ClientOptions& options, const std::string& method, const std::string& target,
-                const std::string& body, std::string& reply_body) {
+                const std::string& body, std::string& reply_body, const std::vector<int>& pass) {
   auto endpoint = resolve_endpoint(options);
   if (!endpoint.ok()) {
     std::cerr << "orderly: " << endpoint.status().message() << "\n";
@@ -80,7 +80,8 @@ int call_daemon(const ClientOptions& options, const std::string& method, const s
     std::cerr << "orderly: " << reply.status().message() << "\n";
     return kExitUnavailable;
   }
-  if (reply->status >= 200 && reply->status < 300) {
+  if ((reply->status >= 200 && reply->status < 300) ||
+      std::find(pass.begin(), pass.end(), reply->status) != pass.end()) {
     reply_body = std::move(reply->body);
     return kExitOk;
   }

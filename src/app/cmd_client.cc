@@ -5,7 +5,10 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
+#include <chrono>
 #include <iostream>
+#include <optional>
+#include <thread>
 #include <memory>
 #include <random>
 
@@ -25,24 +28,32 @@ std::string cell(const json::value* v) {
 }
 std::string cell(const json::object& o, std::string_view key) { return cell(o.if_contains(key)); }
 
-// Calls the daemon and hands the parsed answer to `print` (or prints the JSON with --json).
-template <typename Print>
+// Calls the daemon; `verdict` turns the parsed answer into the exit code (the same with --json
+// as with the table), `print` shows it unless --json prints the daemon's JSON as it came.
+template <typename Print, typename Verdict>
 int query(const ClientOptions& options, const std::string& method, const std::string& target,
-          const std::string& body, Print print) {
+          const std::string& body, Print print, Verdict verdict, const std::vector<int>& pass = {}) {
   std::string reply;
-  int code = call_daemon(options, method, target, body, reply);
+  int code = call_daemon(options, method, target, body, reply, pass);
   if (code != kExitOk) return code;
-  if (options.json) {
-    std::cout << reply << (reply.empty() || reply.back() != '\n' ? "\n" : "");
-    return kExitOk;
-  }
   boost::system::error_code ec;
   json::value v = json::parse(reply, ec);
   if (ec) {
     std::cerr << "orderly: the daemon's answer is not JSON\n";
     return kExitFailure;
   }
-  return print(v);
+  if (options.json) {
+    std::cout << reply << (reply.empty() || reply.back() != '\n' ? "\n" : "");
+  } else {
+    print(v);
+  }
+  return verdict(v);
+}
+
+template <typename Print>
+int query(const ClientOptions& options, const std::string& method, const std::string& target,
+          const std::string& body, Print print) {
+  return query(options, method, target, body, print, [](const json::value&) { return kExitOk; });
 }
 
 std::string orders_table(const json::array& orders) {
@@ -78,6 +89,7 @@ struct TradeOptions {
   std::string exits = "emulated";
   std::string side = "buy";
   std::string client_trade_id;  // empty: one is made up, so that a retry can name the same trade
+  std::optional<double> wait;  // --wait [S]: seconds to wait for the entry to reach the broker
 };
 
 // "cli-" and 16 random hex digits: unique enough that two invocations never share one.
@@ -106,6 +118,89 @@ std::optional<json::object> price_target(std::string text, char sign, const char
   }
   if (percent) return json::object{{"percent", d->str()}};
   return json::object{{price_key, d->str()}};
+}
+
+// "" (the flag alone) is `otherwise` seconds.
+std::optional<double> wait_seconds(const std::string& text, double otherwise) {
+  if (text.empty()) return otherwise;
+  auto d = Decimal::parse(text);
+  if (!d || d->is_negative()) return std::nullopt;
+  return std::stod(d->str());
+}
+
+void print_trade(const json::value& v) {
+  const auto& trade = v.as_object();
+  std::cout << "trade " << cell(trade, "id") << " " << cell(trade, "symbol") << " "
+            << cell(trade, "state") << " (exits " << cell(trade, "exits") << ")\n";
+  if (const auto* orders = trade.if_contains("orders"); orders && orders->is_array()) {
+    std::cout << orders_table(orders->as_array());
+  }
+}
+
+// Where the trade's entry stands: at the broker (it has a broker id), refused (with the
+// broker's reason), or still on its way.
+enum class EntryFate { pending, at_broker, refused };
+EntryFate entry_fate(const json::object& trade, std::string& reason) {
+  if (cell(trade, "state") == "failed") {
+    reason = cell(trade, "note");
+    return EntryFate::refused;
+  }
+  const json::value* orders = trade.if_contains("orders");
+  if (orders == nullptr || !orders->is_array()) return EntryFate::pending;
+  for (const auto& item : orders->as_array()) {
+    const auto& o = item.as_object();
+    if (cell(o, "role") != "entry") continue;
+    const std::string state = cell(o, "state");
+    if (state == "submit_failed" || state == "parked" || state == "rejected") {
+      reason = cell(o, "last_error");
+      return EntryFate::refused;
+    }
+    if (cell(o, "broker_order_id") != "-") return EntryFate::at_broker;
+  }
+  return EntryFate::pending;
+}
+
+// trade open --wait: asks for the trade until its entry is at the broker (exit 0) or refused
+// (exit 1, the broker's reason on stderr); still on its way after `seconds`: exit 1 too.
+int wait_for_entry(const ClientOptions& client, const std::string& created, double seconds) {
+  boost::system::error_code ec;
+  json::value v = json::parse(created, ec);
+  if (ec || !v.is_object()) {
+    std::cerr << "orderly: the daemon's answer is not JSON\n";
+    return kExitFailure;
+  }
+  const std::string id = cell(v.as_object(), "id");
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+  std::string reason;
+  EntryFate fate = entry_fate(v.as_object(), reason);
+  while (fate == EntryFate::pending && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::string reply;
+    if (int code = call_daemon(client, "GET", "/api/trades/" + id, "", reply); code != kExitOk) {
+      return code;
+    }
+    json::value now = json::parse(reply, ec);
+    if (ec || !now.is_object()) continue;
+    v = std::move(now);
+    fate = entry_fate(v.as_object(), reason);
+  }
+  if (client.json) {
+    std::cout << json::serialize(v) << "\n";
+  } else {
+    print_trade(v);
+  }
+  if (fate == EntryFate::refused) {
+    std::cerr << "orderly trade open: the entry was refused: "
+              << (reason == "-" ? std::string("no reason given") : reason) << "\n";
+    return kExitFailure;
+  }
+  if (fate == EntryFate::pending) {
+    std::cerr << "orderly trade open: the entry is not at the broker after " << seconds
+              << " s (still being sent)\n";
+    return kExitFailure;
+  }
+  return kExitOk;
 }
 
 int trade_open(const TradeOptions& t) {
@@ -143,15 +238,14 @@ int trade_open(const TradeOptions& t) {
   const std::string key = t.client_trade_id.empty() ? make_client_trade_id() : t.client_trade_id;
   body["client_trade_id"] = key;
   const std::string request = json::serialize(body);
-  int code = query(t.client, "POST", "/api/trades", request, [](const json::value& v) {
-    const auto& trade = v.as_object();
-    std::cout << "trade " << cell(trade, "id") << " " << cell(trade, "symbol") << " "
-              << cell(trade, "state") << " (exits " << cell(trade, "exits") << ")\n";
-    if (const auto* orders = trade.if_contains("orders"); orders && orders->is_array()) {
-      std::cout << orders_table(orders->as_array());
-    }
-    return kExitOk;
-  });
+  int code = kExitOk;
+  if (!t.wait) {
+    code = query(t.client, "POST", "/api/trades", request, print_trade);
+  } else {
+    std::string reply;
+    code = call_daemon(t.client, "POST", "/api/trades", request, reply);
+    if (code == kExitOk) return wait_for_entry(t.client, reply, *t.wait);
+  }
   if (code == kExitUnavailable) {
     // The daemon may have recorded the trade before the answer was lost: the same key finds it.
     std::cerr << "orderly trade open: the trade may have been opened; repeat the command with "
@@ -162,40 +256,73 @@ int trade_open(const TradeOptions& t) {
 
 // ---- reads -----------------------------------------------------------------------------------
 
-int status(const ClientOptions& o) {
-  return query(o, "GET", "/healthz", "", [](const json::value& v) {
-    const auto& h = v.as_object();
-    if (const auto* accounts = h.if_contains("accounts"); accounts && accounts->is_array()) {
-      // A daemon serving several accounts: one row each.
-      std::vector<std::vector<std::string>> rows;
-      for (const auto& item : accounts->as_array()) {
-        const auto& a = item.as_object();
-        const json::value* health = a.if_contains("health");
-        auto of = [&](std::string_view key) {
-          return health && health->is_object() ? cell(health->as_object(), key) : "-";
-        };
-        rows.push_back({cell(a, "name"), cell(a, "state"), of("status"), of("stream_connected"),
-                        of("sync_lag_ms"), of("open_orders"), of("rest_calls_last_minute"),
-                        cell(a, "leases_lost")});
-      }
-      std::cout << "status: " << cell(h, "status") << "\n"
-                << format_table({"ACCOUNT", "STATE", "STATUS", "STREAM", "SYNC LAG", "OPEN",
-                                 "REST/MIN", "LEASES LOST"},
-                                rows);
-      return cell(h, "status") == "ok" ? kExitOk : kExitFailure;
+// ok 0, degraded 1, down 3 (as unreachable: the account cannot trade).
+int health_verdict(const json::value& v) {
+  const json::value* status = v.is_object() ? v.as_object().if_contains("status") : nullptr;
+  if (status == nullptr || !status->is_string()) return kExitUnavailable;
+  if (status->as_string() == "ok") return kExitOk;
+  return status->as_string() == "degraded" ? kExitFailure : kExitUnavailable;
+}
+
+void print_health(const json::value& v) {
+  const auto& h = v.as_object();
+  std::cout << "status:            " << cell(h, "status") << "\n";
+  if (const auto* reasons = h.if_contains("reasons"); reasons && reasons->is_array()) {
+    for (const auto& r : reasons->as_array()) std::cout << "  - " << cell(&r) << "\n";
+  }
+  if (const auto* accounts = h.if_contains("accounts"); accounts && accounts->is_array()) {
+    // A daemon serving several accounts: one row each.
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& item : accounts->as_array()) {
+      const auto& a = item.as_object();
+      const json::value* health = a.if_contains("health");
+      auto of = [&](std::string_view key) {
+        return health && health->is_object() ? cell(health->as_object(), key) : "-";
+      };
+      rows.push_back({cell(a, "name"), cell(a, "state"), of("status"), of("stream_connected"),
+                      of("sync_lag_ms"), of("open_orders"), of("rest_calls_last_minute"),
+                      cell(a, "leases_lost")});
     }
-    std::cout << "status:            " << cell(h, "status") << "\n"
-              << "stream connected:  " << cell(h, "stream_connected") << "\n"
-              << "last stream event: " << cell(h, "last_stream_event_at") << "\n"
-              << "last sync:         " << cell(h, "last_sync_at") << "\n"
-              << "sync lag (ms):     " << cell(h, "sync_lag_ms") << "\n"
-              << "store ok:          " << cell(h, "store_ok") << "\n"
-              << "broker ok:         " << cell(h, "broker_ok") << "\n"
-              << "open orders:       " << cell(h, "open_orders") << "\n"
-              << "REST calls/min:    " << cell(h, "rest_calls_last_minute") << " of "
-              << cell(h, "rest_budget_per_minute") << "\n";
-    return cell(h, "status") == "ok" ? kExitOk : kExitFailure;
-  });
+    std::cout << format_table({"ACCOUNT", "STATE", "STATUS", "STREAM", "SYNC LAG", "OPEN",
+                               "REST/MIN", "LEASES LOST"},
+                              rows);
+    return;
+  }
+  if (!h.contains("stream_connected")) return;  // not running yet: the reasons say why
+  std::cout << "stream connected:  " << cell(h, "stream_connected") << "\n"
+            << "last stream event: " << cell(h, "last_stream_event_at") << "\n"
+            << "last sync:         " << cell(h, "last_sync_at") << "\n"
+            << "sync lag (ms):     " << cell(h, "sync_lag_ms") << "\n"
+            << "store ok:          " << cell(h, "store_ok") << "\n"
+            << "broker ok:         " << cell(h, "broker_ok") << "\n"
+            << "unprotected:       " << cell(h, "unprotected_positions") << "\n"
+            << "open orders:       " << cell(h, "open_orders") << "\n"
+            << "REST calls/min:    " << cell(h, "rest_calls_last_minute") << " of "
+            << cell(h, "rest_budget_per_minute") << "\n";
+}
+
+int status_once(const ClientOptions& o) {
+  return query(o, "GET", "/healthz", "", print_health, health_verdict, {503});
+}
+
+// --wait S: asks every half second until the daemon says ok (or S seconds passed), quietly;
+// then answers like a plain `status`.
+int status(const ClientOptions& o, std::optional<double> wait_s) {
+  if (wait_s) {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<std::int64_t>(*wait_s * 1000));
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string reply;
+      std::cerr.setstate(std::ios::failbit);  // "unreachable" is expected while it starts
+      const int code = call_daemon(o, "GET", "/healthz", "", reply, {503});
+      std::cerr.clear();
+      boost::system::error_code ec;
+      json::value v = json::parse(reply, ec);
+      if (code == kExitOk && !ec && health_verdict(v) == kExitOk) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+  return status_once(o);
 }
 
 struct OrdersOptions {
@@ -218,35 +345,54 @@ int orders(const OrdersOptions& o) {
   });
 }
 
-int positions(const ClientOptions& o) {
-  return query(o, "GET", "/api/positions", "", [](const json::value& v) {
-    std::vector<std::vector<std::string>> rows;
-    int drifting = 0;
-    for (const auto& item : v.as_array()) {
-      const auto& p = item.as_object();
-      bool drift = cell(p, "drift") != "0";
-      drifting += drift ? 1 : 0;
-      rows.push_back({cell(p, "symbol"), cell(p, "local_qty"), cell(p, "broker_qty"),
-                      cell(p, "drift") + (drift ? "  <-- DRIFT" : "")});
-    }
-    std::cout << format_table({"SYMBOL", "LOCAL", "BROKER", "DRIFT"}, rows);
-    return drifting == 0 ? kExitOk : kExitFailure;
-  });
+bool drifting(const json::object& p) {
+  const json::value* m = p.if_contains("mismatch");
+  if (m != nullptr && m->is_bool()) return m->as_bool();
+  auto d = Decimal::parse(cell(p, "drift"));  // "0.0" is no drift: compared as a number
+  return d && !d->is_zero();
 }
 
+int positions(const ClientOptions& o) {
+  return query(
+      o, "GET", "/api/positions", "",
+      [](const json::value& v) {
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& item : v.as_array()) {
+          const auto& p = item.as_object();
+          rows.push_back({cell(p, "symbol"), cell(p, "local_qty"), cell(p, "broker_qty"),
+                          cell(p, "drift") + (drifting(p) ? "  <-- DRIFT" : "")});
+        }
+        std::cout << format_table({"SYMBOL", "LOCAL", "BROKER", "DRIFT"}, rows);
+      },
+      [](const json::value& v) {
+        for (const auto& item : v.as_array()) {
+          if (drifting(item.as_object())) return kExitFailure;
+        }
+        return kExitOk;
+      });
+}
+
+// Exit 1 while any alert is active (whatever --all shows).
 int alerts(const ClientOptions& o, bool all) {
-  return query(o, "GET", all ? "/api/alerts" : "/api/alerts?active=true", "",
-               [](const json::value& v) {
-                 std::vector<std::vector<std::string>> rows;
-                 for (const auto& item : v.as_array()) {
-                   const auto& a = item.as_object();
-                   rows.push_back({cell(a, "id"), cell(a, "kind"), cell(a, "subject"),
-                                   cell(a, "raised_at"), cell(a, "cleared_at"), cell(a, "message")});
-                 }
-                 std::cout << format_table({"ID", "KIND", "SUBJECT", "RAISED", "CLEARED", "MESSAGE"},
-                                           rows);
-                 return kExitOk;
-               });
+  return query(
+      o, "GET", all ? "/api/alerts" : "/api/alerts?active=true", "",
+      [](const json::value& v) {
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& item : v.as_array()) {
+          const auto& a = item.as_object();
+          rows.push_back({cell(a, "id"), cell(a, "severity"), cell(a, "kind"), cell(a, "subject"),
+                          cell(a, "raised_at"), cell(a, "cleared_at"), cell(a, "message")});
+        }
+        std::cout << format_table(
+            {"ID", "SEVERITY", "KIND", "SUBJECT", "RAISED", "CLEARED", "MESSAGE"}, rows);
+      },
+      [](const json::value& v) {
+        for (const auto& item : v.as_array()) {
+          const json::value* active = item.as_object().if_contains("active");
+          if (active != nullptr && active->is_bool() && active->as_bool()) return kExitFailure;
+        }
+        return kExitOk;
+      });
 }
 
 int audit(const ClientOptions& o, const std::string& ref) {
@@ -269,22 +415,36 @@ int audit(const ClientOptions& o, const std::string& ref) {
                       cell(e, "filled_qty"), cell(e, "note")});
     }
     std::cout << format_table({"SEQ", "AT", "SOURCE", "STATE", "FILLED", "NOTE"}, rows);
-    return kExitOk;
   });
 }
 
 int reconcile(const ClientOptions& o, bool fix) {
   json::object body{{"fix", fix}};
-  return query(o, "POST", "/api/reconcile", json::serialize(body), [](const json::value& v) {
-    const auto& r = v.as_object();
-    std::cout << "orders checked:      " << cell(r, "orders_checked") << "\n"
-              << "orders adopted:      " << cell(r, "orders_adopted") << "\n"
-              << "external orders:     " << cell(r, "orders_external") << "\n"
-              << "fills adopted:       " << cell(r, "fills_adopted") << "\n"
-              << "position mismatches: " << cell(r, "position_mismatches") << "\n";
-    for (const auto& f : r.at("findings").as_array()) std::cout << "  " << cell(&f) << "\n";
-    return cell(r, "position_mismatches") == "0" ? kExitOk : kExitFailure;
-  });
+  return query(
+      o, "POST", "/api/reconcile", json::serialize(body),
+      [](const json::value& v) {
+        const auto& r = v.as_object();
+        std::cout << "orders checked:      " << cell(r, "orders_checked") << "\n"
+                  << "orders adopted:      " << cell(r, "orders_adopted") << "\n"
+                  << "external orders:     " << cell(r, "orders_external") << "\n"
+                  << "ours, not adoptable: " << cell(r, "orders_unadopted") << "\n"
+                  << "fills adopted:       " << cell(r, "fills_adopted") << "\n"
+                  << "position mismatches: " << cell(r, "position_mismatches") << "\n";
+        if (const auto* done = r.if_contains("complete"); done && done->is_bool() && !done->as_bool()) {
+          std::cout << "(still running: these are the findings so far)\n";
+        }
+        for (const auto& f : r.at("findings").as_array()) std::cout << "  " << cell(&f) << "\n";
+      },
+      [](const json::value& v) {
+        const auto& r = v.as_object();
+        const json::value* complete = r.if_contains("complete");
+        // External orders are reported, not failed: someone may trade by hand on the account.
+        const bool clean = cell(r, "position_mismatches") == "0" &&
+                           (cell(r, "orders_unadopted") == "0" ||
+                            cell(r, "orders_unadopted") == "-") &&
+                           !(complete && complete->is_bool() && !complete->as_bool());
+        return clean ? kExitOk : kExitFailure;
+      });
 }
 
 const bool registered_trade = register_command({"trade", 30, [](CLI::App& app, int& exit_code) {
@@ -304,15 +464,46 @@ const bool registered_trade = register_command({"trade", 30, [](CLI::App& app, i
   open->add_option("--client-trade-id", t->client_trade_id,
                    "your key for this trade (1-64 of A-Za-z0-9_.:-); a repeat with the same key "
                    "returns that trade instead of opening another (default: a new key)");
+  auto wait = std::make_shared<std::string>();
+  open->add_option("--wait", *wait,
+                   "wait up to SECONDS (default 30) until the entry is at the broker or refused "
+                   "(exit 1 with the broker's reason)")
+      ->expected(0, 1);
   add_client_options(open, t->client);
-  open->callback([t, &exit_code] { exit_code = trade_open(*t); });
+  open->callback([t, wait, open, &exit_code] {
+    if (open->count("--wait") > 0) {
+      t->wait = wait_seconds(*wait, 30);
+      if (!t->wait) {
+        std::cerr << "orderly trade open: --wait '" << *wait << "' is not a number of seconds\n";
+        exit_code = kExitUsage;
+        return;
+      }
+    }
+    exit_code = trade_open(*t);
+  });
 }});
 
 const bool registered_reads = register_command({"status", 40, [](CLI::App& app, int& exit_code) {
   auto s = std::make_shared<ClientOptions>();
-  auto* status_cmd = app.add_subcommand("status", "The daemon's health: stream, sync lag, store, broker");
+  auto wait = std::make_shared<std::string>();
+  auto* status_cmd = app.add_subcommand(
+      "status", "The daemon's health and why (exit 0 ok, 1 degraded, 3 down or unreachable)");
+  status_cmd->add_option("--wait", *wait, "wait up to SECONDS (default 60) for the daemon to be "
+                                          "ready (status ok)")
+      ->expected(0, 1);
   add_client_options(status_cmd, *s);
-  status_cmd->callback([s, &exit_code] { exit_code = status(*s); });
+  status_cmd->callback([s, wait, status_cmd, &exit_code] {
+    std::optional<double> seconds;
+    if (status_cmd->count("--wait") > 0) {
+      seconds = wait_seconds(*wait, 60);
+      if (!seconds) {
+        std::cerr << "orderly status: --wait '" << *wait << "' is not a number of seconds\n";
+        exit_code = kExitUsage;
+        return;
+      }
+    }
+    exit_code = status(*s, seconds);
+  });
 
   auto o = std::make_shared<OrdersOptions>();
   auto* orders_cmd = app.add_subcommand("orders", "Local orders (state, broker id, filled qty, age)");

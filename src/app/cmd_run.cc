@@ -131,8 +131,10 @@ int run(const Options& o) {
     for (auto& r : runners) r->stop();  // engines stop, leases are released
   };
 
-  // ---- the local API, once this process runs an account (a standby does not take the port,
-  // so a second instance of the same config can wait on the same host)
+  // ---- the local API, as soon as this process is about to run an account: from the first
+  // second, also while its store or broker is waited for (the API then answers 503 naming what
+  // it waits for). A standby does not take the port, so a second instance of the same config
+  // can wait on the same host.
   AccountRouter router(views, multi);
   const server::ServerOptions server_options = api_server_options(config.api, *listen);
   std::unique_ptr<server::HttpServer> http;
@@ -143,7 +145,10 @@ int run(const Options& o) {
     int exit_code = kExitOk;
     for (auto& r : runners) {
       AccountStatus s = r->status();
-      any_active = any_active || s.state == AccountState::active;
+      // A runner that is "starting" says what it waits for once it has tried (empty before).
+      any_active = any_active || s.state == AccountState::active ||
+                   s.state == AccountState::stopping ||
+                   (s.state == AccountState::starting && !s.detail.empty());
       if (s.state != AccountState::failed) all_failed = false;
       if (s.state == AccountState::failed && exit_code == kExitOk) exit_code = s.exit_code;
     }

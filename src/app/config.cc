@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -395,10 +396,19 @@ Status validate(const Config& c) {
   return validate_accounts(c.accounts);
 }
 
+std::string printable_url(std::string_view url) {
+  const auto scheme = url.find("://");
+  const std::size_t host = scheme == std::string_view::npos ? 0 : scheme + 3;
+  const std::size_t end = std::min(url.find_first_of("/?#", host), url.size());
+  const auto at = url.substr(host, end - host).rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, host)) + std::string(url.substr(host + at + 1));
+}
+
 std::string describe(const Config& c) {
   std::ostringstream o;
   if (c.accounts.empty()) {  // with [[accounts]] the [broker] keys mean nothing
-    o << "broker.base_url=" << c.broker.base_url << "\n"
+    o << "broker.base_url=" << printable_url(c.broker.base_url) << "\n"
       << "broker.key_id=" << redact(c.broker.key_id) << "\n"
       << "broker.secret_key=" << redact(c.broker.secret_key) << "\n"
       << "broker.rate_limit_per_min=" << c.broker.rate_limit_per_min << "\n";
@@ -424,7 +434,7 @@ std::string describe(const Config& c) {
     << "lease.renew_interval_ms=" << c.lease.renew_interval_ms << "\n";
   for (const auto& a : c.accounts) {
     const std::string p = "accounts." + a.name + ".";
-    o << p << "base_url=" << a.base_url << "\n"
+    o << p << "base_url=" << printable_url(a.base_url) << "\n"
       << p << "key_id=" << (a.key_id_env.empty() ? redact(a.key_id) : "$" + a.key_id_env) << "\n"
       << p << "secret_key="
       << (a.secret_key_env.empty() ? redact(a.secret_key) : "$" + a.secret_key_env) << "\n"

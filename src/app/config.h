@@ -112,6 +112,10 @@ Status validate(const Config& config);
 // One line per key, secrets shown as "<redacted>" (or "<empty>"), for logs and `--print-config`.
 std::string describe(const Config& config);
 
+// `url` without the user information of its authority (https://user:pass@host/ ->
+// https://host/): what may be printed of a configured URL.
+std::string printable_url(std::string_view url);
+
 }  // namespace orderly::app
 
 namespace orderly::app {

@@ -6,6 +6,8 @@
 
 #include <memory>
 
+#include "store/store.h"
+
 namespace orderly::app {
 namespace {
 
@@ -56,7 +58,10 @@ class RedactedMessage final : public spdlog::custom_flag_formatter {
 
 std::string redact_secrets(std::string text, const std::vector<std::string>& secrets) {
   for (const auto& s : secrets) {
-    if (s.empty()) continue;
+    // A short "secret" ("any", the README's example key) is a word like others: scrubbing it
+    // garbled every line that contained it, and it protects nothing. The configuration is
+    // printed with its keys replaced structurally (describe()).
+    if (s.size() < kMinSecretLength) continue;
     for (auto pos = text.find(s); pos != std::string::npos; pos = text.find(s, pos)) {
       text.replace(pos, s.size(), "<redacted>");
       pos += 10;
@@ -79,6 +84,10 @@ void setup_logging(bool json_lines, std::vector<std::string> secrets) {
   logger->set_level(spdlog::level::info);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+  // The stores' own lines (a database connection lost or restored) go through the same logger.
+  set_store_log([](bool error, const std::string& line) {
+    spdlog::log(error ? spdlog::level::err : spdlog::level::info, "store: {}", line);
+  });
 }
 
 }  // namespace orderly::app

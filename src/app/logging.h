@@ -3,6 +3,7 @@
 // every configured secret (API key id, secret key, API token) replaced by "<redacted>" in every
 // message, whoever logged it.
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -10,7 +11,9 @@ namespace orderly::app {
 
 void setup_logging(bool json_lines, std::vector<std::string> secrets);
 
-// `text` with each non-empty secret replaced by "<redacted>".
+// The last-resort scrub: `text` with every whole occurrence of each secret of at least
+// kMinSecretLength characters replaced by "<redacted>"; shorter ones are left alone.
+inline constexpr std::size_t kMinSecretLength = 8;
 std::string redact_secrets(std::string text, const std::vector<std::string>& secrets);
 
 }  // namespace orderly::app

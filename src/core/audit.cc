@@ -16,7 +16,7 @@ constexpr std::array<std::pair<EventSource, std::string_view>, 7> kSources{{
     {EventSource::error, "error"},
 }};
 
-constexpr std::array<std::pair<AlertKind, std::string_view>, 9> kKinds{{
+constexpr std::array<std::pair<AlertKind, std::string_view>, 12> kKinds{{
     {AlertKind::stream_down, "stream_down"},
     {AlertKind::sync_lag, "sync_lag"},
     {AlertKind::stuck_order, "stuck_order"},
@@ -26,6 +26,9 @@ constexpr std::array<std::pair<AlertKind, std::string_view>, 9> kKinds{{
     {AlertKind::rate_limit_near, "rate_limit_near"},
     {AlertKind::order_parked, "order_parked"},
     {AlertKind::anomaly, "anomaly"},
+    {AlertKind::unprotected_position, "unprotected_position"},
+    {AlertKind::broker_unreachable, "broker_unreachable"},
+    {AlertKind::unreadable_broker_data, "unreadable_broker_data"},
 }};
 
 }  // namespace
@@ -56,6 +59,30 @@ std::optional<AlertKind> parse_alert_kind(std::string_view s) {
     if (n == s) return v;
   }
   return std::nullopt;
+}
+
+AlertSeverity severity(AlertKind k) {
+  switch (k) {
+    case AlertKind::stuck_order:
+    case AlertKind::order_parked:
+    case AlertKind::reconciliation_mismatch:
+    case AlertKind::external_hold:
+    case AlertKind::unprotected_position:
+    case AlertKind::broker_unreachable:
+      return AlertSeverity::critical;
+    case AlertKind::stream_down:
+    case AlertKind::sync_lag:
+    case AlertKind::retry_storm:
+    case AlertKind::rate_limit_near:
+    case AlertKind::anomaly:
+    case AlertKind::unreadable_broker_data:
+      return AlertSeverity::warning;
+  }
+  return AlertSeverity::critical;
+}
+
+std::string_view to_string(AlertSeverity s) {
+  return s == AlertSeverity::critical ? "critical" : "warning";
 }
 
 }  // namespace orderly

@@ -49,9 +49,18 @@ enum class AlertKind : std::uint8_t {
   rate_limit_near,
   order_parked,
   anomaly,  // evidence refused by the state machine
+  unprotected_position,    // a filled position without working exits (subject: symbol)
+  broker_unreachable,      // connection attempts fail; calls wait for the broker's return
+  unreadable_broker_data,  // an answer of the broker that could not be read
 };
 std::string_view to_string(AlertKind k);
 std::optional<AlertKind> parse_alert_kind(std::string_view s);
+
+// critical: someone should act (an order or a position is not what we believe, the broker is
+// away); warning: worth knowing, orderly copes on its own (stream down, budget near its limit).
+enum class AlertSeverity : std::uint8_t { critical, warning };
+AlertSeverity severity(AlertKind k);
+std::string_view to_string(AlertSeverity s);
 
 struct Alert {
   std::int64_t id = 0;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/audit.h"
@@ -16,34 +17,61 @@
 
 namespace orderly {
 
+// ok: trading and in step with the broker. degraded: trading, but something an operator should
+// know about is wrong (the stream is down, no poll for sync_lag_ms, a position without exits, a
+// critical alert, store or broker errors). down: the account cannot trade.
+enum class HealthStatus : std::uint8_t { ok, degraded, down };
+std::string_view to_string(HealthStatus s);
+
 struct Health {
   bool stream_connected = false;
+  bool stream_expected = true;  // false when polling only by configuration
   std::optional<Timestamp> last_stream_event_at;
   std::optional<Timestamp> last_sync_at;  // last completed poll (fill catch-up or sweep)
   std::int64_t sync_lag_ms = 0;           // now - last_sync_at
+  std::int64_t sync_lag_limit_ms = 5000;  // [alerts] sync_lag_ms
   bool store_ok = true;
   std::string store_error;
+  std::optional<Timestamp> store_failing_since;  // first failed commit of the current run
   bool broker_ok = true;  // the last REST call reached the broker
+  bool broker_reachable = true;          // false while connection attempts fail (backing off)
+  std::optional<Timestamp> broker_unreachable_since;
+  bool credentials_refused = false;      // the broker answered 401/403 to our keys
+  std::int64_t unprotected_positions = 0;  // filled positions without working exits
+  std::vector<std::string> critical_alerts;  // "kind subject" of each active critical alert
   std::int64_t open_orders = 0;
   std::int64_t rest_calls_last_minute = 0;
   std::int64_t rest_budget_per_minute = 190;
+  // Set when the engine did not answer within the deadline (its thread waits on the store or is
+  // busy): these fields are its last snapshot, this old.
+  std::optional<std::int64_t> snapshot_age_ms;
+  HealthStatus status = HealthStatus::ok;
+  std::vector<std::string> reasons;  // why not ok, one short sentence each
 };
+
+// Sets `status` and `reasons` from the other fields (see HealthStatus).
+void assess(Health& h, Timestamp now);
 
 struct PositionView {
   std::string symbol;
   Decimal local_qty;
   std::optional<Decimal> broker_qty;  // nullopt when the broker could not be read
   Decimal drift;                      // broker - local (0 when unknown)
+  // Drift confirmed by a broker read asked for after the last local change (our own fill is
+  // not drift while the broker's figure predates it).
+  bool mismatch = false;
 };
 
 struct ReconcileReport {
   int orders_checked = 0;
   int orders_adopted = 0;       // ours at the broker, unknown or stale locally: adopted
   int orders_external = 0;      // not ours: flagged
+  int orders_unadopted = 0;     // ours by client id, but their trade is in no store: flagged
   int fills_adopted = 0;
   int position_mismatches = 0;
   std::vector<std::string> findings;  // one line each, for people
   Status status;                      // not ok when the broker or store could not be read
+  bool complete = true;  // false: the reconciliation still runs; these are its findings so far
 };
 
 class EngineControl {

@@ -151,6 +151,7 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     if (sweep) sweep_call_times_.push_back(now);
     rate_dirty_ = true;
     pending_[c.id].released_at = now;
+    if (c.kind == CommandKind::submit || c.kind == CommandKind::replace) note_sent(c, now);
     out.push_back(std::move(c));
   }
   queue_ = std::move(keep);
@@ -278,6 +279,15 @@ void Engine::on_stream_disconnected(std::string_view reason, Timestamp now) {
   });
 }
 
+void Engine::on_broker_reachability(bool reachable, std::string_view detail, Timestamp now) {
+  impl_->last_now_ = now;
+  impl_->guarded("broker reachability", now, [&] {
+    impl_->begin();
+    impl_->on_broker_reachability(reachable, detail, now);
+    impl_->finish(now);
+  });
+}
+
 void Engine::on_tick(Timestamp now) {
   impl_->guarded("tick", now, [&] {
     impl_->begin();
@@ -296,6 +306,12 @@ std::optional<Timestamp> Engine::next_wakeup() const { return impl_->next_wakeup
 std::optional<ReconcileReport> Engine::take_reconcile_report() {
   auto r = std::move(impl_->finished_report_);
   impl_->finished_report_.reset();
+  return r;
+}
+std::optional<ReconcileReport> Engine::reconcile_progress() const {
+  if (!impl_->reconcile_requested_) return std::nullopt;
+  ReconcileReport r = impl_->report_;
+  r.complete = false;
   return r;
 }
 Health Engine::health(Timestamp now) const { return impl_->health(now); }

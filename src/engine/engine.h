@@ -155,6 +155,9 @@ class Engine {
   void on_trade_update(const TradeUpdate& update, Timestamp now);
   void on_stream_connected(Timestamp now);
   void on_stream_disconnected(std::string_view reason, Timestamp now);
+  // The runtime found the broker unreachable (connection failures; calls wait) or back (a full
+  // resync follows at once: what happened meanwhile was not seen).
+  void on_broker_reachability(bool reachable, std::string_view detail, Timestamp now);
   void on_tick(Timestamp now);
   // Asks for a full resync (fill catch-up + sweep + positions) and a reconciliation report;
   // `fix` adopts what can be adopted (always done for our own orders) and records drift.
@@ -167,6 +170,8 @@ class Engine {
   std::optional<Timestamp> next_wakeup() const;
   // The report of the last finished request_reconcile, once (nullopt while it is running).
   std::optional<ReconcileReport> take_reconcile_report();
+  // The findings so far of the reconciliation still running (complete = false), if any.
+  std::optional<ReconcileReport> reconcile_progress() const;
 
   // ---- Views ----
   Health health(Timestamp now) const;

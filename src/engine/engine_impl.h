@@ -247,6 +247,7 @@ class Engine::Impl {
   Decimal unseen_own_holds(const std::string& symbol, OrderId except);
   Decimal broker_available(const std::string& symbol) const;
   void send(OrderId id, Timestamp now);
+  void note_sent(const Command& c, Timestamp now);
   static std::string retry_reason(const std::string& last_error);
   OrderRequest request_for(const Order& o);
   void schedule_retry(OrderId id, const std::string& why, Timestamp now, EventSource src,
@@ -284,6 +285,7 @@ class Engine::Impl {
   void on_exit_filled(OrderId id, Timestamp now);
   void on_stream_connected(Timestamp now);
   void on_stream_disconnected(std::string_view reason, Timestamp now);
+  void on_broker_reachability(bool reachable, std::string_view detail, Timestamp now);
   bool stream_suspect(Timestamp now) const;
   void begin_full_resync(Timestamp now);
   void start_catchup(Timestamp now);
@@ -326,6 +328,7 @@ class Engine::Impl {
   void note_committed_order(OrderId id);
   const std::vector<OrderId>& orders_of_symbol(const std::string& symbol) const;
   void check_alerts(Timestamp now);
+  void clear_settled_alerts(Timestamp now);
 
   // ---------------------------------------------------------------------------------------
   // Outputs.
@@ -417,7 +420,8 @@ class Engine::Impl {
   std::deque<Timestamp> call_times_;
   std::deque<Timestamp> sweep_call_times_;  // sweep pages of the last minute (pacing only)
   bool rate_dirty_ = false;
-  std::deque<Timestamp> attempt_times_;
+  std::deque<Timestamp> attempt_times_;  // re-sends and broker refusals (retry_storm)
+  std::vector<OrderEvent> sent_events_;  // "sent" audit events, written with the next commit
   std::unordered_map<OrderId, Timestamp> retry_resolve_at_;
   std::set<OrderId> wash_priced_exits_;  // exits priced past our own orders (wash-trade check)
   std::map<OrderId, Timestamp> cancel_retry_at_;  // a cancel that got no answer: ask again then
@@ -446,11 +450,15 @@ class Engine::Impl {
   std::optional<Timestamp> last_sweep_at_;
   bool positions_inflight_ = false;
   std::optional<Timestamp> positions_read_at_;
+  Timestamp positions_staged_at_;  // when the last positions read was asked for
+  // Symbols whose local position changed after the last read was asked for: not judged yet.
+  std::map<std::string, Timestamp> position_changed_at_;
   std::optional<Timestamp> last_positions_at_;
   std::optional<Timestamp> last_sync_at_;
   bool resync_due_ = false;
   bool store_ok_ = true;
   std::string store_error_;
+  std::optional<Timestamp> store_failing_since_;  // the first failed commit since the last good
   bool broker_ok_ = true;
   Timestamp started_at_;
   Timestamp last_now_;

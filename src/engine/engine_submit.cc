@@ -190,20 +190,39 @@ Decimal Engine::Impl::broker_available(const std::string& symbol) const {
   return it->second.qty_available;
 }
 
+// The request leaves now (take_commands): "sent" in the audit, apart from the "queued" of the
+// decision, and the clock of stuck_order starts (work waiting for the budget is not stuck).
+// Written with the next commit.
+void Engine::Impl::note_sent(const Command& c, Timestamp now) {
+  const Order* o = order_ptr(c.order_id);
+  if (o == nullptr) return;
+  aux_[c.order_id].sent_at = now;
+  OrderEvent e;
+  e.order_id = o->id;
+  e.at = now;
+  e.source = EventSource::intent;
+  e.from = o->state;
+  e.to = o->state;
+  e.filled_qty = o->filled_qty;
+  e.note = fmt::format("sent: {} attempt {} with client_order_id {}", to_string(c.kind),
+                       o->attempts, o->client_order_id);
+  sent_events_.push_back(std::move(e));
+}
+
 void Engine::Impl::send(OrderId id, Timestamp now) {
   Order& o = mut_order(id);
   o.attempts += 1;
   o.next_attempt_at.reset();
-  attempt_times_.push_back(now);
   if (o.attempts > 1) {
+    attempt_times_.push_back(now);  // retry_storm counts re-sends, never first attempts
     metrics_.retries_by_reason[o.last_error.empty() ? "resend" : retry_reason(o.last_error)]++;
   }
   set_local_state(id, OrderState::submitting, EventSource::intent,
-                  fmt::format("attempt {} with client_order_id {}", o.attempts,
+                  fmt::format("queued: attempt {} with client_order_id {}", o.attempts,
                               o.client_order_id),
                   {}, now);
   aux_[id].command_outstanding = true;
-  aux_[id].sent_at = now;
+  aux_[id].sent_at.reset();  // set again when the request leaves (note_sent)
   Command c;
   c.priority = CommandPriority::trading;
   c.order_id = id;
@@ -293,6 +312,7 @@ void Engine::Impl::to_unknown(OrderId id, const std::string& why, EventSource sr
 void Engine::Impl::stage_resolve(OrderId id) {
   const Order& o = order_at(id);
   aux_[id].command_outstanding = true;
+  aux_[id].sent_at.reset();  // set again when the request leaves (note_sent)
   Command c;
   c.kind = CommandKind::get_by_client_id;
   c.priority = CommandPriority::lookup;
@@ -360,6 +380,7 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
     case BrokerError::Kind::rejected:
       break;
   }
+  if (!e.duplicate_client_order_id()) attempt_times_.push_back(now);  // a refusal: retry_storm
   if (e.duplicate_client_order_id()) {
     // Proof that an earlier attempt of this very intent reached the broker: adopt it.
     ++metrics_.duplicate_client_id_adopted;
@@ -400,7 +421,7 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
   set_local_state(id, OrderState::submit_failed, EventSource::error, "refused: " + why, e.body,
                   now);
   if (is_exit_role(o.role)) {
-    raise(AlertKind::stuck_order, o.client_order_id,
+    raise(AlertKind::order_parked, o.client_order_id,
           fmt::format("{} exit refused by the broker: {}", o.symbol, why), now);
   }
   if (is_replace && o.replaces_order_id) stage_refresh(*o.replaces_order_id, now, true);

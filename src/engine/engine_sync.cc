@@ -147,7 +147,14 @@ std::optional<OrderId> Engine::Impl::adopt_unrecorded(const BrokerOrder& b, Time
   auto parts = parse_client_order_id(b.client_order_id);
   if (!parts || parts->owner != owner_) return std::nullopt;
   auto tit = trades_.find(parts->trade_id);
-  if (tit == trades_.end()) return std::nullopt;
+  if (tit == trades_.end()) {
+    // Its trade ended and left memory, or was never loaded: the store knows it, or nobody does.
+    auto stored = store_.get_trade(parts->trade_id);
+    if (!stored.ok() || !stored.value()) return std::nullopt;
+    put_trade(*stored.value());
+    if (is_terminal(stored.value()->state)) ended_trades_[parts->trade_id] = now;
+    tit = trades_.find(parts->trade_id);
+  }
   Order o = make_order(tit->second, parts->role, parts->generation, b.side, b.type,
                        b.qty.value_or(Decimal()), now);
   o.client_order_id = b.client_order_id;
@@ -253,6 +260,18 @@ void Engine::Impl::on_stream_disconnected(std::string_view reason, Timestamp now
   disconnected_at_ = now;
   raise(AlertKind::stream_down, "stream", "trade_updates disconnected: " + std::string(reason),
         now);
+}
+
+void Engine::Impl::on_broker_reachability(bool reachable, std::string_view detail,
+                                          Timestamp now) {
+  if (reachable) {
+    if (!alert_active(AlertKind::broker_unreachable, "broker")) return;
+    clear(AlertKind::broker_unreachable, "broker", now);
+    begin_full_resync(now);
+    return;
+  }
+  raise(AlertKind::broker_unreachable, "broker",
+        "connection attempts fail (" + std::string(detail) + "); calls wait for its return", now);
 }
 
 bool Engine::Impl::stream_suspect(Timestamp now) const {
@@ -394,7 +413,17 @@ void Engine::Impl::sweep_order(const BrokerOrder& b, Timestamp now) {
   sweep_seen_.insert(b.id);
   ++report_.orders_checked;
   std::optional<OrderId> local = find_local(b);
-  if (!local && is_ours(b.client_order_id, owner_)) local = adopt_unrecorded(b, now);
+  if (!local && is_ours(b.client_order_id, owner_)) {
+    local = adopt_unrecorded(b, now);
+    if (!local && external_seen_.insert(b.id).second) {
+      ++report_.orders_unadopted;
+      report_.findings.push_back(fmt::format(
+          "open order {} {} {} {} carries our client id ({}) but its trade is in no store: "
+          "not adopted; cancel it at the broker or look for the orderly that placed it",
+          b.id, to_string(b.side), b.qty.value_or(Decimal()).str(), b.symbol,
+          b.client_order_id));
+    }
+  }
   if (local) {
     adopt(*local, b, EventSource::poll, "open-order sweep", now);
   } else if (!b.client_order_id.empty() && !is_ours(b.client_order_id, owner_)) {
@@ -453,9 +482,10 @@ void Engine::Impl::mark_synced(Timestamp now) {
   clear(AlertKind::sync_lag, "sync", now);
 }
 
-void Engine::Impl::stage_positions(Timestamp) {
+void Engine::Impl::stage_positions(Timestamp now) {
   if (positions_inflight_) return;
   positions_inflight_ = true;
+  positions_staged_at_ = now;
   Command c;
   c.kind = CommandKind::list_positions;
   c.priority = CommandPriority::lookup;
@@ -467,6 +497,10 @@ void Engine::Impl::on_positions_result(const CommandResult& r, Timestamp now) {
   if (r.error) return;
   broker_positions_.clear();
   for (const BrokerPosition& p : r.positions) broker_positions_[p.symbol] = p;
+  // A read asked for after a symbol's last local change (a fill) confirms or denies it.
+  for (auto it = position_changed_at_.begin(); it != position_changed_at_.end();) {
+    it = it->second <= positions_staged_at_ ? position_changed_at_.erase(it) : std::next(it);
+  }
   positions_read_at_ = now;
   last_positions_at_ = now;
   // Sells that waited for a fresh read are looked at again.
@@ -503,6 +537,8 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
   for (auto& [s, n] : drift_count_) symbols.insert(s);  // a drift that went away is cleared
   int mismatches = 0;
   for (const std::string& s : symbols) {
+    // Changed by our own fill since this read was asked for: the next read judges it.
+    if (position_changed_at_.count(s)) continue;
     Decimal local = positions_.count(s) ? positions_.at(s).qty : Decimal();
     Decimal broker = broker_positions_.count(s) ? broker_positions_.at(s).qty : Decimal();
     if (local == broker) {
@@ -565,6 +601,12 @@ void Engine::Impl::on_tick(Timestamp now) {
     start_sweep(now);
   }
   if (!last_positions_at_ || now.ms_since(*last_positions_at_) >= cfg_.reconcile_interval_ms) {
+    stage_positions(now);
+  }
+  // Our own fills moved a position: the broker's is read again soon, so that the fill does not
+  // show as drift for a minute (at most one read a second).
+  if (!position_changed_at_.empty() &&
+      (!last_positions_at_ || now.ms_since(*last_positions_at_) >= 1000)) {
     stage_positions(now);
   }
   if (any_hold_wait() && (!last_positions_at_ ||
@@ -693,23 +735,57 @@ void Engine::Impl::check_inflight(Timestamp now) {
                 now.ms_since(*ax.last_refresh_at) >= cfg_.inflight_check_ms)) {
       stage_refresh(id, now, true);
     }
-    const bool stuck = (o.state == OrderState::submitting || o.state == OrderState::unknown) &&
-                       age >= cfg_.stuck_order_ms;
+    // Stuck: sent and unanswered. A request still queued behind the rate budget has not left.
+    const bool sent_unanswered = o.state == OrderState::unknown ||
+                                 (o.state == OrderState::submitting && ax.sent_at.has_value());
+    const std::int64_t waited = ax.sent_at ? now.ms_since(*ax.sent_at) : age;
+    const bool stuck = sent_unanswered && waited >= cfg_.stuck_order_ms;
     if (stuck) {
       raise(AlertKind::stuck_order, o.client_order_id,
-            fmt::format("{} {} in {} for {} ms", o.symbol, to_string(o.role),
-                        to_string(o.state), age),
+            fmt::format("{} {} sent {} ms ago and not answered ({})", o.symbol,
+                        to_string(o.role), waited, to_string(o.state)),
             now);
-    } else if (o.state != OrderState::submit_failed &&
-               alert_active(AlertKind::stuck_order, o.client_order_id) &&
-               (o.state != OrderState::submitting && o.state != OrderState::unknown) &&
+    } else if (alert_active(AlertKind::stuck_order, o.client_order_id) &&
+               // An exit past its attempts keeps trying: raised until it is placed.
                !(o.state == OrderState::created && o.attempts >= cfg_.retry_max_attempts)) {
       clear(AlertKind::stuck_order, o.client_order_id, now);
     }
   }
 }
 
+// Alerts about one order clear when the order moved on or is gone from memory (its trade
+// ended); anomalies (refused evidence, each also an audit event and a counted metric) clear
+// after kAnomalyClearMs.
+void Engine::Impl::clear_settled_alerts(Timestamp now) {
+  constexpr std::int64_t kAnomalyClearMs = 600'000;
+  std::vector<std::pair<AlertKind, std::string>> done;
+  for (auto it = active_alerts_.lower_bound({AlertKind::stuck_order, std::string()});
+       it != active_alerts_.end() && it->first.first == AlertKind::stuck_order; ++it) {
+    if (!by_cid_.count(it->first.second)) done.push_back(it->first);  // pruned: its trade ended
+  }
+  for (auto it = active_alerts_.lower_bound({AlertKind::order_parked, std::string()});
+       it != active_alerts_.end() && it->first.first == AlertKind::order_parked; ++it) {
+    auto o = by_cid_.find(it->first.second);
+    if (o == by_cid_.end()) {
+      done.push_back(it->first);
+      continue;
+    }
+    const OrderState st = order_at(o->second).state;
+    if (st != OrderState::parked && st != OrderState::submit_failed) done.push_back(it->first);
+  }
+  for (auto it = active_alerts_.lower_bound({AlertKind::anomaly, std::string()});
+       it != active_alerts_.end() && it->first.first == AlertKind::anomaly; ++it) {
+    // The store's anomaly clears with the next good commit.
+    if (it->first.second != "store" &&
+        now.ms_since(alerts_.at(it->second).raised_at) >= kAnomalyClearMs) {
+      done.push_back(it->first);
+    }
+  }
+  for (auto& [kind, subject] : done) clear(kind, subject, now);
+}
+
 void Engine::Impl::check_alerts(Timestamp now) {
+  clear_settled_alerts(now);
   if (last_sync_at_ && now.ms_since(*last_sync_at_) > cfg_.sync_lag_ms) {
     raise(AlertKind::sync_lag, "sync",
           fmt::format("no completed poll for {} ms", now.ms_since(*last_sync_at_)), now);
@@ -721,7 +797,8 @@ void Engine::Impl::check_alerts(Timestamp now) {
   const int attempts = static_cast<int>(attempt_times_.size());
   if (attempts >= cfg_.retry_storm_attempts) {
     raise(AlertKind::retry_storm, "submitter",
-          fmt::format("{} submission attempts in {} ms", attempts, cfg_.retry_storm_window_ms),
+          fmt::format("{} re-sends and broker refusals in {} ms", attempts,
+                      cfg_.retry_storm_window_ms),
           now);
   } else if (attempts < cfg_.retry_storm_attempts / 2) {
     clear(AlertKind::retry_storm, "submitter", now);

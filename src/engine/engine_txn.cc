@@ -32,6 +32,7 @@ Trade& Engine::Impl::mut_trade(TradeId id) {
 }
 
 Position& Engine::Impl::mut_position(const std::string& symbol) {
+  position_changed_at_[symbol] = last_now_;
   auto it = positions_.find(symbol);
   if (!txn_.positions_before.count(symbol)) {
     txn_.positions_before[symbol] =
@@ -106,7 +107,10 @@ Status Engine::Impl::finish(Timestamp now) {
     (void)before;
     b.sync_state[k] = sync_state_.at(k);
   }
-  b.events = std::move(txn_.events);
+  // Requests released since the last commit came first: their "sent" events too.
+  b.events = sent_events_;
+  b.events.insert(b.events.end(), std::make_move_iterator(txn_.events.begin()),
+                  std::make_move_iterator(txn_.events.end()));
   b.fills = std::move(txn_.fills);
   if (b.empty() && txn_.staged.empty()) return Status::ok();
   Status st = b.empty() ? Status::ok() : store_.commit(b);
@@ -114,6 +118,7 @@ Status Engine::Impl::finish(Timestamp now) {
   if (!st.is_ok()) {
     ++metrics_.commit_failures;
     rollback();
+    if (store_ok_) store_failing_since_ = now;
     store_ok_ = false;
     store_error_ = st.message();
     // The evidence of this input is lost with the rollback; the resync finds it again.
@@ -121,8 +126,10 @@ Status Engine::Impl::finish(Timestamp now) {
     return st;
   }
   carry_alerts_.clear();
+  sent_events_.clear();
   if (!store_ok_) {
     store_ok_ = true;
+    store_failing_since_.reset();
     auto act = active_alerts_.find({AlertKind::anomaly, "store"});
     if (act != active_alerts_.end()) {
       alerts_[act->second].cleared_at = now;

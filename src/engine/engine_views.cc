@@ -5,9 +5,88 @@
 
 namespace orderly {
 
+std::string_view to_string(HealthStatus s) {
+  switch (s) {
+    case HealthStatus::ok: return "ok";
+    case HealthStatus::degraded: return "degraded";
+    case HealthStatus::down: return "down";
+  }
+  return "down";
+}
+
+namespace {
+
+// How long the store may fail every commit, or the engine stay silent, before the account
+// counts as unable to trade rather than merely in trouble.
+constexpr std::int64_t kDownAfterMs = 10'000;
+
+std::string seconds(std::int64_t ms) { return fmt::format("{:.1f} s", ms / 1000.0); }
+
+}  // namespace
+
+void assess(Health& h, Timestamp now) {
+  std::vector<std::string> down, degraded;
+  if (h.credentials_refused) down.push_back("the broker refuses the API keys");
+  if (h.store_failing_since && now.ms_since(*h.store_failing_since) >= kDownAfterMs) {
+    down.push_back(fmt::format("every store commit has failed for {}: {}",
+                               seconds(now.ms_since(*h.store_failing_since)), h.store_error));
+  } else if (!h.store_ok) {
+    degraded.push_back("the store answers errors: " + h.store_error);
+  }
+  if (h.snapshot_age_ms) {
+    (*h.snapshot_age_ms >= kDownAfterMs ? down : degraded)
+        .push_back(fmt::format("the engine has not answered for {} (waiting on the store?); "
+                               "these figures are that old",
+                               seconds(*h.snapshot_age_ms)));
+  }
+  if (!h.broker_reachable) {
+    degraded.push_back(
+        h.broker_unreachable_since
+            ? fmt::format("the broker has been unreachable for {}",
+                          seconds(now.ms_since(*h.broker_unreachable_since)))
+            : std::string("the broker is unreachable"));
+  } else if (!h.broker_ok) {
+    degraded.push_back("the broker's last answer was a connection failure");
+  }
+  if (h.stream_expected && !h.stream_connected) {
+    degraded.push_back("the trade_updates stream is not connected");
+  }
+  if (h.last_sync_at && h.sync_lag_ms > h.sync_lag_limit_ms) {
+    degraded.push_back(fmt::format("no poll completed for {} (limit {})", seconds(h.sync_lag_ms),
+                                   seconds(h.sync_lag_limit_ms)));
+  }
+  if (h.unprotected_positions > 0) {
+    degraded.push_back(fmt::format("{} filled position(s) without working exits",
+                                   h.unprotected_positions));
+  }
+  constexpr std::size_t kNamed = 5;  // a burst of alerts is counted, not listed
+  for (std::size_t i = 0; i < h.critical_alerts.size() && i < kNamed; ++i) {
+    degraded.push_back("critical alert: " + h.critical_alerts[i]);
+  }
+  if (h.critical_alerts.size() > kNamed) {
+    degraded.push_back(fmt::format("{} more critical alerts", h.critical_alerts.size() - kNamed));
+  }
+  h.status = !down.empty() ? HealthStatus::down
+             : !degraded.empty() ? HealthStatus::degraded
+                                 : HealthStatus::ok;
+  h.reasons = std::move(down);
+  for (auto& r : degraded) h.reasons.push_back(std::move(r));
+}
+
 Health Engine::Impl::health(Timestamp now) {
   Health h;
   h.stream_connected = stream_connected_;
+  h.sync_lag_limit_ms = cfg_.sync_lag_ms;
+  h.store_failing_since = store_failing_since_;
+  for (const auto& [key, id] : active_alerts_) {
+    // Those two have their own reasons (broker_reachable, unprotected_positions).
+    if (severity(key.first) != AlertSeverity::critical ||
+        key.first == AlertKind::broker_unreachable ||
+        key.first == AlertKind::unprotected_position) {
+      continue;
+    }
+    h.critical_alerts.push_back(fmt::format("{} {}", to_string(key.first), key.second));
+  }
   h.last_stream_event_at = last_stream_event_at_;
   h.last_sync_at = last_sync_at_;
   h.sync_lag_ms = last_sync_at_ ? now.ms_since(*last_sync_at_) : 0;
@@ -19,6 +98,7 @@ Health Engine::Impl::health(Timestamp now) {
   }
   h.rest_calls_last_minute = calls_last_minute(now);
   h.rest_budget_per_minute = cfg_.rate_limit_per_min;
+  assess(h, now);
   return h;
 }
 
@@ -103,6 +183,7 @@ std::vector<PositionView> Engine::Impl::positions() const {
     if (positions_read_at_ || last_positions_at_) {
       v.broker_qty = broker_positions_.count(s) ? broker_positions_.at(s).qty : Decimal();
       v.drift = *v.broker_qty - v.local_qty;
+      v.mismatch = !v.drift.is_zero() && !position_changed_at_.count(s);
     }
     out.push_back(std::move(v));
   }

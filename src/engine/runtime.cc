@@ -7,11 +7,15 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <variant>
 
 namespace orderly {
 namespace {
+
+// How long ThreadedRuntime::reconcile() waits for a full answer (the CLI waits 15 s).
+constexpr std::int64_t kReconcileWaitMs = 10'000;
 
 // An input waiting for the engine, in arrival order.
 struct StreamInput {
@@ -178,7 +182,12 @@ Status SimulationRuntime::cancel_trade(TradeId id) {
 }
 
 Health SimulationRuntime::health() const {
-  if (!impl_->engine_) return Health{};
+  if (!impl_->engine_) {
+    Health h;
+    h.status = HealthStatus::down;
+    h.reasons = {"the engine is not running"};
+    return h;
+  }
   return impl_->engine_->health(impl_->clock_.now());
 }
 
@@ -237,6 +246,7 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
   Status start() {
     Status st = engine_.start(clock_.now());
     if (!st.is_ok()) return st;
+    snapshot();
     running_ = true;
     {
       std::lock_guard lk(mu_);
@@ -320,6 +330,7 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
         engine_.on_tick(now);
         last_tick_ = now;
       }
+      if (now.ms_since(snapshot_at_) >= 1000) snapshot();
       dispatch(now);
     }
   }
@@ -334,18 +345,26 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
     work_cv_.notify_all();
   }
 
+  // ---- Broker calls. After a connection failure ("not sent": the request never left) every call
+  // waits in parked_; one of them is tried per backoff step (the probe). The engine sees none of
+  // those failures: its commands are merely slow, so an outage costs no retry attempts, and its
+  // budget is not burnt on a dead host. The first call that gets through ends the outage.
   void worker_loop() {
     for (;;) {
       Command c;
+      bool probe = false;
       {
         std::unique_lock lk(work_mu_);
-        work_cv_.wait(lk, [&] { return !running_ || !work_.empty(); });
-        if (!running_ && work_.empty()) return;
-        if (!running_) return;
-        c = std::move(work_.front());
-        work_.pop_front();
+        if (!next_work(lk, c, probe)) return;
       }
+      ++broker_calls_;
       CommandResult r = execute(broker_, c);
+      note_credentials(r);
+      if (r.error && r.error->kind == BrokerError::Kind::not_sent) {
+        on_connection_failure(std::move(c), probe, r.error->message);
+        continue;
+      }
+      on_broker_answered(probe);
       const CommandId id = c.id;
       post([this, id, r = std::move(r)]() mutable {
         const Timestamp now = clock_.now();
@@ -353,6 +372,143 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
         dispatch(now);
       });
     }
+  }
+
+  // The next command this worker calls the broker with; false when stopping.
+  bool next_work(std::unique_lock<std::mutex>& lk, Command& c, bool& probe) {
+    for (;;) {
+      if (!running_) return false;
+      if (!down_) {
+        if (!work_.empty()) {
+          c = std::move(work_.front());
+          work_.pop_front();
+          return true;
+        }
+        work_cv_.wait(lk);
+        continue;
+      }
+      while (!work_.empty()) {
+        parked_.push_back(std::move(work_.front()));
+        work_.pop_front();
+      }
+      if (!probing_ && !parked_.empty() && std::chrono::steady_clock::now() >= next_probe_) {
+        c = std::move(parked_.front());
+        parked_.pop_front();
+        probing_ = probe = true;
+        return true;
+      }
+      if (probing_ || parked_.empty()) {
+        work_cv_.wait(lk);
+      } else {
+        work_cv_.wait_until(lk, next_probe_);
+      }
+    }
+  }
+
+  void on_connection_failure(Command c, bool probe, const std::string& error) {
+    bool first = false;
+    {
+      std::lock_guard lk(work_mu_);
+      parked_.push_front(std::move(c));  // never left: it is tried again, unchanged
+      if (!down_) {
+        down_ = first = true;
+        down_since_ = clock_.now();
+        backoff_step_ = 0;
+        attempts_ = 1;
+      } else if (probe) {
+        probing_ = false;
+        ++backoff_step_;
+        ++attempts_;
+      } else {
+        return;  // a call that left before the outage was noticed: no new step
+      }
+      next_probe_ = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(backoff_delay_ms(backoff_step_));
+    }
+    work_cv_.notify_all();
+    if (!first) return;
+    if (options_.observer) options_.observer->broker_unreachable(error);
+    post([this, error] {
+      engine_.on_broker_reachability(false, error, clock_.now());
+      dispatch(clock_.now());
+    });
+  }
+
+  void on_broker_answered(bool probe) {
+    std::int64_t outage_ms = 0;
+    int attempts = 0;
+    {
+      std::lock_guard lk(work_mu_);
+      if (probe) probing_ = false;
+      if (!down_) return;
+      down_ = false;
+      outage_ms = clock_.now().ms_since(down_since_);
+      attempts = attempts_;
+      // The waiting calls go first, in the order the engine released them.
+      while (!parked_.empty()) {
+        work_.push_front(std::move(parked_.back()));
+        parked_.pop_back();
+      }
+    }
+    work_cv_.notify_all();
+    if (options_.observer) options_.observer->broker_back(outage_ms, attempts);
+    post([this] {
+      engine_.on_broker_reachability(true, "", clock_.now());
+      dispatch(clock_.now());
+    });
+  }
+
+  // Exponential with jitter, capped: step n waits in [d/2, d], d = min(cap, base * 2^n).
+  std::int64_t backoff_delay_ms(int step) {
+    const BrokerBackoff& b = options_.broker_backoff;
+    const std::int64_t d =
+        std::min<std::int64_t>(b.cap_ms, b.base_ms << std::min(step, 20));
+    std::uniform_int_distribution<std::int64_t> half(0, std::max<std::int64_t>(0, d / 2));
+    return d - half(jitter_);
+  }
+
+  void note_credentials(const CommandResult& r) {
+    if (!r.error) {
+      credentials_refused_ = false;
+    } else if (r.error->kind == BrokerError::Kind::rejected && r.error->http_status == 401) {
+      credentials_refused_ = true;
+    }
+  }
+
+  // ---- Health: the engine thread may be waiting on the store; the answer may not. ----
+  Health health() {
+    auto task = std::make_shared<std::packaged_task<Health()>>([this] { return snapshot(); });
+    auto fut = task->get_future();
+    Health h;
+    if (!post([task] { (*task)(); })) {
+      std::lock_guard lk(inline_mu_);
+      (*task)();
+      h = fut.get();
+    } else if (fut.wait_for(std::chrono::milliseconds(options_.health_deadline_ms)) ==
+               std::future_status::ready) {
+      h = fut.get();
+    } else {
+      std::lock_guard lk(snapshot_mu_);
+      h = snapshot_;
+      h.snapshot_age_ms = clock_.now().ms_since(snapshot_at_);
+    }
+    std::lock_guard lk(work_mu_);
+    h.stream_expected = stream_ != nullptr;
+    h.broker_reachable = !down_;
+    if (down_) h.broker_unreachable_since = down_since_;
+    h.credentials_refused = credentials_refused_;
+    assess(h, clock_.now());
+    return h;
+  }
+
+  // On the engine thread: the engine's health, kept as the last snapshot.
+  Health snapshot() {
+    const Timestamp now = clock_.now();
+    Health h = engine_.health(now);
+    std::lock_guard lk(snapshot_mu_);
+    snapshot_ = h;
+    snapshot_at_ = now;
+    return h;
   }
 
   // TradeUpdateHandler: runs on the stream's thread; only posts.
@@ -363,12 +519,14 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
     });
   }
   void on_connected() override {
+    if (options_.observer) options_.observer->stream_connected();
     post([this] {
       engine_.on_stream_connected(clock_.now());
       dispatch(clock_.now());
     });
   }
   void on_disconnected(std::string reason) override {
+    if (options_.observer) options_.observer->stream_disconnected(reason);
     post([this, reason = std::move(reason)] {
       engine_.on_stream_disconnected(reason, clock_.now());
     });
@@ -394,6 +552,20 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
   std::condition_variable work_cv_;
   std::deque<Command> work_;
   Timestamp last_tick_;
+  // The broker gate (guarded by work_mu_).
+  bool down_ = false;
+  bool probing_ = false;
+  Timestamp down_since_;
+  int backoff_step_ = 0;
+  int attempts_ = 0;
+  std::chrono::steady_clock::time_point next_probe_;
+  std::deque<Command> parked_;
+  std::mt19937_64 jitter_{std::random_device{}()};
+  std::atomic<bool> credentials_refused_{false};
+  std::atomic<std::int64_t> broker_calls_{0};
+  std::mutex snapshot_mu_;
+  Health snapshot_;
+  Timestamp snapshot_at_;
 };
 
 ThreadedRuntime::ThreadedRuntime(Store& store, Broker& broker, TradeUpdateStream* stream,
@@ -421,12 +593,23 @@ Status ThreadedRuntime::cancel_trade(TradeId id) {
   });
 }
 
-Health ThreadedRuntime::health() const {
-  return impl_->on_engine([&] { return impl_->engine_.health(impl_->clock_.now()); });
-}
+Health ThreadedRuntime::health() const { return impl_->health(); }
+std::int64_t ThreadedRuntime::broker_calls() const { return impl_->broker_calls_; }
 
 std::string ThreadedRuntime::metrics_text() const {
-  return impl_->on_engine([&] { return impl_->engine_.metrics_text(impl_->clock_.now()); });
+  std::string s =
+      impl_->on_engine([&] { return impl_->engine_.metrics_text(impl_->clock_.now()); });
+  const Health h = impl_->health();
+  s += "# HELP orderly_broker_calls_total Calls that tried to reach the broker (probes of a dead "
+       "one included)\n# TYPE orderly_broker_calls_total counter\n"
+       "orderly_broker_calls_total " + std::to_string(impl_->broker_calls_.load()) + "\n";
+  s += "# HELP orderly_broker_reachable 0 while connection attempts fail\n"
+       "# TYPE orderly_broker_reachable gauge\norderly_broker_reachable " +
+       std::string(h.broker_reachable ? "1" : "0") + "\n";
+  s += "# HELP orderly_health_status 0 ok, 1 degraded, 2 down\n"
+       "# TYPE orderly_health_status gauge\norderly_health_status " +
+       std::to_string(static_cast<int>(h.status)) + "\n";
+  return s;
 }
 
 std::vector<PositionView> ThreadedRuntime::positions() {
@@ -451,14 +634,19 @@ ReconcileReport ThreadedRuntime::reconcile(bool fix) {
     impl_->dispatch(impl_->clock_.now());
     return 0;
   });
-  // Bounded wait: the engine answers once its resync (catch-up, sweep, positions) finished.
-  for (int i = 0; i < 1200; ++i) {
+  // Bounded wait, within the CLI's 15 s: the engine answers once its resync (catch-up, sweep,
+  // positions) finished; past the deadline, with what it found so far, saying so.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kReconcileWaitMs);
+  while (std::chrono::steady_clock::now() < deadline) {
     auto r = impl_->on_engine([&] { return impl_->engine_.take_reconcile_report(); });
     if (r) return *r;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  auto partial = impl_->on_engine([&] { return impl_->engine_.reconcile_progress(); });
+  if (partial) return *partial;
   ReconcileReport out;
-  out.status = Status::error(Status::Code::unavailable, "reconciliation did not finish in 60 s");
+  out.status = Status::error(Status::Code::unavailable, "reconciliation did not finish");
   return out;
 }
 

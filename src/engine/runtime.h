@@ -26,10 +26,33 @@
 
 namespace orderly {
 
+// What a ThreadedRuntime tells the daemon (its log) about the world outside the engine. Called on
+// the runtime's threads; must not block.
+class RuntimeObserver {
+ public:
+  virtual ~RuntimeObserver() = default;
+  virtual void broker_unreachable(const std::string& error) = 0;
+  virtual void broker_back(std::int64_t outage_ms, int attempts) = 0;
+  virtual void stream_connected() = 0;
+  virtual void stream_disconnected(const std::string& reason) = 0;
+};
+
+// How a dead broker is waited for: after a connection failure every call waits; one of them is
+// tried again after base, 2 base, 4 base ... up to cap, each step drawn in [step/2, step].
+struct BrokerBackoff {
+  std::int64_t base_ms = 500;
+  std::int64_t cap_ms = 30'000;
+};
+
 struct RuntimeOptions {
   EngineConfig engine;
   int workers = 3;             // ThreadedRuntime: concurrent broker calls
   std::int64_t tick_ms = 100;  // ThreadedRuntime: on_tick period at the latest
+  BrokerBackoff broker_backoff;  // ThreadedRuntime
+  // ThreadedRuntime::health() waits this long for the engine thread, then answers with its last
+  // snapshot and that snapshot's age.
+  std::int64_t health_deadline_ms = 300;
+  RuntimeObserver* observer = nullptr;  // ThreadedRuntime; may be null
 };
 
 class ThreadedRuntime final : public EngineControl {
@@ -56,6 +79,8 @@ class ThreadedRuntime final : public EngineControl {
   std::vector<Order> orders() const;
   std::vector<Trade> trades() const;
   std::vector<Alert> active_alerts() const;
+  // Broker calls made since start (probes of a dead broker included).
+  std::int64_t broker_calls() const;
 
  private:
   class Impl;

@@ -121,6 +121,7 @@ json::object event_json(const OrderEvent& e) {
 
 json::object alert_json(const Alert& a) {
   return {
+      {"severity", to_string(severity(a.kind))},
       {"id", a.id},
       {"kind", to_string(a.kind)},
       {"subject", a.subject},
@@ -493,8 +494,8 @@ struct Api::Routes {
                                std::string& route_name);
 
   static HttpResponse healthz(const Call& c) {
-    Health h = c.api.health();
-    return json_response(h.store_ok ? 200 : 503, json::parse(c.api.health_json()));
+    json::value h = json::parse(c.api.health_json());  // one engine call: it has a deadline
+    return json_response(h.as_object().at("status") == "down" ? 503 : 200, h);
   }
   static HttpResponse metrics(const Call& c);
   static HttpResponse openapi(const Call&) {
@@ -739,7 +740,7 @@ HttpResponse Api::Routes::positions(const Call& c) {
                                {"local_qty", p.local_qty.str()},
                                {"broker_qty", dec(p.broker_qty)},
                                {"drift", p.drift.str()},
-                               {"mismatch", !p.drift.is_zero()}});
+                               {"mismatch", p.mismatch}});
   }
   return json_response(200, out);
 }
@@ -776,6 +777,8 @@ HttpResponse Api::Routes::reconcile(const Call& c) {
                    {"orders_checked", rep.orders_checked},
                    {"orders_adopted", rep.orders_adopted},
                    {"orders_external", rep.orders_external},
+                   {"orders_unadopted", rep.orders_unadopted},
+                   {"complete", rep.complete},
                    {"fills_adopted", rep.fills_adopted},
                    {"position_mismatches", rep.position_mismatches},
                    {"findings", std::move(findings)},
@@ -854,6 +857,9 @@ Health Api::health() {
   if (std::string fault = store_.fault(); !fault.empty()) {
     h.store_ok = false;
     h.store_error = fault;
+    assess(h, clock_.now());  // its reason among the others
+    // A damaged file does not heal while the process runs: the account cannot trade on it.
+    h.status = HealthStatus::down;
   }
   return h;
 }
@@ -861,9 +867,16 @@ Health Api::health() {
 std::string Api::health_json() {
   Health h = health();
   Timestamp now = clock_.now();
+  json::array reasons;
+  for (const auto& reason : h.reasons) reasons.push_back(json::string(reason));
   json::object o{
-      // The stream may be off by configuration (polling only): it is reported, not judged, here.
-      {"status", (h.store_ok && h.broker_ok) ? "ok" : "degraded"},
+      {"status", to_string(h.status)},
+      {"reasons", std::move(reasons)},
+      {"unprotected_positions", h.unprotected_positions},
+      {"stream_expected", h.stream_expected},
+      {"broker_reachable", h.broker_reachable},
+      {"credentials_refused", h.credentials_refused},
+      {"snapshot_age_ms", h.snapshot_age_ms ? json::value(*h.snapshot_age_ms) : json::value(nullptr)},
       {"stream_connected", h.stream_connected},
       {"last_stream_event_at", ts(h.last_stream_event_at)},
       {"last_sync_at", ts(h.last_sync_at)},

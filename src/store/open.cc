@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <mutex>
 
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
@@ -13,6 +15,27 @@
 #endif
 
 namespace orderly {
+namespace {
+std::mutex store_log_mu;
+std::function<void(bool, const std::string&)>& store_log_sink() {
+  static std::function<void(bool, const std::string&)> sink;
+  return sink;
+}
+}  // namespace
+
+void set_store_log(std::function<void(bool error, const std::string& line)> log) {
+  std::lock_guard lock(store_log_mu);
+  store_log_sink() = std::move(log);
+}
+
+void store_log(bool error, const std::string& line) {
+  std::lock_guard lock(store_log_mu);
+  if (store_log_sink()) {
+    store_log_sink()(error, line);
+  } else {
+    std::fprintf(stderr, "orderly store: %s\n", line.c_str());
+  }
+}
 
 StatusOr<std::unique_ptr<Store>> open_store(std::string_view url, std::string_view account) {
   constexpr std::string_view kSqlite = "sqlite:";

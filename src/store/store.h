@@ -10,6 +10,7 @@
 // per account, guaranteed by the account lease) from the maxima returned by load().
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -121,6 +122,11 @@ class Store {
     return Status::ok();
   }
 };
+
+// Where a backend's own lines go (a database connection lost, restored): the daemon's logger once
+// set_store_log() was called, stderr before.
+void set_store_log(std::function<void(bool error, const std::string& line)> log);
+void store_log(bool error, const std::string& line);
 
 // Opens (creating and migrating as needed) the store at `url`: "sqlite:PATH" (":memory:" for a
 // private in-memory database) or "postgresql://...". `account` scopes every row.

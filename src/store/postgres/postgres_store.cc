@@ -483,7 +483,7 @@ struct PostgresStore::Impl {
     if (options.on_error) {
       options.on_error(s);
     } else if (!outage_reported) {
-      std::fprintf(stderr, "orderly store: %s; retrying\n", s.to_string().c_str());
+      store_log(true, s.to_string() + "; retrying");
     }
     outage_reported = true;
   }
@@ -496,7 +496,7 @@ struct PostgresStore::Impl {
     conn = std::move(c.value());
     if (was_connected) ++stats.reconnects;
     if (outage_reported && !options.on_error) {
-      std::fprintf(stderr, "orderly store: PostgreSQL connection restored\n");
+      store_log(false, "PostgreSQL connection restored");
     }
     outage_reported = false;
     return Status::ok();

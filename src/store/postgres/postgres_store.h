@@ -23,7 +23,7 @@ struct PostgresStoreOptions {
   std::int64_t reconnect_window_ms = 60'000;
   std::int64_t reconnect_backoff_max_ms = 1'000;
   // Told about every connection loss and every failed reconnect attempt (the app logs it).
-  // Empty: one line on stderr per outage.
+  // Empty: one line through store_log() per outage.
   std::function<void(const Status&)> on_error;
 };
 

@@ -1,0 +1,113 @@
+#pragma once
+// The daemon's log of what an operator must hear about, one line each: alert raised/cleared,
+// broker refusal of an order, trade failed, exit re-placed, stream connected/disconnected, broker
+// unreachable/back, store errors. The engine stays silent (sans-IO): EventLog reads what it
+// committed, through LoggedStore (a Store that forwards to the real one and reports each
+// committed batch), and what the runtime saw of the outside (RuntimeObserver).
+// Repetitive lines (same kind, same subject) are said once a minute at most, with a count of
+// what was held back.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "engine/runtime.h"
+#include "store/store.h"
+
+namespace orderly::app {
+
+// At most one line per key and period; what was held back is counted into the next line.
+class LogLimiter {
+ public:
+  explicit LogLimiter(std::chrono::milliseconds period = std::chrono::minutes(1))
+      : period_(period) {}
+  // True when a line for `key` may be written now; `held_back` is how many were not since the
+  // last one written.
+  bool allow(const std::string& key, std::chrono::steady_clock::time_point now, int& held_back);
+
+ private:
+  struct Entry {
+    std::chrono::steady_clock::time_point last;
+    int held_back = 0;
+  };
+  std::chrono::milliseconds period_;
+  std::map<std::string, Entry> entries_;
+};
+
+class EventLog final : public RuntimeObserver {
+ public:
+  // `prefix`: "[account] " with several accounts, "" otherwise.
+  explicit EventLog(std::string prefix) : prefix_(std::move(prefix)) {}
+
+  // What a committed batch says (called after the commit succeeded).
+  void committed(const WriteBatch& batch);
+  void commit_failed(const Status& status);
+
+  void broker_unreachable(const std::string& error) override;
+  void broker_back(std::int64_t outage_ms, int attempts) override;
+  void stream_connected() override;
+  void stream_disconnected(const std::string& reason) override;
+
+ private:
+  void alerts(const WriteBatch& batch);
+  void orders(const WriteBatch& batch);
+  // Writes `line` at `level` unless lines of `key` were written within the last minute.
+  void limited(int level, const std::string& key, const std::string& line);
+
+  std::string prefix_;
+  std::mutex mu_;
+  LogLimiter limiter_;
+  std::set<std::int64_t> active_alerts_;   // raised and logged, not yet cleared
+  std::set<std::int64_t> exits_of_trade_;  // trades whose first exit was placed
+};
+
+// A Store that tells `log` about every batch it committed (or failed to commit).
+class LoggedStore final : public Store {
+ public:
+  LoggedStore(std::unique_ptr<Store> inner, std::shared_ptr<EventLog> log)
+      : inner_(std::move(inner)), log_(std::move(log)) {}
+
+  StatusOr<LoadedState> load() override { return inner_->load(); }
+  Status commit(const WriteBatch& batch) override;
+  StatusOr<std::optional<Order>> get_order(OrderId id) override { return inner_->get_order(id); }
+  StatusOr<std::optional<Order>> find_order_by_client_id(std::string_view cid) override {
+    return inner_->find_order_by_client_id(cid);
+  }
+  StatusOr<std::optional<Order>> find_order_by_broker_id(std::string_view bid) override {
+    return inner_->find_order_by_broker_id(bid);
+  }
+  StatusOr<std::vector<Order>> list_orders(const OrderFilter& filter) override {
+    return inner_->list_orders(filter);
+  }
+  StatusOr<std::optional<Trade>> get_trade(TradeId id) override { return inner_->get_trade(id); }
+  StatusOr<std::vector<Trade>> list_trades(int limit, int offset) override {
+    return inner_->list_trades(limit, offset);
+  }
+  StatusOr<std::optional<Trade>> find_trade_by_client_id(std::string_view key) override {
+    return inner_->find_trade_by_client_id(key);
+  }
+  StatusOr<std::vector<OrderEvent>> order_events(OrderId id) override {
+    return inner_->order_events(id);
+  }
+  StatusOr<std::vector<OrderEvent>> events_since(std::int64_t after_seq, int limit) override {
+    return inner_->events_since(after_seq, limit);
+  }
+  StatusOr<std::vector<Fill>> fills_for(OrderId id) override { return inner_->fills_for(id); }
+  StatusOr<std::vector<Alert>> list_alerts(bool active_only, int limit) override {
+    return inner_->list_alerts(active_only, limit);
+  }
+  StatusOr<std::vector<Position>> positions() override { return inner_->positions(); }
+  std::string fault() const override { return inner_->fault(); }
+  Status bind_lease(std::shared_ptr<const AccountLease> lease) override {
+    return inner_->bind_lease(std::move(lease));
+  }
+
+ private:
+  std::unique_ptr<Store> inner_;
+  std::shared_ptr<EventLog> log_;
+};
+
+}  // namespace orderly::app

@@ -1,0 +1,195 @@
+// Signals an operator can trust (issue 15), over real processes: `orderly sim`, `orderly run`
+// and the CLI on loopback. Health and exit codes that follow the truth, the API served while the
+// broker is waited for, a dead broker waited for (not hammered) and logged once each way, a log
+// that is not garbled by redaction, `trade open --wait`, and the README's rehearsal as a script.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <regex>
+
+#include "process.h"
+
+namespace orderly::testing {
+namespace {
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+const std::string kBin = orderly::testing::orderly_bin();
+constexpr const char* kToken = "signals-token-0123456789";
+
+// A sim and a daemon in a temporary directory.
+struct Rig {
+  fs::path dir = make_temp_dir("signals");
+  std::uint16_t sim_port = free_port();
+  std::uint16_t api_port = free_port();
+  std::string config = (dir / "orderly.toml").string();
+  std::unique_ptr<Process> sim, daemon;
+
+  void start_sim(const std::string& faults = "") {
+    std::vector<std::string> args = {kBin, "sim", "--listen",
+                                     "127.0.0.1:" + std::to_string(sim_port)};
+    if (!faults.empty()) {
+      args.push_back("--faults");
+      args.push_back(faults);
+    }
+    sim = std::make_unique<Process>(args, dir / "sim.log");
+  }
+  void write_config(const std::string& extra = "") {
+    std::ofstream(config) << "[broker]\nbase_url = \"http://127.0.0.1:" << sim_port
+                          << "\"\nkey_id = \"any\"\nsecret_key = \"any\"\n"
+                          << "[store]\nurl = \"sqlite:" << (dir / "orderly.db").string() << "\"\n"
+                          << "[api]\nlisten = \"127.0.0.1:" << api_port << "\"\ntoken = \""
+                          << kToken << "\"\n"
+                          << "[sync]\npoll_interval_ms = 200\nidle_poll_interval_ms = 500\n"
+                          << extra;
+  }
+  void start_daemon() {
+    daemon = std::make_unique<Process>(std::vector<std::string>{kBin, "run", "--config", config},
+                                       dir / "run.log");
+  }
+  std::string cli(const std::string& args) const {
+    return kBin + " " + args + " --config " + config;
+  }
+  ~Rig() {
+    daemon.reset();
+    sim.reset();
+    fs::remove_all(dir);
+  }
+};
+
+std::int64_t metric(const std::string& text, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex("\n" + name + " ([0-9]+)"))) return -1;
+  return std::stoll(m[1]);
+}
+
+std::string metrics_of(const Rig& rig) {
+  return run("curl -s http://127.0.0.1:" + std::to_string(rig.api_port) + "/metrics -H 'Authorization: Bearer " +
+             kToken + "'")
+      .out;
+}
+
+// While the daemon waits for its broker at start-up it serves the API, answering 503 with what
+// it waits for; `status` says so and exits 3. Before, nothing listened ("is `orderly run`
+// running?").
+TEST(SignalsE2e, TheApiIsServedWhileTheBrokerIsWaitedFor) {
+  Rig rig;
+  rig.write_config();
+  rig.start_daemon();  // no sim yet
+  RunResult r;
+  ASSERT_TRUE(eventually([&] {
+    r = run(rig.cli("status"));
+    return r.out.find("waiting for the broker") != std::string::npos;
+  })) << r.out << r.err << rig.daemon->log();
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.out.find("status:            down"), std::string::npos) << r.out;
+  auto orders = run(rig.cli("orders"));
+  EXPECT_EQ(orders.exit_code, 3);
+  EXPECT_NE(orders.err.find("waiting for the broker"), std::string::npos) << orders.err;
+  rig.start_sim();
+  auto ready = run(rig.cli("status --wait 60"));
+  EXPECT_EQ(ready.exit_code, 0) << ready.out << ready.err << rig.daemon->log();
+  EXPECT_NE(ready.out.find("status:            ok"), std::string::npos) << ready.out;
+}
+
+// The sim dies under a running daemon for 10 s: the daemon says so once, probes with backoff
+// (a handful of calls, not 146), reports degraded with the reason, raises broker_unreachable
+// (alerts exits 1, --json alike), and on return says how long it was away and clears it all.
+TEST(SignalsE2e, ADeadBrokerIsWaitedForNotHammered) {
+  Rig rig;
+  rig.write_config();
+  rig.start_sim();
+  rig.start_daemon();
+  ASSERT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
+  EXPECT_EQ(run(rig.cli("alerts")).exit_code, 0);
+  rig.sim->kill_hard();
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // calls in flight fail, the gate shuts
+  const std::int64_t before = metric(metrics_of(rig), "orderly_broker_calls_total");
+  ASSERT_GE(before, 0);
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  const std::int64_t after = metric(metrics_of(rig), "orderly_broker_calls_total");
+  std::printf("REST calls to the dead broker in 10 s: %lld\n",
+              static_cast<long long>(after - before));
+  // Steps of 0.5, 1, 2, 4, 8 s (each drawn in [d/2, d]): at most 6 probes in 10 s.
+  EXPECT_LE(after - before, 6);
+  auto status = run(rig.cli("status"));
+  EXPECT_EQ(status.exit_code, 1) << status.out << status.err;
+  EXPECT_NE(status.out.find("unreachable"), std::string::npos) << status.out;
+  auto alerts = run(rig.cli("alerts"));
+  EXPECT_EQ(alerts.exit_code, 1) << alerts.out;
+  EXPECT_NE(alerts.out.find("broker_unreachable"), std::string::npos) << alerts.out;
+  EXPECT_NE(alerts.out.find("critical"), std::string::npos) << alerts.out;
+  EXPECT_EQ(run(rig.cli("alerts --json")).exit_code, 1) << "--json exits as the table does";
+
+  rig.start_sim();
+  auto back = run(rig.cli("status --wait 90"));
+  EXPECT_EQ(back.exit_code, 0) << back.out << rig.daemon->log();
+  EXPECT_TRUE(eventually([&] { return run(rig.cli("alerts")).exit_code == 0; }))
+      << run(rig.cli("alerts")).out;
+  const std::string log = rig.daemon->log();
+  EXPECT_NE(log.find("broker unreachable: "), std::string::npos) << log;
+  EXPECT_NE(log.find("broker reachable again after"), std::string::npos) << log;
+  EXPECT_NE(log.find("ALERT raised (critical) broker_unreachable"), std::string::npos) << log;
+  EXPECT_NE(log.find("alert cleared: broker_unreachable"), std::string::npos) << log;
+  EXPECT_NE(log.find("trade_updates stream disconnected"), std::string::npos) << log;
+}
+
+// With the README's example key "any", redaction garbled every line containing it
+// ("sqlite:comp<redacted>/orderly.db"); keys are replaced where they are printed, structurally.
+TEST(SignalsE2e, RedactionDoesNotGarbleTheLog) {
+  Rig rig;
+  std::ofstream(rig.config) << "[broker]\nbase_url = \"http://user:pw-in-url@127.0.0.1:"
+                            << rig.sim_port << "\"\nkey_id = \"any\"\nsecret_key = \"any\"\n"
+                            << "[store]\nurl = \"sqlite:company/orderly.db\"\n";
+  auto r = run(kBin + " run --print-config --config " + rig.config);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("store.url=sqlite:company/orderly.db"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("broker.key_id=<redacted>"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("pw-in-url"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("broker.base_url=http://127.0.0.1:"), std::string::npos) << r.out;
+}
+
+// `trade open --wait` waits until the entry is at the broker, or exits 1 with the broker's
+// reason when it refused it; before, it printed "pending" and exited 0 either way.
+TEST(SignalsE2e, TradeOpenWaitReportsTheBrokersRefusal) {
+  Rig rig;
+  rig.write_config();
+  rig.start_sim(R"({"rules":[{"on":"http","action":"status","p":1.0,"status":422,"route":"POST /v2/orders","symbol":"BAD"}]})");
+  rig.start_daemon();
+  ASSERT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
+  auto good = run(rig.cli("trade open STWD --qty 3 --tp +2% --wait 30"));
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+  auto bad = run(rig.cli("trade open BAD --qty 3 --tp +2% --wait 30"));
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find("refused"), std::string::npos) << bad.err;
+  const std::string log = rig.daemon->log();
+  EXPECT_NE(log.find("broker refused entry"), std::string::npos) << log;
+}
+
+// The README's "Rehearse against the simulator" block, as pasted (ports moved to free ones, the
+// binary's path set), runs as a script: every command exits 0.
+TEST(SignalsE2e, TheReadmeRehearsalRunsAsAScript) {
+  const std::string readme = read_file(fs::path(orderly::testing::source_dir()) / "README.md");
+  const auto head = readme.find("### Rehearse against the simulator");
+  ASSERT_NE(head, std::string::npos);
+  const auto open = readme.find("```sh\n", head);
+  const auto close = readme.find("```", open + 6);
+  ASSERT_TRUE(open != std::string::npos && close != std::string::npos);
+  std::string block = readme.substr(open + 6, close - open - 6);
+  Rig rig;
+  block = std::regex_replace(block, std::regex("8931"), std::to_string(rig.sim_port));
+  block = std::regex_replace(block, std::regex("8930"), std::to_string(rig.api_port));
+  ASSERT_EQ(block.rfind("B=", 0), 0u) << block;
+  block = "B=" + kBin + block.substr(block.find('\n'));
+  const std::string script = (rig.dir / "rehearse.sh").string();
+  std::ofstream(script) << "set -e\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n"
+                        << "cd " << rig.dir.string() << "\n"
+                        << block;
+  auto r = run("bash " + script + " 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+}  // namespace
+}  // namespace orderly::testing
