@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/ids.h"
 #include "harness.h"
 
 namespace orderly::testing {
@@ -466,6 +467,44 @@ TEST(ThreadedRuntimeBroker, ADeadBrokerIsProbedOncePerBackoffStep) {
     return true;
   }));
   rt.stop();
+}
+
+}  // namespace
+}  // namespace orderly::testing
+
+namespace orderly::testing {
+namespace {
+
+// reconcile --fix: an open order with our client id whose trade left memory is adopted (its
+// trade read back from the store, audited); one whose trade no store knows is reported. Before,
+// both were passed over in silence.
+TEST(EngineReconcile, OurOrdersTheStoreLacksAreAdoptedOrReported) {
+  Harness h;
+  h.start();
+  auto t = h.rt->open_trade(spec("A", "1", "12.00"));
+  ASSERT_TRUE(t.ok());
+  h.run(500);
+  ASSERT_TRUE(h.rt->cancel_trade(t->id).is_ok());
+  h.run(400'000);  // ended and quiet: its orders leave memory
+  ASSERT_FALSE(h.trade(t->id).has_value());
+  auto plant = [&](TradeId trade) {
+    const std::string cid =
+        make_client_order_id(h.engine().owner(), trade, OrderRole::take_profit, 3);
+    BrokerOrder o = h.broker.make("A", Side::sell, OrderType::limit, Decimal::must("1"), cid,
+                                  OrderClass::simple);
+    o.status = OrderState::new_;
+    h.broker.orders[o.id] = o;
+    return cid;
+  };
+  const std::string ours = plant(t->id);
+  const std::string orphan = plant(9'999);
+  ReconcileReport r = h.rt->reconcile(true);
+  EXPECT_GE(r.orders_adopted, 1);
+  EXPECT_TRUE(h.engine().order_by_client_id(ours).has_value());
+  EXPECT_EQ(r.orders_unadopted, 1);
+  bool named = false;
+  for (const auto& f : r.findings) named = named || f.find(orphan) != std::string::npos;
+  EXPECT_TRUE(named);
 }
 
 }  // namespace
