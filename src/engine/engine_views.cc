@@ -79,6 +79,8 @@ Health Engine::Impl::health(Timestamp now) {
   h.sync_lag_limit_ms = cfg_.sync_lag_ms;
   h.store_failing_since = store_failing_since_;
   for (const auto& [key, id] : active_alerts_) {
+    // One unprotected_position alert per symbol left without working exits (the exit book's).
+    if (key.first == AlertKind::unprotected_position) ++h.unprotected_positions;
     // Those two have their own reasons (broker_reachable, unprotected_positions).
     if (severity(key.first) != AlertSeverity::critical ||
         key.first == AlertKind::broker_unreachable ||
