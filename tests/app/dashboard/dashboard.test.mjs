@@ -182,6 +182,34 @@ try {
     .catch(async () => fail("open STWD orders: " + await orderRows()));
   if (JSON.stringify(await orderRows()) !== JSON.stringify(["STWD:new"])) fail("open STWD orders: " + await orderRows());
   await page.screenshot({ path: screenshot.replace(/\.png$/, "-paging.png"), fullPage: true });
+
+  // Protection, where the engine watches it (its orderly_unprotected_positions gauge): a filled
+  // entry whose take-profit the broker refuses leaves T unprotected, and the page says so.
+  const metrics = await (await fetch(api + "/metrics", { headers: auth })).text();
+  if (metrics.includes("orderly_unprotected_positions")) {
+    await page.goto(api + "/", { waitUntil: "load" });
+    const naked = await post(api + "/api/trades",
+      { symbol: "T", side: "buy", qty: "10", entry: { type: "limit", limit_price: "21.00" },
+        take_profit: { percent: "5" }, exits: "emulated" }, auth);
+    if (naked.status !== 201) fail("POST /api/trades (T) answered " + naked.status + " " + naked.body);
+    await page.waitForSelector(`#orders tbody tr[data-symbol="T"] .state.new`, { timeout: 20000 });
+    const refuse = await post(sim + "/sim/faults",
+      { rules: [{ on: "http", action: "status", status: 403, route: "POST /v2/orders", symbol: "T" }] });
+    if (refuse.status !== 200) fail("POST /sim/faults answered " + refuse.status + " " + refuse.body);
+    await post(sim + "/sim/prices", { T: "20.90" });  // the resting entry fills
+    await page.waitForFunction(() => {
+      const tr = document.querySelector('#positions tbody tr.unprotected[data-symbol="T"]');
+      return tr && tr.textContent.includes("UNPROTECTED") &&
+        !document.querySelector("#h-status").classList.contains("ok");
+    }, null, { timeout: 60000 }).catch(async () => {
+      await page.screenshot({ path: screenshot.replace(/\.png$/, "-unprotected.png"), fullPage: true });
+      fail("T is not marked unprotected");
+    });
+    await post(sim + "/sim/faults", { rules: [] });
+    await page.screenshot({ path: screenshot.replace(/\.png$/, "-unprotected.png"), fullPage: true });
+  } else {
+    console.log("dashboard test: this engine does not watch protection; the unprotected mark is not exercised");
+  }
   if (errors.length) fail("page errors: " + errors.join("; "));
   console.log("dashboard test: ok (screenshot " + screenshot + ")");
 } finally {
