@@ -258,22 +258,32 @@ let activeAlerts = [];
 
 function isZero(d) { return d === null || d === undefined || /^[-+]?0*(\.0*)?$/.test(String(d)); }
 
-// Protection comes from the alerts: an active unprotected_position alert names the symbol. A
-// daemon whose /healthz does not count unprotected positions does not watch for them: unknown.
-function protectionCell(tr, p) {
+// Protection: an active unprotected_position alert names the symbol (the engine's judgement,
+// after its grace). Otherwise the page says only what the orders show: whether an exit order
+// (take-profit, stop-loss, flatten) is working on the symbol; it does not call a position safe.
+function protectionCell(tr, p, exitsWorking) {
   const named = activeAlerts.some((a) => a.kind === "unprotected_position" && a.subject === p.symbol);
   if (named) {
     tr.classList.add("unprotected");
     return cell(tr, "UNPROTECTED", "bad");
   }
   if (isZero(p.local_qty) && isZero(p.broker_qty)) return cell(tr, "flat");
-  const watched = lastHealth && typeof lastHealth.unprotected_positions === "number";
-  return cell(tr, watched ? "protected" : "not reported", watched ? "good" : "dim");
+  if (exitsWorking === undefined) return cell(tr, "-", "dim");
+  return exitsWorking > 0 ? cell(tr, exitsWorking + " exit" + (exitsWorking > 1 ? "s" : "") + " working", "good")
+                          : cell(tr, "no exit working", "warn");
+}
+
+async function exitsWorking(symbol) {
+  const open = await getJSON("/api/orders?open=true&limit=200&symbol=" + encodeURIComponent(symbol));
+  return open.filter((o) => o.role !== "entry").length;
 }
 
 async function refreshPositions() {
   const positions = await getJSON("/api/positions");
   const priced = positions.some((p) => "avg_entry_price" in p || "current_price" in p || "unrealized_pl" in p);
+  const held = positions.filter((p) => !(isZero(p.local_qty) && isZero(p.broker_qty)));
+  const counts = await Promise.all(held.map((p) => exitsWorking(p.symbol).catch(() => undefined)));
+  const working = new Map(held.map((p, i) => [p.symbol, counts[i]]));
   fill("#positions", positions, (p) => {
     const tr = document.createElement("tr");
     tr.dataset.symbol = p.symbol;
@@ -282,7 +292,7 @@ async function refreshPositions() {
     cell(tr, p.avg_entry_price, "price-col"); cell(tr, p.current_price ?? p.last_price, "price-col");
     const pl = p.unrealized_pl;
     cell(tr, pl, "price-col " + (pl == null ? "" : String(pl).startsWith("-") ? "bad" : "good"));
-    protectionCell(tr, p);
+    protectionCell(tr, p, working.get(p.symbol));
     return tr;
   });
   $("#positions-section").classList.toggle("unpriced", !priced);
@@ -336,10 +346,9 @@ function judge(h) {
   if (unprotected > 0 && !reasons.some((r) => r.includes("unprotected"))) {
     reasons.push(unprotected + " unprotected position" + (unprotected > 1 ? "s" : ""));
   }
-  if (activeAlerts.length > 0) {
-    reasons.push(activeAlerts.length + " active alert" + (activeAlerts.length > 1 ? "s" : "") + ": " +
-      [...new Set(activeAlerts.map((a) => a.kind))].join(", "));
-  }
+  // Alerts the daemon's reasons do not already name.
+  const unnamed = [...new Set(activeAlerts.map((a) => a.kind))].filter((k) => !reasons.some((r) => r.includes(k)));
+  if (unnamed.length > 0) reasons.push("active alert" + (unnamed.length > 1 ? "s" : "") + ": " + unnamed.join(", "));
   if (status === "ok" && (activeAlerts.length > 0 || unprotected > 0)) status = "attention";
   return { status, reasons };
 }

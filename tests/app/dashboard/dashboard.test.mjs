@@ -144,8 +144,10 @@ try {
   // Positions: the held STWD with its protection state; price columns only when the API has them.
   const stwd = await page.waitForSelector('#positions tbody tr[data-symbol="STWD"]', { timeout: 20000 });
   const stwdCells = await stwd.$$eval("td", (tds) => tds.map((td) => td.textContent));
-  if (stwdCells[1] !== "37" || !["protected", "UNPROTECTED", "not reported"].includes(stwdCells[7]))
+  if (stwdCells[1] !== "37" || !["1 exit working", "UNPROTECTED"].includes(stwdCells[7]))
     fail("STWD position row: " + JSON.stringify(stwdCells));
+  const fCells = await page.$$eval('#positions tbody tr[data-symbol="F"] td', (tds) => tds.map((td) => td.textContent));
+  if (fCells[7] !== "no exit working") fail("F (bought outside orderly) position row: " + JSON.stringify(fCells));
 
   // One order's audit trail on click.
   await page.click('#orders tbody tr[data-symbol="STWD"]');
