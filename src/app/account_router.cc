@@ -154,13 +154,17 @@ json::object aggregate_health(const json::array& accounts) {
 json::object idle_health(const AccountStatus& s) {
   std::string why;
   switch (s.state) {
-    case AccountState::standby: why = "another orderly instance owns the account; standing by"; break;
+    case AccountState::standby:
+      why = "another orderly instance owns the account; standing by";
+      break;
     case AccountState::starting:
       why = s.detail.empty() ? std::string("starting") : "starting: " + s.detail;
       break;
     default: why = std::string(to_string(s.state)) + (s.detail.empty() ? "" : ": " + s.detail);
   }
-  return {{"status", "down"}, {"reasons", json::array{json::string(why)}}, {"state", to_string(s.state)}};
+  return {{"status", "down"},
+          {"reasons", json::array{json::string(why)}},
+          {"state", to_string(s.state)}};
 }
 
 bool is_list_route(const std::vector<std::string>& seg) {

@@ -34,7 +34,8 @@ StatusOr<ApiEndpoint> resolve_endpoint(const ClientOptions& options);
 // `pass`: other statuses whose body is an answer, not an error (e.g. 503 from /healthz, whose
 // body says why the account is down): returned like a 2xx.
 int call_daemon(const ClientOptions& options, const std::string& method, const std::string& target,
-                const std::string& body, std::string& reply_body, const std::vector<int>& pass = {});
+                const std::string& body, std::string& reply_body,
+                const std::vector<int>& pass = {});
 
 // Left-aligned columns separated by two spaces; a header row then the rows.
 std::string format_table(const std::vector<std::string>& header,

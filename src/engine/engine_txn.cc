@@ -94,19 +94,13 @@ Status Engine::Impl::finish(Timestamp now) {
     b.trades.push_back(t);
     if (is_terminal(t.state)) ended_trades_[id] = now;
   }
-  for (auto& [sym, before] : txn_.positions_before) {
-    (void)before;
-    b.positions.push_back(positions_.at(sym));
-  }
+  for (auto& entry : txn_.positions_before) b.positions.push_back(positions_.at(entry.first));
   for (std::int64_t id : carry_alerts_) txn_.alerts_before.try_emplace(id, alerts_.at(id));
   for (auto& [id, before] : txn_.alerts_before) {
     (void)before;
     b.alerts.push_back(alerts_.at(id));
   }
-  for (auto& [k, before] : txn_.sync_before) {
-    (void)before;
-    b.sync_state[k] = sync_state_.at(k);
-  }
+  for (auto& entry : txn_.sync_before) b.sync_state[entry.first] = sync_state_.at(entry.first);
   // Requests released since the last commit came first: their "sent" events too.
   b.events = sent_events_;
   b.events.insert(b.events.end(), std::make_move_iterator(txn_.events.begin()),

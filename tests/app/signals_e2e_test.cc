@@ -66,8 +66,8 @@ std::int64_t metric(const std::string& text, const std::string& name) {
 }
 
 std::string metrics_of(const Rig& rig) {
-  return run("curl -s http://127.0.0.1:" + std::to_string(rig.api_port) + "/metrics -H 'Authorization: Bearer " +
-             kToken + "'")
+  return run("curl -s http://127.0.0.1:" + std::to_string(rig.api_port) +
+             "/metrics -H 'Authorization: Bearer " + kToken + "'")
       .out;
 }
 
@@ -156,7 +156,8 @@ TEST(SignalsE2e, RedactionDoesNotGarbleTheLog) {
 TEST(SignalsE2e, TradeOpenWaitReportsTheBrokersRefusal) {
   Rig rig;
   rig.write_config();
-  rig.start_sim(R"({"rules":[{"on":"http","action":"status","p":1.0,"status":422,"route":"POST /v2/orders","symbol":"BAD"}]})");
+  rig.start_sim(R"({"rules":[{"on":"http","action":"status","p":1.0,"status":422,)"
+                R"("route":"POST /v2/orders","symbol":"BAD"}]})");
   rig.start_daemon();
   ASSERT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
   auto good = run(rig.cli("trade open STWD --qty 3 --tp +2% --wait 30"));

@@ -1,4 +1,5 @@
-// orderly-dst --seeds N [--seed S|random] [--seed-list A,B,..] [--faults LIST] [--mutation resubmit] [--verbose]
+// orderly-dst --seeds N [--seed S|random] [--seed-list A,B,..] [--faults LIST]
+//             [--mutation resubmit|no_exit_book] [--verbose]
 //             [--twice] [--coverage] [--trace] [--steps N] [--check-protection]
 //             [--protection-stats]
 //
@@ -26,21 +27,26 @@ namespace {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: orderly-dst --seeds N [--seed S|random] [--seed-list A,B,..] [--faults LIST]\n"
-               "                   [--mutation resubmit|no_exit_book]\n"
-               "                   [--verbose] [--twice [--determinism-only]] [--coverage] [--trace] [--steps N]\n"
-               "  --faults   comma list of fault kinds (or 'none'):");
+      "usage: orderly-dst --seeds N [--seed S|random] [--seed-list A,B,..] [--faults LIST]\n"
+      "                   [--mutation resubmit|no_exit_book]\n"
+      "                   [--verbose] [--twice [--determinism-only]] [--coverage] [--trace]\n"
+      "                   [--steps N] [--workload base|extended] [--check-protection]\n"
+      "                   [--protection-stats]\n"
+      "  --faults   comma list of fault kinds (or 'none'):");
   for (const auto& k : orderly::dst::all_fault_kinds()) std::fprintf(stderr, " %s", k.c_str());
   std::fprintf(stderr,
-               "\n  --seed random  a base seed from /dev/urandom, printed first (`dst: base seed N`)\n"
-               "  --twice    run every seed twice and require the same trace hash\n"
-               "  --determinism-only  with --twice: report only determinism failures\n"
-               "  --coverage print how many runs hit each fault kind and crash point\n"
-               "  --trace    echo every trace line to stderr\n"
-               "  --workload base|extended  extended adds issue 14's situations (shorts, fractional,\n"
-               "             day orders across session closes, bursts, exits canceled by another client)\n"
-               "  --check-protection  judge I6 continuously (no position unprotected beyond the bound)\n"
-               "  --protection-stats  print the longest unprotected window per seed, as a distribution\n");
+      "\n  --seed random  a base seed from /dev/urandom, printed first (`dst: base seed N`)\n"
+      "  --twice    run every seed twice and require the same trace hash\n"
+      "  --determinism-only  with --twice: report only determinism failures\n"
+      "  --coverage print how many runs hit each fault kind and crash point\n"
+      "  --trace    echo every trace line to stderr\n"
+      "  --workload base|extended  extended adds issue 14's situations (shorts, fractional,\n"
+      "             day orders across session closes, bursts, exits canceled by another\n"
+      "             client)\n"
+      "  --check-protection  judge I6 continuously (no position unprotected beyond the\n"
+      "             bound)\n"
+      "  --protection-stats  print the longest unprotected window per seed, as a\n"
+      "             distribution\n");
 }
 
 bool parse_u64(std::string_view s, std::uint64_t& out) {
@@ -61,7 +67,8 @@ std::uint64_t random_base() {
     if (std::fread(&v, sizeof v, 1, f) != 1) v = 0;
     std::fclose(f);
   }
-  if (v == 0) v = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  if (v == 0)
+    v = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   return v % 1'000'000'000'000ULL + 1;
 }
 
@@ -81,7 +88,8 @@ void print_protection_stats(std::vector<std::pair<std::int64_t, std::uint64_t>> 
   std::printf("  worst:");
   for (std::size_t i = 0; i < longest.size() && i < 10; ++i) {
     const auto& [ms, seed] = longest[longest.size() - 1 - i];
-    std::printf(" %llu (%lld ms)", static_cast<unsigned long long>(seed), static_cast<long long>(ms));
+    std::printf(" %llu (%lld ms)", static_cast<unsigned long long>(seed),
+                static_cast<long long>(ms));
   }
   std::printf("\n");
 }
@@ -203,9 +211,10 @@ int main(int argc, char** argv) {
       if (determinism_only) r.violations.clear();
       if (r2.trace_hash != r.trace_hash || r2.trace_lines != r.trace_lines) {
         r.violations.push_back(
-            {"determinism", fmt::format("the same seed gave trace hashes {:016x} ({} lines) and "
-                                        "{:016x} ({} lines)",
-                                        r.trace_hash, r.trace_lines, r2.trace_hash, r2.trace_lines)});
+            {"determinism",
+             fmt::format("the same seed gave trace hashes {:016x} ({} lines) and "
+                         "{:016x} ({} lines)",
+                         r.trace_hash, r.trace_lines, r2.trace_hash, r2.trace_lines)});
       }
     }
     longest.emplace_back(r.longest_unprotected_ms, s);
@@ -238,7 +247,8 @@ int main(int argc, char** argv) {
   if (coverage) {
     std::printf("coverage (runs that hit each fault kind / crash point, of %llu):\n",
                 static_cast<unsigned long long>(seeds));
-    for (const auto& [k, n] : runs_hitting) std::printf("  %-32s %lld\n", k.c_str(), static_cast<long long>(n));
+    for (const auto& [k, n] : runs_hitting)
+      std::printf("  %-32s %lld\n", k.c_str(), static_cast<long long>(n));
   }
   if (base.protection_stats) print_protection_stats(longest);
   std::printf("dst: %llu seeds, %lld violations\n", static_cast<unsigned long long>(seeds),

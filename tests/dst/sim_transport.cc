@@ -31,7 +31,8 @@ alpaca::TransportResult SimTransport::send(const alpaca::HttpRequest& request) {
   ++calls_;
   window_.push_back(now);
   while (!window_.empty() && now.ms_since(window_.front()) >= 60'000) window_.pop_front();
-  max_per_minute_ = std::max<std::int64_t>(max_per_minute_, static_cast<std::int64_t>(window_.size()));
+  max_per_minute_ =
+      std::max<std::int64_t>(max_per_minute_, static_cast<std::int64_t>(window_.size()));
 
   const std::string_view path =
       std::string_view(request.target).substr(0, request.target.find('?'));
@@ -40,7 +41,8 @@ alpaca::TransportResult SimTransport::send(const alpaca::HttpRequest& request) {
 
   sim::HttpCall call{request.method, request.target, request.headers, request.body};
   sim::HttpReply reply;
-  if (is_submit && mutation == "no_exit_book" && replaces_an_exit(client_order_id_of(request.body))) {
+  if (is_submit && mutation == "no_exit_book" &&
+      replaces_an_exit(client_order_id_of(request.body))) {
     reply.status = 422;
     reply.body = R"({"code":42210000,"message":"dst mutation no_exit_book: exit not re-placed"})";
   } else {

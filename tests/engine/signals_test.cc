@@ -436,7 +436,8 @@ TEST(ThreadedRuntimeBroker, ADeadBrokerIsProbedOncePerBackoffStep) {
                               .count();
   // Steps wait at least half their nominal delay: 25, 50, 100, 200, then 200 each.
   int steps = 0;
-  for (std::int64_t t = 0, d = 50; t <= elapsed_ms; t += std::min<std::int64_t>(d, 400) / 2, d *= 2) {
+  for (std::int64_t t = 0, d = 50; t <= elapsed_ms;
+       t += std::min<std::int64_t>(d, 400) / 2, d *= 2) {
     ++steps;
   }
   EXPECT_LE(during, options.workers + steps) << "calls in " << elapsed_ms << " ms";
@@ -444,7 +445,8 @@ TEST(ThreadedRuntimeBroker, ADeadBrokerIsProbedOncePerBackoffStep) {
   EXPECT_EQ(h.status, HealthStatus::degraded);
   EXPECT_TRUE(has_reason(h, "unreachable"));
   bool alerted = false;
-  for (const Alert& a : rt.active_alerts()) alerted = alerted || a.kind == AlertKind::broker_unreachable;
+  for (const Alert& a : rt.active_alerts())
+    alerted = alerted || a.kind == AlertKind::broker_unreachable;
   EXPECT_TRUE(alerted);
 
   broker.dead = false;
