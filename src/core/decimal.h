@@ -1,7 +1,10 @@
 #pragma once
-// Exact fixed-point decimal for quantities and prices. Alpaca sends both as strings with up to
-// 9 fractional digits ("37", "0.5", "105.8988475"); a double would turn 0.1 + 0.2 into noise and
-// make filled_qty comparisons lie. Values are int64 units of 1e-9 (range about +-9.2e9).
+// Exact fixed-point decimal for quantities and prices. Alpaca sends both as strings, and some
+// carry many digits: a crypto position's avg_entry_price "19660.5738784516887649" (16 fractional
+// digits), a filled_avg_price "156.769502669363693758" (18). A double would turn 0.1 + 0.2 into
+// noise and make filled_qty comparisons lie. Values are __int128 units of 1e-18: 18 fractional
+// digits and a range of about +-1.7e20 (20 integer digits). Every operation either gives the
+// exact (or explicitly rounded) result or reports overflow; none wraps.
 
 #include <compare>
 #include <cstdint>
@@ -15,25 +18,33 @@ enum class Rounding { down, up, half_even };
 
 class Decimal {
  public:
-  static constexpr int kMaxScale = 9;
-  static constexpr std::int64_t kUnitsPerOne = 1'000'000'000;
+  using Units = __int128;
+  static constexpr int kMaxScale = 18;
+  static constexpr Units kUnitsPerOne = 1'000'000'000'000'000'000;
 
   constexpr Decimal() = default;
-  static constexpr Decimal from_int(std::int64_t v) { return Decimal(v * kUnitsPerOne, 0); }
-  // Parses "37", "-3", "0.5", "12.3456", "+1.0". Rejects empty input, exponents, more than 9
-  // fractional digits, stray characters and values that overflow. Returns nullopt on error.
+  static constexpr Decimal from_int(std::int64_t v) { return Decimal(Units{v} * kUnitsPerOne, 0); }
+  // Parses "37", "-3", "0.5", "12.3456", "+1.0". Rejects empty input, exponents, a non-zero
+  // digit past the 18th fractional one (it would be rounded away), stray characters and values
+  // that overflow. Zeros past the 18th fractional digit lose nothing and are accepted. Returns
+  // nullopt on error.
   static std::optional<Decimal> parse(std::string_view text);
   // Like parse, but throws std::invalid_argument naming the text (for trusted literals/tests).
   static Decimal must(std::string_view text);
-  static constexpr Decimal from_units(std::int64_t units, int scale = kMaxScale) {
+  // `units` are 1e-18 each; `scale` is the least number of fractional digits to print.
+  static constexpr Decimal from_units(Units units, int scale = kMaxScale) {
     return Decimal(units, scale);
+  }
+  // The largest representable value (about 1.7e20): a stand-in for "more than anything".
+  static constexpr Decimal largest() {
+    return Decimal(static_cast<Units>(~(static_cast<unsigned __int128>(1) << 127)), 0);
   }
 
   // Prints with at least the number of fractional digits it was parsed with ("10.50" stays
   // "10.50"), and never loses a digit.
   std::string str() const;
 
-  constexpr std::int64_t units() const { return units_; }
+  constexpr Units units() const { return units_; }
   constexpr int scale() const { return scale_; }
   constexpr bool is_zero() const { return units_ == 0; }
   constexpr bool is_negative() const { return units_ < 0; }
@@ -50,10 +61,10 @@ class Decimal {
   Decimal& operator+=(Decimal o) { return *this = *this + o; }
   Decimal& operator-=(Decimal o) { return *this = *this - o; }
 
-  // this * other, rounded to `scale` fractional digits (default: the finer of the two).
+  // this * other, rounded to 18 fractional digits; printed with the digits of both operands.
   std::optional<Decimal> checked_mul(Decimal o, Rounding r = Rounding::half_even) const;
   Decimal operator*(Decimal o) const;
-  // this / other rounded to 9 digits; nullopt when other is zero or on overflow.
+  // this / other rounded to 18 digits; nullopt when other is zero or on overflow.
   std::optional<Decimal> checked_div(Decimal o, Rounding r = Rounding::half_even) const;
 
   // this * (1 + percent/100), e.g. a take-profit 2% above the fill: price.add_percent(2).
@@ -75,11 +86,11 @@ class Decimal {
   }
 
  private:
-  constexpr Decimal(std::int64_t units, int scale) : units_(units), scale_(scale) {}
-  static int digits_needed(std::int64_t units);
+  constexpr Decimal(Units units, int scale) : units_(units), scale_(scale) {}
+  static int digits_needed(Units units);
 
-  std::int64_t units_ = 0;
-  int scale_ = 0;  // fractional digits to print (at least), 0..9
+  Units units_ = 0;
+  int scale_ = 0;  // fractional digits to print (at least), 0..18
 };
 
 }  // namespace orderly

@@ -11,10 +11,10 @@ namespace {
 // Alpaca values a market buy 2.5-4% above the last price for buying power; we use 3%.
 const Decimal kMarketCollarPercent = Decimal::from_int(3);
 const Decimal kOneCent = Decimal::must("0.01");
-// Alpaca's crypto taker fee at the first volume tier, 0.25%; at nine digits so a fee in coins
-// keeps its precision (a product rounds to the finer of its two scales).
-const Decimal kCryptoFeeRate =
-    Decimal::from_units(Decimal::must("0.0025").units(), Decimal::kMaxScale);
+const Decimal kQtyIncrement = Decimal::must("0.000000001");  // Alpaca: at most 9 decimals
+// Alpaca's crypto taker fee at the first volume tier, 0.25%; a fee in coins is rounded up to the
+// nine decimals of a quantity (kQtyIncrement).
+const Decimal kCryptoFeeRate = Decimal::must("0.0025");
 
 std::uint64_t fnv1a(std::string_view s) {
   std::uint64_t h = 1469598103934665603ull;
@@ -308,7 +308,7 @@ Decimal ExchangeImpl::cost_of(const SymbolBook& b, const OrderRequest& req) cons
   }
   unit = unit.round_to(kOneCent, Rounding::up);
   // An absurd qty overflows: report it as a cost no account can afford.
-  return req.qty->checked_mul(unit).value_or(Decimal::from_units(INT64_MAX, 2));
+  return req.qty->checked_mul(unit).value_or(Decimal::largest());
 }
 
 void ExchangeImpl::index_open(SimOrder& o) {
@@ -774,9 +774,9 @@ void ExchangeImpl::walk_prices(Timestamp now) {
       // Steps of about 5 basis points, at least one tick: -2..+2 steps.
       const std::int64_t move = static_cast<std::int64_t>(price_rng_.below(5)) - 2;
       if (move == 0) continue;
-      const std::int64_t bp5 = b.price.units() / 2000;
-      const std::int64_t step = std::max(inc.units(), bp5 - bp5 % inc.units());
-      std::int64_t units = b.price.units() + move * step;
+      const Decimal::Units bp5 = b.price.units() / 2000;
+      const Decimal::Units step = std::max(inc.units(), bp5 - bp5 % inc.units());
+      Decimal::Units units = b.price.units() + move * step;
       if (units < inc.units()) units = inc.units();
       b.price = Decimal::from_units(units, 0).round_price(Rounding::half_even);
       mark_dirty(symbol);
@@ -865,7 +865,10 @@ void ExchangeImpl::try_fill(SimOrder& o, Timestamp now) {
   }
   Decimal lot;
   if (o.notional) {
-    lot = (*o.notional - o.filled_value).checked_div(px, Rounding::down).value_or(Decimal());
+    lot = (*o.notional - o.filled_value)
+              .checked_div(px, Rounding::down)
+              .value_or(Decimal())
+              .round_to(kQtyIncrement, Rounding::down);
     if (!lot.is_positive()) {
       finish(o, St::canceled, now, "canceled");
       return;
@@ -874,7 +877,7 @@ void ExchangeImpl::try_fill(SimOrder& o, Timestamp now) {
   } else {
     lot = o.remaining();
     // Paper trading fills a random part 10% of the time (§10); fok never fills partially.
-    const std::int64_t whole = lot.units() / Decimal::kUnitsPerOne;
+    const auto whole = static_cast<std::int64_t>(lot.units() / Decimal::kUnitsPerOne);
     if (config_.partial_fills && o.tif != "fok" && whole >= 2 && fill_rng_.chance(0.1)) {
       lot = Decimal::from_int(1 + static_cast<std::int64_t>(fill_rng_.below(whole - 1)));
     }
@@ -914,7 +917,9 @@ void ExchangeImpl::execute(SimOrder& o, Decimal qty, Decimal price, Timestamp no
     // position is slightly smaller than the filled qty; dollars on a sell.
     // Dollars move in cents: a purchase rounds up, proceeds round down.
     if (o.buy) {
-      delta -= qty.checked_mul(kCryptoFeeRate, Rounding::up).value_or(Decimal());
+      delta -= qty.checked_mul(kCryptoFeeRate, Rounding::up)
+                   .value_or(Decimal())
+                   .round_to(kQtyIncrement, Rounding::up);
       cash_delta = -value.round_to(kOneCent, Rounding::up);
     } else {
       const Decimal fee = value.checked_mul(kCryptoFeeRate, Rounding::up).value_or(Decimal());

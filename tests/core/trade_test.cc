@@ -153,7 +153,7 @@ TEST(ExitPrices, InvalidSpecHasNone) {
   EXPECT_FALSE(exit_prices(s, D("10")).has_value());
   s = good();
   s.take_profit = PriceTarget{std::nullopt, D("10")};
-  EXPECT_FALSE(exit_prices(s, D("9000000000")).has_value());  // overflow
+  EXPECT_FALSE(exit_prices(s, D("170000000000000000000")).has_value());  // overflow
 }
 
 TEST(Vocabulary, NamesRoundTrip) {

@@ -38,9 +38,9 @@ constexpr std::int64_t kQuietMs = 40'000;  // > 3 idle poll intervals: every gap
 // How long a filled position may stand without a working exit at the broker (continuous I6).
 constexpr std::int64_t kUnprotectedBoundMs = 5'000;
 
-// n / 10^scale as a Decimal (from_units takes the 9-digit internal units).
+// n / 10^scale as a Decimal (from_units takes the internal units of 1e-18).
 Decimal frac(std::int64_t n, int scale) {
-  std::int64_t units = n;
+  Decimal::Units units = n;
   for (int i = scale; i < Decimal::kMaxScale; ++i) units *= 10;
   return Decimal::from_units(units, scale);
 }

@@ -43,8 +43,8 @@ TEST_F(SimTest, BadInputGetsAlpacaStyleErrorsAndNeverApplies) {
        422, R"({"code":42210000,"message":"fractional orders must be DAY orders"})"},
       {R"({"symbol":"AAPL","side":"buy","qty":"100000","type":"market","time_in_force":"day"})", 403,
        R"({"buying_power":"100000","code":40310000,"cost_basis":"23690000.00","message":"insufficient buying power"})"},
-      {R"({"symbol":"AAPL","side":"buy","qty":"99999999999","type":"market","time_in_force":"day"})", 422,
-       R"({"code":40010001,"message":"invalid qty \"99999999999\""})"},
+      {R"({"symbol":"AAPL","side":"buy","qty":"999999999999999999999999","type":"market","time_in_force":"day"})", 422,
+       R"({"code":40010001,"message":"invalid qty \"999999999999999999999999\""})"},
   };
   for (const Case& c : cases) {
     Answer a = post("/v2/orders", c.body);
