@@ -289,7 +289,8 @@ class AccountRunner::Impl {
       wait_for_stop();
       return nullptr;
     }
-    auto broker = alpaca::make_alpaca_broker(alpaca_);
+    auto broker =
+        alpaca::make_alpaca_broker(alpaca_, static_cast<int>(account_.rate_limit_per_min));
     if (!broker.ok()) {
       fail(kExitUsage, "broker: " + alpaca::redact(broker.status().message(), alpaca_));
       wait_for_stop();

@@ -27,6 +27,11 @@ boost::json::value opt_json(const std::optional<Decimal>& d) {
   return boost::json::string(d->str());
 }
 
+// An answer that arrived but could not be read (exit 1: the broker is reachable).
+std::string unreadable_answer(const BrokerError& e, const alpaca::AlpacaConfig& config) {
+  return "unreadable answer from the broker: " + alpaca::redact(e.message, config);
+}
+
 int run(const Options& o) {
   Config config;
   if (!o.config_path.empty()) {
@@ -73,10 +78,13 @@ int run(const Options& o) {
     } else {
       const BrokerError& e = order.error();
       row["found"] = false;
-      if (e.kind == BrokerError::Kind::rejected && e.not_found()) {
-        row["error"] = "not found";
+      const bool unreadable = e.kind == BrokerError::Kind::unreadable;
+      if (unreadable || (e.kind == BrokerError::Kind::rejected && e.not_found())) {
+        // Unreadable: the broker answered, so it is reachable; its answer is the problem.
+        const std::string message = unreadable ? unreadable_answer(e, alpaca_config) : "not found";
+        row["error"] = message;
         exit_code = std::max(exit_code, kExitFailure);
-        if (!o.json) std::cout << id << "  not found at the broker\n";
+        if (!o.json) std::cout << id << "  " << message << (unreadable ? "\n" : " at the broker\n");
       } else {
         const std::string message = alpaca::redact(e.describe(), alpaca_config);
         row["error"] = message;
@@ -101,7 +109,7 @@ const bool registered = register_command(
            "check-orders",
            "Ask the broker for the current status, filled qty and average price of orders "
            "(credentials from APCA_API_KEY_ID / APCA_API_SECRET_KEY / APCA_API_BASE_URL or "
-           "--config). Exit 0: all found, 1: some not found, 3: broker unreachable");
+           "--config). Exit 0: all found, 1: some not found or unreadable, 3: broker unreachable");
        cmd->add_option("ids", options->ids, "Broker order ids")->required();
        cmd->add_flag("--json", options->json, "One JSON array of results");
        cmd->add_option("--config", options->config_path, "orderly.toml (environment overrides it)");

@@ -14,6 +14,7 @@ std::string_view to_string(BrokerError::Kind k) {
     case BrokerError::Kind::rejected: return "rejected";
     case BrokerError::Kind::not_sent: return "not_sent";
     case BrokerError::Kind::unknown_outcome: return "unknown_outcome";
+    case BrokerError::Kind::unreadable: return "unreadable";
   }
   return "?";
 }

@@ -4,11 +4,17 @@
 //
 //   rejected         the broker answered and created/changed nothing (4xx with a code)
 //   not_sent         the request never left (connect/TLS failure): safe to send again
-//   unknown_outcome  it may have been applied (timeout or reset after sending, 5xx, 429,
-//                    unparseable 2xx): resolve by lookup before anything is re-sent
+//   unknown_outcome  it may have been applied (timeout or reset after sending, 5xx, 429):
+//                    resolve by lookup before anything is re-sent
+//   unreadable       an answer arrived (2xx) but could not be read: the broker is reachable,
+//                    the payload is the problem. For a write it is an unknown outcome too.
+//
+// A list answer is read element by element: an element that cannot be read is skipped and
+// reported in BrokerResult::unreadable(), so one odd order never hides the others.
 //
 // Calls block; the engine never calls them itself (it emits commands, a runtime executes them).
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -186,7 +192,7 @@ struct InsufficientQty {
 };
 
 struct BrokerError {
-  enum class Kind { rejected, not_sent, unknown_outcome };
+  enum class Kind { rejected, not_sent, unknown_outcome, unreadable };
   Kind kind = Kind::unknown_outcome;
   int http_status = 0;      // 0 when there was no HTTP answer
   std::int64_t code = 0;    // Alpaca's 8-digit code, 0 when absent
@@ -205,6 +211,16 @@ std::string_view to_string(BrokerError::Kind k);
 
 struct Unit {};
 
+// One element of an answer that could not be read (an order of a list, a leg, a position, an
+// activity): skipped, so the rest is used, and handed to the caller to count, keep and raise.
+struct UnreadableItem {
+  static constexpr std::size_t kMaxRaw = 4096;  // raw is cut to this many bytes
+  std::string kind;    // "order", "leg", "position", "activity"
+  std::string id;      // the element's id when it had a readable one, else empty
+  std::string raw;     // the element as received (at most kMaxRaw bytes)
+  std::string reason;  // what could not be read
+};
+
 template <typename T>
 class BrokerResult {
  public:
@@ -217,14 +233,21 @@ class BrokerResult {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   const BrokerError& error() const { return std::get<1>(v_); }
+  // Elements skipped as unreadable (see UnreadableItem); empty for a clean answer.
+  std::vector<UnreadableItem>& unreadable() { return unreadable_; }
+  const std::vector<UnreadableItem>& unreadable() const { return unreadable_; }
 
  private:
   std::variant<T, BrokerError> v_;
+  std::vector<UnreadableItem> unreadable_;
 };
 
 struct ActivityPage {
   std::vector<FillActivity> activities;
   bool more = false;  // a full page came back: ask again with page_token = last id
+  // The id of the page's last element, read or skipped as unreadable (empty when unknown):
+  // the next page_token, so a page ending in unreadable elements is still paged past.
+  std::string last_id;
 };
 
 // ---- Interfaces ------------------------------------------------------------------------------
@@ -244,6 +267,9 @@ class Broker {
   virtual BrokerResult<Account> get_account() = 0;
   virtual BrokerResult<ActivityPage> fill_activities(const ActivityQuery& query) = 0;
   virtual BrokerResult<MarketClock> get_clock() = 0;
+  // Requests per minute the broker says this account may make (X-Ratelimit-Limit), once it has
+  // said so; nullopt before or when it never does.
+  virtual std::optional<int> stated_rate_limit() const { return std::nullopt; }
 };
 
 // trade_updates. Callbacks run on the stream's own thread (or inline in simulation); they must

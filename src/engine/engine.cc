@@ -27,6 +27,7 @@ std::string_view to_string(CommandKind k) {
 CommandResult execute(Broker& broker, const Command& c) {
   CommandResult r;
   auto take_order = [&](BrokerResult<BrokerOrder> res) {
+    r.unreadable = std::move(res.unreadable());
     if (res.ok()) r.order = std::move(res.value()); else r.error = res.error();
   };
   switch (c.kind) {
@@ -45,16 +46,19 @@ CommandResult execute(Broker& broker, const Command& c) {
     }
     case CommandKind::list_orders: {
       auto res = broker.list_orders(c.list);
+      r.unreadable = std::move(res.unreadable());
       if (res.ok()) r.orders = std::move(res.value()); else r.error = res.error();
       break;
     }
     case CommandKind::fill_activities: {
       auto res = broker.fill_activities(c.activities);
+      r.unreadable = std::move(res.unreadable());
       if (res.ok()) r.activities = std::move(res.value()); else r.error = res.error();
       break;
     }
     case CommandKind::list_positions: {
       auto res = broker.list_positions();
+      r.unreadable = std::move(res.unreadable());
       if (res.ok()) r.positions = std::move(res.value()); else r.error = res.error();
       break;
     }
@@ -64,6 +68,7 @@ CommandResult execute(Broker& broker, const Command& c) {
       break;
     }
   }
+  r.stated_rate_limit = broker.stated_rate_limit();
   return r;
 }
 
@@ -121,7 +126,7 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
   // number of open orders, while a sweep of 10,000 is 21 pages: sharing one ceiling, the pages
   // took every slot that freed up and the catch-up waited behind them (a fill missed with the
   // stream down took 7 s to find at 10,000 open orders, not 2 poll intervals).
-  const std::int64_t budget = cfg_.rate_limit_per_min;
+  const std::int64_t budget = rate_budget();
   const std::int64_t background_budget = budget - std::max<std::int64_t>(1, budget / 10);
   const std::int64_t catch_up_reserve = std::min<std::int64_t>(
       budget / 3,
@@ -167,6 +172,8 @@ void Engine::Impl::on_result(CommandId id, CommandResult r, Timestamp now) {
   broker_ok_ = !(r.error && r.error->kind == BrokerError::Kind::not_sent);
   begin();
   last_now_ = now;
+  note_unreadable(r.unreadable, now);
+  if (r.stated_rate_limit) stated_rate_limit_ = r.stated_rate_limit;
   switch (p.purpose) {
     case Purpose::send: on_send_result(p, r, now); break;
     case Purpose::resolve: on_resolve_result(p, r, now); break;
@@ -286,6 +293,13 @@ void Engine::on_broker_reachability(bool reachable, std::string_view detail, Tim
     impl_->on_broker_reachability(reachable, detail, now);
     impl_->finish(now);
   });
+}
+
+void Engine::on_stream_unreadable(std::string raw, std::string reason, Timestamp now) {
+  impl_->last_now_ = now;
+  impl_->begin();
+  impl_->on_stream_unreadable(std::move(raw), std::move(reason), now);
+  impl_->finish(now);
 }
 
 void Engine::on_tick(Timestamp now) {

@@ -108,6 +108,8 @@ struct CommandResult {
   ActivityPage activities;                   // fill_activities
   std::vector<BrokerPosition> positions;     // list_positions
   std::optional<Account> account;            // get_account
+  std::vector<UnreadableItem> unreadable;    // elements of the answer skipped as unreadable
+  std::optional<int> stated_rate_limit;      // the broker's per-minute limit, as last stated
 };
 
 // Runs one command against a broker (blocking). Shared by every runtime.
@@ -126,6 +128,7 @@ struct EngineMetrics {
   std::int64_t rest_calls = 0;
   std::int64_t reconcile_mismatches = 0;
   std::int64_t anomalies = 0;
+  std::int64_t broker_unreadable = 0;  // elements of broker answers skipped as unreadable
   std::int64_t commits = 0;
   std::int64_t commit_failures = 0;
   std::int64_t detection_ms_max = 0;  // broker fill time -> local state, poll path included
@@ -158,6 +161,8 @@ class Engine {
   // The runtime found the broker unreachable (connection failures; calls wait) or back (a full
   // resync follows at once: what happened meanwhile was not seen).
   void on_broker_reachability(bool reachable, std::string_view detail, Timestamp now);
+  // A trade_updates message that could not be read: counted, alerted, and a fill catch-up runs.
+  void on_stream_unreadable(std::string raw, std::string reason, Timestamp now);
   void on_tick(Timestamp now);
   // Asks for a full resync (fill catch-up + sweep + positions) and a reconciliation report;
   // `fix` adopts what can be adopted (always done for our own orders) and records drift.

@@ -9,6 +9,7 @@
 //   engine.cc         the public wrappers, command release (rate budget), result dispatch
 //   engine_views.cc   health, metrics, positions
 
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <deque>
@@ -193,6 +194,8 @@ class Engine::Impl {
   void raise(AlertKind k, const std::string& subject, std::string message, Timestamp now);
   void clear(AlertKind k, const std::string& subject, Timestamp now);
   bool alert_active(AlertKind k, const std::string& subject) const;
+  // Elements of a broker answer skipped as unreadable: counted, kept in an alert (once per id).
+  void note_unreadable(const std::vector<UnreadableItem>& items, Timestamp now);
   void rebuild_active_alerts();
 
   // ---------------------------------------------------------------------------------------
@@ -286,6 +289,12 @@ class Engine::Impl {
   void on_stream_connected(Timestamp now);
   void on_stream_disconnected(std::string_view reason, Timestamp now);
   void on_broker_reachability(bool reachable, std::string_view detail, Timestamp now);
+  void on_stream_unreadable(std::string raw, std::string reason, Timestamp now);
+  // Calls per minute: the configured budget, lowered to what the broker states it allows.
+  std::int64_t rate_budget() const {
+    return stated_rate_limit_ ? std::min<std::int64_t>(cfg_.rate_limit_per_min, *stated_rate_limit_)
+                              : cfg_.rate_limit_per_min;
+  }
   bool stream_suspect(Timestamp now) const;
   void begin_full_resync(Timestamp now);
   void start_catchup(Timestamp now);
@@ -351,6 +360,7 @@ class Engine::Impl {
   // ---- state ----
   Store& store_;
   EngineConfig cfg_;
+  std::optional<int> stated_rate_limit_;  // X-Ratelimit-Limit, once the broker has said it
   std::mt19937_64 rng_;
   std::string owner_;
   Txn txn_;

@@ -375,6 +375,7 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
                      e.retry_after_ms);
       return;
     case BrokerError::Kind::unknown_outcome:
+    case BrokerError::Kind::unreadable:
       to_unknown(id, why, EventSource::error, e.body, now);
       return;
     case BrokerError::Kind::rejected:

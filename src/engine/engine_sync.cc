@@ -274,6 +274,17 @@ void Engine::Impl::on_broker_reachability(bool reachable, std::string_view detai
         "connection attempts fail (" + std::string(detail) + "); calls wait for its return", now);
 }
 
+void Engine::Impl::on_stream_unreadable(std::string raw, std::string reason, Timestamp now) {
+  UnreadableItem u;
+  u.kind = "trade_updates message";
+  u.raw = std::move(raw);
+  if (u.raw.size() > UnreadableItem::kMaxRaw) u.raw.resize(UnreadableItem::kMaxRaw);
+  u.reason = std::move(reason);
+  note_unreadable({u}, now);
+  // It may have been a fill: look for fills now rather than at the next poll.
+  start_catchup(now);
+}
+
 bool Engine::Impl::stream_suspect(Timestamp now) const {
   if (!stream_connected_) return true;
   if (now.ms_since(connected_at_) < cfg_.idle_poll_interval_ms) return true;
@@ -369,8 +380,9 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
     set_sync(kWatermarkTime, format_rfc3339(last->transaction_time));
     set_sync(kWatermarkId, last->id);
   }
-  if (r.activities.more && last) {
-    stage_catchup_page(last->id);
+  if (r.activities.more && (last || !r.activities.last_id.empty())) {
+    // Past the page's last element even when it was unreadable (skipped and alerted).
+    stage_catchup_page(r.activities.last_id.empty() ? last->id : r.activities.last_id);
     return;
   }
   catchup_running_ = false;
@@ -804,12 +816,10 @@ void Engine::Impl::check_alerts(Timestamp now) {
     clear(AlertKind::retry_storm, "submitter", now);
   }
   const std::int64_t used = calls_last_minute(now);
-  if (used * 10 >= cfg_.rate_limit_per_min * 9) {
+  if (used * 10 >= rate_budget() * 9) {
     raise(AlertKind::rate_limit_near, "rest",
-          fmt::format("{} REST calls in the last minute (budget {})", used,
-                      cfg_.rate_limit_per_min),
-          now);
-  } else if (used * 10 < cfg_.rate_limit_per_min * 7) {
+          fmt::format("{} REST calls in the last minute (budget {})", used, rate_budget()), now);
+  } else if (used * 10 < rate_budget() * 7) {
     clear(AlertKind::rate_limit_near, "rest", now);
   }
 }

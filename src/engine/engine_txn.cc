@@ -371,6 +371,17 @@ void Engine::Impl::clear(AlertKind k, const std::string& subject, Timestamp now)
   active_alerts_.erase(it);
 }
 
+void Engine::Impl::note_unreadable(const std::vector<UnreadableItem>& items, Timestamp now) {
+  for (const UnreadableItem& u : items) {
+    ++metrics_.broker_unreadable;
+    // The alert keeps the payload (bounded by the adapter): it is the audit of what was skipped.
+    raise(AlertKind::unreadable_broker_data, u.kind + " " + (u.id.empty() ? "(no id)" : u.id),
+          fmt::format("skipped an unreadable {} in the broker's answer ({}); payload: {}", u.kind,
+                      u.reason, u.raw),
+          now);
+  }
+}
+
 bool Engine::Impl::alert_active(AlertKind k, const std::string& subject) const {
   return active_alerts_.count({k, subject}) > 0;
 }

@@ -99,7 +99,7 @@ Health Engine::Impl::health(Timestamp now) {
     if (!is_terminal(o.state) && o.state != OrderState::parked) ++h.open_orders;
   }
   h.rest_calls_last_minute = calls_last_minute(now);
-  h.rest_budget_per_minute = cfg_.rate_limit_per_min;
+  h.rest_budget_per_minute = rate_budget();
   assess(h, now);
   return h;
 }
@@ -142,11 +142,13 @@ std::string Engine::Impl::metrics_text(Timestamp now) {
   const std::int64_t used = calls_last_minute(now);
   line("orderly_rest_calls_last_minute", "REST calls in the last 60 s", "gauge", used);
   line("orderly_rest_headroom", "REST calls left in the per-minute budget", "gauge",
-       cfg_.rate_limit_per_min - used);
+       rate_budget() - used);
   line("orderly_reconcile_mismatches_total", "Position drifts flagged", "counter",
        metrics_.reconcile_mismatches);
   line("orderly_anomalies_total", "Evidence refused by the state machine", "counter",
        metrics_.anomalies);
+  line("orderly_broker_unreadable_total", "Elements of broker answers skipped as unreadable",
+       "counter", metrics_.broker_unreadable);
   line("orderly_store_ok", "1 when the last store commit succeeded", "gauge", store_ok_ ? 1 : 0);
   line("orderly_active_alerts", "Alerts currently raised", "gauge", active_alerts_.size());
   s += "# HELP orderly_event_apply_latency_ms Broker event time to local state\n"

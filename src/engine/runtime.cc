@@ -19,7 +19,7 @@ constexpr std::int64_t kReconcileWaitMs = 10'000;
 
 // An input waiting for the engine, in arrival order.
 struct StreamInput {
-  enum class Kind { update, connected, disconnected } kind = Kind::update;
+  enum class Kind { update, connected, disconnected, unreadable } kind = Kind::update;
   TradeUpdate update;
   std::string reason;
 };
@@ -73,6 +73,9 @@ class SimulationRuntime::Impl {
           case StreamInput::Kind::update: engine_->on_trade_update(in.update, now); break;
           case StreamInput::Kind::connected: engine_->on_stream_connected(now); break;
           case StreamInput::Kind::disconnected: engine_->on_stream_disconnected(in.reason, now);
+            break;
+          case StreamInput::Kind::unreadable:
+            engine_->on_stream_unreadable(std::move(in.update.raw), in.reason, now);
             break;
         }
         progressed = true;
@@ -228,7 +231,11 @@ void SimulationRuntime::on_disconnected(std::string reason) {
   impl_->stream_connected_ = false;
   impl_->inputs_.push_back({StreamInput::Kind::disconnected, {}, std::move(reason)});
 }
-void SimulationRuntime::on_malformed(std::string, std::string) {}
+void SimulationRuntime::on_malformed(std::string raw, std::string reason) {
+  TradeUpdate carrier;
+  carrier.raw = std::move(raw);
+  impl_->inputs_.push_back({StreamInput::Kind::unreadable, std::move(carrier), std::move(reason)});
+}
 
 // =============================================================================================
 // ThreadedRuntime
@@ -531,7 +538,12 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
       engine_.on_stream_disconnected(reason, clock_.now());
     });
   }
-  void on_malformed(std::string, std::string) override {}
+  void on_malformed(std::string raw, std::string reason) override {
+    post([this, raw = std::move(raw), reason = std::move(reason)]() mutable {
+      engine_.on_stream_unreadable(std::move(raw), std::move(reason), clock_.now());
+      dispatch(clock_.now());
+    });
+  }
 
   Store& store_;
   Broker& broker_;

@@ -177,8 +177,8 @@ TEST(BeastTransport, MalformedSuccessBodies) {
     auto c = client(server.url());
     auto r = c.broker->submit_order(testing::stwd_take_profit());
     ASSERT_FALSE(r.ok()) << body;
-    EXPECT_EQ(r.error().kind, BrokerError::Kind::unknown_outcome) << body;
-    EXPECT_NE(r.error().message.find("malformed response"), std::string::npos);
+    EXPECT_EQ(r.error().kind, BrokerError::Kind::unreadable) << body;
+    EXPECT_NE(r.error().message.find("unreadable answer"), std::string::npos);
   }
   // A 4xx in HTML is still a definitive no; the body is kept for the audit.
   FakeServer html(serve(http_response(403, "<html>Forbidden</html>", "", "text/html")));

@@ -1,5 +1,5 @@
 // `orderly check-orders` as a user runs it: real binary, real simulator, credentials from the
-// environment. Exit codes: 0 all found, 1 some not found, 3 broker unreachable.
+// environment. Exit codes: 0 all found, 1 some not found or unreadable, 3 broker unreachable.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <spawn.h>
@@ -109,6 +109,22 @@ TEST(CheckOrders, UnreachableBrokerExitsThree) {
   EXPECT_EQ(r.exit_code, 3) << r.out;
   EXPECT_NE(r.out.find("not_sent"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find(kSecret), std::string::npos) << r.out;
+}
+
+// Issue 16: an answer that arrived but cannot be read is not "broker unreachable" (exit 3).
+TEST(CheckOrders, AnUnreadableAnswerExitsOneAndSaysSo) {
+  testing::FakeServer server(testing::serve(testing::http_response(
+      200, R"({"id":"odd-1","side":"buy","status":"new","created_at":"yesterday"})")));
+  CliRun r = run_orderly({"check-orders", "odd-1"}, server.url());
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("unreadable answer from the broker: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("created_at"), std::string::npos) << r.out;  // what could not be read
+  EXPECT_EQ(r.out.find(kSecret), std::string::npos) << r.out;
+
+  CliRun json = run_orderly({"check-orders", "--json", "odd-1"}, server.url());
+  EXPECT_EQ(json.exit_code, 1) << json.out;
+  EXPECT_NE(json.out.find(R"("error":"unreadable answer from the broker: )"), std::string::npos)
+      << json.out;
 }
 
 TEST(CheckOrders, ClearTextToARemoteHostIsAUsageError) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <deque>
+#include <optional>
 
 namespace orderly::alpaca {
 namespace {
@@ -15,9 +16,14 @@ using namespace std::chrono_literals;
 struct CountingTransport : HttpTransport {
   std::deque<HttpResponse> answers;
   int sent = 0;
+  std::optional<std::int64_t> stated_limit;  // X-Ratelimit-Limit on every default answer
   TransportResult send(const HttpRequest&) override {
     ++sent;
-    if (answers.empty()) return HttpResponse{200, {}, "{}"};
+    if (answers.empty()) {
+      HttpResponse r{200, {}, "{}"};
+      r.ratelimit_limit = stated_limit;
+      return r;
+    }
     HttpResponse r = answers.front();
     answers.pop_front();
     return r;
@@ -86,6 +92,32 @@ TEST(RateLimitedTransport, RemainingZeroOnASuccessAlsoWaitsAndA429WithoutResetPa
   ASSERT_TRUE(transport->send({"GET", "/v2/account", {}, {}}).ok());
   EXPECT_EQ(t.slept, 3'000ms);
   EXPECT_EQ(inner->sent, 3);
+}
+
+// Issue 16: with 1,500 configured the client capped at 200 and then froze for up to a minute
+// while the engine believed its calls were sent. The window is now the server's stated limit.
+TEST(RateLimitedTransport, TheServersStatedLimitIsTheWindowNotAFixed200) {
+  auto inner = std::make_shared<CountingTransport>();
+  inner->stated_limit = 1000;
+  VirtualTime t;
+  auto transport = limited(inner, 1500, t);
+  EXPECT_EQ(transport->limit_per_min(), 1500);  // the configured value until the server speaks
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(transport->send({"GET", "/v2/clock", {}, {}}).ok());
+  EXPECT_EQ(transport->limit_per_min(), 1000);  // never above what the server allows
+  EXPECT_EQ(t.slept, 0ms);
+  ASSERT_TRUE(transport->send({"GET", "/v2/clock", {}, {}}).ok());
+  EXPECT_GE(t.slept, 60'000ms);  // the 1,001st waits for the window, not for a 429
+  EXPECT_EQ(inner->sent, 1001);
+}
+
+TEST(RateLimitedTransport, AServerAllowingMoreNeverPushesTheClientBelowTheConfiguredValue) {
+  auto inner = std::make_shared<CountingTransport>();
+  inner->stated_limit = 1000;
+  VirtualTime t;
+  auto transport = limited(inner, 1000, t);
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(transport->send({"GET", "/v2/orders", {}, {}}).ok());
+  EXPECT_EQ(t.slept, 0ms);  // 1,000 in one minute, as configured and allowed (was 200 then a stall)
+  EXPECT_EQ(transport->limit_per_min(), 1000);
 }
 
 TEST(RateLimitedTransport, TransportErrorsPassThroughUntouched) {

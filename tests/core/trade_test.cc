@@ -185,7 +185,7 @@ TEST(Vocabulary, NamesRoundTrip) {
   for (auto v : {AlertKind::stream_down, AlertKind::sync_lag, AlertKind::stuck_order,
                  AlertKind::retry_storm, AlertKind::reconciliation_mismatch,
                  AlertKind::external_hold, AlertKind::rate_limit_near, AlertKind::order_parked,
-                 AlertKind::anomaly}) {
+                 AlertKind::anomaly, AlertKind::unreadable_broker_data}) {
     EXPECT_EQ(parse_alert_kind(to_string(v)), v);
   }
   EXPECT_FALSE(parse_side("BUY").has_value());

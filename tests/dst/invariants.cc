@@ -59,14 +59,14 @@ std::int64_t Checker::check_protection(std::int64_t bound_ms, bool engine_up) {
   sim::HttpReply pr = control("GET", "/v2/positions");
   auto positions = alpaca::parse_positions(pr.body);
   std::vector<BrokerOrder> open;
-  if (positions.ok() && !positions->empty()) {
+  if (positions.ok() && positions->size() != 0) {
     sim::HttpReply orr = control("GET", "/v2/orders?status=open&limit=500&nested=true");
     auto orders = alpaca::parse_orders(orr.body);
     if (!orders.ok()) {
       report("setup", "protection orders", "checker: cannot read open orders: " + orr.body);
       return longest_unprotected_ms_;
     }
-    open = std::move(*orders);
+    open = std::move(orders->items);
   } else if (!positions.ok()) {
     report("setup", "protection positions", "checker: cannot read positions: " + pr.body);
     return longest_unprotected_ms_;
@@ -223,7 +223,8 @@ void Checker::check_final(const Engine& engine) {
       }
       if (orders->size() < 500 || fresh == 0) break;
       // One nanosecond before the last one: orders sharing a submission time are not skipped.
-      const Timestamp last = orders->back().submitted_at.value_or(orders->back().created_at);
+      const BrokerOrder& tail = orders->items.back();
+      const Timestamp last = tail.submitted_at.value_or(tail.created_at);
       after = format_rfc3339(Timestamp{last.ns - 1});
     }
   }

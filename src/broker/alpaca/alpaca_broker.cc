@@ -37,12 +37,12 @@ std::string excerpt(std::string_view body) {
 template <typename T>
 BrokerResult<T> malformed_response(const HttpResponse& r, std::string_view method,
                                    const Status& why) {
-  // A 2xx we cannot read: the request worked, or did something, but we do not know what. For a
-  // write that means "resolve by lookup before re-sending"; for a read, ask again later.
+  // A 2xx we cannot read: the broker answered, so it is reachable, but we do not know what it
+  // did. For a write that means "resolve by lookup before re-sending"; for a read, ask again.
   BrokerError e;
-  e.kind = BrokerError::Kind::unknown_outcome;
+  e.kind = BrokerError::Kind::unreadable;
   e.http_status = r.status;
-  e.message = fmt::format("malformed response to {} (HTTP {}): {}", method, r.status, why.message());
+  e.message = fmt::format("unreadable answer to {}: {}", method, why.message());
   e.body = r.body;
   return e;
 }
@@ -135,6 +135,9 @@ std::variant<HttpResponse, BrokerError> AlpacaBroker::call(std::string method, s
     return scrub(std::move(e));
   }
   HttpResponse& r = result.response();
+  if (r.ratelimit_limit && *r.ratelimit_limit > 0 && *r.ratelimit_limit <= INT32_MAX) {
+    stated_rate_limit_.store(static_cast<int>(*r.ratelimit_limit), std::memory_order_relaxed);
+  }
   if (r.status >= 200 && r.status < 300) return std::move(r);
   BrokerError e = classify_status(r);
   e.message = fmt::format("{} {}: {}", req.method, req.target, e.message);
@@ -153,29 +156,52 @@ BrokerResult<T> run(Call&& call_result, std::string_view method, Parse&& parse) 
   return std::move(parsed.value());
 }
 
+// One order; legs that cannot be read are skipped and reported with the result.
+BrokerResult<BrokerOrder> run_order(std::variant<HttpResponse, BrokerError> call_result,
+                                    std::string_view method) {
+  std::vector<UnreadableItem> skipped;
+  BrokerResult<BrokerOrder> out = run<BrokerOrder>(
+      std::move(call_result), method, [&](std::string_view body) { return parse_order(body, &skipped); });
+  out.unreadable() = std::move(skipped);
+  return out;
+}
+
+// A listing: the elements read, with the skipped ones reported alongside.
+template <typename T, typename Parse>
+BrokerResult<std::vector<T>> run_listing(std::variant<HttpResponse, BrokerError> call_result,
+                                         std::string_view method, Parse&& parse) {
+  std::vector<UnreadableItem> skipped;
+  BrokerResult<std::vector<T>> out =
+      run<std::vector<T>>(std::move(call_result), method,
+                          [&](std::string_view body) -> StatusOr<std::vector<T>> {
+                            auto listing = parse(body);
+                            if (!listing.ok()) return listing.status();
+                            skipped = std::move(listing->unreadable);
+                            return std::move(listing->items);
+                          });
+  out.unreadable() = std::move(skipped);
+  return out;
+}
+
 }  // namespace
 
 BrokerResult<BrokerOrder> AlpacaBroker::submit_order(const OrderRequest& request) {
-  return run<BrokerOrder>(call("POST", "/v2/orders", serialize_order_request(request)), "POST",
-                          parse_order);
+  return run_order(call("POST", "/v2/orders", serialize_order_request(request)), "POST");
 }
 
 BrokerResult<BrokerOrder> AlpacaBroker::get_order(std::string_view id) {
   // nested=true: a bracket/OCO parent then carries its legs, whose ids the engine needs when
   // the submit reply that would have listed them was lost.
-  return run<BrokerOrder>(call("GET", "/v2/orders/" + encode(id) + "?nested=true"), "GET",
-                          parse_order);
+  return run_order(call("GET", "/v2/orders/" + encode(id) + "?nested=true"), "GET");
 }
 
 BrokerResult<BrokerOrder> AlpacaBroker::get_order_by_client_id(std::string_view cid) {
-  return run<BrokerOrder>(
-      call("GET", "/v2/orders:by_client_order_id?client_order_id=" + encode(cid)), "GET",
-      parse_order);
+  return run_order(call("GET", "/v2/orders:by_client_order_id?client_order_id=" + encode(cid)),
+                   "GET");
 }
 
 BrokerResult<std::vector<BrokerOrder>> AlpacaBroker::list_orders(const ListOrdersQuery& query) {
-  return run<std::vector<BrokerOrder>>(call("GET", list_orders_target(query)), "GET",
-                                       parse_orders);
+  return run_listing<BrokerOrder>(call("GET", list_orders_target(query)), "GET", parse_orders);
 }
 
 BrokerResult<Unit> AlpacaBroker::cancel_order(std::string_view id) {
@@ -195,13 +221,12 @@ BrokerResult<std::vector<CancelResult>> AlpacaBroker::cancel_all_orders() {
 
 BrokerResult<BrokerOrder> AlpacaBroker::replace_order(std::string_view id,
                                                       const ReplaceRequest& request) {
-  return run<BrokerOrder>(
-      call("PATCH", "/v2/orders/" + encode(id), serialize_replace_request(request)), "PATCH",
-      parse_order);
+  return run_order(call("PATCH", "/v2/orders/" + encode(id), serialize_replace_request(request)),
+                   "PATCH");
 }
 
 BrokerResult<std::vector<BrokerPosition>> AlpacaBroker::list_positions() {
-  return run<std::vector<BrokerPosition>>(call("GET", "/v2/positions"), "GET", parse_positions);
+  return run_listing<BrokerPosition>(call("GET", "/v2/positions"), "GET", parse_positions);
 }
 
 BrokerResult<Account> AlpacaBroker::get_account() {
@@ -209,20 +234,31 @@ BrokerResult<Account> AlpacaBroker::get_account() {
 }
 
 BrokerResult<ActivityPage> AlpacaBroker::fill_activities(const ActivityQuery& query) {
-  const int page_size = query.page_size;
-  return run<ActivityPage>(call("GET", fill_activities_target(query)), "GET",
-                           [page_size](std::string_view body) -> StatusOr<ActivityPage> {
-                             auto list = parse_fill_activities(body);
-                             if (!list.ok()) return list.status();
-                             ActivityPage page;
-                             page.more = static_cast<int>(list->size()) >= page_size;
-                             page.activities = std::move(list.value());
-                             return page;
-                           });
+  std::vector<UnreadableItem> skipped;
+  BrokerResult<ActivityPage> out = run<ActivityPage>(
+      call("GET", fill_activities_target(query)), "GET",
+      [&](std::string_view body) -> StatusOr<ActivityPage> {
+        auto list = parse_fill_activities(body);
+        if (!list.ok()) return list.status();
+        ActivityPage page;
+        // A full page means more may follow, skipped elements included.
+        page.more = static_cast<int>(list->elements) >= query.page_size;
+        page.last_id = std::move(list->last_id);
+        page.activities = std::move(list->items);
+        skipped = std::move(list->unreadable);
+        return page;
+      });
+  out.unreadable() = std::move(skipped);
+  return out;
 }
 
 BrokerResult<MarketClock> AlpacaBroker::get_clock() {
   return run<MarketClock>(call("GET", "/v2/clock"), "GET", parse_clock);
+}
+
+std::optional<int> AlpacaBroker::stated_rate_limit() const {
+  const int v = stated_rate_limit_.load(std::memory_order_relaxed);
+  return v > 0 ? std::optional<int>(v) : std::nullopt;
 }
 
 }  // namespace orderly::alpaca

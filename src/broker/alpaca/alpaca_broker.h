@@ -5,10 +5,12 @@
 //
 //   transport failed before sending            -> not_sent
 //   transport failed after sending (timeout..) -> unknown_outcome
-//   2xx with a body we cannot read             -> unknown_outcome ("malformed response")
+//   2xx with a body we cannot read             -> unreadable (for a write: an unknown outcome)
+//   2xx list with some elements we cannot read -> the rest, and the skipped ones in unreadable()
 //   429, 5xx, other unexpected statuses        -> unknown_outcome (429 with retry_after_ms)
 //   4xx                                        -> rejected (code, message, body, 40310000 parsed)
 
+#include <atomic>
 #include <memory>
 
 #include "broker/alpaca/config.h"
@@ -38,6 +40,7 @@ class AlpacaBroker final : public Broker {
   BrokerResult<Account> get_account() override;
   BrokerResult<ActivityPage> fill_activities(const ActivityQuery& query) override;
   BrokerResult<MarketClock> get_clock() override;
+  std::optional<int> stated_rate_limit() const override;
 
  private:
   // One request; either a 2xx response or the classified error.
@@ -49,14 +52,17 @@ class AlpacaBroker final : public Broker {
   std::shared_ptr<HttpTransport> transport_;
   AlpacaConfig config_;
   const Clock* clock_;
+  std::atomic<int> stated_rate_limit_{0};  // X-Ratelimit-Limit as last seen; 0: never said
 };
 
 // Query strings, exposed for tests.
 std::string list_orders_target(const ListOrdersQuery& query);
 std::string fill_activities_target(const ActivityQuery& query);
 
-// Builds an AlpacaBroker over the real TLS transport (beast_transport.h). Refuses a plain http://
-// URL unless it points at a loopback address.
-StatusOr<std::unique_ptr<Broker>> make_alpaca_broker(const AlpacaConfig& config);
+// Builds an AlpacaBroker over the real TLS transport (beast_transport.h), paced at
+// `rate_limit_per_min` (0: Alpaca's default 200) until the server states the account's own limit
+// (rate_limiter.h). Refuses a plain http:// URL unless it points at a loopback address.
+StatusOr<std::unique_ptr<Broker>> make_alpaca_broker(const AlpacaConfig& config,
+                                                     int rate_limit_per_min = 0);
 
 }  // namespace orderly::alpaca

@@ -4,14 +4,16 @@
 
 namespace orderly::alpaca {
 
-StatusOr<std::unique_ptr<Broker>> make_alpaca_broker(const AlpacaConfig& config) {
+StatusOr<std::unique_ptr<Broker>> make_alpaca_broker(const AlpacaConfig& config,
+                                                     int rate_limit_per_min) {
   BeastTransportOptions options;
   options.base_url = config.base_url;
   auto transport = BeastTransport::create(std::move(options));
   if (!transport.ok()) return transport.status();
-  // 200/minute is Alpaca's hard limit per account; the engine keeps its own budget below it.
+  // Until Alpaca states the account's limit, pace at the configured one (its default: 200).
   std::shared_ptr<HttpTransport> shared = std::make_shared<RateLimitedTransport>(
-      std::shared_ptr<HttpTransport>(std::move(transport.value())), kAlpacaRequestsPerMinute);
+      std::shared_ptr<HttpTransport>(std::move(transport.value())),
+      rate_limit_per_min > 0 ? rate_limit_per_min : kAlpacaRequestsPerMinute);
   return std::unique_ptr<Broker>(std::make_unique<AlpacaBroker>(std::move(shared), config));
 }
 

@@ -114,6 +114,7 @@ class Fields {
     if (v == nullptr || v->is_null()) return std::nullopt;
     std::string text;
     if (v->is_string()) {
+      if (v->get_string().empty()) return std::nullopt;  // Alpaca's way of saying "none" too
       text = std::string(v->get_string());
     } else if (v->is_number()) {
       std::string why;
@@ -135,7 +136,7 @@ class Fields {
 
   std::optional<Timestamp> opt_time(std::string_view key) {
     auto s = opt_string(key);
-    if (!s) return std::nullopt;
+    if (!s || s->empty()) return std::nullopt;
     auto t = parse_rfc3339(*s);
     if (!t) fail(key, "invalid RFC3339 time '" + *s + "'");
     return t;
@@ -210,28 +211,66 @@ StatusOr<const json::array*> as_array(const json::value& v, std::string_view wha
   return &v.get_array();
 }
 
-StatusOr<BrokerOrder> order_from(const json::object& o, std::string raw, int depth);
-
-StatusOr<BrokerOrder> order_from_value(const json::value& v, int depth) {
-  auto o = as_object(v, "order");
-  if (!o.ok()) return o.status();
-  return order_from(**o, json::serialize(v), depth);
+// The element's "id" when it has a readable one: names an unreadable element in reports.
+std::string element_id(const json::value& v) {
+  if (!v.is_object()) return "";
+  auto it = v.get_object().find("id");
+  if (it == v.get_object().end() || !it->value().is_string()) return "";
+  return std::string(it->value().get_string());
 }
 
-StatusOr<BrokerOrder> order_from(const json::object& o, std::string raw, int depth) {
+UnreadableItem unreadable_item(std::string_view kind, const json::value& v, std::string reason) {
+  UnreadableItem u;
+  u.kind = std::string(kind);
+  u.id = element_id(v);
+  u.raw = json::serialize(v);
+  if (u.raw.size() > UnreadableItem::kMaxRaw) u.raw.resize(UnreadableItem::kMaxRaw);
+  u.reason = std::move(reason);
+  return u;
+}
+
+using Skipped = std::vector<UnreadableItem>;
+
+StatusOr<BrokerOrder> order_from(const json::object& o, std::string raw, int depth,
+                                 Skipped* skipped);
+
+StatusOr<BrokerOrder> order_from_value(const json::value& v, int depth, Skipped* skipped) {
+  auto o = as_object(v, "order");
+  if (!o.ok()) return o.status();
+  return order_from(**o, json::serialize(v), depth, skipped);
+}
+
+// A leg that cannot be read is skipped: the parent order and its other legs still count.
+void read_legs(const json::array& legs, int depth, BrokerOrder& r, Skipped* skipped) {
+  for (const auto& leg : legs) {
+    auto parsed = order_from_value(leg, depth + 1, skipped);
+    if (parsed.ok()) {
+      r.legs.push_back(std::move(parsed.value()));
+      continue;
+    }
+    UnreadableItem u = unreadable_item("leg", leg, parsed.status().message());
+    r.parse_notes.push_back("leg '" + u.id + "' skipped: " + u.reason);
+    if (skipped != nullptr) skipped->push_back(std::move(u));
+  }
+}
+
+StatusOr<BrokerOrder> order_from(const json::object& o, std::string raw, int depth,
+                                 Skipped* skipped) {
   if (depth > 4) return malformed("order legs nested too deeply");
   Fields f(o, "order");
   BrokerOrder r;
   r.id = f.string("id");
   r.client_order_id = f.string_or_empty("client_order_id");
-  r.symbol = f.string_or_empty("symbol");  // null for multi-leg option orders
-  const std::string side = f.string("side");
-  if (f.ok()) {
-    if (auto s = parse_side(side)) {
-      r.side = *s;
-    } else {
-      f.fail("side", "unknown side '" + side + "'");
-    }
+  r.symbol = f.string_or_empty("symbol");  // null or "" for multi-leg option orders
+  // A multi-leg (mleg) option order has side "": its legs carry the sides. Any other value we do
+  // not know makes the order unreadable rather than guessed.
+  const std::string side = f.string_or_empty("side");
+  if (side.empty()) {
+    r.parse_notes.push_back("no side (sides are on the legs)");
+  } else if (auto s = parse_side(side)) {
+    r.side = *s;
+  } else {
+    f.fail("side", "unknown side '" + side + "'");
   }
   // `order_type` is the deprecated twin of `type`; either may be the one present.
   auto type = f.opt_string("type");
@@ -288,11 +327,7 @@ StatusOr<BrokerOrder> order_from(const json::object& o, std::string raw, int dep
   if (const auto* legs = f.find("legs"); legs != nullptr && !legs->is_null()) {
     auto arr = as_array(*legs, "order.legs");
     if (!arr.ok()) return arr.status();
-    for (const auto& leg : **arr) {
-      auto parsed = order_from_value(leg, depth + 1);
-      if (!parsed.ok()) return parsed.status();
-      r.legs.push_back(std::move(parsed.value()));
-    }
+    read_legs(**arr, depth, r, skipped);
   }
   r.raw = std::move(raw);
   return r;
@@ -346,22 +381,44 @@ StatusOr<FillActivity> activity_from(const json::object& o, std::string raw) {
   return a;
 }
 
+// Reads an array element by element: `from(object, raw, skipped)` maps one element; one that
+// cannot be read is skipped and reported as `kind`, and the rest is still read.
 template <typename T, typename Fn>
-StatusOr<std::vector<T>> list_of(std::string_view text, std::string_view what, Fn from) {
+StatusOr<Listing<T>> listing_of(std::string_view text, std::string_view kind, Fn from) {
   auto v = parse_value(text);
   if (!v.ok()) return v.status();
-  auto arr = as_array(*v, what);
+  auto arr = as_array(*v, std::string(kind) + " list");
   if (!arr.ok()) return arr.status();
-  std::vector<T> out;
-  out.reserve((*arr)->size());
+  Listing<T> out;
+  out.items.reserve((*arr)->size());
+  out.elements = (*arr)->size();
   for (const auto& e : **arr) {
-    auto o = as_object(e, what);
-    if (!o.ok()) return o.status();
-    auto item = from(**o, json::serialize(e));
-    if (!item.ok()) return item.status();
-    out.push_back(std::move(item.value()));
+    if (!e.is_object()) {
+      out.unreadable.push_back(unreadable_item(kind, e, "expected an object, got " + type_name(e)));
+      continue;
+    }
+    auto item = from(e.get_object(), json::serialize(e), &out.unreadable);
+    if (item.ok()) {
+      out.items.push_back(std::move(item.value()));
+    } else {
+      out.unreadable.push_back(unreadable_item(kind, e, item.status().message()));
+    }
   }
+  if (!(*arr)->empty()) out.last_id = element_id((*arr)->back());
   return out;
+}
+
+// An array where a skipped element would mislead the caller (cancel results): all or nothing.
+template <typename T, typename Fn>
+StatusOr<std::vector<T>> list_of(std::string_view text, std::string_view what, Fn from) {
+  auto listing = listing_of<T>(text, what, [&](const json::object& o, std::string raw, Skipped*) {
+    return from(o, std::move(raw));
+  });
+  if (!listing.ok()) return listing.status();
+  if (!listing->unreadable.empty()) {
+    return Status::error(Status::Code::corruption, listing->unreadable.front().reason);
+  }
+  return std::move(listing->items);
 }
 
 template <typename T, typename Fn>
@@ -375,24 +432,29 @@ StatusOr<T> one_of(std::string_view text, std::string_view what, Fn from) {
 
 }  // namespace
 
-StatusOr<BrokerOrder> parse_order(std::string_view text) {
-  return one_of<BrokerOrder>(text, "order", [](const json::object& o, std::string raw) {
-    return order_from(o, std::move(raw), 0);
+StatusOr<BrokerOrder> parse_order(std::string_view text, std::vector<UnreadableItem>* unreadable) {
+  return one_of<BrokerOrder>(text, "order", [unreadable](const json::object& o, std::string raw) {
+    return order_from(o, std::move(raw), 0, unreadable);
   });
 }
 
-StatusOr<std::vector<BrokerOrder>> parse_orders(std::string_view text) {
-  return list_of<BrokerOrder>(text, "orders", [](const json::object& o, std::string raw) {
-    return order_from(o, std::move(raw), 0);
-  });
+StatusOr<Listing<BrokerOrder>> parse_orders(std::string_view text) {
+  return listing_of<BrokerOrder>(text, "order",
+                                 [](const json::object& o, std::string raw, Skipped* skipped) {
+                                   return order_from(o, std::move(raw), 0, skipped);
+                                 });
 }
 
 StatusOr<BrokerPosition> parse_position(std::string_view text) {
   return one_of<BrokerPosition>(text, "position", position_from);
 }
 
-StatusOr<std::vector<BrokerPosition>> parse_positions(std::string_view text) {
-  return list_of<BrokerPosition>(text, "positions", position_from);
+StatusOr<Listing<BrokerPosition>> parse_positions(std::string_view text) {
+  return listing_of<BrokerPosition>(
+      text, "position",
+      [](const json::object& o, std::string raw, Skipped*) {
+        return position_from(o, std::move(raw));
+      });
 }
 
 StatusOr<Account> parse_account(std::string_view text) {
@@ -414,8 +476,12 @@ StatusOr<Account> parse_account(std::string_view text) {
   });
 }
 
-StatusOr<std::vector<FillActivity>> parse_fill_activities(std::string_view text) {
-  return list_of<FillActivity>(text, "activities", activity_from);
+StatusOr<Listing<FillActivity>> parse_fill_activities(std::string_view text) {
+  return listing_of<FillActivity>(
+      text, "activity",
+      [](const json::object& o, std::string raw, Skipped*) {
+        return activity_from(o, std::move(raw));
+      });
 }
 
 StatusOr<MarketClock> parse_clock(std::string_view text) {
@@ -493,7 +559,7 @@ StatusOr<StreamMessage> parse_stream_message(std::string_view text) {
     if (!df.ok()) return df.status();
     const json::value* order = df.find("order");
     if (order == nullptr || order->is_null()) return malformed("data.order: missing");
-    auto parsed = order_from_value(*order, 0);
+    auto parsed = order_from_value(*order, 0, nullptr);  // unreadable legs: in parse_notes
     if (!parsed.ok()) return parsed.status();
     u.order = std::move(parsed.value());
     u.timestamp = ts.value_or(u.order.updated_at);

@@ -2,9 +2,11 @@
 // Alpaca's JSON <-> domain types. Boost.JSON stays inside json.cc.
 //
 // Input is taken as Alpaca really sends it (alpaca-api.md): decimals as strings OR numbers,
-// explicit nulls, RFC3339 with 0-9 fractional digits and offsets, unknown fields ignored, unknown
-// statuses kept as text (status nullopt) instead of failing the whole page. Malformed input is an
-// error value; nothing here throws.
+// explicit nulls, empty strings for absent values, RFC3339 with 0-9 fractional digits and
+// offsets, unknown fields ignored, unknown statuses kept as text (status nullopt), orders of every
+// asset class (a multi-leg option order has side "" and symbol ""). A list is read element by
+// element: an element that cannot be read is skipped and reported in `unreadable`, never a
+// failure of the whole list. Malformed input is an error value; nothing here throws.
 
 #include <cstdint>
 #include <optional>
@@ -18,12 +20,28 @@
 
 namespace orderly::alpaca {
 
-StatusOr<BrokerOrder> parse_order(std::string_view json);
-StatusOr<std::vector<BrokerOrder>> parse_orders(std::string_view json);
+// The elements of a JSON array that could be read, and those that could not.
+template <typename T>
+struct Listing {
+  std::vector<T> items;
+  std::vector<UnreadableItem> unreadable;  // includes unreadable legs of readable orders
+  std::size_t elements = 0;                // array length: items plus skipped elements
+  std::string last_id;                     // id of the array's last element, read or not
+
+  std::size_t size() const { return items.size(); }
+  const T& operator[](std::size_t i) const { return items[i]; }
+  auto begin() const { return items.begin(); }
+  auto end() const { return items.end(); }
+};
+
+// Legs that cannot be read are skipped (noted in parse_notes) and, given `unreadable`, reported.
+StatusOr<BrokerOrder> parse_order(std::string_view json,
+                                  std::vector<UnreadableItem>* unreadable = nullptr);
+StatusOr<Listing<BrokerOrder>> parse_orders(std::string_view json);
 StatusOr<BrokerPosition> parse_position(std::string_view json);
-StatusOr<std::vector<BrokerPosition>> parse_positions(std::string_view json);
+StatusOr<Listing<BrokerPosition>> parse_positions(std::string_view json);
 StatusOr<Account> parse_account(std::string_view json);
-StatusOr<std::vector<FillActivity>> parse_fill_activities(std::string_view json);
+StatusOr<Listing<FillActivity>> parse_fill_activities(std::string_view json);
 StatusOr<MarketClock> parse_clock(std::string_view json);
 // DELETE /v2/orders answers 207 with [{"id","status","body"?}, ...].
 StatusOr<std::vector<CancelResult>> parse_cancel_all(std::string_view json);

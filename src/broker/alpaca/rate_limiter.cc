@@ -12,7 +12,7 @@ RateLimitedTransport::RateLimitedTransport(std::shared_ptr<HttpTransport> inner,
                                            int limit_per_min, SteadyNow steady_now,
                                            UnixNowSeconds unix_now, Sleep sleep)
     : inner_(std::move(inner)),
-      limit_per_min_(limit_per_min),
+      configured_per_min_(limit_per_min),
       steady_now_(steady_now ? std::move(steady_now) : [] { return steady_clock::now(); }),
       unix_now_(unix_now ? std::move(unix_now)
                          : [] {
@@ -28,9 +28,10 @@ milliseconds RateLimitedTransport::reserve_or_wait() {
   if (now < blocked_until_) {
     return std::chrono::ceil<milliseconds>(blocked_until_ - now);
   }
-  if (limit_per_min_ > 0) {
+  const int limit = stated_per_min_ > 0 ? stated_per_min_ : configured_per_min_;
+  if (limit > 0) {
     while (!sent_.empty() && now - sent_.front() >= std::chrono::minutes(1)) sent_.pop_front();
-    if (static_cast<int>(sent_.size()) >= limit_per_min_) {
+    if (static_cast<int>(sent_.size()) >= limit) {
       return std::max(milliseconds(1), std::chrono::ceil<milliseconds>(
                                            sent_.front() + std::chrono::minutes(1) - now));
     }
@@ -40,6 +41,10 @@ milliseconds RateLimitedTransport::reserve_or_wait() {
 }
 
 void RateLimitedTransport::observe(const HttpResponse& r) {
+  if (r.ratelimit_limit && *r.ratelimit_limit > 0) {
+    std::lock_guard lock(mu_);
+    stated_per_min_ = static_cast<int>(std::min<std::int64_t>(*r.ratelimit_limit, INT32_MAX));
+  }
   const bool exhausted = r.status == 429 || (r.ratelimit_remaining && *r.ratelimit_remaining <= 0);
   if (!exhausted) return;
   // Reset is Unix seconds; without it, a 429 still earns a one-second pause (the Go SDK's).
@@ -65,6 +70,11 @@ TransportResult RateLimitedTransport::send(const HttpRequest& request) {
 milliseconds RateLimitedTransport::waited() const {
   std::lock_guard lock(mu_);
   return waited_;
+}
+
+int RateLimitedTransport::limit_per_min() const {
+  std::lock_guard lock(mu_);
+  return stated_per_min_ > 0 ? stated_per_min_ : configured_per_min_;
 }
 
 }  // namespace orderly::alpaca

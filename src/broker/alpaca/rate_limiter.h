@@ -1,10 +1,13 @@
 #pragma once
-// Client-side guard for Alpaca's 200 requests/minute per account. The engine already budgets its
-// REST calls below that (190/min, with priorities); this decorator is the backstop for every
-// caller of one transport (worker threads, the CLI) and for what the server says: after a 429 or
-// an "X-Ratelimit-Remaining: 0", nothing is sent until X-Ratelimit-Reset. A request waits for a
-// slot instead of being sent into a certain 429 — a 429 on a write is an unknown outcome that
-// costs a lookup to resolve.
+// Client-side guard for Alpaca's per-account request limit (200/minute by default; Alpaca raises
+// it on request, e.g. to 1,000). The limit is the one the server states (X-Ratelimit-Limit) once
+// it has stated one, and the configured rate_limit_per_min until then. The engine budgets its
+// REST calls to min(configured, stated) (Broker::stated_rate_limit), never more than this
+// window lets through, so a call the engine counts as sent does not wait here; this decorator is
+// the backstop for every caller of one transport (worker threads, the CLI) and for what the
+// server says: after a 429 or an "X-Ratelimit-Remaining: 0", nothing is sent until
+// X-Ratelimit-Reset. A request waits for a slot instead of being sent into a certain 429 — a 429
+// on a write is an unknown outcome that costs a lookup to resolve.
 
 #include <chrono>
 #include <cstdint>
@@ -25,7 +28,8 @@ class RateLimitedTransport final : public HttpTransport {
   using UnixNowSeconds = std::function<std::int64_t()>;
   using Sleep = std::function<void(std::chrono::milliseconds)>;
 
-  // `limit_per_min` <= 0 disables the window (the server's headers are still honoured).
+  // `limit_per_min`: the window until the server states its limit; <= 0 disables the window
+  // until then (the server's headers are honoured either way).
   RateLimitedTransport(std::shared_ptr<HttpTransport> inner, int limit_per_min,
                        SteadyNow steady_now = {}, UnixNowSeconds unix_now = {}, Sleep sleep = {});
 
@@ -33,6 +37,8 @@ class RateLimitedTransport final : public HttpTransport {
 
   // Total time callers spent waiting for a slot (for metrics and tests).
   std::chrono::milliseconds waited() const;
+  // The window now: the server's stated limit, else the configured one (<= 0: none).
+  int limit_per_min() const;
 
  private:
   // How long the next request must wait now; reserves the slot when it returns zero.
@@ -40,7 +46,8 @@ class RateLimitedTransport final : public HttpTransport {
   void observe(const HttpResponse& response);
 
   std::shared_ptr<HttpTransport> inner_;
-  const int limit_per_min_;
+  const int configured_per_min_;
+  int stated_per_min_ = 0;  // X-Ratelimit-Limit as last seen (under mu_); 0: not stated
   SteadyNow steady_now_;
   UnixNowSeconds unix_now_;
   Sleep sleep_;

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "broker/alpaca/config.h"
 #include "broker/alpaca/endpoint.h"
@@ -78,6 +79,11 @@ struct AlpacaStream::Impl {
       const auto data = buffer.cdata();
       std::string_view payload(static_cast<const char*>(data.data()), data.size());
       FrameResult r = dispatch_stream_frame(payload, *handler);
+      if (r.kind == FrameKind::malformed) {
+        // The handler counts it and looks for fills; the log says what arrived.
+        spdlog::warn("trade_updates: unreadable message ({}): {}", r.message,
+                     redact(payload.substr(0, 512), secrets));
+      }
       if (r.kind != FrameKind::heartbeat) co_return r;
     }
   }
