@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import threading
+import time
 import unittest
 from decimal import Decimal
 from typing import List
@@ -102,7 +103,14 @@ class AgainstDaemon(unittest.TestCase):
         self.assertEqual(first.client_trade_id, "same-key-1")
         again = self.client.open_trade("T", 3, take_profit_percent="2", client_trade_id="same-key-1")
         self.assertEqual(again.id, first.id)
-        entries = [o for o in broker(self.box, "/v2/orders?status=all&symbols=T") if o["side"] == "buy"]
+        # The answer comes once the intent is committed; the entry reaches the broker just after.
+        deadline = time.monotonic() + 20
+        while True:
+            entries = [o for o in broker(self.box, "/v2/orders?status=all&symbols=T")
+                       if o["side"] == "buy"]
+            if entries or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         self.assertEqual(len(entries), 1)
 
     def test_events_resume_after_the_last_id_seen(self):
