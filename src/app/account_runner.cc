@@ -310,6 +310,7 @@ class AccountRunner::Impl {
     options.engine.sync_lag_ms = config_.alerts.sync_lag_ms;
     options.engine.stuck_order_ms = config_.alerts.stuck_order_ms;
     options.observer = session->log.get();
+    options.engine.unprotected_grace_ms = config_.alerts.unprotected_grace_ms;
     if (config_.sync.stream) {
       alpaca::StreamOptions stream_options;
       stream_options.base_url = account_.base_url;

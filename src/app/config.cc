@@ -91,7 +91,8 @@ std::map<std::string, std::map<std::string, Reader>> schema(Config& c) {
       {"alerts",
        {{"webhook_url", string_into(c.alerts.webhook_url)},
         {"sync_lag_ms", int_into(c.alerts.sync_lag_ms)},
-        {"stuck_order_ms", int_into(c.alerts.stuck_order_ms)}}},
+        {"stuck_order_ms", int_into(c.alerts.stuck_order_ms)},
+        {"unprotected_grace_ms", int_into(c.alerts.unprotected_grace_ms)}}},
       {"lease",
        {{"ttl_ms", int_into(c.lease.ttl_ms)},
         {"safety_margin_ms", int_into(c.lease.safety_margin_ms)},
@@ -369,6 +370,10 @@ Status validate(const Config& c) {
       {"alerts.sync_lag_ms", c.alerts.sync_lag_ms},
       {"alerts.stuck_order_ms", c.alerts.stuck_order_ms},
   };
+  if (c.alerts.unprotected_grace_ms < 0) {
+    return invalid("alerts.unprotected_grace_ms must be 0 or more (got " +
+                   std::to_string(c.alerts.unprotected_grace_ms) + ")");
+  }
   for (const auto& p : positives) {
     if (p.value <= 0) {
       return invalid(std::string(p.name) + " must be positive (got " + std::to_string(p.value) + ")");
@@ -429,6 +434,7 @@ std::string describe(const Config& c) {
     << "alerts.webhook_url=" << (c.alerts.webhook_url.empty() ? "<empty>" : "<set>") << "\n"
     << "alerts.sync_lag_ms=" << c.alerts.sync_lag_ms << "\n"
     << "alerts.stuck_order_ms=" << c.alerts.stuck_order_ms << "\n"
+    << "alerts.unprotected_grace_ms=" << c.alerts.unprotected_grace_ms << "\n"
     << "lease.ttl_ms=" << c.lease.ttl_ms << "\n"
     << "lease.safety_margin_ms=" << c.lease.safety_margin_ms << "\n"
     << "lease.renew_interval_ms=" << c.lease.renew_interval_ms << "\n";

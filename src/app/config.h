@@ -53,6 +53,7 @@ struct AlertsConfig {
   std::string webhook_url;
   std::int64_t sync_lag_ms = 5000;
   std::int64_t stuck_order_ms = 30000;
+  std::int64_t unprotected_grace_ms = 5000;  // a filled position without exits: alert after
 };
 
 // One broker account of a several-account daemon ([[accounts]] tables). The single [broker] form

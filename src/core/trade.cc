@@ -15,6 +15,49 @@ std::string check_price(std::string_view what, Decimal p) {
   return {};
 }
 
+// An exit on the wrong side of the entry's limit could only fill at once (a take-profit below
+// a buy) or never protect (a stop above a buy); one far beyond kWideExitPercent is most likely
+// a typo. A market entry has no price here to judge absolute exits against: the broker does.
+std::string check_exit_sides(const TradeSpec& s) {
+  const bool buy = s.side == Side::buy;
+  const Decimal wide = Decimal::from_int(kWideExitPercent);
+  const std::string allow = "; send \"allow_wide\": true if that is meant";
+  if (!s.allow_wide && s.take_profit.percent && *s.take_profit.percent > wide) {
+    return fmt::format("take_profit percent {} is beyond {}% from the entry{}",
+                       s.take_profit.percent->str(), kWideExitPercent, allow);
+  }
+  if (!s.allow_wide && s.stop_loss && s.stop_loss->percent && *s.stop_loss->percent > wide) {
+    return fmt::format("stop_loss percent {} is beyond {}% from the entry{}",
+                       s.stop_loss->percent->str(), kWideExitPercent, allow);
+  }
+  if (!s.entry_limit_price) return {};
+  const Decimal entry = *s.entry_limit_price;
+  const std::string side = buy ? "a buy" : "a sell";
+  if (s.take_profit.price &&
+      (buy ? *s.take_profit.price <= entry : *s.take_profit.price >= entry)) {
+    return fmt::format("take_profit {} must be {} the entry limit {} for {}",
+                       s.take_profit.price->str(), buy ? "above" : "below", entry.str(), side);
+  }
+  if (s.stop_loss && s.stop_loss->price &&
+      (buy ? *s.stop_loss->price >= entry : *s.stop_loss->price <= entry)) {
+    return fmt::format("stop_loss {} must be {} the entry limit {} for {}",
+                       s.stop_loss->price->str(), buy ? "below" : "above", entry.str(), side);
+  }
+  if (s.allow_wide) return {};
+  const auto hi = entry.add_percent(wide);
+  const auto lo = entry.add_percent(-wide);
+  auto beyond = [&](Decimal p) { return hi && lo && (p > *hi || p < *lo); };
+  if (s.take_profit.price && beyond(*s.take_profit.price)) {
+    return fmt::format("take_profit {} is beyond {}% from the entry limit {}{}",
+                       s.take_profit.price->str(), kWideExitPercent, entry.str(), allow);
+  }
+  if (s.stop_loss && s.stop_loss->price && beyond(*s.stop_loss->price)) {
+    return fmt::format("stop_loss {} is beyond {}% from the entry limit {}{}",
+                       s.stop_loss->price->str(), kWideExitPercent, entry.str(), allow);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string validate(const TradeSpec& s) {
@@ -60,6 +103,7 @@ std::string validate(const TradeSpec& s) {
                                  : "take_profit must be below stop_loss for a sell";
     }
   }
+  if (std::string e = check_exit_sides(s); !e.empty()) return e;
   if (s.exits == ExitMode::native && !s.stop_loss) {
     return "native exits (bracket) need both take_profit and stop_loss";
   }

@@ -35,9 +35,16 @@ struct TradeSpec {
   // same key always names the same trade, so a retried request never opens a second one.
   // Empty: none. Not part of what the trade is (a repeat is compared without it).
   std::string client_trade_id;
+  // Exits further than kWideExitPercent from the entry are refused as a likely typo unless the
+  // request says it means it (`"allow_wide": true`). Checked at open only; not stored.
+  bool allow_wide = false;
 };
 
-// Checks a spec the way the broker would, before anything is recorded. Empty string: valid.
+inline constexpr int kWideExitPercent = 50;
+
+// Checks a spec the way the broker would, before anything is recorded, and refuses what could
+// never protect the position (a stop or take-profit on the wrong side of the entry's limit, an
+// exit absurdly far from it). Empty string: valid.
 std::string validate(const TradeSpec& spec);
 
 enum class TradeState : std::uint8_t {

@@ -113,6 +113,37 @@ std::int64_t Engine::Impl::calls_last_minute(Timestamp now) {
   return static_cast<std::int64_t>(call_times_.size());
 }
 
+// An entry released in the last minute whose trade has no exit sent yet: its fill will need
+// a slot of the budget for the exit at once.
+bool Engine::Impl::awaits_first_exit(OrderId entry_id) {
+  const Order* e = order_ptr(entry_id);
+  if (e == nullptr) return false;
+  const Trade* t = trade_ptr(e->trade_id);
+  if (t == nullptr || is_terminal(t->state) || t->spec.exits == ExitMode::native) return false;
+  if (is_terminal(e->state) && e->filled_qty.is_zero()) return false;
+  for (OrderId id : by_trade_[e->trade_id]) {
+    const Order& o = order_at(id);
+    if (is_exit_role(o.role) && !o.parent_order_id && aux_[id].sent_at) return false;
+  }
+  return true;
+}
+
+// Slots new entries and reads leave free for the exits of entries released within the last
+// minute (issue 14: with 300 trades opened at once, entries took the whole window and exits
+// of filled positions reached the broker up to 120 s after the fill).
+std::int64_t Engine::Impl::exit_reserve(Timestamp now) {
+  while (!entry_releases_.empty() && now.ms_since(entry_releases_.front().first) >= 60'000) {
+    entry_releases_.pop_front();
+  }
+  std::int64_t n = 0;
+  for (const auto& [at, id] : entry_releases_) n += awaits_first_exit(id) ? 1 : 0;
+  return n;
+}
+
+// Releases queued commands in priority order (CommandPriority). Protective work and lookups may
+// use the whole budget and every in-flight slot. Entries and reads keep clear of a tenth of the
+// budget, of one slot per released entry still waiting for its exit, and of one in-flight slot:
+// a burst of entries thus never delays the exit of a filled position by more than one slot.
 std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
   std::vector<Command> out;
   if (queue_.empty()) return out;
@@ -120,32 +151,33 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     return a.priority < b.priority;
   });
   std::int64_t used = calls_last_minute(now);
-  // Background reads leave a tenth of the budget to trading actions and lookups. Sweep pages
-  // are also paced on their own: at most the background share less a minute's worth of fill
-  // catch-ups (one per poll interval). The catch-up finds a missed fill in one call whatever the
-  // number of open orders, while a sweep of 10,000 is 21 pages: sharing one ceiling, the pages
-  // took every slot that freed up and the catch-up waited behind them (a fill missed with the
-  // stream down took 7 s to find at 10,000 open orders, not 2 poll intervals).
+  std::optional<std::int64_t> reserve;  // computed when the first entry or read is looked at
+  // Sweep pages are also paced on their own: at most the background share less a minute's
+  // worth of fill catch-ups (one per poll interval). The catch-up finds a missed fill in one
+  // call whatever the number of open orders, while a sweep of 10,000 is 21 pages: sharing one
+  // ceiling, the pages took every slot that freed up and the catch-up waited behind them (a
+  // fill missed with the stream down took 7 s to find at 10,000 open orders, not 2 polls).
   const std::int64_t budget = rate_budget();
-  const std::int64_t background_budget = budget - std::max<std::int64_t>(1, budget / 10);
+  const std::int64_t deferrable_budget = budget - std::max<std::int64_t>(1, budget / 10);
   const std::int64_t catch_up_reserve = std::min<std::int64_t>(
       budget / 3,
       (60'000 + cfg_.poll_interval_ms - 1) / std::max<std::int64_t>(1, cfg_.poll_interval_ms));
-  const std::int64_t sweep_cap = std::max<std::int64_t>(1, background_budget - catch_up_reserve);
+  const std::int64_t sweep_cap = std::max<std::int64_t>(1, deferrable_budget - catch_up_reserve);
+  const int inflight_cap = cfg_.max_inflight_commands;
+  const int deferrable_inflight_cap = inflight_cap > 1 ? inflight_cap - 1 : inflight_cap;
   while (!sweep_call_times_.empty() && now.ms_since(sweep_call_times_.front()) >= 60'000) {
     sweep_call_times_.pop_front();
   }
   std::deque<Command> keep;
   for (Command& c : queue_) {
-    const bool background = c.priority >= CommandPriority::catch_up;
+    const bool deferrable = c.priority >= CommandPriority::entry;
     const bool sweep = c.priority == CommandPriority::sweep;
-    const std::int64_t limit = background ? background_budget : budget;
-    if (sweep && static_cast<std::int64_t>(sweep_call_times_.size()) >= sweep_cap) {
-      keep.push_back(std::move(c));
-      continue;
-    }
-    const bool room = used < limit && static_cast<int>(outstanding_) < cfg_.max_inflight_commands;
-    if (!room) {
+    if (deferrable && !reserve) reserve = exit_reserve(now);
+    const bool room =
+        deferrable ? used + *reserve < deferrable_budget &&
+                         static_cast<int>(outstanding_) < deferrable_inflight_cap
+                   : used < budget && static_cast<int>(outstanding_) < inflight_cap;
+    if (!room || (sweep && static_cast<std::int64_t>(sweep_call_times_.size()) >= sweep_cap)) {
       keep.push_back(std::move(c));
       continue;
     }
@@ -154,6 +186,10 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     ++metrics_.rest_calls;
     call_times_.push_back(now);
     if (sweep) sweep_call_times_.push_back(now);
+    if (c.priority == CommandPriority::entry && c.kind == CommandKind::submit) {
+      entry_releases_.emplace_back(now, c.order_id);
+      *reserve += awaits_first_exit(c.order_id) ? 1 : 0;
+    }
     rate_dirty_ = true;
     pending_[c.id].released_at = now;
     if (c.kind == CommandKind::submit || c.kind == CommandKind::replace) note_sent(c, now);

@@ -18,6 +18,10 @@
 //   Synchronizer - stream updates, fill catch-up, open-order sweep, in-flight lookups
 //                  (engine_sync.cc)
 //   Reconciler   - positions vs the broker, adoption of our unrecorded orders (engine_sync.cc)
+//   ExitBook     - per symbol and side, our working orders: what covers a position, what
+//                  Alpaca's wash-trade check would meet (exit_book.{h,cc}); entries routed
+//                  around it (engine_trades.cc); gaps in cover raised as unprotected_position
+//                  (engine_protection.cc)
 //   Transaction  - the outbox: one WriteBatch per input, rollback on failure (engine_txn.cc)
 //
 // Thread-compatibility: not thread-safe; a runtime calls it from one thread.
@@ -62,10 +66,17 @@ struct EngineConfig {
   int list_page_size = 500;       // Alpaca's maximum for GET /v2/orders
   int activity_page_size = 100;   // Alpaca's maximum for account activities
   int max_inflight_commands = 8;  // commands released but not answered
+  // A filled position may lack a working exit at the broker this long (the exit on its way, an
+  // exit being re-placed) before it is reported as an unprotected_position alert.
+  std::int64_t unprotected_grace_ms = 5000;
   std::uint64_t seed = 1;         // jitter RNG: a seed replays exactly
   // DST only (orderly-dst --mutation resubmit): disables the submitter's broker-id / known-state
   // check, so orders the broker holds are sent again. Proves the harness catches it. Never set.
   bool mutation_resubmit_known_orders = false;
+  // DST only (orderly-dst --mutation exit_book): entries are sent as asked, whatever our own
+  // orders rest on the other side, and exits that end without closing are not re-placed. Proves
+  // the harness's continuous protection check catches it. Never set.
+  bool mutation_no_exit_book = false;
 };
 
 using CommandId = std::int64_t;
@@ -83,13 +94,22 @@ enum class CommandKind : std::uint8_t {
 };
 std::string_view to_string(CommandKind k);
 
-// Lower value = served first when the rate budget is short.
-enum class CommandPriority : std::uint8_t { trading = 0, lookup = 1, catch_up = 2, sweep = 3 };
+// Lower value = served first when the rate budget is short (principle 9: protective work goes
+// first). `protective`: cancels, exits and flattens, what keeps a filled position covered;
+// `lookup`: in-flight checks and the positions read an exit waits for; `entry`: new entries,
+// which also leave room in the budget for the exits their fills will need (take_commands).
+enum class CommandPriority : std::uint8_t {
+  protective = 0,
+  lookup = 1,
+  entry = 2,
+  catch_up = 3,
+  sweep = 4,
+};
 
 struct Command {
   CommandId id = 0;
   CommandKind kind = CommandKind::submit;
-  CommandPriority priority = CommandPriority::trading;
+  CommandPriority priority = CommandPriority::protective;
   OrderId order_id = 0;  // the local order concerned (0 for bulk reads)
   OrderRequest submit;                // submit
   std::string broker_order_id;        // get_order, cancel, replace

@@ -8,6 +8,7 @@
 //   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
 //   engine.cc         the public wrappers, command release (rate budget), result dispatch
 //   engine_views.cc   health, metrics, positions
+//   engine_protection.cc  the exit book of a symbol, gaps in a position's cover
 
 #include <algorithm>
 #include <cassert>
@@ -28,6 +29,7 @@
 
 #include "core/ids.h"
 #include "engine/engine.h"
+#include "engine/exit_book.h"
 
 namespace orderly {
 namespace engine_internal {
@@ -39,6 +41,11 @@ inline constexpr std::string_view kRateWindow = "rest_calls_last_minute";
 // and the fill catch-up's overlap come within seconds; the views (API, tests) keep showing a trade
 // that just closed.
 inline constexpr std::int64_t kPruneAfterMs = 300'000;
+// Exits placed for one trade within a minute before orderly stops placing more (and says so):
+// a broker that ends them as fast as they are placed would otherwise meet a loop.
+inline constexpr int kMaxExitPlacementsPerMinute = 5;
+// How often the positions touched by events are judged against their exits (engine_protection).
+inline constexpr std::int64_t kProtectionCheckEveryMs = 100;
 
 // Why a command was issued: decides what its answer means.
 enum class Purpose : std::uint8_t {
@@ -118,6 +125,8 @@ inline Decimal signed_qty(Side s, Decimal q) { return s == Side::buy ? q : -q; }
 }  // namespace engine_internal
 
 using engine_internal::is_exit_role;
+using engine_internal::kMaxExitPlacementsPerMinute;
+using engine_internal::kProtectionCheckEveryMs;
 using engine_internal::kPruneAfterMs;
 using engine_internal::kRateWindow;
 using engine_internal::kWatermarkId;
@@ -210,6 +219,7 @@ class Engine::Impl {
                    Decimal qty, Timestamp now);
   void record_new(Order o, std::string note, Timestamp now);
   StatusOr<Trade> open_trade(const TradeSpec& spec, Timestamp now);
+  std::string refuse_reversal(const TradeSpec& spec) const;
   Status cancel_trade(TradeId id, Timestamp now);
 
   // ---------------------------------------------------------------------------------------
@@ -231,11 +241,22 @@ class Engine::Impl {
   void step_trade(TradeId tid, Timestamp now);
   bool replacement_tried(OrderId id);
   bool has_pending_replacement(OrderId id);
+  void ensure_exits(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
   void create_emulated_exit(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
+  void create_fractional_exit(const Trade& t, const ExitPrices& prices, Decimal held,
+                              int generation, Timestamp now);
   void grow_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v, Timestamp now);
   void adopt_replacement(OrderId new_id, Timestamp now);
   void cancel_local_exits(TradeId tid, Timestamp now);
   void step_closing(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
+
+  // ---------------------------------------------------------------------------------------
+  // Protection (engine_protection.cc): the exit book of a symbol, gaps in a position's cover.
+  // ---------------------------------------------------------------------------------------
+  SymbolBook book_of(const std::string& symbol) const;
+  void check_protection(Timestamp now);
+  void note_gap(const std::string& symbol, const std::string& note, std::int64_t gap_ms,
+                Timestamp now);
 
   // ---------------------------------------------------------------------------------------
   // Submitter.
@@ -267,6 +288,11 @@ class Engine::Impl {
   void price_past_own_orders(Order& x, std::string& why);
   bool reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now);
   bool reprice_wash_priced_exit(OrderId id, Timestamp now);
+  bool entry_path_clear(OrderId id, Timestamp now);
+  void cancel_blocking_exits(OrderId entry_id, const std::vector<const BookOrder*>& blockers,
+                             Timestamp now);
+  void end_clearing_if_done(const std::string& symbol);
+  bool on_entry_wash_refusal(OrderId id, const BrokerError& e, Timestamp now);
   void on_insufficient_qty(OrderId id, const BrokerError& e, Timestamp now);
   void on_related_result(const Pending& p, const CommandResult& r, Timestamp now);
   void on_resolve_result(const Pending& p, const CommandResult& r, Timestamp now);
@@ -345,6 +371,8 @@ class Engine::Impl {
   std::string encode_rate_window(Timestamp now);
   void restore_rate_window(const std::string& text);
   std::int64_t calls_last_minute(Timestamp now);
+  bool awaits_first_exit(OrderId entry_id);
+  std::int64_t exit_reserve(Timestamp now);
   std::vector<Command> take_commands(Timestamp now);
   void on_result(CommandId id, CommandResult r, Timestamp now);
   void drain_held_back(Timestamp now);
@@ -421,6 +449,10 @@ class Engine::Impl {
   OrderId max_order_id_ = 0;
   std::int64_t max_alert_id_ = 0;
   std::set<TradeId> touched_trades_;
+  ProtectionWatch protection_{cfg_.unprotected_grace_ms};
+  std::set<std::string> protection_dirty_;  // symbols whose trades changed in this input
+  bool protection_checked_once_ = false;
+  Timestamp last_protection_check_;
   std::int64_t mutant_seq_ = 0;
   std::set<std::int64_t> carry_alerts_;
   std::unordered_map<CommandId, Pending> pending_;
@@ -429,10 +461,15 @@ class Engine::Impl {
   CommandId next_command_id_ = 0;
   std::deque<Timestamp> call_times_;
   std::deque<Timestamp> sweep_call_times_;  // sweep pages of the last minute (pacing only)
+  std::deque<std::pair<Timestamp, OrderId>> entry_releases_;  // entry submits, last minute
   bool rate_dirty_ = false;
   std::deque<Timestamp> attempt_times_;  // re-sends and broker refusals (retry_storm)
   std::vector<OrderEvent> sent_events_;  // "sent" audit events, written with the next commit
   std::unordered_map<OrderId, Timestamp> retry_resolve_at_;
+  // Symbol -> the entry whose way through the wash-trade check is being cleared: exits of
+  // the symbol are placed again once it is at the broker.
+  std::map<std::string, OrderId> clearing_;
+  std::set<OrderId> clear_all_for_;  // entries refused as wash trades against our orders
   std::set<OrderId> wash_priced_exits_;  // exits priced past our own orders (wash-trade check)
   std::map<OrderId, Timestamp> cancel_retry_at_;  // a cancel that got no answer: ask again then
   std::unordered_set<OrderId> anomalous_;  // orders whose broken link was reported (once each)

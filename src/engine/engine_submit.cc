@@ -113,9 +113,11 @@ void Engine::Impl::run_submitter(Timestamp now) {
         continue;
       }
     }
+    if (o.role == OrderRole::entry && !entry_path_clear(id, now)) continue;
     send(id, now);
   }
   if (!await_positions_.empty()) stage_positions(now);
+  check_protection(now);
 }
 
 // Shares held at the broker beyond what our own open sells hold: someone else's orders.
@@ -156,7 +158,7 @@ bool Engine::Impl::mutant_resend(OrderId id, Timestamp now) {
   ax.last_refresh_at = now;
   Command c;
   c.kind = CommandKind::submit;
-  c.priority = CommandPriority::trading;
+  c.priority = CommandPriority::protective;
   c.submit = request_for(o);
   c.submit.client_order_id = o.client_order_id + "-m" + std::to_string(++mutant_seq_);
   stage(std::move(c), Purpose::refresh);  // the answer matches no local order: ignored
@@ -224,7 +226,7 @@ void Engine::Impl::send(OrderId id, Timestamp now) {
   aux_[id].command_outstanding = true;
   aux_[id].sent_at.reset();  // set again when the request leaves (note_sent)
   Command c;
-  c.priority = CommandPriority::trading;
+  c.priority = o.role == OrderRole::entry ? CommandPriority::entry : CommandPriority::protective;
   c.order_id = id;
   if (o.replaces_order_id) {
     // run_submitter checked that the order to replace is held and has its broker id.
@@ -409,6 +411,10 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
       reprice_past_wash_check(id, e, now)) {
     // Priced to pass now: sent again at once, no backoff (attempts still count).
     schedule_retry(id, why, now, EventSource::error, e.body, std::nullopt, /*at_once=*/true);
+    return;
+  }
+  if (o.role == OrderRole::entry && !is_replace && (e.http_status == 403 || e.http_status == 422) &&
+      on_entry_wash_refusal(id, e, now)) {
     return;
   }
   if (is_exit_role(o.role) && !is_replace && e.http_status == 403) {

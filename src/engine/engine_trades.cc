@@ -1,6 +1,7 @@
 // Engine::Impl, TradeManager: intents, what each touched trade needs next, and the pricing of
 // exits past our own opposite orders (wash-trade check).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -35,6 +36,9 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   if (std::string err = validate(spec); !err.empty()) {
     return Status::error(Status::Code::invalid_argument, err);
   }
+  if (std::string err = refuse_reversal(spec); !err.empty()) {
+    return Status::error(Status::Code::invalid_argument, err);
+  }
   begin();
   Trade t;
   t.id = ++max_trade_id_;
@@ -47,24 +51,37 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   Order entry = make_order(t, OrderRole::entry, 0, spec.side, spec.entry_type, spec.qty, now);
   entry.limit_price = spec.entry_limit_price;
   const OrderId entry_id = entry.id;
-  if (spec.exits == ExitMode::native) {
+  // A bracket needs its exit prices in the request and whole shares. Otherwise (percent
+  // targets of a market entry, a fractional qty) native exits are sent once the fill is known,
+  // as one OCO (a simple day order when fractional): they still never wait for a person.
+  std::optional<ExitPrices> prices;
+  if (spec.entry_limit_price) {
+    prices = exit_prices(spec, *spec.entry_limit_price);
+  } else if (spec.take_profit.price && (!spec.stop_loss || spec.stop_loss->price)) {
+    prices = exit_prices(spec, *spec.take_profit.price);
+  }
+  if (spec.exits == ExitMode::native && prices && prices->stop_loss && spec.qty.is_integer()) {
     // One bracket: the legs are created by the broker with the entry, never sent alone.
     entry.order_class = OrderClass::bracket;
     record_new(std::move(entry), "trade opened: bracket entry", now);
     const Side exit_side = opposite(spec.side);
-    auto prices = spec.entry_limit_price ? exit_prices(spec, *spec.entry_limit_price)
-                                         : std::optional<ExitPrices>();
     Order tp = make_order(t, OrderRole::take_profit, 0, exit_side, OrderType::limit, spec.qty,
                           now);
     tp.parent_order_id = entry_id;
-    tp.limit_price = spec.take_profit.price ? spec.take_profit.price
-                     : prices ? std::optional<Decimal>(prices->take_profit) : std::nullopt;
+    tp.limit_price = prices->take_profit;
     record_new(std::move(tp), "bracket take-profit leg", now);
     Order sl = make_order(t, OrderRole::stop_loss, 0, exit_side, OrderType::stop, spec.qty, now);
     sl.parent_order_id = entry_id;
-    sl.stop_price = spec.stop_loss->price ? spec.stop_loss->price
-                    : prices ? prices->stop_loss : std::nullopt;
+    sl.stop_price = prices->stop_loss;
     record_new(std::move(sl), "bracket stop-loss leg", now);
+  } else if (spec.exits == ExitMode::native) {
+    record_new(std::move(entry),
+               spec.qty.is_integer()
+                   ? "trade opened: entry; native exits with percent targets of a market entry "
+                     "are sent as one OCO once the fill price is known"
+                   : "trade opened: entry; a fractional qty takes no bracket: its exit is a "
+                     "simple day order once the entry fills",
+               now);
   } else {
     record_new(std::move(entry), "trade opened: entry; exits follow its fills", now);
   }
@@ -73,6 +90,24 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   Status st = finish(now);
   if (!st.is_ok()) return st;
   return trades_.at(t.id);
+}
+
+// Trades on one symbol in both directions at once would each protect a position the other
+// cancels out (a sell entry against our own long meets the shares our exits hold). Scaling in
+// either direction is fine; reversing waits until the other trades of the symbol ended.
+std::string Engine::Impl::refuse_reversal(const TradeSpec& spec) const {
+  for (OrderId id : orders_of_symbol(spec.symbol)) {
+    const Order& o = order_at(id);
+    if (o.role != OrderRole::entry) continue;
+    auto t = trades_.find(o.trade_id);
+    if (t == trades_.end() || is_terminal(t->second.state) || t->second.spec.side == spec.side) {
+      continue;
+    }
+    return fmt::format("trade {} on {} is {} in the other direction: close or cancel it before "
+                       "opening a {} trade on the symbol",
+                       t->first, spec.symbol, to_string(t->second.state), to_string(spec.side));
+  }
+  return {};
 }
 
 Status Engine::Impl::cancel_trade(TradeId id, Timestamp now) {
@@ -128,7 +163,7 @@ void Engine::Impl::request_cancel(OrderId id, std::string why, Timestamp now) {
   audit(m, m.state, EventSource::intent, std::move(why), {}, now);
   Command c;
   c.kind = CommandKind::cancel;
-  c.priority = CommandPriority::trading;
+  c.priority = CommandPriority::protective;
   c.order_id = id;
   c.broker_order_id = *m.broker_order_id;
   stage(std::move(c), Purpose::cancel);
@@ -146,7 +181,10 @@ bool Engine::Impl::working_or_pending(const Order& o) const {
 
 void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   const Trade* tp = trade_ptr(tid);
-  if (tp == nullptr || is_terminal(tp->state)) return;
+  if (tp == nullptr) return;
+  protection_dirty_.insert(tp->spec.symbol);
+  end_clearing_if_done(tp->spec.symbol);
+  if (is_terminal(tp->state)) return;
   TradeView v = view_of(tid);
   if (v.entry == 0) return;
   const Order& entry = order_at(v.entry);
@@ -202,38 +240,22 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
     step_closing(tid, v, held, now);
     return;
   }
-  if (t.spec.exits == ExitMode::native) {
-    // The broker's bracket cancels the other leg when one fills; nothing to send.
-    return;
-  }
   if (!held.is_positive()) return;
-  // Emulated exits: one working exit order (OCO or plain limit) sized to what is held.
   std::optional<OrderId> active;
-  for (OrderId id : v.exits) {
+  bool leg_working = false;
+  for (OrderId id : v.all_exits) {
     const Order& o = order_at(id);
-    if (o.role != OrderRole::exit && working_or_pending(o)) active = id;
+    if (o.role == OrderRole::exit || !working_or_pending(o)) continue;
+    if (o.parent_order_id) leg_working = true; else active = id;
   }
   if (!active) {
-    // A canceled OCO parent whose leg we have not seen end yet: the leg may have filled (its
-    // fill is what canceled the parent). Wait for it rather than placing a second exit.
-    for (OrderId id : v.all_exits) {
-      const Order& o = order_at(id);
-      if (o.parent_order_id && order_at(*o.parent_order_id).role != OrderRole::entry &&
-          working_or_pending(o)) {
-        return;
-      }
-    }
-  }
-  if (!active) {
-    // An exit that was parked or failed for good is not silently replaced by a new one.
-    for (OrderId id : v.exits) {
-      const Order& o = order_at(id);
-      if (o.role != OrderRole::exit && !o.replaces_order_id &&
-          (o.state == OrderState::parked || o.state == OrderState::submit_failed)) {
-        return;
-      }
-    }
-    create_emulated_exit(tid, v, held, now);
+    // A working leg (a bracket's, or an OCO's whose parent we have not seen end yet: the leg
+    // may have filled, its fill is what ended the parent) covers the position: wait for it.
+    if (leg_working) return;
+    // Principle 9: the exits ended without closing what is held (expired at a close, canceled
+    // outside orderly, rejected, a bracket leg gone): placed again at once, whatever the exit
+    // mode, as one emulated exit for what is held.
+    ensure_exits(tid, v, held, now);
     return;
   }
   const Order& ex = order_at(*active);
@@ -242,7 +264,8 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   if (is_open_at_broker(ex.state) && ex.broker_order_id && ex.filled_qty.is_zero() &&
       ex.qty < held && ex.state != OrderState::pending_replace &&
       ex.state != OrderState::pending_cancel && !has_pending_replacement(*active)) {
-    if (!replacement_tried(*active)) {
+    // Alpaca does not change a fractional qty by replace: such an exit is re-placed instead.
+    if (!replacement_tried(*active) && held.is_integer() && ex.qty.is_integer()) {
       grow_exit(tid, *active, held, v, now);
     } else if (!aux_[*active].cancel_sent && !cancel_retry_at_.count(*active)) {
       // The broker refused to grow it: cancel it; once it is gone a new exit is placed for
@@ -272,6 +295,38 @@ bool Engine::Impl::has_pending_replacement(OrderId id) {
   return false;
 }
 
+// No working exit covers what the trade holds. An exit the broker refused for good (parked,
+// submit_failed) is not replaced by another one: the alerts ask a person. Nor is one placed
+// again and again: a few in a minute means the broker ends them as fast as we place them.
+void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
+  // An entry of the symbol is clearing its way through the wash-trade check: exits follow it.
+  if (clearing_.count(trades_.at(tid).spec.symbol)) return;
+  int recent = 0;
+  for (OrderId id : v.exits) {
+    const Order& o = order_at(id);
+    if (o.role == OrderRole::exit) continue;
+    if (!o.replaces_order_id &&
+        (o.state == OrderState::parked || o.state == OrderState::submit_failed)) {
+      return;
+    }
+    const bool ended_open = o.state == OrderState::expired || o.state == OrderState::canceled ||
+                            o.state == OrderState::rejected;
+    if (!o.replaces_order_id && ended_open && now.ms_since(o.created_at) < 60'000) ++recent;
+  }
+  if (recent >= kMaxExitPlacementsPerMinute) {
+    if (!cfg_.mutation_no_exit_book) {
+      raise(AlertKind::stuck_order, trades_.at(tid).spec.symbol,
+            fmt::format("{}: {} exits placed for trade {} within a minute all ended without "
+                        "closing it; not placing more",
+                        trades_.at(tid).spec.symbol, recent, tid),
+            now);
+    }
+    return;
+  }
+  if (cfg_.mutation_no_exit_book && !v.all_exits.empty()) return;  // DST mutation: no re-placing
+  create_emulated_exit(tid, v, held, now);
+}
+
 void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal held,
                                         Timestamp now) {
   const Trade& t = trades_.at(tid);
@@ -291,6 +346,10 @@ void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal
   if (!prices) return;
   const Side exit_side = opposite(t.spec.side);
   const int generation = next_generation(v, /*flatten=*/false);
+  if (!held.is_integer()) {
+    create_fractional_exit(t, *prices, held, generation, now);
+    return;
+  }
   Order tp = make_order(t, OrderRole::take_profit, generation, exit_side,
                         OrderType::limit, held, now);
   tp.tif = TimeInForce::gtc;
@@ -315,6 +374,26 @@ void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal
     price_past_own_orders(tp, why);
     record_new(std::move(tp), why, now);
   }
+}
+
+// Alpaca takes fractional quantities only in simple day orders: no OCO, and two sells of the
+// same shares would collide on the hold. The position gets one day order: the stop-loss when
+// there is one (the loss is what must not run unattended), else the take-profit. It expires
+// at the close and is placed again (ensure_exits); sent after the close, Alpaca queues it for
+// the next session.
+void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& prices, Decimal held,
+                                          int generation, Timestamp now) {
+  const Side exit_side = opposite(t.spec.side);
+  const bool stop = prices.stop_loss.has_value();
+  Order x = make_order(t, stop ? OrderRole::stop_loss : OrderRole::take_profit, generation,
+                       exit_side, stop ? OrderType::stop : OrderType::limit, held, now);
+  x.tif = TimeInForce::day;
+  if (stop) x.stop_price = prices.stop_loss; else x.limit_price = prices.take_profit;
+  record_new(std::move(x),
+             fmt::format("exit for {} held (fractional: one simple day order): {} {}",
+                         held.str(), stop ? "stop" : "take-profit",
+                         stop ? prices.stop_loss->str() : prices.take_profit.str()),
+             now);
 }
 
 void Engine::Impl::grow_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v,
@@ -540,6 +619,138 @@ bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
     return true;
   }
   request_cancel(id, "our opposite orders changed: cancel, place the exit again as " + to, now);
+  return true;
+}
+
+// ---- Entries and the exit book ------------------------------------------------------------
+
+// Principle 9 meets Alpaca's wash-trade check (§5): a new entry is never sent in a form the
+// check refuses against our own orders. The cheapest safe form, per case:
+//  - nothing of ours in the way, or a complex (bracket) entry: sent as asked;
+//  - only limits of ours on the other side (a take-profit, the active side of an OCO or of a
+//    bracket, whose stop legs are held): a limit one tick inside the tightest of them. A market
+//    buy becomes a buy limit one tick under our lowest resting sell, marketable while it rests;
+//  - a market or stop order of ours on the other side (a stop exit, a flatten): that exit is
+//    canceled, the entry waits for the broker's confirmed `canceled`, is sent, and the exits of
+//    every trade on the symbol are placed again. Another trade's entry in the way is waited for.
+// Returns false while the entry must wait.
+bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
+  const Order& o = order_at(id);
+  if (cfg_.mutation_no_exit_book || o.order_class != OrderClass::simple) return true;
+  const SymbolBook book = book_of(o.symbol);
+  const bool clear_all = clear_all_for_.count(id) > 0;
+  std::vector<const BookOrder*> blockers = book.wash_blockers(o.side, o.type, o.limit_price);
+  if (clear_all) {
+    // The broker refused it against an order of ours the rule above let pass (a held leg
+    // counted after all): every opposite order of ours goes first.
+    blockers.clear();
+    for (const BookOrder& b : book.orders()) {
+      if (b.side != o.side) blockers.push_back(&b);
+    }
+  }
+  if (blockers.empty()) return true;
+  if (!clear_all && (o.type == OrderType::market || o.type == OrderType::limit)) {
+    const std::optional<Decimal> own =
+        o.type == OrderType::limit ? o.limit_price : std::optional<Decimal>();
+    if (const std::optional<Decimal> price = book.passing_limit(o.side, own)) {
+      Order& m = mut_order(id);
+      const std::string was = m.type == OrderType::market ? "market" : m.limit_price->str();
+      m.type = OrderType::limit;
+      m.limit_price = price;
+      audit(m, m.state, EventSource::intent,
+            fmt::format("entry as limit {} (was {}): one tick inside our own {} orders on the "
+                        "other side, which a crossing order would meet in Alpaca's wash-trade "
+                        "check; they stay working",
+                        price->str(), was, o.side == Side::buy ? "sell" : "buy"),
+            {}, now);
+      return true;
+    }
+  }
+  cancel_blocking_exits(id, blockers, now);
+  return false;
+}
+
+// The cancel-first path of entry_path_clear: the exits in the way are canceled, their trades
+// wait to place exits again until the entry is at the broker (clearing_), and every order
+// involved says why in its audit.
+void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
+                                         const std::vector<const BookOrder*>& blockers,
+                                         Timestamp now) {
+  const Order& e = order_at(entry_id);
+  const auto [it, fresh] = clearing_.try_emplace(e.symbol, entry_id);
+  std::vector<std::string> names;
+  for (const BookOrder* b : blockers) {
+    const Order& x = order_at(b->id);
+    names.push_back(x.client_order_id);
+    // Another trade's entry, or a flatten under way: it fills or ends soon; wait for it.
+    if (x.role == OrderRole::entry || x.role == OrderRole::exit) continue;
+    // An OCO goes with its parent; a bracket's legs are canceled themselves (the group goes).
+    OrderId target = x.id;
+    if (x.parent_order_id && order_at(*x.parent_order_id).role != OrderRole::entry) {
+      target = *x.parent_order_id;
+    }
+    const Order& t = order_at(target);
+    if (!t.broker_order_id || !is_open_at_broker(t.state) || aux_[target].cancel_sent ||
+        cancel_retry_at_.count(target) || t.state == OrderState::pending_cancel) {
+      continue;
+    }
+    request_cancel(target,
+                   fmt::format("canceled so that entry {} passes Alpaca's wash-trade check; "
+                               "the exits of {} are placed again once it is at the broker",
+                               e.client_order_id, e.symbol),
+                   now);
+  }
+  if (fresh) {
+    audit(e, e.state, EventSource::intent,
+          fmt::format("waits: our orders {} on the other side of {} would meet it in Alpaca's "
+                      "wash-trade check; exits are canceled first",
+                      fmt::join(names, ", "), e.symbol),
+          {}, now);
+  }
+}
+
+// Once the entry that cleared the way is at the broker (or ended), every trade of the symbol
+// places its exits again (step_trade -> ensure_exits).
+void Engine::Impl::end_clearing_if_done(const std::string& symbol) {
+  auto it = clearing_.find(symbol);
+  if (it == clearing_.end()) return;
+  const Order* e = order_ptr(it->second);
+  if (e != nullptr && !is_known_to_broker(e->state) && !is_terminal(e->state) &&
+      e->state != OrderState::parked) {
+    return;
+  }
+  clearing_.erase(it);
+  if (e != nullptr) clear_all_for_.erase(e->id);
+  for (OrderId id : orders_of_symbol(symbol)) touched_trades_.insert(order_at(id).trade_id);
+}
+
+// A wash-trade refusal of an entry. Against an order of ours: every opposite order of ours is
+// canceled first, then the entry is sent again at once (same client id: the broker created
+// nothing). Against someone else's: bounded retry, then parked with an alert. Never a trade
+// failed in silence.
+bool Engine::Impl::on_entry_wash_refusal(OrderId id, const BrokerError& e, Timestamp now) {
+  if (e.body.find("wash trade") == std::string::npos) return false;
+  constexpr std::string_view kKey = "\"existing_order_id\":\"";
+  const auto pos = e.body.find(kKey);
+  std::string existing;
+  if (pos != std::string::npos) {
+    const auto end = e.body.find('"', pos + kKey.size());
+    if (end != std::string::npos) {
+      existing = e.body.substr(pos + kKey.size(), end - pos - kKey.size());
+    }
+  }
+  const bool ours = by_bid_.count(existing) > 0;
+  if (ours && !cfg_.mutation_no_exit_book) clear_all_for_.insert(id);
+  schedule_retry(id, e.describe(), now, EventSource::error, e.body, std::nullopt,
+                 /*at_once=*/ours);
+  if (!ours) {
+    const Order& o = order_at(id);
+    raise(AlertKind::external_hold, o.symbol,
+          fmt::format("{}: entry {} refused by Alpaca's wash-trade check against order {}, "
+                      "which is not ours; retried with backoff",
+                      o.symbol, o.client_order_id, existing),
+          now);
+  }
   return true;
 }
 

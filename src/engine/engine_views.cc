@@ -104,6 +104,22 @@ Health Engine::Impl::health(Timestamp now) {
   return h;
 }
 
+// Prometheus histogram of broker event time -> local state (cumulative buckets).
+static void append_apply_latency_histogram(std::string& s, const EngineMetrics& m) {
+  s += "# HELP orderly_event_apply_latency_ms Broker event time to local state\n"
+       "# TYPE orderly_event_apply_latency_ms histogram\n";
+  std::int64_t cum = 0;
+  for (std::size_t i = 0; i < m.apply_latency_bucket_ms.size(); ++i) {
+    cum += m.apply_latency_counts[i];
+    s += fmt::format("orderly_event_apply_latency_ms_bucket{{le=\"{}\"}} {}\n",
+                     m.apply_latency_bucket_ms[i], cum);
+  }
+  cum += m.apply_latency_counts.back();
+  s += fmt::format("orderly_event_apply_latency_ms_bucket{{le=\"+Inf\"}} {}\n", cum);
+  s += fmt::format("orderly_event_apply_latency_ms_sum {}\n", m.apply_latency_sum_ms);
+  s += fmt::format("orderly_event_apply_latency_ms_count {}\n", cum);
+}
+
 std::string Engine::Impl::metrics_text(Timestamp now) {
   std::string s;
   auto line = [&](std::string_view name, std::string_view help, std::string_view type,
@@ -149,20 +165,18 @@ std::string Engine::Impl::metrics_text(Timestamp now) {
        metrics_.anomalies);
   line("orderly_broker_unreadable_total", "Elements of broker answers skipped as unreadable",
        "counter", metrics_.broker_unreadable);
+  // The same count as Health::unprotected_positions: the active unprotected_position alerts.
+  std::int64_t unprotected = 0;
+  for (auto it = active_alerts_.lower_bound({AlertKind::unprotected_position, std::string()});
+       it != active_alerts_.end() && it->first.first == AlertKind::unprotected_position; ++it) {
+    ++unprotected;
+  }
+  line("orderly_unprotected_positions",
+       "Symbols whose filled position has had no working exit past unprotected_grace_ms", "gauge",
+       unprotected);
   line("orderly_store_ok", "1 when the last store commit succeeded", "gauge", store_ok_ ? 1 : 0);
   line("orderly_active_alerts", "Alerts currently raised", "gauge", active_alerts_.size());
-  s += "# HELP orderly_event_apply_latency_ms Broker event time to local state\n"
-       "# TYPE orderly_event_apply_latency_ms histogram\n";
-  std::int64_t cum = 0;
-  for (std::size_t i = 0; i < metrics_.apply_latency_bucket_ms.size(); ++i) {
-    cum += metrics_.apply_latency_counts[i];
-    s += fmt::format("orderly_event_apply_latency_ms_bucket{{le=\"{}\"}} {}\n",
-                     metrics_.apply_latency_bucket_ms[i], cum);
-  }
-  cum += metrics_.apply_latency_counts.back();
-  s += fmt::format("orderly_event_apply_latency_ms_bucket{{le=\"+Inf\"}} {}\n", cum);
-  s += fmt::format("orderly_event_apply_latency_ms_sum {}\n", metrics_.apply_latency_sum_ms);
-  s += fmt::format("orderly_event_apply_latency_ms_count {}\n", cum);
+  append_apply_latency_histogram(s, metrics_);
   s += "# HELP orderly_position_qty Position by source\n# TYPE orderly_position_qty gauge\n";
   for (const PositionView& p : positions()) {
     s += fmt::format("orderly_position_qty{{symbol=\"{}\",source=\"local\"}} {}\n", p.symbol,

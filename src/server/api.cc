@@ -245,7 +245,7 @@ TradeSpec parse_trade_spec(const std::string& body) {
   if (!v.is_object()) throw BodyError{"body must be a JSON object"};
   BodyReader r(v.as_object(), "");
   r.allow({"symbol", "side", "qty", "entry", "take_profit", "stop_loss", "exits", "tif",
-           "client_trade_id"});
+           "client_trade_id", "allow_wide"});
   TradeSpec spec;
   if (r.has("client_trade_id")) {
     spec.client_trade_id = r.string("client_trade_id");
@@ -283,6 +283,10 @@ TradeSpec parse_trade_spec(const std::string& body) {
     auto tif = parse_time_in_force(r.string("tif"));
     if (!tif) throw BodyError{"field 'tif' is not a time in force"};
     spec.tif = *tif;
+  }
+  if (const json::value* wide = v.as_object().if_contains("allow_wide")) {
+    if (!wide->is_bool()) throw BodyError{"field 'allow_wide' must be true or false"};
+    spec.allow_wide = wide->as_bool();
   }
   return spec;
 }

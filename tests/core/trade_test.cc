@@ -41,7 +41,7 @@ TEST(TradeValidate, GoodSpecIsValid) {
   EXPECT_EQ(validate(s), "");
   EXPECT_EQ(validate([] { TradeSpec t = good(); t.symbol = "BRK.B"; return t; }()), "");
   EXPECT_EQ(validate([] { TradeSpec t = good(); t.entry_limit_price = D("0.1234");
-                          t.stop_loss = PriceTarget{D("0.0500"), {}}; t.take_profit.price = D("0.5");
+                          t.stop_loss = PriceTarget{D("0.1001"), {}}; t.take_profit.price = D("0.1501");
                           return t; }()), "");
 }
 
@@ -86,7 +86,33 @@ const BadCase kBad[] = {
     {"buy tp equals sl", [](TradeSpec& s) { s.take_profit.price = D("140"); }, "above stop_loss"},
     {"sell tp above sl", [](TradeSpec& s) { s.side = Side::sell; }, "below stop_loss"},
     {"native without sl", [](TradeSpec& s) { s.stop_loss.reset(); }, "native exits"},
+    // Issue 14: what could never protect the position is refused before anything is sent.
+    {"buy tp below its entry limit",
+     [](TradeSpec& s) { s.take_profit.price = D("150"); s.stop_loss->price = D("149"); },
+     "take_profit 150 must be above the entry limit 150.25 for a buy"},
+    {"buy stop above its entry limit", [](TradeSpec& s) { s.stop_loss->price = D("151"); },
+     "stop_loss 151 must be below the entry limit 150.25 for a buy"},
+    {"sell stop below its entry limit",
+     [](TradeSpec& s) { s.side = Side::sell; s.take_profit.price = D("120");
+                        s.stop_loss->price = D("150"); },
+     "stop_loss 150 must be above the entry limit 150.25 for a sell"},
+    {"tp beyond 50%", [](TradeSpec& s) { s.take_profit.price = D("240"); }, "beyond 50%"},
+    {"stop beyond 50%", [](TradeSpec& s) { s.stop_loss->price = D("70"); }, "allow_wide"},
+    {"tp percent beyond 50%",
+     [](TradeSpec& s) { s.take_profit = PriceTarget{std::nullopt, D("60")}; }, "beyond 50%"},
+    {"tp percent 0", [](TradeSpec& s) { s.take_profit = PriceTarget{std::nullopt, D("0")}; },
+     "percent must be positive"},
 };
+
+TEST(TradeValidate, WideExitsPassWhenTheRequestSaysSo) {
+  TradeSpec s = good();
+  s.take_profit.price = D("240");
+  s.stop_loss->price = D("70");
+  s.allow_wide = true;
+  EXPECT_EQ(validate(s), "");
+  s.stop_loss->price = D("151");
+  EXPECT_NE(validate(s), "") << "the wrong side is refused even when wide is allowed";
+}
 
 TEST(TradeValidate, EachErrorIsNamed) {
   for (const BadCase& c : kBad) {
@@ -185,7 +211,8 @@ TEST(Vocabulary, NamesRoundTrip) {
   for (auto v : {AlertKind::stream_down, AlertKind::sync_lag, AlertKind::stuck_order,
                  AlertKind::retry_storm, AlertKind::reconciliation_mismatch,
                  AlertKind::external_hold, AlertKind::rate_limit_near, AlertKind::order_parked,
-                 AlertKind::anomaly, AlertKind::unreadable_broker_data}) {
+                 AlertKind::anomaly, AlertKind::unreadable_broker_data,
+                 AlertKind::unprotected_position}) {
     EXPECT_EQ(parse_alert_kind(to_string(v)), v);
   }
   EXPECT_FALSE(parse_side("BUY").has_value());

@@ -1,0 +1,88 @@
+// Engine::Impl, protection (principle 9): each symbol's filled position is watched against the
+// exit book; a gap in its cover longer than unprotected_grace_ms is raised as an
+// unprotected_position alert, audited on every order involved, and cleared once the position
+// is covered again or flat.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "engine/engine_impl.h"
+
+namespace orderly {
+
+SymbolBook Engine::Impl::book_of(const std::string& symbol) const {
+  SymbolBook book;
+  for (OrderId id : orders_of_symbol(symbol)) {
+    const Order& o = order_at(id);
+    book.add(o, o.parent_order_id ? order_ptr(*o.parent_order_id) : nullptr);
+  }
+  return book;
+}
+
+// Symbols touched by this input, and those with a gap open (time alone can push a gap past
+// its grace). Neither walks more than the orders of those symbols.
+// At most every kProtectionCheckEveryMs (or the grace, when shorter: a grace of 0 asks to
+// hear of every gap): a symbol's walk costs as much as applying an event, and a burst of
+// events within a few milliseconds changes nothing a grace of seconds could see.
+void Engine::Impl::check_protection(Timestamp now) {
+  const std::int64_t every = std::min(kProtectionCheckEveryMs, cfg_.unprotected_grace_ms);
+  if (protection_checked_once_ && now.ms_since(last_protection_check_) < every &&
+      now >= last_protection_check_) {
+    return;
+  }
+  last_protection_check_ = now;
+  std::set<std::string> symbols = std::move(protection_dirty_);
+  protection_dirty_.clear();
+  if (!protection_checked_once_) {
+    // After a start: positions loaded from the store are judged before anything touches them.
+    protection_checked_once_ = true;
+    for (const auto& [id, t] : trades_) {
+      if (!is_terminal(t.state)) symbols.insert(t.spec.symbol);
+    }
+  }
+  for (std::string& s : protection_.open_gaps()) symbols.insert(std::move(s));
+  for (const std::string& symbol : symbols) {
+    const SymbolBook book = book_of(symbol);
+    const ProtectionWatch::Result r = protection_.observe(symbol, book.is_protected(), now);
+    const bool raised = alert_active(AlertKind::unprotected_position, symbol);
+    if (book.is_protected()) {
+      if (raised) {
+        clear(AlertKind::unprotected_position, symbol, now);
+        note_gap(symbol,
+                 fmt::format("{} protected again after {} ms without cover", symbol, r.gap_ms),
+                 r.gap_ms, now);
+      }
+      continue;
+    }
+    // The alert, not the watch, says whether it was raised: a rolled-back commit takes the
+    // alert away while the watch still counts the gap as past its grace.
+    if (!raised && r.gap_ms >= cfg_.unprotected_grace_ms) {
+      const Decimal net = book.net();
+      const Side exit_side = net.is_positive() ? Side::sell : Side::buy;
+      const std::string what = fmt::format(
+          "{}: {} held, {} covered by working exits at the broker for {} ms (grace {} ms)",
+          symbol, net.str(), book.covered(exit_side).str(), r.gap_ms,
+          cfg_.unprotected_grace_ms);
+      raise(AlertKind::unprotected_position, symbol, what, now);
+      note_gap(symbol, "unprotected position: " + what, r.gap_ms, now);
+    }
+  }
+}
+
+// The audit of a gap: every order that holds the position or should cover it.
+void Engine::Impl::note_gap(const std::string& symbol, const std::string& note,
+                            std::int64_t gap_ms, Timestamp now) {
+  const Timestamp since = now.plus_ms(-gap_ms);
+  for (OrderId id : std::vector<OrderId>(orders_of_symbol(symbol))) {
+    const Order& o = order_at(id);
+    const Trade* t = trade_ptr(o.trade_id);
+    if (t == nullptr || is_terminal(t->state)) continue;
+    const bool holds = o.role == OrderRole::entry && o.filled_qty.is_positive();
+    const bool covers = is_exit_role(o.role) &&
+                        (working_or_pending(o) || o.updated_at >= since);
+    if (!holds && !covers) continue;
+    audit(o, o.state, EventSource::intent, note, {}, now);
+  }
+}
+
+}  // namespace orderly

@@ -1,0 +1,111 @@
+// The exit book alone: coverage of a position, Alpaca's wash-trade rule (alpaca-api.md §5)
+// against our own orders, and the protection watch's grace.
+
+#include "engine/exit_book.h"
+
+#include <gtest/gtest.h>
+
+namespace orderly {
+namespace {
+
+Decimal D(std::string_view s) { return Decimal::must(s); }
+
+Order order(OrderId id, OrderRole role, Side side, OrderType type, const char* qty,
+            OrderState state) {
+  Order o;
+  o.id = id;
+  o.trade_id = 1;
+  o.role = role;
+  o.symbol = "F";
+  o.side = side;
+  o.type = type;
+  o.qty = D(qty);
+  o.state = state;
+  return o;
+}
+
+Order filled_buy(OrderId id, const char* qty) {
+  Order o = order(id, OrderRole::entry, Side::buy, OrderType::market, qty, OrderState::filled);
+  o.filled_qty = D(qty);
+  return o;
+}
+
+// A long of 10 with an OCO: take-profit 11.00 (new), stop 9.00 (held leg).
+SymbolBook long_with_oco(OrderState tp_state = OrderState::new_) {
+  SymbolBook b;
+  b.add(filled_buy(1, "10"), nullptr);
+  Order tp = order(2, OrderRole::take_profit, Side::sell, OrderType::limit, "10", tp_state);
+  tp.order_class = OrderClass::oco;
+  tp.limit_price = D("11.00");
+  Order sl = order(3, OrderRole::stop_loss, Side::sell, OrderType::stop, "10", OrderState::held);
+  sl.stop_price = D("9.00");
+  sl.parent_order_id = 2;
+  b.add(tp, nullptr);
+  b.add(sl, &tp);
+  return b;
+}
+
+TEST(SymbolBook, AnOcoCoversTheLongOnceNotTwice) {
+  const SymbolBook b = long_with_oco();
+  EXPECT_EQ(b.net(), D("10"));
+  EXPECT_EQ(b.covered(Side::sell), D("10"));
+  EXPECT_TRUE(b.is_protected());
+}
+
+TEST(SymbolBook, AnExitBeingCanceledOrNotYetSentCoversNothing) {
+  EXPECT_FALSE(long_with_oco(OrderState::pending_cancel).is_protected());
+  EXPECT_FALSE(long_with_oco(OrderState::submitting).is_protected());
+  SymbolBook flat;
+  flat.add(filled_buy(1, "10"), nullptr);
+  Order sold = order(2, OrderRole::take_profit, Side::sell, OrderType::limit, "10",
+                     OrderState::filled);
+  sold.filled_qty = D("10");
+  flat.add(sold, nullptr);
+  EXPECT_TRUE(flat.is_protected()) << "flat needs no cover";
+}
+
+TEST(SymbolBook, WashRuleSeesOurActiveLimitButNotTheHeldStopLeg) {
+  const SymbolBook b = long_with_oco();
+  // A market buy meets the take-profit limit.
+  EXPECT_EQ(b.wash_blockers(Side::buy, OrderType::market, std::nullopt).size(), 1u);
+  // A buy limit under it crosses nothing; at or above it, it does.
+  EXPECT_TRUE(b.wash_blockers(Side::buy, OrderType::limit, D("10.99")).empty());
+  EXPECT_EQ(b.wash_blockers(Side::buy, OrderType::limit, D("11.00")).size(), 1u);
+  // Same side: never in the way.
+  EXPECT_TRUE(b.wash_blockers(Side::sell, OrderType::market, std::nullopt).empty());
+  EXPECT_EQ(b.passing_limit(Side::buy, std::nullopt), D("10.99"));
+  EXPECT_EQ(b.passing_limit(Side::buy, D("10.50")), D("10.50")) << "never worse than its own";
+}
+
+TEST(SymbolBook, AnActiveStopOfOursLetsNoSimpleOrderPass) {
+  SymbolBook b;
+  b.add(filled_buy(1, "1"), nullptr);
+  Order stop = order(2, OrderRole::stop_loss, Side::sell, OrderType::stop, "1", OrderState::new_);
+  stop.stop_price = D("9.00");
+  b.add(stop, nullptr);
+  EXPECT_EQ(b.wash_blockers(Side::buy, OrderType::limit, D("5.00")).size(), 1u);
+  EXPECT_FALSE(b.passing_limit(Side::buy, std::nullopt).has_value());
+  EXPECT_TRUE(b.is_protected());
+}
+
+TEST(ProtectionWatch, AGapIsReportedOnlyPastItsGraceAndEndsWhenCovered) {
+  ProtectionWatch w(5'000);
+  const Timestamp t0 = Timestamp::from_ms(1'000'000);
+  EXPECT_EQ(w.observe("F", false, t0).change, ProtectionWatch::Change::gap_opened);
+  EXPECT_EQ(w.observe("F", false, t0.plus_ms(4'999)).change, ProtectionWatch::Change::none);
+  EXPECT_EQ(w.unprotected(), 0);
+  auto r = w.observe("F", false, t0.plus_ms(5'000));
+  EXPECT_EQ(r.change, ProtectionWatch::Change::past_grace);
+  EXPECT_EQ(w.unprotected(), 1);
+  EXPECT_EQ(w.open_gaps(), std::vector<std::string>{"F"});
+  r = w.observe("F", true, t0.plus_ms(7'000));
+  EXPECT_EQ(r.change, ProtectionWatch::Change::closed);
+  EXPECT_EQ(r.gap_ms, 7'000);
+  EXPECT_TRUE(r.was_past_grace);
+  EXPECT_EQ(w.unprotected(), 0);
+  EXPECT_TRUE(w.open_gaps().empty());
+  EXPECT_EQ(w.observe("F", true, t0.plus_ms(8'000)).change, ProtectionWatch::Change::none);
+}
+
+}  // namespace
+}  // namespace orderly

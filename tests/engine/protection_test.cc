@@ -1,0 +1,332 @@
+// Principle 9: every filled position is protected, or someone is told. These tests run the
+// engine against the simulator model under virtual time and judge from both sides: the
+// engine's audit (when a fill was known, when an exit left) and the broker's open orders.
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim_world.h"
+
+namespace orderly::testing {
+namespace {
+
+TradeSpec market_with_oco(const std::string& symbol, const char* qty) {
+  TradeSpec spec;
+  spec.symbol = symbol;
+  spec.qty = Decimal::must(qty);
+  spec.entry_type = OrderType::market;
+  spec.tif = TimeInForce::day;
+  spec.take_profit.price = Decimal::must("11.00");
+  spec.stop_loss = PriceTarget{.price = Decimal::must("9.00")};
+  spec.exits = ExitMode::emulated;
+  return spec;
+}
+
+// When the engine first recorded `to` for an order (any source), if ever.
+std::optional<Timestamp> first_event(SimWorld& w, OrderId id,
+                                     std::initializer_list<OrderState> to) {
+  auto events = w.store->order_events(id);
+  EXPECT_TRUE(events.ok());
+  if (!events.ok()) return std::nullopt;
+  for (const OrderEvent& e : *events) {
+    if (std::find(to.begin(), to.end(), e.to) != to.end()) return e.at;
+  }
+  return std::nullopt;
+}
+
+// The moment the broker answered our first send of an order: in the simulation runtime a
+// command is executed when it is released, so this is when it left the rate budget.
+std::optional<Timestamp> first_reply(SimWorld& w, OrderId id) {
+  auto events = w.store->order_events(id);
+  EXPECT_TRUE(events.ok());
+  if (!events.ok()) return std::nullopt;
+  for (const OrderEvent& e : *events) {
+    if (e.source == EventSource::response) return e.at;
+  }
+  return std::nullopt;
+}
+
+// From the broker's side: every position is covered by open orders of the opposite side (an
+// OCO or bracket counted once, by its open parent or active leg). Empty string: all covered.
+std::string uncovered_positions(SimWorld& w) {
+  auto positions = w.broker.list_positions();
+  if (!positions.ok()) return "positions unreadable";
+  ListOrdersQuery q;
+  q.nested = true;
+  auto open = w.broker.list_orders(q);
+  if (!open.ok()) return "orders unreadable";
+  std::string out;
+  for (const BrokerPosition& p : positions.value()) {
+    if (p.qty.is_zero()) continue;
+    const Side exit_side = p.qty.is_positive() ? Side::sell : Side::buy;
+    Decimal covered;
+    for (const BrokerOrder& o : open.value()) {
+      if (o.symbol != p.symbol) continue;
+      Decimal group;
+      // A held leg is the inactive sibling of an active order of its group: counted by it.
+      const bool held_leg = o.status == OrderState::held;
+      if (o.side == exit_side && o.qty && !held_leg) group = *o.qty - o.filled_qty;
+      for (const BrokerOrder& leg : o.legs) {
+        if (leg.side == exit_side && leg.qty && leg.status && is_open_at_broker(*leg.status) &&
+            *leg.status != OrderState::held) {
+          group = Decimal::max(group, *leg.qty - leg.filled_qty);
+        }
+      }
+      covered += group;
+    }
+    const Decimal held = p.qty.is_positive() ? p.qty : -p.qty;
+    if (covered < held) {
+      out += fmt::format("{}: {} held, {} covered; ", p.symbol, p.qty.str(), covered.str());
+    }
+  }
+  return out;
+}
+
+std::vector<Order> orders_of(SimWorld& w, TradeId trade) {
+  std::vector<Order> out;
+  for (const Order& o : w.rt->engine().orders()) {
+    if (o.trade_id == trade) out.push_back(o);
+  }
+  return out;
+}
+
+std::optional<Order> working_exit(SimWorld& w, TradeId trade) {
+  for (const Order& o : orders_of(w, trade)) {
+    if (o.role != OrderRole::entry && !o.parent_order_id && is_open_at_broker(o.state)) return o;
+  }
+  return std::nullopt;
+}
+
+TradeState state_of(SimWorld& w, TradeId id) {
+  for (const Trade& t : w.rt->engine().trades()) {
+    if (t.id == id) return t.state;
+  }
+  return TradeState::failed;
+}
+
+// Another client of the account cancels an order (the dashboard, a script): orderly learns it
+// from the stream like any other cancel.
+void cancel_elsewhere(SimWorld& w, const std::string& broker_id) {
+  const sim::HttpReply r = w.exchange->handle({"DELETE", "/v2/orders/" + broker_id, {}, {}});
+  ASSERT_LT(r.status, 300) << r.body;
+}
+
+bool alert_active(SimWorld& w, AlertKind kind, const std::string& subject) {
+  for (const Alert& a : w.rt->engine().active_alerts()) {
+    if (a.kind == kind && a.subject == subject) return true;
+  }
+  return false;
+}
+
+int audit_notes_containing(SimWorld& w, OrderId id, std::string_view text) {
+  auto events = w.store->order_events(id);
+  if (!events.ok()) return 0;
+  int n = 0;
+  for (const OrderEvent& e : *events) n += e.note.find(text) != std::string::npos ? 1 : 0;
+  return n;
+}
+
+// Issue 14: with 300 trades opened at once, new entries took the budget ahead of the exits of
+// positions that had already filled (up to 120 s late).
+TEST(ProtectiveFirst, BurstOfEntriesNeverDelaysAnExitByMoreThanOneBudgetSlot) {
+  SimWorld w(11);
+  std::map<std::string, Decimal> prices;
+  for (int i = 0; i < 300; ++i) prices[fmt::format("B{:03}", i)] = Decimal::must("10.00");
+  w.exchange->set_prices(prices);
+  w.start();
+  ASSERT_EQ(w.options.engine.rate_limit_per_min, 190);
+  const Timestamp opened_at = w.clock.now();
+  for (const auto& [symbol, price] : prices) {
+    ASSERT_TRUE(w.rt->open_trade(market_with_oco(symbol, "10")).ok());
+  }
+  w.run(8 * 60'000);
+
+  const std::int64_t slot_ms = (60'000 + 189) / 190;  // one call of the budget: 316 ms
+  std::int64_t worst_ms = -1, all_out_ms = 0;
+  int protected_trades = 0;
+  for (const Trade& t : w.rt->engine().trades()) {
+    std::optional<Timestamp> filled, exit_sent;
+    for (const Order& o : w.rt->engine().orders()) {
+      if (o.trade_id != t.id) continue;
+      if (o.role == OrderRole::entry) {
+        filled = first_event(w, o.id, {OrderState::partially_filled, OrderState::filled});
+      } else if (o.role == OrderRole::take_profit && !o.parent_order_id) {
+        exit_sent = first_reply(w, o.id);
+      }
+    }
+    ASSERT_TRUE(filled && exit_sent) << t.spec.symbol;
+    worst_ms = std::max(worst_ms, exit_sent->ms_since(*filled));
+    all_out_ms = std::max(all_out_ms, exit_sent->ms_since(opened_at));
+    protected_trades += 1;
+  }
+  EXPECT_EQ(protected_trades, 300);
+  EXPECT_LE(worst_ms, slot_ms) << "worst delay from a known fill to its exit at the broker";
+  std::printf("[ burst ] 300 trades: worst fill -> exit at the broker %lld ms (slot %lld ms); "
+              "last exit out %lld ms after the burst\n",
+              static_cast<long long>(worst_ms), static_cast<long long>(slot_ms),
+              static_cast<long long>(all_out_ms));
+}
+
+// An exit canceled outside orderly is placed again at once; while the broker refuses new
+// orders the gap outlives the grace: unprotected_position is raised (subject: the symbol),
+// counted in health, audited on the orders involved, and cleared once the exit is back.
+TEST(Protection, ExitCanceledElsewhereIsPlacedAgainAndAGapIsRaisedThenCleared) {
+  SimWorld w(12);
+  w.set_price("F", "10.00");
+  w.start();
+  auto t = w.rt->open_trade(market_with_oco("F", "10"));
+  ASSERT_TRUE(t.ok());
+  w.run(3'000);
+  const std::optional<Order> first = working_exit(w, t->id);
+  ASSERT_TRUE(first && first->broker_order_id);
+  EXPECT_EQ(uncovered_positions(w), "");
+
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[{"on":"http","action":"status","p":1.0,)"
+                                        R"("status":503,"route":"POST /v2/orders"}]})"),
+            "");
+  cancel_elsewhere(w, *first->broker_order_id);
+  w.run(w.options.engine.unprotected_grace_ms + 2'000);
+  EXPECT_NE(uncovered_positions(w), "");
+  EXPECT_TRUE(alert_active(w, AlertKind::unprotected_position, "F"));
+  EXPECT_EQ(w.rt->health().unprotected_positions, 1);
+  EXPECT_NE(w.rt->metrics_text().find("orderly_unprotected_positions 1"), std::string::npos);
+  const OrderId entry = orders_of(w, t->id).front().id;
+  EXPECT_EQ(audit_notes_containing(w, entry, "unprotected position"), 1);
+
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");
+  w.run(120'000);  // past the backoff of the refused attempts
+  EXPECT_EQ(uncovered_positions(w), "");
+  const std::optional<Order> again = working_exit(w, t->id);
+  ASSERT_TRUE(again);
+  EXPECT_NE(again->id, first->id);
+  EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F"));
+  EXPECT_EQ(w.rt->health().unprotected_positions, 0);
+  EXPECT_EQ(audit_notes_containing(w, entry, "protected again"), 1);
+  EXPECT_EQ(state_of(w, t->id), TradeState::open);
+}
+
+// A native bracket's legs canceled by another client: the position is covered again at once by
+// an emulated OCO for what is held.
+TEST(Protection, NativeBracketLegsCanceledElsewhereArePlacedAgainAsAnOco) {
+  SimWorld w(13);
+  w.set_price("F", "10.00");
+  w.start();
+  TradeSpec spec = market_with_oco("F", "10");
+  spec.exits = ExitMode::native;
+  auto t = w.rt->open_trade(spec);
+  ASSERT_TRUE(t.ok());
+  w.run(3'000);
+  EXPECT_EQ(uncovered_positions(w), "");
+  std::optional<Order> tp_leg;
+  for (const Order& o : orders_of(w, t->id)) {
+    if (o.role == OrderRole::take_profit && o.parent_order_id) tp_leg = o;
+  }
+  ASSERT_TRUE(tp_leg && tp_leg->broker_order_id);
+  cancel_elsewhere(w, *tp_leg->broker_order_id);
+  w.run(3'000);
+
+  EXPECT_EQ(uncovered_positions(w), "");
+  const std::optional<Order> oco = working_exit(w, t->id);
+  ASSERT_TRUE(oco);
+  EXPECT_EQ(oco->order_class, OrderClass::oco);
+  EXPECT_EQ(oco->qty, Decimal::must("10"));
+  EXPECT_EQ(state_of(w, t->id), TradeState::open);
+}
+
+// Issue 14: a second market entry on a symbol where our take-profit rests was refused by the
+// wash-trade check and the trade failed. It is sent as a limit one tick under our resting sell:
+// marketable, it fills at the market, and both trades end protected.
+TEST(ExitBook, SecondMarketEntryOnAHeldSymbolFillsAndBothTradesEndProtected) {
+  SimWorld w(14);
+  w.set_price("F", "10.00");
+  w.start();
+  auto a = w.rt->open_trade(market_with_oco("F", "10"));
+  ASSERT_TRUE(a.ok());
+  w.run(3'000);
+  ASSERT_TRUE(working_exit(w, a->id));
+  auto b = w.rt->open_trade(market_with_oco("F", "5"));
+  ASSERT_TRUE(b.ok());
+  w.run(5'000);
+
+  EXPECT_EQ(w.errors_with_code("40310000"), 0);
+  EXPECT_EQ(state_of(w, a->id), TradeState::open);
+  EXPECT_EQ(state_of(w, b->id), TradeState::open);
+  const Order entry_b = orders_of(w, b->id).front();
+  EXPECT_EQ(entry_b.type, OrderType::limit);
+  EXPECT_EQ(entry_b.limit_price, Decimal::must("10.99")) << "one tick under our sell at 11.00";
+  EXPECT_EQ(entry_b.filled_avg_price, Decimal::must("10.00")) << "filled at the market";
+  EXPECT_EQ(uncovered_positions(w), "");
+  EXPECT_TRUE(working_exit(w, a->id) && working_exit(w, b->id));
+  EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F"));
+}
+
+// Entries in a burst on one symbol, each scaling in: every one ends filled and protected.
+TEST(ExitBook, SeveralEntriesOnOneSymbolAtOnceAllEndProtected) {
+  SimWorld w(15);
+  w.set_price("F", "10.00");
+  w.start();
+  std::vector<TradeId> ids;
+  for (int i = 0; i < 6; ++i) {
+    auto t = w.rt->open_trade(market_with_oco("F", "3"));
+    ASSERT_TRUE(t.ok());
+    ids.push_back(t->id);
+    if (i % 2 == 1) w.run(500);
+  }
+  w.run(10'000);
+  for (TradeId id : ids) {
+    EXPECT_EQ(state_of(w, id), TradeState::open) << id;
+    EXPECT_TRUE(working_exit(w, id)) << id;
+  }
+  EXPECT_EQ(uncovered_positions(w), "");
+  EXPECT_EQ(w.errors_with_code("40310000"), 0);
+}
+
+// A sell trade on a symbol we hold long through another trade would protect a position the
+// other cancels out: refused up front, nothing sent.
+TEST(ExitBook, ReversalWhileTheOtherDirectionIsOpenIsRefusedUpFront) {
+  SimWorld w(16);
+  w.set_price("F", "10.00");
+  w.start();
+  auto a = w.rt->open_trade(market_with_oco("F", "10"));
+  ASSERT_TRUE(a.ok());
+  w.run(3'000);
+  TradeSpec sell = market_with_oco("F", "10");
+  sell.side = Side::sell;
+  sell.take_profit.price = Decimal::must("9.00");
+  sell.stop_loss = PriceTarget{.price = Decimal::must("11.00")};
+  auto b = w.rt->open_trade(sell);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), Status::Code::invalid_argument);
+  EXPECT_NE(b.status().message().find("other direction"), std::string::npos);
+}
+
+// Native exits with percent targets on a market entry used to end `failed` (a bracket needs
+// its prices): the exits are sent as one OCO once the fill price is known.
+TEST(Protection, NativePercentExitsOfAMarketEntryAreAnOcoOnceFilled) {
+  SimWorld w(17);
+  w.set_price("F", "10.00");
+  w.start();
+  TradeSpec spec = market_with_oco("F", "10");
+  spec.exits = ExitMode::native;
+  spec.take_profit = PriceTarget{std::nullopt, Decimal::must("3")};
+  spec.stop_loss = PriceTarget{std::nullopt, Decimal::must("2")};
+  auto t = w.rt->open_trade(spec);
+  ASSERT_TRUE(t.ok());
+  w.run(3'000);
+  EXPECT_EQ(state_of(w, t->id), TradeState::open);
+  const std::optional<Order> oco = working_exit(w, t->id);
+  ASSERT_TRUE(oco);
+  EXPECT_EQ(oco->order_class, OrderClass::oco);
+  EXPECT_EQ(oco->limit_price, Decimal::must("10.30"));
+  EXPECT_EQ(uncovered_positions(w), "");
+}
+
+}  // namespace
+}  // namespace orderly::testing
