@@ -64,7 +64,7 @@ class AgainstDaemon(unittest.TestCase):
         self.assertTrue(all(o.symbol == "STWD" for o in self.client.orders(symbol="STWD", open=True)))
 
     def test_a_cancelled_trade_leaves_nothing_at_the_broker(self):
-        t = self.client.open_trade("PFE", 5, limit_price="1.00", take_profit="2.00")
+        t = self.client.open_trade("PFE", 5, limit_price="1.00", take_profit="1.40")
         t = self.client.wait_trade(t.id, lambda x: x.entry_order is not None and x.entry_order.broker_order_id)
         self.client.cancel_trade(t.id)
         t = self.client.wait_trade(t.id, lambda x: x.is_terminal)

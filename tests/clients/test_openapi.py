@@ -212,7 +212,7 @@ class DaemonTest(unittest.TestCase):
         # A limit entry far below the market rests; cancelling it answers 202.
         resting = self.call("POST", "/api/trades", expect=201, body={
             "symbol": "PFE", "qty": "5", "entry": {"type": "limit", "limit_price": "1.00"},
-            "take_profit": {"limit_price": "2.00"}})
+            "take_profit": {"limit_price": "1.40"}})
         self.call("DELETE", "/api/trades/{id}", f"/api/trades/{resting['id']}", expect=202)
 
         self.call("GET", "/api/trades")
