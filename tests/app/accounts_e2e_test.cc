@@ -7,9 +7,7 @@
 
 #include <set>
 
-#include "app/api_client.h"
-#include "broker_side.h"
-#include "process.h"
+#include "rig.h"
 #include "store/pg_server.h"
 
 namespace orderly::testing {
@@ -20,14 +18,8 @@ namespace fs = std::filesystem;
 const std::string kBin = orderly::testing::orderly_bin();
 constexpr const char* kToken = "accounts-token-71c3";
 
-struct SimAccount {
-  std::string name;
-  std::string key;
-  std::string secret;
-  std::string symbol;
-  std::uint16_t port = 0;
-  std::unique_ptr<Process> sim;
-};
+// Each account trades its own symbol.
+std::string symbol_of(const Sim& a) { return a.name == "alpha" ? "STWD" : "AAPL"; }
 
 class AccountsTest : public ::testing::Test {
  protected:
@@ -43,88 +35,39 @@ class AccountsTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(pg_, nullptr) << "PostgreSQL: " << *pg_error_;
-    dir_ = make_temp_dir("accounts");
     std::string error;
     db_url_ = pg_->create_database(&error);
     ASSERT_FALSE(db_url_.empty()) << error;
-    accounts_.push_back({"alpha", "PKALPHAKEY01", "ALPHASECRETVALUE", "STWD", 0, nullptr});
-    accounts_.push_back({"beta", "PKBETAKEY02", "BETASECRETVALUE", "AAPL", 0, nullptr});
-    for (auto& a : accounts_) {
-      a.port = free_port();
-      a.sim = std::make_unique<Process>(
-          std::vector<std::string>{kBin, "sim", "--listen", "127.0.0.1:" + std::to_string(a.port),
-                                   "--key", a.key, "--secret", a.secret},
-          dir_ / ("sim-" + a.name + ".log"));
-    }
-    api_port_ = free_port();
-    config_ = (dir_ / "orderly.toml").string();
+    rig_.add_sim({.name = "alpha", .key = "PKALPHAKEY01", .secret = "ALPHASECRETVALUE",
+                  .require_keys = true}).start();
+    rig_.add_sim({.name = "beta", .key = "PKBETAKEY02", .secret = "BETASECRETVALUE",
+                  .require_keys = true}).start();
     write_config(true);
   }
 
   // `stream` false: polling only. The failover tests need it: `orderly sim` crashes when a
   // trade_updates client goes away (SIGSEGV in StreamSession::cut), which a dying owner does.
   void write_config(bool stream) {
-    std::ofstream out(config_, std::ios::trunc);
-    out << "[store]\nurl = \"" << db_url_ << "\"\n"
-        << "[api]\nlisten = \"127.0.0.1:" << api_port_ << "\"\ntoken = \"" << kToken << "\"\n"
-        << "[sync]\npoll_interval_ms = 200\nidle_poll_interval_ms = 500\nstream = "
-        << (stream ? "true" : "false") << "\n"
-        // Short leases keep the takeover test fast; the margins keep their proportions.
-        << "[lease]\nttl_ms = 4000\nsafety_margin_ms = 1500\nrenew_interval_ms = 500\n";
-    for (const auto& a : accounts_) {
-      out << "[[accounts]]\nname = \"" << a.name << "\"\nbase_url = \"http://127.0.0.1:" << a.port
-          << "\"\nkey_id = \"" << a.key << "\"\nsecret_key = \"" << a.secret << "\"\n";
-    }
+    rig_.write_config({.store_url = db_url_,
+                       .sync_extra = std::string("stream = ") + (stream ? "true" : "false") + "\n",
+                       // Short leases keep the takeover test fast; the margins keep their
+                       // proportions.
+                       .extra = "[lease]\nttl_ms = 4000\nsafety_margin_ms = 1500\n"
+                                "renew_interval_ms = 500\n",
+                       .accounts = true});
   }
 
   void TearDown() override {
-    for (auto& d : daemons_) {
-      if (d) d->stop();
-    }
-    for (auto& d : daemons_) {
-      if (d) {
-        for (const auto& a : accounts_) {
-          EXPECT_EQ(d->log().find(a.secret), std::string::npos) << "a secret key was logged";
-          EXPECT_EQ(d->log().find(a.key), std::string::npos) << "a key id was logged";
-        }
-      }
-    }
-    daemons_.clear();
-    accounts_.clear();
-    // A failure keeps the logs and configs for a look (the path is printed).
-    if (HasFailure()) {
-      std::cerr << "kept for inspection: " << dir_ << "\n";
-    } else {
-      fs::remove_all(dir_);
-    }
+    for (auto& d : rig_.daemons) d->stop();
+    rig_.expect_no_secrets_logged();
   }
 
-  Process& start_daemon() {
-    const std::string tag = "run-" + std::to_string(daemons_.size());
-    daemons_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{kBin, "run", "--config", config_}, dir_ / (tag + ".log")));
-    return *daemons_.back();
-  }
-  std::string logs() {
-    std::string all;
-    for (std::size_t i = 0; i < daemons_.size(); ++i) {
-      all += "---- run-" + std::to_string(i) + "\n" + daemons_[i]->log();
-    }
-    for (const auto& a : accounts_) {
-      // A simulator's own log only matters when it stopped.
-      if (!a.sim->running()) all += "---- sim " + a.name + " exited\n" + a.sim->log();
-    }
-    return all;
-  }
+  Process& start_daemon() { return rig_.start_daemon(); }
+  std::string logs() { return rig_.logs(); }
 
   app::ApiReply call(const std::string& method, const std::string& target,
                      const std::string& body = "") {
-    app::ApiEndpoint e;
-    e.port = api_port_;
-    e.token = kToken;
-    auto r = app::api_call(e, method, target, body);
-    if (!r.ok()) return app::ApiReply{0, "", r.status().message()};
-    return *r;
+    return rig_.call(method, target, body);
   }
   std::optional<json::value> get_json(const std::string& target) {
     auto r = call("GET", target);
@@ -147,17 +90,17 @@ class AccountsTest : public ::testing::Test {
   }
   bool all_active() {
     auto s = states();
-    return s.size() == accounts_.size() &&
+    return s.size() == rig_.sims.size() &&
            std::all_of(s.begin(), s.end(), [](const auto& kv) { return kv.second == "active"; });
   }
 
   // Opens a market entry with an emulated take-profit on `account`; the trade id (0: refused).
   // A buy of a symbol with working sell exits is refused as a potential wash trade (Alpaca's
   // rule, which the simulator keeps): a later trade picks another `symbol`.
-  std::int64_t open_trade(const SimAccount& a, const std::string& qty = "5",
+  std::int64_t open_trade(const Sim& a, const std::string& qty = "5",
                           const std::string& symbol = "") {
     std::string body = R"({"account":")" + a.name + R"(","symbol":")" +
-                       (symbol.empty() ? a.symbol : symbol) +
+                       (symbol.empty() ? symbol_of(a) : symbol) +
                        R"(","side":"buy","qty":")" + qty +
                        R"(","entry":{"type":"market"},"take_profit":{"percent":"2"}})";
     auto r = call("POST", "/api/trades", body);
@@ -171,7 +114,7 @@ class AccountsTest : public ::testing::Test {
   }
 
   // open_trade(), then waits until the trade is protected at the broker. The trade id.
-  std::int64_t trade_until_protected(const SimAccount& a, const std::string& qty = "5",
+  std::int64_t trade_until_protected(const Sim& a, const std::string& qty = "5",
                                      const std::string& symbol = "") {
     std::int64_t id = open_trade(a, qty, symbol);
     if (id == 0) return 0;
@@ -181,7 +124,7 @@ class AccountsTest : public ::testing::Test {
   }
 
   // True once the trade's entry is filled and its take-profit is working at the broker.
-  bool protected_at_broker(const SimAccount& a, std::int64_t trade_id) {
+  bool protected_at_broker(const Sim& a, std::int64_t trade_id) {
     auto v = get_json("/api/orders?account=" + a.name + "&trade_id=" + std::to_string(trade_id));
     if (!v || !v->is_array()) return false;
     bool filled = false, tp = false;
@@ -194,64 +137,54 @@ class AccountsTest : public ::testing::Test {
   }
 
   // What the daemon and the broker hold for `a`: for failure messages.
-  std::string evidence(const SimAccount& a) {
+  std::string evidence(const Sim& a) {
     std::string out = "daemon orders of " + a.name + ": " +
                       call("GET", "/api/orders?account=" + a.name).body + "\nbroker orders:";
-    for (const auto& o : sim_orders(a)) {
+    for (const auto& o : a.orders()) {
       out += " " + o.client_order_id + "/" + o.symbol + "/" + std::string(to_string(o.side)) + "/" +
              (o.qty ? o.qty->str() : "-");
     }
     return out + "\n";
   }
 
-  // Every order the account's simulator holds, read with that account's keys.
-  std::vector<BrokerOrder> sim_orders(const SimAccount& a) {
-    return orderly::testing::sim_orders(a.port, a.key, a.secret);
-  }
-
   // No intent reached the broker twice: every POST /v2/orders the simulator saw created one
   // order (no "client_order_id must be unique" refusal), and client ids are distinct.
-  void expect_each_intent_submitted_once(const SimAccount& a, std::size_t at_least) {
-    auto orders = sim_orders(a);
+  void expect_each_intent_submitted_once(const Sim& a, std::size_t at_least) {
+    auto orders = a.orders();
     EXPECT_GE(orders.size(), at_least) << a.name;
     std::set<std::string> cids;
     for (const auto& o : orders) {
       EXPECT_TRUE(cids.insert(o.client_order_id).second) << a.name << " " << o.client_order_id;
     }
-    app::ApiEndpoint sim;
-    sim.port = a.port;
-    auto stats = app::api_call(sim, "GET", "/sim/stats");
-    ASSERT_TRUE(stats.ok());
-    json::object s = json::parse(stats->body).as_object();
+    auto stats = a.call("GET", "/sim/stats");
+    ASSERT_EQ(stats.status, 200) << stats.body;
+    json::object s = json::parse(stats.body).as_object();
     const auto& requests = s.at("requests").as_object();
     const auto* posts = requests.if_contains("POST /v2/orders");
-    ASSERT_NE(posts, nullptr) << stats->body;
-    EXPECT_EQ(static_cast<std::size_t>(posts->as_int64()), orders.size()) << a.name << " " << stats->body;
-    EXPECT_EQ(s.at("errors_by_code").as_object().if_contains("40010001"), nullptr) << stats->body;
+    ASSERT_NE(posts, nullptr) << stats.body;
+    EXPECT_EQ(static_cast<std::size_t>(posts->as_int64()), orders.size())
+        << a.name << " " << stats.body;
+    EXPECT_EQ(s.at("errors_by_code").as_object().if_contains("40010001"), nullptr) << stats.body;
   }
 
   static inline PgServer* pg_ = nullptr;
   static inline std::string* pg_error_ = nullptr;
-  fs::path dir_;
   std::string db_url_;
-  std::string config_;
-  std::uint16_t api_port_ = 0;
-  std::vector<SimAccount> accounts_;
-  std::vector<std::unique_ptr<Process>> daemons_;
+  Rig rig_{"accounts", kToken};
 };
 
 TEST_F(AccountsTest, OneDaemonTradesOnBothAccounts) {
   start_daemon();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
-  const SimAccount& alpha = accounts_[0];
-  const SimAccount& beta = accounts_[1];
+  const Sim& alpha = rig_.sims[0];
+  const Sim& beta = rig_.sims[1];
 
   // The dashboard's event stream: one feed, each event naming its account.
   int sse = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(api_port_);
+  addr.sin_port = htons(rig_.api_port);
   ASSERT_EQ(::connect(sse, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   timeval tv{0, 200'000};
   ::setsockopt(sse, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -285,7 +218,7 @@ TEST_F(AccountsTest, OneDaemonTradesOnBothAccounts) {
 
   // Each account's orders went to its own broker with its own keys, and only there.
   for (const auto& [a, symbol] : {std::pair{&alpha, "STWD"}, std::pair{&beta, "AAPL"}}) {
-    auto orders = sim_orders(*a);
+    auto orders = a->orders();
     EXPECT_EQ(orders.size(), 2u) << a->name;  // entry + take-profit
     for (const auto& o : orders) EXPECT_EQ(o.symbol, symbol) << a->name;
   }
@@ -320,7 +253,8 @@ TEST_F(AccountsTest, OneDaemonTradesOnBothAccounts) {
   EXPECT_EQ(unknown.status, 404) << unknown.body;
   auto wrong_type = call("POST", "/api/trades", R"({"account":7,)" + spec + "}");
   EXPECT_EQ(wrong_type.status, 400) << wrong_type.body;
-  auto conflicting = call("POST", "/api/trades?account=beta", R"({"account":"alpha",)" + spec + "}");
+  auto conflicting =
+      call("POST", "/api/trades?account=beta", R"({"account":"alpha",)" + spec + "}");
   EXPECT_EQ(conflicting.status, 400) << conflicting.body;
   auto reconcile = call("POST", "/api/reconcile", "{}");
   EXPECT_EQ(reconcile.status, 400) << reconcile.body;
@@ -341,24 +275,24 @@ TEST_F(AccountsTest, OneDaemonTradesOnBothAccounts) {
 
   // The CLI: --account routes a command; reads without it cover every account.
   auto opened = run(kBin + " trade open AMZN --qty 2 --tp +2% --account alpha --json --config " +
-                    config_);
+                    rig_.config);
   ASSERT_EQ(opened.exit_code, 0) << opened.out << opened.err;
   json::object cli_trade = json::parse(opened.out).as_object();
   EXPECT_EQ(cli_trade.at("account"), "alpha");
   std::int64_t tc = cli_trade.at("id").as_int64();
   EXPECT_TRUE(eventually([&] { return protected_at_broker(alpha, tc); })) << logs();
-  auto cli_no_account = run(kBin + " trade open AMZN --qty 2 --tp +2% --config " + config_);
+  auto cli_no_account = run(kBin + " trade open AMZN --qty 2 --tp +2% --config " + rig_.config);
   EXPECT_EQ(cli_no_account.exit_code, 2) << cli_no_account.out << cli_no_account.err;
   EXPECT_NE(cli_no_account.err.find("--account"), std::string::npos) << cli_no_account.err;
-  auto table = run(kBin + " orders --config " + config_);
+  auto table = run(kBin + " orders --config " + rig_.config);
   EXPECT_EQ(table.exit_code, 0) << table.err;
   EXPECT_EQ(table.out.rfind("ACCOUNT", 0), 0u) << table.out;
   EXPECT_NE(table.out.find("beta"), std::string::npos) << table.out;
-  auto status = run(kBin + " status --config " + config_);
+  auto status = run(kBin + " status --config " + rig_.config);
   EXPECT_EQ(status.exit_code, 0) << status.out << status.err;
   EXPECT_NE(status.out.find("alpha"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find("active"), std::string::npos) << status.out;
-  auto beta_status = run(kBin + " status --account beta --config " + config_);
+  auto beta_status = run(kBin + " status --account beta --config " + rig_.config);
   EXPECT_EQ(beta_status.exit_code, 0) << beta_status.out << beta_status.err;
   EXPECT_NE(beta_status.out.find("open orders:"), std::string::npos) << beta_status.out;
 
@@ -382,18 +316,18 @@ TEST_F(AccountsTest, SecondDaemonStandsByForBothThenTakesOverOnShutdown) {
   EXPECT_TRUE(second.running()) << logs();
   EXPECT_TRUE(all_active());  // still the first one answering
 
-  std::int64_t ta = trade_until_protected(accounts_[0]);
+  std::int64_t ta = trade_until_protected(rig_.sims[0]);
   ASSERT_GT(ta, 0);
 
   // A clean stop releases the leases: the standby takes both over without waiting for expiry.
   EXPECT_EQ(first.stop(), 0) << logs();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
-  std::int64_t tb = trade_until_protected(accounts_[1]);
+  std::int64_t tb = trade_until_protected(rig_.sims[1]);
   ASSERT_GT(tb, 0);
   // The trade opened under the first owner is the new owner's too (same store).
-  EXPECT_TRUE(protected_at_broker(accounts_[0], ta)) << logs();
-  expect_each_intent_submitted_once(accounts_[0], 2);
-  expect_each_intent_submitted_once(accounts_[1], 2);
+  EXPECT_TRUE(protected_at_broker(rig_.sims[0], ta)) << logs();
+  expect_each_intent_submitted_once(rig_.sims[0], 2);
+  expect_each_intent_submitted_once(rig_.sims[1], 2);
 }
 
 TEST_F(AccountsTest, KillNineOwnerStandbyTakesOverBothWithoutDuplicates) {
@@ -401,13 +335,13 @@ TEST_F(AccountsTest, KillNineOwnerStandbyTakesOverBothWithoutDuplicates) {
   Process& owner = start_daemon();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
   Process& standby = start_daemon();
-  ASSERT_TRUE(eventually([&] { return standby.log().find("waiting to take over") != std::string::npos; },
-                         60))
+  ASSERT_TRUE(eventually(
+      [&] { return standby.log().find("waiting to take over") != std::string::npos; }, 60))
       << logs();
 
   // Work in flight at the moment of the kill: entries submitted, exits being placed.
-  std::vector<std::pair<const SimAccount*, std::int64_t>> trades;
-  for (const auto& a : accounts_) {
+  std::vector<std::pair<const Sim*, std::int64_t>> trades;
+  for (const auto& a : rig_.sims) {
     for (int i = 0; i < 3; ++i) {
       std::int64_t id = open_trade(a, std::to_string(1 + i));
       ASSERT_GT(id, 0);
@@ -429,13 +363,13 @@ TEST_F(AccountsTest, KillNineOwnerStandbyTakesOverBothWithoutDuplicates) {
     EXPECT_TRUE(eventually([&, a = a, id = id] { return protected_at_broker(*a, id); })) << logs();
   }
   // New work on the new owner.
-  std::int64_t more = open_trade(accounts_[1], "5", "AMD");
+  std::int64_t more = open_trade(rig_.sims[1], "5", "AMD");
   ASSERT_GT(more, 0);
-  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[1], more); }))
-      << evidence(accounts_[1]) << logs();
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(rig_.sims[1], more); }))
+      << evidence(rig_.sims[1]) << logs();
 
-  expect_each_intent_submitted_once(accounts_[0], 6);
-  expect_each_intent_submitted_once(accounts_[1], 8);
+  expect_each_intent_submitted_once(rig_.sims[0], 6);
+  expect_each_intent_submitted_once(rig_.sims[1], 8);
 }
 
 TEST_F(AccountsTest, LosingOneLeaseStopsOnlyThatAccount) {
@@ -464,11 +398,12 @@ TEST_F(AccountsTest, LosingOneLeaseStopsOnlyThatAccount) {
     auto s = states();
     return s["alpha"] == "standby" && s["beta"] == "active";
   })) << logs();
-  auto refused = call("POST", "/api/trades",
-                      R"({"account":"alpha","symbol":"STWD","qty":"1","take_profit":{"percent":"2"}})");
+  auto refused =
+      call("POST", "/api/trades",
+           R"({"account":"alpha","symbol":"STWD","qty":"1","take_profit":{"percent":"2"}})");
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_NE(refused.body.find("standby"), std::string::npos) << refused.body;
-  std::int64_t tb = trade_until_protected(accounts_[1]);
+  std::int64_t tb = trade_until_protected(rig_.sims[1]);
   ASSERT_GT(tb, 0);
   auto health = get_json("/healthz");
   ASSERT_TRUE(health);
@@ -486,36 +421,38 @@ TEST_F(AccountsTest, LosingOneLeaseStopsOnlyThatAccount) {
                                   a.at("active") == true);
   }
   EXPECT_TRUE(lease_alert) << json::serialize(*alerts);
-  EXPECT_NE(call("GET", "/metrics").body.find("orderly_account_leases_lost_total{account=\"alpha\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      call("GET", "/metrics").body.find("orderly_account_leases_lost_total{account=\"alpha\"} 1"),
+      std::string::npos);
 
   // The intruder lets go: alpha comes back through crash recovery and trades again.
-  ASSERT_TRUE(pg_->sql(db,
-                       "UPDATE account_leases SET expires_at = clock_timestamp() WHERE account = '" +
-                           alpha_tag + "'",
-                       nullptr, &error))
+  ASSERT_TRUE(
+      pg_->sql(db,
+               "UPDATE account_leases SET expires_at = clock_timestamp() WHERE account = '" +
+                   alpha_tag + "'",
+               nullptr, &error))
       << error;
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
-  std::int64_t ta = trade_until_protected(accounts_[0]);
+  std::int64_t ta = trade_until_protected(rig_.sims[0]);
   ASSERT_GT(ta, 0);
-  expect_each_intent_submitted_once(accounts_[0], 2);
+  expect_each_intent_submitted_once(rig_.sims[0], 2);
 }
 
 TEST_F(AccountsTest, SqliteStoreKeepsOneFilePerAccount) {
-  db_url_ = "sqlite:" + (dir_ / "orderly.db").string();
+  db_url_ = "sqlite:" + (rig_.dir / "orderly.db").string();
   write_config(true);
   start_daemon();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
-  EXPECT_TRUE(fs::exists(dir_ / "orderly-alpha.db"));
-  EXPECT_TRUE(fs::exists(dir_ / "orderly-beta.db"));
-  EXPECT_FALSE(fs::exists(dir_ / "orderly.db"));
-  std::int64_t ta = open_trade(accounts_[0]);
-  std::int64_t tb = open_trade(accounts_[1]);
-  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[0], ta); })) << logs();
-  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[1], tb); })) << logs();
+  EXPECT_TRUE(fs::exists(rig_.dir / "orderly-alpha.db"));
+  EXPECT_TRUE(fs::exists(rig_.dir / "orderly-beta.db"));
+  EXPECT_FALSE(fs::exists(rig_.dir / "orderly.db"));
+  std::int64_t ta = open_trade(rig_.sims[0]);
+  std::int64_t tb = open_trade(rig_.sims[1]);
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(rig_.sims[0], ta); })) << logs();
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(rig_.sims[1], tb); })) << logs();
   // A file serves one process: a second daemon on the same files is refused, as with one.
   auto second = run(kBin + " run --listen 127.0.0.1:" + std::to_string(free_port()) +
-                    " --config " + config_);
+                    " --config " + rig_.config);
   EXPECT_EQ(second.exit_code, 3) << second.err;
   EXPECT_NE(second.err.find("owned by another running orderly"), std::string::npos) << second.err;
 }
@@ -526,7 +463,7 @@ TEST_F(AccountsTest, DatabaseRestartStopsThenResumesBothAccounts) {
   write_config(false);
   start_daemon();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
-  std::int64_t ta = trade_until_protected(accounts_[0]);
+  std::int64_t ta = trade_until_protected(rig_.sims[0]);
   ASSERT_GT(ta, 0);
 
   std::string error;
@@ -538,11 +475,11 @@ TEST_F(AccountsTest, DatabaseRestartStopsThenResumesBothAccounts) {
   ASSERT_TRUE(pg_->start_again(&error)) << error;  // before any assertion can end the test
   EXPECT_TRUE(stopped) << logs();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
-  std::int64_t tb = trade_until_protected(accounts_[1]);
+  std::int64_t tb = trade_until_protected(rig_.sims[1]);
   ASSERT_GT(tb, 0);
-  EXPECT_TRUE(protected_at_broker(accounts_[0], ta)) << logs();
-  expect_each_intent_submitted_once(accounts_[0], 2);
-  expect_each_intent_submitted_once(accounts_[1], 2);
+  EXPECT_TRUE(protected_at_broker(rig_.sims[0], ta)) << logs();
+  expect_each_intent_submitted_once(rig_.sims[0], 2);
+  expect_each_intent_submitted_once(rig_.sims[1], 2);
 }
 
 // Two instances of one config on one host may end up splitting the accounts (one lost a lease
@@ -553,7 +490,7 @@ TEST_F(AccountsTest, ApiPortTakenAccountsKeepRunningUntilItIsFree) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(api_port_);
+  addr.sin_port = htons(rig_.api_port);
   int one = 1;
   ::setsockopt(blocker, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   ASSERT_EQ(::bind(blocker, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
@@ -565,20 +502,22 @@ TEST_F(AccountsTest, ApiPortTakenAccountsKeepRunningUntilItIsFree) {
   EXPECT_TRUE(daemon.running());
   ::close(blocker);
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
-  std::int64_t tb = open_trade(accounts_[1]);
-  EXPECT_TRUE(eventually([&] { return protected_at_broker(accounts_[1], tb); })) << logs();
+  std::int64_t tb = open_trade(rig_.sims[1]);
+  EXPECT_TRUE(eventually([&] { return protected_at_broker(rig_.sims[1], tb); })) << logs();
 }
 
 TEST_F(AccountsTest, BadAccountsConfigStopsTheDaemonNamingTheKey) {
-  std::ofstream(config_, std::ios::app) << "[[accounts]]\nname = \"alpha\"\nkey_id = \"PKOTHER\"\n";
-  auto r = run(kBin + " run --config " + config_);
+  std::ofstream(rig_.config, std::ios::app)
+      << "[[accounts]]\nname = \"alpha\"\nkey_id = \"PKOTHER\"\n";
+  auto r = run(kBin + " run --config " + rig_.config);
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("accounts[2].name 'alpha' is used by accounts[0]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("accounts[2].name 'alpha' is used by accounts[0]"), std::string::npos)
+      << r.err;
   EXPECT_EQ(r.err.find("ALPHASECRETVALUE"), std::string::npos);
 
   // A key named by an environment variable that is not set: refused at start, the variable
   // named; --print-config still shows the file (nothing secret to show).
-  const std::string env_config = (dir_ / "env.toml").string();
+  const std::string env_config = (rig_.dir / "env.toml").string();
   std::ofstream(env_config) << "[[accounts]]\nname = \"gamma\"\nkey_id_env = "
                                "\"ORDERLY_TEST_UNSET_KEY_7F3\"\nsecret_key = \"S\"\n";
   auto unset = run(kBin + " run --config " + env_config);

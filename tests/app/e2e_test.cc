@@ -5,7 +5,7 @@
 #include <boost/json.hpp>
 
 #include "app/api_client.h"
-#include "process.h"
+#include "rig.h"
 
 namespace orderly::testing {
 namespace {
@@ -18,47 +18,25 @@ constexpr const char* kToken = "e2e-token-5f2a9c";
 class DaemonTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(make_temp_dir("e2e"));
-    sim_port_ = free_port();
-    api_port_ = free_port();
-    sim_ = new Process({kBin, "sim", "--listen", "127.0.0.1:" + std::to_string(sim_port_)},
-                       *dir_ / "sim.log");
-    config_ = (*dir_ / "orderly.toml").string();
-    std::ofstream(config_) << "[broker]\nbase_url = \"http://127.0.0.1:" << sim_port_
-                           << "\"\nkey_id = \"PKE2EKEYID\"\nsecret_key = \"E2ESECRETVALUE\"\n"
-                           << "[store]\nurl = \"sqlite:" << (*dir_ / "orderly.db").string() << "\"\n"
-                           << "[api]\nlisten = \"127.0.0.1:" << api_port_ << "\"\ntoken = \""
-                           << kToken << "\"\n"
-                           << "[sync]\npoll_interval_ms = 200\nidle_poll_interval_ms = 500\n";
-    daemon_ = new Process({kBin, "run", "--config", config_}, *dir_ / "run.log");
-    ready_ = eventually([] { return run(cli("status")).exit_code == 0; }, 60);
+    rig_ = new Rig("e2e", kToken);
+    ready_ = rig_->start_all();
   }
   static void TearDownTestSuite() {
     // Graceful shutdown on SIGTERM: exit 0 after stopping the API and the engine.
-    EXPECT_EQ(daemon_->stop(), 0) << daemon_->log();
-    EXPECT_NE(daemon_->log().find("stopped"), std::string::npos) << daemon_->log();
-    delete daemon_;
-    delete sim_;
-    fs::remove_all(*dir_);
-    delete dir_;
+    EXPECT_EQ(rig_->daemon().stop(), 0) << rig_->logs();
+    EXPECT_NE(rig_->daemon().log().find("stopped"), std::string::npos) << rig_->logs();
+    delete rig_;
   }
-  void SetUp() override {
-    ASSERT_TRUE(ready_) << "daemon did not become ready\n" << daemon_->log() << "\n" << sim_->log();
-  }
+  void SetUp() override { ASSERT_TRUE(ready_) << "daemon did not become ready\n" << rig_->logs(); }
 
-  static std::string cli(const std::string& args) { return kBin + " " + args + " --config " + config_; }
+  static std::string cli(const std::string& args) { return rig_->cli(args); }
   static app::ApiEndpoint endpoint(std::string token = kToken) {
-    app::ApiEndpoint e;
-    e.port = api_port_;
+    app::ApiEndpoint e = rig_->api();
     e.token = std::move(token);
     return e;
   }
 
-  static inline fs::path* dir_ = nullptr;
-  static inline std::uint16_t sim_port_ = 0, api_port_ = 0;
-  static inline std::string config_;
-  static inline Process* sim_ = nullptr;
-  static inline Process* daemon_ = nullptr;
+  static inline Rig* rig_ = nullptr;
   static inline bool ready_ = false;
 };
 
@@ -80,7 +58,7 @@ TEST_F(DaemonTest, OpenTradeWithTheCliThenOrdersAndAudit) {
     }
     return entry_filled && tp_working;
   });
-  ASSERT_TRUE(placed) << json::serialize(orders) << "\n" << daemon_->log();
+  ASSERT_TRUE(placed) << json::serialize(orders) << "\n" << rig_->logs();
 
   auto table = run(cli("orders"));
   EXPECT_EQ(table.exit_code, 0);
@@ -114,8 +92,8 @@ TEST_F(DaemonTest, OpenTradeWithTheCliThenOrdersAndAudit) {
     if (p.exit_code != 0) return false;
     json::value rows = json::parse(p.out);
     for (const auto& row : rows.as_array()) {
-      if (row.at("symbol") == "STWD" && row.at("local_qty") == "37" && row.at("broker_qty") == "37" &&
-          row.at("drift") == "0") {
+      if (row.at("symbol") == "STWD" && row.at("local_qty") == "37" &&
+          row.at("broker_qty") == "37" && row.at("drift") == "0") {
         return true;
       }
     }
@@ -123,17 +101,13 @@ TEST_F(DaemonTest, OpenTradeWithTheCliThenOrdersAndAudit) {
   }));
 
   // orderly's own audit log holds no insufficient-qty error against one of our own orders.
-  auto forensics = run(kBin + " forensics --store sqlite:" + (*dir_ / "orderly.db").string() +
-                       " --config " + config_ + " --json");
+  auto forensics = run(kBin + " forensics --store sqlite:" + (rig_->dir / "orderly.db").string() +
+                       " --config " + rig_->config + " --json");
   ASSERT_EQ(forensics.exit_code, 0) << forensics.out << forensics.err;
   json::value report = json::parse(forensics.out);
   EXPECT_TRUE(report.at("rows").as_array().empty()) << forensics.out;
 
-  // Secrets never reach the log.
-  std::string log = daemon_->log();
-  EXPECT_EQ(log.find("E2ESECRETVALUE"), std::string::npos);
-  EXPECT_EQ(log.find("PKE2EKEYID"), std::string::npos);
-  EXPECT_EQ(log.find(kToken), std::string::npos);
+  rig_->expect_no_secrets_logged();
 }
 
 TEST_F(DaemonTest, BadRequestsGetJson4xx) {
@@ -147,7 +121,8 @@ TEST_F(DaemonTest, BadRequestsGetJson4xx) {
   expect_error(app::api_call(endpoint(""), "POST", "/api/trades", good), 401);
   expect_error(app::api_call(endpoint("wrong"), "POST", "/api/trades", good), 401);
   expect_error(app::api_call(endpoint(), "POST", "/api/trades", "{\"symbol\":"), 400);
-  expect_error(app::api_call(endpoint(), "POST", "/api/trades", R"({"symbol":"EPD","qty":25})"), 400);
+  expect_error(app::api_call(endpoint(), "POST", "/api/trades", R"({"symbol":"EPD","qty":25})"),
+               400);
   expect_error(app::api_call(endpoint(), "POST", "/api/trades", std::string(200 * 1024, 'x')), 413);
   expect_error(app::api_call(endpoint(), "GET", "/api/nothing"), 404);
   expect_error(app::api_call(endpoint(), "PUT", "/api/orders"), 405);
@@ -176,10 +151,10 @@ TEST_F(DaemonTest, BadRequestsGetJson4xx) {
 }
 
 TEST_F(DaemonTest, SecondDaemonOnTheSameStoreIsRefused) {
-  std::string other = (*dir_ / "other.toml").string();
-  std::string text = read_file(config_);
-  auto pos = text.find(std::to_string(api_port_));
-  text.replace(pos, std::to_string(api_port_).size(), std::to_string(free_port()));
+  std::string other = (rig_->dir / "other.toml").string();
+  std::string text = read_file(rig_->config);
+  const std::string api_port = std::to_string(rig_->api_port);
+  text.replace(text.find(api_port), api_port.size(), std::to_string(free_port()));
   std::ofstream(other) << text;
   auto r = run(kBin + " run --config " + other);
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
@@ -204,13 +179,10 @@ TEST(Cli, BadConfigExits2WithTheKey) {
 }
 
 TEST(Cli, UnreachableBrokerIsRetriedWhileReportedInJsonLogs) {
-  auto dir = make_temp_dir("nobroker");
-  auto path = (dir / "orderly.toml").string();
-  std::ofstream(path) << "[broker]\nbase_url = \"http://127.0.0.1:" << free_port()
-                      << "\"\nkey_id = \"PKNOBROKERKEY\"\nsecret_key = \"NOBROKERSECRET\"\n"
-                      << "[store]\nurl = \"sqlite:" << (dir / "o.db").string() << "\"\n"
-                      << "[api]\nlisten = \"127.0.0.1:" << free_port() << "\"\n";
-  Process daemon({kBin, "run", "--config", path, "--log-json"}, dir / "run.log");
+  Rig rig("nobroker", kToken);
+  rig.add_sim(Sim{.key = "PKNOBROKERKEY", .secret = "NOBROKERSECRET"});  // never started
+  rig.write_config();
+  Process daemon({kBin, "run", "--config", rig.config, "--log-json"}, rig.dir / "run.log");
   EXPECT_TRUE(eventually([&] {
     std::string log = daemon.log();
     return log.find("broker unreachable") != std::string::npos &&
@@ -233,11 +205,11 @@ TEST(Cli, UnreachableBrokerIsRetriedWhileReportedInJsonLogs) {
   EXPECT_GE(parsed, 2);
   EXPECT_EQ(daemon.log().find("NOBROKERSECRET"), std::string::npos);
   EXPECT_EQ(daemon.log().find("PKNOBROKERKEY"), std::string::npos);
-  fs::remove_all(dir);
 }
 
 TEST(Cli, ForensicsReproducesTheIncidentTable) {
-  auto r = run(kBin + " forensics " + orderly::testing::source_dir() + "/tests/app/data/incident.log --json");
+  auto r = run(kBin + " forensics " + orderly::testing::source_dir() +
+               "/tests/app/data/incident.log --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto v = json::parse(r.out).as_object();
   EXPECT_EQ(v.at("rows").as_array().size(), 4u);

@@ -5,149 +5,44 @@
 
 #include <boost/json.hpp>
 
-#include <map>
 #include <string>
 
-#include "app/api_client.h"
-#include "core/decimal.h"
-#include "process.h"
+#include "rig.h"
 
 namespace orderly::testing {
 namespace {
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
-const std::string kBin = orderly::testing::orderly_bin();
 constexpr const char* kToken = "protection-e2e-token-71c3";
 
 class ProtectionE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(make_temp_dir("protection-e2e"));
-    sim_port_ = free_port();
-    api_port_ = free_port();
-    sim_ = new Process({kBin, "sim", "--listen", "127.0.0.1:" + std::to_string(sim_port_)},
-                       *dir_ / "sim.log");
-    const std::string config = (*dir_ / "orderly.toml").string();
+    rig_ = new Rig("protection-e2e", kToken);
     // Grace 0: any moment a filled position spends without a working exit is raised, so the
     // scenarios can see the alert of a gap that orderly closes within milliseconds.
-    std::ofstream(config) << "[broker]\nbase_url = \"http://127.0.0.1:" << sim_port_
-                          << "\"\nkey_id = \"PKPROTECTKEY\"\nsecret_key = \"PROTECTSECRET\"\n"
-                          << "[store]\nurl = \"sqlite:" << (*dir_ / "orderly.db").string()
-                          << "\"\n[api]\nlisten = \"127.0.0.1:" << api_port_ << "\"\ntoken = \""
-                          << kToken << "\"\n"
-                          << "[sync]\npoll_interval_ms = 200\nidle_poll_interval_ms = 500\n"
-                          << "[alerts]\nunprotected_grace_ms = 0\n";
-    daemon_ = new Process({kBin, "run", "--config", config}, *dir_ / "run.log");
-    ready_ = eventually([] { return call(api(), "GET", "/healthz").status > 0; }, 60);
+    ready_ = rig_->start_all({.extra = "[alerts]\nunprotected_grace_ms = 0\n"});
   }
   static void TearDownTestSuite() {
-    EXPECT_EQ(daemon_->stop(), 0) << daemon_->log();
-    delete daemon_;
-    delete sim_;
-    fs::remove_all(*dir_);
-    delete dir_;
+    EXPECT_EQ(rig_->daemon().stop(), 0) << rig_->logs();
+    delete rig_;
   }
-  void SetUp() override {
-    ASSERT_TRUE(ready_) << "daemon did not become ready\n" << daemon_->log() << "\n" << sim_->log();
-  }
+  void SetUp() override { ASSERT_TRUE(ready_) << "daemon did not become ready\n" << rig_->logs(); }
 
-  static app::ApiEndpoint api() {
-    app::ApiEndpoint e;
-    e.port = api_port_;
-    e.token = kToken;
-    return e;
-  }
-  static app::ApiEndpoint sim() {
-    app::ApiEndpoint e;
-    e.port = sim_port_;
-    return e;
-  }
-  static app::ApiReply call(const app::ApiEndpoint& e, const std::string& method,
-                            const std::string& target, const std::string& body = "") {
-    auto r = app::api_call(e, method, target, body);
-    return r.ok() ? *r : app::ApiReply{};
-  }
-  static json::value get_json(const app::ApiEndpoint& e, const std::string& target) {
-    app::ApiReply r = call(e, "GET", target);
-    boost::system::error_code ec;
-    json::value v = json::parse(r.body, ec);
-    return ec ? json::value() : v;
-  }
-
+  static const Sim& sim() { return rig_->sim(); }
   static void set_price(const std::string& symbol, const std::string& price) {
-    ASSERT_EQ(call(sim(), "POST", "/sim/prices", "{\"" + symbol + "\":\"" + price + "\"}").status,
-              200);
-  }
-  // 201 and the trade's id.
-  static std::int64_t open(const std::string& body) {
-    app::ApiReply r = call(api(), "POST", "/api/trades", body);
-    EXPECT_EQ(r.status, 201) << r.body;
-    boost::system::error_code ec;
-    json::value v = json::parse(r.body, ec);
-    return ec || !v.is_object() ? 0 : v.at("id").to_number<std::int64_t>();
-  }
-  static std::string trade_state(std::int64_t id) {
-    json::value t = get_json(api(), "/api/trades/" + std::to_string(id));
-    return t.is_object() ? std::string(t.at("state").as_string()) : "?";
-  }
-
-  // The simulator's view: `symbol`'s position (0 when none) and the qty its open orders on the
-  // other side would close (an OCO or bracket counted once).
-  static std::pair<Decimal, Decimal> held_and_covered(const std::string& symbol) {
-    Decimal held, covered;
-    json::value positions = get_json(sim(), "/v2/positions");
-    if (!positions.is_array()) return {held, covered};
-    for (const auto& p : positions.as_array()) {
-      if (p.at("symbol").as_string() == symbol) {
-        held = Decimal::must(std::string_view(p.at("qty").as_string()));
-      }
-    }
-    const std::string exit_side = held.is_negative() ? "buy" : "sell";
-    json::value open = get_json(sim(), "/v2/orders?status=open&nested=true&symbols=" + symbol);
-    if (!open.is_array()) return {held, covered};
-    for (const auto& o : open.as_array()) {
-      Decimal group;
-      auto remaining = [](const json::value& x) {
-        return Decimal::must(std::string_view(x.at("qty").as_string())) -
-               Decimal::must(std::string_view(x.at("filled_qty").as_string()));
-      };
-      // A held leg is the inactive sibling of an active order of its group: counted by it.
-      if (o.at("side").as_string() == exit_side && o.at("status") != "held") group = remaining(o);
-      if (const json::value* legs = o.as_object().if_contains("legs"); legs && legs->is_array()) {
-        for (const auto& leg : legs->as_array()) {
-          const std::string st(leg.at("status").as_string());
-          const bool open_leg = st != "canceled" && st != "filled" && st != "expired" &&
-                                st != "replaced" && st != "rejected" && st != "held";
-          if (leg.at("side").as_string() == exit_side && open_leg) {
-            group = Decimal::max(group, remaining(leg));
-          }
-        }
-      }
-      covered += group;
-    }
-    return {held, covered};
+    ASSERT_TRUE(sim().set_price(symbol, price));
   }
   static bool protected_at_broker(const std::string& symbol, const std::string& expect_held) {
-    auto [held, covered] = held_and_covered(symbol);
-    const Decimal abs = held.is_negative() ? -held : held;
-    return held == Decimal::must(expect_held) && covered >= abs;
+    return sim().protected_at(symbol, expect_held);
   }
   // unprotected_position alerts ever raised for `symbol` (active or cleared).
   static int gaps_raised(const std::string& symbol) {
-    json::value alerts = get_json(api(), "/api/alerts");
-    int n = 0;
-    if (!alerts.is_array()) return n;
-    for (const auto& a : alerts.as_array()) {
-      n += a.at("kind") == "unprotected_position" && a.at("subject").as_string() == symbol;
-    }
-    return n;
+    return rig_->alerts("unprotected_position", symbol);
   }
 
-  static inline fs::path* dir_ = nullptr;
-  static inline std::uint16_t sim_port_ = 0, api_port_ = 0;
-  static inline Process* sim_ = nullptr;
-  static inline Process* daemon_ = nullptr;
+  static inline Rig* rig_ = nullptr;
   static inline bool ready_ = false;
 };
 
@@ -162,24 +57,23 @@ std::string market_buy(const std::string& symbol, const std::string& qty,
 // its trade failed. Both trades end open and protected.
 TEST_F(ProtectionE2E, SecondMarketEntryBesideOurRestingTakeProfitEndsWithBothProtected) {
   set_price("PRA", "10.00");
-  const std::int64_t a = open(market_buy("PRA", "10"));
-  ASSERT_TRUE(eventually([] { return protected_at_broker("PRA", "10"); })) << daemon_->log();
-  const std::int64_t b = open(market_buy("PRA", "5"));
+  const std::int64_t a = rig_->open_trade(market_buy("PRA", "10"));
+  ASSERT_TRUE(eventually([] { return protected_at_broker("PRA", "10"); })) << rig_->logs();
+  const std::int64_t b = rig_->open_trade(market_buy("PRA", "5"));
   EXPECT_TRUE(eventually([&] {
-    return protected_at_broker("PRA", "15") && trade_state(a) == "open" &&
-           trade_state(b) == "open";
-  })) << held_and_covered("PRA").first.str() << " / " << held_and_covered("PRA").second.str()
-      << "\n" << daemon_->log();
+    return protected_at_broker("PRA", "15") && rig_->trade_state(a) == "open" &&
+           rig_->trade_state(b) == "open";
+  })) << sim().open_orders_text("PRA") << rig_->logs();
 }
 
 // A native bracket's take-profit leg canceled by another client of the account (here: a DELETE
 // straight to the simulator): orderly raises unprotected_position and covers the position again.
 TEST_F(ProtectionE2E, BracketLegCanceledElsewhereIsPlacedAgainAndTheGapWasRaised) {
   set_price("PRB", "10.00");
-  const std::int64_t t = open(market_buy("PRB", "10", R"(,"exits":"native")"));
-  ASSERT_TRUE(eventually([] { return protected_at_broker("PRB", "10"); })) << daemon_->log();
+  const std::int64_t t = rig_->open_trade(market_buy("PRB", "10", R"(,"exits":"native")"));
+  ASSERT_TRUE(eventually([] { return protected_at_broker("PRB", "10"); })) << rig_->logs();
   std::string leg_id;
-  json::value open_orders = get_json(sim(), "/v2/orders?status=open&nested=true&symbols=PRB");
+  json::value open_orders = sim().get_json("/v2/orders?status=open&nested=true&symbols=PRB");
   ASSERT_TRUE(open_orders.is_array()) << json::serialize(open_orders);
   // The entry filled: its legs are open orders of their own (order_class bracket).
   for (const auto& o : open_orders.as_array()) {
@@ -189,16 +83,15 @@ TEST_F(ProtectionE2E, BracketLegCanceledElsewhereIsPlacedAgainAndTheGapWasRaised
   }
   ASSERT_FALSE(leg_id.empty()) << json::serialize(open_orders);
   const int before = gaps_raised("PRB");
-  EXPECT_EQ(call(sim(), "DELETE", "/v2/orders/" + leg_id).status / 100, 2);
+  EXPECT_EQ(sim().call("DELETE", "/v2/orders/" + leg_id).status / 100, 2);
 
   EXPECT_TRUE(eventually([&] {
     return gaps_raised("PRB") > before && protected_at_broker("PRB", "10") &&
-           trade_state(t) == "open";
-  })) << "gaps " << before << " -> " << gaps_raised("PRB") << ", held/covered "
-         << held_and_covered("PRB").first.str() << "/" << held_and_covered("PRB").second.str()
-         << ", trade " << trade_state(t) << "\n"
-         << json::serialize(get_json(api(), "/api/alerts")) << "\n"
-         << json::serialize(get_json(api(), "/api/orders?symbol=PRB"));
+           rig_->trade_state(t) == "open";
+  })) << "gaps " << before << " -> " << gaps_raised("PRB") << ", " << sim().open_orders_text("PRB")
+         << "trade " << rig_->trade_state(t) << "\n"
+         << rig_->call("GET", "/api/alerts").body << "\n"
+         << rig_->call("GET", "/api/orders?symbol=PRB").body;
 }
 
 // Refused up front with a 400 naming the problem; nothing reaches the broker.
@@ -207,18 +100,18 @@ TEST_F(ProtectionE2E, ExitsThatCouldNeverProtectAreRefusedWith400) {
                                  R"("entry":{"type":"limit","limit_price":"10.00"},)"
                                  R"("take_profit":{"limit_price":"11.00"},)"
                                  R"("stop_loss":{"stop_price":"10.50"}})";
-  app::ApiReply r = call(api(), "POST", "/api/trades", stop_above);
+  app::ApiReply r = rig_->call("POST", "/api/trades", stop_above);
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("stop_loss 10.50 must be below the entry limit"), std::string::npos)
       << r.body;
   const std::string wide = R"({"symbol":"PRC","side":"buy","qty":"1",)"
                            R"("entry":{"type":"limit","limit_price":"10.00"},)"
                            R"("take_profit":{"limit_price":"30.00"}})";
-  r = call(api(), "POST", "/api/trades", wide);
+  r = rig_->call("POST", "/api/trades", wide);
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("allow_wide"), std::string::npos) << r.body;
   const std::string meant = wide.substr(0, wide.size() - 1) + R"(,"allow_wide":true})";
-  r = call(api(), "POST", "/api/trades", meant);
+  r = rig_->call("POST", "/api/trades", meant);
   EXPECT_EQ(r.status, 201) << r.body;
 }
 

@@ -8,9 +8,7 @@
 
 #include <csignal>
 
-#include "app/api_client.h"
-#include "broker_side.h"
-#include "process.h"
+#include "rig.h"
 
 namespace orderly::testing {
 namespace {
@@ -19,8 +17,6 @@ namespace fs = std::filesystem;
 
 const std::string kBin = orderly::testing::orderly_bin();
 constexpr const char* kToken = "reliability-token-3d9e1b";
-constexpr const char* kKeyId = "PKRELIABILITY";
-constexpr const char* kSecret = "RELIABILITYSECRET";
 
 std::string trade_body(const std::string& symbol, const std::string& key,
                        const std::string& qty = "5") {
@@ -31,61 +27,20 @@ std::string trade_body(const std::string& symbol, const std::string& key,
 class ReliabilityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = make_temp_dir("reliability");
-    sim_port_ = free_port();
-    api_port_ = free_port();
-    sim_ = std::make_unique<Process>(
-        std::vector<std::string>{kBin, "sim", "--listen", "127.0.0.1:" + std::to_string(sim_port_)},
-        dir_ / "sim.log");
-    write_config(dir_ / "orderly.db");
-  }
-  void TearDown() override {
-    for (auto& d : daemons_) d->signal(SIGCONT);
-    daemons_.clear();
-    sim_.reset();
-    fs::remove_all(dir_);
+    rig_.add_sim().start();
+    rig_.write_config();
   }
 
-  void write_config(const fs::path& db, const std::string& api_extra = "") {
-    config_ = (dir_ / "orderly.toml").string();
-    std::ofstream(config_) << "[broker]\nbase_url = \"http://127.0.0.1:" << sim_port_
-                           << "\"\nkey_id = \"" << kKeyId << "\"\nsecret_key = \"" << kSecret
-                           << "\"\n[store]\nurl = \"sqlite:" << db.string() << "\"\n"
-                           << "[api]\nlisten = \"127.0.0.1:" << api_port_ << "\"\ntoken = \""
-                           << kToken << "\"\n" << api_extra
-                           << "[sync]\npoll_interval_ms = 200\nidle_poll_interval_ms = 500\n";
-  }
-  Process& start_daemon() {
-    const std::string tag = "run-" + std::to_string(daemons_.size());
-    daemons_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{kBin, "run", "--config", config_}, dir_ / (tag + ".log")));
-    return *daemons_.back();
-  }
-  // Starts a daemon and waits until it serves its account.
-  Process& ready_daemon() {
-    Process& d = start_daemon();
-    bool ready = eventually([&] {
-      auto r = call("GET", "/healthz");
-      return r.ok() && r->status == 200;
-    }, 60);
-    EXPECT_TRUE(ready) << d.log() << sim_->log();
-    return d;
-  }
-
-  StatusOr<app::ApiReply> call(const std::string& method, const std::string& target,
-                               const std::string& body = "", std::int64_t timeout_ms = 15'000) {
-    app::ApiEndpoint e;
-    e.port = api_port_;
-    e.token = kToken;
-    e.timeout_ms = timeout_ms;
-    return app::api_call(e, method, target, body);
+  Process& ready_daemon() { return rig_.ready_daemon(); }
+  app::ApiReply call(const std::string& method, const std::string& target,
+                     const std::string& body = "", std::int64_t timeout_ms = 15'000) {
+    return rig_.call(method, target, body, timeout_ms);
   }
   // The daemon's trades that carry `key`.
   std::vector<json::object> trades_with_key(const std::string& key) {
     std::vector<json::object> out;
-    auto r = call("GET", "/api/trades?limit=1000");
-    if (!r.ok() || r->status != 200) return out;
-    const json::value list = json::parse(r->body);
+    const json::value list = rig_.get_json("/api/trades?limit=1000");
+    if (!list.is_array()) return out;
     for (const auto& t : list.as_array()) {
       if (t.at("client_trade_id") == key.c_str()) out.push_back(t.as_object());
     }
@@ -95,7 +50,7 @@ class ReliabilityTest : public ::testing::Test {
   // Entry orders (buys) of `symbol` at the simulator, once the daemon has had time to submit.
   std::size_t broker_entries(const std::string& symbol) {
     std::size_t n = 0;
-    for (const auto& o : sim_orders(sim_port_, kKeyId, kSecret)) {
+    for (const auto& o : rig_.sim().orders()) {
       if (o.symbol == symbol && o.side == Side::buy) ++n;
     }
     return n;
@@ -103,9 +58,8 @@ class ReliabilityTest : public ::testing::Test {
   // Waits until the trade's entry reached the simulator, then counts the symbol's entries there.
   std::size_t entries_after_submission(std::int64_t trade_id, const std::string& symbol) {
     EXPECT_TRUE(eventually([&] {
-      auto r = call("GET", "/api/orders?trade_id=" + std::to_string(trade_id));
-      if (!r.ok() || r->status != 200) return false;
-      const json::value orders = json::parse(r->body);
+      const json::value orders = rig_.get_json("/api/orders?trade_id=" + std::to_string(trade_id));
+      if (!orders.is_array()) return false;
       for (const auto& o : orders.as_array()) {
         if (o.at("role") == "entry" && o.at("broker_order_id").is_string()) return true;
       }
@@ -113,19 +67,9 @@ class ReliabilityTest : public ::testing::Test {
     })) << logs();
     return broker_entries(symbol);
   }
-  std::string logs() {
-    std::string all;
-    for (std::size_t i = 0; i < daemons_.size(); ++i) {
-      all += "---- run-" + std::to_string(i) + "\n" + daemons_[i]->log();
-    }
-    return all;
-  }
+  std::string logs() { return rig_.logs(); }
 
-  fs::path dir_;
-  std::uint16_t sim_port_ = 0, api_port_ = 0;
-  std::string config_;
-  std::unique_ptr<Process> sim_;
-  std::vector<std::unique_ptr<Process>> daemons_;
+  Rig rig_{"reliability", kToken};
 };
 
 // The client gives up on a request the frozen daemon has not answered; the daemon, resumed,
@@ -135,7 +79,7 @@ TEST_F(ReliabilityTest, RetryAfterTheDaemonWasStoppedReturnsTheSameTrade) {
   Process& daemon = ready_daemon();
   daemon.signal(SIGSTOP);
   auto lost = call("POST", "/api/trades", trade_body("KO", "stop-retry-1"), 1000);
-  EXPECT_FALSE(lost.ok() && lost->status != 0) << "the stopped daemon answered";
+  EXPECT_EQ(lost.status, 0) << "the stopped daemon answered";
   daemon.signal(SIGCONT);
 
   std::vector<json::object> found;
@@ -143,9 +87,8 @@ TEST_F(ReliabilityTest, RetryAfterTheDaemonWasStoppedReturnsTheSameTrade) {
       << "the request the client gave up on was never handled\n" << logs();
   const std::int64_t id = found.front().at("id").as_int64();
   auto retry = call("POST", "/api/trades", trade_body("KO", "stop-retry-1"));
-  ASSERT_TRUE(retry.ok()) << retry.status().message();
-  EXPECT_EQ(retry->status, 200) << retry->body;
-  EXPECT_EQ(json::parse(retry->body).at("id").as_int64(), id);
+  EXPECT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(json::parse(retry.body).at("id").as_int64(), id);
   EXPECT_EQ(trades_with_key("stop-retry-1").size(), 1u);
   EXPECT_EQ(entries_after_submission(id, "KO"), 1u) << logs();
 }
@@ -154,19 +97,16 @@ TEST_F(ReliabilityTest, RetryAfterTheDaemonWasStoppedReturnsTheSameTrade) {
 TEST_F(ReliabilityTest, RetryAfterKill9ReturnsTheSameTrade) {
   Process& first = ready_daemon();
   auto opened = call("POST", "/api/trades", trade_body("KO", "kill-retry-1"));
-  ASSERT_TRUE(opened.ok());
-  ASSERT_EQ(opened->status, 201) << opened->body;
-  const std::int64_t id = json::parse(opened->body).at("id").as_int64();
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  const std::int64_t id = json::parse(opened.body).at("id").as_int64();
   first.kill_hard();
 
   ready_daemon();
   auto retry = call("POST", "/api/trades", trade_body("KO", "kill-retry-1"));
-  ASSERT_TRUE(retry.ok()) << retry.status().message();
-  EXPECT_EQ(retry->status, 200) << retry->body;
-  EXPECT_EQ(json::parse(retry->body).at("id").as_int64(), id);
+  EXPECT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(json::parse(retry.body).at("id").as_int64(), id);
   auto changed = call("POST", "/api/trades", trade_body("KO", "kill-retry-1", "6"));
-  ASSERT_TRUE(changed.ok());
-  EXPECT_EQ(changed->status, 409) << changed->body;
+  EXPECT_EQ(changed.status, 409) << changed.body;
   EXPECT_EQ(trades_with_key("kill-retry-1").size(), 1u);
   EXPECT_EQ(entries_after_submission(id, "KO"), 1u) << logs();
 }
@@ -177,17 +117,15 @@ TEST_F(ReliabilityTest, RequestLostWithAKilledDaemonIsOpenedOnceByTheRetry) {
   Process& first = ready_daemon();
   first.signal(SIGSTOP);
   auto lost = call("POST", "/api/trades", trade_body("KO", "kill-retry-2"), 1000);
-  EXPECT_FALSE(lost.ok() && lost->status != 0) << "the stopped daemon answered";
+  EXPECT_EQ(lost.status, 0) << "the stopped daemon answered";
   first.kill_hard();
 
   ready_daemon();
   auto retry = call("POST", "/api/trades", trade_body("KO", "kill-retry-2"));
-  ASSERT_TRUE(retry.ok()) << retry.status().message();
-  ASSERT_TRUE(retry->status == 201 || retry->status == 200) << retry->body;
-  const std::int64_t id = json::parse(retry->body).at("id").as_int64();
+  ASSERT_TRUE(retry.status == 201 || retry.status == 200) << retry.body;
+  const std::int64_t id = json::parse(retry.body).at("id").as_int64();
   auto again = call("POST", "/api/trades", trade_body("KO", "kill-retry-2"));
-  ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(trades_with_key("kill-retry-2").size(), 1u);
   EXPECT_EQ(entries_after_submission(id, "KO"), 1u) << logs();
 }
@@ -196,15 +134,15 @@ TEST_F(ReliabilityTest, RequestLostWithAKilledDaemonIsOpenedOnceByTheRetry) {
 TEST_F(ReliabilityTest, CliTradeOpenSendsAClientTradeId) {
   ready_daemon();
   auto cli = [&](const std::string& symbol) {
-    return kBin + " trade open " + symbol + " --qty 3 --tp +2% --json --config " + config_;
+    return rig_.cli("trade open " + symbol + " --qty 3 --tp +2% --json");
   };
   auto made_up = run(cli("F"));
   ASSERT_EQ(made_up.exit_code, 0) << made_up.out << made_up.err;
   EXPECT_TRUE(json::parse(made_up.out).at("client_trade_id").as_string().starts_with("cli-"))
       << made_up.out;
-  auto named = run(cli("KO") + " --client-trade-id cli-named-7");
+  auto named = run(cli("KO --client-trade-id cli-named-7"));
   ASSERT_EQ(named.exit_code, 0) << named.out << named.err;
-  auto repeat = run(cli("KO") + " --client-trade-id cli-named-7");
+  auto repeat = run(cli("KO --client-trade-id cli-named-7"));
   ASSERT_EQ(repeat.exit_code, 0) << repeat.out << repeat.err;
   EXPECT_EQ(json::parse(repeat.out).at("id"), json::parse(named.out).at("id"));
   EXPECT_EQ(trades_with_key("cli-named-7").size(), 1u);
@@ -217,12 +155,12 @@ TEST_F(ReliabilityTest, DamagedStoreFileIsRefusedAtStart) {
   // One symbol each: a buy next to our own working sell exit would be a potential wash trade.
   for (const char* symbol : {"KO", "F", "INTC"}) {
     auto r = call("POST", "/api/trades", trade_body(symbol, std::string("fill-") + symbol));
-    ASSERT_TRUE(r.ok() && r->status == 201);
+    ASSERT_EQ(r.status, 201) << r.body;
   }
   ASSERT_EQ(first.stop(), 0) << logs();  // a clean stop checkpoints the WAL into the file
 
-  const fs::path damaged = dir_ / "damaged.db";
-  fs::copy_file(dir_ / "orderly.db", damaged);
+  const fs::path damaged = rig_.dir / "damaged.db";
+  fs::copy_file(rig_.dir / "orderly.db", damaged);
   const auto size = fs::file_size(damaged);
   constexpr std::uintmax_t kPage = 4096;
   ASSERT_GE(size, 6 * kPage);
@@ -240,8 +178,8 @@ TEST_F(ReliabilityTest, DamagedStoreFileIsRefusedAtStart) {
       }
     }
   }
-  write_config(damaged);
-  Process& second = start_daemon();
+  rig_.write_config({.store_url = "sqlite:" + damaged.string()});
+  Process& second = rig_.start_daemon();
   ASSERT_TRUE(eventually([&] { return !second.running(); }, 60)) << second.log();
   EXPECT_EQ(second.exit_code(), 3) << second.log();
   const std::string log = second.log();
@@ -258,16 +196,16 @@ TEST_F(ReliabilityTest, OpenApiConfigurationsAreRefusedAtStart) {
     std::string message;
   };
   const Case cases[] = {
-      {"[api]\nlisten = \"127.0.0.1:" + std::to_string(api_port_) + "\"\ntoken = \"short\"\n",
+      {"[api]\nlisten = \"127.0.0.1:" + std::to_string(rig_.api_port) + "\"\ntoken = \"short\"\n",
        "at least 16"},
-      {"[api]\nlisten = \"0.0.0.0:" + std::to_string(api_port_) + "\"\n", "token"},
-      {"[api]\nlisten = \"0.0.0.0:" + std::to_string(api_port_) + "\"\ntoken = \"" + kToken +
+      {"[api]\nlisten = \"0.0.0.0:" + std::to_string(rig_.api_port) + "\"\n", "token"},
+      {"[api]\nlisten = \"0.0.0.0:" + std::to_string(rig_.api_port) + "\"\ntoken = \"" + kToken +
            "\"\npublic_reads = true\n",
        "loopback"},
   };
   for (const auto& c : cases) {
-    const std::string path = (dir_ / "open.toml").string();
-    std::ofstream(path) << "[store]\nurl = \"sqlite:" << (dir_ / "open.db").string() << "\"\n"
+    const std::string path = (rig_.dir / "open.toml").string();
+    std::ofstream(path) << "[store]\nurl = \"sqlite:" << (rig_.dir / "open.db").string() << "\"\n"
                         << c.api;
     auto r = run(kBin + " run --config " + path);
     EXPECT_EQ(r.exit_code, 2) << c.api << r.out << r.err;
