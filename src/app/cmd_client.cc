@@ -360,9 +360,12 @@ int positions(const ClientOptions& o) {
         for (const auto& item : v.as_array()) {
           const auto& p = item.as_object();
           rows.push_back({cell(p, "symbol"), cell(p, "local_qty"), cell(p, "broker_qty"),
+                          cell(p, "avg_entry_price"), cell(p, "current_price"),
+                          cell(p, "unrealized_pl"),
                           cell(p, "drift") + (drifting(p) ? "  <-- DRIFT" : "")});
         }
-        std::cout << format_table({"SYMBOL", "LOCAL", "BROKER", "DRIFT"}, rows);
+        std::cout << format_table(
+            {"SYMBOL", "LOCAL", "BROKER", "AVG ENTRY", "LAST", "UNREALIZED P&L", "DRIFT"}, rows);
       },
       [](const json::value& v) {
         for (const auto& item : v.as_array()) {

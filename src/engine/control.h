@@ -60,6 +60,13 @@ struct PositionView {
   // Drift confirmed by a broker read asked for after the last local change (our own fill is
   // not drift while the broker's figure predates it).
   bool mismatch = false;
+  // For the trader's P&L: the broker's figures when it was read (its average entry is the
+  // truth; ours is shown only while the broker has not been read), and the broker's last price
+  // as of `priced_at` (positions are read at the sweep, so the price can be that old).
+  std::optional<Decimal> avg_entry_price;
+  std::optional<Decimal> current_price;
+  std::optional<Decimal> unrealized_pl;  // (current - average entry) x signed broker qty
+  std::optional<Timestamp> priced_at;
 };
 
 struct ReconcileReport {

@@ -384,6 +384,8 @@ class Engine::Impl {
   Health health(Timestamp now);
   std::string metrics_text(Timestamp now);
   std::vector<PositionView> positions() const;
+  // The trader's price columns of a position view (average entry, last price, unrealized P&L).
+  void add_prices(PositionView& v) const;
 
   // ---- state ----
   Store& store_;

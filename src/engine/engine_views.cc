@@ -189,6 +189,23 @@ std::string Engine::Impl::metrics_text(Timestamp now) {
   return s;
 }
 
+void Engine::Impl::add_prices(PositionView& v) const {
+  if (auto b = broker_positions_.find(v.symbol); b != broker_positions_.end()) {
+    const BrokerPosition& bp = b->second;
+    v.avg_entry_price = bp.avg_entry_price;
+    v.current_price = bp.current_price;
+    v.priced_at = last_positions_at_;
+    const auto diff =
+        bp.current_price ? bp.current_price->checked_sub(bp.avg_entry_price) : std::nullopt;
+    if (auto pl = diff ? diff->checked_mul(bp.qty) : std::nullopt) {  // none past Decimal's range
+      v.unrealized_pl = pl->round_to(Decimal::must("0.01"), Rounding::half_even);
+    }
+  } else if (auto p = positions_.find(v.symbol);
+             p != positions_.end() && !p->second.qty.is_zero()) {
+    v.avg_entry_price = p->second.avg_entry_price;
+  }
+}
+
 std::vector<PositionView> Engine::Impl::positions() const {
   std::set<std::string> symbols;
   for (auto& [s, p] : positions_) symbols.insert(s);
@@ -203,6 +220,7 @@ std::vector<PositionView> Engine::Impl::positions() const {
       v.drift = *v.broker_qty - v.local_qty;
       v.mismatch = !v.drift.is_zero() && !position_changed_at_.count(s);
     }
+    add_prices(v);
     out.push_back(std::move(v));
   }
   return out;

@@ -744,7 +744,12 @@ HttpResponse Api::Routes::positions(const Call& c) {
                                {"local_qty", p.local_qty.str()},
                                {"broker_qty", dec(p.broker_qty)},
                                {"drift", p.drift.str()},
-                               {"mismatch", p.mismatch}});
+                               {"mismatch", p.mismatch},
+                               {"avg_entry_price", dec(p.avg_entry_price)},
+                               {"current_price", dec(p.current_price)},
+                               {"unrealized_pl", dec(p.unrealized_pl)},
+                               {"priced_at", p.priced_at ? json::value(ts(*p.priced_at))
+                                                         : json::value(nullptr)}});
   }
   return json_response(200, out);
 }

@@ -224,6 +224,10 @@ class Position:
     broker_qty: Optional[Decimal]
     drift: Decimal
     mismatch: bool
+    avg_entry_price: Optional[Decimal] = None
+    current_price: Optional[Decimal] = None  # the broker's, as of priced_at
+    unrealized_pl: Optional[Decimal] = None
+    priced_at: Optional[datetime] = None
     account: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
 

@@ -146,6 +146,15 @@ try {
   const stwdCells = await stwd.$$eval("td", (tds) => tds.map((td) => td.textContent));
   if (stwdCells[1] !== "37" || !["1 exit working", "UNPROTECTED"].includes(stwdCells[7]))
     fail("STWD position row: " + JSON.stringify(stwdCells));
+  // The price columns come from the broker's own position: its average entry, and unrealized
+  // P&L consistent with the last price shown (the simulator's price may have moved since).
+  const simStwd = (await (await fetch(sim + "/v2/positions", { headers: simAuth })).json())
+    .find((p) => p.symbol === "STWD");
+  if (!simStwd || Number(stwdCells[4]) !== Number(simStwd.avg_entry_price))
+    fail("STWD avg entry " + stwdCells[4] + " vs the simulator's " + JSON.stringify(simStwd));
+  if (!(Number(stwdCells[5]) > 0) || Number(stwdCells[6]).toFixed(2) !==
+      ((Number(stwdCells[5]) - Number(stwdCells[4])) * 37).toFixed(2))
+    fail("STWD last / unrealized P&L: " + JSON.stringify(stwdCells));
   const fCells = await page.$$eval('#positions tbody tr[data-symbol="F"] td', (tds) => tds.map((td) => td.textContent));
   if (fCells[7] !== "no exit working") fail("F (bought outside orderly) position row: " + JSON.stringify(fCells));
 
