@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <variant>
 #include <vector>
 
 #include "server/api.h"
@@ -27,91 +28,210 @@ std::string where(std::string_view source, const toml::node& node) {
   return out;
 }
 
-// A key's reader: checks the TOML type and stores the value; returns an error text or "".
-using Reader = std::function<std::string(const toml::node&)>;
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-Reader string_into(std::string& field) {
-  return [&field](const toml::node& n) -> std::string {
-    if (!n.is_string()) return "must be a string";
-    field = *n.value<std::string>();
-    return "";
-  };
+// ---- where each key of config_keys.h lives in the structs
+
+using Field = std::variant<std::string*, std::int64_t*, bool*, std::vector<std::string>*>;
+struct GlobalField {
+  std::string_view path;
+  Field (*get)(Config&);
+};
+struct AccountField {
+  std::string_view path;
+  Field (*get)(AccountConfig&);
+};
+
+constexpr GlobalField kGlobalFields[] = {
+    {"broker.base_url", [](Config& c) -> Field { return &c.broker.base_url; }},
+    {"broker.key_id", [](Config& c) -> Field { return &c.broker.key_id; }},
+    {"broker.secret_key", [](Config& c) -> Field { return &c.broker.secret_key; }},
+    {"broker.rate_limit_per_min", [](Config& c) -> Field { return &c.broker.rate_limit_per_min; }},
+    {"store.url", [](Config& c) -> Field { return &c.store.url; }},
+    {"api.listen", [](Config& c) -> Field { return &c.api.listen; }},
+    {"api.token", [](Config& c) -> Field { return &c.api.token; }},
+    {"api.public_reads", [](Config& c) -> Field { return &c.api.public_reads; }},
+    {"api.allowed_hosts", [](Config& c) -> Field { return &c.api.allowed_hosts; }},
+    {"sync.poll_interval_ms", [](Config& c) -> Field { return &c.sync.poll_interval_ms; }},
+    {"sync.idle_poll_interval_ms",
+     [](Config& c) -> Field { return &c.sync.idle_poll_interval_ms; }},
+    {"sync.stream", [](Config& c) -> Field { return &c.sync.stream; }},
+    {"retry.base_ms", [](Config& c) -> Field { return &c.retry.base_ms; }},
+    {"retry.cap_ms", [](Config& c) -> Field { return &c.retry.cap_ms; }},
+    {"retry.max_attempts", [](Config& c) -> Field { return &c.retry.max_attempts; }},
+    {"alerts.webhook_url", [](Config& c) -> Field { return &c.alerts.webhook_url; }},
+    {"alerts.sync_lag_ms", [](Config& c) -> Field { return &c.alerts.sync_lag_ms; }},
+    {"alerts.stuck_order_ms", [](Config& c) -> Field { return &c.alerts.stuck_order_ms; }},
+    {"alerts.unprotected_grace_ms",
+     [](Config& c) -> Field { return &c.alerts.unprotected_grace_ms; }},
+    {"lease.ttl_ms", [](Config& c) -> Field { return &c.lease.ttl_ms; }},
+    {"lease.safety_margin_ms", [](Config& c) -> Field { return &c.lease.safety_margin_ms; }},
+    {"lease.renew_interval_ms", [](Config& c) -> Field { return &c.lease.renew_interval_ms; }},
+};
+
+constexpr AccountField kAccountFields[] = {
+    {"accounts.name", [](AccountConfig& a) -> Field { return &a.name; }},
+    {"accounts.base_url", [](AccountConfig& a) -> Field { return &a.base_url; }},
+    {"accounts.key_id", [](AccountConfig& a) -> Field { return &a.key_id; }},
+    {"accounts.secret_key", [](AccountConfig& a) -> Field { return &a.secret_key; }},
+    {"accounts.key_id_env", [](AccountConfig& a) -> Field { return &a.key_id_env; }},
+    {"accounts.secret_key_env", [](AccountConfig& a) -> Field { return &a.secret_key_env; }},
+    {"accounts.rate_limit_per_min",
+     [](AccountConfig& a) -> Field { return &a.rate_limit_per_min; }},
+};
+
+// Every key of the table has exactly one field, and every field a key: checked by the compiler.
+template <typename Fields>
+consteval int bindings_of(std::string_view path, const Fields& fields) {
+  int n = 0;
+  for (const auto& f : fields) n += f.path == path ? 1 : 0;
+  return n;
 }
-Reader int_into(std::int64_t& field) {
-  return [&field](const toml::node& n) -> std::string {
-    if (!n.is_integer()) return "must be an integer";
-    field = *n.value<std::int64_t>();
-    return "";
-  };
+consteval bool every_key_bound_once() {
+  for (const ConfigKey& k : kConfigKeys) {
+    const int n = k.per_account() ? bindings_of(k.path, kAccountFields)
+                                  : bindings_of(k.path, kGlobalFields);
+    if (n != 1) return false;
+  }
+  return std::size(kGlobalFields) + std::size(kAccountFields) == kConfigKeys.size();
 }
-Reader strings_into(std::vector<std::string>& field) {
-  return [&field](const toml::node& n) -> std::string {
-    const toml::array* a = n.as_array();
-    if (a == nullptr) return "must be an array of strings";
+static_assert(every_key_bound_once(), "config_keys.h and the fields of config.cc disagree");
+
+template <typename Fields, typename Struct>
+Field field_of(const Fields& fields, Struct& s, std::string_view path) {
+  for (const auto& f : fields) {
+    if (f.path == path) return f.get(s);
+  }
+  return static_cast<std::string*>(nullptr);  // unreachable: every_key_bound_once
+}
+Field field(Config& c, const ConfigKey& k) { return field_of(kGlobalFields, c, k.path); }
+Field field(AccountConfig& a, const ConfigKey& k) { return field_of(kAccountFields, a, k.path); }
+// Read only through these: one set of getters serves parsing (which writes) and checking and
+// printing (which do not).
+Field field(const Config& c, const ConfigKey& k) { return field(const_cast<Config&>(c), k); }
+Field field(const AccountConfig& a, const ConfigKey& k) {
+  return field(const_cast<AccountConfig&>(a), k);
+}
+
+// ---- reading: the TOML type a key's table type asks for
+
+std::string_view toml_type(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date or time";
+  }
+}
+
+// Stores `node` into `f`; "" or why not (without the value, which may be a secret).
+std::string read_into(const toml::node& node, const Field& f) {
+  const std::string got = std::string(" (got ") + std::string(toml_type(node)) + ")";
+  if (auto* text = std::get_if<std::string*>(&f)) {
+    if (!node.is_string()) return "must be a string" + got;
+    **text = *node.value<std::string>();
+  } else if (auto* number = std::get_if<std::int64_t*>(&f)) {
+    if (!node.is_integer()) return "must be an integer" + got;
+    **number = *node.value<std::int64_t>();
+  } else if (auto* flag = std::get_if<bool*>(&f)) {
+    if (!node.is_boolean()) return "must be true or false" + got;
+    **flag = *node.value<bool>();
+  } else {
+    const toml::array* a = node.as_array();
     std::vector<std::string> out;
-    for (const auto& e : *a) {
-      if (!e.is_string()) return "must be an array of strings";
-      out.push_back(*e.value<std::string>());
+    for (std::size_t i = 0; a != nullptr && i < a->size(); ++i) {
+      if (!(*a)[i].is_string()) return "must be an array of strings";
+      out.push_back(*(*a)[i].value<std::string>());
     }
-    field = std::move(out);
-    return "";
-  };
-}
-Reader bool_into(bool& field) {
-  return [&field](const toml::node& n) -> std::string {
-    if (!n.is_boolean()) return "must be true or false";
-    field = *n.value<bool>();
-    return "";
-  };
+    if (a == nullptr) return "must be an array of strings" + got;
+    *std::get<std::vector<std::string>*>(f) = std::move(out);
+  }
+  return "";
 }
 
-// The schema: table -> key -> reader. Unknown tables and keys are errors (a typo such as
-// `poll_intervall_ms` would otherwise silently keep the default).
-std::map<std::string, std::map<std::string, Reader>> schema(Config& c) {
-  return {
-      {"broker",
-       {{"base_url", string_into(c.broker.base_url)},
-        {"key_id", string_into(c.broker.key_id)},
-        {"secret_key", string_into(c.broker.secret_key)},
-        {"rate_limit_per_min", int_into(c.broker.rate_limit_per_min)}}},
-      {"store", {{"url", string_into(c.store.url)}}},
-      {"api",
-       {{"listen", string_into(c.api.listen)},
-        {"token", string_into(c.api.token)},
-        {"public_reads", bool_into(c.api.public_reads)},
-        {"allowed_hosts", strings_into(c.api.allowed_hosts)}}},
-      {"sync",
-       {{"poll_interval_ms", int_into(c.sync.poll_interval_ms)},
-        {"idle_poll_interval_ms", int_into(c.sync.idle_poll_interval_ms)},
-        {"stream", bool_into(c.sync.stream)}}},
-      {"retry",
-       {{"base_ms", int_into(c.retry.base_ms)},
-        {"cap_ms", int_into(c.retry.cap_ms)},
-        {"max_attempts", int_into(c.retry.max_attempts)}}},
-      {"alerts",
-       {{"webhook_url", string_into(c.alerts.webhook_url)},
-        {"sync_lag_ms", int_into(c.alerts.sync_lag_ms)},
-        {"stuck_order_ms", int_into(c.alerts.stuck_order_ms)},
-        {"unprotected_grace_ms", int_into(c.alerts.unprotected_grace_ms)}}},
-      {"lease",
-       {{"ttl_ms", int_into(c.lease.ttl_ms)},
-        {"safety_margin_ms", int_into(c.lease.safety_margin_ms)},
-        {"renew_interval_ms", int_into(c.lease.renew_interval_ms)}}},
-  };
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
 }
 
-std::map<std::string, Reader> account_schema(AccountConfig& a) {
-  return {{"name", string_into(a.name)},
-          {"base_url", string_into(a.base_url)},
-          {"key_id", string_into(a.key_id)},
-          {"secret_key", string_into(a.secret_key)},
-          {"key_id_env", string_into(a.key_id_env)},
-          {"secret_key_env", string_into(a.secret_key_env)},
-          {"rate_limit_per_min", int_into(a.rate_limit_per_min)}};
+// The known key nearest to an unknown `section.name` (a name at the root has section ""), as
+// the user would write it: by the key's own name, a key of another section costing a little
+// more, so `[sync] base_ms` points to retry.base_ms and `poll_intervall_ms` to
+// sync.poll_interval_ms. At the root a section may be nearest: "[broker]".
+std::string nearest_key(std::string_view section, std::string_view name, std::string_view label) {
+  const bool in_accounts = section == "accounts";
+  std::string best;
+  std::size_t best_cost = std::string::npos;
+  for (const ConfigKey& k : kConfigKeys) {
+    if (k.per_account() != in_accounts) continue;
+    const bool here = k.section() == section;
+    const std::size_t cost = edit_distance(name, k.name()) + (here || section.empty() ? 0 : 2);
+    if (cost < best_cost) {
+      best_cost = cost;
+      best = here ? std::string(label) + "." + std::string(k.name()) : std::string(k.path);
+    }
+    if (!section.empty()) continue;
+    if (std::size_t d = edit_distance(name, k.section()); d < best_cost) {
+      best_cost = d, best = "[" + std::string(k.section()) + "]";
+    }
+  }
+  return best;
 }
 
-// [[accounts]]: an array of tables, each read with account_schema. Errors carry file:line and
-// the entry's index (accounts[2]) because the name itself may be what is wrong.
+// `label` is the table as errors name it (sync, accounts[2]); "" at the root.
+std::string unknown_key(std::string_view section, std::string_view name, std::string_view label) {
+  const std::string near = nearest_key(section, name, label);
+  if (section.empty()) {
+    return "unknown section or key '" + std::string(name) + "' (nearest known " +
+           (near.starts_with("[") ? "section: " : "key: '") + near +
+           (near.starts_with("[") ? ")" : "')");
+  }
+  return "unknown key '" + std::string(label) + "." + std::string(name) +
+         "' (nearest known key: '" + near + "')";
+}
+
+const ConfigKey* key_at(std::string_view section, std::string_view name) {
+  return find_config_key(std::string(section) + "." + std::string(name));
+}
+
+// One table's keys into `fields`; `label` is how errors name the table (accounts[2]).
+template <typename Struct>
+std::string read_table(const toml::table& table, std::string_view section, std::string_view label,
+                       std::string_view source, Struct& into) {
+  for (const auto& [key, node] : table) {
+    const std::string name(key.str());
+    const std::string shown = std::string(label) + "." + name;
+    const ConfigKey* k = key_at(section, name);
+    if (k == nullptr) return where(source, node) + ": " + unknown_key(section, name, label);
+    if (std::string error = read_into(node, field(into, *k)); !error.empty()) {
+      return where(source, node) + ": " + shown + " " + error;
+    }
+  }
+  return "";
+}
+
+// [[accounts]]: an array of tables. Errors carry file:line and the entry's index (accounts[2])
+// because the name itself may be what is wrong.
 std::string read_accounts(const toml::node& node, std::string_view source,
                           std::vector<AccountConfig>& out) {
   const toml::array* array = node.as_array();
@@ -119,92 +239,44 @@ std::string read_accounts(const toml::node& node, std::string_view source,
     return where(source, node) + ": 'accounts' must be written as [[accounts]] tables";
   }
   for (std::size_t i = 0; i < array->size(); ++i) {
-    const toml::table& table = *(*array)[i].as_table();
     AccountConfig account;
-    auto readers = account_schema(account);
     const std::string label = "accounts[" + std::to_string(i) + "]";
-    for (const auto& [key, value] : table) {
-      std::string key_name(key.str());
-      auto reader = readers.find(key_name);
-      if (reader == readers.end()) {
-        return where(source, value) + ": unknown key '" + label + "." + key_name + "'";
-      }
-      if (std::string error = reader->second(value); !error.empty()) {
-        return where(source, value) + ": " + label + "." + key_name + " " + error;
-      }
-    }
+    std::string error = read_table(*(*array)[i].as_table(), "accounts", label, source, account);
+    if (!error.empty()) return error;
     out.push_back(std::move(account));
   }
   return "";
 }
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-  return out;
+bool known_section(std::string_view name) {
+  return std::any_of(kConfigKeys.begin(), kConfigKeys.end(), [&](const ConfigKey& k) {
+    return !k.per_account() && k.section() == name;
+  });
 }
 
-std::string redact(const std::string& secret) { return secret.empty() ? "<empty>" : "<redacted>"; }
-
-}  // namespace
-
-namespace {
-
-// The API's doors: a guessable token, or an open port beyond this host, is refused at start.
-Status validate_api(const ApiConfig& api) {
-  auto listen = parse_listen_address(api.listen);
-  if (!listen.ok()) return invalid("api." + listen.status().message());
-  if (!api.token.empty() && api.token.size() < kMinApiTokenLength) {
-    return invalid("api.token is " + std::to_string(api.token.size()) +
-                   " characters; use at least " + std::to_string(kMinApiTokenLength) +
-                   " (e.g. `openssl rand -hex 16`)");
+std::string read_root(const toml::table& root, std::string_view source, Config& config) {
+  if (root.contains("accounts") && root.contains("broker")) {
+    return where(source, *root.get("broker")) +
+           ": [broker] and [[accounts]] cannot be used together: move the [broker] keys into an "
+           "[[accounts]] entry with a name";
   }
-  const bool loopback = server::host_allowed(listen->host, {});
-  if (!loopback && api.token.empty()) {
-    return invalid("api.listen '" + api.listen + "' is reachable beyond this host and [api] token "
-                   "is empty: set a token (16+ characters) or listen on 127.0.0.1");
-  }
-  if (!loopback && api.public_reads) {
-    return invalid("api.public_reads = true is for a loopback-only set-up; api.listen '" +
-                   api.listen + "' is reachable beyond this host");
-  }
-  for (const auto& h : api.allowed_hosts) {
-    if (h.empty() || h.find_first_of(" /\t") != std::string::npos) {
-      return invalid("api.allowed_hosts: '" + h + "' is not a host name");
+  for (const auto& [table_key, table_node] : root) {
+    const std::string section(table_key.str());
+    if (section == "accounts") {
+      if (std::string e = read_accounts(table_node, source, config.accounts); !e.empty()) return e;
+      continue;
     }
+    if (!known_section(section)) {
+      return where(source, table_node) + ": " + unknown_key("", section, "");
+    }
+    const toml::table* table = table_node.as_table();
+    if (table == nullptr) return where(source, table_node) + ": '" + section + "' must be a table";
+    if (std::string e = read_table(*table, section, section, source, config); !e.empty()) return e;
   }
-  return Status::ok();
+  return "";
 }
 
 }  // namespace
-
-StatusOr<ListenAddress> parse_listen_address(std::string_view text) {
-  std::string_view host;
-  std::string_view port_text;
-  if (starts_with(text, "[")) {
-    auto close = text.find("]:");
-    if (close == std::string_view::npos) return invalid("listen address '" + std::string(text) +
-                                                        "': expected [IPv6]:PORT");
-    host = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos || text.find(':') != colon) {
-      return invalid("listen address '" + std::string(text) + "': expected HOST:PORT");
-    }
-    host = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
-  }
-  unsigned port = 0;
-  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (host.empty() || port_text.empty() || ec != std::errc() ||
-      ptr != port_text.data() + port_text.size() || port > 65535) {
-    return invalid("listen address '" + std::string(text) + "': expected HOST:PORT with a port 0-65535");
-  }
-  return ListenAddress{std::string(host), static_cast<std::uint16_t>(port)};
-}
 
 StatusOr<Config> parse_config(std::string_view toml_text, std::string_view source) {
   toml::table root;
@@ -216,40 +288,7 @@ StatusOr<Config> parse_config(std::string_view toml_text, std::string_view sourc
     return invalid(msg.str());
   }
   Config config;
-  auto readers = schema(config);
-  if (root.contains("accounts") && root.contains("broker")) {
-    return invalid(where(source, *root.get("broker")) +
-                   ": [broker] and [[accounts]] cannot be used together: move the [broker] keys "
-                   "into an [[accounts]] entry with a name");
-  }
-  for (const auto& [table_key, table_node] : root) {
-    std::string table_name(table_key.str());
-    if (table_name == "accounts") {
-      if (std::string error = read_accounts(table_node, source, config.accounts); !error.empty()) {
-        return invalid(error);
-      }
-      continue;
-    }
-    auto known_table = readers.find(table_name);
-    if (known_table == readers.end()) {
-      return invalid(where(source, table_node) + ": unknown section or key '" + table_name + "'");
-    }
-    const toml::table* table = table_node.as_table();
-    if (table == nullptr) {
-      return invalid(where(source, table_node) + ": '" + table_name + "' must be a table");
-    }
-    for (const auto& [key, node] : *table) {
-      std::string key_name(key.str());
-      auto reader = known_table->second.find(key_name);
-      if (reader == known_table->second.end()) {
-        return invalid(where(source, node) + ": unknown key '" + table_name + "." + key_name + "'");
-      }
-      std::string error = reader->second(node);
-      if (!error.empty()) {
-        return invalid(where(source, node) + ": " + table_name + "." + key_name + " " + error);
-      }
-    }
-  }
+  if (std::string error = read_root(root, source, config); !error.empty()) return invalid(error);
   Status valid = validate(config);
   if (!valid) return invalid(std::string(source) + ": " + valid.message());
   return config;
@@ -281,15 +320,142 @@ void apply_env(Config& config, const EnvLookup& env) {
 
 namespace {
 
+// Why `text` is no listen address, or "" with `out` set.
+std::string listen_address_problem(std::string_view text, ListenAddress& out) {
+  std::string_view host;
+  std::string_view port_text;
+  if (starts_with(text, "[")) {
+    auto close = text.find("]:");
+    if (close == std::string_view::npos) return "expected [IPv6]:PORT";
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) return "expected HOST:PORT";
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+  }
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (host.empty() || port_text.empty() || ec != std::errc() ||
+      ptr != port_text.data() + port_text.size() || port > 65535) {
+    return "expected HOST:PORT with a port 0-65535";
+  }
+  out = ListenAddress{std::string(host), static_cast<std::uint16_t>(port)};
+  return "";
+}
+
+// A value as an error message may show it: secrets never, URLs without their credentials (cut
+// after they are removed, so a long password is never half shown).
+std::string quoted(const ConfigKey& k, const std::string& value) {
+  std::string shown = value;
+  if (k.shown == Shown::secret || k.shown == Shown::presence) return "";
+  if (k.shown == Shown::url || k.shown == Shown::store_url) {
+    shown = printable_url(value);
+    shown = shown.substr(0, shown.find('?'));
+  }
+  return " '" + shown.substr(0, 60) + "'";
+}
+
+std::string bounds_of(const ConfigKey& k) {
+  return std::to_string(k.min) + " to " + std::to_string(k.max) + " " + std::string(k.unit);
+}
+
+std::string check_number(const ConfigKey& k, const std::string& label, std::int64_t v) {
+  if (v >= k.min && v <= k.max) return "";
+  std::string rule = "must be at most " + std::to_string(k.max);
+  if (v < k.min) {
+    rule = k.min == 1   ? "must be positive"
+           : k.min == 0 ? "must not be negative"
+                        : "must be at least " + std::to_string(k.min);
+  }
+  return label + " " + rule + " (" + bounds_of(k) + "; got " + std::to_string(v) + ")";
+}
+
+bool valid_account_name(const std::string& name) {
+  if (name.empty() || name.size() > 32) return false;
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '-';
+  });
+}
+
+// Why a text value does not have its key's format, or "".
+std::string format_problem(Format format, const std::string& v) {
+  ListenAddress ignored;
+  bool http = starts_with(v, "https://") || starts_with(v, "http://");
+  switch (format) {
+    case Format::http_url:
+      return http ? "" : "must start with https:// or http://";
+    case Format::http_url_or_empty:
+      return http || v.empty() ? "" : "must be empty or start with https:// or http://";
+    case Format::listen_address:
+      return listen_address_problem(v, ignored);
+    case Format::store_url:
+      return (starts_with(v, "sqlite:") && v.size() > 7) || starts_with(v, "postgresql://") ||
+                     starts_with(v, "postgres://")
+                 ? ""
+                 : "must be sqlite:PATH or postgresql://...";
+    case Format::account_name:
+      return valid_account_name(v) ? "" : "must be 1-32 letters, digits, '_' or '-'";
+    default:
+      return "";
+  }
+}
+
+std::string check_text(const ConfigKey& k, const std::string& label, const std::string& v) {
+  if (k.format == Format::account_name && v.empty()) return label + " is required";
+  if (k.format == Format::api_token && !v.empty() && v.size() < kMinApiTokenLength) {
+    return label + " is " + std::to_string(v.size()) + " characters; use at least " +
+           std::to_string(kMinApiTokenLength) + " (e.g. `openssl rand -hex 16`)";
+  }
+  std::string problem = format_problem(k.format, v);
+  if (problem.empty()) return "";
+  return label + quoted(k, v) + (problem.starts_with("expected") ? ": " : " ") +
+         problem;
+}
+
+std::string check_texts(const ConfigKey& k, const std::string& label,
+                        const std::vector<std::string>& values) {
+  if (k.format != Format::host_names) return "";
+  for (const auto& h : values) {
+    if (h.empty() || h.find_first_of(" /\t") != std::string::npos) {
+      return label + ": '" + h + "' is not a host name";
+    }
+  }
+  return "";
+}
+
+// The table's rules for one value (bounds, format); "" when it keeps them.
+std::string check(const ConfigKey& k, const std::string& label, const Field& f) {
+  if (auto* number = std::get_if<std::int64_t*>(&f)) return check_number(k, label, **number);
+  if (auto* text = std::get_if<std::string*>(&f)) return check_text(k, label, **text);
+  if (auto* texts = std::get_if<std::vector<std::string>*>(&f)) {
+    return check_texts(k, label, **texts);
+  }
+  return "";
+}
+
+// ---- the rules between keys (one key's own rules are the table's)
+
+// The API's doors: an open port beyond this host without a token, or open reads there.
+Status validate_api(const ApiConfig& api) {
+  auto listen = parse_listen_address(api.listen);
+  if (!listen.ok()) return invalid("api." + listen.status().message());
+  const bool loopback = server::host_allowed(listen->host, {});
+  if (!loopback && api.token.empty()) {
+    return invalid("api.listen '" + api.listen + "' is reachable beyond this host and [api] token "
+                   "is empty: set a token (16+ characters) or listen on 127.0.0.1");
+  }
+  if (!loopback && api.public_reads) {
+    return invalid("api.public_reads = true is for a loopback-only set-up; api.listen '" +
+                   api.listen + "' is reachable beyond this host");
+  }
+  return Status::ok();
+}
+
 Status validate_lease(const LeaseConfig& l) {
   auto num = [](std::int64_t v) { return std::to_string(v); };
-  if (l.ttl_ms <= 0) return invalid("lease.ttl_ms must be positive (got " + num(l.ttl_ms) + ")");
-  if (l.safety_margin_ms < 0) {
-    return invalid("lease.safety_margin_ms must not be negative (got " + num(l.safety_margin_ms) + ")");
-  }
-  if (l.renew_interval_ms <= 0) {
-    return invalid("lease.renew_interval_ms must be positive (got " + num(l.renew_interval_ms) + ")");
-  }
   if (l.safety_margin_ms >= l.ttl_ms) {
     return invalid("lease.safety_margin_ms (" + num(l.safety_margin_ms) +
                    ") must be below lease.ttl_ms (" + num(l.ttl_ms) + ")");
@@ -303,51 +469,42 @@ Status validate_lease(const LeaseConfig& l) {
   return Status::ok();
 }
 
-bool valid_account_name(const std::string& name) {
-  if (name.empty() || name.size() > 32) return false;
-  for (char ch : name) {
-    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '-';
-    if (!ok) return false;
+// One entry's own keys by the table, then its key pairs; names before anything else, because
+// later errors name the account by it.
+Status validate_account(const AccountConfig& a, std::size_t index) {
+  const std::string label = "accounts[" + std::to_string(index) + "].";
+  const std::string who = "account '" + a.name + "': ";
+  for (const ConfigKey& k : kConfigKeys) {
+    if (!k.per_account()) continue;
+    const std::string name(k.name());
+    const std::string error = check(k, (name == "name" ? label : who) + name, field(a, k));
+    if (!error.empty()) return invalid(error);
   }
-  return true;
+  if (!a.key_id.empty() && !a.key_id_env.empty()) {
+    return invalid(who + "give key_id or key_id_env, not both");
+  }
+  if (!a.secret_key.empty() && !a.secret_key_env.empty()) {
+    return invalid(who + "give secret_key or secret_key_env, not both");
+  }
+  return Status::ok();
 }
 
 Status validate_accounts(const std::vector<AccountConfig>& accounts) {
-  std::map<std::string, std::string> names;  // name -> label
+  std::map<std::string, std::string> names;    // name -> label
   std::map<std::string, std::string> key_ids;  // key id -> account name (key never printed)
   for (std::size_t i = 0; i < accounts.size(); ++i) {
     const AccountConfig& a = accounts[i];
+    if (Status s = validate_account(a, i); !s) return s;
     const std::string label = "accounts[" + std::to_string(i) + "]";
-    if (a.name.empty()) return invalid(label + ".name is required");
-    if (!valid_account_name(a.name)) {
-      return invalid(label + ".name '" + a.name.substr(0, 40) +
-                     "' must be 1-32 letters, digits, '_' or '-'");
-    }
     if (!names.emplace(a.name, label).second) {
       return invalid(label + ".name '" + a.name + "' is used by " + names[a.name] +
                      " too: account names must be unique");
     }
-    const std::string who = "account '" + a.name + "'";
-    if (!a.key_id.empty() && !a.key_id_env.empty()) {
-      return invalid(who + ": give key_id or key_id_env, not both");
-    }
-    if (!a.secret_key.empty() && !a.secret_key_env.empty()) {
-      return invalid(who + ": give secret_key or secret_key_env, not both");
-    }
-    if (a.rate_limit_per_min <= 0) {
-      return invalid(who + ": rate_limit_per_min must be positive (got " +
-                     std::to_string(a.rate_limit_per_min) + ")");
-    }
-    if (!starts_with(a.base_url, "https://") && !starts_with(a.base_url, "http://")) {
-      return invalid(who + ": base_url '" + a.base_url + "' must start with https:// or http://");
-    }
-    if (!a.key_id.empty()) {
-      auto [it, fresh] = key_ids.emplace(a.key_id, a.name);
-      if (!fresh) {
-        return invalid("accounts '" + it->second + "' and '" + a.name +
-                       "' have the same key_id: one Alpaca account must be served by one entry");
-      }
+    if (a.key_id.empty()) continue;
+    auto [it, fresh] = key_ids.emplace(a.key_id, a.name);
+    if (!fresh) {
+      return invalid("accounts '" + it->second + "' and '" + a.name +
+                     "' have the same key_id: one Alpaca account must be served by one entry");
     }
   }
   return Status::ok();
@@ -355,48 +512,25 @@ Status validate_accounts(const std::vector<AccountConfig>& accounts) {
 
 }  // namespace
 
+StatusOr<ListenAddress> parse_listen_address(std::string_view text) {
+  ListenAddress out;
+  std::string problem = listen_address_problem(text, out);
+  if (!problem.empty()) return invalid("listen address '" + std::string(text) + "': " + problem);
+  return out;
+}
+
 Status validate(const Config& c) {
-  struct Positive {
-    const char* name;
-    std::int64_t value;
-  };
-  const std::vector<Positive> positives = {
-      {"broker.rate_limit_per_min", c.broker.rate_limit_per_min},
-      {"sync.poll_interval_ms", c.sync.poll_interval_ms},
-      {"sync.idle_poll_interval_ms", c.sync.idle_poll_interval_ms},
-      {"retry.base_ms", c.retry.base_ms},
-      {"retry.cap_ms", c.retry.cap_ms},
-      {"retry.max_attempts", c.retry.max_attempts},
-      {"alerts.sync_lag_ms", c.alerts.sync_lag_ms},
-      {"alerts.stuck_order_ms", c.alerts.stuck_order_ms},
-  };
-  if (c.alerts.unprotected_grace_ms < 0) {
-    return invalid("alerts.unprotected_grace_ms must be 0 or more (got " +
-                   std::to_string(c.alerts.unprotected_grace_ms) + ")");
-  }
-  for (const auto& p : positives) {
-    if (p.value <= 0) {
-      return invalid(std::string(p.name) + " must be positive (got " + std::to_string(p.value) + ")");
+  for (const ConfigKey& k : kConfigKeys) {
+    if (k.per_account()) continue;
+    if (std::string error = check(k, std::string(k.path), field(c, k)); !error.empty()) {
+      return invalid(error);
     }
   }
   if (c.retry.cap_ms < c.retry.base_ms) {
     return invalid("retry.cap_ms (" + std::to_string(c.retry.cap_ms) +
                    ") must not be below retry.base_ms (" + std::to_string(c.retry.base_ms) + ")");
   }
-  if (!starts_with(c.broker.base_url, "https://") && !starts_with(c.broker.base_url, "http://")) {
-    return invalid("broker.base_url '" + c.broker.base_url + "' must start with https:// or http://");
-  }
   if (Status s = validate_api(c.api); !s) return s;
-  const std::string& url = c.store.url;
-  bool sqlite = starts_with(url, "sqlite:") && url.size() > 7;
-  bool postgres = starts_with(url, "postgresql://") || starts_with(url, "postgres://");
-  if (!sqlite && !postgres) {
-    return invalid("store.url '" + url + "' must be sqlite:PATH or postgresql://...");
-  }
-  if (!c.alerts.webhook_url.empty() && !starts_with(c.alerts.webhook_url, "http://") &&
-      !starts_with(c.alerts.webhook_url, "https://")) {
-    return invalid("alerts.webhook_url must be an http:// or https:// URL");
-  }
   if (Status s = validate_lease(c.lease); !s) return s;
   return validate_accounts(c.accounts);
 }
@@ -410,42 +544,56 @@ std::string printable_url(std::string_view url) {
   return std::string(url.substr(0, host)) + std::string(url.substr(host + at + 1));
 }
 
+namespace {
+
+std::string redact(const std::string& secret) { return secret.empty() ? "<empty>" : "<redacted>"; }
+
+std::string shown_text(const ConfigKey& k, const std::string& v, const std::string& env_name) {
+  switch (k.shown) {
+    case Shown::url:
+      return printable_url(v);
+    case Shown::store_url:  // a postgres URL may carry a password: its scheme only
+      return starts_with(v, "sqlite:") ? v : "postgresql://<redacted>";
+    case Shown::secret:
+      return env_name.empty() ? redact(v) : "$" + env_name;
+    case Shown::presence:
+      return v.empty() ? "<empty>" : "<set>";
+    default:
+      return v;
+  }
+}
+
+// A value as `--print-config` shows it; `env_name` is the variable an account's *_env key names.
+std::string shown_value(const ConfigKey& k, const Field& f, const std::string& env_name = "") {
+  if (auto* text = std::get_if<std::string*>(&f)) return shown_text(k, **text, env_name);
+  if (auto* number = std::get_if<std::int64_t*>(&f)) return std::to_string(**number);
+  if (auto* flag = std::get_if<bool*>(&f)) return **flag ? "true" : "false";
+  std::string out;
+  for (const auto& s : *std::get<std::vector<std::string>*>(f)) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+void describe_account(const AccountConfig& a, std::ostream& o) {
+  for (const ConfigKey& k : kConfigKeys) {
+    if (!k.per_account() || k.shown == Shown::folded) continue;
+    const ConfigKey* env_key = find_config_key(std::string(k.path) + "_env");
+    const std::string env_name =
+        env_key == nullptr ? "" : *std::get<std::string*>(field(a, *env_key));
+    o << "accounts." << a.name << "." << k.name() << "=" << shown_value(k, field(a, k), env_name)
+      << "\n";
+  }
+}
+
+}  // namespace
+
 std::string describe(const Config& c) {
   std::ostringstream o;
-  if (c.accounts.empty()) {  // with [[accounts]] the [broker] keys mean nothing
-    o << "broker.base_url=" << printable_url(c.broker.base_url) << "\n"
-      << "broker.key_id=" << redact(c.broker.key_id) << "\n"
-      << "broker.secret_key=" << redact(c.broker.secret_key) << "\n"
-      << "broker.rate_limit_per_min=" << c.broker.rate_limit_per_min << "\n";
+  for (const ConfigKey& k : kConfigKeys) {
+    if (k.per_account() || k.shown == Shown::folded) continue;
+    if (!c.accounts.empty() && k.section() == "broker") continue;  // unused with [[accounts]]
+    o << k.path << "=" << shown_value(k, field(c, k)) << "\n";
   }
-  // A postgres URL may carry a password: print only its scheme and host part.
-  o << "store.url=" << (starts_with(c.store.url, "sqlite:") ? c.store.url : "postgresql://<redacted>")
-    << "\n"
-    << "api.listen=" << c.api.listen << "\n"
-    << "api.token=" << redact(c.api.token) << "\n"
-    << "api.public_reads=" << (c.api.public_reads ? "true" : "false") << "\n"
-    << "api.allowed_hosts=" << join(c.api.allowed_hosts) << "\n"
-    << "sync.poll_interval_ms=" << c.sync.poll_interval_ms << "\n"
-    << "sync.idle_poll_interval_ms=" << c.sync.idle_poll_interval_ms << "\n"
-    << "sync.stream=" << (c.sync.stream ? "true" : "false") << "\n"
-    << "retry.base_ms=" << c.retry.base_ms << "\n"
-    << "retry.cap_ms=" << c.retry.cap_ms << "\n"
-    << "retry.max_attempts=" << c.retry.max_attempts << "\n"
-    << "alerts.webhook_url=" << (c.alerts.webhook_url.empty() ? "<empty>" : "<set>") << "\n"
-    << "alerts.sync_lag_ms=" << c.alerts.sync_lag_ms << "\n"
-    << "alerts.stuck_order_ms=" << c.alerts.stuck_order_ms << "\n"
-    << "alerts.unprotected_grace_ms=" << c.alerts.unprotected_grace_ms << "\n"
-    << "lease.ttl_ms=" << c.lease.ttl_ms << "\n"
-    << "lease.safety_margin_ms=" << c.lease.safety_margin_ms << "\n"
-    << "lease.renew_interval_ms=" << c.lease.renew_interval_ms << "\n";
-  for (const auto& a : c.accounts) {
-    const std::string p = "accounts." + a.name + ".";
-    o << p << "base_url=" << printable_url(a.base_url) << "\n"
-      << p << "key_id=" << (a.key_id_env.empty() ? redact(a.key_id) : "$" + a.key_id_env) << "\n"
-      << p << "secret_key="
-      << (a.secret_key_env.empty() ? redact(a.secret_key) : "$" + a.secret_key_env) << "\n"
-      << p << "rate_limit_per_min=" << a.rate_limit_per_min << "\n";
-  }
+  for (const auto& a : c.accounts) describe_account(a, o);
   return o.str();
 }
 

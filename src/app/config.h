@@ -1,9 +1,10 @@
 #pragma once
 // orderly's configuration: the TOML keys of DESIGN.md "Configuration keys", each default written
-// once, here. Alpaca's own environment variables (APCA_API_KEY_ID, APCA_API_SECRET_KEY,
-// APCA_API_BASE_URL) override the file so the same shell set-up works for the SDKs and orderly.
-// Secrets (key id, secret key, API token) never leave this struct except through the calls that
-// need them: describe() redacts them.
+// once, in config_keys.h (the keys as data; their meanings are there too). Alpaca's own
+// environment variables (APCA_API_KEY_ID, APCA_API_SECRET_KEY, APCA_API_BASE_URL) override the
+// file so the same shell set-up works for the SDKs and orderly. Secrets (key id, secret key, API
+// token) never leave this struct except through the calls that need them: describe() redacts
+// them.
 
 #include <cstdint>
 #include <functional>
@@ -12,48 +13,48 @@
 #include <string_view>
 #include <vector>
 
+#include "app/config_keys.h"
 #include "core/status.h"
 
 namespace orderly::app {
 
 struct BrokerConfig {
-  std::string base_url = "https://paper-api.alpaca.markets";
+  std::string base_url{default_text("broker.base_url")};
   std::string key_id;
   std::string secret_key;
-  std::int64_t rate_limit_per_min = 190;  // all REST calls together; Alpaca allows 200
+  std::int64_t rate_limit_per_min = default_number("broker.rate_limit_per_min");
 };
 
 struct StoreConfig {
-  std::string url = "sqlite:orderly.db";  // or "postgresql://user@host/db"
+  std::string url{default_text("store.url")};
 };
 
 // The token guards every route but /healthz (and the dashboard's files). At least 16
 // characters; a listen address other than loopback needs one.
 struct ApiConfig {
-  std::string listen = "127.0.0.1:8930";
+  std::string listen{default_text("api.listen")};
   std::string token;  // empty: every call but /healthz is refused (reads: see public_reads)
-  bool public_reads = false;  // open GET routes without the token; loopback listen only
-  std::vector<std::string> allowed_hosts;  // Host header names served besides loopback ones
+  bool public_reads = default_flag("api.public_reads");
+  std::vector<std::string> allowed_hosts;
 };
-inline constexpr std::size_t kMinApiTokenLength = 16;
 
 struct SyncConfig {
-  std::int64_t poll_interval_ms = 1000;
-  std::int64_t idle_poll_interval_ms = 10000;
-  bool stream = true;
+  std::int64_t poll_interval_ms = default_number("sync.poll_interval_ms");
+  std::int64_t idle_poll_interval_ms = default_number("sync.idle_poll_interval_ms");
+  bool stream = default_flag("sync.stream");
 };
 
 struct RetryConfig {
-  std::int64_t base_ms = 1000;
-  std::int64_t cap_ms = 300000;
-  std::int64_t max_attempts = 8;
+  std::int64_t base_ms = default_number("retry.base_ms");
+  std::int64_t cap_ms = default_number("retry.cap_ms");
+  std::int64_t max_attempts = default_number("retry.max_attempts");
 };
 
 struct AlertsConfig {
   std::string webhook_url;
-  std::int64_t sync_lag_ms = 5000;
-  std::int64_t stuck_order_ms = 30000;
-  std::int64_t unprotected_grace_ms = 5000;  // a filled position without exits: alert after
+  std::int64_t sync_lag_ms = default_number("alerts.sync_lag_ms");
+  std::int64_t stuck_order_ms = default_number("alerts.stuck_order_ms");
+  std::int64_t unprotected_grace_ms = default_number("alerts.unprotected_grace_ms");
 };
 
 // One broker account of a several-account daemon ([[accounts]] tables). The single [broker] form
@@ -61,19 +62,19 @@ struct AlertsConfig {
 // *_env keys name (each account needs its own pair, so APCA_* cannot serve them).
 struct AccountConfig {
   std::string name;  // [A-Za-z0-9_-]{1,32}: appears in URLs (?account=), logs and metric labels
-  std::string base_url = "https://paper-api.alpaca.markets";
+  std::string base_url{default_text("accounts.base_url")};
   std::string key_id;
   std::string secret_key;
   std::string key_id_env;      // the name of a variable holding key_id (not the key)
   std::string secret_key_env;  // the name of a variable holding secret_key
-  std::int64_t rate_limit_per_min = 190;  // this account's REST budget (Alpaca counts per account)
+  std::int64_t rate_limit_per_min = default_number("accounts.rate_limit_per_min");
 };
 
 // The account lease (PostgreSQL store; a SQLite file is owned by one process anyway).
 struct LeaseConfig {
-  std::int64_t ttl_ms = 15000;
-  std::int64_t safety_margin_ms = 5000;   // held() ends this long before the recorded expiry
-  std::int64_t renew_interval_ms = 3000;  // must stay below ttl_ms - safety_margin_ms
+  std::int64_t ttl_ms = default_number("lease.ttl_ms");
+  std::int64_t safety_margin_ms = default_number("lease.safety_margin_ms");
+  std::int64_t renew_interval_ms = default_number("lease.renew_interval_ms");
 };
 
 struct Config {

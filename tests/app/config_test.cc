@@ -26,54 +26,7 @@ TEST(Config, EmptyFileGivesDesignDefaults) {
   EXPECT_EQ(c->alerts.stuck_order_ms, 30000);
 }
 
-TEST(Config, ReadsEveryKey) {
-  auto c = parse_config(R"(
-[broker]
-base_url = "http://127.0.0.1:9999"
-key_id = "K"
-secret_key = "S"
-rate_limit_per_min = 100
-[store]
-url = "sqlite:/tmp/x.db"
-[api]
-listen = "127.0.0.1:0"
-token = "t0k-t0k-t0k-t0k-t0k"
-public_reads = true
-allowed_hosts = ["orderly.lan", "box:8930"]
-[sync]
-poll_interval_ms = 200
-idle_poll_interval_ms = 2000
-stream = false
-[retry]
-base_ms = 10
-cap_ms = 20
-max_attempts = 3
-[alerts]
-webhook_url = "http://127.0.0.1:1/hook"
-sync_lag_ms = 7
-stuck_order_ms = 9
-)",
-                        "t.toml");
-  ASSERT_TRUE(c.ok()) << c.status().message();
-  EXPECT_EQ(c->broker.base_url, "http://127.0.0.1:9999");
-  EXPECT_EQ(c->broker.key_id, "K");
-  EXPECT_EQ(c->broker.secret_key, "S");
-  EXPECT_EQ(c->broker.rate_limit_per_min, 100);
-  EXPECT_EQ(c->store.url, "sqlite:/tmp/x.db");
-  EXPECT_EQ(c->api.listen, "127.0.0.1:0");
-  EXPECT_EQ(c->api.token, "t0k-t0k-t0k-t0k-t0k");
-  EXPECT_TRUE(c->api.public_reads);
-  EXPECT_EQ(c->api.allowed_hosts, (std::vector<std::string>{"orderly.lan", "box:8930"}));
-  EXPECT_EQ(c->sync.poll_interval_ms, 200);
-  EXPECT_EQ(c->sync.idle_poll_interval_ms, 2000);
-  EXPECT_FALSE(c->sync.stream);
-  EXPECT_EQ(c->retry.base_ms, 10);
-  EXPECT_EQ(c->retry.cap_ms, 20);
-  EXPECT_EQ(c->retry.max_attempts, 3);
-  EXPECT_EQ(c->alerts.webhook_url, "http://127.0.0.1:1/hook");
-  EXPECT_EQ(c->alerts.sync_lag_ms, 7);
-  EXPECT_EQ(c->alerts.stuck_order_ms, 9);
-}
+// Every key reaching its field: config_keys_test.cc (ConfigKeys.EveryGlobalKeyReachesItsField).
 
 TEST(Config, UnknownKeyNamesKeyFileAndLine) {
   auto c = parse_config("[sync]\npoll_interval_ms = 5\npoll_intervall_ms = 5\n", "my.toml");
