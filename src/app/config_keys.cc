@@ -36,8 +36,29 @@ std::string default_toml(const ConfigKey& k) {
   return "";
 }
 
+std::string_view format_rule(Format f) {
+  switch (f) {
+    case Format::http_url:
+      return "http:// or https://";
+    case Format::http_url_or_empty:
+      return "empty, http:// or https://";
+    case Format::listen_address:
+      return "HOST:PORT or [IPv6]:PORT";
+    case Format::store_url:
+      return "sqlite:PATH or postgresql://...";
+    case Format::api_token:
+      return "empty or 16+ characters";
+    case Format::host_names:
+      return "host names";
+    case Format::account_name:
+      return "1-32 of A-Z a-z 0-9 _ -";
+    default:
+      return "";
+  }
+}
+
 std::string bounds(const ConfigKey& k) {
-  if (k.type != KeyType::integer) return "";
+  if (k.type != KeyType::integer) return std::string(format_rule(k.format));
   return std::to_string(k.min) + " to " + std::to_string(k.max) + " " + std::string(k.unit);
 }
 
@@ -48,9 +69,9 @@ std::string_view secrecy(Shown shown) {
     case Shown::presence:
       return "yes: set or empty";
     case Shown::url:
-      return "user info hidden";
+      return "credentials hidden";
     case Shown::store_url:
-      return "postgresql hidden";
+      return "yes unless sqlite";
     default:
       return "";
   }
@@ -86,8 +107,9 @@ std::string config_keys_markdown() {
   const std::vector<Row> table = rows();
   for (std::size_t r = 0; r < table.size(); ++r) {
     const Row& row = table[r];
-    o << "| " << row[0] << " | " << row[1] << " | " << row[2] << " | " << row[3] << " | "
-      << row[4] << " | " << row[5] << " |\n";
+    auto code = [&](const std::string& cell) { return r == 0 ? cell : "`" + cell + "`"; };
+    o << "| " << code(row[0]) << " | " << row[1] << " | " << code(row[2]) << " | " << row[3]
+      << " | " << row[4] << " | " << row[5] << " |\n";
     if (r == 0) o << "|---|---|---|---|---|---|\n";
   }
   return o.str();

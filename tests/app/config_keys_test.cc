@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <toml++/toml.h>
 
+#include <fstream>
 #include <set>
 #include <sstream>
 
 #include "app/config.h"
+#include "support/paths.h"
 
 namespace orderly::app {
 namespace {
@@ -308,6 +310,21 @@ TEST(ConfigKeys, DesignContractKeysKeepTheirDefaults) {
     if (k->type == KeyType::boolean) def = k->number != 0 ? "true" : "false";
     EXPECT_EQ(def, value) << path;
   }
+}
+
+// The README's table is the table's markdown, so the two cannot drift.
+TEST(ConfigKeys, ReadmeTableIsGeneratedFromTheTable) {
+  std::ifstream in(orderly::testing::source_dir() + "/README.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string readme = text.str();
+  const std::string begin = "<!-- config-keys: begin";
+  const auto open = readme.find(begin);
+  const auto close = readme.find("<!-- config-keys: end -->");
+  ASSERT_TRUE(open != std::string::npos && close != std::string::npos && open < close);
+  const auto first_row = readme.find('\n', open) + 1;
+  EXPECT_EQ(readme.substr(first_row, close - first_row), config_keys_markdown())
+      << "README.md's configuration table is stale: run scripts/config-docs";
 }
 
 }  // namespace
