@@ -11,6 +11,10 @@
 #include <thread>
 #include <variant>
 
+#include <fmt/format.h>
+
+#include "engine/latency_window.h"
+
 namespace orderly {
 namespace {
 
@@ -520,11 +524,36 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
 
   // TradeUpdateHandler: runs on the stream's thread; only posts.
   void on_trade_update(TradeUpdate update) override {
-    post([this, u = std::move(update)] {
-      engine_.on_trade_update(u, clock_.now());
+    const auto handed_over = std::chrono::steady_clock::now();
+    post([this, u = std::move(update), handed_over] {
+      engine_.on_trade_update(u, clock_.now());  // applied and committed when it returns
+      const auto took = std::chrono::steady_clock::now() - handed_over;
+      {
+        std::lock_guard lk(latency_mu_);
+        stream_latency_.add(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+      }
       dispatch(clock_.now());
     });
   }
+
+  // orderly's own share of the stream path, for /metrics: a summary over the last events.
+  std::string stream_latency_metrics() {
+    std::lock_guard lk(latency_mu_);
+    const auto sec = [](std::int64_t ns) {
+      return fmt::format("{}.{:06}", ns / 1'000'000'000, ns % 1'000'000'000 / 1'000);
+    };
+    return "# HELP orderly_stream_event_seconds A trade update from the stream client handing it "
+           "over to its commit (quantiles of the last 1024)\n"
+           "# TYPE orderly_stream_event_seconds summary\n"
+           "orderly_stream_event_seconds{quantile=\"0.5\"} " +
+           sec(stream_latency_.quantile(0.5)) +
+           "\norderly_stream_event_seconds{quantile=\"0.99\"} " +
+           sec(stream_latency_.quantile(0.99)) +
+           "\norderly_stream_event_seconds_sum " + sec(stream_latency_.sum_ns()) +
+           "\norderly_stream_event_seconds_count " + std::to_string(stream_latency_.count()) +
+           "\n";
+  }
+
   void on_connected() override {
     if (options_.observer) options_.observer->stream_connected();
     post([this] {
@@ -575,6 +604,8 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
   std::mt19937_64 jitter_{std::random_device{}()};
   std::atomic<bool> credentials_refused_{false};
   std::atomic<std::int64_t> broker_calls_{0};
+  std::mutex latency_mu_;
+  LatencyWindow stream_latency_;  // guarded by latency_mu_
   std::mutex snapshot_mu_;
   Health snapshot_;
   Timestamp snapshot_at_;
@@ -621,6 +652,7 @@ std::string ThreadedRuntime::metrics_text() const {
   s += "# HELP orderly_health_status 0 ok, 1 degraded, 2 down\n"
        "# TYPE orderly_health_status gauge\norderly_health_status " +
        std::to_string(static_cast<int>(h.status)) + "\n";
+  s += impl_->stream_latency_metrics();
   return s;
 }
 

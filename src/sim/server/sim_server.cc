@@ -171,6 +171,7 @@ struct SimServer::Impl {
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> pump();
+  void fan_out(Timestamp now);  // on `model` only
   asio::awaitable<void> serve_http(tcp::socket socket);
   asio::awaitable<void> serve_stream(beast::tcp_stream stream, Request req);
   asio::awaitable<void> write_stream(StreamSession& session);
@@ -217,23 +218,30 @@ asio::awaitable<void> SimServer::Impl::pump() {
     if (ec) co_return;
     Timestamp now = kWallClock.now();
     exchange->advance(now);
-    std::vector<StreamMessage> messages = exchange->take_stream_messages(now);
-    bool cut = exchange->stream_disconnect_due(now);
-    std::erase_if(streams, [](const auto& w) { return w.expired(); });
-    if (messages.empty() && !cut) continue;
-    auto batch = std::make_shared<std::vector<std::shared_ptr<const std::string>>>();
-    batch->reserve(messages.size());
-    for (auto& m : messages) batch->push_back(std::make_shared<const std::string>(std::move(m.json)));
-    for (const auto& weak : streams) {
-      auto session = weak.lock();
-      if (!session) continue;
-      asio::post(session->ws.get_executor(), [session, batch, cut] {
-        if (!batch->empty()) session->deliver(*batch);
-        if (cut) session->cut();
-      });
-    }
-    if (cut) spdlog::debug("sim: fault plan cut {} stream connection(s)", streams.size());
+    fan_out(now);
   }
+}
+
+// Sends what the model has for the stream now. Called by the pump and right after every request
+// that touched the model, so an event a request caused (a fill on submit, a price moved through a
+// limit) leaves at once as Alpaca's would, instead of waiting up to a pump interval.
+void SimServer::Impl::fan_out(Timestamp now) {
+  std::vector<StreamMessage> messages = exchange->take_stream_messages(now);
+  bool cut = exchange->stream_disconnect_due(now);
+  std::erase_if(streams, [](const auto& w) { return w.expired(); });
+  if (messages.empty() && !cut) return;
+  auto batch = std::make_shared<std::vector<std::shared_ptr<const std::string>>>();
+  batch->reserve(messages.size());
+  for (auto& m : messages) batch->push_back(std::make_shared<const std::string>(std::move(m.json)));
+  for (const auto& weak : streams) {
+    auto session = weak.lock();
+    if (!session) continue;
+    asio::post(session->ws.get_executor(), [session, batch, cut] {
+      if (!batch->empty()) session->deliver(*batch);
+      if (cut) session->cut();
+    });
+  }
+  if (cut) spdlog::debug("sim: fault plan cut {} stream connection(s)", streams.size());
 }
 
 asio::awaitable<Outcome> SimServer::Impl::control(const Request& req, std::string_view path) {
@@ -244,7 +252,10 @@ asio::awaitable<Outcome> SimServer::Impl::control(const Request& req, std::strin
     if (!prices.ok()) co_return Outcome{json_response(400, server::error_json(prices.status().message()))};
     std::size_t n = prices->size();
     const auto& p = *prices;
-    co_await on_model([this, &p] { exchange->set_prices(p); });
+    co_await on_model([this, &p] {
+      exchange->set_prices(p);
+      fan_out(kWallClock.now());
+    });
     co_return Outcome{json_response(200, "{\"updated\":" + std::to_string(n) + "}")};
   }
   if (path == "/sim/faults" && post) {
@@ -280,7 +291,9 @@ asio::awaitable<Outcome> SimServer::Impl::route(const Request& req) {
   call.body = req.body();
   HttpReply reply = co_await on_model([this, &call] {
     try {
-      return exchange->handle(call);
+      HttpReply r = exchange->handle(call);
+      fan_out(kWallClock.now());
+      return r;
     } catch (const std::exception& e) {  // a model bug must not take the server down
       spdlog::error("sim: model failed on {} {}: {}", call.method, call.target, e.what());
       return HttpReply{500, {}, server::alpaca_error_json(50010000, "internal server error")};
