@@ -312,12 +312,16 @@ TEST(ConfigKeys, DesignContractKeysKeepTheirDefaults) {
   }
 }
 
-// The README's table is the table's markdown, so the two cannot drift.
-TEST(ConfigKeys, ReadmeTableIsGeneratedFromTheTable) {
+std::string readme_text() {
   std::ifstream in(orderly::testing::source_dir() + "/README.md");
   std::stringstream text;
   text << in.rdbuf();
-  const std::string readme = text.str();
+  return text.str();
+}
+
+// The README's table is the table's markdown, so the two cannot drift.
+TEST(ConfigKeys, ReadmeTableIsGeneratedFromTheTable) {
+  const std::string readme = readme_text();
   const std::string begin = "<!-- config-keys: begin";
   const auto open = readme.find(begin);
   const auto close = readme.find("<!-- config-keys: end -->");
@@ -325,6 +329,20 @@ TEST(ConfigKeys, ReadmeTableIsGeneratedFromTheTable) {
   const auto first_row = readme.find('\n', open) + 1;
   EXPECT_EQ(readme.substr(first_row, close - first_row), config_keys_markdown())
       << "README.md's configuration table is stale: run scripts/config-docs";
+}
+
+// Each orderly.toml example of the README is a configuration orderly accepts.
+TEST(ConfigKeys, ReadmeExamplesParse) {
+  const std::string text = readme_text();
+  int blocks = 0;
+  for (auto open = text.find("```toml\n"); open != std::string::npos;
+       open = text.find("```toml\n", open + 1)) {
+    const auto body = open + 8;
+    const std::string block = text.substr(body, text.find("```", body) - body);
+    auto c = parse_config(block, "README.md block " + std::to_string(++blocks));
+    EXPECT_TRUE(c.ok()) << c.status().message() << "\n" << block;
+  }
+  EXPECT_GE(blocks, 3);
 }
 
 }  // namespace
