@@ -5,7 +5,11 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <cstdio>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "rig.h"
 
@@ -37,6 +41,29 @@ class ProtectionE2E : public ::testing::Test {
   static bool protected_at_broker(const std::string& symbol, const std::string& expect_held) {
     return sim().protected_at(symbol, expect_held);
   }
+  // Every trade of `ids` open, and `symbol`'s position `held` covered at the broker.
+  static bool all_open_and_protected(const std::vector<std::int64_t>& ids,
+                                     const std::string& symbol, const std::string& held) {
+    for (std::int64_t id : ids) {
+      if (rig_->trade_state(id) != "open") return false;
+    }
+    return protected_at_broker(symbol, held);
+  }
+  // Scaling in: `first` opened and protected (`held_first`), then `second`; both end open and
+  // the position (`held_after`) protected.
+  static void scale_in(const std::string& symbol, const std::string& first,
+                       const std::string& held_first, const std::string& second,
+                       const std::string& held_after) {
+    set_price(symbol, "10.00");
+    const std::int64_t a = rig_->open_trade(first);
+    ASSERT_TRUE(eventually([&] { return protected_at_broker(symbol, held_first); }))
+        << sim().open_orders_text(symbol) << rig_->logs();
+    const std::int64_t b = rig_->open_trade(second);
+    EXPECT_TRUE(eventually([&] {
+      return all_open_and_protected({a, b}, symbol, held_after);
+    })) << sim().open_orders_text(symbol)
+        << rig_->logs();
+  }
   // unprotected_position alerts ever raised for `symbol` (active or cleared).
   static int gaps_raised(const std::string& symbol) {
     return rig_->alerts("unprotected_position", symbol);
@@ -50,20 +77,95 @@ std::string market_buy(const std::string& symbol, const std::string& qty,
                        const std::string& extra = "") {
   return R"({"symbol":")" + symbol + R"(","side":"buy","qty":")" + qty +
          R"(","entry":{"type":"market"},"take_profit":{"limit_price":"11.00"},)"
-         R"("stop_loss":{"stop_price":"9.00"})" + extra + "}";
+         R"("stop_loss":{"stop_price":"9.00"})" +
+         extra + "}";
+}
+
+// A short entry at 10.00 with its exits on the other side.
+std::string market_sell(const std::string& symbol, const std::string& qty) {
+  return R"({"symbol":")" + symbol + R"(","side":"sell","qty":")" + qty +
+         R"(","entry":{"type":"market"},"take_profit":{"limit_price":"9.00"},)"
+         R"("stop_loss":{"stop_price":"11.00"}})";
 }
 
 // Issue 14: the second market entry was refused as a wash trade against our own take-profit and
 // its trade failed. Both trades end open and protected.
 TEST_F(ProtectionE2E, SecondMarketEntryBesideOurRestingTakeProfitEndsWithBothProtected) {
-  set_price("PRA", "10.00");
-  const std::int64_t a = rig_->open_trade(market_buy("PRA", "10"));
-  ASSERT_TRUE(eventually([] { return protected_at_broker("PRA", "10"); })) << rig_->logs();
-  const std::int64_t b = rig_->open_trade(market_buy("PRA", "5"));
+  scale_in("PRA", market_buy("PRA", "10"), "10", market_buy("PRA", "5"), "15");
+}
+
+// Issue 14, "opened at once": three entries on one symbol, none waiting for another's fill.
+TEST_F(ProtectionE2E, EntriesOpenedAtOnceOnOneSymbolAllEndProtected) {
+  set_price("PRD", "10.00");
+  std::vector<std::int64_t> ids;
+  for (const char* qty : {"4", "3", "2"}) ids.push_back(rig_->open_trade(market_buy("PRD", qty)));
+  EXPECT_TRUE(eventually([&] { return all_open_and_protected(ids, "PRD", "9"); }))
+      << sim().open_orders_text("PRD") << rig_->call("GET", "/api/trades").body << rig_->logs();
+}
+
+// Scaling in on the short side: the exits are buys, and a second short entry meets them.
+TEST_F(ProtectionE2E, ShortEntriesScalingInEndProtected) {
+  scale_in("PRE", market_sell("PRE", "10"), "-10", market_sell("PRE", "5"), "-15");
+}
+
+// Issue 14: a sell entry against a long our exits hold waited in `created` for minutes with no
+// alert. Reversing is refused up front now; nothing reaches the broker, the long stays covered.
+TEST_F(ProtectionE2E, ReversingASymbolWeHoldIsRefusedWith400) {
+  set_price("PRF", "10.00");
+  const std::int64_t a = rig_->open_trade(market_buy("PRF", "10"));
+  ASSERT_TRUE(eventually([] { return protected_at_broker("PRF", "10"); })) << rig_->logs();
+  const std::size_t orders_before = sim().orders().size();
+  app::ApiReply r = rig_->call("POST", "/api/trades", market_sell("PRF", "5"));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(sim().orders().size(), orders_before);
+  EXPECT_TRUE(protected_at_broker("PRF", "10")) << sim().open_orders_text("PRF");
+  EXPECT_EQ(rig_->trade_state(a), "open");
+}
+
+// Issue 14: `--tp +3% --exits native` on a market entry always ended `failed` (a bracket needs
+// its prices). The exits now follow the fill as one OCO priced from it.
+TEST_F(ProtectionE2E, NativePercentExitsOfAMarketEntryFollowTheFillAsAnOco) {
+  set_price("PRG", "10.00");
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"PRG","side":"buy","qty":"10","entry":{"type":"market"},)"
+      R"("take_profit":{"percent":"3"},"stop_loss":{"percent":"2"},"exits":"native"})");
+  ASSERT_TRUE(eventually([&] {
+    return protected_at_broker("PRG", "10") && rig_->trade_state(t) == "open";
+  })) << sim().open_orders_text("PRG")
+      << rig_->logs();
+  // The legs of an OCO are listed as orders of their own (order_class oco).
+  std::optional<Decimal> take_profit, stop;
+  std::string seen;
+  for (const auto& o : sim().orders()) {
+    seen += o.raw + "\n";
+    if (o.symbol != "PRG" || o.side != Side::sell || o.order_class != OrderClass::oco) continue;
+    if (o.type == OrderType::limit) take_profit = o.limit_price;
+    if (o.type == OrderType::stop) stop = o.stop_price;
+  }
+  const bool oco = take_profit == Decimal::must("10.30") && stop == Decimal::must("9.80");
+  EXPECT_TRUE(oco) << seen;
+}
+
+// Emulated exits (one OCO) canceled by another client of the account are placed again.
+TEST_F(ProtectionE2E, EmulatedExitsCanceledElsewhereArePlacedAgainAndTheGapWasRaised) {
+  set_price("PRH", "10.00");
+  const std::int64_t t = rig_->open_trade(market_buy("PRH", "10"));
+  ASSERT_TRUE(eventually([] { return protected_at_broker("PRH", "10"); })) << rig_->logs();
+  const int before = gaps_raised("PRH");
+  int canceled = 0;
+  for (const auto& o : sim().orders()) {
+    // Canceling one member of a group cancels the group.
+    if (o.side == Side::sell && o.status && !is_terminal(*o.status)) {
+      canceled += sim().call("DELETE", "/v2/orders/" + o.id).status / 100 == 2;
+    }
+  }
+  ASSERT_GE(canceled, 1) << sim().open_orders_text("PRH");
   EXPECT_TRUE(eventually([&] {
-    return protected_at_broker("PRA", "15") && rig_->trade_state(a) == "open" &&
-           rig_->trade_state(b) == "open";
-  })) << sim().open_orders_text("PRA") << rig_->logs();
+    return gaps_raised("PRH") > before && protected_at_broker("PRH", "10") &&
+           rig_->trade_state(t) == "open";
+  })) << "gaps "
+      << before << " -> " << gaps_raised("PRH") << ", " << sim().open_orders_text("PRH")
+      << rig_->logs();
 }
 
 // A native bracket's take-profit leg canceled by another client of the account (here: a DELETE
@@ -88,10 +190,11 @@ TEST_F(ProtectionE2E, BracketLegCanceledElsewhereIsPlacedAgainAndTheGapWasRaised
   EXPECT_TRUE(eventually([&] {
     return gaps_raised("PRB") > before && protected_at_broker("PRB", "10") &&
            rig_->trade_state(t) == "open";
-  })) << "gaps " << before << " -> " << gaps_raised("PRB") << ", " << sim().open_orders_text("PRB")
-         << "trade " << rig_->trade_state(t) << "\n"
-         << rig_->call("GET", "/api/alerts").body << "\n"
-         << rig_->call("GET", "/api/orders?symbol=PRB").body;
+  })) << "gaps "
+      << before << " -> " << gaps_raised("PRB") << ", " << sim().open_orders_text("PRB") << "trade "
+      << rig_->trade_state(t) << "\n"
+      << rig_->call("GET", "/api/alerts").body << "\n"
+      << rig_->call("GET", "/api/orders?symbol=PRB").body;
 }
 
 // Refused up front with a 400 naming the problem; nothing reaches the broker.
@@ -113,6 +216,181 @@ TEST_F(ProtectionE2E, ExitsThatCouldNeverProtectAreRefusedWith400) {
   const std::string meant = wide.substr(0, wide.size() - 1) + R"(,"allow_wide":true})";
   r = rig_->call("POST", "/api/trades", meant);
   EXPECT_EQ(r.status, 201) << r.body;
+}
+
+// A session close expires every day order at the simulator, so each of these tests has a
+// simulator (and a daemon) of its own. Grace 0, as above: every gap is raised.
+class SessionE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(rig_.start_all({.extra = "[alerts]\nunprotected_grace_ms = 0\n"})) << rig_.logs();
+  }
+  const Sim& sim() const { return rig_.sim(); }
+  // No order of `symbol` waits at the simulator for a session: the exits are live again.
+  bool none_queued(const std::string& symbol) const {
+    json::value open = sim().get_json("/v2/orders?status=open&symbols=" + symbol);
+    if (!open.is_array()) return false;
+    for (const auto& o : open.as_array()) {
+      if (o.at("status") == "accepted") return false;
+    }
+    return true;
+  }
+  // Closes the session and opens it again. While closed the position must be covered again (a
+  // gtc exit waits at the broker for the next session); after the open, by live exits. Every
+  // gap was raised as unprotected_position, and none is left active.
+  void close_and_open(const std::string& symbol, const std::string& held, std::int64_t trade) {
+    const int before = rig_.alerts("unprotected_position", symbol);
+    ASSERT_TRUE(sim().session("close"));
+    EXPECT_TRUE(eventually([&] {
+      return rig_.alerts("unprotected_position", symbol) > before &&
+             sim().protected_at(symbol, held);
+    })) << "while closed: gaps "
+        << before << " -> " << rig_.alerts("unprotected_position", symbol) << ", "
+        << sim().open_orders_text(symbol) << rig_.call("GET", "/api/orders?symbol=" + symbol).body
+        << "\n"
+        << rig_.logs();
+    ASSERT_TRUE(sim().session("open"));
+    EXPECT_TRUE(eventually([&] {
+      return sim().protected_at(symbol, held) && none_queued(symbol) &&
+             rig_.alerts("unprotected_position", symbol, true) == 0;
+    })) << "after the open: "
+        << sim().open_orders_text(symbol) << rig_.call("GET", "/api/alerts").body << "\n"
+        << rig_.logs();
+    EXPECT_EQ(rig_.trade_state(trade), "open");
+  }
+
+  Rig rig_{"session-e2e", kToken};
+};
+
+// Issue 14: a native bracket with tif day. Both legs expired at the close and the position was
+// naked overnight while the trade read `open`.
+TEST_F(SessionE2E, DayBracketLegsExpiredAtTheCloseAreReplacedAndTheGapRaised) {
+  ASSERT_TRUE(sim().set_price("PSD", "10.00"));
+  const std::int64_t t =
+      rig_.open_trade(market_buy("PSD", "10", R"(,"exits":"native","tif":"day")"));
+  ASSERT_TRUE(eventually([&] { return sim().protected_at("PSD", "10"); }))
+      << sim().open_orders_text("PSD") << rig_.logs();
+  close_and_open("PSD", "10", t);
+  // The exits in force now are gtc: the next close leaves them working.
+  const int gaps = rig_.alerts("unprotected_position", "PSD");
+  ASSERT_TRUE(sim().session("close"));
+  EXPECT_TRUE(sim().protected_at("PSD", "10")) << sim().open_orders_text("PSD");
+  ASSERT_TRUE(sim().session("open"));
+  EXPECT_EQ(rig_.alerts("unprotected_position", "PSD"), gaps);
+}
+
+// Emulated exits go as one gtc OCO whatever the trade's tif: a close leaves them working.
+TEST_F(SessionE2E, EmulatedExitsOfADayTradeOutliveTheClose) {
+  ASSERT_TRUE(sim().set_price("PSE", "10.00"));
+  const std::int64_t t = rig_.open_trade(market_buy("PSE", "10", R"(,"tif":"day")"));
+  ASSERT_TRUE(eventually([&] { return sim().protected_at("PSE", "10"); }))
+      << sim().open_orders_text("PSE") << rig_.logs();
+  ASSERT_TRUE(sim().session("close"));  // the simulator expires day orders before it answers
+  EXPECT_TRUE(sim().protected_at("PSE", "10")) << sim().open_orders_text("PSE");
+  ASSERT_TRUE(sim().session("open"));
+  EXPECT_TRUE(sim().protected_at("PSE", "10")) << sim().open_orders_text("PSE");
+  EXPECT_EQ(rig_.trade_state(t), "open");
+}
+
+// Issue 14: a 0.5-share entry filled and both exits were refused (fractional orders must be
+// simple day orders). Now the entry is a day order, the position gets one simple day exit, and
+// that exit is placed again each time a close expires it.
+TEST_F(SessionE2E, HalfShareEntryGetsOneSimpleDayExitRenewedAcrossTheClose) {
+  ASSERT_TRUE(sim().set_price("PSF", "10.00"));
+  const std::int64_t t = rig_.open_trade(market_buy("PSF", "0.5", R"(,"tif":"day")"));
+  ASSERT_TRUE(eventually([&] { return sim().protected_at("PSF", "0.5"); }))
+      << sim().open_orders_text("PSF") << rig_.logs();
+  const json::value open = sim().get_json("/v2/orders?status=open&nested=true&symbols=PSF");
+  ASSERT_TRUE(open.is_array());
+  ASSERT_EQ(open.as_array().size(), 1u) << json::serialize(open);
+  const json::value& exit = open.as_array()[0];
+  EXPECT_EQ(exit.at("qty"), "0.5") << json::serialize(exit);
+  EXPECT_EQ(exit.at("time_in_force"), "day") << json::serialize(exit);
+  EXPECT_TRUE(exit.at("order_class") == "" || exit.at("order_class") == "simple")
+      << json::serialize(exit);
+  EXPECT_EQ(exit.at("type"), "stop") << "the stop-loss is the one exit" << json::serialize(exit);
+  // The entry went as a fractional day market order and nothing was refused.
+  for (const auto& o : sim().orders()) {
+    if (o.side == Side::buy) {
+      EXPECT_EQ(o.tif, TimeInForce::day);
+    }
+  }
+  EXPECT_EQ(sim().get_json("/sim/stats").at("errors_by_code").as_object().size(), 0u)
+      << json::serialize(sim().get_json("/sim/stats"));
+  close_and_open("PSF", "0.5", t);
+}
+
+// A fractional qty with a gtc time in force can never be protected at Alpaca: refused up front.
+TEST_F(SessionE2E, HalfShareGtcEntryIsRefusedWith400) {
+  app::ApiReply r = rig_.call("POST", "/api/trades", market_buy("PSG", "0.5"));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("fractional"), std::string::npos) << r.body;
+  EXPECT_TRUE(sim().orders().empty());
+}
+
+// The burst takes the daemon's whole REST budget for a minute: a simulator and daemon of its own.
+using BurstE2E = SessionE2E;
+
+// Over `symbols` (one trade each), from the simulator's orders: the longest time from an
+// entry's fill to the arrival of that position's first exit (a sell), and the most entries
+// (buys) that arrived in such a window.
+std::pair<std::int64_t, long> fill_to_exit(const Sim& sim,
+                                           const std::vector<std::string>& symbols) {
+  const std::vector<BrokerOrder> orders = sim.orders();
+  std::vector<Timestamp> entries;
+  for (const auto& o : orders) {
+    if (o.side == Side::buy && o.submitted_at) entries.push_back(*o.submitted_at);
+  }
+  std::int64_t longest_ms = 0;
+  long most = 0;
+  for (const auto& symbol : symbols) {
+    std::optional<Timestamp> filled, exit;
+    for (const auto& o : orders) {
+      if (o.symbol != symbol) continue;
+      if (o.side == Side::buy) filled = o.filled_at;
+      if (o.side == Side::sell && o.submitted_at && (!exit || *o.submitted_at < *exit)) {
+        exit = o.submitted_at;
+      }
+    }
+    if (!filled || !exit) continue;
+    longest_ms = std::max(longest_ms, exit->ms_since(*filled));
+    most = std::max(most, std::count_if(entries.begin(), entries.end(),
+                                        [&](Timestamp e) { return *filled < e && e < *exit; }));
+  }
+  return {longest_ms, most};
+}
+
+// Issue 14: with many trades opened at once, new entries took the REST budget ahead of the exits
+// of positions already filled. 100 trades at once (one symbol each; 200 orders, more than the
+// 190/min budget, so the last entries wait up to a minute): all end open and protected. The
+// longest fill -> exit seen at the broker is printed, not asserted.
+TEST_F(BurstE2E, HundredTradesAtOnceAllEndProtected) {
+  constexpr int kBurst = 100;
+  std::vector<std::string> symbols;
+  std::string prices = "{";
+  for (int i = 0; i < kBurst; ++i) {
+    symbols.push_back("PB" + std::string(1, static_cast<char>('A' + i / 26)) +
+                      std::string(1, static_cast<char>('A' + i % 26)));
+    prices += (i ? ",\"" : "\"") + symbols.back() + "\":\"10.00\"";
+  }
+  ASSERT_EQ(sim().call("POST", "/sim/prices", prices + "}").status, 200);
+  std::vector<std::int64_t> ids;
+  for (const auto& symbol : symbols) ids.push_back(rig_.open_trade(market_buy(symbol, "3")));
+  auto done = [&] {
+    auto cover = sim().cover();
+    auto states = rig_.trade_states();
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      auto [held, covered] = cover[symbols[i]];
+      if (held != Decimal::must("3") || covered < held || states[ids[i]] != "open") return false;
+    }
+    return true;
+  };
+  EXPECT_TRUE(eventually(done, 180)) << rig_.call("GET", "/api/trades").body << rig_.logs();
+  auto [longest_ms, most] = fill_to_exit(sim(), symbols);
+  std::printf(
+      "%d trades at once: longest fill -> exit at the broker %lld ms; most entries sent "
+      "in such a window %ld\n",
+      kBurst, static_cast<long long>(longest_ms), most);
 }
 
 }  // namespace

@@ -4,8 +4,10 @@
 
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "broker/alpaca/alpaca_broker.h"
+#include "broker/alpaca/beast_transport.h"
 
 namespace orderly::testing {
 namespace json = boost::json;
@@ -18,6 +20,28 @@ json::value parse_or_null(const std::string& text) {
   json::value v = json::parse(text, ec);
   return ec ? json::value() : v;
 }
+
+// Every harness request carries X-Sim-Control: the simulator answers it beside the daemon under
+// test without taking from that daemon's rate budget (it is per key) or from the fault plan.
+class ControlTransport final : public alpaca::HttpTransport {
+ public:
+  explicit ControlTransport(const std::string& base_url) {
+    alpaca::BeastTransportOptions o;
+    o.base_url = base_url;
+    auto t = alpaca::BeastTransport::create(std::move(o));
+    EXPECT_TRUE(t.ok()) << t.status().message();
+    if (t.ok()) inner_ = std::move(t.value());
+  }
+  alpaca::TransportResult send(const alpaca::HttpRequest& request) override {
+    if (!inner_) return alpaca::TransportError{false, "no transport"};
+    alpaca::HttpRequest r = request;
+    r.headers.emplace_back("X-Sim-Control", "1");
+    return inner_->send(r);
+  }
+
+ private:
+  std::unique_ptr<alpaca::HttpTransport> inner_;
+};
 
 app::ApiReply reply_or_reason(const StatusOr<app::ApiReply>& r) {
   if (r.ok()) return *r;
@@ -59,11 +83,24 @@ void Sim::start(const std::string& faults) {
   process = std::make_unique<Process>(args, log);
 }
 
+std::shared_ptr<alpaca::HttpTransport> Sim::harness() const {
+  if (!control) control = std::make_shared<ControlTransport>(base_url());
+  return control;
+}
+
 app::ApiReply Sim::call(const std::string& method, const std::string& target,
                         const std::string& body) const {
-  app::ApiEndpoint e;
-  e.port = port;
-  return reply_or_reason(app::api_call(e, method, target, body));
+  alpaca::HttpRequest req{method, target, {}, body};
+  if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+  alpaca::TransportResult r = harness()->send(req);
+  app::ApiReply out;
+  if (!r.ok()) {
+    out.body = r.error().message;
+    return out;
+  }
+  out.status = r.response().status;
+  out.body = std::move(r.response().body);
+  return out;
 }
 
 json::value Sim::get_json(const std::string& target) const {
@@ -79,35 +116,36 @@ bool Sim::session(const std::string& event) const {
 }
 
 std::vector<BrokerOrder> Sim::orders() const {
-  alpaca::AlpacaConfig c{base_url(), key, secret};
-  auto broker = alpaca::make_alpaca_broker(c);
-  EXPECT_TRUE(broker.ok());
-  if (!broker.ok()) return {};
+  alpaca::AlpacaBroker broker(harness(), alpaca::AlpacaConfig{base_url(), key, secret});
   ListOrdersQuery q;
   q.status = OrderListStatus::all;
-  auto orders = (*broker)->list_orders(q);
+  auto orders = broker.list_orders(q);
   EXPECT_TRUE(orders.ok()) << orders.error().message;
   return orders.ok() ? orders.value() : std::vector<BrokerOrder>{};
 }
 
-std::pair<Decimal, Decimal> Sim::held_and_covered(const std::string& symbol) const {
-  Decimal held, covered;
+std::map<std::string, std::pair<Decimal, Decimal>> Sim::cover() const {
+  std::map<std::string, std::pair<Decimal, Decimal>> out;
   json::value positions = get_json("/v2/positions");
-  if (!positions.is_array()) return {held, covered};
+  json::value open = get_json("/v2/orders?status=open&nested=true&limit=500");
+  if (!positions.is_array() || !open.is_array()) return out;
   for (const auto& p : positions.as_array()) {
-    if (p.at("symbol").as_string() == symbol) held = dec(p.at("qty"));
+    out[std::string(p.at("symbol").as_string())].first = dec(p.at("qty"));
   }
-  const std::string exit_side = held.is_negative() ? "buy" : "sell";
-  json::value open = get_json("/v2/orders?status=open&nested=true&symbols=" + symbol);
-  if (!open.is_array()) return {held, covered};
-  for (const auto& o : open.as_array()) covered += group_cover(o, exit_side);
-  return {held, covered};
+  for (const auto& o : open.as_array()) {
+    auto& [held, covered] = out[std::string(o.at("symbol").as_string())];
+    covered += group_cover(o, held.is_negative() ? "buy" : "sell");
+  }
+  return out;
+}
+
+std::pair<Decimal, Decimal> Sim::held_and_covered(const std::string& symbol) const {
+  return cover()[symbol];
 }
 
 bool Sim::protected_at(const std::string& symbol, const std::string& expect_held) const {
   auto [held, covered] = held_and_covered(symbol);
-  const Decimal abs = held.is_negative() ? -held : held;
-  return held == Decimal::must(expect_held) && covered >= abs;
+  return held == Decimal::must(expect_held) && covered >= held.abs();
 }
 
 std::string Sim::open_orders_text(const std::string& symbol) const {
@@ -204,6 +242,16 @@ std::int64_t Rig::open_trade(const std::string& body) const {
 std::string Rig::trade_state(std::int64_t id) const {
   json::value t = get_json("/api/trades/" + std::to_string(id));
   return t.is_object() ? std::string(t.at("state").as_string()) : "?";
+}
+
+std::map<std::int64_t, std::string> Rig::trade_states() const {
+  std::map<std::int64_t, std::string> out;
+  json::value all = get_json("/api/trades?limit=1000");
+  if (!all.is_array()) return out;
+  for (const auto& t : all.as_array()) {
+    out[t.at("id").to_number<std::int64_t>()] = std::string(t.at("state").as_string());
+  }
+  return out;
 }
 
 int Rig::alerts(const std::string& kind, const std::string& subject, bool active_only) const {

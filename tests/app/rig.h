@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "app/api_client.h"
+#include "broker/alpaca/transport.h"
 #include "broker/broker.h"
 #include "core/decimal.h"
 #include "process.h"
@@ -30,11 +32,13 @@ struct Sim {
   std::uint16_t port = free_port();
   std::filesystem::path log;
   std::unique_ptr<Process> process;
+  mutable std::shared_ptr<alpaca::HttpTransport> control;  // see harness()
 
   // Starts (or starts again after kill_hard) the simulator; `faults` is a fault plan's JSON.
   void start(const std::string& faults = "");
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port); }
-  // A /sim/* control call or a /v2 read as a harness (no keys needed); status 0: unreachable.
+  // A /sim/* control call, or a /v2 call as another client of the account: with X-Sim-Control,
+  // so it takes nothing from the daemon's rate budget. Status 0: unreachable.
   app::ApiReply call(const std::string& method, const std::string& target,
                      const std::string& body = "") const;
   boost::json::value get_json(const std::string& target) const;  // null when not JSON
@@ -42,15 +46,20 @@ struct Sim {
   bool set_price(const std::string& symbol, const std::string& price) const;
   // POST /sim/session: "close" expires every day order (legs included), "open" opens again.
   bool session(const std::string& event) const;
-  // Every order the simulator holds for these keys, read through the real Alpaca client.
+  // Every order the simulator holds for these keys, read through the real Alpaca client (as the
+  // harness: outside the daemon's rate budget).
   std::vector<BrokerOrder> orders() const;
   // `symbol`'s position (0 when none) and the qty its open orders on the other side would close
   // (an OCO or bracket counted once, a held leg counted by its active sibling).
   std::pair<Decimal, Decimal> held_and_covered(const std::string& symbol) const;
+  // The same for every symbol with a position or an open order, from two reads.
+  std::map<std::string, std::pair<Decimal, Decimal>> cover() const;
   // The position is `expect_held` and every share of it has a working exit.
   bool protected_at(const std::string& symbol, const std::string& expect_held) const;
   // The open orders of `symbol` (nested legs), for failure messages.
   std::string open_orders_text(const std::string& symbol) const;
+  // The transport of every call above (made on first use).
+  std::shared_ptr<alpaca::HttpTransport> harness() const;
 };
 
 // What write_config() puts beside the defaults ([sync] polls every 200 ms, 500 ms when idle).
@@ -71,6 +80,7 @@ class Rig {
   // A simulator not started yet (sims[0] serves a single-account config).
   Sim& add_sim(Sim s = {});
   Sim& sim(std::size_t i = 0) { return sims[i]; }
+  const Sim& sim(std::size_t i = 0) const { return sims[i]; }
   void write_config(const RigConfig& c = {});
   // One sim, the config, and a ready daemon; false (with a test failure) when it is not ready.
   bool start_all(const RigConfig& c = {});
@@ -89,6 +99,7 @@ class Rig {
   // POST /api/trades expecting 201: the trade's id (0 and a test failure otherwise).
   std::int64_t open_trade(const std::string& body) const;
   std::string trade_state(std::int64_t id) const;
+  std::map<std::int64_t, std::string> trade_states() const;  // every trade's, by id
   // Alerts of `kind` about `subject` ever raised (active or cleared); `active_only`: still on.
   int alerts(const std::string& kind, const std::string& subject, bool active_only = false) const;
 
