@@ -259,31 +259,25 @@ let activeAlerts = [];
 function isZero(d) { return d === null || d === undefined || /^[-+]?0*(\.0*)?$/.test(String(d)); }
 
 // Protection: an active unprotected_position alert names the symbol (the engine's judgement,
-// after its grace). Otherwise the page says only what the orders show: whether an exit order
-// (take-profit, stop-loss, flatten) is working on the symbol; it does not call a position safe.
-function protectionCell(tr, p, exitsWorking) {
+// after its grace). Otherwise the page shows the exit book's figures as the API gives them: how
+// much of what our trades hold the working exits at the broker would close.
+function protectionCell(tr, p) {
   const named = activeAlerts.some((a) => a.kind === "unprotected_position" && a.subject === p.symbol);
   if (named) {
     tr.classList.add("unprotected");
     return cell(tr, "UNPROTECTED", "bad");
   }
   if (isZero(p.local_qty) && isZero(p.broker_qty)) return cell(tr, "flat");
-  if (exitsWorking === undefined) return cell(tr, "-", "dim");
-  return exitsWorking > 0 ? cell(tr, exitsWorking + " exit" + (exitsWorking > 1 ? "s" : "") + " working", "good")
-                          : cell(tr, "no exit working", "warn");
-}
-
-async function exitsWorking(symbol) {
-  const open = await getJSON("/api/orders?open=true&limit=200&symbol=" + encodeURIComponent(symbol));
-  return open.filter((o) => o.role !== "entry").length;
+  if (p.held_by_trades == null) return cell(tr, "-", "dim");
+  if (isZero(p.held_by_trades)) return cell(tr, "held outside orderly", "warn");
+  const held = String(p.held_by_trades).replace(/^-/, "");
+  const full = Number(p.covered_by_exits) >= Number(held);
+  return cell(tr, p.covered_by_exits + " of " + held + " covered", full ? "good" : "warn");
 }
 
 async function refreshPositions() {
   const positions = await getJSON("/api/positions");
   const priced = positions.some((p) => "avg_entry_price" in p || "current_price" in p || "unrealized_pl" in p);
-  const held = positions.filter((p) => !(isZero(p.local_qty) && isZero(p.broker_qty)));
-  const counts = await Promise.all(held.map((p) => exitsWorking(p.symbol).catch(() => undefined)));
-  const working = new Map(held.map((p, i) => [p.symbol, counts[i]]));
   fill("#positions", positions, (p) => {
     const tr = document.createElement("tr");
     tr.dataset.symbol = p.symbol;
@@ -292,7 +286,7 @@ async function refreshPositions() {
     cell(tr, p.avg_entry_price, "price-col"); cell(tr, p.current_price ?? p.last_price, "price-col");
     const pl = p.unrealized_pl;
     cell(tr, pl, "price-col " + (pl == null ? "" : String(pl).startsWith("-") ? "bad" : "good"));
-    protectionCell(tr, p, working.get(p.symbol));
+    protectionCell(tr, p);
     return tr;
   });
   $("#positions-section").classList.toggle("unpriced", !priced);

@@ -67,6 +67,10 @@ struct PositionView {
   std::optional<Decimal> current_price;
   std::optional<Decimal> unrealized_pl;  // (current - average entry) x signed broker qty
   std::optional<Timestamp> priced_at;
+  // What our working exits at the broker would close of what our trades hold (the exit book's
+  // view; the unprotected_position alert is the judgement, after its grace).
+  Decimal held_by_trades;
+  Decimal covered_by_exits;
 };
 
 struct ReconcileReport {

@@ -221,6 +221,9 @@ std::vector<PositionView> Engine::Impl::positions() const {
       v.mismatch = !v.drift.is_zero() && !position_changed_at_.count(s);
     }
     add_prices(v);
+    const SymbolBook book = book_of(s);
+    v.held_by_trades = book.net();
+    v.covered_by_exits = book.covered(book.net().is_negative() ? Side::buy : Side::sell);
     out.push_back(std::move(v));
   }
   return out;

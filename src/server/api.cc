@@ -749,7 +749,9 @@ HttpResponse Api::Routes::positions(const Call& c) {
                                {"current_price", dec(p.current_price)},
                                {"unrealized_pl", dec(p.unrealized_pl)},
                                {"priced_at", p.priced_at ? json::value(ts(*p.priced_at))
-                                                         : json::value(nullptr)}});
+                                                         : json::value(nullptr)},
+                               {"held_by_trades", p.held_by_trades.str()},
+                               {"covered_by_exits", p.covered_by_exits.str()}});
   }
   return json_response(200, out);
 }

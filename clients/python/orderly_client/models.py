@@ -228,6 +228,8 @@ class Position:
     current_price: Optional[Decimal] = None  # the broker's, as of priced_at
     unrealized_pl: Optional[Decimal] = None
     priced_at: Optional[datetime] = None
+    held_by_trades: Optional[Decimal] = None
+    covered_by_exits: Optional[Decimal] = None
     account: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)
 

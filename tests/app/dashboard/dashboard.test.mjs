@@ -144,7 +144,7 @@ try {
   // Positions: the held STWD with its protection state; price columns only when the API has them.
   const stwd = await page.waitForSelector('#positions tbody tr[data-symbol="STWD"]', { timeout: 20000 });
   const stwdCells = await stwd.$$eval("td", (tds) => tds.map((td) => td.textContent));
-  if (stwdCells[1] !== "37" || !["1 exit working", "UNPROTECTED"].includes(stwdCells[7]))
+  if (stwdCells[1] !== "37" || !["37 of 37 covered", "UNPROTECTED"].includes(stwdCells[7]))
     fail("STWD position row: " + JSON.stringify(stwdCells));
   // The price columns come from the broker's own position: its average entry, and unrealized
   // P&L consistent with the last price shown (the simulator's price may have moved since).
@@ -156,7 +156,7 @@ try {
       ((Number(stwdCells[5]) - Number(stwdCells[4])) * 37).toFixed(2))
     fail("STWD last / unrealized P&L: " + JSON.stringify(stwdCells));
   const fCells = await page.$$eval('#positions tbody tr[data-symbol="F"] td', (tds) => tds.map((td) => td.textContent));
-  if (fCells[7] !== "no exit working") fail("F (bought outside orderly) position row: " + JSON.stringify(fCells));
+  if (fCells[7] !== "held outside orderly") fail("F (bought outside orderly) position row: " + JSON.stringify(fCells));
 
   // One order's audit trail on click.
   await page.click('#orders tbody tr[data-symbol="STWD"]');
