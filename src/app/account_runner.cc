@@ -94,6 +94,7 @@ class AccountRunner::Impl {
     status_.store_account = store_account(account_);
     // One name per log line: with several accounts "which one?" is the first question.
     prefix_ = config_.accounts.empty() ? "" : "[" + account_.name + "] ";
+    events_ = std::make_unique<EventLog>(prefix_);
   }
 
   void start() {
@@ -140,7 +141,8 @@ class AccountRunner::Impl {
     return stopping_;
   }
   void fail(int exit_code, const std::string& message) {
-    spdlog::error("{}orderly run: {}", prefix_, message);
+    events_->say(spdlog::level::err, "account_failed", "orderly run: " + message,
+                 {{"reason", message}});
     set_state(AccountState::failed, message, exit_code);
   }
 
@@ -181,13 +183,17 @@ class AccountRunner::Impl {
         // The database is away: keep trying (the owner, if any, is in the same situation).
         // Said once per distinct error, not once a second.
         if (s.message() != last_error) {
-          spdlog::warn("{}store lease: {}; retrying", prefix_, s.message());
+          events_->say(spdlog::level::warn, "store_error",
+                       "store lease: " + s.message() + "; retrying", {{"reason", s.message()}});
           last_error = s.message();
           set_state(AccountState::starting, "waiting for the store: " + s.message());
         }
       } else if (!reported) {
-        spdlog::warn("{}account {} is owned by another running orderly; waiting to take over: {}",
-                     prefix_, status_.store_account, s.message());
+        events_->say(spdlog::level::warn, "standby",
+                     fmt::format("account {} is owned by another running orderly; waiting to "
+                                 "take over: {}",
+                                 status_.store_account, s.message()),
+                     {{"store_account", status_.store_account}, {"reason", s.message()}});
         set_state(AccountState::standby, s.message());
         reported = true;
       }
@@ -199,8 +205,10 @@ class AccountRunner::Impl {
       std::lock_guard lock(mu_);
       ++status_.leases_acquired;
     }
-    spdlog::info("{}account {} leased (fencing token {})", prefix_, status_.store_account,
-                 lease_->token());
+    events_->say(spdlog::level::info, "lease_gained",
+                 fmt::format("account {} leased (fencing token {})", status_.store_account,
+                             lease_->token()),
+                 {{"store_account", status_.store_account}, {"fencing_token", lease_->token()}});
     set_state(AccountState::starting, "lease acquired; connecting to the broker");
     return true;
   }
@@ -246,9 +254,14 @@ class AccountRunner::Impl {
     if (lost) {
       // The store is fenced against us now, so this alert lives in the daemon (log, /healthz,
       // /api/accounts, /metrics), not in the account's alert table.
-      spdlog::error("{}ALERT lease_lost: account lease lost ({}); this account stopped, the "
-                    "others keep running; waiting to take it over again",
-                    prefix_, reason);
+      events_->say(spdlog::level::err, "lease_lost",
+                   "ALERT lease_lost: account lease lost (" + reason +
+                       "); this account stopped, the others keep running; waiting to take it "
+                       "over again",
+                   {{"kind", "lease_lost"},
+                    {"severity", "critical"},
+                    {"subject", status_.store_account},
+                    {"reason", reason}});
       {
         std::lock_guard lock(mu_);
         ++status_.leases_lost;
@@ -276,8 +289,10 @@ class AccountRunner::Impl {
         wait_for_stop();
         return nullptr;
       }
-      spdlog::warn("{}cannot open the store: {}; retrying in {} ms", prefix_,
-                   store.status().message(), wait_ms);
+      events_->say(spdlog::level::warn, "store_error",
+                   fmt::format("cannot open the store: {}; retrying in {} ms",
+                               store.status().message(), wait_ms),
+                   {{"reason", store.status().message()}, {"retry_ms", wait_ms}});
       set_state(AccountState::starting, "waiting for the store: " + store.status().message());
       if (wait(wait_ms)) return nullptr;
       wait_ms = std::min<std::int64_t>(wait_ms * 2, 30'000);
@@ -323,6 +338,10 @@ class AccountRunner::Impl {
         wait_for_stop();
         return nullptr;
       }
+      // On the broker's return the stream reconnects at once: its own backoff (up to 30 s)
+      // would leave it down well after REST works again.
+      alpaca::AlpacaStream* stream = created->get();
+      session->log->on_broker_back([stream] { stream->reconnect_now(); });
       session->stream = std::move(*created);
     } else {
       spdlog::info("{}trade_updates stream off: polling only", prefix_);
@@ -358,8 +377,11 @@ class AccountRunner::Impl {
     for (std::int64_t wait_ms = 1000;;) {
       auto info = broker.get_account();
       if (info.ok()) {
-        spdlog::info("{}broker reachable at {} (account status {})", prefix_,
-                     printable_url(account_.base_url), info->status);
+        events_->say(spdlog::level::info, "broker_reachable",
+                     fmt::format("broker reachable at {} (account status {})",
+                                 printable_url(account_.base_url), info->status),
+                     {{"url", printable_url(account_.base_url)},
+                      {"account_status", info->status}});
         return true;
       }
       const BrokerError& e = info.error();
@@ -373,8 +395,12 @@ class AccountRunner::Impl {
         return false;
       }
       const std::string why = alpaca::redact(e.message, alpaca_);
-      spdlog::warn("{}broker unreachable at {}: {}; retrying in {} ms", prefix_,
-                   printable_url(account_.base_url), why, wait_ms);
+      events_->say(spdlog::level::warn, "broker_unreachable",
+                   fmt::format("broker unreachable at {}: {}; retrying in {} ms",
+                               printable_url(account_.base_url), why, wait_ms),
+                   {{"url", printable_url(account_.base_url)},
+                    {"reason", why},
+                    {"retry_ms", wait_ms}});
       set_state(AccountState::starting,
                 "waiting for the broker at " + printable_url(account_.base_url) + ": " + why);
       if (wait(wait_ms)) return false;
@@ -395,6 +421,7 @@ class AccountRunner::Impl {
   const Clock& clock_;
   const alpaca::AlpacaConfig alpaca_;
   std::string prefix_;
+  std::unique_ptr<EventLog> events_;  // lease and start-up lines (a session has its own)
 
   StoreLock sqlite_lock_;
   std::shared_ptr<AccountLease> lease_;

@@ -434,7 +434,8 @@ int reconcile(const ClientOptions& o, bool fix) {
                   << "fills adopted:       " << cell(r, "fills_adopted") << "\n"
                   << "position mismatches: " << cell(r, "position_mismatches") << "\n";
         if (const auto* done = r.if_contains("complete"); done && done->is_bool() && !done->as_bool()) {
-          std::cout << "(still running: these are the findings so far)\n";
+          std::cout << "INCOMPLETE: the reconciliation still runs (the broker is slow); these "
+                       "are its findings so far\n";
         }
         for (const auto& f : r.at("findings").as_array()) std::cout << "  " << cell(&f) << "\n";
       },

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <regex>
 
 #include "core/types.h"
 
@@ -30,13 +31,30 @@ bool LogLimiter::allow(const std::string& key, std::chrono::steady_clock::time_p
   return true;
 }
 
-void EventLog::limited(int level, const std::string& key, const std::string& line) {
+EventLog::EventLog(std::string prefix) : prefix_(std::move(prefix)) {
+  // "[growth] " -> "growth": the account as a field of its own.
+  if (prefix_.size() > 3) account_ = prefix_.substr(1, prefix_.size() - 3);
+}
+
+void EventLog::say(spdlog::level::level_enum level, std::string_view event,
+                   const std::string& line, std::vector<LogField> fields) {
+  if (!account_.empty()) fields.emplace(fields.begin(), "account", account_);
+  log_event(level, event, prefix_ + line, fields);
+}
+
+bool EventLog::limited(spdlog::level::level_enum level, const std::string& key,
+                       std::string_view event, const std::string& line,
+                       std::vector<LogField> fields) {
   int held_back = 0;
-  if (!limiter_.allow(key, std::chrono::steady_clock::now(), held_back)) return;
-  const std::string text =
-      held_back == 0 ? line
-                     : fmt::format("{} ({} more like it in the last minute)", line, held_back);
-  spdlog::log(static_cast<spdlog::level::level_enum>(level), "{}{}", prefix_, text);
+  if (!limiter_.allow(key, std::chrono::steady_clock::now(), held_back)) return false;
+  if (held_back == 0) {
+    say(level, event, line, std::move(fields));
+    return true;
+  }
+  fields.emplace_back("held_back", held_back);
+  say(level, event, fmt::format("{} ({} more like it in the last minute)", line, held_back),
+      std::move(fields));
+  return true;
 }
 
 void EventLog::committed(const WriteBatch& batch) {
@@ -45,21 +63,40 @@ void EventLog::committed(const WriteBatch& batch) {
   orders(batch);
 }
 
+// Raises are rate-limited by kind (a burst of one kind is one line and a count), but the log
+// never ends on a state that is not the truth: every told raise has its clear told, and a raise
+// after a told clear of the same alert is told whatever the limiter says.
 void EventLog::alerts(const WriteBatch& batch) {
   for (const Alert& a : batch.alerts) {
-    const bool known = active_alerts_.count(a.id) > 0;
-    if (a.active() && !known) {
-      active_alerts_.insert(a.id);
+    const std::string subject_key = fmt::format("{} {}", to_string(a.kind), a.subject);
+    std::vector<LogField> fields = {{"kind", std::string(to_string(a.kind))},
+                                    {"severity", std::string(to_string(severity(a.kind)))},
+                                    {"subject", a.subject},
+                                    {"alert_id", a.id}};
+    if (a.active() && active_alerts_.insert(a.id).second) {
       const auto level = severity(a.kind) == AlertSeverity::critical ? spdlog::level::err
                                                                       : spdlog::level::warn;
-      limited(level, fmt::format("alert {}", to_string(a.kind)),
-              fmt::format("ALERT raised ({}) {} {}: {}", to_string(severity(a.kind)),
-                          to_string(a.kind), a.subject, a.message));
-    } else if (!a.active() && known) {
-      active_alerts_.erase(a.id);
-      limited(spdlog::level::info, fmt::format("alert cleared {}", to_string(a.kind)),
-              fmt::format("alert cleared: {} {} (active {:.1f} s)", to_string(a.kind), a.subject,
-                          a.cleared_at->ms_since(a.raised_at) / 1000.0));
+      const std::string line =
+          fmt::format("ALERT raised ({}) {} {}: {}", to_string(severity(a.kind)),
+                      to_string(a.kind), a.subject, a.message);
+      fields.emplace_back("alert_message", a.message);
+      bool told = told_cleared_.erase(subject_key) > 0;
+      if (told) {
+        say(level, "alert_raised", line, std::move(fields));
+      } else {
+        told = limited(level, fmt::format("alert {}", to_string(a.kind)), "alert_raised", line,
+                       std::move(fields));
+      }
+      if (told) told_raised_.insert(a.id);
+    } else if (!a.active() && active_alerts_.erase(a.id) > 0 && told_raised_.erase(a.id) > 0) {
+      const std::int64_t active_ms = a.cleared_at->ms_since(a.raised_at);
+      fields.emplace_back("active_ms", active_ms);
+      say(spdlog::level::info, "alert_cleared",
+          fmt::format("alert cleared: {} {} (active {:.1f} s)", to_string(a.kind), a.subject,
+                      active_ms / 1000.0),
+          std::move(fields));
+      if (told_cleared_.size() > 4096) told_cleared_.clear();  // bounded; a re-raise may wait
+      told_cleared_.insert(subject_key);
     }
   }
 }
@@ -71,54 +108,113 @@ void EventLog::orders(const WriteBatch& batch) {
     auto it = by_id.find(e.order_id);
     if (it == by_id.end()) continue;
     const Order& o = *it->second;
-    if (e.source == EventSource::error) {
-      limited(spdlog::level::warn, "refused " + o.symbol,
-              fmt::format("broker refused {} {} {} {} (order {}, {}): {}", to_string(o.role),
-                          to_string(o.side), o.qty.str(), o.symbol, o.id, o.client_order_id,
-                          e.note));
-    }
+    if (e.source == EventSource::error) refused(o, e);
     const bool placed_exit = !e.from && o.role != OrderRole::entry && !o.parent_order_id;
-    if (placed_exit && !exits_of_trade_.insert(o.trade_id).second) {
-      limited(spdlog::level::info, "exit " + o.symbol,
-              fmt::format("exit re-placed for trade {}: {} {} {} {}{}{} ({})", o.trade_id,
-                          to_string(o.role), to_string(o.side), o.qty.str(), o.symbol,
-                          o.limit_price ? " limit " + o.limit_price->str() : "",
-                          o.stop_price ? " stop " + o.stop_price->str() : "", e.note));
-    }
+    if (placed_exit && !exits_of_trade_.insert(o.trade_id).second) exit_replaced(o, e);
   }
   for (const Trade& t : batch.trades) {
     if (t.state == TradeState::failed) {
-      limited(spdlog::level::err, "trade failed " + t.spec.symbol,
-              fmt::format("trade {} {} failed: {}", t.id, t.spec.symbol, t.note));
+      limited(spdlog::level::err, "trade failed " + t.spec.symbol, "trade_failed",
+              fmt::format("trade {} {} failed: {}", t.id, t.spec.symbol, t.note),
+              {{"trade_id", t.id},
+               {"symbol", t.spec.symbol},
+               {"client_trade_id", t.spec.client_trade_id},
+               {"reason", t.note}});
     }
     if (is_terminal(t.state)) exits_of_trade_.erase(t.id);
   }
 }
 
+namespace {
+
+// Alpaca's error code, when the text carries one: the note's "(HTTP 403, code 40310000)" or the
+// body's {"code":40310000}.
+std::string broker_code(std::string_view note) {
+  static const std::regex code(R"((?:code\"?\s*[:=]?\s*)(\d{8}))");
+  std::match_results<std::string_view::const_iterator> m;
+  if (std::regex_search(note.begin(), note.end(), m, code)) return m[1].str();
+  return {};
+}
+
+// An order's facts as log fields, with the event's note as the reason.
+std::vector<LogField> order_fields(const Order& o, const OrderEvent& e) {
+  std::vector<LogField> fields = {{"order_id", o.id},
+                                  {"client_order_id", o.client_order_id},
+                                  {"trade_id", o.trade_id},
+                                  {"role", std::string(to_string(o.role))},
+                                  {"side", std::string(to_string(o.side))},
+                                  {"qty", o.qty.str()},
+                                  {"symbol", o.symbol},
+                                  {"reason", e.note}};
+  if (o.limit_price) fields.emplace_back("limit_price", o.limit_price->str());
+  if (o.stop_price) fields.emplace_back("stop_price", o.stop_price->str());
+  return fields;
+}
+
+}  // namespace
+
+void EventLog::refused(const Order& o, const OrderEvent& e) {
+  std::vector<LogField> fields = order_fields(o, e);
+  std::string code = broker_code(e.note);
+  if (code.empty()) code = broker_code(e.payload);
+  if (!code.empty()) fields.emplace_back("broker_code", code);
+  limited(spdlog::level::warn, "refused " + o.symbol, "order_refused",
+          fmt::format("broker refused {} {} {} {} (order {}, {}): {}", to_string(o.role),
+                      to_string(o.side), o.qty.str(), o.symbol, o.id, o.client_order_id, e.note),
+          std::move(fields));
+}
+
+void EventLog::exit_replaced(const Order& o, const OrderEvent& e) {
+  limited(spdlog::level::info, "exit " + o.symbol, "exit_replaced",
+          fmt::format("exit re-placed for trade {}: {} {} {} {}{}{} ({})", o.trade_id,
+                      to_string(o.role), to_string(o.side), o.qty.str(), o.symbol,
+                      o.limit_price ? " limit " + o.limit_price->str() : "",
+                      o.stop_price ? " stop " + o.stop_price->str() : "", e.note),
+          order_fields(o, e));
+}
+
 void EventLog::commit_failed(const Status& status) {
   std::lock_guard lock(mu_);
-  limited(spdlog::level::err, "store", "store error: commit failed, the input is rolled back "
-                                       "and found again by the next resync: " +
-                                           status.message());
+  limited(spdlog::level::err, "store", "store_error",
+          "store error: commit failed, the input is rolled back and found again by the next "
+          "resync: " + status.message(),
+          {{"reason", status.message()}});
 }
 
 void EventLog::broker_unreachable(const std::string& error) {
-  spdlog::error("{}broker unreachable: {}; calls wait, retried with backoff", prefix_, error);
+  say(spdlog::level::err, "broker_unreachable",
+      fmt::format("broker unreachable: {}; calls wait, retried with backoff", error),
+      {{"reason", error}});
 }
 
 void EventLog::broker_back(std::int64_t outage_ms, int attempts) {
-  spdlog::info("{}broker reachable again after {:.1f} s ({} attempts); resyncing", prefix_,
-               outage_ms / 1000.0, attempts);
+  say(spdlog::level::info, "broker_back",
+      fmt::format("broker reachable again after {:.1f} s ({} attempts); resyncing and "
+                  "reconnecting the stream",
+                  outage_ms / 1000.0, attempts),
+      {{"outage_ms", outage_ms}, {"attempts", attempts}});
+  if (on_broker_back_) on_broker_back_();
 }
 
+// A flapping stream is a line a minute each way, but a told drop always has its reconnection
+// told: the log must not say "disconnected" about a stream that is up.
 void EventLog::stream_connected() {
   std::lock_guard lock(mu_);
-  limited(spdlog::level::info, "stream", "trade_updates stream connected");
+  const std::string line = "trade_updates stream connected";
+  if (stream_told_down_) {
+    say(spdlog::level::info, "stream_connected", line);
+    stream_told_down_ = false;
+  } else {
+    limited(spdlog::level::info, "stream", "stream_connected", line);
+  }
 }
 
 void EventLog::stream_disconnected(const std::string& reason) {
   std::lock_guard lock(mu_);
-  limited(spdlog::level::warn, "stream down", "trade_updates stream disconnected: " + reason);
+  if (limited(spdlog::level::warn, "stream down", "stream_disconnected",
+              "trade_updates stream disconnected: " + reason, {{"reason", reason}})) {
+    stream_told_down_ = true;
+  }
 }
 
 Status LoggedStore::commit(const WriteBatch& batch) {

@@ -4,16 +4,19 @@
 // unreachable/back, store errors. The engine stays silent (sans-IO): EventLog reads what it
 // committed, through LoggedStore (a Store that forwards to the real one and reports each
 // committed batch), and what the runtime saw of the outside (RuntimeObserver).
-// Repetitive lines (same kind, same subject) are said once a minute at most, with a count of
-// what was held back.
+// Repetitive lines (same kind) are said once a minute at most, with a count of what was held
+// back; but a told failure always has its end told (alert cleared, stream connected again), so
+// the log's last word on anything is the truth.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 
+#include "app/logging.h"
 #include "engine/runtime.h"
 #include "store/store.h"
 
@@ -40,7 +43,11 @@ class LogLimiter {
 class EventLog final : public RuntimeObserver {
  public:
   // `prefix`: "[account] " with several accounts, "" otherwise.
-  explicit EventLog(std::string prefix) : prefix_(std::move(prefix)) {}
+  explicit EventLog(std::string prefix);
+
+  // Called (on a runtime thread, after the line) when the broker answers again after an outage:
+  // the daemon reconnects its stream at once there rather than after the stream's own backoff.
+  void on_broker_back(std::function<void()> f) { on_broker_back_ = std::move(f); }
 
   // What a committed batch says (called after the commit succeeded).
   void committed(const WriteBatch& batch);
@@ -51,16 +58,30 @@ class EventLog final : public RuntimeObserver {
   void stream_connected() override;
   void stream_disconnected(const std::string& reason) override;
 
+  // One line: `line` in text (after the account's prefix), `event` and `fields` (with the
+  // account) as JSON keys.
+  void say(spdlog::level::level_enum level, std::string_view event, const std::string& line,
+           std::vector<LogField> fields = {});
+
  private:
   void alerts(const WriteBatch& batch);
   void orders(const WriteBatch& batch);
-  // Writes `line` at `level` unless lines of `key` were written within the last minute.
-  void limited(int level, const std::string& key, const std::string& line);
+  void refused(const Order& o, const OrderEvent& e);
+  void exit_replaced(const Order& o, const OrderEvent& e);
+  // say() unless lines of `key` were written within the last minute (then counted); true when
+  // written.
+  bool limited(spdlog::level::level_enum level, const std::string& key, std::string_view event,
+               const std::string& line, std::vector<LogField> fields = {});
 
   std::string prefix_;
+  std::string account_;  // the prefix's name, a field of every line
+  std::function<void()> on_broker_back_;
   std::mutex mu_;
   LogLimiter limiter_;
-  std::set<std::int64_t> active_alerts_;   // raised and logged, not yet cleared
+  std::set<std::int64_t> active_alerts_;   // raised, not yet cleared
+  std::set<std::int64_t> told_raised_;     // ... whose raise was logged
+  std::set<std::string> told_cleared_;     // "kind subject" whose last line said cleared
+  bool stream_told_down_ = false;          // the last stream line logged said disconnected
   std::set<std::int64_t> exits_of_trade_;  // trades whose first exit was placed
 };
 

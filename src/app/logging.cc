@@ -31,7 +31,22 @@ void append_json_escaped(std::string_view in, spdlog::memory_buf_t& out) {
   }
 }
 
-// %* in the pattern: the message, secrets redacted (and JSON-escaped for --log-json).
+// The fields of the line being written by log_event on this thread (spdlog formats on the
+// caller's thread: the logger is synchronous).
+struct LineFields {
+  std::string_view event;
+  const std::vector<LogField>* fields = nullptr;
+};
+thread_local LineFields tl_line;
+
+void append_json_string(std::string_view in, spdlog::memory_buf_t& out) {
+  out.push_back('"');
+  append_json_escaped(in, out);
+  out.push_back('"');
+}
+
+// %* in the pattern: the message, secrets redacted. For --log-json: "message":"..." and, for a
+// line written by log_event, "event" and its fields, each redacted.
 class RedactedMessage final : public spdlog::custom_flag_formatter {
  public:
   RedactedMessage(bool json, std::vector<std::string> secrets)
@@ -39,10 +54,24 @@ class RedactedMessage final : public spdlog::custom_flag_formatter {
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
     std::string text = redact_secrets(std::string(msg.payload.data(), msg.payload.size()), secrets_);
-    if (json_) {
-      append_json_escaped(text, dest);
-    } else {
+    if (!json_) {
       dest.append(std::string_view(text));
+      return;
+    }
+    dest.append(std::string_view("\"message\":"));
+    append_json_string(text, dest);
+    if (tl_line.fields == nullptr) return;
+    dest.append(std::string_view(",\"event\":"));
+    append_json_string(tl_line.event, dest);
+    for (const LogField& f : *tl_line.fields) {
+      dest.push_back(',');
+      append_json_string(f.key, dest);
+      dest.push_back(':');
+      if (f.number) {
+        dest.append(std::string_view(f.value));
+      } else {
+        append_json_string(redact_secrets(f.value, secrets_), dest);
+      }
     }
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -76,7 +105,7 @@ void setup_logging(bool json_lines, std::vector<std::string> secrets) {
   auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
   formatter->add_flag<RedactedMessage>('*', json_lines, std::move(secrets));
   if (json_lines) {
-    formatter->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","logger":"%n","msg":"%*"})");
+    formatter->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","logger":"%n",%*})");
   } else {
     formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %*");
   }
@@ -86,8 +115,18 @@ void setup_logging(bool json_lines, std::vector<std::string> secrets) {
   spdlog::set_default_logger(logger);
   // The stores' own lines (a database connection lost or restored) go through the same logger.
   set_store_log([](bool error, const std::string& line) {
-    spdlog::log(error ? spdlog::level::err : spdlog::level::info, "store: {}", line);
+    log_event(error ? spdlog::level::err : spdlog::level::info, error ? "store_error" : "store",
+              "store: " + line);
   });
+}
+
+void log_event(spdlog::level::level_enum level, std::string_view event, std::string_view message,
+               const std::vector<LogField>& fields) {
+  struct Reset {
+    ~Reset() { tl_line = LineFields{}; }
+  } reset;
+  tl_line = LineFields{event, &fields};
+  spdlog::log(level, "{}", message);
 }
 
 }  // namespace orderly::app

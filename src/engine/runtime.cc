@@ -556,6 +556,13 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
 
   void on_connected() override {
     if (options_.observer) options_.observer->stream_connected();
+    {
+      // The stream reached the broker, so it is back: the next probe goes now, not at the end
+      // of the REST backoff step (up to 30 s), and the resync follows at once.
+      std::lock_guard lk(work_mu_);
+      if (down_) next_probe_ = std::chrono::steady_clock::now();
+    }
+    work_cv_.notify_all();
     post([this] {
       engine_.on_stream_connected(clock_.now());
       dispatch(clock_.now());

@@ -132,7 +132,15 @@ json::object alert_json(const Alert& a) {
   };
 }
 
+// The PostgreSQL store refuses every write once the account's lease is lost (expired, or taken
+// over by another process): "lease ... is not held", "refused by lease fencing".
+bool lease_lost(const Status& s) {
+  return s.code() == Status::Code::conflict && s.message().find("lease") != std::string::npos;
+}
+
 int status_for(const Status& s) {
+  // Not the request's conflict (409 says "change your request"): the account cannot trade here.
+  if (lease_lost(s)) return 503;
   switch (s.code()) {
     case Status::Code::invalid_argument: return 400;
     case Status::Code::not_found: return 404;
@@ -141,6 +149,15 @@ int status_for(const Status& s) {
     case Status::Code::busy: return 503;
     default: return 500;
   }
+}
+
+// An engine refusal as the API answers it; a lost lease says so first.
+HttpResponse refusal(const Status& s) {
+  if (lease_lost(s)) {
+    return error(503, "the account cannot trade: its lease is lost (another process may own it "
+                      "now; this one stands by): " + s.message());
+  }
+  return error(status_for(s), s.message());
 }
 
 // ---- POST /api/trades body -------------------------------------------------------------------
@@ -670,7 +687,7 @@ HttpResponse Api::Routes::trade(const Call& c, bool cancel) {
     if (!existing.ok()) return error(503, "store: " + existing.status().message());
     if (!existing->has_value()) return error(404, "no trade " + c.param);
     Status s = c.api.engine_.cancel_trade(*id);
-    if (!s) return error(status_for(s), s.message());
+    if (!s) return refusal(s);
   }
   auto trade = c.api.store_.get_trade(*id);
   if (!trade.ok()) return error(503, "store: " + trade.status().message());
@@ -835,7 +852,7 @@ HttpResponse Api::post_trade(const HttpRequest& req) {
     }
   }
   auto trade = engine_.open_trade(spec);
-  if (!trade.ok()) return error(status_for(trade.status()), trade.status().message());
+  if (!trade.ok()) return refusal(trade.status());
   return json_response(201, with_orders(store_, *trade));
 }
 

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -23,6 +24,7 @@ constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 constexpr int kSseHealthEvery = 2;  // polls between two health events
 constexpr int kSseBatch = 200;
+using Events = std::vector<std::pair<std::int64_t, std::string>>;
 
 std::chrono::milliseconds ms(std::int64_t v) { return std::chrono::milliseconds(v); }
 
@@ -64,7 +66,8 @@ HttpResponse json_error(int status, std::string_view message) {
 
 class HttpServer::Impl {
  public:
-  Impl(Handler& api, ServerOptions options) : api_(api), o_(std::move(options)) {}
+  Impl(Handler& api, ServerOptions options)
+      : api_(api), o_(std::move(options)), pool_(std::max(1, o_.handler_threads)) {}
   ~Impl() { stop(); }
 
   Status start() {
@@ -113,6 +116,9 @@ class HttpServer::Impl {
     ioc_.stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
+    // A handler still waiting on a frozen store is waited for here: its answer has nowhere to go
+    // (it is dropped with the stopped IO context), but its thread must not outlive the server.
+    pool_.join();
   }
 
  private:
@@ -191,10 +197,11 @@ class HttpServer::Impl {
       } else if (events) {
         co_await sse(stream, req);
         break;
-      } else {
-        ++busy_;
+      } else if (path == "/healthz") {
+        // On this IO thread: the engine answers it within its own deadline, the store never.
         response = api_.handle(request);
-        --busy_;
+      } else {
+        response = co_await answer(request);
       }
       auto res = to_beast(response, req.version(), req.keep_alive() && !stopping_, head);
       boost::system::error_code wec;
@@ -205,28 +212,111 @@ class HttpServer::Impl {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
+  // A call on a handler thread: its timer is cancelled by the answer or expires at the deadline.
+  template <typename T>
+  struct Job {
+    explicit Job(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;
+    std::optional<T> value;  // empty until answered; stays empty when the call threw
+  };
+
+  // Posts `fn` to a handler thread; wait on the job's timer on `ex` (the session's strand), then
+  // read its value. Null when too many requests already wait. `deadline_ms` < 0: none (mutating
+  // calls wait for their answer: it says what was done). `running`, when given, is true until
+  // `fn` returned. (Not a coroutine: GCC 12 mishandles by-value lambdas in co_await expressions.)
+  template <typename T>
+  std::shared_ptr<Job<T>> start_job(asio::any_io_executor ex, std::function<T()> fn,
+                                    std::int64_t deadline_ms,
+                                    std::shared_ptr<std::atomic<bool>> running = {}) {
+    if (busy_.load() >= o_.max_waiting_requests) return nullptr;
+    auto job = std::make_shared<Job<T>>(std::move(ex));
+    if (deadline_ms < 0) {
+      job->timer.expires_at(asio::steady_timer::time_point::max());
+    } else {
+      job->timer.expires_after(ms(deadline_ms));
+    }
+    ++busy_;
+    if (running) *running = true;
+    asio::post(pool_, [this, job, fn = std::move(fn), running] {
+      std::optional<T> value;
+      try {
+        value = fn();
+      } catch (const std::exception&) {  // nothing may escape into the pool
+      }
+      --busy_;
+      if (running) *running = false;
+      // Back on the session's strand: the waiting coroutine reads `value` there.
+      asio::post(job->timer.get_executor(), [job, value = std::move(value)]() mutable {
+        job->value = std::move(value);
+        job->timer.cancel();
+      });
+    });
+    return job;
+  }
+
+  // The job's value once answered; nullopt past its deadline (or when `job` is null).
+  template <typename T>
+  asio::awaitable<std::optional<T>> finish(std::shared_ptr<Job<T>> job) {
+    if (!job) co_return std::nullopt;
+    auto [ec] = co_await job->timer.async_wait(kUseTuple);
+    (void)ec;  // cancelled: answered; expired: the deadline passed
+    co_return std::move(job->value);
+  }
+
+  // A route's answer from a handler thread; a read the store (or the engine) does not answer
+  // within the deadline gets 503 "store busy" instead of holding the connection.
+  asio::awaitable<HttpResponse> answer(const HttpRequest& request) {
+    const bool read = request.method == "GET";  // HEAD is asked as GET
+    std::function<HttpResponse()> call = [this, request] { return api_.handle(request); };
+    auto job = start_job<HttpResponse>(co_await asio::this_coro::executor, std::move(call),
+                                       read ? o_.read_deadline_ms : -1);
+    std::optional<HttpResponse> answered = co_await finish(job);
+    if (answered) co_return std::move(*answered);
+    api_.count("busy", 503);
+    HttpResponse busy = json_error(
+        503, "store busy: no answer within " + std::to_string(o_.read_deadline_ms) +
+                 " ms (the store or the engine is not answering; /healthz says why); try again");
+    busy.headers.emplace_back("Retry-After", "1");
+    co_return busy;
+  }
+
   // Server-Sent Events: new audit events (event: order_event, id: seq) as they are committed and
   // the health every second (event: health). The dashboard re-reads what an event touched.
   asio::awaitable<void> sse(beast::tcp_stream& stream, http::request<http::string_body>& req) {
     api_.count("GET /api/events", 200);
-    std::int64_t seq = 0;
+    std::optional<std::int64_t> start;
     std::string last_id(req["Last-Event-ID"]);
     if (!last_id.empty()) {
       try {
-        seq = std::stoll(last_id);
+        start = std::stoll(last_id);
       } catch (const std::exception&) {
-        seq = 0;
+        start = 0;
       }
-    } else {
-      seq = api_.last_event_seq();
     }
     std::string out =
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
         "Connection: close\r\nServer: orderly\r\n\r\nretry: 2000\n\n";
     asio::steady_timer timer(stream.get_executor());
+    // The store is read on a handler thread, one read at a time: a frozen store skips polls
+    // (the health events go on), it holds neither an IO thread nor more than one handler.
+    auto reading = std::make_shared<std::atomic<bool>>(false);
     for (int poll = 0; !stopping_; ++poll) {
-      for (auto& [event_seq, json] : api_.events_after(seq, kSseBatch)) {
-        seq = event_seq;
+      const auto ex = stream.get_executor();
+      if (!start && !*reading) {
+        std::function<std::int64_t()> last = [this] { return api_.last_event_seq(); };
+        auto job = start_job<std::int64_t>(ex, std::move(last), o_.read_deadline_ms, reading);
+        start = co_await finish(job);
+      }
+      std::optional<Events> news;
+      if (start && !*reading) {
+        std::function<Events()> read = [this, after = *start] {
+          return api_.events_after(after, kSseBatch);
+        };
+        auto job = start_job<Events>(ex, std::move(read), o_.read_deadline_ms, reading);
+        news = co_await finish(job);
+      }
+      for (auto& [event_seq, json] : news.value_or(Events{})) {
+        start = event_seq;
         out += "id: " + std::to_string(event_seq) + "\nevent: order_event\ndata: " + json + "\n\n";
       }
       if (poll % kSseHealthEvery == 0) out += "event: health\ndata: " + api_.health_json() + "\n\n";
@@ -248,8 +338,10 @@ class HttpServer::Impl {
   asio::io_context ioc_;
   tcp::acceptor acceptor_{ioc_};
   std::vector<std::thread> threads_;
+  // After ioc_: destroyed (joined) first, so that no answer is posted to a destroyed context.
+  asio::thread_pool pool_;
   std::atomic<bool> stopping_{false};
-  std::atomic<int> busy_{0};
+  std::atomic<int> busy_{0};  // requests on (or waiting for) a handler thread
   std::uint16_t port_ = 0;
 };
 

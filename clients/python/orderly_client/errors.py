@@ -37,7 +37,8 @@ class Conflict(ApiError):
 
 
 class Unavailable(ApiError):
-    """503: the store or the broker cannot answer, or the account does not run in this process."""
+    """503: the account's lease is lost, the store (busy) or the broker cannot answer, or the
+    account does not run in this process."""
 
 
 class DaemonUnreachable(ApiError):

@@ -51,6 +51,7 @@ struct AlpacaStream::Impl {
 
   asio::io_context ioc;
   std::optional<asio::steady_timer> backoff_timer;
+  bool prompted = false;  // io thread only: reconnect_now() cut the current backoff short
   std::function<void()> close_current;  // io thread only
   std::atomic<bool> stopping{false};
   std::thread thread;
@@ -225,9 +226,11 @@ struct AlpacaStream::Impl {
       handler->on_disconnected(redact(reason, secrets));
       const auto delay = reconnect_delay_ms(options, failures, uniform(rng));
       ++failures;
+      prompted = false;
       backoff_timer->expires_after(std::chrono::milliseconds(delay));
       error_code ec;
       co_await backoff_timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (prompted) failures = 0;  // the server is known to be back: a fresh start
     }
   }
 };
@@ -261,6 +264,16 @@ void AlpacaStream::start(TradeUpdateHandler& handler) {
   s.backoff_timer.emplace(s.ioc);
   asio::co_spawn(s.ioc, s.run(), asio::detached);
   s.thread = std::thread([&s] { s.ioc.run(); });
+}
+
+void AlpacaStream::reconnect_now() {
+  Impl& s = *impl_;
+  // Queued until the stream runs; harmless while it is connected (no backoff to cut).
+  asio::post(s.ioc, [&s] {
+    if (!s.backoff_timer) return;
+    s.prompted = true;
+    s.backoff_timer->cancel();
+  });
 }
 
 void AlpacaStream::stop() {

@@ -39,6 +39,9 @@ class AlpacaStream final : public TradeUpdateStream {
 
   void start(TradeUpdateHandler& handler) override;
   void stop() override;
+  // Ends the wait between two connection attempts now (any thread): the REST side found the
+  // broker back after an outage, so the stream need not sit out its backoff (up to 30 s).
+  void reconnect_now();
 
   struct Impl;
 
