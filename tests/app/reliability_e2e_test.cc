@@ -1,12 +1,16 @@
 // Issue 18 over real processes (`orderly sim` + `orderly run` on loopback): a retried
-// POST /api/trades never opens a second trade, whether the daemon was stopped (SIGSTOP) or
-// killed (kill -9) between the request and the retry, judged from the simulator's orders; a
-// damaged store file is refused at start; the configuration refuses an API anyone could use.
+// POST /api/trades never opens a second trade, whether the daemon was stopped (SIGSTOP), killed
+// (kill -9) or its store's disk frozen or full between the request and the retry, judged from
+// the simulator's orders; a damaged store file is refused at start; the configuration refuses
+// an API anyone could use.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdio>
 
 #include "rig.h"
 
@@ -211,6 +215,118 @@ TEST_F(ReliabilityTest, OpenApiConfigurationsAreRefusedAtStart) {
     EXPECT_EQ(r.exit_code, 2) << c.api << r.out << r.err;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.api << r.err;
   }
+}
+
+// A filesystem of the test's own, a loop-mounted ext4 image (no reserved blocks), that can be
+// frozen (fsfreeze: every write blocks until it is thawed, as on a stalled disk) or filled
+// (ENOSPC). Needs root, mkfs.ext4 and a loop device: `why` says what was missing.
+class TestDisk {
+ public:
+  explicit TestDisk(const fs::path& dir) : image_(dir / "disk.img"), mount_(dir / "disk") {
+    if (::geteuid() != 0) {
+      why = "not root (mount and fsfreeze need it)";
+      return;
+    }
+    fs::create_directories(mount_);
+    RunResult r =
+        run("truncate -s 64M " + image_.string() + " && mkfs.ext4 -q -F -m 0 " + image_.string() +
+            " && mount -o loop " + image_.string() + " " + mount_.string());
+    if (r.exit_code != 0) {
+      why = "cannot mount a loop ext4 image: " + r.err;
+      return;
+    }
+    mounted_ = true;
+  }
+  // Thawed first: a process blocked on a frozen filesystem ignores even SIGKILL. The daemon may
+  // still hold the store open: the unmount is lazy.
+  ~TestDisk() {
+    if (!mounted_) return;
+    thaw();
+    run("umount -l " + mount_.string());
+  }
+  TestDisk(const TestDisk&) = delete;
+  TestDisk& operator=(const TestDisk&) = delete;
+
+  bool ok() const { return mounted_; }
+  const fs::path& path() const { return mount_; }
+  bool freeze() { return frozen_ = run("fsfreeze -f " + mount_.string()).exit_code == 0; }
+  bool thaw() {
+    if (!frozen_) return true;
+    frozen_ = run("fsfreeze -u " + mount_.string()).exit_code != 0;
+    return !frozen_;
+  }
+  // Fills every free block (dd stops at ENOSPC); free() gives them back.
+  bool fill() {
+    // Megabytes first, then the blocks left over.
+    run("dd if=/dev/zero of=" + filler().string() + " bs=1M status=none");
+    run("dd if=/dev/zero of=" + filler().string() + " bs=4k oflag=append conv=notrunc status=none");
+    return fs::space(mount_).available < 16 * 1024;
+  }
+  void free() { fs::remove(filler()); }
+
+  std::string why;
+
+ private:
+  fs::path filler() const { return mount_ / "filler"; }
+  fs::path image_, mount_;
+  bool mounted_ = false;
+  bool frozen_ = false;
+};
+
+// The store on a disk of its own. The disk is a member of the derived fixture, so it is thawed
+// and unmounted before the rig stops the daemon.
+class StoreDiskTest : public ReliabilityTest {
+ protected:
+  void SetUp() override {
+    ReliabilityTest::SetUp();
+    if (!disk_.ok()) GTEST_SKIP() << disk_.why;
+    rig_.write_config({.store_url = "sqlite:" + (disk_.path() / "orderly.db").string()});
+  }
+  // The trades carrying `key` settle to one (any request still in the daemon is answered by
+  // then); a repeat answers 200 with it; the broker holds one entry for it.
+  void expect_one_trade_and_one_entry(const std::string& symbol, const std::string& key) {
+    app::ApiReply retry = call("POST", "/api/trades", trade_body(symbol, key));
+    ASSERT_TRUE(retry.status == 201 || retry.status == 200) << retry.body << logs();
+    std::printf("retry once the disk is back: %d (%s)\n", retry.status,
+                retry.status == 200 ? "the request given up on was kept" : "opened now");
+    const std::int64_t id = json::parse(retry.body).at("id").as_int64();
+    app::ApiReply again = call("POST", "/api/trades", trade_body(symbol, key));
+    EXPECT_EQ(again.status, 200) << again.body;
+    EXPECT_EQ(json::parse(again.body).at("id").as_int64(), id) << again.body;
+    EXPECT_EQ(trades_with_key(key).size(), 1u) << rig_.call("GET", "/api/trades").body;
+    EXPECT_EQ(entries_after_submission(id, symbol), 1u) << logs();
+  }
+
+  TestDisk disk_{rig_.dir};
+};
+
+// Issue 18 item 1, the frozen disk: the store blocks on a write, the client gives up on its
+// request and retries while the disk is still frozen (that one is given up on too), and again
+// once it is thawed. One trade, one entry at the broker.
+TEST_F(StoreDiskTest, RetriesAcrossAFrozenDiskOpenOneTrade) {
+  ready_daemon();
+  ASSERT_TRUE(disk_.freeze());
+  app::ApiReply lost = call("POST", "/api/trades", trade_body("KO", "frozen-1"), 1000);
+  EXPECT_EQ(lost.status, 0) << "answered with the store's disk frozen: " << lost.body;
+  app::ApiReply lost_again = call("POST", "/api/trades", trade_body("KO", "frozen-1"), 1000);
+  EXPECT_EQ(lost_again.status, 0) << "answered with the store's disk frozen: " << lost_again.body;
+  ASSERT_TRUE(disk_.thaw());
+  expect_one_trade_and_one_entry("KO", "frozen-1");
+}
+
+// The store's disk full (ENOSPC) when the request comes: refused or kept, never doubled by the
+// retry once there is room again.
+TEST_F(StoreDiskTest, RetryAfterTheDiskWasFullOpensOneTrade) {
+  ready_daemon();
+  ASSERT_TRUE(disk_.fill());
+  app::ApiReply full = call("POST", "/api/trades", trade_body("KO", "full-1"));
+  // Refused naming the full disk, unless the write found room in what the store already held.
+  EXPECT_TRUE(full.status == 201 ||
+              (full.status >= 500 && full.body.find("disk is full") != std::string::npos))
+      << full.status << " " << full.body;
+  std::printf("POST /api/trades with the store's disk full: %d\n", full.status);
+  disk_.free();
+  expect_one_trade_and_one_entry("KO", "full-1");
 }
 
 }  // namespace
