@@ -140,44 +140,106 @@ std::int64_t Engine::Impl::exit_reserve(Timestamp now) {
   return n;
 }
 
-// Releases queued commands in priority order (CommandPriority). Protective work and lookups may
-// use the whole budget and every in-flight slot. Entries and reads keep clear of a tenth of the
-// budget, of one slot per released entry still waiting for its exit, and of one in-flight slot:
-// a burst of entries thus never delays the exit of a filled position by more than one slot.
+// How much of the minute's budget each class of command may fill (take_commands).
+struct Engine::Impl::ReleaseLimits {
+  std::int64_t budget = 0;          // protective work, lookups, catch-ups: the whole budget
+  std::int64_t background = 0;      // entries and sweeps: all but a tenth kept for protection
+  std::int64_t catch_up_share = 0;  // catch-ups of a minute at one per catch_up_spacing_ms
+  std::int64_t catch_up_spacing_ms = 0;
+  std::int64_t sweep_cap = 0;       // sweep pages of a minute
+  int inflight_cap = 0;
+  int deferrable_inflight_cap = 0;
+};
+
+// While entries wait for the budget, the catch-up runs every one and a half poll intervals (a
+// completed poll at least every two, issue 20) from a share entries leave free for it.
+Engine::Impl::ReleaseLimits Engine::Impl::release_limits() const {
+  ReleaseLimits l;
+  l.budget = rate_budget();
+  l.background = l.budget - std::max<std::int64_t>(1, l.budget / 10);
+  const std::int64_t spacing = std::max<std::int64_t>(1, cfg_.poll_interval_ms * 3 / 2);
+  l.catch_up_share = std::max<std::int64_t>(
+      1, std::min<std::int64_t>(l.budget / 3, (60'000 + spacing - 1) / spacing));
+  l.catch_up_spacing_ms = std::max(spacing, (60'000 + l.catch_up_share - 1) / l.catch_up_share);
+  // The catch-up finds a missed fill in one call whatever the number of open orders, while a
+  // sweep of 10,000 is 21 pages: sharing one ceiling, the pages took every slot that freed up
+  // and the catch-up waited behind them (a fill missed with the stream down took 7 s to find
+  // at 10,000 open orders, not 2 polls).
+  l.sweep_cap = std::max<std::int64_t>(1, l.background - l.catch_up_share);
+  l.inflight_cap = cfg_.max_inflight_commands;
+  l.deferrable_inflight_cap = l.inflight_cap > 1 ? l.inflight_cap - 1 : l.inflight_cap;
+  return l;
+}
+
+// Whether `c` fits the budget now, `used` calls being in the last minute and `reserve` slots
+// kept for the exits of released entries:
+// - protective work and lookups: the whole budget and every in-flight slot;
+// - entries, then sweep pages: keep clear of a tenth of the budget, of the slots kept for
+//   exits, of the catch-ups' share and of one in-flight slot. A burst of entries thus never
+//   delays the exit of a filled position by more than one slot;
+// - the fill catch-up: the budget less the slots kept for exits; while entries wait, no more
+//   often than its share allows. The sync never pauses for a burst (issue 20: trading calls
+//   took the whole minute at once and no poll completed for up to two minutes).
+bool Engine::Impl::fits(const Command& c, const ReleaseLimits& l, std::int64_t used,
+                        std::int64_t reserve, Timestamp now) const {
+  const auto inflight = static_cast<std::int64_t>(outstanding_);
+  // Catch-ups in the window free their slots for the next ones: counted once, as their share
+  // or as what they took beyond it.
+  const auto catch_ups = static_cast<std::int64_t>(catchup_call_times_.size());
+  const bool entries_wait =
+      used - catch_ups + reserve + std::max(catch_ups, l.catch_up_share) >= l.background;
+  switch (c.priority) {
+    case CommandPriority::protective:
+    case CommandPriority::lookup: return used < l.budget && inflight < l.inflight_cap;
+    case CommandPriority::catch_up:
+      if (used + reserve >= l.budget || inflight >= l.deferrable_inflight_cap) return false;
+      return !entries_wait || c.id != catchup_first_page_ || !last_catchup_release_ ||
+             now.ms_since(*last_catchup_release_) >= l.catch_up_spacing_ms;
+    case CommandPriority::entry:
+    case CommandPriority::sweep:
+      if (entries_wait || inflight >= l.deferrable_inflight_cap) return false;
+      return c.priority != CommandPriority::sweep ||
+             static_cast<std::int64_t>(sweep_call_times_.size()) < l.sweep_cap;
+  }
+  return false;
+}
+
+static void drop_older_than_a_minute(std::deque<Timestamp>& times, Timestamp now) {
+  while (!times.empty() && now.ms_since(times.front()) >= 60'000) times.pop_front();
+}
+
+// A replace queued to grow an exit whose order filled in part (or ended) before the request
+// left: the broker would count the whole new qty against what is left (DST seed 901335: a
+// 40310000 to our own order).
+bool Engine::Impl::replace_overtaken(const Command& c) const {
+  if (c.kind != CommandKind::replace) return false;
+  const Order* o = order_ptr(c.order_id);
+  const Order* old = o && o->replaces_order_id ? order_ptr(*o->replaces_order_id) : nullptr;
+  return old != nullptr && (!old->filled_qty.is_zero() || !is_open_at_broker(old->state));
+}
+
+// Releases queued commands in priority order (CommandPriority), each within its share (fits).
 std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
   std::vector<Command> out;
   if (queue_.empty()) return out;
   std::stable_sort(queue_.begin(), queue_.end(), [](const Command& a, const Command& b) {
     return a.priority < b.priority;
   });
+  const ReleaseLimits l = release_limits();
   std::int64_t used = calls_last_minute(now);
-  std::optional<std::int64_t> reserve;  // computed when the first entry or read is looked at
-  // Sweep pages are also paced on their own: at most the background share less a minute's
-  // worth of fill catch-ups (one per poll interval). The catch-up finds a missed fill in one
-  // call whatever the number of open orders, while a sweep of 10,000 is 21 pages: sharing one
-  // ceiling, the pages took every slot that freed up and the catch-up waited behind them (a
-  // fill missed with the stream down took 7 s to find at 10,000 open orders, not 2 polls).
-  const std::int64_t budget = rate_budget();
-  const std::int64_t deferrable_budget = budget - std::max<std::int64_t>(1, budget / 10);
-  const std::int64_t catch_up_reserve = std::min<std::int64_t>(
-      budget / 3,
-      (60'000 + cfg_.poll_interval_ms - 1) / std::max<std::int64_t>(1, cfg_.poll_interval_ms));
-  const std::int64_t sweep_cap = std::max<std::int64_t>(1, deferrable_budget - catch_up_reserve);
-  const int inflight_cap = cfg_.max_inflight_commands;
-  const int deferrable_inflight_cap = inflight_cap > 1 ? inflight_cap - 1 : inflight_cap;
-  while (!sweep_call_times_.empty() && now.ms_since(sweep_call_times_.front()) >= 60'000) {
-    sweep_call_times_.pop_front();
-  }
+  drop_older_than_a_minute(sweep_call_times_, now);
+  drop_older_than_a_minute(catchup_call_times_, now);
+  std::optional<std::int64_t> reserve;  // computed when the first catch-up or entry is looked at
   std::deque<Command> keep;
   for (Command& c : queue_) {
-    const bool deferrable = c.priority >= CommandPriority::entry;
-    const bool sweep = c.priority == CommandPriority::sweep;
-    if (deferrable && !reserve) reserve = exit_reserve(now);
-    const bool room =
-        deferrable ? used + *reserve < deferrable_budget &&
-                         static_cast<int>(outstanding_) < deferrable_inflight_cap
-                   : used < budget && static_cast<int>(outstanding_) < inflight_cap;
-    if (!room || (sweep && static_cast<std::int64_t>(sweep_call_times_.size()) >= sweep_cap)) {
+    if (replace_overtaken(c)) {
+      // Not sent: the next input ends the replacement and the trade decides again.
+      withheld_replaces_.insert(c.order_id);
+      pending_.erase(c.id);
+      continue;
+    }
+    if (c.priority >= CommandPriority::catch_up && !reserve) reserve = exit_reserve(now);
+    if (!fits(c, l, used, reserve.value_or(0), now)) {
       keep.push_back(std::move(c));
       continue;
     }
@@ -185,7 +247,11 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     ++outstanding_;
     ++metrics_.rest_calls;
     call_times_.push_back(now);
-    if (sweep) sweep_call_times_.push_back(now);
+    if (c.priority == CommandPriority::sweep) sweep_call_times_.push_back(now);
+    if (c.priority == CommandPriority::catch_up) {
+      catchup_call_times_.push_back(now);
+      last_catchup_release_ = now;
+    }
     if (c.priority == CommandPriority::entry && c.kind == CommandKind::submit) {
       entry_releases_.emplace_back(now, c.order_id);
       *reserve += awaits_first_exit(c.order_id) ? 1 : 0;

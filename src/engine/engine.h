@@ -96,13 +96,15 @@ std::string_view to_string(CommandKind k);
 
 // Lower value = served first when the rate budget is short (principle 9: protective work goes
 // first). `protective`: cancels, exits and flattens, what keeps a filled position covered;
-// `lookup`: in-flight checks and the positions read an exit waits for; `entry`: new entries,
-// which also leave room in the budget for the exits their fills will need (take_commands).
+// `lookup`: in-flight checks and the positions read an exit waits for; `catch_up`: the fill
+// catch-up, one per poll interval, so that the sync never pauses; `entry`: new entries, which
+// leave room in the budget for the exits their fills will need and for the catch-ups
+// (take_commands).
 enum class CommandPriority : std::uint8_t {
   protective = 0,
   lookup = 1,
-  entry = 2,
-  catch_up = 3,
+  catch_up = 2,
+  entry = 3,
   sweep = 4,
 };
 

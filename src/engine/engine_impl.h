@@ -37,6 +37,9 @@ namespace engine_internal {
 inline constexpr std::string_view kWatermarkTime = "fill_watermark_time";
 inline constexpr std::string_view kWatermarkId = "fill_watermark_id";
 inline constexpr std::string_view kRateWindow = "rest_calls_last_minute";
+// The fill catch-up reads again the executions of this long before its watermark: one that
+// became visible after a later one is not missed.
+inline constexpr std::int64_t kActivityOverlapMs = 1000;
 // How long the orders of an ended trade stay in memory after its last change: late stream events
 // and the fill catch-up's overlap come within seconds; the views (API, tests) keep showing a trade
 // that just closed.
@@ -125,6 +128,7 @@ inline Decimal signed_qty(Side s, Decimal q) { return s == Side::buy ? q : -q; }
 }  // namespace engine_internal
 
 using engine_internal::is_exit_role;
+using engine_internal::kActivityOverlapMs;
 using engine_internal::kMaxExitPlacementsPerMinute;
 using engine_internal::kProtectionCheckEveryMs;
 using engine_internal::kPruneAfterMs;
@@ -373,6 +377,12 @@ class Engine::Impl {
   std::int64_t calls_last_minute(Timestamp now);
   bool awaits_first_exit(OrderId entry_id);
   std::int64_t exit_reserve(Timestamp now);
+  struct ReleaseLimits;
+  ReleaseLimits release_limits() const;
+  bool replace_overtaken(const Command& c) const;
+  void end_withheld_replaces(Timestamp now);
+  bool fits(const Command& c, const ReleaseLimits& l, std::int64_t used, std::int64_t reserve,
+            Timestamp now) const;
   std::vector<Command> take_commands(Timestamp now);
   void on_result(CommandId id, CommandResult r, Timestamp now);
   void drain_held_back(Timestamp now);
@@ -463,6 +473,10 @@ class Engine::Impl {
   CommandId next_command_id_ = 0;
   std::deque<Timestamp> call_times_;
   std::deque<Timestamp> sweep_call_times_;  // sweep pages of the last minute (pacing only)
+  std::deque<Timestamp> catchup_call_times_;  // fill catch-up pages of the last minute
+  std::optional<Timestamp> last_catchup_release_;
+  std::set<OrderId> withheld_replaces_;  // replacements take_commands did not send
+  CommandId catchup_first_page_ = 0;  // the first page of the catch-up running (paced)
   std::deque<std::pair<Timestamp, OrderId>> entry_releases_;  // entry submits, last minute
   bool rate_dirty_ = false;
   std::deque<Timestamp> attempt_times_;  // re-sends and broker refusals (retry_storm)
@@ -494,6 +508,8 @@ class Engine::Impl {
   bool catchup_running_ = false;
   Timestamp catchup_started_at_;
   std::optional<Timestamp> last_catchup_at_;
+  std::optional<Timestamp> watermark_seen_at_;  // when the fill watermark last moved
+  bool watermark_settled_ = false;  // the overlap before it was read once everything was visible
   bool sweep_running_ = false;
   Timestamp sweep_started_at_;
   std::optional<Timestamp> last_sweep_at_;

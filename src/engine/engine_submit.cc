@@ -37,6 +37,7 @@ void Engine::Impl::run_submitter(Timestamp now) {
     }
     ++it;
   }
+  end_withheld_replaces(now);
   // Trade steps first: they create exits and flattening orders.
   for (int round = 0; round < 3 && !touched_trades_.empty(); ++round) {
     auto touched = std::move(touched_trades_);
@@ -118,6 +119,20 @@ void Engine::Impl::run_submitter(Timestamp now) {
   }
   if (!await_positions_.empty()) stage_positions(now);
   check_protection(now);
+}
+
+// Replacements whose request take_commands held back (replace_overtaken) end unsent.
+void Engine::Impl::end_withheld_replaces(Timestamp now) {
+  for (OrderId id : std::exchange(withheld_replaces_, {})) {
+    const Order* o = order_ptr(id);
+    if (o == nullptr || o->state != OrderState::submitting || o->broker_order_id) continue;
+    aux_[id].command_outstanding = false;
+    set_local_state(id, OrderState::created, EventSource::intent,
+                    "not sent: the order to replace filled in part or ended first", {}, now);
+    set_local_state(id, OrderState::canceled, EventSource::intent,
+                    "not sent: the order to replace filled in part or ended first", {}, now);
+    touched_trades_.insert(o->trade_id);
+  }
 }
 
 // Shares held at the broker beyond what our own open sells hold: someone else's orders.

@@ -310,6 +310,7 @@ void Engine::Impl::start_catchup(Timestamp now) {
 }
 
 void Engine::Impl::stage_catchup_page(std::optional<std::string> page_token) {
+  const bool first_page = !page_token;
   Command c;
   c.kind = CommandKind::fill_activities;
   c.priority = CommandPriority::catch_up;
@@ -320,11 +321,19 @@ void Engine::Impl::stage_catchup_page(std::optional<std::string> page_token) {
     if (auto t = parse_rfc3339(wt->second)) {
       // Overlap by a second: executions at the same instant as the watermark are not missed;
       // seen ones are skipped by id (and fills apply by cumulative qty anyway).
-      c.activities.after = t->plus_ms(-1000);
+      c.activities.after = t->plus_ms(-kActivityOverlapMs);
     }
   }
+  auto wid = sync_state_.find(std::string(kWatermarkId));
+  if (!page_token && watermark_settled_ && wid != sync_state_.end() && !wid->second.empty()) {
+    // The overlap was read again once everything up to the watermark was visible: start past
+    // it. Re-reading it on every poll cost a page per 100 fills of the last second before the
+    // watermark, for as long as no newer fill came (10 calls a poll after 1,000 fills at once).
+    page_token = wid->second;
+  }
   c.activities.page_token = std::move(page_token);
-  stage(std::move(c), Purpose::catchup_page);
+  const CommandId id = stage(std::move(c), Purpose::catchup_page);
+  if (first_page) catchup_first_page_ = id;
 }
 
 void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
@@ -376,7 +385,11 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
       on_exit_filled(id, now);
     }
   }
-  if (last) {
+  auto wid = sync_state_.find(std::string(kWatermarkId));
+  // Ids sort by time: the pages of the overlap, read again, do not move the watermark back.
+  if (last && (wid == sync_state_.end() || wid->second < last->id)) {
+    watermark_seen_at_ = now;
+    watermark_settled_ = false;
     set_sync(kWatermarkTime, format_rfc3339(last->transaction_time));
     set_sync(kWatermarkId, last->id);
   }
@@ -387,6 +400,11 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
   }
   catchup_running_ = false;
   last_catchup_at_ = now;
+  // This catch-up was asked for the overlap after a fill in it had time to become visible.
+  if (!watermark_settled_ && watermark_seen_at_ &&
+      catchup_started_at_.ms_since(*watermark_seen_at_) >= kActivityOverlapMs) {
+    watermark_settled_ = true;
+  }
   mark_synced(now);
   // Fills of orders we could not match: fetch each once to learn whose they are.
   for (const std::string& bid : unknown_fill_orders_) {

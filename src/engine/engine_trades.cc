@@ -259,20 +259,23 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
     return;
   }
   const Order& ex = order_at(*active);
-  // Grow the exit by replace as more of the entry fills (only while nothing of it filled: a
-  // replacement of a partially filled order re-used the original qty at Alpaca, #165).
-  if (is_open_at_broker(ex.state) && ex.broker_order_id && ex.filled_qty.is_zero() &&
-      ex.qty < held && ex.state != OrderState::pending_replace &&
-      ex.state != OrderState::pending_cancel && !has_pending_replacement(*active)) {
+  // Grow the exit by replace as more of the entry fills; only while nothing of it filled: a
+  // replacement of a partially filled order re-used the original qty at Alpaca (#165).
+  if (is_open_at_broker(ex.state) && ex.broker_order_id && ex.qty - ex.filled_qty < held &&
+      ex.state != OrderState::pending_replace && ex.state != OrderState::pending_cancel &&
+      !has_pending_replacement(*active)) {
     // Alpaca does not change a fractional qty by replace: such an exit is re-placed instead.
-    if (!replacement_tried(*active) && held.is_integer() && ex.qty.is_integer()) {
+    if (ex.filled_qty.is_zero() && !replacement_tried(*active) && held.is_integer() &&
+        ex.qty.is_integer()) {
       grow_exit(tid, *active, held, v, now);
     } else if (!aux_[*active].cancel_sent && !cancel_retry_at_.count(*active)) {
-      // The broker refused to grow it: cancel it; once it is gone a new exit is placed for
-      // everything held. One replace attempt per exit, never a loop of them.
+      // The broker refused to grow it, or it filled in part and covers less than is held:
+      // cancel it; once it is gone a new exit is placed for everything held. One replace
+      // attempt per exit, never a loop of them.
       request_cancel(*active,
-                     fmt::format("replace refused; cancel to re-place the exit for {} held",
-                                 held.str()),
+                     fmt::format("exit covers {} of {} held and cannot grow; cancel to re-place "
+                                 "it for everything held",
+                                 (ex.qty - ex.filled_qty).str(), held.str()),
                      now);
     }
   }

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdio>
 #include <map>
 
 #include "app/inprocess_broker.h"
@@ -59,8 +60,10 @@ class HandTradedAccount final : public alpaca::HttpTransport {
       if (hand_traded && response.status == 200) prepend(response.body, {kCryptoPosition});
     } else if (request.target.starts_with("/v2/account/activities")) {
       ++activity_pages;
+      if (clock) activity_at.push_back(clock->now());
     } else if (request.method == "POST" && request.target == "/v2/orders") {
       ++submits;
+      if (clock) last_submit_at = clock->now();
     }
     if (stated_limit) {
       response.headers.emplace_back("X-Ratelimit-Limit", std::to_string(*stated_limit));
@@ -72,6 +75,9 @@ class HandTradedAccount final : public alpaca::HttpTransport {
   int order_pages = 0;
   int activity_pages = 0;
   int submits = 0;
+  const Clock* clock = nullptr;       // when set: the times below are recorded
+  std::vector<Timestamp> activity_at;  // each fill catch-up call
+  Timestamp last_submit_at;
   bool hand_traded = true;
   std::optional<int> stated_limit;
 
@@ -230,10 +236,29 @@ TEST(HandTradedAccount, AThousandEntriesReachTheBrokerAndNoneWaitsInTheClient) {
     auto opened = a.runtime->open_trade(s);
     ASSERT_TRUE(opened.ok()) << i << ": " << opened.status().to_string();
   }
+  a.transport->clock = &a.clock;
+  const Timestamp burst_at = a.clock.now();
   a.runtime->run_for(90'000, 1'000);
   EXPECT_EQ(a.transport->submits, 1000) << "every entry reached the broker";
   EXPECT_EQ(a.client_waited.count(), 0) << "no call the engine released waited in the client";
   EXPECT_LE(a.runtime->health().rest_calls_last_minute, 1000);
+  // Issue 20: the sync never pauses: a fill catch-up at least every 2 poll intervals from the
+  // burst's start to its last entry (it used to be absent for up to 58 s).
+  const Timestamp done_at = a.transport->last_submit_at;
+  std::int64_t gap = 0;
+  Timestamp last = burst_at;
+  for (Timestamp t : a.transport->activity_at) {
+    if (t > done_at) break;
+    gap = std::max(gap, t.ms_since(last));
+    last = t;
+  }
+  gap = std::max(gap, done_at.ms_since(last));
+  EXPECT_LE(gap, 2 * a.options.engine.poll_interval_ms) << "the sync paused during the burst";
+  EXPECT_LE(done_at.ms_since(burst_at), 70'000) << "issue 20: 1,000 entries in at most 70 s";
+  std::printf("[ burst ] 1,000 entries at 1,000/min: all at the broker after %lld ms; max gap "
+              "between catch-ups %lld ms (bound %lld)\n",
+              static_cast<long long>(done_at.ms_since(burst_at)), static_cast<long long>(gap),
+              static_cast<long long>(2 * a.options.engine.poll_interval_ms));
 }
 
 // The engine's budget and the client agree: the account's stated limit caps the configured one,

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -25,6 +26,7 @@ class ModelTransport final : public alpaca::HttpTransport {
  public:
   explicit ModelTransport(sim::Exchange& exchange) : exchange_(exchange) {}
   alpaca::TransportResult send(const alpaca::HttpRequest& request) override {
+    if (observe) observe(request);
     sim::HttpReply reply =
         exchange_.handle({request.method, request.target, request.headers, request.body});
     if (reply.fault == sim::HttpFault::lose_response) {
@@ -38,6 +40,9 @@ class ModelTransport final : public alpaca::HttpTransport {
     return response;
   }
 
+  // Sees every request before the simulator answers it (tests count calls by kind and time).
+  std::function<void(const alpaca::HttpRequest&)> observe;
+
  private:
   sim::Exchange& exchange_;
 };
@@ -45,6 +50,7 @@ class ModelTransport final : public alpaca::HttpTransport {
 struct SimWorld {
   ManualClock clock;
   std::unique_ptr<sim::Exchange> exchange;
+  std::shared_ptr<ModelTransport> transport;
   alpaca::AlpacaBroker broker;
   std::filesystem::path dir;
   std::unique_ptr<Store> store;
@@ -53,7 +59,8 @@ struct SimWorld {
 
   explicit SimWorld(std::uint64_t seed, std::string faults = {})
       : exchange(make(seed, clock)),
-        broker(std::make_shared<ModelTransport>(*exchange),
+        transport(std::make_shared<ModelTransport>(*exchange)),
+        broker(transport,
                alpaca::AlpacaConfig{"http://127.0.0.1:1", "test", "test"}, &clock) {
     if (!faults.empty()) {
       std::string err = exchange->set_faults_json(faults);
