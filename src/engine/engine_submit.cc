@@ -608,17 +608,19 @@ void Engine::Impl::on_cancel_result(const Pending& p, const CommandResult& r, Ti
   OrderId id = p.command.order_id;
   if (!order_index_.count(id)) return;
   aux_[id].cancel_sent = false;
+  // 429, 5xx, no answer: the order may still be working, and nothing else would ask for the
+  // cancel again (DST seed 43: a canceled trade's entry stayed open for good). Accepted (204)
+  // or a 422 (already done or going): the refresh below or the stream tells which; until
+  // then it is not asked again (DST seed 900532: each answer asked again at once, 64
+  // DELETEs and their refreshes took the minute's budget from an entry and the exits).
+  std::int64_t again_ms = cfg_.inflight_check_ms;
   if (r.error) {
     Order& m = mut_order(id);
     audit(m, m.state, EventSource::error, "cancel refused: " + r.error->describe(),
           r.error->body, now);
-    // 429, 5xx, no answer: the order may still be working, and nothing else would ask for the
-    // cancel again (DST seed 43: a canceled trade's entry stayed open for good). A 422 means
-    // it is already done or going: the refresh below tells which.
-    if (r.error->http_status != 422) {
-      cancel_retry_at_[id] = now.plus_ms(ask_again_after_ms(*r.error));
-    }
+    if (r.error->http_status != 422) again_ms = ask_again_after_ms(*r.error);
   }
+  cancel_retry_at_[id] = now.plus_ms(again_ms);
   // Cancel is asynchronous at Alpaca: learn the outcome by id.
   stage_refresh(id, now, true);
 }
