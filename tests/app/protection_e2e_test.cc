@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -168,6 +169,36 @@ TEST_F(ProtectionE2E, EmulatedExitsCanceledElsewhereArePlacedAgainAndTheGapWasRa
       << rig_->logs();
 }
 
+// Every order answer of the symbol lost after the simulator applied it, and its stream events
+// dropped: orderly learns each outcome by lookup and by polling. One entry, one exit group,
+// the position covered exactly once.
+TEST_F(ProtectionE2E, LostAnswersAndDroppedEventsStillEndWithOneEntryAndOneExitGroup) {
+  set_price("PRL", "10.00");
+  const std::string faults =
+      R"({"rules":[{"on":"http","action":"lose_response","p":1.0,"route":"POST /v2/orders",)"
+      R"("symbol":"PRL"},{"on":"stream","action":"drop","p":1.0,"symbol":"PRL"}]})";
+  ASSERT_EQ(sim().call("POST", "/sim/faults", faults).status, 200);
+  const std::int64_t t = rig_->open_trade(market_buy("PRL", "10"));
+  const bool covered = eventually([&] {
+    auto [held, cover] = sim().held_and_covered("PRL");
+    return held == Decimal::must("10") && cover == held && rig_->trade_state(t) == "open";
+  });
+  ASSERT_EQ(sim().call("POST", "/sim/faults", R"({"rules":[]})").status, 200);
+  EXPECT_TRUE(covered) << sim().open_orders_text("PRL") << rig_->logs();
+  const json::value stats = sim().get_json("/sim/stats");
+  ASSERT_TRUE(stats.is_object());
+  const json::value* lost = stats.at("faults").as_object().if_contains("lose_response");
+  EXPECT_TRUE(lost && lost->to_number<int>() >= 2) << json::serialize(stats);  // entry and exit
+  std::set<std::string> client_ids;
+  int entries = 0;
+  for (const auto& o : sim().orders()) {
+    if (o.symbol != "PRL") continue;
+    EXPECT_TRUE(client_ids.insert(o.client_order_id).second) << o.client_order_id;
+    entries += o.side == Side::buy;
+  }
+  EXPECT_EQ(entries, 1) << sim().open_orders_text("PRL");
+}
+
 // A native bracket's take-profit leg canceled by another client of the account (here: a DELETE
 // straight to the simulator): orderly raises unprotected_position and covers the position again.
 TEST_F(ProtectionE2E, BracketLegCanceledElsewhereIsPlacedAgainAndTheGapWasRaised) {
@@ -226,6 +257,26 @@ class SessionE2E : public ::testing::Test {
     ASSERT_TRUE(rig_.start_all({.extra = "[alerts]\nunprotected_grace_ms = 0\n"})) << rig_.logs();
   }
   const Sim& sim() const { return rig_.sim(); }
+  // A market buy of `qty` at 10.00 (TP 11, SL 9, `extra` fields), waited for until the
+  // simulator holds the position with its exits. The trade's id.
+  std::int64_t open_protected(const std::string& symbol, const std::string& qty,
+                              const std::string& extra) {
+    EXPECT_TRUE(sim().set_price(symbol, "10.00"));
+    const std::int64_t t = rig_.open_trade(market_buy(symbol, qty, extra));
+    EXPECT_TRUE(eventually([&] { return sim().protected_at(symbol, qty); }))
+        << sim().open_orders_text(symbol) << rig_.logs();
+    return t;
+  }
+  // After an open: the position covered by live exits (none waits for a session), and no
+  // unprotected_position alert of the symbol left active.
+  void expect_live_exits(const std::string& symbol, const std::string& held) {
+    EXPECT_TRUE(eventually([&] {
+      return sim().protected_at(symbol, held) && none_queued(symbol) &&
+             rig_.alerts("unprotected_position", symbol, true) == 0;
+    })) << "after the open: "
+        << sim().open_orders_text(symbol) << rig_.call("GET", "/api/alerts").body << "\n"
+        << rig_.logs();
+  }
   // No order of `symbol` waits at the simulator for a session: the exits are live again.
   bool none_queued(const std::string& symbol) const {
     json::value open = sim().get_json("/v2/orders?status=open&symbols=" + symbol);
@@ -250,13 +301,24 @@ class SessionE2E : public ::testing::Test {
         << "\n"
         << rig_.logs();
     ASSERT_TRUE(sim().session("open"));
-    EXPECT_TRUE(eventually([&] {
-      return sim().protected_at(symbol, held) && none_queued(symbol) &&
-             rig_.alerts("unprotected_position", symbol, true) == 0;
-    })) << "after the open: "
-        << sim().open_orders_text(symbol) << rig_.call("GET", "/api/alerts").body << "\n"
-        << rig_.logs();
+    expect_live_exits(symbol, held);
     EXPECT_EQ(rig_.trade_state(trade), "open");
+  }
+
+  // The price moves through an exit: the position is flat, nothing of ours stays open at the
+  // broker, the trade is closed, and no alert about the symbol is left active (a fractional
+  // position's stuck_order alert used to outlive it).
+  void exit_at(const std::string& symbol, const std::string& price, std::int64_t trade) {
+    ASSERT_TRUE(sim().set_price(symbol, price));
+    EXPECT_TRUE(eventually([&] {
+      const json::value open = sim().get_json("/v2/orders?status=open&symbols=" + symbol);
+      return sim().held_and_covered(symbol).first.is_zero() && open.is_array() &&
+             open.as_array().empty() && rig_.trade_state(trade) == "closed" &&
+             rig_.alerts("", symbol, true) == 0;
+    })) << sim().open_orders_text(symbol)
+        << rig_.trade_state(trade) << "\n"
+        << rig_.call("GET", "/api/alerts").body << "\n"
+        << rig_.logs();
   }
 
   Rig rig_{"session-e2e", kToken};
@@ -265,11 +327,8 @@ class SessionE2E : public ::testing::Test {
 // Issue 14: a native bracket with tif day. Both legs expired at the close and the position was
 // naked overnight while the trade read `open`.
 TEST_F(SessionE2E, DayBracketLegsExpiredAtTheCloseAreReplacedAndTheGapRaised) {
-  ASSERT_TRUE(sim().set_price("PSD", "10.00"));
-  const std::int64_t t =
-      rig_.open_trade(market_buy("PSD", "10", R"(,"exits":"native","tif":"day")"));
-  ASSERT_TRUE(eventually([&] { return sim().protected_at("PSD", "10"); }))
-      << sim().open_orders_text("PSD") << rig_.logs();
+  const std::int64_t t = open_protected("PSD", "10", R"(,"exits":"native","tif":"day")");
+  ASSERT_FALSE(HasFailure());
   close_and_open("PSD", "10", t);
   // The exits in force now are gtc: the next close leaves them working.
   const int gaps = rig_.alerts("unprotected_position", "PSD");
@@ -277,14 +336,30 @@ TEST_F(SessionE2E, DayBracketLegsExpiredAtTheCloseAreReplacedAndTheGapRaised) {
   EXPECT_TRUE(sim().protected_at("PSD", "10")) << sim().open_orders_text("PSD");
   ASSERT_TRUE(sim().session("open"));
   EXPECT_EQ(rig_.alerts("unprotected_position", "PSD"), gaps);
+  exit_at("PSD", "11.50", t);  // the take-profit
+}
+
+// The daemon is killed, the session closes and expires the bracket's legs while no orderly
+// runs, and only then the daemon starts again: it finds the position uncovered and covers it.
+TEST_F(SessionE2E, DayBracketExpiredWhileTheDaemonWasDownIsCoveredAfterTheRestart) {
+  const std::int64_t t = open_protected("PSH", "10", R"(,"exits":"native","tif":"day")");
+  ASSERT_FALSE(HasFailure());
+  rig_.daemon().kill_hard();
+  ASSERT_TRUE(sim().session("close"));
+  ASSERT_FALSE(sim().protected_at("PSH", "10")) << "the close left the legs working";
+  rig_.ready_daemon();
+  EXPECT_TRUE(eventually([&] { return sim().protected_at("PSH", "10"); }))
+      << sim().open_orders_text("PSH") << rig_.logs();
+  ASSERT_TRUE(sim().session("open"));
+  expect_live_exits("PSH", "10");
+  EXPECT_EQ(rig_.trade_state(t), "open");
+  exit_at("PSH", "11.50", t);
 }
 
 // Emulated exits go as one gtc OCO whatever the trade's tif: a close leaves them working.
 TEST_F(SessionE2E, EmulatedExitsOfADayTradeOutliveTheClose) {
-  ASSERT_TRUE(sim().set_price("PSE", "10.00"));
-  const std::int64_t t = rig_.open_trade(market_buy("PSE", "10", R"(,"tif":"day")"));
-  ASSERT_TRUE(eventually([&] { return sim().protected_at("PSE", "10"); }))
-      << sim().open_orders_text("PSE") << rig_.logs();
+  const std::int64_t t = open_protected("PSE", "10", R"(,"tif":"day")");
+  ASSERT_FALSE(HasFailure());
   ASSERT_TRUE(sim().session("close"));  // the simulator expires day orders before it answers
   EXPECT_TRUE(sim().protected_at("PSE", "10")) << sim().open_orders_text("PSE");
   ASSERT_TRUE(sim().session("open"));
@@ -296,10 +371,8 @@ TEST_F(SessionE2E, EmulatedExitsOfADayTradeOutliveTheClose) {
 // simple day orders). Now the entry is a day order, the position gets one simple day exit, and
 // that exit is placed again each time a close expires it.
 TEST_F(SessionE2E, HalfShareEntryGetsOneSimpleDayExitRenewedAcrossTheClose) {
-  ASSERT_TRUE(sim().set_price("PSF", "10.00"));
-  const std::int64_t t = rig_.open_trade(market_buy("PSF", "0.5", R"(,"tif":"day")"));
-  ASSERT_TRUE(eventually([&] { return sim().protected_at("PSF", "0.5"); }))
-      << sim().open_orders_text("PSF") << rig_.logs();
+  const std::int64_t t = open_protected("PSF", "0.5", R"(,"tif":"day")");
+  ASSERT_FALSE(HasFailure());
   const json::value open = sim().get_json("/v2/orders?status=open&nested=true&symbols=PSF");
   ASSERT_TRUE(open.is_array());
   ASSERT_EQ(open.as_array().size(), 1u) << json::serialize(open);
@@ -318,6 +391,7 @@ TEST_F(SessionE2E, HalfShareEntryGetsOneSimpleDayExitRenewedAcrossTheClose) {
   EXPECT_EQ(sim().get_json("/sim/stats").at("errors_by_code").as_object().size(), 0u)
       << json::serialize(sim().get_json("/sim/stats"));
   close_and_open("PSF", "0.5", t);
+  exit_at("PSF", "8.50", t);  // the stop
 }
 
 // A fractional qty with a gtc time in force can never be protected at Alpaca: refused up front.

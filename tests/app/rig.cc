@@ -259,7 +259,7 @@ int Rig::alerts(const std::string& kind, const std::string& subject, bool active
   int n = 0;
   if (!all.is_array()) return n;
   for (const auto& a : all.as_array()) {
-    n += a.at("kind") == kind.c_str() && a.at("subject") == subject.c_str() &&
+    n += (kind.empty() || a.at("kind") == kind.c_str()) && a.at("subject") == subject.c_str() &&
          (!active_only || a.at("active") == true);
   }
   return n;

@@ -100,7 +100,8 @@ class Rig {
   std::int64_t open_trade(const std::string& body) const;
   std::string trade_state(std::int64_t id) const;
   std::map<std::int64_t, std::string> trade_states() const;  // every trade's, by id
-  // Alerts of `kind` about `subject` ever raised (active or cleared); `active_only`: still on.
+  // Alerts of `kind` (empty: any) about `subject` ever raised (active or cleared);
+  // `active_only`: still on.
   int alerts(const std::string& kind, const std::string& subject, bool active_only = false) const;
 
   std::string cli(const std::string& args) const;  // `orderly <args> --config <config>`
