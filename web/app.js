@@ -366,6 +366,11 @@ function showHealth(h) {
   $("#h-broker").textContent = h.broker_ok ? "ok" : "unreachable";
   $("#h-open").textContent = h.open_orders;
   $("#h-rest").textContent = h.rest_calls_last_minute + " of " + h.rest_budget_per_minute;
+  // The broker's clock: the session, and when it next changes (local time of the browser).
+  const m = h.market;
+  $("#h-market").textContent = !m ? "not read yet"
+    : m.is_open ? "open, closes " + new Date(m.next_close).toLocaleString()
+                : "closed, opens " + new Date(m.next_open).toLocaleString();
   const now = Date.now();
   lagSamples.push({ t: now, lag: h.sync_lag_ms });
   while (lagSamples.length && lagSamples[0].t < now - LAG_WINDOW_MS) lagSamples.shift();

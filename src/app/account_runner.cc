@@ -13,6 +13,7 @@
 #include "app/command.h"
 #include "app/config.h"
 #include "app/event_log.h"
+#include "app/market_clock.h"
 #include "app/webhook.h"
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/stream_client.h"
@@ -76,6 +77,7 @@ struct Session {
   std::unique_ptr<Broker> broker;
   std::unique_ptr<TradeUpdateStream> stream;
   std::unique_ptr<ThreadedRuntime> runtime;
+  std::unique_ptr<MarketClockWatch> market;  // uses the broker; the API reads it
   std::unique_ptr<AlertWebhook> webhook;  // reads the store: stops before it goes
   std::unique_ptr<server::Api> api;
 };
@@ -370,6 +372,16 @@ class AccountRunner::Impl {
     }
     session->api = std::make_unique<server::Api>(*session->runtime, *session->store,
                                                  config_.api.token, clock_);
+    session->market =
+        std::make_unique<MarketClockWatch>(*session->broker, clock_, config_.sync.clock_refresh_ms);
+    session->market->start();
+    session->api->set_market_source(
+        [watch = session->market.get()]() -> std::optional<server::Api::Market> {
+          auto m = watch->current();
+          if (!m) return std::nullopt;
+          return server::Api::Market{m->clock.is_open, m->clock.next_open, m->clock.next_close,
+                                     m->read_at};
+        });
     return session;
   }
 

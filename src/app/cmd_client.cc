@@ -264,6 +264,16 @@ int health_verdict(const json::value& v) {
   return status->as_string() == "degraded" ? kExitFailure : kExitUnavailable;
 }
 
+// "open, closes 2026-12-03T21:00:00Z" from /healthz's market (the broker's clock).
+std::string market_line(const json::value* m) {
+  if (m == nullptr || !m->is_object()) return "not read yet";
+  const auto& o = m->as_object();
+  const json::value* open = o.if_contains("is_open");
+  if (open == nullptr || !open->is_bool()) return "not read yet";
+  return open->as_bool() ? "open, closes " + cell(o, "next_close")
+                         : "closed, opens " + cell(o, "next_open");
+}
+
 void print_health(const json::value& v) {
   const auto& h = v.as_object();
   std::cout << "status:            " << cell(h, "status") << "\n";
@@ -298,7 +308,8 @@ void print_health(const json::value& v) {
             << "unprotected:       " << cell(h, "unprotected_positions") << "\n"
             << "open orders:       " << cell(h, "open_orders") << "\n"
             << "REST calls/min:    " << cell(h, "rest_calls_last_minute") << " of "
-            << cell(h, "rest_budget_per_minute") << "\n";
+            << cell(h, "rest_budget_per_minute") << "\n"
+            << "market:            " << market_line(h.if_contains("market")) << "\n";
 }
 
 int status_once(const ClientOptions& o) {

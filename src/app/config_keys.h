@@ -104,6 +104,8 @@ inline constexpr ConfigKey kKeys[] = {
     millis("sync.poll_interval_ms", 1000, 1, "broker poll while the stream is down or suspect"),
     millis("sync.idle_poll_interval_ms", 10'000, 1, "broker poll while the stream is healthy"),
     flag("sync.stream", true, "follow Alpaca's trade_updates stream"),
+    millis("sync.clock_refresh_ms", 60'000, 1000,
+           "market clock read (status, dashboard); also just after each open and close"),
     millis("retry.base_ms", 1000, 1, "first retry delay; doubles per attempt"),
     millis("retry.cap_ms", 300'000, 1, "longest retry delay (not below retry.base_ms)"),
     integer("retry.max_attempts", 8, 1, 1000, "attempts",

@@ -920,6 +920,12 @@ std::string Api::health_json() {
       {"rest_budget_per_minute", h.rest_budget_per_minute},
       {"now", ts(now)},
   };
+  const std::optional<Market> market = market_ ? market_() : std::nullopt;
+  o["market"] = market ? json::value(json::object{{"is_open", market->is_open},
+                                                  {"next_open", ts(market->next_open)},
+                                                  {"next_close", ts(market->next_close)},
+                                                  {"as_of", ts(market->as_of)}})
+                       : json::value(nullptr);
   return json::serialize(o);
 }
 

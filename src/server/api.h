@@ -6,6 +6,7 @@
 // queries (orders, trades, audit, alerts). Every bad request gets a 4xx with {"error": "..."}.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -87,6 +88,18 @@ class Api final : public Handler {
   std::int64_t last_event_seq() override;
   std::string health_json() override;
 
+  // The market's session as last read from the broker, shown in /healthz (nullopt: not read
+  // yet). Set once, before the API serves.
+  struct Market {
+    bool is_open = false;
+    Timestamp next_open;
+    Timestamp next_close;
+    Timestamp as_of;  // when the broker was asked
+  };
+  void set_market_source(std::function<std::optional<Market>()> source) {
+    market_ = std::move(source);
+  }
+
  private:
   struct Routes;  // the route table (api.cc): method, pattern, token, metrics name, handler
   friend struct Routes;
@@ -99,6 +112,7 @@ class Api final : public Handler {
   Store& store_;
   std::string token_;
   const Clock& clock_;
+  std::function<std::optional<Market>()> market_;
   // Held from the look-up of a client_trade_id to the commit of its trade, so that two requests
   // with one key (a retry racing its original) cannot both open a trade.
   std::mutex open_mu_;

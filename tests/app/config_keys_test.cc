@@ -78,6 +78,7 @@ allowed_hosts = ["orderly.lan", "box:8930"]
 poll_interval_ms = 200
 idle_poll_interval_ms = 2000
 stream = false
+clock_refresh_ms = 5000
 [retry]
 base_ms = 10
 cap_ms = 20
@@ -142,6 +143,7 @@ TEST(ConfigKeys, EveryGlobalKeyReachesItsField) {
   EXPECT_EQ(c->sync.poll_interval_ms, 200);
   EXPECT_EQ(c->sync.idle_poll_interval_ms, 2000);
   EXPECT_FALSE(c->sync.stream);
+  EXPECT_EQ(c->sync.clock_refresh_ms, 5000);
   EXPECT_EQ(c->retry.base_ms, 10);
   EXPECT_EQ(c->retry.cap_ms, 20);
   EXPECT_EQ(c->retry.max_attempts, 3);

@@ -10,11 +10,13 @@
 from .client import Client
 from .errors import (ApiError, BadRequest, Conflict, DaemonUnreachable, Forbidden, NotFound,
                      OutcomeUnknown, Unauthorized, Unavailable)
-from .models import (Account, Alert, AuditTrail, Entry, Event, Fill, Health, Order, OrderEvent,
-                     Position, ReconcileReport, StopLoss, TakeProfit, Trade, parse_time)
+from .models import (Account, Alert, AuditTrail, Entry, Event, Fill, Health, Market, Order,
+                     OrderEvent, Position, ReconcileReport, StopLoss, TakeProfit, Trade,
+                     parse_time)
 
 __all__ = ["Client", "ApiError", "BadRequest", "Conflict", "DaemonUnreachable", "Forbidden",
            "NotFound", "OutcomeUnknown", "Unauthorized", "Unavailable", "Account", "Alert",
-           "AuditTrail", "Entry", "Event", "Fill", "Health", "Order", "OrderEvent", "Position",
+           "AuditTrail", "Market", "Entry", "Event", "Fill", "Health", "Order", "OrderEvent",
+           "Position",
            "ReconcileReport", "StopLoss", "TakeProfit", "Trade", "parse_time"]
 __version__ = "0.1.0"

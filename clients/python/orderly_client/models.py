@@ -281,6 +281,16 @@ class Account:
 
 
 @dataclass(frozen=True)
+class Market:
+    """The market's session as the broker's clock last said (GET /v2/clock)."""
+    is_open: bool
+    next_open: Optional[datetime]
+    next_close: Optional[datetime]
+    as_of: Optional[datetime]  # when the broker was asked
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Health:
     status: str  # ok | degraded | down
     stream_connected: bool
@@ -301,6 +311,7 @@ class Health:
     broker_reachable: Optional[bool] = None
     credentials_refused: Optional[bool] = None
     snapshot_age_ms: Optional[int] = None
+    market: Optional[Market] = None  # null before the broker's clock was read
     accounts: List[Account] = field(default_factory=list)
     account: Optional[str] = None
     extra: Dict[str, Any] = field(default_factory=dict)

@@ -136,6 +136,10 @@ try {
     fail("no drift row and reconciliation_mismatch alert on the page (screenshot " + screenshot + ")");
   }
 
+  // The market's session from the broker's clock, in the header.
+  await page.waitForFunction(() => /^(open, closes|closed, opens) /.test(document.querySelector("#h-market").textContent),
+    null, { timeout: 20000 }).catch(() => fail("no market session in the header"));
+
   // Never green with an active alert: the badge says why.
   await page.waitForFunction(() => !document.querySelector("#h-status").classList.contains("ok") &&
     document.querySelector("#h-reasons").textContent.includes("reconciliation_mismatch"), null, { timeout: 20000 })
