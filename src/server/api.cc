@@ -145,6 +145,12 @@ int status_for(const Status& s) {
     case Status::Code::invalid_argument: return 400;
     case Status::Code::not_found: return 404;
     case Status::Code::conflict: return 409;
+    // The store cannot record anything now (a full or failing disk, a damaged file): not a bug
+    // of ours to report as 500, nor the request's fault; the account cannot trade until it heals.
+    case Status::Code::io_error:
+    case Status::Code::disk_full:
+    case Status::Code::read_only:
+    case Status::Code::corruption:
     case Status::Code::unavailable:
     case Status::Code::busy: return 503;
     default: return 500;
@@ -783,6 +789,21 @@ HttpResponse Api::Routes::alerts(const Call& c) {
   auto alerts = c.api.store_.list_alerts(active_only, limit);
   if (!alerts.ok()) return error(503, "store: " + alerts.status().message());
   json::array out;
+  // A failing store cannot record the alert about itself: it is told from the engine's health
+  // (id null, as the daemon's own lease_lost). Before, `orderly alerts` listed nothing and
+  // exited 0 while every commit failed.
+  if (Health h = c.api.health(); !h.store_ok) {
+    out.push_back(json::object{
+        {"severity", to_string(AlertSeverity::critical)},
+        {"id", nullptr},
+        {"kind", "store_failing"},
+        {"subject", "store"},
+        {"message", "the store refuses writes; nothing new is recorded or sent: " + h.store_error},
+        {"raised_at", ts(h.store_failing_since)},
+        {"cleared_at", nullptr},
+        {"active", true},
+    });
+  }
   for (const auto& a : *alerts) out.push_back(alert_json(a));
   return json_response(200, out);
 }

@@ -301,6 +301,41 @@ TEST(SignalsE2e, AReconcileOnASlowBrokerAnswersIncomplete) {
   EXPECT_EQ(report.as_object().at("complete"), false) << as_json.out;
 }
 
+// The store's disk fills up under a running daemon (a file-size limit on the daemon alone:
+// writes past it fail as on a full disk). Before, opening a trade answered 500 "internal error"
+// and `orderly alerts` listed nothing and exited 0 while every commit failed. Now the refusal is
+// 503 (the CLI exits 3), `alerts` names the failing store and exits 1, and `status` says down.
+TEST(SignalsE2e, AFullDiskIsSaidEverywhere) {
+  Rig rig;
+  rig.write_config();
+  rig.start_sim();
+  rig.daemon = std::make_unique<Process>(
+      std::vector<std::string>{"/bin/bash", "-c",
+                               "trap '' XFSZ; ulimit -f 200; exec " + kBin + " run --config " +
+                                   rig.config},
+      rig.dir / "run.log");
+  ASSERT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
+  RunResult open;
+  for (int i = 0; i < 200 && open.exit_code != 3; ++i) {
+    open = run(rig.cli("trade open STWD --qty 1 --tp +2%"));
+    ASSERT_TRUE(open.exit_code == 0 || open.exit_code == 3) << open.out << open.err;
+  }
+  ASSERT_EQ(open.exit_code, 3) << "the store never filled up: " << rig.daemon->log();
+  EXPECT_NE(open.err.find("503"), std::string::npos) << open.err;
+  // The store may take a commit now and then (SQLite reuses its WAL after a checkpoint), as a
+  // nearly full disk does: the signals follow it, so they are read until they say it.
+  RunResult alerts;
+  EXPECT_TRUE(eventually([&] {
+    alerts = run(rig.cli("alerts"));
+    return alerts.exit_code == 1 && alerts.out.find("store_failing") != std::string::npos;
+  }, 40)) << alerts.out << alerts.err << rig.daemon->log();
+  EXPECT_NE(alerts.out.find("critical"), std::string::npos) << alerts.out;
+  EXPECT_TRUE(eventually([&] { return run(rig.cli("status")).exit_code == 3; }, 40))
+      << run(rig.cli("status")).out << rig.daemon->log();
+  EXPECT_NE(rig.daemon->log().find("store error: commit failed"), std::string::npos)
+      << rig.daemon->log();
+}
+
 // With the README's example key "any", redaction garbled every line containing it
 // ("sqlite:comp<redacted>/orderly.db"); keys are replaced where they are printed, structurally.
 TEST(SignalsE2e, RedactionDoesNotGarbleTheLog) {
