@@ -38,6 +38,8 @@ std::string_view to_string(AccountState s) {
 
 namespace {
 
+constexpr std::int64_t kEngineStalledMs = 5000;
+
 // An exclusive lock next to a SQLite store: a second daemon on the same file would submit for
 // the same account from a second ledger, which is how duplicate orders are born.
 class StoreLock {
@@ -234,7 +236,11 @@ class AccountRunner::Impl {
       }
       set_state(AccountState::active, "");
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || lost_; });
+      while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || lost_; })) {
+        lock.unlock();
+        watch_engine(*session->runtime);
+        lock.lock();
+      }
     }
     bool lost = false;
     std::string reason;
@@ -271,6 +277,25 @@ class AccountRunner::Impl {
         status_.last_lost_reason = reason;
       }
       set_state(AccountState::standby, "lease lost: " + reason);
+    }
+  }
+
+  // An engine thread waiting inside the store (a frozen disk) logs nothing, and /healthz answers
+  // from its last snapshot: without this the log stayed silent for as long as the freeze lasted.
+  // Said once when it lasts kEngineStalledMs, and once when the engine answers again.
+  void watch_engine(const ThreadedRuntime& runtime) {
+    const std::int64_t late = runtime.health().snapshot_age_ms.value_or(0);  // <= 300 ms
+    if (late >= kEngineStalledMs && !engine_stalled_) {
+      engine_stalled_ = true;
+      events_->say(spdlog::level::err, "engine_stalled",
+                   fmt::format("the engine has not answered for {:.1f} s (waiting on the "
+                               "store?): nothing is recorded or sent meanwhile; reads answer 503 "
+                               "'store busy', /healthz its last figures",
+                               late / 1000.0),
+                   {{"stalled_ms", late}});
+    } else if (late == 0 && engine_stalled_) {
+      engine_stalled_ = false;
+      events_->say(spdlog::level::info, "engine_answering", "the engine answers again");
     }
   }
 
@@ -434,6 +459,7 @@ class AccountRunner::Impl {
   const alpaca::AlpacaConfig alpaca_;
   std::string prefix_;
   std::unique_ptr<EventLog> events_;  // lease and start-up lines (a session has its own)
+  bool engine_stalled_ = false;       // the runner's thread only
 
   StoreLock sqlite_lock_;
   std::shared_ptr<AccountLease> lease_;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <regex>
@@ -28,6 +29,7 @@ struct Rig {
   std::string config = (dir / "orderly.toml").string();
   std::unique_ptr<Process> sim, daemon;
   std::string key_id = "any", secret_key = "any";
+  fs::path store = dir / "orderly.db";
 
   void start_sim(const std::string& faults = "") {
     std::vector<std::string> args = {kBin, "sim", "--listen",
@@ -42,7 +44,7 @@ struct Rig {
     std::ofstream(config) << "[broker]\nbase_url = \"http://127.0.0.1:" << sim_port
                           << "\"\nkey_id = \"" << key_id << "\"\nsecret_key = \"" << secret_key
                           << "\"\n"
-                          << "[store]\nurl = \"sqlite:" << (dir / "orderly.db").string() << "\"\n"
+                          << "[store]\nurl = \"sqlite:" << store.string() << "\"\n"
                           << "[api]\nlisten = \"127.0.0.1:" << api_port << "\"\ntoken = \""
                           << kToken << "\"\n"
                           << "[sync]\npoll_interval_ms = 200\nidle_poll_interval_ms = 500\n"
@@ -334,6 +336,63 @@ TEST(SignalsE2e, AFullDiskIsSaidEverywhere) {
       << run(rig.cli("status")).out << rig.daemon->log();
   EXPECT_NE(rig.daemon->log().find("store error: commit failed"), std::string::npos)
       << rig.daemon->log();
+}
+
+// A loop-mounted ext4 image that can be frozen (fsfreeze), as a disk that stops answering: root
+// only (mount, fsfreeze); `mounted` false otherwise.
+struct FreezableDisk {
+  explicit FreezableDisk(const fs::path& dir) : image(dir / "disk.img"), mount(dir / "disk") {
+    if (::geteuid() != 0) return;
+    fs::create_directories(mount);
+    mounted = run("truncate -s 32M " + image.string() + " && mkfs.ext4 -q -F " + image.string() +
+                  " && mount -o loop " + image.string() + " " + mount.string())
+                  .exit_code == 0;
+  }
+  bool freeze(bool frozen) {
+    return run(std::string("fsfreeze ") + (frozen ? "-f " : "-u ") + mount.string()).exit_code ==
+           0;
+  }
+  ~FreezableDisk() {  // thawed first: a process blocked on a frozen filesystem ignores SIGKILL
+    if (!mounted) return;
+    freeze(false);
+    run("umount -l " + mount.string());
+  }
+  fs::path image, mount;
+  bool mounted = false;
+};
+
+// The store's disk frozen under a running daemon: the engine's thread waits inside a commit.
+// Before, the log said nothing for as long as it lasted (49 s in a trial: the first line came
+// after the thaw). Now it says so after 5 s and again when the engine answers; meanwhile
+// /healthz answers (from the last figures) and reads answer 503 "store busy".
+TEST(SignalsE2e, AFrozenDiskIsToldAndTheApiKeepsAnswering) {
+  Rig rig;
+  FreezableDisk disk(rig.dir);
+  if (!disk.mounted) GTEST_SKIP() << "needs root to mount and freeze a filesystem";
+  rig.store = disk.mount / "orderly.db";
+  rig.write_config();
+  rig.start_sim();
+  rig.start_daemon();
+  ASSERT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
+  ASSERT_TRUE(disk.freeze(true));
+  const std::string api = "http://127.0.0.1:" + std::to_string(rig.api_port);
+  const std::string auth = " -H 'Authorization: Bearer " + std::string(kToken) + "'";
+  // A trade to record: the engine's thread goes into the store and stays there.
+  run("curl -s -m 120 -X POST " + api + "/api/trades" + auth +
+      " -d '{\"symbol\":\"KO\",\"qty\":\"1\",\"take_profit\":{\"percent\":\"2\"}}'"
+      " >/dev/null 2>&1 &");
+  EXPECT_TRUE(eventually([&] {
+    return rig.daemon->log().find("the engine has not answered for") != std::string::npos;
+  }, 40)) << rig.daemon->log();
+  auto health = run("curl -s -m 5 " + api + "/healthz");
+  EXPECT_NE(health.out.find("has not answered"), std::string::npos) << health.out;
+  auto orders = run("curl -s -m 20 " + api + "/api/orders" + auth);
+  EXPECT_NE(orders.out.find("store busy"), std::string::npos) << orders.out;
+  ASSERT_TRUE(disk.freeze(false));
+  EXPECT_TRUE(eventually([&] {
+    return rig.daemon->log().find("the engine answers again") != std::string::npos;
+  }, 40)) << rig.daemon->log();
+  EXPECT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
 }
 
 // With the README's example key "any", redaction garbled every line containing it
