@@ -183,7 +183,8 @@ void Rig::write_config(const RigConfig& c) {
   out << "[store]\nurl = \""
       << (c.store_url.empty() ? "sqlite:" + (dir / "orderly.db").string() : c.store_url) << "\"\n"
       << "[api]\nlisten = \"127.0.0.1:" << api_port << "\"\ntoken = \"" << token << "\"\n"
-      << "[sync]\npoll_interval_ms = 200\nidle_poll_interval_ms = 500\n"
+      << "[sync]\n"
+      << (c.fast_sync ? "poll_interval_ms = 200\nidle_poll_interval_ms = 500\n" : "")
       << c.sync_extra << c.extra;
   if (!c.accounts) return;
   for (const auto& s : sims) {

@@ -62,12 +62,14 @@ struct Sim {
   std::shared_ptr<alpaca::HttpTransport> harness() const;
 };
 
-// What write_config() puts beside the defaults ([sync] polls every 200 ms, 500 ms when idle).
+// What write_config() puts beside the defaults ([sync] polls every 200 ms, 500 ms when idle, so
+// tests see a missed event soon).
 struct RigConfig {
   std::string store_url;   // empty: sqlite:<dir>/orderly.db
   std::string sync_extra;  // more [sync] lines
   std::string extra;       // whole sections, after [sync]
   bool accounts = false;   // every sim as an [[accounts]] entry rather than sims[0] as [broker]
+  bool fast_sync = true;   // false: the daemon's own poll intervals (1 s, 10 s while idle)
 };
 
 class Rig {
