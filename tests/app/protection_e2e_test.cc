@@ -277,6 +277,23 @@ class SessionE2E : public ::testing::Test {
         << sim().open_orders_text(symbol) << rig_.call("GET", "/api/alerts").body << "\n"
         << rig_.logs();
   }
+  // Opens a protected trade, kills the daemon, closes the session (its day exits expire), starts
+  // the daemon again: covered while closed, by live exits after the open; then the stop ends it.
+  void expire_while_down(const std::string& symbol, const std::string& qty,
+                         const std::string& extra) {
+    const std::int64_t t = open_protected(symbol, qty, extra);
+    ASSERT_FALSE(HasFailure());
+    rig_.daemon().kill_hard();
+    ASSERT_TRUE(sim().session("close"));
+    ASSERT_FALSE(sim().protected_at(symbol, qty)) << "the close left the exits working";
+    rig_.ready_daemon();
+    EXPECT_TRUE(eventually([&] { return sim().protected_at(symbol, qty); }))
+        << sim().open_orders_text(symbol) << rig_.logs();
+    ASSERT_TRUE(sim().session("open"));
+    expect_live_exits(symbol, qty);
+    EXPECT_EQ(rig_.trade_state(t), "open");
+    exit_at(symbol, "8.50", t);
+  }
   // No order of `symbol` waits at the simulator for a session: the exits are live again.
   bool none_queued(const std::string& symbol) const {
     json::value open = sim().get_json("/v2/orders?status=open&symbols=" + symbol);
@@ -339,21 +356,35 @@ TEST_F(SessionE2E, DayBracketLegsExpiredAtTheCloseAreReplacedAndTheGapRaised) {
   exit_at("PSD", "11.50", t);  // the take-profit
 }
 
-// The daemon is killed, the session closes and expires the bracket's legs while no orderly
-// runs, and only then the daemon starts again: it finds the position uncovered and covers it.
+// The daemon is killed, the session closes and expires the day exits while no orderly runs,
+// and only then the daemon starts again: it finds the position uncovered and covers it.
 TEST_F(SessionE2E, DayBracketExpiredWhileTheDaemonWasDownIsCoveredAfterTheRestart) {
-  const std::int64_t t = open_protected("PSH", "10", R"(,"exits":"native","tif":"day")");
-  ASSERT_FALSE(HasFailure());
-  rig_.daemon().kill_hard();
+  expire_while_down("PSH", "10", R"(,"exits":"native","tif":"day")");
+}
+
+// The same for a fractional position's one day exit.
+TEST_F(SessionE2E, FractionalExitExpiredWhileTheDaemonWasDownIsPlacedAfterTheRestart) {
+  expire_while_down("PSK", "0.5", R"(,"tif":"day")");
+}
+
+// A trade opened after the close (a strategy firing overnight): the entry waits at the broker,
+// fills at the open at the price of the moment, and its position is covered like any other.
+TEST_F(SessionE2E, EntryOpenedWhileClosedFillsAtTheOpenAndIsProtected) {
+  ASSERT_TRUE(sim().set_price("PSJ", "10.00"));
   ASSERT_TRUE(sim().session("close"));
-  ASSERT_FALSE(sim().protected_at("PSH", "10")) << "the close left the legs working";
-  rig_.ready_daemon();
-  EXPECT_TRUE(eventually([&] { return sim().protected_at("PSH", "10"); }))
-      << sim().open_orders_text("PSH") << rig_.logs();
+  const std::int64_t t = rig_.open_trade(market_buy("PSJ", "10", R"(,"tif":"day")"));
+  EXPECT_TRUE(eventually([&] {
+    const json::value open = sim().get_json("/v2/orders?status=open&symbols=PSJ");
+    return open.is_array() && open.as_array().size() == 1 &&
+           open.as_array()[0].at("status") == "accepted";
+  })) << sim().open_orders_text("PSJ")
+      << rig_.logs();
+  EXPECT_TRUE(sim().held_and_covered("PSJ").first.is_zero());
+  ASSERT_TRUE(sim().set_price("PSJ", "10.20"));
   ASSERT_TRUE(sim().session("open"));
-  expect_live_exits("PSH", "10");
+  expect_live_exits("PSJ", "10");
   EXPECT_EQ(rig_.trade_state(t), "open");
-  exit_at("PSH", "11.50", t);
+  exit_at("PSJ", "8.50", t);  // the stop
 }
 
 // Emulated exits go as one gtc OCO whatever the trade's tif: a close leaves them working.
