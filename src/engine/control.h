@@ -33,7 +33,7 @@ struct Health {
   bool store_ok = true;
   std::string store_error;
   std::optional<Timestamp> store_failing_since;  // first failed commit of the current run
-  bool broker_ok = true;  // the last REST call reached the broker
+  bool broker_ok = true;  // the last REST call got an answer other than a 5xx
   bool broker_reachable = true;          // false while connection attempts fail (backing off)
   std::optional<Timestamp> broker_unreachable_since;
   bool credentials_refused = false;      // the broker answered 401/403 to our keys

@@ -271,7 +271,11 @@ void Engine::Impl::on_result(CommandId id, CommandResult r, Timestamp now) {
   Pending p = std::move(it->second);
   pending_.erase(it);
   if (outstanding_ > 0) --outstanding_;
-  broker_ok_ = !(r.error && r.error->kind == BrokerError::Kind::not_sent);
+  // A connection failure or a 5xx says the broker is not answering as it should; a 4xx refuses
+  // one request and says nothing about the broker. (A broker answering 500 to everything was
+  // "ok" until no poll had completed for sync_lag_ms, and then not named.)
+  broker_ok_ = !(r.error && (r.error->kind == BrokerError::Kind::not_sent ||
+                             r.error->http_status >= 500));
   begin();
   last_now_ = now;
   note_unreadable(r.unreadable, now);

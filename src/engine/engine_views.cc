@@ -46,7 +46,7 @@ void assess(Health& h, Timestamp now) {
                           seconds(now.ms_since(*h.broker_unreachable_since)))
             : std::string("the broker is unreachable"));
   } else if (!h.broker_ok) {
-    degraded.push_back("the broker's last answer was a connection failure");
+    degraded.push_back("the broker's last call failed (a connection failure or an HTTP 5xx)");
   }
   if (h.stream_expected && !h.stream_connected) {
     degraded.push_back("the trade_updates stream is not connected");

@@ -280,6 +280,12 @@ TEST(SignalsE2e, TheStreamIsBackAsSoonAsTheBroker) {
   EXPECT_EQ(run(rig.cli("status --wait 30")).exit_code, 0) << rig.daemon->log();
 }
 
+// Sets the simulator's fault plan (`rules`: a JSON array).
+RunResult set_faults(const Rig& rig, const std::string& rules) {
+  return run("curl -s -X POST http://127.0.0.1:" + std::to_string(rig.sim_port) +
+             "/sim/faults -d '{\"rules\":" + rules + "}'");
+}
+
 // A broker slower than the CLI's patience (15 s): `reconcile` answers within it, with what it
 // found so far, flagged incomplete (exit 1), instead of "is `orderly run` running?".
 TEST(SignalsE2e, AReconcileOnASlowBrokerAnswersIncomplete) {
@@ -288,9 +294,8 @@ TEST(SignalsE2e, AReconcileOnASlowBrokerAnswersIncomplete) {
   rig.start_sim();
   rig.start_daemon();
   ASSERT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
-  auto slow = run("curl -s -X POST http://127.0.0.1:" + std::to_string(rig.sim_port) +
-                  "/sim/faults -d '{\"rules\":[{\"on\":\"http\",\"action\":\"slow\","
-                  "\"delay_ms\":25000,\"route\":\"GET /v2/positions\"}]}'");
+  auto slow = set_faults(
+      rig, R"([{"on":"http","action":"slow","delay_ms":25000,"route":"GET /v2/positions"}])");
   ASSERT_EQ(slow.exit_code, 0) << slow.out << slow.err;
   auto table = run(rig.cli("reconcile"));
   EXPECT_EQ(table.exit_code, 1) << table.out << table.err;
@@ -393,6 +398,28 @@ TEST(SignalsE2e, AFrozenDiskIsToldAndTheApiKeepsAnswering) {
     return rig.daemon->log().find("the engine answers again") != std::string::npos;
   }, 40)) << rig.daemon->log();
   EXPECT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
+}
+
+// A broker answering 500 to every call: `status` said ok until no poll had completed for
+// sync_lag_ms (5 s), and then named only the missing poll. It is degraded from the first failed
+// call on, naming the broker, and ok again once the broker answers.
+TEST(SignalsE2e, ABrokerAnsweringErrorsIsNamed) {
+  Rig rig;
+  rig.write_config();
+  rig.start_sim();
+  rig.start_daemon();
+  ASSERT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
+  ASSERT_EQ(set_faults(rig, R"([{"on":"http","action":"status","p":1.0,"status":500}])")
+                .exit_code,
+            0);
+  RunResult status;
+  EXPECT_TRUE(eventually([&] {
+    status = run(rig.cli("status"));
+    return status.out.find("the broker's last call failed") != std::string::npos;
+  })) << status.out << rig.daemon->log();
+  EXPECT_EQ(status.exit_code, 1) << status.out;
+  ASSERT_EQ(set_faults(rig, "[]").exit_code, 0);
+  EXPECT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << run(rig.cli("status")).out;
 }
 
 // With the README's example key "any", redaction garbled every line containing it
