@@ -199,6 +199,30 @@ TEST_F(ProtectionE2E, LostAnswersAndDroppedEventsStillEndWithOneEntryAndOneExitG
   EXPECT_EQ(entries, 1) << sim().open_orders_text("PRL");
 }
 
+// Issue 14: an entry refused by Alpaca's wash-trade check against an order that is not ours
+// (another client of the account rests a sell) is retried with backoff and named in an
+// external_hold alert, never failed; once that order is gone the entry goes and its position is
+// protected.
+TEST_F(ProtectionE2E, EntryHeldByAnotherClientsOrderWaitsAlertsAndGoesWhenItIsGone) {
+  set_price("PRW", "10.00");
+  app::ApiReply other =
+      sim().call("POST", "/v2/orders",
+                 R"({"symbol":"PRW","side":"sell","qty":"1","type":"limit","limit_price":"10.50",)"
+                 R"("time_in_force":"gtc","client_order_id":"another-client-1"})");
+  ASSERT_EQ(other.status, 200) << other.body;
+  const std::string other_id(json::parse(other.body).at("id").as_string());
+  const std::int64_t t = rig_->open_trade(market_buy("PRW", "10"));
+  ASSERT_TRUE(eventually([&] { return rig_->alerts("external_hold", "PRW", true) == 1; }))
+      << rig_->call("GET", "/api/alerts").body << rig_->logs();
+  EXPECT_NE(rig_->call("GET", "/api/alerts").body.find(other_id), std::string::npos);
+  EXPECT_NE(rig_->trade_state(t), "failed");
+  EXPECT_EQ(sim().call("DELETE", "/v2/orders/" + other_id).status / 100, 2);
+  EXPECT_TRUE(eventually([&] {
+    return protected_at_broker("PRW", "10") && rig_->trade_state(t) == "open";
+  })) << sim().open_orders_text("PRW")
+      << rig_->logs();
+}
+
 // A native bracket's take-profit leg canceled by another client of the account (here: a DELETE
 // straight to the simulator): orderly raises unprotected_position and covers the position again.
 TEST_F(ProtectionE2E, BracketLegCanceledElsewhereIsPlacedAgainAndTheGapWasRaised) {
