@@ -11,6 +11,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <set>
+#include <thread>
 
 #include "rig.h"
 
@@ -132,6 +134,31 @@ TEST_F(ReliabilityTest, RequestLostWithAKilledDaemonIsOpenedOnceByTheRetry) {
   EXPECT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(trades_with_key("kill-retry-2").size(), 1u);
   EXPECT_EQ(entries_after_submission(id, "KO"), 1u) << logs();
+}
+
+// A strategy whose requests overlap (retries fired before the first answer): ten requests with
+// one key at once open one trade; every answer names it (one 201, the rest 200).
+TEST_F(ReliabilityTest, ConcurrentRequestsWithOneKeyOpenOneTrade) {
+  ready_daemon();
+  constexpr int kRequests = 10;
+  std::vector<app::ApiReply> replies(kRequests);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRequests; ++i) {
+    threads.emplace_back(
+        [&, i] { replies[i] = call("POST", "/api/trades", trade_body("KO", "overlap-1")); });
+  }
+  for (auto& th : threads) th.join();
+  std::set<std::int64_t> ids;
+  int created = 0;
+  for (const auto& r : replies) {
+    ASSERT_TRUE(r.status == 201 || r.status == 200) << r.status << " " << r.body;
+    created += r.status == 201;
+    ids.insert(json::parse(r.body).at("id").as_int64());
+  }
+  EXPECT_EQ(created, 1);
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(trades_with_key("overlap-1").size(), 1u);
+  EXPECT_EQ(entries_after_submission(*ids.begin(), "KO"), 1u) << logs();
 }
 
 // The CLI sends a key of its own, and --client-trade-id names one.
