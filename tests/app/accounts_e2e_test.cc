@@ -42,14 +42,13 @@ class AccountsTest : public ::testing::Test {
                   .require_keys = true}).start();
     rig_.add_sim({.name = "beta", .key = "PKBETAKEY02", .secret = "BETASECRETVALUE",
                   .require_keys = true}).start();
-    write_config(true);
+    write_config();
   }
 
-  // `stream` false: polling only. The failover tests need it: `orderly sim` crashes when a
-  // trade_updates client goes away (SIGSEGV in StreamSession::cut), which a dying owner does.
-  void write_config(bool stream) {
+  // The trade_updates stream on, as deployed: the failover tests kill its client (kill -9) and
+  // the simulator must live on (it used to crash in StreamSession::cut; TearDown checks).
+  void write_config() {
     rig_.write_config({.store_url = db_url_,
-                       .sync_extra = std::string("stream = ") + (stream ? "true" : "false") + "\n",
                        // Short leases keep the takeover test fast; the margins keep their
                        // proportions.
                        .extra = "[lease]\nttl_ms = 4000\nsafety_margin_ms = 1500\n"
@@ -58,6 +57,10 @@ class AccountsTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    for (const auto& sim : rig_.sims) {
+      EXPECT_TRUE(sim.process->running()) << "the simulator of " << sim.name << " exited\n"
+                                          << sim.process->log();
+    }
     for (auto& d : rig_.daemons) d->stop();
     rig_.expect_no_secrets_logged();
   }
@@ -301,7 +304,6 @@ TEST_F(AccountsTest, OneDaemonTradesOnBothAccounts) {
 }
 
 TEST_F(AccountsTest, SecondDaemonStandsByForBothThenTakesOverOnShutdown) {
-  write_config(false);
   Process& first = start_daemon();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
   // The same config: the second instance stands by for each account, and leaves the API port
@@ -331,7 +333,6 @@ TEST_F(AccountsTest, SecondDaemonStandsByForBothThenTakesOverOnShutdown) {
 }
 
 TEST_F(AccountsTest, KillNineOwnerStandbyTakesOverBothWithoutDuplicates) {
-  write_config(false);
   Process& owner = start_daemon();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
   Process& standby = start_daemon();
@@ -373,7 +374,6 @@ TEST_F(AccountsTest, KillNineOwnerStandbyTakesOverBothWithoutDuplicates) {
 }
 
 TEST_F(AccountsTest, LosingOneLeaseStopsOnlyThatAccount) {
-  write_config(false);
   start_daemon();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
   auto listed = get_json("/api/accounts");
@@ -440,7 +440,7 @@ TEST_F(AccountsTest, LosingOneLeaseStopsOnlyThatAccount) {
 
 TEST_F(AccountsTest, SqliteStoreKeepsOneFilePerAccount) {
   db_url_ = "sqlite:" + (rig_.dir / "orderly.db").string();
-  write_config(true);
+  write_config();
   start_daemon();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
   EXPECT_TRUE(fs::exists(rig_.dir / "orderly-alpha.db"));
@@ -460,7 +460,6 @@ TEST_F(AccountsTest, SqliteStoreKeepsOneFilePerAccount) {
 // PostgreSQL goes away: renewals fail, each account stops before its lease can lapse (the
 // margin), and both come back through crash recovery once the database is back.
 TEST_F(AccountsTest, DatabaseRestartStopsThenResumesBothAccounts) {
-  write_config(false);
   start_daemon();
   ASSERT_TRUE(eventually([&] { return all_active(); }, 60)) << logs();
   std::int64_t ta = trade_until_protected(rig_.sims[0]);
