@@ -10,6 +10,10 @@ Figures (one JSON object per line on stdout, collected by scripts/bench):
                              /healthz shows 10,000 open orders and a completed sync
   e2e_recovery_peak_rss      that daemon's VmHWM when it got there
   footprint_rss/idle_cpu     that daemon, idle, stream healthy: VmRSS and (utime+stime) over 30 s
+  slow_broker_calls_per_min  REST calls reaching the simulator in the minute after 250 entries are
+                             asked for at once, every call answered after 2 s; beside the same
+                             with calls answered at once (the budget's share entries may use)
+  hung_call_calls_per_min    the same with one symbol's calls never answered (read deadline 30 s)
 
 The 10,000 open orders are opened through the daemon itself (its API, an unlimited REST budget),
 so they are its own trades in its own store, as after a day of use. The daemon persists the REST
@@ -282,15 +286,25 @@ def stream_share(api):
     return out
 
 
+def serving_daemon(orderly, d, sim_port, stream):
+    """A daemon over a new store in `d` at the default budget, once it has completed a sync (and
+    connected the stream, when on). Returns (daemon, its API, the simulator's API)."""
+    daemon, port = start_daemon(orderly, write_config(d, sim_port, stream, 190))
+    api = Http(port)
+    try:
+        wait_health(api, lambda h: h.get("last_sync_at") and (h["stream_connected"] or not stream),
+                    60)
+    except Exception:
+        daemon.stop()
+        raise
+    return daemon, api, Http(sim_port)
+
+
 def run_detection(orderly, sim_port, stream, samples, spacing_s, share=None):
     d = tempfile.mkdtemp(prefix="orderly-e2e-")
     daemon = None
     try:
-        daemon, port = start_daemon(orderly, write_config(d, sim_port, stream, 190))
-        api = Http(port)
-        sim_api = Http(sim_port)
-        wait_health(api, lambda h: h.get("last_sync_at") and (h["stream_connected"] or not stream),
-                    60)
+        daemon, api, sim_api = serving_daemon(orderly, d, sim_port, stream)
         tag = "S" if stream else "P"
         syms = ["%s%03d" % (tag, i) for i in range(samples)]
         set_prices(sim_api, {s: "100" for s in syms})
@@ -316,6 +330,76 @@ def run_detection(orderly, sim_port, stream, samples, spacing_s, share=None):
         if daemon:
             daemon.stop()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def sim_requests(sim_api):
+    """REST calls the simulator has received so far (every Alpaca route; /sim/* not counted)."""
+    st, r = sim_api.call("GET", "/sim/stats")
+    if st != 200:
+        raise RuntimeError("GET /sim/stats answered %s" % st)
+    return sum(r.get("requests", {}).values())
+
+
+# Fault plans of the slow-broker runs: every REST call answered after 2 s, or one symbol's calls
+# not answered for 10 minutes (the longest the simulator allows): the daemon's read deadline (30 s)
+# ends each, and its lookup by client id hangs as well.
+SLOW_PLANS = {
+    "fast": None,
+    "slow": {"rules": [{"on": "http", "action": "slow", "delay_ms": 2000}]},
+    "hung": {"rules": [{"on": "http", "action": "slow", "delay_ms": 600_000, "symbol": "HUNG"}]},
+}
+
+
+def run_slow_broker(orderly, mode, trades, window_s):
+    """REST calls that reach the simulator in the first `window_s` after `trades` entries are
+    asked for at once, at the default budget (190/min). Limit entries that rest, with native exits
+    (one POST each, no exit reserve held back for them): the engine always has work, so the count
+    is bounded by its budget and by how many calls it can have outstanding at once, nothing else.
+    The budget is a rolling minute that a burst may spend at once (the engine sends its deferrable
+    share, 171, within a second when the broker answers at once, then waits): the window is
+    therefore a whole minute from the first request, not a slice of it.
+    Returns (calls/min over the window, orders acknowledged at its end)."""
+    sim, sim_port = start_sim(orderly)
+    d = tempfile.mkdtemp(prefix="orderly-e2e-slow-")
+    daemon = None
+    try:
+        daemon, api, sim_api = serving_daemon(orderly, d, sim_port, True)
+        syms = (["HUNG"] if mode == "hung" else []) + ["W%03d" % i for i in range(trades)]
+        set_prices(sim_api, {s: "100" for s in syms})
+        if SLOW_PLANS[mode]:
+            st, r = sim_api.call("POST", "/sim/faults", SLOW_PLANS[mode])
+            if st != 200:
+                raise RuntimeError("fault plan refused: %s %r" % (st, r))
+        n0, t0 = sim_requests(sim_api), time.time()
+        for s in syms:
+            body = {"symbol": s, "qty": "1", "entry": {"type": "limit", "limit_price": "50"},
+                    "take_profit": {"percent": "50"}, "stop_loss": {"percent": "20"}, "tif": "gtc",
+                    "exits": "native"}
+            st, r = api.call("POST", "/api/trades", body, TOKEN)
+            if st not in (200, 201):
+                raise RuntimeError("open_trade %s: %s %r" % (s, st, r))
+        time.sleep(max(0.0, t0 + window_s - time.time()))
+        n1, t1 = sim_requests(sim_api), time.time()
+        return (n1 - n0) * 60.0 / (t1 - t0), acknowledged_open(os.path.join(d, "orderly.db"))
+    finally:
+        if daemon:
+            daemon.stop()
+        sim.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def slow_broker_figures(orderly):
+    """Issue 20 item 2: throughput bounded by the rate budget, not by broker latency."""
+    trades, window_s = 250, 60
+    fast, fast_acked = run_slow_broker(orderly, "fast", trades, window_s)
+    slow, slow_acked = run_slow_broker(orderly, "slow", trades, window_s)
+    hung, hung_acked = run_slow_broker(orderly, "hung", trades, window_s)
+    common = dict(window_s=window_s, budget=190, baseline_name="the same burst, broker answering "
+                  "at once (calls/min)", baseline=round(fast, 1), baseline_acked=fast_acked)
+    emit("slow_broker_calls_per_min", slow, "calls/min", delay_ms=2000, acked=slow_acked,
+         target=">= 90% of baseline", met=slow >= 0.9 * fast, **common)
+    emit("hung_call_calls_per_min", hung, "calls/min", acked=hung_acked,
+         target=">= 90% of baseline", met=hung >= 0.9 * fast, **common)
 
 
 def ws_rtt(sim_port, n):
@@ -601,6 +685,9 @@ def main():
     ap.add_argument("--orderly", required=True)
     ap.add_argument("--quick", action="store_true", help="fewer samples, smaller recovery")
     ap.add_argument("--skip-recovery", action="store_true")
+    ap.add_argument("--skip-slow-broker", action="store_true")
+    ap.add_argument("--only", choices=["slow-broker"], default=None,
+                    help="run one group of figures")
     ap.add_argument("--stream-samples", type=int, default=None,
                     help="fills timed through the stream (default 200, --quick 30)")
     a = ap.parse_args()
@@ -609,6 +696,9 @@ def main():
     except (RuntimeError, OSError) as e:
         print("e2e_bench: %s" % e, file=sys.stderr)
         return 1
+    if a.only == "slow-broker":
+        slow_broker_figures(a.orderly)
+        return 0
     sim, sim_port = start_sim(a.orderly)
     rc = 0
     try:
@@ -674,6 +764,9 @@ def main():
                  rest_calls_last_minute=r["idle_rest_calls_per_min"],
                  baseline_name="the same daemon over an empty store (% of a core)",
                  baseline=r["empty_cpu_pct"])
+        if not a.skip_slow_broker:
+            sim.stop()  # each run starts its own simulator
+            slow_broker_figures(a.orderly)
     except Exception as e:  # a failed run still reports what it measured
         print("e2e_bench: %s" % e, file=sys.stderr)
         rc = 1

@@ -1,5 +1,6 @@
 #include "engine/runtime.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -36,6 +37,11 @@ BrokerError lost_response_error() {
 }
 
 }  // namespace
+
+int RuntimeOptions::broker_workers() const {
+  const int n = workers > 0 ? workers : engine.max_inflight_commands;
+  return std::clamp(n, 1, kMaxBrokerWorkers);
+}
 
 // =============================================================================================
 // SimulationRuntime
@@ -264,7 +270,7 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
       loop_running_ = true;
     }
     engine_thread_ = std::thread([this] { engine_loop(); });
-    for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    for (int i = 0; i < options_.broker_workers(); ++i) {
       workers_.emplace_back([this] { worker_loop(); });
     }
     if (stream_) stream_->start(*this);

@@ -1,9 +1,10 @@
 #pragma once
 // Runtimes drive an Engine: they feed it inputs and execute the commands it emits.
 //
-//   ThreadedRuntime    the daemon's: one engine thread draining an input queue, a few worker
-//                      threads running blocking Broker calls, a timer for on_tick, the
-//                      TradeUpdateStream's callbacks posting to the queue.
+//   ThreadedRuntime    the daemon's: one engine thread draining an input queue, worker threads
+//                      running blocking Broker calls (one per call the engine lets be in
+//                      flight), a timer for on_tick, the TradeUpdateStream's callbacks posting
+//                      to the queue.
 //   SimulationRuntime  single-threaded and deterministic under a ManualClock: commands run
 //                      synchronously against a Broker (e.g. the in-process Alpaca broker over the
 //                      simulator model), optionally answered after a virtual-time delay. Used by
@@ -46,13 +47,21 @@ struct BrokerBackoff {
 
 struct RuntimeOptions {
   EngineConfig engine;
-  int workers = 3;             // ThreadedRuntime: concurrent broker calls
+  // ThreadedRuntime: threads making blocking broker calls; 0: one per command the engine lets be
+  // in flight (engine.max_inflight_commands, at most kMaxBrokerWorkers). Fewer would queue calls
+  // the engine released behind slow ones, FIFO, whatever their priority, and cap throughput at
+  // workers / latency below the rate budget (3 workers at 2 s a call: 90 calls/min of 190).
+  int workers = 0;
   std::int64_t tick_ms = 100;  // ThreadedRuntime: on_tick period at the latest
   BrokerBackoff broker_backoff;  // ThreadedRuntime
   // ThreadedRuntime::health() waits this long for the engine thread, then answers with its last
   // snapshot and that snapshot's age.
   std::int64_t health_deadline_ms = 300;
   RuntimeObserver* observer = nullptr;  // ThreadedRuntime; may be null
+
+  static constexpr int kMaxBrokerWorkers = 64;
+  // The number of worker threads `workers` stands for.
+  int broker_workers() const;
 };
 
 class ThreadedRuntime final : public EngineControl {

@@ -442,7 +442,7 @@ TEST(ThreadedRuntimeBroker, ADeadBrokerIsProbedOncePerBackoffStep) {
        t += std::min<std::int64_t>(d, 400) / 2, d *= 2) {
     ++steps;
   }
-  EXPECT_LE(during, options.workers + steps) << "calls in " << elapsed_ms << " ms";
+  EXPECT_LE(during, options.broker_workers() + steps) << "calls in " << elapsed_ms << " ms";
   Health h = rt.health();
   EXPECT_EQ(h.status, HealthStatus::degraded);
   EXPECT_TRUE(has_reason(h, "unreachable"));

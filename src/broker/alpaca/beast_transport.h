@@ -18,7 +18,9 @@ struct BeastTransportOptions {
   std::int64_t connect_timeout_ms = 10'000;  // resolve + TCP connect + TLS handshake
   std::int64_t read_timeout_ms = 30'000;     // writing the request and reading the response
   std::size_t max_body_bytes = 8u << 20;     // a bigger response is an error, not an allocation
-  std::size_t max_idle_connections = 4;
+  // At least the calls made at once (the runtime's workers, 8 by default): a connection returned
+  // past this is closed, and the next call pays a new connect and TLS handshake.
+  std::size_t max_idle_connections = 16;
   std::string extra_ca_file;  // trusted in addition to the system store (empty: none)
 };
 
