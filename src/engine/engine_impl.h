@@ -285,6 +285,7 @@ class Engine::Impl {
                   Timestamp now);
   void stage_resolve(OrderId id);
   void stage_refresh(OrderId id, Timestamp now, bool force);
+  void clear_external_hold_if_gone(const std::string& symbol, Timestamp now);
   void on_send_result(const Pending& p, const CommandResult& r, Timestamp now);
   static bool wash_adjustable(const Order& o);
   std::optional<Decimal> own_exit_price(const Order& o) const;

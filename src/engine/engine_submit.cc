@@ -354,6 +354,17 @@ void Engine::Impl::stage_refresh(OrderId id, Timestamp now, bool force) {
   stage(std::move(c), Purpose::refresh);
 }
 
+// external_hold says an order of ours waits on someone else's order; once the broker took an
+// order of the symbol and none of them waits for holdings any more, that is over.
+void Engine::Impl::clear_external_hold_if_gone(const std::string& symbol, Timestamp now) {
+  if (!alert_active(AlertKind::external_hold, symbol)) return;
+  for (OrderId id : orders_of_symbol(symbol)) {
+    auto ax = aux_.find(id);
+    if (ax != aux_.end() && ax->second.hold_wait) return;
+  }
+  clear(AlertKind::external_hold, symbol, now);
+}
+
 void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Timestamp now) {
   const OrderId id = p.command.order_id;
   if (!order_index_.count(id)) return;
@@ -364,6 +375,7 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
     if (!r.order) return;
     adopt(id, *r.order, EventSource::response,
           is_replace ? "replacement accepted" : "submit accepted", now);
+    clear_external_hold_if_gone(o.symbol, now);
     if (is_replace && o.replaces_order_id) {
       // The answer is the replacement; the old order is pending_replace until the broker ends
       // it. It may end otherwise than replaced: an OCO whose stop triggered meanwhile is

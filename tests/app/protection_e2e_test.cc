@@ -201,8 +201,8 @@ TEST_F(ProtectionE2E, LostAnswersAndDroppedEventsStillEndWithOneEntryAndOneExitG
 
 // Issue 14: an entry refused by Alpaca's wash-trade check against an order that is not ours
 // (another client of the account rests a sell) is retried with backoff and named in an
-// external_hold alert, never failed; once that order is gone the entry goes and its position is
-// protected.
+// external_hold alert, never failed; once that order is gone the entry goes, its position is
+// protected and the alert is cleared.
 TEST_F(ProtectionE2E, EntryHeldByAnotherClientsOrderWaitsAlertsAndGoesWhenItIsGone) {
   set_price("PRW", "10.00");
   app::ApiReply other =
@@ -220,6 +220,11 @@ TEST_F(ProtectionE2E, EntryHeldByAnotherClientsOrderWaitsAlertsAndGoesWhenItIsGo
   EXPECT_TRUE(eventually([&] {
     return protected_at_broker("PRW", "10") && rig_->trade_state(t) == "open";
   })) << sim().open_orders_text("PRW")
+      << rig_->logs();
+  // The entry went and the other order is gone: nothing holds the symbol any more.
+  EXPECT_TRUE(eventually([&] { return rig_->alerts("external_hold", "PRW", true) == 0; }))
+      << rig_->call("GET", "/api/alerts").body << "\n"
+      << rig_->call("GET", "/healthz").body << "\n"
       << rig_->logs();
 }
 
