@@ -73,10 +73,6 @@ struct EngineConfig {
   // DST only (orderly-dst --mutation resubmit): disables the submitter's broker-id / known-state
   // check, so orders the broker holds are sent again. Proves the harness catches it. Never set.
   bool mutation_resubmit_known_orders = false;
-  // DST only (orderly-dst --mutation exit_book): entries are sent as asked, whatever our own
-  // orders rest on the other side, and exits that end without closing are not re-placed. Proves
-  // the harness's continuous protection check catches it. Never set.
-  bool mutation_no_exit_book = false;
 };
 
 using CommandId = std::int64_t;

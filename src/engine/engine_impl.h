@@ -158,6 +158,7 @@ class Engine::Impl {
     std::vector<OrderEvent> events;
     std::vector<Fill> fills;
     std::vector<Command> staged;
+    std::vector<std::string> activities_seen;  // fill activities first seen in this input
     TradeId max_trade_id = 0;
     OrderId max_order_id = 0;
     std::int64_t max_alert_id = 0;
@@ -298,6 +299,8 @@ class Engine::Impl {
                              Timestamp now);
   void end_clearing_if_done(const std::string& symbol);
   bool on_entry_wash_refusal(OrderId id, const BrokerError& e, Timestamp now);
+  // A wash-trade refusal naming an order of ours.
+  bool refused_against_ours(const BrokerError& e) const;
   void on_insufficient_qty(OrderId id, const BrokerError& e, Timestamp now);
   void on_related_result(const Pending& p, const CommandResult& r, Timestamp now);
   void on_resolve_result(const Pending& p, const CommandResult& r, Timestamp now);
@@ -474,8 +477,11 @@ class Engine::Impl {
   CommandId next_command_id_ = 0;
   std::deque<Timestamp> call_times_;
   std::deque<Timestamp> sweep_call_times_;  // sweep pages of the last minute (pacing only)
-  std::deque<Timestamp> catchup_call_times_;  // fill catch-up pages of the last minute
+  std::deque<Timestamp> catchup_call_times_;  // polls (CommandPriority::catch_up), last minute
   std::optional<Timestamp> last_catchup_release_;
+  std::optional<Timestamp> last_sweep_release_;
+  CommandId sweep_first_page_ = 0;  // the first page of the sweep running (paced as a poll)
+  bool sweep_as_poll_ = false;  // the sweep running ranks as a poll: the stream was suspect
   std::set<OrderId> withheld_replaces_;  // replacements take_commands did not send
   CommandId catchup_first_page_ = 0;  // the first page of the catch-up running (paced)
   std::deque<std::pair<Timestamp, OrderId>> entry_releases_;  // entry submits, last minute
@@ -487,6 +493,7 @@ class Engine::Impl {
   // the symbol are placed again once it is at the broker.
   std::map<std::string, OrderId> clearing_;
   std::set<OrderId> clear_all_for_;  // entries refused as wash trades against our orders
+  std::set<TradeId> fractional_stop_refused_;  // its stop refused as a wash trade: take-profit
   std::set<OrderId> wash_priced_exits_;  // exits priced past our own orders (wash-trade check)
   std::map<OrderId, Timestamp> cancel_retry_at_;  // a cancel that got no answer: ask again then
   std::unordered_set<OrderId> anomalous_;  // orders whose broken link was reported (once each)

@@ -444,6 +444,18 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
       on_entry_wash_refusal(id, e, now)) {
     return;
   }
+  if (o.role == OrderRole::stop_loss && o.order_class == OrderClass::simple &&
+      !o.qty.is_integer() && e.http_status == 403 && refused_against_ours(e)) {
+    // A fractional stop takes no OCO: its take-profit covers the position instead (a new
+    // order, priced past our opposite orders).
+    set_local_state(id, OrderState::canceled, EventSource::error,
+                    "not placed: a fractional stop meets our own opposite orders in Alpaca's "
+                    "wash-trade check; the take-profit covers the position instead: " + why,
+                    e.body, now);
+    fractional_stop_refused_.insert(o.trade_id);
+    touched_trades_.insert(o.trade_id);
+    return;
+  }
   if (is_exit_role(o.role) && !is_replace && e.http_status == 403) {
     // A protective or flattening sell refused for the moment (wash-trade check against an
     // opposite order, shares not yet settled...): bounded retry with backoff, then parked.

@@ -39,6 +39,14 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   if (std::string err = refuse_reversal(spec); !err.empty()) {
     return Status::error(Status::Code::invalid_argument, err);
   }
+  if (spec.side == Side::sell && !spec.qty.is_integer()) {
+    // A sell entry opens a short, and Alpaca refuses fractional short sales (40310000): it
+    // would fail at the broker after the trade was accepted (DST seed 31011).
+    return Status::error(Status::Code::invalid_argument,
+                         fmt::format("a sell entry opens a short, and Alpaca does not sell {} "
+                                     "shares short (fractional): use whole shares",
+                                     spec.qty.str()));
+  }
   begin();
   Trade t;
   t.id = ++max_trade_id_;
@@ -317,16 +325,13 @@ void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, T
     if (!o.replaces_order_id && ended_open && now.ms_since(o.created_at) < 60'000) ++recent;
   }
   if (recent >= kMaxExitPlacementsPerMinute) {
-    if (!cfg_.mutation_no_exit_book) {
-      raise(AlertKind::stuck_order, trades_.at(tid).spec.symbol,
-            fmt::format("{}: {} exits placed for trade {} within a minute all ended without "
-                        "closing it; not placing more",
-                        trades_.at(tid).spec.symbol, recent, tid),
-            now);
-    }
+    raise(AlertKind::stuck_order, trades_.at(tid).spec.symbol,
+          fmt::format("{}: {} exits placed for trade {} within a minute all ended without "
+                      "closing it; not placing more",
+                      trades_.at(tid).spec.symbol, recent, tid),
+          now);
     return;
   }
-  if (cfg_.mutation_no_exit_book && !v.all_exits.empty()) return;  // DST mutation: no re-placing
   create_emulated_exit(tid, v, held, now);
 }
 
@@ -387,16 +392,26 @@ void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal
 void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& prices, Decimal held,
                                           int generation, Timestamp now) {
   const Side exit_side = opposite(t.spec.side);
-  const bool stop = prices.stop_loss.has_value();
+  // A simple stop meets every opposite order of ours in Alpaca's wash-trade check, and a
+  // fractional position takes no OCO (exempt): while such orders rest, the take-profit, a limit
+  // that passes them, covers it (DST seed 31035: the stop was refused again and again and the
+  // position stood without an exit).
+  const bool refused = fractional_stop_refused_.erase(t.id) > 0;
+  const bool blocked =
+      refused || !book_of(t.spec.symbol).wash_blockers(exit_side, OrderType::stop, {}).empty();
+  const bool stop = prices.stop_loss.has_value() && !blocked;
   Order x = make_order(t, stop ? OrderRole::stop_loss : OrderRole::take_profit, generation,
                        exit_side, stop ? OrderType::stop : OrderType::limit, held, now);
   x.tif = TimeInForce::day;
   if (stop) x.stop_price = prices.stop_loss; else x.limit_price = prices.take_profit;
-  record_new(std::move(x),
-             fmt::format("exit for {} held (fractional: one simple day order): {} {}",
-                         held.str(), stop ? "stop" : "take-profit",
-                         stop ? prices.stop_loss->str() : prices.take_profit.str()),
-             now);
+  std::string why = fmt::format(
+      "exit for {} held (fractional: one simple day order): {} {}{}", held.str(),
+      stop ? "stop" : "take-profit", stop ? prices.stop_loss->str() : prices.take_profit.str(),
+      prices.stop_loss && !stop ? " (a stop would meet our own opposite orders in Alpaca's "
+                                  "wash-trade check)"
+                                : "");
+  if (!stop) price_past_own_orders(x, why);
+  record_new(std::move(x), std::move(why), now);
 }
 
 void Engine::Impl::grow_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v,
@@ -639,7 +654,7 @@ bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
 // Returns false while the entry must wait.
 bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
   const Order& o = order_at(id);
-  if (cfg_.mutation_no_exit_book || o.order_class != OrderClass::simple) return true;
+  if (o.order_class != OrderClass::simple) return true;
   const SymbolBook book = book_of(o.symbol);
   const bool clear_all = clear_all_for_.count(id) > 0;
   std::vector<const BookOrder*> blockers = book.wash_blockers(o.side, o.type, o.limit_price);
@@ -731,19 +746,27 @@ void Engine::Impl::end_clearing_if_done(const std::string& symbol) {
 // canceled first, then the entry is sent again at once (same client id: the broker created
 // nothing). Against someone else's: bounded retry, then parked with an alert. Never a trade
 // failed in silence.
-bool Engine::Impl::on_entry_wash_refusal(OrderId id, const BrokerError& e, Timestamp now) {
-  if (e.body.find("wash trade") == std::string::npos) return false;
+// The order a wash-trade refusal names (its existing_order_id), "" when none.
+static std::string wash_refusal_existing(const BrokerError& e) {
+  if (e.body.find("wash trade") == std::string::npos) return {};
   constexpr std::string_view kKey = "\"existing_order_id\":\"";
   const auto pos = e.body.find(kKey);
-  std::string existing;
-  if (pos != std::string::npos) {
-    const auto end = e.body.find('"', pos + kKey.size());
-    if (end != std::string::npos) {
-      existing = e.body.substr(pos + kKey.size(), end - pos - kKey.size());
-    }
-  }
+  if (pos == std::string::npos) return {};
+  const auto end = e.body.find('"', pos + kKey.size());
+  if (end == std::string::npos) return {};
+  return e.body.substr(pos + kKey.size(), end - pos - kKey.size());
+}
+
+bool Engine::Impl::refused_against_ours(const BrokerError& e) const {
+  const std::string existing = wash_refusal_existing(e);
+  return !existing.empty() && by_bid_.count(existing) > 0;
+}
+
+bool Engine::Impl::on_entry_wash_refusal(OrderId id, const BrokerError& e, Timestamp now) {
+  if (e.body.find("wash trade") == std::string::npos) return false;
+  const std::string existing = wash_refusal_existing(e);
   const bool ours = by_bid_.count(existing) > 0;
-  if (ours && !cfg_.mutation_no_exit_book) clear_all_for_.insert(id);
+  if (ours) clear_all_for_.insert(id);
   schedule_retry(id, e.describe(), now, EventSource::error, e.body, std::nullopt,
                  /*at_once=*/ours);
   if (!ours) {

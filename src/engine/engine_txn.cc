@@ -175,6 +175,9 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   for (auto& [k, before] : txn_.sync_before) {
     if (before) sync_state_[k] = *before; else sync_state_.erase(k);
   }
+  // A fill whose apply was rolled back is not seen: the next catch-up applies it (DST seed
+  // 1200298: it was skipped as seen and the position waited for a sweep without an exit).
+  for (const std::string& id : txn_.activities_seen) seen_activities_.erase(id);
   rate_dirty_ = true;  // the window written with this batch was not: write it with the next
   for (auto& c : txn_.staged) {
     auto it = pending_.find(c.id);

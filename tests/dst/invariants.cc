@@ -54,7 +54,8 @@ sim::HttpReply Checker::control(const std::string& method, const std::string& ta
   return exchange_.handle({method, target, {{"X-Sim-Control", "dst"}}, ""});
 }
 
-std::int64_t Checker::check_protection(std::int64_t bound_ms, bool engine_up) {
+std::int64_t Checker::check_protection(const ProtectionBounds& b, bool engine_up,
+                                       const std::set<std::string>& raised) {
   const Timestamp now = clock_.now();
   sim::HttpReply pr = control("GET", "/v2/positions");
   auto positions = alpaca::parse_positions(pr.body);
@@ -88,12 +89,16 @@ std::int64_t Checker::check_protection(std::int64_t bound_ms, bool engine_up) {
     Unprotected& u = it->second;
     if (!fresh && engine_up) u.counted_ms += now.ms_since(u.last_look);
     u.last_look = now;
+    u.raised = u.raised || raised.count(p.symbol) > 0;
     longest_unprotected_ms_ = std::max(longest_unprotected_ms_, u.counted_ms);
-    if (u.counted_ms > bound_ms) {
+    const bool silent = !u.raised && u.counted_ms > b.bound_ms + b.raise_within_ms;
+    if (silent || u.counted_ms > b.raised_bound_ms) {
       report("I6", fmt::format("unprotected {} {}", p.symbol, u.since.ns),
              fmt::format("{} position {} has had no working exit at the broker for {} ms with "
-                         "the engine up ({} ms in all; bound {} ms)",
-                         p.symbol, p.qty.str(), u.counted_ms, now.ms_since(u.since), bound_ms));
+                         "the engine up ({} ms in all; bound {} ms), {}",
+                         p.symbol, p.qty.str(), u.counted_ms, now.ms_since(u.since), b.bound_ms,
+                         u.raised ? fmt::format("raised, but longer than {} ms", b.raised_bound_ms)
+                                  : "and no unprotected_position alert was raised"));
     }
   }
   std::erase_if(unprotected_, [&](const auto& kv) { return !unprotected.count(kv.first); });

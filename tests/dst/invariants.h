@@ -47,10 +47,19 @@ class Checker {
   void check_final(const Engine& engine);
   // I6 continuously, from the exchange's side (read beside the engine, outside its rate budget
   // and the fault plan): a symbol whose position has no open order of ours on the other side
-  // that is not an entry is unprotected from the first look that saw it so; longer than
-  // `bound_ms` is a violation. Returns the longest window seen so far (for --protection-stats).
-  // Time the engine is down (killed, not yet restarted) is not counted: no process can act then.
-  std::int64_t check_protection(std::int64_t bound_ms, bool engine_up);
+  // that is not an entry is unprotected from the first look that saw it so. Principle 9: a gap
+  // is bounded, audited and raised. Past `p.bound_ms` it is a violation unless the engine has
+  // raised `unprotected_position` for the symbol (`raised`: the symbols whose alert is active
+  // now) within `p.raise_within_ms` more; a raised gap is a violation past `p.raised_bound_ms`.
+  // Returns the longest window seen so far (for --protection-stats). Time the engine is down
+  // (killed, not yet restarted) is not counted: no process can act then.
+  struct ProtectionBounds {
+    std::int64_t bound_ms = 0;
+    std::int64_t raise_within_ms = 0;
+    std::int64_t raised_bound_ms = 0;
+  };
+  std::int64_t check_protection(const ProtectionBounds& p, bool engine_up,
+                                const std::set<std::string>& raised);
   // The exchange's answer to a harness request (X-Sim-Control: no rate limit, no faults).
   sim::HttpReply control(const std::string& method, const std::string& target);
 
@@ -74,6 +83,7 @@ class Checker {
   struct Unprotected {
     Timestamp since, last_look;
     std::int64_t counted_ms = 0;  // while the engine was up
+    bool raised = false;          // the engine raised unprotected_position during the gap
   };
   std::map<std::string, Unprotected> unprotected_;  // by symbol
   std::int64_t longest_unprotected_ms_ = 0;
