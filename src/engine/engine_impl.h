@@ -260,6 +260,7 @@ class Engine::Impl {
   // ---------------------------------------------------------------------------------------
   SymbolBook book_of(const std::string& symbol) const;
   void check_protection(Timestamp now);
+  std::optional<Timestamp> last_broker_event(const std::string& symbol) const;
   void note_gap(const std::string& symbol, const std::string& note, std::int64_t gap_ms,
                 Timestamp now);
 

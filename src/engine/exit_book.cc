@@ -106,7 +106,7 @@ std::optional<Decimal> SymbolBook::passing_limit(Side side, std::optional<Decima
 }
 
 ProtectionWatch::Result ProtectionWatch::observe(const std::string& symbol, bool is_protected,
-                                                 Timestamp now) {
+                                                 Timestamp now, std::optional<Timestamp> began) {
   auto it = gaps_.find(symbol);
   if (is_protected) {
     if (it == gaps_.end()) return {};
@@ -116,7 +116,13 @@ ProtectionWatch::Result ProtectionWatch::observe(const std::string& symbol, bool
     return r;
   }
   const bool opened = it == gaps_.end();
-  if (opened) it = gaps_.emplace(symbol, Gap{now, false}).first;
+  if (opened) {
+    // Learned late (a lost stream event found by a poll): the gap is as old as the broker says,
+    // never older than a minute (clocks differ) nor in the future.
+    Timestamp since = now;
+    if (began && *began < now) since = std::max(*began, now.plus_ms(-60'000));
+    it = gaps_.emplace(symbol, Gap{since, false}).first;
+  }
   Gap& g = it->second;
   const std::int64_t gap_ms = now.ms_since(g.since);
   if (!g.past_grace && gap_ms >= grace_ms_) {

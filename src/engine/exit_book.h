@@ -77,8 +77,10 @@ class ProtectionWatch {
     std::int64_t gap_ms = 0;  // past_grace, closed: how long the gap has lasted
     bool was_past_grace = false;  // closed: the gap had been raised
   };
-  // The symbol's state at `now`; says what changed.
-  Result observe(const std::string& symbol, bool is_protected, Timestamp now);
+  // The symbol's state at `now`; says what changed. `began`: when the broker's events say a
+  // gap that opens now began (the last broker event on the symbol), if earlier.
+  Result observe(const std::string& symbol, bool is_protected, Timestamp now,
+                 std::optional<Timestamp> began = std::nullopt);
   // Symbols with a gap open (within the grace or past it): the clock alone can move them.
   std::vector<std::string> open_gaps() const;
   // Gaps past the grace: the positions reported unprotected.

@@ -88,6 +88,19 @@ TEST(SymbolBook, AnActiveStopOfOursLetsNoSimpleOrderPass) {
   EXPECT_TRUE(b.is_protected());
 }
 
+// A gap learned of late (its stream event lost, found by a poll) is as old as the broker's event
+// says: its grace is not started again when the engine hears of it. Never older than a minute,
+// never in the future (the broker's clock is not ours).
+TEST(ProtectionWatch, AGapLearnedLateCountsFromTheBrokersTime) {
+  ProtectionWatch w(5'000);
+  const Timestamp t0 = Timestamp::from_ms(1'000'000);
+  EXPECT_EQ(w.observe("F", false, t0, t0.plus_ms(-3'000)).change,
+            ProtectionWatch::Change::gap_opened);
+  EXPECT_EQ(w.observe("F", false, t0.plus_ms(2'000)).change, ProtectionWatch::Change::past_grace);
+  EXPECT_EQ(w.observe("G", false, t0, t0.plus_ms(-600'000)).gap_ms, 60'000);
+  EXPECT_EQ(w.observe("H", false, t0, t0.plus_ms(3'000)).gap_ms, 0);
+}
+
 TEST(ProtectionWatch, AGapIsReportedOnlyPastItsGraceAndEndsWhenCovered) {
   ProtectionWatch w(5'000);
   const Timestamp t0 = Timestamp::from_ms(1'000'000);
