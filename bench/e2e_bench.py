@@ -311,7 +311,8 @@ def run_detection(orderly, sim_port, stream, samples, spacing_s, share=None):
         for s in syms:
             open_trade(api, s, "50")
         wait_health(api, lambda h: h["open_orders"] >= samples, 120)
-        wait_acknowledged(os.path.join(d, "orderly.db"), samples, 120)
+        # Entries go out at the budget less what it keeps for exits and polls (about 2 a second).
+        wait_acknowledged(os.path.join(d, "orderly.db"), samples, 60 + samples)
         time.sleep(1.0)  # the acknowledgements' stream events are in: the fills below are the only events
         for s in syms:
             set_prices(sim_api, {s: "40"})

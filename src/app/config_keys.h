@@ -101,8 +101,14 @@ inline constexpr ConfigKey kKeys[] = {
          "bearer token for every route but /healthz; empty: those are refused"),
     flag("api.public_reads", false, "GET routes open without the token (loopback listen only)"),
     texts("api.allowed_hosts", Format::host_names, "Host header names served besides loopback"),
-    millis("sync.poll_interval_ms", 1000, 1, "broker poll while the stream is down or suspect"),
-    millis("sync.idle_poll_interval_ms", 10'000, 1, "broker poll while the stream is healthy"),
+    // The REST cost of staying in sync is set here (BENCHMARKS.md, sync_rest_per_min_*).
+    millis("sync.poll_interval_ms", 1000, 1,
+           "fill catch-up (1 call) this often, stream up or not: a fill the stream lost is found "
+           "within it, for 60000/this calls/min; open-order sweeps too while the stream is down "
+           "or suspect"),
+    millis("sync.idle_poll_interval_ms", 10'000, 1,
+           "open-order sweep while the stream is healthy (1 call per 500 open orders): a cancel "
+           "or expiry the stream lost is found within it (at 10,000 open: 21 calls a sweep)"),
     flag("sync.stream", true, "follow Alpaca's trade_updates stream"),
     millis("sync.clock_refresh_ms", 60'000, 1000,
            "market clock read (status, dashboard); also just after each open and close"),
