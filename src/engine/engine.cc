@@ -186,27 +186,20 @@ bool Engine::Impl::fits(const Command& c, const ReleaseLimits& l, std::int64_t u
   // Catch-ups in the window free their slots for the next ones: counted once, as their share
   // or as what they took beyond it.
   const auto polls = static_cast<std::int64_t>(catchup_call_times_.size());
-  // With the stream suspect the sweep is a poll too: it alone finds cancels and expiries.
-  const std::int64_t share = l.catch_up_share * (sweep_as_poll_ ? 2 : 1);
-  const bool entries_wait = used - polls + reserve + std::max(polls, share) >= l.background;
-  const bool sweep_cap_reached =
-      c.kind == CommandKind::list_orders &&
-      static_cast<std::int64_t>(sweep_call_times_.size()) >= l.sweep_cap;
+  const bool entries_wait =
+      used - polls + reserve + std::max(polls, l.catch_up_share) >= l.background;
   switch (c.priority) {
     case CommandPriority::protective:
     case CommandPriority::lookup: return used < l.budget && inflight < l.inflight_cap;
-    case CommandPriority::catch_up: {
+    case CommandPriority::catch_up:
       if (used + reserve >= l.budget || inflight >= l.deferrable_inflight_cap) return false;
-      if (sweep_cap_reached) return false;
-      const std::optional<Timestamp>& last =
-          c.id == catchup_first_page_ ? last_catchup_release_ : last_sweep_release_;
-      const bool first_page = c.id == catchup_first_page_ || c.id == sweep_first_page_;
-      return !entries_wait || !first_page || !last ||
-             now.ms_since(*last) >= l.catch_up_spacing_ms;
-    }
+      return !entries_wait || c.id != catchup_first_page_ || !last_catchup_release_ ||
+             now.ms_since(*last_catchup_release_) >= l.catch_up_spacing_ms;
     case CommandPriority::entry:
     case CommandPriority::sweep:
-      return !entries_wait && inflight < l.deferrable_inflight_cap && !sweep_cap_reached;
+      if (entries_wait || inflight >= l.deferrable_inflight_cap) return false;
+      return c.priority != CommandPriority::sweep ||
+             static_cast<std::int64_t>(sweep_call_times_.size()) < l.sweep_cap;
   }
   return false;
 }
@@ -254,12 +247,11 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     ++outstanding_;
     ++metrics_.rest_calls;
     call_times_.push_back(now);
-    if (c.kind == CommandKind::list_orders && pending_[c.id].purpose == Purpose::sweep_page) {
-      sweep_call_times_.push_back(now);
-      last_sweep_release_ = now;
+    if (c.priority == CommandPriority::sweep) sweep_call_times_.push_back(now);
+    if (c.priority == CommandPriority::catch_up) {
+      catchup_call_times_.push_back(now);
+      last_catchup_release_ = now;
     }
-    if (c.priority == CommandPriority::catch_up) catchup_call_times_.push_back(now);
-    if (c.kind == CommandKind::fill_activities) last_catchup_release_ = now;
     if (c.priority == CommandPriority::entry && c.kind == CommandKind::submit) {
       entry_releases_.emplace_back(now, c.order_id);
       *reserve += awaits_first_exit(c.order_id) ? 1 : 0;

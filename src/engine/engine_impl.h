@@ -478,11 +478,8 @@ class Engine::Impl {
   CommandId next_command_id_ = 0;
   std::deque<Timestamp> call_times_;
   std::deque<Timestamp> sweep_call_times_;  // sweep pages of the last minute (pacing only)
-  std::deque<Timestamp> catchup_call_times_;  // polls (CommandPriority::catch_up), last minute
+  std::deque<Timestamp> catchup_call_times_;  // fill catch-up pages of the last minute
   std::optional<Timestamp> last_catchup_release_;
-  std::optional<Timestamp> last_sweep_release_;
-  CommandId sweep_first_page_ = 0;  // the first page of the sweep running (paced as a poll)
-  bool sweep_as_poll_ = false;  // the sweep running ranks as a poll: the stream was suspect
   std::set<OrderId> withheld_replaces_;  // replacements take_commands did not send
   CommandId catchup_first_page_ = 0;  // the first page of the catch-up running (paced)
   std::deque<std::pair<Timestamp, OrderId>> entry_releases_;  // entry submits, last minute

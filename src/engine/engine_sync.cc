@@ -425,28 +425,19 @@ void Engine::Impl::start_sweep(Timestamp now) {
   sweep_running_ = true;
   sweep_started_at_ = now;
   sweep_seen_.clear();
-  // With the stream suspect, a cancel or expiry it lost is found by the sweep alone: it then
-  // goes before entries, with the catch-up, instead of after everything (DST seed 31045: an
-  // exit expired at the close with the stream down; no sweep ran for 39 s of a busy budget).
-  // Only while it is one page (no more orders held than a page lists): a sweep of 10,000 is
-  // 21 pages, which would take the entries' share.
-  sweep_as_poll_ = stream_suspect(now) &&
-                   orders_.size() <= static_cast<std::size_t>(cfg_.list_page_size);
   stage_sweep_page(std::nullopt);
 }
 
 void Engine::Impl::stage_sweep_page(std::optional<Timestamp> after) {
-  const bool first_page = !after;
   Command c;
   c.kind = CommandKind::list_orders;
-  c.priority = sweep_as_poll_ ? CommandPriority::catch_up : CommandPriority::sweep;
+  c.priority = CommandPriority::sweep;
   c.list.status = OrderListStatus::open;
   c.list.limit = cfg_.list_page_size;
   c.list.ascending = true;
   c.list.nested = true;
   c.list.after = after;
-  const CommandId id = stage(std::move(c), Purpose::sweep_page);
-  if (first_page) sweep_first_page_ = id;
+  stage(std::move(c), Purpose::sweep_page);
 }
 
 void Engine::Impl::sweep_order(const BrokerOrder& b, Timestamp now) {
