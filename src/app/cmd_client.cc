@@ -1,6 +1,8 @@
 // The client commands: they read and steer the running daemon through its local API.
-//   orderly trade open SYMBOL --qty N [--limit P] --tp P|+X% [--sl P|-X%] [--exits native|emulated]
-//                      [--client-trade-id ID]
+//   orderly trade open SYMBOL --qty N|--notional USD [--limit P] [--stop P [--stop-limit P]]
+//                      [--tif T] [--extended-hours] [--side buy|sell] [--tp P|+X%]
+//                      [--sl P|-X%|trail:P|trail:X%] [--exits native|emulated|none]
+//                      [--client-trade-id ID] [--wait [S]]
 //   orderly status | orders | positions | alerts | audit ORDER | reconcile [--fix]
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -11,6 +13,7 @@
 #include <thread>
 #include <memory>
 #include <random>
+#include <tuple>
 
 #include "app/cli_client.h"
 #include "app/command.h"
@@ -83,7 +86,12 @@ struct TradeOptions {
   ClientOptions client;
   std::string symbol;
   std::string qty;
+  std::string notional;
   std::string limit;
+  std::string stop;        // the entry's stop price: a stop (breakout) entry
+  std::string stop_limit;  // with --stop: the limit of a stop-limit entry
+  std::string tif;         // empty: the daemon's default (day when fractional, else gtc)
+  bool extended_hours = false;
   std::string tp;
   std::string sl;
   std::string exits = "emulated";
@@ -106,6 +114,9 @@ std::string make_client_trade_id() {
 // percent may carry ('+' for a take-profit, '-' for a stop-loss).
 std::optional<json::object> price_target(std::string text, char sign, const char* price_key,
                                          std::string& problem) {
+  // "trail:0.50" / "trail:1.5%": a trailing stop-loss (the daemon refuses it on a take-profit).
+  const bool trail = text.starts_with("trail:");
+  if (trail) text.erase(0, 6);
   bool percent = !text.empty() && text.back() == '%';
   if (percent) {
     text.pop_back();
@@ -116,8 +127,53 @@ std::optional<json::object> price_target(std::string text, char sign, const char
     problem = "'" + text + "' is not a positive price or percent";
     return std::nullopt;
   }
+  if (trail) return json::object{{percent ? "trail_percent" : "trail_price", d->str()}};
   if (percent) return json::object{{"percent", d->str()}};
   return json::object{{price_key, d->str()}};
+}
+
+// A positive decimal option, or the usage error that names it.
+std::optional<std::string> positive(const std::string& flag, const std::string& text,
+                                    std::string& problem) {
+  auto d = Decimal::parse(text);
+  if (!d || !d->is_positive()) {
+    problem = flag + " '" + text + "' is not a positive number";
+    return std::nullopt;
+  }
+  return d->str();
+}
+
+// The entry of `trade open`: its size, type and prices, tif and session. Empty `problem`: ok.
+json::object entry_body(const TradeOptions& t, std::string& problem) {
+  json::object body{{"symbol", t.symbol}, {"side", t.side}, {"exits", t.exits}};
+  auto size = t.notional.empty() ? positive("--qty", t.qty, problem)
+                                 : positive("--notional", t.notional, problem);
+  if (!size) return body;
+  body[t.notional.empty() ? "qty" : "notional"] = *size;
+  json::object entry{{"type", "market"}};
+  if (!t.stop_limit.empty() && t.stop.empty()) {
+    problem = "--stop-limit is the limit of a stop-limit entry: give its --stop too";
+    return body;
+  }
+  if (!t.stop.empty() && !t.limit.empty()) {
+    problem = "--limit and --stop: for a stop-limit entry give --stop P --stop-limit P";
+    return body;
+  }
+  for (const auto& [flag, text, key] :
+       {std::tuple{"--limit", t.limit, "limit_price"}, {"--stop", t.stop, "stop_price"},
+        {"--stop-limit", t.stop_limit, "limit_price"}}) {
+    if (text.empty()) continue;
+    auto price = positive(flag, text, problem);
+    if (!price) return body;
+    entry[key] = *price;
+  }
+  const bool has_stop = entry.contains("stop_price");
+  const bool has_limit = entry.contains("limit_price");
+  entry["type"] = has_stop ? (has_limit ? "stop_limit" : "stop") : (has_limit ? "limit" : "market");
+  body["entry"] = std::move(entry);
+  if (!t.tif.empty()) body["tif"] = t.tif;
+  if (t.extended_hours) body["extended_hours"] = true;
+  return body;
 }
 
 // "" (the flag alone) is `otherwise` seconds.
@@ -204,36 +260,25 @@ int wait_for_entry(const ClientOptions& client, const std::string& created, doub
 }
 
 int trade_open(const TradeOptions& t) {
-  auto qty = Decimal::parse(t.qty);
-  if (!qty || !qty->is_positive()) {
-    std::cerr << "orderly trade open: --qty '" << t.qty << "' is not a positive quantity\n";
-    return kExitUsage;
-  }
-  json::object body{{"symbol", t.symbol}, {"side", t.side}, {"qty", qty->str()}, {"exits", t.exits}};
-  if (t.limit.empty()) {
-    body["entry"] = json::object{{"type", "market"}};
-  } else {
-    auto limit = Decimal::parse(t.limit);
-    if (!limit || !limit->is_positive()) {
-      std::cerr << "orderly trade open: --limit '" << t.limit << "' is not a positive price\n";
-      return kExitUsage;
-    }
-    body["entry"] = json::object{{"type", "limit"}, {"limit_price", limit->str()}};
-  }
   std::string problem;
-  auto tp = price_target(t.tp, '+', "limit_price", problem);
-  if (!tp) {
-    std::cerr << "orderly trade open: --tp " << problem << "\n";
-    return kExitUsage;
-  }
-  body["take_profit"] = *tp;
-  if (!t.sl.empty()) {
-    auto sl = price_target(t.sl, '-', "stop_price", problem);
-    if (!sl) {
-      std::cerr << "orderly trade open: --sl " << problem << "\n";
-      return kExitUsage;
+  json::object body = entry_body(t, problem);
+  if (problem.empty() && !t.tp.empty()) {
+    if (auto tp = price_target(t.tp, '+', "limit_price", problem)) {
+      body["take_profit"] = *tp;
+    } else {
+      problem = "--tp " + problem;
     }
-    body["stop_loss"] = *sl;
+  }
+  if (problem.empty() && !t.sl.empty()) {
+    if (auto sl = price_target(t.sl, '-', "stop_price", problem)) {
+      body["stop_loss"] = *sl;
+    } else {
+      problem = "--sl " + problem;
+    }
+  }
+  if (!problem.empty()) {
+    std::cerr << "orderly trade open: " << problem << "\n";
+    return kExitUsage;
   }
   const std::string key = t.client_trade_id.empty() ? make_client_trade_id() : t.client_trade_id;
   body["client_trade_id"] = key;
@@ -466,16 +511,29 @@ const bool registered_trade = register_command({"trade", 30, [](CLI::App& app, i
   auto* trade = app.add_subcommand("trade", "Open trades on the running daemon");
   trade->require_subcommand(1);
   auto t = std::make_shared<TradeOptions>();
-  auto* open = trade->add_subcommand("open", "Open a trade: an entry plus its take-profit (and stop-loss)");
+  auto* open = trade->add_subcommand(
+      "open", "Open a trade: an entry plus its take-profit and/or stop-loss");
   open->add_option("SYMBOL", t->symbol, "symbol, e.g. STWD")->required();
-  open->add_option("--qty", t->qty, "quantity, e.g. 37")->required();
+  auto* qty = open->add_option("--qty", t->qty, "quantity, e.g. 37 (fractional: 0.5, tif day)");
+  auto* notional = open->add_option("--notional", t->notional,
+                                    "dollars to buy at market instead of a quantity (tif day)");
+  qty->excludes(notional);
   open->add_option("--limit", t->limit, "limit price of the entry (market when absent)");
-  open->add_option("--tp", t->tp, "take-profit: a price (10.50) or a percent from the fill (+2%)")
-      ->required();
-  open->add_option("--sl", t->sl, "stop-loss: a price (9.80) or a percent from the fill (-1%)");
-  open->add_option("--exits", t->exits, "native (bracket) or emulated (after the fill)")
-      ->check(CLI::IsMember({"native", "emulated"}));
-  open->add_option("--side", t->side, "side of the entry")->check(CLI::IsMember({"buy", "sell"}));
+  open->add_option("--stop", t->stop, "stop price of the entry: a stop (breakout) entry");
+  open->add_option("--stop-limit", t->stop_limit, "with --stop: the limit of a stop-limit entry");
+  open->add_option("--tif", t->tif, "time in force of the entry (default: day when fractional, "
+                                    "notional or extended hours, else gtc)")
+      ->check(CLI::IsMember({"day", "gtc", "ioc", "fok", "opg", "cls"}));
+  open->add_flag("--extended-hours", t->extended_hours,
+                 "a limit day entry that may fill before the open and after the close");
+  open->add_option("--tp", t->tp, "take-profit: a price (10.50) or a percent from the fill (+2%)");
+  open->add_option("--sl", t->sl, "stop-loss: a price (9.80), a percent from the fill (-1%), "
+                                  "or a trailing stop (trail:0.50, trail:1.5%)");
+  open->add_option("--exits", t->exits,
+                   "native (bracket), emulated (after the fill) or none (the entry alone)")
+      ->check(CLI::IsMember({"native", "emulated", "none"}));
+  open->add_option("--side", t->side, "buy, or sell to open a short (its exits buy)")
+      ->check(CLI::IsMember({"buy", "sell"}));
   open->add_option("--client-trade-id", t->client_trade_id,
                    "your key for this trade (1-64 of A-Za-z0-9_.:-); a repeat with the same key "
                    "returns that trade instead of opening another (default: a new key)");
@@ -493,6 +551,11 @@ const bool registered_trade = register_command({"trade", 30, [](CLI::App& app, i
         exit_code = kExitUsage;
         return;
       }
+    }
+    if (t->qty.empty() == t->notional.empty()) {
+      std::cerr << "orderly trade open: give --qty or --notional\n";
+      exit_code = kExitUsage;
+      return;
     }
     exit_code = trade_open(*t);
   });

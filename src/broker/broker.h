@@ -39,8 +39,11 @@ struct OrderRequest {
   OrderType type = OrderType::market;
   TimeInForce tif = TimeInForce::day;
   Decimal qty;
+  std::optional<Decimal> notional;  // sent instead of qty when set (dollars, market day only)
   std::optional<Decimal> limit_price;
   std::optional<Decimal> stop_price;
+  std::optional<Decimal> trail_price;    // trailing_stop: exactly one of these two
+  std::optional<Decimal> trail_percent;
   std::string client_order_id;
   OrderClass order_class = OrderClass::simple;
   std::optional<Decimal> take_profit_limit_price;  // bracket / oco / oto

@@ -29,6 +29,13 @@ struct Order {
   Decimal qty;
   std::optional<Decimal> limit_price;
   std::optional<Decimal> stop_price;
+  // A notional entry names dollars, not shares: `qty` stays 0 until fills say what was bought.
+  std::optional<Decimal> notional;
+  // A trailing stop (type trailing_stop) trails by exactly one of these; its stop_price is the
+  // broker's, moving with the market.
+  std::optional<Decimal> trail_price;
+  std::optional<Decimal> trail_percent;
+  bool extended_hours = false;
   // Legs of a native bracket/OCO are created by the broker with their parent: they are never
   // submitted on their own. parent_order_id names the local order whose request carried them.
   std::optional<OrderId> parent_order_id;

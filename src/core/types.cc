@@ -49,8 +49,8 @@ constexpr std::array<std::pair<OrderRole, std::string_view>, 4> kRoles{
      {OrderRole::take_profit, "take_profit"},
      {OrderRole::stop_loss, "stop_loss"},
      {OrderRole::exit, "exit"}}};
-constexpr std::array<std::pair<ExitMode, std::string_view>, 2> kExitModes{
-    {{ExitMode::native, "native"}, {ExitMode::emulated, "emulated"}}};
+constexpr std::array<std::pair<ExitMode, std::string_view>, 3> kExitModes{
+    {{ExitMode::native, "native"}, {ExitMode::emulated, "emulated"}, {ExitMode::none, "none"}}};
 
 }  // namespace
 

@@ -15,7 +15,9 @@ enum class TimeInForce : std::uint8_t { day, gtc, opg, cls, ioc, fok };
 enum class OrderClass : std::uint8_t { simple, bracket, oco, oto, mleg };
 // Why orderly placed the order. `exit` is a flattening order (cancel-trade, manual close).
 enum class OrderRole : std::uint8_t { entry, take_profit, stop_loss, exit };
-enum class ExitMode : std::uint8_t { native, emulated };
+// none: the trade is an entry alone, by the caller's choice (`"exits":"none"`); its position is
+// not watched for cover.
+enum class ExitMode : std::uint8_t { native, emulated, none };
 
 std::string_view to_string(Side v);
 std::string_view to_string(OrderType v);

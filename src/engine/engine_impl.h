@@ -248,6 +248,9 @@ class Engine::Impl {
   bool has_pending_replacement(OrderId id);
   void ensure_exits(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
   void create_emulated_exit(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
+  void record_bracket(const Trade& t, Order entry, const ExitPrices& prices, Timestamp now);
+  void create_simple_exit(const Trade& t, const ExitPrices& prices, Decimal held, int generation,
+                          Timestamp now);
   void create_fractional_exit(const Trade& t, const ExitPrices& prices, Decimal held,
                               int generation, Timestamp now);
   void grow_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v, Timestamp now);
@@ -412,6 +415,10 @@ class Engine::Impl {
   std::map<TradeId, Trade> trades_;
   std::unordered_map<TradeId, Trade*> trade_index_;  // as order_index_, for trades_
   Trade* trade_ptr(TradeId id) {
+    auto it = trade_index_.find(id);
+    return it == trade_index_.end() ? nullptr : it->second;
+  }
+  const Trade* trade_ptr(TradeId id) const {
     auto it = trade_index_.find(id);
     return it == trade_index_.end() ? nullptr : it->second;
   }

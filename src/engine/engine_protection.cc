@@ -14,7 +14,9 @@ SymbolBook Engine::Impl::book_of(const std::string& symbol) const {
   SymbolBook book;
   for (OrderId id : orders_of_symbol(symbol)) {
     const Order& o = order_at(id);
-    book.add(o, o.parent_order_id ? order_ptr(*o.parent_order_id) : nullptr);
+    const Trade* t = trade_ptr(o.trade_id);
+    const bool guarded = t == nullptr || t->spec.exits != ExitMode::none;
+    book.add(o, o.parent_order_id ? order_ptr(*o.parent_order_id) : nullptr, guarded);
   }
   return book;
 }

@@ -270,8 +270,12 @@ OrderRequest Engine::Impl::request_for(const Order& o) {
   r.type = o.type;
   r.tif = o.tif;
   r.qty = o.qty;
+  r.notional = o.notional;
   r.limit_price = o.limit_price;
   r.stop_price = o.stop_price;
+  r.trail_price = o.trail_price;
+  r.trail_percent = o.trail_percent;
+  r.extended_hours = o.extended_hours;
   r.client_order_id = o.client_order_id;
   r.order_class = o.order_class;
   for (OrderId cid : by_trade_[o.trade_id]) {

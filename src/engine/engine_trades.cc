@@ -58,37 +58,33 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   put_trade(t);
   Order entry = make_order(t, OrderRole::entry, 0, spec.side, spec.entry_type, spec.qty, now);
   entry.limit_price = spec.entry_limit_price;
-  const OrderId entry_id = entry.id;
-  // A bracket needs its exit prices in the request and whole shares. Otherwise (percent
-  // targets of a market entry, a fractional qty) native exits are sent once the fill is known,
-  // as one OCO (a simple day order when fractional): they still never wait for a person.
+  entry.stop_price = spec.entry_stop_price;
+  entry.notional = spec.notional;
+  entry.extended_hours = spec.extended_hours;
+  // A bracket needs its exit prices in the request, whole shares and a market or limit entry.
+  // Otherwise (percent targets of a market entry, a fractional qty, a stop entry) native exits
+  // are sent once the fill is known, as one OCO (a simple day order when fractional): they
+  // still never wait for a person.
   std::optional<ExitPrices> prices;
   if (spec.entry_limit_price) {
     prices = exit_prices(spec, *spec.entry_limit_price);
-  } else if (spec.take_profit.price && (!spec.stop_loss || spec.stop_loss->price)) {
+  } else if (spec.take_profit.price && spec.stop_loss && spec.stop_loss->price) {
     prices = exit_prices(spec, *spec.take_profit.price);
   }
-  if (spec.exits == ExitMode::native && prices && prices->stop_loss && spec.qty.is_integer()) {
-    // One bracket: the legs are created by the broker with the entry, never sent alone.
-    entry.order_class = OrderClass::bracket;
-    record_new(std::move(entry), "trade opened: bracket entry", now);
-    const Side exit_side = opposite(spec.side);
-    Order tp = make_order(t, OrderRole::take_profit, 0, exit_side, OrderType::limit, spec.qty,
-                          now);
-    tp.parent_order_id = entry_id;
-    tp.limit_price = prices->take_profit;
-    record_new(std::move(tp), "bracket take-profit leg", now);
-    Order sl = make_order(t, OrderRole::stop_loss, 0, exit_side, OrderType::stop, spec.qty, now);
-    sl.parent_order_id = entry_id;
-    sl.stop_price = prices->stop_loss;
-    record_new(std::move(sl), "bracket stop-loss leg", now);
+  const bool bracket_entry =
+      spec.entry_type == OrderType::market || spec.entry_type == OrderType::limit;
+  if (spec.exits == ExitMode::native && prices && prices->take_profit && prices->stop_loss &&
+      !spec.fractional() && bracket_entry) {
+    record_bracket(t, std::move(entry), *prices, now);
+  } else if (spec.exits == ExitMode::none) {
+    record_new(std::move(entry), "trade opened: entry alone (\"exits\": \"none\")", now);
   } else if (spec.exits == ExitMode::native) {
     record_new(std::move(entry),
-               spec.qty.is_integer()
-                   ? "trade opened: entry; native exits with percent targets of a market entry "
-                     "are sent as one OCO once the fill price is known"
-                   : "trade opened: entry; a fractional qty takes no bracket: its exit is a "
-                     "simple day order once the entry fills",
+               spec.fractional()
+                   ? "trade opened: entry; a fractional qty takes no bracket: its exit is a "
+                     "simple day order once the entry fills"
+                   : "trade opened: entry; native exits that Alpaca takes in no bracket with "
+                     "this entry are sent as one OCO once the fill price is known",
                now);
   } else {
     record_new(std::move(entry), "trade opened: entry; exits follow its fills", now);
@@ -98,6 +94,24 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   Status st = finish(now);
   if (!st.is_ok()) return st;
   return trades_.at(t.id);
+}
+
+// One bracket: the legs are created by the broker with the entry, never sent alone.
+void Engine::Impl::record_bracket(const Trade& t, Order entry, const ExitPrices& prices,
+                                  Timestamp now) {
+  const OrderId entry_id = entry.id;
+  entry.order_class = OrderClass::bracket;
+  record_new(std::move(entry), "trade opened: bracket entry", now);
+  const Side exit_side = opposite(t.spec.side);
+  Order tp = make_order(t, OrderRole::take_profit, 0, exit_side, OrderType::limit, t.spec.qty,
+                        now);
+  tp.parent_order_id = entry_id;
+  tp.limit_price = prices.take_profit;
+  record_new(std::move(tp), "bracket take-profit leg", now);
+  Order sl = make_order(t, OrderRole::stop_loss, 0, exit_side, OrderType::stop, t.spec.qty, now);
+  sl.parent_order_id = entry_id;
+  sl.stop_price = prices.stop_loss;
+  record_new(std::move(sl), "bracket stop-loss leg", now);
 }
 
 // Trades on one symbol in both directions at once would each protect a position the other
@@ -248,7 +262,8 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
     step_closing(tid, v, held, now);
     return;
   }
-  if (!held.is_positive()) return;
+  // "exits": "none": the caller holds the position unguarded by choice.
+  if (!held.is_positive() || t.spec.exits == ExitMode::none) return;
   std::optional<OrderId> active;
   bool leg_working = false;
   for (OrderId id : v.all_exits) {
@@ -341,10 +356,9 @@ void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal
   const Order& entry = order_at(v.entry);
   std::optional<Decimal> basis = entry.filled_avg_price;
   if (!basis) basis = entry.limit_price;
-  if (!basis && t.spec.take_profit.price &&
-      (!t.spec.stop_loss || t.spec.stop_loss->price)) {
-    basis = *t.spec.take_profit.price;  // absolute prices: the basis is not used
-  }
+  const bool percent =
+      t.spec.take_profit.percent || (t.spec.stop_loss && t.spec.stop_loss->percent);
+  if (!basis && !percent) basis = Decimal::from_int(1);  // absolute or trailing: no basis used
   if (!basis) {
     // The fill price is needed for percent exits: learn it from the order itself.
     stage_refresh(v.entry, now, /*force=*/false);
@@ -358,30 +372,58 @@ void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal
     create_fractional_exit(t, *prices, held, generation, now);
     return;
   }
+  if (!prices->take_profit || !prices->stop_loss) {
+    create_simple_exit(t, *prices, held, generation, now);
+    return;
+  }
   Order tp = make_order(t, OrderRole::take_profit, generation, exit_side,
                         OrderType::limit, held, now);
   tp.tif = TimeInForce::gtc;
   tp.limit_price = prices->take_profit;
   const OrderId tp_id = tp.id;
-  if (prices->stop_loss) {
-    // One OCO, not two sells: separate TP and SL orders collide on the hold (40310000).
-    tp.order_class = OrderClass::oco;
-    record_new(std::move(tp), fmt::format("exit for {} held: oco take-profit {} / stop {}",
-                                          held.str(), prices->take_profit.str(),
-                                          prices->stop_loss->str()),
-               now);
-    Order sl = make_order(t, OrderRole::stop_loss, generation, exit_side,
-                          OrderType::stop, held, now);
-    sl.tif = TimeInForce::gtc;
-    sl.stop_price = prices->stop_loss;
-    sl.parent_order_id = tp_id;
-    record_new(std::move(sl), "oco stop-loss leg", now);
-  } else {
+  // One OCO, not two sells: separate TP and SL orders collide on the hold (40310000).
+  tp.order_class = OrderClass::oco;
+  record_new(std::move(tp), fmt::format("exit for {} held: oco take-profit {} / stop {}",
+                                        held.str(), prices->take_profit->str(),
+                                        prices->stop_loss->str()),
+             now);
+  Order sl = make_order(t, OrderRole::stop_loss, generation, exit_side,
+                        OrderType::stop, held, now);
+  sl.tif = TimeInForce::gtc;
+  sl.stop_price = prices->stop_loss;
+  sl.parent_order_id = tp_id;
+  record_new(std::move(sl), "oco stop-loss leg", now);
+}
+
+// A trade with one exit: a take-profit limit, a stop, or a trailing stop (Alpaca's
+// trailing_stop, which no OCO takes and which the wash-trade check exempts), gtc.
+void Engine::Impl::create_simple_exit(const Trade& t, const ExitPrices& prices, Decimal held,
+                                      int generation, Timestamp now) {
+  const Side exit_side = opposite(t.spec.side);
+  if (prices.take_profit) {
+    Order tp = make_order(t, OrderRole::take_profit, generation, exit_side, OrderType::limit,
+                          held, now);
+    tp.tif = TimeInForce::gtc;
+    tp.limit_price = prices.take_profit;
     std::string why =
-        fmt::format("exit for {} held: take-profit {}", held.str(), prices->take_profit.str());
+        fmt::format("exit for {} held: take-profit {}", held.str(), prices.take_profit->str());
     price_past_own_orders(tp, why);
     record_new(std::move(tp), why, now);
+    return;
   }
+  if (!t.spec.stop_loss) return;
+  const PriceTarget& sl = *t.spec.stop_loss;
+  Order x = make_order(t, OrderRole::stop_loss, generation, exit_side,
+                       sl.trailing() ? OrderType::trailing_stop : OrderType::stop, held, now);
+  x.tif = TimeInForce::gtc;
+  x.stop_price = prices.stop_loss;
+  x.trail_price = sl.trail_price;
+  x.trail_percent = sl.trail_percent;
+  const std::string how =
+      sl.trail_price     ? fmt::format("trailing stop {} behind", sl.trail_price->str())
+      : sl.trail_percent ? fmt::format("trailing stop {}% behind", sl.trail_percent->str())
+                         : fmt::format("stop {}", prices.stop_loss->str());
+  record_new(std::move(x), fmt::format("exit for {} held: {}", held.str(), how), now);
 }
 
 // Alpaca takes fractional quantities only in simple day orders: no OCO, and two sells of the
@@ -395,18 +437,19 @@ void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& pric
   // A simple stop meets every opposite order of ours in Alpaca's wash-trade check, and a
   // fractional position takes no OCO (exempt): while such orders rest, the take-profit, a limit
   // that passes them, covers it (DST seed 31035: the stop was refused again and again and the
-  // position stood without an exit).
+  // position stood without an exit). Without a take-profit the stop is still the exit.
   const bool refused = fractional_stop_refused_.erase(t.id) > 0;
   const bool blocked =
       refused || !book_of(t.spec.symbol).wash_blockers(exit_side, OrderType::stop, {}).empty();
-  const bool stop = prices.stop_loss.has_value() && !blocked;
+  const bool stop = prices.stop_loss.has_value() && (!blocked || !prices.take_profit);
+  if (!stop && !prices.take_profit) return;  // neither: validate() lets no such trade in
   Order x = make_order(t, stop ? OrderRole::stop_loss : OrderRole::take_profit, generation,
                        exit_side, stop ? OrderType::stop : OrderType::limit, held, now);
   x.tif = TimeInForce::day;
   if (stop) x.stop_price = prices.stop_loss; else x.limit_price = prices.take_profit;
   std::string why = fmt::format(
       "exit for {} held (fractional: one simple day order): {} {}{}", held.str(),
-      stop ? "stop" : "take-profit", stop ? prices.stop_loss->str() : prices.take_profit.str(),
+      stop ? "stop" : "take-profit", stop ? prices.stop_loss->str() : prices.take_profit->str(),
       prices.stop_loss && !stop ? " (a stop would meet our own opposite orders in Alpaca's "
                                   "wash-trade check)"
                                 : "");
@@ -535,7 +578,9 @@ std::optional<Decimal> Engine::Impl::own_exit_price(const Order& o) const {
     if (!basis) basis = entry.limit_price;
     if (!basis) basis = t.spec.take_profit.price;
     if (!basis) break;
-    if (auto prices = exit_prices(t.spec, *basis)) return prices->take_profit;
+    if (auto prices = exit_prices(t.spec, *basis); prices && prices->take_profit) {
+      return prices->take_profit;
+    }
     break;
   }
   return o.limit_price;  // not derivable: the price it has is its own

@@ -17,8 +17,8 @@ bool is_market_or_stop(OrderType t) {
 
 }  // namespace
 
-void SymbolBook::add(const Order& o, const Order* parent) {
-  net_ += signed_qty(o.side, o.filled_qty);
+void SymbolBook::add(const Order& o, const Order* parent, bool guarded) {
+  if (guarded) net_ += signed_qty(o.side, o.filled_qty);
   if (is_terminal(o.state) || o.state == OrderState::parked) return;
   // Never sent: only our intent. A leg is at the broker once its parent got there.
   const bool sent = o.parent_order_id ? parent != nullptr && !is_local(parent->state)

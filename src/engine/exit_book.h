@@ -40,7 +40,9 @@ class SymbolBook {
  public:
   // Every order of the symbol goes through add(): fills of all of them make the position;
   // only working ones enter the book. `parent`: the order's parent when it is a leg.
-  void add(const Order& o, const Order* parent);
+  // `guarded` false: its trade holds its position without exits by the caller's choice
+  // ("exits": "none"): its fills are no position to cover, its orders still meet the check.
+  void add(const Order& o, const Order* parent, bool guarded = true);
 
   // Signed qty our trades hold (entries' fills less exits' fills; negative = short).
   Decimal net() const { return net_; }

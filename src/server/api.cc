@@ -51,9 +51,13 @@ json::object order_json(const Order& o) {
       {"type", to_string(o.type)},
       {"tif", to_string(o.tif)},
       {"order_class", to_string(o.order_class)},
-      {"qty", o.qty.str()},
+      {"qty", o.notional ? json::value(nullptr) : json::value(o.qty.str())},
+      {"notional", dec(o.notional)},
       {"limit_price", dec(o.limit_price)},
       {"stop_price", dec(o.stop_price)},
+      {"trail_price", dec(o.trail_price)},
+      {"trail_percent", dec(o.trail_percent)},
+      {"extended_hours", o.extended_hours},
       {"state", to_string(o.state)},
       {"client_order_id", o.client_order_id},
       {"broker_order_id", o.broker_order_id ? json::value(*o.broker_order_id) : json::value(nullptr)},
@@ -73,14 +77,21 @@ json::object trade_json(const Trade& t, const std::vector<Order>& orders) {
   const TradeSpec& s = t.spec;
   json::object entry{{"type", to_string(s.entry_type)}};
   if (s.entry_limit_price) entry["limit_price"] = s.entry_limit_price->str();
-  json::object take_profit;
-  if (s.take_profit.price) take_profit["limit_price"] = s.take_profit.price->str();
-  if (s.take_profit.percent) take_profit["percent"] = s.take_profit.percent->str();
+  if (s.entry_stop_price) entry["stop_price"] = s.entry_stop_price->str();
+  json::value take_profit = nullptr;
+  if (s.has_take_profit()) {
+    json::object tp;
+    if (s.take_profit.price) tp["limit_price"] = s.take_profit.price->str();
+    if (s.take_profit.percent) tp["percent"] = s.take_profit.percent->str();
+    take_profit = std::move(tp);
+  }
   json::value stop_loss = nullptr;
   if (s.stop_loss) {
     json::object sl;
     if (s.stop_loss->price) sl["stop_price"] = s.stop_loss->price->str();
     if (s.stop_loss->percent) sl["percent"] = s.stop_loss->percent->str();
+    if (s.stop_loss->trail_percent) sl["trail_percent"] = s.stop_loss->trail_percent->str();
+    if (s.stop_loss->trail_price) sl["trail_price"] = s.stop_loss->trail_price->str();
     stop_loss = std::move(sl);
   }
   json::array order_list;
@@ -89,12 +100,14 @@ json::object trade_json(const Trade& t, const std::vector<Order>& orders) {
       {"id", t.id},
       {"symbol", s.symbol},
       {"side", to_string(s.side)},
-      {"qty", s.qty.str()},
+      {"qty", s.notional ? json::value(nullptr) : json::value(s.qty.str())},
+      {"notional", dec(s.notional)},
       {"entry", std::move(entry)},
       {"take_profit", std::move(take_profit)},
       {"stop_loss", std::move(stop_loss)},
       {"exits", to_string(s.exits)},
       {"tif", to_string(s.tif)},
+      {"extended_hours", s.extended_hours},
       {"state", to_string(t.state)},
       {"client_trade_id",
        s.client_trade_id.empty() ? json::value(nullptr) : json::value(s.client_trade_id)},
@@ -222,17 +235,52 @@ class BodyReader {
   std::string where_;
 };
 
-PriceTarget read_target(const BodyReader& parent, std::string_view key, std::string_view price_key) {
-  BodyReader r(parent.object(key), std::string(key) + ".");
-  r.allow({price_key, "percent"});
+PriceTarget read_take_profit(const BodyReader& parent) {
+  BodyReader r(parent.object("take_profit"), "take_profit.");
+  r.allow({"limit_price", "percent"});
   PriceTarget t;
-  if (r.has(price_key)) t.price = r.decimal(price_key);
+  if (r.has("limit_price")) t.price = r.decimal("limit_price");
   if (r.has("percent")) t.percent = r.decimal("percent");
+  if (!t.valid()) throw BodyError{"field 'take_profit' needs exactly one of 'limit_price' or 'percent'"};
+  return t;
+}
+
+PriceTarget read_stop_loss(const BodyReader& parent) {
+  BodyReader r(parent.object("stop_loss"), "stop_loss.");
+  r.allow({"stop_price", "percent", "trail_percent", "trail_price"});
+  PriceTarget t;
+  if (r.has("stop_price")) t.price = r.decimal("stop_price");
+  if (r.has("percent")) t.percent = r.decimal("percent");
+  if (r.has("trail_percent")) t.trail_percent = r.decimal("trail_percent");
+  if (r.has("trail_price")) t.trail_price = r.decimal("trail_price");
   if (!t.valid()) {
-    throw BodyError{"field '" + std::string(key) + "' needs exactly one of '" +
-                    std::string(price_key) + "' or 'percent'"};
+    throw BodyError{"field 'stop_loss' needs exactly one of 'stop_price', 'percent', "
+                    "'trail_percent' or 'trail_price'"};
   }
   return t;
+}
+
+// entry: {"type": market|limit|stop|stop_limit, "limit_price", "stop_price"}; which prices a
+// type needs is validate()'s to say, with the rest of the rules.
+void read_entry(const BodyReader& parent, TradeSpec& spec) {
+  BodyReader e(parent.object("entry"), "entry.");
+  e.allow({"type", "limit_price", "stop_price"});
+  const std::string type = e.string("type");
+  const auto t = parse_order_type(type);
+  if (!t || *t == OrderType::trailing_stop) {
+    throw BodyError{"field 'entry.type' must be \"market\", \"limit\", \"stop\" or "
+                    "\"stop_limit\""};
+  }
+  spec.entry_type = *t;
+  if (e.has("limit_price")) spec.entry_limit_price = e.decimal("limit_price");
+  if (e.has("stop_price")) spec.entry_stop_price = e.decimal("stop_price");
+}
+
+bool read_bool(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return false;
+  if (!v->is_bool()) throw BodyError{"field '" + std::string(key) + "' must be true or false"};
+  return v->as_bool();
 }
 
 constexpr std::size_t kMaxClientTradeId = 64;
@@ -252,12 +300,14 @@ bool valid_client_trade_id(std::string_view key) {
 // What a trade is, without its key: a retry must ask for the same thing to get the same trade.
 bool same_target(const std::optional<PriceTarget>& a, const std::optional<PriceTarget>& b) {
   if (a.has_value() != b.has_value()) return false;
-  return !a || (a->price == b->price && a->percent == b->percent);
+  return !a || (a->price == b->price && a->percent == b->percent &&
+                a->trail_percent == b->trail_percent && a->trail_price == b->trail_price);
 }
 bool same_trade(const TradeSpec& a, const TradeSpec& b) {
-  return a.symbol == b.symbol && a.side == b.side && a.qty == b.qty &&
+  return a.symbol == b.symbol && a.side == b.side && a.qty == b.qty && a.notional == b.notional &&
          a.entry_type == b.entry_type && a.entry_limit_price == b.entry_limit_price &&
-         a.tif == b.tif && same_target(a.take_profit, b.take_profit) &&
+         a.entry_stop_price == b.entry_stop_price && a.tif == b.tif &&
+         a.extended_hours == b.extended_hours && same_target(a.take_profit, b.take_profit) &&
          same_target(a.stop_loss, b.stop_loss) && a.exits == b.exits;
 }
 
@@ -267,8 +317,8 @@ TradeSpec parse_trade_spec(const std::string& body) {
   if (ec) throw BodyError{"body is not valid JSON: " + ec.message()};
   if (!v.is_object()) throw BodyError{"body must be a JSON object"};
   BodyReader r(v.as_object(), "");
-  r.allow({"symbol", "side", "qty", "entry", "take_profit", "stop_loss", "exits", "tif",
-           "client_trade_id", "allow_wide"});
+  r.allow({"symbol", "side", "qty", "notional", "entry", "take_profit", "stop_loss", "exits",
+           "tif", "extended_hours", "client_trade_id", "allow_wide"});
   TradeSpec spec;
   if (r.has("client_trade_id")) {
     spec.client_trade_id = r.string("client_trade_id");
@@ -280,37 +330,30 @@ TradeSpec parse_trade_spec(const std::string& body) {
     if (!side) throw BodyError{"field 'side' must be \"buy\" or \"sell\""};
     spec.side = *side;
   }
-  spec.qty = r.decimal("qty");
-  if (r.has("entry")) {
-    BodyReader e(r.object("entry"), "entry.");
-    e.allow({"type", "limit_price"});
-    std::string type = e.string("type");
-    if (type == "market") {
-      spec.entry_type = OrderType::market;
-      if (e.has("limit_price")) throw BodyError{"a market entry takes no 'entry.limit_price'"};
-    } else if (type == "limit") {
-      spec.entry_type = OrderType::limit;
-      spec.entry_limit_price = e.decimal("limit_price");
-    } else {
-      throw BodyError{"field 'entry.type' must be \"market\" or \"limit\""};
-    }
+  if (r.has("qty") && r.has("notional")) throw BodyError{"give 'qty' or 'notional', not both"};
+  if (r.has("notional")) {
+    spec.notional = r.decimal("notional");
+  } else {
+    spec.qty = r.decimal("qty");
   }
-  spec.take_profit = read_target(r, "take_profit", "limit_price");
-  if (r.has("stop_loss")) spec.stop_loss = read_target(r, "stop_loss", "stop_price");
+  if (r.has("entry")) read_entry(r, spec);
+  if (r.has("take_profit")) spec.take_profit = read_take_profit(r);
+  if (r.has("stop_loss")) spec.stop_loss = read_stop_loss(r);
   if (r.has("exits")) {
     auto mode = parse_exit_mode(r.string("exits"));
-    if (!mode) throw BodyError{"field 'exits' must be \"emulated\" or \"native\""};
+    if (!mode) throw BodyError{"field 'exits' must be \"emulated\", \"native\" or \"none\""};
     spec.exits = *mode;
   }
+  spec.extended_hours = read_bool(v.as_object(), "extended_hours");
+  // Without a tif: day where Alpaca takes nothing else (fractional, notional, extended
+  // hours), else gtc so that a resting limit entry outlives the session.
+  spec.tif = spec.fractional() || spec.extended_hours ? TimeInForce::day : TimeInForce::gtc;
   if (r.has("tif")) {
     auto tif = parse_time_in_force(r.string("tif"));
-    if (!tif) throw BodyError{"field 'tif' is not a time in force"};
+    if (!tif) throw BodyError{"field 'tif' must be one of day, gtc, ioc, fok, opg, cls"};
     spec.tif = *tif;
   }
-  if (const json::value* wide = v.as_object().if_contains("allow_wide")) {
-    if (!wide->is_bool()) throw BodyError{"field 'allow_wide' must be true or false"};
-    spec.allow_wide = wide->as_bool();
-  }
+  spec.allow_wide = read_bool(v.as_object(), "allow_wide");
   return spec;
 }
 

@@ -287,6 +287,28 @@ TEST(AlpacaJson, StreamControlMessages) {
   EXPECT_EQ(std::get<StreamControl>(*listening).streams, std::vector<std::string>{"trade_updates"});
 }
 
+// Alpaca takes exactly one of qty and notional; a trailing stop carries its trail.
+TEST(AlpacaJson, SerializesNotionalInsteadOfQtyAndTrailingStops) {
+  OrderRequest r;
+  r.symbol = "STWD";
+  r.notional = Decimal::must("500");
+  r.client_order_id = "ol-abc-2-e0";
+  EXPECT_EQ(serialize_order_request(r),
+            R"({"symbol":"STWD","notional":"500","side":"buy","type":"market",)"
+            R"("time_in_force":"day","client_order_id":"ol-abc-2-e0"})");
+  OrderRequest t;
+  t.symbol = "STWD";
+  t.qty = Decimal::must("5");
+  t.side = Side::sell;
+  t.type = OrderType::trailing_stop;
+  t.tif = TimeInForce::gtc;
+  t.trail_percent = Decimal::must("1.5");
+  t.extended_hours = false;
+  EXPECT_EQ(serialize_order_request(t),
+            R"({"symbol":"STWD","qty":"5","side":"sell","type":"trailing_stop",)"
+            R"("time_in_force":"gtc","trail_percent":"1.5"})");
+}
+
 TEST(AlpacaJson, SerializesRequestsWithDecimalsAsStrings) {
   OrderRequest r = testing::stwd_take_profit("ol-abc-1-t0");
   EXPECT_EQ(serialize_order_request(r),

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 #include "core/audit.h"
 #include "core/types.h"
 
@@ -11,6 +14,15 @@ namespace orderly {
 namespace {
 
 Decimal D(std::string_view s) { return Decimal::must(s); }
+
+void market(TradeSpec& s) {
+  s.entry_type = OrderType::market;
+  s.entry_limit_price.reset();
+}
+void day_emulated(TradeSpec& s) {
+  s.tif = TimeInForce::day;
+  s.exits = ExitMode::emulated;
+}
 
 TradeSpec good() {
   TradeSpec s;
@@ -57,8 +69,12 @@ const BadCase kBad[] = {
     {"lower-case symbol", [](TradeSpec& s) { s.symbol = "aapl"; }, "upper-case"},
     {"zero qty", [](TradeSpec& s) { s.qty = D("0"); }, "qty must be positive"},
     {"negative qty", [](TradeSpec& s) { s.qty = D("-1"); }, "qty must be positive"},
-    {"stop entry", [](TradeSpec& s) { s.entry_type = OrderType::stop; }, "market or limit"},
-    {"limit without price", [](TradeSpec& s) { s.entry_limit_price.reset(); }, "needs limit_price"},
+    {"stop entry without its stop", [](TradeSpec& s) { s.entry_type = OrderType::stop; },
+     "a stop entry needs entry.stop_price"},
+    {"trailing entry", [](TradeSpec& s) { s.entry_type = OrderType::trailing_stop; },
+     "market, limit, stop or stop_limit"},
+    {"limit without price", [](TradeSpec& s) { s.entry_limit_price.reset(); },
+     "needs entry.limit_price"},
     {"market with price", [](TradeSpec& s) { s.entry_type = OrderType::market; }, "no limit_price"},
     {"sub-penny entry", [](TradeSpec& s) { s.entry_limit_price = D("290.123"); }, "sub-penny"},
     {"sub-0.0001 entry", [](TradeSpec& s) { s.entry_limit_price = D("0.12345"); }, "sub-penny"},
@@ -71,7 +87,7 @@ const BadCase kBad[] = {
        s.qty = D("1.5");
      },
      "fractional"},
-    {"tp neither", [](TradeSpec& s) { s.take_profit = {}; }, "take_profit needs exactly one"},
+    {"tp neither, native", [](TradeSpec& s) { s.take_profit = {}; }, "native exits"},
     {"tp both", [](TradeSpec& s) { s.take_profit.percent = D("2"); }, "take_profit needs exactly one"},
     {"tp sub-penny", [](TradeSpec& s) { s.take_profit.price = D("160.001"); }, "sub-penny"},
     {"tp negative percent",
@@ -102,7 +118,123 @@ const BadCase kBad[] = {
      [](TradeSpec& s) { s.take_profit = PriceTarget{std::nullopt, D("60")}; }, "beyond 50%"},
     {"tp percent 0", [](TradeSpec& s) { s.take_profit = PriceTarget{std::nullopt, D("0")}; },
      "percent must be positive"},
+    // Issue 17: each rule Alpaca applies to what it is sent, named before anything is sent.
+    {"crypto pair", [](TradeSpec& s) { s.symbol = "BTC/USD"; }, "crypto"},
+    {"qty and notional", [](TradeSpec& s) { s.notional = D("500"); }, "qty or notional, not both"},
+    {"zero notional", [](TradeSpec& s) { s.qty = D("0"); s.notional = D("0"); },
+     "notional must be positive"},
+    {"notional limit", [](TradeSpec& s) { s.qty = D("0"); s.notional = D("500"); },
+     "a notional entry must be a market order"},
+    {"notional gtc", [](TradeSpec& s) { market(s); s.qty = D("0"); s.notional = D("500"); },
+     "needs tif day, not gtc"},
+    {"notional sell",
+     [](TradeSpec& s) { market(s); day_emulated(s); s.qty = D("0"); s.notional = D("500");
+                        s.side = Side::sell; },
+     "a notional entry cannot be a sell"},
+    {"limit with a stop price", [](TradeSpec& s) { s.entry_stop_price = D("150"); },
+     "a limit entry takes no stop_price"},
+    {"stop with a limit price",
+     [](TradeSpec& s) { s.entry_type = OrderType::stop; s.entry_stop_price = D("150"); },
+     "a stop entry takes no limit_price"},
+    {"stop_limit without its stop", [](TradeSpec& s) { s.entry_type = OrderType::stop_limit; },
+     "a stop_limit entry needs entry.stop_price"},
+    {"sub-penny entry stop",
+     [](TradeSpec& s) { s.entry_type = OrderType::stop_limit; s.entry_stop_price = D("150.001"); },
+     "entry stop_price 150.001 has a sub-penny"},
+    {"extended hours market", [](TradeSpec& s) { market(s); s.extended_hours = true; },
+     "extended_hours needs a limit entry with tif day"},
+    {"extended hours gtc", [](TradeSpec& s) { s.extended_hours = true; },
+     "extended_hours needs a limit entry with tif day"},
+    {"extended hours bracket",
+     [](TradeSpec& s) { s.tif = TimeInForce::day; s.extended_hours = true; },
+     "cannot be extended_hours"},
+    {"opg stop",
+     [](TradeSpec& s) { s.entry_type = OrderType::stop; s.entry_limit_price.reset();
+                        s.entry_stop_price = D("150"); s.tif = TimeInForce::opg; },
+     "tif opg (an auction order) takes a market or limit entry"},
+    {"cls stop_limit",
+     [](TradeSpec& s) { s.entry_type = OrderType::stop_limit; s.entry_stop_price = D("150");
+                        s.tif = TimeInForce::cls; },
+     "tif cls (an auction order)"},
+    {"bracket ioc", [](TradeSpec& s) { s.tif = TimeInForce::ioc; },
+     "native exits (bracket) need tif day or gtc, not ioc"},
+    {"tp trailing", [](TradeSpec& s) { s.take_profit.trail_percent = D("2"); },
+     "trailing is for stop_loss"},
+    {"sl price and trail", [](TradeSpec& s) { s.stop_loss->trail_percent = D("2"); },
+     "exactly one of stop_price, percent, trail_percent or trail_price"},
+    {"trail percent 100",
+     [](TradeSpec& s) { s.exits = ExitMode::emulated; s.take_profit = {};
+                        s.stop_loss = PriceTarget{.trail_percent = D("100")}; },
+     "trail_percent must be between 0 and 100"},
+    {"trail price sub-penny",
+     [](TradeSpec& s) { s.exits = ExitMode::emulated; s.take_profit = {};
+                        s.stop_loss = PriceTarget{.trail_price = D("1.505")}; },
+     "trail_price 1.505 has a sub-penny"},
+    {"trailing with a take-profit",
+     [](TradeSpec& s) { s.exits = ExitMode::emulated;
+                        s.stop_loss = PriceTarget{.trail_percent = D("2")}; },
+     "a trailing stop_loss cannot be combined with a take_profit"},
+    {"trailing fractional",
+     [](TradeSpec& s) { market(s); day_emulated(s); s.qty = D("0.5"); s.take_profit = {};
+                        s.stop_loss = PriceTarget{.trail_price = D("1")}; },
+     "needs whole shares"},
+    {"no exits", [](TradeSpec& s) { s.exits = ExitMode::emulated; s.take_profit = {};
+                                    s.stop_loss.reset(); },
+     "a trade needs a take_profit, a stop_loss or both"},
+    {"exits none with a take-profit", [](TradeSpec& s) { s.exits = ExitMode::none; },
+     "takes no take_profit or stop_loss"},
+    {"buy tp below its entry stop",
+     [](TradeSpec& s) { s.entry_type = OrderType::stop; s.entry_limit_price.reset();
+                        s.entry_stop_price = D("165"); },
+     "take_profit 160 must be above the entry stop 165 for a buy"},
 };
+
+// Every shape of issue 17 that Alpaca takes passes.
+TEST(TradeValidate, EachTradeShapeAlpacaTakesIsValid) {
+  const std::vector<std::pair<const char*, void (*)(TradeSpec&)>> shapes = {
+      {"stop entry (breakout)",
+       [](TradeSpec& s) { s.entry_type = OrderType::stop; s.entry_limit_price.reset();
+                          s.entry_stop_price = D("150.25"); s.exits = ExitMode::emulated; }},
+      {"stop_limit entry",
+       [](TradeSpec& s) { s.entry_type = OrderType::stop_limit; s.entry_stop_price = D("150"); }},
+      {"notional market day",
+       [](TradeSpec& s) { market(s); day_emulated(s); s.qty = D("0"); s.notional = D("500"); }},
+      {"fractional limit day", [](TradeSpec& s) { day_emulated(s); s.qty = D("0.5"); }},
+      {"take-profit only", [](TradeSpec& s) { s.exits = ExitMode::emulated; s.stop_loss.reset(); }},
+      {"stop-loss only", [](TradeSpec& s) { s.exits = ExitMode::emulated; s.take_profit = {}; }},
+      {"trailing percent",
+       [](TradeSpec& s) { s.exits = ExitMode::emulated; s.take_profit = {};
+                          s.stop_loss = PriceTarget{.trail_percent = D("1.5")}; }},
+      {"trailing price",
+       [](TradeSpec& s) { s.exits = ExitMode::emulated; s.take_profit = {};
+                          s.stop_loss = PriceTarget{.trail_price = D("0.50")}; }},
+      {"no exits",
+       [](TradeSpec& s) { s.exits = ExitMode::none; s.take_profit = {}; s.stop_loss.reset(); }},
+      {"short with buy-side exits",
+       [](TradeSpec& s) { s.side = Side::sell; s.take_profit.price = D("140");
+                          s.stop_loss->price = D("160"); }},
+      {"extended hours limit day",
+       [](TradeSpec& s) { day_emulated(s); s.extended_hours = true; }},
+      {"opening auction market", [](TradeSpec& s) { market(s); s.tif = TimeInForce::opg;
+                                                    s.exits = ExitMode::emulated; }},
+      {"ioc limit", [](TradeSpec& s) { s.tif = TimeInForce::ioc; s.exits = ExitMode::emulated; }},
+  };
+  for (const auto& [name, mutate] : shapes) {
+    TradeSpec s = good();
+    mutate(s);
+    EXPECT_EQ(validate(s), "") << name;
+  }
+}
+
+TEST(ExitPrices, ATrailingStopHasNoPriceOfItsOwnAndATradeMayLackATakeProfit) {
+  TradeSpec s = good();
+  s.take_profit = {};
+  s.stop_loss = PriceTarget{.trail_percent = D("2")};
+  auto p = exit_prices(s, D("100"));
+  ASSERT_TRUE(p.has_value());
+  EXPECT_FALSE(p->take_profit.has_value());
+  EXPECT_FALSE(p->stop_loss.has_value());
+}
 
 TEST(TradeValidate, WideExitsPassWhenTheRequestSaysSo) {
   TradeSpec s = good();
@@ -127,7 +259,7 @@ TEST(TradeValidate, EachErrorIsNamed) {
 TEST(ExitPrices, AbsolutePricesPassThrough) {
   auto p = exit_prices(good(), D("150.25"));
   ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->take_profit.str(), "160");
+  EXPECT_EQ(p->take_profit->str(), "160");
   EXPECT_EQ(p->stop_loss->str(), "140");
 }
 
@@ -138,11 +270,11 @@ TEST(ExitPrices, PercentRoundsConservativelyForALong) {
   // 10.01 * 1.03 = 10.3103 -> up to 10.32; 10.01 * 0.985 = 9.85985 -> down to 9.85.
   auto p = exit_prices(s, D("10.01"));
   ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->take_profit.str(), "10.32");
+  EXPECT_EQ(p->take_profit->str(), "10.32");
   EXPECT_EQ(p->stop_loss->str(), "9.85");
   // Exact results stay put, with penny formatting.
   p = exit_prices(s, D("100"));
-  EXPECT_EQ(p->take_profit.str(), "103.00");
+  EXPECT_EQ(p->take_profit->str(), "103.00");
   EXPECT_EQ(p->stop_loss->str(), "98.50");
 }
 
@@ -154,7 +286,7 @@ TEST(ExitPrices, PercentRoundsConservativelyForAShort) {
   // TP below: 10.01 * 0.97 = 9.7097 -> down to 9.70; SL above: 10.01 * 1.015 = 10.16015 -> 10.17.
   auto p = exit_prices(s, D("10.01"));
   ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->take_profit.str(), "9.70");
+  EXPECT_EQ(p->take_profit->str(), "9.70");
   EXPECT_EQ(p->stop_loss->str(), "10.17");
 }
 
@@ -165,17 +297,17 @@ TEST(ExitPrices, SubDollarUsesTheFinerTick) {
   // 0.12345 * 1.1 = 0.135795 -> 0.1358; 0.12345 * 0.9 = 0.111105 -> 0.1111.
   auto p = exit_prices(s, D("0.12345"));
   ASSERT_TRUE(p.has_value());
-  EXPECT_EQ(p->take_profit.str(), "0.1358");
+  EXPECT_EQ(p->take_profit->str(), "0.1358");
   EXPECT_EQ(p->stop_loss->str(), "0.1111");
   // A take-profit that crosses $1.00 is priced on the penny grid.
   s.take_profit = PriceTarget{std::nullopt, D("5")};
   p = exit_prices(s, D("0.9524"));  // 0.9524 * 1.05 = 1.00002 -> 1.01
-  EXPECT_EQ(p->take_profit.str(), "1.01");
+  EXPECT_EQ(p->take_profit->str(), "1.01");
 }
 
 TEST(ExitPrices, InvalidSpecHasNone) {
   TradeSpec s = good();
-  s.take_profit = {};
+  s.take_profit.percent = D("2");  // and a price: two targets
   EXPECT_FALSE(exit_prices(s, D("10")).has_value());
   s = good();
   s.take_profit = PriceTarget{std::nullopt, D("10")};

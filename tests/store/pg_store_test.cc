@@ -372,7 +372,12 @@ TEST(PgStore, SchemaOneDatabaseMigratesToClientTradeIds) {
   ASSERT_TRUE(server->sql(db,
                           "DROP INDEX trades_client_trade_id; "
                           "ALTER TABLE trades DROP COLUMN client_trade_id; "
-                          "DELETE FROM schema_migrations WHERE version = 2",
+                          "ALTER TABLE trades DROP COLUMN notional, DROP COLUMN entry_stop_price, "
+                          "DROP COLUMN extended_hours, DROP COLUMN sl_trail_percent, "
+                          "DROP COLUMN sl_trail_price; "
+                          "ALTER TABLE orders DROP COLUMN notional, DROP COLUMN trail_price, "
+                          "DROP COLUMN trail_percent, DROP COLUMN extended_hours; "
+                          "DELETE FROM schema_migrations WHERE version >= 2",
                           nullptr, &error))
       << error;
   auto s = open_or_die(url, "acct-a");

@@ -142,6 +142,15 @@ TEST(SqliteStoreErrors, SchemaOneFileMigratesToClientTradeIds) {
     ASSERT_TRUE(s->commit(create_batch(1, 1)).is_ok());
     ASSERT_TRUE(s->exec_for_test("DROP INDEX trades_client_trade_id; "
                                  "ALTER TABLE trades DROP COLUMN client_trade_id; "
+                                 "ALTER TABLE trades DROP COLUMN notional; "
+                                 "ALTER TABLE trades DROP COLUMN entry_stop_price; "
+                                 "ALTER TABLE trades DROP COLUMN extended_hours; "
+                                 "ALTER TABLE trades DROP COLUMN sl_trail_percent; "
+                                 "ALTER TABLE trades DROP COLUMN sl_trail_price; "
+                                 "ALTER TABLE orders DROP COLUMN notional; "
+                                 "ALTER TABLE orders DROP COLUMN trail_price; "
+                                 "ALTER TABLE orders DROP COLUMN trail_percent; "
+                                 "ALTER TABLE orders DROP COLUMN extended_hours; "
                                  "PRAGMA user_version = 1; "
                                  "UPDATE meta SET value = '1' WHERE key = 'schema_version'")
                     .is_ok());
@@ -185,7 +194,9 @@ TEST(SqliteStoreErrors, NewerSchemaIsRefusedNamingBothVersions) {
   }
   auto r = SqliteStore::open(path, "a");
   expect_error(r, Code::schema_too_new, path, "schema version 7");
-  EXPECT_NE(r.status().message().find("up to 2"), std::string::npos) << r.status().to_string();
+  EXPECT_NE(r.status().message().find("up to " + std::to_string(SqliteStore::kSchemaVersion)),
+            std::string::npos)
+      << r.status().to_string();
 }
 
 TEST(SqliteStoreErrors, MetaDisagreeingWithTheHeaderIsCorruption) {

@@ -72,6 +72,10 @@ void expect_same(const Order& a, const Order& b) {
   EXPECT_EQ(a.created_at, b.created_at);
   EXPECT_EQ(a.updated_at, b.updated_at);
   EXPECT_EQ(a.version, b.version);
+  EXPECT_EQ(a.notional, b.notional);
+  EXPECT_EQ(a.trail_price, b.trail_price);
+  EXPECT_EQ(a.trail_percent, b.trail_percent);
+  EXPECT_EQ(a.extended_hours, b.extended_hours);
 }
 
 void expect_same(const Trade& a, const Trade& b) {
@@ -88,7 +92,12 @@ void expect_same(const Trade& a, const Trade& b) {
   if (a.spec.stop_loss) {
     EXPECT_EQ(a.spec.stop_loss->price, b.spec.stop_loss->price);
     EXPECT_EQ(a.spec.stop_loss->percent, b.spec.stop_loss->percent);
+    EXPECT_EQ(a.spec.stop_loss->trail_percent, b.spec.stop_loss->trail_percent);
+    EXPECT_EQ(a.spec.stop_loss->trail_price, b.spec.stop_loss->trail_price);
   }
+  EXPECT_EQ(a.spec.notional, b.spec.notional);
+  EXPECT_EQ(a.spec.entry_stop_price, b.spec.entry_stop_price);
+  EXPECT_EQ(a.spec.extended_hours, b.spec.extended_hours);
   EXPECT_EQ(a.spec.exits, b.spec.exits);
   EXPECT_EQ(a.state, b.state);
   EXPECT_EQ(a.note, b.note);
@@ -168,6 +177,51 @@ TEST_P(StoreTest, OrderAndTradeRoundTripEveryField) {
   expect_same(**trade, t);
   EXPECT_FALSE(store_->get_order(99)->has_value());
   EXPECT_FALSE(store_->get_trade(99)->has_value());
+}
+
+// Issue 17's fields: a notional stop-limit entry with extended hours, a trailing stop-loss, no
+// take-profit, "exits": "none"; orders carrying notional, trails and extended hours.
+TEST_P(StoreTest, TheFieldsOfEveryTradeShapeRoundTrip) {
+  Trade t = sample_trade(8);
+  t.spec.qty = Decimal();
+  t.spec.notional = D("250.75");
+  t.spec.entry_type = OrderType::stop_limit;
+  t.spec.entry_limit_price = D("10.60");
+  t.spec.entry_stop_price = D("10.50");
+  t.spec.extended_hours = true;
+  t.spec.take_profit = {};
+  t.spec.stop_loss = PriceTarget{.trail_percent = D("1.5")};
+  Trade u = sample_trade(9);
+  u.spec.take_profit = {};
+  u.spec.stop_loss = PriceTarget{.trail_price = D("0.25")};
+  Trade none = sample_trade(10);
+  none.spec.take_profit = {};
+  none.spec.stop_loss.reset();
+  none.spec.exits = ExitMode::none;
+  Order trailing = sample_order(21, 8);
+  trailing.type = OrderType::trailing_stop;
+  trailing.trail_percent = D("1.5");
+  Order notional = sample_order(22, 8);
+  notional.qty = Decimal();
+  notional.notional = D("250.75");
+  notional.extended_hours = true;
+  Order by_price = sample_order(23, 9);
+  by_price.trail_price = D("0.25");
+  WriteBatch b;
+  b.trades = {t, u, none};
+  b.orders = {trailing, notional, by_price};
+  for (const Order& o : b.orders) b.events.push_back(event_for(o, std::nullopt));
+  commit(b);
+  for (const Trade& want : b.trades) {
+    auto got = store_->get_trade(want.id);
+    ASSERT_TRUE(got.ok() && got->has_value()) << want.id;
+    expect_same(**got, want);
+  }
+  for (const Order& want : b.orders) {
+    auto got = store_->get_order(want.id);
+    ASSERT_TRUE(got.ok() && got->has_value()) << want.id;
+    expect_same(**got, want);
+  }
 }
 
 TEST_P(StoreTest, FindByClientAndBrokerId) {

@@ -164,29 +164,56 @@ class Client:
 
     # ---- trades ----------------------------------------------------------------------------
 
-    def open_trade(self, symbol: str, qty: DecimalLike, *, side: str = "buy",
+    def open_trade(self, symbol: str, qty: Optional[DecimalLike] = None, *, side: str = "buy",
+                   notional: Optional[DecimalLike] = None,
                    limit_price: Optional[DecimalLike] = None,
+                   stop_price: Optional[DecimalLike] = None,
                    take_profit: Optional[DecimalLike] = None,
                    take_profit_percent: Optional[DecimalLike] = None,
                    stop_loss: Optional[DecimalLike] = None,
                    stop_loss_percent: Optional[DecimalLike] = None,
+                   trail_percent: Optional[DecimalLike] = None,
+                   trail_price: Optional[DecimalLike] = None,
                    exits: str = "emulated", tif: Optional[str] = None,
+                   extended_hours: bool = False,
                    client_trade_id: Optional[str] = None) -> Trade:
-        """Opens a trade: a market entry (a limit one with `limit_price`), a take-profit at a price
-        or a percent from the fill, an optional stop-loss likewise. Every call carries a
-        client_trade_id (generated when not given) and reuses it on every retry, so a lost answer
-        never opens the trade twice on a daemon that keeps the key."""
-        body: Dict[str, Any] = {"symbol": symbol, "side": side, "qty": _decimal_text("qty", qty),
-                                "exits": exits}
-        if limit_price is not None:
-            body["entry"] = {"type": "limit", "limit_price": _decimal_text("limit_price", limit_price)}
+        """Opens a trade: `qty` shares or `notional` dollars; a market entry, a limit one with
+        `limit_price`, a stop (breakout) one with `stop_price`, a stop-limit with both; `side`
+        "sell" opens a short. Exits: a take-profit (price or percent from the fill) and/or a
+        stop-loss (price, percent, or a trailing stop by `trail_percent`/`trail_price`);
+        `exits="none"` for the entry alone. The daemon refuses what Alpaca would (400 naming the
+        rule). Every call carries a client_trade_id (generated when not given) and reuses it on
+        every retry, so a lost answer never opens the trade twice on a daemon that keeps the key."""
+        if (qty is None) == (notional is None):
+            raise ValueError("open_trade: give exactly one of qty or notional")
+        body: Dict[str, Any] = {"symbol": symbol, "side": side, "exits": exits}
+        if notional is not None:
+            body["notional"] = _decimal_text("notional", notional)
         else:
-            body["entry"] = {"type": "market"}
-        body["take_profit"] = self._target("take_profit", "limit_price", take_profit, take_profit_percent)
-        if stop_loss is not None or stop_loss_percent is not None:
-            body["stop_loss"] = self._target("stop_loss", "stop_price", stop_loss, stop_loss_percent)
+            body["qty"] = _decimal_text("qty", qty)
+        entry: Dict[str, Any] = {"type": "market"}
+        if limit_price is not None:
+            entry["limit_price"] = _decimal_text("limit_price", limit_price)
+        if stop_price is not None:
+            entry["stop_price"] = _decimal_text("stop_price", stop_price)
+        if limit_price is not None or stop_price is not None:
+            entry["type"] = ("stop_limit" if limit_price is not None else "stop") \
+                if stop_price is not None else "limit"
+        body["entry"] = entry
+        if take_profit is not None or take_profit_percent is not None:
+            body["take_profit"] = self._target("take_profit", "limit_price", take_profit, take_profit_percent)
+        stops = {"stop_price": stop_loss, "percent": stop_loss_percent,
+                 "trail_percent": trail_percent, "trail_price": trail_price}
+        given = {k: v for k, v in stops.items() if v is not None}
+        if len(given) > 1:
+            raise ValueError("stop_loss: give one of a price, a percent, trail_percent or trail_price")
+        if given:
+            key, value = next(iter(given.items()))
+            body["stop_loss"] = {key: _decimal_text("stop_loss", value)}
         if tif is not None:
             body["tif"] = tif
+        if extended_hours:
+            body["extended_hours"] = True
         key = client_trade_id or f"py-{uuid.uuid4().hex[:24]}"
         return self.submit_trade(body, key)
 

@@ -83,7 +83,7 @@ class Order:
     type: str  # market | limit | stop | stop_limit | trailing_stop
     tif: str
     order_class: str
-    qty: Decimal
+    qty: Optional[Decimal]  # None for a notional entry (it names dollars)
     limit_price: Optional[Decimal]
     stop_price: Optional[Decimal]
     state: str
@@ -99,6 +99,10 @@ class Order:
     created_at: Optional[datetime]
     updated_at: Optional[datetime]
     account: Optional[str] = None
+    notional: Optional[Decimal] = None
+    trail_price: Optional[Decimal] = None  # a trailing stop's trail (its stop_price moves)
+    trail_percent: Optional[Decimal] = None
+    extended_hours: bool = False
     extra: Dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -134,10 +138,10 @@ class StopLoss:
 class Trade:
     id: int
     symbol: str
-    side: str
-    qty: Decimal
+    side: str  # buy, or sell: a short whose exits buy
+    qty: Optional[Decimal]  # None when the trade names dollars (notional)
     entry: Entry
-    take_profit: TakeProfit
+    take_profit: Optional[TakeProfit]
     stop_loss: Optional[StopLoss]
     exits: str  # emulated | native | none
     tif: str
@@ -148,6 +152,8 @@ class Trade:
     orders: List[Order]
     client_trade_id: Optional[str] = None
     account: Optional[str] = None
+    notional: Optional[Decimal] = None
+    extended_hours: bool = False
     extra: Dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -606,12 +606,19 @@ json::string dec(Decimal d) { return json::string(d.str()); }
 std::string serialize_order_request(const OrderRequest& r) {
   json::object o;
   o["symbol"] = r.symbol;
-  o["qty"] = dec(r.qty);
+  // Alpaca takes exactly one of qty and notional.
+  if (r.notional) {
+    o["notional"] = dec(*r.notional);
+  } else {
+    o["qty"] = dec(r.qty);
+  }
   o["side"] = std::string(to_string(r.side));
   o["type"] = std::string(to_string(r.type));
   o["time_in_force"] = std::string(to_string(r.tif));
   if (r.limit_price) o["limit_price"] = dec(*r.limit_price);
   if (r.stop_price) o["stop_price"] = dec(*r.stop_price);
+  if (r.trail_price) o["trail_price"] = dec(*r.trail_price);
+  if (r.trail_percent) o["trail_percent"] = dec(*r.trail_percent);
   if (!r.client_order_id.empty()) o["client_order_id"] = r.client_order_id;
   if (r.extended_hours) o["extended_hours"] = true;
   if (r.order_class != OrderClass::simple) {

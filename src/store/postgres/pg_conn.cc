@@ -379,6 +379,20 @@ constexpr const char* kMigration2[] = {
          WHERE client_trade_id IS NOT NULL)",
 };
 
+// Version 3: the trades Alpaca users place (issue 17): notional and stop entries, extended
+// hours, trailing stop-losses; on orders the fields Alpaca's request carries for them.
+constexpr const char* kMigration3[] = {
+    "ALTER TABLE trades ADD COLUMN notional NUMERIC",
+    "ALTER TABLE trades ADD COLUMN entry_stop_price NUMERIC",
+    "ALTER TABLE trades ADD COLUMN extended_hours BOOLEAN NOT NULL DEFAULT false",
+    "ALTER TABLE trades ADD COLUMN sl_trail_percent NUMERIC",
+    "ALTER TABLE trades ADD COLUMN sl_trail_price NUMERIC",
+    "ALTER TABLE orders ADD COLUMN notional NUMERIC",
+    "ALTER TABLE orders ADD COLUMN trail_price NUMERIC",
+    "ALTER TABLE orders ADD COLUMN trail_percent NUMERIC",
+    "ALTER TABLE orders ADD COLUMN extended_hours BOOLEAN NOT NULL DEFAULT false",
+};
+
 struct Migration {
   int version;
   const char* description;
@@ -390,6 +404,8 @@ constexpr Migration kMigrations[] = {
         "commits, account_leases",
      kMigration1},
     {2, "trades.client_trade_id (unique per account)", kMigration2},
+    {3, "notional, stop entries, extended hours, trailing stops (trades and orders)",
+     kMigration3},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

@@ -26,11 +26,12 @@ using pg::Stmt;
   "id, trade_id, role, client_order_id, broker_order_id, symbol, side, type, tif, order_class, " \
   "qty, limit_price, stop_price, parent_order_id, replaces_order_id, state, filled_qty, "     \
   "filled_avg_price, broker_updated_at, attempts, next_attempt_at, last_error, created_at, "  \
-  "updated_at, version"
+  "updated_at, version, notional, trail_price, trail_percent, extended_hours"
 #define TRADE_COLS                                                                            \
   "id, symbol, side, qty, entry_type, entry_limit_price, tif, tp_price, tp_percent, "         \
   "has_stop_loss, sl_price, sl_percent, exits, state, note, created_at, updated_at, "      \
-  "client_trade_id"
+  "client_trade_id, notional, entry_stop_price, extended_hours, sl_trail_percent, "            \
+  "sl_trail_price"
 #define EVENT_COLS "seq, order_id, at, source, from_state, to_state, filled_qty, payload, note"
 #define FILL_COLS "execution_id, order_id, symbol, side, qty, price, at"
 #define ALERT_COLS "id, kind, subject, message, raised_at, cleared_at"
@@ -54,14 +55,18 @@ constexpr pg::StatementDef kStatements[] = {
      "UPDATE accounts SET last_event_seq = last_event_seq + $2::bigint WHERE account = $1"},
     {"trade_upsert",
      "INSERT INTO trades (account, " TRADE_COLS ", is_open) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-     "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT (account, id) DO "
+     "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) "
+     "ON CONFLICT (account, id) DO "
      "UPDATE SET symbol = EXCLUDED.symbol, side = EXCLUDED.side, qty = EXCLUDED.qty, "
      "entry_type = EXCLUDED.entry_type, entry_limit_price = EXCLUDED.entry_limit_price, "
      "tif = EXCLUDED.tif, tp_price = EXCLUDED.tp_price, tp_percent = EXCLUDED.tp_percent, "
      "has_stop_loss = EXCLUDED.has_stop_loss, sl_price = EXCLUDED.sl_price, "
      "sl_percent = EXCLUDED.sl_percent, exits = EXCLUDED.exits, state = EXCLUDED.state, "
      "note = EXCLUDED.note, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, "
-     "client_trade_id = EXCLUDED.client_trade_id, is_open = EXCLUDED.is_open"},
+     "client_trade_id = EXCLUDED.client_trade_id, notional = EXCLUDED.notional, "
+     "entry_stop_price = EXCLUDED.entry_stop_price, extended_hours = EXCLUDED.extended_hours, "
+     "sl_trail_percent = EXCLUDED.sl_trail_percent, sl_trail_price = EXCLUDED.sl_trail_price, "
+     "is_open = EXCLUDED.is_open"},
     // Batches are written with one statement per table: each column travels as one array
     // parameter and unnest() turns them back into rows (a 64-change batch is 2 statements, not
     // 128). Rows keep the batch's order, so event seqs follow it.
@@ -71,7 +76,7 @@ constexpr pg::StatementDef kStatements[] = {
      "$9::text[], $10::text[], $11::text[], $12::numeric[], $13::numeric[], $14::numeric[], "
      "$15::bigint[], $16::bigint[], $17::text[], $18::numeric[], $19::numeric[], $20::bigint[], "
      "$21::integer[], $22::bigint[], $23::text[], $24::bigint[], $25::bigint[], $26::bigint[], "
-     "$27::boolean[]) AS u "
+     "$27::numeric[], $28::numeric[], $29::numeric[], $30::boolean[], $31::boolean[]) AS u "
      "ON CONFLICT (account, id) DO UPDATE SET trade_id = EXCLUDED.trade_id, "
      "role = EXCLUDED.role, client_order_id = EXCLUDED.client_order_id, "
      "broker_order_id = COALESCE(EXCLUDED.broker_order_id, orders.broker_order_id), "
@@ -85,7 +90,9 @@ constexpr pg::StatementDef kStatements[] = {
      "broker_updated_at = EXCLUDED.broker_updated_at, attempts = EXCLUDED.attempts, "
      "next_attempt_at = EXCLUDED.next_attempt_at, last_error = EXCLUDED.last_error, "
      "created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, "
-     "version = EXCLUDED.version, is_open = EXCLUDED.is_open"},
+     "version = EXCLUDED.version, notional = EXCLUDED.notional, "
+     "trail_price = EXCLUDED.trail_price, trail_percent = EXCLUDED.trail_percent, "
+     "extended_hours = EXCLUDED.extended_hours, is_open = EXCLUDED.is_open"},
     // $2 = events in the batch; e.ord = the event's 1-based position in it. A missing account
     // row yields a NULL seq and fails the batch instead of dropping the event.
     {"events_insert",
@@ -248,6 +255,10 @@ StatusOr<Order> read_order(const Row& row) {
   o.created_at = r.ts(22);
   o.updated_at = r.ts(23);
   o.version = r.int64(24);
+  o.notional = r.opt_decimal(25);
+  o.trail_price = r.opt_decimal(26);
+  o.trail_percent = r.opt_decimal(27);
+  o.extended_hours = r.boolean(28);
   if (!r.error().empty()) return corrupt("order", r.error());
   return o;
 }
@@ -279,6 +290,10 @@ std::vector<Param> order_params(const std::string& account, const Order& o) {
           i64(o.created_at.ns),
           i64(o.updated_at.ns),
           i64(o.version),
+          opt_dec(o.notional),
+          opt_dec(o.trail_price),
+          opt_dec(o.trail_percent),
+          boolean(o.extended_hours),
           boolean(!is_terminal(o.state))};
 }
 
@@ -301,6 +316,13 @@ StatusOr<Trade> read_trade(const Row& row) {
   t.created_at = r.ts(15);
   t.updated_at = r.ts(16);
   t.spec.client_trade_id = r.text(17);  // NULL: none
+  t.spec.notional = r.opt_decimal(18);
+  t.spec.entry_stop_price = r.opt_decimal(19);
+  t.spec.extended_hours = r.boolean(20);
+  if (t.spec.stop_loss) {
+    t.spec.stop_loss->trail_percent = r.opt_decimal(21);
+    t.spec.stop_loss->trail_price = r.opt_decimal(22);
+  }
   if (!r.error().empty()) return corrupt("trade", r.error());
   return t;
 }
@@ -326,6 +348,11 @@ std::vector<Param> trade_params(const std::string& account, const Trade& t) {
           i64(t.created_at.ns),
           i64(t.updated_at.ns),
           s.client_trade_id.empty() ? Param() : Param(s.client_trade_id),
+          opt_dec(s.notional),
+          opt_dec(s.entry_stop_price),
+          boolean(s.extended_hours),
+          s.stop_loss ? opt_dec(s.stop_loss->trail_percent) : std::nullopt,
+          s.stop_loss ? opt_dec(s.stop_loss->trail_price) : std::nullopt,
           boolean(!is_terminal(t.state))};
 }
 

@@ -162,6 +162,19 @@ ALTER TABLE trades ADD COLUMN client_trade_id TEXT;
 CREATE UNIQUE INDEX trades_client_trade_id ON trades (account, client_trade_id)
   WHERE client_trade_id IS NOT NULL;
 )sql",
+    // 3: the trades Alpaca users place (issue 17): notional and stop entries, extended hours,
+    // trailing stop-losses; on orders the fields Alpaca's request carries for them.
+    R"sql(
+ALTER TABLE trades ADD COLUMN notional TEXT;
+ALTER TABLE trades ADD COLUMN entry_stop_price TEXT;
+ALTER TABLE trades ADD COLUMN extended_hours INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trades ADD COLUMN sl_trail_percent TEXT;
+ALTER TABLE trades ADD COLUMN sl_trail_price TEXT;
+ALTER TABLE orders ADD COLUMN notional TEXT;
+ALTER TABLE orders ADD COLUMN trail_price TEXT;
+ALTER TABLE orders ADD COLUMN trail_percent TEXT;
+ALTER TABLE orders ADD COLUMN extended_hours INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -171,13 +184,14 @@ static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 constexpr const char* kTradeColumns[] = {
     "id", "symbol", "side", "qty", "entry_type", "entry_limit_price", "tif", "tp_price",
     "tp_percent", "has_stop_loss", "sl_price", "sl_percent", "exits", "state", "is_open", "note",
-    "created_at", "updated_at", "client_trade_id"};
+    "created_at", "updated_at", "client_trade_id", "notional", "entry_stop_price",
+    "extended_hours", "sl_trail_percent", "sl_trail_price"};
 constexpr const char* kOrderColumns[] = {
     "id", "trade_id", "role", "client_order_id", "broker_order_id", "symbol", "side", "type",
     "tif", "order_class", "qty", "limit_price", "stop_price", "parent_order_id",
     "replaces_order_id", "state", "is_open", "filled_qty", "filled_avg_price",
     "broker_updated_at", "attempts", "next_attempt_at", "last_error", "created_at", "updated_at",
-    "version"};
+    "version", "notional", "trail_price", "trail_percent", "extended_hours"};
 constexpr const char* kEventColumns[] = {"seq", "order_id", "at", "source", "from_state",
                                          "to_state", "filled_qty", "payload", "note"};
 constexpr const char* kFillColumns[] = {"execution_id", "order_id", "symbol", "side",
@@ -325,6 +339,9 @@ void bind_trade(Binder& b, const Trade& t) {
   b.text(to_string(s.exits)).text(to_string(t.state)).i64(is_terminal(t.state) ? 0 : 1);
   b.text(t.note).ts(t.created_at).ts(t.updated_at);
   b.opt_text(s.client_trade_id.empty() ? std::nullopt : std::optional(s.client_trade_id));
+  b.opt_dec(s.notional).opt_dec(s.entry_stop_price).i64(s.extended_hours ? 1 : 0);
+  b.opt_dec(s.stop_loss ? s.stop_loss->trail_percent : std::nullopt);
+  b.opt_dec(s.stop_loss ? s.stop_loss->trail_price : std::nullopt);
 }
 
 Trade read_trade(Reader& r) {
@@ -350,6 +367,15 @@ Trade read_trade(Reader& r) {
   t.created_at = r.ts();
   t.updated_at = r.ts();
   s.client_trade_id = r.opt_text().value_or("");
+  s.notional = r.opt_dec();
+  s.entry_stop_price = r.opt_dec();
+  s.extended_hours = r.i64() != 0;
+  auto trail_percent = r.opt_dec();
+  auto trail_price = r.opt_dec();
+  if (s.stop_loss) {
+    s.stop_loss->trail_percent = trail_percent;
+    s.stop_loss->trail_price = trail_price;
+  }
   return t;
 }
 
@@ -362,6 +388,8 @@ void bind_order(Binder& b, const Order& o) {
   b.dec(o.filled_qty).opt_dec(o.filled_avg_price).opt_ts(o.broker_updated_at);
   b.i64(o.attempts).opt_ts(o.next_attempt_at).text(o.last_error);
   b.ts(o.created_at).ts(o.updated_at).i64(o.version);
+  b.opt_dec(o.notional).opt_dec(o.trail_price).opt_dec(o.trail_percent);
+  b.i64(o.extended_hours ? 1 : 0);
 }
 
 Order read_order(Reader& r) {
@@ -392,6 +420,10 @@ Order read_order(Reader& r) {
   o.created_at = r.ts();
   o.updated_at = r.ts();
   o.version = r.i64();
+  o.notional = r.opt_dec();
+  o.trail_price = r.opt_dec();
+  o.trail_percent = r.opt_dec();
+  o.extended_hours = r.i64() != 0;
   return o;
 }
 

@@ -1,0 +1,203 @@
+// The trades Alpaca users place (issue 17) over real processes: `orderly sim` + `orderly run` on
+// loopback. Each scenario is judged from the simulator's side: the orders it holds (type, prices,
+// time in force) and its positions, covered by working exits where the trade asked for them.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <initializer_list>
+#include <string>
+#include <utility>
+
+#include "rig.h"
+
+namespace orderly::testing {
+namespace {
+namespace json = boost::json;
+
+constexpr const char* kToken = "orders-e2e-token-5d20a9";
+
+class OrdersE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    rig_ = new Rig("orders-e2e", kToken);
+    // Grace 0: a filled position without a working exit is raised at once, so a trade that
+    // asked for no exits would be seen raising one if orderly still watched it.
+    ready_ = rig_->start_all({.extra = "[alerts]\nunprotected_grace_ms = 0\n"});
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(rig_->daemon().stop(), 0) << rig_->logs();
+    delete rig_;
+  }
+  void SetUp() override { ASSERT_TRUE(ready_) << "daemon did not become ready\n" << rig_->logs(); }
+
+  static const Sim& sim() { return rig_->sim(); }
+  static void set_price(const std::string& symbol, const std::string& price) {
+    ASSERT_TRUE(sim().set_price(symbol, price));
+  }
+  // The simulator's open orders of `symbol` (legs nested), as JSON.
+  static json::array open_orders(const std::string& symbol) {
+    json::value v = sim().get_json("/v2/orders?status=open&nested=true&symbols=" + symbol);
+    return v.is_array() ? v.as_array() : json::array{};
+  }
+  // The one open order of `symbol` (fails the test unless there is exactly one).
+  static json::object only_open_order(const std::string& symbol) {
+    json::array open = open_orders(symbol);
+    EXPECT_EQ(open.size(), 1u) << json::serialize(open);
+    return open.size() == 1 ? open[0].as_object() : json::object{};
+  }
+  static std::string field(const json::object& o, const char* key) {
+    const json::value* v = o.if_contains(key);
+    if (v == nullptr || v->is_null()) return "null";
+    return v->is_string() ? std::string(v->as_string()) : json::serialize(*v);
+  }
+  // Each of `want`'s fields of `o` as expected, e.g. {"type", "stop"}.
+  static void expect_fields(const json::object& o,
+                            std::initializer_list<std::pair<const char*, const char*>> want) {
+    for (const auto& [key, value] : want) {
+      EXPECT_EQ(field(o, key), value) << key << " of " << json::serialize(o);
+    }
+  }
+  static std::string why(const std::string& symbol) {
+    return sim().open_orders_text(symbol) + rig_->call("GET", "/api/orders?symbol=" + symbol).body +
+           "\n" + rig_->logs();
+  }
+
+  static inline Rig* rig_ = nullptr;
+  static inline bool ready_ = false;
+};
+
+// A breakout: a buy stop above the market rests at the simulator until the price crosses it;
+// then the position is covered by one OCO of the take-profit and the stop-loss.
+TEST_F(OrdersE2E, StopEntryWaitsForTheBreakoutThenItsPositionIsProtected) {
+  set_price("OEA", "10.00");
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"OEA","qty":"10","entry":{"type":"stop","stop_price":"10.50"},)"
+      R"("take_profit":{"limit_price":"11.50"},"stop_loss":{"stop_price":"10.00"}})");
+  ASSERT_TRUE(eventually([] { return open_orders("OEA").size() == 1; })) << why("OEA");
+  expect_fields(only_open_order("OEA"),
+                {{"type", "stop"}, {"stop_price", "10.50"}, {"time_in_force", "gtc"}});
+  EXPECT_EQ(sim().held_and_covered("OEA").first, Decimal()) << "nothing bought before the break";
+
+  set_price("OEA", "10.60");
+  EXPECT_TRUE(eventually([&] {
+    return sim().protected_at("OEA", "10") && rig_->trade_state(t) == "open";
+  })) << why("OEA");
+}
+
+// A short opened by a stop-limit sell (a breakdown): the exits buy, one OCO above and below.
+TEST_F(OrdersE2E, StopLimitShortEntryIsCoveredByBuySideExits) {
+  set_price("OEB", "10.00");
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"OEB","side":"sell","qty":"5","tif":"day",)"
+      R"("entry":{"type":"stop_limit","stop_price":"9.50","limit_price":"9.40"},)"
+      R"("take_profit":{"limit_price":"8.50"},"stop_loss":{"stop_price":"10.00"}})");
+  ASSERT_TRUE(eventually([] { return open_orders("OEB").size() == 1; })) << why("OEB");
+  expect_fields(only_open_order("OEB"), {{"type", "stop_limit"}, {"side", "sell"},
+                                         {"limit_price", "9.40"}, {"time_in_force", "day"}});
+
+  set_price("OEB", "9.45");
+  EXPECT_TRUE(eventually([&] {
+    return sim().protected_at("OEB", "-5") && rig_->trade_state(t) == "open";
+  })) << why("OEB");
+  for (const auto& o : open_orders("OEB")) EXPECT_EQ(field(o.as_object(), "side"), "buy");
+}
+
+// $105 at $10.00 buys 10.5 shares: the stop-loss alone covers exactly what was bought, as the
+// one simple day order Alpaca takes for a fractional position.
+TEST_F(OrdersE2E, NotionalEntryIsProtectedForWhatItBought) {
+  set_price("OEC", "10.00");
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"OEC","notional":"105","stop_loss":{"percent":"5"}})");
+  ASSERT_TRUE(eventually([&] {
+    return sim().protected_at("OEC", "10.5") && rig_->trade_state(t) == "open";
+  })) << why("OEC");
+  expect_fields(only_open_order("OEC"),
+                {{"type", "stop"}, {"stop_price", "9.50"}, {"time_in_force", "day"}});
+  const json::value trade = rig_->get_json("/api/trades/" + std::to_string(t));
+  EXPECT_EQ(field(trade.as_object(), "notional"), "105") << json::serialize(trade);
+  EXPECT_EQ(field(trade.as_object(), "qty"), "null") << json::serialize(trade);
+}
+
+// A short with a trailing stop (Alpaca's trailing_stop, exempt from the wash-trade check): the
+// simulator trails it and covers the short when the price comes back up through it.
+TEST_F(OrdersE2E, ShortWithATrailingStopIsCoveredWhenThePriceTurns) {
+  set_price("OED", "20.00");
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"OED","side":"sell","qty":"5","stop_loss":{"trail_percent":"2"}})");
+  ASSERT_TRUE(eventually([&] { return sim().protected_at("OED", "-5"); })) << why("OED");
+  expect_fields(only_open_order("OED"),
+                {{"type", "trailing_stop"}, {"side", "buy"}, {"trail_percent", "2"}});
+
+  set_price("OED", "19.00");  // the trail follows down: stop 19.38
+  set_price("OED", "19.50");  // through it: covered
+  EXPECT_TRUE(eventually([&] {
+    return sim().held_and_covered("OED").first == Decimal() && rig_->trade_state(t) == "closed";
+  })) << why("OED");
+}
+
+// A take-profit alone rests as one sell limit; "exits": "none" leaves the position bare at the
+// caller's request, and orderly does not report it as unprotected.
+TEST_F(OrdersE2E, TakeProfitAloneAndNoExitsAtAll) {
+  set_price("OEE", "10.00");
+  set_price("OEF", "10.00");
+  const std::int64_t tp_only =
+      rig_->open_trade(R"({"symbol":"OEE","qty":"3","take_profit":{"limit_price":"10.50"}})");
+  const std::int64_t bare = rig_->open_trade(R"({"symbol":"OEF","qty":"2","exits":"none"})");
+  ASSERT_TRUE(eventually([&] {
+    return sim().protected_at("OEE", "3") &&
+           sim().held_and_covered("OEF").first == Decimal::from_int(2) &&
+           rig_->trade_state(tp_only) == "open" && rig_->trade_state(bare) == "open";
+  })) << why("OEE") << why("OEF");
+  expect_fields(only_open_order("OEE"), {{"type", "limit"}, {"limit_price", "10.50"}});
+  EXPECT_TRUE(open_orders("OEF").empty()) << why("OEF");
+  EXPECT_EQ(rig_->alerts("unprotected_position", "OEF"), 0)
+      << rig_->call("GET", "/api/alerts?all=true").body;
+}
+
+// What Alpaca would refuse is refused by orderly with the rule named; the simulator never sees it.
+TEST_F(OrdersE2E, WhatAlpacaRefusesIsA400NamingTheRuleAndNeverReachesTheBroker) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"symbol":"OEG","notional":"100","entry":{"type":"limit","limit_price":"10.00"},)"
+       R"("take_profit":{"percent":"2"}})",
+       "a notional entry must be a market order"},
+      {R"({"symbol":"OEG","qty":"0.5","tif":"gtc","take_profit":{"percent":"2"}})",
+       "fractional orders must be DAY orders"},
+      {R"({"symbol":"OEG","qty":"2","extended_hours":true,"take_profit":{"percent":"2"}})",
+       "extended_hours needs a limit entry with tif day"},
+      {R"({"symbol":"OEG","qty":"2","take_profit":{"percent":"2"},)"
+       R"("stop_loss":{"trail_percent":"1"}})",
+       "trailing stop_loss cannot be combined with a take_profit"},
+      {R"({"symbol":"OEG","qty":"2"})", "a trade needs a take_profit, a stop_loss or both"},
+      {R"({"symbol":"OEG","side":"sell","qty":"0.5","stop_loss":{"percent":"2"}})",
+       "Alpaca does not sell 0.5 shares short"},
+  };
+  for (const auto& [body, rule] : cases) {
+    app::ApiReply r = rig_->call("POST", "/api/trades", body);
+    EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
+    EXPECT_NE(r.body.find(rule), std::string::npos) << body << " -> " << r.body;
+  }
+  json::value all = sim().get_json("/v2/orders?status=all&symbols=OEG");
+  ASSERT_TRUE(all.is_array()) << json::serialize(all);
+  EXPECT_TRUE(all.as_array().empty()) << json::serialize(all);
+}
+
+// The CLI says the same trades: a stop-limit entry with its tif, and a trailing stop-loss.
+TEST_F(OrdersE2E, TheCliOpensAStopLimitEntryAndATrailingStop) {
+  set_price("OEH", "10.00");
+  const RunResult r = run(rig_->cli(
+      "trade open OEH --qty 4 --stop 10.50 --stop-limit 10.60 --tif day --sl trail:0.30"));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("trade "), std::string::npos) << r.out;
+  ASSERT_TRUE(eventually([] { return open_orders("OEH").size() == 1; })) << r.out << why("OEH");
+  expect_fields(only_open_order("OEH"), {{"type", "stop_limit"}, {"stop_price", "10.50"},
+                                         {"limit_price", "10.60"}, {"time_in_force", "day"}});
+  set_price("OEH", "10.55");
+  ASSERT_TRUE(eventually([] { return sim().protected_at("OEH", "4"); })) << why("OEH");
+  const json::object exit = only_open_order("OEH");
+  EXPECT_EQ(field(exit, "type"), "trailing_stop");
+  EXPECT_EQ(Decimal::must(field(exit, "trail_price")), Decimal::must("0.30"));
+}
+
+}  // namespace
+}  // namespace orderly::testing
