@@ -233,16 +233,17 @@ async function refreshTrades() {
 
 const TERMINAL_TRADE = new Set(["closed", "canceled", "failed"]);
 
-// DELETE /api/trades/ID, after saying exactly what it does (the engine's cancel: working orders
-// canceled at the broker, then whatever the trade holds flattened at market).
+// DELETE /api/trades/ID?flatten=true, after saying exactly what it does (working orders canceled
+// at the broker, then whatever the trade holds flattened at market). Without ?flatten=true the
+// daemon cancels only what has not filled and refuses (409) while a position is held.
 async function cancelTrade(t) {
   const undo = t.side === "buy" ? "sells" : "buys back";
   const ok = confirm("Cancel trade " + t.id + " (" + t.side + " " + t.qty + " " + t.symbol + ")?\n\n" +
-    "This sends DELETE /api/trades/" + t.id + ": orderly cancels the trade's working orders at the " +
+    "This sends DELETE /api/trades/" + t.id + "?flatten=true: orderly cancels the trade's working orders at the " +
     "broker (its entry if not yet filled, its take-profit and stop-loss), then " + undo +
     " at market whatever the trade still holds. It cannot be undone.");
   if (!ok) return;
-  const r = await fetch("/api/trades/" + t.id, { method: "DELETE", headers: { Authorization: "Bearer " + token() } });
+  const r = await fetch("/api/trades/" + t.id + "?flatten=true", { method: "DELETE", headers: { Authorization: "Bearer " + token() } });
   const body = await r.json().catch(() => ({}));
   if (r.status === 401 || r.status === 403) askToken(body.error || "");
   const msg = $("#action-msg");

@@ -299,6 +299,41 @@ int trade_open(const TradeOptions& t) {
   return code;
 }
 
+// ---- trade cancel / close --------------------------------------------------------------------
+
+// `trade cancel ID [--flatten]`: DELETE /api/trades/ID (what has not filled; the daemon refuses
+// with 409 while a position is held) or with ?flatten=true; `trade close ID`: the latter.
+void add_trade_cancel_close(CLI::App* trade, int& exit_code) {
+  struct Options {
+    ClientOptions client;
+    std::string id;
+    bool flatten = false;
+  };
+  auto c = std::make_shared<Options>();
+  auto* cancel = trade->add_subcommand(
+      "cancel", "Cancel what has not filled (refused while a position is held, unless --flatten)");
+  cancel->add_option("ID", c->id, "the trade's id")->required();
+  cancel->add_flag("--flatten", c->flatten,
+                   "also cancel its exits and sell (buy back) what it holds at market");
+  add_client_options(cancel, c->client);
+  auto x = std::make_shared<Options>();
+  auto* close = trade->add_subcommand(
+      "close", "Close a trade: cancel its orders, then sell (buy back) what it holds at market");
+  close->add_option("ID", x->id, "the trade's id")->required();
+  add_client_options(close, x->client);
+  auto run = [&exit_code](const Options& o, bool flatten) {
+    if (o.id.empty() || o.id.find_first_not_of("0123456789") != std::string::npos) {
+      std::cerr << "orderly trade: ID must be a trade's number\n";
+      exit_code = kExitUsage;
+      return;
+    }
+    const std::string target = "/api/trades/" + o.id + (flatten ? "?flatten=true" : "");
+    exit_code = query(o.client, "DELETE", target, "", print_trade);
+  };
+  cancel->callback([c, run] { run(*c, c->flatten); });
+  close->callback([x, run] { run(*x, true); });
+}
+
 // ---- reads -----------------------------------------------------------------------------------
 
 // ok 0, degraded 1, down 3 (as unreachable: the account cannot trade).
@@ -508,7 +543,7 @@ int reconcile(const ClientOptions& o, bool fix) {
 }
 
 const bool registered_trade = register_command({"trade", 30, [](CLI::App& app, int& exit_code) {
-  auto* trade = app.add_subcommand("trade", "Open trades on the running daemon");
+  auto* trade = app.add_subcommand("trade", "Open, cancel and close trades on the running daemon");
   trade->require_subcommand(1);
   auto t = std::make_shared<TradeOptions>();
   auto* open = trade->add_subcommand(
@@ -558,6 +593,30 @@ const bool registered_trade = register_command({"trade", 30, [](CLI::App& app, i
       return;
     }
     exit_code = trade_open(*t);
+  });
+  add_trade_cancel_close(trade, exit_code);
+}});
+
+const bool registered_close_all = register_command({"close-all", 35, [](CLI::App& app,
+                                                                         int& exit_code) {
+  auto o = std::make_shared<ClientOptions>();
+  auto yes = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand(
+      "close-all", "Close every open trade: cancel its orders, sell (or buy back) at market");
+  cmd->add_flag("--yes", *yes, "really: without it nothing is sent");
+  add_client_options(cmd, *o);
+  cmd->callback([o, yes, &exit_code] {
+    if (!*yes) {
+      std::cerr << "orderly close-all: this flattens every open trade at market; add --yes\n";
+      exit_code = kExitUsage;
+      return;
+    }
+    exit_code = query(*o, "POST", "/api/close-all", "", [](const json::value& v) {
+      const auto& ids = v.as_object().at("closing").as_array();
+      std::cout << "closing " << ids.size() << " trade(s)";
+      for (const auto& id : ids) std::cout << " " << json::serialize(id);
+      std::cout << "\n";
+    });
   });
 }});
 

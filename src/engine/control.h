@@ -92,6 +92,11 @@ class EngineControl {
   virtual StatusOr<Trade> open_trade(const TradeSpec& spec) = 0;
   // Cancels working exits (and the entry), then flattens what is held.
   virtual Status cancel_trade(TradeId id) = 0;
+  // Cancels the entry of a trade that holds nothing yet; conflict while it holds a position
+  // (a fill racing the cancel keeps its exits). See Engine::cancel_entry.
+  virtual Status cancel_entry(TradeId id) = 0;
+  // cancel_trade for every trade not yet ended: the ids now closing.
+  virtual StatusOr<std::vector<TradeId>> close_all() = 0;
   virtual Health health() const = 0;
   // Prometheus text exposition of the engine's counters and gauges.
   virtual std::string metrics_text() const = 0;

@@ -358,6 +358,21 @@ Status Engine::cancel_trade(TradeId id, Timestamp now) {
   return out;
 }
 
+Status Engine::cancel_entry(TradeId id, Timestamp now) {
+  impl_->last_now_ = now;
+  Status out = Status::error(Status::Code::internal, "unexpected engine state");
+  impl_->guarded("cancel_entry", now, [&] { out = impl_->cancel_entry(id, now); });
+  return out;
+}
+
+StatusOr<std::vector<TradeId>> Engine::close_all(Timestamp now) {
+  impl_->last_now_ = now;
+  StatusOr<std::vector<TradeId>> out = Status::error(Status::Code::internal,
+                                                     "unexpected engine state");
+  impl_->guarded("close_all", now, [&] { out = impl_->close_all(now); });
+  return out;
+}
+
 void Engine::on_result(CommandId id, CommandResult result, Timestamp now) {
   impl_->guarded("command result", now, [&] { impl_->on_result(id, std::move(result), now); });
 }

@@ -172,6 +172,12 @@ class Engine {
   StatusOr<Trade> open_trade(const TradeSpec& spec, Timestamp now);
   // Cancels the entry if working and the exits, then flattens what is held with a market order.
   Status cancel_trade(TradeId id, Timestamp now);
+  // Cancels a trade that holds nothing yet: its entry (and exits not sent). A fill that races
+  // the cancel keeps exits for what filled (the trade then opens). Conflict while the trade
+  // holds a position (cancel_trade flattens it) or while its entry is on its way to the broker.
+  Status cancel_entry(TradeId id, Timestamp now);
+  // cancel_trade for every trade not yet ended; the ids of those now closing.
+  StatusOr<std::vector<TradeId>> close_all(Timestamp now);
   void on_result(CommandId id, CommandResult result, Timestamp now);
   void on_trade_update(const TradeUpdate& update, Timestamp now);
   void on_stream_connected(Timestamp now);

@@ -226,6 +226,8 @@ class Engine::Impl {
   StatusOr<Trade> open_trade(const TradeSpec& spec, Timestamp now);
   std::string refuse_reversal(const TradeSpec& spec) const;
   Status cancel_trade(TradeId id, Timestamp now);
+  Status cancel_entry(TradeId id, Timestamp now);
+  StatusOr<std::vector<TradeId>> close_all(Timestamp now);
 
   // ---------------------------------------------------------------------------------------
   // TradeManager: what each touched trade needs next.

@@ -150,6 +150,62 @@ Status Engine::Impl::cancel_trade(TradeId id, Timestamp now) {
   return finish(now);
 }
 
+Status Engine::Impl::cancel_entry(TradeId id, Timestamp now) {
+  const Trade* t = trade_ptr(id);
+  if (t == nullptr) {
+    return Status::error(Status::Code::not_found, fmt::format("no open trade {}", id));
+  }
+  if (is_terminal(t->state) || t->state == TradeState::closing) {
+    return Status::error(Status::Code::conflict,
+                         fmt::format("trade {} is already {}", id, to_string(t->state)));
+  }
+  const TradeView v = view_of(id);
+  if (v.entry_filled.is_positive()) {
+    return Status::error(
+        Status::Code::conflict,
+        fmt::format("trade {} holds {} {} (its entry filled {}): cancel it with flatten to "
+                    "sell at market, or close it",
+                    id, (v.entry_filled - v.exit_filled).str(), t->spec.symbol,
+                    v.entry_filled.str()));
+  }
+  const Order& e = order_at(v.entry);
+  const bool local = e.state == OrderState::created && !e.broker_order_id;
+  const bool at_broker = e.broker_order_id && is_open_at_broker(e.state);
+  if (!local && !at_broker && !is_terminal(e.state) && e.state != OrderState::parked) {
+    return Status::error(Status::Code::conflict,
+                         fmt::format("trade {}'s entry is on its way to the broker ({}): ask "
+                                     "again once it is there",
+                                     id, to_string(e.state)));
+  }
+  begin();
+  if (local) {
+    apply(v.entry, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
+          EventSource::intent, "trade canceled before its entry was sent", {}, now);
+  } else if (at_broker && !aux_[v.entry].cancel_sent && e.state != OrderState::pending_cancel) {
+    request_cancel(v.entry, "cancel requested: the trade's entry, nothing filled yet", now);
+  }
+  mut_trade(id).note = "cancel requested (entry)";
+  touched_trades_.insert(id);
+  run_submitter(now);
+  return finish(now);
+}
+
+StatusOr<std::vector<TradeId>> Engine::Impl::close_all(Timestamp now) {
+  std::vector<TradeId> closing;
+  begin();
+  for (const auto& [id, t] : trades_) {
+    if (is_terminal(t.state) || t.state == TradeState::closing) continue;
+    Trade& m = mut_trade(id);
+    m.state = TradeState::closing;
+    m.note = "close-all requested";
+    touched_trades_.insert(id);
+    closing.push_back(id);
+  }
+  run_submitter(now);
+  if (Status st = finish(now); !st.is_ok()) return st;
+  return closing;
+}
+
 Engine::Impl::TradeView Engine::Impl::view_of(TradeId tid) {
   TradeView v;
   for (OrderId id : by_trade_[tid]) {

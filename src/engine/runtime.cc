@@ -194,6 +194,20 @@ Status SimulationRuntime::cancel_trade(TradeId id) {
   return st;
 }
 
+Status SimulationRuntime::cancel_entry(TradeId id) {
+  if (!impl_->engine_) return Status::error(Status::Code::unavailable, "engine not running");
+  Status st = impl_->engine_->cancel_entry(id, impl_->clock_.now());
+  impl_->settle();
+  return st;
+}
+
+StatusOr<std::vector<TradeId>> SimulationRuntime::close_all() {
+  if (!impl_->engine_) return Status::error(Status::Code::unavailable, "engine not running");
+  auto r = impl_->engine_->close_all(impl_->clock_.now());
+  impl_->settle();
+  return r;
+}
+
 Health SimulationRuntime::health() const {
   if (!impl_->engine_) {
     Health h;
@@ -646,6 +660,22 @@ Status ThreadedRuntime::cancel_trade(TradeId id) {
     Status st = impl_->engine_.cancel_trade(id, impl_->clock_.now());
     impl_->dispatch(impl_->clock_.now());
     return st;
+  });
+}
+
+Status ThreadedRuntime::cancel_entry(TradeId id) {
+  return impl_->on_engine([&]() -> Status {
+    Status st = impl_->engine_.cancel_entry(id, impl_->clock_.now());
+    impl_->dispatch(impl_->clock_.now());
+    return st;
+  });
+}
+
+StatusOr<std::vector<TradeId>> ThreadedRuntime::close_all() {
+  return impl_->on_engine([&]() -> StatusOr<std::vector<TradeId>> {
+    auto r = impl_->engine_.close_all(impl_->clock_.now());
+    impl_->dispatch(impl_->clock_.now());
+    return r;
   });
 }
 

@@ -79,6 +79,8 @@ class ThreadedRuntime final : public EngineControl {
 
   StatusOr<Trade> open_trade(const TradeSpec& spec) override;
   Status cancel_trade(TradeId id) override;
+  Status cancel_entry(TradeId id) override;
+  StatusOr<std::vector<TradeId>> close_all() override;
   Health health() const override;
   std::string metrics_text() const override;
   std::vector<PositionView> positions() override;
@@ -137,6 +139,8 @@ class SimulationRuntime final : public EngineControl, public TradeUpdateHandler 
   // EngineControl
   StatusOr<Trade> open_trade(const TradeSpec& spec) override;
   Status cancel_trade(TradeId id) override;
+  Status cancel_entry(TradeId id) override;
+  StatusOr<std::vector<TradeId>> close_all() override;
   Health health() const override;
   std::string metrics_text() const override;
   std::vector<PositionView> positions() override;

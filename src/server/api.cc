@@ -581,6 +581,7 @@ struct Api::Routes {
   static HttpResponse get_trade(const Call& c) { return trade(c, false); }
   static HttpResponse cancel_trade(const Call& c) { return trade(c, true); }
   static HttpResponse trade(const Call& c, bool cancel);
+  static HttpResponse close_all(const Call& c);
   static HttpResponse list_orders(const Call& c);
   static HttpResponse get_order(const Call& c) { return order(c, false); }
   static HttpResponse order_audit(const Call& c) { return order(c, true); }
@@ -603,6 +604,7 @@ const std::vector<Api::Routes::Route>& Api::Routes::table() {
       {"POST", "/api/trades", true, "POST /api/trades", &open_trade},
       {"GET", "/api/trades/:id", false, "GET /api/trades/ID", &get_trade},
       {"DELETE", "/api/trades/:id", true, "DELETE /api/trades/ID", &cancel_trade},
+      {"POST", "/api/close-all", true, "POST /api/close-all", &close_all},
       {"GET", "/api/orders", false, "GET /api/orders", &list_orders},
       {"GET", "/api/orders/:ref", false, "GET /api/orders/ID", &get_order},
       {"GET", "/api/orders/:ref/audit", false, "GET /api/orders/ID/audit", &order_audit},
@@ -735,13 +737,29 @@ HttpResponse Api::Routes::trade(const Call& c, bool cancel) {
     auto existing = c.api.store_.get_trade(*id);
     if (!existing.ok()) return error(503, "store: " + existing.status().message());
     if (!existing->has_value()) return error(404, "no trade " + c.param);
-    Status s = c.api.engine_.cancel_trade(*id);
+    // Without ?flatten=true only what has not filled is canceled (409 while a position is
+    // held); with it the trade's orders are canceled and what it holds is sold at market.
+    bool flatten = false;
+    if (auto it = c.target.query.find("flatten"); it != c.target.query.end()) {
+      if (!parse_bool(it->second, flatten)) return error(400, "flatten must be true or false");
+    }
+    Status s = flatten ? c.api.engine_.cancel_trade(*id) : c.api.engine_.cancel_entry(*id);
     if (!s) return refusal(s);
   }
   auto trade = c.api.store_.get_trade(*id);
   if (!trade.ok()) return error(503, "store: " + trade.status().message());
   if (!trade->has_value()) return error(404, "no trade " + c.param);
   return json_response(cancel ? 202 : 200, with_orders(c.api.store_, **trade));
+}
+
+// POST /api/close-all: every trade not yet ended is closed (its orders canceled, what it holds
+// sold or bought back at market). Positions orderly did not open are left alone.
+HttpResponse Api::Routes::close_all(const Call& c) {
+  auto ids = c.api.engine_.close_all();
+  if (!ids.ok()) return refusal(ids.status());
+  json::array closing;
+  for (TradeId id : *ids) closing.push_back(id);
+  return json_response(202, json::object{{"closing", std::move(closing)}});
 }
 
 HttpResponse Api::Routes::list_orders(const Call& c) {

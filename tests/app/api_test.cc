@@ -234,11 +234,20 @@ TEST_F(ApiTest, TradesGetAndCancel) {
   EXPECT_EQ(parse(call("GET", "/api/trades/1")).at("symbol").as_string(), "STWD");
   EXPECT_EQ(call("GET", "/api/trades/2").status, 404);
   EXPECT_EQ(call("GET", "/api/trades/abc").status, 400);
+  // Without ?flatten=true only what has not filled is canceled: nothing is sold.
   auto r = call("DELETE", "/api/trades/1");
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(engine.entry_canceled, std::vector<TradeId>{1});
+  EXPECT_TRUE(engine.canceled.empty());
+  r = call("DELETE", "/api/trades/1?flatten=true");
   EXPECT_EQ(r.status, 202) << r.body;
   EXPECT_EQ(parse(r).at("state").as_string(), "closing");
   EXPECT_EQ(engine.canceled, std::vector<TradeId>{1});
+  EXPECT_EQ(call("DELETE", "/api/trades/1?flatten=maybe").status, 400);
   EXPECT_EQ(call("DELETE", "/api/trades/7").status, 404);
+  r = call("POST", "/api/close-all", "");
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(engine.close_alls, 1);
 }
 
 TEST_F(ApiTest, PositionsLocalBesideBroker) {

@@ -58,6 +58,25 @@ class FakeEngine final : public EngineControl {
     b.trades.push_back(trade);
     return store_.commit(b);
   }
+  Status cancel_entry(TradeId id) override {
+    std::lock_guard lock(mu_);
+    entry_canceled.push_back(id);
+    auto t = store_.get_trade(id);
+    if (!t.ok() || !t->has_value()) return Status::error(Status::Code::not_found, "no trade");
+    Trade trade = **t;
+    if (trade.state == TradeState::open) {
+      return Status::error(Status::Code::conflict, "trade holds a position");
+    }
+    trade.note = "cancel requested (entry)";  // written, as the engine does
+    WriteBatch b;
+    b.trades.push_back(trade);
+    return store_.commit(b);
+  }
+  StatusOr<std::vector<TradeId>> close_all() override {
+    std::lock_guard lock(mu_);
+    ++close_alls;
+    return std::vector<TradeId>{};
+  }
   Health health() const override {
     Health h;
     h.stream_connected = true;
@@ -78,6 +97,8 @@ class FakeEngine final : public EngineControl {
 
   std::vector<PositionView> position_views;
   std::vector<TradeId> canceled;
+  std::vector<TradeId> entry_canceled;
+  int close_alls = 0;
 
  private:
   std::mutex mu_;

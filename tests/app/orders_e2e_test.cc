@@ -199,5 +199,79 @@ TEST_F(OrdersE2E, TheCliOpensAStopLimitEntryAndATrailingStop) {
   EXPECT_EQ(Decimal::must(field(exit, "trail_price")), Decimal::must("0.30"));
 }
 
+// `trade cancel` cancels what has not filled: a resting entry goes, its trade ends canceled.
+// With a position held it refuses (409, exit 1) and nothing changes at the broker; --flatten
+// cancels the exits and sells at market.
+TEST_F(OrdersE2E, CancelTakesWhatHasNotFilledAndRefusesAHeldPositionUnlessFlatten) {
+  set_price("OEI", "10.00");
+  set_price("OEJ", "10.00");
+  const std::int64_t resting = rig_->open_trade(
+      R"({"symbol":"OEI","qty":"5","entry":{"type":"limit","limit_price":"5.00"},)"
+      R"("stop_loss":{"stop_price":"4.50"}})");
+  const std::int64_t held = rig_->open_trade(
+      R"({"symbol":"OEJ","qty":"3","take_profit":{"limit_price":"11.00"},)"
+      R"("stop_loss":{"stop_price":"9.00"}})");
+  ASSERT_TRUE(eventually([&] {
+    return open_orders("OEI").size() == 1 && sim().protected_at("OEJ", "3");
+  })) << why("OEI") << why("OEJ");
+
+  RunResult r = run(rig_->cli("trade cancel " + std::to_string(resting)));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(eventually([&] {
+    return open_orders("OEI").empty() && rig_->trade_state(resting) == "canceled";
+  })) << why("OEI");
+
+  r = run(rig_->cli("trade cancel " + std::to_string(held)));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("holds 3 OEJ"), std::string::npos) << r.err;
+  EXPECT_TRUE(sim().protected_at("OEJ", "3")) << why("OEJ");
+  EXPECT_EQ(rig_->trade_state(held), "open");
+
+  r = run(rig_->cli("trade cancel " + std::to_string(held) + " --flatten"));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(eventually([&] {
+    return sim().held_and_covered("OEJ").first == Decimal() && open_orders("OEJ").empty() &&
+           rig_->trade_state(held) == "closed";
+  })) << why("OEJ");
+}
+
+// `trade close` on a short: its buy-side exits canceled, then bought back at market.
+TEST_F(OrdersE2E, CloseBuysBackAShort) {
+  set_price("OEK", "10.00");
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"OEK","side":"sell","qty":"4","stop_loss":{"stop_price":"11.00"}})");
+  ASSERT_TRUE(eventually([] { return sim().protected_at("OEK", "-4"); })) << why("OEK");
+  const RunResult r = run(rig_->cli("trade close " + std::to_string(t)));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(eventually([&] {
+    return sim().held_and_covered("OEK").first == Decimal() && open_orders("OEK").empty() &&
+           rig_->trade_state(t) == "closed";
+  })) << why("OEK");
+}
+
+// `close-all` asks for --yes, then flattens every open trade, long and short.
+TEST_F(OrdersE2E, CloseAllFlattensEveryOpenTrade) {
+  set_price("OEL", "10.00");
+  set_price("OEM", "10.00");
+  const std::int64_t a =
+      rig_->open_trade(R"({"symbol":"OEL","qty":"2","take_profit":{"percent":"5"}})");
+  const std::int64_t b = rig_->open_trade(
+      R"({"symbol":"OEM","side":"sell","qty":"3","stop_loss":{"percent":"5"}})");
+  ASSERT_TRUE(eventually([] {
+    return sim().protected_at("OEL", "2") && sim().protected_at("OEM", "-3");
+  })) << why("OEL") << why("OEM");
+  RunResult r = run(rig_->cli("close-all"));
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_TRUE(sim().protected_at("OEL", "2"));
+  r = run(rig_->cli("close-all --yes"));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(eventually([&] {
+    return sim().held_and_covered("OEL").first == Decimal() &&
+           sim().held_and_covered("OEM").first == Decimal() && open_orders("OEL").empty() &&
+           open_orders("OEM").empty() && rig_->trade_state(a) == "closed" &&
+           rig_->trade_state(b) == "closed";
+  })) << why("OEL") << why("OEM");
+}
+
 }  // namespace
 }  // namespace orderly::testing

@@ -72,6 +72,30 @@ class AgainstDaemon(unittest.TestCase):
         order = broker(self.box, f"/v2/orders/{t.entry_order.broker_order_id}")
         self.assertEqual(order["status"], "canceled")
 
+    def test_a_short_with_a_trailing_stop_then_closed(self):
+        t = self.client.open_trade("EPD", 3, side="sell", trail_percent="2")
+        t = self.client.wait_trade(t.id, lambda x: x.state == "open" and x.exit_orders and all(
+            o.broker_order_id for o in x.orders))
+        stop = t.exit_orders[0]
+        at_broker = broker(self.box, f"/v2/orders/{stop.broker_order_id}")
+        self.assertEqual((at_broker["type"], at_broker["side"], at_broker["trail_percent"]),
+                         ("trailing_stop", "buy", "2"))
+        self.assertEqual(stop.trail_percent, Decimal(2))
+        with self.assertRaises(orderly_client.Conflict):
+            self.client.cancel_trade(t.id)  # it holds a position: flatten or close it
+        self.client.close_trade(t.id)
+        t = self.client.wait_trade(t.id, lambda x: x.is_terminal)
+        self.assertEqual(t.state, "closed")
+        held = {p["symbol"]: p["qty"] for p in broker(self.box, "/v2/positions")}
+        self.assertNotIn("EPD", held)
+
+    def test_what_alpaca_refuses_is_refused_first(self):
+        with self.assertRaises(BadRequest) as bad:
+            self.client.open_trade("STWD", notional="100", limit_price="1.00", take_profit_percent=2)
+        self.assertIn("a notional entry must be a market order", bad.exception.message)
+        with self.assertRaises(ValueError):
+            self.client.open_trade("STWD", 1, notional="100", take_profit_percent=2)
+
     def test_errors_carry_the_api_status_and_message(self):
         with self.assertRaises(BadRequest) as bad:
             self.client.submit_trade({"symbol": "STWD", "qty": "-5", "take_profit": {"percent": "2"}}, "k-neg")

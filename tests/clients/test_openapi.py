@@ -240,6 +240,8 @@ class DaemonTest(unittest.TestCase):
         self.call("GET", "/api/trades/{id}", "/api/trades/999999", expect=404)
         self.call("GET", "/api/trades/{id}", "/api/trades/abc", expect=400)
         self.call("DELETE", "/api/trades/{id}", "/api/trades/999999", expect=404)
+        # The open trade holds 37: a cancel without flatten refuses and changes nothing.
+        self.call("DELETE", "/api/trades/{id}", f"/api/trades/{trade['id']}", expect=409)
         self.call("GET", "/api/orders", "/api/orders?state=bogus", expect=400)
         self.call("GET", "/api/orders/{ref}", "/api/orders/no-such-order", expect=404)
         self.call("GET", "/api/orders/{ref}/audit", "/api/orders/no-such-order/audit", expect=404)
@@ -258,6 +260,10 @@ class DaemonTest(unittest.TestCase):
                   expect=409)
         with_body = self.call("POST", "/api/trades", body=dict(keyed, client_trade_id="oa-2"), expect=201)
         self.assertEqual(with_body["client_trade_id"], "oa-2")
+
+        self.call("DELETE", "/api/trades/{id}", f"/api/trades/{first['id']}?flatten=true", expect=202)
+        closing = self.call("POST", "/api/close-all", expect=202)["closing"]
+        self.assertIn(trade["id"], closing)
 
         self.check_event_stream(entry["id"])
         documented = {(p, m) for p, item in DOC["paths"].items() for m in METHODS if m in item}

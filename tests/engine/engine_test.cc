@@ -526,3 +526,64 @@ TEST(EngineInput, BadTradeSpecIsRefusedAndRecordsNothing) {
 
 }  // namespace
 }  // namespace orderly::testing
+
+namespace orderly::testing {
+namespace {
+
+// Issue 17: a cancel without flatten takes what has not filled. A trade holding a position is
+// refused (nothing changes); a fill that races the cancel (here: its stream event lost, so the
+// engine asked to cancel an entry it believed unfilled) keeps the trade, with exits for it.
+TEST(EngineTrade, CancelEntryRefusesAHeldPositionAndARacingFillKeepsItsExits) {
+  Harness h;
+  h.start();
+  TradeId held = open(h, spec("STWD", "10", "21.50", "19.00"));
+  h.broker.fill(entry_bid(h, held), Decimal::must("10"), Decimal::must("20.00"));
+  h.run(500);
+  Status refused = h.rt->cancel_entry(held);
+  EXPECT_EQ(refused.code(), Status::Code::conflict);
+  EXPECT_NE(refused.message().find("holds 10 STWD"), std::string::npos) << refused.message();
+  EXPECT_EQ(h.store.trades.at(held).state, TradeState::open);
+
+  TradeId racing = open(h, spec("EPD", "10", "31.50", "29.00"));
+  h.drop = [](const TradeUpdate& u) { return u.event == "partial_fill"; };
+  h.broker.fill(entry_bid(h, racing), Decimal::must("4"), Decimal::must("30.00"));
+  ASSERT_TRUE(h.rt->cancel_entry(racing).is_ok());
+  h.run(5000);
+  auto entry = h.find(racing, OrderRole::entry);
+  ASSERT_TRUE(entry);
+  EXPECT_EQ(entry->state, OrderState::canceled);
+  EXPECT_EQ(entry->filled_qty, Decimal::must("4"));
+  EXPECT_EQ(h.store.trades.at(racing).state, TradeState::open);
+  auto tp = h.find(racing, OrderRole::take_profit);
+  ASSERT_TRUE(tp && tp->broker_order_id);
+  EXPECT_EQ(tp->qty, Decimal::must("4"));
+  h.expect_in_sync();
+}
+
+// close_all closes every open trade: its exits canceled, what it holds flattened at market.
+TEST(EngineTrade, CloseAllFlattensEveryOpenTrade) {
+  Harness h;
+  h.start();
+  TradeId a = open(h, spec("STWD", "5", "21.50", "19.00"));
+  TradeId b = open(h, spec("EPD", "3", "31.50", "29.00"));
+  h.broker.fill(entry_bid(h, a), Decimal::must("5"), Decimal::must("20.00"));
+  h.broker.fill(entry_bid(h, b), Decimal::must("3"), Decimal::must("30.00"));
+  h.run(500);
+  auto closing = h.rt->close_all();
+  ASSERT_TRUE(closing.ok());
+  EXPECT_EQ(*closing, (std::vector<TradeId>{a, b}));
+  h.run(1000);
+  for (TradeId t : {a, b}) {
+    auto x = h.find(t, OrderRole::exit);
+    ASSERT_TRUE(x && x->broker_order_id) << t;
+    EXPECT_EQ(x->type, OrderType::market);
+    h.broker.fill(*x->broker_order_id, x->qty, Decimal::must("20.10"));
+  }
+  h.run(500);
+  EXPECT_EQ(h.store.trades.at(a).state, TradeState::closed);
+  EXPECT_EQ(h.store.trades.at(b).state, TradeState::closed);
+  h.expect_in_sync();
+}
+
+}  // namespace
+}  // namespace orderly::testing

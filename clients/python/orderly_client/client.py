@@ -262,10 +262,22 @@ class Client:
     def trade(self, trade_id: int) -> Trade:
         return from_json(Trade, self._get(f"/api/trades/{int(trade_id)}"))
 
-    def cancel_trade(self, trade_id: int) -> Trade:
-        """DELETE /api/trades/ID: cancels the trade's working orders (202; asynchronous)."""
-        _, value = self.request("DELETE", f"/api/trades/{int(trade_id)}")
+    def cancel_trade(self, trade_id: int, *, flatten: bool = False) -> Trade:
+        """DELETE /api/trades/ID: cancels what has not filled (202; asynchronous). While the
+        trade holds a position the daemon refuses (409, raised as Conflict) unless `flatten`:
+        then its exits are canceled too and what it holds is sold (bought back) at market."""
+        target = f"/api/trades/{int(trade_id)}" + ("?flatten=true" if flatten else "")
+        _, value = self.request("DELETE", target)
         return from_json(Trade, value)
+
+    def close_trade(self, trade_id: int) -> Trade:
+        """Closes a trade: its orders canceled, what it holds flattened at market (202)."""
+        return self.cancel_trade(trade_id, flatten=True)
+
+    def close_all(self) -> List[int]:
+        """POST /api/close-all: closes every trade not yet ended; the ids now closing."""
+        _, value = self.request("POST", "/api/close-all", idempotent=False)
+        return [int(i) for i in value["closing"]]
 
     def modify_trade(self, trade_id: int, *, take_profit: Optional[DecimalLike] = None,
                      take_profit_percent: Optional[DecimalLike] = None,

@@ -27,7 +27,7 @@ async function cancelFromPage(page, id) {
   await page.click(button);
   await page.waitForFunction((id) => document.querySelector("#action-msg").textContent
     .startsWith("trade " + id + ": cancel requested"), id, { timeout: 20000 });
-  if (!asked.includes("DELETE /api/trades/" + id) || !asked.includes("at market"))
+  if (!asked.includes("DELETE /api/trades/" + id + "?flatten=true") || !asked.includes("at market"))
     fail("the confirm does not say what cancel does: " + JSON.stringify(asked));
 }
 
