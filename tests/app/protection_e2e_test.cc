@@ -456,7 +456,8 @@ TEST_F(SessionE2E, HalfShareEntryGetsOneSimpleDayExitRenewedAcrossTheClose) {
 
 // A fractional qty with a gtc time in force can never be protected at Alpaca: refused up front.
 TEST_F(SessionE2E, HalfShareGtcEntryIsRefusedWith400) {
-  app::ApiReply r = rig_.call("POST", "/api/trades", market_buy("PSG", "0.5"));
+  // Without a tif a fractional entry is a day order (issue 17): gtc is asked for explicitly.
+  app::ApiReply r = rig_.call("POST", "/api/trades", market_buy("PSG", "0.5", R"(,"tif":"gtc")"));
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("fractional"), std::string::npos) << r.body;
   EXPECT_TRUE(sim().orders().empty());
