@@ -213,6 +213,8 @@ class DaemonTest(unittest.TestCase):
         resting = self.call("POST", "/api/trades", expect=201, body={
             "symbol": "PFE", "qty": "5", "entry": {"type": "limit", "limit_price": "1.00"},
             "take_profit": {"limit_price": "1.40"}})
+        # A cancel while the entry is on its way is a 409 "ask again once it is there": wait.
+        self.wait_trade(resting["id"], lambda t: all(o["broker_order_id"] for o in t["orders"]))
         self.call("DELETE", "/api/trades/{id}", f"/api/trades/{resting['id']}", expect=202)
 
         self.call("GET", "/api/trades")
