@@ -218,7 +218,7 @@ void EventLog::stream_disconnected(const std::string& reason) {
 }
 
 Status LoggedStore::commit(const WriteBatch& batch) {
-  Status s = inner_->commit(batch);
+  Status s = ForwardingStore::commit(batch);
   if (s) {
     log_->committed(batch);
   } else {

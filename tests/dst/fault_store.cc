@@ -10,7 +10,7 @@ StatusOr<LoadedState> FaultStore::load() {
     trace_.add("store: injected load failure");
     return Status::error(Status::Code::io_error, "dst: injected load failure");
   }
-  auto s = inner_->load();
+  auto s = ForwardingStore::load();
   if (s.ok()) s->instance_tag = tag_;
   return s;
 }
@@ -22,7 +22,7 @@ Status FaultStore::commit(const WriteBatch& batch) {
                            batch.orders.size(), batch.events.size()));
     return Status::error(Status::Code::io_error, "dst: injected commit failure");
   }
-  Status st = inner_->commit(batch);
+  Status st = ForwardingStore::commit(batch);
   if (st.is_ok()) ++commits_;
   return st;
 }

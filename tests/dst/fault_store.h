@@ -12,15 +12,18 @@
 #include <string>
 
 #include "rng.h"
-#include "store/store.h"
+#include "store/forwarding_store.h"
 #include "trace.h"
 
 namespace orderly::dst {
 
-class FaultStore final : public Store {
+class FaultStore final : public ForwardingStore {
  public:
   FaultStore(std::unique_ptr<Store> inner, Rng& rng, Trace& trace, std::string instance_tag)
-      : inner_(std::move(inner)), rng_(rng), trace_(trace), tag_(std::move(instance_tag)) {}
+      : ForwardingStore(std::move(inner)),
+        rng_(rng),
+        trace_(trace),
+        tag_(std::move(instance_tag)) {}
 
   // Probabilities in per mille; 0 turns the fault off.
   void set_commit_failure_per_mille(int p) { commit_fail_pm_ = p; }
@@ -29,39 +32,11 @@ class FaultStore final : public Store {
   std::int64_t commits() const { return commits_; }
   std::int64_t failed_commits() const { return failed_commits_; }
   std::int64_t failed_loads() const { return failed_loads_; }
-  Store& inner() { return *inner_; }
 
   StatusOr<LoadedState> load() override;
   Status commit(const WriteBatch& batch) override;
 
-  StatusOr<std::optional<Order>> get_order(OrderId id) override { return inner_->get_order(id); }
-  StatusOr<std::optional<Order>> find_order_by_client_id(std::string_view cid) override {
-    return inner_->find_order_by_client_id(cid);
-  }
-  StatusOr<std::optional<Order>> find_order_by_broker_id(std::string_view bid) override {
-    return inner_->find_order_by_broker_id(bid);
-  }
-  StatusOr<std::vector<Order>> list_orders(const OrderFilter& filter) override {
-    return inner_->list_orders(filter);
-  }
-  StatusOr<std::optional<Trade>> get_trade(TradeId id) override { return inner_->get_trade(id); }
-  StatusOr<std::vector<Trade>> list_trades(int limit, int offset) override {
-    return inner_->list_trades(limit, offset);
-  }
-  StatusOr<std::vector<OrderEvent>> order_events(OrderId id) override {
-    return inner_->order_events(id);
-  }
-  StatusOr<std::vector<OrderEvent>> events_since(std::int64_t after_seq, int limit) override {
-    return inner_->events_since(after_seq, limit);
-  }
-  StatusOr<std::vector<Fill>> fills_for(OrderId id) override { return inner_->fills_for(id); }
-  StatusOr<std::vector<Alert>> list_alerts(bool active_only, int limit) override {
-    return inner_->list_alerts(active_only, limit);
-  }
-  StatusOr<std::vector<Position>> positions() override { return inner_->positions(); }
-
  private:
-  std::unique_ptr<Store> inner_;
   Rng& rng_;
   Trace& trace_;
   std::string tag_;
