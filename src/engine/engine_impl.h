@@ -295,6 +295,8 @@ class Engine::Impl {
   void clear_external_hold_if_gone(const std::string& symbol, Timestamp now);
   void on_send_result(const Pending& p, const CommandResult& r, Timestamp now);
   static bool wash_adjustable(const Order& o);
+  // Puts a loaded or restored exit back among wash_priced_exits_ when it stands off its own price.
+  void track_wash_priced(OrderId id);
   std::optional<Decimal> own_exit_price(const Order& o) const;
   std::optional<Decimal> wash_safe_price(const Order& o, std::optional<Decimal> own) const;
   void price_past_own_orders(Order& x, std::string& why);

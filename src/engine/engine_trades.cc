@@ -619,6 +619,13 @@ bool Engine::Impl::wash_adjustable(const Order& o) {
          (o.role == OrderRole::exit || o.role == OrderRole::take_profit);
 }
 
+void Engine::Impl::track_wash_priced(OrderId id) {
+  const Order& o = order_at(id);
+  if (wash_adjustable(o) && working_or_pending(o) && o.limit_price != own_exit_price(o)) {
+    wash_priced_exits_.insert(id);
+  }
+}
+
 // The exit's own price before any stepping around: none for a flatten (market), the trade's
 // take-profit for a take-profit alone.
 std::optional<Decimal> Engine::Impl::own_exit_price(const Order& o) const {

@@ -165,6 +165,10 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
     if (before) put_trade(*before); else erase_trade(id);
     if (!before || !is_terminal(before->state)) ended_trades_.erase(id);
   }
+  // Its reprice may be what rolled back (DST seed 4914527916: the flatten rested for good).
+  for (auto& [id, before] : txn_.orders_before) {
+    if (before) track_wash_priced(id);
+  }
   for (auto& [sym, before] : txn_.positions_before) {
     if (before) positions_[sym] = *before; else positions_.erase(sym);
   }
@@ -423,7 +427,7 @@ Status Engine::Impl::start(Timestamp now) {
   }
   for (auto& [id, o] : orders_) {
     order_index_[id] = &o;
-    if (wash_adjustable(o) && o.limit_price != own_exit_price(o)) wash_priced_exits_.insert(id);
+    track_wash_priced(id);
     by_symbol_[o.symbol].push_back(id);  // ascending: orders_ is ordered by id
     inflight_watch_.insert(id);
     note_committed_order(id);
