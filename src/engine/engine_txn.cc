@@ -111,6 +111,11 @@ Status Engine::Impl::finish(Timestamp now) {
   if (b.empty() == false) ++metrics_.commits;
   if (!st.is_ok()) {
     ++metrics_.commit_failures;
+    // What the trades of this batch decided (an exit placed for what a fill left) is lost with
+    // it, and nothing else may touch them again: they are stepped anew (DST seed 811797337: an
+    // OCO for the rest of a position rolled back, the trade stayed open without an exit).
+    for (const Order& o : b.orders) touched_trades_.insert(o.trade_id);
+    for (const Trade& t : b.trades) touched_trades_.insert(t.id);
     rollback();
     if (store_ok_) store_failing_since_ = now;
     store_ok_ = false;
