@@ -144,6 +144,7 @@ std::int64_t Engine::Impl::exit_reserve(Timestamp now) {
 struct Engine::Impl::ReleaseLimits {
   std::int64_t budget = 0;          // protective work, lookups, catch-ups: the whole budget
   std::int64_t background = 0;      // entries and sweeps: all but a tenth kept for protection
+  std::int64_t idle_polls = 0;      // polls beyond their share: a tenth short of `background`
   std::int64_t catch_up_share = 0;  // catch-ups of a minute at one per catch_up_spacing_ms
   std::int64_t catch_up_spacing_ms = 0;
   std::int64_t sweep_cap = 0;       // sweep pages of a minute
@@ -156,7 +157,9 @@ struct Engine::Impl::ReleaseLimits {
 Engine::Impl::ReleaseLimits Engine::Impl::release_limits() const {
   ReleaseLimits l;
   l.budget = rate_budget();
-  l.background = l.budget - std::max<std::int64_t>(1, l.budget / 10);
+  const std::int64_t tenth = std::max<std::int64_t>(1, l.budget / 10);
+  l.background = l.budget - tenth;
+  l.idle_polls = std::max<std::int64_t>(1, l.background - tenth);
   const std::int64_t spacing = std::max<std::int64_t>(1, cfg_.poll_interval_ms * 3 / 2);
   l.catch_up_share = std::max<std::int64_t>(
       1, std::min<std::int64_t>(l.budget / 3, (60'000 + spacing - 1) / spacing));
@@ -174,34 +177,45 @@ Engine::Impl::ReleaseLimits Engine::Impl::release_limits() const {
 // Whether `c` fits the budget now, `used` calls being in the last minute and `reserve` slots
 // kept for the exits of released entries:
 // - protective work and lookups: the whole budget and every in-flight slot;
-// - entries, then sweep pages: keep clear of a tenth of the budget, of the slots kept for
-//   exits, of the catch-ups' share and of one in-flight slot. A burst of entries thus never
-//   delays the exit of a filled position by more than one slot;
-// - the fill catch-up: the budget less the slots kept for exits; while entries wait, no more
-//   often than its share allows. The sync never pauses for a burst (issue 20: trading calls
-//   took the whole minute at once and no poll completed for up to two minutes).
+// - entries: keep clear of a tenth of the budget, of the slots kept for exits, of the
+//   catch-ups' share and of one in-flight slot. A burst of entries thus never delays the exit
+//   of a filled position by more than one slot;
+// - the fill catch-up within its share (one per catch_up_spacing_ms): the budget less the slots
+//   kept for exits. The sync never pauses for a burst (issue 20: trading calls took the whole
+//   minute at once and no poll completed for up to two minutes);
+// - sweep pages, and catch-ups beyond their share: idle slack only, a further tenth short of
+//   what entries may fill. A poll stays in the window for a minute once sent: filling the
+//   window with them made an entry queued next wait for them to age out (tens of seconds in
+//   the dashboard test, poll_interval_ms = 200) and took the tenth kept for protective work.
 bool Engine::Impl::fits(const Command& c, const ReleaseLimits& l, std::int64_t used,
                         std::int64_t reserve, Timestamp now) const {
   const auto inflight = static_cast<std::int64_t>(outstanding_);
-  // Catch-ups in the window free their slots for the next ones: counted once, as their share
-  // or as what they took beyond it.
-  const auto polls = static_cast<std::int64_t>(catchup_call_times_.size());
-  const bool entries_wait =
-      used - polls + reserve + std::max(polls, l.catch_up_share) >= l.background;
+  // The part of the catch-ups' share not used in the window is kept for them.
+  const std::int64_t unused_share = std::max<std::int64_t>(
+      0, l.catch_up_share - static_cast<std::int64_t>(catchup_call_times_.size()));
+  const std::int64_t committed = used + reserve + unused_share;
+  const bool entries_wait = committed >= l.background;
   switch (c.priority) {
     case CommandPriority::protective:
     case CommandPriority::lookup: return used < l.budget && inflight < l.inflight_cap;
     case CommandPriority::catch_up:
       if (used + reserve >= l.budget || inflight >= l.deferrable_inflight_cap) return false;
-      return !entries_wait || c.id != catchup_first_page_ || !last_catchup_release_ ||
-             now.ms_since(*last_catchup_release_) >= l.catch_up_spacing_ms;
+      return within_catchup_share(c, l, now) || committed < l.idle_polls;
     case CommandPriority::entry:
+      return !entries_wait && inflight < l.deferrable_inflight_cap;
     case CommandPriority::sweep:
-      if (entries_wait || inflight >= l.deferrable_inflight_cap) return false;
-      return c.priority != CommandPriority::sweep ||
+      return committed < l.idle_polls && inflight < l.deferrable_inflight_cap &&
              static_cast<std::int64_t>(sweep_call_times_.size()) < l.sweep_cap;
   }
   return false;
+}
+
+// A catch-up page released as part of the catch-ups' share (paced, counted in
+// catchup_call_times_); any other is idle slack, bounded like a sweep page.
+bool Engine::Impl::within_catchup_share(const Command& c, const ReleaseLimits& l,
+                                        Timestamp now) const {
+  return c.id != catchup_first_page_ || !last_catchup_release_ ||
+         now.ms_since(*last_catchup_release_) >= l.catch_up_spacing_ms;
 }
 
 static void drop_older_than_a_minute(std::deque<Timestamp>& times, Timestamp now) {
@@ -243,15 +257,15 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
       keep.push_back(std::move(c));
       continue;
     }
+    if (c.priority == CommandPriority::catch_up && within_catchup_share(c, l, now)) {
+      catchup_call_times_.push_back(now);
+      last_catchup_release_ = now;
+    }
     ++used;
     ++outstanding_;
     ++metrics_.rest_calls;
     call_times_.push_back(now);
     if (c.priority == CommandPriority::sweep) sweep_call_times_.push_back(now);
-    if (c.priority == CommandPriority::catch_up) {
-      catchup_call_times_.push_back(now);
-      last_catchup_release_ = now;
-    }
     if (c.priority == CommandPriority::entry && c.kind == CommandKind::submit) {
       entry_releases_.emplace_back(now, c.order_id);
       *reserve += awaits_first_exit(c.order_id) ? 1 : 0;

@@ -391,6 +391,7 @@ class Engine::Impl {
   std::int64_t exit_reserve(Timestamp now);
   struct ReleaseLimits;
   ReleaseLimits release_limits() const;
+  bool within_catchup_share(const Command& c, const ReleaseLimits& l, Timestamp now) const;
   bool replace_overtaken(const Command& c) const;
   void end_withheld_replaces(Timestamp now);
   bool fits(const Command& c, const ReleaseLimits& l, std::int64_t used, std::int64_t reserve,
@@ -489,8 +490,8 @@ class Engine::Impl {
   CommandId next_command_id_ = 0;
   std::deque<Timestamp> call_times_;
   std::deque<Timestamp> sweep_call_times_;  // sweep pages of the last minute (pacing only)
-  std::deque<Timestamp> catchup_call_times_;  // fill catch-up pages of the last minute
-  std::optional<Timestamp> last_catchup_release_;
+  std::deque<Timestamp> catchup_call_times_;  // catch-up pages of the last minute, in share
+  std::optional<Timestamp> last_catchup_release_;  // ... the last of them
   std::set<OrderId> withheld_replaces_;  // replacements take_commands did not send
   CommandId catchup_first_page_ = 0;  // the first page of the catch-up running (paced)
   std::deque<std::pair<Timestamp, OrderId>> entry_releases_;  // entry submits, last minute

@@ -40,6 +40,12 @@ struct Harness {
                                              [this](Timestamp) { pump(); });
   }
 
+  // A new runtime over the same store and broker, with `options` as changed since.
+  void reconfigure() {
+    rt = std::make_unique<SimulationRuntime>(store, broker, clock, options,
+                                             [this](Timestamp) { pump(); });
+  }
+
   void start() {
     ASSERT_TRUE(rt->start().is_ok());
     rt->on_connected();

@@ -87,11 +87,59 @@ TEST(EngineSweep, SweepIsFastWhileTheStreamIsDownAndSlowWhileHealthy) {
   EXPECT_EQ(h.engine().metrics().stream_reconnects, 2);
 }
 
+// Issue 20/14 (CI red in the dashboard test: poll every 200 ms, budget 190): with nothing
+// waiting, fill catch-ups took every slot of the minute that entries left, up to the whole
+// budget less the slots kept for the exits of resting entries; then a new entry waited for
+// those catch-ups to age out (tens of seconds) although they were only slack. Catch-ups beyond
+// their share now stop short of the slots kept for entries and for protective work. Virtual
+// time: entries queued after a minute of polling reach the broker within a few ticks.
+TEST(EngineRate, EntriesQueuedAfterAMinuteOfFastPollsGoOutWithinSeconds) {
+  auto resting = [](const std::string& symbol) {
+    TradeSpec s = spec(symbol, "1", "12.00");
+    s.entry_type = OrderType::limit;
+    s.entry_limit_price = Decimal::must("9.00");  // rests: an open order, its exits wait
+    return s;
+  };
+  for (const bool stream_down : {false, true}) {
+    SCOPED_TRACE(stream_down ? "stream down" : "stream healthy");
+    Harness h;
+    h.options.engine.poll_interval_ms = 200;
+    h.options.engine.idle_poll_interval_ms = 1000;
+    h.reconfigure();
+    h.start();
+    if (stream_down) {
+      h.stream_up = false;
+      h.rt->on_disconnected("network");
+      h.rt->settle();
+    }
+    h.run(40'000);
+    // Resting entries released half a minute ago: slots stay kept for their exits.
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE(h.rt->open_trade(resting("R" + std::to_string(i))).ok());
+    }
+    h.run(30'000);
+    const int submits_before = h.broker.submit_calls;
+    constexpr int kEntries = 5;
+    for (int i = 0; i < kEntries; ++i) {
+      ASSERT_TRUE(h.rt->open_trade(resting("Q" + std::to_string(i))).ok());
+    }
+    std::int64_t waited_ms = 0;
+    while (h.broker.submit_calls - submits_before < kEntries && waited_ms < 60'000) {
+      h.run(100);
+      waited_ms += 100;
+    }
+    EXPECT_EQ(h.broker.submit_calls - submits_before, kEntries);
+    // Before: 2.2 s healthy, 1.2 s with the stream down, and rate_limit_near raised by polls.
+    EXPECT_LE(waited_ms, 500) << "virtual ms until the last queued entry was sent";
+    EXPECT_LE(h.rt->health().rest_calls_last_minute, 190);
+    EXPECT_FALSE(h.has_alert(AlertKind::rate_limit_near)) << "polls took only the slack";
+  }
+}
+
 TEST(EngineReconcile, PositionDriftRaisesAMismatchWithBothSides) {
   Harness h;
   h.options.engine.reconcile_interval_ms = 5000;
-  h.rt = std::make_unique<SimulationRuntime>(h.store, h.broker, h.clock, h.options,
-                                             [&](Timestamp) { h.pump(); });
+  h.reconfigure();
   h.start();
   h.broker.position_qty["XOM"] = Decimal::must("5");  // bought outside orderly
   h.run(12'000);
@@ -118,8 +166,7 @@ TEST(EngineAlerts, RetryStormIsRaised) {
   h.options.engine.retry_storm_attempts = 5;
   h.options.engine.retry_base_ms = 10;
   h.options.engine.retry_cap_ms = 20;
-  h.rt = std::make_unique<SimulationRuntime>(h.store, h.broker, h.clock, h.options,
-                                             [&](Timestamp) { h.pump(); });
+  h.reconfigure();
   h.start();
   for (int i = 0; i < 20; ++i) {
     h.broker.submit_script.push_back(
