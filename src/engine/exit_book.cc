@@ -41,6 +41,13 @@ void SymbolBook::add(const Order& o, const Order* parent, bool guarded) {
     b.covers = b.covers && is_open_at_broker(parent->state) &&
                parent->state != OrderState::pending_cancel;
   }
+  // A bracket's legs sell only what their own entry bought: before it fills they cover no
+  // other trade's shares (DST seed 9100000000092: the held legs of a resting bracket counted
+  // as cover for a position whose exits were gone, and no alert was raised).
+  if (o.parent_order_id && parent->role == OrderRole::entry) {
+    b.remaining = Decimal::min(b.remaining, parent->filled_qty - o.filled_qty);
+    b.covers = b.covers && b.remaining.is_positive();
+  }
   // A held leg (or one we have not heard of yet: held with its group) is not checked (§5).
   b.checked = !(o.parent_order_id && (o.state == OrderState::held || is_local(o.state)));
   orders_.push_back(std::move(b));

@@ -64,6 +64,36 @@ TEST(SymbolBook, AnExitBeingCanceledOrNotYetSentCoversNothing) {
   EXPECT_TRUE(flat.is_protected()) << "flat needs no cover";
 }
 
+// Another trade holds 10 without exits; a bracket of ours rests beside it: its legs sell only
+// what its own entry buys.
+TEST(SymbolBook, ABracketsLegsCoverOnlyWhatItsOwnEntryFilled) {
+  auto book = [](const char* entry_filled) {
+    SymbolBook b;
+    b.add(filled_buy(1, "10"), nullptr);
+    Order e = order(2, OrderRole::entry, Side::buy, OrderType::limit, "32", OrderState::new_);
+    e.order_class = OrderClass::bracket;
+    e.filled_qty = D(entry_filled);
+    if (e.filled_qty == e.qty) e.state = OrderState::filled;
+    Order tp = order(3, OrderRole::take_profit, Side::sell, OrderType::limit, "32",
+                     e.state == OrderState::filled ? OrderState::new_ : OrderState::held);
+    tp.limit_price = D("11.00");
+    tp.parent_order_id = 2;
+    Order sl = order(4, OrderRole::stop_loss, Side::sell, OrderType::stop, "32", OrderState::held);
+    sl.stop_price = D("9.00");
+    sl.parent_order_id = 2;
+    b.add(e, nullptr);
+    b.add(tp, &e);
+    b.add(sl, &e);
+    return b;
+  };
+  EXPECT_EQ(book("0").covered(Side::sell), D("0"));
+  EXPECT_FALSE(book("0").is_protected()) << "held legs of a resting bracket cover nothing";
+  EXPECT_EQ(book("5").covered(Side::sell), D("5"));
+  EXPECT_FALSE(book("5").is_protected());
+  EXPECT_EQ(book("32").covered(Side::sell), D("32"));
+  EXPECT_FALSE(book("32").is_protected()) << "42 held, the bracket covers its own 32";
+}
+
 TEST(SymbolBook, WashRuleSeesOurActiveLimitButNotTheHeldStopLeg) {
   const SymbolBook b = long_with_oco();
   // A market buy meets the take-profit limit.
