@@ -37,7 +37,7 @@ class NullStore final : public Store {
   }
   Status commit(const WriteBatch& batch) override {
     benchmark::DoNotOptimize(batch.events.size());
-    return Status::ok();
+    return Status::success();
   }
   StatusOr<std::optional<Order>> get_order(OrderId) override { return std::optional<Order>(); }
   StatusOr<std::optional<Order>> find_order_by_client_id(std::string_view) override {

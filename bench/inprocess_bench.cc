@@ -308,7 +308,7 @@ Status write_history(Store& store, std::int64_t first, std::int64_t n) {
     }
     if (Status s = store.commit(batch); !s) return s;
   }
-  return Status::ok();
+  return Status::success();
 }
 
 int run_recovery() {
@@ -322,8 +322,8 @@ int run_recovery() {
     // Seeding: history first (ids 1..1M, closed), then the open orders through the engine.
     auto seed = SqliteStore::open(path, "bench");
     if (!seed.ok()) return 2;
-    (*seed)->exec_for_test("PRAGMA synchronous = OFF");
-    if (!write_history(**seed, 1, kHistory).is_ok()) return 2;
+    if (!(*seed)->exec_for_test("PRAGMA synchronous = OFF").ok()) return 2;
+    if (!write_history(**seed, 1, kHistory).ok()) return 2;
     World w(std::move(*seed));
     if (!seed_open_orders(w, kOpen)) return 2;
     w.store.reset();

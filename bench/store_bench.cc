@@ -66,7 +66,7 @@ std::unique_ptr<SqliteStore> seeded_store(const std::string& path, std::vector<O
     b.orders.push_back(orders.back());
     b.events.push_back(event_of(orders.back(), std::nullopt));
   }
-  if (!(*s)->commit(b).is_ok()) return nullptr;
+  if (!(*s)->commit(b).ok()) return nullptr;
   return std::move(*s);
 }
 
@@ -93,7 +93,7 @@ void BM_StoreAuditedChanges(benchmark::State& state) {
       b.events.push_back(event_of(o, from));
     }
     Status s = store->commit(b);
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       state.SkipWithError(s.to_string().c_str());
       return;
     }
@@ -195,7 +195,7 @@ void BM_LoadWithHistory(benchmark::State& state) {
   const std::int64_t history = state.range(0);
   const std::string fill = fmt_history(history);
   Status s = store.exec_for_test(fill);
-  if (!s.is_ok()) {
+  if (!s.ok()) {
     state.SkipWithError(s.to_string().c_str());
     return;
   }
@@ -204,7 +204,7 @@ void BM_LoadWithHistory(benchmark::State& state) {
     b.orders.push_back(make_order(id));
     b.events.push_back(event_of(b.orders.back(), std::nullopt));
   }
-  if (!store.commit(b).is_ok()) {
+  if (!store.commit(b).ok()) {
     state.SkipWithError("cannot add the open orders");
     return;
   }

@@ -63,7 +63,7 @@ class StoreLock {
     if (::ftruncate(fd_, 0) == 0) {
       [[maybe_unused]] auto n = ::write(fd_, pid.data(), pid.size());
     }
-    return Status::ok();
+    return Status::success();
   }
 
  private:

@@ -452,7 +452,7 @@ Status validate_api(const ApiConfig& api) {
     return invalid("api.public_reads = true is for a loopback-only set-up; api.listen '" +
                    api.listen + "' is reachable beyond this host");
   }
-  return Status::ok();
+  return Status::success();
 }
 
 Status validate_lease(const LeaseConfig& l) {
@@ -467,7 +467,7 @@ Status validate_lease(const LeaseConfig& l) {
                    ") must be below lease.ttl_ms - lease.safety_margin_ms (" +
                    num(l.ttl_ms - l.safety_margin_ms) + ")");
   }
-  return Status::ok();
+  return Status::success();
 }
 
 // One entry's own keys by the table, then its key pairs; names before anything else, because
@@ -487,7 +487,7 @@ Status validate_account(const AccountConfig& a, std::size_t index) {
   if (!a.secret_key.empty() && !a.secret_key_env.empty()) {
     return invalid(who + "give secret_key or secret_key_env, not both");
   }
-  return Status::ok();
+  return Status::success();
 }
 
 Status validate_accounts(const std::vector<AccountConfig>& accounts) {
@@ -508,7 +508,7 @@ Status validate_accounts(const std::vector<AccountConfig>& accounts) {
                      "' have the same key_id: one Alpaca account must be served by one entry");
     }
   }
-  return Status::ok();
+  return Status::success();
 }
 
 }  // namespace
@@ -620,14 +620,14 @@ StatusOr<std::vector<AccountConfig>> resolve_accounts(const Config& config, cons
   std::map<std::string, std::string> key_ids;
   for (AccountConfig a : config.accounts) {
     auto read = [&](const std::string& var, std::string& field, const char* key) -> Status {
-      if (var.empty()) return Status::ok();
+      if (var.empty()) return Status::success();
       auto v = env(var.c_str());
       if (!v || v->empty()) {
         return invalid("account '" + a.name + "': environment variable " + var + " (named by " +
                        key + ") is not set or empty");
       }
       field = *v;
-      return Status::ok();
+      return Status::success();
     };
     if (Status s = read(a.key_id_env, a.key_id, "key_id_env"); !s) return s;
     if (Status s = read(a.secret_key_env, a.secret_key, "secret_key_env"); !s) return s;

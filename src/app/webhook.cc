@@ -93,11 +93,11 @@ class AlertWebhook::Impl {
     for (int attempt = 1; attempt <= o_.attempts_max; ++attempt) {
       alpaca::HttpRequest req{"POST", target_, {{"Content-Type", "application/json"}}, body};
       auto result = transport_->send(req);
-      if (result.ok() && result.response().status >= 200 && result.response().status < 300) {
+      if (result.ok() && result.value().status >= 200 && result.value().status < 300) {
         return true;
       }
       spdlog::warn("alert webhook: attempt {} failed ({}); next in {} ms", attempt,
-                   result.ok() ? "HTTP " + std::to_string(result.response().status)
+                   result.ok() ? "HTTP " + std::to_string(result.value().status)
                                : result.error().message,
                    backoff);
       if (attempt == o_.attempts_max || !wait(backoff)) break;

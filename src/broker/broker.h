@@ -26,6 +26,7 @@
 
 #include "core/decimal.h"
 #include "core/order_state.h"
+#include "core/result.h"
 #include "core/time.h"
 #include "core/types.h"
 
@@ -225,23 +226,14 @@ struct UnreadableItem {
 };
 
 template <typename T>
-class BrokerResult {
+class [[nodiscard]] BrokerResult : public Result<T, BrokerError> {
  public:
-  BrokerResult(T value) : v_(std::move(value)) {}            // NOLINT
-  BrokerResult(BrokerError error) : v_(std::move(error)) {}  // NOLINT
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  const BrokerError& error() const { return std::get<1>(v_); }
+  using Result<T, BrokerError>::Result;
   // Elements skipped as unreadable (see UnreadableItem); empty for a clean answer.
   std::vector<UnreadableItem>& unreadable() { return unreadable_; }
   const std::vector<UnreadableItem>& unreadable() const { return unreadable_; }
 
  private:
-  std::variant<T, BrokerError> v_;
   std::vector<UnreadableItem> unreadable_;
 };
 

@@ -22,7 +22,7 @@ std::string_view to_string(Status::Code c) {
 }
 
 std::string Status::to_string() const {
-  if (is_ok()) return "ok";
+  if (ok()) return "ok";
   return std::string(orderly::to_string(code_)) + ": " + message_;
 }
 

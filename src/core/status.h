@@ -3,21 +3,24 @@
 
 #include <string>
 #include <utility>
-#include <variant>
+
+#include "core/result.h"
 
 namespace orderly {
 
-class Status {
+// [[nodiscard]]: an ignored error does not compile. The factory is `success()`, not `ok()`: a
+// static `ok()` beside a query let `s.ok()` compile on an error and read as true (issue 21).
+class [[nodiscard]] Status {
  public:
   enum class Code { ok, not_found, invalid_argument, corruption, io_error, disk_full, read_only,
                     busy, schema_too_new, conflict, unavailable, internal };
 
   Status() = default;
-  static Status ok() { return {}; }
+  static Status success() { return {}; }
   static Status error(Code c, std::string msg) { return Status(c, std::move(msg)); }
 
-  bool is_ok() const { return code_ == Code::ok; }
-  explicit operator bool() const { return is_ok(); }
+  bool ok() const { return code_ == Code::ok; }
+  explicit operator bool() const { return ok(); }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string to_string() const;
@@ -32,25 +35,14 @@ std::string_view to_string(Status::Code c);
 
 // A value or a Status.
 template <typename T>
-class StatusOr {
+class [[nodiscard]] StatusOr : public Result<T, Status> {
  public:
-  StatusOr(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  StatusOr(Status s) : v_(std::move(s)) {}     // NOLINT
-  bool ok() const { return std::holds_alternative<T>(v_); }
-  explicit operator bool() const { return ok(); }
+  using Result<T, Status>::Result;
+  // The error, or an ok Status when there is a value.
   const Status& status() const {
     static const Status kOk;
-    return ok() ? kOk : std::get<Status>(v_);
+    return this->ok() ? kOk : this->error();
   }
-  T& value() { return std::get<T>(v_); }
-  const T& value() const { return std::get<T>(v_); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  T& operator*() { return value(); }
-  const T& operator*() const { return value(); }
-
- private:
-  std::variant<T, Status> v_;
 };
 
 }  // namespace orderly

@@ -307,7 +307,7 @@ void Engine::Impl::on_result(CommandId id, CommandResult r, Timestamp now) {
   }
   drain_held_back(now);
   run_submitter(now);
-  finish(now);
+  finish_input(now);
 }
 
 void Engine::Impl::drain_held_back(Timestamp now) {
@@ -339,7 +339,7 @@ void Engine::Impl::guarded(std::string_view input, Timestamp now, F&& body) {
                                    input, e.what()));
     begin();
     begin_full_resync(now);
-    finish(now);
+    finish_input(now);
   }
 }
 
@@ -399,7 +399,7 @@ void Engine::on_trade_update(const TradeUpdate& update, Timestamp now) {
     impl_->begin();
     impl_->on_trade_update(update, key, now);
     impl_->run_submitter(now);
-    impl_->finish(now);
+    impl_->finish_input(now);
   });
 }
 
@@ -408,7 +408,7 @@ void Engine::on_stream_connected(Timestamp now) {
   impl_->guarded("stream connected", now, [&] {
     impl_->begin();
     impl_->on_stream_connected(now);
-    impl_->finish(now);
+    impl_->finish_input(now);
   });
 }
 
@@ -417,7 +417,7 @@ void Engine::on_stream_disconnected(std::string_view reason, Timestamp now) {
   impl_->guarded("stream disconnected", now, [&] {
     impl_->begin();
     impl_->on_stream_disconnected(reason, now);
-    impl_->finish(now);
+    impl_->finish_input(now);
   });
 }
 
@@ -426,7 +426,7 @@ void Engine::on_broker_reachability(bool reachable, std::string_view detail, Tim
   impl_->guarded("broker reachability", now, [&] {
     impl_->begin();
     impl_->on_broker_reachability(reachable, detail, now);
-    impl_->finish(now);
+    impl_->finish_input(now);
   });
 }
 
@@ -434,14 +434,14 @@ void Engine::on_stream_unreadable(std::string raw, std::string reason, Timestamp
   impl_->last_now_ = now;
   impl_->begin();
   impl_->on_stream_unreadable(std::move(raw), std::move(reason), now);
-  impl_->finish(now);
+  impl_->finish_input(now);
 }
 
 void Engine::on_tick(Timestamp now) {
   impl_->guarded("tick", now, [&] {
     impl_->begin();
     impl_->on_tick(now);
-    impl_->finish(now);
+    impl_->finish_input(now);
   });
 }
 

@@ -598,7 +598,7 @@ void Engine::Impl::finish_reconcile_if_done(Timestamp) {
   if (!reconcile_requested_) return;
   if (sweep_running_ || catchup_running_ || positions_inflight_) return;
   reconcile_requested_ = false;
-  report_.status = Status::ok();
+  report_.status = Status::success();
   finished_report_ = report_;
 }
 
@@ -608,7 +608,7 @@ void Engine::Impl::request_reconcile(bool, Timestamp now) {
   report_ = ReconcileReport{};
   external_seen_.clear();
   begin_full_resync(now);
-  finish(now);
+  finish_input(now);
 }
 
 void Engine::Impl::on_tick(Timestamp now) {

@@ -92,7 +92,7 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   touched_trades_.insert(t.id);
   run_submitter(now);
   Status st = finish(now);
-  if (!st.is_ok()) return st;
+  if (!st.ok()) return st;
   return trades_.at(t.id);
 }
 
@@ -202,7 +202,7 @@ StatusOr<std::vector<TradeId>> Engine::Impl::close_all(Timestamp now) {
     closing.push_back(id);
   }
   run_submitter(now);
-  if (Status st = finish(now); !st.is_ok()) return st;
+  if (Status st = finish(now); !st.ok()) return st;
   return closing;
 }
 

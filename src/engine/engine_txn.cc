@@ -106,10 +106,10 @@ Status Engine::Impl::finish(Timestamp now) {
   b.events.insert(b.events.end(), std::make_move_iterator(txn_.events.begin()),
                   std::make_move_iterator(txn_.events.end()));
   b.fills = std::move(txn_.fills);
-  if (b.empty() && txn_.staged.empty()) return Status::ok();
-  Status st = b.empty() ? Status::ok() : store_.commit(b);
+  if (b.empty() && txn_.staged.empty()) return Status::success();
+  Status st = b.empty() ? Status::success() : store_.commit(b);
   if (b.empty() == false) ++metrics_.commits;
-  if (!st.is_ok()) {
+  if (!st.ok()) {
     ++metrics_.commit_failures;
     // What the trades of this batch decided (an exit placed for what a fill left) is lost with
     // it, and nothing else may touch them again: they are stepped anew (DST seed 811797337: an
@@ -139,7 +139,7 @@ Status Engine::Impl::finish(Timestamp now) {
   }
   for (auto& c : txn_.staged) queue_.push_back(std::move(c));
   txn_.staged.clear();
-  return Status::ok();
+  return Status::success();
 }
 
 void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
@@ -413,7 +413,7 @@ Status Engine::Impl::start(Timestamp now) {
     return loaded.status();
   }
   LoadedState& s = loaded.value();
-  if (Status st = load_linked(s); !st.is_ok()) {
+  if (Status st = load_linked(s); !st.ok()) {
     store_ok_ = false;
     store_error_ = st.message();
     return st;
@@ -494,7 +494,7 @@ Status Engine::Impl::load_linked(LoadedState& s) {
     }
   }
   // orders_ is walked by id: the order of this vector does not matter.
-  return Status::ok();
+  return Status::success();
 }
 
 void Engine::Impl::report_anomaly(const std::string& what, Timestamp now) {

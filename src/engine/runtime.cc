@@ -57,13 +57,13 @@ class SimulationRuntime::Impl {
   Status start() {
     engine_ = std::make_unique<Engine>(store_, options_.engine);
     Status st = engine_->start(clock_.now());
-    if (!st.is_ok()) {
+    if (!st.ok()) {
       engine_.reset();
       return st;
     }
     if (stream_connected_) engine_->on_stream_connected(clock_.now());
     settle();
-    return Status::ok();
+    return Status::success();
   }
 
   void crash() {
@@ -276,7 +276,7 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
 
   Status start() {
     Status st = engine_.start(clock_.now());
-    if (!st.is_ok()) return st;
+    if (!st.ok()) return st;
     snapshot();
     running_ = true;
     {
@@ -288,7 +288,7 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
       workers_.emplace_back([this] { worker_loop(); });
     }
     if (stream_) stream_->start(*this);
-    return Status::ok();
+    return Status::success();
   }
 
   void stop() {

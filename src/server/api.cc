@@ -892,10 +892,10 @@ HttpResponse Api::Routes::reconcile(const Call& c) {
                    {"fills_adopted", rep.fills_adopted},
                    {"position_mismatches", rep.position_mismatches},
                    {"findings", std::move(findings)},
-                   {"ok", rep.status.is_ok()},
-                   {"error", rep.status.is_ok() ? json::value(nullptr)
+                   {"ok", rep.status.ok()},
+                   {"error", rep.status.ok() ? json::value(nullptr)
                                                 : json::value(rep.status.message())}};
-  return json_response(rep.status.is_ok() ? 200 : 503, out);
+  return json_response(rep.status.ok() ? 200 : 503, out);
 }
 
 // POST /api/trades after authorization. With a client_trade_id the key is looked up and the

@@ -97,7 +97,7 @@ class HttpServer::Impl {
     port_ = acceptor_.local_endpoint().port();
     asio::co_spawn(ioc_, accept_loop(), asio::detached);
     for (int i = 0; i < std::max(1, o_.threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
-    return Status::ok();
+    return Status::success();
   }
 
   std::uint16_t port() const { return port_; }

@@ -13,9 +13,9 @@ class LocalLease final : public AccountLease {
       : account_(std::move(account)), options_(std::move(options)) {
     if (options_.owner.empty()) options_.owner = "local";
   }
-  Status try_acquire() override { return Status::ok(); }
-  Status renew() override { return Status::ok(); }
-  Status release() override { return Status::ok(); }
+  Status try_acquire() override { return Status::success(); }
+  Status renew() override { return Status::success(); }
+  Status release() override { return Status::success(); }
   bool held() const override { return true; }
   std::int64_t token() const override { return 1; }
   const std::string& account() const override { return account_; }

@@ -119,7 +119,7 @@ class Store {
   // process owns exclusively (sqlite: one process per file) may ignore it.
   virtual Status bind_lease(std::shared_ptr<const AccountLease> lease) {
     (void)lease;
-    return Status::ok();
+    return Status::success();
   }
 };
 

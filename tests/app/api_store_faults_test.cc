@@ -45,7 +45,7 @@ class FaultyStore final : public Store {
     return inner_.load(); }
   Status commit(const WriteBatch& batch) override {
     wait_thawed();
-    return refusal_.is_ok() ? inner_.commit(batch) : refusal_;
+    return refusal_.ok() ? inner_.commit(batch) : refusal_;
   }
   StatusOr<std::optional<Order>> get_order(OrderId id) override {
     wait_thawed();
@@ -115,7 +115,7 @@ class ApiStoreFaults : public ::testing::Test {
     options.access.token = kToken;
     options.read_deadline_ms = 300;
     server = std::make_unique<HttpServer>(api, options);
-    ASSERT_TRUE(server->start().is_ok());
+    ASSERT_TRUE(server->start().ok());
     endpoint.port = server->port();
     endpoint.token = kToken;
   }
@@ -185,7 +185,7 @@ TEST_F(ApiStoreFaults, ALostLeaseIs503NamingTheLease) {
   ASSERT_TRUE(canceled.ok());
   EXPECT_EQ(canceled->status, 503) << canceled->body;
   // The idempotency mismatch keeps its 409.
-  store.refuse_commits(Status::ok());
+  store.refuse_commits(Status::success());
   auto keyed = call("POST", "/api/trades",
                     R"({"symbol":"STWD","qty":"37","take_profit":{"percent":"2"},)"
                     R"("client_trade_id":"k1"})");

@@ -270,7 +270,7 @@ TEST_F(ApiTest, AlertsHealthMetricsReconcile) {
   a.subject = "STWD";
   a.message = "local 0, broker 37";
   b.alerts.push_back(a);
-  ASSERT_TRUE(store.commit(b).is_ok());
+  ASSERT_TRUE(store.commit(b).ok());
   auto alerts = parse(call("GET", "/api/alerts?active=true")).as_array();
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].at("kind").as_string(), "reconciliation_mismatch");

@@ -93,7 +93,7 @@ TEST(Forensics, StoreWithOnlyExternalHoldsHasNoRows) {
   e.to = OrderState::submit_failed;
   e.payload = R"({"code":40310000,"related_orders":["someone-else"],"symbol":"STWD"})";
   batch.events.push_back(e);
-  ASSERT_TRUE(store.commit(batch).is_ok());
+  ASSERT_TRUE(store.commit(batch).ok());
   auto r = analyze_store(store);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->rows.empty());
@@ -116,7 +116,7 @@ TEST(Forensics, StoreFindsSelfInflictedErrors) {
   e.to = OrderState::submit_failed;
   e.payload = R"({"status":403,"body":{"code":40310000,"related_orders":["ours-1"],"symbol":"STWD"}})";
   batch.events.push_back(e);
-  ASSERT_TRUE(store.commit(batch).is_ok());
+  ASSERT_TRUE(store.commit(batch).ok());
   auto r = analyze_store(store);
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->rows.size(), 1u);

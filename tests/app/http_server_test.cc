@@ -61,7 +61,7 @@ class HttpServerTest : public ::testing::Test {
     options.sse_poll_ms = 50;
     if (!custom_access) options.access.token = kToken;
     server = std::make_unique<HttpServer>(api, options);
-    ASSERT_TRUE(server->start().is_ok());
+    ASSERT_TRUE(server->start().ok());
     endpoint.port = server->port();
     endpoint.token = kToken;
   }

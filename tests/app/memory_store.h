@@ -31,7 +31,7 @@ class MemoryStore final : public Store {
     }
     for (const auto& a : batch.alerts) upsert(alerts_, a, [&](const Alert& x) { return x.id == a.id; });
     for (const auto& f : batch.fills) fills_.push_back(f);
-    return Status::ok();
+    return Status::success();
   }
   StatusOr<std::optional<Order>> get_order(OrderId id) override {
     return find_order([&](const Order& o) { return o.id == id; });

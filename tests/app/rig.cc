@@ -98,8 +98,8 @@ app::ApiReply Sim::call(const std::string& method, const std::string& target,
     out.body = r.error().message;
     return out;
   }
-  out.status = r.response().status;
-  out.body = std::move(r.response().body);
+  out.status = r.value().status;
+  out.body = std::move(r.value().body);
   return out;
 }
 

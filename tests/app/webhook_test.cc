@@ -103,7 +103,7 @@ Alert alert(std::int64_t id, AlertKind kind, std::string subject, bool cleared) 
 void put(Store& store, const Alert& a) {
   WriteBatch b;
   b.alerts.push_back(a);
-  ASSERT_TRUE(store.commit(b).is_ok());
+  ASSERT_TRUE(store.commit(b).ok());
 }
 
 TEST(AlertWebhook, PostsRaisedThenClearedAndRetriesFailures) {

@@ -83,9 +83,9 @@ TEST(BeastTransport, RatelimitHeadersAreRead) {
   auto c = client(server.url());
   auto r = c.transport->send(HttpRequest{"GET", "/v2/clock", {}, ""});
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(r.response().ratelimit_limit, 200);
-  EXPECT_EQ(r.response().ratelimit_remaining, 7);
-  EXPECT_EQ(r.response().ratelimit_reset_s, 1679411617);
+  EXPECT_EQ(r.value().ratelimit_limit, 200);
+  EXPECT_EQ(r.value().ratelimit_remaining, 7);
+  EXPECT_EQ(r.value().ratelimit_reset_s, 1679411617);
 }
 
 TEST(BeastTransport, ServerClosingAnIdleConnectionIsReconnectedTransparently) {

@@ -50,7 +50,7 @@ class HandTradedAccount final : public alpaca::HttpTransport {
   alpaca::TransportResult send(const alpaca::HttpRequest& request) override {
     alpaca::TransportResult r = inner_.send(request);
     if (!r.ok()) return r;
-    alpaca::HttpResponse& response = r.response();
+    alpaca::HttpResponse& response = r.value();
     if (request.method == "GET" && request.target.starts_with("/v2/orders?")) {
       ++order_pages;
       if (hand_traded && response.status == 200) {
@@ -130,7 +130,7 @@ struct Account {
                                                     exchange->advance(now);
                                                     stream->pump(now);
                                                   });
-    ASSERT_TRUE(runtime->start().is_ok());
+    ASSERT_TRUE(runtime->start().ok());
     stream->start(*runtime);
   }
 
@@ -198,7 +198,7 @@ TEST(HandTradedAccount, AnOptionsOrderAndAnUnreadableOneOnEverySweepPageLeaveSyn
   EXPECT_NE(a.runtime->metrics_text().find("orderly_broker_unreadable_total"), std::string::npos);
   // Reconcile reads the same pages and positions (with the crypto one) and finishes.
   ReconcileReport report = a.runtime->reconcile(false);
-  EXPECT_TRUE(report.status.is_ok()) << report.status.to_string();
+  EXPECT_TRUE(report.status.ok()) << report.status.to_string();
 }
 
 TEST(HandTradedAccount, AnUnreadableStreamMessageIsCountedAndLooksForFillsAtOnce) {

@@ -72,7 +72,7 @@ TEST(RateLimitedTransport, A429BlocksUntilTheServersReset) {
   auto transport = limited(inner, 200, t);
   auto first = transport->send({"GET", "/v2/clock", {}, {}});
   ASSERT_TRUE(first.ok());
-  EXPECT_EQ(first.response().status, 429);  // passed through: AlpacaBroker classifies it
+  EXPECT_EQ(first.value().status, 429);  // passed through: AlpacaBroker classifies it
   ASSERT_TRUE(transport->send({"GET", "/v2/clock", {}, {}}).ok());
   EXPECT_EQ(t.slept, 7'000ms);
 }

@@ -48,7 +48,7 @@ class SimIntegration : public ::testing::Test {
                                            {"Content-Type", "application/json"}},
                                           body});
     ASSERT_TRUE(r.ok()) << r.error().message;
-    ASSERT_LT(r.response().status, 300) << target << ": " << r.response().body;
+    ASSERT_LT(r.value().status, 300) << target << ": " << r.value().body;
   }
 
   std::unique_ptr<AlpacaStream> stream() {

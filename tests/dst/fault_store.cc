@@ -23,7 +23,7 @@ Status FaultStore::commit(const WriteBatch& batch) {
     return Status::error(Status::Code::io_error, "dst: injected commit failure");
   }
   Status st = ForwardingStore::commit(batch);
-  if (st.is_ok()) ++commits_;
+  if (st.ok()) ++commits_;
   return st;
 }
 

@@ -263,7 +263,7 @@ Status World::setup() {
   rt_->on_connected();
   runtime_thinks_up_ = true;
   ensure_running();
-  return Status::ok();
+  return Status::success();
 }
 
 void World::ensure_running() {
@@ -277,8 +277,8 @@ void World::ensure_running() {
     runtime_thinks_up_ = true;
   }
   Status st = rt_->start();
-  trace_.add(st.is_ok() ? std::string("engine started") : "engine start failed: " + st.message());
-  if (!st.is_ok()) {
+  trace_.add(st.ok() ? std::string("engine started") : "engine start failed: " + st.message());
+  if (!st.ok()) {
     ++result_.coverage["store:load_failed"];
     restart_at_ = now().plus_ms(rng_.range(100, 2000));
   } else if (!rt_->running()) {
@@ -474,7 +474,7 @@ void World::cancel_trade() {
   if (live.empty()) return;
   const TradeId id = rng_.pick(live);
   Status st = rt_->cancel_trade(id);
-  trace_.add(fmt::format("cancel_trade {} -> {}", id, st.is_ok() ? "ok" : st.message()));
+  trace_.add(fmt::format("cancel_trade {} -> {}", id, st.ok() ? "ok" : st.message()));
   if (!rt_->running()) note_crash_at_command("in cancel_trade");
 }
 
@@ -545,7 +545,7 @@ void World::check_continuous() {
 }
 
 RunResult World::run() {
-  if (Status st = setup(); !st.is_ok()) {
+  if (Status st = setup(); !st.ok()) {
     result_.violations.push_back({"setup", st.message()});
     return std::move(result_);
   }

@@ -417,7 +417,7 @@ TEST(EngineTrade, CancelTradeCancelsExitsThenFlattens) {
   TradeId t = open(h, spec("STWD", "37", "21.50", "19.00"));
   h.broker.fill(entry_bid(h, t), Decimal::must("37"), Decimal::must("20.00"));
   h.run(500);
-  ASSERT_TRUE(h.rt->cancel_trade(t).is_ok());
+  ASSERT_TRUE(h.rt->cancel_trade(t).ok());
   h.run(1000);
   auto x = h.find(t, OrderRole::exit);
   ASSERT_TRUE(x && x->broker_order_id);
@@ -521,7 +521,7 @@ TEST(EngineInput, BadTradeSpecIsRefusedAndRecordsNothing) {
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::invalid_argument);
   EXPECT_TRUE(h.store.trades.empty());
-  EXPECT_FALSE(h.rt->cancel_trade(999).is_ok());
+  EXPECT_FALSE(h.rt->cancel_trade(999).ok());
 }
 
 }  // namespace
@@ -547,7 +547,7 @@ TEST(EngineTrade, CancelEntryRefusesAHeldPositionAndARacingFillKeepsItsExits) {
   TradeId racing = open(h, spec("EPD", "10", "31.50", "29.00"));
   h.drop = [](const TradeUpdate& u) { return u.event == "partial_fill"; };
   h.broker.fill(entry_bid(h, racing), Decimal::must("4"), Decimal::must("30.00"));
-  ASSERT_TRUE(h.rt->cancel_entry(racing).is_ok());
+  ASSERT_TRUE(h.rt->cancel_entry(racing).ok());
   h.run(5000);
   auto entry = h.find(racing, OrderRole::entry);
   ASSERT_TRUE(entry);

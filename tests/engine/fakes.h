@@ -68,7 +68,7 @@ class MemStore final : public Store {
     for (auto& p : b.positions) positions_[p.symbol] = p;
     for (auto& a : b.alerts) alerts[a.id] = a;
     for (auto& [k, v] : b.sync_state) sync[k] = v;
-    return Status::ok();
+    return Status::success();
   }
 
   StatusOr<std::optional<Order>> get_order(OrderId id) override {

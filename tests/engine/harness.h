@@ -47,7 +47,7 @@ struct Harness {
   }
 
   void start() {
-    ASSERT_TRUE(rt->start().is_ok());
+    ASSERT_TRUE(rt->start().ok());
     rt->on_connected();
     rt->settle();
   }
@@ -55,7 +55,7 @@ struct Harness {
   void restart() {
     rt->crash();
     delivered = broker.emitted.size();  // a dead engine hears nothing
-    ASSERT_TRUE(rt->start().is_ok());
+    ASSERT_TRUE(rt->start().ok());
     rt->settle();
   }
 

@@ -63,7 +63,7 @@ TEST(EngineRobustness, LegOfAnEndedTradeIsLoadedWithItsParent) {
   stored_leg.state = OrderState::created;
   stored_leg.broker_order_id.reset();
   h.clock.advance_ms(10'000);
-  ASSERT_TRUE(h.rt->start().is_ok());
+  ASSERT_TRUE(h.rt->start().ok());
   h.rt->settle();
   h.run(10'000);  // ticks: the unresolved leg is looked at
   EXPECT_TRUE(h.engine().order(entry->id).has_value()) << "the parent is held with its leg";

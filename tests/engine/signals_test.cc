@@ -391,7 +391,7 @@ TEST(ThreadedRuntimeHealth, AnswersWhileTheStoreIsFrozen) {
   RuntimeOptions options;
   options.health_deadline_ms = 100;
   ThreadedRuntime rt(store, broker, nullptr, clock, options);
-  ASSERT_TRUE(rt.start().is_ok());
+  ASSERT_TRUE(rt.start().ok());
   store.freeze();
   std::thread opener([&] { (void)rt.open_trade(spec("F", "1", "12.00")); });
   ASSERT_TRUE(wait_until([&] { return store.waiting(); }));
@@ -423,7 +423,7 @@ TEST(ThreadedRuntimeBroker, ADeadBrokerIsProbedOncePerBackoffStep) {
   options.engine.idle_poll_interval_ms = 20;
   options.broker_backoff = {50, 400};
   ThreadedRuntime rt(store, broker, nullptr, clock, options);
-  ASSERT_TRUE(rt.start().is_ok());
+  ASSERT_TRUE(rt.start().ok());
   ASSERT_TRUE(wait_until([&] { return broker.calls > 20; })) << "polling every 20 ms";
   broker.dead = true;
   const int before = broker.calls;
@@ -488,7 +488,7 @@ TEST(EngineReconcile, OurOrdersTheStoreLacksAreAdoptedOrReported) {
   auto t = h.rt->open_trade(spec("A", "1", "12.00"));
   ASSERT_TRUE(t.ok());
   h.run(500);
-  ASSERT_TRUE(h.rt->cancel_trade(t->id).is_ok());
+  ASSERT_TRUE(h.rt->cancel_trade(t->id).ok());
   h.run(400'000);  // ended and quiet: its orders leave memory
   ASSERT_FALSE(h.trade(t->id).has_value());
   auto plant = [&](TradeId trade) {

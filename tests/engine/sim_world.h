@@ -96,7 +96,7 @@ struct SimWorld {
     store = std::move(*s);
     rt = std::make_unique<SimulationRuntime>(*store, broker, clock, options,
                                              [this](Timestamp now) { advance(now); });
-    ASSERT_TRUE(rt->start().is_ok());
+    ASSERT_TRUE(rt->start().ok());
     rt->on_connected();
     rt->settle();
   }

@@ -154,7 +154,7 @@ TEST(EngineReconcile, PositionDriftRaisesAMismatchWithBothSides) {
   }
   EXPECT_TRUE(both_sides);
   ReconcileReport r = h.rt->reconcile(true);
-  EXPECT_TRUE(r.status.is_ok());
+  EXPECT_TRUE(r.status.ok());
   EXPECT_EQ(r.position_mismatches, 1);
   h.broker.position_qty["XOM"] = Decimal();
   h.run(12'000);
@@ -172,7 +172,7 @@ TEST(EngineAlerts, RetryStormIsRaised) {
     h.broker.submit_script.push_back(
         {FakeBroker::error(BrokerError::Kind::not_sent, 0, 0, "connect"), false});
   }
-  h.rt->open_trade(spec("F", "1", "12.00"));
+  ASSERT_TRUE(h.rt->open_trade(spec("F", "1", "12.00")).ok());
   h.run(2000);
   EXPECT_TRUE(h.has_alert(AlertKind::retry_storm));
 }
@@ -229,7 +229,7 @@ TEST(ThreadedRuntime, SubmitsAndSyncsOnWorkerThreads) {
   options.tick_ms = 20;
   options.engine.poll_interval_ms = 50;
   ThreadedRuntime rt(store, locked, nullptr, clock, options);
-  ASSERT_TRUE(rt.start().is_ok());
+  ASSERT_TRUE(rt.start().ok());
   auto t = rt.open_trade(spec("F", "3", "12.00"));
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(store.trades.count(t->id), 1u) << "committed before open_trade returned";
@@ -266,7 +266,7 @@ TEST(ThreadedRuntime, SubmitsAndSyncsOnWorkerThreads) {
   ASSERT_EQ(positions.size(), 1u);
   EXPECT_EQ(positions[0].local_qty, Decimal::must("3"));
   ReconcileReport report = rt.reconcile(false);
-  EXPECT_TRUE(report.status.is_ok()) << report.status.to_string();
+  EXPECT_TRUE(report.status.ok()) << report.status.to_string();
   rt.stop();
   std::lock_guard lk(locked.mu);
   for (auto& [cid, n] : broker.created_per_client_id) EXPECT_EQ(n, 1) << cid;
@@ -285,7 +285,7 @@ TEST(ThreadedRuntime, CallsRacingStopAreAnsweredNotLost) {
   std::mt19937 rng(7);
   for (int round = 0; round < 300; ++round) {
     ThreadedRuntime rt(store, broker, nullptr, clock, options);
-    ASSERT_TRUE(rt.start().is_ok());
+    ASSERT_TRUE(rt.start().ok());
     std::atomic<int> answered = 0;
     std::vector<std::thread> callers;
     for (int c = 0; c < 3; ++c) {

@@ -69,7 +69,7 @@ TEST(WashTrade, FlattenStepsPastOurRestingEntryAndFillsAtTheMarket) {
   SimWorld w(7);
   const auto [held, resting] = hold_f_beside_a_resting_buy(w);
 
-  ASSERT_TRUE(w.rt->cancel_trade(held).is_ok());
+  ASSERT_TRUE(w.rt->cancel_trade(held).ok());
   w.run(3'000);
 
   EXPECT_EQ(trade_state(w, held), TradeState::closed);
@@ -95,7 +95,7 @@ TEST(WashTrade, PricedFlattenGoesBackToMarketOnceOurEntryIsGone) {
                 R"({"rules":[{"on":"http","action":"status","p":1.0,"status":503,)"
                 R"("route":"POST /v2/orders"}]})"),
             "");
-  ASSERT_TRUE(w.rt->cancel_trade(held).is_ok());
+  ASSERT_TRUE(w.rt->cancel_trade(held).ok());
   w.run(2'000);
   w.set_price("F", "9.40");
   w.run(2'000);

@@ -61,7 +61,7 @@ OrderState next_state(OrderState s) {
       b.events.back().payload = std::string(rng() % 2000, 'p');
       moved.push_back(i);
     }
-    if (!store.commit(b).is_ok()) _exit(4);
+    if (!store.commit(b).ok()) _exit(4);
     std::erase_if(open, [](const Order& o) { return is_terminal(o.state); });
     open.insert(open.end(), created.begin(), created.end());
     const char ack = 'x';

@@ -52,9 +52,9 @@ std::unique_ptr<Store> store_or_die(const std::string& url, const std::string& a
 class FrozenLease final : public AccountLease {
  public:
   FrozenLease(std::string account, std::int64_t token) : account_(std::move(account)), token_(token) {}
-  Status try_acquire() override { return Status::ok(); }
-  Status renew() override { return Status::ok(); }
-  Status release() override { return Status::ok(); }
+  Status try_acquire() override { return Status::success(); }
+  Status renew() override { return Status::success(); }
+  Status release() override { return Status::success(); }
   bool held() const override { return true; }
   std::int64_t token() const override { return token_; }
   const std::string& account() const override { return account_; }
@@ -73,23 +73,23 @@ TEST(PgLease, SecondOwnerIsRefusedUntilTheFirstReleases) {
   auto a = lease_or_die(url, "acct", short_lease("A"));
   auto b = lease_or_die(url, "acct", short_lease("B"));
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(a->try_acquire().is_ok());
+  ASSERT_TRUE(a->try_acquire().ok());
   EXPECT_TRUE(a->held());
   Status busy = b->try_acquire();
   EXPECT_EQ(busy.code(), Status::Code::busy);
   EXPECT_NE(busy.message().find("A (token 1"), std::string::npos) << busy.message();
   EXPECT_FALSE(b->held());
 
-  ASSERT_TRUE(a->renew().is_ok());
-  ASSERT_TRUE(a->release().is_ok());
+  ASSERT_TRUE(a->renew().ok());
+  ASSERT_TRUE(a->release().ok());
   EXPECT_FALSE(a->held());
-  ASSERT_TRUE(b->acquire(10'000).is_ok());
+  ASSERT_TRUE(b->acquire(10'000).ok());
   EXPECT_GT(b->token(), a->token());
   EXPECT_EQ(a->renew().code(), Status::Code::conflict);
 
   // Other accounts are independent.
   auto c = lease_or_die(url, "other", short_lease("A"));
-  ASSERT_TRUE(c && c->try_acquire().is_ok());
+  ASSERT_TRUE(c && c->try_acquire().ok());
 }
 
 TEST(PgLease, ExpiredOwnerIsTakenOverAndItsLateCommitIsFenced) {
@@ -97,11 +97,11 @@ TEST(PgLease, ExpiredOwnerIsTakenOverAndItsLateCommitIsFenced) {
   auto a = lease_or_die(url, "acct", short_lease("A"));
   auto b = lease_or_die(url, "acct", short_lease("B"));
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(a->try_acquire().is_ok());
+  ASSERT_TRUE(a->try_acquire().ok());
   auto store_a = store_or_die(url, "acct");
   ASSERT_TRUE(store_a);
-  ASSERT_TRUE(store_a->bind_lease(a).is_ok());
-  ASSERT_TRUE(store_a->commit(pg_order_batch(1, "by A")).is_ok());
+  ASSERT_TRUE(store_a->bind_lease(a).ok());
+  ASSERT_TRUE(store_a->commit(pg_order_batch(1, "by A")).ok());
   const std::int64_t token_a = a->token();
 
   // A stops renewing (paused, partitioned). Its own deadline ends before the database's expiry.
@@ -113,13 +113,13 @@ TEST(PgLease, ExpiredOwnerIsTakenOverAndItsLateCommitIsFenced) {
   Status local = store_a->commit(pg_order_batch(2, "A after its deadline"));
   EXPECT_EQ(local.code(), Status::Code::conflict) << local.to_string();
 
-  ASSERT_TRUE(b->acquire(30'000).is_ok());
+  ASSERT_TRUE(b->acquire(30'000).ok());
   EXPECT_GT(b->token(), token_a);
 
   // A wakes up believing it still holds the lease: the database refuses the write.
   auto stale = store_or_die(url, "acct");
   ASSERT_TRUE(stale);
-  ASSERT_TRUE(stale->bind_lease(std::make_shared<FrozenLease>("acct", token_a)).is_ok());
+  ASSERT_TRUE(stale->bind_lease(std::make_shared<FrozenLease>("acct", token_a)).ok());
   Status fenced = stale->commit(pg_order_batch(3, "A, stale"));
   EXPECT_EQ(fenced.code(), Status::Code::conflict) << fenced.to_string();
   EXPECT_NE(fenced.message().find("stale"), std::string::npos) << fenced.message();
@@ -130,8 +130,8 @@ TEST(PgLease, ExpiredOwnerIsTakenOverAndItsLateCommitIsFenced) {
   EXPECT_EQ(refused.code(), Status::Code::conflict) << refused.to_string();
 
   auto store_b = store_or_die(url, "acct");
-  ASSERT_TRUE(store_b->bind_lease(b).is_ok());
-  ASSERT_TRUE(store_b->commit(pg_order_batch(5, "by B")).is_ok());
+  ASSERT_TRUE(store_b->bind_lease(b).ok());
+  ASSERT_TRUE(store_b->commit(pg_order_batch(5, "by B")).ok());
   auto events = store_b->events_since(0, 100);
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 2u);
@@ -145,7 +145,7 @@ TEST(PgLease, KeeperRenewsAndReportsALostLease) {
   auto a = lease_or_die(url, "acct", short_lease("A"));
   auto b = lease_or_die(url, "acct", short_lease("B"));
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(a->try_acquire().is_ok());
+  ASSERT_TRUE(a->try_acquire().ok());
   std::atomic<bool> lost{false};
   {
     LeaseKeeper keeper(*a, [&](const Status&) { lost = true; });
@@ -223,14 +223,14 @@ TEST(PgLease, KilledOwnerProcessIsTakenOverWithinTheTtl) {
   ASSERT_TRUE(WIFSIGNALED(status));
 
   // Bounded: the child's lease expires ttl_ms after its last renewal.
-  ASSERT_TRUE(survivor->acquire(30'000).is_ok());
+  ASSERT_TRUE(survivor->acquire(30'000).ok());
   EXPECT_GE(survivor->token(), 2);
   auto store = store_or_die(url, "acct");
-  ASSERT_TRUE(store && store->bind_lease(survivor).is_ok());
+  ASSERT_TRUE(store && store->bind_lease(survivor).ok());
   auto loaded = store->load();
   ASSERT_TRUE(loaded.ok());
   EXPECT_EQ(loaded->max_order_id, 5);  // nothing the dead owner committed is lost
-  ASSERT_TRUE(store->commit(pg_order_batch(6, "survivor")).is_ok());
+  ASSERT_TRUE(store->commit(pg_order_batch(6, "survivor")).ok());
   auto events = store->events_since(0, 100);
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 6u);
@@ -332,9 +332,9 @@ namespace {
 TEST(Lease, SqliteUrlGetsALocalLeaseAndUnknownSchemesAreRefused) {
   auto local = open_lease("sqlite:/tmp/never-created.db", "acct");
   ASSERT_TRUE(local.ok()) << local.status().to_string();
-  EXPECT_TRUE(local.value()->try_acquire().is_ok());
+  EXPECT_TRUE(local.value()->try_acquire().ok());
   EXPECT_TRUE(local.value()->held());
-  EXPECT_TRUE(local.value()->renew().is_ok());
+  EXPECT_TRUE(local.value()->renew().ok());
   EXPECT_EQ(local.value()->token(), 1);
   auto bad = open_lease("mysql://root:pw@host/db", "acct");
   ASSERT_FALSE(bad.ok());

@@ -89,7 +89,7 @@ TEST(PgStore, RoundTripsEveryFieldExactly) {
   b.positions.push_back({"STWD", Decimal::must("-12.50"), Decimal::must("10.4999")});
   b.alerts.push_back({3, AlertKind::external_hold, "STWD", "held", Timestamp{6}, std::nullopt});
   b.sync_state["fills_watermark"] = "2025-01-01T00:00:00Z";
-  ASSERT_TRUE(store->commit(b).is_ok());
+  ASSERT_TRUE(store->commit(b).ok());
 
   auto got = store->get_order(11);
   ASSERT_TRUE(got.ok() && got->has_value());
@@ -146,7 +146,7 @@ TEST(PgStore, RefusedBatchWritesNothingAndLeavesNoSeqGap) {
   const std::string url = testing::fresh_pg_db();
   auto store = open_or_die(url, "acct-a");
   ASSERT_TRUE(store);
-  ASSERT_TRUE(store->commit(pg_order_batch(1)).is_ok());
+  ASSERT_TRUE(store->commit(pg_order_batch(1)).ok());
 
   // A second order reusing order 1's client_order_id would be a duplicate intent at the broker.
   WriteBatch bad = pg_order_batch(2);
@@ -159,7 +159,7 @@ TEST(PgStore, RefusedBatchWritesNothingAndLeavesNoSeqGap) {
   auto o2 = store->get_order(2);
   ASSERT_TRUE(o2.ok());
   EXPECT_FALSE(o2->has_value());
-  ASSERT_TRUE(store->commit(pg_order_batch(3)).is_ok());
+  ASSERT_TRUE(store->commit(pg_order_batch(3)).ok());
   EXPECT_EQ(all_events_gap_free(*store).size(), 2u);
 }
 
@@ -181,7 +181,7 @@ TEST(PgStore, MultiRowBatchKeepsAwkwardTextAndLastUpsertWins) {
   again.last_error = "second version";
   again.version = 2;
   b.orders.push_back(again);
-  ASSERT_TRUE(store->commit(b).is_ok());
+  ASSERT_TRUE(store->commit(b).ok());
   auto events = all_events_gap_free(*store);
   ASSERT_EQ(events.size(), notes.size());
   for (std::size_t i = 0; i < notes.size(); ++i) EXPECT_EQ(events[i].note, notes[i]);
@@ -202,9 +202,9 @@ TEST(PgStore, AccountsShareTheDatabaseButNotTheirRows) {
   auto a = open_or_die(url, "acct-a");
   auto b = open_or_die(url, "acct-b");
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(a->commit(pg_order_batch(1, "a1")).is_ok());
-  ASSERT_TRUE(b->commit(pg_order_batch(1, "b1")).is_ok());  // same ids and client ids
-  ASSERT_TRUE(a->commit(pg_order_batch(2, "a2")).is_ok());
+  ASSERT_TRUE(a->commit(pg_order_batch(1, "a1")).ok());
+  ASSERT_TRUE(b->commit(pg_order_batch(1, "b1")).ok());  // same ids and client ids
+  ASSERT_TRUE(a->commit(pg_order_batch(2, "a2")).ok());
 
   auto ea = all_events_gap_free(*a);
   auto eb = all_events_gap_free(*b);
@@ -224,7 +224,7 @@ TEST(PgStore, LostReplyAfterCommitIsVerifiedAndNotAppliedTwice) {
   auto store = open_or_die(url, "acct-a");
   ASSERT_TRUE(store);
   pg(*store).inject_fault(PostgresFault::after_commit);
-  ASSERT_TRUE(store->commit(pg_order_batch(1)).is_ok());
+  ASSERT_TRUE(store->commit(pg_order_batch(1)).ok());
   const PostgresStoreStats st = pg(*store).stats();
   EXPECT_EQ(st.unknown_outcomes, 1);
   EXPECT_EQ(st.verified_committed, 1);
@@ -238,7 +238,7 @@ TEST(PgStore, BrokenConnectionBeforeSendIsVerifiedThenRetried) {
   auto store = open_or_die(url, "acct-a");
   ASSERT_TRUE(store);
   pg(*store).inject_fault(PostgresFault::before_send);
-  ASSERT_TRUE(store->commit(pg_order_batch(1)).is_ok());
+  ASSERT_TRUE(store->commit(pg_order_batch(1)).ok());
   const PostgresStoreStats st = pg(*store).stats();
   EXPECT_EQ(st.unknown_outcomes, 1);
   EXPECT_EQ(st.verified_absent, 1);
@@ -363,7 +363,7 @@ TEST(PgStore, SchemaOneDatabaseMigratesToClientTradeIds) {
   {
     auto s = open_or_die(url, "acct-a");
     ASSERT_TRUE(s);
-    ASSERT_TRUE(s->commit(testing::create_batch(1, 1)).is_ok());
+    ASSERT_TRUE(s->commit(testing::create_batch(1, 1)).ok());
   }
   std::string error;
   testing::PgServer* server = shared_pg_server(&error);
@@ -387,7 +387,7 @@ TEST(PgStore, SchemaOneDatabaseMigratesToClientTradeIds) {
   EXPECT_EQ((*old)->spec.client_trade_id, "");
   WriteBatch b = testing::create_batch(2, 2);
   b.trades.front().spec.client_trade_id = "strategy-7";
-  ASSERT_TRUE(s->commit(b).is_ok());
+  ASSERT_TRUE(s->commit(b).ok());
   auto found = s->find_trade_by_client_id("strategy-7");
   ASSERT_TRUE(found.ok() && found->has_value()) << found.status().to_string();
   EXPECT_EQ((*found)->id, 2);
@@ -401,11 +401,11 @@ TEST(PgStore, ConcurrentFirstOpensMigrateOnce) {
   for (int i = 0; i < kOpeners; ++i) {
     threads.emplace_back([&, i] {
       auto s = open_postgres_store(url, "acct-" + std::to_string(i));
-      results[i] = s.ok() ? Status::ok() : s.status();
+      results[i] = s.ok() ? Status::success() : s.status();
     });
   }
   for (auto& t : threads) t.join();
-  for (const Status& s : results) EXPECT_TRUE(s.is_ok()) << s.to_string();
+  for (const Status& s : results) EXPECT_TRUE(s.ok()) << s.to_string();
 }
 
 TEST(PgStore, BadArgumentsAreRefused) {

@@ -35,7 +35,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 void make_store(const std::string& path) {
   auto s = must_open(path);
   ASSERT_TRUE(s);
-  for (int i = 1; i <= 20; ++i) ASSERT_TRUE(s->commit(create_batch(i, i)).is_ok());
+  for (int i = 1; i <= 20; ++i) ASSERT_TRUE(s->commit(create_batch(i, i)).ok());
 }
 
 void expect_error(const StatusOr<std::unique_ptr<SqliteStore>>& r, Code code,
@@ -118,16 +118,16 @@ TEST(SqliteStoreErrors, UnreadableRowAtRunTimeIsAFault) {
   const std::string path = dir.file("orderly.db");
   auto s = must_open(path);
   ASSERT_TRUE(s);
-  ASSERT_TRUE(s->commit(create_batch(1, 1)).is_ok());
+  ASSERT_TRUE(s->commit(create_batch(1, 1)).ok());
   EXPECT_EQ(s->fault(), "");
   ASSERT_TRUE(s->list_orders({}).ok());
-  ASSERT_TRUE(s->exec_for_test("UPDATE orders SET state = 'exploded' WHERE id = 1").is_ok());
+  ASSERT_TRUE(s->exec_for_test("UPDATE orders SET state = 'exploded' WHERE id = 1").ok());
   auto listed = s->list_orders({});
   ASSERT_FALSE(listed.ok());
   EXPECT_EQ(listed.status().code(), Code::corruption);
   EXPECT_NE(s->fault().find(path), std::string::npos) << s->fault();
   EXPECT_NE(s->fault().find("exploded"), std::string::npos) << s->fault();
-  ASSERT_TRUE(s->exec_for_test("UPDATE orders SET state = 'created' WHERE id = 1").is_ok());
+  ASSERT_TRUE(s->exec_for_test("UPDATE orders SET state = 'created' WHERE id = 1").ok());
   EXPECT_TRUE(s->list_orders({}).ok());
   EXPECT_FALSE(s->fault().empty());  // a damaged file does not heal while the process runs
 }
@@ -139,7 +139,7 @@ TEST(SqliteStoreErrors, SchemaOneFileMigratesToClientTradeIds) {
   {
     auto s = must_open(path);
     ASSERT_TRUE(s);
-    ASSERT_TRUE(s->commit(create_batch(1, 1)).is_ok());
+    ASSERT_TRUE(s->commit(create_batch(1, 1)).ok());
     ASSERT_TRUE(s->exec_for_test("DROP INDEX trades_client_trade_id; "
                                  "ALTER TABLE trades DROP COLUMN client_trade_id; "
                                  "ALTER TABLE trades DROP COLUMN notional; "
@@ -153,7 +153,7 @@ TEST(SqliteStoreErrors, SchemaOneFileMigratesToClientTradeIds) {
                                  "ALTER TABLE orders DROP COLUMN extended_hours; "
                                  "PRAGMA user_version = 1; "
                                  "UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-                    .is_ok());
+                    .ok());
   }
   auto s = must_open(path);
   ASSERT_TRUE(s);
@@ -162,7 +162,7 @@ TEST(SqliteStoreErrors, SchemaOneFileMigratesToClientTradeIds) {
   EXPECT_EQ((*old)->spec.client_trade_id, "");
   WriteBatch b = create_batch(2, 2);
   b.trades.front().spec.client_trade_id = "strategy-7";
-  ASSERT_TRUE(s->commit(b).is_ok());
+  ASSERT_TRUE(s->commit(b).ok());
   auto found = s->find_trade_by_client_id("strategy-7");
   ASSERT_TRUE(found.ok() && found->has_value());
   EXPECT_EQ((*found)->id, 2);
@@ -177,7 +177,7 @@ TEST(SqliteStoreErrors, ForeignSqliteDatabaseIsNotAdopted) {
     // Build a foreign database through the hook: attach a new file and give it a table.
     ASSERT_TRUE(s->exec_for_test("ATTACH DATABASE '" + path + "' AS other; "
                                  "CREATE TABLE other.customers (id INTEGER); DETACH other")
-                    .is_ok());
+                    .ok());
   }
   expect_error(SqliteStore::open(path, "a"), Code::invalid_argument, path, "not orderly's");
 }
@@ -190,7 +190,7 @@ TEST(SqliteStoreErrors, NewerSchemaIsRefusedNamingBothVersions) {
     ASSERT_TRUE(s);
     ASSERT_TRUE(s->exec_for_test("PRAGMA user_version = 7; UPDATE meta SET value = '7' WHERE "
                                  "key = 'schema_version'")
-                    .is_ok());
+                    .ok());
   }
   auto r = SqliteStore::open(path, "a");
   expect_error(r, Code::schema_too_new, path, "schema version 7");
@@ -205,7 +205,7 @@ TEST(SqliteStoreErrors, MetaDisagreeingWithTheHeaderIsCorruption) {
   {
     auto s = must_open(path);
     ASSERT_TRUE(s);
-    ASSERT_TRUE(s->exec_for_test("DELETE FROM meta WHERE key = 'schema_version'").is_ok());
+    ASSERT_TRUE(s->exec_for_test("DELETE FROM meta WHERE key = 'schema_version'").ok());
   }
   expect_error(SqliteStore::open(path, "a"), Code::corruption, path, "schema_version");
 }
@@ -220,11 +220,11 @@ TEST(SqliteStoreErrors, MissingDirectoryIsAnIoError) {
 TEST(SqliteStoreErrors, AuditLogIsAppendOnly) {
   auto s = must_open(":memory:");
   ASSERT_TRUE(s);
-  ASSERT_TRUE(s->commit(create_batch(1, 1)).is_ok());
+  ASSERT_TRUE(s->commit(create_batch(1, 1)).ok());
   Status del = s->exec_for_test("DELETE FROM order_events");
-  EXPECT_FALSE(del.is_ok());
+  EXPECT_FALSE(del.ok());
   EXPECT_NE(del.message().find("append-only"), std::string::npos) << del.to_string();
-  EXPECT_FALSE(s->exec_for_test("UPDATE order_events SET note = 'rewritten'").is_ok());
+  EXPECT_FALSE(s->exec_for_test("UPDATE order_events SET note = 'rewritten'").ok());
   EXPECT_EQ(s->order_events(1)->at(0).note, "created");
 }
 
@@ -299,21 +299,21 @@ TEST(SqliteStoreErrors, FullDatabaseRollsBackTheWholeBatch) {
   const std::string path = dir.file("orderly.db");
   auto s = must_open(path);
   ASSERT_TRUE(s);
-  ASSERT_TRUE(s->commit(create_batch(1, 1)).is_ok());
+  ASSERT_TRUE(s->commit(create_batch(1, 1)).ok());
   // max_page_count cannot go below the current size: 1 means "not one page more".
-  ASSERT_TRUE(s->exec_for_test("PRAGMA max_page_count = 1").is_ok());
+  ASSERT_TRUE(s->exec_for_test("PRAGMA max_page_count = 1").ok());
   const WriteBatch b = big_batch(2, 50);
   Status full = s->commit(b);
-  ASSERT_FALSE(full.is_ok());
+  ASSERT_FALSE(full.ok());
   EXPECT_EQ(full.code(), Code::disk_full) << full.to_string();
   EXPECT_NE(full.message().find(path), std::string::npos) << full.to_string();
   EXPECT_EQ(event_count(*s), 1u);
   EXPECT_FALSE(s->get_order(2)->has_value());
   EXPECT_FALSE(s->get_trade(51)->has_value());
   // Space comes back: the same batch now commits whole, seq without a gap.
-  ASSERT_TRUE(s->exec_for_test("PRAGMA max_page_count = 1073741823").is_ok());
+  ASSERT_TRUE(s->exec_for_test("PRAGMA max_page_count = 1073741823").ok());
   Status ok = s->commit(b);
-  ASSERT_TRUE(ok.is_ok()) << ok.to_string();
+  ASSERT_TRUE(ok.ok()) << ok.to_string();
   auto events = s->events_since(0, 1000);
   ASSERT_EQ(events->size(), 51u);
   EXPECT_EQ(events->back().seq - events->front().seq, 50);
@@ -335,14 +335,14 @@ TEST(SqliteStoreErrors, FullFilesystemRollsBackAndRecovers) {
   {
     auto s = must_open(path);
     ASSERT_TRUE(s);
-    ASSERT_TRUE(s->commit(create_batch(1, 1)).is_ok());
+    ASSERT_TRUE(s->commit(create_batch(1, 1)).ok());
     write_file(filler, std::string(600 * 1024, 'f'));
     Status last;
     int id = 2;
-    for (int round = 0; round < 100 && last.is_ok(); ++round, id += 20) {
+    for (int round = 0; round < 100 && last.ok(); ++round, id += 20) {
       last = s->commit(big_batch(id, 20));
     }
-    ASSERT_FALSE(last.is_ok()) << "the disk never filled up";
+    ASSERT_FALSE(last.ok()) << "the disk never filled up";
     EXPECT_EQ(last.code(), Code::disk_full) << last.to_string();
     EXPECT_NE(last.message().find(path), std::string::npos) << last.to_string();
     // The failed batch left nothing: its first order is absent, every stored order has its event.
@@ -351,7 +351,7 @@ TEST(SqliteStoreErrors, FullFilesystemRollsBackAndRecovers) {
     EXPECT_EQ(s->load()->open_orders.size(), events);
     fs::remove(filler);
     Status again = s->commit(big_batch(id, 20));
-    EXPECT_TRUE(again.is_ok()) << again.to_string();
+    EXPECT_TRUE(again.ok()) << again.to_string();
   }
   auto reopened = must_open(path);
   ASSERT_TRUE(reopened);
@@ -392,7 +392,7 @@ TEST(SqliteStoreLoad, HistoryIsNotLoaded) {
   b.trades.push_back(sample_trade(2001, TradeState::open));
   b.orders.push_back(sample_order(2001, 2001, OrderState::new_));
   b.events.push_back(event_for(b.orders.back(), std::nullopt));
-  ASSERT_TRUE(s->commit(b).is_ok());
+  ASSERT_TRUE(s->commit(b).ok());
   auto st = s->load();
   ASSERT_TRUE(st.ok());
   ASSERT_EQ(st->open_orders.size(), 1u);
@@ -404,7 +404,7 @@ TEST(SqliteStoreOpen, MemoryStoresArePrivate) {
   auto a = must_open(":memory:");
   auto b = must_open(":memory:");
   ASSERT_TRUE(a && b);
-  ASSERT_TRUE(a->commit(create_batch(1, 1)).is_ok());
+  ASSERT_TRUE(a->commit(create_batch(1, 1)).ok());
   EXPECT_FALSE(b->get_order(1)->has_value());
   EXPECT_NE(a->load()->instance_tag, "");
 }
@@ -412,7 +412,7 @@ TEST(SqliteStoreOpen, MemoryStoresArePrivate) {
 TEST(SqliteStoreOpen, OpenStoreUrls) {
   auto mem = open_store("sqlite::memory:", "acct");
   ASSERT_TRUE(mem.ok()) << mem.status().to_string();
-  EXPECT_TRUE((*mem)->commit(create_batch(1, 1)).is_ok());
+  EXPECT_TRUE((*mem)->commit(create_batch(1, 1)).ok());
   EXPECT_EQ(open_store("sqlite:", "acct").status().code(), Code::invalid_argument);
   EXPECT_EQ(open_store("sqlite::memory:", "").status().code(), Code::invalid_argument);
   auto weird = open_store("mysql://root:hunter2@db/x", "acct");

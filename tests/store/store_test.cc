@@ -32,7 +32,7 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
 
   void commit(const WriteBatch& b) {
     Status s = store_->commit(b);
-    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    ASSERT_TRUE(s.ok()) << s.to_string();
   }
 
   std::vector<OrderEvent> all_events() {
@@ -117,7 +117,7 @@ TEST_P(StoreTest, FreshStoreIsEmpty) {
   EXPECT_EQ(st->max_trade_id, 0);
   EXPECT_EQ(st->max_order_id, 0);
   EXPECT_EQ(st->max_alert_id, 0);
-  EXPECT_TRUE(store_->commit(WriteBatch{}).is_ok());
+  EXPECT_TRUE(store_->commit(WriteBatch{}).ok());
 }
 
 TEST_P(StoreTest, InstanceTagIsMadeOnceAndKept) {
@@ -311,7 +311,7 @@ TEST_P(StoreTest, AnEventForAnUnknownOrderIsRefused) {
   Order ghost = sample_order(99, 1);
   b.events = {event_for(ghost, std::nullopt)};
   Status s = store_->commit(b);
-  EXPECT_FALSE(s.is_ok());
+  EXPECT_FALSE(s.ok());
   EXPECT_EQ(all_events().size(), before);
 }
 
@@ -323,7 +323,7 @@ TEST_P(StoreTest, DuplicateClientOrderIdIsAConflictAndNothingIsApplied) {
   b.positions = {Position{"AAPL", D("5"), D("100")}};
   b.sync_state = {{"fills_after", "x"}};
   Status s = store_->commit(b);
-  ASSERT_FALSE(s.is_ok());
+  ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), Code::conflict) << s.to_string();
   EXPECT_FALSE(store_->get_order(2)->has_value());
   EXPECT_FALSE(store_->get_trade(2)->has_value());
@@ -388,7 +388,7 @@ TEST_P(StoreTest, ClientTradeIdIsFoundAndUniquePerAccount) {
   ASSERT_TRUE(other);
   WriteBatch elsewhere = create_batch(1, 1);
   elsewhere.trades.front().spec.client_trade_id = "strat:2026-12-03.1";
-  EXPECT_TRUE(other->commit(elsewhere).is_ok());
+  EXPECT_TRUE(other->commit(elsewhere).ok());
 }
 
 TEST_P(StoreTest, FillsAreRecordedOncePerExecutionId) {
@@ -527,7 +527,7 @@ TEST_P(StoreTest, AccountsAreIsolated) {
   EXPECT_TRUE(other->events_since(0, 100)->empty());
   // The same ids and client_order_id in another account do not collide.
   Status s = other->commit(create_batch(1, 1));
-  EXPECT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_TRUE(s.ok()) << s.to_string();
   EXPECT_EQ(other->order_events(1)->size(), 1u);
   EXPECT_EQ(store_->order_events(1)->size(), 1u);
 }
@@ -567,7 +567,7 @@ TEST_P(StoreTest, ConcurrentReadersWhileWriting) {
   }
   for (int i = 1; i <= kBatches; ++i) {
     Status s = store_->commit(create_batch(i, i));
-    ASSERT_TRUE(s.is_ok()) << s.to_string();
+    ASSERT_TRUE(s.ok()) << s.to_string();
   }
   done = true;
   for (auto& t : readers) t.join();

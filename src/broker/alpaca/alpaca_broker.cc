@@ -134,7 +134,7 @@ std::variant<HttpResponse, BrokerError> AlpacaBroker::call(std::string method, s
     e.message = fmt::format("{} {}: {}", req.method, req.target, result.error().message);
     return scrub(std::move(e));
   }
-  HttpResponse& r = result.response();
+  HttpResponse& r = result.value();
   if (r.ratelimit_limit && *r.ratelimit_limit > 0 && *r.ratelimit_limit <= INT32_MAX) {
     stated_rate_limit_.store(static_cast<int>(*r.ratelimit_limit), std::memory_order_relaxed);
   }

@@ -130,7 +130,7 @@ struct BeastTransport::Impl {
 
     if (tls_context) {
       c->tls.emplace(c->ioc, *tls_context);
-      if (Status s = detail::prepare_tls(*c->tls, endpoint.host); !s.is_ok()) {
+      if (Status s = detail::prepare_tls(*c->tls, endpoint.host); !s.ok()) {
         error = s.message();
         return nullptr;
       }

@@ -63,7 +63,7 @@ TransportResult RateLimitedTransport::send(const HttpRequest& request) {
     sleep_(wait);
   }
   TransportResult result = inner_->send(request);
-  if (result.ok()) observe(result.response());
+  if (result.ok()) observe(result.value());
   return result;
 }
 

@@ -116,7 +116,7 @@ struct AlpacaStream::Impl {
     if (stopping) co_return "stopped";
 
     if constexpr (!std::is_same_v<typename WS::next_layer_type, beast::tcp_stream>) {
-      if (Status s = detail::prepare_tls(ws.next_layer(), endpoint.host); !s.is_ok()) {
+      if (Status s = detail::prepare_tls(ws.next_layer(), endpoint.host); !s.ok()) {
         co_return s.message();
       }
       lowest.expires_after(connect_timeout);

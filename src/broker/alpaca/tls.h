@@ -27,7 +27,7 @@ Status prepare_tls(SslStream& stream, const std::string& host) {
   stream.set_verify_mode(boost::asio::ssl::verify_peer, ec);
   if (!ec) stream.set_verify_callback(boost::asio::ssl::host_name_verification(host), ec);
   if (ec) return Status::error(Status::Code::internal, "TLS set-up: " + ec.message());
-  return Status::ok();
+  return Status::success();
 }
 
 // A clear sentence for a failed handshake, naming a certificate problem as such.

@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "core/result.h"
+
 namespace orderly::alpaca {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
@@ -48,18 +50,7 @@ struct TransportError {
   std::string message;  // never carries credentials
 };
 
-class TransportResult {
- public:
-  TransportResult(HttpResponse r) : v_(std::move(r)) {}   // NOLINT
-  TransportResult(TransportError e) : v_(std::move(e)) {}  // NOLINT
-  bool ok() const { return v_.index() == 0; }
-  HttpResponse& response() { return std::get<0>(v_); }
-  const HttpResponse& response() const { return std::get<0>(v_); }
-  const TransportError& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<HttpResponse, TransportError> v_;
-};
+using TransportResult = Result<HttpResponse, TransportError>;
 
 class HttpTransport {
  public:

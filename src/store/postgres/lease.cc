@@ -54,13 +54,13 @@ class PostgresLease final : public AccountLease {
   }
 
   Status connect() {
-    if (conn_ && !conn_->broken()) return Status::ok();
+    if (conn_ && !conn_->broken()) return Status::success();
     conn_.reset();
     auto c = pg::Connection::open(url_);
     if (!c.ok()) return c.status();
     if (Status s = c.value()->prepare(kLeaseStatements); !s) return s;
     conn_ = std::move(c.value());
-    return Status::ok();
+    return Status::success();
   }
 
   Status migrate_schema() {
@@ -89,7 +89,7 @@ class PostgresLease final : public AccountLease {
     }
     token_ = std::stoll(rows.value()[0][0].value_or("0"));
     set_deadline(sent);
-    return Status::ok();
+    return Status::success();
   }
 
   Status renew() override {
@@ -108,16 +108,16 @@ class PostgresLease final : public AccountLease {
                                std::to_string(token_) + ") was lost: expired or taken over");
     }
     set_deadline(sent);
-    return Status::ok();
+    return Status::success();
   }
 
   Status release() override {
     std::lock_guard lock(mu_);
     deadline_ns_.store(0);  // stop at once, whatever the database says
-    if (token_ == 0) return Status::ok();
+    if (token_ == 0) return Status::success();
     if (Status s = connect(); !s) return s;
     auto rows = conn_->query("lease_release", {account_, options_.owner, std::to_string(token_)});
-    return rows.ok() ? Status::ok() : rows.status();
+    return rows.ok() ? Status::success() : rows.status();
   }
 
   bool held() const override {

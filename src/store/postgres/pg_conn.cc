@@ -151,7 +151,7 @@ Status Connection::prepare(std::span<const StatementDef> statements) {
                                (res ? result_message(res.get()) : conn_error(conn_)));
     }
   }
-  return Status::ok();
+  return Status::success();
 }
 
 Connection::~Connection() { PQfinish(conn_); }
@@ -167,7 +167,7 @@ Status Connection::exec_constant(const char* sql) {
   Result res(PQexec(conn_, sql));
   if (res && (PQresultStatus(res.get()) == PGRES_COMMAND_OK ||
               PQresultStatus(res.get()) == PGRES_TUPLES_OK)) {
-    return Status::ok();
+    return Status::success();
   }
   if (broken()) {
     return Status::error(Status::Code::unavailable,

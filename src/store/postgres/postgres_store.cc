@@ -466,7 +466,7 @@ Status check_page(int limit, int offset) {
                          "limit and offset must not be negative (limit " + std::to_string(limit) +
                              ", offset " + std::to_string(offset) + ")");
   }
-  return Status::ok();
+  return Status::success();
 }
 
 std::string random_hex(std::mt19937_64& rng) {
@@ -526,14 +526,14 @@ struct PostgresStore::Impl {
       store_log(false, "PostgreSQL connection restored");
     }
     outage_reported = false;
-    return Status::ok();
+    return Status::success();
   }
 
   // Connected, or unavailable once `deadline` has passed; other errors (authentication) at once.
   Status ensure_connected(Clock::time_point deadline) {
     std::int64_t backoff_ms = 50;
     for (;;) {
-      if (conn && !conn->broken()) return Status::ok();
+      if (conn && !conn->broken()) return Status::success();
       Status s = connect_once();
       if (s) return s;
       if (s.code() != Status::Code::unavailable) return s;
@@ -631,12 +631,12 @@ struct PostgresStore::Impl {
       if (rows.ok()) {
         ++stats.verified_absent;
         pending.reset();
-        return Status::ok();
+        return Status::success();
       }
       if (sqlstate == pg::kUniqueViolation) {
         ++stats.verified_committed;
         pending.reset();
-        return Status::ok();
+        return Status::success();
       }
       if (!conn->broken()) return rows.status();
       report(rows.status());
@@ -649,7 +649,7 @@ struct PostgresStore::Impl {
                            "account " + account + ": lease (token " + i64(lease->token()) +
                                ") is not held; refusing to write");
     }
-    if (batch.empty()) return Status::ok();
+    if (batch.empty()) return Status::success();
     const auto until = deadline();
     std::vector<Stmt> body = body_of(batch);
     if (Status s = refuse_nul_bytes(body); !s) return s;
@@ -685,7 +685,7 @@ struct PostgresStore::Impl {
         if (committed.value()) {
           ++stats.verified_committed;
           pending.reset();
-          return Status::ok();
+          return Status::success();
         }
         ++stats.verified_absent;
       }
@@ -705,7 +705,7 @@ struct PostgresStore::Impl {
         case pg::PipelineOutcome::Kind::ok:
           ++stats.commits;
           pending.reset();
-          return Status::ok();
+          return Status::success();
         case pg::PipelineOutcome::Kind::connection_lost:
           ++stats.unknown_outcomes;
           report(Status::error(Status::Code::unavailable, out.message));
@@ -730,14 +730,14 @@ struct PostgresStore::Impl {
         }
       }
     }
-    return Status::ok();
+    return Status::success();
   }
 
   Status sql_failure(const pg::PipelineOutcome& out) {
     if (out.failed_index == kRecordIndex && out.sqlstate == pg::kUniqueViolation) {
       // A resend collided with its own earlier, committed attempt: that attempt is the commit.
       ++stats.verified_committed;
-      return Status::ok();
+      return Status::success();
     }
     if (out.sqlstate == pg::kLeaseFenced) {
       return Status::error(Status::Code::conflict, "write refused by lease fencing: " + out.message);
@@ -802,7 +802,7 @@ Status PostgresStore::bind_lease(std::shared_ptr<const AccountLease> lease) {
                              impl_->account);
   }
   impl_->lease = std::move(lease);
-  return Status::ok();
+  return Status::success();
 }
 
 PostgresStoreStats PostgresStore::stats() const {

@@ -543,7 +543,7 @@ struct SqliteStore::Impl {
   Status exec(std::string_view sql, std::string_view what) {
     const std::string s(sql);
     const int rc = sqlite3_exec(db, s.c_str(), nullptr, nullptr, nullptr);
-    return rc == SQLITE_OK ? Status::ok() : error(sqlite3_extended_errcode(db), what);
+    return rc == SQLITE_OK ? Status::success() : error(sqlite3_extended_errcode(db), what);
   }
 
   StatusOr<sqlite3_stmt*> prepare(const std::string& sql) {
@@ -575,7 +575,7 @@ struct SqliteStore::Impl {
     bind(b);
     for (;;) {
       const int rc = sqlite3_step(s);
-      if (rc == SQLITE_DONE) return Status::ok();
+      if (rc == SQLITE_DONE) return Status::success();
       if (rc != SQLITE_ROW) return error(sqlite3_extended_errcode(db), what);
       if (std::string bad = row(s); !bad.empty()) {
         return Status::error(Code::corruption, fmt::format("{}: {}: {}", label, what, bad));
@@ -597,7 +597,7 @@ struct SqliteStore::Impl {
       out.push_back(read(r));
       return r.error();
     });
-    if (!s.is_ok()) {
+    if (!s.ok()) {
       note_fault(s);
       return s;
     }
@@ -621,7 +621,7 @@ struct SqliteStore::Impl {
                                    "checking the file's integrity", "", [](Binder&) {},
                                    [](Reader& r) { return r.text(); });
     if (!rows.ok()) return rows.status();
-    if (rows->size() == 1 && rows->front() == "ok") return Status::ok();
+    if (rows->size() == 1 && rows->front() == "ok") return Status::success();
     std::string findings;
     for (const auto& f : *rows) findings += (findings.empty() ? "" : "; ") + f;
     return Status::error(Code::corruption,
@@ -713,11 +713,11 @@ Status SqliteStore::Impl::open(const std::string& path) {
   if (rc != SQLITE_OK) return error(rc, "opening the database");
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   // Reading the header and the schema is what tells a database from a foreign or damaged file.
-  if (Status s = exec("SELECT count(*) FROM sqlite_schema", "reading the schema"); !s.is_ok()) {
+  if (Status s = exec("SELECT count(*) FROM sqlite_schema", "reading the schema"); !s.ok()) {
     return s;
   }
   if (path != ":memory:") {
-    if (Status s = check_integrity(); !s.is_ok()) return s;
+    if (Status s = check_integrity(); !s.ok()) return s;
   }
   if (sqlite3_db_readonly(db, "main") == 1) {
     return Status::error(Code::read_only,
@@ -738,7 +738,7 @@ Status SqliteStore::Impl::open(const std::string& path) {
   // FULL: a commit is fsynced to the WAL before commit() returns, so no intent is acknowledged
   // before it would survive a power loss.
   if (Status s = exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "configuring");
-      !s.is_ok()) {
+      !s.ok()) {
     return s;
   }
   return migrate();
@@ -778,41 +778,42 @@ Status SqliteStore::Impl::migrate() {
   }
   for (std::int64_t v = have; v < kSchemaVersion; ++v) {
     const std::string what = fmt::format("migrating the schema to version {}", v + 1);
-    if (Status s = exec("BEGIN IMMEDIATE", what); !s.is_ok()) return s;
+    if (Status s = exec("BEGIN IMMEDIATE", what); !s.ok()) return s;
     Status s = exec(kMigrations[v], what);
-    if (s.is_ok()) {
+    if (s.ok()) {
       s = exec(fmt::format("PRAGMA user_version = {}; INSERT INTO meta (key, value) VALUES "
                            "('schema_version', '{}') ON CONFLICT (key) DO UPDATE SET value = "
                            "excluded.value",
                            v + 1, v + 1),
                what);
     }
-    if (s.is_ok() && v == 0) {
+    if (s.ok() && v == 0) {
       s = write("INSERT INTO meta (key, value) VALUES ('instance_tag', ?2) "
                 "ON CONFLICT (key) DO NOTHING",
                 what, [](Binder& b) { b.text(make_instance_tag(random_bits())); });
       // ?1 (the account) is bound by run() and unused: meta describes the file.
     }
-    if (s.is_ok()) s = exec("COMMIT", what);
-    if (!s.is_ok()) {
-      if (!sqlite3_get_autocommit(db)) exec("ROLLBACK", what);
+    if (s.ok()) s = exec("COMMIT", what);
+    if (!s.ok()) {
+      // The first error is the one to report; a failed ROLLBACK shows again at the next BEGIN.
+      if (!sqlite3_get_autocommit(db)) static_cast<void>(exec("ROLLBACK", what));
       return s;
     }
   }
-  return Status::ok();
+  return Status::success();
 }
 
 Status SqliteStore::Impl::apply(const WriteBatch& b) {
   for (const Trade& t : b.trades) {
     Status s = write(trade_upsert(), fmt::format("writing trade {}", t.id),
                      [&](Binder& x) { bind_trade(x, t); });
-    if (!s.is_ok()) return s;
+    if (!s.ok()) return s;
   }
   for (const Order& o : b.orders) {
     Status s = write(order_upsert(),
                      fmt::format("writing order {} ({})", o.id, o.client_order_id),
                      [&](Binder& x) { bind_order(x, o); });
-    if (!s.is_ok()) return s;
+    if (!s.ok()) return s;
   }
   static const std::string kEventInsert =
       "INSERT INTO order_events (account, order_id, at, source, from_state, to_state, "
@@ -828,7 +829,7 @@ Status SqliteStore::Impl::apply(const WriteBatch& b) {
                        }
                        x.text(to_string(e.to)).dec(e.filled_qty).text(e.payload).text(e.note);
                      });
-    if (!s.is_ok()) return s;
+    if (!s.ok()) return s;
   }
   // A fill seen twice (stream and activities catch-up) is recorded once.
   static const std::string kFillInsert =
@@ -840,7 +841,7 @@ Status SqliteStore::Impl::apply(const WriteBatch& b) {
                        x.text(f.execution_id).i64(f.order_id).text(f.symbol);
                        x.text(to_string(f.side)).dec(f.qty).dec(f.price).ts(f.at);
                      });
-    if (!s.is_ok()) return s;
+    if (!s.ok()) return s;
   }
   static const std::string kPositionUpsert =
       "INSERT INTO positions (account, symbol, qty, avg_entry_price) VALUES (?1, ?2, ?3, ?4) "
@@ -849,7 +850,7 @@ Status SqliteStore::Impl::apply(const WriteBatch& b) {
   for (const Position& p : b.positions) {
     Status s = write(kPositionUpsert, fmt::format("writing position {}", p.symbol),
                      [&](Binder& x) { x.text(p.symbol).dec(p.qty).dec(p.avg_entry_price); });
-    if (!s.is_ok()) return s;
+    if (!s.ok()) return s;
   }
   static const std::string kAlertUpsert = upsert_sql(kAlertColumns, "alerts", "id");
   for (const Alert& a : b.alerts) {
@@ -857,7 +858,7 @@ Status SqliteStore::Impl::apply(const WriteBatch& b) {
       x.i64(a.id).text(to_string(a.kind)).text(a.subject).text(a.message).ts(a.raised_at);
       x.opt_ts(a.cleared_at);
     });
-    if (!s.is_ok()) return s;
+    if (!s.ok()) return s;
   }
   static const std::string kSyncUpsert =
       "INSERT INTO sync_state (account, key, value) VALUES (?1, ?2, ?3) "
@@ -865,9 +866,9 @@ Status SqliteStore::Impl::apply(const WriteBatch& b) {
   for (const auto& [key, value] : b.sync_state) {
     Status s = write(kSyncUpsert, fmt::format("writing sync state {}", key),
                      [&](Binder& x) { x.text(key).text(value); });
-    if (!s.is_ok()) return s;
+    if (!s.ok()) return s;
   }
-  return Status::ok();
+  return Status::success();
 }
 
 // ---- SqliteStore -------------------------------------------------------------------------------
@@ -890,22 +891,23 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::open(std::string_view path,
   impl->label = label;
   impl->path = std::string(path);
   impl->account = std::string(account);
-  if (Status s = impl->open(std::string(path)); !s.is_ok()) return s;
+  if (Status s = impl->open(std::string(path)); !s.ok()) return s;
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
 
 Status SqliteStore::commit(const WriteBatch& batch) {
-  if (batch.empty()) return Status::ok();
+  if (batch.empty()) return Status::success();
   std::lock_guard lock(impl_->mu);
   Impl& d = *impl_;
   // IMMEDIATE takes the write lock up front: a busy database fails here, before any work.
-  if (Status s = d.exec("BEGIN IMMEDIATE", "starting a batch"); !s.is_ok()) return s;
+  if (Status s = d.exec("BEGIN IMMEDIATE", "starting a batch"); !s.ok()) return s;
   Status s = d.apply(batch);
-  if (s.is_ok()) s = d.exec("COMMIT", "committing a batch");
-  if (!s.is_ok() && !sqlite3_get_autocommit(d.db)) {
+  if (s.ok()) s = d.exec("COMMIT", "committing a batch");
+  if (!s.ok() && !sqlite3_get_autocommit(d.db)) {
     // Nothing of the batch stays: SQLite may already have rolled back (e.g. on SQLITE_FULL),
     // otherwise we do. A failed deferred foreign-key check at COMMIT leaves it open, too.
-    d.exec("ROLLBACK", "rolling back a batch");
+    // The batch's own error is the one to report; a failed ROLLBACK shows at the next BEGIN.
+    static_cast<void>(d.exec("ROLLBACK", "rolling back a batch"));
   }
   return s;
 }
@@ -964,11 +966,11 @@ StatusOr<LoadedState> SqliteStore::load() {
                                    [](Reader& r) { return r.is_null() ? 0 : r.i64(); });
     if (!v.ok()) return v.status();
     into = v->empty() ? 0 : v->front();
-    return Status::ok();
+    return Status::success();
   };
-  if (Status s = max_id("trades", out.max_trade_id); !s.is_ok()) return s;
-  if (Status s = max_id("orders", out.max_order_id); !s.is_ok()) return s;
-  if (Status s = max_id("alerts", out.max_alert_id); !s.is_ok()) return s;
+  if (Status s = max_id("trades", out.max_trade_id); !s.ok()) return s;
+  if (Status s = max_id("orders", out.max_order_id); !s.ok()) return s;
+  if (Status s = max_id("alerts", out.max_alert_id); !s.ok()) return s;
   return out;
 }
 
