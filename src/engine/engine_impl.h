@@ -532,6 +532,7 @@ class Engine::Impl {
   std::optional<Timestamp> watermark_seen_at_;  // when the fill watermark last moved
   bool watermark_settled_ = false;  // the overlap before it was read once everything was visible
   bool sweep_running_ = false;
+  bool resync_sweep_ = false;  // the running sweep is a resync's: its pages go as lookups
   Timestamp sweep_started_at_;
   std::optional<Timestamp> last_sweep_at_;
   bool positions_inflight_ = false;
