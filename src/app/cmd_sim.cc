@@ -24,6 +24,7 @@ struct Options {
   std::string listen = "127.0.0.1:8931";
   std::uint64_t seed = 1;
   std::string cash = "100000";
+  std::string crypto_fee = "0.0025";
   std::int64_t tick_ms = 0;
   std::string faults;
   std::string key;
@@ -94,6 +95,11 @@ int run(const Options& o) {
     std::cerr << "orderly sim: --cash must be a non-negative decimal, e.g. 100000\n";
     return kExitUsage;
   }
+  auto crypto_fee = Decimal::parse(o.crypto_fee);
+  if (!crypto_fee || crypto_fee->is_negative() || *crypto_fee >= Decimal::from_int(1)) {
+    std::cerr << "orderly sim: --crypto-fee must be a rate in [0, 1), e.g. 0.0025 for 0.25%\n";
+    return kExitUsage;
+  }
   if (o.key.empty() != o.secret.empty()) {
     std::cerr << "orderly sim: give both --key and --secret, or neither\n";
     return kExitUsage;
@@ -119,6 +125,7 @@ int run(const Options& o) {
   options.config.partial_fills = o.partial_fills;
   options.config.regular_hours_only = o.regular_hours;
   options.config.shorting = !o.no_short;
+  options.config.crypto_fee_rate = *crypto_fee;
   options.config.rate_limit_per_min = o.rate_limit;
   if (!o.key.empty()) {
     options.config.key_id = o.key;
@@ -187,6 +194,10 @@ const bool registered = register_command({"sim", 30, [](CLI::App& app, int& exit
   cmd->add_flag("--no-short", options->no_short,
                 "refuse short sales (403 account is not allowed to short); default: a paper "
                 "margin account that may short easy-to-borrow equities");
+  cmd->add_option("--crypto-fee", options->crypto_fee,
+                  "crypto fee rate, taken from what a fill delivers: coins on a buy (the position "
+                  "is smaller than the order's filled qty), dollars on a sell")
+      ->capture_default_str();
   cmd->add_option("--rate-limit", options->rate_limit,
                   "REST requests per minute per key, sent as X-Ratelimit-* headers; beyond it 429 "
                   "(0: unlimited)")

@@ -12,9 +12,6 @@ namespace {
 const Decimal kMarketCollarPercent = Decimal::from_int(3);
 const Decimal kOneCent = Decimal::must("0.01");
 const Decimal kQtyIncrement = Decimal::must("0.000000001");  // Alpaca: at most 9 decimals
-// Alpaca's crypto taker fee at the first volume tier, 0.25%; a fee in coins is rounded up to the
-// nine decimals of a quantity (kQtyIncrement).
-const Decimal kCryptoFeeRate = Decimal::must("0.0025");
 
 std::uint64_t fnv1a(std::string_view s) {
   std::uint64_t h = 1469598103934665603ull;
@@ -915,14 +912,16 @@ void ExchangeImpl::execute(SimOrder& o, Decimal qty, Decimal price, Timestamp no
   if (o.crypto) {
     // The fee comes out of what the fill delivers (alpaca-api.md §13): coins on a buy, so the
     // position is slightly smaller than the filled qty; dollars on a sell.
-    // Dollars move in cents: a purchase rounds up, proceeds round down.
+    // Dollars move in cents: a purchase rounds up, proceeds round down. A fee in coins is
+    // rounded up to the nine decimals of a quantity (kQtyIncrement).
     if (o.buy) {
-      delta -= qty.checked_mul(kCryptoFeeRate, Rounding::up)
+      delta -= qty.checked_mul(config_.crypto_fee_rate, Rounding::up)
                    .value_or(Decimal())
                    .round_to(kQtyIncrement, Rounding::up);
       cash_delta = -value.round_to(kOneCent, Rounding::up);
     } else {
-      const Decimal fee = value.checked_mul(kCryptoFeeRate, Rounding::up).value_or(Decimal());
+      const Decimal fee =
+          value.checked_mul(config_.crypto_fee_rate, Rounding::up).value_or(Decimal());
       cash_delta = (value - fee).round_to(kOneCent, Rounding::down);
     }
   }

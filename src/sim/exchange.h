@@ -36,6 +36,9 @@ struct SimConfig {
   // on (--no-short turns it off); in-process users opt in, so existing runs keep their refusals.
   bool shorting = false;
   int rate_limit_per_min = 200;  // 0 disables; over it: 429 + X-Ratelimit-* headers
+  // Crypto fee, taken from what a fill delivers (coins on a buy, dollars on a sell): Alpaca's
+  // taker fee at its first volume tier is 0.25%, the highest of its schedule.
+  Decimal crypto_fee_rate = Decimal::must("0.0025");
   std::int64_t max_body_bytes = 1 << 20;
 };
 

@@ -171,6 +171,33 @@ TEST_F(SimTest, CryptoBuyPaysItsFeeInCoinsAndTradesWhileEquitiesAreClosed) {
       << "-600.00, then 598.50 less its 1.49625 fee";
 }
 
+TEST_F(SimTest, CryptoFeeRateIsConfigurable) {
+  SimConfig c;
+  c.rate_limit_per_min = 0;
+  c.crypto_fee_rate = Decimal::must("0.0015");  // Alpaca's first-tier maker fee
+  reset(c);
+  Answer a = post("/v2/orders",
+                  order("ETH/USD", "buy", "2", R"("type":"market","time_in_force":"gtc")"));
+  ASSERT_EQ(a.status, 200) << a.raw;
+  tick();
+  EXPECT_EQ(get("/v2/orders/" + a.str("id")).str("filled_qty"), "2");
+  EXPECT_EQ(get("/v2/positions/ETHUSD").str("qty"), "1.997000000")
+      << "0.15% of 2 ETH went to the fee";
+  Answer sell = post("/v2/orders", order("ETH/USD", "sell", "1.997",
+                                         R"("type":"market","time_in_force":"gtc")"));
+  ASSERT_EQ(sell.status, 200) << sell.raw;
+  tick();
+  EXPECT_EQ(get("/v2/positions/ETHUSD").status, 404) << "what was received sells in full";
+  // -6000.00 for the coins, then 1.997 * 3000 = 5991.00 less its 8.9865 fee, in whole cents.
+  EXPECT_EQ(get("/v2/account").str("cash"), "99982.01");
+  c.crypto_fee_rate = Decimal();
+  reset(c);
+  post("/v2/orders", order("BTC/USD", "buy", "0.5", R"("type":"market","time_in_force":"gtc")"));
+  tick();
+  EXPECT_EQ(get("/v2/positions/BTCUSD").str("qty"), "0.500000000")
+      << "no fee: the position is the fill";
+}
+
 TEST_F(SimTest, CryptoRules) {
   auto refuse = [&](std::string extra) {
     return post("/v2/orders", order("ETH/USD", "buy", "0.5", extra)).raw;
