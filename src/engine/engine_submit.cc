@@ -647,6 +647,14 @@ void Engine::Impl::on_cancel_result(const Pending& p, const CommandResult& r, Ti
     audit(m, m.state, EventSource::error, "cancel refused: " + r.error->describe(),
           r.error->body, now);
     if (r.error->http_status != 422) again_ms = ask_again_after_ms(*r.error);
+  } else if (const OrderState s = order_at(id).state;
+             is_open_at_broker(s) && transition_allowed(s, OrderState::pending_cancel)) {
+    // Accepted: the order is going, whether or not its events reach us. An exit counts as
+    // cover no more from here (DST extended seed 9100000000025: a canceled trade's exit was
+    // canceled with the stream down; its events lost, the engine counted it as cover and the
+    // short stood naked for 8 s with no alert).
+    apply(id, {OrderState::pending_cancel, std::nullopt, std::nullopt, std::nullopt},
+          EventSource::response, "cancel accepted (DELETE answered 204)", {}, now);
   }
   cancel_retry_at_[id] = now.plus_ms(again_ms);
   // Cancel is asynchronous at Alpaca: learn the outcome by id.
