@@ -175,6 +175,7 @@ class Engine::Impl {
   // An input's commit. finish() handles its failure itself (rolled back, the store marked
   // failing, a resync due to find the input's evidence again): nothing is left to the caller.
   void finish_input(Timestamp now) { static_cast<void>(finish(now)); }
+  void drop_staged();
   // `why`: what made the transaction fail (raised as an anomaly alert on that subject).
   void rollback(std::string_view subject = "store",
                 std::string_view why = "store commit failed, changes rolled back");

@@ -157,6 +157,8 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
       by_cid_[before->client_order_id] = id;
       if (before->broker_order_id) by_bid_[*before->broker_order_id] = id;
       note_committed_order(id);
+      // What was learned of it is lost: the next sweep that misses it fetches it again.
+      aux_[id].missing_checked = false;
     } else {
       if (it != orders_.end()) {
         auto& v = by_trade_[it->second.trade_id];
@@ -188,21 +190,7 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   // 1200298: it was skipped as seen and the position waited for a sweep without an exit).
   for (const std::string& id : txn_.activities_seen) seen_activities_.erase(id);
   rate_dirty_ = true;  // the window written with this batch was not: write it with the next
-  for (auto& c : txn_.staged) {
-    auto it = pending_.find(c.id);
-    if (it != pending_.end()) {
-      if (it->second.command.order_id != 0) {
-        OrderAux& ax = aux_[it->second.command.order_id];
-        ax.command_outstanding = false;
-        // The cancel never left: let the trade step ask for it again.
-        if (c.kind == CommandKind::cancel) ax.cancel_sent = false;
-        if (auto o = orders_.find(it->second.command.order_id); o != orders_.end()) {
-          touched_trades_.insert(o->second.trade_id);  // what it was for is still to do
-        }
-      }
-      pending_.erase(it);
-    }
-  }
+  drop_staged();
   max_trade_id_ = txn_.max_trade_id;
   max_order_id_ = txn_.max_order_id;
   max_alert_id_ = txn_.max_alert_id;
@@ -557,6 +545,27 @@ void Engine::Impl::unindex_order(OrderId id) {
   anomalous_.erase(id);
   order_index_.erase(id);
   orders_.erase(it);
+}
+
+// The commands of a rolled-back batch never leave: what each was for is asked again.
+void Engine::Impl::drop_staged() {
+  for (auto& c : txn_.staged) {
+    auto it = pending_.find(c.id);
+    if (it == pending_.end()) continue;
+    if (it->second.command.order_id != 0) {
+      OrderAux& ax = aux_[it->second.command.order_id];
+      ax.command_outstanding = false;
+      // The cancel never left: let the trade step ask for it again.
+      if (c.kind == CommandKind::cancel) ax.cancel_sent = false;
+      // Nor the fetch of an order a sweep missed: the next sweep asks, not one 5 s later (DST
+      // extended seed 9100000000195: an exit canceled with the stream down stayed "new").
+      if (it->second.purpose == Purpose::refresh) ax.missing_checked = false;
+      if (auto o = orders_.find(it->second.command.order_id); o != orders_.end()) {
+        touched_trades_.insert(o->second.trade_id);  // what it was for is still to do
+      }
+    }
+    pending_.erase(it);
+  }
 }
 
 // After a change of the order (committed, or restored by a rollback).
