@@ -427,7 +427,12 @@ struct OrdersOptions {
 int orders(const OrdersOptions& o) {
   std::string target = "/api/orders?limit=1000";
   if (!o.state.empty()) target += "&state=" + o.state;
-  if (!o.symbol.empty()) target += "&symbol=" + o.symbol;
+  if (!o.symbol.empty()) {
+    // A crypto pair's slash (BTC/USD) is written %2F, as any character outside a symbol's own.
+    std::string encoded;
+    for (char c : o.symbol) encoded += c == '/' ? std::string("%2F") : std::string(1, c);
+    target += "&symbol=" + encoded;
+  }
   if (!o.trade_id.empty()) target += "&trade_id=" + o.trade_id;
   if (o.open) target += "&open=true";
   return query(o.client, "GET", target, "", [](const json::value& v) {

@@ -69,10 +69,42 @@ std::string check_symbol(const TradeSpec& s) {
       return fmt::format("symbol '{}' must be upper-case letters, digits, '.' or '/'", s.symbol);
     }
   }
-  if (s.symbol.find('/') != std::string::npos) {
-    // Crypto differs in every rule below (tif gtc/ioc, no stop or OCO orders, the fee taken
-    // from the coins received): refused until orderly places its exits (issue 17 item 3).
-    return fmt::format("crypto pairs such as {} are not traded by orderly yet", s.symbol);
+  return {};
+}
+
+bool is_crypto(const TradeSpec& s) { return s.symbol.find('/') != std::string::npos; }
+
+// Alpaca's rules for crypto orders (alpaca-api.md §2.1 and §13; its crypto orders page: "Market,
+// Limit and Stop Limit orders are supported while the supported time_in_force values are gtc,
+// and ioc"; the specification's Assets schema: crypto pairs are never shortable or marginable).
+// Exits are always emulated: Alpaca takes only simple crypto orders (no bracket, OCO or OTO).
+std::string check_crypto(const TradeSpec& s) {
+  if (!is_crypto(s)) return {};
+  const std::size_t slash = s.symbol.find('/');
+  if (slash == 0 || s.symbol.substr(slash) != "/USD") {
+    return fmt::format("crypto symbol {} must be a pair against USD such as BTC/USD (orderly "
+                       "trades crypto for dollars only)",
+                       s.symbol);
+  }
+  if (s.side != Side::buy) {
+    return "a crypto entry must be a buy: Alpaca does not lend crypto, so it cannot be sold short";
+  }
+  if (s.entry_type == OrderType::stop) {
+    return "a crypto entry must be market, limit or stop_limit: Alpaca takes no plain stop order "
+           "for crypto";
+  }
+  if (s.tif != TimeInForce::gtc && s.tif != TimeInForce::ioc) {
+    return fmt::format("crypto takes tif gtc or ioc, not {} (Alpaca's rule for crypto orders)",
+                       to_string(s.tif));
+  }
+  if (s.extended_hours) return "crypto trades 24/7: extended_hours does not apply to it";
+  if (s.exits == ExitMode::native) {
+    return "native exits (bracket) are not taken for crypto at Alpaca (simple orders only): use "
+           "emulated exits";
+  }
+  if (s.trailing_stop()) {
+    return "a crypto stop_loss takes stop_price or percent: Alpaca takes no trailing stop for "
+           "crypto";
   }
   return {};
 }
@@ -117,7 +149,7 @@ std::string check_alpaca_entry_rules(const TradeSpec& s) {
     return "a notional entry must be a market order (Alpaca takes notional for market orders "
            "only)";
   }
-  if (s.fractional() && s.tif != TimeInForce::day) {
+  if (s.fractional() && s.tif != TimeInForce::day && !is_crypto(s)) {
     return fmt::format("a {} entry needs tif day, not {} (Alpaca: fractional orders must be DAY "
                        "orders)",
                        s.notional ? "notional" : "fractional qty", tif);
@@ -211,8 +243,8 @@ std::string check_exit_shape(const TradeSpec& s) {
 }  // namespace
 
 std::string validate(const TradeSpec& s) {
-  for (auto check : {check_symbol, check_entry, check_alpaca_entry_rules, check_targets,
-                     check_exit_shape, check_exit_sides}) {
+  for (auto check : {check_symbol, check_entry, check_crypto, check_alpaca_entry_rules,
+                     check_targets, check_exit_shape, check_exit_sides}) {
     if (std::string e = check(s); !e.empty()) return e;
   }
   return {};

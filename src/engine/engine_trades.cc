@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "engine/crypto.h"
 #include "engine/engine_impl.h"
 
 namespace orderly {
@@ -267,7 +268,8 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   if (v.entry == 0) return;
   const Order& entry = order_at(v.entry);
   const Trade& t = *tp;
-  const Decimal held = v.entry_filled - v.exit_filled;
+  // What the trade holds: a crypto buy holds its fill less the fee (engine/crypto.h).
+  const Decimal held = received_qty(t.spec.symbol, t.spec.side, v.entry_filled) - v.exit_filled;
   const bool entry_done = is_terminal(entry.state) || entry.state == OrderState::parked;
   // An exit still unsent that no longer fits what is held (another exit filled meanwhile) is
   // dropped; a right-sized one is placed again if still needed.
@@ -424,7 +426,8 @@ void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal
   if (!prices) return;
   const Side exit_side = opposite(t.spec.side);
   const int generation = next_generation(v, /*flatten=*/false);
-  if (!held.is_integer()) {
+  // Crypto takes simple orders only (no OCO), like a fractional position: one exit at a time.
+  if (!held.is_integer() || is_crypto_symbol(t.spec.symbol)) {
     create_fractional_exit(t, *prices, held, generation, now);
     return;
   }
@@ -486,26 +489,40 @@ void Engine::Impl::create_simple_exit(const Trade& t, const ExitPrices& prices, 
 // same shares would collide on the hold. The position gets one day order: the stop-loss when
 // there is one (the loss is what must not run unattended), else the take-profit. It expires
 // at the close and is placed again (ensure_exits); sent after the close, Alpaca queues it for
-// the next session.
+// the next session. Crypto likewise takes simple orders only, but gtc (it has no session) and
+// its stop is a stop_limit (engine/crypto.h).
 void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& prices, Decimal held,
                                           int generation, Timestamp now) {
   const Side exit_side = opposite(t.spec.side);
+  const bool crypto = is_crypto_symbol(t.spec.symbol);
+  const std::optional<Decimal> stop_limit =
+      crypto && prices.stop_loss ? std::optional(crypto_stop_limit(*prices.stop_loss, exit_side))
+                                 : std::nullopt;
   // A simple stop meets every opposite order of ours in Alpaca's wash-trade check, and a
   // fractional position takes no OCO (exempt): while such orders rest, the take-profit, a limit
   // that passes them, covers it (DST seed 31035: the stop was refused again and again and the
   // position stood without an exit). Without a take-profit the stop is still the exit.
   const bool refused = fractional_stop_refused_.erase(t.id) > 0;
+  const OrderType stop_type = crypto ? OrderType::stop_limit : OrderType::stop;
   const bool blocked =
-      refused || !book_of(t.spec.symbol).wash_blockers(exit_side, OrderType::stop, {}).empty();
+      refused ||
+      !book_of(t.spec.symbol).wash_blockers(exit_side, stop_type, stop_limit).empty();
   const bool stop = prices.stop_loss.has_value() && (!blocked || !prices.take_profit);
   if (!stop && !prices.take_profit) return;  // neither: validate() lets no such trade in
   Order x = make_order(t, stop ? OrderRole::stop_loss : OrderRole::take_profit, generation,
-                       exit_side, stop ? OrderType::stop : OrderType::limit, held, now);
-  x.tif = TimeInForce::day;
-  if (stop) x.stop_price = prices.stop_loss; else x.limit_price = prices.take_profit;
+                       exit_side, stop ? stop_type : OrderType::limit, held, now);
+  x.tif = crypto ? TimeInForce::gtc : TimeInForce::day;
+  if (stop) {
+    x.stop_price = prices.stop_loss;
+    x.limit_price = stop_limit;
+  } else {
+    x.limit_price = prices.take_profit;
+  }
   std::string why = fmt::format(
-      "exit for {} held (fractional: one simple day order): {} {}{}", held.str(),
-      stop ? "stop" : "take-profit", stop ? prices.stop_loss->str() : prices.take_profit->str(),
+      "exit for {} held ({}): {} {}{}", held.str(),
+      crypto ? "crypto: one simple gtc order" : "fractional: one simple day order",
+      stop ? (crypto ? "stop_limit" : "stop") : "take-profit",
+      stop ? prices.stop_loss->str() : prices.take_profit->str(),
       prices.stop_loss && !stop ? " (a stop would meet our own opposite orders in Alpaca's "
                                   "wash-trade check)"
                                 : "");
@@ -600,7 +617,7 @@ void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, T
   const Trade& t = trades_.at(tid);
   Order x = make_order(t, OrderRole::exit, next_generation(v, /*flatten=*/true),
                        opposite(t.spec.side), OrderType::market, held, now);
-  x.tif = TimeInForce::day;
+  x.tif = session_tif(t.spec.symbol);
   std::string why = fmt::format("flatten {} held (trade canceled)", held.str());
   price_past_own_orders(x, why);
   record_new(std::move(x), why, now);
@@ -682,7 +699,7 @@ void Engine::Impl::price_past_own_orders(Order& x, std::string& why) {
   if (price == own) return;
   x.type = OrderType::limit;
   x.limit_price = price;
-  x.tif = TimeInForce::day;  // a price made for this moment of the book
+  x.tif = session_tif(x.symbol);  // a price made for this moment of the book
   wash_priced_exits_.insert(x.id);
   why += fmt::format("; as limit {}, past our own opposite orders (wash-trade check)",
                      price->str());
@@ -705,7 +722,7 @@ bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Tim
   Order& m = mut_order(id);
   m.type = OrderType::limit;
   m.limit_price = price;
-  m.tif = TimeInForce::day;
+  m.tif = session_tif(m.symbol);
   wash_priced_exits_.insert(id);
   audit(m, m.state, EventSource::error,
         fmt::format("wash-trade check against our {}: exit as limit {}",

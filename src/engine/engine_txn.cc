@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "engine/crypto.h"
 #include "engine/engine_impl.h"
 
 namespace orderly {
@@ -254,7 +255,7 @@ bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std:
   if (o.filled_qty > before_filled) {
     Decimal delta = o.filled_qty - before_filled;
     Position& p = mut_position(o.symbol);
-    p.qty += signed_qty(o.side, delta);
+    p.qty += signed_qty(o.side, received_qty(o.symbol, o.side, delta));  // crypto: less the fee
     if (o.filled_avg_price && o.side == Side::buy && p.qty.is_positive()) {
       p.avg_entry_price = *o.filled_avg_price;
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/order_state.h"
+#include "engine/crypto.h"
 
 namespace orderly {
 namespace {
@@ -18,7 +19,8 @@ bool is_market_or_stop(OrderType t) {
 }  // namespace
 
 void SymbolBook::add(const Order& o, const Order* parent, bool guarded) {
-  if (guarded) net_ += signed_qty(o.side, o.filled_qty);
+  // A crypto buy holds what it received, its fill less the fee (engine/crypto.h).
+  if (guarded) net_ += signed_qty(o.side, received_qty(o.symbol, o.side, o.filled_qty));
   if (is_terminal(o.state) || o.state == OrderState::parked) return;
   // Never sent: only our intent. A leg is at the broker once its parent got there.
   const bool sent = o.parent_order_id ? parent != nullptr && !is_local(parent->state)

@@ -346,8 +346,11 @@ TradeSpec parse_trade_spec(const std::string& body) {
   }
   spec.extended_hours = read_bool(v.as_object(), "extended_hours");
   // Without a tif: day where Alpaca takes nothing else (fractional, notional, extended
-  // hours), else gtc so that a resting limit entry outlives the session.
-  spec.tif = spec.fractional() || spec.extended_hours ? TimeInForce::day : TimeInForce::gtc;
+  // hours), else gtc so that a resting limit entry outlives the session. Crypto (a pair such as
+  // BTC/USD) takes only gtc or ioc and has no session: gtc.
+  const bool crypto = spec.symbol.find('/') != std::string::npos;
+  spec.tif = (spec.fractional() || spec.extended_hours) && !crypto ? TimeInForce::day
+                                                                   : TimeInForce::gtc;
   if (r.has("tif")) {
     auto tif = parse_time_in_force(r.string("tif"));
     if (!tif) throw BodyError{"field 'tif' must be one of day, gtc, ioc, fok, opg, cls"};

@@ -58,6 +58,19 @@ class OrdersE2E : public ::testing::Test {
       EXPECT_EQ(field(o, key), value) << key << " of " << json::serialize(o);
     }
   }
+  // Each body is answered 400 naming its rule; the simulator holds no order of `sim_symbol`.
+  template <std::size_t N>
+  static void expect_refused_before_the_broker(
+      const std::pair<const char*, const char*> (&cases)[N], const std::string& sim_symbol) {
+    for (const auto& [body, rule] : cases) {
+      app::ApiReply r = rig_->call("POST", "/api/trades", body);
+      EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
+      EXPECT_NE(r.body.find(rule), std::string::npos) << body << " -> " << r.body;
+    }
+    json::value all = sim().get_json("/v2/orders?status=all&symbols=" + sim_symbol);
+    ASSERT_TRUE(all.is_array()) << json::serialize(all);
+    EXPECT_TRUE(all.as_array().empty()) << json::serialize(all);
+  }
   static std::string why(const std::string& symbol) {
     return sim().open_orders_text(symbol) + rig_->call("GET", "/api/orders?symbol=" + symbol).body +
            "\n" + rig_->logs();
@@ -172,14 +185,7 @@ TEST_F(OrdersE2E, WhatAlpacaRefusesIsA400NamingTheRuleAndNeverReachesTheBroker) 
       {R"({"symbol":"OEG","side":"sell","qty":"0.5","stop_loss":{"percent":"2"}})",
        "Alpaca does not sell 0.5 shares short"},
   };
-  for (const auto& [body, rule] : cases) {
-    app::ApiReply r = rig_->call("POST", "/api/trades", body);
-    EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
-    EXPECT_NE(r.body.find(rule), std::string::npos) << body << " -> " << r.body;
-  }
-  json::value all = sim().get_json("/v2/orders?status=all&symbols=OEG");
-  ASSERT_TRUE(all.is_array()) << json::serialize(all);
-  EXPECT_TRUE(all.as_array().empty()) << json::serialize(all);
+  expect_refused_before_the_broker(cases, "OEG");
 }
 
 // The CLI says the same trades: a stop-limit entry with its tif, and a trailing stop-loss.
@@ -271,6 +277,120 @@ TEST_F(OrdersE2E, CloseAllFlattensEveryOpenTrade) {
            open_orders("OEM").empty() && rig_->trade_state(a) == "closed" &&
            rig_->trade_state(b) == "closed";
   })) << why("OEL") << why("OEM");
+}
+
+
+// ---- crypto (issue 17 item 3) ----
+
+// Every audit of orderly's orders of `symbol` (its events carry the broker's error bodies).
+std::string audits_of(const Rig& rig, const std::string& encoded_symbol) {
+  std::string all;
+  json::value orders = rig.get_json("/api/orders?symbol=" + encoded_symbol);
+  if (!orders.is_array() || orders.as_array().empty()) {
+    return "no orders: " + json::serialize(orders);
+  }
+  for (const json::value& o : orders.as_array()) {
+    const json::value& id = o.as_object().at("id");
+    const std::string ref = id.is_string() ? std::string(id.as_string()) : json::serialize(id);
+    all += rig.call("GET", "/api/orders/" + ref + "/audit").body + "\n";
+  }
+  return all;
+}
+
+// A crypto buy pays its 0.25% fee in coins: 0.01 BTC filled leaves 0.009975 in the position.
+// The take-profit sells exactly that (an exit of 0.01 would be refused with 40310000
+// `insufficient qty available`, the founding incident), fills, and leaves the account flat
+// with no dust: the simulator's fee is the 0.25% orderly allows for (engine/crypto.h).
+TEST_F(OrdersE2E, CryptoExitSellsWhatTheFeeLeftAndTheTradeEndsFlat) {
+  set_price("BTC/USD", "60000.00");
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"BTC/USD","qty":"0.01","take_profit":{"limit_price":"61000.00"}})");
+  ASSERT_TRUE(eventually([&] {
+    return sim().protected_at("BTC/USD", "0.009975") && rig_->trade_state(t) == "open";
+  })) << why("BTC%2FUSD");
+  const json::object exit = only_open_order("BTCUSD");
+  expect_fields(exit, {{"type", "limit"}, {"side", "sell"}, {"limit_price", "61000.00"},
+                       {"time_in_force", "gtc"}, {"asset_class", "crypto"}});
+  EXPECT_EQ(Decimal::must(field(exit, "qty")), Decimal::must("0.009975"));
+  json::value entries = sim().get_json("/v2/orders?status=closed&symbols=BTCUSD");
+  ASSERT_TRUE(entries.is_array() && entries.as_array().size() == 1u) << json::serialize(entries);
+  const json::object entry = entries.as_array()[0].as_object();
+  expect_fields(entry, {{"side", "buy"}, {"status", "filled"}, {"time_in_force", "gtc"}});
+  EXPECT_EQ(Decimal::must(field(entry, "filled_qty")), Decimal::must("0.01"))
+      << "the order filled 0.01; the position holds less";
+
+  set_price("BTC/USD", "61000.00");
+  EXPECT_TRUE(eventually([&] {
+    return sim().call("GET", "/v2/positions/BTCUSD").status == 404 &&
+           open_orders("BTCUSD").empty() && rig_->trade_state(t) == "closed";
+  })) << why("BTC%2FUSD");
+  const std::string audits = audits_of(*rig_, "BTC%2FUSD");
+  EXPECT_NE(audits.find("exit for 0.009975000 held (crypto: one simple gtc order)"),
+            std::string::npos)
+      << audits;
+  EXPECT_EQ(audits.find("40310000"), std::string::npos) << audits;
+  EXPECT_EQ(audits.find("insufficient qty"), std::string::npos) << audits;
+  // orderly's ledger counts what was received, so it ends flat beside the broker.
+  json::value positions = rig_->get_json("/api/positions");
+  ASSERT_TRUE(positions.is_array()) << json::serialize(positions);
+  for (const json::value& p : positions.as_array()) {
+    if (field(p.as_object(), "symbol") != "BTC/USD") continue;
+    EXPECT_TRUE(Decimal::must(field(p.as_object(), "local_qty")).is_zero())
+        << json::serialize(positions);
+  }
+}
+
+// A crypto stop-loss is a stop_limit (Alpaca takes no plain stop for crypto), 1% of room below
+// the stop, gtc, for what the position holds; when the price falls through it, it sells all.
+TEST_F(OrdersE2E, CryptoStopLossIsAStopLimitForThePositionAndSellsItAll) {
+  set_price("ETH/USD", "3000.00");
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"ETH/USD","qty":"0.5","take_profit":{"limit_price":"3300.00"},)"
+      R"("stop_loss":{"stop_price":"2900.00"}})");
+  ASSERT_TRUE(eventually([&] {
+    return sim().protected_at("ETH/USD", "0.49875") && rig_->trade_state(t) == "open";
+  })) << why("ETH%2FUSD");
+  const json::object stop = only_open_order("ETHUSD");
+  expect_fields(stop, {{"type", "stop_limit"}, {"side", "sell"}, {"stop_price", "2900.00"},
+                       {"limit_price", "2871.00"}, {"time_in_force", "gtc"}});
+  EXPECT_EQ(Decimal::must(field(stop, "qty")), Decimal::must("0.49875"));
+
+  set_price("ETH/USD", "2890.00");
+  EXPECT_TRUE(eventually([&] {
+    return sim().call("GET", "/v2/positions/ETHUSD").status == 404 &&
+           open_orders("ETHUSD").empty() && rig_->trade_state(t) == "closed";
+  })) << why("ETH%2FUSD");
+  const std::string audits = audits_of(*rig_, "ETH%2FUSD");
+  EXPECT_EQ(audits.find("40310000"), std::string::npos) << audits;
+}
+
+// Alpaca's crypto rules are refused by orderly first, each named; the simulator sees nothing.
+TEST_F(OrdersE2E, CryptoRulesAreRefusedBeforeTheBroker) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"symbol":"SOL/USD","qty":"1","tif":"day","take_profit":{"percent":"2"}})",
+       "crypto takes tif gtc or ioc, not day"},
+      {R"({"symbol":"SOL/USD","qty":"1","entry":{"type":"stop","stop_price":"160.00"},)"
+       R"("take_profit":{"percent":"2"}})",
+       "Alpaca takes no plain stop order for crypto"},
+      {R"({"symbol":"SOL/USD","side":"sell","qty":"1","stop_loss":{"percent":"2"}})",
+       "cannot be sold short"},
+      {R"({"symbol":"SOL/USD","qty":"1","exits":"native","take_profit":{"limit_price":"160"},)"
+       R"("stop_loss":{"stop_price":"140"}})",
+       "native exits (bracket) are not taken for crypto"},
+      {R"({"symbol":"SOL/USD","qty":"1","stop_loss":{"trail_percent":"2"}})",
+       "no trailing stop for crypto"},
+  };
+  expect_refused_before_the_broker(cases, "SOLUSD");
+
+  // The CLI takes the pair as Alpaca writes it; its tif defaults to gtc for crypto.
+  set_price("SOL/USD", "150.00");
+  RunResult r = run(rig_->cli("trade open SOL/USD --qty 0.5 --tp 160"));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(eventually([] { return sim().protected_at("SOL/USD", "0.49875"); }))
+      << why("SOL%2FUSD");
+  r = run(rig_->cli("orders --symbol SOL/USD"));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("take_profit"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -130,7 +130,14 @@ std::map<std::string, std::pair<Decimal, Decimal>> Sim::cover() const {
   json::value open = get_json("/v2/orders?status=open&nested=true&limit=500");
   if (!positions.is_array() || !open.is_array()) return out;
   for (const auto& p : positions.as_array()) {
-    out[std::string(p.at("symbol").as_string())].first = dec(p.at("qty"));
+    std::string symbol(p.at("symbol").as_string());
+    // Alpaca names a crypto position BTCUSD, its orders BTC/USD: one name, the orders'.
+    const json::value* cls = p.as_object().if_contains("asset_class");
+    if (cls && cls->is_string() && cls->as_string() == "crypto" && symbol.ends_with("USD") &&
+        symbol.find('/') == std::string::npos) {
+      symbol.insert(symbol.size() - 3, "/");
+    }
+    out[symbol].first = dec(p.at("qty"));
   }
   for (const auto& o : open.as_array()) {
     auto& [held, covered] = out[std::string(o.at("symbol").as_string())];

@@ -84,7 +84,8 @@ TEST(AlpacaSpec, ACryptoPositionWith16FractionalDigitsIsReadWholeWithTheOthers) 
   ASSERT_EQ(listing->size(), 3u);
   bool crypto = false;
   for (const BrokerPosition& p : *listing) {
-    if (p.symbol != "BTCUSD") continue;
+    // Alpaca names it BTCUSD; orderly names it as the pair's orders are (BTC/USD).
+    if (p.symbol != "BTC/USD") continue;
     crypto = true;
     EXPECT_EQ(p.avg_entry_price.str(), "19660.5738784516887649");
     EXPECT_EQ(p.qty.str(), "1.0002997");

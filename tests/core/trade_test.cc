@@ -24,6 +24,16 @@ void day_emulated(TradeSpec& s) {
   s.exits = ExitMode::emulated;
 }
 
+// A crypto limit buy with both exits, as Alpaca takes it (gtc, fractional, emulated exits).
+void crypto(TradeSpec& s) {
+  s.symbol = "BTC/USD";
+  s.qty = D("0.01");
+  s.entry_limit_price = D("60000");
+  s.take_profit.price = D("61000");
+  s.stop_loss = PriceTarget{D("59000"), std::nullopt};
+  s.exits = ExitMode::emulated;
+}
+
 TradeSpec good() {
   TradeSpec s;
   s.symbol = "AAPL";
@@ -119,7 +129,29 @@ const BadCase kBad[] = {
     {"tp percent 0", [](TradeSpec& s) { s.take_profit = PriceTarget{std::nullopt, D("0")}; },
      "percent must be positive"},
     // Issue 17: each rule Alpaca applies to what it is sent, named before anything is sent.
-    {"crypto pair", [](TradeSpec& s) { s.symbol = "BTC/USD"; }, "crypto"},
+    // Crypto (issue 17 item 3): each of Alpaca's crypto rules, named.
+    {"crypto bracket", [](TradeSpec& s) { crypto(s); s.exits = ExitMode::native; },
+     "native exits (bracket) are not taken for crypto"},
+    {"crypto tif day", [](TradeSpec& s) { crypto(s); s.tif = TimeInForce::day; },
+     "crypto takes tif gtc or ioc, not day"},
+    {"crypto tif fok", [](TradeSpec& s) { crypto(s); s.tif = TimeInForce::fok; },
+     "crypto takes tif gtc or ioc, not fok"},
+    {"crypto stop entry",
+     [](TradeSpec& s) { crypto(s); s.entry_type = OrderType::stop; s.entry_limit_price.reset();
+                        s.entry_stop_price = D("60500"); },
+     "Alpaca takes no plain stop order for crypto"},
+    {"crypto short", [](TradeSpec& s) { crypto(s); s.side = Side::sell; },
+     "cannot be sold short"},
+    {"crypto extended hours", [](TradeSpec& s) { crypto(s); s.extended_hours = true; },
+     "crypto trades 24/7"},
+    {"crypto trailing stop",
+     [](TradeSpec& s) { crypto(s); s.take_profit = {};
+                        s.stop_loss = PriceTarget{.trail_percent = D("2")}; },
+     "Alpaca takes no trailing stop for crypto"},
+    {"crypto against bitcoin", [](TradeSpec& s) { crypto(s); s.symbol = "ETH/BTC"; },
+     "must be a pair against USD"},
+    {"crypto without a base", [](TradeSpec& s) { crypto(s); s.symbol = "/USD"; },
+     "must be a pair against USD"},
     {"qty and notional", [](TradeSpec& s) { s.notional = D("500"); }, "qty or notional, not both"},
     {"zero notional", [](TradeSpec& s) { s.qty = D("0"); s.notional = D("0"); },
      "notional must be positive"},
@@ -218,6 +250,14 @@ TEST(TradeValidate, EachTradeShapeAlpacaTakesIsValid) {
       {"opening auction market", [](TradeSpec& s) { market(s); s.tif = TimeInForce::opg;
                                                     s.exits = ExitMode::emulated; }},
       {"ioc limit", [](TradeSpec& s) { s.tif = TimeInForce::ioc; s.exits = ExitMode::emulated; }},
+      {"crypto limit gtc, fractional", crypto},
+      {"crypto market ioc", [](TradeSpec& s) { crypto(s); market(s); s.tif = TimeInForce::ioc; }},
+      {"crypto notional gtc",
+       [](TradeSpec& s) { crypto(s); market(s); s.qty = D("0"); s.notional = D("250"); }},
+      {"crypto stop_limit entry",
+       [](TradeSpec& s) { crypto(s); s.entry_type = OrderType::stop_limit;
+                          s.entry_stop_price = D("59900"); }},
+      {"crypto qty of 9 decimals", [](TradeSpec& s) { crypto(s); s.qty = D("0.123456789"); }},
   };
   for (const auto& [name, mutate] : shapes) {
     TradeSpec s = good();

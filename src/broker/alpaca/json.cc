@@ -343,6 +343,13 @@ StatusOr<BrokerPosition> position_from(const json::object& o, std::string raw) {
   p.avg_entry_price = f.opt_decimal("avg_entry_price").value_or(Decimal());
   p.current_price = f.opt_decimal("current_price");
   if (!f.ok()) return f.status();
+  // Alpaca names a crypto position without the slash its orders carry ("BTCUSD" for BTC/USD,
+  // the specification's crypto position example): the USD pairs orderly trades are named as
+  // their orders are, so the engine finds the position of its BTC/USD trades.
+  if (f.string_or_empty("asset_class") == "crypto" && p.symbol.size() > 3 &&
+      p.symbol.find('/') == std::string::npos && p.symbol.ends_with("USD")) {
+    p.symbol.insert(p.symbol.size() - 3, "/");
+  }
   // Short positions: Alpaca documents a negative qty, but make sure a "short" side is negative.
   if (f.string_or_empty("side") == "short" && p.qty.is_positive()) {
     p.qty = -p.qty;
