@@ -310,6 +310,7 @@ class Engine::Impl {
   void cancel_blocking_exits(OrderId entry_id, const std::vector<const BookOrder*>& blockers,
                              Timestamp now);
   void end_clearing_if_done(const std::string& symbol);
+  void touch_trades_of(const std::string& symbol);  // each trade with an order on it
   bool on_entry_wash_refusal(OrderId id, const BrokerError& e, Timestamp now);
   // A wash-trade refusal naming an order of ours.
   bool refused_against_ours(const BrokerError& e) const;

@@ -59,6 +59,10 @@ void Engine::Impl::check_protection(Timestamp now) {
       }
       continue;
     }
+    // Its trades decide again at every check while the gap lasts: one that stopped placing
+    // exits (five in a minute all canceled by another client) places the next once the minute
+    // has passed, though nothing else touches it (DST seed 9100000000099, extended).
+    touch_trades_of(symbol);
     // The alert, not the watch, says whether it was raised: a rolled-back commit takes the
     // alert away while the watch still counts the gap as past its grace.
     if (!raised && r.gap_ms >= cfg_.unprotected_grace_ms) {

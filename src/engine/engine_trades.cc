@@ -864,6 +864,10 @@ void Engine::Impl::end_clearing_if_done(const std::string& symbol) {
   }
   clearing_.erase(it);
   if (e != nullptr) clear_all_for_.erase(e->id);
+  touch_trades_of(symbol);
+}
+
+void Engine::Impl::touch_trades_of(const std::string& symbol) {
   for (OrderId id : orders_of_symbol(symbol)) touched_trades_.insert(order_at(id).trade_id);
 }
 

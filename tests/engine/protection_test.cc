@@ -29,6 +29,17 @@ TradeSpec market_with_oco(const std::string& symbol, const char* qty) {
   return spec;
 }
 
+// A started world holding 10 F (a market entry with OCO exits) 3 s after it was opened: the
+// trade's id, 0 if it was refused.
+TradeId hold_ten_f(SimWorld& w) {
+  w.set_price("F", "10.00");
+  w.start();
+  auto t = w.rt->open_trade(market_with_oco("F", "10"));
+  EXPECT_TRUE(t.ok());
+  w.run(3'000);
+  return t.ok() ? t->id : 0;
+}
+
 // When the engine first recorded `to` for an order (any source), if ever.
 std::optional<Timestamp> first_event(SimWorld& w, OrderId id,
                                      std::initializer_list<OrderState> to) {
@@ -212,12 +223,9 @@ TEST(ProtectiveFirst, BurstOfEntriesNeverDelaysAnExitByMoreThanOneBudgetSlot) {
 // counted in health, audited on the orders involved, and cleared once the exit is back.
 TEST(Protection, ExitCanceledElsewhereIsPlacedAgainAndAGapIsRaisedThenCleared) {
   SimWorld w(12);
-  w.set_price("F", "10.00");
-  w.start();
-  auto t = w.rt->open_trade(market_with_oco("F", "10"));
-  ASSERT_TRUE(t.ok());
-  w.run(3'000);
-  const std::optional<Order> first = working_exit(w, t->id);
+  const TradeId t = hold_ten_f(w);
+  ASSERT_NE(t, 0);
+  const std::optional<Order> first = working_exit(w, t);
   ASSERT_TRUE(first && first->broker_order_id);
   EXPECT_EQ(uncovered_positions(w), "");
 
@@ -230,19 +238,43 @@ TEST(Protection, ExitCanceledElsewhereIsPlacedAgainAndAGapIsRaisedThenCleared) {
   EXPECT_TRUE(alert_active(w, AlertKind::unprotected_position, "F"));
   EXPECT_EQ(w.rt->health().unprotected_positions, 1);
   EXPECT_NE(w.rt->metrics_text().find("orderly_unprotected_positions 1"), std::string::npos);
-  const OrderId entry = orders_of(w, t->id).front().id;
+  const OrderId entry = orders_of(w, t).front().id;
   EXPECT_EQ(audit_notes_containing(w, entry, "unprotected position"), 1);
 
   ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");
   w.run(120'000);  // past the backoff of the refused attempts
   EXPECT_EQ(uncovered_positions(w), "");
-  const std::optional<Order> again = working_exit(w, t->id);
+  const std::optional<Order> again = working_exit(w, t);
   ASSERT_TRUE(again);
   EXPECT_NE(again->id, first->id);
   EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F"));
   EXPECT_EQ(w.rt->health().unprotected_positions, 0);
   EXPECT_EQ(audit_notes_containing(w, entry, "protected again"), 1);
-  EXPECT_EQ(state_of(w, t->id), TradeState::open);
+  EXPECT_EQ(state_of(w, t), TradeState::open);
+}
+
+// Exits canceled elsewhere as fast as they are placed: after kMaxExitPlacementsPerMinute the
+// engine stops placing and says so; once that minute has passed it places the next one, though
+// nothing else happened to the trade (DST extended seed 9100000000099: it never did).
+TEST(Protection, ExitsCanceledElsewhereTooOftenArePlacedAgainOnceTheMinuteHasPassed) {
+  SimWorld w(13);
+  const TradeId t = hold_ten_f(w);
+  ASSERT_NE(t, 0);
+  for (int i = 0; i < 5; ++i) {  // kMaxExitPlacementsPerMinute
+    const std::optional<Order> exit = working_exit(w, t);
+    ASSERT_TRUE(exit && exit->broker_order_id) << "placement " << i;
+    cancel_elsewhere(w, *exit->broker_order_id);
+    w.run(2'000);
+  }
+  w.run(w.options.engine.unprotected_grace_ms + 1'000);
+  EXPECT_FALSE(working_exit(w, t)) << "a fifth cancel within the minute: not placed again";
+  EXPECT_TRUE(alert_active(w, AlertKind::stuck_order, "F"));
+  EXPECT_TRUE(alert_active(w, AlertKind::unprotected_position, "F"));
+
+  w.run(60'000);
+  EXPECT_TRUE(working_exit(w, t));
+  EXPECT_EQ(uncovered_positions(w), "");
+  EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F"));
 }
 
 // A native bracket's legs canceled by another client: the position is covered again at once by
@@ -278,25 +310,22 @@ TEST(Protection, NativeBracketLegsCanceledElsewhereArePlacedAgainAsAnOco) {
 // marketable, it fills at the market, and both trades end protected.
 TEST(ExitBook, SecondMarketEntryOnAHeldSymbolFillsAndBothTradesEndProtected) {
   SimWorld w(14);
-  w.set_price("F", "10.00");
-  w.start();
-  auto a = w.rt->open_trade(market_with_oco("F", "10"));
-  ASSERT_TRUE(a.ok());
-  w.run(3'000);
-  ASSERT_TRUE(working_exit(w, a->id));
+  const TradeId a = hold_ten_f(w);
+  ASSERT_NE(a, 0);
+  ASSERT_TRUE(working_exit(w, a));
   auto b = w.rt->open_trade(market_with_oco("F", "5"));
   ASSERT_TRUE(b.ok());
   w.run(5'000);
 
   EXPECT_EQ(w.errors_with_code("40310000"), 0);
-  EXPECT_EQ(state_of(w, a->id), TradeState::open);
+  EXPECT_EQ(state_of(w, a), TradeState::open);
   EXPECT_EQ(state_of(w, b->id), TradeState::open);
   const Order entry_b = orders_of(w, b->id).front();
   EXPECT_EQ(entry_b.type, OrderType::limit);
   EXPECT_EQ(entry_b.limit_price, Decimal::must("10.99")) << "one tick under our sell at 11.00";
   EXPECT_EQ(entry_b.filled_avg_price, Decimal::must("10.00")) << "filled at the market";
   EXPECT_EQ(uncovered_positions(w), "");
-  EXPECT_TRUE(working_exit(w, a->id) && working_exit(w, b->id));
+  EXPECT_TRUE(working_exit(w, a) && working_exit(w, b->id));
   EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F"));
 }
 
@@ -325,11 +354,8 @@ TEST(ExitBook, SeveralEntriesOnOneSymbolAtOnceAllEndProtected) {
 // other cancels out: refused up front, nothing sent.
 TEST(ExitBook, ReversalWhileTheOtherDirectionIsOpenIsRefusedUpFront) {
   SimWorld w(16);
-  w.set_price("F", "10.00");
-  w.start();
-  auto a = w.rt->open_trade(market_with_oco("F", "10"));
-  ASSERT_TRUE(a.ok());
-  w.run(3'000);
+  const TradeId a = hold_ten_f(w);
+  ASSERT_NE(a, 0);
   TradeSpec sell = market_with_oco("F", "10");
   sell.side = Side::sell;
   sell.take_profit.price = Decimal::must("9.00");
