@@ -257,6 +257,9 @@ class Engine::Impl {
   void record_bracket(const Trade& t, Order entry, const ExitPrices& prices, Timestamp now);
   void create_simple_exit(const Trade& t, const ExitPrices& prices, Decimal held, int generation,
                           Timestamp now);
+  // Crypto with both exits: the take-profit once the broker's price reached it, else the stop.
+  bool crypto_take_profit_due(const Trade& t, const ExitPrices& prices) const;
+  bool switch_crypto_exit(const Trade& t, OrderId active, Timestamp now);
   void create_fractional_exit(const Trade& t, const ExitPrices& prices, Decimal held,
                               int generation, Timestamp now);
   void grow_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v, Timestamp now);
@@ -508,6 +511,9 @@ class Engine::Impl {
   // the symbol are placed again once it is at the broker.
   std::map<std::string, OrderId> clearing_;
   std::set<OrderId> clear_all_for_;  // entries refused as wash trades against our orders
+  // Crypto trades holding coins with both exits: the broker's price picks their one exit, so
+  // positions are read every idle poll interval while there are any (engine_sync on_tick).
+  std::set<TradeId> crypto_watch_;
   std::set<TradeId> fractional_stop_refused_;  // its stop refused as a wash trade: take-profit
   std::set<OrderId> wash_priced_exits_;  // exits priced past our own orders (wash-trade check)
   std::map<OrderId, Timestamp> cancel_retry_at_;  // a cancel that got no answer: ask again then

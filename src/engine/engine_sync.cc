@@ -545,6 +545,7 @@ void Engine::Impl::on_positions_result(const CommandResult& r, Timestamp now) {
   }
   positions_read_at_ = now;
   last_positions_at_ = now;
+  touched_trades_.insert(crypto_watch_.begin(), crypto_watch_.end());  // their price moved
   // Sells that waited for a fresh read are looked at again.
   submit_candidates_.insert(await_positions_.begin(), await_positions_.end());
   await_positions_.clear();
@@ -651,7 +652,9 @@ void Engine::Impl::on_tick(Timestamp now) {
       (!last_positions_at_ || now.ms_since(*last_positions_at_) >= 1000)) {
     stage_positions(now);
   }
-  if (any_hold_wait() && (!last_positions_at_ ||
+  // A crypto trade's exit follows the broker's price (engine_trades.cc switch_crypto_exit): one
+  // positions read per idle poll interval while any such trade holds coins, none otherwise.
+  if ((any_hold_wait() || !crypto_watch_.empty()) && (!last_positions_at_ ||
                           now.ms_since(*last_positions_at_) >= cfg_.idle_poll_interval_ms)) {
     stage_positions(now);
   }

@@ -263,7 +263,10 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   if (tp == nullptr) return;
   protection_dirty_.insert(tp->spec.symbol);
   end_clearing_if_done(tp->spec.symbol);
-  if (is_terminal(tp->state)) return;
+  if (is_terminal(tp->state)) {
+    crypto_watch_.erase(tid);
+    return;
+  }
   TradeView v = view_of(tid);
   if (v.entry == 0) return;
   const Order& entry = order_at(v.entry);
@@ -321,6 +324,10 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
     return;
   }
   // "exits": "none": the caller holds the position unguarded by choice.
+  const bool watch = held.is_positive() && t.spec.exits != ExitMode::none &&
+                     is_crypto_symbol(t.spec.symbol) && t.spec.has_take_profit() &&
+                     t.spec.stop_loss;
+  if (watch) crypto_watch_.insert(tid); else crypto_watch_.erase(tid);
   if (!held.is_positive() || t.spec.exits == ExitMode::none) return;
   std::optional<OrderId> active;
   bool leg_working = false;
@@ -339,6 +346,7 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
     ensure_exits(tid, v, held, now);
     return;
   }
+  if (watch && switch_crypto_exit(t, *active, now)) return;
   const Order& ex = order_at(*active);
   // Grow the exit by replace as more of the entry fills; only while nothing of it filled: a
   // replacement of a partially filled order re-used the original qty at Alpaca (#165).
@@ -395,7 +403,11 @@ void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, T
     }
     const bool ended_open = o.state == OrderState::expired || o.state == OrderState::canceled ||
                             o.state == OrderState::rejected;
-    if (!o.replaces_order_id && ended_open && now.ms_since(o.created_at) < 60'000) ++recent;
+    // Our own cancels (a crypto exit making way for the other) are not the broker ending it.
+    const bool ours = o.state == OrderState::canceled && aux_[id].cancel_sent;
+    if (!o.replaces_order_id && ended_open && !ours && now.ms_since(o.created_at) < 60'000) {
+      ++recent;
+    }
   }
   if (recent >= kMaxExitPlacementsPerMinute) {
     raise(AlertKind::stuck_order, trades_.at(tid).spec.symbol,
@@ -485,6 +497,47 @@ void Engine::Impl::create_simple_exit(const Trade& t, const ExitPrices& prices, 
   record_new(std::move(x), fmt::format("exit for {} held: {}", held.str(), how), now);
 }
 
+// A crypto position takes one exit at a time (Alpaca takes no OCO for crypto, and two sells of
+// the same coins collide on the hold): the stop_limit rests at the broker, and once the broker's
+// price (the position's current_price, read every idle poll interval while such a trade holds
+// coins) is at or past the take-profit, the stop makes way for the take-profit limit; if the
+// price falls back under it before that fills, the stop comes back.
+bool Engine::Impl::crypto_take_profit_due(const Trade& t, const ExitPrices& prices) const {
+  auto it = broker_positions_.find(t.spec.symbol);
+  if (!prices.take_profit || it == broker_positions_.end() || !it->second.current_price) {
+    return false;
+  }
+  const Decimal price = *it->second.current_price;
+  return t.spec.side == Side::buy ? price >= *prices.take_profit
+                                  : price <= *prices.take_profit;
+}
+
+// True when the working exit is being canceled to make way for the other one.
+bool Engine::Impl::switch_crypto_exit(const Trade& t, OrderId active, Timestamp now) {
+  const Order& ex = order_at(active);
+  if (aux_[active].cancel_sent) return true;
+  if (!ex.broker_order_id || !is_open_at_broker(ex.state) ||
+      ex.state == OrderState::pending_cancel || !ex.filled_qty.is_zero()) {
+    return false;
+  }
+  const Order& entry = order_at(view_of(t.id).entry);
+  auto prices = exit_prices(t.spec, entry.filled_avg_price.value_or(Decimal::from_int(1)));
+  if (!prices || !prices->take_profit) return false;
+  const bool tp_due = crypto_take_profit_due(t, *prices);
+  const bool is_stop = ex.role == OrderRole::stop_loss;
+  if (tp_due != is_stop) return false;
+  const BrokerPosition& p = broker_positions_.at(t.spec.symbol);
+  request_cancel(active,
+                 tp_due ? fmt::format("crypto: price {} reached the take-profit {}: the stop "
+                                      "makes way for it (one exit at a time)",
+                                      p.current_price->str(), prices->take_profit->str())
+                        : fmt::format("crypto: price {} is back under the take-profit {}: the "
+                                      "stop comes back",
+                                      p.current_price->str(), prices->take_profit->str()),
+                 now);
+  return true;
+}
+
 // Alpaca takes fractional quantities only in simple day orders: no OCO, and two sells of the
 // same shares would collide on the hold. The position gets one day order: the stop-loss when
 // there is one (the loss is what must not run unattended), else the take-profit. It expires
@@ -507,7 +560,8 @@ void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& pric
   const bool blocked =
       refused ||
       !book_of(t.spec.symbol).wash_blockers(exit_side, stop_type, stop_limit).empty();
-  const bool stop = prices.stop_loss.has_value() && (!blocked || !prices.take_profit);
+  const bool stop = prices.stop_loss.has_value() && (!blocked || !prices.take_profit) &&
+                    !(crypto && crypto_take_profit_due(t, prices));
   if (!stop && !prices.take_profit) return;  // neither: validate() lets no such trade in
   Order x = make_order(t, stop ? OrderRole::stop_loss : OrderRole::take_profit, generation,
                        exit_side, stop ? stop_type : OrderType::limit, held, now);

@@ -364,6 +364,36 @@ TEST_F(OrdersE2E, CryptoStopLossIsAStopLimitForThePositionAndSellsItAll) {
   EXPECT_EQ(audits.find("40310000"), std::string::npos) << audits;
 }
 
+// With both exits a crypto position still has one exit at a time (no OCO for crypto): the
+// stop_limit rests until the broker's price reaches the take-profit; then the stop makes way for
+// the take-profit limit, which fills, and the trade ends flat.
+TEST_F(OrdersE2E, CryptoTakeProfitReplacesTheStopOnceThePriceReachesIt) {
+  set_price("ETH/USD", "3000.00");
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"ETH/USD","qty":"0.2","take_profit":{"limit_price":"3300.00"},)"
+      R"("stop_loss":{"percent":"5"}})");
+  ASSERT_TRUE(eventually([&] { return sim().protected_at("ETH/USD", "0.1995"); }))
+      << why("ETH%2FUSD");
+  expect_fields(only_open_order("ETHUSD"), {{"type", "stop_limit"}, {"stop_price", "2850.00"}});
+
+  set_price("ETH/USD", "3310.00");
+  ASSERT_TRUE(eventually([&] {
+    return sim().call("GET", "/v2/positions/ETHUSD").status == 404 &&
+           open_orders("ETHUSD").empty() && rig_->trade_state(t) == "closed";
+  })) << why("ETH%2FUSD");
+  json::value closed = sim().get_json("/v2/orders?status=closed&symbols=ETHUSD&limit=3");
+  ASSERT_TRUE(closed.is_array() && closed.as_array().size() == 3u) << json::serialize(closed);
+  const json::object tp = closed.as_array()[0].as_object();  // newest first
+  expect_fields(tp, {{"type", "limit"}, {"side", "sell"}, {"limit_price", "3300.00"},
+                     {"status", "filled"}, {"time_in_force", "gtc"}});
+  EXPECT_EQ(Decimal::must(field(tp, "filled_qty")), Decimal::must("0.1995"));
+  expect_fields(closed.as_array()[1].as_object(), {{"type", "stop_limit"}, {"status", "canceled"}});
+  const std::string audits = audits_of(*rig_, "ETH%2FUSD");
+  EXPECT_NE(audits.find("reached the take-profit 3300.00: the stop makes way"), std::string::npos)
+      << audits;
+  EXPECT_EQ(audits.find("40310000"), std::string::npos) << audits;
+}
+
 // Alpaca's crypto rules are refused by orderly first, each named; the simulator sees nothing.
 TEST_F(OrdersE2E, CryptoRulesAreRefusedBeforeTheBroker) {
   const std::pair<const char*, const char*> cases[] = {
