@@ -403,8 +403,9 @@ void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, T
     }
     const bool ended_open = o.state == OrderState::expired || o.state == OrderState::canceled ||
                             o.state == OrderState::rejected;
-    // Our own cancels (a crypto exit making way for the other) are not the broker ending it.
-    const bool ours = o.state == OrderState::canceled && aux_[id].cancel_sent;
+    // A crypto exit we canceled to make way for the other one is not the broker ending it.
+    const bool ours = o.state == OrderState::canceled && is_crypto_symbol(o.symbol) &&
+                      aux_[id].cancel_sent;
     if (!o.replaces_order_id && ended_open && !ours && now.ms_since(o.created_at) < 60'000) {
       ++recent;
     }
