@@ -432,9 +432,11 @@ void Engine::on_broker_reachability(bool reachable, std::string_view detail, Tim
 
 void Engine::on_stream_unreadable(std::string raw, std::string reason, Timestamp now) {
   impl_->last_now_ = now;
-  impl_->begin();
-  impl_->on_stream_unreadable(std::move(raw), std::move(reason), now);
-  impl_->finish_input(now);
+  impl_->guarded("stream message unreadable", now, [&] {
+    impl_->begin();
+    impl_->on_stream_unreadable(std::move(raw), std::move(reason), now);
+    impl_->finish_input(now);
+  });
 }
 
 void Engine::on_tick(Timestamp now) {

@@ -11,7 +11,6 @@
 //   engine_protection.cc  the exit book of a symbol, gaps in a position's cover
 
 #include <algorithm>
-#include <cassert>
 #include <cstdint>
 #include <deque>
 #include <initializer_list>
@@ -197,8 +196,13 @@ class Engine::Impl {
   // ---------------------------------------------------------------------------------------
   void audit(const Order& o, std::optional<OrderState> from, EventSource src, std::string note,
              std::string payload, Timestamp now);
+  // `execution`: the fill as the broker reported it (stream execution, fill activity), when
+  // the evidence is one; recorded as the order's fill row (record_fills).
   bool apply(OrderId id, const StateUpdate& u, EventSource src, std::string note,
-             const std::string& payload, Timestamp now);
+             const std::string& payload, Timestamp now, const Fill* execution = nullptr);
+  void record_fills(const Order& o, const Decimal& before_filled,
+                    const std::optional<Decimal>& before_avg, const Fill* execution,
+                    Timestamp at);
   void learn_broker_id(OrderId id, const std::string& bid);
   StateUpdate update_from(const BrokerOrder& b);
   void adopt(OrderId id, const BrokerOrder& b, EventSource src, std::string note, Timestamp now);

@@ -208,18 +208,16 @@ void Engine::Impl::on_trade_update(const TradeUpdate& u, const RecentKeys::Fp& k
 void Engine::Impl::apply_update(OrderId id, const TradeUpdate& u, Timestamp now) {
   const std::int64_t lat = std::max<std::int64_t>(0, now.ms_since(u.timestamp));
   record_latency(lat);
-  const Decimal before = order_at(id).filled_qty;
   if (u.order.status) {
     StateUpdate su = update_from(u.order);
-    apply(id, su, EventSource::stream, "trade_updates " + u.event, u.raw, now);
+    std::optional<Fill> execution;
+    if (u.execution_id && u.qty && u.price) {
+      execution = Fill{*u.execution_id, id, {}, Side::buy, *u.qty, *u.price, u.timestamp};
+    }
+    apply(id, su, EventSource::stream, "trade_updates " + u.event, u.raw, now,
+          execution ? &*execution : nullptr);
   }
   adopt_legs(id, u.order, EventSource::stream, now);
-  const Order& o = order_at(id);
-  // Recorded once, by whichever source saw the execution first.
-  if (o.filled_qty > before && u.execution_id && u.qty && u.price) {
-    txn_.fills.push_back(Fill{*u.execution_id, id, o.symbol, o.side, *u.qty, *u.price,
-                              u.timestamp});
-  }
 }
 
 void Engine::Impl::record_latency(std::int64_t ms) {
@@ -384,14 +382,14 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
           Decimal::must("0.0001"), Rounding::half_even);
     }
     su.broker_time = a.transaction_time;
+    const Fill execution{a.id, id, o.symbol, o.side, a.qty, a.price, a.transaction_time};
     const bool applied = apply(id, su, EventSource::poll,
                                fmt::format("fill found by catch-up: {} at {}, cum {}",
                                            a.qty.str(), a.price.str(), a.cum_qty.str()),
-                               a.raw, now);
+                               a.raw, now, &execution);
     if (applied) {
       last_missed_fill_at_ = now;
       ++report_.fills_adopted;
-      txn_.fills.push_back(Fill{a.id, id, o.symbol, o.side, a.qty, a.price, a.transaction_time});
       on_exit_filled(id, now);
     }
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/check.h"
 #include "engine/crypto.h"
 #include "engine/engine_impl.h"
 
@@ -18,7 +19,7 @@ void Engine::Impl::begin() {
 
 Order& Engine::Impl::mut_order(OrderId id) {
   Order* o = order_ptr(id);
-  assert(o != nullptr);
+  ORDERLY_ASSERT(o != nullptr, fmt::format("order {} changed but not loaded", id));
   if (!txn_.orders_before.count(id)) txn_.orders_before[id] = *o;
   submit_candidates_.insert(id);
   if (!await_positions_.empty()) await_positions_.erase(id);
@@ -27,7 +28,7 @@ Order& Engine::Impl::mut_order(OrderId id) {
 
 Trade& Engine::Impl::mut_trade(TradeId id) {
   Trade* t = trade_ptr(id);
-  assert(t != nullptr);
+  ORDERLY_ASSERT(t != nullptr, fmt::format("trade {} changed but not loaded", id));
   if (!txn_.trades_before.count(id)) txn_.trades_before[id] = *t;
   return *t;
 }
@@ -218,7 +219,7 @@ void Engine::Impl::audit(const Order& o, std::optional<OrderState> from, EventSo
 
 // Applies evidence (or our own intent) to an order. Returns true when it changed the order.
 bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std::string note,
-                         const std::string& payload, Timestamp now) {
+                         const std::string& payload, Timestamp now, const Fill* execution) {
   if (order_at(id).state == OrderState::created && !is_local(u.to) &&
       src != EventSource::intent) {
     // Broker evidence for an order we believed unsent (a "not sent" that was sent after all):
@@ -246,8 +247,12 @@ bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std:
   Order& o = mut_order(id);
   const OrderState from = o.state;
   const Decimal before_filled = o.filled_qty;
+  const std::optional<Decimal> before_avg = o.filled_avg_price;
   o.state = u.to;
   if (u.filled_qty) o.filled_qty = *u.filled_qty;
+  ORDERLY_ASSERT(o.filled_qty >= before_filled,
+                 fmt::format("order {} filled qty {} -> {}", id, before_filled.str(),
+                             o.filled_qty.str()));
   if (u.filled_avg_price) o.filled_avg_price = u.filled_avg_price;
   if (u.broker_time && (!o.broker_updated_at || *u.broker_time > *o.broker_updated_at)) {
     o.broker_updated_at = u.broker_time;
@@ -259,6 +264,7 @@ bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std:
     if (o.filled_avg_price && o.side == Side::buy && p.qty.is_positive()) {
       p.avg_entry_price = *o.filled_avg_price;
     }
+    record_fills(o, before_filled, before_avg, execution, u.broker_time.value_or(now));
     if (src == EventSource::stream) ++metrics_.fills_from_stream;
     else ++metrics_.fills_from_poll;
     if (u.broker_time) {
@@ -270,6 +276,46 @@ bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std:
   if (from != o.state) touched_trades_.insert(o.trade_id);
   audit(o, from, src, std::move(note), payload, now);
   return true;
+}
+
+// Every increase of an order's filled qty leaves fill rows summing to it (DST I8), whichever
+// source told of it: the execution as reported when the evidence is one, and for what no
+// execution accounts for (a fill first seen in an order read: sweep, lookup, reply) a row
+// derived from the order's cumulative qty and average price. Its id names the order and the
+// cumulative qty, so a replay after a crash writes it once; the execution itself, if it arrives
+// later, changes no qty and adds no row.
+void Engine::Impl::record_fills(const Order& o, const Decimal& before_filled,
+                                const std::optional<Decimal>& before_avg, const Fill* execution,
+                                Timestamp at) {
+  Decimal rest = o.filled_qty - before_filled;
+  Decimal rest_value;  // what the derived row accounts for, at the order's average prices
+  if (o.filled_avg_price) {
+    rest_value = (*o.filled_avg_price * o.filled_qty) -
+                 (before_avg.value_or(Decimal()) * before_filled);
+  }
+  if (execution && execution->qty.is_positive() && execution->qty <= rest) {
+    Fill f = *execution;
+    f.order_id = o.id;  // the local order's identity, whatever the evidence carried
+    f.symbol = o.symbol;
+    f.side = o.side;
+    txn_.fills.push_back(std::move(f));
+    rest = rest - execution->qty;
+    rest_value = rest_value - (execution->qty * execution->price);
+  }
+  if (!rest.is_positive()) return;
+  Fill f;
+  f.execution_id = fmt::format("derived:{}:{}", o.broker_order_id.value_or(o.client_order_id),
+                               o.filled_qty.str());
+  f.order_id = o.id;
+  f.symbol = o.symbol;
+  f.side = o.side;
+  f.qty = rest;
+  auto price = rest_value.checked_div(rest);
+  f.price = price && price->is_positive()
+                ? price->round_to(Decimal::must("0.0001"), Rounding::half_even)
+                : o.filled_avg_price.value_or(Decimal());
+  f.at = at;
+  txn_.fills.push_back(std::move(f));
 }
 
 void Engine::Impl::learn_broker_id(OrderId id, const std::string& bid) {

@@ -201,6 +201,26 @@ void Checker::check_audit_log() {
   }
 }
 
+// I8: the fill rows are the record of what was bought and sold (P&L, tax lots); a fill learned
+// from an order read rather than an execution must still leave one, or the rows undercount.
+void Checker::check_fill_rows(const std::vector<Order>& local) {
+  for (const Order& o : local) {
+    auto fills = store_.fills_for(o.id);
+    if (!fills.ok()) {
+      report("I8", fmt::format("read {}", o.id), "fills_for failed: " + fills.status().message());
+      continue;
+    }
+    Decimal sum;
+    for (const Fill& f : *fills) sum = sum + f.qty;
+    if (sum != o.filled_qty) {
+      report("I8", fmt::format("fills {}", o.id),
+             fmt::format("order {} ({} {}) filled {} but its {} fill rows sum to {}", o.id,
+                         o.client_order_id, o.symbol, o.filled_qty.str(), fills->size(),
+                         sum.str()));
+    }
+  }
+}
+
 void Checker::check_final(const Engine& engine) {
   check_audit_log();
 
@@ -360,6 +380,8 @@ void Checker::check_final(const Engine& engine) {
                          o.client_order_id, to_string(o.state), to_string(it->second)));
     }
   }
+
+  check_fill_rows(local);
 
   // I6: trades holding shares have a working exit; nothing stuck closing.
   for (int offset = 0;; offset += 500) {

@@ -15,6 +15,7 @@
 //       continuously (check_protection): no position at the broker without a working exit of ours
 //       for longer than the bound
 //   I7  REST calls per virtual minute never exceed the configured limit
+//   I8  every order's fill rows sum to its filled qty, whichever source told of the fill
 
 #include <cstdint>
 #include <functional>
@@ -22,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/order_state.h"
 #include "core/time.h"
@@ -69,6 +71,7 @@ class Checker {
   std::optional<std::string> get(const std::string& target);
   bool ours(const std::string& cid) const;
   std::string last_note(OrderId id);  // the order's last audit event, for a report
+  void check_fill_rows(const std::vector<Order>& local);  // I8
 
   sim::Exchange& exchange_;
   Store& store_;

@@ -331,6 +331,42 @@ TEST(EngineSync, FillCatchUpFindsFillsTheStreamDropped) {
   EXPECT_EQ(h.broker.submit_calls, 2) << "entry + one OCO exit, never a resubmitted TP";
 }
 
+// DST I8: fill rows sum to the filled qty whichever source told of the fill. Here the stream
+// tells of the first 10 (an execution: its own row) and the last 27 reach the engine only
+// through an order read (no trade update, no fill activity): a row derived from the order's
+// cumulative qty and average price, at the price that makes the rows' value the order's.
+TEST(EngineSync, AFillSeenOnlyInAnOrderReadStillLeavesItsFillRow) {
+  Harness h;
+  h.start();
+  TradeId t = open(h, spec("STWD", "37", "21.50", "19.00"));
+  const std::string bid = entry_bid(h, t);
+  h.broker.fill(bid, Decimal::must("10"), Decimal::must("20.00"));
+  h.run(500);
+  h.drop = [](const TradeUpdate& u) { return u.event == "fill" || u.event == "partial_fill"; };
+  h.broker.fill(bid, Decimal::must("27"), Decimal::must("20.10"));
+  h.broker.activities.pop_back();  // the fill activity is lost as well
+  h.run(30000);
+  auto e = h.find(t, OrderRole::entry);
+  ASSERT_EQ(e->state, OrderState::filled);
+  auto fills = h.store.fills_for(e->id);
+  ASSERT_TRUE(fills.ok());
+  ASSERT_EQ(fills->size(), 2u);
+  Decimal qty, value;
+  for (const Fill& f : *fills) {
+    qty += f.qty;
+    value += f.qty * f.price;
+  }
+  EXPECT_EQ(qty, Decimal::must("37"));
+  EXPECT_EQ((*fills)[0].qty + (*fills)[1].qty, Decimal::must("37"));
+  EXPECT_EQ(value.round_to(Decimal::must("0.01"), Rounding::half_even),
+            (*e->filled_avg_price * e->filled_qty).round_to(Decimal::must("0.01"),
+                                                             Rounding::half_even));
+  // The restart replays nothing twice: the derived row's id names the order and its cum qty.
+  h.restart();
+  h.run(2000);
+  EXPECT_EQ(h.store.fills_for(e->id)->size(), 2u);
+}
+
 TEST(EngineSync, SweepFindsOrdersCanceledWithoutAnEvent) {
   Harness h;
   h.start();
