@@ -57,6 +57,7 @@ struct ReplaceRequest {
   std::optional<Decimal> qty;
   std::optional<Decimal> limit_price;
   std::optional<Decimal> stop_price;
+  std::optional<Decimal> trail;  // a trailing stop's new trail_price or trail_percent
   std::optional<TimeInForce> tif;
   std::optional<std::string> client_order_id;  // for the replacement order
 };

@@ -85,6 +85,16 @@ struct ReconcileReport {
   bool complete = true;  // false: the reconciliation still runs; these are its findings so far
 };
 
+// A change of a trade's exits (PATCH /api/trades/ID). Each target is kept when not given;
+// `remove_*` drops that exit (the other must remain). See Engine::modify_exits.
+struct ExitChange {
+  std::optional<PriceTarget> take_profit;
+  std::optional<PriceTarget> stop_loss;
+  bool remove_take_profit = false;
+  bool remove_stop_loss = false;
+  bool allow_wide = false;  // as at open: an exit beyond kWideExitPercent is meant
+};
+
 class EngineControl {
  public:
   virtual ~EngineControl() = default;
@@ -97,6 +107,9 @@ class EngineControl {
   virtual Status cancel_entry(TradeId id) = 0;
   // cancel_trade for every trade not yet ended: the ids now closing.
   virtual StatusOr<std::vector<TradeId>> close_all() = 0;
+  // New exit targets for a trade that has not ended; the broker's orders follow (replaced, or
+  // canceled and placed again). invalid_argument / not_found / conflict name the rule.
+  virtual Status modify_exits(TradeId id, const ExitChange& change) = 0;
   virtual Health health() const = 0;
   // Prometheus text exposition of the engine's counters and gauges.
   virtual std::string metrics_text() const = 0;

@@ -387,6 +387,13 @@ StatusOr<std::vector<TradeId>> Engine::close_all(Timestamp now) {
   return out;
 }
 
+Status Engine::modify_exits(TradeId id, const ExitChange& change, Timestamp now) {
+  impl_->last_now_ = now;
+  Status out = Status::error(Status::Code::internal, "unexpected engine state");
+  impl_->guarded("modify_exits", now, [&] { out = impl_->modify_exits(id, change, now); });
+  return out;
+}
+
 void Engine::on_result(CommandId id, CommandResult result, Timestamp now) {
   impl_->guarded("command result", now, [&] { impl_->on_result(id, std::move(result), now); });
 }

@@ -18,6 +18,8 @@
 //   Synchronizer - stream updates, fill catch-up, open-order sweep, in-flight lookups
 //                  (engine_sync.cc)
 //   Reconciler   - positions vs the broker, adoption of our unrecorded orders (engine_sync.cc)
+//   Modify       - a trade's exits changed after it opened: replaced at the broker, or
+//                  canceled and placed again where Alpaca takes no replace (engine_modify.cc)
 //   ExitBook     - per symbol and side, our working orders: what covers a position, what
 //                  Alpaca's wash-trade check would meet (exit_book.{h,cc}); entries routed
 //                  around it (engine_trades.cc); gaps in cover raised as unprotected_position
@@ -178,6 +180,9 @@ class Engine {
   Status cancel_entry(TradeId id, Timestamp now);
   // cancel_trade for every trade not yet ended; the ids of those now closing.
   StatusOr<std::vector<TradeId>> close_all(Timestamp now);
+  // New exit targets for a trade that has not ended (engine_modify.cc): validated like a new
+  // trade's, recorded with the trade, and the exits at the broker follow.
+  Status modify_exits(TradeId id, const ExitChange& change, Timestamp now);
   void on_result(CommandId id, CommandResult result, Timestamp now);
   void on_trade_update(const TradeUpdate& update, Timestamp now);
   void on_stream_connected(Timestamp now);

@@ -124,8 +124,15 @@ inline bool is_exit_role(OrderRole r) { return r != OrderRole::entry; }
 
 inline Decimal signed_qty(Side s, Decimal q) { return s == Side::buy ? q : -q; }
 
+// What a replacement changes of the order it replaces, for the PATCH (engine_modify.cc): a
+// grow keeps every price, a modify sends the new one (a trailing stop's as `trail`).
+void add_price_changes(ReplaceRequest& r, const Order& replacement, const Order& old);
+bool changes_prices(const Order& replacement, const Order& old);
+
 }  // namespace engine_internal
 
+using engine_internal::add_price_changes;
+using engine_internal::changes_prices;
 using engine_internal::is_exit_role;
 using engine_internal::kActivityOverlapMs;
 using engine_internal::kMaxExitPlacementsPerMinute;
@@ -270,6 +277,20 @@ class Engine::Impl {
   void adopt_replacement(OrderId new_id, Timestamp now);
   void cancel_local_exits(TradeId tid, Timestamp now);
   void step_closing(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
+
+  // ---------------------------------------------------------------------------------------
+  // Modify (engine_modify.cc): a trade's exits changed after it opened.
+  // ---------------------------------------------------------------------------------------
+  struct ExitMove;
+  Status modify_exits(TradeId id, const ExitChange& change, Timestamp now);
+  std::string check_against_market(const TradeSpec& next, const TradeView& v) const;
+  std::string plan_exit_moves(const TradeSpec& next, const TradeView& v,
+                              std::vector<ExitMove>& moves, std::string& reshape);
+  void move_exit(const Trade& t, const ExitMove& m, int& generation, Timestamp now);
+  bool cancel_exit_group(OrderId id, const std::string& why, Timestamp now);
+  // A modify's replace that the broker refused because of the order's state: canceled and
+  // placed again instead. False: not such a refusal (the caller's usual handling).
+  bool on_replace_refused(OrderId id, const BrokerError& e, Timestamp now);
 
   // ---------------------------------------------------------------------------------------
   // Protection (engine_protection.cc): the exit book of a symbol, gaps in a position's cover.

@@ -250,6 +250,7 @@ void Engine::Impl::send(OrderId id, Timestamp now) {
     c.broker_order_id = old ? old->broker_order_id.value_or("") : "";
     c.replace.qty = o.qty;
     c.replace.client_order_id = o.client_order_id;
+    if (old) add_price_changes(c.replace, o, *old);  // a modify's new price (engine_modify.cc)
   } else {
     c.kind = CommandKind::submit;
     c.submit = request_for(o);
@@ -467,6 +468,7 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
     schedule_retry(id, why, now, EventSource::error, e.body, std::nullopt);
     return;
   }
+  if (is_replace && on_replace_refused(id, e, now)) return;
   mut_order(id).last_error = why;
   set_local_state(id, OrderState::submit_failed, EventSource::error, "refused: " + why, e.body,
                   now);

@@ -610,6 +610,10 @@ void Engine::Impl::adopt_replacement(OrderId new_id, Timestamp now) {
   const Order& n = order_at(new_id);
   if (!n.replaces_order_id) return;
   const OrderId old_id = *n.replaces_order_id;
+  // A replaced leg's replacement takes its place in the group (sent alone, a leg by now).
+  if (const Order& old = order_at(old_id); old.parent_order_id && !n.parent_order_id) {
+    mut_order(new_id).parent_order_id = old.parent_order_id;
+  }
   for (OrderId oid : std::vector<OrderId>(by_trade_[n.trade_id])) {
     if (order_at(oid).parent_order_id != old_id) continue;
     Order& leg = mut_order(oid);

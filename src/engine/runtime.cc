@@ -201,6 +201,13 @@ Status SimulationRuntime::cancel_entry(TradeId id) {
   return st;
 }
 
+Status SimulationRuntime::modify_exits(TradeId id, const ExitChange& change) {
+  if (!impl_->engine_) return Status::error(Status::Code::unavailable, "engine not running");
+  Status st = impl_->engine_->modify_exits(id, change, impl_->clock_.now());
+  impl_->settle();
+  return st;
+}
+
 StatusOr<std::vector<TradeId>> SimulationRuntime::close_all() {
   if (!impl_->engine_) return Status::error(Status::Code::unavailable, "engine not running");
   auto r = impl_->engine_->close_all(impl_->clock_.now());
@@ -666,6 +673,14 @@ Status ThreadedRuntime::cancel_trade(TradeId id) {
 Status ThreadedRuntime::cancel_entry(TradeId id) {
   return impl_->on_engine([&]() -> Status {
     Status st = impl_->engine_.cancel_entry(id, impl_->clock_.now());
+    impl_->dispatch(impl_->clock_.now());
+    return st;
+  });
+}
+
+Status ThreadedRuntime::modify_exits(TradeId id, const ExitChange& change) {
+  return impl_->on_engine([&]() -> Status {
+    Status st = impl_->engine_.modify_exits(id, change, impl_->clock_.now());
     impl_->dispatch(impl_->clock_.now());
     return st;
   });

@@ -80,6 +80,7 @@ class ThreadedRuntime final : public EngineControl {
   StatusOr<Trade> open_trade(const TradeSpec& spec) override;
   Status cancel_trade(TradeId id) override;
   Status cancel_entry(TradeId id) override;
+  Status modify_exits(TradeId id, const ExitChange& change) override;
   StatusOr<std::vector<TradeId>> close_all() override;
   Health health() const override;
   std::string metrics_text() const override;
@@ -140,6 +141,7 @@ class SimulationRuntime final : public EngineControl, public TradeUpdateHandler 
   StatusOr<Trade> open_trade(const TradeSpec& spec) override;
   Status cancel_trade(TradeId id) override;
   Status cancel_entry(TradeId id) override;
+  Status modify_exits(TradeId id, const ExitChange& change) override;
   StatusOr<std::vector<TradeId>> close_all() override;
   Health health() const override;
   std::string metrics_text() const override;

@@ -360,6 +360,30 @@ TradeSpec parse_trade_spec(const std::string& body) {
   return spec;
 }
 
+// PATCH /api/trades/ID: {"take_profit": {...} | null, "stop_loss": {...} | null,
+// "allow_wide": bool}. An object replaces that exit's target (the shapes of POST); null removes
+// the exit; an absent key keeps it.
+ExitChange parse_exit_change(const std::string& body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec) throw BodyError{"body is not valid JSON: " + ec.message()};
+  if (!v.is_object()) throw BodyError{"body must be a JSON object"};
+  const json::object& o = v.as_object();
+  BodyReader r(o, "");
+  r.allow({"take_profit", "stop_loss", "allow_wide"});
+  if (!o.contains("take_profit") && !o.contains("stop_loss")) {
+    throw BodyError{"give 'take_profit' and/or 'stop_loss' (an object to change it, null to "
+                    "remove it)"};
+  }
+  ExitChange c;
+  c.remove_take_profit = o.contains("take_profit") && !r.has("take_profit");
+  c.remove_stop_loss = o.contains("stop_loss") && !r.has("stop_loss");
+  if (r.has("take_profit")) c.take_profit = read_take_profit(r);
+  if (r.has("stop_loss")) c.stop_loss = read_stop_loss(r);
+  c.allow_wide = read_bool(o, "allow_wide");
+  return c;
+}
+
 // ---- request helpers -------------------------------------------------------------------------
 
 struct Target {
@@ -584,6 +608,7 @@ struct Api::Routes {
   static HttpResponse get_trade(const Call& c) { return trade(c, false); }
   static HttpResponse cancel_trade(const Call& c) { return trade(c, true); }
   static HttpResponse trade(const Call& c, bool cancel);
+  static HttpResponse modify_trade(const Call& c);
   static HttpResponse close_all(const Call& c);
   static HttpResponse list_orders(const Call& c);
   static HttpResponse get_order(const Call& c) { return order(c, false); }
@@ -607,6 +632,7 @@ const std::vector<Api::Routes::Route>& Api::Routes::table() {
       {"POST", "/api/trades", true, "POST /api/trades", &open_trade},
       {"GET", "/api/trades/:id", false, "GET /api/trades/ID", &get_trade},
       {"DELETE", "/api/trades/:id", true, "DELETE /api/trades/ID", &cancel_trade},
+      {"PATCH", "/api/trades/:id", true, "PATCH /api/trades/ID", &modify_trade},
       {"POST", "/api/close-all", true, "POST /api/close-all", &close_all},
       {"GET", "/api/orders", false, "GET /api/orders", &list_orders},
       {"GET", "/api/orders/:ref", false, "GET /api/orders/ID", &get_order},
@@ -753,6 +779,33 @@ HttpResponse Api::Routes::trade(const Call& c, bool cancel) {
   if (!trade.ok()) return error(503, "store: " + trade.status().message());
   if (!trade->has_value()) return error(404, "no trade " + c.param);
   return json_response(cancel ? 202 : 200, with_orders(c.api.store_, **trade));
+}
+
+// PATCH /api/trades/ID: new exit targets; 202 with the trade as recorded (its exits at the
+// broker follow: replaced, or canceled and placed again; see engine_modify.cc).
+HttpResponse Api::Routes::modify_trade(const Call& c) {
+  auto id = parse_int(c.param);
+  if (!id || *id <= 0) return error(400, "trade id must be a positive integer");
+  ExitChange change;
+  try {
+    change = parse_exit_change(c.req.body);
+  } catch (const BodyError& e) {
+    return error(400, e.message);
+  }
+  auto existing = c.api.store_.get_trade(*id);
+  if (!existing.ok()) return error(503, "store: " + existing.status().message());
+  if (!existing->has_value()) return error(404, "no trade " + c.param);
+  const Trade& before = **existing;
+  if (is_terminal(before.state)) {
+    // Ended trades leave the engine's memory: the store says what became of it.
+    return error(409, "trade " + c.param + " is " + std::string(to_string(before.state)) +
+                          ": its exits can no longer change");
+  }
+  if (Status s = c.api.engine_.modify_exits(*id, change); !s) return refusal(s);
+  auto trade = c.api.store_.get_trade(*id);
+  if (!trade.ok()) return error(503, "store: " + trade.status().message());
+  if (!trade->has_value()) return error(404, "no trade " + c.param);
+  return json_response(202, with_orders(c.api.store_, **trade));
 }
 
 // POST /api/close-all: every trade not yet ended is closed (its orders canceled, what it holds

@@ -729,6 +729,8 @@ void ExchangeImpl::process_pending(Timestamp now, bool market_open) {
         }
         set_status(o, St::replaced, now);
         emit(o, "replaced", now);
+        // The group as it is now: its parent may itself have been replaced meanwhile.
+        nw.parent_id = o.parent_id;
         if (!o.parent_id.empty()) {
           if (SimOrder* parent = find_order(o.parent_id)) {
             std::replace(parent->legs.begin(), parent->legs.end(), o.id, nw.id);

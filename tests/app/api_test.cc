@@ -250,6 +250,50 @@ TEST_F(ApiTest, TradesGetAndCancel) {
   EXPECT_EQ(engine.close_alls, 1);
 }
 
+// PATCH /api/trades/ID: an object changes an exit's target, null removes the exit, an absent
+// key keeps it; the body is read with POST's shapes and refused with the field named.
+TEST_F(ApiTest, ModifyTradeChangesItsExits) {
+  ASSERT_EQ(call("POST", "/api/trades", kTrade).status, 201);
+  EXPECT_EQ(call("PATCH", "/api/trades/1", R"({"stop_loss":{"stop_price":"9.90"}})", "").status,
+            401);
+  auto r = call("PATCH", "/api/trades/1",
+                R"({"take_profit":{"limit_price":"10.80"},"stop_loss":{"stop_price":"9.90"}})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(parse(r).at("take_profit").at("limit_price").as_string(), "10.80");
+  EXPECT_EQ(parse(r).at("stop_loss").at("stop_price").as_string(), "9.90");
+  r = call("PATCH", "/api/trades/1", R"({"take_profit":null})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_TRUE(parse(r).at("take_profit").is_null());
+  ASSERT_EQ(engine.modified.size(), 2u);
+  EXPECT_TRUE(engine.modified[1].second.remove_take_profit);
+  EXPECT_FALSE(engine.modified[1].second.stop_loss.has_value());
+  struct Bad {
+    const char* body;
+    const char* error;
+  };
+  for (const Bad& b :
+       {Bad{"{}", "give 'take_profit' and/or 'stop_loss'"},
+        Bad{R"({"qty":"3"})", "unknown field 'qty'"},
+        Bad{R"({"stop_loss":{"stop_price":9.9}})", "'stop_loss.stop_price' must be a decimal"},
+        Bad{R"({"stop_loss":{"stop_price":"9.9","percent":"1"}})", "exactly one of"},
+        Bad{"[", "body is not valid JSON"}}) {
+    r = call("PATCH", "/api/trades/1", b.body);
+    EXPECT_EQ(r.status, 400) << b.body;
+    EXPECT_NE(error_of(r).find(b.error), std::string::npos) << error_of(r);
+  }
+  EXPECT_EQ(engine.modified.size(), 2u) << "nothing reached the engine";
+  EXPECT_EQ(call("PATCH", "/api/trades/7", R"({"take_profit":null})").status, 404);
+  EXPECT_EQ(call("PATCH", "/api/trades/x", R"({"take_profit":null})").status, 400);
+  Trade closed = **store.get_trade(1);
+  closed.state = TradeState::closed;
+  WriteBatch b;
+  b.trades.push_back(closed);
+  ASSERT_TRUE(store.commit(b).ok());
+  r = call("PATCH", "/api/trades/1", R"({"take_profit":null})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(error_of(r), "trade 1 is closed: its exits can no longer change");
+}
+
 TEST_F(ApiTest, PositionsLocalBesideBroker) {
   engine.position_views.push_back({"STWD", Decimal::must("0"), Decimal::must("37"), Decimal::must("37")});
   engine.position_views.push_back({"EPD", Decimal::must("25"), std::nullopt, Decimal::must("0")});
@@ -322,7 +366,7 @@ TEST_F(ApiTest, WrongMethodsGetTheirAllowListAndAreCountedByPath) {
     const char* allow;
   };
   for (const Case& c : {Case{"PUT", "/api/trades", "GET, POST"},
-                        Case{"PATCH", "/api/trades/3", "GET, DELETE"},
+                        Case{"PUT", "/api/trades/3", "GET, DELETE, PATCH"},
                         Case{"POST", "/api/orders/7/audit", "GET"},
                         Case{"DELETE", "/api/reconcile", "POST"},
                         Case{"POST", "/", "GET, HEAD"}}) {

@@ -72,6 +72,21 @@ class FakeEngine final : public EngineControl {
     b.trades.push_back(trade);
     return store_.commit(b);
   }
+  // Records the change on the stored trade's targets (the engine's own checks are its tests').
+  Status modify_exits(TradeId id, const ExitChange& change) override {
+    std::lock_guard lock(mu_);
+    modified.emplace_back(id, change);
+    auto t = store_.get_trade(id);
+    if (!t.ok() || !t->has_value()) return Status::error(Status::Code::not_found, "no trade");
+    Trade trade = **t;
+    if (change.take_profit) trade.spec.take_profit = *change.take_profit;
+    if (change.remove_take_profit) trade.spec.take_profit = PriceTarget{};
+    if (change.stop_loss) trade.spec.stop_loss = *change.stop_loss;
+    if (change.remove_stop_loss) trade.spec.stop_loss.reset();
+    WriteBatch b;
+    b.trades.push_back(trade);
+    return store_.commit(b);
+  }
   StatusOr<std::vector<TradeId>> close_all() override {
     std::lock_guard lock(mu_);
     ++close_alls;
@@ -98,6 +113,7 @@ class FakeEngine final : public EngineControl {
   std::vector<PositionView> position_views;
   std::vector<TradeId> canceled;
   std::vector<TradeId> entry_canceled;
+  std::vector<std::pair<TradeId, ExitChange>> modified;
   int close_alls = 0;
 
  private:

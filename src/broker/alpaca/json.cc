@@ -650,6 +650,7 @@ std::string serialize_replace_request(const ReplaceRequest& r) {
   if (r.qty) o["qty"] = dec(*r.qty);
   if (r.limit_price) o["limit_price"] = dec(*r.limit_price);
   if (r.stop_price) o["stop_price"] = dec(*r.stop_price);
+  if (r.trail) o["trail"] = dec(*r.trail);
   if (r.tif) o["time_in_force"] = std::string(to_string(*r.tif));
   if (r.client_order_id) o["client_order_id"] = *r.client_order_id;
   return json::serialize(o);

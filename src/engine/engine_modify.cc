@@ -1,0 +1,356 @@
+// Engine::Impl, changing a trade's exits after it opened (PATCH /api/trades/ID, issue 17 item 5).
+// The trade takes the new targets (written with the trade row: both stores keep every target
+// column, so a restart knows them), then each exit follows:
+//  - not sent yet (the legs of a bracket whose entry waits, an exit waiting for holdings):
+//    changed in place;
+//  - working at the broker (new, or a held leg): replaced, PATCH /v2/orders/{id} with the new
+//    price, as a replacement row sent by the submitter like any other order. The old order
+//    covers the position until the broker has replaced it: no moment without an exit;
+//  - where Alpaca takes no replace: an order still `accepted` (not routed, §2.8), one filled in
+//    part (a replace re-used the original qty, Alpaca-API #165), an exit priced past our own
+//    orders (wash-trade check), a change of shape (an exit added or removed, a stop becoming a
+//    trailing stop or trailing otherwise: no replace changes an order's type): its group is
+//    canceled and the trade places its exits again from the new targets once the broker
+//    confirms (step_trade -> ensure_exits). The cover lapses for that round trip.
+// Before the entry fills nothing else is needed: the exits are made from the targets at the fill.
+#include <fmt/format.h>
+
+#include "engine/engine_impl.h"
+
+namespace orderly {
+
+namespace engine_internal {
+
+bool changes_prices(const Order& n, const Order& old) {
+  const bool trailing = n.type == OrderType::trailing_stop;
+  return n.limit_price != old.limit_price || (!trailing && n.stop_price != old.stop_price) ||
+         n.trail_price != old.trail_price || n.trail_percent != old.trail_percent;
+}
+
+void add_price_changes(ReplaceRequest& r, const Order& n, const Order& old) {
+  if (n.limit_price && n.limit_price != old.limit_price) r.limit_price = n.limit_price;
+  if (n.type != OrderType::trailing_stop && n.stop_price && n.stop_price != old.stop_price) {
+    r.stop_price = n.stop_price;
+  }
+  if (n.trail_price && n.trail_price != old.trail_price) r.trail = n.trail_price;
+  if (n.trail_percent && n.trail_percent != old.trail_percent) r.trail = n.trail_percent;
+}
+
+}  // namespace engine_internal
+
+namespace {
+
+std::string refusal_for_state(const Trade& t) {
+  if (is_terminal(t.state)) {
+    return fmt::format("trade {} is {}: its exits can no longer change", t.id,
+                       to_string(t.state));
+  }
+  if (t.state == TradeState::closing) {
+    return fmt::format("trade {} is closing (a cancel or close was asked for): its exits can no "
+                       "longer change",
+                       t.id);
+  }
+  if (t.spec.exits == ExitMode::none) {
+    return fmt::format("trade {} was opened with \"exits\": \"none\": it has no exits to change",
+                       t.id);
+  }
+  return {};
+}
+
+TradeSpec with_change(const TradeSpec& spec, const ExitChange& c) {
+  TradeSpec next = spec;
+  if (c.remove_take_profit) {
+    next.take_profit = PriceTarget{};
+  } else if (c.take_profit) {
+    next.take_profit = *c.take_profit;
+  }
+  if (c.remove_stop_loss) {
+    next.stop_loss.reset();
+  } else if (c.stop_loss) {
+    next.stop_loss = *c.stop_loss;
+  }
+  next.allow_wide = c.allow_wide;
+  return next;
+}
+
+std::string describe_exits(const TradeSpec& s) {
+  std::string out;
+  if (s.take_profit.price) out = "take-profit " + s.take_profit.price->str();
+  if (s.take_profit.percent) out = "take-profit +" + s.take_profit.percent->str() + "%";
+  if (!s.stop_loss) return out.empty() ? "no exits" : out;
+  const PriceTarget& sl = *s.stop_loss;
+  if (!out.empty()) out += ", ";
+  if (sl.price) out += "stop " + sl.price->str();
+  if (sl.percent) out += "stop -" + sl.percent->str() + "%";
+  if (sl.trail_price) out += "trailing stop " + sl.trail_price->str() + " behind";
+  if (sl.trail_percent) out += "trailing stop " + sl.trail_percent->str() + "% behind";
+  return out;
+}
+
+std::string describe_price(const Order& o) {
+  if (o.trail_price) return "trail " + o.trail_price->str();
+  if (o.trail_percent) return "trail " + o.trail_percent->str() + "%";
+  const std::optional<Decimal> p = o.type == OrderType::limit ? o.limit_price : o.stop_price;
+  return p ? p->str() : std::string("market");
+}
+
+// The prices `want` (an exit as it is) takes from the new targets; `reshape` says why no
+// replace can get it there (a removed exit, a change of order type).
+void want_prices(Order& want, const TradeSpec& next, const std::optional<ExitPrices>& prices,
+                 std::string& reshape) {
+  if (want.role == OrderRole::take_profit) {
+    if (!prices || !prices->take_profit) reshape = "the take-profit is removed";
+    if (prices) want.limit_price = prices->take_profit;
+  } else if (!next.stop_loss) {
+    reshape = "the stop-loss is removed";
+  } else if (want.type == OrderType::trailing_stop) {
+    const bool by_price = want.trail_price.has_value();
+    want.trail_price = next.stop_loss->trail_price;
+    want.trail_percent = next.stop_loss->trail_percent;
+    if (!next.stop_loss->trailing() || by_price != want.trail_price.has_value()) {
+      reshape = "the stop-loss changes type (Alpaca replaces no order's type or trail kind)";
+    }
+  } else if (next.stop_loss->trailing()) {
+    reshape = "the stop-loss becomes a trailing stop (Alpaca replaces no order's type)";
+  } else if (prices) {
+    want.stop_price = prices->stop_loss;
+  }
+}
+
+}  // namespace
+
+// One exit and what it becomes.
+struct Engine::Impl::ExitMove {
+  OrderId id = 0;
+  Order want;  // the exit with its new prices
+};
+
+Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestamp now) {
+  const Trade* t = trade_ptr(id);
+  if (t == nullptr) {
+    return Status::error(Status::Code::not_found, fmt::format("no open trade {}", id));
+  }
+  if (std::string why = refusal_for_state(*t); !why.empty()) {
+    return Status::error(Status::Code::conflict, why);
+  }
+  const TradeSpec next = with_change(t->spec, change);
+  const TradeView v = view_of(id);
+  if (v.entry == 0) {
+    return Status::error(Status::Code::conflict, fmt::format("trade {} has no entry", id));
+  }
+  // Validated as a new trade would be; once something is held the exits are judged against
+  // the market rather than the entry's price (a stop moved to break-even or beyond is fine).
+  TradeSpec judged = next;
+  if (v.entry_filled.is_positive()) {
+    judged.entry_type = OrderType::market;
+    judged.entry_limit_price.reset();
+    judged.entry_stop_price.reset();
+    judged.extended_hours = false;
+  }
+  std::string err = validate(judged);
+  if (err.empty() && v.entry_filled.is_positive()) err = check_against_market(next, v);
+  if (!err.empty()) return Status::error(Status::Code::invalid_argument, err);
+  std::vector<ExitMove> moves;
+  std::string reshape;
+  if (std::string busy = plan_exit_moves(next, v, moves, reshape); !busy.empty()) {
+    return Status::error(Status::Code::conflict, busy);
+  }
+  begin();
+  Trade& m = mut_trade(id);
+  const std::string was = describe_exits(m.spec);
+  m.spec.take_profit = next.take_profit;
+  m.spec.stop_loss = next.stop_loss;
+  m.note = fmt::format("exits modified: {} (was {})", describe_exits(next), was);
+  const std::string why = m.note;
+  if (!reshape.empty()) {
+    for (OrderId x : v.all_exits) cancel_exit_group(x, why + "; " + reshape, now);
+  } else {
+    int generation = next_generation(v, /*flatten=*/false);
+    for (const ExitMove& move : moves) move_exit(m, move, generation, now);
+  }
+  if (moves.empty() && reshape.empty()) {
+    audit(order_at(v.entry), order_at(v.entry).state, EventSource::intent,
+          why + (v.entry_filled.is_positive() ? "" : "; the exits are made at the fill"), {},
+          now);
+  }
+  touched_trades_.insert(id);
+  run_submitter(now);
+  return finish(now);
+}
+
+// A held position's exits against the last price the broker gave (the positions read, at most
+// a sweep old): a take-profit already passed or a stop already crossed would fill at once or be
+// refused. Unknown price: the broker judges.
+std::string Engine::Impl::check_against_market(const TradeSpec& next, const TradeView& v) const {
+  const Order& entry = order_at(v.entry);
+  std::optional<Decimal> basis = entry.filled_avg_price ? entry.filled_avg_price
+                                                        : entry.limit_price;
+  if (!basis) basis = Decimal::from_int(1);  // absolute targets need none
+  const std::optional<ExitPrices> prices = exit_prices(next, *basis);
+  const auto bp = broker_positions_.find(next.symbol);
+  if (!prices || bp == broker_positions_.end() || !bp->second.current_price) return {};
+  const Decimal market = *bp->second.current_price;
+  const bool held_long = next.side == Side::buy;
+  const std::string position = held_long ? "a long position" : "a short position";
+  if (prices->take_profit &&
+      (held_long ? *prices->take_profit <= market : *prices->take_profit >= market)) {
+    return fmt::format("take_profit {} must be {} the market {} for {} (it would fill at once)",
+                       prices->take_profit->str(), held_long ? "above" : "below", market.str(),
+                       position);
+  }
+  if (prices->stop_loss &&
+      (held_long ? *prices->stop_loss >= market : *prices->stop_loss <= market)) {
+    return fmt::format("stop_loss {} must be {} the market {} for {} (a stop already crossed "
+                       "would sell at once)",
+                       prices->stop_loss->str(), held_long ? "below" : "above", market.str(),
+                       position);
+  }
+  return {};
+}
+
+// What each working exit becomes; `reshape` says why the exits must be placed again instead.
+// A non-empty answer: the exits are changing at the broker right now, ask again.
+std::string Engine::Impl::plan_exit_moves(const TradeSpec& next, const TradeView& v,
+                                          std::vector<ExitMove>& moves, std::string& reshape) {
+  const Order& entry = order_at(v.entry);
+  const bool holds = v.entry_filled.is_positive();
+  std::optional<Decimal> basis = holds ? entry.filled_avg_price : entry.limit_price;
+  if (!basis) basis = entry.limit_price ? entry.limit_price : Decimal::from_int(1);
+  const std::optional<ExitPrices> prices = exit_prices(next, *basis);
+  bool has_tp = false, has_sl = false, bracket_waits = false;
+  for (OrderId id : v.all_exits) {
+    const Order& x = order_at(id);
+    if (x.role == OrderRole::exit || !working_or_pending(x)) continue;
+    const Order* parent = x.parent_order_id ? order_ptr(*x.parent_order_id) : nullptr;
+    const bool unsent =
+        x.state == OrderState::created &&
+        (parent == nullptr ? !x.broker_order_id : parent->state == OrderState::created);
+    const bool moving = aux_[id].command_outstanding || aux_[id].cancel_sent ||
+                        has_pending_replacement(id) ||
+                        (x.state != OrderState::created && is_local(x.state)) ||
+                        x.state == OrderState::pending_new ||
+                        x.state == OrderState::pending_replace ||
+                        x.state == OrderState::pending_cancel ||
+                        (x.state == OrderState::created && !unsent);
+    if (moving) {
+      return fmt::format("trade {}'s exit {} is {} (on its way to or changing at the broker): "
+                         "ask again in a moment",
+                         x.trade_id, x.client_order_id, to_string(x.state));
+    }
+    // Canceling a leg of a bracket whose entry is still working cancels the entry with it.
+    bracket_waits = bracket_waits || (parent != nullptr && parent->role == OrderRole::entry &&
+                                      !is_terminal(parent->state));
+    has_tp = has_tp || x.role == OrderRole::take_profit;
+    has_sl = has_sl || x.role == OrderRole::stop_loss;
+    ExitMove m{id, x};
+    want_prices(m.want, next, prices, reshape);
+    if (!changes_prices(m.want, x)) continue;
+    if (!unsent && x.state == OrderState::accepted) {
+      reshape = "Alpaca replaces no order it has not routed yet (accepted)";
+    } else if (!unsent && x.filled_qty.is_positive()) {
+      reshape = "a replace of an order filled in part re-used its original qty (Alpaca-API #165)";
+    } else if (wash_priced_exits_.count(id)) {
+      reshape = "the exit is priced past our own orders (wash-trade check) and is placed again";
+    }
+    moves.push_back(std::move(m));
+  }
+  // A held whole-share position takes every exit its targets name (a fractional one takes one).
+  const bool found_any = has_tp || has_sl;
+  if (found_any && v.entry_filled.is_integer() &&
+      ((prices && prices->take_profit && !has_tp) || (next.stop_loss && !has_sl))) {
+    reshape = "an exit is added";
+  }
+  if (!reshape.empty() && bracket_waits) {
+    return fmt::format("trade {}'s bracket holds its exits with the entry until it fills: {}, "
+                       "which cannot be done before the fill; cancel the trade and open it again",
+                       entry.trade_id, reshape);
+  }
+  return {};
+}
+
+// A replacement row for an exit at the broker, or the unsent exit changed in place.
+void Engine::Impl::move_exit(const Trade& t, const ExitMove& m, int& generation, Timestamp now) {
+  const Order& x = order_at(m.id);
+  const std::string from = describe_price(x), to = describe_price(m.want);
+  if (x.state == OrderState::created) {
+    Order& o = mut_order(m.id);
+    o.limit_price = m.want.limit_price;
+    o.stop_price = m.want.stop_price;
+    o.trail_price = m.want.trail_price;
+    o.trail_percent = m.want.trail_percent;
+    audit(o, o.state, EventSource::intent,
+          fmt::format("exits modified before this order was sent: {} -> {}", from, to), {}, now);
+    return;
+  }
+  Order r = make_order(t, x.role, generation++, x.side, x.type, x.qty, now);
+  r.tif = x.tif;
+  r.order_class = x.order_class;
+  r.limit_price = m.want.limit_price;
+  r.stop_price = x.type == OrderType::trailing_stop ? x.stop_price : m.want.stop_price;
+  r.trail_price = m.want.trail_price;
+  r.trail_percent = m.want.trail_percent;
+  r.replaces_order_id = m.id;
+  const std::string old_cid = x.client_order_id;
+  audit(x, x.state, EventSource::intent,
+        fmt::format("exits modified: replace {} -> {} (it covers the position until the broker "
+                    "has replaced it)",
+                    from, to),
+        {}, now);
+  record_new(std::move(r), fmt::format("exits modified: replaces {} ({} -> {})", old_cid, from, to),
+             now);
+}
+
+// Cancels the group an exit belongs to (an OCO goes by its parent, a bracket's legs by
+// themselves once the entry is done); an unsent one ends here. False when nothing was asked.
+bool Engine::Impl::cancel_exit_group(OrderId id, const std::string& why, Timestamp now) {
+  const Order& x = order_at(id);
+  if (x.role == OrderRole::exit || !working_or_pending(x)) return false;
+  if (x.state == OrderState::created && !x.broker_order_id) {
+    if (!x.parent_order_id || never_sent(order_at(*x.parent_order_id))) {
+      set_local_state(id, OrderState::canceled, EventSource::intent, "not sent: " + why, {}, now);
+      return true;
+    }
+  }
+  OrderId target = id;
+  if (x.parent_order_id && order_at(*x.parent_order_id).role != OrderRole::entry) {
+    target = *x.parent_order_id;
+  }
+  const Order& g = order_at(target);
+  if (!g.broker_order_id || !is_open_at_broker(g.state) || aux_[target].cancel_sent ||
+      cancel_retry_at_.count(target) || g.state == OrderState::pending_cancel) {
+    return false;
+  }
+  request_cancel(target, why + "; canceled, placed again once the broker confirms", now);
+  return true;
+}
+
+// A refusal that names the order's state ("order is in \"accepted\" state and cannot be
+// replaced", "already in \"filled\" state"): the exit is canceled and placed again from the
+// trade's targets (a filled one is found filled by the cancel's answer, and nothing is placed
+// for a position that is gone). A refused price keeps the old exit working: the usual handling
+// parks the replacement and raises order_parked, and the position stays covered.
+bool Engine::Impl::on_replace_refused(OrderId id, const BrokerError& e, Timestamp now) {
+  const Order& r = order_at(id);
+  if (!r.replaces_order_id || e.http_status != 422 ||
+      e.message.find("state") == std::string::npos) {
+    return false;
+  }
+  const Order* old = order_ptr(*r.replaces_order_id);
+  if (old == nullptr || !changes_prices(r, *old)) return false;
+  const Order* parent = old->parent_order_id ? order_ptr(*old->parent_order_id) : nullptr;
+  if (parent != nullptr && parent->role == OrderRole::entry && !is_terminal(parent->state)) {
+    return false;  // a leg of a bracket whose entry works: a cancel would take the entry too
+  }
+  const OrderId old_id = old->id;
+  set_local_state(id, OrderState::submit_failed, EventSource::error,
+                  "replace refused: " + e.describe() +
+                      "; the exit is canceled and placed again at the new prices",
+                  e.body, now);
+  if (!cancel_exit_group(old_id, "exits modified, its replace refused", now)) {
+    stage_refresh(old_id, now, /*force=*/true);
+  }
+  touched_trades_.insert(r.trade_id);
+  return true;
+}
+
+}  // namespace orderly

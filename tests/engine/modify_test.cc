@@ -1,0 +1,241 @@
+// Changing a trade's exits after it opened (issue 17 item 5): the engine against the simulator
+// model under virtual time, judged from the broker's side (its orders and positions).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim_world.h"
+
+namespace orderly::testing {
+namespace {
+
+TradeSpec oco_trade(const char* entry_limit = nullptr) {
+  TradeSpec spec;
+  spec.symbol = "F";
+  spec.qty = Decimal::must("10");
+  spec.entry_type = entry_limit ? OrderType::limit : OrderType::market;
+  if (entry_limit) spec.entry_limit_price = Decimal::must(entry_limit);
+  spec.tif = entry_limit ? TimeInForce::gtc : TimeInForce::day;
+  spec.take_profit.price = Decimal::must("11.00");
+  spec.stop_loss = PriceTarget{.price = Decimal::must("9.00")};
+  return spec;
+}
+
+ExitChange new_prices(const char* tp, const char* sl) {
+  ExitChange c;
+  c.take_profit = PriceTarget{.price = Decimal::must(tp)};
+  c.stop_loss = PriceTarget{.price = Decimal::must(sl)};
+  return c;
+}
+
+// The broker's open sell orders of F: "limit 11.00" / "stop 9.00", held legs included.
+std::vector<std::string> broker_exits(SimWorld& w) {
+  std::vector<std::string> out;
+  for (const BrokerOrder& o : w.broker_orders()) {
+    if (o.symbol != "F" || o.side != Side::sell || !o.status || !is_open_at_broker(*o.status)) {
+      continue;
+    }
+    out.push_back(o.type == OrderType::limit ? "limit " + o.limit_price->str()
+                                             : "stop " + o.stop_price.value_or(Decimal()).str());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Decimal broker_position(SimWorld& w) {
+  auto p = w.broker.list_positions();
+  EXPECT_TRUE(p.ok());
+  for (const BrokerPosition& x : p.ok() ? p.value() : std::vector<BrokerPosition>{}) {
+    if (x.symbol == "F") return x.qty;
+  }
+  return Decimal();
+}
+
+// At every 100 ms step, some open exit at the broker (not being canceled) covers the position.
+void run_covered(SimWorld& w, std::int64_t ms) {
+  for (std::int64_t t = 0; t < ms; t += 100) {
+    w.run(100);
+    const Decimal held = broker_position(w);
+    if (held.is_zero()) continue;
+    Decimal covered;
+    for (const BrokerOrder& o : w.broker_orders()) {
+      if (o.symbol == "F" && o.side == Side::sell && o.status && is_open_at_broker(*o.status) &&
+          *o.status != OrderState::pending_cancel && o.qty) {
+        covered = Decimal::max(covered, *o.qty - o.filled_qty);
+      }
+    }
+    ASSERT_GE(covered, held) << "uncovered " << t << " ms into the change";
+  }
+}
+
+TradeSpec stored_spec(SimWorld& w, TradeId id) {
+  auto t = w.store->get_trade(id);
+  EXPECT_TRUE(t.ok() && t->has_value());
+  return t.ok() && t->has_value() ? (*t)->spec : TradeSpec{};
+}
+
+// Audit notes of the engine's orders that contain `text`.
+int audit_mentions(SimWorld& w, std::string_view text) {
+  int n = 0;
+  for (const Order& o : w.rt->engine().orders()) {
+    auto events = w.store->order_events(o.id);
+    for (const OrderEvent& e : events.ok() ? *events : std::vector<OrderEvent>{}) {
+      n += e.note.find(text) != std::string::npos ? 1 : 0;
+    }
+  }
+  return n;
+}
+
+TradeState stored_state(SimWorld& w, TradeId id) {
+  auto t = w.store->get_trade(id);
+  return t.ok() && t->has_value() ? (*t)->state : TradeState::failed;
+}
+
+// A 10-share market buy of F at 10.00 with an OCO (11.00 / 9.00) working at the broker.
+std::optional<Trade> open_oco(SimWorld& w) {
+  w.start();
+  w.set_price("F", "10.00");
+  auto t = w.rt->open_trade(oco_trade());
+  if (!t.ok()) return std::nullopt;
+  w.run(3'000);
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.00", "stop 9.00"}));
+  return *t;
+}
+
+TEST(EngineModify, AnOcoIsReplacedAtTheBrokerWithoutAMomentUncovered) {
+  SimWorld w(11);
+  const std::optional<Trade> t = open_oco(w);
+  ASSERT_TRUE(t);
+
+  ASSERT_TRUE(w.rt->modify_exits(t->id, new_prices("11.50", "9.60")).ok());
+  run_covered(w, 3'000);
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.50", "stop 9.60"}));
+  EXPECT_EQ(broker_position(w), Decimal::must("10"));
+  EXPECT_EQ(w.errors_with_code("422"), 0);
+
+  // Durable: a restart knows the new targets and leaves the broker's orders as they are.
+  const std::size_t orders_before = w.broker_orders().size();
+  w.start();
+  w.run(3'000);
+  EXPECT_EQ(stored_spec(w, t->id).take_profit.price, Decimal::must("11.50"));
+  EXPECT_EQ(stored_spec(w, t->id).stop_loss->price, Decimal::must("9.60"));
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.50", "stop 9.60"}));
+  EXPECT_EQ(w.broker_orders().size(), orders_before);
+
+  // The new stop is the one that works: the market falls through it.
+  w.set_price("F", "9.50");
+  w.run(3'000);
+  EXPECT_EQ(broker_position(w), Decimal());
+  EXPECT_EQ(stored_state(w, t->id), TradeState::closed);
+}
+
+TEST(EngineModify, BeforeTheEntryFillsTheNewTargetsMakeTheExits) {
+  SimWorld w(12);
+  w.start();
+  w.set_price("F", "10.50");
+  auto t = w.rt->open_trade(oco_trade("10.00"));
+  ASSERT_TRUE(t.ok());
+  w.run(2'000);
+  ASSERT_TRUE(w.rt->modify_exits(t->id, new_prices("12.00", "9.25")).ok());
+  w.run(1'000);
+  EXPECT_TRUE(broker_exits(w).empty()) << "nothing to replace before the fill";
+  w.set_price("F", "10.00");
+  w.run(3'000);
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 12.00", "stop 9.25"}));
+}
+
+TEST(EngineModify, NewPricesAreRefusedWithTheRuleAndChangeNothing) {
+  SimWorld w(13);
+  const std::optional<Trade> t = open_oco(w);
+  ASSERT_TRUE(t);
+  Status above = w.rt->modify_exits(t->id, new_prices("11.50", "10.20"));
+  EXPECT_EQ(above.code(), Status::Code::invalid_argument);
+  EXPECT_NE(above.message().find("stop_loss 10.20 must be below the market 10"),
+            std::string::npos)
+      << above.message();
+  Status crossed = w.rt->modify_exits(t->id, new_prices("9.50", "9.40"));
+  EXPECT_EQ(crossed.code(), Status::Code::invalid_argument);
+  ExitChange neither;
+  neither.remove_take_profit = neither.remove_stop_loss = true;
+  EXPECT_EQ(w.rt->modify_exits(t->id, neither).code(), Status::Code::invalid_argument);
+  EXPECT_EQ(w.rt->modify_exits(999, new_prices("11.50", "9.60")).code(),
+            Status::Code::not_found);
+  w.run(1'000);
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.00", "stop 9.00"}));
+  EXPECT_EQ(stored_spec(w, t->id).take_profit.price, Decimal::must("11.00"));
+
+  ASSERT_TRUE(w.rt->cancel_trade(t->id).ok());
+  EXPECT_EQ(w.rt->modify_exits(t->id, new_prices("11.50", "9.60")).code(),
+            Status::Code::conflict);
+}
+
+// The take-profit fills at the broker while its stream events are lost; the modify's replaces
+// meet a filled and a canceled order (422 "... state"): the cancel that follows finds them
+// ended, the trade closes, and nothing new is placed for a position that is gone.
+TEST(EngineModify, AModifyRacingAFillOfTheExitPlacesNothingMore) {
+  SimWorld w(14);
+  const std::optional<Trade> t = open_oco(w);
+  ASSERT_TRUE(t);
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[{"on":"stream","action":"drop","p":1.0}]})"),
+            "");
+  w.set_price("F", "11.10");
+  const std::size_t orders_before = w.broker_orders().size();
+  ASSERT_TRUE(w.rt->modify_exits(t->id, new_prices("11.50", "9.60")).ok());
+  w.run(1'000);
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");
+  w.run(15'000);
+  EXPECT_GE(w.errors_with_code("422"), 1);
+  EXPECT_GE(audit_mentions(w, "replace refused"), 1);
+  EXPECT_EQ(broker_position(w), Decimal());
+  EXPECT_TRUE(broker_exits(w).empty());
+  EXPECT_EQ(w.broker_orders().size(), orders_before) << "no replacement, no new exit";
+  EXPECT_EQ(stored_state(w, t->id), TradeState::closed);
+  for (const Alert& a : w.rt->engine().active_alerts()) {
+    EXPECT_NE(a.kind, AlertKind::order_parked) << a.message;
+  }
+}
+
+// Canceled elsewhere with its events lost, the exit cannot be replaced (422 "canceled" state):
+// it is placed again from the new targets instead.
+TEST(EngineModify, AReplaceTheBrokerRefusesIsPlacedAgainAtTheNewPrices) {
+  SimWorld w(15);
+  const std::optional<Trade> t = open_oco(w);
+  ASSERT_TRUE(t);
+  std::string tp_id;
+  for (const BrokerOrder& o : w.broker_orders()) {
+    if (o.type == OrderType::limit && o.side == Side::sell) tp_id = o.id;
+  }
+  ASSERT_FALSE(tp_id.empty());
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[{"on":"stream","action":"drop","p":1.0}]})"),
+            "");
+  ASSERT_LT(w.exchange->handle({"DELETE", "/v2/orders/" + tp_id, {}, {}}).status, 300);
+  w.exchange->advance(w.clock.now());
+  ASSERT_TRUE(w.rt->modify_exits(t->id, new_prices("11.50", "9.60")).ok());
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");
+  w.run(10'000);
+  EXPECT_GE(audit_mentions(w, "replace refused"), 1);
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.50", "stop 9.60"}));
+  EXPECT_EQ(broker_position(w), Decimal::must("10"));
+}
+
+// Removing the take-profit: no replace turns an OCO into a stop, so the OCO is canceled and a
+// stop placed for what is held.
+TEST(EngineModify, RemovingAnExitPlacesTheOtherAlone) {
+  SimWorld w(16);
+  const std::optional<Trade> t = open_oco(w);
+  ASSERT_TRUE(t);
+  ExitChange c;
+  c.remove_take_profit = true;
+  c.stop_loss = PriceTarget{.price = Decimal::must("9.40")};
+  ASSERT_TRUE(w.rt->modify_exits(t->id, c).ok());
+  w.run(5'000);
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"stop 9.40"}));
+  EXPECT_FALSE(stored_spec(w, t->id).has_take_profit());
+}
+
+}  // namespace
+}  // namespace orderly::testing
