@@ -3,6 +3,8 @@
 //                      [--tif T] [--extended-hours] [--side buy|sell] [--tp P|+X%]
 //                      [--sl P|-X%|trail:P|trail:X%] [--exits native|emulated|none]
 //                      [--client-trade-id ID] [--wait [S]]
+//   orderly trade modify ID [--tp P|+X%|none] [--sl P|-X%|trail:P|trail:X%|none]
+//   orderly trade cancel ID [--flatten] | trade close ID | close-all --yes
 //   orderly status | orders | positions | alerts | audit ORDER | reconcile [--fix]
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -334,6 +336,62 @@ void add_trade_cancel_close(CLI::App* trade, int& exit_code) {
   close->callback([x, run] { run(*x, true); });
 }
 
+// ---- trade modify ----------------------------------------------------------------------------
+
+// One exit of `trade modify`: "none" removes it, anything else is read as `trade open` reads it.
+bool add_exit_change(json::object& body, const char* key, const std::string& text, char sign,
+                     const char* price_key, std::string& problem) {
+  if (text.empty()) return true;
+  if (text == "none") {
+    body[key] = nullptr;
+    return true;
+  }
+  auto target = price_target(text, sign, price_key, problem);
+  if (target) body[key] = std::move(*target);
+  return target.has_value();
+}
+
+// `trade modify ID --tp P --sl P`: PATCH /api/trades/ID. The daemon validates (400 naming the
+// rule) and answers with the trade; its exits at the broker follow.
+void add_trade_modify(CLI::App* trade, int& exit_code) {
+  struct Options {
+    ClientOptions client;
+    std::string id, tp, sl;
+  };
+  auto o = std::make_shared<Options>();
+  auto* cmd = trade->add_subcommand(
+      "modify", "Move a trade's exits (replaced at the broker; canceled and placed again where "
+                "Alpaca takes no replace)");
+  cmd->add_option("ID", o->id, "the trade's id")->required();
+  cmd->add_option("--tp", o->tp, "new take-profit: a price, +X% from the fill, or none");
+  cmd->add_option("--sl", o->sl,
+                  "new stop-loss: a price, -X% from the fill, trail:P, trail:X%, or none");
+  add_client_options(cmd, o->client);
+  cmd->callback([o, &exit_code] {
+    std::string problem;
+    json::object body;
+    if (o->id.empty() || o->id.find_first_not_of("0123456789") != std::string::npos) {
+      problem = "ID must be a trade's number";
+    } else if (o->tp.empty() && o->sl.empty()) {
+      problem = "give --tp and/or --sl";
+    } else if (!add_exit_change(body, "take_profit", o->tp, '+', "limit_price", problem)) {
+      problem = "--tp " + problem;
+    } else if (!add_exit_change(body, "stop_loss", o->sl, '-', "stop_price", problem)) {
+      problem = "--sl " + problem;
+    }
+    if (!problem.empty()) {
+      std::cerr << "orderly trade modify: " << problem << "\n";
+      exit_code = kExitUsage;
+      return;
+    }
+    exit_code = query(o->client, "PATCH", "/api/trades/" + o->id, json::serialize(body),
+                      [](const json::value& v) {
+                        std::cout << cell(v.as_object(), "note") << "\n";  // what changed
+                        print_trade(v);
+                      });
+  });
+}
+
 // ---- reads -----------------------------------------------------------------------------------
 
 // ok 0, degraded 1, down 3 (as unreachable: the account cannot trade).
@@ -548,7 +606,8 @@ int reconcile(const ClientOptions& o, bool fix) {
 }
 
 const bool registered_trade = register_command({"trade", 30, [](CLI::App& app, int& exit_code) {
-  auto* trade = app.add_subcommand("trade", "Open, cancel and close trades on the running daemon");
+  auto* trade = app.add_subcommand("trade",
+                                   "Open, modify, cancel and close trades on the running daemon");
   trade->require_subcommand(1);
   auto t = std::make_shared<TradeOptions>();
   auto* open = trade->add_subcommand(
@@ -600,6 +659,7 @@ const bool registered_trade = register_command({"trade", 30, [](CLI::App& app, i
     exit_code = trade_open(*t);
   });
   add_trade_cancel_close(trade, exit_code);
+  add_trade_modify(trade, exit_code);
 }});
 
 const bool registered_close_all = register_command({"close-all", 35, [](CLI::App& app,

@@ -423,5 +423,57 @@ TEST_F(OrdersE2E, CryptoRulesAreRefusedBeforeTheBroker) {
   EXPECT_NE(r.out.find("take_profit"), std::string::npos) << r.out;
 }
 
+// `trade modify` moves an OCO's take-profit and stop. Alpaca replaces both (PATCH
+// /v2/orders/{id}): at every read of the simulator during the change the position is covered,
+// and the new prices are the broker's. What would cross the market is refused with the rule
+// named; the moved stop is the one that works; a closed trade's exits no longer change.
+TEST_F(OrdersE2E, ModifyReplacesTheExitsAtTheBrokerAndNeverUncoversThePosition) {
+  set_price("OEN", "10.00");
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"OEN","qty":"6","take_profit":{"limit_price":"11.00"},)"
+      R"("stop_loss":{"stop_price":"9.00"}})");
+  const std::string id = std::to_string(t);
+  // A modify while the exits are still on their way is a 409 "ask again": wait until working.
+  ASSERT_TRUE(eventually([&] {
+    const json::value v = rig_->get_json("/api/trades/" + id);
+    if (!v.is_object() || !sim().protected_at("OEN", "6")) return false;
+    for (const auto& o : v.at("orders").as_array()) {
+      const std::string state = field(o.as_object(), "state");
+      if (state != "new" && state != "held" && state != "filled") return false;
+    }
+    return true;
+  })) << why("OEN");
+
+  RunResult r = run(rig_->cli("trade modify " + id + " --sl 10.20"));
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("stop_loss 10.20 must be below the market 10"), std::string::npos) << r.err;
+
+  r = run(rig_->cli("trade modify " + id + " --tp 11.40 --sl 9.60"));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("exits modified: take-profit 11.40, stop 9.60"), std::string::npos)
+      << r.out;
+  int uncovered_reads = 0;
+  const auto prices_are = [&](const char* tp, const char* sl) {
+    if (!sim().protected_at("OEN", "6")) ++uncovered_reads;
+    const json::array open = open_orders("OEN");
+    if (open.size() != 1) return false;
+    const json::object& oco = open[0].as_object();
+    const json::value* legs = oco.if_contains("legs");
+    return field(oco, "limit_price") == tp && legs && legs->is_array() &&
+           legs->as_array().size() == 1 &&
+           field(legs->as_array()[0].as_object(), "stop_price") == sl;
+  };
+  EXPECT_TRUE(eventually([&] { return prices_are("11.40", "9.60"); })) << why("OEN");
+  EXPECT_EQ(uncovered_reads, 0) << "a read of the simulator found the position uncovered";
+
+  set_price("OEN", "9.55");  // through the new stop, not the old one
+  EXPECT_TRUE(eventually([&] {
+    return sim().held_and_covered("OEN").first == Decimal() && rig_->trade_state(t) == "closed";
+  })) << why("OEN");
+  r = run(rig_->cli("trade modify " + id + " --sl 9.00"));
+  EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("is closed: its exits can no longer change"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace orderly::testing

@@ -19,6 +19,18 @@ from orderly_client import (BadRequest, Client, DaemonUnreachable, NotFound, Out
                             Unauthorized)
 
 
+def broker_exits(box, symbol: str):
+    """The simulator's open orders of `symbol` (legs included) as (type, limit, stop), prices
+    normalized, sorted by type."""
+    out = []
+    for o in broker(box, "/v2/orders?status=open&nested=true"):
+        for x in [o] + list(o.get("legs") or []):
+            if x["symbol"] == symbol and x["status"] not in ("pending_cancel", "pending_replace"):
+                norm = lambda p: None if p is None else str(Decimal(p).normalize())
+                out.append((x["type"], norm(x["limit_price"]), norm(x["stop_price"])))
+    return sorted(out)
+
+
 class AgainstDaemon(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -88,6 +100,27 @@ class AgainstDaemon(unittest.TestCase):
         self.assertEqual(t.state, "closed")
         held = {p["symbol"]: p["qty"] for p in broker(self.box, "/v2/positions")}
         self.assertNotIn("EPD", held)
+
+    def test_modify_moves_the_exits_at_the_broker(self):
+        t = self.client.open_trade("F", 10, take_profit="11.50", stop_loss="9.50")
+        self.client.wait_trade(t.id, lambda x: x.state == "open" and x.exit_orders and all(
+            o.state in ("new", "held", "filled") for o in x.orders))
+        with self.assertRaises(ValueError):
+            self.client.modify_trade(t.id)
+        with self.assertRaises(BadRequest):
+            self.client.modify_trade(t.id, stop_loss="99.00")  # above the market: named rule
+        moved = self.client.modify_trade(t.id, take_profit="11.80", stop_loss=Decimal("9.70"))
+        self.assertEqual((moved.take_profit.limit_price, moved.stop_loss.stop_price),
+                         (Decimal("11.80"), Decimal("9.70")))
+        wanted = [("limit", "11.8", None), ("stop", None, "9.7")]
+        deadline = time.monotonic() + 30
+        while broker_exits(self.box, "F") != wanted and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(broker_exits(self.box, "F"), wanted)
+        self.client.close_trade(t.id)
+        self.client.wait_trade(t.id, lambda x: x.is_terminal)
+        with self.assertRaises(orderly_client.Conflict):
+            self.client.modify_trade(t.id, stop_loss="9.80")
 
     def test_what_alpaca_refuses_is_refused_first(self):
         with self.assertRaises(BadRequest) as bad:

@@ -236,6 +236,16 @@ class DaemonTest(unittest.TestCase):
         report = self.call("POST", "/api/reconcile", body={"fix": False})
         self.assertTrue(report["ok"], report)
 
+        # The open trade's exits move: replaced at the simulator (a modify while they are still
+        # on their way is a 409 "ask again": wait until the broker holds them working).
+        self.wait_trade(trade["id"], lambda t: all(
+            o["state"] in ("new", "held", "filled") for o in t["orders"]))
+        moved = self.call("PATCH", "/api/trades/{id}", f"/api/trades/{trade['id']}", expect=202,
+                          body={"take_profit": {"percent": "3"}, "stop_loss": {"percent": "1.5"}})
+        self.assertEqual((moved["take_profit"], moved["stop_loss"]), ({"percent": "3"}, {"percent": "1.5"}))
+        self.call("PATCH", "/api/trades/{id}", f"/api/trades/{trade['id']}", body={}, expect=400)
+        self.call("PATCH", "/api/trades/{id}", "/api/trades/999999", body={"take_profit": None}, expect=404)
+
         # Errors: each documented shape, with the API's message.
         self.call("POST", "/api/trades", body=dict(spec, qty="abc"), expect=400)
         self.call("POST", "/api/trades", body=spec, token=False, expect=401)
@@ -266,6 +276,8 @@ class DaemonTest(unittest.TestCase):
         self.call("DELETE", "/api/trades/{id}", f"/api/trades/{first['id']}?flatten=true", expect=202)
         closing = self.call("POST", "/api/close-all", expect=202)["closing"]
         self.assertIn(trade["id"], closing)
+        self.call("PATCH", "/api/trades/{id}", f"/api/trades/{trade['id']}", expect=409,
+                  body={"stop_loss": {"percent": "2"}})
 
         self.check_event_stream(entry["id"])
         documented = {(p, m) for p, item in DOC["paths"].items() for m in METHODS if m in item}

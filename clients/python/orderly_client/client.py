@@ -282,14 +282,31 @@ class Client:
     def modify_trade(self, trade_id: int, *, take_profit: Optional[DecimalLike] = None,
                      take_profit_percent: Optional[DecimalLike] = None,
                      stop_loss: Optional[DecimalLike] = None,
-                     stop_loss_percent: Optional[DecimalLike] = None) -> Trade:
-        """PATCH /api/trades/ID: new exits for a working trade (daemons with trade modification;
-        older ones answer 404/405, raised as NotFound/ApiError)."""
+                     stop_loss_percent: Optional[DecimalLike] = None,
+                     trail_percent: Optional[DecimalLike] = None,
+                     trail_price: Optional[DecimalLike] = None,
+                     remove_take_profit: bool = False, remove_stop_loss: bool = False) -> Trade:
+        """PATCH /api/trades/ID: moves a trade's exits (202; the broker's orders follow: replaced,
+        or canceled and placed again where Alpaca takes no replace). A new take-profit (price or
+        percent) and/or stop-loss (price, percent, or a trailing stop's `trail_percent` /
+        `trail_price`); `remove_take_profit` / `remove_stop_loss` drops that exit while the other
+        remains. 400 names the rule (BadRequest); 409 (Conflict) when the trade ended or its exits
+        are changing at the broker right now (ask again)."""
         body: Dict[str, Any] = {}
-        if take_profit is not None or take_profit_percent is not None:
+        if remove_take_profit:
+            body["take_profit"] = None
+        elif take_profit is not None or take_profit_percent is not None:
             body["take_profit"] = self._target("take_profit", "limit_price", take_profit, take_profit_percent)
-        if stop_loss is not None or stop_loss_percent is not None:
-            body["stop_loss"] = self._target("stop_loss", "stop_price", stop_loss, stop_loss_percent)
+        stops = {"stop_price": stop_loss, "percent": stop_loss_percent,
+                 "trail_percent": trail_percent, "trail_price": trail_price}
+        given = {k: v for k, v in stops.items() if v is not None}
+        if len(given) > 1 or (given and remove_stop_loss):
+            raise ValueError("stop_loss: give one of a price, a percent, trail_percent or trail_price")
+        if remove_stop_loss:
+            body["stop_loss"] = None
+        elif given:
+            key, value = next(iter(given.items()))
+            body["stop_loss"] = {key: _decimal_text("stop_loss", value)}
         if not body:
             raise ValueError("modify_trade: give a new take-profit and/or stop-loss")
         _, value = self.request("PATCH", f"/api/trades/{int(trade_id)}", body=body)
