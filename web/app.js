@@ -214,18 +214,19 @@ async function refreshTrades() {
     tr.dataset.symbol = t.symbol;
     if (failures.length) tr.classList.add("failed");
     cell(tr, t.id); cell(tr, t.symbol); cell(tr, t.side); cell(tr, t.qty); stateCell(tr, t.state);
-    cell(tr, entryFill(t)); cell(tr, t.exits);
+    cell(tr, entryFill(t)); cell(tr, exitsText(t), "exits");
     const pnl = realizedPnl(t);
     cell(tr, pnl, pnl === null ? "pnl" : pnl.replace("\u2248", "").startsWith("-") ? "pnl bad" : "pnl good");
     cell(tr, failures.length ? failures.join("; ") : t.note, failures.length ? "why bad" : "why");
     cell(tr, age(t.created_at));
     const td = document.createElement("td");
-    if (!TERMINAL_TRADE.has(t.state) && t.state !== "closing") {
-      const b = document.createElement("button");
-      b.type = "button"; b.className = "cancel"; b.textContent = "cancel";
-      b.addEventListener("click", () => cancelTrade(t));
-      td.appendChild(b);
-    }
+    td.className = "actions";
+    // cancel: what has not filled (a pending trade); close: cancel and flatten (one that holds
+    // something); exits: move its take-profit / stop-loss (PATCH).
+    if (t.state === "pending") td.appendChild(actionButton("cancel", () => cancelTrade(t, false)));
+    if (t.state === "open") td.appendChild(actionButton("close", () => cancelTrade(t, true)));
+    if ((t.state === "pending" || t.state === "open") && t.exits !== "none")
+      td.appendChild(actionButton("exits", () => modifyExits(t)));
     tr.appendChild(td);
     return tr;
   });
@@ -233,25 +234,94 @@ async function refreshTrades() {
 
 const TERMINAL_TRADE = new Set(["closed", "canceled", "failed"]);
 
-// DELETE /api/trades/ID?flatten=true, after saying exactly what it does (working orders canceled
-// at the broker, then whatever the trade holds flattened at market). Without ?flatten=true the
-// daemon cancels only what has not filled and refuses (409) while a position is held.
-async function cancelTrade(t) {
-  const undo = t.side === "buy" ? "sells" : "buys back";
-  const ok = confirm("Cancel trade " + t.id + " (" + t.side + " " + t.qty + " " + t.symbol + ")?\n\n" +
-    "This sends DELETE /api/trades/" + t.id + "?flatten=true: orderly cancels the trade's working orders at the " +
-    "broker (its entry if not yet filled, its take-profit and stop-loss), then " + undo +
-    " at market whatever the trade still holds. It cannot be undone.");
-  if (!ok) return;
-  const r = await fetch("/api/trades/" + t.id + "?flatten=true", { method: "DELETE", headers: { Authorization: "Bearer " + token() } });
-  const body = await r.json().catch(() => ({}));
-  if (r.status === 401 || r.status === 403) askToken(body.error || "");
+function actionButton(name, onClick) {
+  const b = document.createElement("button");
+  b.type = "button"; b.className = name; b.textContent = name;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+// One mutating call, its outcome in #action-msg ("trade 7: close requested, now closing").
+async function act(t, what, method, path, body) {
+  const init = { method, headers: { Authorization: "Bearer " + token() } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, init);
+  const answer = await r.json().catch(() => ({}));
+  if (r.status === 401 || r.status === 403) askToken(answer.error || "");
   const msg = $("#action-msg");
   msg.hidden = false;
   msg.className = "action-msg " + (r.ok ? "ok" : "bad");
-  msg.textContent = r.ok ? "trade " + t.id + ": cancel requested, now " + body.state
-                         : "trade " + t.id + ": cancel refused (" + r.status + "): " + (body.error || "");
+  msg.textContent = r.ok ? "trade " + t.id + ": " + what + " requested, now " + answer.state +
+                           (what === "modify" ? " (" + answer.note + ")" : "")
+                         : "trade " + t.id + ": " + what + " refused (" + r.status + "): " + (answer.error || "");
   refreshAll();
+}
+
+// cancel: DELETE /api/trades/ID, what has not filled (the daemon refuses, 409, once something
+// is held). close: DELETE ...?flatten=true, working orders canceled at the broker, then what the
+// trade holds flattened at market. Each confirm says exactly what it sends and does.
+async function cancelTrade(t, flatten) {
+  const undo = t.side === "buy" ? "sells" : "buys back";
+  const what = t.id + " (" + t.side + " " + t.qty + " " + t.symbol + ")";
+  const path = "/api/trades/" + t.id + (flatten ? "?flatten=true" : "");
+  const ok = confirm(flatten
+    ? "Close trade " + what + "?\n\nThis sends DELETE " + path + ": orderly cancels the trade's working orders at " +
+      "the broker (its take-profit and stop-loss), then " + undo + " at market whatever the trade still holds. " +
+      "It cannot be undone."
+    : "Cancel trade " + what + "?\n\nThis sends DELETE " + path + ": orderly cancels what has not filled (its " +
+      "entry at the broker); nothing held is sold. It cannot be undone.");
+  if (ok) await act(t, flatten ? "close" : "cancel", "DELETE", path);
+}
+
+// "11.40" -> {limit_price|stop_price}, "+2%" / "-1%" -> {percent}, "trail:1%" / "trail:0.50" ->
+// {trail_percent|trail_price}, "none" -> null (drop that exit); "" keeps it (undefined).
+function exitTarget(text, priceKey) {
+  text = (text || "").trim();
+  if (text === "") return undefined;
+  if (text === "none") return null;
+  const trail = text.startsWith("trail:");
+  if (trail) text = text.slice(6);
+  const percent = text.endsWith("%");
+  const value = text.replace(/%$/, "").replace(/^[+-]/, "");
+  if (trail) return percent ? { trail_percent: value } : { trail_price: value };
+  return percent ? { percent: value } : { [priceKey]: value };
+}
+
+// "tp 11.40 · sl 9.60 (emulated)": the trade's targets as they are now.
+function exitsText(t) {
+  if (t.exits === "none") return "none";
+  const parts = [];
+  if (t.take_profit) parts.push("tp " + targetText(t.take_profit));
+  if (t.stop_loss) parts.push("sl " + targetText(t.stop_loss));
+  return parts.join(" \u00b7 ") + " (" + t.exits + ")";
+}
+
+function targetText(x) {
+  if (!x) return "none";
+  if (x.limit_price || x.stop_price) return x.limit_price || x.stop_price;
+  if (x.trail_percent) return "trail:" + x.trail_percent + "%";
+  if (x.trail_price) return "trail:" + x.trail_price;
+  return x.percent + "%";
+}
+
+// PATCH /api/trades/ID with the new targets; the daemon checks them (400 naming the rule) and
+// its exits at the broker follow (replaced, or canceled and placed again).
+async function modifyExits(t) {
+  const tp = prompt("Trade " + t.id + " " + t.symbol + ": new take-profit (a price, +X% from the fill, none to " +
+    "drop it; empty keeps " + targetText(t.take_profit) + ")", "");
+  if (tp === null) return;
+  const sl = prompt("Trade " + t.id + " " + t.symbol + ": new stop-loss (a price, -X% from the fill, trail:X% " +
+    "or trail:P, none to drop it; empty keeps " + targetText(t.stop_loss) + ")", "");
+  if (sl === null) return;
+  const body = {};
+  const take = exitTarget(tp, "limit_price"), stop = exitTarget(sl, "stop_price");
+  if (take !== undefined) body.take_profit = take;
+  if (stop !== undefined) body.stop_loss = stop;
+  if (!Object.keys(body).length) return;
+  await act(t, "modify", "PATCH", "/api/trades/" + t.id, body);
 }
 
 let lastHealth = null;

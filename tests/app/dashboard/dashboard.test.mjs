@@ -1,6 +1,7 @@
 // The dashboard in a real headless Chromium: the page loads from the daemon, a trade opened
 // through the API appears in the orders table (live, without reload), a trade the broker refuses
-// shows why, a trade canceled from the page is canceled at the simulator, a position drift shows
+// shows why, a trade's take-profit moved from the page is replaced at the simulator, a trade
+// canceled (closed) from the page is canceled (flattened) at the simulator, a position drift shows
 // up highlighted with its alert and turns the badge from ok, and the lists page with older/newer.
 // Usage: node dashboard.test.mjs API_URL TOKEN SIM_URL SCREENSHOT
 import { chromium } from "playwright-core";
@@ -17,18 +18,35 @@ async function post(url, body, headers = {}) {
   return { status: r.status, body: await r.text() };
 }
 
-// Clicks a trade's cancel button, accepts the confirm after checking that it names the DELETE
-// and the flatten at market, and waits for the page to report the request.
-async function cancelFromPage(page, id) {
-  const button = `#trades tbody tr[data-trade-id="${id}"] button.cancel`;
+// Clicks a trade's `action` button (cancel, close, exits), answers its dialogs in turn with
+// `answers` (a confirm is accepted, a prompt gets the text), waits for the page to report the
+// request, and returns what the dialogs asked.
+async function actFromPage(page, id, action, answers = [""]) {
+  const button = `#trades tbody tr[data-trade-id="${id}"] button.${action}`;
   await page.waitForSelector(button, { timeout: 20000 });
-  let asked = "";
-  page.once("dialog", (d) => { asked = d.message(); d.accept(); });
+  const asked = [];
+  const queue = [...answers];
+  const answer = (d) => { asked.push(d.message()); d.accept(queue.shift() ?? ""); };
+  page.on("dialog", answer);
   await page.click(button);
-  await page.waitForFunction((id) => document.querySelector("#action-msg").textContent
-    .startsWith("trade " + id + ": cancel requested"), id, { timeout: 20000 });
-  if (!asked.includes("DELETE /api/trades/" + id + "?flatten=true") || !asked.includes("at market"))
+  const what = action === "exits" ? "modify" : action;
+  await page.waitForFunction(([id, what]) => document.querySelector("#action-msg").textContent
+    .startsWith("trade " + id + ": " + what + " requested"), [id, what], { timeout: 20000 })
+    .catch(async () => fail(action + " of trade " + id + ": " + await page.textContent("#action-msg")));
+  page.off("dialog", answer);
+  return asked.join("\n");
+}
+
+async function cancelFromPage(page, id) {
+  const asked = await actFromPage(page, id, "cancel");
+  if (!asked.includes("DELETE /api/trades/" + id + ":") || !asked.includes("nothing held is sold"))
     fail("the confirm does not say what cancel does: " + JSON.stringify(asked));
+}
+
+async function closeFromPage(page, id) {
+  const asked = await actFromPage(page, id, "close");
+  if (!asked.includes("DELETE /api/trades/" + id + "?flatten=true") || !asked.includes("at market"))
+    fail("the confirm does not say what close does: " + JSON.stringify(asked));
 }
 
 const browser = await chromium.launch({
@@ -66,6 +84,21 @@ try {
   await page.waitForFunction(() => [...document.querySelectorAll("#orders tbody tr")]
     .some((tr) => tr.textContent.includes("take_profit")), null, { timeout: 30000 });
 
+  // Its take-profit moved from the page (PATCH): replaced at the simulator at the new price.
+  const stwdTrade = await (await fetch(api + "/api/trades/" + openedId, { headers: auth })).json();
+  const stwdFill = Number(stwdTrade.orders.find((o) => o.role === "entry").filled_avg_price);
+  const newTp = (Math.ceil(stwdFill * 105) / 100).toFixed(2);
+  await actFromPage(page, openedId, "exits", [newTp, ""]);
+  const simTp = async () => (await (await fetch(sim + "/v2/orders?status=open&symbols=STWD", { headers: simAuth }))
+    .json()).filter((o) => o.side === "sell").map((o) => o.type + " " + o.limit_price);
+  for (let i = 0; i < 100 && JSON.stringify(await simTp()) !== JSON.stringify(["limit " + newTp]); ++i)
+    await page.waitForTimeout(100);
+  if (JSON.stringify(await simTp()) !== JSON.stringify(["limit " + newTp]))
+    fail("STWD take-profit at the simulator: " + JSON.stringify(await simTp()) + ", expected limit " + newTp);
+  await page.waitForFunction(([id, tp]) => document.querySelector(`#trades tbody tr[data-trade-id="${id}"] td.exits`)
+    .textContent.startsWith("tp " + tp), [openedId, newTp], { timeout: 20000 })
+    .catch(() => fail("trade " + openedId + " does not show its new take-profit " + newTp));
+
   // The broker refuses a trade (buying power): its row says why, in the broker's words.
   const refused = await post(api + "/api/trades",
     { symbol: "AAPL", side: "buy", qty: "1000000", entry: { type: "market" },
@@ -102,7 +135,7 @@ try {
   await page.waitForSelector(`#trades tbody tr[data-trade-id="${heldId}"] .state.open`, { timeout: 30000 });
   const moved = await post(sim + "/sim/prices", { PFE: "29.10" });  // below the 5% take-profit
   if (moved.status !== 200) fail("POST /sim/prices answered " + moved.status + " " + moved.body);
-  await cancelFromPage(page, heldId);
+  await closeFromPage(page, heldId);
   await page.waitForSelector(`#trades tbody tr[data-trade-id="${heldId}"] .state.closed`, { timeout: 30000 })
     .catch(() => fail("trade " + heldId + " never shows closed"));
   const closed = await (await fetch(api + "/api/trades/" + heldId, { headers: auth })).json();
