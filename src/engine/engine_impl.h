@@ -291,6 +291,7 @@ class Engine::Impl {
   // A modify's replace that the broker refused because of the order's state: canceled and
   // placed again instead. False: not such a refusal (the caller's usual handling).
   bool on_replace_refused(OrderId id, const BrokerError& e, Timestamp now);
+  bool replace_waits(const Order& r);
 
   // ---------------------------------------------------------------------------------------
   // Protection (engine_protection.cc): the exit book of a symbol, gaps in a position's cover.

@@ -300,6 +300,23 @@ void Engine::Impl::move_exit(const Trade& t, const ExitMove& m, int& generation,
              now);
 }
 
+// One replace of a trade at a time: an OCO's take-profit and its stop leg replaced at once left
+// the group naming orders already replaced (the simulator's replacement of the take-profit took
+// the legs it had when asked, and its stop's replacement the parent it had). A replacement waits
+// while another of its trade is sent and the order that one replaces has not ended.
+bool Engine::Impl::replace_waits(const Order& r) {
+  for (OrderId id : by_trade_[r.trade_id]) {
+    const Order& x = order_at(id);
+    if (id == r.id || !x.replaces_order_id || x.state == OrderState::created ||
+        is_terminal(x.state) || x.state == OrderState::parked) {
+      continue;
+    }
+    const Order* old = order_ptr(*x.replaces_order_id);
+    if (old != nullptr && !is_terminal(old->state)) return true;
+  }
+  return false;
+}
+
 // Cancels the group an exit belongs to (an OCO goes by its parent, a bracket's legs by
 // themselves once the entry is done); an unsent one ends here. False when nothing was asked.
 bool Engine::Impl::cancel_exit_group(OrderId id, const std::string& why, Timestamp now) {

@@ -86,6 +86,7 @@ void Engine::Impl::run_submitter(Timestamp now) {
                         "not sent: the order to replace is no longer working", {}, now);
         continue;
       }
+      if (replace_waits(o)) continue;  // one replace of a trade at a time (engine_modify.cc)
     }
     if (o.side == Side::sell && o.role != OrderRole::entry) {
       // Pre-submit check: the broker's qty_available must cover the sell, else it would only

@@ -729,8 +729,9 @@ void ExchangeImpl::process_pending(Timestamp now, bool market_open) {
         }
         set_status(o, St::replaced, now);
         emit(o, "replaced", now);
-        // The group as it is now: its parent may itself have been replaced meanwhile.
+        // The group as it is now: its parent, or one of its legs, may have been replaced meanwhile.
         nw.parent_id = o.parent_id;
+        nw.legs = o.legs;
         if (!o.parent_id.empty()) {
           if (SimOrder* parent = find_order(o.parent_id)) {
             std::replace(parent->legs.begin(), parent->legs.end(), o.id, nw.id);

@@ -32,15 +32,25 @@ ExitChange new_prices(const char* tp, const char* sl) {
   return c;
 }
 
-// The broker's open sell orders of F: "limit 11.00" / "stop 9.00", held legs included.
+// The broker's open sell orders of F, each with its open legs: "limit 11.00 + stop 9.00" is
+// one OCO whose group names its stop (a leg the group lost would not show).
 std::vector<std::string> broker_exits(SimWorld& w) {
+  ListOrdersQuery q;
+  q.nested = true;
+  auto open = w.broker.list_orders(q);
+  EXPECT_TRUE(open.ok());
+  const auto text = [](const BrokerOrder& o) {
+    return o.type == OrderType::limit ? "limit " + o.limit_price->str()
+                                      : "stop " + o.stop_price.value_or(Decimal()).str();
+  };
   std::vector<std::string> out;
-  for (const BrokerOrder& o : w.broker_orders()) {
-    if (o.symbol != "F" || o.side != Side::sell || !o.status || !is_open_at_broker(*o.status)) {
-      continue;
+  for (const BrokerOrder& o : open.ok() ? open.value() : std::vector<BrokerOrder>{}) {
+    if (o.symbol != "F" || o.side != Side::sell) continue;
+    std::string group = text(o);
+    for (const BrokerOrder& leg : o.legs) {
+      if (leg.status && is_open_at_broker(*leg.status)) group += " + " + text(leg);
     }
-    out.push_back(o.type == OrderType::limit ? "limit " + o.limit_price->str()
-                                             : "stop " + o.stop_price.value_or(Decimal()).str());
+    out.push_back(group);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -102,7 +112,7 @@ std::optional<Trade> open_oco(SimWorld& w) {
   auto t = w.rt->open_trade(oco_trade());
   if (!t.ok()) return std::nullopt;
   w.run(3'000);
-  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.00", "stop 9.00"}));
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.00 + stop 9.00"}));
   return *t;
 }
 
@@ -113,7 +123,7 @@ TEST(EngineModify, AnOcoIsReplacedAtTheBrokerWithoutAMomentUncovered) {
 
   ASSERT_TRUE(w.rt->modify_exits(t->id, new_prices("11.50", "9.60")).ok());
   run_covered(w, 3'000);
-  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.50", "stop 9.60"}));
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.50 + stop 9.60"}));
   EXPECT_EQ(broker_position(w), Decimal::must("10"));
   EXPECT_EQ(w.errors_with_code("422"), 0);
 
@@ -123,7 +133,7 @@ TEST(EngineModify, AnOcoIsReplacedAtTheBrokerWithoutAMomentUncovered) {
   w.run(3'000);
   EXPECT_EQ(stored_spec(w, t->id).take_profit.price, Decimal::must("11.50"));
   EXPECT_EQ(stored_spec(w, t->id).stop_loss->price, Decimal::must("9.60"));
-  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.50", "stop 9.60"}));
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.50 + stop 9.60"}));
   EXPECT_EQ(w.broker_orders().size(), orders_before);
 
   // The new stop is the one that works: the market falls through it.
@@ -145,7 +155,7 @@ TEST(EngineModify, BeforeTheEntryFillsTheNewTargetsMakeTheExits) {
   EXPECT_TRUE(broker_exits(w).empty()) << "nothing to replace before the fill";
   w.set_price("F", "10.00");
   w.run(3'000);
-  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 12.00", "stop 9.25"}));
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 12.00 + stop 9.25"}));
 }
 
 TEST(EngineModify, NewPricesAreRefusedWithTheRuleAndChangeNothing) {
@@ -165,7 +175,7 @@ TEST(EngineModify, NewPricesAreRefusedWithTheRuleAndChangeNothing) {
   EXPECT_EQ(w.rt->modify_exits(999, new_prices("11.50", "9.60")).code(),
             Status::Code::not_found);
   w.run(1'000);
-  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.00", "stop 9.00"}));
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.00 + stop 9.00"}));
   EXPECT_EQ(stored_spec(w, t->id).take_profit.price, Decimal::must("11.00"));
 
   ASSERT_TRUE(w.rt->cancel_trade(t->id).ok());
@@ -218,7 +228,7 @@ TEST(EngineModify, AReplaceTheBrokerRefusesIsPlacedAgainAtTheNewPrices) {
   ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");
   w.run(10'000);
   EXPECT_GE(audit_mentions(w, "replace refused"), 1);
-  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.50", "stop 9.60"}));
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.50 + stop 9.60"}));
   EXPECT_EQ(broker_position(w), Decimal::must("10"));
 }
 
