@@ -15,6 +15,7 @@
 // Before the entry fills nothing else is needed: the exits are made from the targets at the fill.
 #include <fmt/format.h>
 
+#include "engine/crypto.h"
 #include "engine/engine_impl.h"
 
 namespace orderly {
@@ -112,8 +113,12 @@ void want_prices(Order& want, const TradeSpec& next, const std::optional<ExitPri
     }
   } else if (next.stop_loss->trailing()) {
     reshape = "the stop-loss becomes a trailing stop (Alpaca replaces no order's type)";
-  } else if (prices) {
+  } else if (prices && prices->stop_loss) {
     want.stop_price = prices->stop_loss;
+    // A crypto stop is a stop_limit whose limit follows its stop (engine/crypto.h).
+    if (want.type == OrderType::stop_limit) {
+      want.limit_price = crypto_stop_limit(*prices->stop_loss, want.side);
+    }
   }
 }
 
