@@ -247,5 +247,44 @@ TEST(EngineModify, RemovingAnExitPlacesTheOtherAlone) {
   EXPECT_FALSE(stored_spec(w, t->id).has_take_profit());
 }
 
+// A trailing stop moves by a replace of its trail (PATCH `trail`); turning it into a plain stop
+// changes the order's type, which no replace does: canceled and placed again as a stop.
+TEST(EngineModify, ATrailingStopTakesItsNewTrailByAReplace) {
+  SimWorld w(17);
+  w.start();
+  w.set_price("F", "10.00");
+  TradeSpec spec = oco_trade();
+  spec.take_profit = PriceTarget{};
+  spec.stop_loss = PriceTarget{.trail_percent = Decimal::must("2")};
+  auto t = w.rt->open_trade(spec);
+  ASSERT_TRUE(t.ok());
+  w.run(3'000);
+  const auto trailing = [&] {
+    std::vector<std::string> out;
+    for (const BrokerOrder& o : w.broker_orders()) {
+      if (o.symbol == "F" && o.side == Side::sell && o.status && is_open_at_broker(*o.status)) {
+        out.push_back(std::string(to_string(o.type)) + " " +
+                      (o.trail_percent ? o.trail_percent->str() + "%"
+                                       : o.stop_price.value_or(Decimal()).str()));
+      }
+    }
+    return out;
+  };
+  ASSERT_EQ(trailing(), (std::vector<std::string>{"trailing_stop 2%"}));
+  ExitChange tighter;
+  tighter.stop_loss = PriceTarget{.trail_percent = Decimal::must("1")};
+  ASSERT_TRUE(w.rt->modify_exits(t->id, tighter).ok());
+  run_covered(w, 3'000);
+  EXPECT_EQ(trailing(), (std::vector<std::string>{"trailing_stop 1%"}));
+  EXPECT_EQ(audit_mentions(w, "exits modified: replaces"), 1);
+
+  ExitChange fixed;
+  fixed.stop_loss = PriceTarget{.price = Decimal::must("9.80")};
+  ASSERT_TRUE(w.rt->modify_exits(t->id, fixed).ok());
+  w.run(5'000);
+  EXPECT_EQ(trailing(), (std::vector<std::string>{"stop 9.80"}));
+  EXPECT_EQ(broker_position(w), Decimal::must("10"));
+}
+
 }  // namespace
 }  // namespace orderly::testing
