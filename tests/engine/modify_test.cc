@@ -247,6 +247,34 @@ TEST(EngineModify, RemovingAnExitPlacesTheOtherAlone) {
   EXPECT_FALSE(stored_spec(w, t->id).has_take_profit());
 }
 
+// A native bracket whose limit entry rests: its held legs are replaced (each by its own id), and
+// when the entry fills, the legs that work carry the new prices.
+TEST(EngineModify, ARestingBracketsLegsAreReplacedBeforeTheFill) {
+  SimWorld w(18);
+  w.start();
+  w.set_price("F", "10.50");
+  TradeSpec spec = oco_trade("10.00");
+  spec.exits = ExitMode::native;
+  auto t = w.rt->open_trade(spec);
+  ASSERT_TRUE(t.ok());
+  w.run(3'000);
+  ASSERT_TRUE(w.rt->modify_exits(t->id, new_prices("11.60", "9.40")).ok());
+  w.run(3'000);
+  EXPECT_EQ(audit_mentions(w, "exits modified: replaces"), 2) << "one replace per leg";
+  w.set_price("F", "10.00");
+  w.run(3'000);
+  EXPECT_EQ(broker_position(w), Decimal::must("10"));
+  std::vector<std::string> legs;
+  for (const BrokerOrder& o : w.broker_orders()) {
+    if (o.side == Side::sell && o.status && is_open_at_broker(*o.status)) {
+      legs.push_back(o.type == OrderType::limit ? "limit " + o.limit_price->str()
+                                                : "stop " + o.stop_price->str());
+    }
+  }
+  std::sort(legs.begin(), legs.end());
+  EXPECT_EQ(legs, (std::vector<std::string>{"limit 11.60", "stop 9.40"}));
+}
+
 // A trailing stop moves by a replace of its trail (PATCH `trail`); turning it into a plain stop
 // changes the order's type, which no replace does: canceled and placed again as a stop.
 TEST(EngineModify, ATrailingStopTakesItsNewTrailByAReplace) {
