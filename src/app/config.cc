@@ -55,6 +55,8 @@ constexpr GlobalField kGlobalFields[] = {
     {"sync.poll_interval_ms", [](Config& c) -> Field { return &c.sync.poll_interval_ms; }},
     {"sync.idle_poll_interval_ms",
      [](Config& c) -> Field { return &c.sync.idle_poll_interval_ms; }},
+    {"sync.idle_sweep_interval_ms",
+     [](Config& c) -> Field { return &c.sync.idle_sweep_interval_ms; }},
     {"sync.clock_refresh_ms", [](Config& c) -> Field { return &c.sync.clock_refresh_ms; }},
     {"sync.stream", [](Config& c) -> Field { return &c.sync.stream; }},
     {"retry.base_ms", [](Config& c) -> Field { return &c.retry.base_ms; }},

@@ -103,12 +103,15 @@ inline constexpr ConfigKey kKeys[] = {
     texts("api.allowed_hosts", Format::host_names, "Host header names served besides loopback"),
     // The REST cost of staying in sync is set here (BENCHMARKS.md, sync_rest_per_min_*).
     millis("sync.poll_interval_ms", 1000, 1,
-           "fill catch-up (1 call) this often, stream up or not: a fill the stream lost is found "
-           "within it, for 60000/this calls/min; open-order sweeps too while the stream is down "
-           "or suspect"),
+           "while the stream is down or suspect: fill catch-up (1 call) and open-order sweep "
+           "(1 call per 500 open orders) this often; what the stream would have said is found "
+           "within it"),
     millis("sync.idle_poll_interval_ms", 10'000, 1,
-           "open-order sweep while the stream is healthy (1 call per 500 open orders): a cancel "
-           "or expiry the stream lost is found within it (at 10,000 open: 21 calls a sweep)"),
+           "while the stream is healthy: fill catch-up (1 call) this often, 60000/this calls/min; "
+           "a fill the stream lost is found (and its exits placed) within it"),
+    millis("sync.idle_sweep_interval_ms", 60'000, 1,
+           "while the stream is healthy: open-order sweep this often (1 call per 500 open "
+           "orders); a cancel or expiry the stream lost is found within it"),
     flag("sync.stream", true, "follow Alpaca's trade_updates stream"),
     millis("sync.clock_refresh_ms", 60'000, 1000,
            "market clock read (status, dashboard); also just after each open and close"),
@@ -118,7 +121,8 @@ inline constexpr ConfigKey kKeys[] = {
             "submissions of one order before it is given up"),
     text("alerts.webhook_url", "", Shown::presence, Format::http_url_or_empty,
          "every alert raised or cleared is POSTed here; empty: none"),
-    millis("alerts.sync_lag_ms", 5000, 1, "alert when no poll has completed for this long"),
+    millis("alerts.sync_lag_ms", 5000, 1,
+           "alert when no poll has completed for this long past its interval"),
     millis("alerts.stuck_order_ms", 30'000, 1, "alert when an order stays submitting/unknown"),
     millis("alerts.unprotected_grace_ms", 5000, 0, "alert when a filled position has no exits"),
     millis("lease.ttl_ms", 15'000, 1, "account lease length (PostgreSQL store)"),

@@ -87,25 +87,6 @@ std::string Engine::Impl::encode_rate_window(Timestamp now) {
   return out;
 }
 
-void Engine::Impl::restore_rate_window(const std::string& text) {
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t comma = text.find(',', pos);
-    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos
-                                                                    : comma - pos);
-    pos = comma == std::string::npos ? text.size() : comma + 1;
-    auto colon = item.find(':');
-    if (colon == std::string::npos) continue;
-    char* end = nullptr;
-    const long long sec = std::strtoll(item.c_str(), &end, 10);
-    const long n = std::strtol(item.c_str() + colon + 1, &end, 10);
-    // The end of that second: conservative, the calls leave the window no earlier.
-    for (long i = 0; i < n && i < 1000; ++i) {
-      call_times_.push_back(Timestamp::from_ms(sec * 1000 + 999));
-    }
-  }
-}
-
 std::int64_t Engine::Impl::calls_last_minute(Timestamp now) {
   while (!call_times_.empty() && now.ms_since(call_times_.front()) >= 60'000) {
     call_times_.pop_front();
@@ -174,6 +155,34 @@ Engine::Impl::ReleaseLimits Engine::Impl::release_limits() const {
   return l;
 }
 
+void Engine::Impl::restore_rate_window(const std::string& text) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t comma = text.find(',', pos);
+    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos
+                                                                    : comma - pos);
+    pos = comma == std::string::npos ? text.size() : comma + 1;
+    auto colon = item.find(':');
+    if (colon == std::string::npos) continue;
+    char* end = nullptr;
+    const long long sec = std::strtoll(item.c_str(), &end, 10);
+    const long n = std::strtol(item.c_str() + colon + 1, &end, 10);
+    // The end of that second: conservative, the calls leave the window no earlier.
+    for (long i = 0; i < n && i < 1000; ++i) {
+      call_times_.push_back(Timestamp::from_ms(sec * 1000 + 999));
+    }
+  }
+  // Which of them were catch-ups is not kept: the latest count as the catch-ups' share, or the
+  // share would be kept free on top of a full window and nothing but catch-ups and protective
+  // work would go out for a minute after a restart (the start-up sweep included).
+  const auto share = static_cast<std::size_t>(release_limits().catch_up_share);
+  const std::size_t n = std::min(share, call_times_.size());
+  for (std::size_t i = call_times_.size() - n; i < call_times_.size(); ++i) {
+    catchup_call_times_.push_back(call_times_[i]);
+    paced_catchup_times_.push_back(call_times_[i]);
+  }
+}
+
 // Whether `c` fits the budget now, `used` calls being in the last minute and `reserve` slots
 // kept for the exits of released entries:
 // - protective work and lookups: the whole budget and every in-flight slot;
@@ -190,28 +199,35 @@ Engine::Impl::ReleaseLimits Engine::Impl::release_limits() const {
 bool Engine::Impl::fits(const Command& c, const ReleaseLimits& l, std::int64_t used,
                         std::int64_t reserve, Timestamp now) const {
   const auto inflight = static_cast<std::int64_t>(outstanding_);
-  // The part of the catch-ups' share not used in the window is kept for them.
-  const std::int64_t unused_share = std::max<std::int64_t>(
-      0, l.catch_up_share - static_cast<std::int64_t>(catchup_call_times_.size()));
-  const std::int64_t committed = used + reserve + unused_share;
-  const bool entries_wait = committed >= l.background;
+  // The part of the catch-ups' share not used in the window is kept for them: entries leave
+  // what no catch-up took; idle polls leave what no paced catch-up took, so the paced ones to
+  // come never lift the window above the idle polls' ceiling.
+  auto unused = [&](const std::deque<Timestamp>& taken) {
+    return std::max<std::int64_t>(0, l.catch_up_share - static_cast<std::int64_t>(taken.size()));
+  };
+  const bool entries_wait = used + reserve + unused(catchup_call_times_) >= l.background;
+  const bool idle_polls_wait = used + reserve + unused(paced_catchup_times_) >= l.idle_polls;
   switch (c.priority) {
     case CommandPriority::protective:
     case CommandPriority::lookup: return used < l.budget && inflight < l.inflight_cap;
     case CommandPriority::catch_up:
       if (used + reserve >= l.budget || inflight >= l.deferrable_inflight_cap) return false;
-      return within_catchup_share(c, l, now) || committed < l.idle_polls;
-    case CommandPriority::entry:
-      return !entries_wait && inflight < l.deferrable_inflight_cap;
+      return within_catchup_share(c, l, now) || !idle_polls_wait;
+    case CommandPriority::entry: return !entries_wait && inflight < l.deferrable_inflight_cap;
     case CommandPriority::sweep:
-      return committed < l.idle_polls && inflight < l.deferrable_inflight_cap &&
-             static_cast<std::int64_t>(sweep_call_times_.size()) < l.sweep_cap;
+      // While the stream is down or suspect the sweep is how cancels and expiries are learned:
+      // it waits for entries only. While it is healthy it is idle slack.
+      if ((stream_suspect(now) ? entries_wait : idle_polls_wait) ||
+          inflight >= l.deferrable_inflight_cap) {
+        return false;
+      }
+      return static_cast<std::int64_t>(sweep_call_times_.size()) < l.sweep_cap;
   }
   return false;
 }
 
 // A catch-up page released as part of the catch-ups' share (paced, counted in
-// catchup_call_times_); any other is idle slack, bounded like a sweep page.
+// paced_catchup_times_); any other is idle slack.
 bool Engine::Impl::within_catchup_share(const Command& c, const ReleaseLimits& l,
                                         Timestamp now) const {
   return c.id != catchup_first_page_ || !last_catchup_release_ ||
@@ -243,6 +259,7 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
   std::int64_t used = calls_last_minute(now);
   drop_older_than_a_minute(sweep_call_times_, now);
   drop_older_than_a_minute(catchup_call_times_, now);
+  drop_older_than_a_minute(paced_catchup_times_, now);
   std::optional<std::int64_t> reserve;  // computed when the first catch-up or entry is looked at
   std::deque<Command> keep;
   for (Command& c : queue_) {
@@ -253,13 +270,20 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
       continue;
     }
     if (c.priority >= CommandPriority::catch_up && !reserve) reserve = exit_reserve(now);
+    // Orders sent or waiting for the budget: the account trades (catchup_interval).
+    if (c.priority == CommandPriority::protective || c.priority == CommandPriority::entry) {
+      last_trading_at_ = now;
+    }
     if (!fits(c, l, used, reserve.value_or(0), now)) {
       keep.push_back(std::move(c));
       continue;
     }
-    if (c.priority == CommandPriority::catch_up && within_catchup_share(c, l, now)) {
+    if (c.priority == CommandPriority::catch_up) {
+      if (within_catchup_share(c, l, now)) {
+        paced_catchup_times_.push_back(now);
+        last_catchup_release_ = now;
+      }
       catchup_call_times_.push_back(now);
-      last_catchup_release_ = now;
     }
     ++used;
     ++outstanding_;

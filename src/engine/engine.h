@@ -53,11 +53,14 @@ struct EngineConfig {
   std::string account_identity = "default";  // hashed into the client_order_id owner tag
   int rate_limit_per_min = 190;              // all REST calls together (Alpaca allows 200)
   std::int64_t poll_interval_ms = 1000;      // sweep/catch-up while the stream is down or suspect
-  std::int64_t idle_poll_interval_ms = 10000;  // ... while the stream is healthy
+  // While the stream is healthy: the fill catch-up (a fill the stream lost is found within
+  // it) and the open-order sweep (a lost cancel or expiry is found within it).
+  std::int64_t idle_poll_interval_ms = 10000;
+  std::int64_t idle_sweep_interval_ms = 60000;
   std::int64_t retry_base_ms = 1000;
   std::int64_t retry_cap_ms = 300000;
   int retry_max_attempts = 8;
-  std::int64_t sync_lag_ms = 5000;        // alert when no completed poll for this long
+  std::int64_t sync_lag_ms = 5000;        // alert when a poll is this late (sync_lag_limit)
   std::int64_t stuck_order_ms = 30000;    // alert when an order stays submitting/unknown this long
   std::int64_t inflight_check_ms = 5000;  // look up submitting/unknown/pending_new older than this
   std::int64_t positions_max_age_ms = 2000;  // refresh positions before a sell older than this

@@ -372,6 +372,9 @@ class Engine::Impl {
                               : cfg_.rate_limit_per_min;
   }
   bool stream_suspect(Timestamp now) const;
+  std::int64_t catchup_interval(Timestamp now) const;
+  std::int64_t sync_lag_limit(Timestamp now) const;
+  void stage_positions_when_due(Timestamp now);
   void begin_full_resync(Timestamp now);
   void start_catchup(Timestamp now);
   void stage_catchup_page(std::optional<std::string> page_token);
@@ -524,8 +527,9 @@ class Engine::Impl {
   CommandId next_command_id_ = 0;
   std::deque<Timestamp> call_times_;
   std::deque<Timestamp> sweep_call_times_;  // sweep pages of the last minute (pacing only)
-  std::deque<Timestamp> catchup_call_times_;  // catch-up pages of the last minute, in share
-  std::optional<Timestamp> last_catchup_release_;  // ... the last of them
+  std::deque<Timestamp> catchup_call_times_;  // fill catch-up pages of the last minute
+  std::deque<Timestamp> paced_catchup_times_;  // ... those within the catch-ups' share
+  std::optional<Timestamp> last_catchup_release_;  // ... the last of those
   std::set<OrderId> withheld_replaces_;  // replacements take_commands did not send
   CommandId catchup_first_page_ = 0;  // the first page of the catch-up running (paced)
   std::deque<std::pair<Timestamp, OrderId>> entry_releases_;  // entry submits, last minute
@@ -560,9 +564,25 @@ class Engine::Impl {
   std::optional<Timestamp> disconnected_at_;
   std::optional<Timestamp> last_stream_event_at_;
   std::optional<Timestamp> last_missed_fill_at_;
+  // Consecutive failures of one kind of poll, and when it is tried again (issue 15: with the
+  // broker answering 500 to everything, failed polls were staged again every 100 ms tick, about
+  // 12 calls a second until the budget was gone). Exponential from poll_interval_ms to
+  // kPollBackoffCapMs; the first answer resets it.
+  struct PollBackoff {
+    int failures = 0;
+    Timestamp retry_at;
+    bool waiting(Timestamp now) const { return failures > 0 && now < retry_at; }
+  };
+  static constexpr std::int64_t kPollBackoffCapMs = 30'000;
+  void poll_failed(PollBackoff& b, Timestamp started_at);
+  bool poll_due(const PollBackoff& b, const std::optional<Timestamp>& last, std::int64_t every,
+                Timestamp now) const;
+  PollBackoff catchup_backoff_, sweep_backoff_, positions_backoff_;
   bool catchup_running_ = false;
   Timestamp catchup_started_at_;
   std::optional<Timestamp> last_catchup_at_;
+  std::int64_t synced_interval_ms_ = 0;  // catchup_interval() when the last poll completed
+  std::optional<Timestamp> last_trading_at_;  // an order sent or canceled, a fill heard
   std::optional<Timestamp> watermark_seen_at_;  // when the fill watermark last moved
   bool watermark_settled_ = false;  // the overlap before it was read once everything was visible
   bool sweep_running_ = false;

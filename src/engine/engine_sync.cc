@@ -208,6 +208,7 @@ void Engine::Impl::on_trade_update(const TradeUpdate& u, const RecentKeys::Fp& k
 void Engine::Impl::apply_update(OrderId id, const TradeUpdate& u, Timestamp now) {
   const std::int64_t lat = std::max<std::int64_t>(0, now.ms_since(u.timestamp));
   record_latency(lat);
+  const Decimal before = order_at(id).filled_qty;
   if (u.order.status) {
     StateUpdate su = update_from(u.order);
     std::optional<Fill> execution;
@@ -218,6 +219,8 @@ void Engine::Impl::apply_update(OrderId id, const TradeUpdate& u, Timestamp now)
           execution ? &*execution : nullptr);
   }
   adopt_legs(id, u.order, EventSource::stream, now);
+  // Fills keep the account counted as trading (catchup_interval).
+  if (order_at(id).filled_qty > before) last_trading_at_ = now;
 }
 
 void Engine::Impl::record_latency(std::int64_t ms) {
@@ -294,6 +297,22 @@ bool Engine::Impl::stream_suspect(Timestamp now) const {
   return false;
 }
 
+// How often fills are looked for: while the stream is healthy and the account idle the stream
+// tells us of each one and the catch-up only finds what it lost (issue 20 item 4: an idle
+// account spent 60 calls a minute at 1 s); while it trades, every poll interval (item 1: a
+// completed poll at least every two through a burst).
+std::int64_t Engine::Impl::catchup_interval(Timestamp now) const {
+  const bool trading =
+      last_trading_at_ && now.ms_since(*last_trading_at_) < cfg_.idle_poll_interval_ms;
+  return stream_suspect(now) || trading ? cfg_.poll_interval_ms : cfg_.idle_poll_interval_ms;
+}
+
+// No completed poll for this long is sync lag: sync_lag_ms past the interval polls run at, now
+// or when the last one completed (the slower of the two while the stream changes state).
+std::int64_t Engine::Impl::sync_lag_limit(Timestamp now) const {
+  return cfg_.sync_lag_ms + std::max(synced_interval_ms_, catchup_interval(now));
+}
+
 // The sweep of a resync (after a start, a reconnect, a lost commit) is how the engine learns
 // what ended while it heard nothing: an exit canceled or expired then leaves a position naked
 // until it is found. Its pages go with the lookups, ahead of entries and of the idle sweeps'
@@ -343,11 +362,30 @@ void Engine::Impl::stage_catchup_page(std::optional<std::string> page_token) {
   if (first_page) catchup_first_page_ = id;
 }
 
+// Counted from the start of the failed poll: one that failed slowly (a timeout) has waited
+// already, and is tried again at once.
+void Engine::Impl::poll_failed(PollBackoff& b, Timestamp started_at) {
+  ++b.failures;
+  std::int64_t delay = std::max<std::int64_t>(1, cfg_.poll_interval_ms);
+  for (int i = 1; i < b.failures && delay < kPollBackoffCapMs; ++i) delay *= 2;
+  b.retry_at =
+      started_at.plus_ms(std::min(delay, std::max(kPollBackoffCapMs, cfg_.poll_interval_ms)));
+}
+
+// A poll runs `every` ms after the last that completed; after a failure, when its backoff ends.
+bool Engine::Impl::poll_due(const PollBackoff& b, const std::optional<Timestamp>& last,
+                            std::int64_t every, Timestamp now) const {
+  if (b.failures > 0) return !b.waiting(now);
+  return !last || now.ms_since(*last) >= every;
+}
+
 void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
   if (r.error) {
     catchup_running_ = false;
+    poll_failed(catchup_backoff_, catchup_started_at_);
     return;
   }
+  catchup_backoff_.failures = 0;
   std::optional<FillActivity> last;
   for (const FillActivity& a : r.activities.activities) {
     last = a;
@@ -425,6 +463,8 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
     }
   }
   unknown_fill_orders_.clear();
+  // A reconcile whose sweep and positions read were answered first ends with this.
+  finish_reconcile_if_done(now);
 }
 
 void Engine::Impl::start_sweep(Timestamp now) {
@@ -478,8 +518,10 @@ void Engine::Impl::sweep_order(const BrokerOrder& b, Timestamp now) {
 void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Timestamp now) {
   if (r.error) {
     sweep_running_ = false;
+    poll_failed(sweep_backoff_, sweep_started_at_);
     return;
   }
+  sweep_backoff_.failures = 0;
   for (const BrokerOrder& b : r.orders) sweep_order(b, now);
   const bool more = static_cast<int>(r.orders.size()) >= p.command.list.limit && !r.orders.empty();
   if (!more) resync_sweep_ = false;
@@ -519,6 +561,7 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
 
 void Engine::Impl::mark_synced(Timestamp now) {
   last_sync_at_ = now;
+  synced_interval_ms_ = catchup_interval(now);
   clear(AlertKind::sync_lag, "sync", now);
 }
 
@@ -534,7 +577,11 @@ void Engine::Impl::stage_positions(Timestamp now) {
 
 void Engine::Impl::on_positions_result(const CommandResult& r, Timestamp now) {
   positions_inflight_ = false;
-  if (r.error) return;
+  if (r.error) {
+    poll_failed(positions_backoff_, positions_staged_at_);
+    return;
+  }
+  positions_backoff_.failures = 0;
   broker_positions_.clear();
   for (const BrokerPosition& p : r.positions) broker_positions_[p.symbol] = p;
   // A read asked for after a symbol's last local change (a fill) confirms or denies it.
@@ -633,29 +680,15 @@ void Engine::Impl::on_tick(Timestamp now) {
     begin_full_resync(now);
   }
   const std::int64_t sweep_every =
-      stream_suspect(now) ? cfg_.poll_interval_ms : cfg_.idle_poll_interval_ms;
-  if (!catchup_running_ && (!last_catchup_at_ || now.ms_since(*last_catchup_at_) >=
-                                                      cfg_.poll_interval_ms)) {
+      stream_suspect(now) ? cfg_.poll_interval_ms : cfg_.idle_sweep_interval_ms;
+  if (!catchup_running_ &&
+      poll_due(catchup_backoff_, last_catchup_at_, catchup_interval(now), now)) {
     start_catchup(now);
   }
-  if (!sweep_running_ && (!last_sweep_at_ || now.ms_since(*last_sweep_at_) >= sweep_every)) {
+  if (!sweep_running_ && poll_due(sweep_backoff_, last_sweep_at_, sweep_every, now)) {
     start_sweep(now);
   }
-  if (!last_positions_at_ || now.ms_since(*last_positions_at_) >= cfg_.reconcile_interval_ms) {
-    stage_positions(now);
-  }
-  // Our own fills moved a position: the broker's is read again soon, so that the fill does not
-  // show as drift for a minute (at most one read a second).
-  if (!position_changed_at_.empty() &&
-      (!last_positions_at_ || now.ms_since(*last_positions_at_) >= 1000)) {
-    stage_positions(now);
-  }
-  // A crypto trade's exit follows the broker's price (engine_trades.cc switch_crypto_exit): one
-  // positions read per idle poll interval while any such trade holds coins, none otherwise.
-  if ((any_hold_wait() || !crypto_watch_.empty()) && (!last_positions_at_ ||
-                          now.ms_since(*last_positions_at_) >= cfg_.idle_poll_interval_ms)) {
-    stage_positions(now);
-  }
+  stage_positions_when_due(now);
   check_inflight(now);
   for (auto it = cancel_retry_at_.begin(); it != cancel_retry_at_.end();) {
     if (it->second > now) {
@@ -669,6 +702,21 @@ void Engine::Impl::on_tick(Timestamp now) {
   }
   check_alerts(now);
   run_submitter(now);
+}
+
+void Engine::Impl::stage_positions_when_due(Timestamp now) {
+  if (positions_backoff_.waiting(now)) return;
+  const auto& last = last_positions_at_;
+  // Our own fills moved a position: the broker's is read again soon, so that the fill does not
+  // show as drift for a minute (at most one read a second). A crypto trade's exit follows the
+  // broker's price (engine_trades.cc switch_crypto_exit): one read per idle poll interval while
+  // any such trade holds coins.
+  const bool due = positions_backoff_.failures > 0 || !last ||
+                   now.ms_since(*last) >= cfg_.reconcile_interval_ms ||
+                   (!position_changed_at_.empty() && now.ms_since(*last) >= 1000) ||
+                   ((any_hold_wait() || !crypto_watch_.empty()) &&
+                    now.ms_since(*last) >= cfg_.idle_poll_interval_ms);
+  if (due) stage_positions(now);
 }
 
 // A leg whose broker id no reply told us (a lookup of the parent by client id, a PATCH reply
@@ -829,7 +877,7 @@ void Engine::Impl::clear_settled_alerts(Timestamp now) {
 
 void Engine::Impl::check_alerts(Timestamp now) {
   clear_settled_alerts(now);
-  if (last_sync_at_ && now.ms_since(*last_sync_at_) > cfg_.sync_lag_ms) {
+  if (last_sync_at_ && now.ms_since(*last_sync_at_) > sync_lag_limit(now)) {
     raise(AlertKind::sync_lag, "sync",
           fmt::format("no completed poll for {} ms", now.ms_since(*last_sync_at_)), now);
   }

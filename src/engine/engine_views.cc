@@ -76,7 +76,7 @@ void assess(Health& h, Timestamp now) {
 Health Engine::Impl::health(Timestamp now) {
   Health h;
   h.stream_connected = stream_connected_;
-  h.sync_lag_limit_ms = cfg_.sync_lag_ms;
+  h.sync_lag_limit_ms = sync_lag_limit(now);
   h.store_failing_since = store_failing_since_;
   for (const auto& [key, id] : active_alerts_) {
     // One unprotected_position alert per symbol left without working exits (the exit book's).

@@ -77,6 +77,7 @@ allowed_hosts = ["orderly.lan", "box:8930"]
 [sync]
 poll_interval_ms = 200
 idle_poll_interval_ms = 2000
+idle_sweep_interval_ms = 30000
 stream = false
 clock_refresh_ms = 5000
 [retry]
@@ -142,6 +143,7 @@ TEST(ConfigKeys, EveryGlobalKeyReachesItsField) {
   EXPECT_EQ(c->api.allowed_hosts, (std::vector<std::string>{"orderly.lan", "box:8930"}));
   EXPECT_EQ(c->sync.poll_interval_ms, 200);
   EXPECT_EQ(c->sync.idle_poll_interval_ms, 2000);
+  EXPECT_EQ(c->sync.idle_sweep_interval_ms, 30000);
   EXPECT_FALSE(c->sync.stream);
   EXPECT_EQ(c->sync.clock_refresh_ms, 5000);
   EXPECT_EQ(c->retry.base_ms, 10);

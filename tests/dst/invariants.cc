@@ -91,7 +91,9 @@ std::int64_t Checker::check_protection(const ProtectionBounds& b, bool engine_up
     u.last_look = now;
     u.raised = u.raised || raised.count(p.symbol) > 0;
     longest_unprotected_ms_ = std::max(longest_unprotected_ms_, u.counted_ms);
-    const bool silent = !u.raised && u.counted_ms > b.bound_ms + b.raise_within_ms;
+    const std::int64_t silent_ms = b.bound_ms + b.raise_within_ms;
+    const bool silent = !u.raised && u.counted_ms > silent_ms &&
+                        !lost_fill_within(p.symbol, b.lost_fill_ms + silent_ms);
     if (silent || u.counted_ms > b.raised_bound_ms) {
       report("I6", fmt::format("unprotected {} {}", p.symbol, u.since.ns),
              fmt::format("{} position {} has had no working exit at the broker for {} ms with "
@@ -103,6 +105,35 @@ std::int64_t Checker::check_protection(const ProtectionBounds& b, bool engine_up
   }
   std::erase_if(unprotected_, [&](const auto& kv) { return !unprotected.count(kv.first); });
   return longest_unprotected_ms_;
+}
+
+void Checker::on_stream_message(const TradeUpdate& u) {
+  auto note = [this](const BrokerOrder& o) {
+    Decimal& told = streamed_filled_[o.id];
+    if (o.filled_qty > told) told = o.filled_qty;
+  };
+  note(u.order);
+  for (const BrokerOrder& leg : u.order.legs) note(leg);
+}
+
+// A fill of `symbol` in the last `window_ms` whose stream message never reached the connection.
+bool Checker::lost_fill_within(const std::string& symbol, std::int64_t window_ms) {
+  const Timestamp now = clock_.now();
+  std::string token;
+  for (;;) {
+    std::string target = "/v2/account/activities/FILL?direction=asc&page_size=100&after=" +
+                         format_rfc3339(now.plus_ms(-window_ms));
+    if (!token.empty()) target += "&page_token=" + token;
+    auto page = alpaca::parse_fill_activities(control("GET", target).body);
+    if (!page.ok()) return false;
+    for (const FillActivity& a : page->items) {
+      if (a.symbol != symbol) continue;
+      auto told = streamed_filled_.find(a.order_id);
+      if (told == streamed_filled_.end() || told->second < a.cum_qty) return true;
+    }
+    if (page->elements < 100 || page->last_id.empty()) return false;
+    token = page->last_id;
+  }
 }
 
 std::string Checker::last_note(OrderId id) {

@@ -55,13 +55,22 @@ class Checker {
   // now) within `p.raise_within_ms` more; a raised gap is a violation past `p.raised_bound_ms`.
   // Returns the longest window seen so far (for --protection-stats). Time the engine is down
   // (killed, not yet restarted) is not counted: no process can act then.
+  // One exception widens the silent window, and only it: a fill of the symbol whose stream
+  // message never reached the connection (dropped or still delayed by the fault plan) cannot be
+  // known before the engine's next fill catch-up, which runs every `lost_fill_ms` (the engine's
+  // idle_poll_interval_ms) while the stream looks healthy; within that long (plus the bound and
+  // raise_within_ms) of such a fill a gap not yet raised passes.
   struct ProtectionBounds {
     std::int64_t bound_ms = 0;
     std::int64_t raise_within_ms = 0;
     std::int64_t raised_bound_ms = 0;
+    std::int64_t lost_fill_ms = 0;
   };
   std::int64_t check_protection(const ProtectionBounds& p, bool engine_up,
                                 const std::set<std::string>& raised);
+  // A trade_updates message that reached the connection, heard by the engine or not (the stream
+  // or the engine down: both end in a resync).
+  void on_stream_message(const TradeUpdate& u);
   // The exchange's answer to a harness request (X-Sim-Control: no rate limit, no faults).
   sim::HttpReply control(const std::string& method, const std::string& target);
 
@@ -72,6 +81,7 @@ class Checker {
   bool ours(const std::string& cid) const;
   std::string last_note(OrderId id);  // the order's last audit event, for a report
   void check_fill_rows(const std::vector<Order>& local);  // I8
+  bool lost_fill_within(const std::string& symbol, std::int64_t window_ms);
 
   sim::Exchange& exchange_;
   Store& store_;
@@ -89,6 +99,7 @@ class Checker {
     bool raised = false;          // the engine raised unprotected_position during the gap
   };
   std::map<std::string, Unprotected> unprotected_;  // by symbol
+  std::map<std::string, Decimal> streamed_filled_;  // broker order id -> filled qty the stream told
   std::int64_t longest_unprotected_ms_ = 0;
 };
 

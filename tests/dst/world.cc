@@ -34,7 +34,6 @@ const std::vector<std::string>& all_fault_kinds() {
 
 namespace {
 
-constexpr std::int64_t kQuietMs = 40'000;  // > 3 idle poll intervals: every gap is swept
 // Continuous I6 (principle 9: a gap is bounded, audited and raised). A gap longer than the
 // engine's grace must be raised as unprotected_position within this much more: the engine
 // learns of a gap it did not cause from the stream or, the event lost, from the next sweep
@@ -104,6 +103,8 @@ class World {
   Rng wl_rng_;
   bool extended_ = false;
   std::int64_t grace_ms_ = 0;  // EngineConfig::unprotected_grace_ms of the engine under test
+  std::int64_t lost_fill_ms_ = 0;  // its idle_poll_interval_ms: a fill lost while healthy
+  std::int64_t quiet_ms_ = 0;      // after the faults stop
   std::optional<Timestamp> reopen_at_;  // the session is closed until then
   Trace trace_;
   ManualClock clock_;
@@ -239,6 +240,10 @@ Status World::setup() {
 
   RuntimeOptions ro;
   grace_ms_ = ro.engine.unprotected_grace_ms;  // the bound of continuous I6 is the engine's own
+  lost_fill_ms_ = ro.engine.idle_poll_interval_ms;
+  // Every gap is swept: a sweep runs every idle_sweep_interval_ms while the stream is healthy,
+  // then what it found missing is fetched.
+  quiet_ms_ = ro.engine.idle_sweep_interval_ms + 2 * ro.engine.idle_poll_interval_ms;
   ro.engine.account_identity = "dst";
   ro.engine.seed = rng_.next();
   ro.engine.mutation_resubmit_known_orders = opt_.mutation == "resubmit";
@@ -333,6 +338,7 @@ void World::deliver(const sim::StreamMessage& m) {
       fmt::format("{} {} {} filled={}", u->event, u->order.client_order_id,
                   u->order.status ? to_string(*u->order.status) : std::string_view(u->order.status_text),
                   u->order.filled_qty.str());
+  checker_->on_stream_message(*u);
   if (!stream_up_ || !rt_->running()) {
     ++stream_lost_;
     trace_.add("stream: not heard (" + std::string(stream_up_ ? "engine down" : "stream down") +
@@ -533,7 +539,7 @@ void World::check_continuous() {
   if (opt_.check_protection || opt_.protection_stats) {
     constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max() / 4;
     Checker::ProtectionBounds b{kNever, kNever, kNever};
-    if (opt_.check_protection) b = {grace_ms_, kRaiseWithinMs, kRaisedBoundMs};
+    if (opt_.check_protection) b = {grace_ms_, kRaiseWithinMs, kRaisedBoundMs, lost_fill_ms_};
     std::set<std::string> raised;
     if (rt_->running()) {
       for (const Alert& a : rt_->engine().active_alerts()) {
@@ -567,7 +573,7 @@ RunResult World::run() {
   trace_.add("faults stopped; quiet period");
   if (!stream_up_) reconnect_at_ = now();
   restart_at_ = now();
-  run_for(kQuietMs);
+  run_for(quiet_ms_);
   // An order backing off after a run of refusals may be due only after the quiet period (the
   // backoff doubles up to minutes); it is judged once its last scheduled attempt had its
   // quiet period too. Bounded: a retry that keeps being rescheduled is a finding.
@@ -582,7 +588,7 @@ RunResult World::run() {
     if (!due) break;
     trace_.add(fmt::format("an order retries at +{} ms: quiet period extended",
                            due->ms_since(now())));
-    run_for(due->ms_since(now()) + kQuietMs);
+    run_for(due->ms_since(now()) + quiet_ms_);
   }
   if (!rt_->running()) {
     violation("setup", "the engine did not restart after the faults stopped");

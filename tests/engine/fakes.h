@@ -159,6 +159,7 @@ class FakeBroker final : public Broker {
   std::vector<FillActivity> activities;
   std::vector<TradeUpdate> emitted;  // every trade update the broker produced, in order
   std::vector<Timestamp> call_times;
+  std::optional<BrokerError> reads_fail;  // set: every listing answers it
 
   static BrokerError error(BrokerError::Kind k, int http, std::int64_t code, std::string msg) {
     BrokerError e;
@@ -378,6 +379,7 @@ class FakeBroker final : public Broker {
   BrokerResult<std::vector<BrokerOrder>> list_orders(const ListOrdersQuery& q) override {
     note_call();
     ++list_calls;
+    if (reads_fail) return *reads_fail;
     std::vector<BrokerOrder> out;
     for (auto& [id, o] : orders) {
       if (parent_of.count(id)) continue;  // nested under the parent
@@ -466,6 +468,7 @@ class FakeBroker final : public Broker {
   BrokerResult<std::vector<BrokerPosition>> list_positions() override {
     note_call();
     ++position_calls;
+    if (reads_fail) return *reads_fail;
     std::vector<BrokerPosition> out;
     for (auto& [sym, q] : position_qty) {
       if (q.is_zero()) continue;
@@ -483,6 +486,7 @@ class FakeBroker final : public Broker {
   BrokerResult<ActivityPage> fill_activities(const ActivityQuery& q) override {
     note_call();
     ++activity_calls;
+    if (reads_fail) return *reads_fail;
     ActivityPage page;
     for (auto& a : activities) {
       if (q.after && !(a.transaction_time > *q.after)) continue;

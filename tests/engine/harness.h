@@ -52,6 +52,13 @@ struct Harness {
     rt->settle();
   }
 
+  // The stream drops and the engine is told so.
+  void lose_stream(std::string_view reason = "network") {
+    stream_up = false;
+    rt->on_disconnected(std::string(reason));
+    rt->settle();
+  }
+
   void restart() {
     rt->crash();
     delivered = broker.emitted.size();  // a dead engine hears nothing

@@ -103,15 +103,13 @@ TEST(EngineRate, EntriesQueuedAfterAMinuteOfFastPollsGoOutWithinSeconds) {
   for (const bool stream_down : {false, true}) {
     SCOPED_TRACE(stream_down ? "stream down" : "stream healthy");
     Harness h;
+    // Fills looked for every 200 ms whatever the stream: more than the budget allows.
     h.options.engine.poll_interval_ms = 200;
-    h.options.engine.idle_poll_interval_ms = 1000;
+    h.options.engine.idle_poll_interval_ms = 200;
+    h.options.engine.idle_sweep_interval_ms = 1000;
     h.reconfigure();
     h.start();
-    if (stream_down) {
-      h.stream_up = false;
-      h.rt->on_disconnected("network");
-      h.rt->settle();
-    }
+    if (stream_down) h.lose_stream();
     h.run(40'000);
     // Resting entries released half a minute ago: slots stay kept for their exits.
     for (int i = 0; i < 10; ++i) {
@@ -129,10 +127,92 @@ TEST(EngineRate, EntriesQueuedAfterAMinuteOfFastPollsGoOutWithinSeconds) {
       waited_ms += 100;
     }
     EXPECT_EQ(h.broker.submit_calls - submits_before, kEntries);
-    // Before: 2.2 s healthy, 1.2 s with the stream down, and rate_limit_near raised by polls.
-    EXPECT_LE(waited_ms, 500) << "virtual ms until the last queued entry was sent";
     EXPECT_LE(h.rt->health().rest_calls_last_minute, 190);
+    if (stream_down) {
+      // Sweeps every 200 ms are then how cancels are learned: entries go ahead of each one.
+      EXPECT_LE(waited_ms, 2'000) << "virtual ms until the last queued entry was sent";
+      continue;
+    }
+    // Before: 2.2 s, and rate_limit_near raised by polls that were only slack.
+    EXPECT_LE(waited_ms, 500) << "virtual ms until the last queued entry was sent";
     EXPECT_FALSE(h.has_alert(AlertKind::rate_limit_near)) << "polls took only the slack";
+  }
+}
+
+// Issue 20 item 4: an idle account with a healthy stream spent 60 catch-ups a minute (one per
+// poll_interval_ms whatever the stream). Now fills are looked for every idle_poll_interval_ms
+// and open orders swept every idle_sweep_interval_ms while the stream is healthy, and what the
+// stream loses is still found within those. Virtual time.
+TEST(EngineSync, IdleAccountWithAHealthyStreamCostsLittleAndFindsWhatTheStreamLost) {
+  Harness h;
+  h.start();
+  std::vector<TradeId> trades;
+  for (int i = 0; i < 10; ++i) {
+    TradeSpec s = spec("R" + std::to_string(i), "1", "12.00");
+    s.entry_type = OrderType::limit;
+    s.entry_limit_price = Decimal::must("9.00");
+    auto t = h.rt->open_trade(s);
+    ASSERT_TRUE(t.ok());
+    trades.push_back(t->id);
+  }
+  h.run(120'000);  // past the suspicion that follows a connect
+  const std::size_t calls_before = h.broker.call_times.size();
+  h.run(60'000);
+  const auto idle_calls = static_cast<int>(h.broker.call_times.size() - calls_before);
+  EXPECT_LE(idle_calls, 20) << "REST calls in a minute, idle, stream healthy (was 67)";
+  const EngineConfig& cfg = h.options.engine;
+
+  // Canceled at the broker, its event lost: the sweep finds it.
+  const Order canceled = *h.find(trades[0], OrderRole::entry);
+  h.broker.orders.at(*canceled.broker_order_id).status = OrderState::canceled;
+  std::int64_t waited_ms = 0;
+  while (h.local(canceled.client_order_id).state != OrderState::canceled && waited_ms < 600'000) {
+    h.run(100);
+    waited_ms += 100;
+  }
+  EXPECT_LE(waited_ms, cfg.idle_sweep_interval_ms + 1000) << "a lost cancel";
+  EXPECT_LE(cfg.idle_sweep_interval_ms, 300'000) << "issue 20: within 5 minutes";
+
+  // Filled, its event lost: the catch-up finds it and the exits follow.
+  const Order filled = *h.find(trades[1], OrderRole::entry);
+  h.drop = [&](const TradeUpdate& u) { return u.order.id == *filled.broker_order_id; };
+  h.broker.fill(*filled.broker_order_id, Decimal::must("1"), Decimal::must("9.00"));
+  waited_ms = 0;
+  while (h.local(filled.client_order_id).state != OrderState::filled && waited_ms < 600'000) {
+    h.run(100);
+    waited_ms += 100;
+  }
+  EXPECT_LE(waited_ms, cfg.idle_poll_interval_ms + 100) << "a lost fill";
+  EXPECT_LE(cfg.idle_poll_interval_ms, 20'000) << "issue 20: within 20 s";
+  for (const Alert& a : h.engine().active_alerts()) ADD_FAILURE() << a.message;
+}
+
+// Issue 15: with the broker answering 500 to everything, failed catch-ups and sweeps were
+// staged again every 100 ms tick (about 12 calls a second until the budget was gone). A failed
+// poll now waits poll_interval_ms, doubling to 30 s, and the first answer resets it.
+TEST(EngineSync, FailedPollsBackOffAndResumeWhenTheBrokerAnswers) {
+  for (const bool stream_down : {false, true}) {
+    SCOPED_TRACE(stream_down ? "stream down" : "stream healthy");
+    Harness h;
+    h.start();
+    if (stream_down) h.lose_stream();
+    h.run(30'000);
+    h.broker.reads_fail = FakeBroker::error(BrokerError::Kind::unknown_outcome, 500, 0, "internal");
+    const std::size_t before = h.broker.call_times.size();
+    h.run(60'000);
+    // Each of catch-up, sweep and positions at 1, 2, 4, 8, 16, 30 s: at most 6 each a minute.
+    const auto failing = static_cast<int>(h.broker.call_times.size() - before);
+    EXPECT_LE(failing, 18) << "calls in a minute of 500s (each tick: about 600)";
+    EXPECT_GE(failing, 3) << "polls are still tried";
+    std::printf("[ outage ] %s: %d REST calls in a minute of 500s\n",
+                stream_down ? "stream down" : "stream healthy", failing);
+    EXPECT_TRUE(h.has_alert(AlertKind::sync_lag));
+    h.broker.reads_fail.reset();
+    h.run(31'000);  // the longest backoff step, then an answer
+    EXPECT_FALSE(h.has_alert(AlertKind::sync_lag)) << "polls resumed";
+    const std::size_t after = h.broker.call_times.size();
+    h.run(10'000);
+    EXPECT_GE(h.broker.call_times.size() - after, 1u) << "back at the usual cadence";
   }
 }
 
