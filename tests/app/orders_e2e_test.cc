@@ -17,23 +17,12 @@ namespace json = boost::json;
 
 constexpr const char* kToken = "orders-e2e-token-5d20a9";
 
-class OrdersE2E : public ::testing::Test {
+class OrdersE2E : public SharedRigTest<OrdersE2E> {
  protected:
   static void SetUpTestSuite() {
-    rig_ = new Rig("orders-e2e", kToken);
     // Grace 0: a filled position without a working exit is raised at once, so a trade that
     // asked for no exits would be seen raising one if orderly still watched it.
-    ready_ = rig_->start_all({.extra = "[alerts]\nunprotected_grace_ms = 0\n"});
-  }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(rig_->daemon().stop(), 0) << rig_->logs();
-    delete rig_;
-  }
-  void SetUp() override { ASSERT_TRUE(ready_) << "daemon did not become ready\n" << rig_->logs(); }
-
-  static const Sim& sim() { return rig_->sim(); }
-  static void set_price(const std::string& symbol, const std::string& price) {
-    ASSERT_TRUE(sim().set_price(symbol, price));
+    start_shared("orders-e2e", kToken, {.extra = "[alerts]\nunprotected_grace_ms = 0\n"});
   }
   // The simulator's open orders of `symbol` (legs nested), as JSON.
   static json::array open_orders(const std::string& symbol) {
@@ -75,9 +64,6 @@ class OrdersE2E : public ::testing::Test {
     return sim().open_orders_text(symbol) + rig_->call("GET", "/api/orders?symbol=" + symbol).body +
            "\n" + rig_->logs();
   }
-
-  static inline Rig* rig_ = nullptr;
-  static inline bool ready_ = false;
 };
 
 // A breakout: a buy stop above the market rests at the simulator until the price crosses it;

@@ -21,23 +21,12 @@ namespace fs = std::filesystem;
 
 constexpr const char* kToken = "protection-e2e-token-71c3";
 
-class ProtectionE2E : public ::testing::Test {
+class ProtectionE2E : public SharedRigTest<ProtectionE2E> {
  protected:
   static void SetUpTestSuite() {
-    rig_ = new Rig("protection-e2e", kToken);
     // Grace 0: any moment a filled position spends without a working exit is raised, so the
     // scenarios can see the alert of a gap that orderly closes within milliseconds.
-    ready_ = rig_->start_all({.extra = "[alerts]\nunprotected_grace_ms = 0\n"});
-  }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(rig_->daemon().stop(), 0) << rig_->logs();
-    delete rig_;
-  }
-  void SetUp() override { ASSERT_TRUE(ready_) << "daemon did not become ready\n" << rig_->logs(); }
-
-  static const Sim& sim() { return rig_->sim(); }
-  static void set_price(const std::string& symbol, const std::string& price) {
-    ASSERT_TRUE(sim().set_price(symbol, price));
+    start_shared("protection-e2e", kToken, {.extra = "[alerts]\nunprotected_grace_ms = 0\n"});
   }
   static bool protected_at_broker(const std::string& symbol, const std::string& expect_held) {
     return sim().protected_at(symbol, expect_held);
@@ -69,9 +58,6 @@ class ProtectionE2E : public ::testing::Test {
   static int gaps_raised(const std::string& symbol) {
     return rig_->alerts("unprotected_position", symbol);
   }
-
-  static inline Rig* rig_ = nullptr;
-  static inline bool ready_ = false;
 };
 
 std::string market_buy(const std::string& symbol, const std::string& qty,

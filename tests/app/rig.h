@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "app/api_client.h"
 #include "broker/alpaca/transport.h"
 #include "broker/broker.h"
@@ -116,6 +118,33 @@ class Rig {
   std::string config;
   std::deque<Sim> sims;  // a deque: references to a sim stay valid as others are added
   std::vector<std::unique_ptr<Process>> daemons;
+};
+
+// One simulator and daemon shared by every test of a suite (real processes are slow to start):
+// `Suite` names the suite so each gets its own rig, started by its SetUpTestSuite with
+// start_shared().
+template <typename Suite>
+class SharedRigTest : public ::testing::Test {
+ protected:
+  static void start_shared(const std::string& name, const std::string& token,
+                           const RigConfig& c) {
+    rig_ = new Rig(name, token);
+    ready_ = rig_->start_all(c);
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(rig_->daemon().stop(), 0) << rig_->logs();
+    delete rig_;
+    rig_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(ready_) << "daemon did not become ready\n" << rig_->logs(); }
+
+  static const Sim& sim() { return rig_->sim(); }
+  static void set_price(const std::string& symbol, const std::string& price) {
+    ASSERT_TRUE(sim().set_price(symbol, price));
+  }
+
+  static inline Rig* rig_ = nullptr;
+  static inline bool ready_ = false;
 };
 
 }  // namespace orderly::testing
