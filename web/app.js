@@ -262,32 +262,63 @@ async function act(t, what, method, path, body) {
 
 // cancel: DELETE /api/trades/ID, what has not filled (the daemon refuses, 409, once something
 // is held). close: DELETE ...?flatten=true, working orders canceled at the broker, then what the
-// trade holds flattened at market. Each confirm says exactly what it sends and does.
-async function cancelTrade(t, flatten) {
+// trade holds flattened at market. The dialog says exactly what it sends and does before sending.
+function cancelTrade(t, flatten) {
   const undo = t.side === "buy" ? "sells" : "buys back";
   const what = t.id + " (" + t.side + " " + t.qty + " " + t.symbol + ")";
   const path = "/api/trades/" + t.id + (flatten ? "?flatten=true" : "");
-  const ok = confirm(flatten
-    ? "Close trade " + what + "?\n\nThis sends DELETE " + path + ": orderly cancels the trade's working orders at " +
-      "the broker (its take-profit and stop-loss), then " + undo + " at market whatever the trade still holds. " +
-      "It cannot be undone."
-    : "Cancel trade " + what + "?\n\nThis sends DELETE " + path + ": orderly cancels what has not filled (its " +
-      "entry at the broker); nothing held is sold. It cannot be undone.");
-  if (ok) await act(t, flatten ? "close" : "cancel", "DELETE", path);
+  openAction({
+    t, what: flatten ? "close" : "cancel", method: "DELETE", path,
+    title: (flatten ? "Close trade " : "Cancel trade ") + what,
+    explain: flatten
+      ? "This sends DELETE " + path + ": orderly cancels the trade's working orders at the broker (its " +
+        "take-profit and stop-loss), then " + undo + " at market whatever the trade still holds. It cannot be undone."
+      : "This sends DELETE " + path + ": orderly cancels what has not filled (its entry at the broker); " +
+        "nothing held is sold. It cannot be undone.",
+  });
 }
 
+// PATCH /api/trades/ID with the new targets; the daemon checks them (400 naming the rule) and
+// its exits at the broker follow (replaced, or canceled and placed again).
+function modifyExits(t) {
+  openAction({
+    t, what: "modify", method: "PATCH", path: "/api/trades/" + t.id, exits: true,
+    title: "Exits of trade " + t.id + " (" + t.side + " " + t.qty + " " + t.symbol + ")",
+    explain: "Now: " + exitsText(t) + ". Each exit you change is replaced at the broker (or canceled " +
+      "and placed again); the daemon refuses (400, naming the rule) a target that cannot protect the position.",
+  });
+}
+
+// A decimal written as the API takes it: digits, at most one point, above zero.
+const DECIMAL_TEXT = /^(\d+\.?\d*|\.\d+)$/;
+
 // "11.40" -> {limit_price|stop_price}, "+2%" / "-1%" -> {percent}, "trail:1%" / "trail:0.50" ->
-// {trail_percent|trail_price}, "none" -> null (drop that exit); "" keeps it (undefined).
-function exitTarget(text, priceKey) {
-  text = (text || "").trim();
+// {trail_percent|trail_price}, "none" -> null (drop that exit); "" keeps it (undefined). A percent
+// is a distance from the fill in the exit's own direction, so its sign is only a reminder.
+function exitTarget(input, priceKey, label) {
+  let text = (input || "").trim();
   if (text === "") return undefined;
   if (text === "none") return null;
   const trail = text.startsWith("trail:");
-  if (trail) text = text.slice(6);
+  if (trail) text = text.slice(6).trim();
   const percent = text.endsWith("%");
   const value = text.replace(/%$/, "").replace(/^[+-]/, "");
+  if (!DECIMAL_TEXT.test(value) || !/[1-9]/.test(value))
+    throw new Error(label + ": \"" + input.trim() + "\" is not a price, a percent, trail:X% / trail:P or none");
   if (trail) return percent ? { trail_percent: value } : { trail_price: value };
   return percent ? { percent: value } : { [priceKey]: value };
+}
+
+// The body of the exits form, or an Error saying what is wrong with it.
+function exitsBody() {
+  const body = {};
+  const take = exitTarget($("#ta-tp").value, "limit_price", "take-profit");
+  const stop = exitTarget($("#ta-sl").value, "stop_price", "stop-loss");
+  if (take && (take.trail_percent || take.trail_price)) throw new Error("take-profit: only a stop-loss can trail");
+  if (take !== undefined) body.take_profit = take;
+  if (stop !== undefined) body.stop_loss = stop;
+  if (!Object.keys(body).length) throw new Error("nothing to change: enter a take-profit, a stop-loss or both");
+  return body;
 }
 
 // "tp 11.40 · sl 9.60 (emulated)": the trade's targets as they are now.
@@ -307,21 +338,42 @@ function targetText(x) {
   return x.percent + "%";
 }
 
-// PATCH /api/trades/ID with the new targets; the daemon checks them (400 naming the rule) and
-// its exits at the broker follow (replaced, or canceled and placed again).
-async function modifyExits(t) {
-  const tp = prompt("Trade " + t.id + " " + t.symbol + ": new take-profit (a price, +X% from the fill, none to " +
-    "drop it; empty keeps " + targetText(t.take_profit) + ")", "");
-  if (tp === null) return;
-  const sl = prompt("Trade " + t.id + " " + t.symbol + ": new stop-loss (a price, -X% from the fill, trail:X% " +
-    "or trail:P, none to drop it; empty keeps " + targetText(t.stop_loss) + ")", "");
-  if (sl === null) return;
-  const body = {};
-  const take = exitTarget(tp, "limit_price"), stop = exitTarget(sl, "stop_price");
-  if (take !== undefined) body.take_profit = take;
-  if (stop !== undefined) body.stop_loss = stop;
-  if (!Object.keys(body).length) return;
-  await act(t, "modify", "PATCH", "/api/trades/" + t.id, body);
+let pendingAction = null;  // {t, what, method, path, exits, title, explain}
+
+function openAction(action) {
+  pendingAction = action;
+  $("#ta-title").textContent = action.title;
+  $("#ta-what").textContent = action.explain;
+  $("#ta-exits").hidden = !action.exits;
+  if (action.exits) {
+    $("#ta-tp").value = ""; $("#ta-sl").value = "";
+    const t = action.t;
+    $("#ta-tp-now").textContent = t.take_profit ? targetText(t.take_profit) : "no take-profit";
+    $("#ta-sl-now").textContent = t.stop_loss ? targetText(t.stop_loss) : "no stop-loss";
+  }
+  showRequest(false);
+  $("#trade-action").showModal();
+  if (action.exits) $("#ta-tp").focus(); else $("#ta-back").focus();
+}
+
+// What send would do, as it is typed; an input it cannot read is named (only on send when
+// `strict`, so a half-typed price is not called wrong).
+function showRequest(strict) {
+  const a = pendingAction;
+  let body, error = "";
+  try { body = a.exits ? exitsBody() : undefined; } catch (e) { error = e.message; }
+  $("#ta-request").textContent = a.method + " " + a.path + (body ? " " + JSON.stringify(body) : "");
+  $("#ta-error").textContent = strict || (error && !error.startsWith("nothing")) ? error : "";
+  return error ? null : { body };
+}
+
+async function sendAction(e) {
+  e.preventDefault();
+  const ready = showRequest(true);
+  if (!ready) return;
+  const a = pendingAction;
+  $("#trade-action").close();
+  await act(a.t, a.what, a.method, a.path, ready.body);
 }
 
 let lastHealth = null;
@@ -513,6 +565,9 @@ $("#audit-close").addEventListener("click", () => {
   $("#audit-section").hidden = true;
   for (const tr of document.querySelectorAll("#orders tbody tr.selected")) tr.classList.remove("selected");
 });
+$("#ta-form").addEventListener("submit", sendAction);
+$("#ta-back").addEventListener("click", () => $("#trade-action").close());
+for (const id of ["#ta-tp", "#ta-sl"]) $(id).addEventListener("input", () => showRequest(false));
 $("#login").addEventListener("submit", (e) => {
   e.preventDefault();
   sessionStorage.setItem(TOKEN_KEY, $("#login-token").value.trim());

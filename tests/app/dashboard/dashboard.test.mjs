@@ -18,35 +18,55 @@ async function post(url, body, headers = {}) {
   return { status: r.status, body: await r.text() };
 }
 
-// Clicks a trade's `action` button (cancel, close, exits), answers its dialogs in turn with
-// `answers` (a confirm is accepted, a prompt gets the text), waits for the page to report the
-// request, and returns what the dialogs asked.
-async function actFromPage(page, id, action, answers = [""]) {
+// Clicks a trade's `action` button (cancel, close, exits), reads what its dialog says it sends
+// and does, fills the exits form with `exits` ([take-profit, stop-loss]), sends, waits for the
+// page to report the request, and returns what the dialog said.
+async function actFromPage(page, id, action, exits = null) {
   const button = `#trades tbody tr[data-trade-id="${id}"] button.${action}`;
   await page.waitForSelector(button, { timeout: 20000 });
-  const asked = [];
-  const queue = [...answers];
-  const answer = (d) => { asked.push(d.message()); d.accept(queue.shift() ?? ""); };
-  page.on("dialog", answer);
   await page.click(button);
+  await page.waitForSelector("#trade-action[open]", { timeout: 5000 })
+    .catch(() => fail(action + " of trade " + id + ": no dialog opened"));
+  if (exits) {
+    await page.fill("#ta-tp", exits[0]);
+    await page.fill("#ta-sl", exits[1]);
+  }
+  const said = (await page.textContent("#ta-what")) + "\n" + (await page.textContent("#ta-request"));
+  if (exits) await page.screenshot({ path: screenshot.replace(/\.png$/, "-exits.png") });
+  await page.click("#ta-send");
   const what = action === "exits" ? "modify" : action;
   await page.waitForFunction(([id, what]) => document.querySelector("#action-msg").textContent
     .startsWith("trade " + id + ": " + what + " requested"), [id, what], { timeout: 20000 })
     .catch(async () => fail(action + " of trade " + id + ": " + await page.textContent("#action-msg")));
-  page.off("dialog", answer);
-  return asked.join("\n");
+  return said;
+}
+
+// A target the exits form cannot read is named in the dialog, which stays open, and nothing is
+// sent (the trade's exits are unchanged).
+async function unreadableTargetIsNamed(page, id) {
+  const button = `#trades tbody tr[data-trade-id="${id}"] button.exits`;
+  await page.waitForSelector(button, { timeout: 20000 });
+  await page.click(button);
+  await page.waitForSelector("#trade-action[open]", { timeout: 5000 });
+  await page.fill("#ta-tp", "11,40");
+  await page.click("#ta-send");
+  const error = await page.textContent("#ta-error");
+  if (!error.includes('take-profit: "11,40" is not a price')) fail("unreadable take-profit, dialog said: " + error);
+  if (!(await page.$("#trade-action[open]"))) fail("the dialog closed on an unreadable take-profit");
+  await page.click("#ta-back");
+  if (await page.$("#trade-action[open]")) fail("back did not close the dialog");
 }
 
 async function cancelFromPage(page, id) {
   const asked = await actFromPage(page, id, "cancel");
   if (!asked.includes("DELETE /api/trades/" + id + ":") || !asked.includes("nothing held is sold"))
-    fail("the confirm does not say what cancel does: " + JSON.stringify(asked));
+    fail("the dialog does not say what cancel does: " + JSON.stringify(asked));
 }
 
 async function closeFromPage(page, id) {
   const asked = await actFromPage(page, id, "close");
   if (!asked.includes("DELETE /api/trades/" + id + "?flatten=true") || !asked.includes("at market"))
-    fail("the confirm does not say what close does: " + JSON.stringify(asked));
+    fail("the dialog does not say what close does: " + JSON.stringify(asked));
 }
 
 const browser = await chromium.launch({
@@ -88,7 +108,10 @@ try {
   const stwdTrade = await (await fetch(api + "/api/trades/" + openedId, { headers: auth })).json();
   const stwdFill = Number(stwdTrade.orders.find((o) => o.role === "entry").filled_avg_price);
   const newTp = (Math.ceil(stwdFill * 105) / 100).toFixed(2);
-  await actFromPage(page, openedId, "exits", [newTp, ""]);
+  await unreadableTargetIsNamed(page, openedId);
+  const said = await actFromPage(page, openedId, "exits", [newTp, ""]);
+  const request = "PATCH /api/trades/" + openedId + ' {"take_profit":{"limit_price":"' + newTp + '"}}';
+  if (!said.includes(request)) fail("the exits dialog does not show its request " + request + ": " + said);
   const simTp = async () => (await (await fetch(sim + "/v2/orders?status=open&symbols=STWD", { headers: simAuth }))
     .json()).filter((o) => o.side === "sell").map((o) => o.type + " " + o.limit_price);
   for (let i = 0; i < 100 && JSON.stringify(await simTp()) !== JSON.stringify(["limit " + newTp]); ++i)
@@ -110,7 +133,7 @@ try {
     return td && td.textContent.includes("insufficient buying power");
   }, refusedId, { timeout: 30000 }).catch(() => fail("trade " + refusedId + " shows no refusal reason"));
 
-  // Cancel from the page: a resting limit entry, the confirm names the DELETE and what it does,
+  // Cancel from the page: a resting limit entry, the dialog names the DELETE and what it does,
   // and the simulator's order ends canceled.
   const resting = await post(api + "/api/trades",
     { symbol: "KO", side: "buy", qty: "10", entry: { type: "limit", limit_price: "1.00" },
