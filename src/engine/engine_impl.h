@@ -36,6 +36,10 @@ namespace engine_internal {
 inline constexpr std::string_view kWatermarkTime = "fill_watermark_time";
 inline constexpr std::string_view kWatermarkId = "fill_watermark_id";
 inline constexpr std::string_view kRateWindow = "rest_calls_last_minute";
+// The exit groups a modify asked the broker to cancel (placed again from the new targets once
+// gone), space-separated order ids: a cancel cut by a crash or refused for a while is asked
+// again, after a restart too (engine_modify.cc).
+inline constexpr std::string_view kModifyCancels = "modify_cancels";
 // The fill catch-up reads again the executions of this long before its watermark: one that
 // became visible after a later one is not missed.
 inline constexpr std::int64_t kActivityOverlapMs = 1000;
@@ -136,6 +140,7 @@ using engine_internal::changes_prices;
 using engine_internal::is_exit_role;
 using engine_internal::kActivityOverlapMs;
 using engine_internal::kMaxExitPlacementsPerMinute;
+using engine_internal::kModifyCancels;
 using engine_internal::kProtectionCheckEveryMs;
 using engine_internal::kPruneAfterMs;
 using engine_internal::kRateWindow;
@@ -288,6 +293,8 @@ class Engine::Impl {
                               std::vector<ExitMove>& moves, std::string& reshape);
   void move_exit(const Trade& t, const ExitMove& m, int& generation, Timestamp now);
   bool cancel_exit_group(OrderId id, const std::string& why, Timestamp now);
+  // Asks again for each cancel of kModifyCancels still to reach the broker (run_submitter).
+  void resume_modify_cancels(Timestamp now);
   // A modify's replace that the broker refused because of the order's state: canceled and
   // placed again instead. False: not such a refusal (the caller's usual handling).
   bool on_replace_refused(OrderId id, const BrokerError& e, Timestamp now);

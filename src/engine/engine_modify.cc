@@ -12,8 +12,15 @@
 //    trailing stop or trailing otherwise: no replace changes an order's type): its group is
 //    canceled and the trade places its exits again from the new targets once the broker
 //    confirms (step_trade -> ensure_exits). The cover lapses for that round trip.
+// Every step is recorded before it is sent, so a restart resumes it: a replacement is a row the
+// submitter sends (or resolves, if it may have left); a cancel is named in kModifyCancels and
+// asked for until its group ends (resume_modify_cancels).
 // Before the entry fills nothing else is needed: the exits are made from the targets at the fill.
 #include <fmt/format.h>
+
+#include <charconv>
+#include <set>
+#include <string_view>
 
 #include "engine/crypto.h"
 #include "engine/engine_impl.h"
@@ -40,6 +47,30 @@ void add_price_changes(ReplaceRequest& r, const Order& n, const Order& old) {
 }  // namespace engine_internal
 
 namespace {
+
+std::set<OrderId> parse_ids(std::string_view text) {
+  std::set<OrderId> out;
+  while (!text.empty()) {
+    const std::size_t end = std::min(text.find(' '), text.size());
+    OrderId id = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + end, id);
+    if (ec == std::errc() && ptr == text.data() + end) out.insert(id);
+    text.remove_prefix(std::min(end + 1, text.size()));
+  }
+  return out;
+}
+
+const std::string& value_of(const std::map<std::string, std::string>& sync, std::string_view key) {
+  static const std::string kNone;
+  const auto it = sync.find(std::string(key));
+  return it == sync.end() ? kNone : it->second;
+}
+
+std::string join_ids(const std::set<OrderId>& ids) {
+  std::string out;
+  for (OrderId id : ids) out += (out.empty() ? "" : " ") + std::to_string(id);
+  return out;
+}
 
 std::string refusal_for_state(const Trade& t) {
   if (is_terminal(t.state)) {
@@ -343,7 +374,30 @@ bool Engine::Impl::cancel_exit_group(OrderId id, const std::string& why, Timesta
     return false;
   }
   request_cancel(target, why + "; canceled, placed again once the broker confirms", now);
+  std::set<OrderId> ids = parse_ids(value_of(sync_state_, kModifyCancels));
+  if (ids.insert(target).second) set_sync(kModifyCancels, join_ids(ids));
   return true;
+}
+
+// The cancel is recorded with the modify (kModifyCancels) and asked for until the group ends:
+// a crash before the DELETE left, or a cancel the broker did not answer, would otherwise leave
+// the old exits working and the new ones never placed (nothing else knows they must go).
+void Engine::Impl::resume_modify_cancels(Timestamp now) {
+  const std::string& text = value_of(sync_state_, kModifyCancels);
+  if (text.empty()) return;
+  const std::set<OrderId> ids = parse_ids(text);
+  std::set<OrderId> keep;
+  for (OrderId id : ids) {
+    const Order* o = order_ptr(id);
+    if (o == nullptr || !working_or_pending(*o)) continue;  // the group ended: done
+    keep.insert(id);
+    if (o->broker_order_id && is_open_at_broker(o->state) &&
+        o->state != OrderState::pending_cancel && !aux_[id].cancel_sent &&
+        !cancel_retry_at_.count(id)) {
+      request_cancel(id, "exits modified: the cancel of this exit group is asked again", now);
+    }
+  }
+  if (keep != ids) set_sync(kModifyCancels, join_ids(keep));
 }
 
 // A refusal that names the order's state ("order is in \"accepted\" state and cannot be

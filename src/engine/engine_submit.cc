@@ -38,6 +38,7 @@ void Engine::Impl::run_submitter(Timestamp now) {
     ++it;
   }
   end_withheld_replaces(now);
+  resume_modify_cancels(now);
   // Trade steps first: they create exits and flattening orders.
   for (int round = 0; round < 3 && !touched_trades_.empty(); ++round) {
     auto touched = std::move(touched_trades_);

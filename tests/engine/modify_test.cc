@@ -1,6 +1,7 @@
 // Changing a trade's exits after it opened (issue 17 item 5): the engine against the simulator
 // model under virtual time, judged from the broker's side (its orders and positions).
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -312,6 +313,87 @@ TEST(EngineModify, ATrailingStopTakesItsNewTrailByAReplace) {
   w.run(5'000);
   EXPECT_EQ(trailing(), (std::vector<std::string>{"stop 9.80"}));
   EXPECT_EQ(broker_position(w), Decimal::must("10"));
+}
+
+// The broker answers the modify's DELETE with 500 for a while: the cancel is asked again until
+// it is taken (nothing else would: the old exit still covers the position), then the new exit
+// is placed.
+TEST(EngineModify, ACancelTheBrokerFailsIsAskedAgain) {
+  SimWorld w(19);
+  const std::optional<Trade> t = open_oco(w);
+  ASSERT_TRUE(t);
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[{"on":"http","action":"status",)"
+                                        R"("status":500,"route":"DELETE /v2/orders/{id}"}]})"),
+            "");
+  ExitChange c;
+  c.remove_take_profit = true;
+  c.stop_loss = PriceTarget{.price = Decimal::must("9.40")};
+  ASSERT_TRUE(w.rt->modify_exits(t->id, c).ok());
+  w.run(5'000);
+  EXPECT_GE(w.errors_with_code("500"), 1);
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.00 + stop 9.00"}));
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");
+  w.run(30'000);
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"stop 9.40"}));
+  EXPECT_EQ(broker_position(w), Decimal::must("10"));
+}
+
+// A modify killed (kill -9) at each of its steps: right before or right after each command it
+// leads to (a replace, a cancel, the exits placed again, the lookups between) and restarted over
+// the same store. Whatever step the crash cut, the broker ends with exactly the new exits: the
+// step that never left is sent after the restart, none is sent twice, and the old exit is gone.
+void expect_modify_survives_crashes(const char* name, const TradeSpec& spec,
+                                    const ExitChange& change,
+                                    const std::vector<std::string>& want) {
+  for (int n = 1;; ++n) {
+    bool crashed = false;
+    for (bool before_send : {true, false}) {
+      SCOPED_TRACE(fmt::format("{}: crash {} command {}", name,
+                               before_send ? "before" : "after", n));
+      SimWorld w(40 + static_cast<std::uint64_t>(n));
+      w.start();
+      w.set_price("F", "10.00");
+      auto t = w.rt->open_trade(spec);
+      ASSERT_TRUE(t.ok());
+      w.run(3'000);
+      w.rt->crash_at_command(n, before_send);
+      ASSERT_TRUE(w.rt->modify_exits(t->id, change).ok());
+      w.run(3'000);
+      if (!w.rt->running()) {
+        crashed = true;
+        w.run(500);
+        w.start();
+      }
+      w.run(8'000);
+      EXPECT_EQ(broker_exits(w), want);
+      EXPECT_EQ(broker_position(w), Decimal::must("10"));
+      EXPECT_EQ(stored_state(w, t->id), TradeState::open);
+    }
+    if (!crashed) {  // the modify and all that follows it took fewer commands
+      EXPECT_GE(n, 6) << name << ": the crash cut so few steps the test proves little";
+      break;
+    }
+  }
+}
+
+TEST(EngineModify, AReplaceSurvivesACrashAtEachStep) {
+  expect_modify_survives_crashes("replace", oco_trade(), new_prices("11.50", "9.60"),
+                                 {"limit 11.50 + stop 9.60"});
+}
+
+TEST(EngineModify, ACancelAndPlaceAgainSurvivesACrashAtEachStep) {
+  ExitChange c;
+  c.remove_take_profit = true;
+  c.stop_loss = PriceTarget{.price = Decimal::must("9.40")};
+  expect_modify_survives_crashes("reshape", oco_trade(), c, {"stop 9.40"});
+}
+
+TEST(EngineModify, ALoneStopMovedSurvivesACrashAtEachStep) {
+  TradeSpec spec = oco_trade();
+  spec.take_profit = PriceTarget{};
+  ExitChange c;
+  c.stop_loss = PriceTarget{.price = Decimal::must("9.70")};
+  expect_modify_survives_crashes("stop only", spec, c, {"stop 9.70"});
 }
 
 }  // namespace
