@@ -343,6 +343,8 @@ class Engine::Impl {
   bool reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now);
   bool reprice_wash_priced_exit(OrderId id, Timestamp now);
   bool entry_path_clear(OrderId id, Timestamp now);
+  // engine_session.cc: an entry Alpaca would refuse in this session waits for the next.
+  bool held_for_session(OrderId id, Timestamp now);
   void cancel_blocking_exits(OrderId entry_id, const std::vector<const BookOrder*>& blockers,
                              Timestamp now);
   void end_clearing_if_done(const std::string& symbol);

@@ -116,6 +116,7 @@ void Engine::Impl::run_submitter(Timestamp now) {
         continue;
       }
     }
+    if (o.role == OrderRole::entry && held_for_session(id, now)) continue;
     if (o.role == OrderRole::entry && !entry_path_clear(id, now)) continue;
     send(id, now);
   }

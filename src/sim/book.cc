@@ -422,6 +422,19 @@ static std::optional<ApiError> check_fractional(const OrderRequest& req) {
   return std::nullopt;
 }
 
+// Auction orders (alpaca-api.md §2.1): opg is refused 9:28am-7pm ET and cls 3:50pm-7pm ET; after
+// 7pm either queues for the next session. The wording is the simulator's (Alpaca's is not on
+// record); the status and code are those of its other order refusals. Only when the simulator
+// keeps the market's hours: an always-open market has no auctions to miss.
+static std::optional<ApiError> check_auction_window(const OrderRequest& req, Timestamp now) {
+  const auto tif = parse_time_in_force(req.tif);
+  if (!tif || !auction_refused_until(*tif, now)) return std::nullopt;
+  return err(422, 42210000,
+             *tif == TimeInForce::opg
+                 ? "opg orders are not accepted between 9:28am and 7:00pm ET"
+                 : "cls orders are not accepted between 3:50pm and 7:00pm ET");
+}
+
 // Crypto (§2.1, OrderType/TimeInForce/OrderClass in the specification): market, limit and
 // stop-limit; gtc or ioc; simple orders; any fraction (qty or notional).
 std::optional<ApiError> ExchangeImpl::check_crypto(const OrderRequest& req) const {
@@ -479,6 +492,9 @@ std::variant<SimOrder*, ApiError> ExchangeImpl::place(const OrderRequest& reques
   // Unknown symbols: 422/42210000 (Alpaca answers 422 for an order on an unknown asset).
   if (!b) return err(422, 42210000, "asset \"" + req.symbol + "\" not found");
   if (auto e = b->crypto ? check_crypto(req) : check_fractional(req)) return *e;
+  if (config_.regular_hours_only) {
+    if (auto e = check_auction_window(req, clock_.now())) return *e;
+  }
   if (!req.client_order_id.empty() && by_client_id_.count(req.client_order_id)) {
     return err(422, 40010001, "client_order_id must be unique");
   }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/decimal.h"
+#include "core/market_hours.h"
 #include "core/time.h"
 #include "sim/exchange.h"
 #include "sim/fault_plan.h"
@@ -332,16 +333,6 @@ class ExchangeImpl final : public Exchange {
       fault_counts_;
 };
 
-// ET (America/New_York) helpers for the clock route and regular hours.
-std::int64_t et_offset_seconds(Timestamp t);
-std::string format_et(Timestamp t);
-bool regular_hours_open(Timestamp t);
-Timestamp next_regular_open(Timestamp t);
-Timestamp next_regular_close(Timestamp t);
-// Calendar days (days since 1970-01-01): weekday test, "YYYY-MM-DD" both ways, today in ET.
-bool is_weekday(std::int64_t days);
-std::string format_date(std::int64_t days);
-std::optional<std::int64_t> parse_date(std::string_view text);
-std::int64_t et_day_of(Timestamp t);
+// ET calendar helpers (et_offset_seconds, regular_hours_open, ...): core/market_hours.h.
 
 }  // namespace orderly::sim

@@ -57,8 +57,10 @@ struct SimWorld {
   std::unique_ptr<SimulationRuntime> rt;
   RuntimeOptions options;
 
-  explicit SimWorld(std::uint64_t seed, std::string faults = {})
-      : exchange(make(seed, clock)),
+  // `regular_hours`: the simulator keeps the market's hours in ET (closed nights and weekends,
+  // day orders expiring at 16:00, the auction windows); else its market never closes.
+  explicit SimWorld(std::uint64_t seed, std::string faults = {}, bool regular_hours = false)
+      : exchange(make(seed, clock, regular_hours)),
         transport(std::make_shared<ModelTransport>(*exchange)),
         broker(transport,
                alpaca::AlpacaConfig{"http://127.0.0.1:1", "test", "test"}, &clock) {
@@ -80,9 +82,11 @@ struct SimWorld {
     std::filesystem::remove_all(dir, ec);
   }
 
-  static std::unique_ptr<sim::Exchange> make(std::uint64_t seed, const Clock& clock) {
+  static std::unique_ptr<sim::Exchange> make(std::uint64_t seed, const Clock& clock,
+                                              bool regular_hours) {
     sim::SimConfig c;
     c.seed = seed;
+    c.regular_hours_only = regular_hours;
     c.cash = Decimal::from_int(1'000'000);
     return sim::make_exchange(c, clock);
   }
