@@ -347,6 +347,7 @@ class AccountRunner::Impl {
     options.engine.poll_interval_ms = config_.sync.poll_interval_ms;
     options.engine.idle_poll_interval_ms = config_.sync.idle_poll_interval_ms;
     options.engine.idle_sweep_interval_ms = config_.sync.idle_sweep_interval_ms;
+    options.engine.reconcile_interval_ms = config_.sync.positions_interval_ms;
     options.engine.retry_base_ms = config_.retry.base_ms;
     options.engine.retry_cap_ms = config_.retry.cap_ms;
     options.engine.retry_max_attempts = static_cast<int>(config_.retry.max_attempts);

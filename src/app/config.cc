@@ -57,6 +57,8 @@ constexpr GlobalField kGlobalFields[] = {
      [](Config& c) -> Field { return &c.sync.idle_poll_interval_ms; }},
     {"sync.idle_sweep_interval_ms",
      [](Config& c) -> Field { return &c.sync.idle_sweep_interval_ms; }},
+    {"sync.positions_interval_ms",
+     [](Config& c) -> Field { return &c.sync.positions_interval_ms; }},
     {"sync.clock_refresh_ms", [](Config& c) -> Field { return &c.sync.clock_refresh_ms; }},
     {"sync.stream", [](Config& c) -> Field { return &c.sync.stream; }},
     {"retry.base_ms", [](Config& c) -> Field { return &c.retry.base_ms; }},

@@ -42,6 +42,7 @@ struct SyncConfig {
   std::int64_t poll_interval_ms = default_number("sync.poll_interval_ms");
   std::int64_t idle_poll_interval_ms = default_number("sync.idle_poll_interval_ms");
   std::int64_t idle_sweep_interval_ms = default_number("sync.idle_sweep_interval_ms");
+  std::int64_t positions_interval_ms = default_number("sync.positions_interval_ms");
   std::int64_t clock_refresh_ms = default_number("sync.clock_refresh_ms");
   bool stream = default_flag("sync.stream");
 };

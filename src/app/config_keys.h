@@ -112,6 +112,9 @@ inline constexpr ConfigKey kKeys[] = {
     millis("sync.idle_sweep_interval_ms", 60'000, 1,
            "while the stream is healthy: open-order sweep this often (1 call per 500 open "
            "orders); a cancel or expiry the stream lost is found within it"),
+    millis("sync.positions_interval_ms", 60'000, 1000,
+           "positions read (1 call) this often and compared with the local ledger; a drift "
+           "that lasts two reads raises reconciliation_mismatch"),
     flag("sync.stream", true, "follow Alpaca's trade_updates stream"),
     millis("sync.clock_refresh_ms", 60'000, 1000,
            "market clock read (status, dashboard); also just after each open and close"),

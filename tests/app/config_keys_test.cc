@@ -78,6 +78,7 @@ allowed_hosts = ["orderly.lan", "box:8930"]
 poll_interval_ms = 200
 idle_poll_interval_ms = 2000
 idle_sweep_interval_ms = 30000
+positions_interval_ms = 120000
 stream = false
 clock_refresh_ms = 5000
 [retry]
@@ -144,6 +145,7 @@ TEST(ConfigKeys, EveryGlobalKeyReachesItsField) {
   EXPECT_EQ(c->sync.poll_interval_ms, 200);
   EXPECT_EQ(c->sync.idle_poll_interval_ms, 2000);
   EXPECT_EQ(c->sync.idle_sweep_interval_ms, 30000);
+  EXPECT_EQ(c->sync.positions_interval_ms, 120000);
   EXPECT_FALSE(c->sync.stream);
   EXPECT_EQ(c->sync.clock_refresh_ms, 5000);
   EXPECT_EQ(c->retry.base_ms, 10);
