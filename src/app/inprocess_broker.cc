@@ -6,6 +6,7 @@
 namespace orderly::app {
 
 alpaca::TransportResult InProcessTransport::send(const alpaca::HttpRequest& request) {
+  if (observe) observe(request);
   sim::HttpCall call;
   call.method = request.method;
   call.target = request.target;

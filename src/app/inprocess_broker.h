@@ -4,6 +4,7 @@
 // adapter code under virtual time. Not thread-safe (like the Exchange): one driver calls it.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "broker/alpaca/transport.h"
@@ -22,6 +23,9 @@ class InProcessTransport final : public alpaca::HttpTransport {
 
   std::int64_t lost_responses() const { return lost_responses_; }
   std::int64_t slow_responses() const { return slow_responses_; }  // delay_ms > 0 (not waited)
+
+  // Sees every request before the simulator answers it (tests count calls by kind and time).
+  std::function<void(const alpaca::HttpRequest&)> observe;
 
  private:
   sim::Exchange& exchange_;

@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 
+#include "app/inprocess_broker.h"
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/stream_dispatch.h"
 #include "broker/alpaca/transport.h"
@@ -21,36 +22,10 @@
 
 namespace orderly::testing {
 
-// AlpacaBroker's HTTP seam answered by the simulator model in this process.
-class ModelTransport final : public alpaca::HttpTransport {
- public:
-  explicit ModelTransport(sim::Exchange& exchange) : exchange_(exchange) {}
-  alpaca::TransportResult send(const alpaca::HttpRequest& request) override {
-    if (observe) observe(request);
-    sim::HttpReply reply =
-        exchange_.handle({request.method, request.target, request.headers, request.body});
-    if (reply.fault == sim::HttpFault::lose_response) {
-      return alpaca::TransportError{true, "response lost (simulated)"};
-    }
-    alpaca::HttpResponse response;
-    response.status = reply.status;
-    response.headers = reply.headers;
-    response.body = reply.body;
-    response.read_ratelimit_headers();
-    return response;
-  }
-
-  // Sees every request before the simulator answers it (tests count calls by kind and time).
-  std::function<void(const alpaca::HttpRequest&)> observe;
-
- private:
-  sim::Exchange& exchange_;
-};
-
 struct SimWorld {
   ManualClock clock;
   std::unique_ptr<sim::Exchange> exchange;
-  std::shared_ptr<ModelTransport> transport;
+  std::shared_ptr<app::InProcessTransport> transport;
   alpaca::AlpacaBroker broker;
   std::filesystem::path dir;
   std::unique_ptr<Store> store;
@@ -61,7 +36,7 @@ struct SimWorld {
   // day orders expiring at 16:00, the auction windows); else its market never closes.
   explicit SimWorld(std::uint64_t seed, std::string faults = {}, bool regular_hours = false)
       : exchange(make(seed, clock, regular_hours)),
-        transport(std::make_shared<ModelTransport>(*exchange)),
+        transport(std::make_shared<app::InProcessTransport>(*exchange)),
         broker(transport,
                alpaca::AlpacaConfig{"http://127.0.0.1:1", "test", "test"}, &clock) {
     if (!faults.empty()) {
