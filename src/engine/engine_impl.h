@@ -85,6 +85,10 @@ struct OrderAux {
   Timestamp missing_checked_at;      // ... at this time
   bool cancel_sent = false;
   std::optional<Timestamp> sent_at;  // last submit/replace released for it
+  // Missing from the sweep that began then, and no answer about it since: no cover until the
+  // broker says where it stands (engine_protection.cc).
+  std::optional<Timestamp> unconfirmed_since;
+  int refresh_failures = 0;  // refreshes in a row that got no answer (refresh_failed)
 };
 
 // The keys of the last `capacity` stream events, for idempotent apply. Holds 64-bit fingerprints
@@ -306,6 +310,8 @@ class Engine::Impl {
   SymbolBook book_of(const std::string& symbol) const;
   void check_protection(Timestamp now);
   std::optional<Timestamp> last_broker_event(const std::string& symbol) const;
+  struct Cover;
+  Cover judge_cover(const std::string& symbol, bool blind) const;
   void note_gap(const std::string& symbol, const std::string& note, std::int64_t gap_ms,
                 Timestamp now);
 
@@ -370,7 +376,12 @@ class Engine::Impl {
   void on_trade_update(const TradeUpdate& u, const RecentKeys::Fp& key, Timestamp now);
   void apply_update(OrderId id, const TradeUpdate& u, Timestamp now);
   void record_latency(std::int64_t ms);
-  void on_exit_filled(OrderId id, Timestamp now);
+  void on_exit_ended(OrderId id, Timestamp now, bool at_once);
+  void refresh_failed(OrderId id, const BrokerError& e, Timestamp now);
+  void refresh_answered(OrderId id, Timestamp now);
+  void stage_due_refreshes(Timestamp now);
+  bool heard_since(const Order& o, Timestamp t) const;
+  void end_blindness();
   void on_stream_connected(Timestamp now);
   void on_stream_disconnected(std::string_view reason, Timestamp now);
   void on_broker_reachability(bool reachable, std::string_view detail, Timestamp now);
@@ -556,6 +567,11 @@ class Engine::Impl {
   std::set<TradeId> fractional_stop_refused_;  // its stop refused as a wash trade: take-profit
   std::set<OrderId> wash_priced_exits_;  // exits priced past our own orders (wash-trade check)
   std::map<OrderId, Timestamp> cancel_retry_at_;  // a cancel that got no answer: ask again then
+  std::map<OrderId, Timestamp> refresh_due_;  // fetched then: no answer yet, or a sibling ended
+  // Since when events may have been missed (a start, the stream down, a rolled-back commit)
+  // with no sweep begun after it completed: the exits' cover is not confirmed.
+  std::optional<Timestamp> blind_since_;
+  bool blind_judged_ = false;  // every symbol was judged once the blindness outlived the grace
   std::unordered_set<OrderId> anomalous_;  // orders whose broken link was reported (once each)
 
   RecentKeys seen_events_{200'000};
@@ -596,6 +612,7 @@ class Engine::Impl {
   bool watermark_settled_ = false;  // the overlap before it was read once everything was visible
   bool sweep_running_ = false;
   bool resync_sweep_ = false;  // the running sweep is a resync's: its pages go as lookups
+  bool resync_catchup_ = false;  // ... and the running catch-up
   Timestamp sweep_started_at_;
   std::optional<Timestamp> last_sweep_at_;
   bool positions_inflight_ = false;

@@ -617,9 +617,12 @@ std::int64_t Engine::Impl::ask_again_after_ms(const BrokerError& e) const {
 void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, Timestamp now) {
   OrderId id = p.command.order_id;
   if (r.error) {
-    // A network error or 5xx proves nothing (Hummingbot #8457): the next sweep that misses
-    // the order fetches it again, or it would stay "working" here forever.
-    if (!r.error->not_found() && order_index_.count(id)) aux_[id].missing_checked = false;
+    // A network error or 5xx proves nothing (Hummingbot #8457): the order is fetched again
+    // (refresh_failed), as by the next sweep that misses it, or it would stay "working" here.
+    if (!r.error->not_found() && order_index_.count(id)) {
+      aux_[id].missing_checked = false;
+      refresh_failed(id, *r.error, now);
+    }
     if (r.error->not_found() && order_index_.count(id)) {
       Order& m = mut_order(id);
       audit(m, m.state, EventSource::lookup,
@@ -633,6 +636,7 @@ void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, T
   std::optional<OrderId> local = find_local(*r.order);
   if (!local) return;
   adopt(*local, *r.order, EventSource::lookup, "refreshed by id", now);
+  refresh_answered(*local, now);
   // Still working (e.g. pending_cancel): the next sweep that misses it fetches it again.
   if (is_open_at_broker(order_at(*local).state)) aux_[*local].missing_checked = false;
 }
@@ -652,14 +656,24 @@ void Engine::Impl::on_cancel_result(const Pending& p, const CommandResult& r, Ti
     audit(m, m.state, EventSource::error, "cancel refused: " + r.error->describe(),
           r.error->body, now);
     if (r.error->http_status != 422) again_ms = ask_again_after_ms(*r.error);
-  } else if (const OrderState s = order_at(id).state;
-             is_open_at_broker(s) && transition_allowed(s, OrderState::pending_cancel)) {
+  }
+  // (Not while our own replace is pending: that is why the broker refused.)
+  const bool done_or_going = r.error && r.error->http_status == 422 &&
+                             order_at(id).state != OrderState::pending_replace;
+  if (const OrderState s = order_at(id).state; (!r.error || done_or_going) &&
+                                               is_open_at_broker(s) &&
+                                               transition_allowed(s, OrderState::pending_cancel)) {
     // Accepted: the order is going, whether or not its events reach us. An exit counts as
     // cover no more from here (DST extended seed 9100000000025: a canceled trade's exit was
     // canceled with the stream down; its events lost, the engine counted it as cover and the
-    // short stood naked for 8 s with no alert).
+    // short stood naked for 8 s with no alert). A 422 says it is filled, canceled, expired or
+    // being canceled already (alpaca-api.md §2.6): no cover either (on main, DST extended
+    // seed 9400000004029: "already in \"canceled\" state", and the engine kept counting it).
     apply(id, {OrderState::pending_cancel, std::nullopt, std::nullopt, std::nullopt},
-          EventSource::response, "cancel accepted (DELETE answered 204)", {}, now);
+          EventSource::response,
+          done_or_going ? "cancel refused (422): done or going at the broker"
+                        : "cancel accepted (DELETE answered 204)",
+          {}, now);
   }
   cancel_retry_at_[id] = now.plus_ms(again_ms);
   // Cancel is asynchronous at Alpaca: learn the outcome by id.

@@ -209,6 +209,7 @@ void Engine::Impl::apply_update(OrderId id, const TradeUpdate& u, Timestamp now)
   const std::int64_t lat = std::max<std::int64_t>(0, now.ms_since(u.timestamp));
   record_latency(lat);
   const Decimal before = order_at(id).filled_qty;
+  const bool was_terminal = is_terminal(order_at(id).state);
   if (u.order.status) {
     StateUpdate su = update_from(u.order);
     std::optional<Fill> execution;
@@ -219,6 +220,7 @@ void Engine::Impl::apply_update(OrderId id, const TradeUpdate& u, Timestamp now)
           execution ? &*execution : nullptr);
   }
   adopt_legs(id, u.order, EventSource::stream, now);
+  if (!was_terminal) on_exit_ended(id, now, false);
   // Fills keep the account counted as trading (catchup_interval).
   if (order_at(id).filled_qty > before) last_trading_at_ = now;
 }
@@ -232,16 +234,58 @@ void Engine::Impl::record_latency(std::int64_t ms) {
   metrics_.apply_latency_counts[i]++;
 }
 
-// When one exit of an OCO/bracket fills, the broker cancels the other: learn it at once when
-// the evidence came from a poll (its cancel event may be lost as well).
-void Engine::Impl::on_exit_filled(OrderId id, Timestamp now) {
+// When one order of an OCO or bracket ends (filled, canceled, expired, rejected) the broker
+// ends the rest of its group (alpaca-api.md §8), and their events may be lost with it
+// (alpaca-py #198: a stop leg's cancel never announced). Each still open here is fetched: at
+// once when the evidence came from a poll, else if its own event has not come within a poll
+// interval (DST extended seed 9400000000139: an OCO's stop leg was heard canceled, its
+// take-profit's event was dropped and it counted as cover for 8 s).
+void Engine::Impl::on_exit_ended(OrderId id, Timestamp now, bool at_once) {
   const Order& o = order_at(id);
-  if (!is_exit_role(o.role) || o.state != OrderState::filled) return;
-  std::optional<OrderId> group = o.parent_order_id ? o.parent_order_id : std::optional(o.id);
+  if (!is_exit_role(o.role) || !is_terminal(o.state) || o.state == OrderState::replaced) return;
+  const OrderId group = o.parent_order_id.value_or(o.id);
   for (OrderId sid : by_trade_[o.trade_id]) {
     const Order& s = order_at(sid);
     if (sid == id || !is_open_at_broker(s.state)) continue;
-    if (sid == *group || s.parent_order_id == group) stage_refresh(sid, now, false);
+    if (sid != group && s.parent_order_id != group) continue;
+    if (at_once) {
+      stage_refresh(sid, now, false);
+    } else if (!refresh_due_.count(sid)) {
+      refresh_due_[sid] = now.plus_ms(cfg_.poll_interval_ms);
+    }
+  }
+}
+
+// A refresh that got no answer (a timeout, 5xx, 429) proves nothing and is asked again on its
+// own, from ask_again_after_ms doubling to kPollBackoffCapMs: waiting for the next sweep that
+// misses the order left it counted as cover while sweeps waited for the budget (DST extended
+// seed 9400000000001: a bracket's stop leg canceled by another client, 14 s).
+void Engine::Impl::refresh_failed(OrderId id, const BrokerError& e, Timestamp now) {
+  OrderAux& ax = aux_[id];
+  std::int64_t delay = ask_again_after_ms(e);
+  for (int i = 0; i < ax.refresh_failures && delay < kPollBackoffCapMs; ++i) delay *= 2;
+  ++ax.refresh_failures;
+  refresh_due_[id] = now.plus_ms(std::min(delay, kPollBackoffCapMs));
+}
+
+// The broker told where the order stands: it is confirmed (or ended), and its group follows.
+void Engine::Impl::refresh_answered(OrderId id, Timestamp now) {
+  OrderAux& ax = aux_[id];
+  ax.refresh_failures = 0;
+  ax.unconfirmed_since.reset();
+  refresh_due_.erase(id);
+  on_exit_ended(id, now, false);
+}
+
+void Engine::Impl::stage_due_refreshes(Timestamp now) {
+  for (auto it = refresh_due_.begin(); it != refresh_due_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    const Order* o = order_ptr(it->first);
+    if (o != nullptr && is_open_at_broker(o->state)) stage_refresh(it->first, now, true);
+    it = refresh_due_.erase(it);
   }
 }
 
@@ -259,6 +303,7 @@ void Engine::Impl::on_stream_disconnected(std::string_view reason, Timestamp now
   if (!stream_connected_ && disconnected_at_) return;
   stream_connected_ = false;
   disconnected_at_ = now;
+  if (!blind_since_) blind_since_ = now;
   raise(AlertKind::stream_down, "stream", "trade_updates disconnected: " + std::string(reason),
         now);
 }
@@ -319,10 +364,15 @@ std::int64_t Engine::Impl::sync_lag_limit(Timestamp now) const {
 // share (DST extended seeds 9100000000008, 128, 246, 294: after a restart that followed a
 // burst, the sweep waited 30-50 s for the window to drain and gaps went unseen for 8 s).
 void Engine::Impl::begin_full_resync(Timestamp now) {
+  // Its catch-up too: how a fill lost meanwhile is found (DST extended seed 9400000001433:
+  // after a reconnect the catch-up waited 7 s behind the lookups of a full window).
+  resync_catchup_ = true;
   start_catchup(now);
   resync_sweep_ = true;
   for (Command& c : queue_) {
-    if (c.kind == CommandKind::list_orders) c.priority = CommandPriority::lookup;
+    if (c.kind == CommandKind::list_orders || c.kind == CommandKind::fill_activities) {
+      c.priority = CommandPriority::lookup;
+    }
   }
   start_sweep(now);
   stage_positions(now);
@@ -339,7 +389,7 @@ void Engine::Impl::stage_catchup_page(std::optional<std::string> page_token) {
   const bool first_page = !page_token;
   Command c;
   c.kind = CommandKind::fill_activities;
-  c.priority = CommandPriority::catch_up;
+  c.priority = resync_catchup_ ? CommandPriority::lookup : CommandPriority::catch_up;
   c.activities.ascending = true;
   c.activities.page_size = cfg_.activity_page_size;
   auto wt = sync_state_.find(std::string(kWatermarkTime));
@@ -428,7 +478,7 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
     if (applied) {
       last_missed_fill_at_ = now;
       ++report_.fills_adopted;
-      on_exit_filled(id, now);
+      on_exit_ended(id, now, true);
     }
   }
   auto wid = sync_state_.find(std::string(kWatermarkId));
@@ -445,6 +495,7 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
     return;
   }
   catchup_running_ = false;
+  resync_catchup_ = false;
   last_catchup_at_ = now;
   // This catch-up was asked for the overlap after a fill in it had time to become visible.
   if (!watermark_settled_ && watermark_seen_at_ &&
@@ -538,15 +589,23 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
   sweep_running_ = false;
   last_sweep_at_ = now;
   mark_synced(now);
-  // Non-terminal locally, absent from the open list: it ended at the broker. One fetch each.
+  end_blindness();
+  // Non-terminal locally, absent from the open list: it ended at the broker. One fetch each;
+  // until an answer it covers nothing (DST extended seeds 9400000001282, 9400000001933: the
+  // fetch went unanswered, 429 or lost in a crash, and a canceled exit counted as cover).
   for (auto& [id, o] : orders_) {
     if (!o.broker_order_id || !is_open_at_broker(o.state)) continue;
     if (sweep_seen_.count(*o.broker_order_id)) {
       aux_[id].missing_checked = false;
+      aux_[id].unconfirmed_since.reset();
       continue;
     }
-    if (o.updated_at > sweep_started_at_) continue;  // changed while the sweep ran
+    if (heard_since(o, sweep_started_at_)) continue;  // sent or changed while the sweep ran
     OrderAux& ax = aux_[id];
+    if (!ax.unconfirmed_since) {
+      ax.unconfirmed_since = sweep_started_at_;
+      protection_dirty_.insert(o.symbol);
+    }
     // Once per order while it stays missing; again after inflight_check_ms in case the fetch
     // never went out or its answer never came (a rolled-back commit, a lost response).
     if (ax.missing_checked && now.ms_since(ax.missing_checked_at) < cfg_.inflight_check_ms) {
@@ -557,6 +616,25 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
     stage_refresh(id, now, true);
   }
   finish_reconcile_if_done(now);
+}
+
+// What the broker held when this sweep began is known: no longer blind, unless the stream was
+// down then (or since): events after the sweep began may be lost, so blind from there.
+void Engine::Impl::end_blindness() {
+  if (!blind_since_ || sweep_started_at_ < *blind_since_) return;
+  if (stream_connected_ && connected_at_ <= sweep_started_at_) {
+    blind_since_.reset();
+  } else {
+    blind_since_ = sweep_started_at_;
+  }
+}
+
+// Broker evidence about `o`, or a request for it, after `t`: a listing that began at `t` may
+// not show what it says.
+bool Engine::Impl::heard_since(const Order& o, Timestamp t) const {
+  if (o.broker_updated_at && *o.broker_updated_at > t) return true;
+  auto ax = aux_.find(o.id);
+  return ax != aux_.end() && ax->second.sent_at && *ax->second.sent_at > t;
 }
 
 void Engine::Impl::mark_synced(Timestamp now) {
@@ -674,6 +752,8 @@ void Engine::Impl::on_tick(Timestamp now) {
   prune_cleared_alerts(now);
   if (resync_due_) {
     resync_due_ = false;
+    // The rolled-back input's evidence is lost: what it told is not known until a sweep.
+    if (!blind_since_) blind_since_ = now;
     sweep_running_ = false;
     catchup_running_ = false;
     positions_inflight_ = false;
@@ -689,6 +769,7 @@ void Engine::Impl::on_tick(Timestamp now) {
     start_sweep(now);
   }
   stage_positions_when_due(now);
+  stage_due_refreshes(now);
   check_inflight(now);
   for (auto it = cancel_retry_at_.begin(); it != cancel_retry_at_.end();) {
     if (it->second > now) {

@@ -18,7 +18,7 @@ bool is_market_or_stop(OrderType t) {
 
 }  // namespace
 
-void SymbolBook::add(const Order& o, const Order* parent, bool guarded) {
+void SymbolBook::add(const Order& o, const Order* parent, bool guarded, bool confirmed) {
   // A crypto buy holds what it received, its fill less the fee (engine/crypto.h).
   if (guarded) net_ += signed_qty(o.side, received_qty(o.symbol, o.side, o.filled_qty));
   if (is_terminal(o.state) || o.state == OrderState::parked) return;
@@ -36,7 +36,7 @@ void SymbolBook::add(const Order& o, const Order* parent, bool guarded) {
   b.limit_price = o.limit_price;
   b.remaining = o.qty - o.filled_qty;
   const bool going = o.state == OrderState::pending_cancel;
-  b.covers = o.role != OrderRole::entry && !going &&
+  b.covers = o.role != OrderRole::entry && !going && confirmed &&
              (is_open_at_broker(o.state) || (o.parent_order_id && is_local(o.state)));
   // An OCO's leg goes with its parent; a bracket's legs stand alone once the entry is done.
   if (o.parent_order_id && parent->role != OrderRole::entry) {

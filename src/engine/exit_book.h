@@ -42,7 +42,9 @@ class SymbolBook {
   // only working ones enter the book. `parent`: the order's parent when it is a leg.
   // `guarded` false: its trade holds its position without exits by the caller's choice
   // ("exits": "none"): its fills are no position to cover, its orders still meet the check.
-  void add(const Order& o, const Order* parent, bool guarded = true);
+  // `confirmed` false: the broker's open orders lacked it lately and nothing says it still
+  // works: it covers nothing (it still meets the check).
+  void add(const Order& o, const Order* parent, bool guarded = true, bool confirmed = true);
 
   // Signed qty our trades hold (entries' fills less exits' fills; negative = short).
   Decimal net() const { return net_; }

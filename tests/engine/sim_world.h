@@ -83,10 +83,14 @@ struct SimWorld {
   void advance(Timestamp now) {
     exchange->advance(now);
     for (const auto& m : exchange->take_stream_messages(now)) {
+      if (lose && lose(m)) continue;
       // A dead engine hears nothing: those events are lost, as they would be.
       if (rt && rt->running()) alpaca::dispatch_stream_frame(m.json, *rt);
     }
   }
+
+  // Stream messages this returns true for never reach orderly (lost on the way).
+  std::function<bool(const sim::StreamMessage&)> lose;
 
   // Virtual time passes with or without an engine.
   void run(std::int64_t ms) {
