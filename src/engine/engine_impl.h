@@ -296,12 +296,16 @@ class Engine::Impl {
   std::string plan_exit_moves(const TradeSpec& next, const TradeView& v,
                               std::vector<ExitMove>& moves, std::string& reshape);
   void move_exit(const Trade& t, const ExitMove& m, int& generation, Timestamp now);
+  std::string lone_stop_blocked(const Trade& t, const TradeSpec& next,
+                                const std::string& reshape) const;
   bool cancel_exit_group(OrderId id, const std::string& why, Timestamp now);
   // Asks again for each cancel of kModifyCancels still to reach the broker (run_submitter).
   void resume_modify_cancels(Timestamp now);
   // A modify's replace that the broker refused because of the order's state: canceled and
   // placed again instead. False: not such a refusal (the caller's usual handling).
   bool on_replace_refused(OrderId id, const BrokerError& e, Timestamp now);
+  void keep_working_exit(const Order& replacement, const Order& old, const BrokerError& e,
+                         Timestamp now);
   bool replace_waits(const Order& r);
 
   // ---------------------------------------------------------------------------------------

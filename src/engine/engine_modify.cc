@@ -36,6 +36,11 @@ bool changes_prices(const Order& n, const Order& old) {
 }
 
 void add_price_changes(ReplaceRequest& r, const Order& n, const Order& old) {
+  // A modify keeps the qty: left out of the PATCH, which takes whole shares only ("You can only
+  // patch full shares for now", PatchOrderRequest): a crypto or fractional exit's qty in it was
+  // refused (DST trades seed 9800000000167: BTC/USD 0.0179, 422 "qty must be a positive whole
+  // number"), and the old stop kept working while the trade showed the new one.
+  if (r.qty == old.qty && changes_prices(n, old)) r.qty.reset();
   if (n.limit_price && n.limit_price != old.limit_price) r.limit_price = n.limit_price;
   if (n.type != OrderType::trailing_stop && n.stop_price && n.stop_price != old.stop_price) {
     r.stop_price = n.stop_price;
@@ -87,6 +92,19 @@ std::string refusal_for_state(const Trade& t) {
                        t.id);
   }
   return {};
+}
+
+// Before the fill a target in percent follows the fill price, which a limit or stop entry only
+// bounds on one side: with the other target a price, the two can cross at the fill (DST trades
+// seed 9800000000476: take-profit +1.94% of a fill below its 28.69 limit came out under the new
+// stop 28.44; the OCO was refused and the position stood without an exit).
+std::string refuse_mixed_targets(const TradeSpec& s) {
+  if (!s.has_take_profit() || !s.stop_loss || s.stop_loss->trailing() ||
+      s.take_profit.price.has_value() == s.stop_loss->price.has_value()) {
+    return {};
+  }
+  return "before the entry fills, give take_profit and stop_loss both as prices or both as "
+         "percents: a percent target follows the fill price and could cross a price target";
 }
 
 TradeSpec with_change(const TradeSpec& spec, const ExitChange& c) {
@@ -185,11 +203,15 @@ Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestam
   }
   std::string err = validate(judged);
   if (err.empty() && v.entry_filled.is_positive()) err = check_against_market(next, v);
+  if (err.empty() && !v.entry_filled.is_positive()) err = refuse_mixed_targets(next);
   if (!err.empty()) return Status::error(Status::Code::invalid_argument, err);
   std::vector<ExitMove> moves;
   std::string reshape;
   if (std::string busy = plan_exit_moves(next, v, moves, reshape); !busy.empty()) {
     return Status::error(Status::Code::conflict, busy);
+  }
+  if (std::string why = lone_stop_blocked(*t, next, reshape); !why.empty()) {
+    return Status::error(Status::Code::conflict, why);
   }
   begin();
   Trade& m = mut_trade(id);
@@ -304,6 +326,34 @@ std::string Engine::Impl::plan_exit_moves(const TradeSpec& next, const TradeView
   return {};
 }
 
+// Alpaca's wash-trade check refuses a simple stop while any opposite-side order of the account
+// works on the symbol; only bracket, OCO and trailing-stop orders are exempt (alpaca-api.md §5).
+// A change that cancels the exits to place the stop-loss alone would leave the position with no
+// exit the broker takes (DST extended seed 9800000000015: an OCO's take-profit removed while
+// another trade's buy limit rested; its lone stop was refused for minutes). Refused instead.
+std::string Engine::Impl::lone_stop_blocked(const Trade& t, const TradeSpec& next,
+                                            const std::string& reshape) const {
+  if (reshape.empty() || next.has_take_profit() || !next.stop_loss ||
+      next.stop_loss->trailing() || is_crypto_symbol(next.symbol)) {
+    return {};
+  }
+  const Side exit_side = next.side == Side::buy ? Side::sell : Side::buy;
+  for (OrderId id : orders_of_symbol(next.symbol)) {
+    const Order& o = order_at(id);
+    if (o.side == exit_side || !working_or_pending(o) || never_sent(o) ||
+        (o.parent_order_id && o.state == OrderState::held)) {
+      continue;  // not at the broker, or not at its check (an inactive leg is not)
+    }
+    return fmt::format("trade {}'s stop-loss alone would be a simple stop order, which Alpaca's "
+                       "wash-trade check refuses while our {} order {} (trade {}) works on {} "
+                       "(only bracket, OCO and trailing-stop orders are exempt): keep a "
+                       "take-profit, make the stop a trailing stop, or change it once that "
+                       "order is gone",
+                       t.id, to_string(o.side), o.client_order_id, o.trade_id, next.symbol);
+  }
+  return {};
+}
+
 // A replacement row for an exit at the broker, or the unsent exit changed in place.
 void Engine::Impl::move_exit(const Trade& t, const ExitMove& m, int& generation, Timestamp now) {
   const Order& x = order_at(m.id);
@@ -403,19 +453,20 @@ void Engine::Impl::resume_modify_cancels(Timestamp now) {
 // A refusal that names the order's state ("order is in \"accepted\" state and cannot be
 // replaced", "already in \"filled\" state"): the exit is canceled and placed again from the
 // trade's targets (a filled one is found filled by the cancel's answer, and nothing is placed
-// for a position that is gone). A refused price keeps the old exit working: the usual handling
-// parks the replacement and raises order_parked, and the position stays covered.
+// for a position that is gone). Any other refusal of a modify's replace (its price, a rule the
+// engine could not know): the old exit keeps working, and the trade says so (keep_working_exit).
 bool Engine::Impl::on_replace_refused(OrderId id, const BrokerError& e, Timestamp now) {
   const Order& r = order_at(id);
-  if (!r.replaces_order_id || e.http_status != 422 ||
-      e.message.find("state") == std::string::npos) {
-    return false;
-  }
+  if (!r.replaces_order_id) return false;
   const Order* old = order_ptr(*r.replaces_order_id);
-  if (old == nullptr || !changes_prices(r, *old)) return false;
+  if (old == nullptr || !changes_prices(r, *old)) return false;  // a grow: the usual handling
   const Order* parent = old->parent_order_id ? order_ptr(*old->parent_order_id) : nullptr;
-  if (parent != nullptr && parent->role == OrderRole::entry && !is_terminal(parent->state)) {
-    return false;  // a leg of a bracket whose entry works: a cancel would take the entry too
+  // A leg of a bracket whose entry works is never canceled: the cancel would take the entry too.
+  const bool bracket_waits =
+      parent != nullptr && parent->role == OrderRole::entry && !is_terminal(parent->state);
+  if (e.http_status != 422 || e.message.find("state") == std::string::npos || bracket_waits) {
+    keep_working_exit(r, *old, e, now);
+    return true;
   }
   const OrderId old_id = old->id;
   set_local_state(id, OrderState::submit_failed, EventSource::error,
@@ -427,6 +478,40 @@ bool Engine::Impl::on_replace_refused(OrderId id, const BrokerError& e, Timestam
   }
   touched_trades_.insert(r.trade_id);
   return true;
+}
+
+// The broker refused a modify's replace and the old exit works on: the trade's target for that
+// exit goes back to what works, so its view never shows the refused price as if working; its
+// note, the replacement's state (submit_failed, last_error) and the audit say what was refused.
+void Engine::Impl::keep_working_exit(const Order& r, const Order& old, const BrokerError& e,
+                                     Timestamp now) {
+  const std::string kept = describe_price(old);
+  const std::string old_cid = old.client_order_id;
+  const OrderId id = r.id, old_id = old.id;
+  const TradeId tid = r.trade_id;
+  mut_order(id).last_error = e.describe();
+  set_local_state(id, OrderState::submit_failed, EventSource::error,
+                  fmt::format("replace refused: {}; {} keeps working at {}", e.describe(),
+                              old_cid, kept),
+                  e.body, now);
+  const Order& o = order_at(old_id);
+  audit(o, o.state, EventSource::error,
+        fmt::format("exits modified, its replace refused by the broker: it keeps working at {}",
+                    kept),
+        e.body, now);
+  Trade& t = mut_trade(tid);
+  const std::string asked = describe_exits(t.spec);
+  if (o.role == OrderRole::take_profit) {
+    t.spec.take_profit = PriceTarget{.price = o.limit_price};
+  } else if (o.type == OrderType::trailing_stop) {
+    t.spec.stop_loss = PriceTarget{.trail_percent = o.trail_percent, .trail_price = o.trail_price};
+  } else {
+    t.spec.stop_loss = PriceTarget{.price = o.stop_price};
+  }
+  t.note = fmt::format("exits modify refused by the broker ({}): working {} (asked {})",
+                       e.describe(), describe_exits(t.spec), asked);
+  stage_refresh(old_id, now, /*force=*/true);
+  touched_trades_.insert(tid);
 }
 
 }  // namespace orderly

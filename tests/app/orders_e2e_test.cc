@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include <initializer_list>
 #include <string>
@@ -59,6 +60,28 @@ class OrdersE2E : public SharedRigTest<OrdersE2E> {
     json::value all = sim().get_json("/v2/orders?status=all&symbols=" + sim_symbol);
     ASSERT_TRUE(all.is_array()) << json::serialize(all);
     EXPECT_TRUE(all.as_array().empty()) << json::serialize(all);
+  }
+  // The trade's orders are all at the broker (working or filled) and `symbol` is covered.
+  static bool exits_working(const std::string& id, const char* symbol, const char* held) {
+    const json::value v = rig_->get_json("/api/trades/" + id);
+    if (!v.is_object() || !sim().protected_at(symbol, held)) return false;
+    for (const auto& o : v.at("orders").as_array()) {
+      const std::string state = field(o.as_object(), "state");
+      if (state != "new" && state != "held" && state != "filled") return false;
+    }
+    return true;
+  }
+  // A market buy of `qty` at 10.00 whose OCO (11.00 / 9.00) works at the simulator (a modify
+  // while the exits are still on their way is a 409 "ask again").
+  static std::int64_t open_oco_working(const char* symbol, const char* qty) {
+    set_price(symbol, "10.00");
+    const std::int64_t t = rig_->open_trade(
+        fmt::format(R"({{"symbol":"{}","qty":"{}","take_profit":{{"limit_price":"11.00"}},)"
+                    R"("stop_loss":{{"stop_price":"9.00"}}}})",
+                    symbol, qty));
+    EXPECT_TRUE(eventually([&] { return exits_working(std::to_string(t), symbol, qty); }))
+        << why(symbol);
+    return t;
   }
   static std::string why(const std::string& symbol) {
     return sim().open_orders_text(symbol) + rig_->call("GET", "/api/orders?symbol=" + symbol).body +
@@ -414,21 +437,8 @@ TEST_F(OrdersE2E, CryptoRulesAreRefusedBeforeTheBroker) {
 // and the new prices are the broker's. What would cross the market is refused with the rule
 // named; the moved stop is the one that works; a closed trade's exits no longer change.
 TEST_F(OrdersE2E, ModifyReplacesTheExitsAtTheBrokerAndNeverUncoversThePosition) {
-  set_price("OEN", "10.00");
-  const std::int64_t t = rig_->open_trade(
-      R"({"symbol":"OEN","qty":"6","take_profit":{"limit_price":"11.00"},)"
-      R"("stop_loss":{"stop_price":"9.00"}})");
+  const std::int64_t t = open_oco_working("OEN", "6");
   const std::string id = std::to_string(t);
-  // A modify while the exits are still on their way is a 409 "ask again": wait until working.
-  ASSERT_TRUE(eventually([&] {
-    const json::value v = rig_->get_json("/api/trades/" + id);
-    if (!v.is_object() || !sim().protected_at("OEN", "6")) return false;
-    for (const auto& o : v.at("orders").as_array()) {
-      const std::string state = field(o.as_object(), "state");
-      if (state != "new" && state != "held" && state != "filled") return false;
-    }
-    return true;
-  })) << why("OEN");
 
   RunResult r = run(rig_->cli("trade modify " + id + " --sl 10.20"));
   EXPECT_NE(r.exit_code, 0) << r.out << r.err;
@@ -459,6 +469,44 @@ TEST_F(OrdersE2E, ModifyReplacesTheExitsAtTheBrokerAndNeverUncoversThePosition) 
   r = run(rig_->cli("trade modify " + id + " --sl 9.00"));
   EXPECT_NE(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.err.find("is closed: its exits can no longer change"), std::string::npos) << r.err;
+}
+
+// The broker refuses a modify's replaces (422, for a reason orderly could not check first): the
+// PATCH was taken (202) before the broker answered, so the trade's view is where the refusal
+// shows. Its targets go back to the exits that work, its note names the refusal, the refused
+// replacement is in its orders as submit_failed, and the simulator's OCO is the old one.
+TEST_F(OrdersE2E, ARefusedModifyShowsTheExitsThatWorkAndTheRefusal) {
+  const std::int64_t t = open_oco_working("OEO", "4");
+  const std::string id = std::to_string(t);
+  ASSERT_EQ(sim().call("POST", "/sim/faults",
+                       R"({"rules":[{"on":"http","action":"status","status":422,)"
+                       R"("route":"PATCH /v2/orders/{id}"}]})")
+                .status,
+            200);
+  app::ApiReply r = rig_->call("PATCH", "/api/trades/" + id,
+                               R"({"take_profit":{"limit_price":"11.50"},)"
+                               R"("stop_loss":{"stop_price":"9.60"}})");
+  EXPECT_EQ(r.status, 202) << r.body;
+  json::object trade;
+  EXPECT_TRUE(eventually([&] {
+    const json::value v = rig_->get_json("/api/trades/" + id);
+    if (!v.is_object()) return false;
+    trade = v.as_object();
+    return field(trade, "note").find("refused by the broker") != std::string::npos &&
+           field(trade.at("stop_loss").as_object(), "stop_price") == "9.00";
+  })) << json::serialize(trade) << why("OEO");
+  EXPECT_EQ(field(trade.at("take_profit").as_object(), "limit_price"), "11.00");
+  EXPECT_NE(field(trade, "note").find("working take-profit 11.00, stop 9.00"), std::string::npos)
+      << field(trade, "note");
+  int refused = 0;
+  for (const auto& o : trade.at("orders").as_array()) {
+    refused += field(o.as_object(), "state") == "submit_failed" ? 1 : 0;
+  }
+  EXPECT_GE(refused, 1) << json::serialize(trade);
+  const json::object oco = only_open_order("OEO");
+  expect_fields(oco, {{"limit_price", "11.00"}});
+  ASSERT_EQ(sim().call("POST", "/sim/faults", R"({"rules":[]})").status, 200);
+  EXPECT_TRUE(sim().protected_at("OEO", "4")) << why("OEO");
 }
 
 }  // namespace

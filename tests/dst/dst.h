@@ -34,6 +34,10 @@ struct Options {
   // workload's seeds replay as before): short entries, reversing, fractional quantities, day
   // orders across session closes, bursts, exits canceled by another client.
   bool extended_workload = false;
+  // Issue 17's trades on top of the extended workload (`--workload trades`): modifies of open
+  // trades' exits, stop and stop-limit entries, trailing-stop exits, a stop-loss or a
+  // take-profit alone, crypto pairs. Its own name, so extended seeds replay as before.
+  bool trades_workload = false;
 };
 
 struct Violation {

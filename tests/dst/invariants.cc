@@ -322,6 +322,15 @@ void Checker::check_final(const Engine& engine) {
     if (o.broker_order_id) {
       auto it = broker.find(*o.broker_order_id);
       if (it == broker.end()) {
+        // A bracket/OCO leg that was replaced is listed under its group no more (the group
+        // names its replacement): asked for by its id.
+        sim::HttpReply r = control("GET", "/v2/orders/" + *o.broker_order_id);
+        if (auto one = alpaca::parse_order(r.body); r.status == 200 && one.ok()) {
+          flatten(*one, broker);
+          it = broker.find(*o.broker_order_id);
+        }
+      }
+      if (it == broker.end()) {
         report("I3", "missing " + *o.broker_order_id,
                fmt::format("{} has broker id {} that the broker does not know", who,
                            *o.broker_order_id));

@@ -30,7 +30,7 @@ void usage() {
       "usage: orderly-dst --seeds N [--seed S|random] [--seed-list A,B,..] [--faults LIST]\n"
       "                   [--mutation resubmit|no_exit_book]\n"
       "                   [--verbose] [--twice [--determinism-only]] [--coverage] [--trace]\n"
-      "                   [--steps N] [--workload base|extended] [--check-protection]\n"
+      "                   [--steps N] [--workload base|extended|trades] [--check-protection]\n"
       "                   [--protection-stats]\n"
       "  --faults   comma list of fault kinds (or 'none'):");
   for (const auto& k : orderly::dst::all_fault_kinds()) std::fprintf(stderr, " %s", k.c_str());
@@ -40,9 +40,10 @@ void usage() {
       "  --determinism-only  with --twice: report only determinism failures\n"
       "  --coverage print how many runs hit each fault kind and crash point\n"
       "  --trace    echo every trace line to stderr\n"
-      "  --workload base|extended  extended adds issue 14's situations (shorts, fractional,\n"
-      "             day orders across session closes, bursts, exits canceled by another\n"
-      "             client)\n"
+      "  --workload base|extended|trades  extended adds issue 14's situations (shorts,\n"
+      "             fractional, day orders across session closes, bursts, exits canceled by\n"
+      "             another client); trades adds issue 17's to those (modifies, stop entries,\n"
+      "             trailing stops, a lone stop or take-profit, crypto)\n"
       "  --check-protection  judge I6 continuously (no position unprotected beyond the\n"
       "             bound)\n"
       "  --protection-stats  print the longest unprotected window per seed, as a\n"
@@ -162,12 +163,14 @@ int main(int argc, char** argv) {
       base.mutation = std::string(m);
     } else if (a == "--workload") {
       std::string_view w = value();
-      if (w != "base" && w != "extended") {
-        std::fprintf(stderr, "orderly-dst: unknown workload '%.*s' (known: base, extended)\n",
+      if (w != "base" && w != "extended" && w != "trades") {
+        std::fprintf(stderr,
+                     "orderly-dst: unknown workload '%.*s' (known: base, extended, trades)\n",
                      static_cast<int>(w.size()), w.data());
         return 2;
       }
-      base.extended_workload = w == "extended";
+      base.extended_workload = w != "base";
+      base.trades_workload = w == "trades";
     } else if (a == "--check-protection") {
       base.check_protection = true;
     } else if (a == "--protection-stats") {

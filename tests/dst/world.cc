@@ -51,6 +51,28 @@ Decimal frac(std::int64_t n, int scale) {
   return Decimal::from_units(units, scale);
 }
 
+// The trace's words for a trade's entry and targets.
+std::string entry_text(const TradeSpec& s) {
+  if (s.entry_type == OrderType::stop) return "stop " + s.entry_stop_price->str();
+  if (s.entry_type == OrderType::stop_limit) {
+    return "stop " + s.entry_stop_price->str() + " limit " + s.entry_limit_price->str();
+  }
+  return s.entry_limit_price ? s.entry_limit_price->str() : "market";
+}
+
+std::string tp_text(const PriceTarget& tp) {
+  if (tp.price) return tp.price->str();
+  return tp.percent ? tp.percent->str() + "%" : "-";
+}
+
+std::string sl_text(const std::optional<PriceTarget>& sl) {
+  if (!sl) return "-";
+  if (sl->price) return sl->price->str();
+  if (sl->percent) return sl->percent->str() + "%";
+  if (sl->trail_percent) return "trail " + sl->trail_percent->str() + "%";
+  return sl->trail_price ? "trail $" + sl->trail_price->str() : "?";
+}
+
 struct SymbolState {
   std::string symbol;
   Decimal base;  // the universe's starting price: moves are relative to it, so prices oscillate
@@ -88,9 +110,21 @@ class World {
     Side side = Side::buy;
     TimeInForce tif = TimeInForce::gtc;
     bool fractional = false;
+    // Issue 17's kinds drawn on top (extended workload only): stop and stop-limit entries,
+    // trailing-stop exits, a stop-loss or a take-profit alone.
+    bool varied = false;
   };
   void open_trade(Rng& rng, const Shape& shape);
+  void place(const TradeSpec& spec);
+  void vary_trade(Rng& rng, TradeSpec& spec, Decimal last);
+  void open_crypto_trade();
+  void modify_trade();
+  ExitChange draw_exit_change(const Trade& t, Decimal market);
+  void check_modified_exits();
+  std::string off_target(const BrokerOrder& o, OrderRole role, const TradeSpec& s);
   void extended_action();
+  void issue17_action(std::int64_t roll);
+  void move_crypto_price();
   void cancel_exit_as_another_client();
   void cancel_trade();
   void move_price();
@@ -128,6 +162,9 @@ class World {
   bool crash_armed_ = false;
   bool crash_armed_before_send_ = false;
   std::int64_t trades_opened_ = 0;
+  // Trades whose exits a modify changed (the last modify accepted), judged after the quiet
+  // period: their working exits carry the new targets.
+  std::set<TradeId> modified_;
   std::int64_t stream_delivered_ = 0;
   std::int64_t stream_lost_ = 0;
 };
@@ -402,24 +439,171 @@ void World::open_trade(Rng& rng, const Shape& shape) {
     spec.take_profit.percent = frac(tp_bp, 2);
     if (with_sl) spec.stop_loss = PriceTarget{std::nullopt, frac(sl_bp, 2)};
   }
+  if (shape.varied) vary_trade(rng, spec, last);
   if (std::string err = validate(spec); !err.empty()) {
     violation("setup", "generated an invalid trade: " + err);
     return;
   }
+  place(spec);
+}
+
+// Opens the trade and says so in the trace (the base workload's lines read as they always did).
+void World::place(const TradeSpec& spec) {
   auto t = rt_->open_trade(spec);
   trace_.add(fmt::format("open_trade {}{}{} {} {} entry={} tp={} sl={} -> {}",
-                         shape.side == Side::sell ? "sell " : "",
-                         shape.tif == TimeInForce::day ? "day " : "", spec.symbol,
-                         spec.qty.str(), to_string(spec.exits),
-                         spec.entry_limit_price ? spec.entry_limit_price->str() : "market",
-                         spec.take_profit.price ? spec.take_profit.price->str()
-                                                : spec.take_profit.percent->str() + "%",
-                         !spec.stop_loss ? "-"
-                         : spec.stop_loss->price ? spec.stop_loss->price->str()
-                                                 : spec.stop_loss->percent->str() + "%",
+                         spec.side == Side::sell ? "sell " : "",
+                         spec.tif == TimeInForce::day ? "day " : "", spec.symbol,
+                         spec.qty.str(), to_string(spec.exits), entry_text(spec),
+                         tp_text(spec.take_profit), sl_text(spec.stop_loss),
                          t.ok() ? fmt::format("trade {}", t->id) : "error " + t.status().message()));
   if (t.ok()) ++trades_opened_;
   if (!rt_->running()) note_crash_at_command("in open_trade");
+}
+
+// Issue 17's kinds, drawn on a trade the base rules made: a stop or stop-limit entry past the
+// market (a breakout), then its exits as a trailing stop alone, a stop alone, a take-profit
+// alone or both, around the entry's reference price.
+void World::vary_trade(Rng& rng, TradeSpec& spec, Decimal last) {
+  const int dir = spec.side == Side::buy ? 1 : -1;
+  const Rounding away = dir > 0 ? Rounding::up : Rounding::down;
+  const Rounding toward = dir > 0 ? Rounding::down : Rounding::up;
+  Decimal ref = spec.entry_limit_price.value_or(last);
+  const auto entry = rng.range(0, 9);
+  if (!spec.fractional() && entry < 4) {
+    // A buy stop above the market (a sell stop below it): it triggers when the price gets there.
+    spec.entry_type = entry < 3 ? OrderType::stop : OrderType::stop_limit;
+    ref = (last * frac(10000 + dir * rng.range(5, 150), 4)).round_price(away);
+    spec.entry_stop_price = ref;
+    spec.entry_limit_price.reset();
+    if (entry == 3) spec.entry_limit_price = (ref * frac(10000 + dir * 50, 4)).round_price(away);
+  }
+  const auto tp = (ref * frac(10000 + dir * rng.range(50, 300), 4)).round_price(away);
+  const auto sl = (ref * frac(10000 - dir * rng.range(50, 300), 4)).round_price(toward);
+  spec.take_profit = PriceTarget{};
+  spec.stop_loss.reset();
+  const auto exits = rng.range(0, 9);
+  if (exits < 3 && !spec.fractional()) {
+    spec.stop_loss = rng.chance(500) ? PriceTarget{.trail_percent = frac(rng.range(5, 30), 1)}
+                                     : PriceTarget{.trail_price = (ref * frac(15, 3))
+                                                                      .round_price(Rounding::up)};
+  } else if (exits < 5) {
+    spec.stop_loss = PriceTarget{.price = sl};
+  } else if (exits < 7) {
+    spec.take_profit.price = tp;
+  } else {
+    spec.take_profit.price = tp;
+    spec.stop_loss = PriceTarget{.price = sl};
+  }
+  if (!spec.has_take_profit() || !spec.stop_loss || spec.trailing_stop()) {
+    spec.exits = ExitMode::emulated;  // a bracket needs both, and no trailing stop
+  }
+}
+
+// A crypto pair (sim: BTC/USD, ETH/USD, SOL/USD): a buy of a fraction of a coin, gtc, with a
+// take-profit, a stop-loss (placed as a stop_limit) or both; the fee comes out of the coins.
+void World::open_crypto_trade() {
+  if (!rt_->running()) return;
+  auto pairs = sim::builtin_crypto();
+  const sim::ListedSymbol& c = wl_rng_.pick(pairs);
+  const std::string symbol(c.symbol);
+  if (!last_price_.count(symbol)) last_price_[symbol] = Decimal::must(c.price);
+  const Decimal last = last_price_.at(symbol);
+  TradeSpec spec;
+  spec.symbol = symbol;
+  spec.tif = TimeInForce::gtc;
+  // About $100 to $20,000 of it, to the coin's usual precision.
+  const Decimal dollars = Decimal::from_int(wl_rng_.range(100, 20'000));
+  spec.qty = dollars.checked_div(last, Rounding::down)
+                 .value_or(Decimal())
+                 .round_to(Decimal::must("0.0001"), Rounding::down);
+  if (!spec.qty.is_positive()) spec.qty = Decimal::must("0.0001");
+  Decimal ref = last;
+  if (wl_rng_.chance(400)) {
+    spec.entry_type = OrderType::limit;
+    ref = (last * frac(1000 - wl_rng_.range(0, 15), 3)).round_price(Rounding::down);
+    spec.entry_limit_price = ref;
+  }
+  const auto exits = wl_rng_.range(0, 2);
+  if (exits != 1) {
+    spec.take_profit.price =
+        (ref * frac(10000 + wl_rng_.range(50, 300), 4)).round_price(Rounding::up);
+  }
+  if (exits != 0) {
+    spec.stop_loss = PriceTarget{
+        .price = (ref * frac(10000 - wl_rng_.range(50, 300), 4)).round_price(Rounding::down)};
+  }
+  if (std::string err = validate(spec); !err.empty()) {
+    violation("setup", "generated an invalid crypto trade: " + err);
+    return;
+  }
+  place(spec);
+}
+
+// Moves the exits of a live trade (PATCH /api/trades/ID): new prices around the market, an exit
+// removed or added, a stop turned into a trailing stop or back. Refusals (a price the market
+// has passed, a change the trade's shape does not take, exits busy at the broker) are answers.
+void World::modify_trade() {
+  if (!rt_->running()) return;
+  std::vector<Trade> live;
+  for (const Trade& t : rt_->engine().trades()) {
+    if (!is_terminal(t.state) && t.state != TradeState::closing &&
+        t.spec.exits != ExitMode::none) {
+      live.push_back(t);
+    }
+  }
+  if (live.empty()) return;
+  const Trade& t = wl_rng_.pick(live);
+  const Decimal market = last_price_.count(t.spec.symbol) ? last_price_.at(t.spec.symbol)
+                                                          : t.spec.entry_reference().value_or(
+                                                                Decimal::from_int(1));
+  const ExitChange c = draw_exit_change(t, market);
+  TradeSpec next = t.spec;
+  if (c.remove_take_profit) next.take_profit = PriceTarget{};
+  if (c.take_profit) next.take_profit = *c.take_profit;
+  if (c.remove_stop_loss) next.stop_loss.reset();
+  if (c.stop_loss) next.stop_loss = c.stop_loss;
+  const Status st = rt_->modify_exits(t.id, c);
+  trace_.add(fmt::format("modify_trade {} tp={} sl={} -> {}", t.id, tp_text(next.take_profit),
+                         sl_text(next.stop_loss), st.ok() ? "ok" : st.message()));
+  if (st.ok()) modified_.insert(t.id);
+  if (!rt_->running()) note_crash_at_command("in modify_trade");
+}
+
+ExitChange World::draw_exit_change(const Trade& t, Decimal market) {
+  const TradeSpec& s = t.spec;
+  const int dir = s.side == Side::buy ? 1 : -1;
+  const Rounding away = dir > 0 ? Rounding::up : Rounding::down;
+  const Rounding toward = dir > 0 ? Rounding::down : Rounding::up;
+  const auto tp = [&] {
+    return PriceTarget{
+        .price = (market * frac(10000 + dir * wl_rng_.range(30, 300), 4)).round_price(away)};
+  };
+  const auto sl = [&] {
+    return PriceTarget{
+        .price = (market * frac(10000 - dir * wl_rng_.range(30, 300), 4)).round_price(toward)};
+  };
+  const auto trail = [&] { return PriceTarget{.trail_percent = frac(wl_rng_.range(5, 30), 1)}; };
+  ExitChange c;
+  const auto kind = wl_rng_.range(0, 9);
+  const bool crypto = s.symbol.find('/') != std::string::npos;
+  if (kind < 4) {  // new prices for the exits it has
+    if (s.has_take_profit()) c.take_profit = tp();
+    if (s.stop_loss && !s.trailing_stop()) c.stop_loss = sl();
+    if (s.trailing_stop()) c.stop_loss = trail();
+  } else if (kind < 5 && s.has_take_profit() && s.stop_loss) {
+    c.remove_take_profit = true;
+  } else if (kind < 6 && s.has_take_profit() && s.stop_loss) {
+    c.remove_stop_loss = true;
+  } else if (kind < 7 && !s.stop_loss) {
+    c.stop_loss = sl();
+  } else if (kind < 8 && !s.has_take_profit() && !s.trailing_stop()) {
+    c.take_profit = tp();
+  } else if (kind < 9 && !crypto && !s.has_take_profit()) {
+    c.stop_loss = s.trailing_stop() ? sl() : trail();
+  } else {
+    c.stop_loss = sl();  // the stop alone, moved (break-even, by hand)
+  }
+  return c;
 }
 
 // The issue-14 situations, each drawn from wl_rng_: short entries, fractional quantities, day
@@ -452,6 +636,24 @@ void World::extended_action() {
     for (std::int64_t i = 0; i < n; ++i) {
       open_trade(wl_rng_, Shape{wl_rng_.chance(700) ? Side::buy : Side::sell});
     }
+  } else if (opt_.trades_workload) {
+    issue17_action(roll);
+  }
+}
+
+// Issue 17's trades (rolls 270-469 of extended_action): modifies, the newer kinds, crypto.
+void World::issue17_action(std::int64_t roll) {
+  if (roll < 370) {
+    modify_trade();
+  } else if (roll < 420) {
+    const bool fractional = wl_rng_.chance(200);
+    open_trade(wl_rng_, Shape{wl_rng_.chance(650) ? Side::buy : Side::sell,
+                              fractional ? TimeInForce::day : TimeInForce::gtc, fractional,
+                              /*varied=*/true});
+  } else if (roll < 440) {
+    open_crypto_trade();
+  } else if (roll < 470 && !last_price_.empty()) {
+    move_crypto_price();
   }
 }
 
@@ -492,6 +694,92 @@ void World::move_price() {
   last_price_[s.symbol] = p;
   exchange_->set_prices({{s.symbol, p}});
   trace_.add(fmt::format("price {} {}", s.symbol, p.str()));
+}
+
+// I9 (issue 17): after the quiet period, every open trade a modify changed has at most one
+// working exit of each role at the broker, at the trade's targets (a take-profit at its price,
+// a stop at its stop, a trailing stop at its trail). An exit the wash-trade check priced past
+// our own orders (audited so) and a target given in percent are not judged by price.
+void World::check_modified_exits() {
+  sim::HttpReply r = checker_->control("GET", "/v2/orders?status=open&limit=500&nested=true");
+  auto parsed = alpaca::parse_orders(r.body);
+  if (!parsed.ok()) return;
+  std::vector<BrokerOrder> open;
+  for (const BrokerOrder& o : *parsed) {
+    open.push_back(o);
+    for (const BrokerOrder& leg : o.legs) {
+      if (leg.status && is_open_at_broker(*leg.status)) open.push_back(leg);
+    }
+  }
+  for (TradeId id : modified_) {
+    auto t = store_->get_trade(id);
+    if (!t.ok() || !t->has_value() || (*t)->state != TradeState::open) continue;
+    const TradeSpec& s = (*t)->spec;
+    std::map<OrderRole, int> working;
+    for (const BrokerOrder& o : open) {
+      auto parts = parse_client_order_id(o.client_order_id);
+      if (!parts || parts->trade_id != id || parts->role == OrderRole::entry) continue;
+      ++working[parts->role];
+      if (std::string wrong = off_target(o, parts->role, s); !wrong.empty()) {
+        violation("I9", fmt::format("trade {} (modified): {} {}", id, o.client_order_id, wrong));
+      }
+    }
+    for (const auto& [role, n] : working) {
+      if (n > 1) {
+        violation("I9", fmt::format("trade {} (modified) has {} working {} exits at the broker",
+                                    id, n, to_string(role)));
+      }
+    }
+  }
+}
+
+// What is wrong with a working exit against the trade's targets (empty: nothing).
+std::string World::off_target(const BrokerOrder& o, OrderRole role, const TradeSpec& s) {
+  auto local = store_->find_order_by_client_id(o.client_order_id);
+  if (local.ok() && local->has_value()) {
+    auto events = store_->order_events((*local)->id);
+    for (const OrderEvent& e : events.ok() ? *events : std::vector<OrderEvent>{}) {
+      if (e.note.find("wash-trade") != std::string::npos) return {};
+    }
+  }
+  const auto str = [](const std::optional<Decimal>& d) { return d ? d->str() : "-"; };
+  if (role == OrderRole::take_profit && o.type == OrderType::limit) {
+    if (!s.take_profit.is_set()) return "works for a take-profit the trade no longer has";
+    if (s.take_profit.price && o.limit_price != s.take_profit.price) {
+      return fmt::format("limit {} where the take-profit is {}", str(o.limit_price),
+                         s.take_profit.price->str());
+    }
+  }
+  if (role != OrderRole::stop_loss) return {};
+  if (!s.stop_loss) return "works for a stop-loss the trade no longer has";
+  if (o.type == OrderType::trailing_stop) {
+    if (o.trail_percent != s.stop_loss->trail_percent ||
+        o.trail_price != s.stop_loss->trail_price) {
+      return fmt::format("trails {} / {}% where the stop-loss trails {}", str(o.trail_price),
+                         str(o.trail_percent), sl_text(s.stop_loss));
+    }
+  } else if ((o.type == OrderType::stop || o.type == OrderType::stop_limit) &&
+             (s.stop_loss->trailing() ||
+              (s.stop_loss->price && o.stop_price != s.stop_loss->price))) {
+    return fmt::format("stop {} where the stop-loss is {}", str(o.stop_price),
+                       sl_text(s.stop_loss));
+  }
+  return {};
+}
+
+// Crypto trades 24/7 and its prices move apart from the stocks': within +-4% of the listing.
+void World::move_crypto_price() {
+  std::vector<const sim::ListedSymbol*> traded;
+  for (const sim::ListedSymbol& c : sim::builtin_crypto()) {
+    if (last_price_.count(std::string(c.symbol))) traded.push_back(&c);
+  }
+  if (traded.empty()) return;
+  const sim::ListedSymbol& c = *wl_rng_.pick(traded);
+  const Decimal p = (Decimal::must(c.price) * frac(1000 + wl_rng_.range(-40, 40), 3))
+                        .round_price(Rounding::half_even);
+  last_price_[std::string(c.symbol)] = p;
+  exchange_->set_prices({{std::string(c.symbol), p}});
+  trace_.add(fmt::format("price {} {}", c.symbol, p.str()));
 }
 
 void World::step() {
@@ -595,6 +883,7 @@ RunResult World::run() {
   } else {
     rt_->settle();
     checker_->check_final(rt_->engine());
+    check_modified_exits();
   }
 
   // Coverage: what the exchange and the store actually injected.

@@ -33,6 +33,14 @@ ExitChange new_prices(const char* tp, const char* sl) {
   return c;
 }
 
+// The take-profit removed, the stop moved to `sl`: no replace makes an OCO a stop.
+ExitChange stop_alone(const char* sl) {
+  ExitChange c;
+  c.remove_take_profit = true;
+  c.stop_loss = PriceTarget{.price = Decimal::must(sl)};
+  return c;
+}
+
 // The broker's open sell orders of F, each with its open legs: "limit 11.00 + stop 9.00" is
 // one OCO whose group names its stop (a leg the group lost would not show).
 std::vector<std::string> broker_exits(SimWorld& w) {
@@ -239,9 +247,7 @@ TEST(EngineModify, RemovingAnExitPlacesTheOtherAlone) {
   SimWorld w(16);
   const std::optional<Trade> t = open_oco(w);
   ASSERT_TRUE(t);
-  ExitChange c;
-  c.remove_take_profit = true;
-  c.stop_loss = PriceTarget{.price = Decimal::must("9.40")};
+  const ExitChange c = stop_alone("9.40");
   ASSERT_TRUE(w.rt->modify_exits(t->id, c).ok());
   w.run(5'000);
   EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"stop 9.40"}));
@@ -325,9 +331,7 @@ TEST(EngineModify, ACancelTheBrokerFailsIsAskedAgain) {
   ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[{"on":"http","action":"status",)"
                                         R"("status":500,"route":"DELETE /v2/orders/{id}"}]})"),
             "");
-  ExitChange c;
-  c.remove_take_profit = true;
-  c.stop_loss = PriceTarget{.price = Decimal::must("9.40")};
+  const ExitChange c = stop_alone("9.40");
   ASSERT_TRUE(w.rt->modify_exits(t->id, c).ok());
   w.run(5'000);
   EXPECT_GE(w.errors_with_code("500"), 1);
@@ -336,6 +340,93 @@ TEST(EngineModify, ACancelTheBrokerFailsIsAskedAgain) {
   w.run(30'000);
   EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"stop 9.40"}));
   EXPECT_EQ(broker_position(w), Decimal::must("10"));
+}
+
+// Alpaca's wash-trade check refuses a simple stop while an opposite-side order of ours works on
+// the symbol (an OCO is exempt): removing the take-profit would cancel the OCO for a stop the
+// broker refuses. The change is refused with the rule and the OCO keeps working.
+TEST(EngineModify, ALoneStopTheWashTradeCheckWouldRefuseIsRefused) {
+  SimWorld w(20);
+  const std::optional<Trade> t = open_oco(w);
+  ASSERT_TRUE(t);
+  TradeSpec dip = oco_trade("9.50");
+  dip.qty = Decimal::must("5");
+  dip.take_profit.price = Decimal::must("10.50");
+  dip.stop_loss = PriceTarget{.price = Decimal::must("9.00")};
+  ASSERT_TRUE(w.rt->open_trade(dip).ok());
+  w.run(3'000);
+  const ExitChange c = stop_alone("9.40");
+  Status st = w.rt->modify_exits(t->id, c);
+  EXPECT_EQ(st.code(), Status::Code::conflict);
+  EXPECT_NE(st.message().find("wash-trade check"), std::string::npos) << st.message();
+  w.run(3'000);
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.00 + stop 9.00"}));
+  EXPECT_TRUE(stored_spec(w, t->id).has_take_profit());
+}
+
+// A crypto stop (a stop_limit) moves by a replace that leaves its qty out: a PATCH takes whole
+// shares only, and 0.0179 BTC in it was refused while the trade showed the new stop.
+TEST(EngineModify, ACryptoStopMovesByAReplaceWithoutItsQty) {
+  SimWorld w(21);
+  w.start();
+  w.set_price("BTC/USD", "60000.00");
+  TradeSpec spec;
+  spec.symbol = "BTC/USD";
+  spec.qty = Decimal::must("0.0179");
+  spec.tif = TimeInForce::gtc;
+  spec.stop_loss = PriceTarget{.price = Decimal::must("58500.00")};
+  auto t = w.rt->open_trade(spec);
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  w.run(3'000);
+  ExitChange c;
+  c.stop_loss = PriceTarget{.price = Decimal::must("59400.00")};
+  ASSERT_TRUE(w.rt->modify_exits(t->id, c).ok());
+  w.run(3'000);
+  EXPECT_EQ(w.errors_with_code("422"), 0);
+  std::vector<std::string> stops;
+  for (const BrokerOrder& o : w.broker_orders()) {
+    if (o.symbol == "BTC/USD" && o.side == Side::sell && o.status && is_open_at_broker(*o.status)) {
+      stops.push_back(fmt::format("{} {} stop {} limit {}", to_string(o.type),
+                                  o.qty.value_or(Decimal()).str(), o.stop_price->str(),
+                                  o.limit_price->str()));
+    }
+  }
+  // The position holds the fill less the fee (0.25%): 0.0179 - 0.00004475 = 0.01785525.
+  EXPECT_EQ(stops,
+            (std::vector<std::string>{"stop_limit 0.017855250 stop 59400.00 limit 58806.00"}));
+}
+
+// The broker refuses the replaces for a reason the engine could not know (422 with no state
+// named): the old exits keep working, and the trade shows them, not the refused prices, with
+// the refusal in its note and in the exits' audit. Nothing is parked and no alert is raised.
+TEST(EngineModify, ARefusedReplaceLeavesTheWorkingExitsAsTheTradesTargets) {
+  SimWorld w(22);
+  const std::optional<Trade> t = open_oco(w);
+  ASSERT_TRUE(t);
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[{"on":"http","action":"status",)"
+                                        R"("status":422,"route":"PATCH /v2/orders/{id}"}]})"),
+            "");
+  ASSERT_TRUE(w.rt->modify_exits(t->id, new_prices("11.50", "9.60")).ok());
+  w.run(5'000);
+  EXPECT_GE(w.errors_with_code("422"), 1);
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.00 + stop 9.00"}));
+  const TradeSpec spec = stored_spec(w, t->id);
+  EXPECT_EQ(spec.take_profit.price, Decimal::must("11.00"));
+  ASSERT_TRUE(spec.stop_loss);
+  EXPECT_EQ(spec.stop_loss->price, Decimal::must("9.00"));
+  auto stored = w.store->get_trade(t->id);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_NE((*stored)->note.find("exits modify refused by the broker"), std::string::npos)
+      << (*stored)->note;
+  EXPECT_NE((*stored)->note.find("working take-profit 11.00, stop 9.00"), std::string::npos)
+      << (*stored)->note;
+  EXPECT_GE(audit_mentions(w, "its replace refused by the broker: it keeps working at"), 1);
+  EXPECT_TRUE(w.rt->engine().active_alerts().empty());
+  // The exits still move once the broker takes the change.
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");
+  ASSERT_TRUE(w.rt->modify_exits(t->id, new_prices("11.50", "9.60")).ok());
+  w.run(5'000);
+  EXPECT_EQ(broker_exits(w), (std::vector<std::string>{"limit 11.50 + stop 9.60"}));
 }
 
 // A modify killed (kill -9) at each of its steps: right before or right after each command it
@@ -382,9 +473,7 @@ TEST(EngineModify, AReplaceSurvivesACrashAtEachStep) {
 }
 
 TEST(EngineModify, ACancelAndPlaceAgainSurvivesACrashAtEachStep) {
-  ExitChange c;
-  c.remove_take_profit = true;
-  c.stop_loss = PriceTarget{.price = Decimal::must("9.40")};
+  const ExitChange c = stop_alone("9.40");
   expect_modify_survives_crashes("reshape", oco_trade(), c, {"stop 9.40"});
 }
 
