@@ -75,9 +75,6 @@ struct EngineConfig {
   // exit being re-placed) before it is reported as an unprotected_position alert.
   std::int64_t unprotected_grace_ms = 5000;
   std::uint64_t seed = 1;         // jitter RNG: a seed replays exactly
-  // DST only (orderly-dst --mutation resubmit): disables the submitter's broker-id / known-state
-  // check, so orders the broker holds are sent again. Proves the harness catches it. Never set.
-  bool mutation_resubmit_known_orders = false;
 };
 
 using CommandId = std::int64_t;

@@ -326,7 +326,6 @@ class Engine::Impl {
   bool positions_fresh_for(const Order& o) const;
   void run_submitter(Timestamp now);
   void note_foreign_hold(const Order& o, Timestamp now);
-  bool mutant_resend(OrderId id, Timestamp now);
   // The shares `o` holds beyond the order it replaces (all of its qty for a new order).
   Decimal added_qty(const Order& o);
   Decimal unseen_own_holds(const std::string& symbol, OrderId except);
@@ -543,7 +542,6 @@ class Engine::Impl {
   std::set<std::string> protection_dirty_;  // symbols whose trades changed in this input
   bool protection_checked_once_ = false;
   Timestamp last_protection_check_;
-  std::int64_t mutant_seq_ = 0;
   std::set<std::int64_t> carry_alerts_;
   std::unordered_map<CommandId, Pending> pending_;
   std::deque<Command> queue_;

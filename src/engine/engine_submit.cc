@@ -45,9 +45,6 @@ void Engine::Impl::run_submitter(Timestamp now) {
     touched_trades_.clear();
     for (TradeId tid : touched) step_trade(tid, now);
   }
-  if (cfg_.mutation_resubmit_known_orders) {
-    for (auto& [id, o] : orders_) submit_candidates_.insert(id);
-  }
   // Only orders changed since they were last seen here can be waiting to be sent: walking every
   // order held made each event O(orders).
   for (auto cit = submit_candidates_.begin(); cit != submit_candidates_.end();) {
@@ -59,7 +56,6 @@ void Engine::Impl::run_submitter(Timestamp now) {
     }
     ++cit;
     Order& o = *op;
-    if (cfg_.mutation_resubmit_known_orders && mutant_resend(id, now)) continue;
     if (o.state != OrderState::created || o.parent_order_id) {
       submit_candidates_.erase(id);
       continue;
@@ -159,28 +155,6 @@ void Engine::Impl::note_foreign_hold(const Order& o, Timestamp now) {
                       o.client_order_id),
           now);
   }
-}
-
-// DST mutation only: what the incident's platform did, resending "pending" orders the broker
-// already holds (under a fresh client id, as it did). The harness must catch this.
-bool Engine::Impl::mutant_resend(OrderId id, Timestamp now) {
-  const Order& o = order_at(id);
-  if (o.parent_order_id || !is_open_at_broker(o.state) ||
-      now.ms_since(o.updated_at) < cfg_.poll_interval_ms) {
-    return false;
-  }
-  OrderAux& ax = aux_[id];
-  if (ax.last_refresh_at && now.ms_since(*ax.last_refresh_at) < cfg_.poll_interval_ms) {
-    return true;
-  }
-  ax.last_refresh_at = now;
-  Command c;
-  c.kind = CommandKind::submit;
-  c.priority = CommandPriority::protective;
-  c.submit = request_for(o);
-  c.submit.client_order_id = o.client_order_id + "-m" + std::to_string(++mutant_seq_);
-  stage(std::move(c), Purpose::refresh);  // the answer matches no local order: ignored
-  return true;
 }
 
 Decimal Engine::Impl::added_qty(const Order& o) {

@@ -82,4 +82,24 @@ alpaca::TransportResult SimTransport::send(const alpaca::HttpRequest& request) {
   return r;
 }
 
+alpaca::TransportResult ResubmitMutation::send(const alpaca::HttpRequest& request) {
+  const Timestamp now = clock_.now();
+  while (!taken_.empty() && now.ms_since(taken_.front().at) >= 1000) {
+    alpaca::HttpRequest again = std::move(taken_.front().request);
+    taken_.pop_front();
+    const std::string cid = client_order_id_of(again.body);
+    const std::string field = "\"client_order_id\":\"" + cid + "\"";
+    const auto at = again.body.find(field);
+    if (cid.empty() || at == std::string::npos) continue;
+    again.body.replace(at, field.size(),
+                       "\"client_order_id\":\"" + cid + "-m" + std::to_string(++seq_) + "\"");
+    (void)inner_->send(again);
+  }
+  alpaca::TransportResult result = inner_->send(request);
+  const bool submit = request.method == "POST" &&
+                      request.target.substr(0, request.target.find('?')) == "/v2/orders";
+  if (submit && result.ok() && result->status < 300) taken_.push_back({now, request});
+  return result;
+}
+
 }  // namespace orderly::dst

@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "broker/alpaca/transport.h"
@@ -58,6 +59,28 @@ class SimTransport final : public alpaca::HttpTransport {
   std::int64_t timeouts_ = 0;
   std::int64_t wash_trades_ = 0;
   std::int64_t no_buying_power_ = 0;
+};
+
+// The mutation "resubmit", in front of the SimTransport: what the incident's platform did. Every
+// order the broker took is sent again under a fresh client id (`<cid>-m<n>`) with the first
+// call made a second or more after it was taken, as a submitter that forgot the broker holds
+// it would. The answer goes nowhere. The harness must find it (I1).
+class ResubmitMutation final : public alpaca::HttpTransport {
+ public:
+  ResubmitMutation(std::shared_ptr<alpaca::HttpTransport> inner, const Clock& clock)
+      : inner_(std::move(inner)), clock_(clock) {}
+
+  alpaca::TransportResult send(const alpaca::HttpRequest& request) override;
+
+ private:
+  struct Taken {
+    Timestamp at;
+    alpaca::HttpRequest request;
+  };
+  std::shared_ptr<alpaca::HttpTransport> inner_;
+  const Clock& clock_;
+  std::deque<Taken> taken_;
+  std::int64_t seq_ = 0;
 };
 
 // The client_order_id in a POST /v2/orders body ("" when absent).

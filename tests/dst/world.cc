@@ -251,10 +251,12 @@ Status World::setup() {
 
   transport_ = std::make_shared<SimTransport>(*exchange_, clock_, trace_);
   if (opt_.mutation == "no_exit_book") transport_->mutation = opt_.mutation;
+  std::shared_ptr<alpaca::HttpTransport> seam = transport_;
+  if (opt_.mutation == "resubmit") seam = std::make_shared<ResubmitMutation>(transport_, clock_);
   alpaca::AlpacaConfig ac;
   ac.key_id = "dst-key";
   ac.secret_key = "dst-secret";
-  broker_ = std::make_unique<alpaca::AlpacaBroker>(transport_, ac, &clock_);
+  broker_ = std::make_unique<alpaca::AlpacaBroker>(seam, ac, &clock_);
 
   auto inner = open_store("sqlite::memory:", "dst");
   if (!inner.ok()) return inner.status();
@@ -283,7 +285,6 @@ Status World::setup() {
   quiet_ms_ = ro.engine.idle_sweep_interval_ms + 2 * ro.engine.idle_poll_interval_ms;
   ro.engine.account_identity = "dst";
   ro.engine.seed = rng_.next();
-  ro.engine.mutation_resubmit_known_orders = opt_.mutation == "resubmit";
   owner_ = account_tag(ro.engine.account_identity) + tag;
   rt_ = std::make_unique<SimulationRuntime>(*store_, *broker_, clock_, ro,
                                             [this](Timestamp t) { on_advance(t); });
