@@ -36,6 +36,8 @@ namespace engine_internal {
 inline constexpr std::string_view kWatermarkTime = "fill_watermark_time";
 inline constexpr std::string_view kWatermarkId = "fill_watermark_id";
 inline constexpr std::string_view kRateWindow = "rest_calls_last_minute";
+// Engine-up ms the exits' cover has gone unconfirmed (blind_since_), kept across restarts.
+inline constexpr std::string_view kBlindMs = "cover_unconfirmed_ms";
 // The exit groups a modify asked the broker to cancel (placed again from the new targets once
 // gone), space-separated order ids: a cancel cut by a crash or refused for a while is asked
 // again, after a restart too (engine_modify.cc).
@@ -147,6 +149,7 @@ using engine_internal::kMaxExitPlacementsPerMinute;
 using engine_internal::kModifyCancels;
 using engine_internal::kProtectionCheckEveryMs;
 using engine_internal::kPruneAfterMs;
+using engine_internal::kBlindMs;
 using engine_internal::kRateWindow;
 using engine_internal::kWatermarkId;
 using engine_internal::kWatermarkTime;
@@ -316,6 +319,7 @@ class Engine::Impl {
   std::optional<Timestamp> last_broker_event(const std::string& symbol) const;
   struct Cover;
   Cover judge_cover(const std::string& symbol, bool blind) const;
+  void keep_blind_time(Timestamp now);
   void note_gap(const std::string& symbol, const std::string& note, std::int64_t gap_ms,
                 Timestamp now);
 

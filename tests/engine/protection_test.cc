@@ -485,5 +485,30 @@ TEST(Protection, BlindLongerThanTheGraceEveryHeldPositionIsRaisedUntilASweepAnsw
   EXPECT_EQ(audit_notes_containing(w, entry, "protected again"), 1);
 }
 
+// The time the cover went unconfirmed adds up over restarts: a process that dies before its
+// start's sweep is answered, again and again, still raises the gap (DST extended seed
+// 9500000001400: four lives of 2-3 s each, the gap unraised for 8 s of them).
+TEST(Protection, UnconfirmedCoverAddsUpOverRestartsBeforeAnySweepAnswers) {
+  SimWorld w(21);
+  ASSERT_NE(hold_ten_f(w), 0);
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[{"on":"http","action":"status","p":1.0,)"
+                                        R"("status":503,"route":"GET /v2/orders"}]})"),
+            "");
+  const std::int64_t life_ms = w.options.engine.unprotected_grace_ms * 3 / 5;
+  w.start();
+  w.run(life_ms);
+  EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F")) << "within the grace";
+  w.start();
+  w.run(life_ms);
+  EXPECT_TRUE(alert_active(w, AlertKind::unprotected_position, "F"));
+
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");
+  w.run(35'000);  // past the failed sweeps' backoff
+  EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F"));
+  w.start();
+  w.run(life_ms);
+  EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F")) << "a sweep answered";
+}
+
 }  // namespace
 }  // namespace orderly::testing
