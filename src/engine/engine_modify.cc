@@ -245,11 +245,22 @@ std::string Engine::Impl::check_against_market(const TradeSpec& next, const Trad
                                                         : entry.limit_price;
   if (!basis) basis = Decimal::from_int(1);  // absolute targets need none
   const std::optional<ExitPrices> prices = exit_prices(next, *basis);
-  const auto bp = broker_positions_.find(next.symbol);
-  if (!prices || bp == broker_positions_.end() || !bp->second.current_price) return {};
-  const Decimal market = *bp->second.current_price;
+  if (!prices) return {};
   const bool held_long = next.side == Side::buy;
   const std::string position = held_long ? "a long position" : "a short position";
+  // A percent target is resolved at the fill price: the pair is judged as the OCO would be
+  // (DST trades seed 9800000001345: a short's new stop 1.03 under its take-profit 2.63% below
+  // the fill; the OCO was refused after its take-profit alone had been canceled).
+  if (prices->take_profit && prices->stop_loss &&
+      (held_long ? *prices->take_profit <= *prices->stop_loss
+                 : *prices->take_profit >= *prices->stop_loss)) {
+    return fmt::format("take_profit {} must be {} stop_loss {} for {} (as filled at {})",
+                       prices->take_profit->str(), held_long ? "above" : "below",
+                       prices->stop_loss->str(), position, basis->str());
+  }
+  const auto bp = broker_positions_.find(next.symbol);
+  if (bp == broker_positions_.end() || !bp->second.current_price) return {};
+  const Decimal market = *bp->second.current_price;
   if (prices->take_profit &&
       (held_long ? *prices->take_profit <= market : *prices->take_profit >= market)) {
     return fmt::format("take_profit {} must be {} the market {} for {} (it would fill at once)",

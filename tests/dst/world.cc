@@ -554,6 +554,8 @@ void World::modify_trade() {
   }
   if (live.empty()) return;
   const Trade& t = wl_rng_.pick(live);
+  // The market as we last moved it, else the entry's price, else 1: a target far off the market
+  // (the engine judges it against what it last read, or the broker does) is an input too.
   const Decimal market = last_price_.count(t.spec.symbol) ? last_price_.at(t.spec.symbol)
                                                           : t.spec.entry_reference().value_or(
                                                                 Decimal::from_int(1));
