@@ -811,8 +811,18 @@ void Engine::Impl::check_unresolved_leg(OrderId id, Timestamp now) {
   if (!pp) return;
   const Order& parent = *pp;
   if (!parent.broker_order_id || !is_known_to_broker(parent.state)) return;
+  // The parent's own answer brings its legs' ids: while its submit is unanswered (the stream's
+  // `new` can come first) nothing is missing yet, and the wait counts from when it left, not
+  // from the legs' creation (an entry that waited for the budget had its legs looked up the
+  // moment the stream acknowledged it, spending the budget entries needed: BENCHMARKS D).
+  const auto pax = aux_.find(parent.id);
+  const bool known = pax != aux_.end();
+  if (known && pax->second.command_outstanding) return;
+  const Timestamp since = known && pax->second.sent_at && *pax->second.sent_at > leg.updated_at
+                              ? *pax->second.sent_at
+                              : leg.updated_at;
   OrderAux& ax = aux_[id];
-  if (now.ms_since(leg.updated_at) < cfg_.inflight_check_ms) return;
+  if (now.ms_since(since) < cfg_.inflight_check_ms) return;
   if (ax.last_refresh_at && now.ms_since(*ax.last_refresh_at) < cfg_.stuck_order_ms) return;
   ax.last_refresh_at = now;
   Command c;
