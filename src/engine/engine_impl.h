@@ -311,6 +311,11 @@ class Engine::Impl {
                          Timestamp now);
   bool replace_waits(const Order& r);
 
+  // Crypto dust (engine_crypto.cc): what a fee below the allowance left at the broker.
+  Decimal crypto_dust(const std::string& symbol) const;
+  void note_crypto_position(OrderId id, Decimal filled_before, Decimal position_qty,
+                            Timestamp now);
+
   // ---------------------------------------------------------------------------------------
   // Protection (engine_protection.cc): the exit book of a symbol, gaps in a position's cover.
   // ---------------------------------------------------------------------------------------

@@ -218,6 +218,7 @@ void Engine::Impl::apply_update(OrderId id, const TradeUpdate& u, Timestamp now)
     }
     apply(id, su, EventSource::stream, "trade_updates " + u.event, u.raw, now,
           execution ? &*execution : nullptr);
+    if (u.position_qty) note_crypto_position(id, before, *u.position_qty, now);
   }
   adopt_legs(id, u.order, EventSource::stream, now);
   if (!was_terminal) on_exit_ended(id, now, false);
@@ -705,7 +706,8 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
   for (const std::string& s : symbols) {
     // Changed by our own fill since this read was asked for: the next read judges it.
     if (position_changed_at_.count(s)) continue;
-    Decimal local = positions_.count(s) ? positions_.at(s).qty : Decimal();
+    // Crypto: what a fee below the allowance left at the broker is no drift (engine_crypto.cc).
+    Decimal local = (positions_.count(s) ? positions_.at(s).qty : Decimal()) + crypto_dust(s);
     Decimal broker = broker_positions_.count(s) ? broker_positions_.at(s).qty : Decimal();
     if (local == broker) {
       drift_count_.erase(s);

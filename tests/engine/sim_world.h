@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -34,8 +35,10 @@ struct SimWorld {
 
   // `regular_hours`: the simulator keeps the market's hours in ET (closed nights and weekends,
   // day orders expiring at 16:00, the auction windows); else its market never closes.
-  explicit SimWorld(std::uint64_t seed, std::string faults = {}, bool regular_hours = false)
-      : exchange(make(seed, clock, regular_hours)),
+  // `crypto_fee`: the simulator's crypto fee rate (Alpaca's highest, 0.25%, unless given).
+  explicit SimWorld(std::uint64_t seed, std::string faults = {}, bool regular_hours = false,
+                    std::optional<Decimal> crypto_fee = std::nullopt)
+      : exchange(make(seed, clock, regular_hours, crypto_fee)),
         transport(std::make_shared<app::InProcessTransport>(*exchange)),
         broker(transport,
                alpaca::AlpacaConfig{"http://127.0.0.1:1", "test", "test"}, &clock) {
@@ -58,9 +61,11 @@ struct SimWorld {
   }
 
   static std::unique_ptr<sim::Exchange> make(std::uint64_t seed, const Clock& clock,
-                                              bool regular_hours) {
+                                              bool regular_hours,
+                                              std::optional<Decimal> crypto_fee) {
     sim::SimConfig c;
     c.seed = seed;
+    if (crypto_fee) c.crypto_fee_rate = *crypto_fee;
     c.regular_hours_only = regular_hours;
     c.cash = Decimal::from_int(1'000'000);
     return sim::make_exchange(c, clock);
