@@ -328,6 +328,7 @@ void Engine::Impl::on_result(CommandId id, CommandResult r, Timestamp now) {
     case Purpose::catchup_page: on_catchup_result(r, now); break;
     case Purpose::positions: on_positions_result(r, now); break;
     case Purpose::legs: on_legs_result(r, now); break;
+    case Purpose::recovery_page: on_recovery_result(p, r, now); break;
   }
   drain_held_back(now);
   run_submitter(now);

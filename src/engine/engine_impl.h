@@ -66,6 +66,7 @@ enum class Purpose : std::uint8_t {
   catchup_page,
   positions,
   legs,            // nested listing to learn legs' ids
+  recovery_page,   // listing that resolves the orders a restart found in flight
 };
 
 struct Pending {
@@ -349,6 +350,14 @@ class Engine::Impl {
   void to_unknown(OrderId id, const std::string& why, EventSource src, const std::string& payload,
                   Timestamp now);
   void stage_resolve(OrderId id);
+  void start_recovery();
+  Command listing_since(Timestamp after) const;
+  void stage_recovery_page(Timestamp after);
+  void on_recovery_result(const Pending& p, const CommandResult& r, Timestamp now);
+  void abandon_recovery(bool look_up);
+  void adopt_found(OrderId id, const BrokerOrder& b, Timestamp now);
+  void resend_not_found(OrderId id, const std::string& why, const std::string& body,
+                        Timestamp now);
   void stage_refresh(OrderId id, Timestamp now, bool force);
   void clear_external_hold_if_gone(const std::string& symbol, Timestamp now);
   void on_send_result(const Pending& p, const CommandResult& r, Timestamp now);
@@ -530,6 +539,9 @@ class Engine::Impl {
   // Superset of the orders check_inflight must look at (in flight, pending_*, unresolved legs,
   // a stuck alert to clear): every order changed since it last looked.
   std::set<OrderId> inflight_watch_;
+  // Orders a restart found submitting/unknown, resolved by one listing (start_recovery).
+  std::set<OrderId> recovering_;
+  std::size_t recovery_pages_ = 0;
   std::set<OrderId> hold_waiting_;            // aux.hold_wait set
   std::map<OrderId, Timestamp> retry_at_;     // created orders with next_attempt_at
   std::map<TradeId, Timestamp> ended_trades_;  // terminal trades held in memory, ended at

@@ -827,15 +827,8 @@ void Engine::Impl::check_unresolved_leg(OrderId id, Timestamp now) {
   if (now.ms_since(since) < cfg_.inflight_check_ms) return;
   if (ax.last_refresh_at && now.ms_since(*ax.last_refresh_at) < cfg_.stuck_order_ms) return;
   ax.last_refresh_at = now;
-  Command c;
-  c.kind = CommandKind::list_orders;
-  c.priority = CommandPriority::lookup;
-  c.list.status = OrderListStatus::all;
-  c.list.nested = true;
-  c.list.ascending = true;
-  c.list.limit = cfg_.list_page_size;
+  Command c = listing_since(parent.created_at.plus_ms(-60'000));
   c.list.symbols = {leg.symbol};
-  c.list.after = parent.created_at.plus_ms(-60'000);
   stage(std::move(c), Purpose::legs);
 }
 

@@ -492,12 +492,7 @@ Status Engine::Impl::start(Timestamp now) {
   }
   // Crash-only recovery: every order whose outcome we do not know is resolved by a lookup by
   // client id before anything else is sent for it.
-  for (auto& [id, o] : orders_) {
-    if ((o.state == OrderState::submitting || o.state == OrderState::unknown) &&
-        !o.parent_order_id) {
-      stage_resolve(id);
-    }
-  }
+  start_recovery();
   for (auto& [id, t] : trades_) touched_trades_.insert(id);
   begin_full_resync(now);
   Status st = finish(now);
@@ -611,6 +606,7 @@ void Engine::Impl::drop_staged() {
         touched_trades_.insert(o->second.trade_id);  // what it was for is still to do
       }
     }
+    if (it->second.purpose == Purpose::recovery_page) abandon_recovery(false);
     pending_.erase(it);
   }
 }

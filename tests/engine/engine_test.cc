@@ -499,6 +499,70 @@ TEST(EngineRecovery, CrashAfterSendBeforeReplyAdoptsWithoutDuplicate) {
   h.expect_no_duplicates();
 }
 
+// 60 calls a minute, nearly all the entries' (the sync polls every 30 s), and `n` trades
+// opened at once: more than the budget sends in a minute.
+std::vector<TradeId> open_more_than_the_budget(Harness& h, int n) {
+  h.options.engine.rate_limit_per_min = 60;
+  h.options.engine.poll_interval_ms = 30'000;
+  h.options.engine.idle_poll_interval_ms = 30'000;
+  h.reconfigure();
+  h.start();
+  std::vector<TradeId> trades;
+  for (int i = 0; i < n; ++i) {
+    trades.push_back(open(h, spec("W" + std::to_string(i), "1", "12.00")));
+  }
+  return trades;
+}
+
+// Issue 18 (scripts/soak --seed 892678: 14-19 acknowledged trades never sent): a restart looked
+// each entry waiting for the budget up by client id. As many calls as entries waited, each restart
+// put them all back in that state, and under kill -9 every 10-30 s those lookups took the whole
+// budget. One listing resolves them: the entry that reached the broker is adopted, the others are
+// sent once each.
+TEST(EngineRecovery, ARestartResolvesTheEntriesWaitingForTheBudgetWithOneListing) {
+  Harness h;
+  const std::vector<TradeId> trades = open_more_than_the_budget(h, 40);
+  h.run(2'000);
+  h.rt->crash_at_command(1, /*before_send=*/false);  // sent, its answer lost with the process
+  for (int s = 0; s < 60 && h.rt->running(); ++s) h.run(1'000);
+  ASSERT_FALSE(h.rt->running());
+  const std::size_t at_broker = h.broker.orders.size();
+  ASSERT_LT(at_broker, trades.size() - 10) << "entries were still waiting for the budget";
+  const int lookups = h.broker.lookup_calls, submits = h.broker.submit_calls;
+  h.restart();
+  h.run(300'000);
+  EXPECT_EQ(h.broker.lookup_calls - lookups, 0) << "no lookup per waiting entry";
+  for (TradeId t : trades) {
+    auto e = h.find(t, OrderRole::entry);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_TRUE(e->broker_order_id.has_value()) << e->client_order_id;
+  }
+  EXPECT_EQ(h.broker.submit_calls - submits, static_cast<int>(trades.size() - at_broker))
+      << "each entry the broker lacked sent once, none it held sent again";
+  h.expect_no_duplicates();
+}
+
+// A restart cuts a waiting entry's attempt short; counted, an entry that waited for the budget
+// across as many restarts as retry_max_attempts was parked without ever reaching the broker.
+TEST(EngineRecovery, AnEntryWaitingForTheBudgetAcrossRestartsIsNotParked) {
+  Harness h;
+  h.options.engine.retry_max_attempts = 4;
+  const std::vector<TradeId> trades = open_more_than_the_budget(h, 60);
+  for (int i = 0; i < 8; ++i) {
+    h.run(2'000);
+    h.restart();
+  }
+  ASSERT_LT(h.broker.orders.size(), trades.size()) << "the last entries waited throughout";
+  h.run(300'000);
+  for (TradeId t : trades) {
+    auto e = h.find(t, OrderRole::entry);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_TRUE(e->broker_order_id.has_value())
+        << e->client_order_id << " " << to_string(e->state) << " attempts " << e->attempts;
+  }
+  h.expect_no_duplicates();
+}
+
 TEST(EngineStore, FailedCommitReleasesNothingAndSurfaces) {
   Harness h;
   h.start();

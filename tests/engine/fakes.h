@@ -389,7 +389,8 @@ class FakeBroker final : public Broker {
         auto& l = orders.at(leg.id);
         any_leg_open = any_leg_open || (l.status && is_open_at_broker(*l.status));
       }
-      if (!(open || any_leg_open)) continue;
+      if (q.status == OrderListStatus::open && !(open || any_leg_open)) continue;
+      if (q.status == OrderListStatus::closed && (open || any_leg_open)) continue;
       if (q.after && !(o.created_at > *q.after)) continue;
       out.push_back(current(id));
     }
