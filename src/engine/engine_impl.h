@@ -401,6 +401,7 @@ class Engine::Impl {
   void refresh_failed(OrderId id, const BrokerError& e, Timestamp now);
   void refresh_answered(OrderId id, Timestamp now);
   void stage_due_refreshes(Timestamp now);
+  void unknown_fill_fetch_failed(const std::string& broker_order_id);
   bool heard_since(const Order& o, Timestamp t) const;
   void end_blindness();
   void on_stream_connected(Timestamp now);
@@ -595,6 +596,8 @@ class Engine::Impl {
   // with no sweep begun after it completed: the exits' cover is not confirmed.
   std::optional<Timestamp> blind_since_;
   bool blind_judged_ = false;  // every symbol was judged once the blindness outlived the grace
+  // Symbol -> the broker's time of the earliest fill a poll found since the last check.
+  std::map<std::string, Timestamp> late_fills_;
   std::unordered_set<OrderId> anomalous_;  // orders whose broken link was reported (once each)
 
   RecentKeys seen_events_{200'000};

@@ -62,6 +62,13 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
     }
   }
   if (!protection_.gap_since(symbol)) c.began = last_broker_event(symbol);
+  // A fill the stream never told of began the gap when it happened, however late it was found
+  // (DST extended seed 9700000002332: found 6 s late by a catch-up, it met a gap another
+  // trade's fill had opened 1 s before, and the gap counted from that one: unraised for 8 s).
+  if (auto late = late_fills_.find(symbol);
+      late != late_fills_.end() && (!c.began || late->second < *c.began)) {
+    c.began = late->second;
+  }
   return c;
 }
 
@@ -93,6 +100,7 @@ void Engine::Impl::check_protection(Timestamp now) {
     }
   }
   for (std::string& s : protection_.open_gaps()) symbols.insert(std::move(s));
+  for (const auto& [symbol, at] : late_fills_) symbols.insert(symbol);
   const bool blind = blind_since_ && now.ms_since(*blind_since_) >= cfg_.unprotected_grace_ms;
   if (blind && !blind_judged_) {
     for (const auto& [id, t] : trades_) {
@@ -132,6 +140,7 @@ void Engine::Impl::check_protection(Timestamp now) {
       note_gap(symbol, "unprotected position: " + what, r.gap_ms, now);
     }
   }
+  late_fills_.clear();
 }
 
 // How long the cover has gone unconfirmed is kept in the store, at most kKeepBlindEveryMs

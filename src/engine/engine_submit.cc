@@ -723,6 +723,8 @@ void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, T
     if (!r.error->not_found() && order_index_.count(id)) {
       aux_[id].missing_checked = false;
       refresh_failed(id, *r.error, now);
+    } else if (!r.error->not_found() && id == 0) {
+      unknown_fill_fetch_failed(p.command.broker_order_id);
     }
     if (r.error->not_found() && order_index_.count(id)) {
       Order& m = mut_order(id);

@@ -131,6 +131,9 @@ ProtectionWatch::Result ProtectionWatch::observe(const std::string& symbol, bool
     Timestamp since = now;
     if (began && *began < now) since = std::max(*began, now.plus_ms(-60'000));
     it = gaps_.emplace(symbol, Gap{since, false}).first;
+  } else if (began && *began < it->second.since) {
+    // A fill found late shows the gap older than first thought.
+    it->second.since = std::max(*began, now.plus_ms(-60'000));
   }
   Gap& g = it->second;
   const std::int64_t gap_ms = now.ms_since(g.since);

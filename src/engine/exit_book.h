@@ -82,7 +82,8 @@ class ProtectionWatch {
     bool was_past_grace = false;  // closed: the gap had been raised
   };
   // The symbol's state at `now`; says what changed. `began`: when the broker's events say a
-  // gap that opens now began (the last broker event on the symbol), if earlier.
+  // gap began (for one that opens now, the last broker event on the symbol; for one open, a
+  // fill learned late), if earlier.
   Result observe(const std::string& symbol, bool is_protected, Timestamp now,
                  std::optional<Timestamp> began = std::nullopt);
   // Symbols with a gap open (within the grace or past it): the clock alone can move them.
