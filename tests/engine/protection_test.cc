@@ -510,5 +510,38 @@ TEST(Protection, UnconfirmedCoverAddsUpOverRestartsBeforeAnySweepAnswers) {
   EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F")) << "a sweep answered";
 }
 
+// A fill the stream lost is found late by the catch-up (answered 503 for 7 s), while orders
+// are refused: its position has been naked since the fill, not since it was found, and the gap
+// is raised at once, though a fill of another trade on the symbol heard meanwhile is more
+// recent (DST extended seed 9700000002332: the gap counted from that one, unraised for 8 s).
+TEST(Protection, AFillFoundLateDatesTheGapFromItsOwnTime) {
+  SimWorld w(22);
+  w.set_price("F", "10.00");
+  w.start();
+  w.run(15'000);
+  const std::string catchups_refused =
+      R"({"rules":[{"on":"http","action":"status","p":1.0,"status":503,)"
+      R"("route":"GET /v2/account/activities/{activity_type}"}]})";
+  ASSERT_EQ(w.exchange->set_faults_json(catchups_refused), "");
+  w.lose = [](const sim::StreamMessage& m) {
+    return m.json.find("-1-e0") != std::string::npos;  // trade 1's entry: unheard
+  };
+  auto lost = w.rt->open_trade(market_with_oco("F", "10"));
+  ASSERT_TRUE(lost.ok());
+  w.run(w.options.engine.unprotected_grace_ms + 1'000);
+  auto heard = w.rt->open_trade(market_with_oco("F", "5"));
+  ASSERT_TRUE(heard.ok());
+  w.run(1'000);
+  ASSERT_TRUE(working_exit(w, heard->id));
+  const OrderId entry = orders_of(w, lost->id).front().id;
+  EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F")) << "not known yet";
+
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[{"on":"http","action":"status","p":1.0,)"
+                                        R"("status":503,"route":"POST /v2/orders"}]})"),
+            "");
+  w.run(1'500);
+  EXPECT_EQ(audit_notes_containing(w, entry, "fill found by catch-up"), 1);
+  EXPECT_TRUE(alert_active(w, AlertKind::unprotected_position, "F"));
+}
 }  // namespace
 }  // namespace orderly::testing
