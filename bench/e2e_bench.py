@@ -279,10 +279,11 @@ def stream_share(api):
     out = {}
     for key, pattern in (("p50", r'orderly_stream_event_seconds\{quantile="0.5"\} ([0-9.]+)'),
                          ("p99", r'orderly_stream_event_seconds\{quantile="0.99"\} ([0-9.]+)'),
-                         ("count", r"orderly_stream_event_seconds_count ([0-9]+)")):
+                         ("count", r"orderly_stream_event_seconds_count ([0-9]+)"),
+                         ("commits", r"orderly_store_commits_total ([0-9]+)")):
         m = re.search(pattern, text)
         if m:
-            out[key] = float(m.group(1)) * (1 if key == "count" else 1000.0)
+            out[key] = float(m.group(1)) * (1 if key in ("count", "commits") else 1000.0)
     return out
 
 
@@ -727,6 +728,7 @@ def main():
         emit("stream_orderly_share_p50", share.get("p50"), "ms", events=share.get("count"),
              baseline_name="detection_stream_p50 (the whole path)", baseline=pct(lat, 50))
         emit("stream_orderly_share_p99", share.get("p99"), "ms", events=share.get("count"),
+             store_commits=share.get("commits"),
              baseline_name="detection_stream_p99 (the whole path)", baseline=p99, target="< 1",
              met=share.get("p99") is not None and share["p99"] < 1)
 

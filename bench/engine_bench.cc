@@ -8,10 +8,17 @@
 //                           (fsync) per event, as the daemon does. Compare with store_bench's
 //                           BM_BareSqlite/1/2 (the same two writes per commit, raw sqlite3) run
 //                           in the same `scripts/bench` invocation.
+//   BM_EngineBurstDurable   bursts of range(1) stream events over the SQLite store, each burst
+//                           alternately committed one event at a time and as one group
+//                           (Engine::begin_group/commit_group, as the runtimes do for inputs
+//                           waiting together; 64 is their bound): events/s of both, measured
+//                           interleaved so that the disk's mood (fsync times swing 10x here
+//                           with other jobs' IO) weighs on both alike.
 //   cmake --build BUILD --target engine_bench && BUILD/bench/engine_bench
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -111,29 +118,43 @@ bool prepare(Store& store, Driven& d, int open_orders) {
   return static_cast<int>(d.acked.size()) == open_orders;
 }
 
-void run_events(benchmark::State& state, Driven& d) {
-  const Decimal one = Decimal::from_int(1);
-  const Decimal price = Decimal::must("10.00");
-  TradeUpdate u;
-  u.event = "partial_fill";
-  u.qty = one;
-  u.price = price;
-  u.raw = R"({"event":"partial_fill"})";
-  std::int64_t seq = 0;
-  for (auto _ : state) {
-    BrokerOrder& b = d.acked[static_cast<std::size_t>(seq) % d.acked.size()];
-    d.now.ns += 1000;
-    b.filled_qty = b.filled_qty + one;
-    b.filled_avg_price = price;
+// Partial fills of the open orders in turn, one more share each, as the stream tells them.
+class Fills {
+ public:
+  explicit Fills(Driven& d) : d_(d) {
+    u_.event = "partial_fill";
+    u_.qty = one_;
+    u_.price = price_;
+    u_.raw = R"({"event":"partial_fill"})";
+  }
+  // Applies the next fill; returns how many were applied.
+  std::int64_t apply_next() {
+    BrokerOrder& b = d_.acked[static_cast<std::size_t>(seq_) % d_.acked.size()];
+    d_.now.ns += 1000;
+    b.filled_qty = b.filled_qty + one_;
+    b.filled_avg_price = price_;
     b.status = OrderState::partially_filled;
     b.status_text = "partially_filled";
-    b.updated_at = d.now;
-    u.order = b;
-    u.execution_id = std::string("x").append(std::to_string(++seq));
-    u.timestamp = d.now;
-    d.engine->on_trade_update(u, d.now);
-    if ((seq & 1023) == 0) benchmark::DoNotOptimize(d.engine->take_commands(d.now));
+    b.updated_at = d_.now;
+    u_.order = b;
+    u_.execution_id = std::string("x").append(std::to_string(++seq_));
+    u_.timestamp = d_.now;
+    d_.engine->on_trade_update(u_, d_.now);
+    if ((seq_ & 1023) == 0) benchmark::DoNotOptimize(d_.engine->take_commands(d_.now));
+    return seq_;
   }
+
+ private:
+  Driven& d_;
+  const Decimal one_ = Decimal::from_int(1);
+  const Decimal price_ = Decimal::must("10.00");
+  TradeUpdate u_;
+  std::int64_t seq_ = 0;
+};
+
+void run_events(benchmark::State& state, Driven& d) {
+  Fills fills(d);
+  for (auto _ : state) fills.apply_next();
   state.SetItemsProcessed(state.iterations());
   const EngineMetrics& m = d.engine->metrics();
   state.counters["commit_failures"] = static_cast<double>(m.commit_failures);
@@ -152,7 +173,7 @@ void BM_EngineApplyInMemory(benchmark::State& state) {
 // range(0): open orders held. The apply path should not depend on it.
 BENCHMARK(BM_EngineApplyInMemory)->Arg(10)->Arg(1000)->UseRealTime()->MinTime(2.0);
 
-void BM_EngineApplyDurable(benchmark::State& state) {
+void with_sqlite(benchmark::State& state, void (*run)(benchmark::State&, Driven&)) {
   std::string t = (std::filesystem::temp_directory_path() / "orderly-ebench-XXXXXX").string();
   const std::string dir = mkdtemp(t.data());
   {
@@ -161,12 +182,48 @@ void BM_EngineApplyDurable(benchmark::State& state) {
     if (!store.ok() || !prepare(**store, d, static_cast<int>(state.range(0)))) {
       state.SkipWithError("could not prepare the engine over SQLite");
     } else {
-      run_events(state, d);
+      run(state, d);
     }
   }
   std::filesystem::remove_all(dir);
 }
+
+void BM_EngineApplyDurable(benchmark::State& state) { with_sqlite(state, run_events); }
 BENCHMARK(BM_EngineApplyDurable)->Arg(10)->Arg(1000)->UseRealTime()->MinTime(2.0);
+
+// One iteration: a burst of range(1) events committed one at a time, then the next burst as one
+// group. Counters: events/s of each way (their own time only) and how many times faster.
+void run_bursts(benchmark::State& state, Driven& d) {
+  using Clock = std::chrono::steady_clock;
+  const std::int64_t burst = state.range(1);
+  Fills fills(d);
+  Clock::duration each{};
+  Clock::duration grouped{};
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    for (std::int64_t i = 0; i < burst; ++i) fills.apply_next();
+    const auto t1 = Clock::now();
+    d.engine->begin_group();
+    for (std::int64_t i = 0; i < burst; ++i) fills.apply_next();
+    if (!d.engine->commit_group(d.now).ok()) state.SkipWithError("group commit failed");
+    const auto t2 = Clock::now();
+    each += t1 - t0;
+    grouped += t2 - t1;
+  }
+  const double n = static_cast<double>(state.iterations() * burst);
+  const auto per_s = [&](Clock::duration took) {
+    return n / std::max(1e-9, std::chrono::duration<double>(took).count());
+  };
+  state.SetItemsProcessed(state.iterations() * burst * 2);
+  state.counters["each_commit_events_per_s"] = per_s(each);
+  state.counters["group_commit_events_per_s"] = per_s(grouped);
+  state.counters["speedup"] = per_s(grouped) / std::max(1.0, per_s(each));
+  state.counters["commit_failures"] = static_cast<double>(d.engine->metrics().commit_failures);
+}
+
+void BM_EngineBurstDurable(benchmark::State& state) { with_sqlite(state, run_bursts); }
+// range(0): open orders held; range(1): events per burst.
+BENCHMARK(BM_EngineBurstDurable)->Args({1000, 8})->Args({1000, 64})->UseRealTime()->MinTime(3.0);
 
 }  // namespace
 }  // namespace orderly

@@ -197,6 +197,16 @@ class Engine {
   // `fix` adopts what can be adopted (always done for our own orders) and records drift.
   void request_reconcile(bool fix, Timestamp now);
 
+  // ---- Group commit (DESIGN "Storage") ----
+  // The inputs given between begin_group() and commit_group() (on_result, on_trade_update,
+  // on_stream_*, on_broker_reachability, on_tick, request_reconcile) are applied as one
+  // transaction: one store commit at commit_group(), their commands released by take_commands()
+  // only after it. A failed commit rolls back every one of them, as it rolls back one input. An
+  // intent (open_trade, cancel_*, close_all, modify_exits) answers with its commit: inside a
+  // group it commits what the group holds so far with its own changes.
+  void begin_group();
+  Status commit_group(Timestamp now);
+
   // ---- Outputs ----
   // Committed commands within the rate budget, highest priority first. The rest wait.
   std::vector<Command> take_commands(Timestamp now);

@@ -191,9 +191,13 @@ class Engine::Impl {
   Order& insert_order(Order o);
   CommandId stage(Command c, Purpose p, OrderId for_order = 0);
   Status finish(Timestamp now);
+  void note_store_back(Timestamp now);
   // An input's commit. finish() handles its failure itself (rolled back, the store marked
   // failing, a resync due to find the input's evidence again): nothing is left to the caller.
-  void finish_input(Timestamp now) { static_cast<void>(finish(now)); }
+  // In a group (Engine::begin_group) the input's changes wait in the group's transaction.
+  void finish_input(Timestamp now) {
+    if (!group_) static_cast<void>(finish(now));
+  }
   void drop_staged();
   // `why`: what made the transaction fail (raised as an anomaly alert on that subject).
   void rollback(std::string_view subject = "store",
@@ -496,6 +500,8 @@ class Engine::Impl {
   std::mt19937_64 rng_;
   std::string owner_;
   Txn txn_;
+  bool txn_open_ = false;  // begin() ran and no finish() or rollback() has ended it yet
+  bool group_ = false;     // between Engine::begin_group() and commit_group()
   std::map<TradeId, Trade> trades_;
   std::unordered_map<TradeId, Trade*> trade_index_;  // as order_index_, for trades_
   Trade* trade_ptr(TradeId id) {

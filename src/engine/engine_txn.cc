@@ -11,6 +11,8 @@
 namespace orderly {
 
 void Engine::Impl::begin() {
+  if (group_ && txn_open_) return;  // the group's one transaction goes on
+  txn_open_ = true;
   txn_ = Txn{};
   txn_.max_trade_id = max_trade_id_;
   txn_.max_order_id = max_order_id_;
@@ -74,6 +76,7 @@ CommandId Engine::Impl::stage(Command c, Purpose p, OrderId for_order) {
 
 // Commits the input's changes and releases its commands; rolls back on failure.
 Status Engine::Impl::finish(Timestamp now) {
+  txn_open_ = false;
   if (rate_dirty_) {
     // The REST calls of the last minute survive a restart: a crash loop must not multiply
     // the budget (Alpaca counts per account, not per process).
@@ -128,20 +131,23 @@ Status Engine::Impl::finish(Timestamp now) {
   }
   carry_alerts_.clear();
   sent_events_.clear();
-  if (!store_ok_) {
-    store_ok_ = true;
-    store_failing_since_.reset();
-    auto act = active_alerts_.find({AlertKind::anomaly, "store"});
-    if (act != active_alerts_.end()) {
-      alerts_[act->second].cleared_at = now;
-      carry_alerts_.insert(act->second);  // written with the next commit
-      active_alerts_.erase(act);
-    }
-    store_error_.clear();
-  }
+  if (!store_ok_) note_store_back(now);
   for (auto& c : txn_.staged) queue_.push_back(std::move(c));
   txn_.staged.clear();
   return Status::success();
+}
+
+// The first good commit after failed ones: the store's alert is cleared (written with the next).
+void Engine::Impl::note_store_back(Timestamp now) {
+  store_ok_ = true;
+  store_failing_since_.reset();
+  auto act = active_alerts_.find({AlertKind::anomaly, "store"});
+  if (act != active_alerts_.end()) {
+    alerts_[act->second].cleared_at = now;
+    carry_alerts_.insert(act->second);
+    active_alerts_.erase(act);
+  }
+  store_error_.clear();
 }
 
 void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
@@ -197,10 +203,20 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   max_order_id_ = txn_.max_order_id;
   max_alert_id_ = txn_.max_alert_id;
   txn_ = Txn{};
+  txn_open_ = false;
   // Visible at once in memory (health, /api/alerts); written with the next good commit.
   raise(AlertKind::anomaly, std::string(subject), std::string(why), last_now_);
   for (auto& [id, before] : txn_.alerts_before) carry_alerts_.insert(id);
   txn_ = Txn{};
+}
+
+void Engine::begin_group() { impl_->group_ = true; }
+
+// One commit for every input of the group (one fsync); finish() rolls them all back if it fails.
+Status Engine::commit_group(Timestamp now) {
+  impl_->group_ = false;
+  if (!impl_->txn_open_) return Status::success();
+  return impl_->finish(now);
 }
 
 void Engine::Impl::audit(const Order& o, std::optional<OrderState> from, EventSource src,

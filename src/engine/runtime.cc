@@ -29,6 +29,13 @@ struct StreamInput {
   std::string reason;
 };
 
+// What the ThreadedRuntime's engine thread runs, in arrival order. `grouped`: an engine input
+// that may share its commit with others (Engine::begin_group).
+struct EngineInput {
+  std::function<void()> fn;
+  bool grouped = false;
+};
+
 BrokerError lost_response_error() {
   BrokerError e;
   e.kind = BrokerError::Kind::unknown_outcome;
@@ -75,27 +82,7 @@ class SimulationRuntime::Impl {
   void settle() {
     for (int guard = 0; guard < 100'000 && engine_; ++guard) {
       const Timestamp now = clock_.now();
-      bool progressed = false;
-      while (!inputs_.empty() && engine_) {
-        StreamInput in = std::move(inputs_.front());
-        inputs_.pop_front();
-        switch (in.kind) {
-          case StreamInput::Kind::update: engine_->on_trade_update(in.update, now); break;
-          case StreamInput::Kind::connected: engine_->on_stream_connected(now); break;
-          case StreamInput::Kind::disconnected: engine_->on_stream_disconnected(in.reason, now);
-            break;
-          case StreamInput::Kind::unreadable:
-            engine_->on_stream_unreadable(std::move(in.update.raw), in.reason, now);
-            break;
-        }
-        progressed = true;
-      }
-      while (!delayed_.empty() && delayed_.begin()->first.first <= now.ns && engine_) {
-        auto node = delayed_.extract(delayed_.begin());
-        engine_->on_result(node.mapped().first, std::move(node.mapped().second), now);
-        progressed = true;
-      }
-      if (!engine_) return;
+      bool progressed = apply_waiting(now);
       std::vector<Command> cmds = engine_->take_commands(now);
       for (Command& c : cmds) {
         progressed = true;
@@ -123,6 +110,44 @@ class SimulationRuntime::Impl {
         }
       }
       if (!progressed) return;
+    }
+  }
+
+  // The stream's inputs and the answers due, applied in groups (one commit each).
+  bool apply_waiting(Timestamp now) {
+    const int max = std::max(1, options_.group_max_inputs);
+    int grouped = 0;
+    const auto counted = [&] {
+      if (++grouped < max) return;
+      static_cast<void>(engine_->commit_group(now));
+      grouped = 0;
+    };
+    bool progressed = false;
+    for (; !inputs_.empty(); progressed = true) {
+      StreamInput in = std::move(inputs_.front());
+      inputs_.pop_front();
+      if (grouped == 0) engine_->begin_group();
+      apply_input(in, now);
+      counted();
+    }
+    for (; !delayed_.empty() && delayed_.begin()->first.first <= now.ns; progressed = true) {
+      auto node = delayed_.extract(delayed_.begin());
+      if (grouped == 0) engine_->begin_group();
+      engine_->on_result(node.mapped().first, std::move(node.mapped().second), now);
+      counted();
+    }
+    if (grouped > 0) static_cast<void>(engine_->commit_group(now));
+    return progressed;
+  }
+
+  void apply_input(StreamInput& in, Timestamp now) {
+    switch (in.kind) {
+      case StreamInput::Kind::update: engine_->on_trade_update(in.update, now); break;
+      case StreamInput::Kind::connected: engine_->on_stream_connected(now); break;
+      case StreamInput::Kind::disconnected: engine_->on_stream_disconnected(in.reason, now); break;
+      case StreamInput::Kind::unreadable:
+        engine_->on_stream_unreadable(std::move(in.update.raw), in.reason, now);
+        break;
     }
   }
 
@@ -330,19 +355,22 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
 
   // Queues `fn` for the engine thread; false when no loop will run it. Decided under mu_, so an
   // input is never queued after the loop's last drain (a caller waiting on it would hang).
-  bool post(std::function<void()> fn) {
+  // `grouped`: an engine input (stream, broker answer) that shares its group's commit; anything
+  // else runs alone once the open group committed (it answers a caller or reads the state).
+  bool post(std::function<void()> fn, bool grouped = false) {
     {
       std::lock_guard lk(mu_);
       if (!loop_running_) return false;
-      inputs_.push_back(std::move(fn));
+      inputs_.push_back({std::move(fn), grouped});
     }
     cv_.notify_one();
     return true;
   }
+  bool post_input(std::function<void()> fn) { return post(std::move(fn), true); }
 
   void engine_loop() {
     for (;;) {
-      std::deque<std::function<void()>> batch;
+      std::deque<EngineInput> batch;
       {
         std::unique_lock lk(mu_);
         cv_.wait_for(lk, std::chrono::milliseconds(options_.tick_ms),
@@ -353,7 +381,8 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
           while (!inputs_.empty()) {
             batch.swap(inputs_);
             lk.unlock();
-            for (auto& fn : batch) fn();
+            run_inputs(batch);
+            close_group();
             batch.clear();
             lk.lock();
           }
@@ -362,15 +391,64 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
         }
         batch.swap(inputs_);
       }
-      for (auto& fn : batch) fn();
+      run_inputs(batch);
       const Timestamp now = clock_.now();
       if (now.ms_since(last_tick_) >= options_.tick_ms) {
+        open_group();
         engine_.on_tick(now);
         last_tick_ = now;
       }
+      close_group();
       if (now.ms_since(snapshot_at_) >= 1000) snapshot();
       dispatch(now);
     }
+  }
+
+  // Group commit: the engine inputs that waited together share one commit, in groups bounded in
+  // size and time so that the first of them does not wait long for the last.
+  void run_inputs(std::deque<EngineInput>& batch) {
+    const int max_inputs = std::max(1, options_.group_max_inputs);
+    const auto max_open = std::chrono::microseconds(options_.group_max_us);
+    for (EngineInput& in : batch) {
+      if (!in.grouped) {
+        close_group();
+        in.fn();
+        continue;
+      }
+      open_group();
+      in.fn();
+      if (++group_inputs_ >= max_inputs ||
+          std::chrono::steady_clock::now() - group_opened_ >= max_open) {
+        close_group();
+      }
+    }
+  }
+
+  void open_group() {
+    if (group_open_) return;
+    engine_.begin_group();
+    group_open_ = true;
+    group_inputs_ = 0;
+    group_opened_ = std::chrono::steady_clock::now();
+  }
+
+  // Commits the open group, then what waited for its commit: the stream events' latency is
+  // counted, the commands leave.
+  void close_group() {
+    if (!group_open_) return;
+    group_open_ = false;
+    const Timestamp now = clock_.now();
+    static_cast<void>(engine_.commit_group(now));
+    if (!handed_over_.empty()) {
+      const auto done = std::chrono::steady_clock::now();
+      std::lock_guard lk(latency_mu_);
+      for (const auto& at : handed_over_) {
+        stream_latency_.add(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(done - at).count());
+      }
+      handed_over_.clear();
+    }
+    dispatch(now);
   }
 
   void dispatch(Timestamp now) {
@@ -404,10 +482,8 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
       }
       on_broker_answered(probe);
       const CommandId id = c.id;
-      post([this, id, r = std::move(r)]() mutable {
-        const Timestamp now = clock_.now();
-        engine_.on_result(id, std::move(r), now);
-        dispatch(now);
+      post_input([this, id, r = std::move(r)]() mutable {
+        engine_.on_result(id, std::move(r), clock_.now());
       });
     }
   }
@@ -466,10 +542,7 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
     work_cv_.notify_all();
     if (!first) return;
     if (options_.observer) options_.observer->broker_unreachable(error);
-    post([this, error] {
-      engine_.on_broker_reachability(false, error, clock_.now());
-      dispatch(clock_.now());
-    });
+    post_input([this, error] { engine_.on_broker_reachability(false, error, clock_.now()); });
   }
 
   void on_broker_answered(bool probe) {
@@ -490,10 +563,7 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
     }
     work_cv_.notify_all();
     if (options_.observer) options_.observer->broker_back(outage_ms, attempts);
-    post([this] {
-      engine_.on_broker_reachability(true, "", clock_.now());
-      dispatch(clock_.now());
-    });
+    post_input([this] { engine_.on_broker_reachability(true, "", clock_.now()); });
   }
 
   // Exponential with jitter, capped: step n waits in [d/2, d], d = min(cap, base * 2^n).
@@ -552,14 +622,9 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
   // TradeUpdateHandler: runs on the stream's thread; only posts.
   void on_trade_update(TradeUpdate update) override {
     const auto handed_over = std::chrono::steady_clock::now();
-    post([this, u = std::move(update), handed_over] {
-      engine_.on_trade_update(u, clock_.now());  // applied and committed when it returns
-      const auto took = std::chrono::steady_clock::now() - handed_over;
-      {
-        std::lock_guard lk(latency_mu_);
-        stream_latency_.add(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
-      }
-      dispatch(clock_.now());
+    post_input([this, u = std::move(update), handed_over] {
+      engine_.on_trade_update(u, clock_.now());
+      handed_over_.push_back(handed_over);  // counted when its group committed
     });
   }
 
@@ -570,7 +635,7 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
       return fmt::format("{}.{:06}", ns / 1'000'000'000, ns % 1'000'000'000 / 1'000);
     };
     return "# HELP orderly_stream_event_seconds A trade update from the stream client handing it "
-           "over to its commit (quantiles of the last 1024)\n"
+           "over to its group's commit (quantiles of the last 1024)\n"
            "# TYPE orderly_stream_event_seconds summary\n"
            "orderly_stream_event_seconds{quantile=\"0.5\"} " +
            sec(stream_latency_.quantile(0.5)) +
@@ -590,21 +655,17 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
       if (down_) next_probe_ = std::chrono::steady_clock::now();
     }
     work_cv_.notify_all();
-    post([this] {
-      engine_.on_stream_connected(clock_.now());
-      dispatch(clock_.now());
-    });
+    post_input([this] { engine_.on_stream_connected(clock_.now()); });
   }
   void on_disconnected(std::string reason) override {
     if (options_.observer) options_.observer->stream_disconnected(reason);
-    post([this, reason = std::move(reason)] {
+    post_input([this, reason = std::move(reason)] {
       engine_.on_stream_disconnected(reason, clock_.now());
     });
   }
   void on_malformed(std::string raw, std::string reason) override {
-    post([this, raw = std::move(raw), reason = std::move(reason)]() mutable {
+    post_input([this, raw = std::move(raw), reason = std::move(reason)]() mutable {
       engine_.on_stream_unreadable(std::move(raw), std::move(reason), clock_.now());
-      dispatch(clock_.now());
     });
   }
 
@@ -619,7 +680,12 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> inputs_;
+  std::deque<EngineInput> inputs_;
+  // The open group (engine thread only).
+  bool group_open_ = false;
+  int group_inputs_ = 0;
+  std::chrono::steady_clock::time_point group_opened_;
+  std::vector<std::chrono::steady_clock::time_point> handed_over_;  // its stream events
   bool stopping_ = false;
   bool loop_running_ = false;  // the engine loop takes inputs (guarded by mu_)
   std::mutex inline_mu_;       // on_engine() calls run here once no loop takes them
@@ -698,8 +764,14 @@ Health ThreadedRuntime::health() const { return impl_->health(); }
 std::int64_t ThreadedRuntime::broker_calls() const { return impl_->broker_calls_; }
 
 std::string ThreadedRuntime::metrics_text() const {
-  std::string s =
-      impl_->on_engine([&] { return impl_->engine_.metrics_text(impl_->clock_.now()); });
+  std::string s = impl_->on_engine([&] {
+    // Commits against the inputs counted above (stream events, results): what grouping saves.
+    return impl_->engine_.metrics_text(impl_->clock_.now()) +
+           "# HELP orderly_store_commits_total Store commits (one per input, or per group of "
+           "inputs that waited together)\n# TYPE orderly_store_commits_total counter\n"
+           "orderly_store_commits_total " +
+           std::to_string(impl_->engine_.metrics().commits) + "\n";
+  });
   const Health h = impl_->health();
   s += "# HELP orderly_broker_calls_total Calls that tried to reach the broker (probes of a dead "
        "one included)\n# TYPE orderly_broker_calls_total counter\n"

@@ -58,6 +58,13 @@ struct RuntimeOptions {
   // snapshot and that snapshot's age.
   std::int64_t health_deadline_ms = 300;
   RuntimeObserver* observer = nullptr;  // ThreadedRuntime; may be null
+  // Group commit (Engine::begin_group): inputs waiting together for the engine (stream events,
+  // broker answers, the tick) are applied as one transaction with one store commit (one fsync)
+  // of at most group_max_inputs inputs; ThreadedRuntime also ends a group once it has been open
+  // group_max_us. 1: one commit per input. Nothing of a group is answered or sent before its
+  // commit; API calls run on their own, after the open group committed.
+  int group_max_inputs = 64;
+  std::int64_t group_max_us = 2000;
 
   static constexpr int kMaxBrokerWorkers = 64;
   // The number of worker threads `workers` stands for.
