@@ -404,6 +404,24 @@ def slow_broker_figures(orderly):
          target=">= 90% of baseline", met=hung >= 0.9 * fast, **common)
 
 
+def fsync_times(n):
+    """One 4 KiB append + fdatasync, n times, in the temp directory the daemons' stores live in:
+    what one SQLite commit (WAL, synchronous=FULL) waits for at the least, in ms."""
+    fd, path = tempfile.mkstemp(prefix="orderly-e2e-fsync-")
+    out = []
+    try:
+        block = b"\0" * 4096
+        for _ in range(n):
+            t0 = time.perf_counter()
+            os.write(fd, block)
+            os.fdatasync(fd)
+            out.append((time.perf_counter() - t0) * 1000.0)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return out
+
+
 def ws_rtt(sim_port, n):
     """WebSocket ping -> pong round trips against the simulator's /stream (RFC 6455 by hand)."""
     s = socket.create_connection(("127.0.0.1", sim_port), timeout=10)
@@ -725,10 +743,15 @@ def main():
              baseline=floor99, target="< 2", met=p99 is not None and p99 < 2)
         # orderly's share: the stream client handing an event over -> its commit returned (every
         # stream event of that run, the last 1024: acknowledgements, new, fills).
+        # The share ends at a commit: its floor is one fsync of this disk, measured right after.
+        sync = fsync_times(200)
+        emit("fsync_p50", pct(sync, 50), "ms", samples=len(sync))
+        emit("fsync_p99", pct(sync, 99), "ms", samples=len(sync))
         emit("stream_orderly_share_p50", share.get("p50"), "ms", events=share.get("count"),
-             baseline_name="detection_stream_p50 (the whole path)", baseline=pct(lat, 50))
+             baseline_name="detection_stream_p50 (the whole path)", baseline=pct(lat, 50),
+             fsync_p50=pct(sync, 50))
         emit("stream_orderly_share_p99", share.get("p99"), "ms", events=share.get("count"),
-             store_commits=share.get("commits"),
+             store_commits=share.get("commits"), fsync_p99=pct(sync, 99),
              baseline_name="detection_stream_p99 (the whole path)", baseline=p99, target="< 1",
              met=share.get("p99") is not None and share["p99"] < 1)
 
