@@ -471,6 +471,17 @@ void Engine::on_stream_unreadable(std::string raw, std::string reason, Timestamp
   });
 }
 
+void Engine::begin_group() { impl_->group_ = true; }
+
+// One commit for every input of the group (one fsync); finish() rolls them all back if it fails.
+Status Engine::commit_group(Timestamp now) {
+  impl_->group_ = false;
+  if (!impl_->txn_open_) return Status::success();
+  Status out = Status::error(Status::Code::internal, "unexpected engine state");
+  impl_->guarded("group commit", now, [&] { out = impl_->finish(now); });
+  return out;
+}
+
 void Engine::on_tick(Timestamp now) {
   impl_->guarded("tick", now, [&] {
     impl_->begin();

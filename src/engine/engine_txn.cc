@@ -210,15 +210,6 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   txn_ = Txn{};
 }
 
-void Engine::begin_group() { impl_->group_ = true; }
-
-// One commit for every input of the group (one fsync); finish() rolls them all back if it fails.
-Status Engine::commit_group(Timestamp now) {
-  impl_->group_ = false;
-  if (!impl_->txn_open_) return Status::success();
-  return impl_->finish(now);
-}
-
 void Engine::Impl::audit(const Order& o, std::optional<OrderState> from, EventSource src,
                          std::string note, std::string payload, Timestamp now) {
   OrderEvent e;
