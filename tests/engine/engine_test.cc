@@ -563,6 +563,18 @@ TEST(EngineRecovery, AnEntryWaitingForTheBudgetAcrossRestartsIsNotParked) {
   h.expect_no_duplicates();
 }
 
+// With the stream down the sweep is how exits ended at the broker are learned; behind a queue
+// of entries waiting for the budget it never got a slot.
+TEST(EngineRate, WithTheStreamDownTheSweepGoesBeforeWaitingEntries) {
+  Harness h;
+  open_more_than_the_budget(h, 80);
+  h.lose_stream();
+  h.run(5'000);
+  const int lists = h.broker.list_calls;
+  h.run(120'000);
+  EXPECT_GE(h.broker.list_calls - lists, 2) << "sweeps in two minutes (none before)";
+}
+
 TEST(EngineStore, FailedCommitReleasesNothingAndSurfaces) {
   Harness h;
   h.start();
