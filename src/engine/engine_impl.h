@@ -278,6 +278,10 @@ class Engine::Impl {
   static bool never_sent(const Order& o);
   bool working_or_pending(const Order& o) const;
   void step_trade(TradeId tid, Timestamp now);
+  void drop_unfitting_exits(const TradeView& v, Decimal held, Timestamp now);
+  bool settle_trade_state(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
+  void keep_exits_working(TradeId tid, const TradeView& v, Decimal held, bool watch,
+                          Timestamp now);
   bool replacement_tried(OrderId id);
   bool has_pending_replacement(OrderId id);
   void ensure_exits(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
@@ -425,6 +429,7 @@ class Engine::Impl {
   void start_catchup(Timestamp now);
   void stage_catchup_page(std::optional<std::string> page_token);
   void on_catchup_result(const CommandResult& r, Timestamp now);
+  void adopt_caught_up_fill(const FillActivity& a, Timestamp now);
   void start_sweep(Timestamp now);
   void stage_sweep_page(std::optional<Timestamp> after);
   void sweep_order(const BrokerOrder& b, Timestamp now);

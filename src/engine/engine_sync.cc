@@ -439,6 +439,55 @@ bool Engine::Impl::poll_due(const PollBackoff& b, const std::optional<Timestamp>
   return !last || now.ms_since(*last) >= every;
 }
 
+// One fill of a catch-up page: applied when it tells more than the stream did (its order's
+// cumulative qty), else remembered as seen; a fill of an order we cannot match is fetched
+// once the page ends.
+void Engine::Impl::adopt_caught_up_fill(const FillActivity& a, Timestamp now) {
+  if (!seen_activities_.insert(a.id).second) return;
+  txn_.activities_seen.push_back(a.id);
+  seen_activity_order_.push_back(a.id);
+  if (seen_activity_order_.size() > 200'000) {
+    seen_activities_.erase(seen_activity_order_.front());
+    seen_activity_order_.pop_front();
+  }
+  auto it = by_bid_.find(a.order_id);
+  std::optional<OrderId> known;
+  if (it != by_bid_.end()) known = it->second;
+  // A fill of an order pruned since (its trade ended): the store still knows it.
+  if (!known) known = restore_pruned(a.order_id, {}, now);
+  if (!known) {
+    // Unknown order id: an order we have not matched yet (a leg) or an external one.
+    unknown_fill_orders_.insert(a.order_id);
+    return;
+  }
+  const OrderId id = *known;
+  const Order& o = order_at(id);
+  if (a.cum_qty <= o.filled_qty) return;  // the stream already told us
+  StateUpdate su;
+  su.to = a.order_status.value_or(a.leaves_qty.is_zero() ? OrderState::filled
+                                                         : OrderState::partially_filled);
+  su.filled_qty = a.cum_qty;
+  if (o.filled_qty + a.qty == a.cum_qty) {
+    Decimal prev = o.filled_avg_price.value_or(Decimal());
+    auto num = (prev * o.filled_qty) + (a.price * a.qty);
+    if (auto avg = num.checked_div(a.cum_qty)) su.filled_avg_price = avg->round_to(
+        Decimal::must("0.0001"), Rounding::half_even);
+  }
+  su.broker_time = a.transaction_time;
+  const Fill execution{a.id, id, o.symbol, o.side, a.qty, a.price, a.transaction_time};
+  const bool applied = apply(id, su, EventSource::poll,
+                             fmt::format("fill found by catch-up: {} at {}, cum {}",
+                                         a.qty.str(), a.price.str(), a.cum_qty.str()),
+                             a.raw, now, &execution);
+  if (applied) {
+    last_missed_fill_at_ = now;
+    auto [late, fresh] = late_fills_.try_emplace(o.symbol, a.transaction_time);
+    if (!fresh) late->second = std::min(late->second, a.transaction_time);
+    ++report_.fills_adopted;
+    on_exit_ended(id, now, true);
+  }
+}
+
 void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
   if (r.error) {
     catchup_running_ = false;
@@ -449,49 +498,7 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
   std::optional<FillActivity> last;
   for (const FillActivity& a : r.activities.activities) {
     last = a;
-    if (!seen_activities_.insert(a.id).second) continue;
-    txn_.activities_seen.push_back(a.id);
-    seen_activity_order_.push_back(a.id);
-    if (seen_activity_order_.size() > 200'000) {
-      seen_activities_.erase(seen_activity_order_.front());
-      seen_activity_order_.pop_front();
-    }
-    auto it = by_bid_.find(a.order_id);
-    std::optional<OrderId> known;
-    if (it != by_bid_.end()) known = it->second;
-    // A fill of an order pruned since (its trade ended): the store still knows it.
-    if (!known) known = restore_pruned(a.order_id, {}, now);
-    if (!known) {
-      // Unknown order id: an order we have not matched yet (a leg) or an external one.
-      unknown_fill_orders_.insert(a.order_id);
-      continue;
-    }
-    const OrderId id = *known;
-    const Order& o = order_at(id);
-    if (a.cum_qty <= o.filled_qty) continue;  // the stream already told us
-    StateUpdate su;
-    su.to = a.order_status.value_or(a.leaves_qty.is_zero() ? OrderState::filled
-                                                           : OrderState::partially_filled);
-    su.filled_qty = a.cum_qty;
-    if (o.filled_qty + a.qty == a.cum_qty) {
-      Decimal prev = o.filled_avg_price.value_or(Decimal());
-      auto num = (prev * o.filled_qty) + (a.price * a.qty);
-      if (auto avg = num.checked_div(a.cum_qty)) su.filled_avg_price = avg->round_to(
-          Decimal::must("0.0001"), Rounding::half_even);
-    }
-    su.broker_time = a.transaction_time;
-    const Fill execution{a.id, id, o.symbol, o.side, a.qty, a.price, a.transaction_time};
-    const bool applied = apply(id, su, EventSource::poll,
-                               fmt::format("fill found by catch-up: {} at {}, cum {}",
-                                           a.qty.str(), a.price.str(), a.cum_qty.str()),
-                               a.raw, now, &execution);
-    if (applied) {
-      last_missed_fill_at_ = now;
-      auto [late, fresh] = late_fills_.try_emplace(o.symbol, a.transaction_time);
-      if (!fresh) late->second = std::min(late->second, a.transaction_time);
-      ++report_.fills_adopted;
-      on_exit_ended(id, now, true);
-    }
+    adopt_caught_up_fill(a, now);
   }
   auto wid = sync_state_.find(std::string(kWatermarkId));
   // Ids sort by time: the pages of the overlap, read again, do not move the watermark back.

@@ -269,13 +269,27 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   }
   TradeView v = view_of(tid);
   if (v.entry == 0) return;
-  const Order& entry = order_at(v.entry);
   const Trade& t = *tp;
   // What the trade holds: a crypto buy holds its fill less the fee (engine/crypto.h).
   const Decimal held = received_qty(t.spec.symbol, t.spec.side, v.entry_filled) - v.exit_filled;
-  const bool entry_done = is_terminal(entry.state) || entry.state == OrderState::parked;
-  // An exit still unsent that no longer fits what is held (another exit filled meanwhile) is
-  // dropped; a right-sized one is placed again if still needed.
+  drop_unfitting_exits(v, held, now);
+  if (settle_trade_state(tid, v, held, now)) return;
+  if (t.state == TradeState::closing) {
+    step_closing(tid, v, held, now);
+    return;
+  }
+  // "exits": "none": the caller holds the position unguarded by choice.
+  const bool watch = held.is_positive() && t.spec.exits != ExitMode::none &&
+                     is_crypto_symbol(t.spec.symbol) && t.spec.has_take_profit() &&
+                     t.spec.stop_loss;
+  if (watch) crypto_watch_.insert(tid); else crypto_watch_.erase(tid);
+  if (!held.is_positive() || t.spec.exits == ExitMode::none) return;
+  keep_exits_working(tid, v, held, watch, now);
+}
+
+// An exit still unsent that no longer fits what is held (another exit filled meanwhile) is
+// dropped; a right-sized one is placed again if still needed.
+void Engine::Impl::drop_unfitting_exits(const TradeView& v, Decimal held, Timestamp now) {
   for (OrderId id : v.exits) {
     const Order& o = order_at(id);
     if (o.state != OrderState::created || o.broker_order_id || o.replaces_order_id ||
@@ -290,8 +304,16 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
       set_hold_wait(id, false);
     }
   }
+}
 
-  if (t.state == TradeState::pending && v.entry_filled.is_positive()) {
+// The trade's state from its orders: open once its entry fills; failed or canceled when the
+// entry ended without a fill; closed when it holds nothing and its exits are done. True when
+// the trade ended here (nothing more to step).
+bool Engine::Impl::settle_trade_state(TradeId tid, const TradeView& v, Decimal held,
+                                      Timestamp now) {
+  const Order& entry = order_at(v.entry);
+  const bool entry_done = is_terminal(entry.state) || entry.state == OrderState::parked;
+  if (trade_ptr(tid)->state == TradeState::pending && v.entry_filled.is_positive()) {
     Trade& m = mut_trade(tid);
     m.state = TradeState::open;
     m.note = "entry filled " + v.entry_filled.str();
@@ -303,32 +325,26 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
     m.state = failed ? TradeState::failed : TradeState::canceled;
     m.note = fmt::format("entry {} without a fill", to_string(entry.state));
     cancel_local_exits(tid, now);
-    return;
+    return true;
   }
   if (v.entry_filled.is_positive() && !held.is_positive() && entry_done) {
-    bool exits_done = true;
     for (OrderId id : v.all_exits) {
       if (!is_terminal(order_at(id).state) && order_at(id).state != OrderState::parked) {
-        exits_done = false;
+        return false;
       }
     }
-    if (exits_done) {
-      Trade& m = mut_trade(tid);
-      m.state = TradeState::closed;
-      m.note = "flat";
-      return;
-    }
+    Trade& m = mut_trade(tid);
+    m.state = TradeState::closed;
+    m.note = "flat";
+    return true;
   }
-  if (t.state == TradeState::closing) {
-    step_closing(tid, v, held, now);
-    return;
-  }
-  // "exits": "none": the caller holds the position unguarded by choice.
-  const bool watch = held.is_positive() && t.spec.exits != ExitMode::none &&
-                     is_crypto_symbol(t.spec.symbol) && t.spec.has_take_profit() &&
-                     t.spec.stop_loss;
-  if (watch) crypto_watch_.insert(tid); else crypto_watch_.erase(tid);
-  if (!held.is_positive() || t.spec.exits == ExitMode::none) return;
+  return false;
+}
+
+// A held position's exits: placed again when none works (principle 9), grown as more of the
+// entry fills, or canceled to be placed again when they cannot grow.
+void Engine::Impl::keep_exits_working(TradeId tid, const TradeView& v, Decimal held, bool watch,
+                                      Timestamp now) {
   std::optional<OrderId> active;
   bool leg_working = false;
   for (OrderId id : v.all_exits) {
@@ -346,7 +362,7 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
     ensure_exits(tid, v, held, now);
     return;
   }
-  if (watch && switch_crypto_exit(t, *active, now)) return;
+  if (watch && switch_crypto_exit(*trade_ptr(tid), *active, now)) return;
   const Order& ex = order_at(*active);
   // Grow the exit by replace as more of the entry fills; only while nothing of it filled: a
   // replacement of a partially filled order re-used the original qty at Alpaca (#165).
