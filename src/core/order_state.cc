@@ -183,13 +183,21 @@ std::string_view to_string(Verdict v) {
 
 Decision evaluate(const OrderSnapshot& cur, const StateUpdate& u) {
   const Decimal new_filled = u.filled_qty.value_or(cur.filled_qty);
+  const bool older = u.broker_time && cur.broker_time && *u.broker_time < *cur.broker_time;
+  // Evidence from before the fills we hold is old, not a regression: the answer to our own
+  // submit ("new", filled 0) routinely arrives after the stream's fill of that order.
+  if (new_filled < cur.filled_qty && older) {
+    return {Verdict::stale, fmt::format("evidence for {} filled {} is older than the {} filled "
+                                        "we hold",
+                                        to_string(u.to), new_filled.str(), cur.filled_qty.str())};
+  }
   if (new_filled < cur.filled_qty) {
     return {Verdict::fill_regressed,
             fmt::format("filled_qty would go from {} to {} ({} -> {})", cur.filled_qty.str(),
                         new_filled.str(), to_string(cur.state), to_string(u.to))};
   }
   const bool more_filled = new_filled > cur.filled_qty;
-  if (u.broker_time && cur.broker_time && *u.broker_time < *cur.broker_time && !more_filled) {
+  if (older && !more_filled) {
     return {Verdict::stale, fmt::format("evidence for {} is older than what we hold ({})",
                                         to_string(u.to), to_string(cur.state))};
   }

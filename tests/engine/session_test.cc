@@ -35,18 +35,6 @@ TEST(MarketHours, AuctionWindowsFollowAlpacasRule) {
   EXPECT_EQ(auction_refused_until(TimeInForce::opg, july), parse_rfc3339("2026-07-09T23:00:00Z"));
 }
 
-TradeSpec opening_auction_buy() {
-  TradeSpec spec;
-  spec.symbol = "F";
-  spec.qty = Decimal::must("10");
-  spec.entry_type = OrderType::market;
-  spec.tif = TimeInForce::opg;
-  spec.take_profit.price = Decimal::must("11.00");
-  spec.stop_loss = PriceTarget{.price = Decimal::must("9.00")};
-  spec.exits = ExitMode::emulated;
-  return spec;
-}
-
 std::vector<BrokerOrder> broker_orders_of(SimWorld& w, const std::string& symbol) {
   std::vector<BrokerOrder> out;
   for (BrokerOrder& o : w.broker_orders()) {
@@ -89,7 +77,7 @@ TEST(EngineSession, AnOpeningAuctionEntryWaitsForTheWindowAndReachesTheNextOpen)
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().http_status, 422);
 
-  auto trade = w.rt->open_trade(opening_auction_buy());
+  auto trade = w.rt->open_trade(market_trade_with_exits("F", "10", TimeInForce::opg));
   ASSERT_TRUE(trade.ok()) << trade.status().to_string();
   w.run(5'000);
   const std::optional<Order> held = entry_of(w, trade->id);

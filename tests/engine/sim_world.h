@@ -134,4 +134,18 @@ struct SimWorld {
   }
 };
 
+// A market entry for `qty` with emulated exits at 11.00 / 9.00 (prices around 10).
+inline TradeSpec market_trade_with_exits(const std::string& symbol, const char* qty,
+                                         TimeInForce tif) {
+  TradeSpec spec;
+  spec.symbol = symbol;
+  spec.qty = Decimal::must(qty);
+  spec.entry_type = OrderType::market;
+  spec.tif = tif;
+  spec.take_profit.price = Decimal::must("11.00");
+  spec.stop_loss = PriceTarget{.price = Decimal::must("9.00")};
+  spec.exits = ExitMode::emulated;
+  return spec;
+}
+
 }  // namespace orderly::testing
