@@ -343,6 +343,9 @@ class Engine::Impl {
   std::int64_t backoff_ms(int attempts);
   bool positions_fresh_for(const Order& o) const;
   void run_submitter(Timestamp now);
+  void reprice_wash_priced_exits(Timestamp now);
+  void consider_sending(OrderId id, Order& o, Timestamp now);
+  bool shares_available(OrderId id, const Order& o, OrderAux& ax, Timestamp now);
   void note_foreign_hold(const Order& o, Timestamp now);
   // The shares `o` holds beyond the order it replaces (all of its qty for a new order).
   Decimal added_qty(const Order& o);
@@ -369,6 +372,9 @@ class Engine::Impl {
   void stage_refresh(OrderId id, Timestamp now, bool force);
   void clear_external_hold_if_gone(const std::string& symbol, Timestamp now);
   void on_send_result(const Pending& p, const CommandResult& r, Timestamp now);
+  void on_send_accepted(OrderId id, bool is_replace, const BrokerOrder& b, Timestamp now);
+  void on_send_refused(OrderId id, bool is_replace, const BrokerError& e, Timestamp now);
+  bool refusal_answered_by_rule(OrderId id, bool is_replace, const BrokerError& e, Timestamp now);
   static bool wash_adjustable(const Order& o);
   // Puts a loaded or restored exit back among wash_priced_exits_ when it stands off its own price.
   void track_wash_priced(OrderId id);

@@ -26,17 +26,7 @@ bool Engine::Impl::positions_fresh_for(const Order& o) const {
 // Sends every order that is due. The only place a submit command is made.
 void Engine::Impl::run_submitter(Timestamp now) {
   drain_held_back(now);
-  // An exit priced past our own opposite orders depends on other trades' orders: price it
-  // again whenever anything changed.
-  for (auto it = wash_priced_exits_.begin(); it != wash_priced_exits_.end();) {
-    auto o = orders_.find(*it);
-    if (o == orders_.end() || !working_or_pending(o->second) ||
-        !reprice_wash_priced_exit(*it, now)) {
-      it = wash_priced_exits_.erase(it);
-      continue;
-    }
-    ++it;
-  }
+  reprice_wash_priced_exits(now);
   end_withheld_replaces(now);
   resume_modify_cancels(now);
   // Trade steps first: they create exits and flattening orders.
@@ -55,69 +45,92 @@ void Engine::Impl::run_submitter(Timestamp now) {
       continue;
     }
     ++cit;
-    Order& o = *op;
-    if (o.state != OrderState::created || o.parent_order_id) {
-      submit_candidates_.erase(id);
-      continue;
-    }
-    OrderAux& ax = aux_[id];
-    // Waiting for holdings to change: a positions read clears the flag when they have (and
-    // puts it back among the candidates, as every change of the order does).
-    if (ax.hold_wait) {
-      submit_candidates_.erase(id);
-      continue;
-    }
-    if (ax.command_outstanding || ax.related_waiting > 0) continue;
-    // Principle 2: an order the broker holds is never sent again.
-    if (o.broker_order_id) continue;
-    if (o.next_attempt_at && *o.next_attempt_at > now) continue;
-    const Trade* t = trade_ptr(o.trade_id);
-    if (t != nullptr && is_terminal(t->state)) {
-      submit_candidates_.erase(id);  // an ended trade sends nothing more
-      continue;
-    }
-    if (o.replaces_order_id) {
-      const Order* old = linked_order(o, o.replaces_order_id, "order to replace", now);
-      if (!old || !old->broker_order_id || !is_open_at_broker(old->state)) {
-        set_local_state(id, OrderState::canceled, EventSource::intent,
-                        "not sent: the order to replace is no longer working", {}, now);
-        continue;
-      }
-      if (replace_waits(o)) continue;  // one replace of a trade at a time (engine_modify.cc)
-    }
-    if (o.side == Side::sell && o.role != OrderRole::entry) {
-      // Pre-submit check: the broker's qty_available must cover the sell, else it would only
-      // earn a 40310000 (the incident).
-      if (!positions_fresh_for(o)) {
-        // Only a new positions read can make it fresh (or a change of the order, which makes
-        // it a candidate again): it leaves the candidates until then.
-        submit_candidates_.erase(id);
-        await_positions_.insert(id);
-        continue;
-      }
-      // Our own sells sent after that read hold shares the read does not show yet: two
-      // exits on one symbol in one pass must not race each other into a 40310000.
-      Decimal avail = broker_available(o.symbol) - unseen_own_holds(o.symbol, id);
-      const Decimal needed = added_qty(o);
-      if (avail < needed) {
-        set_hold_wait(id, true);
-        ax.hold_available = avail;
-        note_foreign_hold(o, now);
-        Order& m = mut_order(id);
-        audit(m, m.state, EventSource::intent,
-              fmt::format("not sent: qty_available {} < {} for {}; waiting for holdings to "
-                          "change",
-                          avail.str(), needed.str(), o.symbol),
-              {}, now);
-        continue;
-      }
-    }
-    if (o.role == OrderRole::entry && held_for_session(id, now)) continue;
-    if (o.role == OrderRole::entry && !entry_path_clear(id, now)) continue;
-    send(id, now);
+    consider_sending(id, *op, now);
   }
   if (!await_positions_.empty()) stage_positions(now);
   check_protection(now);
+}
+
+// An exit priced past our own opposite orders depends on other trades' orders: price it again
+// whenever anything changed.
+void Engine::Impl::reprice_wash_priced_exits(Timestamp now) {
+  for (auto it = wash_priced_exits_.begin(); it != wash_priced_exits_.end();) {
+    auto o = orders_.find(*it);
+    if (o == orders_.end() || !working_or_pending(o->second) ||
+        !reprice_wash_priced_exit(*it, now)) {
+      it = wash_priced_exits_.erase(it);
+      continue;
+    }
+    ++it;
+  }
+}
+
+// One candidate: sent when nothing holds it back, else left among the candidates (it waits
+// for time or an answer) or taken out of them (only a change of the order brings it back).
+void Engine::Impl::consider_sending(OrderId id, Order& o, Timestamp now) {
+  if (o.state != OrderState::created || o.parent_order_id) {
+    submit_candidates_.erase(id);
+    return;
+  }
+  OrderAux& ax = aux_[id];
+  // Waiting for holdings to change: a positions read clears the flag when they have (and
+  // puts it back among the candidates, as every change of the order does).
+  if (ax.hold_wait) {
+    submit_candidates_.erase(id);
+    return;
+  }
+  if (ax.command_outstanding || ax.related_waiting > 0) return;
+  // Principle 2: an order the broker holds is never sent again.
+  if (o.broker_order_id) return;
+  if (o.next_attempt_at && *o.next_attempt_at > now) return;
+  const Trade* t = trade_ptr(o.trade_id);
+  if (t != nullptr && is_terminal(t->state)) {
+    submit_candidates_.erase(id);  // an ended trade sends nothing more
+    return;
+  }
+  if (o.replaces_order_id) {
+    const Order* old = linked_order(o, o.replaces_order_id, "order to replace", now);
+    if (!old || !old->broker_order_id || !is_open_at_broker(old->state)) {
+      set_local_state(id, OrderState::canceled, EventSource::intent,
+                      "not sent: the order to replace is no longer working", {}, now);
+      return;
+    }
+    if (replace_waits(o)) return;  // one replace of a trade at a time (engine_modify.cc)
+  }
+  if (o.side == Side::sell && o.role != OrderRole::entry && !shares_available(id, o, ax, now)) {
+    return;
+  }
+  if (o.role == OrderRole::entry && held_for_session(id, now)) return;
+  if (o.role == OrderRole::entry && !entry_path_clear(id, now)) return;
+  send(id, now);
+}
+
+// Pre-submit check of a sell exit: the broker's qty_available must cover it, else it would only
+// earn a 40310000 (the incident). False: not sent now (waiting for a fresh positions read, or
+// for holdings to change).
+bool Engine::Impl::shares_available(OrderId id, const Order& o, OrderAux& ax, Timestamp now) {
+  if (!positions_fresh_for(o)) {
+    // Only a new positions read can make it fresh (or a change of the order, which makes
+    // it a candidate again): it leaves the candidates until then.
+    submit_candidates_.erase(id);
+    await_positions_.insert(id);
+    return false;
+  }
+  // Our own sells sent after that read hold shares the read does not show yet: two
+  // exits on one symbol in one pass must not race each other into a 40310000.
+  Decimal avail = broker_available(o.symbol) - unseen_own_holds(o.symbol, id);
+  const Decimal needed = added_qty(o);
+  if (avail >= needed) return true;
+  set_hold_wait(id, true);
+  ax.hold_available = avail;
+  note_foreign_hold(o, now);
+  Order& m = mut_order(id);
+  audit(m, m.state, EventSource::intent,
+        fmt::format("not sent: qty_available {} < {} for {}; waiting for holdings to "
+                    "change",
+                    avail.str(), needed.str(), o.symbol),
+        {}, now);
+  return false;
 }
 
 // Replacements whose request take_commands held back (replace_overtaken) end unsent.
@@ -354,22 +367,7 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
   const Order& o = order_at(id);
   const bool is_replace = p.command.kind == CommandKind::replace;
   if (!r.error) {
-    if (!r.order) return;
-    adopt(id, *r.order, EventSource::response,
-          is_replace ? "replacement accepted" : "submit accepted", now);
-    clear_external_hold_if_gone(o.symbol, now);
-    if (is_replace && o.replaces_order_id) {
-      // The answer is the replacement; the old order is pending_replace until the broker ends
-      // it. It may end otherwise than replaced: an OCO whose stop triggered meanwhile is
-      // canceled and the replacement rejected (DST seed 804991: marked replaced here, the
-      // order stayed replaced locally and canceled at the broker).
-      adopt_replacement(id, now);
-      apply(*o.replaces_order_id,
-            {OrderState::pending_replace, std::nullopt, std::nullopt, std::nullopt},
-            EventSource::response, "replacement " + r.order->id + " accepted", r.order->raw,
-            now);
-    }
-    touched_trades_.insert(o.trade_id);
+    if (r.order) on_send_accepted(id, is_replace, *r.order, now);
     return;
   }
   const BrokerError& e = *r.error;
@@ -392,6 +390,33 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
     case BrokerError::Kind::rejected:
       break;
   }
+  on_send_refused(id, is_replace, e, now);
+}
+
+void Engine::Impl::on_send_accepted(OrderId id, bool is_replace, const BrokerOrder& b,
+                                    Timestamp now) {
+  const Order& o = order_at(id);
+  adopt(id, b, EventSource::response, is_replace ? "replacement accepted" : "submit accepted",
+        now);
+  clear_external_hold_if_gone(o.symbol, now);
+  if (is_replace && o.replaces_order_id) {
+    // The answer is the replacement; the old order is pending_replace until the broker ends
+    // it. It may end otherwise than replaced: an OCO whose stop triggered meanwhile is
+    // canceled and the replacement rejected (DST seed 804991: marked replaced here, the
+    // order stayed replaced locally and canceled at the broker).
+    adopt_replacement(id, now);
+    apply(*o.replaces_order_id,
+          {OrderState::pending_replace, std::nullopt, std::nullopt, std::nullopt},
+          EventSource::response, "replacement " + b.id + " accepted", b.raw, now);
+  }
+  touched_trades_.insert(o.trade_id);
+}
+
+// The broker refused the request (4xx/5xx with a body): what the refusal proves decides.
+void Engine::Impl::on_send_refused(OrderId id, bool is_replace, const BrokerError& e,
+                                   Timestamp now) {
+  const Order& o = order_at(id);
+  const std::string why = e.describe();
   if (!e.duplicate_client_order_id()) attempt_times_.push_back(now);  // a refusal: retry_storm
   if (e.duplicate_client_order_id()) {
     // Proof that an earlier attempt of this very intent reached the broker: adopt it.
@@ -409,22 +434,42 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
     to_unknown(id, why, EventSource::error, e.body, now);
     return;
   }
+  if (refusal_answered_by_rule(id, is_replace, e, now)) return;
+  mut_order(id).last_error = why;
+  set_local_state(id, OrderState::submit_failed, EventSource::error, "refused: " + why, e.body,
+                  now);
+  if (is_exit_role(o.role)) {
+    raise(AlertKind::order_parked, o.client_order_id,
+          fmt::format("{} exit refused by the broker: {}", o.symbol, why), now);
+  }
+  if (is_replace && o.replaces_order_id) stage_refresh(*o.replaces_order_id, now, true);
+  touched_trades_.insert(o.trade_id);
+}
+
+// Refusals with a known answer: a replace whose order is gone, a wash-trade refusal priced past
+// or answered by canceling our own opposite orders, a fractional stop that gives way to the
+// take-profit, an exit refused for the moment, a replace refused for its price. True when
+// handled here.
+bool Engine::Impl::refusal_answered_by_rule(OrderId id, bool is_replace, const BrokerError& e,
+                                            Timestamp now) {
+  const Order& o = order_at(id);
+  const std::string why = e.describe();
   if (is_replace && e.http_status == 404) {
     set_local_state(id, OrderState::submit_failed, EventSource::error,
                     "replace refused, order gone: " + why, e.body, now);
     if (o.replaces_order_id) stage_refresh(*o.replaces_order_id, now, true);
     touched_trades_.insert(o.trade_id);
-    return;
+    return true;
   }
   if (wash_adjustable(o) && !is_replace && e.http_status == 403 &&
       reprice_past_wash_check(id, e, now)) {
     // Priced to pass now: sent again at once, no backoff (attempts still count).
     schedule_retry(id, why, now, EventSource::error, e.body, std::nullopt, /*at_once=*/true);
-    return;
+    return true;
   }
   if (o.role == OrderRole::entry && !is_replace && (e.http_status == 403 || e.http_status == 422) &&
       on_entry_wash_refusal(id, e, now)) {
-    return;
+    return true;
   }
   if (o.role == OrderRole::stop_loss && o.order_class == OrderClass::simple &&
       !o.qty.is_integer() && e.http_status == 403 && refused_against_ours(e)) {
@@ -436,25 +481,16 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
                     e.body, now);
     fractional_stop_refused_.insert(o.trade_id);
     touched_trades_.insert(o.trade_id);
-    return;
+    return true;
   }
   if (is_exit_role(o.role) && !is_replace && e.http_status == 403) {
     // A protective or flattening sell refused for the moment (wash-trade check against an
     // opposite order, shares not yet settled...): bounded retry with backoff, then parked.
     // Never a new order per refusal.
     schedule_retry(id, why, now, EventSource::error, e.body, std::nullopt);
-    return;
+    return true;
   }
-  if (is_replace && on_replace_refused(id, e, now)) return;
-  mut_order(id).last_error = why;
-  set_local_state(id, OrderState::submit_failed, EventSource::error, "refused: " + why, e.body,
-                  now);
-  if (is_exit_role(o.role)) {
-    raise(AlertKind::order_parked, o.client_order_id,
-          fmt::format("{} exit refused by the broker: {}", o.symbol, why), now);
-  }
-  if (is_replace && o.replaces_order_id) stage_refresh(*o.replaces_order_id, now, true);
-  touched_trades_.insert(o.trade_id);
+  return is_replace && on_replace_refused(id, e, now);
 }
 
 // 40310000: someone's open orders hold the shares. Never a blind retry: find out whose.
