@@ -74,26 +74,6 @@ CommandResult execute(Broker& broker, const Command& c) {
 
 // ---- Engine::Impl: command release within the rate budget, result dispatch ----------------
 
-// "second:count,..." for the calls of the last 60 s.
-std::string Engine::Impl::encode_rate_window(Timestamp now) {
-  calls_last_minute(now);
-  std::map<std::int64_t, int> per_second;
-  for (Timestamp t : call_times_) per_second[t.ms() / 1000]++;
-  std::string out;
-  for (auto& [sec, n] : per_second) {
-    if (!out.empty()) out += ',';
-    out += fmt::format("{}:{}", sec, n);
-  }
-  return out;
-}
-
-std::int64_t Engine::Impl::calls_last_minute(Timestamp now) {
-  while (!call_times_.empty() && now.ms_since(call_times_.front()) >= 60'000) {
-    call_times_.pop_front();
-  }
-  return static_cast<std::int64_t>(call_times_.size());
-}
-
 // An entry released in the last minute whose trade has no exit sent yet: its fill will need
 // a slot of the budget for the exit at once.
 bool Engine::Impl::awaits_first_exit(OrderId entry_id) {
@@ -113,129 +93,9 @@ bool Engine::Impl::awaits_first_exit(OrderId entry_id) {
 // minute (issue 14: with 300 trades opened at once, entries took the whole window and exits
 // of filled positions reached the broker up to 120 s after the fill).
 std::int64_t Engine::Impl::exit_reserve(Timestamp now) {
-  while (!entry_releases_.empty() && now.ms_since(entry_releases_.front().first) >= 60'000) {
-    entry_releases_.pop_front();
-  }
   std::int64_t n = 0;
-  for (const auto& [at, id] : entry_releases_) n += awaits_first_exit(id) ? 1 : 0;
+  for (const auto& [at, id] : budget_.entry_releases(now)) n += awaits_first_exit(id) ? 1 : 0;
   return n;
-}
-
-// How much of the minute's budget each class of command may fill (take_commands).
-struct Engine::Impl::ReleaseLimits {
-  std::int64_t budget = 0;          // protective work, lookups, catch-ups: the whole budget
-  std::int64_t background = 0;      // entries and sweeps: all but a tenth kept for protection
-  std::int64_t idle_polls = 0;      // polls beyond their share: a tenth short of `background`
-  std::int64_t catch_up_share = 0;  // catch-ups of a minute at one per catch_up_spacing_ms
-  std::int64_t catch_up_spacing_ms = 0;
-  std::int64_t sweep_cap = 0;       // sweep pages of a minute
-  int inflight_cap = 0;
-  int deferrable_inflight_cap = 0;
-};
-
-// While entries wait for the budget, the catch-up runs every one and a half poll intervals (a
-// completed poll at least every two, issue 20) from a share entries leave free for it.
-Engine::Impl::ReleaseLimits Engine::Impl::release_limits() const {
-  ReleaseLimits l;
-  l.budget = rate_budget();
-  const std::int64_t tenth = std::max<std::int64_t>(1, l.budget / 10);
-  l.background = l.budget - tenth;
-  l.idle_polls = std::max<std::int64_t>(1, l.background - tenth);
-  const std::int64_t spacing = std::max<std::int64_t>(1, cfg_.poll_interval_ms * 3 / 2);
-  l.catch_up_share = std::max<std::int64_t>(
-      1, std::min<std::int64_t>(l.budget / 3, (60'000 + spacing - 1) / spacing));
-  l.catch_up_spacing_ms = std::max(spacing, (60'000 + l.catch_up_share - 1) / l.catch_up_share);
-  // The catch-up finds a missed fill in one call whatever the number of open orders, while a
-  // sweep of 10,000 is 21 pages: sharing one ceiling, the pages took every slot that freed up
-  // and the catch-up waited behind them (a fill missed with the stream down took 7 s to find
-  // at 10,000 open orders, not 2 polls).
-  l.sweep_cap = std::max<std::int64_t>(1, l.background - l.catch_up_share);
-  l.inflight_cap = cfg_.max_inflight_commands;
-  l.deferrable_inflight_cap = l.inflight_cap > 1 ? l.inflight_cap - 1 : l.inflight_cap;
-  return l;
-}
-
-void Engine::Impl::restore_rate_window(const std::string& text) {
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t comma = text.find(',', pos);
-    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos
-                                                                    : comma - pos);
-    pos = comma == std::string::npos ? text.size() : comma + 1;
-    auto colon = item.find(':');
-    if (colon == std::string::npos) continue;
-    char* end = nullptr;
-    const long long sec = std::strtoll(item.c_str(), &end, 10);
-    const long n = std::strtol(item.c_str() + colon + 1, &end, 10);
-    // The end of that second: conservative, the calls leave the window no earlier.
-    for (long i = 0; i < n && i < 1000; ++i) {
-      call_times_.push_back(Timestamp::from_ms(sec * 1000 + 999));
-    }
-  }
-  // Which of them were catch-ups is not kept: the latest count as the catch-ups' share, or the
-  // share would be kept free on top of a full window and nothing but catch-ups and protective
-  // work would go out for a minute after a restart (the start-up sweep included).
-  const auto share = static_cast<std::size_t>(release_limits().catch_up_share);
-  const std::size_t n = std::min(share, call_times_.size());
-  for (std::size_t i = call_times_.size() - n; i < call_times_.size(); ++i) {
-    catchup_call_times_.push_back(call_times_[i]);
-    paced_catchup_times_.push_back(call_times_[i]);
-  }
-}
-
-// Whether `c` fits the budget now, `used` calls being in the last minute and `reserve` slots
-// kept for the exits of released entries:
-// - protective work and lookups: the whole budget and every in-flight slot;
-// - entries: keep clear of a tenth of the budget, of the slots kept for exits, of the
-//   catch-ups' share and of one in-flight slot. A burst of entries thus never delays the exit
-//   of a filled position by more than one slot;
-// - the fill catch-up within its share (one per catch_up_spacing_ms): the budget less the slots
-//   kept for exits. The sync never pauses for a burst (issue 20: trading calls took the whole
-//   minute at once and no poll completed for up to two minutes);
-// - sweep pages, and catch-ups beyond their share: idle slack only, a further tenth short of
-//   what entries may fill. A poll stays in the window for a minute once sent: filling the
-//   window with them made an entry queued next wait for them to age out (tens of seconds in
-//   the dashboard test, poll_interval_ms = 200) and took the tenth kept for protective work.
-bool Engine::Impl::fits(const Command& c, const ReleaseLimits& l, std::int64_t used,
-                        std::int64_t reserve, Timestamp now) const {
-  const auto inflight = static_cast<std::int64_t>(outstanding_);
-  // The part of the catch-ups' share not used in the window is kept for them: entries leave
-  // what no catch-up took; idle polls leave what no paced catch-up took, so the paced ones to
-  // come never lift the window above the idle polls' ceiling.
-  auto unused = [&](const std::deque<Timestamp>& taken) {
-    return std::max<std::int64_t>(0, l.catch_up_share - static_cast<std::int64_t>(taken.size()));
-  };
-  const bool entries_wait = used + reserve + unused(catchup_call_times_) >= l.background;
-  const bool idle_polls_wait = used + reserve + unused(paced_catchup_times_) >= l.idle_polls;
-  switch (c.priority) {
-    case CommandPriority::protective:
-    case CommandPriority::lookup: return used < l.budget && inflight < l.inflight_cap;
-    case CommandPriority::catch_up:
-      if (used + reserve >= l.budget || inflight >= l.deferrable_inflight_cap) return false;
-      return within_catchup_share(c, l, now) || !idle_polls_wait;
-    case CommandPriority::entry: return !entries_wait && inflight < l.deferrable_inflight_cap;
-    case CommandPriority::sweep:
-      // While the stream is down or suspect the sweep is how cancels and expiries are learned:
-      // it waits for entries only. While it is healthy it is idle slack.
-      if ((stream_suspect(now) ? entries_wait : idle_polls_wait) ||
-          inflight >= l.deferrable_inflight_cap) {
-        return false;
-      }
-      return static_cast<std::int64_t>(sweep_call_times_.size()) < l.sweep_cap;
-  }
-  return false;
-}
-
-// A catch-up page released as part of the catch-ups' share (paced, counted in
-// paced_catchup_times_); any other is idle slack.
-bool Engine::Impl::within_catchup_share(const Command& c, const ReleaseLimits& l,
-                                        Timestamp now) const {
-  return c.id != catchup_first_page_ || !last_catchup_release_ ||
-         now.ms_since(*last_catchup_release_) >= l.catch_up_spacing_ms;
-}
-
-static void drop_older_than_a_minute(std::deque<Timestamp>& times, Timestamp now) {
-  while (!times.empty() && now.ms_since(times.front()) >= 60'000) times.pop_front();
 }
 
 // A replace queued to grow an exit whose order filled in part (or ended) before the request
@@ -268,11 +128,11 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
   };
   std::stable_sort(queue_.begin(), queue_.end(),
                    [&](const Command& a, const Command& b) { return rank(a) < rank(b); });
-  const ReleaseLimits l = release_limits();
-  std::int64_t used = calls_last_minute(now);
-  drop_older_than_a_minute(sweep_call_times_, now);
-  drop_older_than_a_minute(catchup_call_times_, now);
-  drop_older_than_a_minute(paced_catchup_times_, now);
+  const RateBudget::Limits l = budget_.limits();
+  RateBudget::Round round;
+  round.used = budget_.calls_last_minute(now);
+  round.stream_suspect = stream_suspect(now);
+  budget_.age(now);
   std::optional<std::int64_t> reserve;  // computed when the first catch-up or entry is looked at
   std::deque<Command> keep;
   for (Command& c : queue_) {
@@ -287,24 +147,19 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     if (c.priority == CommandPriority::protective || c.priority == CommandPriority::entry) {
       last_trading_at_ = now;
     }
-    if (!fits(c, l, used, reserve.value_or(0), now)) {
+    round.reserve = reserve.value_or(0);
+    round.inflight = outstanding_;
+    const bool paced = budget_.paced_catchup(c.id == catchup_first_page_, l, now);
+    if (!budget_.fits(c.priority, paced, l, round)) {
       keep.push_back(std::move(c));
       continue;
     }
-    if (c.priority == CommandPriority::catch_up) {
-      if (within_catchup_share(c, l, now)) {
-        paced_catchup_times_.push_back(now);
-        last_catchup_release_ = now;
-      }
-      catchup_call_times_.push_back(now);
-    }
-    ++used;
+    budget_.note_release(c.priority, paced, now);
+    ++round.used;
     ++outstanding_;
     ++metrics_.rest_calls;
-    call_times_.push_back(now);
-    if (c.priority == CommandPriority::sweep) sweep_call_times_.push_back(now);
     if (c.priority == CommandPriority::entry && c.kind == CommandKind::submit) {
-      entry_releases_.emplace_back(now, c.order_id);
+      budget_.note_entry_release(c.order_id, now);
       *reserve += awaits_first_exit(c.order_id) ? 1 : 0;
     }
     rate_dirty_ = true;
@@ -330,7 +185,7 @@ void Engine::Impl::on_result(CommandId id, CommandResult r, Timestamp now) {
   begin();
   last_now_ = now;
   note_unreadable(r.unreadable, now);
-  if (r.stated_rate_limit) stated_rate_limit_ = r.stated_rate_limit;
+  if (r.stated_rate_limit) budget_.set_stated_limit(*r.stated_rate_limit);
   switch (p.purpose) {
     case Purpose::send: on_send_result(p, r, now); break;
     case Purpose::resolve: on_resolve_result(p, r, now); break;

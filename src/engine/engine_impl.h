@@ -6,7 +6,8 @@
 //   engine_trades.cc  intents, TradeManager, wash-trade pricing of exits
 //   engine_submit.cc  Submitter: sends, retries, broker answers to our orders
 //   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
-//   engine.cc         the public wrappers, command release (rate budget), result dispatch
+//   engine.cc         the public wrappers, command release, result dispatch
+//   rate_budget.cc    RateBudget: the calls of the last minute, which class of command may go
 //   engine_views.cc   health, metrics, positions
 //   engine_protection.cc  the exit book of a symbol, gaps in a position's cover
 
@@ -29,6 +30,7 @@
 #include "core/ids.h"
 #include "engine/engine.h"
 #include "engine/exit_book.h"
+#include "engine/rate_budget.h"
 
 namespace orderly {
 namespace engine_internal {
@@ -422,11 +424,6 @@ class Engine::Impl {
   void on_stream_disconnected(std::string_view reason, Timestamp now);
   void on_broker_reachability(bool reachable, std::string_view detail, Timestamp now);
   void on_stream_unreadable(std::string raw, std::string reason, Timestamp now);
-  // Calls per minute: the configured budget, lowered to what the broker states it allows.
-  std::int64_t rate_budget() const {
-    return stated_rate_limit_ ? std::min<std::int64_t>(cfg_.rate_limit_per_min, *stated_rate_limit_)
-                              : cfg_.rate_limit_per_min;
-  }
   bool stream_suspect(Timestamp now) const;
   std::int64_t catchup_interval(Timestamp now) const;
   std::int64_t sync_lag_limit(Timestamp now) const;
@@ -478,18 +475,10 @@ class Engine::Impl {
   // ---------------------------------------------------------------------------------------
   // Outputs.
   // ---------------------------------------------------------------------------------------
-  std::string encode_rate_window(Timestamp now);
-  void restore_rate_window(const std::string& text);
-  std::int64_t calls_last_minute(Timestamp now);
   bool awaits_first_exit(OrderId entry_id);
   std::int64_t exit_reserve(Timestamp now);
-  struct ReleaseLimits;
-  ReleaseLimits release_limits() const;
-  bool within_catchup_share(const Command& c, const ReleaseLimits& l, Timestamp now) const;
   bool replace_overtaken(const Command& c) const;
   void end_withheld_replaces(Timestamp now);
-  bool fits(const Command& c, const ReleaseLimits& l, std::int64_t used, std::int64_t reserve,
-            Timestamp now) const;
   std::vector<Command> take_commands(Timestamp now);
   void on_result(CommandId id, CommandResult r, Timestamp now);
   void drain_held_back(Timestamp now);
@@ -507,7 +496,6 @@ class Engine::Impl {
   // ---- state ----
   Store& store_;
   EngineConfig cfg_;
-  std::optional<int> stated_rate_limit_;  // X-Ratelimit-Limit, once the broker has said it
   std::mt19937_64 rng_;
   std::string owner_;
   Txn txn_;
@@ -586,14 +574,9 @@ class Engine::Impl {
   std::deque<Command> queue_;
   std::size_t outstanding_ = 0;
   CommandId next_command_id_ = 0;
-  std::deque<Timestamp> call_times_;
-  std::deque<Timestamp> sweep_call_times_;  // sweep pages of the last minute (pacing only)
-  std::deque<Timestamp> catchup_call_times_;  // fill catch-up pages of the last minute
-  std::deque<Timestamp> paced_catchup_times_;  // ... those within the catch-ups' share
-  std::optional<Timestamp> last_catchup_release_;  // ... the last of those
+  RateBudget budget_{{cfg_.rate_limit_per_min, cfg_.poll_interval_ms, cfg_.max_inflight_commands}};
   std::set<OrderId> withheld_replaces_;  // replacements take_commands did not send
   CommandId catchup_first_page_ = 0;  // the first page of the catch-up running (paced)
-  std::deque<std::pair<Timestamp, OrderId>> entry_releases_;  // entry submits, last minute
   bool rate_dirty_ = false;
   std::deque<Timestamp> attempt_times_;  // re-sends and broker refusals (retry_storm)
   std::vector<OrderEvent> sent_events_;  // "sent" audit events, written with the next commit

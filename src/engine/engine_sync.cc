@@ -998,11 +998,11 @@ void Engine::Impl::check_alerts(Timestamp now) {
   } else if (attempts < cfg_.retry_storm_attempts / 2) {
     clear(AlertKind::retry_storm, "submitter", now);
   }
-  const std::int64_t used = calls_last_minute(now);
-  if (used * 10 >= rate_budget() * 9) {
+  const std::int64_t used = budget_.calls_last_minute(now);
+  if (used * 10 >= budget_.limit() * 9) {
     raise(AlertKind::rate_limit_near, "rest",
-          fmt::format("{} REST calls in the last minute (budget {})", used, rate_budget()), now);
-  } else if (used * 10 < rate_budget() * 7) {
+          fmt::format("{} REST calls in the last minute (budget {})", used, budget_.limit()), now);
+  } else if (used * 10 < budget_.limit() * 7) {
     clear(AlertKind::rate_limit_near, "rest", now);
   }
 }

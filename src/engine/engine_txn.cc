@@ -81,7 +81,7 @@ Status Engine::Impl::finish(Timestamp now) {
     // The REST calls of the last minute survive a restart: a crash loop must not multiply
     // the budget (Alpaca counts per account, not per process).
     rate_dirty_ = false;
-    set_sync(kRateWindow, encode_rate_window(now));
+    set_sync(kRateWindow, budget_.encode_window(now));
   }
   WriteBatch b;
   for (auto& [id, before] : txn_.orders_before) {
@@ -487,7 +487,7 @@ Status Engine::Impl::start(Timestamp now) {
   rebuild_active_alerts();
   sync_state_ = s.sync_state;
   if (auto rw = sync_state_.find(std::string(kRateWindow)); rw != sync_state_.end()) {
-    restore_rate_window(rw->second);
+    budget_.restore_window(rw->second);
   }
   started_at_ = now;
   last_now_ = now;

@@ -98,8 +98,8 @@ Health Engine::Impl::health(Timestamp now) {
   for (auto& [id, o] : orders_) {
     if (!is_terminal(o.state) && o.state != OrderState::parked) ++h.open_orders;
   }
-  h.rest_calls_last_minute = calls_last_minute(now);
-  h.rest_budget_per_minute = rate_budget();
+  h.rest_calls_last_minute = budget_.calls_last_minute(now);
+  h.rest_budget_per_minute = budget_.limit();
   assess(h, now);
   return h;
 }
@@ -155,10 +155,10 @@ std::string Engine::Impl::metrics_text(Timestamp now) {
   line("orderly_fills_detected_poll_total", "Fills first seen by polling", "counter",
        metrics_.fills_from_poll);
   line("orderly_rest_calls_total", "REST calls made", "counter", metrics_.rest_calls);
-  const std::int64_t used = calls_last_minute(now);
+  const std::int64_t used = budget_.calls_last_minute(now);
   line("orderly_rest_calls_last_minute", "REST calls in the last 60 s", "gauge", used);
   line("orderly_rest_headroom", "REST calls left in the per-minute budget", "gauge",
-       rate_budget() - used);
+       budget_.limit() - used);
   line("orderly_reconcile_mismatches_total", "Position drifts flagged", "counter",
        metrics_.reconcile_mismatches);
   line("orderly_anomalies_total", "Evidence refused by the state machine", "counter",

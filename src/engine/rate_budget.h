@@ -1,0 +1,89 @@
+#pragma once
+// The REST rate budget (issue 21: one named component, where it was spread over five places).
+// It keeps the calls released in the last minute, by class, and answers which class of command
+// may go now. It knows nothing of orders: the engine tells it how many slots to keep for the
+// exits of entries it released (exit_reserve) and which catch-up page starts a catch-up.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "core/ids.h"
+#include "core/time.h"
+#include "engine/engine.h"
+
+namespace orderly {
+
+class RateBudget {
+ public:
+  struct Config {
+    std::int64_t calls_per_min = 190;     // configured (EngineConfig::rate_limit_per_min)
+    std::int64_t poll_interval_ms = 1000;  // paces the fill catch-up's share
+    int max_inflight = 8;                  // commands released but not answered
+  };
+
+  // How much of the minute's budget each class of command may fill.
+  struct Limits {
+    std::int64_t budget = 0;          // protective work, lookups, catch-ups: the whole budget
+    std::int64_t background = 0;      // entries and sweeps: all but a tenth kept for protection
+    std::int64_t idle_polls = 0;      // polls beyond their share: a tenth short of `background`
+    std::int64_t catch_up_share = 0;  // catch-ups of a minute at one per catch_up_spacing_ms
+    std::int64_t catch_up_spacing_ms = 0;
+    std::int64_t sweep_cap = 0;  // sweep pages of a minute
+    int inflight_cap = 0;
+    int deferrable_inflight_cap = 0;
+  };
+
+  // What a release round knows beyond the budget's own windows.
+  struct Round {
+    std::int64_t used = 0;       // calls in the last minute, this round's releases included
+    std::int64_t reserve = 0;    // slots kept for the exits of released entries
+    std::size_t inflight = 0;    // commands released and not answered
+    bool stream_suspect = false;  // the sweep is how cancels and expiries are learned
+  };
+
+  explicit RateBudget(Config c) : cfg_(c) {}
+
+  // Calls per minute: the configured budget, lowered to what the broker states it allows.
+  std::int64_t limit() const {
+    return stated_ ? std::min<std::int64_t>(cfg_.calls_per_min, *stated_) : cfg_.calls_per_min;
+  }
+  // X-Ratelimit-Limit, once the broker has said it.
+  void set_stated_limit(int per_min) { stated_ = per_min; }
+
+  Limits limits() const;
+  std::int64_t calls_last_minute(Timestamp now);
+  // Drops the calls that left the window from every class (once per release round).
+  void age(Timestamp now);
+
+  // Whether a command of priority `p` fits now. `paced`: a catch-up page within the catch-ups'
+  // share (paced_catchup).
+  bool fits(CommandPriority p, bool paced, const Limits& l, const Round& r) const;
+  // A catch-up page released as part of the catch-ups' share; any other is idle slack.
+  // `first_page`: the page starts the catch-up that is running (the later pages follow it).
+  bool paced_catchup(bool first_page, const Limits& l, Timestamp now) const;
+  // Counts a released command. `paced`: as for fits().
+  void note_release(CommandPriority p, bool paced, Timestamp now);
+  // An entry submit released now, for exit_reserve (the engine judges which still await exits).
+  void note_entry_release(OrderId id, Timestamp now) { entry_releases_.emplace_back(now, id); }
+  // The entry submits of the last minute, oldest first.
+  const std::deque<std::pair<Timestamp, OrderId>>& entry_releases(Timestamp now);
+
+  // The window as it is persisted across restarts: "second:count,..." for the last 60 s.
+  std::string encode_window(Timestamp now);
+  void restore_window(const std::string& text);
+
+ private:
+  Config cfg_;
+  std::optional<int> stated_;
+  std::deque<Timestamp> calls_;               // every call of the last minute
+  std::deque<Timestamp> sweep_calls_;         // sweep pages of the last minute (pacing only)
+  std::deque<Timestamp> catchup_calls_;       // fill catch-up pages of the last minute
+  std::deque<Timestamp> paced_catchup_calls_;  // ... those within the catch-ups' share
+  std::optional<Timestamp> last_paced_catchup_;  // ... the last of those
+  std::deque<std::pair<Timestamp, OrderId>> entry_releases_;  // entry submits, last minute
+};
+
+}  // namespace orderly
