@@ -55,16 +55,20 @@ class Checker {
   // now) within `p.raise_within_ms` more; a raised gap is a violation past `p.raised_bound_ms`.
   // Returns the longest window seen so far (for --protection-stats). Time the engine is down
   // (killed, not yet restarted) is not counted: no process can act then.
-  // One exception widens the silent window, and only it: a fill of the symbol whose stream
-  // message never reached the connection (dropped or still delayed by the fault plan) cannot be
-  // known before the engine's next fill catch-up, which runs every `lost_fill_ms` (the engine's
-  // idle_poll_interval_ms) while the stream looks healthy; within that long (plus the bound and
-  // raise_within_ms) of such a fill a gap not yet raised passes.
+  // Two exceptions widen the silent window, and only they: what the stream lost while it looked
+  // healthy, which only the engine's polls can find (issue 20 item 4 sets their cadence). A fill
+  // of the symbol whose stream message never reached the connection (dropped or still delayed by
+  // the fault plan) is found by the next fill catch-up, every `lost_fill_ms` (the engine's
+  // idle_poll_interval_ms); an exit canceled or expired whose message never reached it (and no
+  // other exit of its group was heard ending) by the next open-order sweep, every `lost_end_ms`
+  // (idle_sweep_interval_ms). Within that long (plus the bound and raise_within_ms) of such a
+  // loss a gap not yet raised passes.
   struct ProtectionBounds {
     std::int64_t bound_ms = 0;
     std::int64_t raise_within_ms = 0;
     std::int64_t raised_bound_ms = 0;
     std::int64_t lost_fill_ms = 0;
+    std::int64_t lost_end_ms = 0;
   };
   std::int64_t check_protection(const ProtectionBounds& p, bool engine_up,
                                 const std::set<std::string>& raised);
@@ -82,6 +86,8 @@ class Checker {
   std::string last_note(OrderId id);  // the order's last audit event, for a report
   void check_fill_rows(const std::vector<Order>& local);  // I8
   bool lost_fill_within(const std::string& symbol, std::int64_t window_ms);
+  bool lost_end_within(const std::string& symbol, std::int64_t window_ms);
+  bool replace_raced_a_fill(const std::string& request);
 
   sim::Exchange& exchange_;
   Store& store_;
@@ -100,6 +106,7 @@ class Checker {
   };
   std::map<std::string, Unprotected> unprotected_;  // by symbol
   std::map<std::string, Decimal> streamed_filled_;  // broker order id -> filled qty the stream told
+  std::set<std::string> streamed_ended_;  // broker order ids whose end the stream told
   std::int64_t longest_unprotected_ms_ = 0;
 };
 

@@ -138,6 +138,7 @@ class World {
   bool extended_ = false;
   std::int64_t grace_ms_ = 0;  // EngineConfig::unprotected_grace_ms of the engine under test
   std::int64_t lost_fill_ms_ = 0;  // its idle_poll_interval_ms: a fill lost while healthy
+  std::int64_t lost_end_ms_ = 0;   // its idle_sweep_interval_ms: an exit's end lost so
   std::int64_t quiet_ms_ = 0;      // after the faults stop
   std::optional<Timestamp> reopen_at_;  // the session is closed until then
   Trace trace_;
@@ -280,6 +281,7 @@ Status World::setup() {
   RuntimeOptions ro;
   grace_ms_ = ro.engine.unprotected_grace_ms;  // the bound of continuous I6 is the engine's own
   lost_fill_ms_ = ro.engine.idle_poll_interval_ms;
+  lost_end_ms_ = ro.engine.idle_sweep_interval_ms;
   // Every gap is swept: a sweep runs every idle_sweep_interval_ms while the stream is healthy,
   // then what it found missing is fetched.
   quiet_ms_ = ro.engine.idle_sweep_interval_ms + 2 * ro.engine.idle_poll_interval_ms;
@@ -830,7 +832,9 @@ void World::check_continuous() {
   if (opt_.check_protection || opt_.protection_stats) {
     constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max() / 4;
     Checker::ProtectionBounds b{kNever, kNever, kNever};
-    if (opt_.check_protection) b = {grace_ms_, kRaiseWithinMs, kRaisedBoundMs, lost_fill_ms_};
+    if (opt_.check_protection) {
+      b = {grace_ms_, kRaiseWithinMs, kRaisedBoundMs, lost_fill_ms_, lost_end_ms_};
+    }
     std::set<std::string> raised;
     if (rt_->running()) {
       for (const Alert& a : rt_->engine().active_alerts()) {
