@@ -401,11 +401,7 @@ std::optional<Order> Engine::order_by_client_id(std::string_view cid) const {
   return order(it->second);
 }
 std::vector<Alert> Engine::active_alerts() const {
-  std::vector<Alert> out;
-  for (auto& [key, id] : impl_->active_alerts_) {
-    if (auto a = impl_->alerts_.find(id); a != impl_->alerts_.end()) out.push_back(a->second);
-  }
-  return out;
+  return impl_->alerts_.active_alerts();
 }
 const std::string& Engine::owner() const { return impl_->owner_; }
 std::size_t Engine::inflight_commands() const { return impl_->outstanding_; }

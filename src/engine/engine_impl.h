@@ -1,13 +1,14 @@
 #pragma once
 // Internal to orderly_engine: the definition of Engine::Impl, shared by the engine's .cc files
 // (one per concern, see engine.h). Not part of the public API: include engine/engine.h.
-//   engine_txn.cc     transaction/outbox (begin, finish, rollback), audit, state changes, alerts,
+//   engine_txn.cc     transaction/outbox (begin, finish, rollback), audit, state changes,
 //                     start/recovery
 //   engine_trades.cc  intents, TradeManager, wash-trade pricing of exits
 //   engine_submit.cc  Submitter: sends, retries, broker answers to our orders
 //   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
 //   engine.cc         the public wrappers, command release, result dispatch
 //   rate_budget.cc    RateBudget: the calls of the last minute, which class of command may go
+//   alerts.cc         Alerts: raised once per kind and subject, undone with a failed commit
 //   engine_views.cc   health, metrics, positions
 //   engine_protection.cc  the exit book of a symbol, gaps in a position's cover
 
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "engine/alerts.h"
 #include "engine/engine.h"
 #include "engine/exit_book.h"
 #include "engine/rate_budget.h"
@@ -174,7 +176,6 @@ class Engine::Impl {
     std::map<OrderId, std::optional<Order>> orders_before;
     std::map<TradeId, std::optional<Trade>> trades_before;
     std::map<std::string, std::optional<Position>> positions_before;
-    std::map<std::int64_t, std::optional<Alert>> alerts_before;
     std::map<std::string, std::optional<std::string>> sync_before;
     std::vector<OrderEvent> events;
     std::vector<Fill> fills;
@@ -182,7 +183,6 @@ class Engine::Impl {
     std::vector<std::string> activities_seen;  // fill activities first seen in this input
     TradeId max_trade_id = 0;
     OrderId max_order_id = 0;
-    std::int64_t max_alert_id = 0;
   };
 
   void begin();
@@ -237,14 +237,20 @@ class Engine::Impl {
                        const std::string& payload, Timestamp now);
 
   // ---------------------------------------------------------------------------------------
-  // Alerts (raised once per kind+subject, cleared when the condition goes away).
+  // Alerts (alerts.h: raised once per kind+subject, cleared when the condition goes away).
   // ---------------------------------------------------------------------------------------
-  void raise(AlertKind k, const std::string& subject, std::string message, Timestamp now);
-  void clear(AlertKind k, const std::string& subject, Timestamp now);
-  bool alert_active(AlertKind k, const std::string& subject) const;
+  void raise(AlertKind k, const std::string& subject, std::string message, Timestamp now) {
+    alerts_.raise(k, subject, std::move(message), now);
+  }
+  void clear(AlertKind k, const std::string& subject, Timestamp now) {
+    alerts_.clear(k, subject, now);
+  }
+  bool alert_active(AlertKind k, const std::string& subject) const {
+    return alerts_.active(k, subject);
+  }
+  bool any_alert_of(AlertKind k) const { return alerts_.any_active(k); }
   // Elements of a broker answer skipped as unreadable: counted, kept in an alert (once per id).
   void note_unreadable(const std::vector<UnreadableItem>& items, Timestamp now);
-  void rebuild_active_alerts();
 
   // ---------------------------------------------------------------------------------------
   // Start / recovery.
@@ -454,15 +460,10 @@ class Engine::Impl {
   void set_hold_wait(OrderId id, bool wait);
   void check_inflight(Timestamp now);
   bool needs_inflight_check(const Order& o) const;
-  bool any_alert_of(AlertKind k) const {
-    auto it = active_alerts_.lower_bound({k, std::string()});
-    return it != active_alerts_.end() && it->first.first == k;
-  }
   // Memory stays bounded: the orders of a trade that ended are dropped once committed and quiet
   // (the store keeps them; a restart does not load them either). A late event for one of them
   // brings it back from the store (restore_pruned) and is judged like any other.
   void prune_ended_trades(Timestamp now);
-  void prune_cleared_alerts(Timestamp now);
   std::optional<OrderId> restore_pruned(const std::string& broker_id, const std::string& cid,
                                         Timestamp now);
   void index_order(const Order& o);
@@ -558,18 +559,15 @@ class Engine::Impl {
   std::unordered_map<OrderId, OrderAux> aux_;
   std::map<std::string, Position> positions_;
   std::map<std::string, BrokerPosition> broker_positions_;
-  std::map<std::int64_t, Alert> alerts_;
-  std::map<std::pair<AlertKind, std::string>, std::int64_t> active_alerts_;
+  Alerts alerts_;
   std::map<std::string, std::string> sync_state_;
   TradeId max_trade_id_ = 0;
   OrderId max_order_id_ = 0;
-  std::int64_t max_alert_id_ = 0;
   std::set<TradeId> touched_trades_;
   ProtectionWatch protection_{cfg_.unprotected_grace_ms};
   std::set<std::string> protection_dirty_;  // symbols whose trades changed in this input
   bool protection_checked_once_ = false;
   Timestamp last_protection_check_;
-  std::set<std::int64_t> carry_alerts_;
   std::unordered_map<CommandId, Pending> pending_;
   std::deque<Command> queue_;
   std::size_t outstanding_ = 0;

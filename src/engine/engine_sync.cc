@@ -769,7 +769,7 @@ void Engine::Impl::request_reconcile(bool, Timestamp now) {
 void Engine::Impl::on_tick(Timestamp now) {
   last_now_ = now;
   prune_ended_trades(now);
-  prune_cleared_alerts(now);
+  alerts_.prune_cleared(now, kPruneAfterMs);
   if (resync_due_) {
     resync_due_ = false;
     // The rolled-back input's evidence is lost: what it told is not known until a sweep.
@@ -954,28 +954,22 @@ void Engine::Impl::check_inflight(Timestamp now) {
 void Engine::Impl::clear_settled_alerts(Timestamp now) {
   constexpr std::int64_t kAnomalyClearMs = 600'000;
   std::vector<std::pair<AlertKind, std::string>> done;
-  for (auto it = active_alerts_.lower_bound({AlertKind::stuck_order, std::string()});
-       it != active_alerts_.end() && it->first.first == AlertKind::stuck_order; ++it) {
-    if (!by_cid_.count(it->first.second)) done.push_back(it->first);  // pruned: its trade ended
-  }
-  for (auto it = active_alerts_.lower_bound({AlertKind::order_parked, std::string()});
-       it != active_alerts_.end() && it->first.first == AlertKind::order_parked; ++it) {
-    auto o = by_cid_.find(it->first.second);
-    if (o == by_cid_.end()) {
-      done.push_back(it->first);
-      continue;
+  alerts_.for_each_active(AlertKind::stuck_order, [&](const Alert& a) {
+    if (!by_cid_.count(a.subject)) done.emplace_back(a.kind, a.subject);  // pruned: trade ended
+  });
+  alerts_.for_each_active(AlertKind::order_parked, [&](const Alert& a) {
+    auto o = by_cid_.find(a.subject);
+    const OrderState st = o == by_cid_.end() ? OrderState::canceled : order_at(o->second).state;
+    if (st != OrderState::parked && st != OrderState::submit_failed) {
+      done.emplace_back(a.kind, a.subject);  // moved on, or gone with its trade
     }
-    const OrderState st = order_at(o->second).state;
-    if (st != OrderState::parked && st != OrderState::submit_failed) done.push_back(it->first);
-  }
-  for (auto it = active_alerts_.lower_bound({AlertKind::anomaly, std::string()});
-       it != active_alerts_.end() && it->first.first == AlertKind::anomaly; ++it) {
+  });
+  alerts_.for_each_active(AlertKind::anomaly, [&](const Alert& a) {
     // The store's anomaly clears with the next good commit.
-    if (it->first.second != "store" &&
-        now.ms_since(alerts_.at(it->second).raised_at) >= kAnomalyClearMs) {
-      done.push_back(it->first);
+    if (a.subject != "store" && now.ms_since(a.raised_at) >= kAnomalyClearMs) {
+      done.emplace_back(a.kind, a.subject);
     }
-  }
+  });
   for (auto& [kind, subject] : done) clear(kind, subject, now);
 }
 

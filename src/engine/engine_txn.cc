@@ -16,7 +16,7 @@ void Engine::Impl::begin() {
   txn_ = Txn{};
   txn_.max_trade_id = max_trade_id_;
   txn_.max_order_id = max_order_id_;
-  txn_.max_alert_id = max_alert_id_;
+  alerts_.begin();
 }
 
 Order& Engine::Impl::mut_order(OrderId id) {
@@ -100,11 +100,7 @@ Status Engine::Impl::finish(Timestamp now) {
     if (is_terminal(t.state)) ended_trades_[id] = now;
   }
   for (auto& entry : txn_.positions_before) b.positions.push_back(positions_.at(entry.first));
-  for (std::int64_t id : carry_alerts_) txn_.alerts_before.try_emplace(id, alerts_.at(id));
-  for (auto& [id, before] : txn_.alerts_before) {
-    (void)before;
-    b.alerts.push_back(alerts_.at(id));
-  }
+  alerts_.add_to_batch(b.alerts);
   for (auto& entry : txn_.sync_before) b.sync_state[entry.first] = sync_state_.at(entry.first);
   // Requests released since the last commit came first: their "sent" events too.
   b.events = sent_events_;
@@ -129,7 +125,7 @@ Status Engine::Impl::finish(Timestamp now) {
     resync_due_ = true;
     return st;
   }
-  carry_alerts_.clear();
+  alerts_.committed();
   sent_events_.clear();
   if (!store_ok_) note_store_back(now);
   for (auto& c : txn_.staged) queue_.push_back(std::move(c));
@@ -141,12 +137,7 @@ Status Engine::Impl::finish(Timestamp now) {
 void Engine::Impl::note_store_back(Timestamp now) {
   store_ok_ = true;
   store_failing_since_.reset();
-  auto act = active_alerts_.find({AlertKind::anomaly, "store"});
-  if (act != active_alerts_.end()) {
-    alerts_[act->second].cleared_at = now;
-    carry_alerts_.insert(act->second);
-    active_alerts_.erase(act);
-  }
+  alerts_.clear_carried(AlertKind::anomaly, "store", now);
   store_error_.clear();
 }
 
@@ -187,10 +178,7 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   for (auto& [sym, before] : txn_.positions_before) {
     if (before) positions_[sym] = *before; else positions_.erase(sym);
   }
-  for (auto& [id, before] : txn_.alerts_before) {
-    if (before) alerts_[id] = *before; else alerts_.erase(id);
-  }
-  rebuild_active_alerts();
+  alerts_.roll_back();
   for (auto& [k, before] : txn_.sync_before) {
     if (before) sync_state_[k] = *before; else sync_state_.erase(k);
   }
@@ -201,13 +189,10 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   drop_staged();
   max_trade_id_ = txn_.max_trade_id;
   max_order_id_ = txn_.max_order_id;
-  max_alert_id_ = txn_.max_alert_id;
   txn_ = Txn{};
   txn_open_ = false;
   // Visible at once in memory (health, /api/alerts); written with the next good commit.
-  raise(AlertKind::anomaly, std::string(subject), std::string(why), last_now_);
-  for (auto& [id, before] : txn_.alerts_before) carry_alerts_.insert(id);
-  txn_ = Txn{};
+  alerts_.raise_carried(AlertKind::anomaly, std::string(subject), std::string(why), last_now_);
 }
 
 void Engine::Impl::audit(const Order& o, std::optional<OrderState> from, EventSource src,
@@ -400,31 +385,6 @@ void Engine::Impl::set_local_state(OrderId id, OrderState to, EventSource src, s
   }
 }
 
-void Engine::Impl::raise(AlertKind k, const std::string& subject, std::string message,
-                         Timestamp now) {
-  auto key = std::make_pair(k, subject);
-  if (active_alerts_.count(key)) return;
-  Alert a;
-  a.id = ++max_alert_id_;
-  a.kind = k;
-  a.subject = subject;
-  a.message = std::move(message);
-  a.raised_at = now;
-  txn_.alerts_before[a.id] = std::nullopt;
-  active_alerts_[key] = a.id;
-  alerts_[a.id] = std::move(a);
-}
-
-void Engine::Impl::clear(AlertKind k, const std::string& subject, Timestamp now) {
-  auto key = std::make_pair(k, subject);
-  auto it = active_alerts_.find(key);
-  if (it == active_alerts_.end()) return;
-  std::int64_t id = it->second;
-  if (!txn_.alerts_before.count(id)) txn_.alerts_before[id] = alerts_[id];
-  alerts_[id].cleared_at = now;
-  active_alerts_.erase(it);
-}
-
 void Engine::Impl::note_unreadable(const std::vector<UnreadableItem>& items, Timestamp now) {
   for (const UnreadableItem& u : items) {
     ++metrics_.broker_unreadable;
@@ -433,17 +393,6 @@ void Engine::Impl::note_unreadable(const std::vector<UnreadableItem>& items, Tim
           fmt::format("skipped an unreadable {} in the broker's answer ({}); payload: {}", u.kind,
                       u.reason, u.raw),
           now);
-  }
-}
-
-bool Engine::Impl::alert_active(AlertKind k, const std::string& subject) const {
-  return active_alerts_.count({k, subject}) > 0;
-}
-
-void Engine::Impl::rebuild_active_alerts() {
-  active_alerts_.clear();
-  for (auto& [id, a] : alerts_) {
-    if (a.active()) active_alerts_[{a.kind, a.subject}] = id;
   }
 }
 
@@ -463,7 +412,6 @@ Status Engine::Impl::start(Timestamp now) {
   owner_ = account_tag(cfg_.account_identity) + s.instance_tag;
   max_trade_id_ = s.max_trade_id;
   max_order_id_ = s.max_order_id;
-  max_alert_id_ = s.max_alert_id;
   for (auto& t : s.open_trades) put_trade(t);
   for (auto& o : s.open_orders) {
     by_cid_[o.client_order_id] = o.id;
@@ -483,8 +431,7 @@ Status Engine::Impl::start(Timestamp now) {
     if (is_terminal(t.state)) ended_trades_[id] = t.updated_at;
   }
   for (auto& p : s.positions) positions_[p.symbol] = p;
-  for (auto& a : s.active_alerts) alerts_[a.id] = a;
-  rebuild_active_alerts();
+  alerts_.load(s.max_alert_id, s.active_alerts);
   sync_state_ = s.sync_state;
   if (auto rw = sync_state_.find(std::string(kRateWindow)); rw != sync_state_.end()) {
     budget_.restore_window(rw->second);
@@ -683,19 +630,6 @@ void Engine::Impl::prune_ended_trades(Timestamp now) {
     erase_trade(tid);
     touched_trades_.erase(tid);
     it = ended_trades_.erase(it);
-  }
-}
-
-// A cleared alert is in the store once its clearing committed; only active ones are shown.
-void Engine::Impl::prune_cleared_alerts(Timestamp now) {
-  for (auto it = alerts_.begin(); it != alerts_.end();) {
-    const Alert& a = it->second;
-    if (a.cleared_at && now.ms_since(*a.cleared_at) >= kPruneAfterMs &&
-        !carry_alerts_.count(it->first) && !txn_.alerts_before.count(it->first)) {
-      it = alerts_.erase(it);
-      continue;
-    }
-    ++it;
   }
 }
 

@@ -78,17 +78,16 @@ Health Engine::Impl::health(Timestamp now) {
   h.stream_connected = stream_connected_;
   h.sync_lag_limit_ms = sync_lag_limit(now);
   h.store_failing_since = store_failing_since_;
-  for (const auto& [key, id] : active_alerts_) {
+  alerts_.for_each_active([&](const Alert& a) {
     // One unprotected_position alert per symbol left without working exits (the exit book's).
-    if (key.first == AlertKind::unprotected_position) ++h.unprotected_positions;
+    if (a.kind == AlertKind::unprotected_position) ++h.unprotected_positions;
     // Those two have their own reasons (broker_reachable, unprotected_positions).
-    if (severity(key.first) != AlertSeverity::critical ||
-        key.first == AlertKind::broker_unreachable ||
-        key.first == AlertKind::unprotected_position) {
-      continue;
+    if (severity(a.kind) != AlertSeverity::critical || a.kind == AlertKind::broker_unreachable ||
+        a.kind == AlertKind::unprotected_position) {
+      return;
     }
-    h.critical_alerts.push_back(fmt::format("{} {}", to_string(key.first), key.second));
-  }
+    h.critical_alerts.push_back(fmt::format("{} {}", to_string(a.kind), a.subject));
+  });
   h.last_stream_event_at = last_stream_event_at_;
   h.last_sync_at = last_sync_at_;
   h.sync_lag_ms = last_sync_at_ ? now.ms_since(*last_sync_at_) : 0;
@@ -166,16 +165,12 @@ std::string Engine::Impl::metrics_text(Timestamp now) {
   line("orderly_broker_unreadable_total", "Elements of broker answers skipped as unreadable",
        "counter", metrics_.broker_unreadable);
   // The same count as Health::unprotected_positions: the active unprotected_position alerts.
-  std::int64_t unprotected = 0;
-  for (auto it = active_alerts_.lower_bound({AlertKind::unprotected_position, std::string()});
-       it != active_alerts_.end() && it->first.first == AlertKind::unprotected_position; ++it) {
-    ++unprotected;
-  }
+  const std::size_t unprotected = alerts_.active_count(AlertKind::unprotected_position);
   line("orderly_unprotected_positions",
        "Symbols whose filled position has had no working exit past unprotected_grace_ms", "gauge",
        unprotected);
   line("orderly_store_ok", "1 when the last store commit succeeded", "gauge", store_ok_ ? 1 : 0);
-  line("orderly_active_alerts", "Alerts currently raised", "gauge", active_alerts_.size());
+  line("orderly_active_alerts", "Alerts currently raised", "gauge", alerts_.active_count());
   append_apply_latency_histogram(s, metrics_);
   s += "# HELP orderly_position_qty Position by source\n# TYPE orderly_position_qty gauge\n";
   for (const PositionView& p : positions()) {
