@@ -118,11 +118,17 @@ std::optional<OrderId> Engine::Impl::find_local(const BrokerOrder& b) {
 
 // A bracket/OCO leg carries a client id the broker made up, and a lookup of its parent by
 // client id does not list it: recognise it by what we asked for (symbol, side, type, qty,
-// price) among our legs whose id we have not learned yet.
+// price) among our legs whose id we have not learned yet. Only when one leg fits: a leg
+// carries no link to its parent, and two trades' legs can be alike (DST extended seed
+// 12000000002351: an OCO's stop leg, canceled as its take-profit filled, was taken for
+// another trade's stop of the same price and qty whose parent's answer was lost; the OCO's
+// own leg was never resolved and its trade stayed closing). An event that fits several is
+// held until an answer or a listing of its parent names the leg (learn_broker_id).
 std::optional<OrderId> Engine::Impl::match_leg(const BrokerOrder& b) {
   if (b.order_class != OrderClass::bracket && b.order_class != OrderClass::oco) {
     return std::nullopt;
   }
+  std::optional<OrderId> fit;
   for (OrderId id : orders_of_symbol(b.symbol)) {
     const Order* op = order_ptr(id);
     if (!op || !op->parent_order_id || op->broker_order_id || op->side != b.side) continue;
@@ -133,12 +139,12 @@ std::optional<OrderId> Engine::Impl::match_leg(const BrokerOrder& b) {
                                                             : b.type != OrderType::limit;
     const bool price_ok = o.role == OrderRole::take_profit ? b.limit_price == o.limit_price
                                                              : b.stop_price == o.stop_price;
-    if (type_ok && price_ok && b.qty == o.qty) {
-      learn_broker_id(id, b.id);
-      return id;
-    }
+    if (!type_ok || !price_ok || b.qty != o.qty) continue;
+    if (fit) return std::nullopt;
+    fit = id;
   }
-  return std::nullopt;
+  if (fit) learn_broker_id(*fit, b.id);
+  return fit;
 }
 
 // Ours at the broker but never recorded here (crash between send and commit, or a store
