@@ -29,7 +29,7 @@
 #include <boost/json.hpp>
 
 #include "app/inprocess_broker.h"
-#include "engine/runtime.h"
+#include "runtime/runtime.h"
 #include "sim/exchange.h"
 #include "store/sqlite/sqlite_store.h"
 

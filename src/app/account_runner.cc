@@ -17,7 +17,7 @@
 #include "app/webhook.h"
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/stream_client.h"
-#include "engine/runtime.h"
+#include "runtime/runtime.h"
 #include "server/api.h"
 #include "store/lease.h"
 #include "store/store.h"

@@ -10,7 +10,7 @@
 #include "app/cli_client.h"
 #include "app/inprocess_broker.h"
 #include "core/ids.h"
-#include "engine/runtime.h"
+#include "runtime/runtime.h"
 #include "sim/exchange.h"
 #include "store/store.h"
 

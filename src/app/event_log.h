@@ -17,7 +17,7 @@
 #include <string>
 
 #include "app/logging.h"
-#include "engine/runtime.h"
+#include "runtime/runtime.h"
 #include "store/forwarding_store.h"
 #include "store/store.h"
 

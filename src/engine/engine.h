@@ -132,9 +132,6 @@ struct CommandResult {
   std::optional<int> stated_rate_limit;      // the broker's per-minute limit, as last stated
 };
 
-// Runs one command against a broker (blocking). Shared by every runtime.
-CommandResult execute(Broker& broker, const Command& command);
-
 // Counters for /metrics (monotonic unless noted).
 struct EngineMetrics {
   std::int64_t submissions = 0;           // submit commands released

@@ -12,7 +12,7 @@
 #include "app/inprocess_broker.h"
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/rate_limiter.h"
-#include "engine/runtime.h"
+#include "runtime/runtime.h"
 #include "sim/exchange.h"
 #include "store/store.h"
 

@@ -7,8 +7,8 @@
 #include <functional>
 #include <memory>
 
-#include "engine/runtime.h"
 #include "fakes.h"
+#include "runtime/runtime.h"
 
 namespace orderly::testing {
 

@@ -1,4 +1,4 @@
-#include "engine/latency_window.h"
+#include "runtime/latency_window.h"
 
 #include <gtest/gtest.h>
 

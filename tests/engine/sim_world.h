@@ -17,7 +17,7 @@
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/stream_dispatch.h"
 #include "broker/alpaca/transport.h"
-#include "engine/runtime.h"
+#include "runtime/runtime.h"
 #include "sim/exchange.h"
 #include "store/store.h"
 

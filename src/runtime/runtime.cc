@@ -1,4 +1,4 @@
-#include "engine/runtime.h"
+#include "runtime/runtime.h"
 
 #include <algorithm>
 #include <atomic>
@@ -14,7 +14,8 @@
 
 #include <fmt/format.h>
 
-#include "engine/latency_window.h"
+#include "runtime/executor.h"
+#include "runtime/latency_window.h"
 
 namespace orderly {
 namespace {
