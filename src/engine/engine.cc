@@ -177,6 +177,8 @@ template <typename F>
 void Engine::Impl::guarded(std::string_view input, Timestamp now, F&& body) {
   try {
     body();
+  } catch (const StoreUnreadable& e) {
+    on_store_unreadable(input, e.what(), now);
   } catch (const std::exception& e) {
     ++metrics_.anomalies;
     rollback("engine", fmt::format("{}: unexpected state ({}); its changes were rolled back and "
@@ -186,6 +188,22 @@ void Engine::Impl::guarded(std::string_view input, Timestamp now, F&& body) {
     begin_full_resync(now);
     finish_input(now);
   }
+}
+
+// The store answers no read: like a failed commit, the input is rolled back, the store is failing
+// until a commit succeeds, and a resync finds the input's evidence again from the broker.
+void Engine::Impl::on_store_unreadable(std::string_view input, const std::string& why,
+                                       Timestamp now) {
+  ++metrics_.anomalies;
+  rollback("store", fmt::format("{}: reading the store failed ({}); its changes were rolled back "
+                                "and every open order is refreshed from the broker",
+                                input, why));
+  if (store_ok_) store_failing_since_ = now;
+  store_ok_ = false;
+  store_error_ = why;
+  begin();
+  begin_full_resync(now);
+  finish_input(now);
 }
 
 // ---- Engine: thin wrappers that frame each input as one transaction ----------------------

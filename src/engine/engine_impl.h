@@ -21,6 +21,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -135,6 +136,13 @@ class RecentKeys {
   std::size_t mask_ = 0, next_ = 0, count_ = 0;
 };
 
+// A store read an input cannot do without failed (a dead connection): the input ends, rolled
+// back, rather than taking the failure for "not found" (Engine::Impl::guarded).
+class StoreUnreadable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 inline bool is_exit_role(OrderRole r) { return r != OrderRole::entry; }
 
 inline Decimal signed_qty(Side s, Decimal q) { return s == Side::buy ? q : -q; }
@@ -163,6 +171,7 @@ using engine_internal::Pending;
 using engine_internal::Purpose;
 using engine_internal::RecentKeys;
 using engine_internal::signed_qty;
+using engine_internal::StoreUnreadable;
 
 class Engine::Impl {
  public:
@@ -215,6 +224,13 @@ class Engine::Impl {
   const Order* linked_order(const Order& from, std::optional<OrderId> link, std::string_view what,
                             Timestamp now);
   void report_anomaly(const std::string& what, Timestamp now);
+  // The store's answer to a read, or StoreUnreadable thrown.
+  template <typename T>
+  T read_or_end_input(StatusOr<T> r) {
+    if (!r.ok()) throw StoreUnreadable(std::string(r.status().message()));
+    return std::move(r.value());
+  }
+  void on_store_unreadable(std::string_view input, const std::string& why, Timestamp now);
   Status load_linked(LoadedState& s);
 
   // ---------------------------------------------------------------------------------------

@@ -155,10 +155,10 @@ std::optional<OrderId> Engine::Impl::adopt_unrecorded(const BrokerOrder& b, Time
   auto tit = trades_.find(parts->trade_id);
   if (tit == trades_.end()) {
     // Its trade ended and left memory, or was never loaded: the store knows it, or nobody does.
-    auto stored = store_.get_trade(parts->trade_id);
-    if (!stored.ok() || !stored.value()) return std::nullopt;
-    put_trade(*stored.value());
-    if (is_terminal(stored.value()->state)) ended_trades_[parts->trade_id] = now;
+    auto stored = read_or_end_input(store_.get_trade(parts->trade_id));
+    if (!stored) return std::nullopt;
+    put_trade(*stored);
+    if (is_terminal(stored->state)) ended_trades_[parts->trade_id] = now;
     tit = trades_.find(parts->trade_id);
   }
   Order o = make_order(tit->second, parts->role, parts->generation, b.side, b.type,

@@ -639,13 +639,9 @@ void Engine::Impl::prune_ended_trades(Timestamp now) {
 std::optional<OrderId> Engine::Impl::restore_pruned(const std::string& broker_id,
                                                     const std::string& cid, Timestamp now) {
   std::optional<Order> found;
-  if (!broker_id.empty()) {
-    auto r = store_.find_order_by_broker_id(broker_id);
-    if (r.ok() && r.value()) found = *r.value();
-  }
+  if (!broker_id.empty()) found = read_or_end_input(store_.find_order_by_broker_id(broker_id));
   if (!found && !cid.empty() && is_ours(cid, owner_)) {
-    auto r = store_.find_order_by_client_id(cid);
-    if (r.ok() && r.value()) found = *r.value();
+    found = read_or_end_input(store_.find_order_by_client_id(cid));
   }
   if (!found) return std::nullopt;
   if (order_index_.count(found->id)) return found->id;
@@ -654,8 +650,7 @@ std::optional<OrderId> Engine::Impl::restore_pruned(const std::string& broker_id
     return std::nullopt;  // every order of an open trade is held: not one of ours to restore
   }
   if (t == trades_.end()) {
-    auto tr = store_.get_trade(found->trade_id);
-    if (tr.ok() && tr.value()) put_trade(*tr.value());
+    if (auto tr = read_or_end_input(store_.get_trade(found->trade_id))) put_trade(*tr);
   }
   ended_trades_[found->trade_id] = now;
   // With the orders it names (its parent, the order it replaces), as start() loads them.
@@ -663,8 +658,7 @@ std::optional<OrderId> Engine::Impl::restore_pruned(const std::string& broker_id
   for (std::size_t i = 0; i < restore.size(); ++i) {
     for (std::optional<OrderId> link : {restore[i].parent_order_id, restore[i].replaces_order_id}) {
       if (!link || order_index_.count(*link)) continue;
-      auto r = store_.get_order(*link);
-      if (r.ok() && r->has_value()) restore.push_back(**r);
+      if (auto linked = read_or_end_input(store_.get_order(*link))) restore.push_back(*linked);
     }
   }
   const OrderId id = restore.front().id;

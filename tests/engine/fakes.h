@@ -22,6 +22,7 @@ namespace orderly::testing {
 class MemStore final : public Store {
  public:
   int fail_commits = 0;  // the next N commits fail
+  bool fail_reads = false;  // reads of one order or trade fail (a dead connection)
   int commits = 0;
   std::map<TradeId, Trade> trades;
   std::map<OrderId, Order> orders;
@@ -71,17 +72,23 @@ class MemStore final : public Store {
     return Status::success();
   }
 
+  static Status read_failure() {
+    return Status::error(Status::Code::io_error, "injected read failure");
+  }
   StatusOr<std::optional<Order>> get_order(OrderId id) override {
+    if (fail_reads) return read_failure();
     if (!orders.count(id)) return std::optional<Order>();
     return std::optional<Order>(orders.at(id));
   }
   StatusOr<std::optional<Order>> find_order_by_client_id(std::string_view cid) override {
+    if (fail_reads) return read_failure();
     for (auto& [id, o] : orders) {
       if (o.client_order_id == cid) return std::optional<Order>(o);
     }
     return std::optional<Order>();
   }
   StatusOr<std::optional<Order>> find_order_by_broker_id(std::string_view bid) override {
+    if (fail_reads) return read_failure();
     for (auto& [id, o] : orders) {
       if (o.broker_order_id == bid) return std::optional<Order>(o);
     }
@@ -93,6 +100,7 @@ class MemStore final : public Store {
     return out;
   }
   StatusOr<std::optional<Trade>> get_trade(TradeId id) override {
+    if (fail_reads) return read_failure();
     if (!trades.count(id)) return std::optional<Trade>();
     return std::optional<Trade>(trades.at(id));
   }

@@ -28,6 +28,13 @@ bool audited(Harness& h, OrderId id, const std::string& text) {
   return false;
 }
 
+bool store_anomaly(Harness& h) {
+  for (const Alert& a : h.engine().active_alerts()) {
+    if (a.kind == AlertKind::anomaly && a.subject == "store") return true;
+  }
+  return false;
+}
+
 TEST(EnginePrune, EndedTradeLeavesMemoryAndLateEventsAreJudgedFromTheStore) {
   Harness h;
   h.start();
@@ -101,6 +108,56 @@ TEST(EnginePrune, EndedTradeLeavesMemoryAndLateEventsAreJudgedFromTheStore) {
   // Brought back only for the judgement: it leaves memory again with its trade.
   h.run(kPastRetentionMs);
   EXPECT_FALSE(in_memory(h, t));
+  h.expect_no_duplicates();
+}
+
+// The store read that brings a pruned order back can fail (a dead database connection). A failed
+// read is not "not found": the late event of our own order is never adopted as a new order, the
+// input is rolled back and said (an anomaly on the store, cleared by the next good commit), and a
+// resync looks for its evidence at the broker again. (Before, the failure passed in silence.)
+TEST(EnginePrune, AFailedStoreReadNeverTurnsALateEventIntoANewOrder) {
+  Harness h;
+  h.start();
+  auto opened = h.rt->open_trade(spec("STWD", "37", "21.50", "19.00"));
+  ASSERT_TRUE(opened.ok());
+  const TradeId t = opened->id;
+  auto entry = h.find(t, OrderRole::entry);
+  ASSERT_TRUE(entry && entry->broker_order_id);
+  h.broker.fill(*entry->broker_order_id, Decimal::must("37"), Decimal::must("20.00"));
+  h.run(500);
+  auto sl = h.find(t, OrderRole::stop_loss, true);
+  ASSERT_TRUE(sl && sl->broker_order_id);
+  h.broker.fill(*sl->broker_order_id, Decimal::must("37"), Decimal::must("19.00"));
+  h.run(500);
+  ASSERT_EQ(h.store.trades.at(t).state, TradeState::closed);
+  h.run(kPastRetentionMs);
+  ASSERT_FALSE(in_memory(h, t));
+  const std::size_t orders_in_store = h.store.orders.size();
+
+  TradeUpdate late;
+  for (const TradeUpdate& u : h.broker.emitted) {
+    if (u.event == "fill" && u.order.id == *sl->broker_order_id) late = u;
+  }
+  ASSERT_EQ(late.event, "fill");
+  late.execution_id = "late-redelivery";
+  h.store.fail_reads = true;
+  h.rt->on_trade_update(late);
+  h.rt->settle();
+  EXPECT_EQ(h.store.orders.size(), orders_in_store) << "nothing adopted as a new order";
+  EXPECT_FALSE(h.engine().order_by_client_id(sl->client_order_id).has_value());
+  bool said = false;
+  for (const auto& [id, a] : h.store.alerts) {
+    said = said || (a.kind == AlertKind::anomaly && a.subject == "store" &&
+                    a.message.find("reading the store failed") != std::string::npos);
+  }
+  EXPECT_TRUE(said) << "the failed read is said, and written once the store takes writes";
+
+  h.store.fail_reads = false;
+  h.run(5'000);
+  EXPECT_FALSE(store_anomaly(h)) << "cleared once the store answers";
+  EXPECT_TRUE(h.engine().health(h.clock.now()).store_ok);
+  EXPECT_EQ(h.store.orders.size(), orders_in_store);
+  EXPECT_EQ(h.store.trades.at(t).state, TradeState::closed);
   h.expect_no_duplicates();
 }
 
