@@ -1,5 +1,5 @@
 // In-process load driver (not Google Benchmark): the production engine, SimulationRuntime and
-// AlpacaBroker over the simulator model (app/inprocess_broker.h), under virtual time.
+// AlpacaBroker over the simulator model (sim/inprocess/inprocess_broker.h), under virtual time.
 //
 //   inprocess_bench sync N       REST calls per virtual minute orderly spends to keep N open orders
 //                                in sync, stream healthy and stream down, beside the incident
@@ -28,9 +28,9 @@
 
 #include <boost/json.hpp>
 
-#include "app/inprocess_broker.h"
 #include "runtime/runtime.h"
 #include "sim/exchange.h"
+#include "sim/inprocess/inprocess_broker.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace orderly {
@@ -55,7 +55,7 @@ struct World {
   ManualClock clock;
   std::unique_ptr<sim::Exchange> exchange;
   std::unique_ptr<Broker> broker;
-  std::unique_ptr<app::InProcessStream> stream;
+  std::unique_ptr<sim::InProcessStream> stream;
   std::unique_ptr<Store> store;
 
   explicit World(std::unique_ptr<Store> s) : store(std::move(s)) {
@@ -69,8 +69,8 @@ struct World {
     prices[kProbeDown] = Decimal::from_int(100);
     prices[kProbeExpiry] = Decimal::from_int(100);
     exchange->set_prices(prices);
-    broker = app::make_inprocess_broker(*exchange, clock);
-    stream = std::make_unique<app::InProcessStream>(*exchange);
+    broker = sim::make_inprocess_broker(*exchange, clock);
+    stream = std::make_unique<sim::InProcessStream>(*exchange);
   }
 
   std::unique_ptr<SimulationRuntime> runtime(int rate_limit_per_min) {

@@ -8,10 +8,10 @@
 #include <set>
 
 #include "app/cli_client.h"
-#include "app/inprocess_broker.h"
 #include "core/ids.h"
 #include "runtime/runtime.h"
 #include "sim/exchange.h"
+#include "sim/inprocess/inprocess_broker.h"
 #include "store/store.h"
 
 namespace orderly::app {
@@ -78,9 +78,9 @@ StatusOr<DemoResult> run_demo(const std::function<void(const std::string&)>& pro
   auto store = open_store("sqlite:" + (dir / "orderly.db").string(), "demo");
   if (!store.ok()) return store.status();
   // The production AlpacaBroker and trade_updates parsing over the model, in this process.
-  auto broker_ptr = make_inprocess_broker(*exchange, clock);
+  auto broker_ptr = sim::make_inprocess_broker(*exchange, clock);
   Broker& broker = *broker_ptr;
-  InProcessStream stream(*exchange);
+  sim::InProcessStream stream(*exchange);
 
   RuntimeOptions options;
   options.engine.account_identity = "demo";

@@ -9,11 +9,11 @@
 #include <cstdio>
 #include <map>
 
-#include "app/inprocess_broker.h"
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/rate_limiter.h"
 #include "runtime/runtime.h"
 #include "sim/exchange.h"
+#include "sim/inprocess/inprocess_broker.h"
 #include "store/store.h"
 
 namespace orderly {
@@ -90,7 +90,7 @@ class HandTradedAccount final : public alpaca::HttpTransport {
     body = json::serialize(out);
   }
 
-  app::InProcessTransport inner_;
+  sim::InProcessTransport inner_;
 };
 
 struct Account {
@@ -124,7 +124,7 @@ struct Account {
   }
 
   void start() {
-    stream = std::make_unique<app::InProcessStream>(*exchange);
+    stream = std::make_unique<sim::InProcessStream>(*exchange);
     runtime = std::make_unique<SimulationRuntime>(*store, *broker, clock, options,
                                                   [this](Timestamp now) {
                                                     exchange->advance(now);
@@ -157,7 +157,7 @@ struct Account {
   std::unique_ptr<Broker> broker;
   std::unique_ptr<Store> store;
   RuntimeOptions options;
-  std::unique_ptr<app::InProcessStream> stream;
+  std::unique_ptr<sim::InProcessStream> stream;
   std::unique_ptr<SimulationRuntime> runtime;
 };
 

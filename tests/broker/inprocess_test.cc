@@ -1,13 +1,13 @@
 // The production AlpacaBroker and stream parsing over the in-process simulator, under a manual
 // clock: what the demo and the deterministic simulation run.
-#include "app/inprocess_broker.h"
+#include "sim/inprocess/inprocess_broker.h"
 
 #include <gtest/gtest.h>
 
 #include "fixtures.h"
 #include "recording_handler.h"
 
-namespace orderly::app {
+namespace orderly::sim {
 namespace {
 
 class InProcess : public ::testing::Test {
@@ -79,4 +79,4 @@ TEST_F(InProcess, DisconnectFaultSignalsDisconnectedThenConnected) {
 }
 
 }  // namespace
-}  // namespace orderly::app
+}  // namespace orderly::sim

@@ -13,12 +13,12 @@
 #include <random>
 #include <string>
 
-#include "app/inprocess_broker.h"
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/stream_dispatch.h"
 #include "broker/alpaca/transport.h"
 #include "runtime/runtime.h"
 #include "sim/exchange.h"
+#include "sim/inprocess/inprocess_broker.h"
 #include "store/store.h"
 
 namespace orderly::testing {
@@ -26,7 +26,7 @@ namespace orderly::testing {
 struct SimWorld {
   ManualClock clock;
   std::unique_ptr<sim::Exchange> exchange;
-  std::shared_ptr<app::InProcessTransport> transport;
+  std::shared_ptr<sim::InProcessTransport> transport;
   alpaca::AlpacaBroker broker;
   std::filesystem::path dir;
   std::unique_ptr<Store> store;
@@ -39,7 +39,7 @@ struct SimWorld {
   explicit SimWorld(std::uint64_t seed, std::string faults = {}, bool regular_hours = false,
                     std::optional<Decimal> crypto_fee = std::nullopt)
       : exchange(make(seed, clock, regular_hours, crypto_fee)),
-        transport(std::make_shared<app::InProcessTransport>(*exchange)),
+        transport(std::make_shared<sim::InProcessTransport>(*exchange)),
         broker(transport,
                alpaca::AlpacaConfig{"http://127.0.0.1:1", "test", "test"}, &clock) {
     if (!faults.empty()) {

@@ -1,6 +1,6 @@
 #pragma once
 // The HTTP seam under AlpacaBroker: the real Beast client (beast_transport.h), the in-process
-// simulator (app/inprocess_broker.h) and test fakes all implement it. Free of Boost.
+// simulator (sim/inprocess/inprocess_broker.h) and test fakes all implement it. Free of Boost.
 //
 // A failure says whether the request may have reached the server. That single bit is what keeps
 // a retry safe: "not sent" may be sent again, "maybe sent" must be resolved by a lookup first.

@@ -12,7 +12,7 @@
 #include "core/time.h"
 #include "sim/exchange.h"
 
-namespace orderly::app {
+namespace orderly::sim {
 
 // HttpTransport that hands each request to Exchange::handle(). A `lose_response` fault becomes
 // the error a real client sees: the request was applied, the answer never came (maybe sent).
@@ -60,4 +60,4 @@ class InProcessStream final : public TradeUpdateStream {
 // AlpacaBroker over an InProcessTransport; `clock` turns 429 resets into waits.
 std::unique_ptr<Broker> make_inprocess_broker(sim::Exchange& exchange, const Clock& clock);
 
-}  // namespace orderly::app
+}  // namespace orderly::sim

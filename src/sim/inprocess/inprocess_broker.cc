@@ -1,9 +1,9 @@
-#include "app/inprocess_broker.h"
+#include "sim/inprocess/inprocess_broker.h"
 
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/stream_dispatch.h"
 
-namespace orderly::app {
+namespace orderly::sim {
 
 alpaca::TransportResult InProcessTransport::send(const alpaca::HttpRequest& request) {
   if (observe) observe(request);
@@ -55,4 +55,4 @@ std::unique_ptr<Broker> make_inprocess_broker(sim::Exchange& exchange, const Clo
       &clock);
 }
 
-}  // namespace orderly::app
+}  // namespace orderly::sim
