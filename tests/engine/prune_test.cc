@@ -35,21 +35,42 @@ bool store_anomaly(Harness& h) {
   return false;
 }
 
-TEST(EnginePrune, EndedTradeLeavesMemoryAndLateEventsAreJudgedFromTheStore) {
-  Harness h;
-  h.start();
+// A trade whose entry filled and whose stop then closed it: `entry` and `sl` as they were.
+struct ClosedTrade {
+  TradeId id = 0;
+  std::optional<Order> entry, sl;
+};
+
+void close_by_stop(Harness& h, ClosedTrade& c) {
   auto opened = h.rt->open_trade(spec("STWD", "37", "21.50", "19.00"));
   ASSERT_TRUE(opened.ok());
-  const TradeId t = opened->id;
-  auto entry = h.find(t, OrderRole::entry);
-  ASSERT_TRUE(entry && entry->broker_order_id);
-  h.broker.fill(*entry->broker_order_id, Decimal::must("37"), Decimal::must("20.00"));
+  c.id = opened->id;
+  c.entry = h.find(c.id, OrderRole::entry);
+  ASSERT_TRUE(c.entry && c.entry->broker_order_id);
+  h.broker.fill(*c.entry->broker_order_id, Decimal::must("37"), Decimal::must("20.00"));
   h.run(500);
-  auto sl = h.find(t, OrderRole::stop_loss, true);
-  ASSERT_TRUE(sl && sl->broker_order_id);
-  h.broker.fill(*sl->broker_order_id, Decimal::must("37"), Decimal::must("19.00"));
+  c.sl = h.find(c.id, OrderRole::stop_loss, true);
+  ASSERT_TRUE(c.sl && c.sl->broker_order_id);
+  h.broker.fill(*c.sl->broker_order_id, Decimal::must("37"), Decimal::must("19.00"));
   h.run(500);
-  ASSERT_EQ(h.store.trades.at(t).state, TradeState::closed);
+  ASSERT_EQ(h.store.trades.at(c.id).state, TradeState::closed);
+}
+
+// Each test starts with one trade closed by its stop.
+class EnginePrune : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h.start();
+    ASSERT_NO_FATAL_FAILURE(close_by_stop(h, closed));
+  }
+  Harness h;
+  ClosedTrade closed;
+};
+
+TEST_F(EnginePrune, EndedTradeLeavesMemoryAndLateEventsAreJudgedFromTheStore) {
+  const TradeId t = closed.id;
+  const Order& entry = *closed.entry;
+  const Order& sl = *closed.sl;
   EXPECT_TRUE(in_memory(h, t)) << "a trade that just ended is still shown";
 
   // A second trade stays open throughout: pruning never touches it.
@@ -58,7 +79,7 @@ TEST(EnginePrune, EndedTradeLeavesMemoryAndLateEventsAreJudgedFromTheStore) {
 
   h.run(kPastRetentionMs);
   EXPECT_FALSE(in_memory(h, t)) << "the ended trade's orders were pruned";
-  EXPECT_FALSE(h.engine().order_by_client_id(entry->client_order_id).has_value());
+  EXPECT_FALSE(h.engine().order_by_client_id(entry.client_order_id).has_value());
   EXPECT_TRUE(in_memory(h, other->id));
   EXPECT_EQ(h.store.trades.at(t).state, TradeState::closed) << "the store keeps everything";
   const std::size_t orders_in_store = h.store.orders.size();
@@ -66,13 +87,13 @@ TEST(EnginePrune, EndedTradeLeavesMemoryAndLateEventsAreJudgedFromTheStore) {
   // The stop's fill delivered again, late: a duplicate, counted once.
   TradeUpdate sl_fill;
   for (const TradeUpdate& u : h.broker.emitted) {
-    if (u.event == "fill" && u.order.id == *sl->broker_order_id) sl_fill = u;
+    if (u.event == "fill" && u.order.id == *sl.broker_order_id) sl_fill = u;
   }
   ASSERT_EQ(sl_fill.event, "fill");
   sl_fill.execution_id = "late-redelivery";  // not deduplicated by id: judged by state
   h.rt->on_trade_update(sl_fill);
   h.rt->settle();
-  auto back = h.engine().order(sl->id);
+  auto back = h.engine().order(sl.id);
   ASSERT_TRUE(back.has_value()) << "brought back from the store to judge the event";
   EXPECT_EQ(back->state, OrderState::filled);
   EXPECT_EQ(back->filled_qty, Decimal::must("37"));
@@ -85,7 +106,7 @@ TEST(EnginePrune, EndedTradeLeavesMemoryAndLateEventsAreJudgedFromTheStore) {
   // A stale event contradicting the committed state of the pruned entry: refused and audited.
   TradeUpdate stale;
   for (const TradeUpdate& u : h.broker.emitted) {
-    if (u.order.id == *entry->broker_order_id) {
+    if (u.order.id == *entry.broker_order_id) {
       stale = u;
       break;
     }
@@ -97,11 +118,11 @@ TEST(EnginePrune, EndedTradeLeavesMemoryAndLateEventsAreJudgedFromTheStore) {
   stale.timestamp = stale.timestamp.plus_ms(1);
   h.rt->on_trade_update(stale);
   h.rt->settle();
-  auto e = h.engine().order(entry->id);
+  auto e = h.engine().order(entry.id);
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->state, OrderState::filled);
-  EXPECT_TRUE(audited(h, entry->id, "refused")) << "refused evidence is audited";
-  EXPECT_EQ(h.submits_for(entry->client_order_id), 1) << "never sent again";
+  EXPECT_TRUE(audited(h, entry.id, "refused")) << "refused evidence is audited";
+  EXPECT_EQ(h.submits_for(entry.client_order_id), 1) << "never sent again";
   EXPECT_EQ(h.store.orders.size(), orders_in_store) << "nothing adopted as a new order";
   EXPECT_EQ(h.store.trades.at(t).state, TradeState::closed);
 
@@ -115,28 +136,16 @@ TEST(EnginePrune, EndedTradeLeavesMemoryAndLateEventsAreJudgedFromTheStore) {
 // read is not "not found": the late event of our own order is never adopted as a new order, the
 // input is rolled back and said (an anomaly on the store, cleared by the next good commit), and a
 // resync looks for its evidence at the broker again. (Before, the failure passed in silence.)
-TEST(EnginePrune, AFailedStoreReadNeverTurnsALateEventIntoANewOrder) {
-  Harness h;
-  h.start();
-  auto opened = h.rt->open_trade(spec("STWD", "37", "21.50", "19.00"));
-  ASSERT_TRUE(opened.ok());
-  const TradeId t = opened->id;
-  auto entry = h.find(t, OrderRole::entry);
-  ASSERT_TRUE(entry && entry->broker_order_id);
-  h.broker.fill(*entry->broker_order_id, Decimal::must("37"), Decimal::must("20.00"));
-  h.run(500);
-  auto sl = h.find(t, OrderRole::stop_loss, true);
-  ASSERT_TRUE(sl && sl->broker_order_id);
-  h.broker.fill(*sl->broker_order_id, Decimal::must("37"), Decimal::must("19.00"));
-  h.run(500);
-  ASSERT_EQ(h.store.trades.at(t).state, TradeState::closed);
+TEST_F(EnginePrune, AFailedStoreReadNeverTurnsALateEventIntoANewOrder) {
+  const TradeId t = closed.id;
+  const Order& sl = *closed.sl;
   h.run(kPastRetentionMs);
   ASSERT_FALSE(in_memory(h, t));
   const std::size_t orders_in_store = h.store.orders.size();
 
   TradeUpdate late;
   for (const TradeUpdate& u : h.broker.emitted) {
-    if (u.event == "fill" && u.order.id == *sl->broker_order_id) late = u;
+    if (u.event == "fill" && u.order.id == *sl.broker_order_id) late = u;
   }
   ASSERT_EQ(late.event, "fill");
   late.execution_id = "late-redelivery";
@@ -144,7 +153,7 @@ TEST(EnginePrune, AFailedStoreReadNeverTurnsALateEventIntoANewOrder) {
   h.rt->on_trade_update(late);
   h.rt->settle();
   EXPECT_EQ(h.store.orders.size(), orders_in_store) << "nothing adopted as a new order";
-  EXPECT_FALSE(h.engine().order_by_client_id(sl->client_order_id).has_value());
+  EXPECT_FALSE(h.engine().order_by_client_id(sl.client_order_id).has_value());
   bool said = false;
   for (const auto& [id, a] : h.store.alerts) {
     said = said || (a.kind == AlertKind::anomaly && a.subject == "store" &&
