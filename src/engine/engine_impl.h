@@ -281,6 +281,11 @@ class Engine::Impl {
   void record_new(Order o, std::string note, Timestamp now);
   StatusOr<Trade> open_trade(const TradeSpec& spec, Timestamp now);
   std::string refuse_reversal(const TradeSpec& spec) const;
+  std::string refuse_unprotectable_pair(const TradeSpec& spec, TradeId self,
+                                        std::optional<Decimal> basis) const;
+  std::optional<Decimal> price_basis(const std::string& symbol,
+                                     std::optional<Decimal> own) const;
+  std::string refuse_blocked_flatten(TradeId id);
   Status cancel_trade(TradeId id, Timestamp now);
   Status cancel_entry(TradeId id, Timestamp now);
   StatusOr<std::vector<TradeId>> close_all(Timestamp now);
@@ -400,6 +405,7 @@ class Engine::Impl {
   void on_send_refused(OrderId id, bool is_replace, const BrokerError& e, Timestamp now);
   bool refusal_answered_by_rule(OrderId id, bool is_replace, const BrokerError& e, Timestamp now);
   static bool wash_adjustable(const Order& o);
+  static void set_exit_price(Order& m, std::optional<Decimal> price, std::optional<Decimal> own);
   // Puts a loaded or restored exit back among wash_priced_exits_ when it stands off its own price.
   void track_wash_priced(OrderId id);
   std::optional<Decimal> own_exit_price(const Order& o) const;
@@ -408,6 +414,7 @@ class Engine::Impl {
   bool reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now);
   bool reprice_wash_priced_exit(OrderId id, Timestamp now);
   bool entry_path_clear(OrderId id, Timestamp now);
+  void restore_entry_price(OrderId id, Timestamp now);
   // engine_session.cc: an entry Alpaca would refuse in this session waits for the next.
   bool held_for_session(OrderId id, Timestamp now);
   void cancel_blocking_exits(OrderId entry_id, const std::vector<const BookOrder*>& blockers,

@@ -213,6 +213,14 @@ Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestam
   if (std::string why = lone_stop_blocked(*t, next, reshape); !why.empty()) {
     return Status::error(Status::Code::conflict, why);
   }
+  // A stop left alone, moved or made alone before the fill: our other trades' resting entries
+  // must leave it a price to pass them at (engine_trades.cc, refuse_unprotectable_pair).
+  const Order& entry = order_at(v.entry);
+  if (std::string why = refuse_unprotectable_pair(
+          next, id, entry.filled_avg_price ? entry.filled_avg_price : t->spec.entry_reference());
+      !why.empty()) {
+    return Status::error(Status::Code::conflict, why);
+  }
   begin();
   Trade& m = mut_trade(id);
   const std::string was = describe_exits(m.spec);

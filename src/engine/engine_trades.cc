@@ -40,6 +40,10 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   if (std::string err = refuse_reversal(spec); !err.empty()) {
     return Status::error(Status::Code::invalid_argument, err);
   }
+  if (std::string err = refuse_unprotectable_pair(spec, 0, spec.entry_reference());
+      !err.empty()) {
+    return Status::error(Status::Code::conflict, err);
+  }
   if (spec.side == Side::sell && !spec.qty.is_integer()) {
     // A sell entry opens a short, and Alpaca refuses fractional short sales (40310000): it
     // would fail at the broker after the trade was accepted (DST seed 31011).
@@ -133,6 +137,140 @@ std::string Engine::Impl::refuse_reversal(const TradeSpec& spec) const {
   return {};
 }
 
+// ---- Pairs of trades Alpaca's wash-trade check keeps from both being protected -------------
+// The check (alpaca-api.md §5) refuses a simple stop beside any opposite order of the account
+// and judges a stop_limit by its limit. A position whose only exit is a stop (no take-profit to
+// pair it in an exempt OCO, not a trailing stop) keeps it beside our own entries resting on the
+// other side only as a stop_limit priced past them (wash_safe_price): every such entry must be
+// a limit short of the stop. A resting stop entry, or a limit at or past the stop, leaves that
+// position with no exit the broker takes for as long as it rests (DST seeds 11300000000039,
+// 11300000000145: refused again and again for minutes). Such a pair is refused when its second
+// trade is opened; a flatten, a market order, likewise cannot pass our resting stop entries.
+namespace {
+
+bool has_lone_stop(const TradeSpec& s) {
+  return s.exits != ExitMode::none && s.stop_loss && !s.stop_loss->trailing() &&
+         !s.has_take_profit();
+}
+
+// The stop a trade keeps alone, priced from `basis` (its fill, or its entry's price) when it is
+// a percentage; nullopt when it has none or it is not known yet.
+std::optional<Decimal> lone_stop_price(const TradeSpec& s, std::optional<Decimal> basis) {
+  if (!has_lone_stop(s)) return std::nullopt;
+  if (s.stop_loss->price) return s.stop_loss->price;
+  if (!basis) return std::nullopt;
+  const std::optional<ExitPrices> p = exit_prices(s, *basis);
+  return p ? p->stop_loss : std::nullopt;
+}
+
+// An entry of `side` resting beside a lone stop of the other side that no stop_limit passes.
+// nullopt `stop`: not known yet (a percentage of a price not seen yet), so any resting one.
+bool blocks_lone_stop(Side side, OrderType type, std::optional<Decimal> limit,
+                      std::optional<Decimal> stop) {
+  if (type == OrderType::market) return false;  // fills at once, not resting beside it
+  if (type == OrderType::stop || !limit || !stop) return true;
+  const Decimal tick = Decimal::price_increment_for(*limit);
+  return side == Side::buy ? *limit + tick > *stop : *limit - tick < *stop;
+}
+
+std::string describe_entry(const Order& e) {
+  const std::optional<Decimal> at = e.type == OrderType::stop ? e.stop_price : e.limit_price;
+  return fmt::format("{} {} entry {}{}", to_string(e.side), to_string(e.type), e.client_order_id,
+                     at ? " at " + at->str() : std::string());
+}
+
+}  // namespace
+
+// What a percentage is taken of before the fill is known: the entry's own price, else the
+// symbol's price as the broker last gave it (the position's, else our latest fill).
+std::optional<Decimal> Engine::Impl::price_basis(const std::string& symbol,
+                                                 std::optional<Decimal> own) const {
+  if (own) return own;
+  if (auto bp = broker_positions_.find(symbol);
+      bp != broker_positions_.end() && bp->second.current_price) {
+    return bp->second.current_price;
+  }
+  std::optional<Decimal> last;
+  Timestamp at;
+  for (OrderId id : orders_of_symbol(symbol)) {
+    const Order& o = order_at(id);
+    if (o.filled_avg_price && (!last || o.updated_at > at)) {
+      last = o.filled_avg_price;
+      at = o.updated_at;
+    }
+  }
+  return last;
+}
+
+// `self`: the trade whose exits change (modify), judged with `spec` as its new exits; 0 for a
+// new trade, whose entry is judged too.
+std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, TradeId self,
+                                                    std::optional<Decimal> basis) const {
+  const bool lone = has_lone_stop(spec);
+  const std::optional<Decimal> mine = lone_stop_price(spec, price_basis(spec.symbol, basis));
+  for (OrderId id : orders_of_symbol(spec.symbol)) {
+    const Order& e = order_at(id);
+    const Trade* t = trade_ptr(e.trade_id);
+    if (e.role != OrderRole::entry || e.replaces_order_id || t == nullptr || t->id == self ||
+        is_terminal(t->state)) {
+      continue;
+    }
+    if (t->state == TradeState::closing) {
+      if (self != 0 || spec.entry_type != OrderType::stop) continue;
+      return fmt::format("trade {} on {} is closing: the market order that flattens it cannot "
+                         "pass a stop entry of ours resting on the other side (Alpaca's "
+                         "wash-trade check); open this once it is closed",
+                         t->id, spec.symbol);
+    }
+    if (lone && working_or_pending(e) && e.filled_qty < e.qty &&
+        blocks_lone_stop(e.side, e.type, e.limit_price, mine)) {
+      return fmt::format(
+          "the stop-loss{} would be this trade's only exit, a simple stop order, which Alpaca's "
+          "wash-trade check refuses beside our {} (trade {}) resting on {} (only bracket, OCO "
+          "and trailing-stop orders are exempt, and a stop_limit only past our resting limits): "
+          "add a take-profit, make the stop a trailing stop, or open it once that entry is gone",
+          mine ? " " + mine->str() : std::string(), describe_entry(e), t->id, spec.symbol);
+    }
+    if (self != 0 || !has_lone_stop(t->spec)) continue;
+    const std::optional<Decimal> theirs = lone_stop_price(
+        t->spec, price_basis(spec.symbol, e.filled_avg_price ? e.filled_avg_price
+                                                            : t->spec.entry_reference()));
+    if (blocks_lone_stop(spec.side, spec.entry_type, spec.entry_limit_price, theirs)) {
+      return fmt::format(
+          "this {} entry would rest beside trade {}'s stop-loss{} on {}, its only exit, which "
+          "Alpaca's wash-trade check refuses beside a resting opposite order (a stop_limit passes "
+          "only limits short of the stop): use a market entry or a limit short of the stop, or "
+          "give trade {} a take-profit first",
+          to_string(spec.entry_type), t->id, theirs ? " " + theirs->str() : std::string(),
+          spec.symbol, t->id);
+    }
+  }
+  return {};
+}
+
+// Closing a trade that holds shares sends a market order, which the check refuses while a stop
+// entry of ours rests on the other side of the symbol (no price passes it).
+std::string Engine::Impl::refuse_blocked_flatten(TradeId id) {
+  const Trade& t = trades_.at(id);
+  const TradeView v = view_of(id);
+  const Decimal held =
+      received_qty(t.spec.symbol, t.spec.side, v.entry_filled) - v.exit_filled;
+  if (!held.is_positive()) return {};
+  for (OrderId oid : orders_of_symbol(t.spec.symbol)) {
+    const Order& e = order_at(oid);
+    if (e.role != OrderRole::entry || e.trade_id == id || e.side != t.spec.side ||
+        e.type != OrderType::stop || !working_or_pending(e)) {
+      continue;  // an unsent one counts: it may be sent in the flatten's own pass
+    }
+    return fmt::format("trade {} holds {} {}: closing it sends a market order, which Alpaca's "
+                       "wash-trade check refuses while our {} (trade {}) rests on the other "
+                       "side; cancel trade {} first, or close this one once that entry filled",
+                       id, held.str(), t.spec.symbol, describe_entry(e), e.trade_id,
+                       e.trade_id);
+  }
+  return {};
+}
+
 Status Engine::Impl::cancel_trade(TradeId id, Timestamp now) {
   auto it = trades_.find(id);
   if (it == trades_.end()) {
@@ -141,6 +279,9 @@ Status Engine::Impl::cancel_trade(TradeId id, Timestamp now) {
   if (is_terminal(it->second.state)) {
     return Status::error(Status::Code::conflict,
                          fmt::format("trade {} is already {}", id, to_string(it->second.state)));
+  }
+  if (std::string err = refuse_blocked_flatten(id); !err.empty()) {
+    return Status::error(Status::Code::conflict, err);
   }
   begin();
   Trade& t = mut_trade(id);
@@ -511,7 +652,9 @@ void Engine::Impl::create_simple_exit(const Trade& t, const ExitPrices& prices, 
       sl.trail_price     ? fmt::format("trailing stop {} behind", sl.trail_price->str())
       : sl.trail_percent ? fmt::format("trailing stop {}% behind", sl.trail_percent->str())
                          : fmt::format("stop {}", prices.stop_loss->str());
-  record_new(std::move(x), fmt::format("exit for {} held: {}", held.str(), how), now);
+  std::string why = fmt::format("exit for {} held: {}", held.str(), how);
+  if (!sl.trailing()) price_past_own_orders(x, why);
+  record_new(std::move(x), std::move(why), now);
 }
 
 // A crypto position takes one exit at a time (Alpaca takes no OCO for crypto, and two sells of
@@ -574,9 +717,24 @@ void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& pric
   // position stood without an exit). Without a take-profit the stop is still the exit.
   const bool refused = fractional_stop_refused_.erase(t.id) > 0;
   const OrderType stop_type = crypto ? OrderType::stop_limit : OrderType::stop;
+  // The stop as it would go: priced past our opposite limits when they are all it meets.
+  Order probe;
+  probe.symbol = t.spec.symbol;
+  probe.side = exit_side;
+  probe.role = OrderRole::stop_loss;
+  probe.type = stop_type;
+  probe.qty = held;
+  probe.stop_price = prices.stop_loss;
+  probe.limit_price = stop_limit;
+  if (prices.stop_loss) {
+    if (auto p = wash_safe_price(probe, stop_limit); p != stop_limit) {
+      set_exit_price(probe, p, stop_limit);
+    }
+  }
   const bool blocked =
-      refused ||
-      !book_of(t.spec.symbol).wash_blockers(exit_side, stop_type, stop_limit).empty();
+      refused || !book_of(t.spec.symbol)
+                      .wash_blockers(exit_side, probe.type, probe.limit_price)
+                      .empty();
   const bool stop = prices.stop_loss.has_value() && (!blocked || !prices.take_profit) &&
                     !(crypto && crypto_take_profit_due(t, prices));
   if (!stop && !prices.take_profit) return;  // neither: validate() lets no such trade in
@@ -597,7 +755,7 @@ void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& pric
       prices.stop_loss && !stop ? " (a stop would meet our own opposite orders in Alpaca's "
                                   "wash-trade check)"
                                 : "");
-  if (!stop) price_past_own_orders(x, why);
+  price_past_own_orders(x, why);
   record_new(std::move(x), std::move(why), now);
 }
 
@@ -706,9 +864,40 @@ void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, T
 // aggressive of those orders: it crosses none of them, never sells lower (buys higher) than
 // its own price, and still executes at once when the market is beyond them, which it is
 // while they rest.
+//
+// A stop alone (a trade with no take-profit, a fractional or crypto position: no OCO, which the
+// check exempts) meets every opposite order as a plain stop: it goes as a stop_limit whose limit
+// is one tick past our opposite limits, which the check judges by that limit (DST seed
+// 11300000000030: another trade's buy limit rested under a stop-only trade's stop, the stop was
+// refused for minutes and the position stood without an exit). Triggered, it sells at any price
+// down to our own buy, which would fill before the market passes it; when our opposite orders
+// go, it is placed again as the plain stop.
 bool Engine::Impl::wash_adjustable(const Order& o) {
-  return !o.parent_order_id && o.order_class == OrderClass::simple &&
-         (o.role == OrderRole::exit || o.role == OrderRole::take_profit);
+  if (o.parent_order_id || o.order_class != OrderClass::simple) return false;
+  if (o.role == OrderRole::stop_loss) {
+    return (o.type == OrderType::stop || o.type == OrderType::stop_limit) && o.stop_price;
+  }
+  return o.role == OrderRole::exit || o.role == OrderRole::take_profit;
+}
+
+// A priced-past exit: a stop becomes a stop_limit, a take-profit or a flatten a limit for this
+// moment of the book; back at its own price (nullopt) a stop is a stop again (a crypto stop
+// keeps its own limit), a flatten a market order, a take-profit its own limit and tif.
+void Engine::Impl::set_exit_price(Order& m, std::optional<Decimal> price,
+                                  std::optional<Decimal> own) {
+  const bool crypto = is_crypto_symbol(m.symbol);
+  m.limit_price = price ? price : own;
+  if (m.role == OrderRole::stop_loss) {
+    m.type = m.limit_price || crypto ? OrderType::stop_limit : OrderType::stop;
+    return;
+  }
+  m.type = m.limit_price || m.role != OrderRole::exit ? OrderType::limit : OrderType::market;
+  if (price) {
+    m.tif = session_tif(m.symbol);  // a price made for this moment of the book
+  } else if (m.role != OrderRole::exit) {
+    // Alpaca takes fractional shares in day orders only.
+    m.tif = !m.qty.is_integer() && !crypto ? TimeInForce::day : TimeInForce::gtc;
+  }
 }
 
 void Engine::Impl::track_wash_priced(OrderId id) {
@@ -721,6 +910,9 @@ void Engine::Impl::track_wash_priced(OrderId id) {
 // The exit's own price before any stepping around: none for a flatten (market), the trade's
 // take-profit for a take-profit alone.
 std::optional<Decimal> Engine::Impl::own_exit_price(const Order& o) const {
+  if (o.role == OrderRole::stop_loss && o.stop_price && is_crypto_symbol(o.symbol)) {
+    return crypto_stop_limit(*o.stop_price, o.side);
+  }
   if (o.role != OrderRole::take_profit) return std::nullopt;
   auto trade = trades_.find(o.trade_id);
   auto siblings = by_trade_.find(o.trade_id);
@@ -763,6 +955,12 @@ std::optional<Decimal> Engine::Impl::wash_safe_price(const Order& o,
   const Decimal tick = Decimal::price_increment_for(*extreme);
   const Decimal beyond = o.side == Side::sell ? *extreme + tick : *extreme - tick;
   if (!beyond.is_positive()) return own;
+  // A stop's limit past its stop would not sell when it triggers: no price passes.
+  if (o.role == OrderRole::stop_loss &&
+      (!o.stop_price || (o.side == Side::sell ? beyond > *o.stop_price
+                                              : beyond < *o.stop_price))) {
+    return own;
+  }
   if (!own) return beyond;
   return o.side == Side::sell ? std::max(*own, beyond) : std::min(*own, beyond);
 }
@@ -772,12 +970,10 @@ void Engine::Impl::price_past_own_orders(Order& x, std::string& why) {
   const std::optional<Decimal> own = x.type == OrderType::market ? std::nullopt : x.limit_price;
   const std::optional<Decimal> price = wash_safe_price(x, own);
   if (price == own) return;
-  x.type = OrderType::limit;
-  x.limit_price = price;
-  x.tif = session_tif(x.symbol);  // a price made for this moment of the book
+  set_exit_price(x, price, own);
   wash_priced_exits_.insert(x.id);
-  why += fmt::format("; as limit {}, past our own opposite orders (wash-trade check)",
-                     price->str());
+  why += fmt::format("; as {} {}, past our own opposite orders (wash-trade check)",
+                     to_string(x.type), price->str());
 }
 
 // The refusal named an order of ours we did not count yet (its reply was still on the way):
@@ -795,13 +991,11 @@ bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Tim
   const std::optional<Decimal> price = wash_safe_price(o, own_exit_price(o));
   if (!price || price == o.limit_price) return false;
   Order& m = mut_order(id);
-  m.type = OrderType::limit;
-  m.limit_price = price;
-  m.tif = session_tif(m.symbol);
+  set_exit_price(m, price, own_exit_price(o));
   wash_priced_exits_.insert(id);
   audit(m, m.state, EventSource::error,
-        fmt::format("wash-trade check against our {}: exit as limit {}",
-                    order_at(blocker->second).client_order_id, price->str()),
+        fmt::format("wash-trade check against our {}: exit as {} {}",
+                    order_at(blocker->second).client_order_id, to_string(m.type), price->str()),
         e.body, now);
   return true;
 }
@@ -820,17 +1014,19 @@ bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
       (o.side == Side::sell ? *price > *o.limit_price : *price < *o.limit_price)) {
     return true;  // a new order of ours crosses it (a bracket entry, exempt): it stays
   }
-  const std::string to = price ? "limit " + price->str() : std::string("market");
   if (o.state == OrderState::created && !o.broker_order_id && !aux_[id].command_outstanding) {
     Order& m = mut_order(id);
-    m.type = price ? OrderType::limit : (o.role == OrderRole::exit ? OrderType::market
-                                                                      : OrderType::limit);
-    m.limit_price = price ? price : own;
-    if (m.role != OrderRole::exit && !price) m.tif = TimeInForce::gtc;
+    set_exit_price(m, price, own);
     audit(m, m.state, EventSource::intent,
-          "our opposite orders changed: exit as " + to, {}, now);
+          fmt::format("our opposite orders changed: exit as {}{}", to_string(m.type),
+                      m.limit_price ? " " + m.limit_price->str() : std::string()),
+          {}, now);
     return price != own;
   }
+  const std::string to = !price ? std::string(o.role == OrderRole::stop_loss ? "its own stop"
+                                                                              : "market")
+                         : o.role == OrderRole::stop_loss ? "stop_limit " + price->str()
+                                                          : "limit " + price->str();
   if (!o.broker_order_id || !is_open_at_broker(o.state) || aux_[id].cancel_sent ||
       cancel_retry_at_.count(id) || o.state == OrderState::pending_cancel ||
       o.state == OrderState::pending_replace) {
@@ -855,6 +1051,7 @@ bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
 bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
   const Order& o = order_at(id);
   if (o.order_class != OrderClass::simple) return true;
+  restore_entry_price(id, now);
   const SymbolBook book = book_of(o.symbol);
   const bool clear_all = clear_all_for_.count(id) > 0;
   std::vector<const BookOrder*> blockers = book.wash_blockers(o.side, o.type, o.limit_price);
@@ -867,7 +1064,16 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
     }
   }
   if (blockers.empty()) return true;
-  if (!clear_all && (o.type == OrderType::market || o.type == OrderType::limit)) {
+  // A stop_limit of ours on the other side (a stop priced past our entries, a crypto stop) has
+  // its limit beyond the market: an entry priced inside it would rest there instead of filling
+  // (DST seeds 11300000000206, 11300000000868: a market buy became a limit under the market
+  // and kept a stop from ever being placed). Such exits are canceled first instead.
+  const bool stop_limit_opposite =
+      std::any_of(book.orders().begin(), book.orders().end(), [&](const BookOrder& b) {
+        return b.checked && b.side != o.side && b.type == OrderType::stop_limit;
+      });
+  if (!clear_all && !stop_limit_opposite &&
+      (o.type == OrderType::market || o.type == OrderType::limit)) {
     const std::optional<Decimal> own =
         o.type == OrderType::limit ? o.limit_price : std::optional<Decimal>();
     if (const std::optional<Decimal> price = book.passing_limit(o.side, own)) {
@@ -886,6 +1092,30 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
   }
   cancel_blocking_exits(id, blockers, now);
   return false;
+}
+
+// An entry priced inside our opposite orders on an earlier pass and still unsent (it waited
+// for the budget, a retry, its turn) is judged again from its own price: the orders it stepped
+// around may be gone, and a limit made for a market that moved since would rest instead of
+// filling (DST seed 11300000000206: a market buy priced at 700.39 was sent 13 s later with the
+// market at 726; it rested, and kept another trade's stop from being placed).
+void Engine::Impl::restore_entry_price(OrderId id, Timestamp now) {
+  const Order& o = order_at(id);
+  const Trade* t = trade_ptr(o.trade_id);
+  if (t == nullptr || o.replaces_order_id || o.broker_order_id ||
+      (t->spec.entry_type != OrderType::market && t->spec.entry_type != OrderType::limit) ||
+      (o.type == t->spec.entry_type && o.limit_price == t->spec.entry_limit_price)) {
+    return;
+  }
+  Order& m = mut_order(id);
+  const std::string was = m.limit_price ? m.limit_price->str() : std::string("-");
+  m.type = t->spec.entry_type;
+  m.limit_price = t->spec.entry_limit_price;
+  audit(m, m.state, EventSource::intent,
+        fmt::format("judged again from its own price (was limit {}): our orders on the other "
+                    "side may have changed since",
+                    was),
+        {}, now);
 }
 
 // The cancel-first path of entry_path_clear: the exits in the way are canceled, their trades

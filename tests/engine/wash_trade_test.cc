@@ -1,7 +1,7 @@
 // Alpaca's wash-trade check (alpaca-api.md §5) against our own orders: one trade's market
-// flatten or lone take-profit would cross another trade's entry resting on the other side of the
-// same symbol. orderly prices the exit one tick past those orders instead of collecting
-// refusals, and prices it again when they go.
+// flatten, lone take-profit or lone stop would cross another trade's entry resting on the other
+// side of the same symbol. orderly prices the exit one tick past those orders instead of
+// collecting refusals, and prices it again when they go; a pair no price can pass is refused.
 
 #include <gtest/gtest.h>
 
@@ -128,6 +128,125 @@ TEST(WashTrade, LoneTakeProfitStepsPastOurRestingEntryNeverBelowItsOwnPrice) {
   ASSERT_TRUE(tp);
   EXPECT_EQ(tp->limit_price, Decimal::must("9.51"));
   EXPECT_EQ(tp->state, OrderState::filled);
+  EXPECT_EQ(trade_state(w, a->id), TradeState::closed);
+  EXPECT_EQ(w.errors_with_code("40310000"), 0);
+}
+
+// The last order of `role` the trade made (an exit placed again is a new order).
+std::optional<Order> last_role(SimWorld& w, TradeId trade, OrderRole role) {
+  std::optional<Order> last;
+  for (const Order& o : w.rt->engine().orders()) {
+    if (o.trade_id == trade && o.role == role && (!last || o.id > last->id)) last = o;
+  }
+  return last;
+}
+
+TradeSpec resting_buy_at_8_50(const char* symbol, int qty) {
+  TradeSpec spec = resting_buy(symbol, qty, "8.50");
+  spec.stop_loss = PriceTarget{.price = Decimal::must("8.00")};
+  return spec;
+}
+
+TradeSpec stop_only(const char* symbol, int qty, const char* stop) {
+  TradeSpec spec = market_entry(symbol, qty);
+  spec.stop_loss = PriceTarget{.price = Decimal::must(stop)};
+  return spec;
+}
+
+// A stop alone is refused beside any opposite order of the account, and a trade with no
+// take-profit has no OCO to be exempt in: beside our buy limit resting at 8.50 the stop at 9.00
+// goes as a stop_limit whose limit (8.51) passes it, and back as a plain stop once it is gone.
+TEST(WashTrade, LoneStopStepsPastOurRestingEntryAsAStopLimit) {
+  SimWorld w(10);
+  w.set_price("F", "10.00");
+  w.start();
+  auto b = w.rt->open_trade(resting_buy_at_8_50("F", 5));
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  w.run(1'000);
+  auto a = w.rt->open_trade(stop_only("F", 10, "9.00"));
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  w.run(3'000);
+
+  std::optional<Order> stop = last_role(w, a->id, OrderRole::stop_loss);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->type, OrderType::stop_limit);
+  EXPECT_EQ(stop->stop_price, Decimal::must("9.00"));
+  EXPECT_EQ(stop->limit_price, Decimal::must("8.51")) << "one tick past our buy at 8.50";
+  EXPECT_EQ(stop->state, OrderState::new_) << "working at the broker";
+  EXPECT_EQ(w.errors_with_code("40310000"), 0) << "priced past it before sending";
+
+  ASSERT_TRUE(w.rt->cancel_entry(b->id).ok());
+  w.run(3'000);
+  stop = last_role(w, a->id, OrderRole::stop_loss);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->type, OrderType::stop) << "nothing of ours in the way: a plain stop again";
+  EXPECT_FALSE(stop->limit_price);
+  EXPECT_EQ(stop->state, OrderState::new_);
+  EXPECT_EQ(trade_state(w, a->id), TradeState::open);
+  EXPECT_EQ(w.errors_with_code("40310000"), 0);
+}
+
+// Our buy limit at 9.50 rests above the stop at 9.00: no stop_limit passes it, and the stop
+// alone would be refused for as long as it rests. The second trade of such a pair is refused,
+// whichever it is, and nothing is sent for it.
+TEST(WashTrade, ALoneStopAndAnEntryRestingPastItAreNotBothOpened) {
+  SimWorld w(11);
+  w.set_price("F", "10.00");
+  w.start();
+  auto b = w.rt->open_trade(resting_buy("F", 5, "9.50"));
+  ASSERT_TRUE(b.ok());
+  w.run(1'000);
+  auto a = w.rt->open_trade(stop_only("F", 10, "9.00"));
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().code(), Status::Code::conflict);
+  EXPECT_NE(a.status().message().find("wash-trade check"), std::string::npos)
+      << a.status().message();
+
+  ASSERT_TRUE(w.rt->cancel_entry(b->id).ok());
+  w.run(2'000);
+  a = w.rt->open_trade(stop_only("F", 10, "9.00"));
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  w.run(3'000);
+  auto c = w.rt->open_trade(resting_buy("F", 5, "9.50"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Status::Code::conflict);
+  TradeSpec stop_entry = resting_buy("F", 5, "9.50");
+  stop_entry.entry_type = OrderType::stop;
+  stop_entry.entry_limit_price.reset();
+  stop_entry.entry_stop_price = Decimal::must("10.50");
+  stop_entry.stop_loss = PriceTarget{.price = Decimal::must("10.00")};
+  EXPECT_FALSE(w.rt->open_trade(stop_entry).ok()) << "no price passes a stop entry";
+  EXPECT_TRUE(w.rt->open_trade(resting_buy_at_8_50("F", 5)).ok()) << "a limit short of it";
+  EXPECT_EQ(w.errors_with_code("40310000"), 0);
+}
+
+// Closing a trade sends a market order, which no price lets past our stop entry resting on the
+// other side: the close is refused while it rests, and the position keeps its exits.
+TEST(WashTrade, ACloseOurRestingStopEntryWouldBlockIsRefused) {
+  SimWorld w(12);
+  w.set_price("F", "10.00");
+  w.start();
+  auto a = w.rt->open_trade(held_with_oco_exits("F", 10));
+  ASSERT_TRUE(a.ok());
+  w.run(3'000);
+  TradeSpec breakout = held_with_oco_exits("F", 5);
+  breakout.entry_type = OrderType::stop;
+  breakout.entry_stop_price = Decimal::must("10.50");
+  breakout.take_profit.price = Decimal::must("11.50");
+  breakout.stop_loss = PriceTarget{.price = Decimal::must("10.00")};
+  auto b = w.rt->open_trade(breakout);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  w.run(3'000);
+
+  const Status st = w.rt->cancel_trade(a->id);
+  EXPECT_EQ(st.code(), Status::Code::conflict);
+  EXPECT_NE(st.message().find("wash-trade check"), std::string::npos) << st.message();
+  EXPECT_EQ(trade_state(w, a->id), TradeState::open);
+
+  ASSERT_TRUE(w.rt->cancel_entry(b->id).ok());
+  w.run(2'000);
+  ASSERT_TRUE(w.rt->cancel_trade(a->id).ok());
+  w.run(3'000);
   EXPECT_EQ(trade_state(w, a->id), TradeState::closed);
   EXPECT_EQ(w.errors_with_code("40310000"), 0);
 }
