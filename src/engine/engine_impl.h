@@ -97,6 +97,7 @@ struct OrderAux {
   // broker says where it stands (engine_protection.cc).
   std::optional<Timestamp> unconfirmed_since;
   int refresh_failures = 0;  // refreshes in a row that got no answer (refresh_failed)
+  bool waits_told = false;   // an entry's wait for our orders in its way is audited once
 };
 
 // The keys of the last `capacity` stream events, for idempotent apply. Holds 64-bit fingerprints
@@ -417,6 +418,8 @@ class Engine::Impl {
   void restore_entry_price(OrderId id, Timestamp now);
   // engine_session.cc: an entry Alpaca would refuse in this session waits for the next.
   bool held_for_session(OrderId id, Timestamp now);
+  bool waits_for_our_orders(OrderId entry_id, const std::vector<const BookOrder*>& blockers,
+                            Timestamp now);
   void cancel_blocking_exits(OrderId entry_id, const std::vector<const BookOrder*>& blockers,
                              Timestamp now);
   void end_clearing_if_done(const std::string& symbol);

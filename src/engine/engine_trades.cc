@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "engine/crypto.h"
 #include "engine/engine_impl.h"
@@ -1090,6 +1091,7 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
       return true;
     }
   }
+  if (waits_for_our_orders(id, blockers, now)) return false;
   cancel_blocking_exits(id, blockers, now);
   return false;
 }
@@ -1116,6 +1118,34 @@ void Engine::Impl::restore_entry_price(OrderId id, Timestamp now) {
                     "side may have changed since",
                     was),
         {}, now);
+}
+
+// Another trade's entry or a flatten of ours in the way fills or ends on its own: the entry
+// waits for it with every exit still working, and cancels the exits in its way only once
+// nothing else is. Canceled first, they stayed off for as long as that order rested (DST
+// trades seed 9800000001611: a flatten priced past a resting entry rested for minutes; EPD 196
+// held, 60 covered, to the end of the run). Not once the way is being cleared already.
+bool Engine::Impl::waits_for_our_orders(OrderId entry_id,
+                                        const std::vector<const BookOrder*>& blockers,
+                                        Timestamp now) {
+  const Order& e = order_at(entry_id);
+  if (clearing_.count(e.symbol)) return false;
+  std::vector<std::string> names;
+  for (const BookOrder* b : blockers) {
+    if (b->role == OrderRole::entry || b->role == OrderRole::exit) {
+      names.push_back(order_at(b->id).client_order_id);
+    }
+  }
+  if (names.empty()) return false;
+  if (!std::exchange(aux_[entry_id].waits_told, true)) {
+    audit(e, e.state, EventSource::intent,
+          fmt::format("waits: our {} on the other side of {} would meet it in Alpaca's "
+                      "wash-trade check; it fills or ends on its own, the exits stay working "
+                      "meanwhile",
+                      fmt::join(names, ", "), e.symbol),
+          {}, now);
+  }
+  return true;
 }
 
 // The cancel-first path of entry_path_clear: the exits in the way are canceled, their trades

@@ -253,3 +253,59 @@ TEST(WashTrade, ACloseOurRestingStopEntryWouldBlockIsRefused) {
 
 }  // namespace
 }  // namespace orderly::testing
+
+namespace orderly::testing {
+namespace {
+
+bool exits_working(SimWorld& w, TradeId trade) {
+  for (const Order& o : w.rt->engine().orders()) {
+    if (o.trade_id == trade && o.role == OrderRole::take_profit && o.broker_order_id &&
+        is_open_at_broker(o.state) && o.state != OrderState::pending_cancel) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// An entry that meets another trade's flatten in Alpaca's wash-trade check waits for it with
+// every exit of the symbol still working: the flatten fills or ends on its own, and canceling
+// the exits meanwhile left positions naked for as long as it rested (DST trades seed
+// 9800000001611: a flatten rested for minutes and every trade's exits on EPD stayed canceled).
+TEST(WashTrade, EntryBehindOurFlattenWaitsWithTheExitsWorking) {
+  SimWorld w(9);
+  w.set_price("F", "10.00");
+  w.start();
+  TradeSpec kept = held_with_oco_exits("F", 10);
+  kept.tif = TimeInForce::gtc;
+  TradeSpec closing = held_with_oco_exits("F", 5);
+  closing.tif = TimeInForce::gtc;
+  auto k = w.rt->open_trade(kept);
+  auto c = w.rt->open_trade(closing);
+  ASSERT_TRUE(k.ok() && c.ok());
+  w.run(3'000);
+  ASSERT_TRUE(exits_working(w, k->id));
+  // Closed: the flatten is queued at the broker (a market sell) until the next open.
+  w.exchange->session(sim::SessionEvent::close);
+  ASSERT_TRUE(w.rt->cancel_trade(c->id).ok());
+  w.run(3'000);
+  const std::optional<Order> flatten = find_role(w, c->id, OrderRole::exit);
+  ASSERT_TRUE(flatten && flatten->broker_order_id);
+  TradeSpec more = market_entry("F", 3);
+  more.tif = TimeInForce::gtc;
+  more.take_profit.price = Decimal::must("11.00");
+  auto n = w.rt->open_trade(more);
+  ASSERT_TRUE(n.ok());
+  w.run(10'000);
+  EXPECT_FALSE(find_role(w, n->id, OrderRole::entry)->broker_order_id) << "waits for it";
+  EXPECT_TRUE(exits_working(w, k->id)) << "the other trade's exits stay at the broker";
+
+  w.exchange->session(sim::SessionEvent::open);
+  w.run(15'000);
+  EXPECT_EQ(trade_state(w, c->id), TradeState::closed);
+  EXPECT_EQ(trade_state(w, n->id), TradeState::open) << "sent once the flatten is done";
+  EXPECT_TRUE(exits_working(w, k->id));
+  EXPECT_TRUE(exits_working(w, n->id));
+}
+
+}  // namespace
+}  // namespace orderly::testing
