@@ -322,6 +322,7 @@ class Engine::Impl {
   // Crypto with both exits: the take-profit once the broker's price reached it, else the stop.
   bool crypto_take_profit_due(const Trade& t, const ExitPrices& prices) const;
   bool switch_crypto_exit(const Trade& t, OrderId active, Timestamp now);
+  bool lone_stop_blocked_now(const Trade& t, const ExitPrices& prices, Decimal held) const;
   void create_fractional_exit(const Trade& t, const ExitPrices& prices, Decimal held,
                               int generation, Timestamp now);
   void grow_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v, Timestamp now);

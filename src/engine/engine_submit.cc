@@ -476,8 +476,13 @@ bool Engine::Impl::refusal_answered_by_rule(OrderId id, bool is_replace, const B
       on_entry_wash_refusal(id, e, now)) {
     return true;
   }
+  // Without a take-profit the stop is the only exit: retried below (priced again at each
+  // refusal), never canceled and placed again at once (DST seed 13000000000672: twelve stops
+  // in a second against another trade's market entry, then none).
+  const Trade* trade = trade_ptr(o.trade_id);
   if (o.role == OrderRole::stop_loss && o.order_class == OrderClass::simple &&
-      !o.qty.is_integer() && e.http_status == 403 && refused_against_ours(e)) {
+      !o.qty.is_integer() && e.http_status == 403 && refused_against_ours(e) &&
+      trade != nullptr && trade->spec.has_take_profit()) {
     // A fractional stop takes no OCO: its take-profit covers the position instead (a new
     // order, priced past our opposite orders).
     set_local_state(id, OrderState::canceled, EventSource::error,

@@ -217,7 +217,10 @@ std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, Trade
       continue;
     }
     if (t->state == TradeState::closing) {
-      if (self != 0 || spec.entry_type != OrderType::stop) continue;
+      if (self != 0 ||
+          (spec.entry_type != OrderType::stop && spec.entry_type != OrderType::stop_limit)) {
+        continue;
+      }
       return fmt::format("trade {} on {} is closing: the market order that flattens it cannot "
                          "pass a stop entry of ours resting on the other side (Alpaca's "
                          "wash-trade check); open this once it is closed",
@@ -250,7 +253,8 @@ std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, Trade
 }
 
 // Closing a trade that holds shares sends a market order, which the check refuses while a stop
-// entry of ours rests on the other side of the symbol (no price passes it).
+// or stop_limit entry of ours rests on the other side of the symbol (no marketable price passes
+// it).
 std::string Engine::Impl::refuse_blocked_flatten(TradeId id) {
   const Trade& t = trades_.at(id);
   const TradeView v = view_of(id);
@@ -259,8 +263,11 @@ std::string Engine::Impl::refuse_blocked_flatten(TradeId id) {
   if (!held.is_positive()) return {};
   for (OrderId oid : orders_of_symbol(t.spec.symbol)) {
     const Order& e = order_at(oid);
+    // A stop_limit entry's limit lies beyond the market with its stop: a flatten priced past
+    // it would rest there (DST seed 13000000000190: closing for good).
     if (e.role != OrderRole::entry || e.trade_id == id || e.side != t.spec.side ||
-        e.type != OrderType::stop || !working_or_pending(e)) {
+        (e.type != OrderType::stop && e.type != OrderType::stop_limit) ||
+        !working_or_pending(e)) {
       continue;  // an unsent one counts: it may be sent in the flatten's own pass
     }
     return fmt::format("trade {} holds {} {}: closing it sends a market order, which Alpaca's "
@@ -658,6 +665,27 @@ void Engine::Impl::create_simple_exit(const Trade& t, const ExitPrices& prices, 
   record_new(std::move(x), std::move(why), now);
 }
 
+// Whether the trade's stop, placed alone now (priced past our opposite limits when they are all
+// it meets), would still meet an opposite order of ours in Alpaca's wash-trade check.
+bool Engine::Impl::lone_stop_blocked_now(const Trade& t, const ExitPrices& prices,
+                                         Decimal held) const {
+  if (!prices.stop_loss) return true;
+  const Side exit_side = opposite(t.spec.side);
+  const bool crypto = is_crypto_symbol(t.spec.symbol);
+  const std::optional<Decimal> own =
+      crypto ? std::optional(crypto_stop_limit(*prices.stop_loss, exit_side)) : std::nullopt;
+  Order probe;
+  probe.symbol = t.spec.symbol;
+  probe.side = exit_side;
+  probe.role = OrderRole::stop_loss;
+  probe.type = crypto ? OrderType::stop_limit : OrderType::stop;
+  probe.qty = held;
+  probe.stop_price = prices.stop_loss;
+  probe.limit_price = own;
+  if (auto p = wash_safe_price(probe, own); p != own) set_exit_price(probe, p, own);
+  return !book_of(t.spec.symbol).wash_blockers(exit_side, probe.type, probe.limit_price).empty();
+}
+
 // A crypto position takes one exit at a time (Alpaca takes no OCO for crypto, and two sells of
 // the same coins collide on the hold): the stop_limit rests at the broker, and once the broker's
 // price (the position's current_price, read every idle poll interval while such a trade holds
@@ -687,6 +715,10 @@ bool Engine::Impl::switch_crypto_exit(const Trade& t, OrderId active, Timestamp 
   const bool tp_due = crypto_take_profit_due(t, *prices);
   const bool is_stop = ex.role == OrderRole::stop_loss;
   if (tp_due != is_stop) return false;
+  // The stop comes back only if it can be placed: while our own orders on the other side would
+  // meet it in the wash-trade check, the take-profit stays (DST seed 13000000000172: canceled
+  // and placed again ten times, then the position stood with neither).
+  if (!is_stop && lone_stop_blocked_now(t, *prices, ex.qty - ex.filled_qty)) return false;
   const BrokerPosition& p = broker_positions_.at(t.spec.symbol);
   request_cancel(active,
                  tp_due ? fmt::format("crypto: price {} reached the take-profit {}: the stop "
@@ -718,24 +750,7 @@ void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& pric
   // position stood without an exit). Without a take-profit the stop is still the exit.
   const bool refused = fractional_stop_refused_.erase(t.id) > 0;
   const OrderType stop_type = crypto ? OrderType::stop_limit : OrderType::stop;
-  // The stop as it would go: priced past our opposite limits when they are all it meets.
-  Order probe;
-  probe.symbol = t.spec.symbol;
-  probe.side = exit_side;
-  probe.role = OrderRole::stop_loss;
-  probe.type = stop_type;
-  probe.qty = held;
-  probe.stop_price = prices.stop_loss;
-  probe.limit_price = stop_limit;
-  if (prices.stop_loss) {
-    if (auto p = wash_safe_price(probe, stop_limit); p != stop_limit) {
-      set_exit_price(probe, p, stop_limit);
-    }
-  }
-  const bool blocked =
-      refused || !book_of(t.spec.symbol)
-                      .wash_blockers(exit_side, probe.type, probe.limit_price)
-                      .empty();
+  const bool blocked = refused || lone_stop_blocked_now(t, prices, held);
   const bool stop = prices.stop_loss.has_value() && (!blocked || !prices.take_profit) &&
                     !(crypto && crypto_take_profit_due(t, prices));
   if (!stop && !prices.take_profit) return;  // neither: validate() lets no such trade in

@@ -251,6 +251,46 @@ TEST(WashTrade, ACloseOurRestingStopEntryWouldBlockIsRefused) {
   EXPECT_EQ(w.errors_with_code("40310000"), 0);
 }
 
+// Crypto takes one exit at a time and no OCO. Our buy limit resting at 146 is past the stop's
+// limit (145, 1% under: 143.55) and past the stop itself, so no stop_limit passes it: the
+// take-profit covers the position, and stays while the stop could not be placed (it used to be
+// canceled for the stop at every price read, the stop refused, and again).
+TEST(WashTrade, CryptoTakeProfitStaysWhileOurRestingEntryBlocksTheStop) {
+  SimWorld w(13);
+  w.set_price("SOL/USD", "150.00");
+  w.start();
+  TradeSpec rest;
+  rest.symbol = "SOL/USD";
+  rest.qty = Decimal::must("2");
+  rest.tif = TimeInForce::gtc;
+  rest.entry_type = OrderType::limit;
+  rest.entry_limit_price = Decimal::must("146.00");
+  rest.take_profit.price = Decimal::must("160.00");
+  rest.stop_loss = PriceTarget{.price = Decimal::must("140.00")};
+  auto b = w.rt->open_trade(rest);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  w.run(1'000);
+  TradeSpec held = rest;
+  held.qty = Decimal::must("1");
+  held.entry_type = OrderType::market;
+  held.entry_limit_price.reset();
+  held.take_profit.price = Decimal::must("155.00");
+  held.stop_loss = PriceTarget{.price = Decimal::must("145.00")};
+  auto a = w.rt->open_trade(held);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  w.run(30'000);  // several price reads
+
+  int exits = 0;
+  for (const Order& o : w.rt->engine().orders()) {
+    if (o.trade_id == a->id && o.role != OrderRole::entry) ++exits;
+  }
+  const std::optional<Order> tp = last_role(w, a->id, OrderRole::take_profit);
+  ASSERT_TRUE(tp);
+  EXPECT_EQ(tp->state, OrderState::new_) << "working at the broker";
+  EXPECT_EQ(exits, 1) << "one exit, never canceled for a stop that cannot be placed";
+  EXPECT_EQ(w.errors_with_code("40310000"), 0);
+}
+
 }  // namespace
 }  // namespace orderly::testing
 
