@@ -360,6 +360,8 @@ class Engine::Impl {
   // Protection (engine_protection.cc): the exit book of a symbol, gaps in a position's cover.
   // ---------------------------------------------------------------------------------------
   SymbolBook book_of(const std::string& symbol) const;
+  // Missing from a sweep, and the broker has not answered for it since (OrderAux).
+  bool unconfirmed(OrderId id) const;
   void check_protection(Timestamp now);
   std::optional<Timestamp> last_broker_event(const std::string& symbol) const;
   struct Cover;

@@ -17,11 +17,20 @@ SymbolBook Engine::Impl::book_of(const std::string& symbol) const {
     const Order& o = order_at(id);
     const Trade* t = trade_ptr(o.trade_id);
     const bool guarded = t == nullptr || t->spec.exits != ExitMode::none;
-    const auto ax = aux_.find(id);
-    const bool confirmed = ax == aux_.end() || !ax->second.unconfirmed_since;
-    book.add(o, o.parent_order_id ? order_ptr(*o.parent_order_id) : nullptr, guarded, confirmed);
+    const Order* parent = o.parent_order_id ? order_ptr(*o.parent_order_id) : nullptr;
+    // A leg stands or falls with its group: its parent missing from the broker's open orders
+    // leaves the leg unconfirmed too, whatever its local state (DST extended seed
+    // 15000000001138: the leg's own 'new' rolled back with a failed commit, it read
+    // 'submitting', and covered a position whose group another client had canceled).
+    const bool confirmed = !unconfirmed(id) && !(parent && unconfirmed(parent->id));
+    book.add(o, parent, guarded, confirmed);
   }
   return book;
+}
+
+bool Engine::Impl::unconfirmed(OrderId id) const {
+  const auto ax = aux_.find(id);
+  return ax != aux_.end() && ax->second.unconfirmed_since.has_value();
 }
 
 // Whether a symbol's position is covered, and if not since when the gap is known to exist.
