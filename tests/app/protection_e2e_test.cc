@@ -137,7 +137,11 @@ TEST_F(ProtectionE2E, NativePercentExitsOfAMarketEntryFollowTheFillAsAnOco) {
 TEST_F(ProtectionE2E, EmulatedExitsCanceledElsewhereArePlacedAgainAndTheGapWasRaised) {
   set_price("PRH", "10.00");
   const std::int64_t t = rig_->open_trade(market_buy("PRH", "10"));
-  ASSERT_TRUE(eventually([] { return protected_at_broker("PRH", "10"); })) << rig_->logs();
+  // Covered, and no gap left active to absorb the next one's alert.
+  ASSERT_TRUE(eventually([] {
+    return protected_at_broker("PRH", "10") &&
+           rig_->alerts("unprotected_position", "PRH", true) == 0;
+  })) << rig_->logs();
   const int before = gaps_raised("PRH");
   int canceled = 0;
   for (const auto& o : sim().orders()) {
@@ -278,8 +282,13 @@ class SessionE2E : public ::testing::Test {
                               const std::string& extra) {
     EXPECT_TRUE(sim().set_price(symbol, "10.00"));
     const std::int64_t t = rig_.open_trade(market_buy(symbol, qty, extra));
-    EXPECT_TRUE(eventually([&] { return sim().protected_at(symbol, qty); }))
-        << sim().open_orders_text(symbol) << rig_.logs();
+    // Covered at the broker, and orderly says so: an alert still active from before (a start
+    // that had not yet heard its first sweep) would absorb the next gap's alert.
+    EXPECT_TRUE(eventually([&] {
+      return sim().protected_at(symbol, qty) &&
+             rig_.alerts("unprotected_position", symbol, true) == 0;
+    })) << sim().open_orders_text(symbol)
+        << rig_.logs();
     return t;
   }
   // After an open: the position covered by live exits (none waits for a session), and no
