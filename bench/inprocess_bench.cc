@@ -31,6 +31,7 @@
 #include "runtime/runtime.h"
 #include "sim/exchange.h"
 #include "sim/inprocess/inprocess_broker.h"
+#include "store/open.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace orderly {

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "../tests/store/pg_server.h"
+#include "store/open.h"
 #include "store/store.h"
 
 namespace orderly {

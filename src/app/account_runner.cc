@@ -20,6 +20,7 @@
 #include "runtime/runtime.h"
 #include "server/api.h"
 #include "store/lease.h"
+#include "store/open.h"
 #include "store/store.h"
 
 namespace orderly::app {

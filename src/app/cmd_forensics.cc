@@ -7,6 +7,7 @@
 #include "app/command.h"
 #include "app/config.h"
 #include "app/forensics.h"
+#include "store/open.h"
 #include "store/store.h"
 
 namespace orderly::app {

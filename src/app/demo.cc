@@ -12,6 +12,7 @@
 #include "runtime/runtime.h"
 #include "sim/exchange.h"
 #include "sim/inprocess/inprocess_broker.h"
+#include "store/open.h"
 #include "store/store.h"
 
 namespace orderly::app {

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "store/open.h"
 #include "store/store.h"
 
 namespace orderly::app {

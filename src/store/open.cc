@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <mutex>
 
+#include "store/open.h"
 #include "store/sqlite/sqlite_store.h"
-#include "store/store.h"
 
 #ifdef ORDERLY_HAVE_POSTGRES
 #include "store/postgres/postgres_store.h"

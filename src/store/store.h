@@ -123,13 +123,4 @@ class Store {
   }
 };
 
-// Where a backend's own lines go (a database connection lost, restored): the daemon's logger once
-// set_store_log() was called, stderr before.
-void set_store_log(std::function<void(bool error, const std::string& line)> log);
-void store_log(bool error, const std::string& line);
-
-// Opens (creating and migrating as needed) the store at `url`: "sqlite:PATH" (":memory:" for a
-// private in-memory database) or "postgresql://...". `account` scopes every row.
-StatusOr<std::unique_ptr<Store>> open_store(std::string_view url, std::string_view account);
-
 }  // namespace orderly

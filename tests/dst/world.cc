@@ -22,6 +22,7 @@
 #include "sim/exchange.h"
 #include "sim/universe.h"
 #include "sim_transport.h"
+#include "store/open.h"
 
 namespace orderly::dst {
 

@@ -1,6 +1,7 @@
 // SQLite-only: bad files, newer schemas, read-only and full disks, and how load() reads.
 // Every error must name the file and the cause, and leave nothing half written.
 
+#include "store/open.h"
 #include "store/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>

@@ -8,6 +8,7 @@
 
 #include "backends.h"
 #include "fixtures.h"
+#include "store/open.h"
 #include "store/store.h"
 
 namespace orderly::testing {

@@ -10,6 +10,7 @@
 
 #include "core/ids.h"
 #include "store/lease.h"
+#include "store/open.h"
 #include "store/postgres/pg_conn.h"
 
 namespace orderly {
