@@ -154,6 +154,16 @@ bool has_lone_stop(const TradeSpec& s) {
          !s.has_take_profit();
 }
 
+// Exits placed as simple orders (not an exempt OCO, not a trailing stop): a fractional or crypto
+// position's, or a whole-share trade's single take-profit or stop. No price passes a resting
+// stop entry of ours for them (the check sees a stop as a market order).
+bool has_simple_exits(const TradeSpec& s) {
+  if (s.exits == ExitMode::none) return false;
+  if (s.fractional() || is_crypto_symbol(s.symbol)) return true;
+  const bool stop = s.stop_loss && !s.stop_loss->trailing();
+  return stop != s.has_take_profit() && !s.trailing_stop();
+}
+
 // The stop a trade keeps alone, priced from `basis` (its fill, or its entry's price) when it is
 // a percentage; nullopt when it has none or it is not known yet.
 std::optional<Decimal> lone_stop_price(const TradeSpec& s, std::optional<Decimal> basis) {
@@ -234,6 +244,18 @@ std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, Trade
           "and trailing-stop orders are exempt, and a stop_limit only past our resting limits): "
           "add a take-profit, make the stop a trailing stop, or open it once that entry is gone",
           mine ? " " + mine->str() : std::string(), describe_entry(e), t->id, spec.symbol);
+    }
+    if (has_simple_exits(spec) && working_or_pending(e) && e.type == OrderType::stop) {
+      return fmt::format("this trade's exits would be simple orders (fractional, crypto, or a "
+                         "single exit), which Alpaca's wash-trade check refuses beside our {} "
+                         "(trade {}) resting on {}: open it once that entry filled or is gone",
+                         describe_entry(e), t->id, spec.symbol);
+    }
+    if (self == 0 && spec.entry_type == OrderType::stop && has_simple_exits(t->spec)) {
+      return fmt::format("this stop entry would rest beside trade {}'s exits on {}, simple "
+                         "orders (fractional, crypto, or a single exit) that Alpaca's wash-trade "
+                         "check then refuses: give trade {} both exits, or use a limit entry",
+                         t->id, spec.symbol, t->id);
     }
     if (self != 0 || !has_lone_stop(t->spec)) continue;
     const std::optional<Decimal> theirs = lone_stop_price(

@@ -251,6 +251,35 @@ TEST(WashTrade, ACloseOurRestingStopEntryWouldBlockIsRefused) {
   EXPECT_EQ(w.errors_with_code("40310000"), 0);
 }
 
+// A fractional position's exit is one simple order, which no price lets past our stop entry
+// resting on the other side: such a trade is refused beside it, and a stop entry beside it.
+TEST(WashTrade, SimpleExitsAndOurRestingStopEntryAreNotBothOpened) {
+  SimWorld w(14);
+  w.set_price("F", "10.00");
+  w.start();
+  TradeSpec breakout = held_with_oco_exits("F", 5);
+  breakout.entry_type = OrderType::stop;
+  breakout.entry_stop_price = Decimal::must("10.50");
+  breakout.take_profit.price = Decimal::must("11.50");
+  breakout.stop_loss = PriceTarget{.price = Decimal::must("10.00")};
+  auto b = w.rt->open_trade(breakout);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  w.run(2'000);
+  TradeSpec fractional = held_with_oco_exits("F", 1);
+  fractional.qty = Decimal::must("1.5");
+  auto a = w.rt->open_trade(fractional);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().code(), Status::Code::conflict);
+
+  ASSERT_TRUE(w.rt->cancel_entry(b->id).ok());
+  w.run(2'000);
+  a = w.rt->open_trade(fractional);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  w.run(2'000);
+  EXPECT_EQ(w.rt->open_trade(breakout).status().code(), Status::Code::conflict);
+  EXPECT_EQ(w.errors_with_code("40310000"), 0);
+}
+
 // Crypto takes one exit at a time and no OCO. Our buy limit resting at 146 is past the stop's
 // limit (145, 1% under: 143.55) and past the stop itself, so no stop_limit passes it: the
 // take-profit covers the position, and stays while the stop could not be placed (it used to be
