@@ -62,6 +62,37 @@ std::string check_exit_sides(const TradeSpec& s) {
   return {};
 }
 
+// A stop_limit entry whose limit lies beyond its stop fills from its stop to its limit: at its
+// stop as well. check_exit_sides judges the exits at the limit, where the take-profit is nearest;
+// the stop-loss is nearest at the stop: between the two it is already crossed by a fill at the
+// stop (a buy's stop-loss above its stop price), and a percent take-profit resolved there may
+// cross it, so the OCO sent at the fill is refused ("stop_loss.stop_price must be <= base_price
+// - 0.01") and the position waits unprotected. Plain limit and stop entries have one price. A
+// market entry has none: its targets meet the fill price first at the engine (README "Trade
+// rules").
+std::string check_stop_loss_at_the_stop(const TradeSpec& s) {
+  if (s.entry_type != OrderType::stop_limit || !s.entry_stop_price || !s.entry_limit_price ||
+      !s.stop_loss || !s.stop_loss->price) {
+    return {};
+  }
+  const bool buy = s.side == Side::buy;
+  const Decimal stop = *s.entry_stop_price;
+  const Decimal sl = *s.stop_loss->price;
+  const bool fills_at_stop = buy ? stop <= *s.entry_limit_price : stop >= *s.entry_limit_price;
+  if (!fills_at_stop || (buy ? sl < stop : sl > stop)) return {};
+  std::string crossing;
+  const std::optional<ExitPrices> at_stop = exit_prices(s, stop);
+  if (s.take_profit.percent && at_stop && at_stop->take_profit &&
+      (buy ? *at_stop->take_profit <= sl : *at_stop->take_profit >= sl)) {
+    crossing = fmt::format("; its take_profit {}% resolves to {} there, across the stop-loss",
+                           s.take_profit.percent->str(), at_stop->take_profit->str());
+  }
+  return fmt::format("stop_loss {} must be {} the entry stop {} for {}: the stop_limit entry can "
+                     "fill at its stop, where the stop-loss is already crossed{}",
+                     sl.str(), buy ? "below" : "above", stop.str(), buy ? "a buy" : "a sell",
+                     crossing);
+}
+
 std::string check_symbol(const TradeSpec& s) {
   if (s.symbol.empty() || s.symbol.size() > 16) return "symbol must be 1-16 characters";
   for (char c : s.symbol) {
@@ -244,7 +275,8 @@ std::string check_exit_shape(const TradeSpec& s) {
 
 std::string validate(const TradeSpec& s) {
   for (auto check : {check_symbol, check_entry, check_crypto, check_alpaca_entry_rules,
-                     check_targets, check_exit_shape, check_exit_sides}) {
+                     check_targets, check_exit_shape, check_exit_sides,
+                     check_stop_loss_at_the_stop}) {
     if (std::string e = check(s); !e.empty()) return e;
   }
   return {};

@@ -432,6 +432,55 @@ TEST_F(OrdersE2E, CryptoRulesAreRefusedBeforeTheBroker) {
   EXPECT_NE(r.out.find("take_profit"), std::string::npos) << r.out;
 }
 
+// A stop_limit entry can fill at its stop: a stop-loss between its stop and its limit, which
+// a percent take-profit resolved at the stop would cross, is refused when the trade is opened
+// (before, the trade was taken and its OCO refused by the broker at the fill). A limit entry's
+// mixed pair is judged at its limit.
+TEST_F(OrdersE2E, AMixedPairThatCrossesAtTheEntrysPriceIsRefusedAtCreation) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"symbol":"OER","qty":"3","tif":"day",)"
+       R"("entry":{"type":"stop_limit","stop_price":"10.00","limit_price":"10.20"},)"
+       R"("take_profit":{"percent":"0.5"},"stop_loss":{"stop_price":"10.06"}})",
+       "stop_loss 10.06 must be below the entry stop 10.00 for a buy: the stop_limit entry can "
+       "fill at its stop, where the stop-loss is already crossed; its take_profit 0.5% resolves "
+       "to 10.05 there, across the stop-loss"},
+      {R"({"symbol":"OER","qty":"3","entry":{"type":"limit","limit_price":"10.00"},)"
+       R"("take_profit":{"percent":"2"},"stop_loss":{"stop_price":"10.00"}})",
+       "stop_loss 10.00 must be below the entry limit 10.00 for a buy"},
+      {R"({"symbol":"OER","side":"sell","qty":"3","entry":{"type":"limit","limit_price":"10.00"},)"
+       R"("take_profit":{"limit_price":"10.10"},"stop_loss":{"percent":"1"}})",
+       "take_profit 10.10 must be below the entry limit 10.00 for a sell"},
+  };
+  expect_refused_before_the_broker(cases, "OER");
+}
+
+// A market entry has no price before its fill, so a mixed pair (one target a price, the other a
+// percent of the fill) can only be judged once filled. Given a take-profit the fill has already
+// passed, the pair crosses there: the OCO orderly sends is refused by the broker, named in an
+// order_parked alert, and the position raises unprotected_position (README "Trade rules"),
+// until the trader moves a target (`trade modify`) or closes it.
+TEST_F(OrdersE2E, AMarketEntrysMixedPairThatCrossesAtTheFillIsRaised) {
+  set_price("OET", "10.00");
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"OET","qty":"2","take_profit":{"limit_price":"9.50"},)"
+      R"("stop_loss":{"percent":"2"}})");
+  std::string alerts;
+  EXPECT_TRUE(eventually([&] {
+    alerts = rig_->call("GET", "/api/alerts").body;
+    return alerts.find("OET exit refused by the broker") != std::string::npos &&
+           alerts.find("take_profit.limit_price must be above stop_loss.stop_price") !=
+               std::string::npos;
+  })) << alerts << why("OET");
+  EXPECT_EQ(rig_->trade_state(t), "open");
+  EXPECT_FALSE(sim().protected_at("OET", "2")) << why("OET");
+  // The way out: `trade close` sells the position at market.
+  const RunResult r = run(rig_->cli("trade close " + std::to_string(t)));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(eventually([&] {
+    return sim().held_and_covered("OET").first == Decimal() && rig_->trade_state(t) == "closed";
+  })) << why("OET");
+}
+
 // `trade modify` moves an OCO's take-profit and stop. Alpaca replaces both (PATCH
 // /v2/orders/{id}): at every read of the simulator during the change the position is covered,
 // and the new prices are the broker's. What would cross the market is refused with the rule

@@ -286,6 +286,73 @@ TEST(TradeValidate, WideExitsPassWhenTheRequestSaysSo) {
   EXPECT_NE(validate(s), "") << "the wrong side is refused even when wide is allowed";
 }
 
+// A stop_limit entry fills anywhere from its stop to its limit. Its stop-loss is judged at the
+// stop too: one between the two prices is already crossed by a fill at the stop, and a percent
+// take-profit resolved there can land across it (the OCO sent at the fill would be refused, the
+// position left without an exit). Judged at the limit alone each of these passed.
+TEST(TradeValidate, AStopLimitEntrysStopLossIsJudgedAtItsStopToo) {
+  auto stop_limit = [](TradeSpec& s) {  // buy from 150 up to 152
+    s.entry_type = OrderType::stop_limit;
+    s.entry_stop_price = D("150");
+    s.entry_limit_price = D("152");
+    s.exits = ExitMode::emulated;
+  };
+  TradeSpec s = good();
+  stop_limit(s);
+  s.take_profit = PriceTarget{std::nullopt, D("0.5")};  // 150.75 at the stop, 152.76 at the limit
+  s.stop_loss = PriceTarget{D("151"), std::nullopt};    // under the limit, over the stop
+  EXPECT_EQ(validate(s),
+            "stop_loss 151 must be below the entry stop 150 for a buy: the stop_limit entry can "
+            "fill at its stop, where the stop-loss is already crossed; its take_profit 0.5% "
+            "resolves to 150.75 there, across the stop-loss");
+  s.take_profit = PriceTarget{D("153"), std::nullopt};
+  EXPECT_EQ(validate(s),
+            "stop_loss 151 must be below the entry stop 150 for a buy: the stop_limit entry can "
+            "fill at its stop, where the stop-loss is already crossed");
+  s.stop_loss->price = D("149.99");
+  EXPECT_EQ(validate(s), "");
+  s.take_profit = PriceTarget{std::nullopt, D("0.5")};
+  EXPECT_EQ(validate(s), "") << "a percent target and a price that stay apart at both ends";
+  // A limit short of its stop (buy once 150 trades, but only back at 149 or less): it never
+  // fills at its stop, and its exits are judged at its limit alone.
+  s.entry_limit_price = D("149");
+  s.stop_loss->price = D("148.50");
+  EXPECT_EQ(validate(s), "");
+
+  // A short: sell from 150 down to 148; a stop-loss under the stop is crossed at a stop fill.
+  s = good();
+  stop_limit(s);
+  s.side = Side::sell;
+  s.entry_limit_price = D("148");
+  s.take_profit = PriceTarget{std::nullopt, D("0.5")};  // 149.25 at the stop
+  s.stop_loss = PriceTarget{D("149"), std::nullopt};
+  EXPECT_EQ(validate(s),
+            "stop_loss 149 must be above the entry stop 150 for a sell: the stop_limit entry "
+            "can fill at its stop, where the stop-loss is already crossed; its take_profit 0.5% "
+            "resolves to 149.25 there, across the stop-loss");
+  s.stop_loss->price = D("150.01");
+  EXPECT_EQ(validate(s), "");
+}
+
+// A limit entry's exits are judged at its limit, whatever form they take: a mixed pair whose
+// price target sits across the limit is refused, naming it; a percent target is on its side by
+// construction. A market entry's pair is judged at the fill (README "Trade rules").
+TEST(TradeValidate, AMixedPairIsJudgedAtTheEntrysLimit) {
+  TradeSpec s = good();  // buy limit 150.25
+  s.exits = ExitMode::emulated;
+  s.take_profit = PriceTarget{std::nullopt, D("2")};
+  s.stop_loss = PriceTarget{D("150.30"), std::nullopt};
+  EXPECT_EQ(validate(s), "stop_loss 150.30 must be below the entry limit 150.25 for a buy");
+  s.stop_loss->price = D("150.24");
+  EXPECT_EQ(validate(s), "");
+  s.take_profit = PriceTarget{D("150.25"), std::nullopt};
+  s.stop_loss = PriceTarget{std::nullopt, D("0.01")};
+  EXPECT_EQ(validate(s), "take_profit 150.25 must be above the entry limit 150.25 for a buy");
+  market(s);
+  s.take_profit.price = D("100");
+  EXPECT_EQ(validate(s), "") << "no price to judge a market entry's absolute target against";
+}
+
 TEST(TradeValidate, EachErrorIsNamed) {
   for (const BadCase& c : kBad) {
     TradeSpec s = good();
