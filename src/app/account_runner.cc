@@ -17,6 +17,7 @@
 #include "app/webhook.h"
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/stream_client.h"
+#include "broker/asset_cache.h"
 #include "runtime/runtime.h"
 #include "server/api.h"
 #include "store/lease.h"
@@ -81,6 +82,7 @@ struct Session {
   std::unique_ptr<TradeUpdateStream> stream;
   std::unique_ptr<ThreadedRuntime> runtime;
   std::unique_ptr<MarketClockWatch> market;  // uses the broker; the API reads it
+  std::unique_ptr<AssetCache> assets;        // uses the broker; the API reads it
   std::unique_ptr<AlertWebhook> webhook;  // reads the store: stops before it goes
   std::unique_ptr<server::Api> api;
 };
@@ -410,6 +412,15 @@ class AccountRunner::Impl {
           return server::Api::Market{m->clock.is_open, m->clock.next_open, m->clock.next_close,
                                      m->read_at};
         });
+    session->assets = std::make_unique<AssetCache>(*session->broker, clock_);
+    session->api->set_asset_source([cache = session->assets.get()](const std::string& symbol) {
+      server::Api::AssetAnswer out;
+      auto answer = cache->get(symbol);
+      if (answer.ok()) out.asset = answer.value();
+      else if (answer.error().not_found()) out.not_found = true;
+      else out.error = answer.error().describe();
+      return out;
+    });
     return session;
   }
 

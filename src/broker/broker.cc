@@ -19,6 +19,13 @@ std::string_view to_string(BrokerError::Kind k) {
   return "?";
 }
 
+BrokerResult<AssetRules> Broker::get_asset(std::string_view symbol) {
+  BrokerError e;
+  e.kind = BrokerError::Kind::not_sent;
+  e.message = fmt::format("this broker does not read assets (asked for {})", symbol);
+  return e;
+}
+
 std::string BrokerError::describe() const {
   std::string s = std::string(to_string(kind));
   if (http_status != 0) s += fmt::format(" (HTTP {}", http_status);

@@ -24,6 +24,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/asset_rules.h"
 #include "core/decimal.h"
 #include "core/order_state.h"
 #include "core/result.h"
@@ -263,6 +264,9 @@ class Broker {
   virtual BrokerResult<Account> get_account() = 0;
   virtual BrokerResult<ActivityPage> fill_activities(const ActivityQuery& query) = 0;
   virtual BrokerResult<MarketClock> get_clock() = 0;
+  // The symbol's asset (GET /v2/assets/{symbol}); a crypto pair as "BTC/USD". A broker that
+  // cannot read assets answers not_sent, so a caller that needs one refuses rather than guesses.
+  virtual BrokerResult<AssetRules> get_asset(std::string_view symbol);
   // Requests per minute the broker says this account may make (X-Ratelimit-Limit), once it has
   // said so; nullopt before or when it never does.
   virtual std::optional<int> stated_rate_limit() const { return std::nullopt; }

@@ -12,6 +12,8 @@
 
 #include "core/order_state.h"
 #include "core/types.h"
+#include "engine/crypto.h"
+#include "server/asset_check.h"
 
 namespace orderly::server {
 namespace json = boost::json;
@@ -801,6 +803,10 @@ HttpResponse Api::Routes::modify_trade(const Call& c) {
     return error(409, "trade " + c.param + " is " + std::string(to_string(before.state)) +
                           ": its exits can no longer change");
   }
+  TradeSpec next = before.spec;
+  if (change.take_profit) next.take_profit = *change.take_profit;
+  if (change.stop_loss) next.stop_loss = *change.stop_loss;
+  if (auto refused = c.api.refuse_by_asset(next, /*opening=*/false)) return *refused;
   if (Status s = c.api.engine_.modify_exits(*id, change); !s) return refusal(s);
   auto trade = c.api.store_.get_trade(*id);
   if (!trade.ok()) return error(503, "store: " + trade.status().message());
@@ -989,9 +995,36 @@ HttpResponse Api::post_trade(const HttpRequest& req) {
       return json_response(200, with_orders(store_, t));
     }
   }
+  if (auto refused = refuse_by_asset(spec, /*opening=*/true)) return *refused;
   auto trade = engine_.open_trade(spec);
   if (!trade.ok()) return refusal(trade.status());
   return json_response(201, with_orders(store_, *trade));
+}
+
+// A crypto trade against its pair's asset: its sizes are the broker's (min_order_size and
+// increments), read once per pair. An asset that cannot be read refuses a new trade with 503 (it
+// is not guessed at, nor taken unchecked); an equity's trade never waits on an asset read. A
+// modify is not held up by it: moving a stop must not wait on a read that is not about the
+// position's safety, and the broker still judges the price.
+std::optional<HttpResponse> Api::refuse_by_asset(const TradeSpec& spec, bool opening) {
+  if (!assets_ || !is_crypto_symbol(spec.symbol)) return std::nullopt;
+  const AssetAnswer answer = assets_(spec.symbol);
+  if (!answer.asset && !opening) return std::nullopt;
+  if (answer.not_found) {
+    return error(400, spec.symbol + " is not an asset at the broker (GET /v2/assets answered "
+                                    "404): nothing was sent");
+  }
+  if (!answer.asset) {
+    return error(503, "could not read " + spec.symbol + "'s asset from the broker (" +
+                          answer.error + "): its sizes are unknown, so nothing was sent; try "
+                          "again");
+  }
+  const std::string problem = opening ? check_asset_rules(spec, *answer.asset)
+                                      : check_exit_prices(spec, *answer.asset);
+  if (!problem.empty()) {
+    return error(400, problem);
+  }
+  return std::nullopt;
 }
 
 std::vector<std::pair<std::int64_t, std::string>> Api::events_after(std::int64_t after_seq,

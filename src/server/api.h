@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/asset_rules.h"
 #include "core/time.h"
 #include "engine/control.h"
 #include "store/store.h"
@@ -100,12 +101,27 @@ class Api final : public Handler {
     market_ = std::move(source);
   }
 
+  // A symbol's asset as the broker answers it (broker/asset_cache.h), for the rules it sets on
+  // a crypto trade (server/asset_check.h). Set once, before the API serves; unset (API tests
+  // without a broker), crypto trades are not checked against an asset.
+  struct AssetAnswer {
+    std::optional<AssetRules> asset;
+    bool not_found = false;  // the broker has no such asset
+    std::string error;       // why it could not be read (when neither of the above)
+  };
+  void set_asset_source(std::function<AssetAnswer(const std::string& symbol)> source) {
+    assets_ = std::move(source);
+  }
+
  private:
   struct Routes;  // the route table (api.cc): method, pattern, token, metrics name, handler
   friend struct Routes;
   HttpResponse route(const HttpRequest& request, std::string& route_name);
   std::optional<HttpResponse> authorize(const HttpRequest& request) const;
   HttpResponse post_trade(const HttpRequest& request);
+  // A trade being opened (`opening`) or its exits being modified, against its asset
+  // (server/asset_check.h); a modify is not held up by an unreadable asset (see api.cc).
+  std::optional<HttpResponse> refuse_by_asset(const TradeSpec& spec, bool opening);
   Health health();  // the engine's, with the store's own read faults
 
   EngineControl& engine_;
@@ -113,6 +129,7 @@ class Api final : public Handler {
   std::string token_;
   const Clock& clock_;
   std::function<std::optional<Market>()> market_;
+  std::function<AssetAnswer(const std::string&)> assets_;
   // Held from the look-up of a client_trade_id to the commit of its trade, so that two requests
   // with one key (a retry racing its original) cannot both open a trade.
   std::mutex open_mu_;

@@ -88,6 +88,8 @@ struct SymbolBook {
   std::string symbol, asset_id, exchange, name;
   Decimal price, lastday_price;
   bool crypto = false;
+  // Crypto only (its asset's fields; zero for equities): what an order's qty and prices obey.
+  Decimal min_order_size, min_trade_increment, price_increment;
   std::map<std::uint64_t, SimOrder*> open_buys, open_sells;  // by seq
 };
 
@@ -262,7 +264,7 @@ class ExchangeImpl final : public Exchange {
                                             Decimal qty, std::string_view exclude_root) const;
   std::optional<ApiError> check_buying_power(const SymbolBook& b, const OrderRequest& req,
                                              Decimal extra) const;
-  std::optional<ApiError> check_crypto(const OrderRequest& req) const;
+  std::optional<ApiError> check_crypto(const SymbolBook& b, const OrderRequest& req) const;
   std::optional<ApiError> opposite_opening_order(const SymbolBook& b,
                                                  const OrderRequest& req) const;
   void move_position(const std::string& symbol, Decimal delta, Decimal price);

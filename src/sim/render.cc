@@ -232,9 +232,9 @@ json::object ExchangeImpl::asset_json(const SymbolBook& b) const {
   j["easy_to_borrow"] = shortable;
   j["fractionable"] = true;
   if (b.crypto) {
-    j["min_order_size"] = "0.000000001";
-    j["min_trade_increment"] = "0.000000001";
-    j["price_increment"] = "0.01";
+    j["min_order_size"] = b.min_order_size.str();
+    j["min_trade_increment"] = b.min_trade_increment.str();
+    j["price_increment"] = b.price_increment.str();
   } else {
     j["borrow_status"] = shortable ? "easy_to_borrow" : "hard_to_borrow";
   }

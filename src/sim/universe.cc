@@ -1,5 +1,7 @@
 #include "sim/universe.h"
 
+#include <iterator>
+
 namespace orderly::sim {
 namespace {
 
@@ -44,9 +46,21 @@ constexpr ListedSymbol kCrypto[] = {
     {"SOL/USD", "150.00", "CRYPTO", "Solana  / US Dollar"},
 };
 
+// Minimums of a few dollars of each coin, quantities to Alpaca's nine decimals. The price
+// increment stays the cent: orderly prices percent exits to the cent (core/trade.cc
+// exit_prices), so a coarser increment here would refuse them (Alpaca's docs show
+// "price_increment": "1" for BTC/USD in an older example; see the README's crypto rules).
+constexpr CryptoSizes kCryptoSizes[] = {
+    {"BTC/USD", "0.0001", "0.000000001", "0.01"},
+    {"ETH/USD", "0.001", "0.000000001", "0.01"},
+    {"SOL/USD", "0.01", "0.000000001", "0.01"},
+};
+static_assert(std::size(kCryptoSizes) == std::size(kCrypto));
+
 }  // namespace
 
 std::span<const ListedSymbol> builtin_universe() { return kUniverse; }
 std::span<const ListedSymbol> builtin_crypto() { return kCrypto; }
+std::span<const CryptoSizes> builtin_crypto_sizes() { return kCryptoSizes; }
 
 }  // namespace orderly::sim

@@ -18,4 +18,16 @@ std::span<const ListedSymbol> builtin_universe();
 // Crypto pairs, traded 24/7 with Alpaca's crypto rules (exchange "CRYPTO").
 std::span<const ListedSymbol> builtin_crypto();
 
+// A crypto pair's sizes as its asset states them (GET /v2/assets/{symbol}: `min_order_size`,
+// `min_trade_increment`, `price_increment`, "Field available for crypto only" in the
+// specification's Assets schema). Decimal strings.
+struct CryptoSizes {
+  std::string_view symbol;
+  std::string_view min_order_size;
+  std::string_view min_trade_increment;
+  std::string_view price_increment;
+};
+// One per builtin_crypto() pair, in the same order.
+std::span<const CryptoSizes> builtin_crypto_sizes();
+
 }  // namespace orderly::sim

@@ -30,6 +30,11 @@ class OrdersE2E : public SharedRigTest<OrdersE2E> {
     json::value v = sim().get_json("/v2/orders?status=open&nested=true&symbols=" + symbol);
     return v.is_array() ? v.as_array() : json::array{};
   }
+  // How many orders the simulator has had of `symbol`, open or not.
+  static std::size_t sim_orders_of(const std::string& symbol) {
+    json::value all = sim().get_json("/v2/orders?status=all&limit=500&symbols=" + symbol);
+    return all.is_array() ? all.as_array().size() : 0;
+  }
   // The one open order of `symbol` (fails the test unless there is exactly one).
   static json::object only_open_order(const std::string& symbol) {
     json::array open = open_orders(symbol);
@@ -430,6 +435,77 @@ TEST_F(OrdersE2E, CryptoRulesAreRefusedBeforeTheBroker) {
   r = run(rig_->cli("orders --symbol SOL/USD"));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("take_profit"), std::string::npos) << r.out;
+}
+
+// A crypto pair's sizes are its asset's (GET /v2/assets/{symbol}: min_order_size,
+// min_trade_increment, price_increment). orderly reads them from the broker and refuses what
+// the broker would, the rule and the figures named, before anything is sent; a buy whose coins
+// after the fee could not be sold again is refused too. The least buy it names is taken, and its
+// exit, for what the fee left, works at the simulator.
+TEST_F(OrdersE2E, CryptoSizesOfTheBrokersAssetAreRefusedFirst) {
+  set_price("ETH/USD", "3000.00");
+  const std::size_t before = sim_orders_of("ETHUSD");
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"symbol":"ETH/USD","qty":"0.0005","take_profit":{"limit_price":"3300.00"}})",
+       "qty 0.0005 is below ETH/USD's minimum order size 0.001 (the broker's asset: "
+       "min_order_size)"},
+      {R"({"symbol":"ETH/USD","qty":"0.0010000001","take_profit":{"limit_price":"3300.00"}})",
+       "qty 0.0010000001 is not a multiple of ETH/USD's quantity increment 0.000000001"},
+      {R"({"symbol":"ETH/USD","qty":"0.001","take_profit":{"limit_price":"3300.00"}})",
+       "qty 0.001 of ETH/USD leaves 0.000997500 after the fee of up to 0.25% taken in coins, "
+       "below the minimum order size 0.001: its exits could not be placed (buy at least "
+       "0.001002507, or send"},
+  };
+  for (const auto& [body, rule] : cases) {
+    app::ApiReply r = rig_->call("POST", "/api/trades", body);
+    EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
+    EXPECT_NE(r.body.find(rule), std::string::npos) << body << " -> " << r.body;
+  }
+  EXPECT_EQ(sim_orders_of("ETHUSD"), before) << "nothing reached the broker";
+
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"ETH/USD","qty":"0.001002507","take_profit":{"limit_price":"3300.00"}})");
+  ASSERT_TRUE(eventually([&] {
+    return sim().protected_at("ETH/USD", "0.001") && rig_->trade_state(t) == "open";
+  })) << why("ETH%2FUSD");
+  EXPECT_EQ(Decimal::must(field(only_open_order("ETHUSD"), "qty")), Decimal::must("0.001"));
+  set_price("ETH/USD", "3310.00");
+  EXPECT_TRUE(eventually([&] { return rig_->trade_state(t) == "closed"; })) << why("ETH%2FUSD");
+}
+
+// The asset is read from the broker once per pair. While it cannot be read, that pair's trades
+// are refused with 503 naming the failure (never taken unchecked), and the rest trade on; once
+// the broker answers, the pair trades. A pair the broker does not list is a 400.
+TEST_F(OrdersE2E, AnAssetThatCannotBeReadHoldsUpOnlyItsOwnPair) {
+  set_price("DOGE/USD", "0.2000");  // the simulator lists a new pair, crypto
+  set_price("OEQ", "10.00");
+  ASSERT_EQ(sim().call("POST", "/sim/faults",
+                       R"({"rules":[{"on":"http","action":"status","status":500,)"
+                       R"("route":"GET /v2/assets/{symbol}"}]})")
+                .status,
+            200);
+  const std::string doge =
+      R"({"symbol":"DOGE/USD","qty":"100","take_profit":{"limit_price":"0.2100"}})";
+  app::ApiReply r = rig_->call("POST", "/api/trades", doge);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("could not read DOGE/USD's asset from the broker"), std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("HTTP 500"), std::string::npos) << r.body;
+  EXPECT_EQ(sim_orders_of("DOGEUSD"), 0u);
+  const std::int64_t equity =
+      rig_->open_trade(R"({"symbol":"OEQ","qty":"2","take_profit":{"limit_price":"11.00"}})");
+  EXPECT_TRUE(eventually([] { return sim().protected_at("OEQ", "2"); })) << why("OEQ");
+  EXPECT_EQ(rig_->trade_state(equity), "open");
+
+  ASSERT_EQ(sim().call("POST", "/sim/faults", R"({"rules":[]})").status, 200);
+  const std::int64_t t = rig_->open_trade(doge);
+  EXPECT_TRUE(eventually([&] {
+    return sim().protected_at("DOGE/USD", "99.75") && rig_->trade_state(t) == "open";
+  })) << why("DOGE%2FUSD");
+  r = rig_->call("POST", "/api/trades",
+                 R"({"symbol":"XRP/USD","qty":"10","take_profit":{"limit_price":"0.6000"}})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("XRP/USD is not an asset at the broker"), std::string::npos) << r.body;
 }
 
 // A stop_limit entry can fill at its stop: a stop-loss between its stop and its limit, which

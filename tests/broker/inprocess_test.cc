@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "broker/asset_cache.h"
 #include "fixtures.h"
 #include "recording_handler.h"
 
@@ -76,6 +77,40 @@ TEST_F(InProcess, DisconnectFaultSignalsDisconnectedThenConnected) {
   for (int i = 0; i < 250; ++i) step();
   EXPECT_GE(handler_.disconnected(), 1);
   EXPECT_EQ(handler_.connected(), handler_.disconnected() + 1);
+}
+
+// A pair's asset carries its sizes (crypto only); an unknown symbol is a 404 the caller can tell
+// from a failure. The cache keeps an answer for an hour and never keeps a failure: while the
+// broker fails, a kept pair is still answered and a new one fails; once it answers, that one is
+// read.
+TEST_F(InProcess, AssetsAreReadOnceAnHourAndFailuresAreNotKept) {
+  AssetCache cache(*broker_, clock_);
+  auto btc = cache.get("BTC/USD");
+  ASSERT_TRUE(btc.ok()) << btc.error().describe();
+  EXPECT_EQ(btc->symbol, "BTC/USD");
+  EXPECT_EQ(btc->asset_class, "crypto");
+  EXPECT_TRUE(btc->tradable);
+  EXPECT_EQ(btc->min_order_size, Decimal::must("0.0001"));
+  EXPECT_EQ(btc->min_trade_increment, Decimal::must("0.000000001"));
+  EXPECT_EQ(btc->price_increment, Decimal::must("0.01"));
+  auto stwd = cache.get("STWD");
+  ASSERT_TRUE(stwd.ok()) << stwd.error().describe();
+  EXPECT_FALSE(stwd->min_order_size.has_value()) << "an equity has no sizes";
+  auto none = cache.get("XRP/USD");
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(none.error().not_found()) << none.error().describe();
+
+  ASSERT_EQ(exchange_->set_faults_json(R"({"rules":[{"on":"http","action":"status",)"
+                                       R"("status":500,"route":"GET /v2/assets/{symbol}"}]})"),
+            "");
+  EXPECT_TRUE(cache.get("BTC/USD").ok()) << "kept";
+  auto eth = cache.get("ETH/USD");
+  ASSERT_FALSE(eth.ok());
+  EXPECT_EQ(eth.error().http_status, 500);
+  clock_.advance_ms(AssetCache::kKeepMs);
+  EXPECT_FALSE(cache.get("BTC/USD").ok()) << "an hour old: asked again";
+  ASSERT_EQ(exchange_->set_faults_json(R"({"rules":[]})"), "");
+  EXPECT_TRUE(cache.get("ETH/USD").ok()) << "the failure was not kept";
 }
 
 }  // namespace

@@ -200,6 +200,30 @@ TEST(AlpacaJson, ClockInEasternTime) {
   EXPECT_EQ(c->next_close, *parse_rfc3339("2025-06-24T20:00:00Z"));
 }
 
+// The specification's Assets example (an equity: no sizes) and a crypto pair as Alpaca's crypto
+// page shows it (its sizes as decimal strings).
+TEST(AlpacaJson, AssetsWithAndWithoutCryptoSizes) {
+  auto aapl = parse_asset(R"({"borrow_status":"easy_to_borrow","class":"us_equity",
+    "easy_to_borrow":true,"exchange":"NASDAQ","fractionable":true,
+    "id":"b0b6dd9d-8b9b-48a9-ba46-b9d54906e415","marginable":true,
+    "name":"Apple Inc. Common Stock","shortable":true,"status":"active","symbol":"AAPL",
+    "tradable":true})");
+  ASSERT_TRUE(aapl.ok()) << aapl.status().to_string();
+  EXPECT_EQ(aapl->asset_class, "us_equity");
+  EXPECT_FALSE(aapl->min_order_size || aapl->min_trade_increment || aapl->price_increment);
+  auto btc = parse_asset(R"({"id":"276e2673-764b-4ab6-a611-caf665ca6340","class":"crypto",
+    "exchange":"ALPACA","symbol":"BTC/USD","name":"BTC/USD pair","status":"active",
+    "tradable":true,"marginable":false,"shortable":false,"easy_to_borrow":false,
+    "fractionable":true,"min_order_size":"0.0001","min_trade_increment":"0.0001",
+    "price_increment":"1"})");
+  ASSERT_TRUE(btc.ok()) << btc.status().to_string();
+  EXPECT_EQ(btc->min_order_size, Decimal::must("0.0001"));
+  EXPECT_EQ(btc->min_trade_increment, Decimal::must("0.0001"));
+  EXPECT_EQ(btc->price_increment, Decimal::must("1"));
+  EXPECT_FALSE(parse_asset(R"({"class":"crypto","min_order_size":"x"})").ok())
+      << "no symbol, an unreadable size";
+}
+
 TEST(AlpacaJson, InsufficientQtyBodies) {
   auto e = parse_error_body(R"J({"available":"0","code":40310000,"existing_qty":"3","held_for_orders":"3",
  "message":"insufficient qty available for order (requested: 1, available: 0)",

@@ -232,6 +232,30 @@ TEST_F(SimTest, CryptoRules) {
   EXPECT_EQ(asset.str("symbol"), "ETH/USD");
 }
 
+// Each pair's asset states its sizes (crypto only), and orders below or between them are refused:
+// under min_order_size with Alpaca's 403 wording, a sell as well as a buy.
+TEST_F(SimTest, CryptoAssetSizesAreServedAndEnforced) {
+  Answer asset = get("/v2/assets/BTCUSD");
+  EXPECT_EQ(asset.str("min_order_size"), "0.0001");
+  EXPECT_EQ(asset.str("min_trade_increment"), "0.000000001");
+  EXPECT_EQ(asset.str("price_increment"), "0.01");
+  EXPECT_EQ(get("/v2/assets/SOLUSD").str("min_order_size"), "0.01");
+  EXPECT_EQ(get("/v2/assets/AAPL").str("min_order_size"), "null") << "crypto only";
+  const std::string gtc_market = R"("type":"market","time_in_force":"gtc")";
+  Answer small = post("/v2/orders", order("BTC/USD", "buy", "0.00009", gtc_market));
+  EXPECT_EQ(small.status, 403);
+  EXPECT_EQ(small.raw,
+            R"({"code":40310000,"message":"order qty must be >= minimal qty of order 0.0001"})");
+  Answer odd = post("/v2/orders", order("BTC/USD", "buy", "0.0001000001", gtc_market));
+  EXPECT_EQ(odd.status, 422) << odd.raw;
+  EXPECT_EQ(post("/v2/orders", order("BTC/USD", "buy", "0.0001", gtc_market)).status, 200)
+      << "the minimum itself is taken";
+  tick();
+  // The position holds 0.0001 less the 0.25% fee: below the minimum, it cannot be sold.
+  Answer dust = post("/v2/orders", order("BTC/USD", "sell", "0.00009975", gtc_market));
+  EXPECT_EQ(dust.status, 403) << dust.raw;
+}
+
 TEST_F(SimTest, SessionCloseLeavesCryptoOrdersAlone) {
   Answer gtc =
       post("/v2/orders", order("BTC/USD", "buy", "0.01",

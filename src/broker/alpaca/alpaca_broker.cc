@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <string>
+
 #include "broker/alpaca/json.h"
 
 namespace orderly::alpaca {
@@ -254,6 +256,14 @@ BrokerResult<ActivityPage> AlpacaBroker::fill_activities(const ActivityQuery& qu
 
 BrokerResult<MarketClock> AlpacaBroker::get_clock() {
   return run<MarketClock>(call("GET", "/v2/clock"), "GET", parse_clock);
+}
+
+// A pair is asked for without its slash ("BTCUSD"): Alpaca still takes the legacy form, and a
+// slash in the path would split it.
+BrokerResult<AssetRules> AlpacaBroker::get_asset(std::string_view symbol) {
+  std::string path(symbol);
+  std::erase(path, '/');
+  return run<AssetRules>(call("GET", "/v2/assets/" + encode(path)), "GET", parse_asset);
 }
 
 std::optional<int> AlpacaBroker::stated_rate_limit() const {

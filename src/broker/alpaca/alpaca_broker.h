@@ -40,6 +40,7 @@ class AlpacaBroker final : public Broker {
   BrokerResult<Account> get_account() override;
   BrokerResult<ActivityPage> fill_activities(const ActivityQuery& query) override;
   BrokerResult<MarketClock> get_clock() override;
+  BrokerResult<AssetRules> get_asset(std::string_view symbol) override;
   std::optional<int> stated_rate_limit() const override;
 
  private:

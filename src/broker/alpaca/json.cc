@@ -504,6 +504,23 @@ StatusOr<MarketClock> parse_clock(std::string_view text) {
   });
 }
 
+StatusOr<AssetRules> parse_asset(std::string_view text) {
+  auto read = [](const json::object& o, std::string) -> StatusOr<AssetRules> {
+    Fields f(o, "asset");
+    AssetRules a;
+    a.symbol = f.string("symbol");
+    a.asset_class = f.string_or_empty("class");
+    a.status = f.string_or_empty("status");
+    a.tradable = f.opt_bool("tradable").value_or(false);
+    a.min_order_size = f.opt_decimal("min_order_size");
+    a.min_trade_increment = f.opt_decimal("min_trade_increment");
+    a.price_increment = f.opt_decimal("price_increment");
+    if (!f.ok()) return f.status();
+    return a;
+  };
+  return one_of<AssetRules>(text, "asset", read);
+}
+
 StatusOr<std::vector<CancelResult>> parse_cancel_all(std::string_view text) {
   return list_of<CancelResult>(text, "cancel results", [](const json::object& o, std::string) -> StatusOr<CancelResult> {
     Fields f(o, "cancel result");

@@ -1,0 +1,25 @@
+#pragma once
+// A trade against its symbol's asset (core/asset_rules.h), before anything is recorded: what
+// Alpaca would refuse for the asset's own reasons is refused first, the rule named.
+
+#include <string>
+
+#include "core/asset_rules.h"
+#include "core/trade.h"
+
+namespace orderly::server {
+
+// Checks a trade that validate() took: the asset tradable and active, the entry's qty at least
+// min_order_size and a multiple of min_trade_increment, and every price the trade states (entry
+// limit and stop, take-profit and stop-loss prices) a multiple of price_increment. A crypto
+// buy's exits sell what it received, its qty less Alpaca's highest fee (engine/crypto.h): that
+// too must reach min_order_size, or no exit could be placed. A notional entry's qty is known
+// only at its fill, and a percent target's price only then: those the broker judges. Empty
+// string: nothing to refuse.
+std::string check_asset_rules(const TradeSpec& spec, const AssetRules& asset);
+
+// A modify's part of the same: the take-profit and stop-loss prices on the price increment (the
+// entry, judged when the trade opened, is not judged again).
+std::string check_exit_prices(const TradeSpec& spec, const AssetRules& asset);
+
+}  // namespace orderly::server
