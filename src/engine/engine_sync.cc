@@ -598,6 +598,12 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
     return;
   }
   sweep_backoff_.failures = 0;
+  // The listing shows the broker as of its first page's release, not as of when the sweep was
+  // staged: a page that waited for the budget judged orders changed meanwhile as "heard since
+  // the sweep began" and never fetched them (DST extended seed 12000000020182: a canceled
+  // bracket's held legs, left pending_cancel by its DELETE answer, waited 32 s in the queue
+  // and stayed pending_cancel through the quiet period).
+  if (!p.command.list.after) sweep_started_at_ = std::max(sweep_started_at_, p.released_at);
   for (const BrokerOrder& b : r.orders) sweep_order(b, now);
   const bool more = static_cast<int>(r.orders.size()) >= p.command.list.limit && !r.orders.empty();
   if (!more) resync_sweep_ = false;
