@@ -178,29 +178,30 @@ void Engine::Impl::guarded(std::string_view input, Timestamp now, F&& body) {
   try {
     body();
   } catch (const StoreUnreadable& e) {
-    on_store_unreadable(input, e.what(), now);
+    // Like a failed commit: the store is failing until a commit succeeds.
+    if (store_ok_) store_failing_since_ = now;
+    store_ok_ = false;
+    store_error_ = e.what();
+    abandon_input("store",
+                  fmt::format("{}: reading the store failed ({}); its changes were "
+                              "rolled back and every open order is refreshed from "
+                              "the broker",
+                              input, e.what()),
+                  now);
   } catch (const std::exception& e) {
-    ++metrics_.anomalies;
-    rollback("engine", fmt::format("{}: unexpected state ({}); its changes were rolled back and "
-                                   "every open order is refreshed from the broker",
-                                   input, e.what()));
-    begin();
-    begin_full_resync(now);
-    finish_input(now);
+    abandon_input("engine",
+                  fmt::format("{}: unexpected state ({}); its changes were rolled back "
+                              "and every open order is refreshed from the broker",
+                              input, e.what()),
+                  now);
   }
 }
 
-// The store answers no read: like a failed commit, the input is rolled back, the store is failing
-// until a commit succeeds, and a resync finds the input's evidence again from the broker.
-void Engine::Impl::on_store_unreadable(std::string_view input, const std::string& why,
-                                       Timestamp now) {
+// The input's changes are rolled back, an anomaly on `subject` says why, and a full resync
+// finds the input's evidence again at the broker.
+void Engine::Impl::abandon_input(std::string_view subject, const std::string& why, Timestamp now) {
   ++metrics_.anomalies;
-  rollback("store", fmt::format("{}: reading the store failed ({}); its changes were rolled back "
-                                "and every open order is refreshed from the broker",
-                                input, why));
-  if (store_ok_) store_failing_since_ = now;
-  store_ok_ = false;
-  store_error_ = why;
+  rollback(subject, why);
   begin();
   begin_full_resync(now);
   finish_input(now);

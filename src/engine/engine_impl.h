@@ -231,7 +231,7 @@ class Engine::Impl {
     if (!r.ok()) throw StoreUnreadable(std::string(r.status().message()));
     return std::move(r.value());
   }
-  void on_store_unreadable(std::string_view input, const std::string& why, Timestamp now);
+  void abandon_input(std::string_view subject, const std::string& why, Timestamp now);
   Status load_linked(LoadedState& s);
 
   // ---------------------------------------------------------------------------------------
@@ -254,18 +254,8 @@ class Engine::Impl {
                        const std::string& payload, Timestamp now);
 
   // ---------------------------------------------------------------------------------------
-  // Alerts (alerts.h: raised once per kind+subject, cleared when the condition goes away).
+  // Alerts: alerts_ (alerts.h).
   // ---------------------------------------------------------------------------------------
-  void raise(AlertKind k, const std::string& subject, std::string message, Timestamp now) {
-    alerts_.raise(k, subject, std::move(message), now);
-  }
-  void clear(AlertKind k, const std::string& subject, Timestamp now) {
-    alerts_.clear(k, subject, now);
-  }
-  bool alert_active(AlertKind k, const std::string& subject) const {
-    return alerts_.active(k, subject);
-  }
-  bool any_alert_of(AlertKind k) const { return alerts_.any_active(k); }
   // Elements of a broker answer skipped as unreadable: counted, kept in an alert (once per id).
   void note_unreadable(const std::vector<UnreadableItem>& items, Timestamp now);
 

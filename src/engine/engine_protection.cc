@@ -147,10 +147,10 @@ void Engine::Impl::check_protection(Timestamp now) {
     const Cover cover = judge_cover(symbol, blind);
     const SymbolBook& book = cover.book;
     const ProtectionWatch::Result r = protection_.observe(symbol, cover.ok, now, cover.began);
-    const bool raised = alert_active(AlertKind::unprotected_position, symbol);
+    const bool raised = alerts_.active(AlertKind::unprotected_position, symbol);
     if (cover.ok) {
       if (raised) {
-        clear(AlertKind::unprotected_position, symbol, now);
+        alerts_.clear(AlertKind::unprotected_position, symbol, now);
         note_gap(symbol,
                  fmt::format("{} protected again after {} ms without cover", symbol, r.gap_ms),
                  r.gap_ms, now);
@@ -170,7 +170,7 @@ void Engine::Impl::check_protection(Timestamp now) {
           "{}: {} held, {} covered by working exits at the broker for {} ms (grace {} ms){}",
           symbol, net.str(), book.covered(exit_side).str(), r.gap_ms,
           cfg_.unprotected_grace_ms, cover.why);
-      raise(AlertKind::unprotected_position, symbol, what, now);
+      alerts_.raise(AlertKind::unprotected_position, symbol, what, now);
       note_gap(symbol, "unprotected position: " + what, r.gap_ms, now);
     }
   }

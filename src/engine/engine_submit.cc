@@ -161,12 +161,12 @@ void Engine::Impl::note_foreign_hold(const Order& o, Timestamp now) {
     }
   }
   if (held > ours) {
-    raise(AlertKind::external_hold, o.symbol,
-          fmt::format("{}: {} shares held by orders that are not ours ({} held, ours {}); {} "
-                      "waits for holdings to change",
-                      o.symbol, (held - ours).str(), held.str(), ours.str(),
-                      o.client_order_id),
-          now);
+    alerts_.raise(
+        AlertKind::external_hold, o.symbol,
+        fmt::format("{}: {} shares held by orders that are not ours ({} held, ours {}); {} "
+                    "waits for holdings to change",
+                    o.symbol, (held - ours).str(), held.str(), ours.str(), o.client_order_id),
+        now);
   }
 }
 
@@ -288,18 +288,18 @@ void Engine::Impl::schedule_retry(OrderId id, const std::string& why, Timestamp 
     // An exit or a flatten guards a filled position: giving it up leaves the position naked
     // (DST seed 502267: a flatten parked after a storm of 503/429 left its trade closing for
     // good). It keeps trying at the backoff's cap, its stuck alert raised until it is placed.
-    raise(AlertKind::stuck_order, o.client_order_id,
-          fmt::format("{} {} not placed after {} attempts, still trying: {}", o.symbol,
-                      to_string(o.role), o.attempts, why),
-          now);
+    alerts_.raise(AlertKind::stuck_order, o.client_order_id,
+                  fmt::format("{} {} not placed after {} attempts, still trying: {}", o.symbol,
+                              to_string(o.role), o.attempts, why),
+                  now);
   } else if (o.attempts >= cfg_.retry_max_attempts) {
     set_local_state(id, OrderState::parked, src,
                     fmt::format("parked after {} attempts; last: {}", o.attempts, why), payload,
                     now);
-    raise(AlertKind::order_parked, o.client_order_id,
-          fmt::format("{} {} parked after {} attempts: {}", o.symbol,
-                      to_string(o.role), o.attempts, why),
-          now);
+    alerts_.raise(AlertKind::order_parked, o.client_order_id,
+                  fmt::format("{} {} parked after {} attempts: {}", o.symbol, to_string(o.role),
+                              o.attempts, why),
+                  now);
     touched_trades_.insert(o.trade_id);
     return;
   }
@@ -357,12 +357,12 @@ void Engine::Impl::stage_refresh(OrderId id, Timestamp now, bool force) {
 // external_hold says an order of ours waits on someone else's order; once the broker took an
 // order of the symbol and none of them waits for holdings any more, that is over.
 void Engine::Impl::clear_external_hold_if_gone(const std::string& symbol, Timestamp now) {
-  if (!alert_active(AlertKind::external_hold, symbol)) return;
+  if (!alerts_.active(AlertKind::external_hold, symbol)) return;
   for (OrderId id : orders_of_symbol(symbol)) {
     auto ax = aux_.find(id);
     if (ax != aux_.end() && ax->second.hold_wait) return;
   }
-  clear(AlertKind::external_hold, symbol, now);
+  alerts_.clear(AlertKind::external_hold, symbol, now);
 }
 
 void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Timestamp now) {
@@ -444,8 +444,8 @@ void Engine::Impl::on_send_refused(OrderId id, bool is_replace, const BrokerErro
   set_local_state(id, OrderState::submit_failed, EventSource::error, "refused: " + why, e.body,
                   now);
   if (is_exit_role(o.role)) {
-    raise(AlertKind::order_parked, o.client_order_id,
-          fmt::format("{} exit refused by the broker: {}", o.symbol, why), now);
+    alerts_.raise(AlertKind::order_parked, o.client_order_id,
+                  fmt::format("{} exit refused by the broker: {}", o.symbol, why), now);
   }
   if (is_replace && o.replaces_order_id) stage_refresh(*o.replaces_order_id, now, true);
   touched_trades_.insert(o.trade_id);
@@ -529,10 +529,11 @@ void Engine::Impl::on_insufficient_qty(OrderId id, const BrokerError& e, Timesta
     stage(std::move(c), Purpose::related, id);
   }
   if (iq.related_orders.empty()) {
-    raise(AlertKind::external_hold, o.symbol,
-          fmt::format("{}: only {} available for {} ({} held); waiting for holdings to change",
-                      o.symbol, iq.available.str(), o.qty.str(), iq.held_for_orders.str()),
-          now);
+    alerts_.raise(
+        AlertKind::external_hold, o.symbol,
+        fmt::format("{}: only {} available for {} ({} held); waiting for holdings to change",
+                    o.symbol, iq.available.str(), o.qty.str(), iq.held_for_orders.str()),
+        now);
   }
 }
 
@@ -571,11 +572,11 @@ void Engine::Impl::on_related_result(const Pending& p, const CommandResult& r, T
               "; no retry until holdings change",
           b.raw, now);
   } else {
-    raise(AlertKind::external_hold, waiting.symbol,
-          fmt::format("{} shares held by external order {} ({}); {} waits for holdings to "
-                      "change",
-                      waiting.symbol, b.id, b.client_order_id, waiting.client_order_id),
-          now);
+    alerts_.raise(AlertKind::external_hold, waiting.symbol,
+                  fmt::format("{} shares held by external order {} ({}); {} waits for holdings to "
+                              "change",
+                              waiting.symbol, b.id, b.client_order_id, waiting.client_order_id),
+                  now);
     Order& m = mut_order(waiting_id);
     audit(m, m.state, EventSource::lookup, "shares held by external order " + b.id, b.raw, now);
   }
@@ -776,8 +777,8 @@ void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, T
       Order& m = mut_order(id);
       audit(m, m.state, EventSource::lookup,
             "broker has no order " + p.command.broker_order_id + " (404)", r.error->body, now);
-      raise(AlertKind::reconciliation_mismatch, m.client_order_id,
-            "local order has a broker id the broker does not know", now);
+      alerts_.raise(AlertKind::reconciliation_mismatch, m.client_order_id,
+                    "local order has a broker id the broker does not know", now);
     }
     return;
   }

@@ -310,7 +310,7 @@ void Engine::Impl::on_stream_connected(Timestamp now) {
   stream_connected_ = true;
   ++metrics_.stream_reconnects;
   connected_at_ = now;
-  clear(AlertKind::stream_down, "stream", now);
+  alerts_.clear(AlertKind::stream_down, "stream", now);
   // Missed events are not replayed by Alpaca: resync everything.
   begin_full_resync(now);
 }
@@ -320,20 +320,20 @@ void Engine::Impl::on_stream_disconnected(std::string_view reason, Timestamp now
   stream_connected_ = false;
   disconnected_at_ = now;
   if (!blind_since_) blind_since_ = now;
-  raise(AlertKind::stream_down, "stream", "trade_updates disconnected: " + std::string(reason),
-        now);
+  alerts_.raise(AlertKind::stream_down, "stream",
+                "trade_updates disconnected: " + std::string(reason), now);
 }
 
-void Engine::Impl::on_broker_reachability(bool reachable, std::string_view detail,
-                                          Timestamp now) {
+void Engine::Impl::on_broker_reachability(bool reachable, std::string_view detail, Timestamp now) {
   if (reachable) {
-    if (!alert_active(AlertKind::broker_unreachable, "broker")) return;
-    clear(AlertKind::broker_unreachable, "broker", now);
+    if (!alerts_.active(AlertKind::broker_unreachable, "broker")) return;
+    alerts_.clear(AlertKind::broker_unreachable, "broker", now);
     begin_full_resync(now);
     return;
   }
-  raise(AlertKind::broker_unreachable, "broker",
-        "connection attempts fail (" + std::string(detail) + "); calls wait for its return", now);
+  alerts_.raise(AlertKind::broker_unreachable, "broker",
+                "connection attempts fail (" + std::string(detail) + "); calls wait for its return",
+                now);
 }
 
 void Engine::Impl::on_stream_unreadable(std::string raw, std::string reason, Timestamp now) {
@@ -671,7 +671,7 @@ bool Engine::Impl::heard_since(const Order& o, Timestamp t) const {
 void Engine::Impl::mark_synced(Timestamp now) {
   last_sync_at_ = now;
   synced_interval_ms_ = catchup_interval(now);
-  clear(AlertKind::sync_lag, "sync", now);
+  alerts_.clear(AlertKind::sync_lag, "sync", now);
 }
 
 void Engine::Impl::stage_positions(Timestamp now) {
@@ -713,7 +713,7 @@ void Engine::Impl::on_positions_result(const CommandResult& r, Timestamp now) {
     const Order& o = order_at(id);
     if (broker_available(o.symbol) >= added_qty(o)) {
       set_hold_wait(id, false);
-      clear(AlertKind::external_hold, o.symbol, now);
+      alerts_.clear(AlertKind::external_hold, o.symbol, now);
       Order& m = mut_order(id);
       audit(m, m.state, EventSource::poll,
             fmt::format("holdings changed: qty_available {} covers {}",
@@ -741,7 +741,7 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
     Decimal broker = broker_positions_.count(s) ? broker_positions_.at(s).qty : Decimal();
     if (local == broker) {
       drift_count_.erase(s);
-      clear(AlertKind::reconciliation_mismatch, s, now);
+      alerts_.clear(AlertKind::reconciliation_mismatch, s, now);
       continue;
     }
     ++mismatches;
@@ -751,11 +751,11 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
       report_.findings.push_back(fmt::format("position {}: local {} broker {}", s, local.str(),
                                              broker.str()));
     }
-    if (n >= 2 && !alert_active(AlertKind::reconciliation_mismatch, s)) {
+    if (n >= 2 && !alerts_.active(AlertKind::reconciliation_mismatch, s)) {
       ++metrics_.reconcile_mismatches;
-      raise(AlertKind::reconciliation_mismatch, s,
-            fmt::format("position {}: local {} vs broker {}", s, local.str(), broker.str()),
-            now);
+      alerts_.raise(AlertKind::reconciliation_mismatch, s,
+                    fmt::format("position {}: local {} vs broker {}", s, local.str(), broker.str()),
+                    now);
     }
   }
   if (reconcile_requested_) report_.position_mismatches = mismatches;
@@ -903,8 +903,8 @@ bool Engine::Impl::needs_inflight_check(const Order& o) const {
     case OrderState::submit_failed:
       return false;
     default:
-      return any_alert_of(AlertKind::stuck_order) &&
-             alert_active(AlertKind::stuck_order, o.client_order_id);
+      return alerts_.any_active(AlertKind::stuck_order) &&
+             alerts_.active(AlertKind::stuck_order, o.client_order_id);
   }
 }
 
@@ -948,14 +948,14 @@ void Engine::Impl::check_inflight(Timestamp now) {
     const std::int64_t waited = ax.sent_at ? now.ms_since(*ax.sent_at) : age;
     const bool stuck = sent_unanswered && waited >= cfg_.stuck_order_ms;
     if (stuck) {
-      raise(AlertKind::stuck_order, o.client_order_id,
-            fmt::format("{} {} sent {} ms ago and not answered ({})", o.symbol,
-                        to_string(o.role), waited, to_string(o.state)),
-            now);
-    } else if (alert_active(AlertKind::stuck_order, o.client_order_id) &&
+      alerts_.raise(AlertKind::stuck_order, o.client_order_id,
+                    fmt::format("{} {} sent {} ms ago and not answered ({})", o.symbol,
+                                to_string(o.role), waited, to_string(o.state)),
+                    now);
+    } else if (alerts_.active(AlertKind::stuck_order, o.client_order_id) &&
                // An exit past its attempts keeps trying: raised until it is placed.
                !(o.state == OrderState::created && o.attempts >= cfg_.retry_max_attempts)) {
-      clear(AlertKind::stuck_order, o.client_order_id, now);
+      alerts_.clear(AlertKind::stuck_order, o.client_order_id, now);
     }
   }
 }
@@ -971,9 +971,10 @@ void Engine::Impl::clear_settled_alerts(Timestamp now) {
   });
   alerts_.for_each_active(AlertKind::order_parked, [&](const Alert& a) {
     auto o = by_cid_.find(a.subject);
-    const OrderState st = o == by_cid_.end() ? OrderState::canceled : order_at(o->second).state;
-    if (st != OrderState::parked && st != OrderState::submit_failed) {
-      done.emplace_back(a.kind, a.subject);  // moved on, or gone with its trade
+    const bool gone = o == by_cid_.end();  // pruned with its trade
+    if (gone || (order_at(o->second).state != OrderState::parked &&
+                 order_at(o->second).state != OrderState::submit_failed)) {
+      done.emplace_back(a.kind, a.subject);
     }
   });
   alerts_.for_each_active(AlertKind::anomaly, [&](const Alert& a) {
@@ -982,14 +983,14 @@ void Engine::Impl::clear_settled_alerts(Timestamp now) {
       done.emplace_back(a.kind, a.subject);
     }
   });
-  for (auto& [kind, subject] : done) clear(kind, subject, now);
+  for (auto& [kind, subject] : done) alerts_.clear(kind, subject, now);
 }
 
 void Engine::Impl::check_alerts(Timestamp now) {
   clear_settled_alerts(now);
   if (last_sync_at_ && now.ms_since(*last_sync_at_) > sync_lag_limit(now)) {
-    raise(AlertKind::sync_lag, "sync",
-          fmt::format("no completed poll for {} ms", now.ms_since(*last_sync_at_)), now);
+    alerts_.raise(AlertKind::sync_lag, "sync",
+                  fmt::format("no completed poll for {} ms", now.ms_since(*last_sync_at_)), now);
   }
   while (!attempt_times_.empty() &&
          now.ms_since(attempt_times_.front()) > cfg_.retry_storm_window_ms) {
@@ -997,19 +998,20 @@ void Engine::Impl::check_alerts(Timestamp now) {
   }
   const int attempts = static_cast<int>(attempt_times_.size());
   if (attempts >= cfg_.retry_storm_attempts) {
-    raise(AlertKind::retry_storm, "submitter",
-          fmt::format("{} re-sends and broker refusals in {} ms", attempts,
-                      cfg_.retry_storm_window_ms),
-          now);
+    alerts_.raise(AlertKind::retry_storm, "submitter",
+                  fmt::format("{} re-sends and broker refusals in {} ms", attempts,
+                              cfg_.retry_storm_window_ms),
+                  now);
   } else if (attempts < cfg_.retry_storm_attempts / 2) {
-    clear(AlertKind::retry_storm, "submitter", now);
+    alerts_.clear(AlertKind::retry_storm, "submitter", now);
   }
   const std::int64_t used = budget_.calls_last_minute(now);
   if (used * 10 >= budget_.limit() * 9) {
-    raise(AlertKind::rate_limit_near, "rest",
-          fmt::format("{} REST calls in the last minute (budget {})", used, budget_.limit()), now);
+    alerts_.raise(
+        AlertKind::rate_limit_near, "rest",
+        fmt::format("{} REST calls in the last minute (budget {})", used, budget_.limit()), now);
   } else if (used * 10 < budget_.limit() * 7) {
-    clear(AlertKind::rate_limit_near, "rest", now);
+    alerts_.clear(AlertKind::rate_limit_near, "rest", now);
   }
 }
 

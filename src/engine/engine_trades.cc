@@ -598,11 +598,11 @@ void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, T
     }
   }
   if (recent >= kMaxExitPlacementsPerMinute) {
-    raise(AlertKind::stuck_order, trades_.at(tid).spec.symbol,
-          fmt::format("{}: {} exits placed for trade {} within a minute all ended without "
-                      "closing it; not placing more",
-                      trades_.at(tid).spec.symbol, recent, tid),
-          now);
+    alerts_.raise(AlertKind::stuck_order, trades_.at(tid).spec.symbol,
+                  fmt::format("{}: {} exits placed for trade {} within a minute all ended without "
+                              "closing it; not placing more",
+                              trades_.at(tid).spec.symbol, recent, tid),
+                  now);
     return;
   }
   create_emulated_exit(tid, v, held, now);
@@ -1272,11 +1272,11 @@ bool Engine::Impl::on_entry_wash_refusal(OrderId id, const BrokerError& e, Times
                  /*at_once=*/ours);
   if (!ours) {
     const Order& o = order_at(id);
-    raise(AlertKind::external_hold, o.symbol,
-          fmt::format("{}: entry {} refused by Alpaca's wash-trade check against order {}, "
-                      "which is not ours; retried with backoff",
-                      o.symbol, o.client_order_id, existing),
-          now);
+    alerts_.raise(AlertKind::external_hold, o.symbol,
+                  fmt::format("{}: entry {} refused by Alpaca's wash-trade check against order {}, "
+                              "which is not ours; retried with backoff",
+                              o.symbol, o.client_order_id, existing),
+                  now);
   }
   return true;
 }

@@ -231,8 +231,8 @@ bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std:
           fmt::format("refused ({}): {}; evidence: {}", to_string(d.verdict), d.reason, note),
           payload, now);
     if (d.verdict != Verdict::stale) {
-      raise(AlertKind::anomaly, o.client_order_id,
-            fmt::format("{}: {}", to_string(d.verdict), d.reason), now);
+      alerts_.raise(AlertKind::anomaly, o.client_order_id,
+                    fmt::format("{}: {}", to_string(d.verdict), d.reason), now);
     }
     return false;
   }
@@ -389,10 +389,11 @@ void Engine::Impl::note_unreadable(const std::vector<UnreadableItem>& items, Tim
   for (const UnreadableItem& u : items) {
     ++metrics_.broker_unreadable;
     // The alert keeps the payload (bounded by the adapter): it is the audit of what was skipped.
-    raise(AlertKind::unreadable_broker_data, u.kind + " " + (u.id.empty() ? "(no id)" : u.id),
-          fmt::format("skipped an unreadable {} in the broker's answer ({}); payload: {}", u.kind,
-                      u.reason, u.raw),
-          now);
+    alerts_.raise(AlertKind::unreadable_broker_data,
+                  u.kind + " " + (u.id.empty() ? "(no id)" : u.id),
+                  fmt::format("skipped an unreadable {} in the broker's answer ({}); payload: {}",
+                              u.kind, u.reason, u.raw),
+                  now);
   }
 }
 
@@ -483,7 +484,7 @@ Status Engine::Impl::load_linked(LoadedState& s) {
 
 void Engine::Impl::report_anomaly(const std::string& what, Timestamp now) {
   ++metrics_.anomalies;
-  raise(AlertKind::anomaly, "engine", what, now);
+  alerts_.raise(AlertKind::anomaly, "engine", what, now);
   begin_full_resync(now);
 }
 
