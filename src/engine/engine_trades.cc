@@ -276,13 +276,18 @@ std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, Trade
 
 // Closing a trade that holds shares sends a market order, which the check refuses while a stop
 // or stop_limit entry of ours rests on the other side of the symbol (no marketable price passes
-// it).
+// it). So does closing one whose entry is at the broker (or on its way) and may fill before its
+// cancel lands: the fill is then flattened against the same check (DST trades seed
+// 19000000000883: a market entry filled as its close was asked; the flatten was refused 34
+// times, the trade closing for good and its position without its canceled exits).
 std::string Engine::Impl::refuse_blocked_flatten(TradeId id) {
   const Trade& t = trades_.at(id);
   const TradeView v = view_of(id);
   const Decimal held =
       received_qty(t.spec.symbol, t.spec.side, v.entry_filled) - v.exit_filled;
-  if (!held.is_positive()) return {};
+  const Order* entry = v.entry ? order_ptr(v.entry) : nullptr;
+  const bool may_fill = entry != nullptr && working_or_pending(*entry) && !never_sent(*entry);
+  if (!held.is_positive() && !may_fill) return {};
   for (OrderId oid : orders_of_symbol(t.spec.symbol)) {
     const Order& e = order_at(oid);
     // A stop_limit entry's limit lies beyond the market with its stop: a flatten priced past
@@ -291,6 +296,13 @@ std::string Engine::Impl::refuse_blocked_flatten(TradeId id) {
         (e.type != OrderType::stop && e.type != OrderType::stop_limit) ||
         !working_or_pending(e)) {
       continue;  // an unsent one counts: it may be sent in the flatten's own pass
+    }
+    if (!held.is_positive()) {
+      return fmt::format(
+          "trade {}'s entry is at the broker and may fill: closing it would then send a market "
+          "order, which Alpaca's wash-trade check refuses while our {} (trade {}) rests on the "
+          "other side; cancel its entry alone (without flatten), or cancel trade {} first",
+          id, describe_entry(e), e.trade_id, e.trade_id);
     }
     return fmt::format("trade {} holds {} {}: closing it sends a market order, which Alpaca's "
                        "wash-trade check refuses while our {} (trade {}) rests on the other "

@@ -39,6 +39,16 @@ TradeSpec resting_buy(const char* symbol, int qty, const char* limit) {
   return spec;
 }
 
+// A buy stop entry at 10.50 over a market at 10.00 (a breakout), resting until it triggers.
+TradeSpec breakout_buy(const char* symbol, int qty) {
+  TradeSpec spec = held_with_oco_exits(symbol, qty);
+  spec.entry_type = OrderType::stop;
+  spec.entry_stop_price = Decimal::must("10.50");
+  spec.take_profit.price = Decimal::must("11.50");
+  spec.stop_loss = PriceTarget{.price = Decimal::must("10.00")};
+  return spec;
+}
+
 std::optional<Order> find_role(SimWorld& w, TradeId trade, OrderRole role) {
   for (const Order& o : w.rt->engine().orders()) {
     if (o.trade_id == trade && o.role == role) return o;
@@ -229,12 +239,7 @@ TEST(WashTrade, ACloseOurRestingStopEntryWouldBlockIsRefused) {
   auto a = w.rt->open_trade(held_with_oco_exits("F", 10));
   ASSERT_TRUE(a.ok());
   w.run(3'000);
-  TradeSpec breakout = held_with_oco_exits("F", 5);
-  breakout.entry_type = OrderType::stop;
-  breakout.entry_stop_price = Decimal::must("10.50");
-  breakout.take_profit.price = Decimal::must("11.50");
-  breakout.stop_loss = PriceTarget{.price = Decimal::must("10.00")};
-  auto b = w.rt->open_trade(breakout);
+  auto b = w.rt->open_trade(breakout_buy("F", 5));
   ASSERT_TRUE(b.ok()) << b.status().message();
   w.run(3'000);
 
@@ -251,18 +256,43 @@ TEST(WashTrade, ACloseOurRestingStopEntryWouldBlockIsRefused) {
   EXPECT_EQ(w.errors_with_code("40310000"), 0);
 }
 
+// Closing a trade whose entry is at the broker may meet the same check: the entry fills before
+// its cancel lands and the fill is flattened with a market order (DST trades seed
+// 19000000000883: the flatten refused for good, the trade closing). While our stop entry rests
+// the close is refused, the entry alone can be canceled, and a fill that beats it is protected.
+TEST(WashTrade, ACloseWhoseEntryMayFillBesideOurRestingStopEntryIsRefused) {
+  SimWorld w(13);
+  w.set_price("F", "10.00");
+  w.start();
+  auto b = w.rt->open_trade(breakout_buy("F", 5));
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  auto a = w.rt->open_trade(resting_buy("F", 10, "9.90"));
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  w.run(3'000);
+  ASSERT_EQ(trade_state(w, a->id), TradeState::pending);
+
+  // The market reaches a's entry at the broker before orderly hears of the fill.
+  w.set_price("F", "9.85");
+  const Status st = w.rt->cancel_trade(a->id);
+  EXPECT_EQ(st.code(), Status::Code::conflict);
+  EXPECT_NE(st.message().find("may fill"), std::string::npos) << st.message();
+  ASSERT_TRUE(w.rt->cancel_entry(a->id).ok());
+  w.run(5'000);
+
+  EXPECT_EQ(trade_state(w, a->id), TradeState::open);
+  const std::optional<Order> exit = find_role(w, a->id, OrderRole::take_profit);
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(is_open_at_broker(exit->state)) << to_string(exit->state);
+  EXPECT_EQ(w.errors_with_code("40310000"), 0);
+}
+
 // A fractional position's exit is one simple order, which no price lets past our stop entry
 // resting on the other side: such a trade is refused beside it, and a stop entry beside it.
 TEST(WashTrade, SimpleExitsAndOurRestingStopEntryAreNotBothOpened) {
   SimWorld w(14);
   w.set_price("F", "10.00");
   w.start();
-  TradeSpec breakout = held_with_oco_exits("F", 5);
-  breakout.entry_type = OrderType::stop;
-  breakout.entry_stop_price = Decimal::must("10.50");
-  breakout.take_profit.price = Decimal::must("11.50");
-  breakout.stop_loss = PriceTarget{.price = Decimal::must("10.00")};
-  auto b = w.rt->open_trade(breakout);
+  auto b = w.rt->open_trade(breakout_buy("F", 5));
   ASSERT_TRUE(b.ok()) << b.status().message();
   w.run(2'000);
   TradeSpec fractional = held_with_oco_exits("F", 1);
@@ -276,7 +306,7 @@ TEST(WashTrade, SimpleExitsAndOurRestingStopEntryAreNotBothOpened) {
   a = w.rt->open_trade(fractional);
   ASSERT_TRUE(a.ok()) << a.status().message();
   w.run(2'000);
-  EXPECT_EQ(w.rt->open_trade(breakout).status().code(), Status::Code::conflict);
+  EXPECT_EQ(w.rt->open_trade(breakout_buy("F", 5)).status().code(), Status::Code::conflict);
   EXPECT_EQ(w.errors_with_code("40310000"), 0);
 }
 
