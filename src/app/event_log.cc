@@ -108,7 +108,7 @@ void EventLog::orders(const WriteBatch& batch) {
     auto it = by_id.find(e.order_id);
     if (it == by_id.end()) continue;
     const Order& o = *it->second;
-    if (e.source == EventSource::error) refused(o, e);
+    if (e.source == EventSource::error) order_error(o, e);
     const bool placed_exit = !e.from && o.role != OrderRole::entry && !o.parent_order_id;
     if (placed_exit && !exits_of_trade_.insert(o.trade_id).second) exit_replaced(o, e);
   }
@@ -153,15 +153,31 @@ std::vector<LogField> order_fields(const Order& o, const OrderEvent& e) {
 
 }  // namespace
 
-void EventLog::refused(const Order& o, const OrderEvent& e) {
+// Every error event of an order was logged as "broker refused", also a request the broker never
+// answered (no answer, a 5xx or 429, a reset connection: the order may be live at the broker) and
+// one never sent. A refusal is a 4xx answer (its code: 4xxxxxxx, never 429); a request whose
+// outcome became unknown is said as such; the rest (not sent, a lookup to try again, a late
+// reply ignored) is told by the broker_unreachable line or changes nothing.
+void EventLog::order_error(const Order& o, const OrderEvent& e) {
   std::vector<LogField> fields = order_fields(o, e);
+  const std::string what = fmt::format("{} {} {} {} (order {}, {})", to_string(o.role),
+                                       to_string(o.side), o.qty.str(), o.symbol, o.id,
+                                       o.client_order_id);
+  if (e.to == OrderState::unknown && e.from != OrderState::unknown) {
+    limited(spdlog::level::warn, "unknown " + o.symbol, "order_outcome_unknown",
+            fmt::format("outcome of {} unknown, looked up by its client id: {}", what, e.note),
+            std::move(fields));
+    return;
+  }
   std::string code = broker_code(e.note);
   if (code.empty()) code = broker_code(e.payload);
+  const bool http_4xx = e.note.find("(HTTP 4") != std::string::npos &&
+                        e.note.find("(HTTP 429") == std::string::npos;
+  const bool coded_4xx = code.starts_with("4") && !code.starts_with("429");
+  if (e.note.starts_with("late error reply ignored") || !(http_4xx || coded_4xx)) return;
   if (!code.empty()) fields.emplace_back("broker_code", code);
   limited(spdlog::level::warn, "refused " + o.symbol, "order_refused",
-          fmt::format("broker refused {} {} {} {} (order {}, {}): {}", to_string(o.role),
-                      to_string(o.side), o.qty.str(), o.symbol, o.id, o.client_order_id, e.note),
-          std::move(fields));
+          fmt::format("broker refused {}: {}", what, e.note), std::move(fields));
 }
 
 void EventLog::exit_replaced(const Order& o, const OrderEvent& e) {

@@ -67,7 +67,7 @@ class EventLog final : public RuntimeObserver {
  private:
   void alerts(const WriteBatch& batch);
   void orders(const WriteBatch& batch);
-  void refused(const Order& o, const OrderEvent& e);
+  void order_error(const Order& o, const OrderEvent& e);
   void exit_replaced(const Order& o, const OrderEvent& e);
   // say() unless lines of `key` were written within the last minute (then counted); true when
   // written.

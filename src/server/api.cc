@@ -1085,7 +1085,10 @@ std::string Api::health_json() {
       {"sync_lag_ms", h.sync_lag_ms},
       {"store_ok", h.store_ok},
       {"store_error", h.store_error},
-      {"broker_ok", h.broker_ok},
+      // Unreachable is not ok: calls held back for the broker's return never reach the engine,
+      // so its last answer alone said "ok" (and the CLI and dashboard "broker ok: yes") for as
+      // long as the broker was away.
+      {"broker_ok", h.broker_ok && h.broker_reachable},
       {"open_orders", h.open_orders},
       {"rest_calls_last_minute", h.rest_calls_last_minute},
       {"rest_budget_per_minute", h.rest_budget_per_minute},

@@ -92,5 +92,53 @@ TEST_F(EventLogLines, AnAlertRaisedAgainAfterItsClearIsTold) {
   EXPECT_NE(v[2].find("ALERT raised (critical) broker_unreachable broker"), std::string::npos);
 }
 
+// Every error event of an order was logged "broker refused ...": also a POST whose answer never
+// came (the entry may be live at the broker) and one that was never sent. Only a 4xx answer is
+// a refusal; an unknown outcome is said as such; what was not sent is the broker_unreachable
+// line's to tell.
+TEST_F(EventLogLines, OnlyABrokersAnswerIsCalledARefusal) {
+  EventLog log("");
+  auto commit = [&](const std::string& symbol, OrderState from, OrderState to,
+                    const std::string& note, const std::string& payload = "") {
+    WriteBatch b;
+    Order o;
+    o.id = static_cast<OrderId>(b.orders.size() + 1);
+    o.symbol = symbol;
+    o.qty = Decimal::must("1");
+    o.client_order_id = "ol-x-1-e0";
+    b.orders.push_back(o);
+    OrderEvent e;
+    e.order_id = o.id;
+    e.source = EventSource::error;
+    e.from = from;
+    e.to = to;
+    e.note = note;
+    e.payload = payload;
+    b.events.push_back(e);
+    log.committed(b);
+  };
+  commit("RST", OrderState::submitting, OrderState::unknown,
+         "outcome unknown, look up by client id: unknown_outcome: POST /v2/orders: reading the "
+         "response: Connection reset by peer");
+  commit("DOWN", OrderState::submitting, OrderState::created,
+         "not_sent: POST /v2/orders: connecting to 127.0.0.1:1: Connection refused");
+  commit("LATE", OrderState::accepted, OrderState::accepted,
+         "late error reply ignored: rejected (HTTP 422, code 42210000): invalid");
+  commit("BAD", OrderState::submitting, OrderState::submit_failed,
+         "refused: rejected (HTTP 422, code 42210000): asset \"BAD\" not found");
+  commit("HELD", OrderState::submitting, OrderState::created,
+         "40310000 insufficient qty: available 0, held_for_orders 1, related 1; checking who "
+         "holds the shares",
+         R"({"code":40310000,"message":"insufficient qty available for order"})");
+  const auto v = lines();
+  ASSERT_EQ(v.size(), 3u) << out_.str();
+  EXPECT_EQ(v[0].find("refused"), std::string::npos) << v[0];
+  EXPECT_NE(v[0].find("outcome of entry buy 1 RST (order 1, ol-x-1-e0) unknown"),
+            std::string::npos)
+      << v[0];
+  EXPECT_NE(v[1].find("broker refused entry buy 1 BAD"), std::string::npos) << v[1];
+  EXPECT_NE(v[2].find("broker refused entry buy 1 HELD"), std::string::npos) << v[2];
+}
+
 }  // namespace
 }  // namespace orderly::app

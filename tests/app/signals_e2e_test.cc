@@ -123,6 +123,9 @@ TEST(SignalsE2e, ADeadBrokerIsWaitedForNotHammered) {
   auto status = run(rig.cli("status"));
   EXPECT_EQ(status.exit_code, 1) << status.out << status.err;
   EXPECT_NE(status.out.find("unreachable"), std::string::npos) << status.out;
+  // Its own line too: it said "broker ok: yes" (and the dashboard "ok") while the reasons above
+  // said unreachable.
+  EXPECT_NE(status.out.find("broker ok:         no"), std::string::npos) << status.out;
   auto alerts = run(rig.cli("alerts"));
   EXPECT_EQ(alerts.exit_code, 1) << alerts.out;
   EXPECT_NE(alerts.out.find("broker_unreachable"), std::string::npos) << alerts.out;
@@ -132,6 +135,7 @@ TEST(SignalsE2e, ADeadBrokerIsWaitedForNotHammered) {
   rig.start_sim();
   auto back = run(rig.cli("status --wait 90"));
   EXPECT_EQ(back.exit_code, 0) << back.out << rig.daemon->log();
+  EXPECT_NE(back.out.find("broker ok:         yes"), std::string::npos) << back.out;
   EXPECT_TRUE(eventually([&] { return run(rig.cli("alerts")).exit_code == 0; }))
       << run(rig.cli("alerts")).out;
   const std::string log = rig.daemon->log();
