@@ -242,6 +242,7 @@ class AccountRunner::Impl {
       while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_ || lost_; })) {
         lock.unlock();
         watch_engine(*session->runtime);
+        session->log->tick();
         lock.lock();
       }
     }

@@ -31,7 +31,9 @@ bool LogLimiter::allow(const std::string& key, std::chrono::steady_clock::time_p
   return true;
 }
 
-EventLog::EventLog(std::string prefix) : prefix_(std::move(prefix)) {
+EventLog::EventLog(std::string prefix, SteadyNow now)
+    : prefix_(std::move(prefix)),
+      now_(now ? std::move(now) : SteadyNow([] { return std::chrono::steady_clock::now(); })) {
   // "[growth] " -> "growth": the account as a field of its own.
   if (prefix_.size() > 3) account_ = prefix_.substr(1, prefix_.size() - 3);
 }
@@ -46,7 +48,7 @@ bool EventLog::limited(spdlog::level::level_enum level, const std::string& key,
                        std::string_view event, const std::string& line,
                        std::vector<LogField> fields) {
   int held_back = 0;
-  if (!limiter_.allow(key, std::chrono::steady_clock::now(), held_back)) return false;
+  if (!limiter_.allow(key, now_(), held_back)) return false;
   if (held_back == 0) {
     say(level, event, line, std::move(fields));
     return true;
@@ -65,39 +67,107 @@ void EventLog::committed(const WriteBatch& batch) {
 
 // Raises are rate-limited by kind (a burst of one kind is one line and a count), but the log
 // never ends on a state that is not the truth: every told raise has its clear told, and a raise
-// after a told clear of the same alert is told whatever the limiter says.
+// after a told clear of the same alert is told whatever the limiter says, twice a minute at
+// most: past that the alert flaps, which is said once, and its lines are held back until a
+// minute has passed (tick() then tells where it settled).
 void EventLog::alerts(const WriteBatch& batch) {
+  settle_flaps();
   for (const Alert& a : batch.alerts) {
-    const std::string subject_key = fmt::format("{} {}", to_string(a.kind), a.subject);
-    std::vector<LogField> fields = {{"kind", std::string(to_string(a.kind))},
-                                    {"severity", std::string(to_string(severity(a.kind)))},
-                                    {"subject", a.subject},
-                                    {"alert_id", a.id}};
+    const std::string key = fmt::format("{} {}", to_string(a.kind), a.subject);
     if (a.active() && active_alerts_.insert(a.id).second) {
-      const auto level = severity(a.kind) == AlertSeverity::critical ? spdlog::level::err
-                                                                      : spdlog::level::warn;
-      const std::string line =
-          fmt::format("ALERT raised ({}) {} {}: {}", to_string(severity(a.kind)),
-                      to_string(a.kind), a.subject, a.message);
-      fields.emplace_back("alert_message", a.message);
-      bool told = told_cleared_.erase(subject_key) > 0;
-      if (told) {
-        say(level, "alert_raised", line, std::move(fields));
-      } else {
-        told = limited(level, fmt::format("alert {}", to_string(a.kind)), "alert_raised", line,
-                       std::move(fields));
+      if (told_cleared_.count(key) > 0 && hold_flapping(a, key)) continue;
+      raise_line(a, key);
+    } else if (!a.active() && active_alerts_.erase(a.id) > 0) {
+      auto f = flaps_.find(key);
+      if (f != flaps_.end() && f->second.pending && f->second.pending->id == a.id) {
+        f->second.pending.reset();  // held: its clear is held too
       }
-      if (told) told_raised_.insert(a.id);
-    } else if (!a.active() && active_alerts_.erase(a.id) > 0 && told_raised_.erase(a.id) > 0) {
+      if (told_raised_.erase(a.id) == 0) continue;
       const std::int64_t active_ms = a.cleared_at->ms_since(a.raised_at);
-      fields.emplace_back("active_ms", active_ms);
       say(spdlog::level::info, "alert_cleared",
           fmt::format("alert cleared: {} {} (active {:.1f} s)", to_string(a.kind), a.subject,
                       active_ms / 1000.0),
-          std::move(fields));
+          {{"kind", std::string(to_string(a.kind))},
+           {"severity", std::string(to_string(severity(a.kind)))},
+           {"subject", a.subject},
+           {"alert_id", a.id},
+           {"active_ms", active_ms}});
       if (told_cleared_.size() > 4096) told_cleared_.clear();  // bounded; a re-raise may wait
-      told_cleared_.insert(subject_key);
+      told_cleared_.insert(key);
     }
+  }
+}
+
+// The raise of `a`: at once after a told clear of the same alert, else limited by kind.
+void EventLog::raise_line(const Alert& a, const std::string& key, const std::string& note) {
+  const auto level =
+      severity(a.kind) == AlertSeverity::critical ? spdlog::level::err : spdlog::level::warn;
+  const std::string line = fmt::format("ALERT raised ({}) {} {}: {}{}", to_string(severity(a.kind)),
+                                       to_string(a.kind), a.subject, a.message, note);
+  std::vector<LogField> fields = {{"kind", std::string(to_string(a.kind))},
+                                  {"severity", std::string(to_string(severity(a.kind)))},
+                                  {"subject", a.subject},
+                                  {"alert_id", a.id},
+                                  {"alert_message", a.message}};
+  bool told = told_cleared_.erase(key) > 0;
+  if (told) {
+    say(level, "alert_raised", line, std::move(fields));
+  } else {
+    told = limited(level, fmt::format("alert {}", to_string(a.kind)), "alert_raised", line,
+                   std::move(fields));
+  }
+  if (!told) return;
+  told_raised_.insert(a.id);
+  flaps_[key].told.push_back(now_());
+}
+
+// True when `a`, raised again after a told clear, is held back: two raises of it were told
+// within the last minute already.
+bool EventLog::hold_flapping(const Alert& a, const std::string& key) {
+  Flap& f = flaps_[key];
+  const auto now = now_();
+  while (!f.told.empty() && now - f.told.front() >= std::chrono::minutes(1)) f.told.pop_front();
+  if (f.told.size() < 2) return false;
+  ++f.held;
+  f.pending = a;
+  if (!f.said) {
+    f.said = true;
+    say(spdlog::level::warn, "alert_flapping",
+        fmt::format("ALERT {} {} flaps: raised and cleared again and again; its lines are held "
+                    "back for a minute and counted (`orderly alerts` lists it as it is)",
+                    to_string(a.kind), a.subject),
+        {{"kind", std::string(to_string(a.kind))}, {"subject", a.subject}});
+  }
+  return true;
+}
+
+void EventLog::tick() {
+  std::lock_guard lock(mu_);
+  settle_flaps();
+}
+
+// A flapping alert whose minute has passed: the raise still active is told (its clear will be),
+// or that it settled cleared; with the count of what was held back.
+void EventLog::settle_flaps() {
+  const auto now = now_();
+  for (auto it = flaps_.begin(); it != flaps_.end();) {
+    Flap& f = it->second;
+    while (!f.told.empty() && now - f.told.front() >= std::chrono::minutes(1)) f.told.pop_front();
+    if (f.held > 0 && f.told.empty()) {
+      const std::string held = fmt::format(" ({} raises held back in the last minute)", f.held);
+      if (f.pending) {
+        told_cleared_.insert(it->first);  // told at once, as after a told clear
+        raise_line(*f.pending, it->first, held);
+      } else {
+        say(spdlog::level::info, "alert_settled",
+            fmt::format("alert {} settled: cleared{}", it->first, held),
+            {{"held_back", f.held}});
+      }
+      f.held = 0;
+      f.pending.reset();
+      f.said = false;
+    }
+    it = f.told.empty() && f.held == 0 ? flaps_.erase(it) : std::next(it);
   }
 }
 

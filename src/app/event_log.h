@@ -9,10 +9,12 @@
 // the log's last word on anything is the truth.
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -43,8 +45,14 @@ class LogLimiter {
 
 class EventLog final : public RuntimeObserver {
  public:
-  // `prefix`: "[account] " with several accounts, "" otherwise.
-  explicit EventLog(std::string prefix);
+  using SteadyNow = std::function<std::chrono::steady_clock::time_point()>;
+  // `prefix`: "[account] " with several accounts, "" otherwise. `now`: the clock of the
+  // once-a-minute limits (tests step it).
+  explicit EventLog(std::string prefix, SteadyNow now = {});
+
+  // Called about once a second: what was held back of a flapping alert is told once its minute
+  // has passed, so the log's last word on it is the truth although nothing else happens.
+  void tick();
 
   // Called (on a runtime thread, after the line) when the broker answers again after an outage:
   // the daemon reconnects its stream at once there rather than after the stream's own backoff.
@@ -65,7 +73,18 @@ class EventLog final : public RuntimeObserver {
            std::vector<LogField> fields = {});
 
  private:
+  // An alert raised and cleared again and again (one seen by hand 10 times a second for a
+  // minute: 600 lines) is told twice, then said to flap; the rest is held back and counted.
+  struct Flap {
+    std::deque<std::chrono::steady_clock::time_point> told;  // raises told within the period
+    int held = 0;                  // raises held back since the last line about it
+    std::optional<Alert> pending;  // the last held raise, while it is active
+    bool said = false;             // the "flapping" line was said
+  };
   void alerts(const WriteBatch& batch);
+  void raise_line(const Alert& a, const std::string& key, const std::string& note = "");
+  bool hold_flapping(const Alert& a, const std::string& key);
+  void settle_flaps();
   void orders(const WriteBatch& batch);
   void order_error(const Order& o, const OrderEvent& e);
   void exit_replaced(const Order& o, const OrderEvent& e);
@@ -82,6 +101,8 @@ class EventLog final : public RuntimeObserver {
   std::set<std::int64_t> active_alerts_;   // raised, not yet cleared
   std::set<std::int64_t> told_raised_;     // ... whose raise was logged
   std::set<std::string> told_cleared_;     // "kind subject" whose last line said cleared
+  std::map<std::string, Flap> flaps_;      // by "kind subject"
+  SteadyNow now_;
   bool stream_told_down_ = false;          // the last stream line logged said disconnected
   std::set<std::int64_t> exits_of_trade_;  // trades whose first exit was placed
 };

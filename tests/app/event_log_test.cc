@@ -92,6 +92,51 @@ TEST_F(EventLogLines, AnAlertRaisedAgainAfterItsClearIsTold) {
   EXPECT_NE(v[2].find("ALERT raised (critical) broker_unreachable broker"), std::string::npos);
 }
 
+// An alert raised and cleared ten times a second for a minute (the engine's stuck_order on a
+// symbol whose exits were canceled elsewhere, by hand: 569 lines in a minute) is told twice, said
+// to flap once, and held back; a minute on, the log tells where it settled, with the count.
+TEST_F(EventLogLines, AFlappingAlertIsToldTwiceThenHeldBackAndSettled) {
+  auto now = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  EventLog log("", [&] { return now; });
+  Alert a;
+  a.kind = AlertKind::stuck_order;
+  a.subject = "F";
+  a.message = "5 exits placed within a minute all ended";
+  auto commit = [&](const Alert& x) {
+    WriteBatch b;
+    b.alerts.push_back(x);
+    log.committed(b);
+  };
+  for (int i = 1; i <= 600; ++i) {  // a minute, a flap every 100 ms
+    a.id = i;
+    a.raised_at = Timestamp{i * 100'000'000LL};
+    a.cleared_at.reset();
+    commit(a);
+    now += std::chrono::milliseconds(50);
+    if (i == 600) break;  // it ends raised
+    a.cleared_at = Timestamp{i * 100'000'000LL + 50'000'000};
+    commit(a);
+    now += std::chrono::milliseconds(50);
+  }
+  const auto during = lines();
+  ASSERT_EQ(during.size(), 5u) << out_.str();
+  EXPECT_NE(during[2].find("ALERT raised (critical) stuck_order F"), std::string::npos);
+  EXPECT_NE(during[4].find("ALERT stuck_order F flaps"), std::string::npos) << during[4];
+  log.tick();  // still within the minute of the second told raise
+  EXPECT_EQ(lines().size(), 5u);
+  now += std::chrono::seconds(60);
+  log.tick();
+  const auto after = lines();
+  ASSERT_EQ(after.size(), 6u) << out_.str();
+  EXPECT_NE(after[5].find("ALERT raised (critical) stuck_order F"), std::string::npos);
+  EXPECT_NE(after[5].find("(598 raises held back in the last minute)"), std::string::npos)
+      << after[5];
+  a.cleared_at = Timestamp{601 * 100'000'000LL};
+  commit(a);  // its clear is told: the log's last word is the truth
+  ASSERT_EQ(lines().size(), 7u) << out_.str();
+  EXPECT_NE(lines()[6].find("alert cleared: stuck_order F"), std::string::npos);
+}
+
 // Every error event of an order was logged "broker refused ...": also a POST whose answer never
 // came (the entry may be live at the broker) and one that was never sent. Only a 4xx answer is
 // a refusal; an unknown outcome is said as such; what was not sent is the broker_unreachable
