@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <iostream>
 
 #include "app/command.h"
@@ -30,6 +31,50 @@ boost::json::value opt_json(const std::optional<Decimal>& d) {
 // An answer that arrived but could not be read (exit 1: the broker is reachable).
 std::string unreadable_answer(const BrokerError& e, const alpaca::AlpacaConfig& config) {
   return "unreadable answer from the broker: " + alpaca::redact(e.message, config);
+}
+
+// An options multi-leg order (order_class mleg) has no side of its own: its legs carry them.
+// It was printed "buy", the side an order without one is read with.
+std::string side_text(const BrokerOrder& b) {
+  if (b.order_class != OrderClass::mleg) return std::string(to_string(b.side));
+  std::string out = "mleg:";
+  for (const BrokerOrder& leg : b.legs) {
+    out += fmt::format("{} {} {} {}", out.back() == ':' ? "" : ",", to_string(leg.side),
+                       opt_text(leg.qty), leg.symbol);
+  }
+  return out;
+}
+
+// The broker's view of one order, as a --json row.
+boost::json::object found_row(const std::string& id, const BrokerOrder& b) {
+  boost::json::object row;
+  row["id"] = id;
+  row["found"] = true;
+  row["status"] = b.status_text;
+  row["filled_qty"] = b.filled_qty.str();
+  row["filled_avg_price"] = opt_json(b.filled_avg_price);
+  row["symbol"] = b.symbol;
+  row["side"] = b.order_class == OrderClass::mleg ? "" : std::string(to_string(b.side));
+  row["qty"] = opt_json(b.qty);
+  row["client_order_id"] = b.client_order_id;
+  row["updated_at"] = format_rfc3339(b.updated_at);
+  if (!b.legs.empty()) {
+    boost::json::array legs;
+    for (const BrokerOrder& leg : b.legs) {
+      legs.push_back({{"symbol", leg.symbol},
+                      {"side", std::string(to_string(leg.side))},
+                      {"qty", opt_json(leg.qty)},
+                      {"status", leg.status_text}});
+    }
+    row["legs"] = std::move(legs);
+  }
+  return row;
+}
+
+void print_found(const std::string& id, const BrokerOrder& b) {
+  std::cout << id << "  " << b.status_text << "  filled " << b.filled_qty.str() << "/"
+            << opt_text(b.qty) << " @ " << opt_text(b.filled_avg_price) << "  " << b.symbol << " "
+            << side_text(b) << "  updated " << format_rfc3339(b.updated_at) << "\n";
 }
 
 int run(const Options& o) {
@@ -59,22 +104,8 @@ int run(const Options& o) {
     boost::json::object row;
     row["id"] = id;
     if (order.ok()) {
-      const BrokerOrder& b = order.value();
-      row["found"] = true;
-      row["status"] = b.status_text;
-      row["filled_qty"] = b.filled_qty.str();
-      row["filled_avg_price"] = opt_json(b.filled_avg_price);
-      row["symbol"] = b.symbol;
-      row["side"] = std::string(to_string(b.side));
-      row["qty"] = opt_json(b.qty);
-      row["client_order_id"] = b.client_order_id;
-      row["updated_at"] = format_rfc3339(b.updated_at);
-      if (!o.json) {
-        std::cout << id << "  " << b.status_text << "  filled " << b.filled_qty.str() << "/"
-                  << opt_text(b.qty) << " @ " << opt_text(b.filled_avg_price) << "  " << b.symbol
-                  << " " << to_string(b.side) << "  updated " << format_rfc3339(b.updated_at)
-                  << "\n";
-      }
+      row = found_row(id, order.value());
+      if (!o.json) print_found(id, order.value());
     } else {
       const BrokerError& e = order.error();
       row["found"] = false;

@@ -127,6 +127,36 @@ TEST(CheckOrders, AnUnreadableAnswerExitsOneAndSaysSo) {
       << json.out;
 }
 
+// Alpaca's own multi-leg options example: its side is "" (the legs carry theirs). It was printed
+// "buy", the side an order without one is read with.
+TEST(CheckOrders, AnOptionsOrderShowsItsLegsNotASide) {
+  const std::string example =
+      R"({"id":"83f37e9f-6b1f-49ed-8fc6-3e6af716323f","client_order_id":"646b1fe6",)"
+      R"("created_at":"2024-12-10T16:15:53.677230742Z","updated_at":"2024-12-10T16:15:53.7Z",)"
+      R"("symbol":"","asset_class":"","side":"","order_class":"mleg","type":"limit",)"
+      R"("order_type":"limit","limit_price":"10","qty":"1","filled_qty":"0","status":"new",)"
+      R"("time_in_force":"day","legs":[)"
+      R"({"id":"l1","client_order_id":"c1","created_at":"2024-12-10T16:15:53Z","side":"buy",)"
+      R"("symbol":"AAPL241213C00250000","qty":"3","filled_qty":"0","status":"new",)"
+      R"("order_class":"mleg","type":"","time_in_force":"day","asset_class":"us_option"},)"
+      R"({"id":"l2","client_order_id":"c2","created_at":"2024-12-10T16:15:53Z","side":"sell",)"
+      R"("symbol":"AAPL241213C00260000","qty":"1","filled_qty":"0","status":"new",)"
+      R"("order_class":"mleg","type":"","time_in_force":"day","asset_class":"us_option"}]})";
+  testing::FakeServer server(testing::serve(testing::http_response(200, example)));
+  CliRun r = run_orderly({"check-orders", "83f37e9f-6b1f-49ed-8fc6-3e6af716323f"}, server.url());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("mleg: buy 3 AAPL241213C00250000, sell 1 AAPL241213C00260000"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find(" buy  updated"), std::string::npos) << r.out;
+  CliRun json = run_orderly({"check-orders", "--json", "83f37e9f-6b1f-49ed-8fc6-3e6af716323f"},
+                            server.url());
+  EXPECT_NE(json.out.find(R"("side":"")"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find(R"("symbol":"AAPL241213C00260000","side":"sell","qty":"1")"),
+            std::string::npos)
+      << json.out;
+}
+
 TEST(CheckOrders, ClearTextToARemoteHostIsAUsageError) {
   CliRun r = run_orderly({"check-orders", "some-id"}, "http://example.com");
   EXPECT_EQ(r.exit_code, 2) << r.out;
