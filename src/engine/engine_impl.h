@@ -356,7 +356,7 @@ class Engine::Impl {
   std::optional<Timestamp> last_broker_event(const std::string& symbol) const;
   struct Cover;
   Cover judge_cover(const std::string& symbol, bool blind) const;
-  bool market_entry_working(const std::string& symbol) const;
+  bool entry_may_fill_unheard(const std::string& symbol) const;
   void keep_blind_time(Timestamp now);
   void note_gap(const std::string& symbol, const std::string& note, std::int64_t gap_ms,
                 Timestamp now);

@@ -485,12 +485,11 @@ TEST(Protection, BlindLongerThanTheGraceEveryHeldPositionIsRaisedUntilASweepAnsw
   EXPECT_EQ(audit_notes_containing(w, entry, "protected again"), 1);
 }
 
-// Blind (the stream down, no sweep nor catch-up answered), a market entry of ours at the broker
-// may have filled unheard: the position it may hold is raised like any the engine cannot vouch
-// for (DST extended seed 12000000009107: filled while the stream was down, found 13 s later
-// through a crash, timeouts and a 429; 8 s of naked KO unraised). Told once the polls answer.
-TEST(Protection, BlindAMarketEntryThatMayHaveFilledUnheardIsRaised) {
-  SimWorld w(21);
+// Blind (the stream down, no sweep nor catch-up answered), an entry of ours at the broker may
+// have filled unheard: the position it may hold is raised like any the engine cannot vouch for.
+// Told once the polls answer.
+void blind_entry_that_may_have_filled_is_raised(std::uint64_t seed, const TradeSpec& spec) {
+  SimWorld w(seed);
   w.set_price("F", "10.00");
   w.start();
   w.run(1'000);
@@ -502,7 +501,7 @@ TEST(Protection, BlindAMarketEntryThatMayHaveFilledUnheardIsRaised) {
                 R"("status":503,"route":"GET /v2/orders/{id}"},{"on":"http","action":"status",)"
                 R"("p":1.0,"status":503,"route":"GET /v2/account/activities/{activity_type}"}]})"),
             "");
-  auto t = w.rt->open_trade(market_with_oco("F", "10"));
+  auto t = w.rt->open_trade(spec);
   ASSERT_TRUE(t.ok());
   w.run(w.options.engine.unprotected_grace_ms + 2'000);
   EXPECT_NE(uncovered_positions(w), "") << "filled at the broker, nothing covers it yet";
@@ -513,6 +512,22 @@ TEST(Protection, BlindAMarketEntryThatMayHaveFilledUnheardIsRaised) {
   EXPECT_EQ(uncovered_positions(w), "");
   EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F"));
   EXPECT_EQ(state_of(w, t->id), TradeState::open);
+}
+
+// DST extended seed 12000000009107: filled while the stream was down, found 13 s later through
+// a crash, timeouts and a 429; 8 s of naked KO unraised.
+TEST(Protection, BlindAMarketEntryThatMayHaveFilledUnheardIsRaised) {
+  blind_entry_that_may_have_filled_is_raised(21, market_with_oco("F", "10"));
+}
+
+// DST trades seed 11300000000472: two limit buys the market reached, their events delayed past
+// a stream disconnect and the budget spent for 12 s: 56 TSLA naked 8 s, unraised. The engine
+// cannot tell a limit the market reached from one resting, blind.
+TEST(Protection, BlindALimitEntryThatMayHaveFilledUnheardIsRaised) {
+  TradeSpec limit = market_with_oco("F", "10");
+  limit.entry_type = OrderType::limit;
+  limit.entry_limit_price = Decimal::must("10.00");
+  blind_entry_that_may_have_filled_is_raised(22, limit);
 }
 
 // The time the cover went unconfirmed adds up over restarts: a process that dies before its
