@@ -11,6 +11,8 @@
 //   alerts.cc         Alerts: raised once per kind and subject, undone with a failed commit
 //   engine_views.cc   health, metrics, positions
 //   engine_protection.cc  the exit book of a symbol, gaps in a position's cover
+//   engine_entries.cc an entry sent as a limit inside our own opposite orders, sent again once
+//                     they moved
 
 #include <algorithm>
 #include <cstdint>
@@ -285,7 +287,12 @@ class Engine::Impl {
   // TradeManager: what each touched trade needs next.
   // ---------------------------------------------------------------------------------------
   struct TradeView {
+    // The entry that filled first, else the latest: what the trade's exits are priced from and
+    // what a cancel of its entry reaches. Most trades have one entry; a stand-in limit canceled
+    // to be sent again leaves two (engine_entries.cc).
     OrderId entry = 0;
+    std::vector<OrderId> entries;  // every entry order, ascending
+    bool entries_done = true;      // every entry ended (terminal or parked)
     std::vector<OrderId> exits;  // exit parents (orders we send): tp/oco, flatten
     std::vector<OrderId> all_exits;  // including legs
     Decimal entry_filled;
@@ -412,6 +419,12 @@ class Engine::Impl {
   void restore_entry_price(OrderId id, Timestamp now);
   // engine_session.cc: an entry Alpaca would refuse in this session waits for the next.
   bool held_for_session(OrderId id, Timestamp now);
+  // engine_entries.cc: stand-in entries (priced inside our opposite orders) kept marketable.
+  bool is_stand_in(const Order& o) const;
+  void recheck_stand_in_entries(Timestamp now);
+  std::optional<std::string> stand_in_outdated(const Order& o) const;
+  void send_entry_again(OrderId id, const std::string& why, Timestamp now);
+  bool waits_for_earlier_entry(OrderId id, Timestamp now);
   bool waits_for_our_orders(OrderId entry_id, const std::vector<const BookOrder*>& blockers,
                             Timestamp now);
   void cancel_blocking_exits(OrderId entry_id, const std::vector<const BookOrder*>& blockers,
@@ -608,6 +621,7 @@ class Engine::Impl {
   std::set<TradeId> crypto_watch_;
   std::set<TradeId> fractional_stop_refused_;  // its stop refused as a wash trade: take-profit
   std::set<OrderId> wash_priced_exits_;  // exits priced past our own orders (wash-trade check)
+  std::set<OrderId> stand_in_entries_;   // entries priced inside them (engine_entries.cc)
   std::map<OrderId, Timestamp> cancel_retry_at_;  // a cancel that got no answer: ask again then
   std::map<OrderId, Timestamp> refresh_due_;  // fetched then: no answer yet, or a sibling ended
   // Since when events may have been missed (a start, the stream down, a rolled-back commit)

@@ -27,6 +27,7 @@ bool Engine::Impl::positions_fresh_for(const Order& o) const {
 void Engine::Impl::run_submitter(Timestamp now) {
   drain_held_back(now);
   reprice_wash_priced_exits(now);
+  recheck_stand_in_entries(now);
   end_withheld_replaces(now);
   resume_modify_cancels(now);
   // Trade steps first: they create exits and flattening orders.
@@ -100,6 +101,7 @@ void Engine::Impl::consider_sending(OrderId id, Order& o, Timestamp now) {
   if (o.side == Side::sell && o.role != OrderRole::entry && !shares_available(id, o, ax, now)) {
     return;
   }
+  if (o.role == OrderRole::entry && waits_for_earlier_entry(id, now)) return;
   if (o.role == OrderRole::entry && held_for_session(id, now)) return;
   if (o.role == OrderRole::entry && !entry_path_clear(id, now)) return;
   send(id, now);

@@ -236,8 +236,15 @@ std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, Trade
                          "wash-trade check); open this once it is closed",
                          t->id, spec.symbol);
     }
-    if (lone && working_or_pending(e) && e.filled_qty < e.qty &&
-        blocks_lone_stop(e.side, e.type, e.limit_price, mine)) {
+    // A stand-in limit (priced inside our opposite orders) goes back to its trade's own price
+    // once they move (engine_entries.cc): judged at both (DST trades seed 20770000000824: a
+    // limit at 121.62 stood in under it; a stop-only trade at 120.92 was opened beside it, the
+    // limit went back to 121.62 and the stop was refused to the end).
+    const bool blocks =
+        blocks_lone_stop(e.side, e.type, e.limit_price, mine) ||
+        (is_stand_in(e) &&
+         blocks_lone_stop(e.side, t->spec.entry_type, t->spec.entry_limit_price, mine));
+    if (lone && working_or_pending(e) && e.filled_qty < e.qty && blocks) {
       return fmt::format(
           "the stop-loss{} would be this trade's only exit, a simple stop order, which Alpaca's "
           "wash-trade check refuses beside our {} (trade {}) resting on {} (only bracket, OCO "
@@ -285,8 +292,9 @@ std::string Engine::Impl::refuse_blocked_flatten(TradeId id) {
   const TradeView v = view_of(id);
   const Decimal held =
       received_qty(t.spec.symbol, t.spec.side, v.entry_filled) - v.exit_filled;
-  const Order* entry = v.entry ? order_ptr(v.entry) : nullptr;
-  const bool may_fill = entry != nullptr && working_or_pending(*entry) && !never_sent(*entry);
+  const bool may_fill = std::any_of(v.entries.begin(), v.entries.end(), [&](OrderId e) {
+    return working_or_pending(order_at(e)) && !never_sent(order_at(e));
+  });
   if (!held.is_positive() && !may_fill) return {};
   for (OrderId oid : orders_of_symbol(t.spec.symbol)) {
     const Order& e = order_at(oid);
@@ -395,14 +403,19 @@ Engine::Impl::TradeView Engine::Impl::view_of(TradeId tid) {
   for (OrderId id : by_trade_[tid]) {
     const Order& o = order_at(id);
     if (o.role == OrderRole::entry) {
-      if (!o.replaces_order_id) v.entry = id;
+      if (!o.replaces_order_id) v.entries.push_back(id);
       v.entry_filled += o.filled_qty;
+      if (!is_terminal(o.state) && o.state != OrderState::parked) v.entries_done = false;
       continue;
     }
     v.all_exits.push_back(id);
     v.exit_filled += o.filled_qty;
     if (!o.parent_order_id) v.exits.push_back(id);  // the orders we send ourselves
   }
+  for (OrderId id : v.entries) {
+    if (!v.entry && order_at(id).filled_qty.is_positive()) v.entry = id;
+  }
+  if (!v.entry && !v.entries.empty()) v.entry = v.entries.back();
   return v;
 }
 
@@ -495,7 +508,7 @@ void Engine::Impl::drop_unfitting_exits(const TradeView& v, Decimal held, Timest
 bool Engine::Impl::settle_trade_state(TradeId tid, const TradeView& v, Decimal held,
                                       Timestamp now) {
   const Order& entry = order_at(v.entry);
-  const bool entry_done = is_terminal(entry.state) || entry.state == OrderState::parked;
+  const bool entry_done = v.entries_done;
   if (trade_ptr(tid)->state == TradeState::pending && v.entry_filled.is_positive()) {
     Trade& m = mut_trade(tid);
     m.state = TradeState::open;
@@ -882,7 +895,7 @@ void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, T
       request_cancel(id, "cancel requested (trade closing)", now);
     }
   };
-  if (v.entry) cancel_one(v.entry);
+  for (OrderId id : v.entries) cancel_one(id);
   for (OrderId id : v.all_exits) {
     if (order_at(id).role != OrderRole::exit) cancel_one(id);
   }
@@ -952,6 +965,7 @@ void Engine::Impl::set_exit_price(Order& m, std::optional<Decimal> price,
 
 void Engine::Impl::track_wash_priced(OrderId id) {
   const Order& o = order_at(id);
+  if (is_stand_in(o) && working_or_pending(o)) stand_in_entries_.insert(id);
   if (wash_adjustable(o) && working_or_pending(o) && o.limit_price != own_exit_price(o)) {
     wash_priced_exits_.insert(id);
   }
@@ -1131,6 +1145,7 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
       const std::string was = m.type == OrderType::market ? "market" : m.limit_price->str();
       m.type = OrderType::limit;
       m.limit_price = price;
+      stand_in_entries_.insert(id);
       audit(m, m.state, EventSource::intent,
             fmt::format("entry as limit {} (was {}): one tick inside our own {} orders on the "
                         "other side, which a crossing order would meet in Alpaca's wash-trade "

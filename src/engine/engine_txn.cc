@@ -537,6 +537,7 @@ void Engine::Impl::unindex_order(OrderId id) {
   hold_waiting_.erase(id);
   retry_at_.erase(id);
   wash_priced_exits_.erase(id);
+  stand_in_entries_.erase(id);
   cancel_retry_at_.erase(id);
   retry_resolve_at_.erase(id);
   anomalous_.erase(id);

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "sim_world.h"
 
@@ -60,6 +61,16 @@ TradeState trade_state(SimWorld& w, TradeId id) {
   auto t = w.store->get_trade(id);
   EXPECT_TRUE(t.ok() && t->has_value());
   return t.ok() && t->has_value() ? (*t)->state : TradeState::failed;
+}
+
+// A started world holding 10 F (a market entry at 10.00 with OCO exits 11.00 / 9.00).
+TradeId hold_ten_f(SimWorld& w) {
+  w.set_price("F", "10.00");
+  w.start();
+  auto t = w.rt->open_trade(held_with_oco_exits("F", 10));
+  EXPECT_TRUE(t.ok());
+  w.run(3'000);
+  return t.ok() ? t->id : 0;
 }
 
 // Trade `held` owns 10 F with OCO exits; trade `resting` has a buy limit at 9.50 resting on the
@@ -234,25 +245,22 @@ TEST(WashTrade, ALoneStopAndAnEntryRestingPastItAreNotBothOpened) {
 // other side: the close is refused while it rests, and the position keeps its exits.
 TEST(WashTrade, ACloseOurRestingStopEntryWouldBlockIsRefused) {
   SimWorld w(12);
-  w.set_price("F", "10.00");
-  w.start();
-  auto a = w.rt->open_trade(held_with_oco_exits("F", 10));
-  ASSERT_TRUE(a.ok());
-  w.run(3'000);
+  const TradeId a = hold_ten_f(w);
+  ASSERT_NE(a, 0);
   auto b = w.rt->open_trade(breakout_buy("F", 5));
   ASSERT_TRUE(b.ok()) << b.status().message();
   w.run(3'000);
 
-  const Status st = w.rt->cancel_trade(a->id);
+  const Status st = w.rt->cancel_trade(a);
   EXPECT_EQ(st.code(), Status::Code::conflict);
   EXPECT_NE(st.message().find("wash-trade check"), std::string::npos) << st.message();
-  EXPECT_EQ(trade_state(w, a->id), TradeState::open);
+  EXPECT_EQ(trade_state(w, a), TradeState::open);
 
   ASSERT_TRUE(w.rt->cancel_entry(b->id).ok());
   w.run(2'000);
-  ASSERT_TRUE(w.rt->cancel_trade(a->id).ok());
+  ASSERT_TRUE(w.rt->cancel_trade(a).ok());
   w.run(3'000);
-  EXPECT_EQ(trade_state(w, a->id), TradeState::closed);
+  EXPECT_EQ(trade_state(w, a), TradeState::closed);
   EXPECT_EQ(w.errors_with_code("40310000"), 0);
 }
 
@@ -284,6 +292,63 @@ TEST(WashTrade, ACloseWhoseEntryMayFillBesideOurRestingStopEntryIsRefused) {
   ASSERT_TRUE(exit);
   EXPECT_TRUE(is_open_at_broker(exit->state)) << to_string(exit->state);
   EXPECT_EQ(w.errors_with_code("40310000"), 0);
+}
+
+// A market entry beside our resting take-profit goes as a limit one tick under it, marketable
+// while the take-profit rests. The market jumped past the take-profit before orderly heard it
+// fill: the limit rested under the market (DST trades seed 11300000000868). Once the take-profit
+// is gone the limit is canceled and the rest of the entry goes at the market.
+TEST(WashTrade, AStandInLimitLeftUnderTheMarketIsSentAgainAtItsOwnPrice) {
+  SimWorld w(14);
+  const TradeId a = hold_ten_f(w);
+  ASSERT_NE(a, 0);
+  ASSERT_TRUE(find_role(w, a, OrderRole::take_profit));
+
+  w.set_price("F", "11.50");  // a's take-profit fills at the broker; orderly has not heard yet
+  TradeSpec scale_in = held_with_oco_exits("F", 5);
+  scale_in.take_profit.price = Decimal::must("12.50");
+  auto b = w.rt->open_trade(scale_in);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  w.run(10'000);
+
+  EXPECT_EQ(trade_state(w, a), TradeState::closed);
+  EXPECT_EQ(trade_state(w, b->id), TradeState::open);
+  std::vector<Order> entries;
+  for (const Order& o : w.rt->engine().orders()) {
+    if (o.trade_id == b->id && o.role == OrderRole::entry) entries.push_back(o);
+  }
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].type, OrderType::limit);
+  EXPECT_EQ(entries[0].limit_price, Decimal::must("10.99"));
+  EXPECT_EQ(entries[0].state, OrderState::canceled);
+  EXPECT_EQ(entries[1].type, OrderType::market);
+  EXPECT_EQ(entries[1].filled_qty, Decimal::must("5"));
+  EXPECT_EQ(w.errors_with_code("40310000"), 0);
+}
+
+// A stand-in limit goes back to its trade's own price once our orders it stepped inside are
+// gone: a stop alone beside it is judged against that price too (DST trades seed
+// 20770000000824: the stop was opened short of the stand-in, refused to the end once the
+// entry went back to its own price past it).
+TEST(WashTrade, ALoneStopBesideAStandInIsJudgedAtTheStandInsOwnPrice) {
+  SimWorld w(15);
+  const TradeId a = hold_ten_f(w);
+  ASSERT_NE(a, 0);
+  w.set_price("F", "11.60");  // a's take-profit at 11.00 fills at the broker, unheard yet
+  TradeSpec over = resting_buy("F", 5, "11.50");
+  over.take_profit.price = Decimal::must("12.50");
+  over.stop_loss = PriceTarget{.price = Decimal::must("10.50")};
+  auto b = w.rt->open_trade(over);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  const std::optional<Order> stand_in = find_role(w, b->id, OrderRole::entry);
+  ASSERT_TRUE(stand_in);
+  ASSERT_EQ(stand_in->limit_price, Decimal::must("10.99")) << "inside our sell at 11.00";
+
+  TradeSpec stop_only = market_entry("F", 5);
+  stop_only.stop_loss = PriceTarget{.price = Decimal::must("11.20")};
+  const auto c = w.rt->open_trade(stop_only);
+  ASSERT_FALSE(c.ok()) << "the stop would meet b's entry once it is back at 11.50";
+  EXPECT_EQ(c.status().code(), Status::Code::conflict) << c.status().message();
 }
 
 // A fractional position's exit is one simple order, which no price lets past our stop entry
