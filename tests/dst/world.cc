@@ -481,8 +481,15 @@ void World::vary_trade(Rng& rng, TradeSpec& spec, Decimal last) {
     spec.entry_limit_price.reset();
     if (entry == 3) spec.entry_limit_price = (ref * frac(10000 + dir * 50, 4)).round_price(away);
   }
-  const auto tp = (ref * frac(10000 + dir * rng.range(50, 300), 4)).round_price(away);
+  auto tp = (ref * frac(10000 + dir * rng.range(50, 300), 4)).round_price(away);
   const auto sl = (ref * frac(10000 - dir * rng.range(50, 300), 4)).round_price(toward);
+  // A stop_limit's limit lies past its stop: a take-profit drawn from the stop may fall on it,
+  // which orderly rightly refuses (seed 20740000000552). It goes one tick past the limit then.
+  if (const std::optional<Decimal> lim = spec.entry_limit_price;
+      lim && spec.entry_type == OrderType::stop_limit && (dir > 0 ? tp <= *lim : tp >= *lim)) {
+    const Decimal tick = Decimal::price_increment_for(*lim);
+    tp = dir > 0 ? *lim + tick : *lim - tick;
+  }
   spec.take_profit = PriceTarget{};
   spec.stop_loss.reset();
   const auto exits = rng.range(0, 9);
