@@ -4,11 +4,14 @@
 #include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "broker/alpaca/beast_transport.h"
@@ -50,7 +53,7 @@ class AlertWebhook::Impl {
     return !stop_;
   }
 
-  std::string message(const Alert& a, bool cleared) const {
+  std::string message(const Alert& a, bool cleared, int held_back = 0) const {
     json::object alert{{"id", a.id},
                        {"kind", to_string(a.kind)},
                        {"subject", a.subject},
@@ -60,6 +63,7 @@ class AlertWebhook::Impl {
                                                    : json::value(nullptr)}};
     json::object out{{"event", cleared ? "cleared" : "raised"}, {"alert", std::move(alert)}};
     if (!o_.account.empty()) out["account"] = o_.account;
+    if (held_back > 0) out["held_back"] = held_back;
     return json::serialize(out);
   }
 
@@ -68,16 +72,68 @@ class AlertWebhook::Impl {
   void collect(bool first) {
     auto alerts = store_.list_alerts(false, 500);
     if (!alerts.ok()) return;
+    // Oldest first (the store lists the newest first): messages go out in the order things
+    // happened, and a flapping alert's held state is its latest.
+    std::sort(alerts->begin(), alerts->end(),
+              [](const Alert& x, const Alert& y) { return x.id < y.id; });
     for (const auto& a : *alerts) {
       int state = a.active() ? 1 : 2;
       int& known = known_[a.id];
       if (known >= state) continue;
-      if (!first) {
+      if (!first && !held(a, known == 0)) {
         if (known == 0 && state == 2) queue(message(a, false));
         queue(message(a, state == 2));
+        if (known == 0) flaps_[key(a)].sent.push_back(std::chrono::steady_clock::now());
       }
       known = state;
     }
+    if (!first) settle_flaps();
+  }
+
+  // An alert raised and cleared again and again (the engine's stuck_order on a symbol, seen by
+  // hand 437 times in a minute: 874 POSTs to a chat) is sent twice a period; the rest is held
+  // back, and when the period has passed its latest state is sent with the count held back.
+  struct Flap {
+    std::deque<std::chrono::steady_clock::time_point> sent;  // raises sent within the period
+    int held = 0;
+    std::optional<Alert> last;  // the latest held alert, as last seen
+  };
+  static std::string key(const Alert& a) {
+    return std::string(to_string(a.kind)) + " " + a.subject;
+  }
+  void prune(Flap& f, std::chrono::steady_clock::time_point now) const {
+    const auto period = std::chrono::milliseconds(o_.flap_period_ms);
+    while (!f.sent.empty() && now - f.sent.front() >= period) f.sent.pop_front();
+  }
+  // True when `a`'s change is held back: a new raise of an alert sent twice within the period,
+  // or the clear of one that was held.
+  bool held(const Alert& a, bool fresh) {
+    if (!fresh && !held_ids_.count(a.id)) return false;
+    Flap& f = flaps_[key(a)];
+    if (fresh) {
+      prune(f, std::chrono::steady_clock::now());
+      if (f.sent.size() < 2) return false;
+      ++f.held;
+      held_ids_.insert(a.id);
+    }
+    if (!f.last || f.last->id <= a.id) f.last = a;
+    return true;
+  }
+  void settle_flaps() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = flaps_.begin(); it != flaps_.end();) {
+      Flap& f = it->second;
+      prune(f, now);
+      if (f.held > 0 && f.sent.empty() && f.last) {
+        queue(message(*f.last, !f.last->active(), f.held));
+        held_ids_.erase(f.last->id);  // sent now: its clear will be
+        f.sent.push_back(now);
+        f.held = 0;
+        f.last.reset();
+      }
+      it = f.sent.empty() && f.held == 0 ? flaps_.erase(it) : std::next(it);
+    }
+    if (held_ids_.size() > 100'000) held_ids_.clear();  // bounded
   }
 
   void queue(std::string body) {
@@ -128,6 +184,8 @@ class AlertWebhook::Impl {
   std::string target_;
   WebhookOptions o_;
   std::map<std::int64_t, int> known_;  // alert id -> 1 raised, 2 cleared (sent or recorded)
+  std::map<std::string, Flap> flaps_;  // by "kind subject"
+  std::set<std::int64_t> held_ids_;    // alerts whose raise was held back
   std::deque<std::string> queue_;
   std::mutex mu_;
   std::condition_variable cv_;

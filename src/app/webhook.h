@@ -23,6 +23,8 @@ struct WebhookOptions {
   std::int64_t backoff_base_ms = 500;
   std::int64_t backoff_cap_ms = 30'000;
   std::string account;  // several accounts: each message names its account ("account": NAME)
+  // An alert raised more than twice within this period flaps: the rest is held back and counted.
+  std::int64_t flap_period_ms = 60'000;
 };
 
 class AlertWebhook {

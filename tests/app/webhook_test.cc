@@ -106,6 +106,15 @@ void put(Store& store, const Alert& a) {
   ASSERT_TRUE(store.commit(b).ok());
 }
 
+// A webhook to `receiver`'s /hook, started.
+StatusOr<std::unique_ptr<AlertWebhook>> started_hook(Store& store, const Receiver& receiver,
+                                                     const WebhookOptions& options) {
+  auto hook = AlertWebhook::create(
+      store, "http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook", options);
+  if (hook.ok()) (*hook)->start();
+  return hook;
+}
+
 TEST(AlertWebhook, PostsRaisedThenClearedAndRetriesFailures) {
   Receiver receiver(/*fail_first=*/1);
   orderly::testing::MemoryStore store;
@@ -113,10 +122,8 @@ TEST(AlertWebhook, PostsRaisedThenClearedAndRetriesFailures) {
   WebhookOptions options;
   options.poll_ms = 20;
   options.backoff_base_ms = 10;
-  auto hook = AlertWebhook::create(store, "http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook",
-                                   options);
+  auto hook = started_hook(store, receiver, options);
   ASSERT_TRUE(hook.ok()) << hook.status().message();
-  (*hook)->start();
   put(store, alert(2, AlertKind::reconciliation_mismatch, "F", false));
   ASSERT_TRUE(orderly::testing::eventually([&] { return receiver.bodies().size() >= 1; }, 20));
   put(store, alert(2, AlertKind::reconciliation_mismatch, "F", true));
@@ -131,16 +138,46 @@ TEST(AlertWebhook, PostsRaisedThenClearedAndRetriesFailures) {
   EXPECT_EQ((*hook)->sent(), 2);
 }
 
+// An alert raised and cleared again and again (the engine's stuck_order on a symbol, by hand
+// 437 times in a minute) was two POSTs each: it is sent twice a period, then its latest state
+// once the period has passed, with the count of what was held back.
+TEST(AlertWebhook, AFlappingAlertIsSentTwiceThenItsStateWithTheCount) {
+  Receiver receiver(/*fail_first=*/0);
+  orderly::testing::MemoryStore store;
+  WebhookOptions options;
+  options.poll_ms = 20;
+  options.flap_period_ms = 400;
+  auto hook = started_hook(store, receiver, options);
+  ASSERT_TRUE(hook.ok()) << hook.status().message();
+  for (int id = 1; id <= 30; ++id) {
+    put(store, alert(id, AlertKind::stuck_order, "F", false));
+    put(store, alert(id, AlertKind::stuck_order, "F", true));
+  }
+  put(store, alert(40, AlertKind::stream_down, "stream", false));  // another alert goes through
+  ASSERT_TRUE(orderly::testing::eventually([&] { return receiver.bodies().size() >= 6; }, 20));
+  (*hook)->stop();
+  const auto bodies = receiver.bodies();
+  ASSERT_EQ(bodies.size(), 6u);
+  int stuck = 0, stream = 0;
+  for (const auto& b : bodies) {
+    stuck += b.find("stuck_order") != std::string::npos;
+    stream += b.find("stream_down") != std::string::npos;
+  }
+  EXPECT_EQ(stuck, 5) << "raised and cleared twice, then the state it settled in";
+  EXPECT_EQ(stream, 1);
+  EXPECT_NE(bodies.back().find("\"event\":\"cleared\""), std::string::npos) << bodies.back();
+  EXPECT_NE(bodies.back().find("\"held_back\":28"), std::string::npos) << bodies.back();
+  EXPECT_NE(bodies.back().find("\"id\":30"), std::string::npos) << bodies.back();
+}
+
 TEST(AlertWebhook, NamesItsAccountWhenOneIsSet) {
   Receiver receiver(/*fail_first=*/0);
   orderly::testing::MemoryStore store;
   WebhookOptions options;
   options.poll_ms = 20;
   options.account = "growth";
-  auto hook = AlertWebhook::create(store, "http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook",
-                                   options);
+  auto hook = started_hook(store, receiver, options);
   ASSERT_TRUE(hook.ok()) << hook.status().message();
-  (*hook)->start();
   put(store, alert(3, AlertKind::stream_down, "stream", false));
   ASSERT_TRUE(orderly::testing::eventually([&] { return receiver.bodies().size() >= 1; }, 20));
   (*hook)->stop();
