@@ -175,7 +175,7 @@ const bool registered = register_command({"sim", 30, [](CLI::App& app, int& exit
   auto* cmd = app.add_subcommand(
       "sim",
       "Alpaca-compatible exchange simulator: REST /v2/*, trade_updates stream at /stream, "
-      "control at /sim/prices, /sim/faults, /sim/stats, /sim/session");
+      "control at /sim/prices, /sim/faults, /sim/stats, /sim/session, /sim/assets");
   cmd->add_option("--listen", options->listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   cmd->add_option("--seed", options->seed, "seed of prices, fills and faults")->capture_default_str();

@@ -26,6 +26,13 @@ BrokerResult<AssetRules> Broker::get_asset(std::string_view symbol) {
   return e;
 }
 
+BrokerResult<std::vector<AssetRules>> Broker::list_assets(std::string_view asset_class) {
+  BrokerError e;
+  e.kind = BrokerError::Kind::not_sent;
+  e.message = fmt::format("this broker does not list assets (asked for {})", asset_class);
+  return e;
+}
+
 std::string BrokerError::describe() const {
   std::string s = std::string(to_string(kind));
   if (http_status != 0) s += fmt::format(" (HTTP {}", http_status);

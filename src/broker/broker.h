@@ -267,6 +267,9 @@ class Broker {
   // The symbol's asset (GET /v2/assets/{symbol}); a crypto pair as "BTC/USD". A broker that
   // cannot read assets answers not_sent, so a caller that needs one refuses rather than guesses.
   virtual BrokerResult<AssetRules> get_asset(std::string_view symbol);
+  // The active assets of a class (GET /v2/assets?status=active&asset_class=us_equity): one call
+  // for every symbol's asset. A broker that cannot list them answers not_sent.
+  virtual BrokerResult<std::vector<AssetRules>> list_assets(std::string_view asset_class);
   // Requests per minute the broker says this account may make (X-Ratelimit-Limit), once it has
   // said so; nullopt before or when it never does.
   virtual std::optional<int> stated_rate_limit() const { return std::nullopt; }

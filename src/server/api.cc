@@ -1001,13 +1001,14 @@ HttpResponse Api::post_trade(const HttpRequest& req) {
   return json_response(201, with_orders(store_, *trade));
 }
 
-// A crypto trade against its pair's asset: its sizes are the broker's (min_order_size and
-// increments), read once per pair. An asset that cannot be read refuses a new trade with 503 (it
-// is not guessed at, nor taken unchecked); an equity's trade never waits on an asset read. A
-// modify is not held up by it: moving a stop must not wait on a read that is not about the
-// position's safety, and the broker still judges the price.
+// A trade against its symbol's asset, read once per symbol (kept an hour): what the broker
+// refuses for the asset's sake (not tradable, not fractionable, not shortable, hard to borrow,
+// a pair's sizes) is refused first. An asset that cannot be read refuses a new trade with 503
+// (it is not guessed at, nor taken unchecked). A modify is not held up by it: moving a stop
+// must not wait on a read that is not about the position's safety, and the broker still judges
+// the price; only a pair's exit prices have an asset rule.
 std::optional<HttpResponse> Api::refuse_by_asset(const TradeSpec& spec, bool opening) {
-  if (!assets_ || !is_crypto_symbol(spec.symbol)) return std::nullopt;
+  if (!assets_ || (!opening && !is_crypto_symbol(spec.symbol))) return std::nullopt;
   const AssetAnswer answer = assets_(spec.symbol);
   if (!answer.asset && !opening) return std::nullopt;
   if (answer.not_found) {
@@ -1016,8 +1017,8 @@ std::optional<HttpResponse> Api::refuse_by_asset(const TradeSpec& spec, bool ope
   }
   if (!answer.asset) {
     return error(503, "could not read " + spec.symbol + "'s asset from the broker (" +
-                          answer.error + "): its sizes are unknown, so nothing was sent; try "
-                          "again");
+                          answer.error + "): what it allows is unknown, so nothing was sent; "
+                          "try again");
   }
   const std::string problem = opening ? check_asset_rules(spec, *answer.asset)
                                       : check_exit_prices(spec, *answer.asset);

@@ -102,8 +102,8 @@ class Api final : public Handler {
   }
 
   // A symbol's asset as the broker answers it (broker/asset_cache.h), for the rules it sets on
-  // a crypto trade (server/asset_check.h). Set once, before the API serves; unset (API tests
-  // without a broker), crypto trades are not checked against an asset.
+  // a trade (server/asset_check.h). Set once, before the API serves; unset (API tests without a
+  // broker), trades are not checked against an asset.
   struct AssetAnswer {
     std::optional<AssetRules> asset;
     bool not_found = false;  // the broker has no such asset

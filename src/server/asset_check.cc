@@ -73,14 +73,105 @@ NamedPrice stop_loss_price(const TradeSpec& s) {
   return {"stop_loss stop_price", s.stop_loss ? s.stop_loss->price : std::nullopt};
 }
 
+// Alpaca's minimums of an order's value, which no asset states. An equity's notional: 422
+// 42210000 "notional amount must be >= 1.00" (probed on paper by several users, 2026). A crypto
+// order: 403 40310000 "cost basis must be >= minimal amount of order 10" (paper accounts, logged
+// by several users in 2026; live accounts were once documented at 1). A crypto notional is
+// taken to the cent (42210000 beyond it, one user's log).
+const Decimal kEquityMinNotional = Decimal::must("1.00");
+const Decimal kCryptoMinOrderValue = Decimal::must("10");
+
+std::string check_crypto_notional(const TradeSpec& s) {
+  if (!s.notional) return {};
+  if (*s.notional < kCryptoMinOrderValue) {
+    return fmt::format("notional {} of {} is below Alpaca's least crypto order value, {} USD "
+                       "(the broker answers \"cost basis must be >= minimal amount of order "
+                       "{}\"; it is not in the asset)",
+                       s.notional->str(), s.symbol, kCryptoMinOrderValue.str(),
+                       kCryptoMinOrderValue.str());
+  }
+  if (s.notional->round_to(Decimal::must("0.01"), Rounding::down) != *s.notional) {
+    return fmt::format("notional {} of {} is not in whole cents (Alpaca takes a crypto notional "
+                       "to the cent)",
+                       s.notional->str(), s.symbol);
+  }
+  return {};
+}
+
+std::string what_is_fractional(const TradeSpec& s) {
+  return s.notional ? "notional " + s.notional->str() + " USD" : "fractional qty " + s.qty.str();
+}
+
+// A short entry (side sell): the asset must be shortable, and easy to borrow: Alpaca opens a
+// short on a hard-to-borrow asset only against a locate (its locates API), which orderly does
+// not take.
+std::string check_short(const TradeSpec& s, const AssetRules& a) {
+  if (s.side != Side::sell) return {};
+  if (!a.shortable) {
+    return fmt::format("{} cannot be sold short at the broker (its asset: shortable false), and "
+                       "a sell entry opens a short (Alpaca: asset \"{}\" cannot be sold short)",
+                       s.symbol, s.symbol);
+  }
+  if (a.borrow_status == "hard_to_borrow") {
+    return fmt::format("{} is hard to borrow at the broker (its asset: borrow_status "
+                       "hard_to_borrow): Alpaca opens a short on it only against a locate, which "
+                       "orderly does not take (Alpaca: asset \"{}\" cannot be sold short)",
+                       s.symbol, s.symbol);
+  }
+  return {};
+}
+
+// On a hard-to-borrow asset Alpaca takes day orders only ("only day orders are allowed for
+// hard-to-borrow asset", 422 42210000, users' logs of 2026: gtc stops and take-profits of a long
+// refused). A trade's whole-share exits are gtc, so they could never be placed.
+std::string check_hard_to_borrow(const TradeSpec& s, const AssetRules& a) {
+  if (a.borrow_status != "hard_to_borrow") return {};
+  const std::string rule = fmt::format(
+      "{} is hard to borrow at the broker (its asset: borrow_status hard_to_borrow), and Alpaca "
+      "takes only day orders on it (Alpaca: only day orders are allowed for hard-to-borrow "
+      "asset \"{}\")",
+      s.symbol, s.symbol);
+  if (s.tif != TimeInForce::day) {
+    return fmt::format("{}: this entry is tif {}", rule, to_string(s.tif));
+  }
+  if (s.exits == ExitMode::emulated && !s.fractional()) {
+    return rule + ": this trade's exits would be gtc (whole-share exits are); send \"exits\": "
+                  "\"none\", native exits (a day bracket) or a fractional qty (day exits)";
+  }
+  return {};
+}
+
+std::string check_equity(const TradeSpec& s, const AssetRules& a) {
+  if (s.fractional() && !a.fractionable) {
+    return fmt::format("{} is not fractionable at the broker (its asset: fractionable false), "
+                       "so a {} entry is refused there (Alpaca: asset \"{}\" is not "
+                       "fractionable); trade whole shares",
+                       s.symbol, what_is_fractional(s), s.symbol);
+  }
+  if (s.notional && *s.notional < kEquityMinNotional) {
+    return fmt::format("notional {} of {} is below Alpaca's least notional, {} USD (Alpaca: "
+                       "notional amount must be >= 1.00)",
+                       s.notional->str(), s.symbol, kEquityMinNotional.str());
+  }
+  if (std::string e = check_short(s, a); !e.empty()) return e;
+  return check_hard_to_borrow(s, a);
+}
+
+bool is_crypto(const TradeSpec& s, const AssetRules& a) {
+  return a.asset_class == "crypto" || is_crypto_symbol(s.symbol);
+}
+
 }  // namespace
 
 std::string check_asset_rules(const TradeSpec& spec, const AssetRules& asset) {
   if (!asset.tradable || (!asset.status.empty() && asset.status != "active")) {
-    return fmt::format("{} is not tradable at the broker (its asset: tradable {}, status {})",
+    return fmt::format("{} is not tradable at the broker (its asset: tradable {}, status {}; "
+                       "Alpaca: asset \"{}\" is not tradable)",
                        spec.symbol, asset.tradable ? "true" : "false",
-                       asset.status.empty() ? "unknown" : asset.status);
+                       asset.status.empty() ? "unknown" : asset.status, spec.symbol);
   }
+  if (!is_crypto(spec, asset)) return check_equity(spec, asset);
+  if (std::string e = check_crypto_notional(spec); !e.empty()) return e;
   if (std::string e = check_qty(spec, asset); !e.empty()) return e;
   return check_on_increment(spec, asset,
                             {{"entry limit_price", spec.entry_limit_price},

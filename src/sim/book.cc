@@ -203,6 +203,10 @@ std::optional<ApiError> ExchangeImpl::check_side(const SymbolBook& b, const Orde
   if (req.buy) return std::nullopt;
   if (b.crypto) return check_closing_qty(b, false, Decimal(), *req.qty, exclude_root);
   if (!config_.shorting) return err(403, 40310000, "account is not allowed to short");
+  // A hard-to-borrow asset is shorted at Alpaca only against a locate; the simulator takes none.
+  if (!b.shortable || !b.easy_to_borrow) {
+    return err(422, 42210000, "asset \"" + b.symbol + "\" cannot be sold short");
+  }
   if (!req.qty->is_integer()) return err(403, 40310000, "fractional orders cannot be sold short");
   return std::nullopt;
 }
@@ -428,6 +432,25 @@ static std::optional<ApiError> check_fractional(const OrderRequest& req) {
   return std::nullopt;
 }
 
+// An equity order against its asset's flags (users' logs of Alpaca's answers, 2026): a
+// fractional qty or a notional on an asset that is not fractionable, 403 40310000 (some logs
+// show 422 42210000); a notional under 1.00, 422 42210000; on a hard-to-borrow asset any order
+// but a day order, 422 42210000 (gtc stops and take-profits of a long refused alike).
+static std::optional<ApiError> check_equity_asset(const SymbolBook& b, const OrderRequest& req) {
+  const bool fractional = req.notional || (req.qty && !req.qty->is_integer());
+  if (fractional && !b.fractionable) {
+    return err(403, 40310000, "asset \"" + b.symbol + "\" is not fractionable");
+  }
+  if (req.notional && *req.notional < Decimal::from_int(1)) {
+    return err(422, 42210000, "notional amount must be >= 1.00");
+  }
+  if (!b.easy_to_borrow && req.tif != "day") {
+    return err(422, 42210000,
+               "only day orders are allowed for hard-to-borrow asset \"" + b.symbol + "\"");
+  }
+  return std::nullopt;
+}
+
 // Auction orders (alpaca-api.md §2.1): opg is refused 9:28am-7pm ET and cls 3:50pm-7pm ET; after
 // 7pm either queues for the next session. The wording is the simulator's (Alpaca's is not on
 // record); the status and code are those of its other order refusals. Only when the simulator
@@ -471,6 +494,18 @@ static std::optional<ApiError> check_crypto_sizes(const SymbolBook& b,
   return std::nullopt;
 }
 
+// Alpaca refuses a crypto order worth less than a least value no asset states: 403 40310000
+// "cost basis must be >= minimal amount of order 10" (paper accounts, users' logs of 2026). The
+// value is the notional, else the qty at the limit price, else at the last price.
+static std::optional<ApiError> check_crypto_value(const SymbolBook& b, const OrderRequest& req) {
+  if (!b.min_order_value.is_positive()) return std::nullopt;
+  const Decimal value =
+      req.notional ? *req.notional : *req.qty * (req.limit_price ? *req.limit_price : b.price);
+  if (value >= b.min_order_value) return std::nullopt;
+  return err(403, 40310000, "cost basis must be >= minimal amount of order " +
+                                b.min_order_value.str());
+}
+
 // Crypto (§2.1, OrderType/TimeInForce/OrderClass in the specification): market, limit and
 // stop-limit; gtc or ioc; simple orders; any fraction (qty or notional) within the asset's sizes.
 std::optional<ApiError> ExchangeImpl::check_crypto(const SymbolBook& b,
@@ -485,7 +520,8 @@ std::optional<ApiError> ExchangeImpl::check_crypto(const SymbolBook& b,
   if (req.notional && req.type != OType::market) {
     return err(422, 42210000, "notional orders must be market orders");
   }
-  return check_crypto_sizes(b, req.qty, req.limit_price, req.stop_price);
+  if (auto e = check_crypto_sizes(b, req.qty, req.limit_price, req.stop_price)) return e;
+  return check_crypto_value(b, req);
 }
 
 // Bracket/OCO/OTO exits on the right side of their base price (§2.1).
@@ -528,6 +564,13 @@ std::variant<SimOrder*, ApiError> ExchangeImpl::place(const OrderRequest& reques
   SymbolBook* b = book(req.symbol);
   // Unknown symbols: 422/42210000 (Alpaca answers 422 for an order on an unknown asset).
   if (!b) return err(422, 42210000, "asset \"" + req.symbol + "\" not found");
+  // The wording for an inactive asset is UNCONFIRMED: Alpaca's inactive assets are not tradable.
+  if (!b->tradable || !b->active) {
+    return err(422, 42210000, "asset \"" + req.symbol + "\" is not tradable");
+  }
+  if (!b->crypto) {
+    if (auto e = check_equity_asset(*b, req)) return *e;
+  }
   if (auto e = b->crypto ? check_crypto(*b, req) : check_fractional(req)) return *e;
   if (config_.regular_hours_only) {
     if (auto e = check_auction_window(req, clock_.now())) return *e;

@@ -90,6 +90,12 @@ struct SymbolBook {
   bool crypto = false;
   // Crypto only (its asset's fields; zero for equities): what an order's qty and prices obey.
   Decimal min_order_size, min_trade_increment, price_increment;
+  // The asset's flags (POST /sim/assets sets them; all true until then): book.cc refuses what
+  // Alpaca refuses by them. `shortable` is the asset's; the account's shorting comes first.
+  bool tradable = true, active = true, fractionable = true, shortable = true;
+  bool easy_to_borrow = true;
+  // Crypto: Alpaca's least order value, which its asset does not state (zero: none).
+  Decimal min_order_value;
   std::map<std::uint64_t, SimOrder*> open_buys, open_sells;  // by seq
 };
 

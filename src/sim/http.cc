@@ -403,6 +403,7 @@ class Handler {
     if (t == "GET /v2/assets/{symbol}") return get_asset(r.param);
     if (t == "GET /v2/assets") return list_assets();
     if (t == "POST /sim/prices") return post_prices(body);
+    if (t == "POST /sim/assets") return post_assets(body);
     if (t == "GET /sim/prices") return get_prices();
     if (t == "POST /sim/faults") return post_faults();
     if (t == "GET /sim/stats") return ok(json::parse(x_.stats_json()));
@@ -725,6 +726,63 @@ class Handler {
     json::array out(x_.sp_);
     for (const auto& [symbol, b] : x_.books_) out.emplace_back(x_.asset_json(b));
     return ok(std::move(out));
+  }
+
+  // {"GME":{"borrow_status":"hard_to_borrow"},"BRK.A":{"fractionable":false}}: sets the named
+  // assets' flags (tradable, fractionable, shortable, easy_to_borrow booleans; status
+  // active/inactive; borrow_status; a pair's min_order_value, which is not served), all checked
+  // before any is applied; answers those assets.
+  Resp post_assets(const json::value* body) {
+    if (!body || !body->is_object()) {
+      return fail(400, 40010000, "body must be a JSON object of symbol to asset fields");
+    }
+    std::vector<std::pair<SymbolBook*, const json::object*>> changes;
+    for (const auto& kv : body->as_object()) {
+      const std::string symbol(kv.key());
+      SymbolBook* b = x_.book(x_.resolve_symbol(symbol));
+      if (!b) return fail(404, 40410000, "asset not found: " + symbol);
+      if (!kv.value().is_object()) {
+        return fail(invalid("fields of " + symbol + " must be an object"));
+      }
+      for (const auto& f : kv.value().as_object()) {
+        if (!asset_field_ok(f.key(), f.value())) {
+          return fail(invalid("invalid asset field for " + symbol + ": " + std::string(f.key())));
+        }
+      }
+      changes.emplace_back(b, &kv.value().as_object());
+    }
+    json::array out(x_.sp_);
+    for (auto& [b, fields] : changes) {
+      for (const auto& f : *fields) set_asset_field(*b, f.key(), f.value());
+      out.emplace_back(x_.asset_json(*b));
+    }
+    return ok(std::move(out));
+  }
+
+  static bool asset_field_ok(std::string_view key, const json::value& v) {
+    if (key == "status") {
+      return v.is_string() && (v.as_string() == "active" || v.as_string() == "inactive");
+    }
+    if (key == "borrow_status") {
+      return v.is_string() &&
+             (v.as_string() == "easy_to_borrow" || v.as_string() == "hard_to_borrow");
+    }
+    if (key == "min_order_value") {
+      auto d = json_decimal(v);
+      return d && !d->is_negative();
+    }
+    return v.is_bool() && (key == "tradable" || key == "fractionable" || key == "shortable" ||
+                           key == "easy_to_borrow");
+  }
+
+  static void set_asset_field(SymbolBook& b, std::string_view key, const json::value& v) {
+    if (key == "status") b.active = v.as_string() == "active";
+    else if (key == "borrow_status") b.easy_to_borrow = v.as_string() == "easy_to_borrow";
+    else if (key == "tradable") b.tradable = v.as_bool();
+    else if (key == "fractionable") b.fractionable = v.as_bool();
+    else if (key == "shortable") b.shortable = v.as_bool();
+    else if (key == "easy_to_borrow") b.easy_to_borrow = v.as_bool();
+    else if (key == "min_order_value") b.min_order_value = *json_decimal(v);
   }
 
   Resp post_prices(const json::value* body) {

@@ -218,25 +218,28 @@ json::object ExchangeImpl::activity_json(const Activity& a) const {
 }
 
 json::object ExchangeImpl::asset_json(const SymbolBook& b) const {
-  const bool shortable = !b.crypto && config_.shorting;
+  // Shortable needs the account to short too (as it was before the asset flags existed); the
+  // borrow status is the asset's own.
+  const bool shortable = !b.crypto && config_.shorting && b.shortable;
+  const bool easy_to_borrow = !b.crypto && b.easy_to_borrow;
   json::object j(sp_);
   j["id"] = b.asset_id;
   j["class"] = b.crypto ? "crypto" : "us_equity";
   j["exchange"] = b.exchange;
   j["symbol"] = b.symbol;
   j["name"] = b.name;
-  j["status"] = "active";
-  j["tradable"] = true;
-  j["marginable"] = shortable;
+  j["status"] = b.active ? "active" : "inactive";
+  j["tradable"] = b.tradable;
+  j["marginable"] = !b.crypto && config_.shorting;
   j["shortable"] = shortable;
-  j["easy_to_borrow"] = shortable;
-  j["fractionable"] = true;
+  j["easy_to_borrow"] = easy_to_borrow;
+  j["fractionable"] = b.fractionable;
   if (b.crypto) {
     j["min_order_size"] = b.min_order_size.str();
     j["min_trade_increment"] = b.min_trade_increment.str();
     j["price_increment"] = b.price_increment.str();
   } else {
-    j["borrow_status"] = shortable ? "easy_to_borrow" : "hard_to_borrow";
+    j["borrow_status"] = easy_to_borrow ? "easy_to_borrow" : "hard_to_borrow";
   }
   j["attributes"] = json::array(sp_);
   return j;

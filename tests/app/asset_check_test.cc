@@ -95,15 +95,126 @@ TEST(AssetCheck, WhatTheBrokerWouldNotTradeIsRefused) {
   AssetRules a = btc();
   a.tradable = false;
   EXPECT_EQ(check_asset_rules(buy("0.01"), a),
-            "BTC/USD is not tradable at the broker (its asset: tradable false, status active)");
+            "BTC/USD is not tradable at the broker (its asset: tradable false, status active; "
+            "Alpaca: asset \"BTC/USD\" is not tradable)");
   a = btc();
   a.status = "inactive";
   EXPECT_NE(check_asset_rules(buy("0.01"), a).find("status inactive"), std::string::npos);
   TradeSpec notional = buy("0");
   notional.entry_type = OrderType::market;
   notional.entry_limit_price.reset();
-  notional.notional = D("5");
+  notional.notional = D("25");
   EXPECT_EQ(check_asset_rules(notional, btc()), "") << "its qty is known at the fill only";
+}
+
+TradeSpec notional_buy(std::string_view symbol, std::string_view usd) {
+  TradeSpec s;
+  s.symbol = std::string(symbol);
+  s.notional = D(usd);
+  s.tif = TimeInForce::day;
+  s.take_profit.percent = D("2");
+  return s;
+}
+
+// Alpaca's least crypto order value is not in the asset: 10 USD, in cents.
+TEST(AssetCheck, ACryptoNotionalUnderTheLeastOrderValueIsRefusedWithItsFigures) {
+  TradeSpec s = notional_buy("BTC/USD", "9.99");
+  s.tif = TimeInForce::gtc;
+  EXPECT_EQ(check_asset_rules(s, btc()),
+            "notional 9.99 of BTC/USD is below Alpaca's least crypto order value, 10 USD (the "
+            "broker answers \"cost basis must be >= minimal amount of order 10\"; it is not in "
+            "the asset)");
+  s.notional = D("10.005");
+  EXPECT_EQ(check_asset_rules(s, btc()),
+            "notional 10.005 of BTC/USD is not in whole cents (Alpaca takes a crypto notional to "
+            "the cent)");
+  s.notional = D("10");
+  EXPECT_EQ(check_asset_rules(s, btc()), "");
+}
+
+AssetRules equity(std::string_view symbol) {
+  AssetRules a;
+  a.symbol = std::string(symbol);
+  a.asset_class = "us_equity";
+  a.status = "active";
+  a.borrow_status = "easy_to_borrow";
+  return a;
+}
+
+TradeSpec whole(std::string_view symbol, Side side, TimeInForce tif = TimeInForce::gtc) {
+  TradeSpec s;
+  s.symbol = std::string(symbol);
+  s.side = side;
+  s.qty = D("10");
+  s.tif = tif;
+  s.take_profit.percent = D("2");
+  return s;
+}
+
+TEST(AssetCheck, AnEquityThatIsNotFractionableTakesWholeSharesOnly) {
+  AssetRules a = equity("BRK.A");
+  a.fractionable = false;
+  TradeSpec s = whole("BRK.A", Side::buy, TimeInForce::day);
+  s.qty = D("0.5");
+  EXPECT_EQ(check_asset_rules(s, a),
+            "BRK.A is not fractionable at the broker (its asset: fractionable false), so a "
+            "fractional qty 0.5 entry is refused there (Alpaca: asset \"BRK.A\" is not "
+            "fractionable); trade whole shares");
+  EXPECT_NE(check_asset_rules(notional_buy("BRK.A", "100"), a).find("a notional 100 USD entry"),
+            std::string::npos);
+  EXPECT_EQ(check_asset_rules(whole("BRK.A", Side::buy), a), "");
+  EXPECT_EQ(check_asset_rules(s, equity("AAPL")), "") << "fractionable: taken";
+}
+
+TEST(AssetCheck, AnEquityNotionalUnderOneDollarIsRefused) {
+  EXPECT_EQ(check_asset_rules(notional_buy("AAPL", "0.99"), equity("AAPL")),
+            "notional 0.99 of AAPL is below Alpaca's least notional, 1.00 USD (Alpaca: notional "
+            "amount must be >= 1.00)");
+  EXPECT_EQ(check_asset_rules(notional_buy("AAPL", "1"), equity("AAPL")), "");
+}
+
+TEST(AssetCheck, AShortNeedsAShortableEasyToBorrowAsset) {
+  AssetRules a = equity("GME");
+  a.shortable = false;
+  EXPECT_EQ(check_asset_rules(whole("GME", Side::sell), a),
+            "GME cannot be sold short at the broker (its asset: shortable false), and a sell "
+            "entry opens a short (Alpaca: asset \"GME\" cannot be sold short)");
+  EXPECT_EQ(check_asset_rules(whole("GME", Side::buy), a), "") << "a long is not a short";
+  a = equity("GME");
+  a.borrow_status = "hard_to_borrow";
+  EXPECT_EQ(check_asset_rules(whole("GME", Side::sell, TimeInForce::day), a),
+            "GME is hard to borrow at the broker (its asset: borrow_status hard_to_borrow): "
+            "Alpaca opens a short on it only against a locate, which orderly does not take "
+            "(Alpaca: asset \"GME\" cannot be sold short)");
+  EXPECT_EQ(check_asset_rules(whole("GME", Side::sell), equity("GME")), "");
+  a.borrow_status.clear();
+  EXPECT_EQ(check_asset_rules(whole("GME", Side::sell), a), "") << "unknown: the broker judges";
+}
+
+// On a hard-to-borrow asset Alpaca takes day orders only: a gtc entry, or whole-share exits
+// (gtc), could not be placed; a day entry with no exits, native (day bracket) or fractional
+// (day) exits can.
+TEST(AssetCheck, AHardToBorrowAssetTakesDayOrdersOnly) {
+  AssetRules a = equity("GME");
+  a.borrow_status = "hard_to_borrow";
+  const std::string rule =
+      "GME is hard to borrow at the broker (its asset: borrow_status hard_to_borrow), and Alpaca "
+      "takes only day orders on it (Alpaca: only day orders are allowed for hard-to-borrow "
+      "asset \"GME\")";
+  EXPECT_EQ(check_asset_rules(whole("GME", Side::buy), a), rule + ": this entry is tif gtc");
+  EXPECT_EQ(check_asset_rules(whole("GME", Side::buy, TimeInForce::day), a),
+            rule + ": this trade's exits would be gtc (whole-share exits are); send \"exits\": "
+                   "\"none\", native exits (a day bracket) or a fractional qty (day exits)");
+  TradeSpec native = whole("GME", Side::buy, TimeInForce::day);
+  native.exits = ExitMode::native;
+  EXPECT_EQ(check_asset_rules(native, a), "");
+  TradeSpec fractional = whole("GME", Side::buy, TimeInForce::day);
+  fractional.qty = D("2.5");
+  EXPECT_EQ(check_asset_rules(fractional, a), "");
+  TradeSpec none = whole("GME", Side::buy, TimeInForce::day);
+  none.exits = ExitMode::none;
+  none.take_profit = {};
+  EXPECT_EQ(check_asset_rules(none, a), "");
 }
 
 }  // namespace

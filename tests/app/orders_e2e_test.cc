@@ -53,15 +53,20 @@ class OrdersE2E : public SharedRigTest<OrdersE2E> {
       EXPECT_EQ(field(o, key), value) << key << " of " << json::serialize(o);
     }
   }
-  // Each body is answered 400 naming its rule; the simulator holds no order of `sim_symbol`.
+  // Each body (POST /api/trades) is answered 400 naming its rule.
   template <std::size_t N>
-  static void expect_refused_before_the_broker(
-      const std::pair<const char*, const char*> (&cases)[N], const std::string& sim_symbol) {
+  static void expect_400s(const std::pair<const char*, const char*> (&cases)[N]) {
     for (const auto& [body, rule] : cases) {
       app::ApiReply r = rig_->call("POST", "/api/trades", body);
       EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
       EXPECT_NE(r.body.find(rule), std::string::npos) << body << " -> " << r.body;
     }
+  }
+  // Each body is answered 400 naming its rule; the simulator holds no order of `sim_symbol`.
+  template <std::size_t N>
+  static void expect_refused_before_the_broker(
+      const std::pair<const char*, const char*> (&cases)[N], const std::string& sim_symbol) {
+    expect_400s(cases);
     json::value all = sim().get_json("/v2/orders?status=all&symbols=" + sim_symbol);
     ASSERT_TRUE(all.is_array()) << json::serialize(all);
     EXPECT_TRUE(all.as_array().empty()) << json::serialize(all);
@@ -184,6 +189,7 @@ TEST_F(OrdersE2E, TakeProfitAloneAndNoExitsAtAll) {
 
 // What Alpaca would refuse is refused by orderly with the rule named; the simulator never sees it.
 TEST_F(OrdersE2E, WhatAlpacaRefusesIsA400NamingTheRuleAndNeverReachesTheBroker) {
+  set_price("OEG", "10.00");  // listed: its asset is read and allows all of these
   const std::pair<const char*, const char*> cases[] = {
       {R"({"symbol":"OEG","notional":"100","entry":{"type":"limit","limit_price":"10.00"},)"
        R"("take_profit":{"percent":"2"}})",
@@ -456,11 +462,7 @@ TEST_F(OrdersE2E, CryptoSizesOfTheBrokersAssetAreRefusedFirst) {
        "below the minimum order size 0.001: its exits could not be placed (buy at least "
        "0.001002507, or send"},
   };
-  for (const auto& [body, rule] : cases) {
-    app::ApiReply r = rig_->call("POST", "/api/trades", body);
-    EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
-    EXPECT_NE(r.body.find(rule), std::string::npos) << body << " -> " << r.body;
-  }
+  expect_400s(cases);
   EXPECT_EQ(sim_orders_of("ETHUSD"), before) << "nothing reached the broker";
 
   const std::int64_t t = rig_->open_trade(
@@ -473,15 +475,15 @@ TEST_F(OrdersE2E, CryptoSizesOfTheBrokersAssetAreRefusedFirst) {
   EXPECT_TRUE(eventually([&] { return rig_->trade_state(t) == "closed"; })) << why("ETH%2FUSD");
 }
 
-// The asset is read from the broker once per pair. While it cannot be read, that pair's trades
-// are refused with 503 naming the failure (never taken unchecked), and the rest trade on; once
-// the broker answers, the pair trades. A pair the broker does not list is a 400.
+// The asset is read from the broker once per symbol. While it cannot be read, that symbol's
+// trades are refused with 503 naming the failure (never taken unchecked), and the rest trade on;
+// once the broker answers, the pair trades. A pair the broker does not list is a 400.
 TEST_F(OrdersE2E, AnAssetThatCannotBeReadHoldsUpOnlyItsOwnPair) {
   set_price("DOGE/USD", "0.2000");  // the simulator lists a new pair, crypto
   set_price("OEQ", "10.00");
   ASSERT_EQ(sim().call("POST", "/sim/faults",
                        R"({"rules":[{"on":"http","action":"status","status":500,)"
-                       R"("route":"GET /v2/assets/{symbol}"}]})")
+                       R"("route":"GET /v2/assets/{symbol}","symbol":"DOGEUSD"}]})")
                 .status,
             200);
   const std::string doge =
@@ -506,6 +508,89 @@ TEST_F(OrdersE2E, AnAssetThatCannotBeReadHoldsUpOnlyItsOwnPair) {
                  R"({"symbol":"XRP/USD","qty":"10","take_profit":{"limit_price":"0.6000"}})");
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("XRP/USD is not an asset at the broker"), std::string::npos) << r.body;
+}
+
+// An equity's asset says what Alpaca refuses of its orders (GET /v2/assets/{symbol}:
+// tradable, status, fractionable, shortable, borrow_status), as the simulator serves and
+// enforces them (POST /sim/assets). orderly reads the asset once and refuses each first, the
+// rule and the symbol named; the simulator holds no order of them. What the asset allows is
+// taken and protected.
+TEST_F(OrdersE2E, AnEquitysAssetRulesAreRefusedBeforeTheBroker) {
+  for (const char* symbol : {"OAT", "OAI", "OAF", "OAS", "OAH"}) set_price(symbol, "20.00");
+  ASSERT_EQ(sim()
+                .call("POST", "/sim/assets",
+                      R"({"OAT":{"tradable":false},"OAI":{"status":"inactive"},)"
+                      R"("OAF":{"fractionable":false},"OAS":{"shortable":false},)"
+                      R"("OAH":{"borrow_status":"hard_to_borrow"}})")
+                .status,
+            200);
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"symbol":"OAT","qty":"2","take_profit":{"percent":"2"}})",
+       "OAT is not tradable at the broker (its asset: tradable false, status active; Alpaca: "
+       "asset "},
+      {R"({"symbol":"OAI","qty":"2","take_profit":{"percent":"2"}})",
+       "OAI is not tradable at the broker (its asset: tradable true, status inactive"},
+      {R"({"symbol":"OAF","qty":"0.5","tif":"day","take_profit":{"percent":"2"}})",
+       "OAF is not fractionable at the broker (its asset: fractionable false), so a fractional "
+       "qty 0.5 entry is refused there"},
+      {R"({"symbol":"OAF","notional":"100","tif":"day","take_profit":{"percent":"2"}})",
+       "a notional 100 USD entry is refused there"},
+      {R"({"symbol":"OAS","side":"sell","qty":"3","stop_loss":{"percent":"2"}})",
+       "OAS cannot be sold short at the broker (its asset: shortable false)"},
+      {R"({"symbol":"OAH","side":"sell","qty":"3","tif":"day","stop_loss":{"percent":"2"}})",
+       "only against a locate, which orderly does not take"},
+      {R"({"symbol":"OAH","qty":"3","take_profit":{"percent":"2"}})",
+       "OAH is hard to borrow at the broker (its asset: borrow_status hard_to_borrow), and Alpaca "
+       "takes only day orders on it"},
+      {R"({"symbol":"OAH","qty":"3","take_profit":{"percent":"2"}})", "this entry is tif gtc"},
+      {R"({"symbol":"OAH","qty":"3","tif":"day","take_profit":{"percent":"2"}})",
+       "this trade's exits would be gtc"},
+  };
+  expect_400s(cases);
+  for (const char* symbol : {"OAT", "OAI", "OAF", "OAS", "OAH"}) {
+    EXPECT_EQ(sim_orders_of(symbol), 0u) << symbol << " reached the broker";
+  }
+  set_price("OAD", "20.00");
+  const app::ApiReply dollar = rig_->call("POST", "/api/trades",
+                                          R"({"symbol":"OAD","notional":"0.50","tif":"day",)"
+                                          R"("take_profit":{"percent":"2"}})");
+  EXPECT_EQ(dollar.status, 400) << dollar.body;
+  EXPECT_NE(dollar.body.find("notional amount must be >= 1.00"), std::string::npos) << dollar.body;
+
+  // Whole shares of the asset that is not fractionable, and a day trade of the hard-to-borrow
+  // asset whose exits are its day bracket: taken, protected, and closed at their take-profits
+  // (so that the suite's later trades do not share the rate budget with them).
+  const std::int64_t f =
+      rig_->open_trade(R"({"symbol":"OAF","qty":"2","take_profit":{"limit_price":"21.00"}})");
+  const std::int64_t h = rig_->open_trade(
+      R"({"symbol":"OAH","qty":"4","tif":"day","exits":"native",)"
+      R"("take_profit":{"limit_price":"21.00"},"stop_loss":{"stop_price":"19.00"}})");
+  EXPECT_TRUE(eventually([&] {
+    return sim().protected_at("OAF", "2") && sim().protected_at("OAH", "4");
+  })) << why("OAF")
+      << why("OAH");
+  set_price("OAF", "21.00");
+  set_price("OAH", "21.00");
+  EXPECT_TRUE(eventually([&] {
+    return rig_->trade_state(f) == "closed" && rig_->trade_state(h) == "closed";
+  })) << why("OAF")
+      << why("OAH");
+}
+
+// A crypto notional is refused under Alpaca's least crypto order value (10 USD, which no asset
+// states) and off the cent, the figures named; the simulator holds no order of the pair.
+TEST_F(OrdersE2E, ACryptoNotionalUnderTheLeastOrderValueIsRefusedFirst) {
+  set_price("SOL/USD", "150.00");
+  const std::size_t before = sim_orders_of("SOLUSD");
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"symbol":"SOL/USD","notional":"5","take_profit":{"percent":"2"}})",
+       "notional 5 of SOL/USD is below Alpaca's least crypto order value, 10 USD (the broker "
+       "answers "},
+      {R"({"symbol":"SOL/USD","notional":"12.345","take_profit":{"percent":"2"}})",
+       "notional 12.345 of SOL/USD is not in whole cents"},
+  };
+  expect_400s(cases);
+  EXPECT_EQ(sim_orders_of("SOLUSD"), before) << "nothing reached the broker";
 }
 
 // A stop_limit entry can fill at its stop: a stop-loss between its stop and its limit, which

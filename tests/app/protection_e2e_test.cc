@@ -249,6 +249,7 @@ TEST_F(ProtectionE2E, BracketLegCanceledElsewhereIsPlacedAgainAndTheGapWasRaised
 
 // Refused up front with a 400 naming the problem; nothing reaches the broker.
 TEST_F(ProtectionE2E, ExitsThatCouldNeverProtectAreRefusedWith400) {
+  set_price("PRC", "12.00");  // listed (its asset is read first); the limit entry rests
   const std::string stop_above = R"({"symbol":"PRC","side":"buy","qty":"1",)"
                                  R"("entry":{"type":"limit","limit_price":"10.00"},)"
                                  R"("take_profit":{"limit_price":"11.00"},)"

@@ -193,11 +193,12 @@ TEST(SignalsE2e, TheJsonLogCarriesEachFactAsAField) {
   rig.key_id = "PKSIGNALSJSONKEY42";
   rig.secret_key = "signals-json-secret-0042";
   rig.write_config();
+  // PFE: a listed symbol (orderly refuses one the broker does not list before sending).
   rig.start_sim(R"({"rules":[{"on":"http","action":"status","p":1.0,"status":422,)"
-                R"("route":"POST /v2/orders","symbol":"BAD"}]})");
+                R"("route":"POST /v2/orders","symbol":"PFE"}]})");
   rig.start_daemon(/*json_log=*/true);
   ASSERT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
-  EXPECT_EQ(run(rig.cli("trade open BAD --qty 3 --tp +2% --wait 30")).exit_code, 1);
+  EXPECT_EQ(run(rig.cli("trade open PFE --qty 3 --tp +2% --wait 30")).exit_code, 1);
   rig.sim->kill_hard();
   ASSERT_TRUE(eventually([&] {
     return rig.daemon->log().find("\"kind\":\"broker_unreachable\"") != std::string::npos;
@@ -219,14 +220,14 @@ TEST(SignalsE2e, TheJsonLogCarriesEachFactAsAField) {
   }
   const int refused = find_event(lines, "order_refused");
   ASSERT_GE(refused, 0) << log;
-  EXPECT_EQ(text(lines[refused], "symbol"), "BAD");
+  EXPECT_EQ(text(lines[refused], "symbol"), "PFE");
   EXPECT_EQ(text(lines[refused], "role"), "entry");
   EXPECT_EQ(text(lines[refused], "broker_code"), "42210000");
   EXPECT_FALSE(text(lines[refused], "client_order_id").empty());
   EXPECT_TRUE(lines[refused].at("trade_id").is_int64());
   const int failed = find_event(lines, "trade_failed");
   ASSERT_GE(failed, 0) << log;
-  EXPECT_EQ(text(lines[failed], "symbol"), "BAD");
+  EXPECT_EQ(text(lines[failed], "symbol"), "PFE");
   EXPECT_EQ(lines[failed].at("trade_id"), lines[refused].at("trade_id"));
   const int raised = find_event(lines, "alert_raised", 0, "broker_unreachable");
   ASSERT_GE(raised, 0) << log;
@@ -447,12 +448,12 @@ TEST(SignalsE2e, TradeOpenWaitReportsTheBrokersRefusal) {
   Rig rig;
   rig.write_config();
   rig.start_sim(R"({"rules":[{"on":"http","action":"status","p":1.0,"status":422,)"
-                R"("route":"POST /v2/orders","symbol":"BAD"}]})");
+                R"("route":"POST /v2/orders","symbol":"PFE"}]})");
   rig.start_daemon();
   ASSERT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
   auto good = run(rig.cli("trade open STWD --qty 3 --tp +2% --wait 30"));
   EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
-  auto bad = run(rig.cli("trade open BAD --qty 3 --tp +2% --wait 30"));
+  auto bad = run(rig.cli("trade open PFE --qty 3 --tp +2% --wait 30"));
   EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
   EXPECT_NE(bad.err.find("refused"), std::string::npos) << bad.err;
   // The line is written as the refusal commits, which the CLI may see first (failed once in CI).

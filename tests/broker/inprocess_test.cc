@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include "broker/asset_cache.h"
 #include "fixtures.h"
 #include "recording_handler.h"
@@ -111,6 +113,38 @@ TEST_F(InProcess, AssetsAreReadOnceAnHourAndFailuresAreNotKept) {
   EXPECT_FALSE(cache.get("BTC/USD").ok()) << "an hour old: asked again";
   ASSERT_EQ(exchange_->set_faults_json(R"({"rules":[]})"), "");
   EXPECT_TRUE(cache.get("ETH/USD").ok()) << "the failure was not kept";
+}
+
+// An equity's first miss reads every active equity in one call (a burst of new symbols costs
+// one call); a symbol the list lacks is read alone; while the list fails, equities are read one
+// by one, and the list is asked for again a minute on.
+TEST_F(InProcess, EquitiesAreReadInOneListCall) {
+  auto calls = [&](const char* route) -> std::uint64_t {
+    const auto stats = boost::json::parse(exchange_->stats_json());
+    const auto* n = stats.at("requests").as_object().if_contains(route);
+    return n ? n->to_number<std::uint64_t>() : 0;
+  };
+  AssetCache cache(*broker_, clock_);
+  for (const char* s : {"STWD", "AAPL", "F", "T", "KO"}) ASSERT_TRUE(cache.get(s).ok()) << s;
+  EXPECT_EQ(calls("GET /v2/assets"), 1u);
+  EXPECT_EQ(calls("GET /v2/assets/{symbol}"), 0u);
+  exchange_->set_prices({{"NEWCO", Decimal::must("5.00")}});
+  ASSERT_TRUE(cache.get("NEWCO").ok()) << "listed since: read alone";
+  EXPECT_TRUE(cache.get("NOPE").error().not_found());
+  EXPECT_EQ(calls("GET /v2/assets/{symbol}"), 2u);
+  EXPECT_EQ(calls("GET /v2/assets"), 1u) << "the list is kept for the hour";
+
+  AssetCache failing(*broker_, clock_);
+  ASSERT_EQ(exchange_->set_faults_json(R"({"rules":[{"on":"http","action":"status",)"
+                                       R"("status":500,"route":"GET /v2/assets"}]})"),
+            "");
+  ASSERT_TRUE(failing.get("AAPL").ok()) << "read alone while the list fails";
+  ASSERT_TRUE(failing.get("KO").ok());
+  EXPECT_EQ(calls("GET /v2/assets"), 2u) << "a failed list is not asked for again at once";
+  ASSERT_EQ(exchange_->set_faults_json(R"({"rules":[]})"), "");
+  clock_.advance_ms(AssetCache::kListRetryMs);
+  ASSERT_TRUE(failing.get("F").ok());
+  EXPECT_EQ(calls("GET /v2/assets"), 3u);
 }
 
 }  // namespace

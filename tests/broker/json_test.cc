@@ -224,6 +224,28 @@ TEST(AlpacaJson, AssetsWithAndWithoutCryptoSizes) {
       << "no symbol, an unreadable size";
 }
 
+// What an equity's orders are refused by: fractionable, shortable and borrow_status (the
+// deprecated easy_to_borrow flag read only where borrow_status is absent).
+TEST(AlpacaJson, AssetsStateWhatAnEquitysOrdersAreRefusedBy) {
+  auto htb = parse_asset(R"({"symbol":"GME","class":"us_equity","status":"active",
+    "tradable":true,"fractionable":false,"shortable":true,"easy_to_borrow":true,
+    "borrow_status":"hard_to_borrow"})");
+  ASSERT_TRUE(htb.ok()) << htb.status().to_string();
+  EXPECT_FALSE(htb->fractionable);
+  EXPECT_TRUE(htb->shortable);
+  EXPECT_EQ(htb->borrow_status, "hard_to_borrow") << "borrow_status wins over the old flag";
+  auto old = parse_asset(R"({"symbol":"F","class":"us_equity","status":"inactive",
+    "tradable":false,"fractionable":true,"shortable":false,"easy_to_borrow":false})");
+  ASSERT_TRUE(old.ok()) << old.status().to_string();
+  EXPECT_FALSE(old->tradable);
+  EXPECT_FALSE(old->shortable);
+  EXPECT_EQ(old->borrow_status, "hard_to_borrow");
+  auto bare = parse_asset(R"({"symbol":"X","class":"us_equity"})");
+  ASSERT_TRUE(bare.ok()) << bare.status().to_string();
+  EXPECT_TRUE(bare->fractionable && bare->shortable) << "absent is not a refusal";
+  EXPECT_EQ(bare->borrow_status, "");
+}
+
 TEST(AlpacaJson, InsufficientQtyBodies) {
   auto e = parse_error_body(R"J({"available":"0","code":40310000,"existing_qty":"3","held_for_orders":"3",
  "message":"insufficient qty available for order (requested: 1, available: 0)",

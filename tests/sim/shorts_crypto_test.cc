@@ -7,14 +7,8 @@
 namespace orderly::sim::testing {
 namespace {
 
-class ShortTest : public SimTest {
+class ShortTest : public ShortingSimTest {
  protected:
-  void SetUp() override {
-    SimConfig c;
-    c.rate_limit_per_min = 0;
-    c.shorting = true;
-    reset(c);
-  }
   std::string status_of(const std::string& id) { return get("/v2/orders/" + id).str("status"); }
 };
 

@@ -130,4 +130,15 @@ class SimTest : public ::testing::Test {
   std::unique_ptr<Exchange> ex_;
 };
 
+// A paper margin account, as `orderly sim` runs by default: shorting on.
+class ShortingSimTest : public SimTest {
+ protected:
+  void SetUp() override {
+    SimConfig c;
+    c.rate_limit_per_min = 0;
+    c.shorting = true;
+    reset(c);
+  }
+};
+
 }  // namespace orderly::sim::testing

@@ -107,15 +107,7 @@ std::string position_conforms(const json::value& p) {
   return out;
 }
 
-class SpecShapes : public SimTest {
- protected:
-  void SetUp() override {
-    SimConfig c;
-    c.rate_limit_per_min = 0;
-    c.shorting = true;
-    reset(c);
-  }
-};
+class SpecShapes : public ShortingSimTest {};
 
 TEST_F(SpecShapes, OrdersOfEveryKindConform) {
   buy_filled("F", "10");

@@ -266,6 +266,12 @@ BrokerResult<AssetRules> AlpacaBroker::get_asset(std::string_view symbol) {
   return run<AssetRules>(call("GET", "/v2/assets/" + encode(path)), "GET", parse_asset);
 }
 
+BrokerResult<std::vector<AssetRules>> AlpacaBroker::list_assets(std::string_view asset_class) {
+  return run<std::vector<AssetRules>>(
+      call("GET", "/v2/assets?status=active&asset_class=" + encode(std::string(asset_class))),
+      "GET", parse_assets);
+}
+
 std::optional<int> AlpacaBroker::stated_rate_limit() const {
   const int v = stated_rate_limit_.load(std::memory_order_relaxed);
   return v > 0 ? std::optional<int>(v) : std::nullopt;

@@ -41,6 +41,7 @@ class AlpacaBroker final : public Broker {
   BrokerResult<ActivityPage> fill_activities(const ActivityQuery& query) override;
   BrokerResult<MarketClock> get_clock() override;
   BrokerResult<AssetRules> get_asset(std::string_view symbol) override;
+  BrokerResult<std::vector<AssetRules>> list_assets(std::string_view asset_class) override;
   std::optional<int> stated_rate_limit() const override;
 
  private:

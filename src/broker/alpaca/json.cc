@@ -504,21 +504,43 @@ StatusOr<MarketClock> parse_clock(std::string_view text) {
   });
 }
 
+namespace {
+
+StatusOr<AssetRules> asset_from(const json::object& o, std::string) {
+  Fields f(o, "asset");
+  AssetRules a;
+  a.symbol = f.string("symbol");
+  a.asset_class = f.string_or_empty("class");
+  a.status = f.string_or_empty("status");
+  a.tradable = f.opt_bool("tradable").value_or(false);
+  // Required by the specification: one missing is not taken as a refusal (the broker judges).
+  a.fractionable = f.opt_bool("fractionable").value_or(true);
+  a.shortable = f.opt_bool("shortable").value_or(true);
+  a.borrow_status = f.string_or_empty("borrow_status");
+  if (a.borrow_status.empty()) {
+    if (auto etb = f.opt_bool("easy_to_borrow")) {
+      a.borrow_status = *etb ? "easy_to_borrow" : "hard_to_borrow";
+    }
+  }
+  a.min_order_size = f.opt_decimal("min_order_size");
+  a.min_trade_increment = f.opt_decimal("min_trade_increment");
+  a.price_increment = f.opt_decimal("price_increment");
+  if (!f.ok()) return f.status();
+  return a;
+}
+
+}  // namespace
+
 StatusOr<AssetRules> parse_asset(std::string_view text) {
-  auto read = [](const json::object& o, std::string) -> StatusOr<AssetRules> {
-    Fields f(o, "asset");
-    AssetRules a;
-    a.symbol = f.string("symbol");
-    a.asset_class = f.string_or_empty("class");
-    a.status = f.string_or_empty("status");
-    a.tradable = f.opt_bool("tradable").value_or(false);
-    a.min_order_size = f.opt_decimal("min_order_size");
-    a.min_trade_increment = f.opt_decimal("min_trade_increment");
-    a.price_increment = f.opt_decimal("price_increment");
-    if (!f.ok()) return f.status();
-    return a;
-  };
-  return one_of<AssetRules>(text, "asset", read);
+  return one_of<AssetRules>(text, "asset", asset_from);
+}
+
+StatusOr<std::vector<AssetRules>> parse_assets(std::string_view text) {
+  auto listing = listing_of<AssetRules>(
+      text, "asset",
+      [](const json::object& o, std::string raw, Skipped*) { return asset_from(o, raw); });
+  if (!listing.ok()) return listing.status();
+  return std::move(listing->items);
 }
 
 StatusOr<std::vector<CancelResult>> parse_cancel_all(std::string_view text) {

@@ -43,8 +43,10 @@ StatusOr<Listing<BrokerPosition>> parse_positions(std::string_view json);
 StatusOr<Account> parse_account(std::string_view json);
 StatusOr<Listing<FillActivity>> parse_fill_activities(std::string_view json);
 StatusOr<MarketClock> parse_clock(std::string_view json);
-// GET /v2/assets/{symbol}: the sizes are read where present (crypto only).
+// GET /v2/assets/{symbol}: its flags, and the sizes where present (crypto only).
 StatusOr<AssetRules> parse_asset(std::string_view json);
+// GET /v2/assets: the readable ones (an unreadable element is left out, not the list).
+StatusOr<std::vector<AssetRules>> parse_assets(std::string_view json);
 // DELETE /v2/orders answers 207 with [{"id","status","body"?}, ...].
 StatusOr<std::vector<CancelResult>> parse_cancel_all(std::string_view json);
 

@@ -278,8 +278,11 @@ asio::awaitable<Outcome> SimServer::Impl::control(const Request& req, std::strin
 asio::awaitable<Outcome> SimServer::Impl::route(const Request& req) {
   std::string_view target(req.target().data(), req.target().size());
   std::string_view path = path_of(target);
-  // /sim/session is the model's own route (it expires orders and answers with the clock).
-  if (path.starts_with("/sim/") && path != "/sim/session") co_return co_await control(req, path);
+  // /sim/session and /sim/assets are the model's own routes (a session expires orders and
+  // answers with the clock; the assets' flags are the model's).
+  if (path.starts_with("/sim/") && path != "/sim/session" && path != "/sim/assets") {
+    co_return co_await control(req, path);
+  }
 
   HttpCall call;
   call.method = std::string(req.method_string());
