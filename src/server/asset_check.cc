@@ -98,6 +98,19 @@ std::string check_crypto_notional(const TradeSpec& s) {
   return {};
 }
 
+// A limit (or stop_limit) entry's value is known before it is sent: its qty at its limit.
+std::string check_crypto_limit_value(const TradeSpec& s) {
+  if (s.notional || !s.entry_limit_price) return {};
+  const auto value = s.qty.checked_mul(*s.entry_limit_price);
+  if (!value || *value >= kCryptoMinOrderValue) return {};
+  return fmt::format("qty {} of {} at its limit {} is worth {} USD, below Alpaca's least crypto "
+                     "order value, {} USD (the broker answers \"cost basis must be >= minimal "
+                     "amount of order {}\"; it is not in the asset)",
+                     s.qty.str(), s.symbol, s.entry_limit_price->str(),
+                     value->round_to(Decimal::must("0.01"), Rounding::down).str(),
+                     kCryptoMinOrderValue.str(), kCryptoMinOrderValue.str());
+}
+
 std::string what_is_fractional(const TradeSpec& s) {
   return s.notional ? "notional " + s.notional->str() + " USD" : "fractional qty " + s.qty.str();
 }
@@ -173,6 +186,7 @@ std::string check_asset_rules(const TradeSpec& spec, const AssetRules& asset) {
   if (!is_crypto(spec, asset)) return check_equity(spec, asset);
   if (std::string e = check_crypto_notional(spec); !e.empty()) return e;
   if (std::string e = check_qty(spec, asset); !e.empty()) return e;
+  if (std::string e = check_crypto_limit_value(spec); !e.empty()) return e;
   return check_on_increment(spec, asset,
                             {{"entry limit_price", spec.entry_limit_price},
                              {"entry stop_price", spec.entry_stop_price},

@@ -72,8 +72,13 @@ TEST(AssetCheck, ABuyWhoseCoinsAfterTheFeeCouldNotBeSoldIsRefused) {
   fine.min_trade_increment = D("0.000000001");
   EXPECT_NE(check_asset_rules(buy("0.0001"), fine).find("buy at least 0.000100251"),
             std::string::npos);
-  EXPECT_EQ(check_asset_rules(buy("0.000100251"), fine), "");
+  TradeSpec least = buy("0.000100251");  // at market: 6.02 USD at its limit is too little
+  least.entry_type = OrderType::market;
+  least.entry_limit_price.reset();
+  EXPECT_EQ(check_asset_rules(least, fine), "");
   TradeSpec none = buy("0.0001");
+  none.entry_type = OrderType::market;  // at its limit 6.00 USD would be too little
+  none.entry_limit_price.reset();
   none.exits = ExitMode::none;
   none.take_profit = {};
   none.stop_loss.reset();
@@ -116,7 +121,8 @@ TradeSpec notional_buy(std::string_view symbol, std::string_view usd) {
   return s;
 }
 
-// Alpaca's least crypto order value is not in the asset: 10 USD, in cents.
+// Alpaca's least crypto order value is not in the asset: 10 USD, a notional in cents; a limit
+// entry's value is its qty at its limit.
 TEST(AssetCheck, ACryptoNotionalUnderTheLeastOrderValueIsRefusedWithItsFigures) {
   TradeSpec s = notional_buy("BTC/USD", "9.99");
   s.tif = TimeInForce::gtc;
@@ -130,6 +136,15 @@ TEST(AssetCheck, ACryptoNotionalUnderTheLeastOrderValueIsRefusedWithItsFigures) 
             "the cent)");
   s.notional = D("10");
   EXPECT_EQ(check_asset_rules(s, btc()), "");
+  EXPECT_EQ(check_asset_rules(buy("0.0001"), btc()).find("worth"), std::string::npos)
+      << "its sizes are named first";
+  AssetRules fine = btc();
+  fine.min_trade_increment = D("0.000000001");
+  EXPECT_EQ(check_asset_rules(buy("0.000166"), fine),
+            "qty 0.000166 of BTC/USD at its limit 60000 is worth 9.96 USD, below Alpaca's least "
+            "crypto order value, 10 USD (the broker answers \"cost basis must be >= minimal "
+            "amount of order 10\"; it is not in the asset)");
+  EXPECT_EQ(check_asset_rules(buy("0.000167"), fine), "") << "10.02 USD";
 }
 
 AssetRules equity(std::string_view symbol) {

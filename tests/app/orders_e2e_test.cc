@@ -577,9 +577,10 @@ TEST_F(OrdersE2E, AnEquitysAssetRulesAreRefusedBeforeTheBroker) {
       << why("OAH");
 }
 
-// A crypto notional is refused under Alpaca's least crypto order value (10 USD, which no asset
-// states) and off the cent, the figures named; the simulator holds no order of the pair.
-TEST_F(OrdersE2E, ACryptoNotionalUnderTheLeastOrderValueIsRefusedFirst) {
+// A crypto notional, or a limit entry's qty at its limit, is refused under Alpaca's least crypto
+// order value (10 USD, which no asset states), and a notional off the cent, the figures named;
+// the simulator holds no order of the pair.
+TEST_F(OrdersE2E, ACryptoEntryUnderTheLeastOrderValueIsRefusedFirst) {
   set_price("SOL/USD", "150.00");
   const std::size_t before = sim_orders_of("SOLUSD");
   const std::pair<const char*, const char*> cases[] = {
@@ -588,6 +589,10 @@ TEST_F(OrdersE2E, ACryptoNotionalUnderTheLeastOrderValueIsRefusedFirst) {
        "answers "},
       {R"({"symbol":"SOL/USD","notional":"12.345","take_profit":{"percent":"2"}})",
        "notional 12.345 of SOL/USD is not in whole cents"},
+      {R"({"symbol":"SOL/USD","qty":"0.03","entry":{"type":"limit","limit_price":"150.00"},)"
+       R"("take_profit":{"percent":"2"}})",
+       "qty 0.03 of SOL/USD at its limit 150.00 is worth 4.50 USD, below Alpaca's least crypto "
+       "order value, 10 USD"},
   };
   expect_400s(cases);
   EXPECT_EQ(sim_orders_of("SOLUSD"), before) << "nothing reached the broker";
