@@ -86,7 +86,12 @@ void Engine::Impl::consider_sending(OrderId id, Order& o, Timestamp now) {
   if (o.next_attempt_at && *o.next_attempt_at > now) return;
   const Trade* t = trade_ptr(o.trade_id);
   if (t != nullptr && is_terminal(t->state)) {
-    submit_candidates_.erase(id);  // an ended trade sends nothing more
+    // An ended trade sends nothing more: its order never reached the broker (no broker id), and
+    // ends here. One whose outcome was unknown when the trade ended came back to created once a
+    // lookup found it nowhere, and stayed created for good (DST trades seed 20820000000241).
+    submit_candidates_.erase(id);
+    apply(id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
+          EventSource::intent, "not sent: its trade ended", {}, now);
     return;
   }
   if (o.replaces_order_id) {

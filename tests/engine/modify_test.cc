@@ -294,6 +294,37 @@ TEST(EngineModify, ARestingBracketsLegsAreReplacedBeforeTheFill) {
   EXPECT_EQ(legs, (std::vector<std::string>{"limit 11.60", "stop 9.40"}));
 }
 
+// A leg's replace whose outcome was unknown (503, lookups refused) when the trade ended: the
+// lookup then finds nothing and the replacement ends unsent; it stayed `created` for good
+// (DST trades seed 20820000000241).
+TEST(EngineModify, AReplaceUnknownWhenItsTradeEndedEndsUnsent) {
+  SimWorld w(19);
+  w.start();
+  w.set_price("F", "10.50");
+  TradeSpec spec = oco_trade("10.00");
+  spec.exits = ExitMode::native;
+  auto t = w.rt->open_trade(spec);
+  ASSERT_TRUE(t.ok());
+  w.run(3'000);
+  ASSERT_EQ(w.exchange->set_faults_json(
+                R"({"rules":[{"on":"http","action":"status","p":1.0,"status":503,)"
+                R"("route":"PATCH /v2/orders/{id}"},{"on":"http","action":"status","p":1.0,)"
+                R"("status":429,"route":"GET /v2/orders:by_client_order_id"}]})"),
+            "");
+  ASSERT_TRUE(w.rt->modify_exits(t->id, new_prices("11.60", "9.40")).ok());
+  w.run(2'000);
+  ASSERT_TRUE(w.rt->cancel_entry(t->id).ok());
+  w.run(3'000);
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");
+  w.run(60'000);
+
+  EXPECT_EQ(stored_state(w, t->id), TradeState::canceled);
+  for (const Order& o : w.rt->engine().orders()) {
+    if (o.trade_id != t->id) continue;
+    EXPECT_TRUE(is_terminal(o.state)) << o.client_order_id << " " << to_string(o.state);
+  }
+}
+
 // A trailing stop moves by a replace of its trail (PATCH `trail`); turning it into a plain stop
 // changes the order's type, which no replace does: canceled and placed again as a stop.
 TEST(EngineModify, ATrailingStopTakesItsNewTrailByAReplace) {
