@@ -29,9 +29,26 @@ bool Engine::Impl::is_stand_in(const Order& o) const {
   return o.type != t->spec.entry_type || o.limit_price != t->spec.entry_limit_price;
 }
 
-// Why a stand-in resting at the broker should be sent again, or nullopt while its price is
-// still the one our opposite orders call for (or no price passes them: it stays).
+// Why a stand-in resting at the broker should be sent again: none of our orders it stepped
+// inside is left on the other side, or the tightest of them moved out. Not while that side is changing at our request (an entry
+// clearing its way, an exit being canceled or placed again): what it stepped inside comes back,
+// and sending it again then met the exits placed again, stood in anew, and was canceled at the
+// next clearing, round after round (DST trades seed 20830000000413: two entries at -e4, the
+// exits of nine trades canceled and placed again until the per-minute cap left them naked).
 std::optional<std::string> Engine::Impl::stand_in_outdated(const Order& o) const {
+  if (clearing_.count(o.symbol)) return std::nullopt;
+  for (OrderId id : orders_of_symbol(o.symbol)) {
+    const Order& x = order_at(id);
+    if (x.side == o.side || !working_or_pending(x)) continue;
+    const auto ax = aux_.find(id);
+    const bool going =
+        x.state == OrderState::pending_cancel || (ax != aux_.end() && ax->second.cancel_sent);
+    // On its way: not yet refused (one the broker refused, retried, is no book to wait for: a
+    // stop alone our stand-in itself blocks would wait on it for good).
+    const bool coming = !x.broker_order_id && !x.parent_order_id &&
+                        (x.state == OrderState::submitting || x.attempts == 0);
+    if (going || coming) return std::nullopt;
+  }
   const Trade& t = *trade_ptr(o.trade_id);
   const std::optional<Decimal> own =
       t.spec.entry_type == OrderType::limit ? t.spec.entry_limit_price : std::nullopt;
@@ -40,6 +57,7 @@ std::optional<std::string> Engine::Impl::stand_in_outdated(const Order& o) const
     return fmt::format("none of our orders it stepped inside is left on the other side of {}",
                        o.symbol);
   }
+  // They filled and others rest further out (another trade's exits): one tick inside those.
   const std::optional<Decimal> price = book.passing_limit(o.side, own);
   if (!price || !o.limit_price) return std::nullopt;
   const bool better = o.side == Side::buy ? *price > *o.limit_price : *price < *o.limit_price;
