@@ -218,8 +218,23 @@ EntryFate entry_fate(const json::object& trade, std::string& reason) {
   return EntryFate::pending;
 }
 
+// True (and said) when the daemon's /healthz says the broker is unreachable: an entry waiting
+// for it is exit 3, as every command says "cannot be reached", not 1 (a refusal or a problem).
+bool broker_unreachable(const ClientOptions& client) {
+  std::string reply;
+  if (call_daemon(client, "GET", "/healthz", "", reply, {503}) != kExitOk) return false;
+  boost::system::error_code ec;
+  json::value h = json::parse(reply, ec);
+  const json::value* reachable =
+      !ec && h.is_object() ? h.as_object().if_contains("broker_reachable") : nullptr;
+  if (reachable == nullptr || !reachable->is_bool() || reachable->as_bool()) return false;
+  std::cerr << "orderly trade open: the broker is unreachable; the entry is sent when it is back\n";
+  return true;
+}
+
 // trade open --wait: asks for the trade until its entry is at the broker (exit 0) or refused
-// (exit 1, the broker's reason on stderr); still on its way after `seconds`: exit 1 too.
+// (exit 1, the broker's reason on stderr); still on its way after `seconds`: exit 1, or 3 while
+// the broker is unreachable.
 int wait_for_entry(const ClientOptions& client, const std::string& created, double seconds) {
   boost::system::error_code ec;
   json::value v = json::parse(created, ec);
@@ -256,7 +271,7 @@ int wait_for_entry(const ClientOptions& client, const std::string& created, doub
   if (fate == EntryFate::pending) {
     std::cerr << "orderly trade open: the entry is not at the broker after " << seconds
               << " s (still being sent)\n";
-    return kExitFailure;
+    return broker_unreachable(client) ? kExitUnavailable : kExitFailure;
   }
   return kExitOk;
 }

@@ -247,6 +247,27 @@ TEST(SignalsE2e, TheJsonLogCarriesEachFactAsAField) {
   }
 }
 
+// An entry waiting for a broker that died: `trade open --wait` exited 1, the code of a refusal,
+// where every other command says 3 (cannot be reached); a script could not tell "do not retry"
+// from "later". (No restart here: a new simulator would not know the first trade's orders.)
+TEST(SignalsE2e, AnEntryWaitingForADeadBrokerExitsThree) {
+  Rig rig;
+  rig.write_config();
+  rig.start_sim();
+  rig.start_daemon();
+  ASSERT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
+  // The first trade reads STWD's asset, which the second one needs while the broker is away.
+  auto first = run(rig.cli("trade open STWD --qty 1 --tp +2% --wait 30"));
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  rig.sim->kill_hard();
+  ASSERT_TRUE(eventually([&] { return run(rig.cli("status")).out.find("unreachable") !=
+                                      std::string::npos; }))
+      << rig.daemon->log();
+  auto waiting = run(rig.cli("trade open STWD --qty 1 --tp +2% --wait 2"));
+  EXPECT_EQ(waiting.exit_code, 3) << waiting.out << waiting.err;
+  EXPECT_NE(waiting.err.find("the broker is unreachable"), std::string::npos) << waiting.err;
+}
+
 // The broker died and came back: REST and the stream each found it back after their own backoff
 // step (up to 30 s each), and the daemon ran degraded (or did not resync) meanwhile. Now the
 // first to find it brings the other along, and the log says both.
