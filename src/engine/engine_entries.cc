@@ -30,11 +30,12 @@ bool Engine::Impl::is_stand_in(const Order& o) const {
 }
 
 // Why a stand-in resting at the broker should be sent again: none of our orders it stepped
-// inside is left on the other side, or the tightest of them moved out. Not while that side is changing at our request (an entry
-// clearing its way, an exit being canceled or placed again): what it stepped inside comes back,
-// and sending it again then met the exits placed again, stood in anew, and was canceled at the
-// next clearing, round after round (DST trades seed 20830000000413: two entries at -e4, the
-// exits of nine trades canceled and placed again until the per-minute cap left them naked).
+// inside is left on the other side, or the tightest of them moved out. Not while that side is
+// changing at our request (an entry clearing its way, an exit being canceled or placed
+// again): what it stepped inside comes back, and sending it again then met the exits placed
+// again, stood in anew, and was canceled at the next clearing, round after round (DST trades
+// seed 20830000000413: two entries at -e4, the exits of nine trades canceled and placed again
+// until the per-minute cap left them naked).
 std::optional<std::string> Engine::Impl::stand_in_outdated(const Order& o) const {
   if (clearing_.count(o.symbol)) return std::nullopt;
   for (OrderId id : orders_of_symbol(o.symbol)) {
