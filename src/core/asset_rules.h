@@ -19,6 +19,9 @@ struct AssetRules {
   bool tradable = true;
   bool fractionable = true;  // fractional qty and notional orders taken
   bool shortable = true;     // may be sold short at all
+  // Fractional orders taken in extended hours: its attributes list "fractional_eh_enabled"
+  // (true when the asset states no attributes).
+  bool fractional_eh = true;
   // "easy_to_borrow" or "hard_to_borrow": the asset's borrow_status, else its deprecated
   // easy_to_borrow flag (sunset 2026-09-22 in the specification); empty when it says neither.
   std::string borrow_status;

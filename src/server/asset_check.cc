@@ -161,6 +161,13 @@ std::string check_equity(const TradeSpec& s, const AssetRules& a) {
                        "fractionable); trade whole shares",
                        s.symbol, what_is_fractional(s), s.symbol);
   }
+  if (s.extended_hours && s.fractional() && !a.fractional_eh) {
+    return fmt::format("{} takes no fractional orders in extended hours at the broker (its "
+                       "asset's attributes lack fractional_eh_enabled), so a {} entry with "
+                       "extended_hours is refused there; trade whole shares, or without "
+                       "extended_hours",
+                       s.symbol, what_is_fractional(s));
+  }
   if (s.notional && *s.notional < kEquityMinNotional) {
     return fmt::format("notional {} of {} is below Alpaca's least notional, {} USD (Alpaca: "
                        "notional amount must be >= 1.00)",

@@ -10,16 +10,18 @@
 namespace orderly::server {
 
 // Checks a trade that validate() took against its symbol's asset: tradable and active. An
-// equity: a fractional qty or a notional only if the asset is fractionable, a notional of at
-// least 1.00, a short entry (side sell) only if shortable and easy to borrow, and on a
-// hard-to-borrow asset day orders only (entry tif day; exits none, native, or day because
-// fractional). A crypto pair: a notional of at least Alpaca's least crypto order value (10 USD)
-// in cents, the entry's qty at least min_order_size and a multiple of min_trade_increment, and
-// every price the trade states (entry limit and stop, take-profit and stop-loss prices) a
-// multiple of price_increment. A crypto buy's exits sell what it received, its qty less
-// Alpaca's highest fee (engine/crypto.h): that too must reach min_order_size, or no exit could
-// be placed. A notional entry's qty is known only at its fill, and a percent target's price
-// only then: those the broker judges. Empty string: nothing to refuse.
+// equity: a fractional qty or a notional only if the asset is fractionable (with
+// extended_hours only if its attributes say fractional_eh_enabled), a notional of at least
+// 1.00, a short entry (side sell) only if shortable and easy to borrow, and on a hard-to-borrow
+// asset day orders only (entry tif day; exits none, native, or day because fractional). A
+// crypto pair: a notional of at least Alpaca's least crypto order value (10 USD) in cents, a
+// limit entry worth that at its limit, the entry's qty at least min_order_size and a multiple
+// of min_trade_increment, and every price the trade states (entry limit and stop, take-profit
+// and stop-loss prices) a multiple of price_increment. A crypto buy's exits sell what it
+// received, its qty less Alpaca's highest fee (engine/crypto.h): that too must reach
+// min_order_size, or no exit could be placed. A market entry's qty is known only at its fill,
+// and a percent target's price only then: those the broker judges. Empty string: nothing to
+// refuse.
 std::string check_asset_rules(const TradeSpec& spec, const AssetRules& asset);
 
 // A modify's part of the same: the take-profit and stop-loss prices on the price increment (the

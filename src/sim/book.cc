@@ -444,6 +444,13 @@ static std::optional<ApiError> check_equity_asset(const SymbolBook& b, const Ord
   if (req.notional && *req.notional < Decimal::from_int(1)) {
     return err(422, 42210000, "notional amount must be >= 1.00");
   }
+  // Alpaca's answer to a fractional extended-hours order of an asset without the attribute is
+  // not on record: the wording is the simulator's.
+  if (fractional && req.extended_hours && !b.fractional_eh) {
+    return err(422, 42210000,
+               "fractional orders are not accepted in extended hours for asset \"" + b.symbol +
+                   "\"");
+  }
   if (!b.easy_to_borrow && req.tif != "day") {
     return err(422, 42210000,
                "only day orders are allowed for hard-to-borrow asset \"" + b.symbol + "\"");

@@ -93,7 +93,7 @@ struct SymbolBook {
   // The asset's flags (POST /sim/assets sets them; all true until then): book.cc refuses what
   // Alpaca refuses by them. `shortable` is the asset's; the account's shorting comes first.
   bool tradable = true, active = true, fractionable = true, shortable = true;
-  bool easy_to_borrow = true;
+  bool easy_to_borrow = true, fractional_eh = true;  // attributes: fractional_eh_enabled
   // Crypto: Alpaca's least order value, which its asset does not state (zero: none).
   Decimal min_order_value;
   std::map<std::uint64_t, SimOrder*> open_buys, open_sells;  // by seq

@@ -729,9 +729,9 @@ class Handler {
   }
 
   // {"GME":{"borrow_status":"hard_to_borrow"},"BRK.A":{"fractionable":false}}: sets the named
-  // assets' flags (tradable, fractionable, shortable, easy_to_borrow booleans; status
-  // active/inactive; borrow_status; a pair's min_order_value, which is not served), all checked
-  // before any is applied; answers those assets.
+  // assets' flags (tradable, fractionable, shortable, easy_to_borrow, fractional_eh_enabled
+  // booleans; status active/inactive; borrow_status; a pair's min_order_value, which is not
+  // served), all checked before any is applied; answers those assets.
   Resp post_assets(const json::value* body) {
     if (!body || !body->is_object()) {
       return fail(400, 40010000, "body must be a JSON object of symbol to asset fields");
@@ -772,7 +772,7 @@ class Handler {
       return d && !d->is_negative();
     }
     return v.is_bool() && (key == "tradable" || key == "fractionable" || key == "shortable" ||
-                           key == "easy_to_borrow");
+                           key == "easy_to_borrow" || key == "fractional_eh_enabled");
   }
 
   static void set_asset_field(SymbolBook& b, std::string_view key, const json::value& v) {
@@ -782,6 +782,7 @@ class Handler {
     else if (key == "fractionable") b.fractionable = v.as_bool();
     else if (key == "shortable") b.shortable = v.as_bool();
     else if (key == "easy_to_borrow") b.easy_to_borrow = v.as_bool();
+    else if (key == "fractional_eh_enabled") b.fractional_eh = v.as_bool();
     else if (key == "min_order_value") b.min_order_value = *json_decimal(v);
   }
 

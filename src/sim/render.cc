@@ -241,7 +241,9 @@ json::object ExchangeImpl::asset_json(const SymbolBook& b) const {
   } else {
     j["borrow_status"] = easy_to_borrow ? "easy_to_borrow" : "hard_to_borrow";
   }
-  j["attributes"] = json::array(sp_);
+  json::array attributes(sp_);
+  if (!b.crypto && b.fractional_eh) attributes.emplace_back("fractional_eh_enabled");
+  j["attributes"] = std::move(attributes);
   return j;
 }
 

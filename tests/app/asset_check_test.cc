@@ -181,6 +181,28 @@ TEST(AssetCheck, AnEquityThatIsNotFractionableTakesWholeSharesOnly) {
   EXPECT_EQ(check_asset_rules(s, equity("AAPL")), "") << "fractionable: taken";
 }
 
+// Fractional orders in extended hours are taken only of assets whose attributes say
+// fractional_eh_enabled.
+TEST(AssetCheck, AFractionalExtendedHoursEntryNeedsTheAttribute) {
+  AssetRules a = equity("KO");
+  a.fractional_eh = false;
+  TradeSpec s = whole("KO", Side::buy, TimeInForce::day);
+  s.qty = D("0.5");
+  s.entry_type = OrderType::limit;
+  s.entry_limit_price = D("70.00");
+  s.extended_hours = true;
+  EXPECT_EQ(check_asset_rules(s, a),
+            "KO takes no fractional orders in extended hours at the broker (its asset's "
+            "attributes lack fractional_eh_enabled), so a fractional qty 0.5 entry with "
+            "extended_hours is refused there; trade whole shares, or without extended_hours");
+  EXPECT_EQ(check_asset_rules(s, equity("KO")), "") << "with the attribute";
+  s.extended_hours = false;
+  EXPECT_EQ(check_asset_rules(s, a), "") << "in regular hours";
+  s.extended_hours = true;
+  s.qty = D("2");
+  EXPECT_EQ(check_asset_rules(s, a), "") << "whole shares";
+}
+
 TEST(AssetCheck, AnEquityNotionalUnderOneDollarIsRefused) {
   EXPECT_EQ(check_asset_rules(notional_buy("AAPL", "0.99"), equity("AAPL")),
             "notional 0.99 of AAPL is below Alpaca's least notional, 1.00 USD (Alpaca: notional "

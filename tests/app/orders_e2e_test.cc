@@ -511,17 +511,19 @@ TEST_F(OrdersE2E, AnAssetThatCannotBeReadHoldsUpOnlyItsOwnPair) {
 }
 
 // An equity's asset says what Alpaca refuses of its orders (GET /v2/assets/{symbol}:
-// tradable, status, fractionable, shortable, borrow_status), as the simulator serves and
-// enforces them (POST /sim/assets). orderly reads the asset once and refuses each first, the
-// rule and the symbol named; the simulator holds no order of them. What the asset allows is
-// taken and protected.
+// tradable, status, fractionable, shortable, borrow_status, attributes), as the simulator
+// serves and enforces them (POST /sim/assets). orderly reads the asset once and refuses each
+// first, the rule and the symbol named; the simulator holds no order of them. What the asset
+// allows is taken and protected.
 TEST_F(OrdersE2E, AnEquitysAssetRulesAreRefusedBeforeTheBroker) {
-  for (const char* symbol : {"OAT", "OAI", "OAF", "OAS", "OAH"}) set_price(symbol, "20.00");
+  const auto symbols = {"OAT", "OAI", "OAF", "OAS", "OAH", "OAE"};
+  for (const char* symbol : symbols) set_price(symbol, "20.00");
   ASSERT_EQ(sim()
                 .call("POST", "/sim/assets",
                       R"({"OAT":{"tradable":false},"OAI":{"status":"inactive"},)"
                       R"("OAF":{"fractionable":false},"OAS":{"shortable":false},)"
-                      R"("OAH":{"borrow_status":"hard_to_borrow"}})")
+                      R"("OAH":{"borrow_status":"hard_to_borrow"},)"
+                      R"("OAE":{"fractional_eh_enabled":false}})")
                 .status,
             200);
   const std::pair<const char*, const char*> cases[] = {
@@ -545,9 +547,12 @@ TEST_F(OrdersE2E, AnEquitysAssetRulesAreRefusedBeforeTheBroker) {
       {R"({"symbol":"OAH","qty":"3","take_profit":{"percent":"2"}})", "this entry is tif gtc"},
       {R"({"symbol":"OAH","qty":"3","tif":"day","take_profit":{"percent":"2"}})",
        "this trade's exits would be gtc"},
+      {R"({"symbol":"OAE","qty":"0.5","tif":"day","extended_hours":true,)"
+       R"("entry":{"type":"limit","limit_price":"20.00"},"take_profit":{"limit_price":"21.00"}})",
+       "OAE takes no fractional orders in extended hours at the broker"},
   };
   expect_400s(cases);
-  for (const char* symbol : {"OAT", "OAI", "OAF", "OAS", "OAH"}) {
+  for (const char* symbol : symbols) {
     EXPECT_EQ(sim_orders_of(symbol), 0u) << symbol << " reached the broker";
   }
   set_price("OAD", "20.00");

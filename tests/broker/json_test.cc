@@ -229,7 +229,7 @@ TEST(AlpacaJson, AssetsWithAndWithoutCryptoSizes) {
 TEST(AlpacaJson, AssetsStateWhatAnEquitysOrdersAreRefusedBy) {
   auto htb = parse_asset(R"({"symbol":"GME","class":"us_equity","status":"active",
     "tradable":true,"fractionable":false,"shortable":true,"easy_to_borrow":true,
-    "borrow_status":"hard_to_borrow"})");
+    "borrow_status":"hard_to_borrow","attributes":["ptp_no_exception"]})");
   ASSERT_TRUE(htb.ok()) << htb.status().to_string();
   EXPECT_FALSE(htb->fractionable);
   EXPECT_TRUE(htb->shortable);
@@ -240,9 +240,15 @@ TEST(AlpacaJson, AssetsStateWhatAnEquitysOrdersAreRefusedBy) {
   EXPECT_FALSE(old->tradable);
   EXPECT_FALSE(old->shortable);
   EXPECT_EQ(old->borrow_status, "hard_to_borrow");
+  EXPECT_FALSE(htb->fractional_eh) << "attributes without fractional_eh_enabled";
+  auto eh = parse_asset(R"({"symbol":"AAPL","class":"us_equity",)"
+                        R"("attributes":["has_options","fractional_eh_enabled"]})");
+  ASSERT_TRUE(eh.ok()) << eh.status().to_string();
+  EXPECT_TRUE(eh->fractional_eh);
   auto bare = parse_asset(R"({"symbol":"X","class":"us_equity"})");
   ASSERT_TRUE(bare.ok()) << bare.status().to_string();
-  EXPECT_TRUE(bare->fractionable && bare->shortable) << "absent is not a refusal";
+  EXPECT_TRUE(bare->fractionable && bare->shortable && bare->fractional_eh)
+      << "absent is not a refusal";
   EXPECT_EQ(bare->borrow_status, "");
 }
 

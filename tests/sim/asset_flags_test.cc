@@ -84,6 +84,20 @@ TEST_F(AssetFlagsTest, ANotionalUnderOneDollarIsRefused) {
             200);
 }
 
+TEST_F(AssetFlagsTest, AFractionalExtendedHoursOrderNeedsTheAttribute) {
+  EXPECT_EQ(get("/v2/assets/KO").body.at("attributes").as_array().size(), 1u);
+  set_flags(R"({"KO":{"fractional_eh_enabled":false}})");
+  EXPECT_TRUE(get("/v2/assets/KO").body.at("attributes").as_array().empty());
+  const std::string limit = R"("type":"limit","limit_price":"70.00","time_in_force":"day",)"
+                            R"("extended_hours":true)";
+  Answer a = post("/v2/orders", order("KO", "buy", "0.5", limit));
+  EXPECT_EQ(a.status, 422) << a.raw;
+  EXPECT_EQ(a.str("message"),
+            "fractional orders are not accepted in extended hours for asset "
+            "\"KO\"");
+  EXPECT_EQ(post("/v2/orders", order("KO", "buy", "2", limit)).status, 200);
+}
+
 // A short needs a shortable, easy-to-borrow asset (a hard-to-borrow one needs a locate, which
 // the simulator does not take); a long of a hard-to-borrow asset takes day orders only.
 TEST_F(AssetFlagsTest, ShortsNeedAShortableEasyToBorrowAssetAndHardToBorrowTakesDayOrders) {

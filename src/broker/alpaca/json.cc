@@ -1,5 +1,6 @@
 #include "broker/alpaca/json.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
@@ -521,6 +522,11 @@ StatusOr<AssetRules> asset_from(const json::object& o, std::string) {
     if (auto etb = f.opt_bool("easy_to_borrow")) {
       a.borrow_status = *etb ? "easy_to_borrow" : "hard_to_borrow";
     }
+  }
+  if (const json::value* attrs = o.if_contains("attributes"); attrs && attrs->is_array()) {
+    const json::array& list = attrs->get_array();
+    a.fractional_eh = std::find(list.begin(), list.end(), json::value("fractional_eh_enabled")) !=
+                      list.end();
   }
   a.min_order_size = f.opt_decimal("min_order_size");
   a.min_trade_increment = f.opt_decimal("min_trade_increment");
