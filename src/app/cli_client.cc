@@ -85,6 +85,7 @@ int call_daemon(const ClientOptions& options, const std::string& method, const s
     reply_body = std::move(reply->body);
     return kExitOk;
   }
+  reply_body = reply->body;  // the daemon answered: the caller may tell an answer from none
   std::string message = reply->body;
   boost::system::error_code ec;
   auto v = boost::json::parse(reply->body, ec);

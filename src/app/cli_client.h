@@ -30,7 +30,8 @@ StatusOr<ApiEndpoint> resolve_endpoint(const ClientOptions& options);
 
 // Calls the daemon. On success (2xx) stores the body and returns kExitOk; otherwise prints a
 // clear message to stderr and returns the exit code that means it (3: unreachable,
-// 2: refused input or token, 1: not found or another failure).
+// 2: refused input or token, 1: not found or another failure); an error answer's body is
+// stored too, so that a caller can tell an answer from none (a connection lost on the way).
 // `pass`: other statuses whose body is an answer, not an error (e.g. 503 from /healthz, whose
 // body says why the account is down): returned like a 2xx.
 int call_daemon(const ClientOptions& options, const std::string& method, const std::string& target,

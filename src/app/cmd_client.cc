@@ -33,14 +33,10 @@ std::string cell(const json::value* v) {
 }
 std::string cell(const json::object& o, std::string_view key) { return cell(o.if_contains(key)); }
 
-// Calls the daemon; `verdict` turns the parsed answer into the exit code (the same with --json
-// as with the table), `print` shows it unless --json prints the daemon's JSON as it came.
+// The daemon's answer: `verdict` turns it into the exit code (the same with --json as with the
+// table), `print` shows it unless --json prints the daemon's JSON as it came.
 template <typename Print, typename Verdict>
-int query(const ClientOptions& options, const std::string& method, const std::string& target,
-          const std::string& body, Print print, Verdict verdict, const std::vector<int>& pass = {}) {
-  std::string reply;
-  int code = call_daemon(options, method, target, body, reply, pass);
-  if (code != kExitOk) return code;
+int shown(const ClientOptions& options, const std::string& reply, Print print, Verdict verdict) {
   boost::system::error_code ec;
   json::value v = json::parse(reply, ec);
   if (ec) {
@@ -53,6 +49,16 @@ int query(const ClientOptions& options, const std::string& method, const std::st
     print(v);
   }
   return verdict(v);
+}
+
+// Calls the daemon and shows its answer.
+template <typename Print, typename Verdict>
+int query(const ClientOptions& options, const std::string& method, const std::string& target,
+          const std::string& body, Print print, Verdict verdict, const std::vector<int>& pass = {}) {
+  std::string reply;
+  int code = call_daemon(options, method, target, body, reply, pass);
+  if (code != kExitOk) return code;
+  return shown(options, reply, print, verdict);
 }
 
 template <typename Print>
@@ -300,15 +306,15 @@ int trade_open(const TradeOptions& t) {
   const std::string key = t.client_trade_id.empty() ? make_client_trade_id() : t.client_trade_id;
   body["client_trade_id"] = key;
   const std::string request = json::serialize(body);
-  int code = kExitOk;
-  if (!t.wait) {
-    code = query(t.client, "POST", "/api/trades", request, print_trade);
-  } else {
-    std::string reply;
-    code = call_daemon(t.client, "POST", "/api/trades", request, reply);
-    if (code == kExitOk) return wait_for_entry(t.client, reply, *t.wait);
+  std::string reply;
+  const int code = call_daemon(t.client, "POST", "/api/trades", request, reply);
+  if (code == kExitOk && t.wait) return wait_for_entry(t.client, reply, *t.wait);
+  if (code == kExitOk) {
+    return shown(t.client, reply, print_trade, [](const json::value&) { return kExitOk; });
   }
-  if (code == kExitUnavailable) {
+  // A 503 is an answer: the trade was not opened (the daemon says why). Only an answer lost on
+  // the way leaves it open to doubt.
+  if (code == kExitUnavailable && reply.empty()) {
     // The daemon may have recorded the trade before the answer was lost: the same key finds it.
     std::cerr << "orderly trade open: the trade may have been opened; repeat the command with "
                  "--client-trade-id " << key << " to get it (never a second trade)\n";

@@ -253,8 +253,17 @@ TEST(SignalsE2e, TheJsonLogCarriesEachFactAsAField) {
 TEST(SignalsE2e, AnEntryWaitingForADeadBrokerExitsThree) {
   Rig rig;
   rig.write_config();
+  rig.start_daemon();  // no sim yet: the daemon waits for its broker and answers 503
+  ASSERT_TRUE(eventually([&] {
+    return run(rig.cli("status")).out.find("waiting for the broker") != std::string::npos;
+  })) << rig.daemon->log();
+  // A 503 is an answer, and the trade was not opened. The CLI said "the trade may have been
+  // opened" as if the answer had been lost on the way.
+  auto refused = run(rig.cli("trade open KO --qty 1 --tp +2%"));
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("answered 503"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find("may have been opened"), std::string::npos) << refused.err;
   rig.start_sim();
-  rig.start_daemon();
   ASSERT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
   // The first trade reads STWD's asset, which the second one needs while the broker is away.
   auto first = run(rig.cli("trade open STWD --qty 1 --tp +2% --wait 30"));
