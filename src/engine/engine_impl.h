@@ -45,6 +45,9 @@ inline constexpr std::string_view kWatermarkId = "fill_watermark_id";
 inline constexpr std::string_view kRateWindow = "rest_calls_last_minute";
 // Engine-up ms the exits' cover has gone unconfirmed (blind_since_), kept across restarts.
 inline constexpr std::string_view kBlindMs = "cover_unconfirmed_ms";
+// The exits a sweep missed that the broker has not answered for since ("id:ns" each, ns the
+// time they went unconfirmed), kept across restarts: a gap the engine knew of survives a crash.
+inline constexpr std::string_view kUnconfirmedExits = "unconfirmed_exits";
 // The exit groups a modify asked the broker to cancel (placed again from the new targets once
 // gone), space-separated order ids: a cancel cut by a crash or refused for a while is asked
 // again, after a restart too (engine_modify.cc).
@@ -166,6 +169,7 @@ using engine_internal::kModifyCancels;
 using engine_internal::kProtectionCheckEveryMs;
 using engine_internal::kPruneAfterMs;
 using engine_internal::kBlindMs;
+using engine_internal::kUnconfirmedExits;
 using engine_internal::kRateWindow;
 using engine_internal::kWatermarkId;
 using engine_internal::kWatermarkTime;
@@ -365,6 +369,8 @@ class Engine::Impl {
   Cover judge_cover(const std::string& symbol, bool blind) const;
   bool entry_may_fill_unheard(const std::string& symbol) const;
   void keep_blind_time(Timestamp now);
+  void keep_unconfirmed_exits();
+  void restore_unconfirmed_exits(std::set<std::string>& symbols);
   void note_gap(const std::string& symbol, const std::string& note, std::int64_t gap_ms,
                 Timestamp now);
 
@@ -628,6 +634,7 @@ class Engine::Impl {
   // with no sweep begun after it completed: the exits' cover is not confirmed.
   std::optional<Timestamp> blind_since_;
   bool blind_judged_ = false;  // every symbol was judged once the blindness outlived the grace
+  bool unconfirmed_dirty_ = false;  // an order's unconfirmed_since changed: kept at next check
   // Symbol -> the broker's time of the earliest fill a poll found since the last check.
   std::map<std::string, Timestamp> late_fills_;
   std::unordered_set<OrderId> anomalous_;  // orders whose broken link was reported (once each)

@@ -279,6 +279,7 @@ void Engine::Impl::refresh_failed(OrderId id, const BrokerError& e, Timestamp no
 void Engine::Impl::refresh_answered(OrderId id, Timestamp now) {
   OrderAux& ax = aux_[id];
   ax.refresh_failures = 0;
+  if (ax.unconfirmed_since) unconfirmed_dirty_ = true;
   ax.unconfirmed_since.reset();
   refresh_due_.erase(id);
   on_exit_ended(id, now, false);
@@ -628,6 +629,7 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
     if (!o.broker_order_id || !is_open_at_broker(o.state)) continue;
     if (sweep_seen_.count(*o.broker_order_id)) {
       aux_[id].missing_checked = false;
+      if (aux_[id].unconfirmed_since) unconfirmed_dirty_ = true;
       aux_[id].unconfirmed_since.reset();
       continue;
     }
@@ -635,6 +637,7 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
     OrderAux& ax = aux_[id];
     if (!ax.unconfirmed_since) {
       ax.unconfirmed_since = sweep_started_at_;
+      unconfirmed_dirty_ = true;
       protection_dirty_.insert(o.symbol);
     }
     // Once per order while it stays missing; again after inflight_check_ms in case the fetch

@@ -142,6 +142,7 @@ void Engine::Impl::note_store_back(Timestamp now) {
 }
 
 void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
+  unconfirmed_dirty_ = true;  // the kept list may have rolled back with the input
   for (auto& [id, before] : txn_.orders_before) {
     auto it = orders_.find(id);
     if (it != orders_.end()) {

@@ -530,6 +530,38 @@ TEST(Protection, BlindALimitEntryThatMayHaveFilledUnheardIsRaised) {
   blind_entry_that_may_have_filled_is_raised(22, limit);
 }
 
+// An exit a sweep found missing covers nothing until the broker answers for it, in the lives
+// after a crash too (DST extended seed 20790000000381: found missing 4.2 s into the gap, then
+// a crash; the next lives took the OCO as working and the gap went unraised for 8.2 s).
+TEST(Protection, AnExitFoundMissingStaysUnconfirmedAfterARestart) {
+  SimWorld w(24);
+  const TradeId t = hold_ten_f(w);
+  ASSERT_NE(t, 0);
+  const std::optional<Order> oco = working_exit(w, t);
+  ASSERT_TRUE(oco && oco->broker_order_id);
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[{"on":"http","action":"status","p":1.0,)"
+                                        R"("status":503,"route":"GET /v2/orders/{id}"}]})"),
+            "");
+  w.rt.reset();  // down: the cancel's events are lost
+  cancel_elsewhere(w, *oco->broker_order_id);
+  w.run(500);
+  // The gap counts from the broker's last event we know on F (the OCO's 'new', ~3 s ago).
+  const std::int64_t grace = w.options.engine.unprotected_grace_ms;
+  w.start();  // its sweep finds the OCO missing; the fetch that would say why fails
+  w.run(grace / 5);
+  EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F")) << "within the grace";
+  EXPECT_NE(uncovered_positions(w), "");
+  ASSERT_EQ(w.exchange->set_faults_json(
+                R"({"rules":[{"on":"http","action":"status","p":1.0,"status":503,)"
+                R"("route":"GET /v2/orders/{id}"},{"on":"http","action":"status","p":1.0,)"
+                R"("status":503,"route":"GET /v2/orders"}]})"),
+            "");
+  w.start();  // no sweep answers in this life
+  w.run(grace * 2 / 5);
+  EXPECT_TRUE(alert_active(w, AlertKind::unprotected_position, "F"))
+      << "the gap began before the first restart and outlived the grace";
+}
+
 // The time the cover went unconfirmed adds up over restarts: a process that dies before its
 // start's sweep is answered, again and again, still raises the gap (DST extended seed
 // 9500000001400: four lives of 2-3 s each, the gap unraised for 8 s of them).
