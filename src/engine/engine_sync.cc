@@ -970,7 +970,12 @@ void Engine::Impl::clear_settled_alerts(Timestamp now) {
   constexpr std::int64_t kAnomalyClearMs = 600'000;
   std::vector<std::pair<AlertKind, std::string>> done;
   alerts_.for_each_active(AlertKind::stuck_order, [&](const Alert& a) {
-    if (!by_cid_.count(a.subject)) done.emplace_back(a.kind, a.subject);  // pruned: trade ended
+    if (by_cid_.count(a.subject)) return;  // an order's: it clears when the order answers
+    // A symbol's (ensure_exits: its exits ended as fast as they were placed) clears once the
+    // symbol is covered or flat; a client id no longer known was pruned with its trade. It
+    // used to clear at every tick and be raised again at the next check: ~10 a second.
+    const SymbolBook book = book_of(a.subject);
+    if (book.net().is_zero() || book.is_protected()) done.emplace_back(a.kind, a.subject);
   });
   alerts_.for_each_active(AlertKind::order_parked, [&](const Alert& a) {
     auto o = by_cid_.find(a.subject);
