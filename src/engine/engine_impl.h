@@ -637,6 +637,9 @@ class Engine::Impl {
   bool unconfirmed_dirty_ = false;  // an order's unconfirmed_since changed: kept at next check
   // Symbol -> the broker's time of the earliest fill a poll found since the last check.
   std::map<std::string, Timestamp> late_fills_;
+  // When each unreadable element (an unreadable_broker_data subject) was last seen: its alert
+  // clears a stated period after that. Not undone with a failed commit: it only moves a clearing.
+  std::map<std::string, Timestamp> unreadable_seen_;
   std::unordered_set<OrderId> anomalous_;  // orders whose broken link was reported (once each)
 
   RecentKeys seen_events_{200'000};

@@ -985,6 +985,15 @@ void Engine::Impl::clear_settled_alerts(Timestamp now) {
       done.emplace_back(a.kind, a.subject);
     }
   });
+  // An unreadable element clears the stated period after the broker last sent it.
+  alerts_.for_each_active(AlertKind::unreadable_broker_data, [&](const Alert& a) {
+    auto seen = unreadable_seen_.find(a.subject);
+    const Timestamp last = seen == unreadable_seen_.end() ? a.raised_at : seen->second;
+    if (now.ms_since(last) >= kAnomalyClearMs) {
+      done.emplace_back(a.kind, a.subject);
+      if (seen != unreadable_seen_.end()) unreadable_seen_.erase(seen);
+    }
+  });
   alerts_.for_each_active(AlertKind::anomaly, [&](const Alert& a) {
     // The store's anomaly clears with the next good commit.
     if (a.subject != "store" && now.ms_since(a.raised_at) >= kAnomalyClearMs) {

@@ -202,6 +202,22 @@ TEST(HandTradedAccount, AnOptionsOrderAndAnUnreadableOneOnEverySweepPageLeaveSyn
   EXPECT_TRUE(report.status.ok()) << report.status.to_string();
 }
 
+// Issue 15: every alert clears when its cause is gone. An unreadable element stays raised while
+// the broker keeps sending it, and clears ten minutes after it last did (it never cleared).
+TEST(HandTradedAccount, AnUnreadableElementsAlertClearsTenMinutesAfterItWasLastSent) {
+  Account a;
+  a.start();
+  a.runtime->run_for(60'000);
+  ASSERT_TRUE(a.alert(AlertKind::unreadable_broker_data, "order bad-order-1"));
+  a.runtime->run_for(11 * 60'000);
+  EXPECT_TRUE(a.alert(AlertKind::unreadable_broker_data, "order bad-order-1")) << "still sent";
+  a.transport->hand_traded = false;  // the hand-traded orders and position are gone
+  a.runtime->run_for(9 * 60'000);
+  EXPECT_TRUE(a.alert(AlertKind::unreadable_broker_data, "order bad-order-1"));
+  a.runtime->run_for(2 * 60'000);
+  EXPECT_FALSE(a.alert(AlertKind::unreadable_broker_data, "order bad-order-1"));
+}
+
 TEST(HandTradedAccount, AnUnreadableStreamMessageIsCountedAndLooksForFillsAtOnce) {
   Account a;
   a.start();
