@@ -985,6 +985,15 @@ void Engine::Impl::clear_settled_alerts(Timestamp now) {
       done.emplace_back(a.kind, a.subject);
     }
   });
+  // An order's mismatch (its broker id unknown to the broker) clears once the order ended, or
+  // left with its trade; a symbol's is judged by the positions read (reconcile_positions).
+  alerts_.for_each_active(AlertKind::reconciliation_mismatch, [&](const Alert& a) {
+    if (!a.subject.starts_with(kClientOrderIdPrefix)) return;
+    auto o = by_cid_.find(a.subject);
+    if (o == by_cid_.end() || is_terminal(order_at(o->second).state)) {
+      done.emplace_back(a.kind, a.subject);
+    }
+  });
   // An unreadable element clears the stated period after the broker last sent it.
   alerts_.for_each_active(AlertKind::unreadable_broker_data, [&](const Alert& a) {
     auto seen = unreadable_seen_.find(a.subject);

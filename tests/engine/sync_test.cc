@@ -13,6 +13,17 @@
 namespace orderly::testing {
 namespace {
 
+// Starts `h` and opens a 3 F limit trade; its entry once the broker has it (nullopt if not).
+std::optional<Order> entry_at_the_broker(Harness& h) {
+  h.start();
+  auto t = h.rt->open_trade(spec("F", "3", "12.00"));
+  if (!t.ok()) return std::nullopt;
+  h.run(1'000);
+  std::optional<Order> entry = h.find(t->id, OrderRole::entry);
+  if (!entry || !entry->broker_order_id) return std::nullopt;
+  return entry;
+}
+
 TEST(EngineSweep, TenThousandOpenOrdersCostPagesNotCalls) {
   Harness h;
   h.start();
@@ -38,12 +49,8 @@ TEST(EngineSweep, TenThousandOpenOrdersCostPagesNotCalls) {
 // not of the machine).
 TEST(EngineSweep, MissedFillIsFoundWithinTwoPollsAtTenThousandOpenOrdersStreamDown) {
   Harness h;
-  h.start();
-  auto t = h.rt->open_trade(spec("F", "3", "12.00"));
-  ASSERT_TRUE(t.ok());
-  h.run(1'000);
-  const std::optional<Order> entry = h.find(t->id, OrderRole::entry);
-  ASSERT_TRUE(entry && entry->broker_order_id);
+  const std::optional<Order> entry = entry_at_the_broker(h);
+  ASSERT_TRUE(entry);
   for (int i = 0; i < 10'000; ++i) {
     BrokerOrder o = h.broker.make("F", Side::buy, OrderType::limit, Decimal::must("1"),
                                   "other-" + std::to_string(i), OrderClass::simple);
@@ -239,6 +246,28 @@ TEST(EngineReconcile, PositionDriftRaisesAMismatchWithBothSides) {
   h.broker.position_qty["XOM"] = Decimal();
   h.run(12'000);
   EXPECT_FALSE(h.has_alert(AlertKind::reconciliation_mismatch)) << "cleared when it matches";
+}
+
+// Issue 15: every alert clears when its cause is gone. An order whose broker id the broker
+// does not know raises reconciliation_mismatch on its client id; it clears once the order
+// ended (it never cleared).
+TEST(EngineReconcile, AnOrdersUnknownBrokerIdClearsOnceTheOrderEnded) {
+  Harness h;
+  const std::optional<Order> entry = entry_at_the_broker(h);
+  ASSERT_TRUE(entry);
+  const BrokerOrder kept = h.broker.orders.at(*entry->broker_order_id);
+  h.broker.orders.erase(kept.id);  // the broker forgets it for a while
+  h.run(130'000);                  // sweeps miss it; its fetch answers 404
+  bool raised = false;
+  for (const Alert& a : h.engine().active_alerts()) {
+    raised |= a.kind == AlertKind::reconciliation_mismatch && a.subject == kept.client_order_id;
+  }
+  ASSERT_TRUE(raised);
+  h.broker.orders[kept.id] = kept;
+  h.broker.fill(kept.id, Decimal::must("3"), Decimal::must("11.00"));
+  h.run(30'000);
+  EXPECT_EQ(h.local(entry->client_order_id).state, OrderState::filled);
+  EXPECT_FALSE(h.has_alert(AlertKind::reconciliation_mismatch)) << "the order ended";
 }
 
 TEST(EngineAlerts, RetryStormIsRaised) {
