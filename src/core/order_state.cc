@@ -185,8 +185,13 @@ Decision evaluate(const OrderSnapshot& cur, const StateUpdate& u) {
   const Decimal new_filled = u.filled_qty.value_or(cur.filled_qty);
   const bool older = u.broker_time && cur.broker_time && *u.broker_time < *cur.broker_time;
   // Evidence from before the fills we hold is old, not a regression: the answer to our own
-  // submit ("new", filled 0) routinely arrives after the stream's fill of that order.
-  if (new_filled < cur.filled_qty && older) {
+  // submit ("new", filled 0) routinely arrives after the stream's fill of that order. Stamped
+  // with the same instant and less filled, it is from earlier in that instant (a filled qty
+  // never decreases at the broker): a market order's "new" and its fill can share a
+  // millisecond (one false anomaly per 1,000-trade burst against the simulator).
+  const bool not_newer =
+      u.broker_time && cur.broker_time && *u.broker_time <= *cur.broker_time;
+  if (new_filled < cur.filled_qty && not_newer) {
     return {Verdict::stale, fmt::format("evidence for {} filled {} is older than the {} filled "
                                         "we hold",
                                         to_string(u.to), new_filled.str(), cur.filled_qty.str())};

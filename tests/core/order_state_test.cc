@@ -166,13 +166,17 @@ TEST(Evaluate, FillRegressionRefused) {
 }
 
 // The answer to our own submit (accepted at t=100, filled 0) after the stream's fill (t=150):
-// old evidence, refused quietly; a lower filled qty stamped later stays an anomaly.
+// old evidence, refused quietly; so is one stamped with the fill's own instant (earlier in
+// it: a filled qty never decreases); a lower filled qty stamped later stays an anomaly.
 TEST(Evaluate, AnOlderSnapshotWithLessFilledIsStaleNotARegression) {
   const Decision d = evaluate({S::filled, D("10"), Timestamp{150}},
                               {S::new_, D("0"), {}, Timestamp{100}});
   EXPECT_EQ(d.verdict, Verdict::stale);
   EXPECT_NE(d.reason.find("older"), std::string::npos);
   EXPECT_EQ(evaluate({S::filled, D("10"), Timestamp{150}}, {S::new_, D("0"), {}, Timestamp{150}})
+                .verdict,
+            Verdict::stale);
+  EXPECT_EQ(evaluate({S::filled, D("10"), Timestamp{150}}, {S::new_, D("0"), {}, Timestamp{151}})
                 .verdict,
             Verdict::fill_regressed);
 }
