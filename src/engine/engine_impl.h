@@ -102,6 +102,7 @@ struct OrderAux {
   // broker says where it stands (engine_protection.cc).
   std::optional<Timestamp> unconfirmed_since;
   int refresh_failures = 0;  // refreshes in a row that got no answer (refresh_failed)
+  int lookup_failures = 0;   // lookups by client id in a row that got no answer
   bool waits_told = false;   // an entry's wait for our orders in its way is audited once
 };
 
@@ -460,6 +461,7 @@ class Engine::Impl {
   void record_latency(std::int64_t ms);
   void on_exit_ended(OrderId id, Timestamp now, bool at_once);
   void refresh_failed(OrderId id, const BrokerError& e, Timestamp now);
+  std::int64_t backed_off_ms(const BrokerError& e, int& failures) const;
   void refresh_answered(OrderId id, Timestamp now);
   void stage_due_refreshes(Timestamp now);
   void unknown_fill_fetch_failed(const std::string& broker_order_id);

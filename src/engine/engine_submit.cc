@@ -618,11 +618,14 @@ void Engine::Impl::on_resolve_result(const Pending& p, const CommandResult& r, T
     audit(m, m.state, EventSource::error, "lookup failed, will look again: " + e.describe(),
           e.body, now);
   }
-  retry_resolve_at_[id] = now.plus_ms(ask_again_after_ms(e));
+  // Backed off like a failed refresh: a broker that takes connections and drops them was asked
+  // every ~1.1 s for as long as it did (issue 15, the signals helper: 29 calls in 11 s).
+  retry_resolve_at_[id] = now.plus_ms(backed_off_ms(e, aux_[id].lookup_failures));
 }
 
 void Engine::Impl::adopt_found(OrderId id, const BrokerOrder& b, Timestamp now) {
   aux_[id].not_found = 0;
+  aux_[id].lookup_failures = 0;
   const Order& o = order_at(id);
   adopt(id, b, EventSource::lookup, "found by client_order_id: adopted, not resent", now);
   if (o.replaces_order_id && is_known_to_broker(order_at(id).state)) {
@@ -637,6 +640,7 @@ void Engine::Impl::adopt_found(OrderId id, const BrokerOrder& b, Timestamp now) 
 void Engine::Impl::resend_not_found(OrderId id, const std::string& why, const std::string& body,
                                     Timestamp now) {
   ++aux_[id].not_found;
+  aux_[id].lookup_failures = 0;
   schedule_retry(id, why, now, EventSource::lookup, body, std::nullopt);
 }
 

@@ -268,11 +268,16 @@ void Engine::Impl::on_exit_ended(OrderId id, Timestamp now, bool at_once) {
 // misses the order left it counted as cover while sweeps waited for the budget (DST extended
 // seed 9400000000001: a bracket's stop leg canceled by another client, 14 s).
 void Engine::Impl::refresh_failed(OrderId id, const BrokerError& e, Timestamp now) {
-  OrderAux& ax = aux_[id];
+  refresh_due_[id] = now.plus_ms(backed_off_ms(e, aux_[id].refresh_failures));
+}
+
+// ask_again_after_ms doubled for each of `failures` in a row (then counted), up to
+// kPollBackoffCapMs.
+std::int64_t Engine::Impl::backed_off_ms(const BrokerError& e, int& failures) const {
   std::int64_t delay = ask_again_after_ms(e);
-  for (int i = 0; i < ax.refresh_failures && delay < kPollBackoffCapMs; ++i) delay *= 2;
-  ++ax.refresh_failures;
-  refresh_due_[id] = now.plus_ms(std::min(delay, kPollBackoffCapMs));
+  for (int i = 0; i < failures && delay < kPollBackoffCapMs; ++i) delay *= 2;
+  ++failures;
+  return std::min(delay, kPollBackoffCapMs);
 }
 
 // The broker told where the order stands: it is confirmed (or ended), and its group follows.

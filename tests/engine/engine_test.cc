@@ -98,6 +98,33 @@ TEST(EngineSubmit, NetworkErrorOnLookupNeverCountsAsNotFound) {
   EXPECT_EQ(h.broker.submit_calls, 1);
 }
 
+// Lookups that get no answer (a broker that takes connections and drops them) back off like
+// failed refreshes, doubling to 30 s; the first answer resolves the order (issue 15: they were
+// asked every ~1.1 s).
+TEST(EngineSubmit, LookupsThatGetNoAnswerBackOff) {
+  Harness h;
+  h.start();
+  h.broker.submit_script.push_back(
+      {FakeBroker::error(K::unknown_outcome, 0, 0, "timeout"), /*apply=*/true});
+  for (int i = 0; i < 40; ++i) {
+    h.broker.lookup_script.push_back(
+        FakeBroker::error(K::unknown_outcome, 0, 0, "connection reset by peer"));
+  }
+  // Neither the stream nor a listing tells of it: only the lookups can.
+  h.stream_up = false;
+  h.rt->on_disconnected("network");
+  h.broker.reads_fail = FakeBroker::error(K::unknown_outcome, 0, 0, "connection reset by peer");
+  TradeId t = open(h, spec("F", "3", "12.00"));
+  h.run(60'000);
+  EXPECT_LE(h.broker.lookup_calls, 8) << "1, 2, 4, 8, 16, 30 s apart";
+  EXPECT_GE(h.broker.lookup_calls, 5);
+  h.broker.lookup_script.clear();
+  h.broker.reads_fail.reset();
+  h.run(31'000);
+  EXPECT_EQ(h.find(t, OrderRole::entry)->state, OrderState::accepted);
+  EXPECT_EQ(h.broker.submit_calls, 1);
+}
+
 TEST(EngineSubmit, NotSentRetriesWithBoundedBackoffThenParks) {
   Harness h;
   h.options.engine.retry_max_attempts = 4;
