@@ -266,17 +266,23 @@ TEST(EngineModify, RemovingAnExitPlacesTheOtherAlone) {
   EXPECT_FALSE(stored_spec(w, t->id).has_take_profit());
 }
 
-// A native bracket whose limit entry rests: its held legs are replaced (each by its own id), and
-// when the entry fills, the legs that work carry the new prices.
-TEST(EngineModify, ARestingBracketsLegsAreReplacedBeforeTheFill) {
-  SimWorld w(18);
+// Starts `w` with F at 10.50 and opens a native bracket whose 10.00 limit entry rests.
+StatusOr<Trade> resting_native_bracket(SimWorld& w) {
   w.start();
   w.set_price("F", "10.50");
   TradeSpec spec = oco_trade("10.00");
   spec.exits = ExitMode::native;
   auto t = w.rt->open_trade(spec);
-  ASSERT_TRUE(t.ok());
-  w.run(3'000);
+  if (t.ok()) w.run(3'000);
+  return t;
+}
+
+// A native bracket whose limit entry rests: its held legs are replaced (each by its own id), and
+// when the entry fills, the legs that work carry the new prices.
+TEST(EngineModify, ARestingBracketsLegsAreReplacedBeforeTheFill) {
+  SimWorld w(18);
+  const StatusOr<Trade> t = resting_native_bracket(w);
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
   ASSERT_TRUE(w.rt->modify_exits(t->id, new_prices("11.60", "9.40")).ok());
   w.run(3'000);
   EXPECT_EQ(audit_mentions(w, "exits modified: replaces"), 2) << "one replace per leg";
@@ -299,13 +305,8 @@ TEST(EngineModify, ARestingBracketsLegsAreReplacedBeforeTheFill) {
 // (DST trades seed 20820000000241).
 TEST(EngineModify, AReplaceUnknownWhenItsTradeEndedEndsUnsent) {
   SimWorld w(19);
-  w.start();
-  w.set_price("F", "10.50");
-  TradeSpec spec = oco_trade("10.00");
-  spec.exits = ExitMode::native;
-  auto t = w.rt->open_trade(spec);
-  ASSERT_TRUE(t.ok());
-  w.run(3'000);
+  const StatusOr<Trade> t = resting_native_bracket(w);
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
   ASSERT_EQ(w.exchange->set_faults_json(
                 R"({"rules":[{"on":"http","action":"status","p":1.0,"status":503,)"
                 R"("route":"PATCH /v2/orders/{id}"},{"on":"http","action":"status","p":1.0,)"
