@@ -110,7 +110,8 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     ++round.used;
     ++outstanding_;
     ++metrics_.rest_calls;
-    if (c.priority == CommandPriority::entry && c.kind == CommandKind::submit) {
+    if (const Order* o = order_ptr(c.order_id);
+        c.kind == CommandKind::submit && o != nullptr && o->role == OrderRole::entry) {
       budget_.note_entry_release(c.order_id, now);
       *reserve += awaits_first_exit(c.order_id) ? 1 : 0;
     }
@@ -147,7 +148,7 @@ void Engine::Impl::on_result(CommandId id, CommandResult r, Timestamp now) {
     case Purpose::sweep_page: on_sweep_result(p, r, now); break;
     case Purpose::catchup_page: on_catchup_result(r, now); break;
     case Purpose::positions: on_positions_result(r, now); break;
-    case Purpose::legs: on_legs_result(r, now); break;
+    case Purpose::legs: on_legs_result(p, r, now); break;
     case Purpose::recovery_page: on_recovery_result(p, r, now); break;
   }
   drain_held_back(now);

@@ -84,6 +84,7 @@ struct Pending {
   Purpose purpose = Purpose::send;
   OrderId for_order = 0;  // related: the order whose submission got 40310000
   Timestamp released_at;
+  std::uint64_t sweep = 0;  // sweep_page: the sweep it pages (sweep_number_ when staged)
 };
 
 // Per-order engine bookkeeping that is not persisted (rebuilt after a restart by the resync).
@@ -103,6 +104,8 @@ struct OrderAux {
   std::optional<Timestamp> unconfirmed_since;
   int refresh_failures = 0;  // refreshes in a row that got no answer (refresh_failed)
   int lookup_failures = 0;   // lookups by client id in a row that got no answer
+  // A leg's listing (check_unresolved_leg) that got no answer is asked again from here.
+  std::optional<Timestamp> legs_retry_at;
   bool waits_told = false;   // an entry's wait for our orders in its way is audited once
 };
 
@@ -280,9 +283,7 @@ class Engine::Impl {
   StatusOr<Trade> open_trade(const TradeSpec& spec, Timestamp now);
   std::string refuse_reversal(const TradeSpec& spec) const;
   std::string refuse_unprotectable_pair(const TradeSpec& spec, TradeId self,
-                                        std::optional<Decimal> basis) const;
-  std::optional<Decimal> price_basis(const std::string& symbol,
-                                     std::optional<Decimal> own) const;
+                                        std::optional<Decimal> fill) const;
   std::string refuse_blocked_flatten(TradeId id);
   Status cancel_trade(TradeId id, Timestamp now);
   Status cancel_entry(TradeId id, Timestamp now);
@@ -496,7 +497,7 @@ class Engine::Impl {
   // ---------------------------------------------------------------------------------------
   void on_tick(Timestamp now);
   void check_unresolved_leg(OrderId id, Timestamp now);
-  void on_legs_result(const CommandResult& r, Timestamp now);
+  void on_legs_result(const Pending& p, const CommandResult& r, Timestamp now);
   bool any_hold_wait() const;
   void set_hold_wait(OrderId id, bool wait);
   void check_inflight(Timestamp now);
@@ -681,6 +682,7 @@ class Engine::Impl {
   std::optional<Timestamp> watermark_seen_at_;  // when the fill watermark last moved
   bool watermark_settled_ = false;  // the overlap before it was read once everything was visible
   bool sweep_running_ = false;
+  std::uint64_t sweep_number_ = 0;  // counts sweeps begun: a page of an abandoned one is dropped
   bool resync_sweep_ = false;  // the running sweep is a resync's: its pages go as lookups
   bool resync_catchup_ = false;  // ... and the running catch-up
   Timestamp sweep_started_at_;

@@ -217,7 +217,7 @@ Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestam
   // must leave it a price to pass them at (engine_trades.cc, refuse_unprotectable_pair).
   const Order& entry = order_at(v.entry);
   if (std::string why = refuse_unprotectable_pair(
-          next, id, entry.filled_avg_price ? entry.filled_avg_price : t->spec.entry_reference());
+          next, id, working_or_pending(entry) ? std::nullopt : entry.filled_avg_price);
       !why.empty()) {
     return Status::error(Status::Code::conflict, why);
   }

@@ -30,7 +30,14 @@ SymbolBook Engine::Impl::book_of(const std::string& symbol) const {
     // leaves the leg unconfirmed too, whatever its local state (DST extended seed
     // 15000000001138: the leg's own 'new' rolled back with a failed commit, it read
     // 'submitting', and covered a position whose group another client had canceled).
-    const bool confirmed = !unconfirmed(id) && !(parent && unconfirmed(parent->id));
+    // A bracket leg whose id no answer has told yet, its entry filled: the broker may have
+    // ended it (another client canceled the legs while a restart waited to learn their ids,
+    // DST trades seed 22100000000465), and no sweep can say, as legs are listed by id. It
+    // covers once its id is known; the submit's answer or the legs' listing brings it.
+    const bool unidentified = parent && parent->role == OrderRole::entry &&
+                              !o.broker_order_id && parent->filled_qty.is_positive();
+    const bool confirmed =
+        !unconfirmed(id) && !(parent && unconfirmed(parent->id)) && !unidentified;
     book.add(o, parent, guarded, confirmed);
   }
   return book;

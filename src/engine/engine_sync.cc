@@ -552,6 +552,7 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
 void Engine::Impl::start_sweep(Timestamp now) {
   if (sweep_running_) return;
   sweep_running_ = true;
+  ++sweep_number_;
   sweep_started_at_ = now;
   sweep_seen_.clear();
   stage_sweep_page(std::nullopt);
@@ -566,7 +567,7 @@ void Engine::Impl::stage_sweep_page(std::optional<Timestamp> after) {
   c.list.ascending = true;
   c.list.nested = true;
   c.list.after = after;
-  stage(std::move(c), Purpose::sweep_page);
+  pending_[stage(std::move(c), Purpose::sweep_page)].sweep = sweep_number_;
 }
 
 void Engine::Impl::sweep_order(const BrokerOrder& b, Timestamp now) {
@@ -598,6 +599,11 @@ void Engine::Impl::sweep_order(const BrokerOrder& b, Timestamp now) {
 }
 
 void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Timestamp now) {
+  // A resync (after a rolled-back input) abandons the running sweep and begins its own. A page
+  // of the abandoned one, answered late, lists the broker as of before: counted into the new
+  // sweep it showed an exit canceled since as still open, which then covered a naked position
+  // for 8 s unraised (DST extended seed 22000000008237). The new sweep lists again.
+  if (p.sweep != sweep_number_) return;
   if (r.error) {
     sweep_running_ = false;
     poll_failed(sweep_backoff_, sweep_started_at_);
@@ -863,15 +869,30 @@ void Engine::Impl::check_unresolved_leg(OrderId id, Timestamp now) {
                               : leg.updated_at;
   OrderAux& ax = aux_[id];
   if (now.ms_since(since) < cfg_.inflight_check_ms) return;
-  if (ax.last_refresh_at && now.ms_since(*ax.last_refresh_at) < cfg_.stuck_order_ms) return;
+  if (ax.legs_retry_at ? now < *ax.legs_retry_at
+                       : ax.last_refresh_at &&
+                             now.ms_since(*ax.last_refresh_at) < cfg_.stuck_order_ms) {
+    return;
+  }
   ax.last_refresh_at = now;
+  ax.legs_retry_at.reset();
   Command c = listing_since(parent.created_at.plus_ms(-60'000));
   c.list.symbols = {leg.symbol};
-  stage(std::move(c), Purpose::legs);
+  stage(std::move(c), Purpose::legs, id);
 }
 
-void Engine::Impl::on_legs_result(const CommandResult& r, Timestamp now) {
-  if (r.error) return;
+// A listing that got no answer is asked again with the refreshes' backoff, not after
+// stuck_order_ms: until it is answered the leg covers nothing (book_of), and a 429 left a
+// position whose legs another client had canceled naked for 10 s (DST trades seed
+// 22100000000465).
+void Engine::Impl::on_legs_result(const Pending& p, const CommandResult& r, Timestamp now) {
+  if (r.error) {
+    if (order_ptr(p.for_order) != nullptr) {
+      OrderAux& ax = aux_[p.for_order];
+      ax.legs_retry_at = now.plus_ms(backed_off_ms(*r.error, ax.refresh_failures));
+    }
+    return;
+  }
   for (const BrokerOrder& b : r.orders) {
     auto it = by_bid_.find(b.id);
     if (it == by_bid_.end() || b.legs.empty()) continue;

@@ -41,7 +41,7 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   if (std::string err = refuse_reversal(spec); !err.empty()) {
     return Status::error(Status::Code::invalid_argument, err);
   }
-  if (std::string err = refuse_unprotectable_pair(spec, 0, spec.entry_reference());
+  if (std::string err = refuse_unprotectable_pair(spec, 0, std::nullopt);
       !err.empty()) {
     return Status::error(Status::Code::conflict, err);
   }
@@ -164,13 +164,13 @@ bool has_simple_exits(const TradeSpec& s) {
   return stop != s.has_take_profit() && !s.trailing_stop();
 }
 
-// The stop a trade keeps alone, priced from `basis` (its fill, or its entry's price) when it is
-// a percentage; nullopt when it has none or it is not known yet.
-std::optional<Decimal> lone_stop_price(const TradeSpec& s, std::optional<Decimal> basis) {
+// The stop a trade keeps alone, priced from its `fill` when it is a percentage; nullopt when it
+// has none or it is not known yet.
+std::optional<Decimal> lone_stop_price(const TradeSpec& s, std::optional<Decimal> fill) {
   if (!has_lone_stop(s)) return std::nullopt;
   if (s.stop_loss->price) return s.stop_loss->price;
-  if (!basis) return std::nullopt;
-  const std::optional<ExitPrices> p = exit_prices(s, *basis);
+  if (!fill) return std::nullopt;
+  const std::optional<ExitPrices> p = exit_prices(s, *fill);
   return p ? p->stop_loss : std::nullopt;
 }
 
@@ -192,33 +192,18 @@ std::string describe_entry(const Order& e) {
 
 }  // namespace
 
-// What a percentage is taken of before the fill is known: the entry's own price, else the
-// symbol's price as the broker last gave it (the position's, else our latest fill).
-std::optional<Decimal> Engine::Impl::price_basis(const std::string& symbol,
-                                                 std::optional<Decimal> own) const {
-  if (own) return own;
-  if (auto bp = broker_positions_.find(symbol);
-      bp != broker_positions_.end() && bp->second.current_price) {
-    return bp->second.current_price;
-  }
-  std::optional<Decimal> last;
-  Timestamp at;
-  for (OrderId id : orders_of_symbol(symbol)) {
-    const Order& o = order_at(id);
-    if (o.filled_avg_price && (!last || o.updated_at > at)) {
-      last = o.filled_avg_price;
-      at = o.updated_at;
-    }
-  }
-  return last;
-}
-
 // `self`: the trade whose exits change (modify), judged with `spec` as its new exits; 0 for a
-// new trade, whose entry is judged too.
+// new trade, whose entry is judged too. `fill`: the price `self`'s entry filled at, once it is
+// done filling. A percent stop is priced from the fill, which no earlier price bounds (a limit
+// fills at or better than its price, a market anywhere), so until then it is judged unknown:
+// any resting entry of ours it could meet blocks it (DST trades seeds 22100000002661,
+// 22100000005647: a percent stop judged from the entry's limit, or the market, as it was;
+// the fill came in lower and another trade's buy limit, short of the guess, was past the stop,
+// which was then refused to the end).
 std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, TradeId self,
-                                                    std::optional<Decimal> basis) const {
+                                                    std::optional<Decimal> fill) const {
   const bool lone = has_lone_stop(spec);
-  const std::optional<Decimal> mine = lone_stop_price(spec, price_basis(spec.symbol, basis));
+  const std::optional<Decimal> mine = lone_stop_price(spec, fill);
   for (OrderId id : orders_of_symbol(spec.symbol)) {
     const Order& e = order_at(id);
     const Trade* t = trade_ptr(e.trade_id);
@@ -265,9 +250,8 @@ std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, Trade
                          t->id, spec.symbol, t->id);
     }
     if (self != 0 || !has_lone_stop(t->spec)) continue;
-    const std::optional<Decimal> theirs = lone_stop_price(
-        t->spec, price_basis(spec.symbol, e.filled_avg_price ? e.filled_avg_price
-                                                            : t->spec.entry_reference()));
+    const std::optional<Decimal> theirs =
+        lone_stop_price(t->spec, working_or_pending(e) ? std::nullopt : e.filled_avg_price);
     if (blocks_lone_stop(spec.side, spec.entry_type, spec.entry_limit_price, theirs)) {
       return fmt::format(
           "this {} entry would rest beside trade {}'s stop-loss{} on {}, its only exit, which "

@@ -241,6 +241,43 @@ TEST(WashTrade, ALoneStopAndAnEntryRestingPastItAreNotBothOpened) {
   EXPECT_EQ(w.errors_with_code("40310000"), 0);
 }
 
+// A stop given as a percentage is priced from the fill, which nothing before it bounds: a limit
+// fills at its price or better, anywhere below. Until its entry has filled, such a lone stop is
+// unknown, and any entry of ours it could meet is refused beside it (DST trades seeds
+// 22100000002661, 22100000005647: judged from the entry's limit, the stop came in under
+// another trade's buy limit once the fill did, and was refused by the broker to the end).
+TEST(WashTrade, APercentLoneStopIsJudgedOnceItsEntryHasFilled) {
+  SimWorld w(12);
+  w.set_price("F", "10.00");
+  w.start();
+  TradeSpec pct = resting_buy("F", 10, "9.80");
+  pct.take_profit = PriceTarget{};
+  pct.stop_loss = PriceTarget{.percent = Decimal::must("5")};
+  auto a = w.rt->open_trade(pct);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  w.run(1'000);
+  auto buy_at = [](const char* limit) {
+    TradeSpec spec = resting_buy("F", 5, limit);
+    spec.stop_loss = PriceTarget{.price = Decimal::must("8.00")};
+    return spec;
+  };
+  // 9.00 is short of 9.31, the stop as the limit would price it, but not of every fill's.
+  auto b = w.rt->open_trade(buy_at("9.00"));
+  ASSERT_FALSE(b.ok()) << "the stop is not known before the fill";
+  EXPECT_EQ(b.status().code(), Status::Code::conflict);
+
+  w.set_price("F", "9.50");  // the limit fills: the stop is 5% under its fill
+  w.run(3'000);
+  std::optional<Order> stop = last_role(w, a->id, OrderRole::stop_loss);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->state, OrderState::new_);
+  b = w.rt->open_trade(buy_at("9.00"));
+  EXPECT_TRUE(b.ok()) << b.status().message() << ": short of the stop as filled";
+  EXPECT_FALSE(w.rt->open_trade(buy_at("9.40")).ok()) << "past it";
+  w.run(3'000);
+  EXPECT_EQ(w.errors_with_code("40310000"), 0);
+}
+
 // Closing a trade sends a market order, which no price lets past our stop entry resting on the
 // other side: the close is refused while it rests, and the position keeps its exits.
 TEST(WashTrade, ACloseOurRestingStopEntryWouldBlockIsRefused) {
