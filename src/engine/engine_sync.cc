@@ -759,6 +759,7 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
       continue;
     }
     ++mismatches;
+    protection_dirty_.insert(s);  // an entry of ours with an unknown outcome may hold it
     int& n = drift_count_[s];
     ++n;
     if (reconcile_requested_) {

@@ -102,6 +102,13 @@ std::int64_t Checker::check_protection(const ProtectionBounds& b, bool engine_up
     unprotected.insert(p.symbol);
     auto [it, fresh] = unprotected_.try_emplace(p.symbol, Unprotected{now, now, 0});
     Unprotected& u = it->second;
+    // An exit worked after this gap began (placed and filled between two looks, DST trades
+    // seed 22100000011930: 49 DIS covered for 100 ms, then 9.8 of another trade naked): the
+    // gap counts from then, and fully, as if the engine had been up throughout.
+    if (auto told = cover_told_.find({p.symbol, exit_side});
+        !fresh && told != cover_told_.end() && told->second > u.since) {
+      u = Unprotected{told->second, now, now.ms_since(told->second), false};
+    }
     if (!fresh && engine_up) u.counted_ms += now.ms_since(u.last_look);
     u.last_look = now;
     u.raised = u.raised || raised.count(p.symbol) > 0;
@@ -131,6 +138,11 @@ void Checker::on_stream_message(const TradeUpdate& u) {
   };
   note(u.order);
   for (const BrokerOrder& leg : u.order.legs) note(leg);
+  for (const Side side : {Side::buy, Side::sell}) {
+    if (!works_as_exit(u.order, side) || u.order.updated_at.ns == 0) continue;
+    Timestamp& at = cover_told_[{u.order.symbol, side}];
+    at = std::max(at, u.order.updated_at);
+  }
 }
 
 // A fill of `symbol` in the last `window_ms` whose stream message never reached the connection.

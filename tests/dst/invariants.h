@@ -107,6 +107,9 @@ class Checker {
   std::map<std::string, Unprotected> unprotected_;  // by symbol
   std::map<std::string, Decimal> streamed_filled_;  // broker order id -> filled qty the stream told
   std::set<std::string> streamed_ended_;  // broker order ids whose end the stream told
+  // By symbol and exit side: the latest broker time the stream told of an exit working there.
+  // The checks look every 500 ms; cover between two looks (placed, then filled) ends a gap.
+  std::map<std::pair<std::string, Side>, Timestamp> cover_told_;
   std::int64_t longest_unprotected_ms_ = 0;
 };
 

@@ -542,6 +542,44 @@ TEST(Protection, BlindALimitEntryThatMayHaveFilledUnheardIsRaised) {
   blind_entry_that_may_have_filled_is_raised(22, limit);
 }
 
+// An entry whose submit answer was lost with a crash, its outcome unknown after the restart
+// (listings and lookups unanswered), while the broker's position holds what it would have
+// bought: the engine cannot vouch for that position, and raises it (DST extended seed
+// 22000000016901: four short lives took the symbol for flat, 60 KO naked 8 s, unraised).
+TEST(Protection, AnEntryOfUnknownOutcomeIsNoCoverForWhatTheBrokerHolds) {
+  SimWorld w(26);
+  w.set_price("F", "10.00");
+  w.start();
+  w.run(1'000);
+  w.lose = [](const sim::StreamMessage&) { return true; };
+  ASSERT_EQ(w.exchange->set_faults_json(
+                R"({"rules":[{"on":"http","action":"status","p":1.0,"status":503,)"
+                R"("route":"GET /v2/orders"},{"on":"http","action":"status","p":1.0,)"
+                R"("status":503,"route":"GET /v2/orders:by_client_order_id"},)"
+                R"({"on":"http","action":"status","p":1.0,"status":503,)"
+                R"("route":"GET /v2/account/activities/{activity_type}"}]})"),
+            "");
+  w.rt->lose_next_submit_responses(1);
+  auto t = w.rt->open_trade(market_with_oco("F", "10"));
+  ASSERT_TRUE(t.ok());
+  w.run(500);
+  w.start();  // its outcome is unknown to this life; the start reads the broker's positions
+  w.run(w.options.engine.unprotected_grace_ms + 2'000);
+  EXPECT_NE(uncovered_positions(w), "") << "filled at the broker, nothing covers it";
+  const std::optional<Alert> raised = active_alert(w, AlertKind::unprotected_position, "F");
+  ASSERT_TRUE(raised);
+  EXPECT_NE(raised->message.find("whose outcome is not known yet, may have filled"),
+            std::string::npos)
+      << raised->message;
+
+  w.lose = [](const sim::StreamMessage&) { return false; };
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");
+  w.run(35'000);  // past the failed polls' backoff
+  EXPECT_EQ(uncovered_positions(w), "");
+  EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F"));
+  EXPECT_EQ(state_of(w, t->id), TradeState::open);
+}
+
 // An exit a sweep found missing covers nothing until the broker answers for it, in the lives
 // after a crash too (DST extended seed 20790000000381: found missing 4.2 s into the gap, then
 // a crash; the next lives took the OCO as working and the gap went unraised for 8.2 s).
