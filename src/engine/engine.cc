@@ -110,8 +110,7 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     ++round.used;
     ++outstanding_;
     ++metrics_.rest_calls;
-    if (const Order* o = order_ptr(c.order_id);
-        c.kind == CommandKind::submit && o != nullptr && o->role == OrderRole::entry) {
+    if (c.priority == CommandPriority::entry && c.kind == CommandKind::submit) {
       budget_.note_entry_release(c.order_id, now);
       *reserve += awaits_first_exit(c.order_id) ? 1 : 0;
     }

@@ -238,13 +238,7 @@ void Engine::Impl::send(OrderId id, Timestamp now) {
   aux_[id].command_outstanding = true;
   aux_[id].sent_at.reset();  // set again when the request leaves (note_sent)
   Command c;
-  // An entry our exits were canceled for (clearing_) is the way back to cover for the
-  // symbol's filled positions: it goes with the protective work. Behind the entries' share it
-  // waited 4.6 s for the budget while 139 DIS had no exit, then a second round of cancels
-  // (DST trades seed 22100000005729: 8.5 s naked in all).
-  const bool clears_way = o.role == OrderRole::entry && clearing_.count(o.symbol) > 0;
-  c.priority = o.role == OrderRole::entry && !clears_way ? CommandPriority::entry
-                                                         : CommandPriority::protective;
+  c.priority = o.role == OrderRole::entry ? CommandPriority::entry : CommandPriority::protective;
   c.order_id = id;
   if (o.replaces_order_id) {
     // run_submitter checked that the order to replace is held and has its broker id.
