@@ -77,11 +77,10 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
   const bool unheard_entry = blind && c.book.net().is_zero() && entry_may_fill_unheard(symbol);
   if (const Order* e = unknown_entry_the_broker_holds(symbol, c.book.net())) {
     c.ok = false;
-    c.began = e->updated_at;
-    c.why = fmt::format("; the broker holds {} {} where our known fills make {}: entry {}, "
-                        "whose outcome is not known yet, may have filled",
-                        broker_positions_.at(symbol).qty.str(), symbol, c.book.net().str(),
-                        e->client_order_id);
+    c.began = e->created_at;  // sent no earlier; its fill, if any, came after
+    c.why = fmt::format("; entry {}, whose outcome is not known yet, may have filled (our "
+                        "known fills make {})",
+                        e->client_order_id, c.book.net().str());
     return c;
   }
   if (c.book.net().is_zero() && !unheard_entry) return c;
@@ -131,35 +130,33 @@ bool Engine::Impl::entry_may_fill_unheard(const std::string& symbol) const {
   return false;
 }
 
-// An entry of an open trade with exits whose outcome is unknown (its answer lost with a crash,
-// its lookups unanswered; or missing from the open orders, its fetch unanswered), while the
-// broker's position, read since our last fill of the symbol, holds more on that entry's side
-// than our known fills: it may have filled, and nothing covers what it bought. Not blind (a
-// sweep answered since the restart), the engine took the symbol for flat (DST extended seed
-// 22000000016901: 60 KO filled unheard before a kill; four short lives, each with the
-// recovery listing or the lookup failing, 8 s naked, unraised).
+// An entry of an open trade with exits that may have filled unheard, not blind: its outcome
+// unknown (an ambiguous failure, or in flight when the last process died) or its end not
+// fetched yet (missing from the open orders). Unless a positions read asked for since (and
+// since our last fill of the symbol) shows nothing beyond our known fills on its side, nothing
+// is known to cover what it may have bought. DST seeds: extended 22000000016901 (60 KO filled
+// unheard before a kill; four short lives, each with its recovery listing or lookup failing,
+// took the symbol for flat: 8 s naked, unraised); trades 22200000002328 (a limit sell filled
+// while no process ran, its fetch answered after a kill), 22400000000732 and 21500000000875
+// (a market entry's answer lost, its lookups slow or unanswered through restarts).
 const Order* Engine::Impl::unknown_entry_the_broker_holds(const std::string& symbol,
                                                           Decimal net) const {
   const auto bp = broker_positions_.find(symbol);
-  if (bp == broker_positions_.end() || position_changed_at_.count(symbol)) return nullptr;
-  const Decimal beyond = bp->second.qty - net;
-  if (beyond.is_zero()) return nullptr;
+  const Decimal beyond = (bp == broker_positions_.end() ? Decimal() : bp->second.qty) - net;
   for (OrderId id : orders_of_symbol(symbol)) {
     const Order& o = order_at(id);
     const Trade* t = trade_ptr(o.trade_id);
-    // Missing from the broker's open orders and not fetched yet is as unknown (DST trades
-    // seed 22200000002328: a limit sell that filled while no process ran; the next life's fetch
-    // of it was answered after a kill, 57 GOOGL short naked 8 s, unraised).
-    const bool unknown =
-        !o.parent_order_id &&
-        (((o.state == OrderState::submitting || o.state == OrderState::unknown) &&
-          !o.broker_order_id) ||
-         unconfirmed(id));
-    const bool its_side = o.side == Side::buy ? beyond.is_positive() : beyond.is_negative();
-    if (o.role == OrderRole::entry && unknown && its_side && t != nullptr &&
-        !is_terminal(t->state) && t->spec.exits != ExitMode::none) {
-      return &o;
+    if (o.role != OrderRole::entry || o.parent_order_id || t == nullptr ||
+        is_terminal(t->state) || t->spec.exits == ExitMode::none) {
+      continue;
     }
+    const bool unknown = o.state == OrderState::unknown ||
+                         (o.state == OrderState::submitting && o.updated_at < started_at_);
+    if (!unknown && !unconfirmed(id)) continue;
+    const bool its_side = o.side == Side::buy ? beyond.is_positive() : beyond.is_negative();
+    const bool read_since = positions_read_at_ && positions_staged_at_ > o.updated_at &&
+                            !position_changed_at_.count(symbol);
+    if (its_side || (unknown && !read_since)) return &o;
   }
   return nullptr;
 }
