@@ -14,9 +14,15 @@
 #include "core/types.h"
 #include "engine/crypto.h"
 #include "server/asset_check.h"
+#include "server/json_shapes.h"
 
 namespace orderly::server {
 namespace json = boost::json;
+using shapes::alert_json;
+using shapes::audit_json;
+using shapes::order_json;
+using shapes::position_json;
+using shapes::trade_json;
 
 namespace {
 
@@ -28,123 +34,6 @@ HttpResponse json_response(int status, const json::value& v) {
 
 HttpResponse error(int status, std::string message) {
   return json_response(status, json::object{{"error", std::move(message)}});
-}
-
-json::value dec(const std::optional<Decimal>& d) {
-  if (!d) return nullptr;
-  return json::string(d->str());
-}
-json::value ts(const std::optional<Timestamp>& t) {
-  if (!t || t->ns == 0) return nullptr;
-  return json::string(format_rfc3339(*t));
-}
-json::value opt_id(const std::optional<std::int64_t>& id) {
-  if (!id) return nullptr;
-  return *id;
-}
-
-json::object order_json(const Order& o) {
-  return {
-      {"id", o.id},
-      {"trade_id", o.trade_id},
-      {"role", to_string(o.role)},
-      {"symbol", o.symbol},
-      {"side", to_string(o.side)},
-      {"type", to_string(o.type)},
-      {"tif", to_string(o.tif)},
-      {"order_class", to_string(o.order_class)},
-      {"qty", o.notional ? json::value(nullptr) : json::value(o.qty.str())},
-      {"notional", dec(o.notional)},
-      {"limit_price", dec(o.limit_price)},
-      {"stop_price", dec(o.stop_price)},
-      {"trail_price", dec(o.trail_price)},
-      {"trail_percent", dec(o.trail_percent)},
-      {"extended_hours", o.extended_hours},
-      {"state", to_string(o.state)},
-      {"client_order_id", o.client_order_id},
-      {"broker_order_id", o.broker_order_id ? json::value(*o.broker_order_id) : json::value(nullptr)},
-      {"filled_qty", o.filled_qty.str()},
-      {"filled_avg_price", dec(o.filled_avg_price)},
-      {"attempts", o.attempts},
-      {"next_attempt_at", ts(o.next_attempt_at)},
-      {"last_error", o.last_error},
-      {"parent_order_id", opt_id(o.parent_order_id)},
-      {"replaces_order_id", opt_id(o.replaces_order_id)},
-      {"created_at", ts(o.created_at)},
-      {"updated_at", ts(o.updated_at)},
-  };
-}
-
-json::object trade_json(const Trade& t, const std::vector<Order>& orders) {
-  const TradeSpec& s = t.spec;
-  json::object entry{{"type", to_string(s.entry_type)}};
-  if (s.entry_limit_price) entry["limit_price"] = s.entry_limit_price->str();
-  if (s.entry_stop_price) entry["stop_price"] = s.entry_stop_price->str();
-  json::value take_profit = nullptr;
-  if (s.has_take_profit()) {
-    json::object tp;
-    if (s.take_profit.price) tp["limit_price"] = s.take_profit.price->str();
-    if (s.take_profit.percent) tp["percent"] = s.take_profit.percent->str();
-    take_profit = std::move(tp);
-  }
-  json::value stop_loss = nullptr;
-  if (s.stop_loss) {
-    json::object sl;
-    if (s.stop_loss->price) sl["stop_price"] = s.stop_loss->price->str();
-    if (s.stop_loss->percent) sl["percent"] = s.stop_loss->percent->str();
-    if (s.stop_loss->trail_percent) sl["trail_percent"] = s.stop_loss->trail_percent->str();
-    if (s.stop_loss->trail_price) sl["trail_price"] = s.stop_loss->trail_price->str();
-    stop_loss = std::move(sl);
-  }
-  json::array order_list;
-  for (const auto& o : orders) order_list.push_back(order_json(o));
-  return {
-      {"id", t.id},
-      {"symbol", s.symbol},
-      {"side", to_string(s.side)},
-      {"qty", s.notional ? json::value(nullptr) : json::value(s.qty.str())},
-      {"notional", dec(s.notional)},
-      {"entry", std::move(entry)},
-      {"take_profit", std::move(take_profit)},
-      {"stop_loss", std::move(stop_loss)},
-      {"exits", to_string(s.exits)},
-      {"tif", to_string(s.tif)},
-      {"extended_hours", s.extended_hours},
-      {"state", to_string(t.state)},
-      {"client_trade_id",
-       s.client_trade_id.empty() ? json::value(nullptr) : json::value(s.client_trade_id)},
-      {"note", t.note},
-      {"created_at", ts(t.created_at)},
-      {"updated_at", ts(t.updated_at)},
-      {"orders", std::move(order_list)},
-  };
-}
-
-json::object event_json(const OrderEvent& e) {
-  return {
-      {"seq", e.seq},
-      {"order_id", e.order_id},
-      {"at", ts(e.at)},
-      {"source", to_string(e.source)},
-      {"from", e.from ? json::value(to_string(*e.from)) : json::value(nullptr)},
-      {"to", to_string(e.to)},
-      {"filled_qty", e.filled_qty.str()},
-      {"note", e.note},
-      {"payload", e.payload},
-  };
-}
-
-json::object alert_json(const Alert& a) {
-  return {
-      {"severity", to_string(severity(a.kind))},
-      {"id", a.id},
-      {"kind", to_string(a.kind)},
-      {"subject", a.subject},
-      {"message", a.message},
-      {"raised_at", ts(a.raised_at)},
-      {"cleared_at", ts(a.cleared_at)},
-      {"active", a.active()},
-  };
 }
 
 // The PostgreSQL store refuses every write once the account's lease is lost (expired, or taken
@@ -544,11 +433,13 @@ void Api::count(const std::string& route, int status) {
   ++counters_[{route, status}];
 }
 
-HttpResponse Api::handle(const HttpRequest& request) {
+HttpResponse Api::handle(const HttpRequest& request) { return handle_for(request, ""); }
+
+HttpResponse Api::handle_for(const HttpRequest& request, std::string_view account) {
   std::string route_name = "unmatched";
   HttpResponse response;
   try {
-    response = route(request, route_name);
+    response = route(request, account, route_name);
   } catch (const std::exception& e) {
     // Nothing may escape into the server; the message names no secret (requests carry none).
     response = error(500, std::string("internal error: ") + e.what());
@@ -557,29 +448,28 @@ HttpResponse Api::handle(const HttpRequest& request) {
   return response;
 }
 
-namespace {
-
-// A trade as the API shows it: with its orders (none when they cannot be read).
-json::object with_orders(Store& store, const Trade& t) {
-  OrderFilter f;
-  f.trade_id = t.id;
-  auto orders = store.list_orders(f);
-  return trade_json(t, orders.ok() ? *orders : std::vector<Order>{});
-}
-
-}  // namespace
-
 // ---- the route table -------------------------------------------------------------------------
 // Every route in one table: method, path pattern (":x" matches one segment, handed to the
 // handler), whether the bearer token is required (the mutating routes; reads are guarded by the
 // HTTP server's access policy), the route label counted for /metrics, and the handler.
+//
+// The read routes ask the accounts of the call (AccountQueries): this Api's own, or several
+// (read_accounts); the others are one account's and use its Api.
 
 struct Api::Routes {
+  // Who answers: one account's Api, or several accounts (GET /api/... only; no Api).
+  struct Scope {
+    Api* api;
+    std::string_view account;  // names the answer's objects; "" with one account
+    const std::vector<AccountSource>& accounts;
+    const std::vector<AccountAlert>& daemon_alerts;
+  };
   struct Call {
-    Api& api;
+    const Scope& scope;
     const HttpRequest& req;
     const Target& target;
     const std::string& param;  // the ":x" segment; "" when the pattern has none
+    Api& api() const { return *scope.api; }
   };
   struct Route {
     std::string_view method;
@@ -589,12 +479,16 @@ struct Api::Routes {
     HttpResponse (*handler)(const Call&);
   };
   static const std::vector<Route>& table();
-  static HttpResponse dispatch(Api& api, const HttpRequest& req, const Target& target,
+  static HttpResponse dispatch(const Scope& scope, const HttpRequest& req, const Target& target,
                                std::string& route_name);
+  static HttpResponse tagged(int status, json::object o, const Call& c) {
+    shapes::tag(o, c.scope.account);
+    return json_response(status, o);
+  }
 
   static HttpResponse healthz(const Call& c) {
-    json::value h = json::parse(c.api.health_json());  // one engine call: it has a deadline
-    return json_response(h.as_object().at("status") == "down" ? 503 : 200, h);
+    const HealthReport r = c.api().health_report();  // one engine call: it has a deadline
+    return tagged(r.health.status == HealthStatus::down ? 503 : 200, shapes::health_json(r), c);
   }
   static HttpResponse metrics(const Call& c);
   static HttpResponse openapi(const Call&) {
@@ -606,16 +500,16 @@ struct Api::Routes {
     return r;
   }
   static HttpResponse list_trades(const Call& c);
-  static HttpResponse open_trade(const Call& c) { return c.api.post_trade(c.req); }
-  static HttpResponse get_trade(const Call& c) { return trade(c, false); }
-  static HttpResponse cancel_trade(const Call& c) { return trade(c, true); }
-  static HttpResponse trade(const Call& c, bool cancel);
+  static HttpResponse open_trade(const Call& c) {
+    return c.api().post_trade(c.req, c.scope.account);
+  }
+  static HttpResponse get_trade(const Call& c);
+  static HttpResponse cancel_trade(const Call& c);
   static HttpResponse modify_trade(const Call& c);
   static HttpResponse close_all(const Call& c);
   static HttpResponse list_orders(const Call& c);
-  static HttpResponse get_order(const Call& c) { return order(c, false); }
-  static HttpResponse order_audit(const Call& c) { return order(c, true); }
-  static HttpResponse order(const Call& c, bool audit);
+  static HttpResponse get_order(const Call& c);
+  static HttpResponse order_audit(const Call& c);
   static HttpResponse positions(const Call& c);
   static HttpResponse alerts(const Call& c);
   static HttpResponse reconcile(const Call& c);
@@ -678,8 +572,8 @@ HttpResponse not_allowed(const std::string& method, const std::string& allowed) 
 
 }  // namespace
 
-HttpResponse Api::Routes::dispatch(Api& api, const HttpRequest& req, const Target& target,
-                                   std::string& route_name) {
+HttpResponse Api::Routes::dispatch(const Scope& scope, const HttpRequest& req,
+                                   const Target& target, std::string& route_name) {
   std::vector<const Route*> fitting;
   std::string param;
   for (const Route& r : table()) {
@@ -691,9 +585,11 @@ HttpResponse Api::Routes::dispatch(Api& api, const HttpRequest& req, const Targe
     if (r->method == req.method) {
       route_name = std::string(r->metric);
       if (r->token) {
-        if (auto refused = api.authorize(req)) return *refused;
+        // Only reads go to several accounts (read_accounts); a mutation is one account's.
+        if (scope.api == nullptr) return error(400, "name one account with ?account=NAME");
+        if (auto refused = scope.api->authorize(req)) return *refused;
       }
-      return r->handler(Call{api, req, target, param});
+      return r->handler(Call{scope, req, target, param});
     }
     allowed += (allowed.empty() ? "" : ", ") + std::string(r->method);
   }
@@ -703,7 +599,8 @@ HttpResponse Api::Routes::dispatch(Api& api, const HttpRequest& req, const Targe
   return not_allowed(req.method, allowed);
 }
 
-HttpResponse Api::route(const HttpRequest& req, std::string& route_name) {
+HttpResponse Api::route(const HttpRequest& req, std::string_view account,
+                        std::string& route_name) {
   auto target = parse_target(req.target);
   if (!target) return error(400, "malformed request target");
   const auto& seg = target->segments;
@@ -717,7 +614,27 @@ HttpResponse Api::route(const HttpRequest& req, std::string& route_name) {
     r.body.assign(reinterpret_cast<const char*>(asset->data), asset->size);
     return r;
   }
-  return Routes::dispatch(*this, req, *target, route_name);
+  const std::vector<AccountSource> self{{std::string(account), this}};
+  const std::vector<AccountAlert> none;
+  return Routes::dispatch({this, account, self, none}, req, *target, route_name);
+}
+
+HttpResponse Api::read_accounts(const HttpRequest& req, const std::vector<AccountSource>& accounts,
+                                const std::vector<AccountAlert>& daemon_alerts,
+                                std::string& route_name) {
+  route_name = "unmatched";
+  auto target = parse_target(req.target);
+  if (!target) return error(400, "malformed request target");
+  if (accounts.empty()) return error(503, "no account is active in this process");
+  if ((req.method != "GET" && req.method != "HEAD") || target->segments.empty() ||
+      target->segments[0] != "api") {
+    return error(400, "only GET /api/... reads several accounts: name one with ?account=NAME");
+  }
+  try {
+    return Routes::dispatch({nullptr, "", accounts, daemon_alerts}, req, *target, route_name);
+  } catch (const std::exception& e) {
+    return error(500, std::string("internal error: ") + e.what());  // as handle_for
+  }
 }
 
 // Every mutating route: a configured token, presented as a bearer token.
@@ -734,15 +651,16 @@ std::optional<HttpResponse> Api::authorize(const HttpRequest& req) const {
 }
 
 HttpResponse Api::Routes::metrics(const Call& c) {
+  Api& api = c.api();
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4";
-  r.body = c.api.engine_.metrics_text();
+  r.body = api.engine_.metrics_text();
   if (!r.body.empty() && r.body.back() != '\n') r.body += "\n";
   std::ostringstream o;
   o << "# HELP orderly_http_requests_total Local API requests answered, by route and status.\n"
     << "# TYPE orderly_http_requests_total counter\n";
-  std::lock_guard lock(c.api.counters_mu_);
-  for (const auto& [key, n] : c.api.counters_) {
+  std::lock_guard lock(api.counters_mu_);
+  for (const auto& [key, n] : api.counters_) {
     o << "orderly_http_requests_total{route=\"" << key.first << "\",code=\"" << key.second
       << "\"} " << n << "\n";
   }
@@ -750,42 +668,86 @@ HttpResponse Api::Routes::metrics(const Call& c) {
   return r;
 }
 
+namespace {
+
+HttpResponse store_error(const Status& s) { return error(503, "store: " + s.message()); }
+
+// One object in whichever account holds it: local ids are per account (409 when several hold
+// one), client and broker ids are unique. With one account, its own answer. `lookup` answers
+// for one account: 200 with the object (naming the account), or the account's error; a 404 is
+// kept unless another account answers an error of its own.
+template <class Lookup>
+HttpResponse find_in_accounts(const std::vector<AccountSource>& accounts, Lookup lookup) {
+  std::vector<std::pair<std::string_view, HttpResponse>> found;
+  HttpResponse last;
+  for (const AccountSource& a : accounts) {
+    HttpResponse r = lookup(a);
+    if (r.status == 200) {
+      found.emplace_back(a.name, std::move(r));
+    } else if (r.status != 404 || last.body.empty()) {
+      last = std::move(r);
+    }
+  }
+  if (found.size() == 1) return std::move(found.front().second);
+  if (found.size() > 1) {
+    std::string in;
+    for (auto& f : found) in += (in.empty() ? "" : ", ") + std::string(f.first);
+    return error(409, "found in several accounts (" + in + "): add ?account=NAME");
+  }
+  return last;
+}
+
+}  // namespace
+
 HttpResponse Api::Routes::list_trades(const Call& c) {
   int limit = 100, offset = 0;
   if (auto r = read_paging(c.target, limit, offset)) return *r;
-  auto trades = c.api.store_.list_trades(limit, offset);
-  if (!trades.ok()) return error(503, "store: " + trades.status().message());
   json::array out;
-  for (const auto& t : *trades) out.push_back(with_orders(c.api.store_, t));
+  for (const AccountSource& a : c.scope.accounts) {
+    auto trades = a.queries->trades(limit, offset);
+    if (!trades.ok()) return store_error(trades.status());
+    for (const auto& t : *trades) out.push_back(trade_json(t, a.name));
+  }
   return json_response(200, out);
 }
 
-// GET or DELETE /api/trades/ID: the trade after the cancel was asked for.
-HttpResponse Api::Routes::trade(const Call& c, bool cancel) {
+HttpResponse Api::Routes::get_trade(const Call& c) {
   auto id = parse_int(c.param);
   if (!id || *id <= 0) return error(400, "trade id must be a positive integer");
-  if (cancel) {
-    auto existing = c.api.store_.get_trade(*id);
-    if (!existing.ok()) return error(503, "store: " + existing.status().message());
-    if (!existing->has_value()) return error(404, "no trade " + c.param);
-    // Without ?flatten=true only what has not filled is canceled (409 while a position is
-    // held); with it the trade's orders are canceled and what it holds is sold at market.
-    bool flatten = false;
-    if (auto it = c.target.query.find("flatten"); it != c.target.query.end()) {
-      if (!parse_bool(it->second, flatten)) return error(400, "flatten must be true or false");
-    }
-    Status s = flatten ? c.api.engine_.cancel_trade(*id) : c.api.engine_.cancel_entry(*id);
-    if (!s) return refusal(s);
+  return find_in_accounts(c.scope.accounts, [&](const AccountSource& a) {
+    auto trade = a.queries->trade(*id);
+    if (!trade.ok()) return store_error(trade.status());
+    if (!trade->has_value()) return error(404, "no trade " + c.param);
+    return json_response(200, trade_json(**trade, a.name));
+  });
+}
+
+// DELETE /api/trades/ID: the trade after the cancel was asked for. Without ?flatten=true only
+// what has not filled is canceled (409 while a position is held); with it the trade's orders
+// are canceled and what it holds is sold at market.
+HttpResponse Api::Routes::cancel_trade(const Call& c) {
+  Api& api = c.api();
+  auto id = parse_int(c.param);
+  if (!id || *id <= 0) return error(400, "trade id must be a positive integer");
+  auto existing = api.store_.get_trade(*id);
+  if (!existing.ok()) return store_error(existing.status());
+  if (!existing->has_value()) return error(404, "no trade " + c.param);
+  bool flatten = false;
+  if (auto it = c.target.query.find("flatten"); it != c.target.query.end()) {
+    if (!parse_bool(it->second, flatten)) return error(400, "flatten must be true or false");
   }
-  auto trade = c.api.store_.get_trade(*id);
-  if (!trade.ok()) return error(503, "store: " + trade.status().message());
+  Status s = flatten ? api.engine_.cancel_trade(*id) : api.engine_.cancel_entry(*id);
+  if (!s) return refusal(s);
+  auto trade = api.trade(*id);
+  if (!trade.ok()) return store_error(trade.status());
   if (!trade->has_value()) return error(404, "no trade " + c.param);
-  return json_response(cancel ? 202 : 200, with_orders(c.api.store_, **trade));
+  return tagged(202, trade_json(**trade), c);
 }
 
 // PATCH /api/trades/ID: new exit targets; 202 with the trade as recorded (its exits at the
 // broker follow: replaced, or canceled and placed again; see engine_modify.cc).
 HttpResponse Api::Routes::modify_trade(const Call& c) {
+  Api& api = c.api();
   auto id = parse_int(c.param);
   if (!id || *id <= 0) return error(400, "trade id must be a positive integer");
   ExitChange change;
@@ -794,8 +756,8 @@ HttpResponse Api::Routes::modify_trade(const Call& c) {
   } catch (const BodyError& e) {
     return error(400, e.message);
   }
-  auto existing = c.api.store_.get_trade(*id);
-  if (!existing.ok()) return error(503, "store: " + existing.status().message());
+  auto existing = api.store_.get_trade(*id);
+  if (!existing.ok()) return store_error(existing.status());
   if (!existing->has_value()) return error(404, "no trade " + c.param);
   const Trade& before = **existing;
   if (is_terminal(before.state)) {
@@ -806,22 +768,22 @@ HttpResponse Api::Routes::modify_trade(const Call& c) {
   TradeSpec next = before.spec;
   if (change.take_profit) next.take_profit = *change.take_profit;
   if (change.stop_loss) next.stop_loss = *change.stop_loss;
-  if (auto refused = c.api.refuse_by_asset(next, /*opening=*/false)) return *refused;
-  if (Status s = c.api.engine_.modify_exits(*id, change); !s) return refusal(s);
-  auto trade = c.api.store_.get_trade(*id);
-  if (!trade.ok()) return error(503, "store: " + trade.status().message());
+  if (auto refused = api.refuse_by_asset(next, /*opening=*/false)) return *refused;
+  if (Status s = api.engine_.modify_exits(*id, change); !s) return refusal(s);
+  auto trade = api.trade(*id);
+  if (!trade.ok()) return store_error(trade.status());
   if (!trade->has_value()) return error(404, "no trade " + c.param);
-  return json_response(202, with_orders(c.api.store_, **trade));
+  return tagged(202, trade_json(**trade), c);
 }
 
 // POST /api/close-all: every trade not yet ended is closed (its orders canceled, what it holds
 // sold or bought back at market). Positions orderly did not open are left alone.
 HttpResponse Api::Routes::close_all(const Call& c) {
-  auto ids = c.api.engine_.close_all();
+  auto ids = c.api().engine_.close_all();
   if (!ids.ok()) return refusal(ids.status());
   json::array closing;
   for (TradeId id : *ids) closing.push_back(id);
-  return json_response(202, json::object{{"closing", std::move(closing)}});
+  return tagged(202, json::object{{"closing", std::move(closing)}}, c);
 }
 
 HttpResponse Api::Routes::list_orders(const Call& c) {
@@ -842,62 +804,37 @@ HttpResponse Api::Routes::list_orders(const Call& c) {
   if (auto it = q.find("open"); it != q.end()) {
     if (!parse_bool(it->second, f.open_only)) return error(400, "open must be true or false");
   }
-  auto orders = c.api.store_.list_orders(f);
-  if (!orders.ok()) return error(503, "store: " + orders.status().message());
   json::array out;
-  for (const auto& o : *orders) out.push_back(order_json(o));
+  for (const AccountSource& a : c.scope.accounts) {
+    auto orders = a.queries->orders(f);
+    if (!orders.ok()) return store_error(orders.status());
+    for (const auto& o : *orders) out.push_back(order_json(o, a.name));
+  }
   return json_response(200, out);
 }
 
-// One order by a local id (digits), our client_order_id, or the broker's id: whatever the user
-// has; with `audit`, its events and fills too.
-HttpResponse Api::Routes::order(const Call& c, bool audit) {
-  Store& store = c.api.store_;
-  const std::string& ref = c.param;
-  StatusOr<std::optional<Order>> found = std::optional<Order>();
-  if (auto id = parse_int(ref)) {
-    found = store.get_order(*id);
-  } else {
-    found = store.find_order_by_client_id(ref);
-    if (found.ok() && !found->has_value()) found = store.find_order_by_broker_id(ref);
-  }
-  if (!found.ok()) return error(503, "store: " + found.status().message());
-  if (!found->has_value()) return error(404, "no order " + ref.substr(0, 80));
-  const Order& order = **found;
-  if (!audit) return json_response(200, order_json(order));
-  auto events = store.order_events(order.id);
-  if (!events.ok()) return error(503, "store: " + events.status().message());
-  json::array ev;
-  for (const auto& e : *events) ev.push_back(event_json(e));
-  json::array fills;
-  if (auto f = store.fills_for(order.id); f.ok()) {
-    for (const auto& x : *f) {
-      fills.push_back(json::object{{"execution_id", x.execution_id},
-                                   {"qty", x.qty.str()},
-                                   {"price", x.price.str()},
-                                   {"at", ts(x.at)}});
-    }
-  }
-  return json_response(200, json::object{{"order", order_json(order)},
-                                          {"events", std::move(ev)},
-                                          {"fills", std::move(fills)}});
+HttpResponse Api::Routes::get_order(const Call& c) {
+  return find_in_accounts(c.scope.accounts, [&](const AccountSource& a) {
+    auto found = a.queries->order(c.param);
+    if (!found.ok()) return store_error(found.status());
+    if (!found->has_value()) return error(404, "no order " + c.param.substr(0, 80));
+    return json_response(200, order_json(**found, a.name));
+  });
+}
+
+HttpResponse Api::Routes::order_audit(const Call& c) {
+  return find_in_accounts(c.scope.accounts, [&](const AccountSource& a) {
+    auto found = a.queries->audit(c.param);
+    if (!found.ok()) return store_error(found.status());
+    if (!found->has_value()) return error(404, "no order " + c.param.substr(0, 80));
+    return json_response(200, audit_json(**found, a.name));
+  });
 }
 
 HttpResponse Api::Routes::positions(const Call& c) {
   json::array out;
-  for (const auto& p : c.api.engine_.positions()) {
-    out.push_back(json::object{{"symbol", p.symbol},
-                               {"local_qty", p.local_qty.str()},
-                               {"broker_qty", dec(p.broker_qty)},
-                               {"drift", p.drift.str()},
-                               {"mismatch", p.mismatch},
-                               {"avg_entry_price", dec(p.avg_entry_price)},
-                               {"current_price", dec(p.current_price)},
-                               {"unrealized_pl", dec(p.unrealized_pl)},
-                               {"priced_at", p.priced_at ? json::value(ts(*p.priced_at))
-                                                         : json::value(nullptr)},
-                               {"held_by_trades", p.held_by_trades.str()},
-                               {"covered_by_exits", p.covered_by_exits.str()}});
+  for (const AccountSource& a : c.scope.accounts) {
+    for (const auto& p : a.queries->positions()) out.push_back(position_json(p, a.name));
   }
   return json_response(200, out);
 }
@@ -909,25 +846,13 @@ HttpResponse Api::Routes::alerts(const Call& c) {
   }
   int limit = 200, offset = 0;
   if (auto r = read_paging(c.target, limit, offset)) return *r;
-  auto alerts = c.api.store_.list_alerts(active_only, limit);
-  if (!alerts.ok()) return error(503, "store: " + alerts.status().message());
   json::array out;
-  // A failing store cannot record the alert about itself: it is told from the engine's health
-  // (id null, as the daemon's own lease_lost). Before, `orderly alerts` listed nothing and
-  // exited 0 while every commit failed.
-  if (Health h = c.api.health(); !h.store_ok) {
-    out.push_back(json::object{
-        {"severity", to_string(AlertSeverity::critical)},
-        {"id", nullptr},
-        {"kind", "store_failing"},
-        {"subject", "store"},
-        {"message", "the store refuses writes; nothing new is recorded or sent: " + h.store_error},
-        {"raised_at", ts(h.store_failing_since)},
-        {"cleared_at", nullptr},
-        {"active", true},
-    });
+  for (const AccountAlert& a : c.scope.daemon_alerts) out.push_back(alert_json(a.alert, a.account));
+  for (const AccountSource& a : c.scope.accounts) {
+    auto alerts = a.queries->alerts(active_only, limit);
+    if (!alerts.ok()) return store_error(alerts.status());
+    for (const auto& row : *alerts) out.push_back(alert_json(row, a.name));
   }
-  for (const auto& a : *alerts) out.push_back(alert_json(a));
   return json_response(200, out);
 }
 
@@ -942,7 +867,7 @@ HttpResponse Api::Routes::reconcile(const Call& c) {
       fix = f->as_bool();
     }
   }
-  ReconcileReport rep = c.api.engine_.reconcile(fix);
+  ReconcileReport rep = c.api().engine_.reconcile(fix);
   json::array findings;
   for (const auto& s : rep.findings) findings.push_back(json::string(s));
   json::object out{{"fix", fix},
@@ -963,7 +888,7 @@ HttpResponse Api::Routes::reconcile(const Call& c) {
 // POST /api/trades after authorization. With a client_trade_id the key is looked up and the
 // trade opened under open_mu_: a repeat (a retry after a timeout, a restart, a second copy)
 // answers 200 with the trade the key already names, or 409 when it asks for something else.
-HttpResponse Api::post_trade(const HttpRequest& req) {
+HttpResponse Api::post_trade(const HttpRequest& req, std::string_view account) {
   TradeSpec spec;
   try {
     spec = parse_trade_spec(req.body);
@@ -992,13 +917,13 @@ HttpResponse Api::post_trade(const HttpRequest& req) {
         return error(409, "client_trade_id '" + spec.client_trade_id + "' already names trade " +
                               std::to_string(t.id) + ", opened with a different body");
       }
-      return json_response(200, with_orders(store_, t));
+      return json_response(200, trade_json(with_orders(t), account));
     }
   }
   if (auto refused = refuse_by_asset(spec, /*opening=*/true)) return *refused;
   auto trade = engine_.open_trade(spec);
   if (!trade.ok()) return refusal(trade.status());
-  return json_response(201, with_orders(store_, *trade));
+  return json_response(201, trade_json(with_orders(*trade), account));
 }
 
 // A trade against its symbol's asset, read once per symbol (kept an hour): what the broker
@@ -1031,12 +956,8 @@ std::optional<HttpResponse> Api::refuse_by_asset(const TradeSpec& spec, bool ope
 std::vector<std::pair<std::int64_t, std::string>> Api::events_after(std::int64_t after_seq,
                                                                      int limit) {
   std::vector<std::pair<std::int64_t, std::string>> out;
-  auto events = store_.events_since(after_seq, limit);
-  if (!events.ok()) return out;
-  for (const auto& e : *events) {
-    json::object o = event_json(e);
-    o.erase("payload");  // the dashboard fetches the audit trail when it wants the payloads
-    out.emplace_back(e.seq, json::serialize(o));
+  for (const auto& e : events_since(after_seq, limit)) {
+    out.emplace_back(e.seq, json::serialize(shapes::feed_event_json(e)));
   }
   return out;
 }
@@ -1064,44 +985,86 @@ Health Api::health() {
   return h;
 }
 
-std::string Api::health_json() {
-  Health h = health();
-  Timestamp now = clock_.now();
-  json::array reasons;
-  for (const auto& reason : h.reasons) reasons.push_back(json::string(reason));
-  json::object o{
-      {"status", to_string(h.status)},
-      {"reasons", std::move(reasons)},
-      {"unprotected_positions", h.unprotected_positions},
-      {"stream_expected", h.stream_expected},
-      {"broker_reachable", h.broker_reachable},
-      {"credentials_refused", h.credentials_refused},
-      {"snapshot_age_ms",
-       h.snapshot_age_ms ? json::value(*h.snapshot_age_ms) : json::value(nullptr)},
-      {"stream_connected", h.stream_connected},
-      {"last_stream_event_at", ts(h.last_stream_event_at)},
-      {"last_sync_at", ts(h.last_sync_at)},
-      {"last_sync_age_ms",
-       h.last_sync_at ? json::value(now.ms_since(*h.last_sync_at)) : json::value(nullptr)},
-      {"sync_lag_ms", h.sync_lag_ms},
-      {"store_ok", h.store_ok},
-      {"store_error", h.store_error},
-      // Unreachable is not ok: calls held back for the broker's return never reach the engine,
-      // so its last answer alone said "ok" (and the CLI and dashboard "broker ok: yes") for as
-      // long as the broker was away.
-      {"broker_ok", h.broker_ok && h.broker_reachable},
-      {"open_orders", h.open_orders},
-      {"rest_calls_last_minute", h.rest_calls_last_minute},
-      {"rest_budget_per_minute", h.rest_budget_per_minute},
-      {"now", ts(now)},
-  };
-  const std::optional<Market> market = market_ ? market_() : std::nullopt;
-  o["market"] = market ? json::value(json::object{{"is_open", market->is_open},
-                                                  {"next_open", ts(market->next_open)},
-                                                  {"next_close", ts(market->next_close)},
-                                                  {"as_of", ts(market->as_of)}})
-                       : json::value(nullptr);
-  return json::serialize(o);
+std::string Api::health_json() { return json::serialize(shapes::health_json(health_report())); }
+
+// ---- AccountQueries --------------------------------------------------------------------------
+
+TradeRecord Api::with_orders(const Trade& t) {
+  OrderFilter f;
+  f.trade_id = t.id;
+  auto orders = store_.list_orders(f);
+  return {t, orders.ok() ? std::move(*orders) : std::vector<Order>{}};
+}
+
+StatusOr<std::vector<TradeRecord>> Api::trades(int limit, int offset) {
+  auto trades = store_.list_trades(limit, offset);
+  if (!trades.ok()) return trades.status();
+  std::vector<TradeRecord> out;
+  for (const auto& t : *trades) out.push_back(with_orders(t));
+  return out;
+}
+
+StatusOr<std::optional<TradeRecord>> Api::trade(TradeId id) {
+  auto trade = store_.get_trade(id);
+  if (!trade.ok()) return trade.status();
+  if (!trade->has_value()) return std::optional<TradeRecord>();
+  return std::optional<TradeRecord>(with_orders(**trade));
+}
+
+StatusOr<std::vector<Order>> Api::orders(const OrderFilter& filter) {
+  return store_.list_orders(filter);
+}
+
+StatusOr<std::optional<Order>> Api::order(std::string_view ref) {
+  if (auto id = parse_int(ref)) return store_.get_order(*id);
+  auto found = store_.find_order_by_client_id(ref);
+  if (found.ok() && !found->has_value()) found = store_.find_order_by_broker_id(ref);
+  return found;
+}
+
+StatusOr<std::optional<OrderAudit>> Api::audit(std::string_view ref) {
+  auto found = order(ref);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) return std::optional<OrderAudit>();
+  OrderAudit a{.order = std::move(**found)};
+  auto events = store_.order_events(a.order.id);
+  if (!events.ok()) return events.status();
+  a.events = std::move(*events);
+  if (auto fills = store_.fills_for(a.order.id); fills.ok()) a.fills = std::move(*fills);
+  return std::optional<OrderAudit>(std::move(a));
+}
+
+std::vector<PositionView> Api::positions() { return engine_.positions(); }
+
+StatusOr<std::vector<AlertRow>> Api::alerts(bool active_only, int limit) {
+  auto alerts = store_.list_alerts(active_only, limit);
+  if (!alerts.ok()) return alerts.status();
+  std::vector<AlertRow> out;
+  // A failing store cannot record the alert about itself: it is told from the engine's health
+  // (id null, as the daemon's own lease_lost). Before, `orderly alerts` listed nothing and
+  // exited 0 while every commit failed.
+  if (Health h = health(); !h.store_ok) {
+    out.push_back({.severity = AlertSeverity::critical,
+                   .kind = "store_failing",
+                   .subject = "store",
+                   .message = "the store refuses writes; nothing new is recorded or sent: " +
+                              h.store_error,
+                   .raised_at = h.store_failing_since});
+  }
+  for (const auto& a : *alerts) out.push_back(alert_row(a));
+  return out;
+}
+
+HealthReport Api::health_report() {
+  HealthReport r{.health = health(), .now = clock_.now()};
+  if (market_) r.market = market_();
+  return r;
+}
+
+std::vector<OrderEvent> Api::events_since(std::int64_t after_seq, int limit) {
+  auto events = store_.events_since(after_seq, limit);
+  if (!events.ok()) return {};
+  return std::move(*events);
 }
 
 }  // namespace orderly::server

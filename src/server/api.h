@@ -4,6 +4,8 @@
 //
 // Depends only on EngineControl (actions, health, metrics, positions) and the Store's read
 // queries (orders, trades, audit, alerts). Every bad request gets a 4xx with {"error": "..."}.
+// The read routes ask AccountQueries, so that the same routes read several accounts
+// (read_accounts, for app/account_router.h); every answer is rendered by server/json_shapes.h.
 
 #include <cstdint>
 #include <functional>
@@ -18,6 +20,7 @@
 #include "core/asset_rules.h"
 #include "core/time.h"
 #include "engine/control.h"
+#include "server/account_queries.h"
 #include "store/store.h"
 
 namespace orderly::server {
@@ -71,12 +74,35 @@ class Handler {
   virtual std::string health_json() = 0;
 };
 
-class Api final : public Handler {
+class Api final : public Handler, public AccountQueries {
  public:
   // `token`: the bearer token every mutating route requires; empty refuses them all (403).
   Api(EngineControl& engine, Store& store, std::string token, const Clock& clock);
 
   HttpResponse handle(const HttpRequest& request) override;
+  // handle(), the answer's objects naming `account` (several accounts: the one a request names).
+  HttpResponse handle_for(const HttpRequest& request, std::string_view account);
+
+  // A GET or HEAD of /api/... over several accounts by the single-account routes: a list merges
+  // every account's (each element naming its account; limit and offset apply per account;
+  // `daemon_alerts` first in /api/alerts); one trade or order is found in whichever account
+  // holds it (409 when several do: local ids are per account). `route_name`: the route's label
+  // for /metrics. `accounts` is not empty.
+  static HttpResponse read_accounts(const HttpRequest& request,
+                                    const std::vector<AccountSource>& accounts,
+                                    const std::vector<AccountAlert>& daemon_alerts,
+                                    std::string& route_name);
+
+  // AccountQueries, over the engine and the store.
+  StatusOr<std::vector<TradeRecord>> trades(int limit, int offset) override;
+  StatusOr<std::optional<TradeRecord>> trade(TradeId id) override;
+  StatusOr<std::vector<Order>> orders(const OrderFilter& filter) override;
+  StatusOr<std::optional<Order>> order(std::string_view ref) override;
+  StatusOr<std::optional<OrderAudit>> audit(std::string_view ref) override;
+  std::vector<PositionView> positions() override;
+  StatusOr<std::vector<AlertRow>> alerts(bool active_only, int limit) override;
+  HealthReport health_report() override;
+  std::vector<OrderEvent> events_since(std::int64_t after_seq, int limit) override;
 
   // Counts one answered request for /metrics (the HTTP server calls it for every response,
   // including the ones it answers itself: 413, timeouts).
@@ -91,12 +117,7 @@ class Api final : public Handler {
 
   // The market's session as last read from the broker, shown in /healthz (nullopt: not read
   // yet). Set once, before the API serves.
-  struct Market {
-    bool is_open = false;
-    Timestamp next_open;
-    Timestamp next_close;
-    Timestamp as_of;  // when the broker was asked
-  };
+  using Market = MarketSession;
   void set_market_source(std::function<std::optional<Market>()> source) {
     market_ = std::move(source);
   }
@@ -116,9 +137,11 @@ class Api final : public Handler {
  private:
   struct Routes;  // the route table (api.cc): method, pattern, token, metrics name, handler
   friend struct Routes;
-  HttpResponse route(const HttpRequest& request, std::string& route_name);
+  HttpResponse route(const HttpRequest& request, std::string_view account,
+                     std::string& route_name);
   std::optional<HttpResponse> authorize(const HttpRequest& request) const;
-  HttpResponse post_trade(const HttpRequest& request);
+  HttpResponse post_trade(const HttpRequest& request, std::string_view account);
+  TradeRecord with_orders(const Trade& t);
   // A trade being opened (`opening`) or its exits being modified, against its asset
   // (server/asset_check.h); a modify is not held up by an unreadable asset (see api.cc).
   std::optional<HttpResponse> refuse_by_asset(const TradeSpec& spec, bool opening);
