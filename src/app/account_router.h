@@ -12,13 +12,17 @@
 //   - GET /metrics labels every engine sample with account="NAME".
 // In both modes GET /api/accounts lists each account's state (active, standby, starting,
 // failed), and an account that is not active answers 503 naming its state.
+// The router only routes: the merged views read each account's AccountQueries (domain
+// objects) and are rendered by the server's shapes (server/accounts_view.h, Api::read_accounts).
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "app/account_runner.h"
+#include "server/accounts_view.h"
 #include "server/api.h"
 
 namespace orderly::app {
@@ -38,14 +42,24 @@ class AccountRouter final : public server::Handler {
 
  private:
   struct Merged;  // the merged event feed of several accounts (see events_after)
+  // An account a request names (?account= or a POST body's "account"), and the request to
+  // forward to it.
+  struct Named {
+    std::string account;
+    bool named = false;
+    server::HttpRequest forwarded;
+  };
 
   AccountRunner* find(const std::string& name) const;
+  std::string names() const;  // "alpha, beta": the configured accounts, for error messages
   server::HttpResponse not_active(const AccountRunner& account) const;
   server::HttpResponse handle_multi(const server::HttpRequest& request);
+  std::optional<server::HttpResponse> name_account(const server::HttpRequest& request,
+                                                   Named& named) const;
+  server::HttpResponse to_account(const Named& named) const;
+  server::HttpResponse metrics(const server::HttpRequest& request) const;
+  std::vector<server::DaemonAccount> daemon_accounts() const;
   void pull_events();
-  // Each account's state (and its engine's health when `with_health`): the /healthz body, or
-  // the bare list for /api/accounts.
-  std::string accounts_json(bool with_health);
 
   std::vector<AccountRunner*> accounts_;
   bool multi_;

@@ -26,18 +26,6 @@
 
 namespace orderly::app {
 
-std::string_view to_string(AccountState s) {
-  switch (s) {
-    case AccountState::starting: return "starting";
-    case AccountState::standby: return "standby";
-    case AccountState::active: return "active";
-    case AccountState::stopping: return "stopping";
-    case AccountState::failed: return "failed";
-    case AccountState::stopped: return "stopped";
-  }
-  return "unknown";
-}
-
 namespace {
 
 constexpr std::int64_t kEngineStalledMs = 5000;

@@ -15,35 +15,12 @@
 
 #include "app/config.h"
 #include "core/time.h"
-
-namespace orderly::server {
-class Api;
-}
+#include "server/accounts_view.h"
 
 namespace orderly::app {
 
-enum class AccountState {
-  starting,  // opening the lease / waiting for the broker
-  standby,   // another instance owns the account
-  active,    // this process owns it and its engine runs
-  stopping,  // the lease was lost (or the daemon stops): the engine finishes in-flight work
-  failed,    // cannot run (credentials refused, store unreachable at start); see detail
-  stopped,
-};
-std::string_view to_string(AccountState s);
-
-struct AccountStatus {
-  std::string name;
-  std::string store_account;  // the account tag every store row carries (a hash, not the key)
-  AccountState state = AccountState::starting;
-  std::string detail;         // why: the owner it waits for, the failure
-  std::optional<Timestamp> since;
-  std::int64_t leases_acquired = 0;
-  std::int64_t leases_lost = 0;
-  std::optional<Timestamp> last_lost_at;
-  std::string last_lost_reason;
-  int exit_code = 0;  // for `failed`: the code `orderly run` exits with when no account runs
-};
+using server::AccountState;
+using server::AccountStatus;
 
 class AccountRunner {
  public:

@@ -1,7 +1,8 @@
 #pragma once
 // What one account answers about itself, as domain objects: the local API's read routes render
-// these (server/json_shapes.h), for one account or merged over several (Api::read_accounts),
-// so each JSON shape is written once. server::Api implements it over its engine and store.
+// these (server/json_shapes.h), for one account or merged over several (Api::read_accounts,
+// server/accounts_view.h), so each JSON shape is written once. server::Api implements it over
+// its engine and store.
 
 #include <cstdint>
 #include <optional>

@@ -1,6 +1,6 @@
-// The query interface each account exposes (server/account_queries.h) and the read routes over
-// several accounts built on it (Api::read_accounts): domain objects in, each JSON shape rendered
-// by the code the single-account routes use.
+// The query interface each account exposes (server/account_queries.h) and the views over
+// several accounts built on it (Api::read_accounts, server/accounts_view.h): domain objects in,
+// each JSON shape rendered by the code the single-account routes use.
 #include "server/account_queries.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 
 #include "fake_engine.h"
 #include "memory_store.h"
+#include "server/accounts_view.h"
 #include "server/api.h"
 
 namespace orderly::server {
@@ -214,6 +215,30 @@ TEST(AccountViews, OneObjectIsFoundInWhicheverAccountHoldsIt) {
   EXPECT_EQ(read({{"alpha", &alpha.api}, {"gamma", &broken}}, "/api/orders/1").status, 200);
 }
 
+TEST(AccountViews, TheDaemonsLeaseAlertsComeFirst) {
+  Account alpha;
+  AccountStatus lost{.name = "beta", .state = AccountState::standby, .leases_lost = 1,
+                     .last_lost_at = alpha.clock.now(), .last_lost_reason = "renewal refused"};
+  AccountStatus back = lost;
+  back.name = "gamma";
+  back.state = AccountState::active;
+  back.since = alpha.clock.now().plus_ms(5000);
+  AccountStatus never{.name = "alpha", .state = AccountState::active};
+  auto daemon = lease_alerts({never, lost, back});
+  ASSERT_EQ(daemon.size(), 2u);
+  json::array alerts = list(read({{"alpha", &alpha.api}}, "/api/alerts", daemon));
+  ASSERT_EQ(alerts.size(), 2u);
+  const json::object& beta = alerts[0].as_object();
+  EXPECT_EQ(beta.at("kind"), "lease_lost");
+  EXPECT_EQ(beta.at("account"), "beta");
+  EXPECT_TRUE(beta.at("id").is_null());
+  EXPECT_TRUE(beta.at("active").as_bool());
+  EXPECT_TRUE(beta.at("cleared_at").is_null());
+  EXPECT_FALSE(beta.contains("severity"));
+  EXPECT_FALSE(alerts[1].at("active").as_bool());  // gamma runs here again
+  EXPECT_TRUE(alerts[1].at("cleared_at").is_string());
+}
+
 // ?account=NAME: the answer's object names the account; errors and a trade's orders do not.
 TEST(AccountViews, AnAnswerForANamedAccountNamesIt) {
   Account a;
@@ -228,6 +253,86 @@ TEST(AccountViews, AnAnswerForANamedAccountNamesIt) {
   HttpRequest closing{"POST", "/api/close-all", "Bearer s3cret", ""};
   EXPECT_EQ(json::parse(a.api.handle_for(closing, "alpha").body).at("account"), "alpha");
   EXPECT_FALSE(json::parse(a.call("GET", "/api/trades/1").body).as_object().contains("account"));
+}
+
+HealthReport report(std::int64_t open_orders, std::int64_t lag_ms, Timestamp last_sync) {
+  HealthReport r;
+  r.now = Timestamp::from_ms(1'760'000'100'000);
+  r.health.stream_connected = true;
+  r.health.open_orders = open_orders;
+  r.health.sync_lag_ms = lag_ms;
+  r.health.last_sync_at = last_sync;
+  r.health.last_stream_event_at = last_sync;
+  return r;
+}
+
+TEST(AccountViews, CombinedHealthAddsCountsAndKeepsTheWorst) {
+  HealthReport a = report(2, 100, Timestamp::from_ms(1'760'000'099'000));
+  HealthReport b = report(3, 900, Timestamp::from_ms(1'760'000'090'000));
+  b.health.broker_reachable = false;
+  b.health.store_ok = false;
+  b.health.store_error = "disk full";
+  HealthReport all = combine_health({a, b});
+  EXPECT_TRUE(all.health.stream_connected);
+  EXPECT_EQ(all.health.open_orders, 5);
+  EXPECT_EQ(all.health.rest_budget_per_minute, 380);
+  EXPECT_EQ(all.health.sync_lag_ms, 900);
+  EXPECT_EQ(all.health.last_sync_at, b.health.last_sync_at);                  // the oldest sync
+  EXPECT_EQ(all.health.last_stream_event_at, a.health.last_stream_event_at);  // the latest event
+  EXPECT_FALSE(all.health.broker_reachable);
+  EXPECT_FALSE(all.health.store_ok);
+  EXPECT_EQ(all.health.store_error, "disk full");
+  b.health.stream_connected = false;
+  EXPECT_FALSE(combine_health({a, b}).health.stream_connected);
+  HealthReport none = combine_health({});
+  EXPECT_FALSE(none.health.stream_connected);
+  EXPECT_EQ(none.health.rest_budget_per_minute, 0);
+  EXPECT_FALSE(none.health.last_sync_at.has_value());
+}
+
+TEST(AccountViews, TheDaemonIsDownOnlyWhenNoAccountItShouldRunCanTrade) {
+  Account alpha;
+  auto running = std::shared_ptr<AccountQueries>(&alpha.api, [](AccountQueries*) {});
+  AccountStatus active{.name = "alpha", .state = AccountState::active};
+  AccountStatus standby{.name = "beta", .state = AccountState::standby};
+  AccountStatus failed{.name = "gamma", .state = AccountState::failed, .detail = "keys refused"};
+
+  HttpResponse ok = daemon_health({{active, running}, {standby, nullptr}});
+  EXPECT_EQ(ok.status, 200);
+  json::object h = json::parse(ok.body).as_object();
+  EXPECT_EQ(h.at("status"), "ok");  // a standby is another instance's to run
+  ASSERT_EQ(h.at("accounts").as_array().size(), 2u);
+  EXPECT_EQ(h.at("accounts").as_array()[0].at("health"), json::parse(alpha.api.health_json()));
+  EXPECT_EQ(h.at("accounts").as_array()[1].at("health").at("state"), "standby");
+  EXPECT_EQ(h.at("open_orders"), alpha.api.health_report().health.open_orders);
+
+  json::object degraded =
+      json::parse(daemon_health({{active, running}, {failed, nullptr}}).body).as_object();
+  EXPECT_EQ(degraded.at("status"), "degraded");
+  EXPECT_EQ(degraded.at("reasons").as_array()[0], "account gamma: failed: keys refused");
+
+  HttpResponse down = daemon_health({{standby, nullptr}, {failed, nullptr}});
+  EXPECT_EQ(down.status, 503);
+  EXPECT_EQ(json::parse(down.body).at("status"), "down");
+  EXPECT_TRUE(json::parse(down.body).at("now").is_null());
+}
+
+TEST(AccountViews, TheAccountsListAsksNoEngine) {
+  AccountStatus s{.name = "alpha", .store_account = "a1", .state = AccountState::active,
+                  .leases_acquired = 1};
+  json::array list = json::parse(accounts_json({s})).as_array();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].at("name"), "alpha");
+  EXPECT_EQ(list[0].at("state"), "active");
+  EXPECT_TRUE(list[0].at("health").is_null());
+}
+
+TEST(AccountViews, AFeedEventNamesItsAccountAndItsSeqThere) {
+  OrderEvent e{.seq = 41, .order_id = 3, .payload = "{}"};
+  json::object o = json::parse(feed_event_json(e, "beta")).as_object();
+  EXPECT_EQ(o.at("account"), "beta");
+  EXPECT_EQ(o.at("account_seq"), 41);
+  EXPECT_FALSE(o.contains("payload"));
 }
 
 }  // namespace
