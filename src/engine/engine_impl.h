@@ -503,6 +503,7 @@ class Engine::Impl {
   void set_hold_wait(OrderId id, bool wait);
   void check_inflight(Timestamp now);
   bool needs_inflight_check(const Order& o) const;
+  bool market_entry_unfilled(const Order& o) const;
   // Memory stays bounded: the orders of a trade that ended are dropped once committed and quiet
   // (the store keeps them; a restart does not load them either). A late event for one of them
   // brings it back from the store (restore_pruned) and is judged like any other.

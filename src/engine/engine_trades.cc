@@ -822,7 +822,11 @@ void Engine::Impl::grow_exit(TradeId tid, OrderId old_id, Decimal held, const Tr
              fmt::format("grow exit {} from {} to {} (entry filled more)",
                          old.client_order_id, old.qty.str(), held.str()),
              now);
-  (void)rid;  // the legs stay: the broker moves them to the replacement (see adopt_replacement)
+  // The legs stay: the broker moves them to the replacement (see adopt_replacement). A price
+  // stepped past our opposite orders goes with it, and is watched to step back as the old one
+  // was (DST trades seed 23000000052941: the grown take-profit kept 122.43 past orders long
+  // gone, where the trade's own was 121.95).
+  track_wash_priced(rid);
 }
 
 // A replaced OCO parent keeps its legs at the broker (they move to the new order): the local
