@@ -370,7 +370,7 @@ class Engine::Impl {
   struct Cover;
   Cover judge_cover(const std::string& symbol, bool blind) const;
   bool entry_may_fill_unheard(const std::string& symbol) const;
-  const Order* unknown_entry_the_broker_holds(const std::string& symbol, Decimal net) const;
+  const Order* entry_that_may_have_filled(const std::string& symbol, Decimal net) const;
   void keep_blind_time(Timestamp now);
   void keep_unconfirmed_exits();
   void restore_unconfirmed_exits(std::set<std::string>& symbols);

@@ -75,7 +75,7 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
   // filled, their events delayed past a stream disconnect, the budget spent for 12 s: 56 TSLA
   // naked 8 s, unraised).
   const bool unheard_entry = blind && c.book.net().is_zero() && entry_may_fill_unheard(symbol);
-  if (const Order* e = unknown_entry_the_broker_holds(symbol, c.book.net())) {
+  if (const Order* e = entry_that_may_have_filled(symbol, c.book.net())) {
     c.ok = false;
     c.began = e->created_at;  // sent no earlier; its fill, if any, came after
     c.why = fmt::format("; entry {}, whose outcome is not known yet, may have filled (our "
@@ -139,8 +139,8 @@ bool Engine::Impl::entry_may_fill_unheard(const std::string& symbol) const {
 // took the symbol for flat: 8 s naked, unraised); trades 22200000002328 (a limit sell filled
 // while no process ran, its fetch answered after a kill), 22400000000732 and 21500000000875
 // (a market entry's answer lost, its lookups slow or unanswered through restarts).
-const Order* Engine::Impl::unknown_entry_the_broker_holds(const std::string& symbol,
-                                                          Decimal net) const {
+const Order* Engine::Impl::entry_that_may_have_filled(const std::string& symbol,
+                                                      Decimal net) const {
   const auto bp = broker_positions_.find(symbol);
   const Decimal beyond = (bp == broker_positions_.end() ? Decimal() : bp->second.qty) - net;
   for (OrderId id : orders_of_symbol(symbol)) {
