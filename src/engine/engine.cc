@@ -60,6 +60,21 @@ bool Engine::Impl::replace_overtaken(const Command& c) const {
   return old != nullptr && (!old->filled_qty.is_zero() || !is_open_at_broker(old->state));
 }
 
+// An entry judged against our opposite orders when it was queued (entry_path_clear) and
+// still waiting for the budget: exits placed meanwhile would meet it in Alpaca's wash-trade
+// check, and the refusal costs a call and the cancel of every opposite order of ours (DST
+// trades seed 23000000008498: two market buys queued 83 s, refused against the exits of nine
+// trades placed meanwhile).
+bool Engine::Impl::entry_overtaken(const Command& c) const {
+  if (c.kind != CommandKind::submit) return false;
+  const Order* o = order_ptr(c.order_id);
+  if (o == nullptr || o->role != OrderRole::entry || o->order_class != OrderClass::simple ||
+      o->broker_order_id) {
+    return false;
+  }
+  return !book_of(o->symbol).wash_blockers(o->side, o->type, o->limit_price).empty();
+}
+
 // Releases queued commands in priority order (CommandPriority), each within its share (fits).
 std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
   std::vector<Command> out;
@@ -106,13 +121,21 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
       keep.push_back(std::move(c));
       continue;
     }
+    if (entry_overtaken(c)) {
+      // Not sent: the next input judges it again against the book (entry_path_clear).
+      withheld_entries_.insert(c.order_id);
+      pending_.erase(c.id);
+      continue;
+    }
     budget_.note_release(c.priority, paced, now);
     ++round.used;
     ++outstanding_;
     ++metrics_.rest_calls;
-    if (c.priority == CommandPriority::entry && c.kind == CommandKind::submit) {
+    if (c.kind == CommandKind::submit && order_ptr(c.order_id) != nullptr &&
+        order_at(c.order_id).role == OrderRole::entry) {
       budget_.note_entry_release(c.order_id, now);
-      *reserve += awaits_first_exit(c.order_id) ? 1 : 0;
+      // A protective entry (clears_its_way) may go before the reserve is first computed.
+      if (reserve) *reserve += awaits_first_exit(c.order_id) ? 1 : 0;
     }
     rate_dirty_ = true;
     pending_[c.id].released_at = now;

@@ -107,6 +107,8 @@ struct OrderAux {
   // A leg's listing (check_unresolved_leg) that got no answer is asked again from here.
   std::optional<Timestamp> legs_retry_at;
   bool waits_told = false;   // an entry's wait for our orders in its way is audited once
+  bool canceled_for_entry = false;  // canceled to clear an entry's way (cancel_blocking_exits)
+  int unfilled_checks = 0;  // fetches of a market entry still unfilled (market_entry_unfilled)
 };
 
 // The keys of the last `capacity` stream events, for idempotent apply. Holds 64-bit fingerprints
@@ -523,7 +525,9 @@ class Engine::Impl {
   bool awaits_first_exit(OrderId entry_id);
   std::int64_t exit_reserve(Timestamp now);
   bool replace_overtaken(const Command& c) const;
+  bool entry_overtaken(const Command& c) const;
   void end_withheld_replaces(Timestamp now);
+  void judge_withheld_entries_again(Timestamp now);
   std::vector<Command> take_commands(Timestamp now);
   void on_result(CommandId id, CommandResult r, Timestamp now);
   void drain_held_back(Timestamp now);
@@ -618,14 +622,27 @@ class Engine::Impl {
   CommandId next_command_id_ = 0;
   RateBudget budget_{{cfg_.rate_limit_per_min, cfg_.poll_interval_ms, cfg_.max_inflight_commands}};
   std::set<OrderId> withheld_replaces_;  // replacements take_commands did not send
+  std::set<OrderId> withheld_entries_;   // entries take_commands did not send (entry_overtaken)
+  // When a stock order of ours was last routed (`new`) or filled: the market is trading (what
+  // an `accepted` market entry, which Alpaca holds outside hours, is judged by).
+  std::optional<Timestamp> last_stock_routed_at_;
   CommandId catchup_first_page_ = 0;  // the first page of the catch-up running (paced)
   bool rate_dirty_ = false;
   std::deque<Timestamp> attempt_times_;  // re-sends and broker refusals (retry_storm)
   std::vector<OrderEvent> sent_events_;  // "sent" audit events, written with the next commit
   std::unordered_map<OrderId, Timestamp> retry_resolve_at_;
-  // Symbol -> the entry whose way through the wash-trade check is being cleared: exits of
-  // the symbol are placed again once it is at the broker.
-  std::map<std::string, OrderId> clearing_;
+  // Symbol -> the entries whose way through the wash-trade check is being cleared, all of one
+  // side: the exits of the symbol are placed again once every one of them is at the broker.
+  // An entry refused while the way is being cleared joins it, so that the exits are canceled
+  // once for all of them and not again for each (DST trades seed 23100000003282: four market
+  // entries on WMT canceled the exits of nine trades in three rounds, and the per-trade cap
+  // left them naked).
+  struct Clearing {
+    Side side = Side::buy;
+    std::set<OrderId> entries;
+  };
+  std::map<std::string, Clearing> clearing_;
+  bool clears_its_way(const Order& entry) const;  // one of its symbol's clearing entries
   std::set<OrderId> clear_all_for_;  // entries refused as wash trades against our orders
   // Crypto trades holding coins with both exits: the broker's price picks their one exit, so
   // positions are read every idle poll interval while there are any (engine_sync on_tick).

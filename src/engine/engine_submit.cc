@@ -29,6 +29,7 @@ void Engine::Impl::run_submitter(Timestamp now) {
   reprice_wash_priced_exits(now);
   recheck_stand_in_entries(now);
   end_withheld_replaces(now);
+  judge_withheld_entries_again(now);
   resume_modify_cancels(now);
   // Trade steps first: they create exits and flattening orders.
   for (int round = 0; round < 3 && !touched_trades_.empty(); ++round) {
@@ -154,6 +155,23 @@ void Engine::Impl::end_withheld_replaces(Timestamp now) {
   }
 }
 
+// Entries take_commands held back (entry_overtaken) are judged again, their place in the
+// queue lost: the attempt never left, so it is not counted.
+void Engine::Impl::judge_withheld_entries_again(Timestamp now) {
+  for (OrderId id : std::exchange(withheld_entries_, {})) {
+    const Order* o = order_ptr(id);
+    if (o == nullptr || o->state != OrderState::submitting || o->broker_order_id) continue;
+    aux_[id].command_outstanding = false;
+    Order& m = mut_order(id);
+    if (m.attempts > 0) --m.attempts;
+    set_local_state(id, OrderState::created, EventSource::intent,
+                    fmt::format("not sent: our orders on the other side of {} changed while it "
+                                "waited for the budget; judged again",
+                                m.symbol),
+                    {}, now);
+  }
+}
+
 // Shares held at the broker beyond what our own open sells hold: someone else's orders.
 void Engine::Impl::note_foreign_hold(const Order& o, Timestamp now) {
   auto it = broker_positions_.find(o.symbol);
@@ -238,7 +256,11 @@ void Engine::Impl::send(OrderId id, Timestamp now) {
   aux_[id].command_outstanding = true;
   aux_[id].sent_at.reset();  // set again when the request leaves (note_sent)
   Command c;
-  c.priority = o.role == OrderRole::entry ? CommandPriority::entry : CommandPriority::protective;
+  // An entry our exits were canceled for is protective work: while it waits for the entries'
+  // share of the budget the symbol's positions have no exit (DST trades seed 23100000003282:
+  // 40 s in the queue, 325 WMT naked).
+  c.priority = o.role == OrderRole::entry && !clears_its_way(o) ? CommandPriority::entry
+                                                                  : CommandPriority::protective;
   c.order_id = id;
   if (o.replaces_order_id) {
     // run_submitter checked that the order to replace is held and has its broker id.
@@ -796,7 +818,16 @@ void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, T
   if (!r.order) return;
   std::optional<OrderId> local = find_local(*r.order);
   if (!local) return;
+  const Decimal filled_before = order_at(*local).filled_qty;
   adopt(*local, *r.order, EventSource::lookup, "refreshed by id", now);
+  // A fill found by this fetch began its gap when it happened, as one a catch-up finds does
+  // (a market entry's lost fill is fetched now, engine_sync.cc market_entry_unfilled).
+  if (order_at(*local).filled_qty > filled_before) {
+    const Timestamp at = r.order->filled_at.value_or(r.order->updated_at);
+    const std::string& symbol = order_at(*local).symbol;
+    auto [late, fresh] = late_fills_.try_emplace(symbol, at);
+    if (!fresh) late->second = std::min(late->second, at);
+  }
   refresh_answered(*local, now);
   // Still working (e.g. pending_cancel): the next sweep that misses it fetches it again.
   if (is_open_at_broker(order_at(*local).state)) aux_[*local].missing_checked = false;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <new>
 
+#include "engine/crypto.h"
 #include "engine/engine_impl.h"
 
 namespace orderly {
@@ -134,7 +135,15 @@ std::optional<OrderId> Engine::Impl::match_leg(const BrokerOrder& b) {
     if (!op || !op->parent_order_id || op->broker_order_id || op->side != b.side) continue;
     const Order& o = *op;
     const Order* parent = linked_order(o, o.parent_order_id, "parent", last_now_);
-    if (!parent || !parent->broker_order_id) continue;
+    // A parent sent whose answer is not in yet (lost, or a lookup pending) may own the event
+    // as well: counted among the fits (DST trades seed 23200000005030: two OCOs alike, one's
+    // answer lost; its stop leg's `canceled` was taken for the other's, whose row then held
+    // that id and every later commit of the leg failed on the store's unique broker id).
+    if (!parent || (!parent->broker_order_id && (parent->state == OrderState::created ||
+                                                 parent->state == OrderState::parked ||
+                                                 parent->state == OrderState::submit_failed))) {
+      continue;
+    }
     const bool type_ok = o.role == OrderRole::take_profit ? b.type == OrderType::limit
                                                             : b.type != OrderType::limit;
     const bool price_ok = o.role == OrderRole::take_profit ? b.limit_price == o.limit_price
@@ -818,6 +827,10 @@ void Engine::Impl::on_tick(Timestamp now) {
   stage_positions_when_due(now);
   stage_due_refreshes(now);
   check_inflight(now);
+  // A clearing waiting on a market entry's fill ends by the clock too (end_clearing_if_done).
+  std::vector<std::string> clearing;
+  for (const auto& [symbol, c] : clearing_) clearing.push_back(symbol);
+  for (const std::string& symbol : clearing) end_clearing_if_done(symbol);
   for (auto it = cancel_retry_at_.begin(); it != cancel_retry_at_.end();) {
     if (it->second > now) {
       ++it;
@@ -919,19 +932,30 @@ void Engine::Impl::set_hold_wait(OrderId id, bool wait) {
   }
 }
 
-// A market entry the broker took ('new') fills at once in a session: still unfilled after
-// inflight_check_ms, its fill event was most likely lost. Fetched then (and every
-// inflight_check_ms while it lasts) rather than at the next catch-up, which a healthy stream
-// runs every idle_poll_interval_ms and a 429 can put off further (DST trades seed
-// 23000000000138: 60 EPD filled unheard, found 22.8 s later, unraised).
+// A market entry the broker took fills at once in a session: still unfilled after
+// inflight_check_ms, its fill event was most likely lost. Fetched then, and again at doubling
+// intervals while it lasts, rather than at the next catch-up, which a healthy stream runs
+// every idle_poll_interval_ms and a 429 can put off further (DST trades seed 23000000000138:
+// 60 EPD filled unheard, found 22.8 s later, unraised; 23200000001702: `new` and the fill
+// both lost, 59 OKE unraised for 18 s).
+// At most one fetch in 5 minutes each: an entry held past the open costs ~12 calls an hour.
+static std::int64_t unfilled_check_interval(std::int64_t first_ms, int checks) {
+  return std::min<std::int64_t>(first_ms << std::min(checks, 6), 300'000);
+}
+
 bool Engine::Impl::market_entry_unfilled(const Order& o) const {
   return o.role == OrderRole::entry && o.type == OrderType::market &&
-         o.state == OrderState::new_ && o.filled_qty.is_zero() && o.broker_order_id;
+         (o.state == OrderState::new_ || o.state == OrderState::accepted) &&
+         o.filled_qty.is_zero() && o.broker_order_id;
 }
 
 bool Engine::Impl::needs_inflight_check(const Order& o) const {
+  if (o.parent_order_id && !o.broker_order_id) {
+    return is_local(o.state) && o.state != OrderState::parked;
+  }
+  // A leg the broker knows is asked for only while a change of ours to it is unconfirmed.
   if (o.parent_order_id) {
-    return !o.broker_order_id && is_local(o.state) && o.state != OrderState::parked;
+    return o.state == OrderState::pending_cancel || o.state == OrderState::pending_replace;
   }
   switch (o.state) {
     case OrderState::submitting:
@@ -942,6 +966,7 @@ bool Engine::Impl::needs_inflight_check(const Order& o) const {
       return true;
     case OrderState::submit_failed:
       return false;
+    case OrderState::accepted:
     case OrderState::new_:
       if (market_entry_unfilled(o)) return true;
       [[fallthrough]];
@@ -963,7 +988,11 @@ void Engine::Impl::check_inflight(Timestamp now) {
     }
     ++wit;
     const Order& o = *op;
-    if (o.parent_order_id) {
+    // A leg without its id is looked up with its group. One the broker knows goes on to the
+    // refreshes below: replaced at our request, its `replaced` event lost, it stayed
+    // pending_replace for good, and so did the entries waiting for it to go (DST trades seed
+    // 23200000002327).
+    if (o.parent_order_id && !o.broker_order_id) {
       check_unresolved_leg(id, now);
       continue;
     }
@@ -984,9 +1013,15 @@ void Engine::Impl::check_inflight(Timestamp now) {
                (!ax.last_refresh_at ||
                 now.ms_since(*ax.last_refresh_at) >= cfg_.inflight_check_ms)) {
       stage_refresh(id, now, true);
+      // `accepted` (not routed yet) is how Alpaca holds a stock's market order outside hours:
+      // fetched only once a stock order of ours was routed or filled since (the market trades).
     } else if (market_entry_unfilled(o) && age >= cfg_.inflight_check_ms &&
+               (o.state == OrderState::new_ || is_crypto_symbol(o.symbol) ||
+                (last_stock_routed_at_ && *last_stock_routed_at_ > o.updated_at)) &&
                (!ax.last_refresh_at ||
-                now.ms_since(*ax.last_refresh_at) >= cfg_.inflight_check_ms)) {
+                now.ms_since(*ax.last_refresh_at) >=
+                    unfilled_check_interval(cfg_.inflight_check_ms, ax.unfilled_checks))) {
+      ++ax.unfilled_checks;
       stage_refresh(id, now, true);
     }
     // Stuck: sent and unanswered. A request still queued behind the rate budget has not left.

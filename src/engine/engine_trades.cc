@@ -599,9 +599,13 @@ void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, T
     }
     const bool ended_open = o.state == OrderState::expired || o.state == OrderState::canceled ||
                             o.state == OrderState::rejected;
-    // A crypto exit we canceled to make way for the other one is not the broker ending it.
-    const bool ours = o.state == OrderState::canceled && is_crypto_symbol(o.symbol) &&
-                      aux_[id].cancel_sent;
+    // A crypto exit we canceled to make way for the other one, or an exit (or its OCO/bracket
+    // group) we canceled to clear an entry's way, is not the broker ending it.
+    const bool for_entry =
+        aux_[id].canceled_for_entry ||
+        (o.parent_order_id && aux_[*o.parent_order_id].canceled_for_entry);
+    const bool ours = o.state == OrderState::canceled &&
+                      ((is_crypto_symbol(o.symbol) && aux_[id].cancel_sent) || for_entry);
     if (!o.replaces_order_id && ended_open && !ours && now.ms_since(o.created_at) < 60'000) {
       ++recent;
     }
@@ -1124,7 +1128,10 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
       std::any_of(book.orders().begin(), book.orders().end(), [&](const BookOrder& b) {
         return b.checked && b.side != o.side && b.type == OrderType::stop_limit;
       });
-  if (!clear_all && !stop_limit_opposite &&
+  // Nor once our exits are being canceled for it: priced inside exits that are going, it rested
+  // below a market that had left them, beside another trade's lone stop that the wash-trade
+  // check then refused to the end (DST trades seed 23000000005478, "attempt 34 of 8").
+  if (!clear_all && !stop_limit_opposite && !clears_its_way(o) &&
       (o.type == OrderType::market || o.type == OrderType::limit)) {
     const std::optional<Decimal> own =
         o.type == OrderType::limit ? o.limit_price : std::optional<Decimal>();
@@ -1207,7 +1214,10 @@ void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
                                          const std::vector<const BookOrder*>& blockers,
                                          Timestamp now) {
   const Order& e = order_at(entry_id);
-  const auto [it, fresh] = clearing_.try_emplace(e.symbol, entry_id);
+  auto [it, fresh_symbol] = clearing_.try_emplace(e.symbol, Clearing{e.side, {}});
+  // The way is being cleared for the other side: this entry's turn comes once it is done.
+  if (it->second.side != e.side) return;
+  const bool fresh = it->second.entries.insert(entry_id).second;
   std::vector<std::string> names;
   for (const BookOrder* b : blockers) {
     const Order& x = order_at(b->id);
@@ -1224,6 +1234,7 @@ void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
         cancel_retry_at_.count(target) || t.state == OrderState::pending_cancel) {
       continue;
     }
+    aux_[target].canceled_for_entry = true;
     request_cancel(target,
                    fmt::format("canceled so that entry {} passes Alpaca's wash-trade check; "
                                "the exits of {} are placed again once it is at the broker",
@@ -1239,19 +1250,36 @@ void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
   }
 }
 
-// Once the entry that cleared the way is at the broker (or ended), every trade of the symbol
-// places its exits again (step_trade -> ensure_exits).
+// Once every entry that cleared the way is at the broker (or ended), every trade of the
+// symbol places its exits again (step_trade -> ensure_exits). A market entry at the broker
+// still unfilled is an open order a stop exit would meet in the wash-trade check: it is waited
+// for until it fills, or for inflight_check_ms at most (outside hours it rests till the open).
 void Engine::Impl::end_clearing_if_done(const std::string& symbol) {
   auto it = clearing_.find(symbol);
   if (it == clearing_.end()) return;
-  const Order* e = order_ptr(it->second);
-  if (e != nullptr && !is_known_to_broker(e->state) && !is_terminal(e->state) &&
-      e->state != OrderState::parked) {
-    return;
+  std::set<OrderId>& entries = it->second.entries;
+  for (auto e = entries.begin(); e != entries.end();) {
+    const Order* o = order_ptr(*e);
+    const bool on_its_way = o != nullptr && !is_known_to_broker(o->state) &&
+                            !is_terminal(o->state) && o->state != OrderState::parked;
+    const bool filling = o != nullptr && o->type == OrderType::market &&
+                         is_open_at_broker(o->state) && o->filled_qty.is_zero() &&
+                         last_now_.ms_since(o->updated_at) < cfg_.inflight_check_ms;
+    if (on_its_way || filling) {
+      ++e;
+      continue;
+    }
+    clear_all_for_.erase(*e);
+    e = entries.erase(e);
   }
+  if (!entries.empty()) return;
   clearing_.erase(it);
-  if (e != nullptr) clear_all_for_.erase(e->id);
   touch_trades_of(symbol);
+}
+
+bool Engine::Impl::clears_its_way(const Order& entry) const {
+  const auto it = clearing_.find(entry.symbol);
+  return it != clearing_.end() && it->second.entries.count(entry.id) > 0;
 }
 
 void Engine::Impl::touch_trades_of(const std::string& symbol) {

@@ -250,6 +250,10 @@ bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std:
   if (u.broker_time && (!o.broker_updated_at || *u.broker_time > *o.broker_updated_at)) {
     o.broker_updated_at = u.broker_time;
   }
+  if ((o.filled_qty > before_filled || (o.state == OrderState::new_ && from != o.state)) &&
+      !is_crypto_symbol(o.symbol)) {
+    last_stock_routed_at_ = now;
+  }
   if (o.filled_qty > before_filled) {
     Decimal delta = o.filled_qty - before_filled;
     Position& p = mut_position(o.symbol);
@@ -565,6 +569,18 @@ void Engine::Impl::drop_staged() {
       }
     }
     if (it->second.purpose == Purpose::recovery_page) abandon_recovery(false);
+    // A poll whose page never left is not running. Left marked as running, no later one began
+    // (DST trades seed 23200000002327: a rolled-back input dropped the sweep's page and no
+    // sweep ran for the 80 s of the quiet period; a bracket canceled elsewhere, its events
+    // lost, stayed open locally).
+    switch (it->second.purpose) {
+      case Purpose::sweep_page:
+        if (it->second.sweep == sweep_number_) sweep_running_ = false;
+        break;
+      case Purpose::catchup_page: catchup_running_ = false; break;
+      case Purpose::positions: positions_inflight_ = false; break;
+      default: break;
+    }
     pending_.erase(it);
   }
 }
