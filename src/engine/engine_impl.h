@@ -107,7 +107,7 @@ struct OrderAux {
   // A leg's listing (check_unresolved_leg) that got no answer is asked again from here.
   std::optional<Timestamp> legs_retry_at;
   bool waits_told = false;   // an entry's wait for our orders in its way is audited once
-  bool canceled_for_entry = false;  // canceled to clear an entry's way (cancel_blocking_exits)
+  bool we_canceled = false;  // a cancel of ours was sent for it (request_cancel)
   int unfilled_checks = 0;  // fetches of a market entry still unfilled (market_entry_unfilled)
 };
 
@@ -427,6 +427,7 @@ class Engine::Impl {
   bool reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now);
   bool reprice_wash_priced_exit(OrderId id, Timestamp now);
   bool entry_path_clear(OrderId id, Timestamp now);
+  bool stand_in_blocks_a_lone_stop(const Order& entry, Decimal price);
   void restore_entry_price(OrderId id, Timestamp now);
   // engine_session.cc: an entry Alpaca would refuse in this session waits for the next.
   bool held_for_session(OrderId id, Timestamp now);
@@ -623,6 +624,8 @@ class Engine::Impl {
   RateBudget budget_{{cfg_.rate_limit_per_min, cfg_.poll_interval_ms, cfg_.max_inflight_commands}};
   std::set<OrderId> withheld_replaces_;  // replacements take_commands did not send
   std::set<OrderId> withheld_entries_;   // entries take_commands did not send (entry_overtaken)
+  // Trades ensure_exits left without an exit at the per-minute cap: stepped again at this time.
+  std::map<TradeId, Timestamp> exit_cap_wake_at_;
   // When a stock order of ours was last routed (`new`) or filled: the market is trading (what
   // an `accepted` market entry, which Alpaca holds outside hours, is judged by).
   std::optional<Timestamp> last_stock_routed_at_;

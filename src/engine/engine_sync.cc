@@ -831,6 +831,14 @@ void Engine::Impl::on_tick(Timestamp now) {
   std::vector<std::string> clearing;
   for (const auto& [symbol, c] : clearing_) clearing.push_back(symbol);
   for (const std::string& symbol : clearing) end_clearing_if_done(symbol);
+  for (auto it = exit_cap_wake_at_.begin(); it != exit_cap_wake_at_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    touched_trades_.insert(it->first);
+    it = exit_cap_wake_at_.erase(it);
+  }
   for (auto it = cancel_retry_at_.begin(); it != cancel_retry_at_.end();) {
     if (it->second > now) {
       ++it;

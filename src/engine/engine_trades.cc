@@ -184,6 +184,31 @@ bool blocks_lone_stop(Side side, OrderType type, std::optional<Decimal> limit,
   return side == Side::buy ? *limit + tick > *stop : *limit - tick < *stop;
 }
 
+}  // namespace
+
+// A stand-in (a limit one tick inside our opposite orders) rests as long as they do. Beside a
+// trade of ours whose only exit is a stop that no stop_limit passes at `price`, that position
+// has no exit the broker takes for as long as it rests. The pair was judged when the trade was
+// opened with the entry a market order, which rests nowhere (DST trades seed 23400000011208: a
+// market buy clearing its way became a stand-in after a restart; 6.1 STWD, its stop refused
+// 33 times to the end).
+bool Engine::Impl::stand_in_blocks_a_lone_stop(const Order& entry, Decimal price) {
+  std::set<TradeId> seen;
+  for (OrderId id : orders_of_symbol(entry.symbol)) {
+    const TradeId tid = order_at(id).trade_id;
+    if (tid == entry.trade_id || !seen.insert(tid).second) continue;
+    const Trade* t = trade_ptr(tid);
+    if (t == nullptr || is_terminal(t->state) || t->spec.side != entry.side) continue;
+    if (!has_lone_stop(t->spec)) continue;
+    const Order& its_entry = order_at(view_of(tid).entry);
+    const std::optional<Decimal> stop = lone_stop_price(t->spec, its_entry.filled_avg_price);
+    if (blocks_lone_stop(entry.side, OrderType::limit, price, stop)) return true;
+  }
+  return false;
+}
+
+namespace {
+
 std::string describe_entry(const Order& e) {
   const std::optional<Decimal> at = e.type == OrderType::stop ? e.stop_price : e.limit_price;
   return fmt::format("{} {} entry {}{}", to_string(e.side), to_string(e.type), e.client_order_id,
@@ -418,6 +443,7 @@ int Engine::Impl::next_generation(const TradeView& v, bool flatten) const {
 // The one place a cancel is asked for; cancel_sent keeps it to one request in flight.
 void Engine::Impl::request_cancel(OrderId id, std::string why, Timestamp now) {
   aux_[id].cancel_sent = true;
+  aux_[id].we_canceled = true;
   Order& m = mut_order(id);
   audit(m, m.state, EventSource::intent, std::move(why), {}, now);
   Command c;
@@ -590,6 +616,7 @@ void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, T
   // An entry of the symbol is clearing its way through the wash-trade check: exits follow it.
   if (clearing_.count(trades_.at(tid).spec.symbol)) return;
   int recent = 0;
+  std::optional<Timestamp> cap_ends;  // when the oldest exit counted leaves the minute
   for (OrderId id : v.exits) {
     const Order& o = order_at(id);
     if (o.role == OrderRole::exit) continue;
@@ -599,18 +626,23 @@ void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, T
     }
     const bool ended_open = o.state == OrderState::expired || o.state == OrderState::canceled ||
                             o.state == OrderState::rejected;
-    // A crypto exit we canceled to make way for the other one, or an exit (or its OCO/bracket
-    // group) we canceled to clear an entry's way, is not the broker ending it.
-    const bool for_entry =
-        aux_[id].canceled_for_entry ||
-        (o.parent_order_id && aux_[*o.parent_order_id].canceled_for_entry);
+    // An exit we canceled ourselves (a modify, an entry clearing its way, a crypto exit making
+    // way for the other one), or whose OCO/bracket group we canceled, is not the broker ending
+    // it (DST trades seed 23400000064213: a modify's cancel counted with the cancels of
+    // another client and a restart's, and the short stayed naked).
     const bool ours = o.state == OrderState::canceled &&
-                      ((is_crypto_symbol(o.symbol) && aux_[id].cancel_sent) || for_entry);
+                      (aux_[id].we_canceled ||
+                       (o.parent_order_id && aux_[*o.parent_order_id].we_canceled));
     if (!o.replaces_order_id && ended_open && !ours && now.ms_since(o.created_at) < 60'000) {
       ++recent;
+      const Timestamp leaves = o.created_at.plus_ms(60'000);
+      if (!cap_ends || leaves < *cap_ends) cap_ends = leaves;
     }
   }
   if (recent >= kMaxExitPlacementsPerMinute) {
+    // Stepped again once the oldest of them leaves the minute: nothing else may touch the
+    // trade before then (the same seed: no event came, and the position stayed naked).
+    exit_cap_wake_at_[tid] = *cap_ends;
     alerts_.raise(AlertKind::stuck_order, trades_.at(tid).spec.symbol,
                   fmt::format("{}: {} exits placed for trade {} within a minute all ended without "
                               "closing it; not placing more",
@@ -1135,7 +1167,8 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
       (o.type == OrderType::market || o.type == OrderType::limit)) {
     const std::optional<Decimal> own =
         o.type == OrderType::limit ? o.limit_price : std::optional<Decimal>();
-    if (const std::optional<Decimal> price = book.passing_limit(o.side, own)) {
+    if (const std::optional<Decimal> price = book.passing_limit(o.side, own);
+        price && !stand_in_blocks_a_lone_stop(o, *price)) {
       Order& m = mut_order(id);
       const std::string was = m.type == OrderType::market ? "market" : m.limit_price->str();
       m.type = OrderType::limit;
@@ -1234,7 +1267,6 @@ void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
         cancel_retry_at_.count(target) || t.state == OrderState::pending_cancel) {
       continue;
     }
-    aux_[target].canceled_for_entry = true;
     request_cancel(target,
                    fmt::format("canceled so that entry {} passes Alpaca's wash-trade check; "
                                "the exits of {} are placed again once it is at the broker",

@@ -748,12 +748,18 @@ void World::check_modified_exits() {
 
 // What is wrong with a working exit against the trade's targets (empty: nothing).
 std::string World::off_target(const BrokerOrder& o, OrderRole role, const TradeSpec& s) {
+  // Priced past our own orders by the wash-trade check: this order, or one it replaced (a
+  // grown exit keeps its predecessor's price; DST trades seed 23400000005181).
   auto local = store_->find_order_by_client_id(o.client_order_id);
-  if (local.ok() && local->has_value()) {
-    auto events = store_->order_events((*local)->id);
+  std::optional<OrderId> id;
+  if (local.ok() && local->has_value()) id = (*local)->id;
+  for (int depth = 0; id && depth < 16; ++depth) {
+    auto events = store_->order_events(*id);
     for (const OrderEvent& e : events.ok() ? *events : std::vector<OrderEvent>{}) {
       if (e.note.find("wash-trade") != std::string::npos) return {};
     }
+    auto order = store_->get_order(*id);
+    id = order.ok() && order->has_value() ? (*order)->replaces_order_id : std::nullopt;
   }
   const auto str = [](const std::optional<Decimal>& d) { return d ? d->str() : "-"; };
   if (role == OrderRole::take_profit && o.type == OrderType::limit) {
