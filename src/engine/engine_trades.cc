@@ -852,6 +852,12 @@ void Engine::Impl::grow_exit(TradeId tid, OrderId old_id, Decimal held, const Tr
   r.order_class = old.order_class;
   r.limit_price = old.limit_price;
   r.stop_price = old.stop_price;
+  // A trailing stop keeps its trail: without it a later modify took the grown one for a trail
+  // of the other kind and sent its new percent as a price (DST trades seed 23500000040361: a
+  // 2.3% trail went to the broker as $2.30).
+  r.trail_price = old.trail_price;
+  r.trail_percent = old.trail_percent;
+  r.extended_hours = old.extended_hours;
   r.replaces_order_id = old_id;
   const OrderId rid = r.id;
   record_new(std::move(r),
