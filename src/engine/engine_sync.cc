@@ -1021,9 +1021,9 @@ void Engine::Impl::check_inflight(Timestamp now) {
                (!ax.last_refresh_at ||
                 now.ms_since(*ax.last_refresh_at) >= cfg_.inflight_check_ms)) {
       stage_refresh(id, now, true);
-      // `accepted` (not routed yet) is how Alpaca holds a stock's market order outside hours:
-      // fetched only once a stock order of ours was routed or filled since (the market trades).
     } else if (market_entry_unfilled(o) && age >= cfg_.inflight_check_ms &&
+               // `accepted` (not routed yet) is how Alpaca holds a stock's market order outside
+               // hours: fetched once a stock order of ours was routed or filled since.
                (o.state == OrderState::new_ || is_crypto_symbol(o.symbol) ||
                 (last_stock_routed_at_ && *last_stock_routed_at_ > o.updated_at)) &&
                (!ax.last_refresh_at ||

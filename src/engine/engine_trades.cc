@@ -1253,7 +1253,7 @@ void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
                                          const std::vector<const BookOrder*>& blockers,
                                          Timestamp now) {
   const Order& e = order_at(entry_id);
-  auto [it, fresh_symbol] = clearing_.try_emplace(e.symbol, Clearing{e.side, {}});
+  const auto it = clearing_.try_emplace(e.symbol, Clearing{e.side, {}}).first;
   // The way is being cleared for the other side: this entry's turn comes once it is done.
   if (it->second.side != e.side) return;
   const bool fresh = it->second.entries.insert(entry_id).second;
