@@ -372,6 +372,7 @@ class Engine::Impl {
   struct Cover;
   Cover judge_cover(const std::string& symbol, bool blind) const;
   bool entry_may_fill_unheard(const std::string& symbol) const;
+  void note_late_fill(const std::string& symbol, Timestamp at);
   const Order* entry_that_may_have_filled(const std::string& symbol, Decimal net) const;
   void keep_blind_time(Timestamp now);
   void keep_unconfirmed_exits();

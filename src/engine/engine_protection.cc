@@ -113,6 +113,12 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
   return c;
 }
 
+// A fill learned late (a catch-up, a fetch) dates the symbol's gap from when it happened.
+void Engine::Impl::note_late_fill(const std::string& symbol, Timestamp at) {
+  auto [late, fresh] = late_fills_.try_emplace(symbol, at);
+  if (!fresh) late->second = std::min(late->second, at);
+}
+
 // An entry of an open trade that keeps exits, at the broker and not known to be done: a market
 // entry, or a simple one the market may have reached (a bracket's legs cover its own fill).
 bool Engine::Impl::entry_may_fill_unheard(const std::string& symbol) const {

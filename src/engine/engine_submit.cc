@@ -823,10 +823,7 @@ void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, T
   // A fill found by this fetch began its gap when it happened, as one a catch-up finds does
   // (a market entry's lost fill is fetched now, engine_sync.cc market_entry_unfilled).
   if (order_at(*local).filled_qty > filled_before) {
-    const Timestamp at = r.order->filled_at.value_or(r.order->updated_at);
-    const std::string& symbol = order_at(*local).symbol;
-    auto [late, fresh] = late_fills_.try_emplace(symbol, at);
-    if (!fresh) late->second = std::min(late->second, at);
+    note_late_fill(order_at(*local).symbol, r.order->filled_at.value_or(r.order->updated_at));
   }
   refresh_answered(*local, now);
   // Still working (e.g. pending_cancel): the next sweep that misses it fetches it again.

@@ -502,8 +502,7 @@ void Engine::Impl::adopt_caught_up_fill(const FillActivity& a, Timestamp now) {
                              a.raw, now, &execution);
   if (applied) {
     last_missed_fill_at_ = now;
-    auto [late, fresh] = late_fills_.try_emplace(o.symbol, a.transaction_time);
-    if (!fresh) late->second = std::min(late->second, a.transaction_time);
+    note_late_fill(o.symbol, a.transaction_time);
     ++report_.fills_adopted;
     on_exit_ended(id, now, true);
   }
