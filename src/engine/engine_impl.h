@@ -494,6 +494,8 @@ class Engine::Impl {
   void stage_positions(Timestamp);
   void on_positions_result(const CommandResult& r, Timestamp now);
   void reconcile_positions(Timestamp now);
+  void ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now);
+  bool in_reach_of(const Order& o) const;
   void finish_reconcile_if_done(Timestamp);
   void request_reconcile(bool, Timestamp now);
 
@@ -713,6 +715,7 @@ class Engine::Impl {
   bool positions_inflight_ = false;
   std::optional<Timestamp> positions_read_at_;
   Timestamp positions_staged_at_;  // when the last positions read was asked for
+  Timestamp positions_asked_at_;   // when the read broker_positions_ holds was asked for
   // Symbols whose local position changed after the last read was asked for: not judged yet.
   std::map<std::string, Timestamp> position_changed_at_;
   std::optional<Timestamp> last_positions_at_;

@@ -423,7 +423,7 @@ bool Engine::Impl::replace_waits(const Order& r) {
 }
 
 // Cancels the group an exit belongs to (an OCO goes by its parent, a bracket's legs by
-// themselves once the entry is done); an unsent one ends here. False when nothing was asked.
+// themselves once the entry is done); an unsent one ends here. False when nothing is to go.
 bool Engine::Impl::cancel_exit_group(OrderId id, const std::string& why, Timestamp now) {
   const Order& x = order_at(id);
   if (x.role == OrderRole::exit || !working_or_pending(x)) return false;
@@ -438,11 +438,18 @@ bool Engine::Impl::cancel_exit_group(OrderId id, const std::string& why, Timesta
     target = *x.parent_order_id;
   }
   const Order& g = order_at(target);
-  if (!g.broker_order_id || !is_open_at_broker(g.state) || aux_[target].cancel_sent ||
-      cancel_retry_at_.count(target) || g.state == OrderState::pending_cancel) {
-    return false;
+  if (!g.broker_order_id || !is_open_at_broker(g.state)) return false;
+  // A cancel of it already under way (asked again after a 429, DST trades seed
+  // 23500000071380) may be given up by what asked for it (a wash-priced exit found right):
+  // the modify's own need is recorded all the same, else its new prices were never placed.
+  if (aux_[target].cancel_sent || cancel_retry_at_.count(target) ||
+      g.state == OrderState::pending_cancel) {
+    audit(g, g.state, EventSource::intent,
+          why + "; a cancel of it is under way already: placed again once the broker confirms",
+          {}, now);
+  } else {
+    request_cancel(target, why + "; canceled, placed again once the broker confirms", now);
   }
-  request_cancel(target, why + "; canceled, placed again once the broker confirms", now);
   std::set<OrderId> ids = parse_ids(value_of(sync_state_, kModifyCancels));
   if (ids.insert(target).second) set_sync(kModifyCancels, join_ids(ids));
   return true;

@@ -77,7 +77,8 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
   const bool unheard_entry = blind && c.book.net().is_zero() && entry_may_fill_unheard(symbol);
   if (const Order* e = entry_that_may_have_filled(symbol, c.book.net())) {
     c.ok = false;
-    c.began = e->created_at;  // sent no earlier; its fill, if any, came after
+    // Sent no earlier; its fill, if any, came after (a working one's after its last change).
+    c.began = in_reach_of(*e) ? e->updated_at : e->created_at;
     c.why = fmt::format("; entry {}, whose outcome is not known yet, may have filled (our "
                         "known fills make {})",
                         e->client_order_id, c.book.net().str());
@@ -158,9 +159,12 @@ const Order* Engine::Impl::entry_that_may_have_filled(const std::string& symbol,
     }
     const bool unknown = o.state == OrderState::unknown ||
                          (o.state == OrderState::submitting && o.updated_at < started_at_);
-    if (!unknown && !unconfirmed(id)) continue;
     const bool its_side = o.side == Side::buy ? beyond.is_positive() : beyond.is_negative();
-    const bool read_since = positions_read_at_ && positions_staged_at_ > o.updated_at &&
+    // Working, it is judged by the read alone: the broker holding more on its side than our
+    // known fills is its fill, until the broker says otherwise (ask_entries_beyond asks).
+    if (its_side && in_reach_of(o)) return &o;
+    if (!unknown && !unconfirmed(id)) continue;
+    const bool read_since = positions_read_at_ && positions_asked_at_ > o.updated_at &&
                             !position_changed_at_.count(symbol);
     if (its_side || (unknown && !read_since)) return &o;
   }

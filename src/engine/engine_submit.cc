@@ -17,8 +17,11 @@ std::int64_t Engine::Impl::backoff_ms(int attempts) {
   return d(rng_);
 }
 
+// A read asked for after the order was made: one answered after it but asked before shows the
+// holdings before the fill the order is for (DST trades seed 23500000020729: a slow read's
+// qty_available 0 held a 44 TSLA exit as if another order held the shares).
 bool Engine::Impl::positions_fresh_for(const Order& o) const {
-  return positions_read_at_ && *positions_read_at_ >= o.created_at &&
+  return positions_read_at_ && positions_asked_at_ >= o.created_at &&
          (last_now_.ms_since(*positions_read_at_) <= cfg_.positions_max_age_ms ||
           *positions_read_at_ >= o.updated_at);
 }
