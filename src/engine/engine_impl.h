@@ -109,6 +109,9 @@ struct OrderAux {
   bool waits_told = false;   // an entry's wait for our orders in its way is audited once
   bool we_canceled = false;  // a cancel of ours was sent for it (request_cancel)
   int unfilled_checks = 0;  // fetches of a market entry still unfilled (market_entry_unfilled)
+  // When the broker last told its state in this life (applied or confirmed): a fill it has
+  // not told came after. A refused (stale) answer moves updated_at, never this.
+  std::optional<Timestamp> heard_at;
 };
 
 // The keys of the last `capacity` stream events, for idempotent apply. Holds 64-bit fingerprints
@@ -496,6 +499,7 @@ class Engine::Impl {
   void reconcile_positions(Timestamp now);
   void ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now);
   bool in_reach_of(const Order& o) const;
+  Timestamp last_heard(const Order& o) const;
   void finish_reconcile_if_done(Timestamp);
   void request_reconcile(bool, Timestamp now);
 

@@ -67,6 +67,7 @@ struct Engine::Impl::Cover {
 // group's other order covers meanwhile.
 Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool blind) const {
   Cover c{book_of(symbol)};
+
   // Blind, an entry of ours at the broker may have filled unheard: a position nothing covers
   // that the engine cannot see (DST extended seed 12000000009107: a market entry filled while
   // the stream was down, its catch-up's answer lost in a crash, then timeouts, a 429 and a late
@@ -77,8 +78,10 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
   const bool unheard_entry = blind && c.book.net().is_zero() && entry_may_fill_unheard(symbol);
   if (const Order* e = entry_that_may_have_filled(symbol, c.book.net())) {
     c.ok = false;
-    // Sent no earlier; its fill, if any, came after (a working one's after its last change).
-    c.began = in_reach_of(*e) ? e->updated_at : e->created_at;
+    // Sent no earlier; its fill, if any, came after (a working one's after the broker last
+    // told its state: DST trades seed 23600000001170, a stale answer's audit moved updated_at
+    // and the gap was raised too late, in a life that ended before it).
+    c.began = in_reach_of(*e) ? last_heard(*e) : e->created_at;
     c.why = fmt::format("; entry {}, whose outcome is not known yet, may have filled (our "
                         "known fills make {})",
                         e->client_order_id, c.book.net().str());

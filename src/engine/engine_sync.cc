@@ -812,8 +812,13 @@ bool Engine::Impl::in_reach_of(const Order& o) const {
       (o.type == OrderType::market &&
        (o.state == OrderState::accepted || o.state == OrderState::new_ ||
         o.state == OrderState::partially_filled));
-  return working && positions_read_at_ && positions_asked_at_ > o.updated_at &&
+  return working && positions_read_at_ && positions_asked_at_ > last_heard(o) &&
          !position_changed_at_.count(o.symbol);
+}
+
+Timestamp Engine::Impl::last_heard(const Order& o) const {
+  const auto ax = aux_.find(o.id);
+  return ax != aux_.end() && ax->second.heard_at ? *ax->second.heard_at : o.updated_at;
 }
 
 void Engine::Impl::finish_reconcile_if_done(Timestamp) {

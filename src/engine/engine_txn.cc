@@ -222,6 +222,9 @@ bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std:
   }
   Order& cur = order_at(id);
   Decision d = evaluate(cur.snapshot(), u);
+  if (src != EventSource::intent && (d.ok() || d.verdict == Verdict::duplicate)) {
+    aux_[id].heard_at = now;
+  }
   if (d.verdict == Verdict::duplicate) {
     return false;
   }
