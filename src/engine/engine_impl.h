@@ -333,7 +333,7 @@ class Engine::Impl {
   bool lone_stop_blocked_now(const Trade& t, const ExitPrices& prices, Decimal held) const;
   void create_fractional_exit(const Trade& t, const ExitPrices& prices, Decimal held,
                               int generation, Timestamp now);
-  void grow_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v, Timestamp now);
+  void resize_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v, Timestamp now);
   void adopt_replacement(OrderId new_id, Timestamp now);
   void cancel_local_exits(TradeId tid, Timestamp now);
   void step_closing(TradeId tid, const TradeView& v, Decimal held, Timestamp now);

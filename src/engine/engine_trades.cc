@@ -571,22 +571,27 @@ void Engine::Impl::keep_exits_working(TradeId tid, const TradeView& v, Decimal h
   if (watch && switch_crypto_exit(*trade_ptr(tid), *active, now)) return;
   const Order& ex = order_at(*active);
   // Grow the exit by replace as more of the entry fills; only while nothing of it filled: a
-  // replacement of a partially filled order re-used the original qty at Alpaca (#165).
-  if (is_open_at_broker(ex.state) && ex.broker_order_id && ex.qty - ex.filled_qty < held &&
+  // replacement of a partially filled order re-used the original qty at Alpaca (#165). Shrink
+  // it the same way when it covers more than is held: the order a grow replaced filled in part
+  // while the replace was on its way, and the replacement asked for everything held then (DST
+  // trades seed 23500000067813: 17 of an 18 take-profit filled, its replacement sold 39 more
+  // of 39 held; left resting it sells what another trade holds, or opens a short).
+  const Decimal covers = ex.qty - ex.filled_qty;
+  if (is_open_at_broker(ex.state) && ex.broker_order_id && covers != held &&
       ex.state != OrderState::pending_replace && ex.state != OrderState::pending_cancel &&
       !has_pending_replacement(*active)) {
     // Alpaca does not change a fractional qty by replace: such an exit is re-placed instead.
     if (ex.filled_qty.is_zero() && !replacement_tried(*active) && held.is_integer() &&
         ex.qty.is_integer()) {
-      grow_exit(tid, *active, held, v, now);
+      resize_exit(tid, *active, held, v, now);
     } else if (!aux_[*active].cancel_sent && !cancel_retry_at_.count(*active)) {
       // The broker refused to grow it, or it filled in part and covers less than is held:
       // cancel it; once it is gone a new exit is placed for everything held. One replace
       // attempt per exit, never a loop of them.
       request_cancel(*active,
-                     fmt::format("exit covers {} of {} held and cannot grow; cancel to re-place "
-                                 "it for everything held",
-                                 (ex.qty - ex.filled_qty).str(), held.str()),
+                     fmt::format("exit covers {} of {} held and cannot be resized; cancel to "
+                                 "re-place it for everything held",
+                                 covers.str(), held.str()),
                      now);
     }
   }
@@ -842,7 +847,7 @@ void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& pric
   record_new(std::move(x), std::move(why), now);
 }
 
-void Engine::Impl::grow_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v,
+void Engine::Impl::resize_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v,
                              Timestamp now) {
   const Trade& t = trades_.at(tid);
   const Order& old = order_at(old_id);
@@ -861,8 +866,12 @@ void Engine::Impl::grow_exit(TradeId tid, OrderId old_id, Decimal held, const Tr
   r.replaces_order_id = old_id;
   const OrderId rid = r.id;
   record_new(std::move(r),
-             fmt::format("grow exit {} from {} to {} (entry filled more)",
-                         old.client_order_id, old.qty.str(), held.str()),
+             held > old.qty
+                 ? fmt::format("grow exit {} from {} to {} (entry filled more)",
+                               old.client_order_id, old.qty.str(), held.str())
+                 : fmt::format("shrink exit {} from {} to {} held (it covered more: the order "
+                               "it replaced filled in part meanwhile)",
+                               old.client_order_id, old.qty.str(), held.str()),
              now);
   // The legs stay: the broker moves them to the replacement (see adopt_replacement). A price
   // stepped past our opposite orders goes with it, and is watched to step back as the old one

@@ -437,6 +437,44 @@ TEST(EngineTrade, PartialEntryFillsGrowTheExitByReplace) {
   h.expect_in_sync();
 }
 
+// The race a grow by replace cannot see: the take-profit fills in part while the replace that
+// grows it is on its way, and Alpaca gives the replacement the qty asked (everything held then).
+// Left so, it would sell shares the trade no longer holds: it is shrunk to what is held.
+TEST(EngineTrade, AGrownExitCoveringMoreThanHeldShrinks) {
+  Harness h;
+  h.start();
+  TradeSpec s = spec("STWD", "30", "21.50", "19.00");
+  s.entry_type = OrderType::limit;
+  s.entry_limit_price = Decimal::must("20.00");
+  TradeId t = open(h, s);
+  const std::string bid = entry_bid(h, t);
+  // Shares held besides this trade's (another trade's, bought elsewhere): qty_available lets
+  // the replacement sell more than the trade holds, as at Alpaca.
+  h.broker.position_qty["STWD"] += Decimal::must("20");
+  h.broker.fill(bid, Decimal::must("10"), Decimal::must("20.00"));
+  h.run(500);
+  auto tp = h.find(t, OrderRole::take_profit);
+  ASSERT_TRUE(tp && tp->broker_order_id);
+  const std::string first = *tp->broker_order_id;
+  // Its fill of 9 is not heard before the grow is sent.
+  h.drop = [&](const TradeUpdate& u) { return u.order.id == first; };
+  h.broker.fill(first, Decimal::must("9"), Decimal::must("21.50"));
+  h.broker.fill(bid, Decimal::must("20"), Decimal::must("20.00"));
+  h.run(500);
+  h.drop = nullptr;
+  h.run(15000);
+  tp = h.find(t, OrderRole::take_profit);
+  ASSERT_TRUE(tp);
+  EXPECT_EQ((tp->qty - tp->filled_qty).str(), "21");
+  Decimal working;
+  for (auto& [id, o] : h.broker.orders) {
+    if (o.side == Side::sell && !h.broker.parent_of.count(id) && is_open_at_broker(*o.status)) {
+      working += *o.qty - o.filled_qty;
+    }
+  }
+  EXPECT_EQ(working.str(), "21") << "30 bought, 9 sold";
+}
+
 TEST(EngineTrade, OneExitFillsTheOtherIsCanceledAndTheTradeCloses) {
   Harness h;
   h.start();
