@@ -406,13 +406,18 @@ TEST(EngineSync, SweepFindsOrdersCanceledWithoutAnEvent) {
   EXPECT_EQ(h.store.trades.at(t).state, TradeState::canceled);
 }
 
-TEST(EngineTrade, PartialEntryFillsGrowTheExitByReplace) {
-  Harness h;
-  h.start();
+// A limit buy of 30 STWD at 20.00 with a take-profit and a stop (emulated: an OCO).
+TradeId open_limit_stwd_30(Harness& h) {
   TradeSpec s = spec("STWD", "30", "21.50", "19.00");
   s.entry_type = OrderType::limit;
   s.entry_limit_price = Decimal::must("20.00");
-  TradeId t = open(h, s);
+  return open(h, s);
+}
+
+TEST(EngineTrade, PartialEntryFillsGrowTheExitByReplace) {
+  Harness h;
+  h.start();
+  TradeId t = open_limit_stwd_30(h);
   const std::string bid = entry_bid(h, t);
   h.broker.fill(bid, Decimal::must("10"), Decimal::must("20.00"));
   h.run(500);
@@ -443,10 +448,7 @@ TEST(EngineTrade, PartialEntryFillsGrowTheExitByReplace) {
 TEST(EngineTrade, AGrownExitCoveringMoreThanHeldShrinks) {
   Harness h;
   h.start();
-  TradeSpec s = spec("STWD", "30", "21.50", "19.00");
-  s.entry_type = OrderType::limit;
-  s.entry_limit_price = Decimal::must("20.00");
-  TradeId t = open(h, s);
+  TradeId t = open_limit_stwd_30(h);
   const std::string bid = entry_bid(h, t);
   // Shares held besides this trade's (another trade's, bought elsewhere): qty_available lets
   // the replacement sell more than the trade holds, as at Alpaca.
