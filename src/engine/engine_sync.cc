@@ -804,8 +804,8 @@ void Engine::Impl::ask_entries_beyond(const std::string& symbol, Decimal beyond,
   }
 }
 
-// An entry whose fill a positions read asked for since its last change would show: sent in this
-// life and unanswered, or a market entry at the broker.
+// An entry whose fill the positions read would show, asked for after the broker last told its
+// state: sent in this life and unanswered, or a market entry at the broker.
 bool Engine::Impl::in_reach_of(const Order& o) const {
   const bool working =
       (o.state == OrderState::submitting && o.updated_at >= started_at_) ||

@@ -585,8 +585,8 @@ void Engine::Impl::keep_exits_working(TradeId tid, const TradeView& v, Decimal h
         ex.qty.is_integer()) {
       resize_exit(tid, *active, held, v, now);
     } else if (!aux_[*active].cancel_sent && !cancel_retry_at_.count(*active)) {
-      // The broker refused to grow it, or it filled in part and covers less than is held:
-      // cancel it; once it is gone a new exit is placed for everything held. One replace
+      // The broker refused to resize it, or it filled in part and covers other than what is
+      // held: cancel it; once it is gone a new exit is placed for everything held. One replace
       // attempt per exit, never a loop of them.
       request_cancel(*active,
                      fmt::format("exit covers {} of {} held and cannot be resized; cancel to "
@@ -848,7 +848,7 @@ void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& pric
 }
 
 void Engine::Impl::resize_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v,
-                             Timestamp now) {
+                               Timestamp now) {
   const Trade& t = trades_.at(tid);
   const Order& old = order_at(old_id);
   Order r = make_order(t, old.role, next_generation(v, /*flatten=*/false), old.side, old.type,
