@@ -372,7 +372,10 @@ class Engine::Impl {
   bool unconfirmed(OrderId id) const;
   void check_protection(Timestamp now);
   std::optional<Timestamp> last_broker_event(const std::string& symbol) const;
+  std::optional<Timestamp> with_late_fill(const std::string& symbol,
+                                          std::optional<Timestamp> began) const;
   struct Cover;
+  void date_by_own_records(Cover& c, const std::string& symbol) const;
   Cover judge_cover(const std::string& symbol, bool blind) const;
   bool entry_may_fill_unheard(const std::string& symbol) const;
   void note_late_fill(const std::string& symbol, Timestamp at);

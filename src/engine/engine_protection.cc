@@ -67,6 +67,7 @@ struct Engine::Impl::Cover {
 // group's other order covers meanwhile.
 Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool blind) const {
   Cover c{book_of(symbol)};
+
   // Blind, an entry of ours at the broker may have filled unheard: a position nothing covers
   // that the engine cannot see (DST extended seed 12000000009107: a market entry filled while
   // the stream was down, its catch-up's answer lost in a crash, then timeouts, a 429 and a late
@@ -81,6 +82,7 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
     // told its state: DST trades seed 23600000001170, a stale answer's audit moved updated_at
     // and the gap was raised too late, in a life that ended before it).
     c.began = in_reach_of(*e) ? last_heard(*e) : e->created_at;
+    date_by_own_records(c, symbol);
     c.why = fmt::format("; entry {}, whose outcome is not known yet, may have filled (our "
                         "known fills make {})",
                         e->client_order_id, c.book.net().str());
@@ -90,6 +92,7 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
   if (blind) {
     c.ok = false;
     c.began = blind_since_;
+    date_by_own_records(c, symbol);
     c.why = fmt::format("; events may have been missed since {} ms ago and no sweep of the "
                         "broker's open orders has answered since{}",
                         last_now_.ms_since(*blind_since_),
@@ -105,15 +108,32 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
       break;
     }
   }
-  if (!protection_.gap_since(symbol)) c.began = last_broker_event(symbol);
-  // A fill the stream never told of began the gap when it happened, however late it was found
-  // (DST extended seed 9700000002332: found 6 s late by a catch-up, it met a gap another
-  // trade's fill had opened 1 s before, and the gap counted from that one: unraised for 8 s).
-  if (auto late = late_fills_.find(symbol);
-      late != late_fills_.end() && (!c.began || late->second < *c.began)) {
-    c.began = late->second;
-  }
+  const std::optional<Timestamp> last =
+      protection_.gap_since(symbol) ? std::nullopt : last_broker_event(symbol);
+  c.began = with_late_fill(symbol, last);
   return c;
+}
+
+// What our own records show uncovered (a fill, no exit placed yet) is a gap since the symbol's
+// last event, whatever else the engine suspects (DST trades seed 23600000007897: an exit unsent
+// at a crash; the next life dated the gap from an entry of unknown outcome, 2 s later, and
+// died 0.4 s short of its grace; 8 s naked over three lives, raised too late).
+void Engine::Impl::date_by_own_records(Cover& c, const std::string& symbol) const {
+  if (c.book.is_protected()) return;
+  const std::optional<Timestamp> known = with_late_fill(symbol, last_broker_event(symbol));
+  if (known && (!c.began || *known < *c.began)) c.began = known;
+}
+
+// A fill the stream never told of began the gap when it happened, however late it was found
+// (DST extended seed 9700000002332: found 6 s late by a catch-up, it met a gap another trade's
+// fill had opened 1 s before, and the gap counted from that one: unraised for 8 s).
+std::optional<Timestamp> Engine::Impl::with_late_fill(const std::string& symbol,
+                                                      std::optional<Timestamp> began) const {
+  if (auto late = late_fills_.find(symbol);
+      late != late_fills_.end() && (!began || late->second < *began)) {
+    began = late->second;
+  }
+  return began;
 }
 
 // A fill learned late (a catch-up, a fetch) dates the symbol's gap from when it happened.
