@@ -262,6 +262,7 @@ class Engine::Impl {
                     const std::optional<Decimal>& before_avg, const Fill* execution,
                     Timestamp at);
   void learn_broker_id(OrderId id, const std::string& bid);
+  void leg_woke(const Order& leg, Timestamp now);
   StateUpdate update_from(const BrokerOrder& b);
   void adopt(OrderId id, const BrokerOrder& b, EventSource src, std::string note, Timestamp now);
   void adopt_legs(OrderId parent, const BrokerOrder& b, EventSource src, Timestamp now);

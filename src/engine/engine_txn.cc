@@ -275,7 +275,23 @@ bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std:
   }
   if (from != o.state) touched_trades_.insert(o.trade_id);
   audit(o, from, src, std::move(note), payload, now);
+  const bool woke = o.state == OrderState::new_ || o.state == OrderState::partially_filled ||
+                    o.state == OrderState::filled;
+  if (from == OrderState::held && woke && o.parent_order_id) leg_woke(order_at(id), now);
   return true;
+}
+
+// A bracket leg leaves `held` only once its entry filled: an entry we hold unfilled is fetched
+// now, its fill unheard (DST trades seed 23600000034625: the fill's commit failed and the
+// resync missed it; the legs' `new` came and went, another client canceled them, and 51 PEP
+// stood naked 27 s, unraised, until an in-flight check fetched the entry).
+void Engine::Impl::leg_woke(const Order& leg, Timestamp now) {
+  const Order* parent = order_ptr(*leg.parent_order_id);
+  if (parent == nullptr || parent->role != OrderRole::entry || !is_open_at_broker(parent->state) ||
+      parent->filled_qty.is_positive()) {
+    return;
+  }
+  stage_refresh(parent->id, now, /*force=*/true);
 }
 
 // Every increase of an order's filled qty leaves fill rows summing to it (DST I8), whichever
