@@ -816,9 +816,9 @@ bool Engine::Impl::in_reach_of(const Order& o) const {
          !position_changed_at_.count(o.symbol);
 }
 
-// Before this life heard of it: the broker's own time of the last state it told (updated_at
-// moves with our own audits too: a modify's note on the entry hid a lost fill from the read
-// after a restart, DST trades seed 23600000032050).
+// Before this life heard of it: the broker's own time of the last state it told. updated_at
+// moves with our own audits too: in DST trades seed 23600000032050 a modify's note on the entry
+// put it after the restart's positions read (that seed still fails, for the reasons in issue 14).
 Timestamp Engine::Impl::last_heard(const Order& o) const {
   const auto ax = aux_.find(o.id);
   if (ax != aux_.end() && ax->second.heard_at) return *ax->second.heard_at;
