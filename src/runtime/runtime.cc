@@ -332,6 +332,12 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
       stopping_ = true;
     }
     cv_.notify_all();
+    {
+      // A worker between its check of running_ and its wait holds work_mu_: taking it here
+      // means the notify below finds it waiting (else it waited for good, and stop() hung in
+      // join: ThreadedRuntime.CallsRacingStopAreAnsweredNotLost, once in a full run).
+      std::lock_guard wl(work_mu_);
+    }
     work_cv_.notify_all();
     if (engine_thread_.joinable()) engine_thread_.join();
     for (auto& w : workers_) {
