@@ -67,7 +67,6 @@ struct Engine::Impl::Cover {
 // group's other order covers meanwhile.
 Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool blind) const {
   Cover c{book_of(symbol)};
-
   // Blind, an entry of ours at the broker may have filled unheard: a position nothing covers
   // that the engine cannot see (DST extended seed 12000000009107: a market entry filled while
   // the stream was down, its catch-up's answer lost in a crash, then timeouts, a 429 and a late
