@@ -17,7 +17,9 @@
 #include "app/webhook.h"
 #include "broker/alpaca/alpaca_broker.h"
 #include "broker/alpaca/stream_client.h"
+#include "broker/account_cache.h"
 #include "broker/asset_cache.h"
+#include "broker/outside_calls.h"
 #include "runtime/runtime.h"
 #include "server/api.h"
 #include "store/lease.h"
@@ -67,10 +69,15 @@ struct Session {
   std::shared_ptr<EventLog> log;  // the store and the runtime report to it
   std::unique_ptr<Store> store;
   std::unique_ptr<Broker> broker;
+  // The reads beside the engine (clock, assets, account) go through `outside`, which counts
+  // them in `outside_calls` for the engine's rate budget.
+  std::unique_ptr<OutsideCalls> outside_calls;
+  std::unique_ptr<CountedBroker> outside;
   std::unique_ptr<TradeUpdateStream> stream;
   std::unique_ptr<ThreadedRuntime> runtime;
-  std::unique_ptr<MarketClockWatch> market;  // uses the broker; the API reads it
-  std::unique_ptr<AssetCache> assets;        // uses the broker; the API reads it
+  std::unique_ptr<MarketClockWatch> market;  // uses `outside`; the API reads it
+  std::unique_ptr<AssetCache> assets;        // uses `outside`; the API reads it
+  std::unique_ptr<AccountCache> account;     // uses `outside`; the API reads it
   std::unique_ptr<AlertWebhook> webhook;  // reads the store: stops before it goes
   std::unique_ptr<server::Api> api;
 };
@@ -332,6 +339,9 @@ class AccountRunner::Impl {
     }
     session->broker = std::move(*broker);
     if (!wait_for_broker(*session->broker)) return nullptr;
+    session->outside_calls = std::make_unique<OutsideCalls>();
+    session->outside =
+        std::make_unique<CountedBroker>(*session->broker, *session->outside_calls, clock_);
 
     RuntimeOptions options;
     options.engine.account_identity = account_.key_id.empty() ? "default" : account_.key_id;
@@ -346,6 +356,7 @@ class AccountRunner::Impl {
     options.engine.sync_lag_ms = config_.alerts.sync_lag_ms;
     options.engine.stuck_order_ms = config_.alerts.stuck_order_ms;
     options.observer = session->log.get();
+    options.outside_calls = session->outside_calls.get();
     options.engine.unprotected_grace_ms = config_.alerts.unprotected_grace_ms;
     if (config_.sync.stream) {
       alpaca::StreamOptions stream_options;
@@ -391,8 +402,8 @@ class AccountRunner::Impl {
     }
     session->api = std::make_unique<server::Api>(*session->runtime, *session->store,
                                                  config_.api.token, clock_);
-    session->market =
-        std::make_unique<MarketClockWatch>(*session->broker, clock_, config_.sync.clock_refresh_ms);
+    session->market = std::make_unique<MarketClockWatch>(*session->outside, clock_,
+                                                         config_.sync.clock_refresh_ms);
     session->market->start();
     session->api->set_market_source(
         [watch = session->market.get()]() -> std::optional<server::Api::Market> {
@@ -401,7 +412,7 @@ class AccountRunner::Impl {
           return server::Api::Market{m->clock.is_open, m->clock.next_open, m->clock.next_close,
                                      m->read_at};
         });
-    session->assets = std::make_unique<AssetCache>(*session->broker, clock_);
+    session->assets = std::make_unique<AssetCache>(*session->outside, clock_);
     session->api->set_asset_source([cache = session->assets.get()](const std::string& symbol) {
       server::Api::AssetAnswer out;
       auto answer = cache->get(symbol);
@@ -409,6 +420,13 @@ class AccountRunner::Impl {
       else if (answer.error().not_found()) out.not_found = true;
       else out.error = answer.error().describe();
       return out;
+    });
+    session->account = std::make_unique<AccountCache>(*session->outside, clock_);
+    session->api->set_account_source([cache = session->account.get()](std::int64_t max_age_ms) {
+      AccountCache::Answer a = cache->get(max_age_ms);
+      return server::Api::AccountAnswer{
+          a.account.has_value(), a.account ? a.account->shorting_enabled : std::nullopt,
+          a.read_at, std::move(a.error)};
     });
     return session;
   }

@@ -192,8 +192,10 @@ const bool registered = register_command({"sim", 30, [](CLI::App& app, int& exit
   cmd->add_flag("--regular-hours", options->regular_hours,
                 "market open only in regular NYSE hours (default: always open)");
   cmd->add_flag("--no-short", options->no_short,
-                "refuse short sales (403 account is not allowed to short); default: a paper "
-                "margin account that may short easy-to-borrow equities");
+                "a long-only account: GET /v2/account says shorting_enabled false and short "
+                "sales are refused (403 account is not allowed to short); the assets keep their "
+                "own shortable flag. Default: a paper margin account that may short "
+                "easy-to-borrow equities");
   cmd->add_option("--crypto-fee", options->crypto_fee,
                   "crypto fee rate, taken from what a fill delivers: coins on a buy (the position "
                   "is smaller than the order's filled qty), dollars on a sell")

@@ -140,6 +140,9 @@ struct Account {
   Decimal buying_power;
   Decimal equity;
   bool trading_blocked = false;
+  // May the account sell short ("Flag to denote whether or not the account is permitted to
+  // short", the specification's Account schema)? nullopt when the answer did not say.
+  std::optional<bool> shorting_enabled;
   std::string raw;
   // Removed by Alpaca on 2026-07-06 (FINRA change): optional, never required.
   std::optional<bool> pattern_day_trader;

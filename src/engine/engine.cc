@@ -97,7 +97,8 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
                    [&](const Command& a, const Command& b) { return rank(a) < rank(b); });
   const RateBudget::Limits l = budget_.limits();
   RateBudget::Round round;
-  round.used = budget_.calls_last_minute(now);
+  round.used = budget_.own_calls_last_minute(now);
+  round.outside = budget_.outside_calls();
   round.stream_suspect = stream_suspect(now);
   budget_.age(now);
   std::optional<std::int64_t> reserve;  // computed when the first catch-up or entry is looked at
@@ -357,6 +358,9 @@ void Engine::request_reconcile(bool fix, Timestamp now) {
   impl_->request_reconcile(fix, now);
 }
 
+void Engine::set_outside_calls(std::int64_t calls_last_minute) {
+  impl_->budget_.set_outside_calls(calls_last_minute);
+}
 std::vector<Command> Engine::take_commands(Timestamp now) { return impl_->take_commands(now); }
 std::optional<Timestamp> Engine::next_wakeup() const { return impl_->next_wakeup(); }
 std::optional<ReconcileReport> Engine::take_reconcile_report() {

@@ -204,6 +204,11 @@ class Engine {
   void begin_group();
   Status commit_group(Timestamp now);
 
+  // REST calls made beside the engine in the last minute (asset, account and clock reads:
+  // broker/outside_calls.h), as the runtime counts them before each take_commands: the budget
+  // keeps the minute's calls under the broker's limit with them (RateBudget::fits).
+  void set_outside_calls(std::int64_t calls_last_minute);
+
   // ---- Outputs ----
   // Committed commands within the rate budget, highest priority first. The rest wait.
   std::vector<Command> take_commands(Timestamp now);

@@ -34,10 +34,15 @@ RateBudget::Limits RateBudget::limits() const {
   l.sweep_cap = std::max<std::int64_t>(1, l.background - l.catch_up_share);
   l.inflight_cap = cfg_.max_inflight;
   l.deferrable_inflight_cap = l.inflight_cap > 1 ? l.inflight_cap - 1 : l.inflight_cap;
+  if (stated_) l.gap = std::max<std::int64_t>(0, *stated_ - 1 - l.budget);
   return l;
 }
 
 std::int64_t RateBudget::calls_last_minute(Timestamp now) {
+  return own_calls_last_minute(now) + outside_;
+}
+
+std::int64_t RateBudget::own_calls_last_minute(Timestamp now) {
   drop_older_than_a_minute(calls_, now);
   return static_cast<std::int64_t>(calls_.size());
 }
@@ -59,8 +64,18 @@ void RateBudget::age(Timestamp now) {
 //   what entries may fill. A poll stays in the window for a minute once sent: filling the
 //   window with them made an entry queued next wait for them to age out (tens of seconds in
 //   the dashboard test, poll_interval_ms = 200) and took the tenth kept for protective work.
+//
+// The calls made beside the engine (asset, account and clock reads, r.outside) are no entry's
+// concern: entries, sweeps and polls are judged by the engine's own calls, so such a read never
+// holds an order back. They fill first the gap the budget leaves under the broker's limit; only
+// what goes beyond it counts against the whole budget that protective work, lookups and
+// catch-ups share. And nothing is released that would take the minute's calls, the engine's and
+// the others', to the broker's limit: there the client's rate window would hold the call unseen
+// (no 429, no alert), where the engine holds it in its queue and says so (rate_limit_near).
 bool RateBudget::fits(CommandPriority p, bool paced, const Limits& l, const Round& r) const {
   const auto inflight = static_cast<std::int64_t>(r.inflight);
+  if (r.used + r.outside >= l.budget + l.gap) return false;
+  const std::int64_t beyond_gap = std::max<std::int64_t>(0, r.outside - l.gap);
   // The part of the catch-ups' share not used in the window is kept for them: entries leave
   // what no catch-up took; idle polls leave what no paced catch-up took, so the paced ones to
   // come never lift the window above the idle polls' ceiling.
@@ -71,9 +86,12 @@ bool RateBudget::fits(CommandPriority p, bool paced, const Limits& l, const Roun
   const bool idle_polls_wait = r.used + r.reserve + unused(paced_catchup_calls_) >= l.idle_polls;
   switch (p) {
     case CommandPriority::protective:
-    case CommandPriority::lookup: return r.used < l.budget && inflight < l.inflight_cap;
+    case CommandPriority::lookup:
+      return r.used + beyond_gap < l.budget && inflight < l.inflight_cap;
     case CommandPriority::catch_up:
-      if (r.used + r.reserve >= l.budget || inflight >= l.deferrable_inflight_cap) return false;
+      if (r.used + beyond_gap + r.reserve >= l.budget || inflight >= l.deferrable_inflight_cap) {
+        return false;
+      }
       return paced || !idle_polls_wait;
     case CommandPriority::entry: return !entries_wait && inflight < l.deferrable_inflight_cap;
     case CommandPriority::sweep:

@@ -34,11 +34,16 @@ class RateBudget {
     std::int64_t sweep_cap = 0;  // sweep pages of a minute
     int inflight_cap = 0;
     int deferrable_inflight_cap = 0;
+    // The calls the broker's stated limit leaves above the budget, less one (at the limit itself
+    // Alpaca's answer says none remain, and the client then sends nothing until the reset): room
+    // for the calls made beside the engine. 0 until the broker states its limit.
+    std::int64_t gap = 0;
   };
 
   // What a release round knows beyond the budget's own windows.
   struct Round {
-    std::int64_t used = 0;       // calls in the last minute, this round's releases included
+    std::int64_t used = 0;       // the engine's calls in the last minute, this round's included
+    std::int64_t outside = 0;    // calls made beside the engine in the last minute
     std::int64_t reserve = 0;    // slots kept for the exits of released entries
     std::size_t inflight = 0;    // commands released and not answered
     bool stream_suspect = false;  // the sweep is how cancels and expiries are learned
@@ -52,9 +57,16 @@ class RateBudget {
   }
   // X-Ratelimit-Limit, once the broker has said it.
   void set_stated_limit(int per_min) { stated_ = per_min; }
+  // Calls made beside the engine in the last minute (broker/outside_calls.h): they took from the
+  // account's limit too (see fits() for how they count).
+  void set_outside_calls(std::int64_t n) { outside_ = n; }
+  std::int64_t outside_calls() const { return outside_; }
 
   Limits limits() const;
+  // The calls of the last minute: the engine's, and those made beside it.
   std::int64_t calls_last_minute(Timestamp now);
+  // The engine's own calls of the last minute.
+  std::int64_t own_calls_last_minute(Timestamp now);
   // Drops the calls that left the window from every class (once per release round).
   void age(Timestamp now);
 
@@ -78,6 +90,7 @@ class RateBudget {
  private:
   Config cfg_;
   std::optional<int> stated_;
+  std::int64_t outside_ = 0;
   std::deque<Timestamp> calls_;               // every call of the last minute
   std::deque<Timestamp> sweep_calls_;         // sweep pages of the last minute (pacing only)
   std::deque<Timestamp> catchup_calls_;       // fill catch-up pages of the last minute

@@ -459,6 +459,9 @@ class ThreadedRuntime::Impl : public TradeUpdateHandler {
   }
 
   void dispatch(Timestamp now) {
+    if (options_.outside_calls != nullptr) {
+      engine_.set_outside_calls(options_.outside_calls->last_minute(now));
+    }
     std::vector<Command> cmds = engine_.take_commands(now);
     if (cmds.empty()) return;
     {

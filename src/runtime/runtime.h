@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "broker/broker.h"
+#include "broker/outside_calls.h"
 #include "core/time.h"
 #include "engine/control.h"
 #include "engine/engine.h"
@@ -58,6 +59,9 @@ struct RuntimeOptions {
   // snapshot and that snapshot's age.
   std::int64_t health_deadline_ms = 300;
   RuntimeObserver* observer = nullptr;  // ThreadedRuntime; may be null
+  // ThreadedRuntime: the REST calls made beside the engine on the same account (may be null),
+  // counted in the engine's minute (Engine::set_outside_calls).
+  OutsideCalls* outside_calls = nullptr;
   // Group commit (Engine::begin_group): inputs waiting together for the engine (stream events,
   // broker answers, the tick) are applied as one transaction with one store commit (one fsync)
   // of at most group_max_inputs inputs; ThreadedRuntime also ends a group once it has been open

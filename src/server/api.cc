@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
@@ -921,6 +922,7 @@ HttpResponse Api::post_trade(const HttpRequest& req, std::string_view account) {
     }
   }
   if (auto refused = refuse_by_asset(spec, /*opening=*/true)) return *refused;
+  if (auto refused = refuse_short(spec)) return *refused;
   auto trade = engine_.open_trade(spec);
   if (!trade.ok()) return refusal(trade.status());
   return json_response(201, trade_json(with_orders(*trade), account));
@@ -951,6 +953,36 @@ std::optional<HttpResponse> Api::refuse_by_asset(const TradeSpec& spec, bool ope
     return error(400, problem);
   }
   return std::nullopt;
+}
+
+// A sell entry opens a short unless a long position covers it (ours or the broker's, as the
+// engine last read it). On an account whose shorting_enabled is false Alpaca refuses the short
+// (403 40310000 "account is not allowed to short"), so orderly refuses it first. The account is
+// read once and kept ten minutes (a read per trade would cost the rate budget); a refusal stands
+// only on an answer at most kRefusalAccountAgeMs old, as a kept one may predate the change that
+// allowed it. An account that cannot be read refuses a short with 503: it is not taken unchecked.
+std::optional<HttpResponse> Api::refuse_short(const TradeSpec& spec) {
+  if (!account_ || spec.side != Side::sell || is_crypto_symbol(spec.symbol)) return std::nullopt;
+  for (const PositionView& p : engine_.positions()) {
+    if (p.symbol != spec.symbol) continue;
+    const Decimal held = Decimal::max(p.local_qty, p.broker_qty.value_or(Decimal()));
+    if (spec.qty.is_positive() && held >= spec.qty) return std::nullopt;
+  }
+  AccountAnswer a = account_(kAccountKeepMs);
+  const auto stale = [&] { return clock_.now().ms_since(a.read_at) > kRefusalAccountAgeMs; };
+  if (a.read && a.shorting_enabled == false && stale()) a = account_(kRefusalAccountAgeMs);
+  if (!a.read) {
+    return error(503, "could not read the account from the broker (" + a.error +
+                          "): whether it may sell short is unknown, and this sell entry opens a "
+                          "short, so nothing was sent; try again");
+  }
+  if (a.shorting_enabled != false) return std::nullopt;
+  return error(400, fmt::format("the account may not sell short (the broker's account: "
+                                "shorting_enabled false, read {} s ago), and this sell entry of {} "
+                                "{} opens a short: no long position of the account covers it "
+                                "(Alpaca: account is not allowed to short); nothing was sent",
+                                clock_.now().ms_since(a.read_at) / 1000, spec.qty.str(),
+                                spec.symbol));
 }
 
 std::vector<std::pair<std::int64_t, std::string>> Api::events_after(std::int64_t after_seq,

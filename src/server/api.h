@@ -134,6 +134,22 @@ class Api final : public Handler, public AccountQueries {
     assets_ = std::move(source);
   }
 
+  // The broker's account (broker/account_cache.h) as read at most `max_age_ms` ago, for what it
+  // permits (shorting_enabled). Set once, before the API serves; unset, trades are not checked
+  // against it.
+  struct AccountAnswer {
+    bool read = false;                      // false: it could not be read (see error)
+    std::optional<bool> shorting_enabled;   // nullopt: the answer did not say
+    Timestamp read_at;
+    std::string error;
+  };
+  // Kept answers serve ten minutes; a refusal stands only on an answer this fresh.
+  static constexpr std::int64_t kAccountKeepMs = 10 * 60 * 1000;
+  static constexpr std::int64_t kRefusalAccountAgeMs = 30 * 1000;
+  void set_account_source(std::function<AccountAnswer(std::int64_t max_age_ms)> source) {
+    account_ = std::move(source);
+  }
+
  private:
   struct Routes;  // the route table (api.cc): method, pattern, token, metrics name, handler
   friend struct Routes;
@@ -145,6 +161,8 @@ class Api final : public Handler, public AccountQueries {
   // A trade being opened (`opening`) or its exits being modified, against its asset
   // (server/asset_check.h); a modify is not held up by an unreadable asset (see api.cc).
   std::optional<HttpResponse> refuse_by_asset(const TradeSpec& spec, bool opening);
+  // A sell entry that would open a short on an account that may not sell short (api.cc).
+  std::optional<HttpResponse> refuse_short(const TradeSpec& spec);
   Health health();  // the engine's, with the store's own read faults
 
   EngineControl& engine_;
@@ -153,6 +171,7 @@ class Api final : public Handler, public AccountQueries {
   const Clock& clock_;
   std::function<std::optional<Market>()> market_;
   std::function<AssetAnswer(const std::string&)> assets_;
+  std::function<AccountAnswer(std::int64_t)> account_;
   // Held from the look-up of a client_trade_id to the commit of its trade, so that two requests
   // with one key (a retry racing its original) cannot both open a trade.
   std::mutex open_mu_;

@@ -218,9 +218,10 @@ json::object ExchangeImpl::activity_json(const Activity& a) const {
 }
 
 json::object ExchangeImpl::asset_json(const SymbolBook& b) const {
-  // Shortable needs the account to short too (as it was before the asset flags existed); the
-  // borrow status is the asset's own.
-  const bool shortable = !b.crypto && config_.shorting && b.shortable;
+  // Shortable and the borrow status are the asset's own (the specification's Assets schema:
+  // "Asset is shortable or not"); whether the account may short at all is the account's
+  // shorting_enabled, as on Alpaca, where a long-only account still reads shortable assets.
+  const bool shortable = !b.crypto && b.shortable;
   const bool easy_to_borrow = !b.crypto && b.easy_to_borrow;
   json::object j(sp_);
   j["id"] = b.asset_id;

@@ -306,6 +306,64 @@ TEST_F(ApiTest, PositionsLocalBesideBroker) {
   EXPECT_TRUE(p[1].at("broker_qty").is_null());
 }
 
+// A sell entry that would open a short, on an account whose shorting_enabled is false, is
+// refused naming the rule; a long position (the broker's here) that covers it is no short. A
+// kept answer serves ten minutes, but a refusal stands only on one at most 30 s old: an older
+// "false" is read again first. An account that cannot be read is a 503, not a silent accept.
+TEST_F(ApiTest, AShortOnAnAccountThatMayNotShortIsRefusedOnAFreshAnswer) {
+  std::optional<bool> shorting = false;  // the broker's now
+  bool readable = true;
+  std::optional<bool> kept;  // as last read
+  Timestamp kept_at = clock.now();
+  std::vector<std::int64_t> asked;  // the max_age_ms of each ask
+  int reads = 0;
+  api.set_account_source([&](std::int64_t max_age_ms) {
+    asked.push_back(max_age_ms);
+    if (clock.now().ms_since(kept_at) > max_age_ms || reads == 0) {
+      if (!readable) {
+        return Api::AccountAnswer{false, {}, clock.now(), "unknown_outcome (HTTP 500)"};
+      }
+      ++reads;
+      kept = shorting;
+      kept_at = clock.now();
+    }
+    return Api::AccountAnswer{true, kept, kept_at, {}};
+  });
+  const std::string short_f =
+      R"({"symbol":"F","side":"sell","qty":"3","stop_loss":{"percent":"2"}})";
+  HttpResponse r = call("POST", "/api/trades", short_f);
+  ASSERT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(error_of(r),
+            "the account may not sell short (the broker's account: shorting_enabled false, read "
+            "0 s ago), and this sell entry of 3 F opens a short: no long position of the account "
+            "covers it (Alpaca: account is not allowed to short); nothing was sent");
+  EXPECT_EQ(trade_count(), 0u);
+  EXPECT_EQ(call("POST", "/api/trades", kTrade).status, 201) << "a buy is no short";
+
+  engine.position_views.push_back({"F", Decimal(), Decimal::must("5"), Decimal::must("5")});
+  EXPECT_EQ(call("POST", "/api/trades", short_f).status, 201) << "the broker's long covers it";
+  engine.position_views.clear();
+
+  clock.advance_ms(40'000);  // the kept "false" is 40 s old: read again before refusing
+  shorting = true;
+  asked.clear();
+  EXPECT_EQ(call("POST", "/api/trades", short_f).status, 201);
+  EXPECT_EQ(asked, (std::vector<std::int64_t>{Api::kAccountKeepMs, Api::kRefusalAccountAgeMs}));
+  EXPECT_EQ(reads, 2);
+  clock.advance_ms(5 * 60'000);
+  EXPECT_EQ(call("POST", "/api/trades", short_f).status, 201) << "a kept true serves";
+  EXPECT_EQ(reads, 2);
+
+  clock.advance_ms(Api::kAccountKeepMs);
+  readable = false;
+  r = call("POST", "/api/trades", short_f);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(error_of(r).find("could not read the account from the broker (unknown_outcome "
+                             "(HTTP 500)): whether it may sell short is unknown"),
+            std::string::npos)
+      << r.body;
+}
+
 TEST_F(ApiTest, AlertsHealthMetricsReconcile) {
   WriteBatch b;
   Alert a;

@@ -729,5 +729,92 @@ TEST_F(OrdersE2E, ARefusedModifyShowsTheExitsThatWorkAndTheRefusal) {
   EXPECT_TRUE(sim().protected_at("OEO", "4")) << why("OEO");
 }
 
+// ---- a long-only account (`orderly sim --no-short`) ----
+
+class OrdersNoShortE2E : public SharedRigTest<OrdersNoShortE2E> {
+ protected:
+  static void SetUpTestSuite() {
+    // Positions read every second, so that a long bought by another client is seen at once.
+    start_shared("orders-no-short-e2e", kToken,
+                 {.sync_extra = "positions_interval_ms = 1000\n", .sim_args = {"--no-short"}});
+  }
+  static std::size_t sim_orders_of(const std::string& symbol) {
+    json::value all = sim().get_json("/v2/orders?status=all&limit=500&symbols=" + symbol);
+    return all.is_array() ? all.as_array().size() : 0;
+  }
+  static bool broker_long_seen(const std::string& symbol, const char* qty) {
+    const json::value v = rig_->get_json("/api/positions");
+    if (!v.is_array()) return false;
+    for (const json::value& p : v.as_array()) {
+      const json::object& o = p.as_object();
+      if (o.at("symbol") == symbol.c_str() && o.at("broker_qty").is_string() &&
+          Decimal::must(std::string_view(o.at("broker_qty").as_string())) == Decimal::must(qty)) {
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+// The account says shorting_enabled false; its assets stay shortable. A sell entry that would
+// open a short is refused by orderly naming the rule, through the API and the CLI, and the
+// simulator never sees it; while the account cannot be read it is a 503 (never taken unchecked).
+// A buy trades on; a sell that a long at the broker covers is no short, and is taken.
+TEST_F(OrdersNoShortE2E, AShortIsRefusedFirstOnALongOnlyAccount) {
+  set_price("ONS", "20.00");
+  set_price("ONL", "20.00");
+  const json::value account = sim().get_json("/v2/account");
+  ASSERT_TRUE(account.is_object()) << json::serialize(account);
+  EXPECT_EQ(account.at("shorting_enabled"), false);
+  EXPECT_EQ(sim().get_json("/v2/assets/ONS").at("shortable"), true);
+  const std::string short_ons =
+      R"({"symbol":"ONS","side":"sell","qty":"3","stop_loss":{"stop_price":"21.00"}})";
+
+  ASSERT_EQ(sim().call("POST", "/sim/faults",
+                       R"({"rules":[{"on":"http","action":"status","status":500,)"
+                       R"("route":"GET /v2/account"}]})")
+                .status,
+            200);
+  app::ApiReply r = rig_->call("POST", "/api/trades", short_ons);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("could not read the account from the broker"), std::string::npos)
+      << r.body;
+  ASSERT_EQ(sim().call("POST", "/sim/faults", R"({"rules":[]})").status, 200);
+
+  r = rig_->call("POST", "/api/trades", short_ons);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("the account may not sell short (the broker's account: "
+                        "shorting_enabled false"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("this sell entry of 3 ONS opens a short"), std::string::npos) << r.body;
+  const RunResult cli = run(rig_->cli("trade open ONS --qty 3 --side sell --sl 21.00"));
+  EXPECT_EQ(cli.exit_code, 2) << cli.out << cli.err;  // a refused request
+  EXPECT_NE(cli.err.find("(Alpaca: account is not allowed to short)"), std::string::npos)
+      << cli.err;
+  EXPECT_EQ(sim_orders_of("ONS"), 0u) << "nothing reached the broker";
+
+  const std::int64_t buy =
+      rig_->open_trade(R"({"symbol":"ONS","qty":"2","take_profit":{"limit_price":"21.00"}})");
+  EXPECT_TRUE(eventually([] { return sim().protected_at("ONS", "2"); }))
+      << sim().open_orders_text("ONS") << rig_->logs();
+  EXPECT_EQ(rig_->trade_state(buy), "open");
+
+  // Another client of the account buys 5 ONL; orderly's sell of 3 closes part of that long.
+  ASSERT_EQ(sim().call("POST", "/v2/orders",
+                       R"({"symbol":"ONL","qty":"5","side":"buy","type":"market",)"
+                       R"("time_in_force":"day"})")
+                .status,
+            200);
+  ASSERT_TRUE(eventually([] { return broker_long_seen("ONL", "5"); }))
+      << rig_->call("GET", "/api/positions").body;
+  const std::int64_t sell =
+      rig_->open_trade(R"({"symbol":"ONL","side":"sell","qty":"3","exits":"none"})");
+  EXPECT_NE(sell, 0);
+  EXPECT_TRUE(eventually([] {
+    return sim().held_and_covered("ONL").first == Decimal::from_int(2);
+  })) << sim().open_orders_text("ONL") << rig_->logs();
+}
+
 }  // namespace
 }  // namespace orderly::testing

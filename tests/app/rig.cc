@@ -80,6 +80,7 @@ void Sim::start(const std::string& faults) {
                                    "127.0.0.1:" + std::to_string(port)};
   if (require_keys) args.insert(args.end(), {"--key", key, "--secret", secret});
   if (!faults.empty()) args.insert(args.end(), {"--faults", faults});
+  args.insert(args.end(), this->args.begin(), this->args.end());
   process = std::make_unique<Process>(args, log);
 }
 
@@ -201,7 +202,9 @@ void Rig::write_config(const RigConfig& c) {
 }
 
 bool Rig::start_all(const RigConfig& c) {
-  add_sim().start();
+  Sim& s = add_sim();
+  s.args = c.sim_args;
+  s.start();
   write_config(c);
   ready_daemon();
   return healthy();

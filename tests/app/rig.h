@@ -31,6 +31,7 @@ struct Sim {
   std::string key = "PKRIGKEYID01";
   std::string secret = "RIGSECRETVALUE01";
   bool require_keys = false;
+  std::vector<std::string> args;  // more `orderly sim` arguments (e.g. "--no-short")
   std::uint16_t port = free_port();
   std::filesystem::path log;
   std::unique_ptr<Process> process;
@@ -72,6 +73,7 @@ struct RigConfig {
   std::string extra;       // whole sections, after [sync]
   bool accounts = false;   // every sim as an [[accounts]] entry rather than sims[0] as [broker]
   bool fast_sync = true;   // false: the daemon's own poll intervals (1 s, 10 s while idle)
+  std::vector<std::string> sim_args;  // start_all's simulator: more arguments
 };
 
 class Rig {

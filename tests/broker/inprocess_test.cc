@@ -6,7 +6,9 @@
 
 #include <boost/json.hpp>
 
+#include "broker/account_cache.h"
 #include "broker/asset_cache.h"
+#include "broker/outside_calls.h"
 #include "fixtures.h"
 #include "recording_handler.h"
 
@@ -145,6 +147,44 @@ TEST_F(InProcess, EquitiesAreReadInOneListCall) {
   clock_.advance_ms(AssetCache::kListRetryMs);
   ASSERT_TRUE(failing.get("F").ok());
   EXPECT_EQ(calls("GET /v2/assets"), 3u);
+}
+
+// The account is read once and kept ten minutes; a caller asking for a fresher answer gets a
+// new read; a failure is not kept. Every read beside the engine goes through a CountedBroker,
+// which counts it in the minute the engine's budget shares (Engine::set_outside_calls).
+TEST_F(InProcess, TheAccountIsKeptTenMinutesAndEveryReadIsCounted) {
+  auto calls = [&] {
+    const auto stats = boost::json::parse(exchange_->stats_json());
+    const auto* n = stats.at("requests").as_object().if_contains("GET /v2/account");
+    return n ? n->to_number<std::uint64_t>() : 0;
+  };
+  OutsideCalls outside;
+  CountedBroker counted(*broker_, outside, clock_);
+  AccountCache cache(counted, clock_);
+  AccountCache::Answer a = cache.get();
+  ASSERT_TRUE(a.account.has_value()) << a.error;
+  EXPECT_EQ(a.account->shorting_enabled, false) << "in process, shorting is off unless set";
+  EXPECT_EQ(a.read_at, clock_.now());
+  clock_.advance_ms(40'000);
+  EXPECT_EQ(cache.get().read_at, a.read_at) << "kept";
+  EXPECT_EQ(calls(), 1u);
+  EXPECT_EQ(outside.last_minute(clock_.now()), 1);
+  const AccountCache::Answer fresh = cache.get(30'000);
+  EXPECT_EQ(fresh.read_at, clock_.now()) << "40 s old: read again for a 30 s answer";
+  EXPECT_EQ(calls(), 2u);
+  EXPECT_EQ(outside.last_minute(clock_.now()), 2);
+
+  ASSERT_EQ(exchange_->set_faults_json(R"({"rules":[{"on":"http","action":"status",)"
+                                       R"("status":500,"route":"GET /v2/account"}]})"),
+            "");
+  clock_.advance_ms(AccountCache::kKeepMs + 1);
+  AccountCache::Answer failed = cache.get();
+  EXPECT_FALSE(failed.account.has_value());
+  EXPECT_NE(failed.error.find("HTTP 500"), std::string::npos) << failed.error;
+  EXPECT_EQ(outside.last_minute(clock_.now()), 1) << "the first two left the minute";
+  ASSERT_EQ(exchange_->set_faults_json(R"({"rules":[]})"), "");
+  EXPECT_TRUE(cache.get().account.has_value()) << "the failure was not kept";
+  EXPECT_EQ(calls(), 4u);
 }
 
 }  // namespace

@@ -10,9 +10,11 @@ RateBudget hundred() { return RateBudget({100, 1000, 8}); }
 
 const Timestamp kT0 = Timestamp::from_ms(1'760'000'000'000);
 
-RateBudget::Round round(std::int64_t used, std::int64_t reserve = 0, std::size_t inflight = 0) {
+RateBudget::Round round(std::int64_t used, std::int64_t reserve = 0, std::size_t inflight = 0,
+                        std::int64_t outside = 0) {
   RateBudget::Round r;
   r.used = used;
+  r.outside = outside;
   r.reserve = reserve;
   r.inflight = inflight;
   return r;
@@ -104,6 +106,45 @@ TEST(RateBudget, CallsLeaveTheWindowAfterAMinute) {
   b.note_entry_release(7, kT0);
   EXPECT_EQ(b.entry_releases(kT0.plus_ms(59'999)).size(), 1u);
   EXPECT_TRUE(b.entry_releases(kT0.plus_ms(60'000)).empty());
+}
+
+// The calls made beside the engine (asset, account and clock reads) took from the account's
+// minute too: they count among its calls, so an entry waits where it would have pushed the
+// account past what the client's rate window lets through (and waited there, unseen).
+TEST(RateBudget, CallsMadeBesideTheEngineCountInTheMinute) {
+  RateBudget b = hundred();
+  b.note_release(CommandPriority::entry, false, kT0);
+  b.set_outside_calls(5);
+  EXPECT_EQ(b.calls_last_minute(kT0.plus_ms(1000)), 6);
+  EXPECT_EQ(b.calls_last_minute(kT0.plus_ms(60'000)), 5) << "the engine's own left the window";
+  EXPECT_EQ(b.encode_window(kT0.plus_ms(60'000)), "") << "only the engine's own are persisted";
+  b.set_outside_calls(0);
+  EXPECT_EQ(b.calls_last_minute(kT0.plus_ms(60'000)), 0);
+}
+
+// Reads beside the engine hold no entry back: entries are judged by the engine's own calls. They
+// fill the gap the budget leaves under the broker's stated limit (110 - 1 - 100 = 9) before they
+// count against the budget protective work shares; and nothing goes that would take the
+// minute's calls to the broker's limit, where the client's rate window would hold it unseen.
+TEST(RateBudget, ReadsBesideTheEngineHoldNoEntryBackAndNeverFillTheBrokersMinute) {
+  RateBudget b = hundred();
+  b.set_stated_limit(110);
+  const auto l = b.limits();
+  EXPECT_EQ(l.budget, 100);
+  EXPECT_EQ(l.gap, 9);
+  EXPECT_TRUE(b.fits(CommandPriority::entry, false, l, round(56, 0, 0, 30)));
+  EXPECT_FALSE(b.fits(CommandPriority::entry, false, l, round(57, 0, 0, 0)));
+  EXPECT_TRUE(b.fits(CommandPriority::protective, false, l, round(99, 0, 0, 9))) << "in the gap";
+  EXPECT_FALSE(b.fits(CommandPriority::protective, false, l, round(99, 0, 0, 10)));
+  EXPECT_TRUE(b.fits(CommandPriority::protective, false, l, round(90, 0, 0, 18)));
+  EXPECT_FALSE(b.fits(CommandPriority::protective, false, l, round(90, 0, 0, 19)));
+  EXPECT_FALSE(b.fits(CommandPriority::entry, false, l, round(40, 0, 0, 69)))
+      << "40 + 69 = 109: the broker's last call of the minute";
+  EXPECT_TRUE(b.fits(CommandPriority::entry, false, l, round(40, 0, 0, 68)));
+  RateBudget unstated = hundred();
+  EXPECT_EQ(unstated.limits().gap, 0);
+  EXPECT_FALSE(unstated.fits(CommandPriority::protective, false, unstated.limits(),
+                             round(90, 0, 0, 10)));
 }
 
 // The window survives a restart: each call comes back at the end of its second (it leaves the

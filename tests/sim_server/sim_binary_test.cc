@@ -323,7 +323,8 @@ TEST_F(SimBinaryTest, StatsShape) {
   EXPECT_GE(v.at("responses").at("200").to_number<std::int64_t>(), 1) << r.body;
 }
 
-// A paper margin account shorts by default; --no-short refuses as a long-only account does.
+// A paper margin account shorts by default; --no-short refuses as a long-only account does: its
+// account says shorting_enabled false, its assets stay shortable.
 TEST_F(SimBinaryTest, ShortSalesByDefaultAndNoShortRefusesThem) {
   launch();
   HttpClient c(port(), "k", "s");
@@ -343,6 +344,8 @@ TEST_F(SimBinaryTest, ShortSalesByDefaultAndNoShortRefusesThem) {
   EXPECT_EQ(refused.status, 403);
   EXPECT_EQ(refused.body, R"({"code":40310000,"message":"account is not allowed to short"})");
   EXPECT_FALSE(d.get("/v2/account").json().at("shorting_enabled").as_bool());
+  // --no-short is the account's: the assets keep their own shortable flag.
+  EXPECT_TRUE(d.get("/v2/assets/F").json().at("shortable").as_bool());
 }
 
 // The session control route: a close expires day orders now, an open sends queued ones.

@@ -476,6 +476,7 @@ StatusOr<Account> parse_account(std::string_view text) {
     a.equity = f.opt_decimal("equity").value_or(Decimal());
     a.trading_blocked = f.opt_bool("trading_blocked").value_or(false) ||
                         f.opt_bool("account_blocked").value_or(false);
+    a.shorting_enabled = f.opt_bool("shorting_enabled");
     a.pattern_day_trader = f.opt_bool("pattern_day_trader");
     a.daytrade_count = f.opt_int("daytrade_count");
     if (!f.ok()) return f.status();

@@ -1,5 +1,7 @@
 #include "broker/alpaca/rate_limiter.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -51,16 +53,32 @@ void RateLimitedTransport::observe(const HttpResponse& r) {
   std::int64_t wait_s = 1;
   if (r.ratelimit_reset_s) wait_s = std::clamp<std::int64_t>(*r.ratelimit_reset_s - unix_now_(), 0, 60);
   std::lock_guard lock(mu_);
-  blocked_until_ = std::max(blocked_until_, steady_now_() + std::chrono::seconds(wait_s));
+  const auto until = steady_now_() + std::chrono::seconds(wait_s);
+  if (until > blocked_until_ + std::chrono::seconds(1)) {
+    spdlog::warn("rate window: the broker says this minute's requests are spent ({}, limit {}, "
+                 "remaining {}): nothing is sent for {} s",
+                 r.status == 429 ? "429" : "X-Ratelimit-Remaining 0", r.ratelimit_limit.value_or(0),
+                 r.ratelimit_remaining.value_or(-1), wait_s);
+  }
+  blocked_until_ = std::max(blocked_until_, until);
 }
 
 TransportResult RateLimitedTransport::send(const HttpRequest& request) {
+  milliseconds total{0};
   for (milliseconds wait = reserve_or_wait(); wait.count() > 0; wait = reserve_or_wait()) {
     {
       std::lock_guard lock(mu_);
       waited_ += wait;
     }
+    total += wait;
     sleep_(wait);
+  }
+  // Said, not silent: a call held here answers nothing (no 429) while it waits, and an order
+  // the engine released then stays `submitting` with no alert of its own.
+  if (total >= kWaitWorthSaying) {
+    spdlog::warn("rate window: {} {} waited {} ms for the account's per-minute limit ({}/min)",
+                 request.method, request.target.substr(0, request.target.find('?')),
+                 total.count(), limit_per_min());
   }
   TransportResult result = inner_->send(request);
   if (result.ok()) observe(result.value());

@@ -35,6 +35,8 @@ class RateLimitedTransport final : public HttpTransport {
 
   TransportResult send(const HttpRequest& request) override;
 
+  // A call that waited this long for its slot is logged (a warning naming the call).
+  static constexpr std::chrono::milliseconds kWaitWorthSaying{1000};
   // Total time callers spent waiting for a slot (for metrics and tests).
   std::chrono::milliseconds waited() const;
   // The window now: the server's stated limit, else the configured one (<= 0: none).
