@@ -923,6 +923,7 @@ HttpResponse Api::post_trade(const HttpRequest& req, std::string_view account) {
   }
   if (auto refused = refuse_by_asset(spec, /*opening=*/true)) return *refused;
   if (auto refused = refuse_short(spec)) return *refused;
+  if (auto refused = refuse_crypto_value(spec)) return *refused;
   auto trade = engine_.open_trade(spec);
   if (!trade.ok()) return refusal(trade.status());
   return json_response(201, trade_json(with_orders(*trade), account));
@@ -983,6 +984,45 @@ std::optional<HttpResponse> Api::refuse_short(const TradeSpec& spec) {
                                 "(Alpaca: account is not allowed to short); nothing was sent",
                                 clock_.now().ms_since(a.read_at) / 1000, spec.qty.str(),
                                 spec.symbol));
+}
+
+// A crypto market entry by qty is worth its qty at a price orderly reads nowhere (it has no
+// market data): it is judged at the broker's price of the pair in its positions (as the engine
+// last read them) or at orderly's own latest fill of it, whichever is later, when at most
+// kPriceMaxAgeMs old. With neither, the broker judges it (it answers "cost basis must be >=
+// minimal amount of order 10"): accepted, not guessed at.
+std::optional<HttpResponse> Api::refuse_crypto_value(const TradeSpec& spec) {
+  if (!is_crypto_symbol(spec.symbol) || spec.notional || spec.entry_type != OrderType::market) {
+    return std::nullopt;
+  }
+  const Timestamp now = clock_.now();
+  std::optional<Decimal> price;
+  Timestamp at;
+  std::string by;
+  for (const PositionView& p : engine_.positions()) {
+    if (p.symbol != spec.symbol || !p.current_price || !p.priced_at) continue;
+    if (now.ms_since(*p.priced_at) > kPriceMaxAgeMs) continue;
+    price = p.current_price;
+    at = *p.priced_at;
+    by = "the broker's price in its positions";
+  }
+  OrderFilter f;
+  f.symbol = spec.symbol;
+  f.limit = 20;  // the latest first
+  auto orders = store_.list_orders(f);
+  for (const Order& o : orders.ok() ? *orders : std::vector<Order>{}) {
+    if (!o.filled_qty.is_positive() || !o.filled_avg_price) continue;
+    const Timestamp filled_at = o.broker_updated_at.value_or(o.updated_at);
+    if (now.ms_since(filled_at) > kPriceMaxAgeMs || (price && filled_at <= at)) continue;
+    price = o.filled_avg_price;
+    at = filled_at;
+    by = "orderly's fill of " + o.client_order_id;
+  }
+  if (!price) return std::nullopt;
+  const std::string problem = check_crypto_market_value(
+      spec, *price, fmt::format("{}, {} s old", by, now.ms_since(at) / 1000));
+  if (problem.empty()) return std::nullopt;
+  return error(400, problem);
 }
 
 std::vector<std::pair<std::int64_t, std::string>> Api::events_after(std::int64_t after_seq,

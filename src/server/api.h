@@ -146,6 +146,8 @@ class Api final : public Handler, public AccountQueries {
   // Kept answers serve ten minutes; a refusal stands only on an answer this fresh.
   static constexpr std::int64_t kAccountKeepMs = 10 * 60 * 1000;
   static constexpr std::int64_t kRefusalAccountAgeMs = 30 * 1000;
+  // A price of a pair judges a crypto market entry's value while at most this old.
+  static constexpr std::int64_t kPriceMaxAgeMs = 60 * 1000;
   void set_account_source(std::function<AccountAnswer(std::int64_t max_age_ms)> source) {
     account_ = std::move(source);
   }
@@ -163,6 +165,9 @@ class Api final : public Handler, public AccountQueries {
   std::optional<HttpResponse> refuse_by_asset(const TradeSpec& spec, bool opening);
   // A sell entry that would open a short on an account that may not sell short (api.cc).
   std::optional<HttpResponse> refuse_short(const TradeSpec& spec);
+  // A crypto market entry by qty worth less than Alpaca's least crypto order value at a price
+  // orderly knows of the pair (api.cc).
+  std::optional<HttpResponse> refuse_crypto_value(const TradeSpec& spec);
   Health health();  // the engine's, with the store's own read faults
 
   EngineControl& engine_;

@@ -98,17 +98,21 @@ std::string check_crypto_notional(const TradeSpec& s) {
   return {};
 }
 
+std::string below_least_value(const TradeSpec& s, const std::string& at, Decimal value) {
+  return fmt::format("qty {} of {} {} is worth {} USD, below Alpaca's least crypto order value, "
+                     "{} USD (the broker answers \"cost basis must be >= minimal amount of order "
+                     "{}\"; it is not in the asset)",
+                     s.qty.str(), s.symbol, at,
+                     value.round_to(Decimal::must("0.01"), Rounding::down).str(),
+                     kCryptoMinOrderValue.str(), kCryptoMinOrderValue.str());
+}
+
 // A limit (or stop_limit) entry's value is known before it is sent: its qty at its limit.
 std::string check_crypto_limit_value(const TradeSpec& s) {
   if (s.notional || !s.entry_limit_price) return {};
   const auto value = s.qty.checked_mul(*s.entry_limit_price);
   if (!value || *value >= kCryptoMinOrderValue) return {};
-  return fmt::format("qty {} of {} at its limit {} is worth {} USD, below Alpaca's least crypto "
-                     "order value, {} USD (the broker answers \"cost basis must be >= minimal "
-                     "amount of order {}\"; it is not in the asset)",
-                     s.qty.str(), s.symbol, s.entry_limit_price->str(),
-                     value->round_to(Decimal::must("0.01"), Rounding::down).str(),
-                     kCryptoMinOrderValue.str(), kCryptoMinOrderValue.str());
+  return below_least_value(s, "at its limit " + s.entry_limit_price->str(), *value);
 }
 
 std::string what_is_fractional(const TradeSpec& s) {
@@ -198,6 +202,16 @@ std::string check_asset_rules(const TradeSpec& spec, const AssetRules& asset) {
                             {{"entry limit_price", spec.entry_limit_price},
                              {"entry stop_price", spec.entry_stop_price},
                              take_profit_price(spec), stop_loss_price(spec)});
+}
+
+std::string check_crypto_market_value(const TradeSpec& spec, Decimal price,
+                                      const std::string& priced_by) {
+  if (!is_crypto_symbol(spec.symbol) || spec.notional || spec.entry_type != OrderType::market) {
+    return {};
+  }
+  const auto value = spec.qty.checked_mul(price);
+  if (!value || *value >= kCryptoMinOrderValue) return {};
+  return below_least_value(spec, "at about " + price.str() + " (" + priced_by + ")", *value);
 }
 
 std::string check_exit_prices(const TradeSpec& spec, const AssetRules& asset) {

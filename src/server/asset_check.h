@@ -24,6 +24,13 @@ namespace orderly::server {
 // refuse.
 std::string check_asset_rules(const TradeSpec& spec, const AssetRules& asset);
 
+// A crypto market entry by qty has no price before its fill, and orderly reads no market data:
+// judged at `price`, a price of the pair orderly knows (`priced_by` says which and how old), it
+// must be worth Alpaca's least crypto order value (10 USD), or it is refused with the figures.
+// Anything but a crypto market entry by qty: nothing to refuse (empty string).
+std::string check_crypto_market_value(const TradeSpec& spec, Decimal price,
+                                      const std::string& priced_by);
+
 // A modify's part of the same: the take-profit and stop-loss prices on the price increment (the
 // entry, judged when the trade opened, is not judged again).
 std::string check_exit_prices(const TradeSpec& spec, const AssetRules& asset);

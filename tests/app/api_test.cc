@@ -364,6 +364,61 @@ TEST_F(ApiTest, AShortOnAnAccountThatMayNotShortIsRefusedOnAFreshAnswer) {
       << r.body;
 }
 
+// orderly reads no market data: a crypto market entry by qty is judged at the broker's price in
+// its positions or orderly's own latest fill of the pair, the later of the two, while at most a
+// minute old; with neither it is taken (the broker judges it).
+TEST_F(ApiTest, ACryptoMarketEntryUnderTenDollarsIsRefusedAtAPriceOrderlyKnows) {
+  const std::string small = R"({"symbol":"ETH/USD","qty":"0.002","tif":"gtc",)"
+                            R"("take_profit":{"limit_price":"3300.00"}})";
+  EXPECT_EQ(call("POST", "/api/trades", small).status, 201) << "no price known: the broker judges";
+
+  PositionView p;
+  p.symbol = "ETH/USD";
+  p.current_price = Decimal::must("3000.00");
+  p.priced_at = clock.now();
+  engine.position_views.push_back(p);
+  clock.advance_ms(10'000);
+  HttpResponse r = call("POST", "/api/trades", small);
+  ASSERT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(error_of(r),
+            "qty 0.002 of ETH/USD at about 3000.00 (the broker's price in its positions, 10 s "
+            "old) is worth 6.00 USD, below Alpaca's least crypto order value, 10 USD (the broker "
+            "answers \"cost basis must be >= minimal amount of order 10\"; it is not in the "
+            "asset)");
+  EXPECT_EQ(call("POST", "/api/trades",
+                 R"({"symbol":"ETH/USD","qty":"0.004","tif":"gtc",)"
+                 R"("take_profit":{"limit_price":"3300.00"}})")
+                .status,
+            201)
+      << "12 USD";
+
+  // A fill of ours, later than the positions read, is the price judged at.
+  Order filled;
+  filled.id = 100;
+  filled.trade_id = 1;
+  filled.client_order_id = "fill-of-ours";
+  filled.symbol = "ETH/USD";
+  filled.qty = filled.filled_qty = Decimal::must("0.1");
+  filled.filled_avg_price = Decimal::must("6000.00");
+  filled.state = OrderState::filled;
+  filled.broker_updated_at = filled.created_at = filled.updated_at = clock.now();
+  WriteBatch b;
+  b.orders.push_back(filled);
+  ASSERT_TRUE(store.commit(b).ok());
+  clock.advance_ms(5'000);
+  EXPECT_EQ(call("POST", "/api/trades", small).status, 201) << "12 USD at 6000.00";
+  r = call("POST", "/api/trades",
+           R"({"symbol":"ETH/USD","qty":"0.001","tif":"gtc",)"
+           R"("take_profit":{"limit_price":"3300.00"}})");
+  ASSERT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(error_of(r).find("at about 6000.00 (orderly's fill of fill-of-ours, 5 s old)"),
+            std::string::npos)
+      << r.body;
+
+  clock.advance_ms(Api::kPriceMaxAgeMs);  // both over a minute old
+  EXPECT_EQ(call("POST", "/api/trades", small).status, 201);
+}
+
 TEST_F(ApiTest, AlertsHealthMetricsReconcile) {
   WriteBatch b;
   Alert a;

@@ -147,6 +147,25 @@ TEST(AssetCheck, ACryptoNotionalUnderTheLeastOrderValueIsRefusedWithItsFigures) 
   EXPECT_EQ(check_asset_rules(buy("0.000167"), fine), "") << "10.02 USD";
 }
 
+// A crypto market entry by qty has no price of its own: judged at a price orderly knows of the
+// pair, named with its source; anything else is not judged here.
+TEST(AssetCheck, ACryptoMarketEntryIsJudgedAtAKnownPriceWithItsFigures) {
+  TradeSpec s = buy("0.0001");
+  s.entry_type = OrderType::market;
+  s.entry_limit_price.reset();
+  EXPECT_EQ(check_crypto_market_value(s, D("60000.00"), "orderly's fill of X, 3 s old"),
+            "qty 0.0001 of BTC/USD at about 60000.00 (orderly's fill of X, 3 s old) is worth "
+            "6.00 USD, below Alpaca's least crypto order value, 10 USD (the broker answers "
+            "\"cost basis must be >= minimal amount of order 10\"; it is not in the asset)");
+  EXPECT_EQ(check_crypto_market_value(s, D("100000"), "a price"), "") << "worth 10 USD";
+  TradeSpec limit = buy("0.0001");
+  EXPECT_EQ(check_crypto_market_value(limit, D("60000"), "a price"), "")
+      << "a limit entry is judged at its limit (check_asset_rules)";
+  TradeSpec equity_entry = s;
+  equity_entry.symbol = "F";
+  EXPECT_EQ(check_crypto_market_value(equity_entry, D("1"), "a price"), "");
+}
+
 AssetRules equity(std::string_view symbol) {
   AssetRules a;
   a.symbol = std::string(symbol);

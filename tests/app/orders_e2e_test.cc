@@ -465,13 +465,18 @@ TEST_F(OrdersE2E, CryptoSizesOfTheBrokersAssetAreRefusedFirst) {
   expect_400s(cases);
   EXPECT_EQ(sim_orders_of("ETHUSD"), before) << "nothing reached the broker";
 
+  // At 10,000 a coin the least buy is worth 10.03 USD, over Alpaca's least crypto order value
+  // (a limit entry: orderly's last fill of the pair, at 3,300, would judge a market one).
+  set_price("ETH/USD", "10000.00");
   const std::int64_t t = rig_->open_trade(
-      R"({"symbol":"ETH/USD","qty":"0.001002507","take_profit":{"limit_price":"3300.00"}})");
+      R"({"symbol":"ETH/USD","qty":"0.001002507",)"
+      R"("entry":{"type":"limit","limit_price":"10000.00"},)"
+      R"("take_profit":{"limit_price":"11000.00"}})");
   ASSERT_TRUE(eventually([&] {
     return sim().protected_at("ETH/USD", "0.001") && rig_->trade_state(t) == "open";
   })) << why("ETH%2FUSD");
   EXPECT_EQ(Decimal::must(field(only_open_order("ETHUSD"), "qty")), Decimal::must("0.001"));
-  set_price("ETH/USD", "3310.00");
+  set_price("ETH/USD", "11000.00");
   EXPECT_TRUE(eventually([&] { return rig_->trade_state(t) == "closed"; })) << why("ETH%2FUSD");
 }
 
@@ -814,6 +819,59 @@ TEST_F(OrdersNoShortE2E, AShortIsRefusedFirstOnALongOnlyAccount) {
   EXPECT_TRUE(eventually([] {
     return sim().held_and_covered("ONL").first == Decimal::from_int(2);
   })) << sim().open_orders_text("ONL") << rig_->logs();
+}
+
+// ---- a crypto market entry's value, on a daemon of its own ----
+
+// Its own daemon: OrdersE2E's trades spend most of that daemon's first minute of REST budget,
+// and entries wait for the budget once what is left of it is kept for exits and catch-ups.
+class OrdersCryptoValueE2E : public SharedRigTest<OrdersCryptoValueE2E> {
+ protected:
+  static void SetUpTestSuite() { start_shared("orders-crypto-value-e2e", kToken, {}); }
+  static std::size_t sim_orders_of(const std::string& symbol) {
+    json::value all = sim().get_json("/v2/orders?status=all&limit=500&symbols=" + symbol);
+    return all.is_array() ? all.as_array().size() : 0;
+  }
+};
+
+// orderly reads no market data: a crypto market entry by qty is judged at a price it knows of the
+// pair (here its own fill of it, seconds old): under 10 USD it is refused with the figures and
+// the simulator never sees it. A pair of which orderly knows no price is left to the broker,
+// which refuses it (403 "cost basis must be >= minimal amount of order 10"): the trade fails.
+TEST_F(OrdersCryptoValueE2E, AMarketEntryUnderTheLeastValueIsRefusedAtAPriceOrderlyKnows) {
+  set_price("AVAX/USD", "20.00");
+  set_price("LINK/USD", "20.00");
+  ASSERT_EQ(sim().call("POST", "/sim/assets",
+                       R"({"AVAX/USD":{"min_order_value":"10"},)"
+                       R"("LINK/USD":{"min_order_value":"10"}})")
+                .status,
+            200);
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"AVAX/USD","qty":"1","take_profit":{"limit_price":"21.00"}})");
+  ASSERT_TRUE(eventually([&] { return sim().protected_at("AVAX/USD", "0.9975"); }))
+      << audits_of(*rig_, "AVAX%2FUSD") << rig_->logs();
+  const std::size_t before = sim_orders_of("AVAXUSD");
+  const app::ApiReply r = rig_->call(
+      "POST", "/api/trades",
+      R"({"symbol":"AVAX/USD","qty":"0.2","take_profit":{"limit_price":"21.00"}})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  // Judged at orderly's fill of the pair, or at the broker's price in a positions read since.
+  EXPECT_NE(r.body.find("qty 0.2 of AVAX/USD at about 20.00 ("), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("is worth 4.00 USD, below Alpaca's least crypto order value, 10 USD"),
+            std::string::npos)
+      << r.body;
+  EXPECT_EQ(sim_orders_of("AVAXUSD"), before) << "nothing reached the broker";
+
+  const std::int64_t unknown = rig_->open_trade(
+      R"({"symbol":"LINK/USD","qty":"0.2","take_profit":{"limit_price":"21.00"}})");
+  EXPECT_TRUE(eventually([&] { return rig_->trade_state(unknown) == "failed"; }))
+      << audits_of(*rig_, "LINK%2FUSD");
+  EXPECT_EQ(sim_orders_of("LINKUSD"), 0u) << "the broker refused it: no order";
+  EXPECT_NE(audits_of(*rig_, "LINK%2FUSD").find("cost basis must be >= minimal amount of order"),
+            std::string::npos);
+  set_price("AVAX/USD", "21.00");  // the first trade ends at its take-profit
+  EXPECT_TRUE(eventually([&] { return rig_->trade_state(t) == "closed"; }))
+      << audits_of(*rig_, "AVAX%2FUSD") << rig_->logs();
 }
 
 }  // namespace
