@@ -428,6 +428,20 @@ class AccountRunner::Impl {
           a.account.has_value(), a.account ? a.account->shorting_enabled : std::nullopt,
           a.read_at, std::move(a.error)};
     });
+    // One call, made only before a sell entry would be refused as a short (server/api.h).
+    session->api->set_position_source([broker = session->outside.get()](const std::string& sym) {
+      server::Api::PositionAnswer out;
+      auto positions = broker->list_positions();
+      if (!positions.ok()) {
+        out.error = positions.error().describe();
+        return out;
+      }
+      out.read = true;
+      for (const BrokerPosition& p : positions.value()) {
+        if (p.symbol == sym) out.qty = p.qty;
+      }
+      return out;
+    });
     return session;
   }
 

@@ -45,12 +45,14 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
       !err.empty()) {
     return Status::error(Status::Code::conflict, err);
   }
-  if (spec.side == Side::sell && !spec.qty.is_integer()) {
-    // A sell entry opens a short, and Alpaca refuses fractional short sales (40310000): it
-    // would fail at the broker after the trade was accepted (DST seed 31011).
+  if (spec.side == Side::sell && !spec.qty.is_integer() && long_held(spec.symbol) < spec.qty) {
+    // A sell entry no long covers opens a short, and Alpaca refuses fractional short sales
+    // (40310000): it would fail at the broker after the trade was accepted (DST seed 31011).
+    // Within a held long it closes that long, which a fractional qty may.
     return Status::error(Status::Code::invalid_argument,
-                         fmt::format("a sell entry opens a short, and Alpaca does not sell {} "
-                                     "shares short (fractional): use whole shares",
+                         fmt::format("a sell entry no long position covers opens a short, and "
+                                     "Alpaca does not sell {} shares short (fractional): use "
+                                     "whole shares",
                                      spec.qty.str()));
   }
   begin();
@@ -118,6 +120,15 @@ void Engine::Impl::record_bracket(const Trade& t, Order entry, const ExitPrices&
   sl.parent_order_id = entry_id;
   sl.stop_price = prices.stop_loss;
   record_new(std::move(sl), "bracket stop-loss leg", now);
+}
+
+Decimal Engine::Impl::long_held(const std::string& symbol) const {
+  Decimal held;
+  if (auto p = positions_.find(symbol); p != positions_.end()) held = p->second.qty;
+  if (auto b = broker_positions_.find(symbol); b != broker_positions_.end()) {
+    held = Decimal::max(held, b->second.qty);
+  }
+  return held;
 }
 
 // Trades on one symbol in both directions at once would each protect a position the other

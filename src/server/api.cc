@@ -948,27 +948,52 @@ std::optional<HttpResponse> Api::refuse_by_asset(const TradeSpec& spec, bool ope
                           answer.error + "): what it allows is unknown, so nothing was sent; "
                           "try again");
   }
-  const std::string problem = opening ? check_asset_rules(spec, *answer.asset)
-                                      : check_exit_prices(spec, *answer.asset);
-  if (!problem.empty()) {
-    return error(400, problem);
+  if (!opening) {
+    const std::string problem = check_exit_prices(spec, *answer.asset);
+    return problem.empty() ? std::nullopt : std::optional(error(400, problem));
   }
-  return std::nullopt;
+  // A sell entry within a held long closes it: the asset's rules of shorts are not its. When
+  // only they refuse it, on the engine's read of positions (up to a minute old), the broker's
+  // position read now decides.
+  const bool short_by_view = opens_short(spec, long_held(spec.symbol));
+  const std::string problem = check_asset_rules(spec, *answer.asset, short_by_view);
+  if (problem.empty()) return std::nullopt;
+  if (short_by_view && positions_ &&
+      check_asset_rules(spec, *answer.asset, /*opens_short=*/false).empty()) {
+    const PositionAnswer p = positions_(spec.symbol);
+    if (p.read && !opens_short(spec, p.qty)) return std::nullopt;
+  }
+  return error(400, problem);
 }
 
-// A sell entry opens a short unless a long position covers it (ours or the broker's, as the
-// engine last read it). On an account whose shorting_enabled is false Alpaca refuses the short
-// (403 40310000 "account is not allowed to short"), so orderly refuses it first. The account is
-// read once and kept ten minutes (a read per trade would cost the rate budget); a refusal stands
-// only on an answer at most kRefusalAccountAgeMs old, as a kept one may predate the change that
-// allowed it. An account that cannot be read refuses a short with 503: it is not taken unchecked.
-std::optional<HttpResponse> Api::refuse_short(const TradeSpec& spec) {
-  if (!account_ || spec.side != Side::sell || is_crypto_symbol(spec.symbol)) return std::nullopt;
+Decimal Api::long_held(const std::string& symbol) {
+  Decimal held;
   for (const PositionView& p : engine_.positions()) {
-    if (p.symbol != spec.symbol) continue;
-    const Decimal held = Decimal::max(p.local_qty, p.broker_qty.value_or(Decimal()));
-    if (spec.qty.is_positive() && held >= spec.qty) return std::nullopt;
+    if (p.symbol == symbol) held = Decimal::max(p.local_qty, p.broker_qty.value_or(Decimal()));
   }
+  return held;
+}
+
+// Only the part of a sell entry beyond the long held goes below zero. A notional sell's qty is
+// known only at its fill: any long takes it (Alpaca sells no notional short; beyond the long
+// it answers insufficient qty, not a short).
+bool Api::opens_short(const TradeSpec& spec, Decimal held) {
+  if (spec.side != Side::sell || is_crypto_symbol(spec.symbol)) return false;
+  if (spec.notional) return !held.is_positive();
+  return !spec.qty.is_positive() || held < spec.qty;
+}
+
+// A sell entry opens a short unless a long position covers it (ours or the broker's). On an
+// account whose shorting_enabled is false Alpaca refuses the short (403 40310000 "account is not
+// allowed to short"), so orderly refuses it first. The account is read once and kept ten
+// minutes (a read per trade would cost the rate budget); a refusal stands only on an answer at
+// most kRefusalAccountAgeMs old, as a kept one may predate the change that allowed it, and on
+// the broker's position read then (the engine's read of positions may be a minute old: a long
+// bought since covers the sell). An account or position that cannot be read refuses a short
+// with 503: it is not taken unchecked.
+std::optional<HttpResponse> Api::refuse_short(const TradeSpec& spec) {
+  Decimal held = long_held(spec.symbol);
+  if (!account_ || !opens_short(spec, held)) return std::nullopt;
   AccountAnswer a = account_(kAccountKeepMs);
   const auto stale = [&] { return clock_.now().ms_since(a.read_at) > kRefusalAccountAgeMs; };
   if (a.read && a.shorting_enabled == false && stale()) a = account_(kRefusalAccountAgeMs);
@@ -978,13 +1003,33 @@ std::optional<HttpResponse> Api::refuse_short(const TradeSpec& spec) {
                           "short, so nothing was sent; try again");
   }
   if (a.shorting_enabled != false) return std::nullopt;
-  return error(400, fmt::format("the account may not sell short (the broker's account: "
-                                "shorting_enabled false, read {} s ago), and this sell entry of {} "
-                                "{} opens a short: no long position of the account covers it "
-                                "(Alpaca: account is not allowed to short); nothing was sent",
-                                clock_.now().ms_since(a.read_at) / 1000, spec.qty.str(),
-                                spec.symbol));
+  if (positions_) {
+    const PositionAnswer p = positions_(spec.symbol);
+    if (!p.read) {
+      return error(503, "could not read " + spec.symbol + "'s position from the broker (" +
+                            p.error + "): the account may not sell short, and whether a long "
+                            "covers this sell entry is unknown, so nothing was sent; try again");
+    }
+    held = Decimal::max(held, p.qty);
+    if (!opens_short(spec, held)) return std::nullopt;
+  }
+  const std::string rule = fmt::format("the account may not sell short (the broker's account: "
+                                       "shorting_enabled false, read {} s ago), and ",
+                                       clock_.now().ms_since(a.read_at) / 1000);
+  const std::string alpaca = " (Alpaca: account is not allowed to short); nothing was sent";
+  if (!held.is_positive()) {
+    const std::string what = spec.notional
+                                 ? "notional " + spec.notional->str() + " USD of " + spec.symbol
+                                 : spec.qty.str() + " " + spec.symbol;
+    return error(400, rule + "this sell entry of " + what +
+                          " opens a short: no long position of the account covers it" + alpaca);
+  }
+  return error(400, fmt::format("{}this sell entry of {} {} goes {} below the long of {} the "
+                                "account holds: that part would open a short; sell at most {}{}",
+                                rule, spec.qty.str(), spec.symbol, (spec.qty - held).str(),
+                                held.str(), held.str(), alpaca));
 }
+
 
 // A crypto market entry by qty is worth its qty at a price orderly reads nowhere (it has no
 // market data): it is judged at the broker's price of the pair in its positions (as the engine
@@ -1024,6 +1069,7 @@ std::optional<HttpResponse> Api::refuse_crypto_value(const TradeSpec& spec) {
   if (problem.empty()) return std::nullopt;
   return error(400, problem);
 }
+
 
 std::vector<std::pair<std::int64_t, std::string>> Api::events_after(std::int64_t after_seq,
                                                                      int limit) {

@@ -152,6 +152,19 @@ class Api final : public Handler, public AccountQueries {
     account_ = std::move(source);
   }
 
+  // The broker's position of a symbol read now (GET /v2/positions), asked before a sell entry is
+  // refused as a short: the engine's own read of positions may be a minute old
+  // (sync.positions_interval_ms), and a long bought since must not be taken for none. Set once,
+  // before the API serves; unset, the engine's read decides.
+  struct PositionAnswer {
+    bool read = false;  // false: it could not be read (see error)
+    Decimal qty;        // signed, 0 when the account holds none
+    std::string error;
+  };
+  void set_position_source(std::function<PositionAnswer(const std::string& symbol)> source) {
+    positions_ = std::move(source);
+  }
+
  private:
   struct Routes;  // the route table (api.cc): method, pattern, token, metrics name, handler
   friend struct Routes;
@@ -165,6 +178,11 @@ class Api final : public Handler, public AccountQueries {
   std::optional<HttpResponse> refuse_by_asset(const TradeSpec& spec, bool opening);
   // A sell entry that would open a short on an account that may not sell short (api.cc).
   std::optional<HttpResponse> refuse_short(const TradeSpec& spec);
+  // The long of a symbol the account holds as the engine knows it: orderly's own or the
+  // broker's as last read, the larger (0 when none).
+  Decimal long_held(const std::string& symbol);
+  // Whether a sell entry goes below zero beyond `held` (api.cc).
+  static bool opens_short(const TradeSpec& spec, Decimal held);
   // A crypto market entry by qty worth less than Alpaca's least crypto order value at a price
   // orderly knows of the pair (api.cc).
   std::optional<HttpResponse> refuse_crypto_value(const TradeSpec& spec);
@@ -177,6 +195,7 @@ class Api final : public Handler, public AccountQueries {
   std::function<std::optional<Market>()> market_;
   std::function<AssetAnswer(const std::string&)> assets_;
   std::function<AccountAnswer(std::int64_t)> account_;
+  std::function<PositionAnswer(const std::string&)> positions_;
   // Held from the look-up of a client_trade_id to the commit of its trade, so that two requests
   // with one key (a retry racing its original) cannot both open a trade.
   std::mutex open_mu_;

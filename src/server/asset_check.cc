@@ -119,11 +119,11 @@ std::string what_is_fractional(const TradeSpec& s) {
   return s.notional ? "notional " + s.notional->str() + " USD" : "fractional qty " + s.qty.str();
 }
 
-// A short entry (side sell): the asset must be shortable, and easy to borrow: Alpaca opens a
-// short on a hard-to-borrow asset only against a locate (its locates API), which orderly does
-// not take.
-std::string check_short(const TradeSpec& s, const AssetRules& a) {
-  if (s.side != Side::sell) return {};
+// A short entry (a sell no long covers): the asset must be shortable, and easy to borrow: Alpaca
+// opens a short on a hard-to-borrow asset only against a locate (its locates API), which
+// orderly does not take. A sell within a held long closes it: no asset rule of shorts applies.
+std::string check_short(const TradeSpec& s, const AssetRules& a, bool opens_short) {
+  if (s.side != Side::sell || !opens_short) return {};
   if (!a.shortable) {
     return fmt::format("{} cannot be sold short at the broker (its asset: shortable false), and "
                        "a sell entry opens a short (Alpaca: asset \"{}\" cannot be sold short)",
@@ -158,7 +158,7 @@ std::string check_hard_to_borrow(const TradeSpec& s, const AssetRules& a) {
   return {};
 }
 
-std::string check_equity(const TradeSpec& s, const AssetRules& a) {
+std::string check_equity(const TradeSpec& s, const AssetRules& a, bool opens_short) {
   if (s.fractional() && !a.fractionable) {
     return fmt::format("{} is not fractionable at the broker (its asset: fractionable false), "
                        "so a {} entry is refused there (Alpaca: asset \"{}\" is not "
@@ -177,7 +177,7 @@ std::string check_equity(const TradeSpec& s, const AssetRules& a) {
                        "notional amount must be >= 1.00)",
                        s.notional->str(), s.symbol, kEquityMinNotional.str());
   }
-  if (std::string e = check_short(s, a); !e.empty()) return e;
+  if (std::string e = check_short(s, a, opens_short); !e.empty()) return e;
   return check_hard_to_borrow(s, a);
 }
 
@@ -187,14 +187,14 @@ bool is_crypto(const TradeSpec& s, const AssetRules& a) {
 
 }  // namespace
 
-std::string check_asset_rules(const TradeSpec& spec, const AssetRules& asset) {
+std::string check_asset_rules(const TradeSpec& spec, const AssetRules& asset, bool opens_short) {
   if (!asset.tradable || (!asset.status.empty() && asset.status != "active")) {
     return fmt::format("{} is not tradable at the broker (its asset: tradable {}, status {}; "
                        "Alpaca: asset \"{}\" is not tradable)",
                        spec.symbol, asset.tradable ? "true" : "false",
                        asset.status.empty() ? "unknown" : asset.status, spec.symbol);
   }
-  if (!is_crypto(spec, asset)) return check_equity(spec, asset);
+  if (!is_crypto(spec, asset)) return check_equity(spec, asset, opens_short);
   if (std::string e = check_crypto_notional(spec); !e.empty()) return e;
   if (std::string e = check_qty(spec, asset); !e.empty()) return e;
   if (std::string e = check_crypto_limit_value(spec); !e.empty()) return e;

@@ -12,7 +12,8 @@ namespace orderly::server {
 // Checks a trade that validate() took against its symbol's asset: tradable and active. An
 // equity: a fractional qty or a notional only if the asset is fractionable (with
 // extended_hours only if its attributes say fractional_eh_enabled), a notional of at least
-// 1.00, a short entry (side sell) only if shortable and easy to borrow, and on a hard-to-borrow
+// 1.00, a sell entry that opens a short (`opens_short`: no long of the account covers it) only
+// if shortable and easy to borrow, and on a hard-to-borrow
 // asset day orders only (entry tif day; exits none, native, or day because fractional). A
 // crypto pair: a notional of at least Alpaca's least crypto order value (10 USD) in cents, a
 // limit entry worth that at its limit, the entry's qty at least min_order_size and a multiple
@@ -22,7 +23,8 @@ namespace orderly::server {
 // min_order_size, or no exit could be placed. A market entry's qty is known only at its fill,
 // and a percent target's price only then: those the broker judges. Empty string: nothing to
 // refuse.
-std::string check_asset_rules(const TradeSpec& spec, const AssetRules& asset);
+std::string check_asset_rules(const TradeSpec& spec, const AssetRules& asset,
+                              bool opens_short = true);
 
 // A crypto market entry by qty has no price before its fill, and orderly reads no market data:
 // judged at `price`, a price of the pair orderly knows (`priced_by` says which and how old), it

@@ -364,6 +364,80 @@ TEST_F(ApiTest, AShortOnAnAccountThatMayNotShortIsRefusedOnAFreshAnswer) {
       << r.body;
 }
 
+// Only the part of a sell entry that goes below zero is a short: a sell within the long held
+// (orderly's, the broker's as the engine read it, or the broker's read now, before a refusal)
+// is taken on a long-only account; one beyond it is refused naming how far below zero it goes.
+TEST_F(ApiTest, ASellWithinAHeldLongIsNoShortOnlyThePartBelowZeroIs) {
+  api.set_account_source([&](std::int64_t) {
+    return Api::AccountAnswer{true, false, clock.now(), {}};
+  });
+  Api::PositionAnswer broker_now{true, Decimal(), {}};
+  int position_reads = 0;
+  api.set_position_source([&](const std::string& symbol) {
+    ++position_reads;
+    EXPECT_EQ(symbol, "F");
+    return broker_now;
+  });
+  const auto sell = [&](const char* qty) {
+    return call("POST", "/api/trades",
+                std::string(R"({"symbol":"F","side":"sell","qty":")") + qty +
+                    R"(","exits":"none"})");
+  };
+  engine.position_views.push_back({"F", Decimal::must("5"), Decimal::must("5"), Decimal()});
+  EXPECT_EQ(sell("5").status, 201) << "orderly's long of 5 covers it";
+  EXPECT_EQ(position_reads, 0) << "covered as the engine knows it: no read";
+  engine.position_views.clear();
+
+  HttpResponse r = sell("3");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(position_reads, 1) << "the broker's position is read before a refusal";
+  EXPECT_NE(error_of(r).find("this sell entry of 3 F opens a short: no long position of the "
+                             "account covers it"),
+            std::string::npos)
+      << r.body;
+
+  broker_now.qty = Decimal::must("5");  // a long bought since the engine read positions
+  EXPECT_EQ(sell("3").status, 201) << "the broker's long, read now, covers it";
+  EXPECT_EQ(sell("5").status, 201);
+  r = sell("8");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(error_of(r),
+            "the account may not sell short (the broker's account: shorting_enabled false, read "
+            "0 s ago), and this sell entry of 8 F goes 3 below the long of 5 the account holds: "
+            "that part would open a short; sell at most 5 (Alpaca: account is not allowed to "
+            "short); nothing was sent");
+
+  broker_now = Api::PositionAnswer{false, Decimal(), "unknown_outcome (HTTP 500)"};
+  r = sell("3");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(error_of(r).find("could not read F's position from the broker (unknown_outcome "
+                             "(HTTP 500))"),
+            std::string::npos)
+      << r.body;
+}
+
+// A sell within a held long is not refused for the asset's rules of shorts (shortable false):
+// as the engine knows the long, or as the broker's position read now says.
+TEST_F(ApiTest, ASellWithinAHeldLongIsNoShortOfItsAsset) {
+  AssetRules gme;
+  gme.symbol = "GME";
+  gme.asset_class = "us_equity";
+  gme.status = "active";
+  gme.shortable = false;
+  api.set_asset_source([&](const std::string&) { return Api::AssetAnswer{gme, false, {}}; });
+  Api::PositionAnswer broker_now{true, Decimal(), {}};
+  api.set_position_source([&](const std::string&) { return broker_now; });
+  const std::string sell = R"({"symbol":"GME","side":"sell","qty":"4","exits":"none"})";
+  HttpResponse r = call("POST", "/api/trades", sell);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(error_of(r).find("GME cannot be sold short"), std::string::npos) << r.body;
+  broker_now.qty = Decimal::must("4");
+  EXPECT_EQ(call("POST", "/api/trades", sell).status, 201) << "the broker's long, read now";
+  broker_now.qty = Decimal();
+  engine.position_views.push_back({"GME", Decimal::must("10"), std::nullopt, Decimal()});
+  EXPECT_EQ(call("POST", "/api/trades", sell).status, 201) << "orderly's long of 10";
+}
+
 // orderly reads no market data: a crypto market entry by qty is judged at the broker's price in
 // its positions or orderly's own latest fill of the pair, the later of the two, while at most a
 // minute old; with neither it is taken (the broker judges it).

@@ -247,6 +247,19 @@ TEST(AssetCheck, AShortNeedsAShortableEasyToBorrowAsset) {
   EXPECT_EQ(check_asset_rules(whole("GME", Side::sell), a), "") << "unknown: the broker judges";
 }
 
+// A sell within a held long closes it: the asset's rules of shorts are not its.
+TEST(AssetCheck, ASellWithinAHeldLongIsNoShortOfTheAsset) {
+  AssetRules a = equity("GME");
+  a.shortable = false;
+  EXPECT_EQ(check_asset_rules(whole("GME", Side::sell), a, /*opens_short=*/false), "");
+  a = equity("GME");
+  a.borrow_status = "hard_to_borrow";
+  TradeSpec day_sell = whole("GME", Side::sell, TimeInForce::day);
+  day_sell.exits = ExitMode::none;  // day orders only, as for any order on the asset
+  EXPECT_NE(check_asset_rules(day_sell, a), "") << "opening a short: no locate";
+  EXPECT_EQ(check_asset_rules(day_sell, a, false), "");
+}
+
 // On a hard-to-borrow asset Alpaca takes day orders only: a gtc entry, or whole-share exits
 // (gtc), could not be placed; a day entry with no exits, native (day bracket) or fractional
 // (day) exits can.

@@ -821,6 +821,55 @@ TEST_F(OrdersNoShortE2E, AShortIsRefusedFirstOnALongOnlyAccount) {
   })) << sim().open_orders_text("ONL") << rig_->logs();
 }
 
+// Only the part of a sell entry below zero is a short. A long another client bought is sold
+// out by orderly on the long-only account, in steps (3, a fractional 0.5, the last 1.5), each
+// taken the moment it is asked (the broker's position is read before any refusal); a sell
+// beyond what is held is refused naming how far below zero it goes, through the API and the
+// CLI, and the simulator never sees it.
+TEST_F(OrdersNoShortE2E, ASellWithinAHeldLongIsTakenOnlyThePartBelowZeroIsRefused) {
+  set_price("ONH", "20.00");
+  ASSERT_EQ(sim().call("POST", "/v2/orders",
+                       R"({"symbol":"ONH","qty":"5","side":"buy","type":"market",)"
+                       R"("time_in_force":"day"})")
+                .status,
+            200);
+  const auto onh_held = [](const char* qty) {
+    return eventually([qty] { return sim().held_and_covered("ONH").first == Decimal::must(qty); });
+  };
+  ASSERT_TRUE(onh_held("5"));
+  const auto sell = [](const char* qty, const char* tif) {
+    return rig_->call("POST", "/api/trades",
+                      std::string(R"({"symbol":"ONH","side":"sell","exits":"none","qty":")") +
+                          qty + R"(","tif":")" + tif + R"("})");
+  };
+  app::ApiReply r = sell("3", "gtc");
+  EXPECT_EQ(r.status, 201) << r.body;
+  ASSERT_TRUE(onh_held("2")) << sim().open_orders_text("ONH") << rig_->logs();
+
+  r = sell("4", "gtc");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("this sell entry of 4 ONH goes 2 below the long of 2 the account holds: "
+                        "that part would open a short; sell at most 2 (Alpaca: account is not "
+                        "allowed to short)"),
+            std::string::npos)
+      << r.body;
+  const RunResult cli = run(rig_->cli("trade open ONH --qty 4 --side sell --exits none"));
+  EXPECT_EQ(cli.exit_code, 2) << cli.out << cli.err;
+  EXPECT_NE(cli.err.find("goes 2 below the long of 2"), std::string::npos) << cli.err;
+  EXPECT_EQ(sim_orders_of("ONH"), 2u) << "the other client's buy and our sell of 3";
+
+  // A fractional sell within the long closes part of it (no fractional short).
+  ASSERT_TRUE(eventually([] { return broker_long_seen("ONH", "2"); }))
+      << rig_->call("GET", "/api/positions").body;
+  r = sell("0.5", "day");
+  EXPECT_EQ(r.status, 201) << r.body;
+  ASSERT_TRUE(onh_held("1.5")) << sim().open_orders_text("ONH") << rig_->logs();
+  r = sell("1.5", "day");
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_TRUE(onh_held("0")) << sim().open_orders_text("ONH") << rig_->logs();
+  EXPECT_EQ(sim_orders_of("ONH"), 4u);
+}
+
 // ---- a crypto market entry's value, on a daemon of its own ----
 
 // Its own daemon: OrdersE2E's trades spend most of that daemon's first minute of REST budget,
