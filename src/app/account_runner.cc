@@ -82,6 +82,14 @@ struct Session {
   std::unique_ptr<server::Api> api;
 };
 
+// What the Alpaca client last heard of the account's minute, for the reads beside the engine
+// (CountedBroker); another broker states none.
+CountedBroker::RoomSource rate_room_of(Broker& broker) {
+  auto* alpaca = dynamic_cast<alpaca::AlpacaBroker*>(&broker);
+  if (alpaca == nullptr) return {};
+  return [alpaca] { return alpaca->rate_room(); };
+}
+
 }  // namespace
 
 class AccountRunner::Impl {
@@ -341,7 +349,8 @@ class AccountRunner::Impl {
     if (!wait_for_broker(*session->broker)) return nullptr;
     session->outside_calls = std::make_unique<OutsideCalls>();
     session->outside =
-        std::make_unique<CountedBroker>(*session->broker, *session->outside_calls, clock_);
+        std::make_unique<CountedBroker>(*session->broker, *session->outside_calls, clock_,
+                                        rate_room_of(*session->broker));
 
     RuntimeOptions options;
     options.engine.account_identity = account_.key_id.empty() ? "default" : account_.key_id;

@@ -33,11 +33,27 @@ BrokerResult<AssetRules> AssetCache::get(std::string_view symbol) {
     read_equity_list(now);
     if (auto kept = fresh(symbol, now)) return *kept;
   }
-  BrokerResult<AssetRules> answer = broker_.get_asset(symbol);
-  if (answer.ok()) {
-    std::lock_guard lk(mu_);
-    kept_.insert_or_assign(std::string(symbol), Kept{answer.value(), now});
+  std::promise<BrokerResult<AssetRules>> promise;
+  {
+    std::unique_lock lk(mu_);
+    auto it = kept_.find(symbol);
+    if (it != kept_.end() && now.ms_since(it->second.read_at) < kKeepMs) {
+      return it->second.asset;  // read meanwhile
+    }
+    if (auto r = reading_.find(symbol); r != reading_.end()) {
+      std::shared_future<BrokerResult<AssetRules>> theirs = r->second;
+      lk.unlock();
+      return theirs.get();  // the read in flight answers this caller too
+    }
+    reading_.emplace(std::string(symbol), promise.get_future().share());
   }
+  BrokerResult<AssetRules> answer = broker_.get_asset(symbol);
+  {
+    std::lock_guard lk(mu_);
+    if (answer.ok()) kept_.insert_or_assign(std::string(symbol), Kept{answer.value(), now});
+    reading_.erase(reading_.find(symbol));
+  }
+  promise.set_value(answer);
   return answer;
 }
 

@@ -3,10 +3,13 @@
 // change them; an hour-old answer is what a trader would have read too). An equity's first
 // miss reads every active equity at once (one call, so a burst of new symbols costs the rate
 // budget one call, not one each); a symbol not in that list (inactive, unlisted, a crypto pair)
-// is read alone. A failed read is not kept: the next trade of that symbol asks again, and a
-// trade of any other symbol never waits on it. Thread-safe: the API's threads share one cache.
+// is read alone. One read per symbol: callers asking for a symbol while it is being read wait
+// for that read and share its answer. A failed read is not kept: the next trade of that symbol
+// asks again, and a trade of any other symbol never waits on it. Thread-safe: the API's threads
+// share one cache.
 
 #include <cstdint>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -45,6 +48,8 @@ class AssetCache {
   const Clock& clock_;
   std::mutex mu_;
   std::map<std::string, Kept, std::less<>> kept_;
+  // The reads in flight, by symbol (under mu_): later callers wait on the same answer.
+  std::map<std::string, std::shared_future<BrokerResult<AssetRules>>, std::less<>> reading_;
   std::mutex list_mu_;  // one list read at a time
   std::optional<Timestamp> list_read_at_;
   bool list_ok_ = false;

@@ -6,7 +6,13 @@
 
 #include <boost/json.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
 #include "broker/account_cache.h"
+#include "broker/alpaca/alpaca_broker.h"
 #include "broker/asset_cache.h"
 #include "broker/outside_calls.h"
 #include "fixtures.h"
@@ -185,6 +191,110 @@ TEST_F(InProcess, TheAccountIsKeptTenMinutesAndEveryReadIsCounted) {
   ASSERT_EQ(exchange_->set_faults_json(R"({"rules":[]})"), "");
   EXPECT_TRUE(cache.get().account.has_value()) << "the failure was not kept";
   EXPECT_EQ(calls(), 4u);
+}
+
+// Reads beside the engine stop where the broker's minute keeps a tenth of its limit for the
+// engine's protective work: past it a read is not sent and says so with the figures, unless
+// the minute renews within CountedBroker::kMaxWaitMs (then it waits and goes). The engine's own
+// calls are not held by it.
+TEST(OutsideReads, StopShortOfWhatTheMinuteKeepsForProtectiveWork) {
+  ManualClock clock;
+  sim::SimConfig config;
+  config.rate_limit_per_min = 20;  // a tenth kept: 2
+  auto exchange = sim::make_exchange(config, clock);
+  auto broker = make_inprocess_broker(*exchange, clock);
+  OutsideCalls outside;
+  std::vector<std::int64_t> slept;
+  auto* alpaca = dynamic_cast<alpaca::AlpacaBroker*>(broker.get());
+  ASSERT_NE(alpaca, nullptr);
+  CountedBroker counted(
+      *broker, outside, clock, [alpaca] { return alpaca->rate_room(); },
+      [&](std::chrono::milliseconds ms) {
+        slept.push_back(ms.count());
+        clock.advance_ms(ms.count());
+      });
+  for (int i = 0; i < 17; ++i) ASSERT_TRUE(broker->get_clock().ok()) << "the engine's calls";
+  ASSERT_TRUE(counted.get_clock().ok()) << "3 left: one more read";
+  auto refused = counted.get_clock();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, BrokerError::Kind::not_sent);
+  EXPECT_NE(refused.error().message.find(
+                "the account's REST calls for this minute are spent (the broker's last answer: 2 "
+                "of 20 left, the last 2 kept for protective work: exits, stops, cancels, "
+                "lookups); the minute renews in "),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(counted.refused(), 1);
+  EXPECT_EQ(outside.last_minute(clock.now()), 1) << "a read not sent is not counted";
+  EXPECT_TRUE(slept.empty()) << "the minute renews too late to wait for";
+  EXPECT_TRUE(broker->get_clock().ok()) << "the engine's calls go on";
+
+  clock.advance_ms(59'000);  // the minute renews within kMaxWaitMs: the read waits for it
+  EXPECT_TRUE(counted.get_clock().ok());
+  EXPECT_FALSE(slept.empty());
+  std::int64_t waited = 0;
+  for (std::int64_t ms : slept) waited += ms;
+  EXPECT_LE(waited, CountedBroker::kMaxWaitMs);
+}
+
+// The broker, its asset reads slowed: concurrent callers of one symbol overlap.
+class SlowAssets final : public Broker {
+ public:
+  explicit SlowAssets(Broker& inner) : inner_(inner) {}
+  BrokerResult<AssetRules> get_asset(std::string_view symbol) override {
+    ++reads;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return inner_.get_asset(symbol);
+  }
+  BrokerResult<BrokerOrder> submit_order(const OrderRequest& r) override {
+    return inner_.submit_order(r);
+  }
+  BrokerResult<BrokerOrder> get_order(std::string_view id) override {
+    return inner_.get_order(id);
+  }
+  BrokerResult<BrokerOrder> get_order_by_client_id(std::string_view id) override {
+    return inner_.get_order_by_client_id(id);
+  }
+  BrokerResult<std::vector<BrokerOrder>> list_orders(const ListOrdersQuery& q) override {
+    return inner_.list_orders(q);
+  }
+  BrokerResult<Unit> cancel_order(std::string_view id) override { return inner_.cancel_order(id); }
+  BrokerResult<std::vector<CancelResult>> cancel_all_orders() override {
+    return inner_.cancel_all_orders();
+  }
+  BrokerResult<BrokerOrder> replace_order(std::string_view id, const ReplaceRequest& r) override {
+    return inner_.replace_order(id, r);
+  }
+  BrokerResult<std::vector<BrokerPosition>> list_positions() override {
+    return inner_.list_positions();
+  }
+  BrokerResult<Account> get_account() override { return inner_.get_account(); }
+  BrokerResult<ActivityPage> fill_activities(const ActivityQuery& q) override {
+    return inner_.fill_activities(q);
+  }
+  BrokerResult<MarketClock> get_clock() override { return inner_.get_clock(); }
+  std::atomic<int> reads{0};
+
+ private:
+  Broker& inner_;
+};
+
+// One read per symbol: callers asking while it is read wait for that read and share its answer.
+TEST_F(InProcess, ConcurrentAskersOfOneAssetShareOneRead) {
+  SlowAssets slow(*broker_);
+  AssetCache cache(slow, clock_);
+  std::vector<std::thread> askers;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 4; ++i) {
+    askers.emplace_back([&] {
+      if (cache.get("BTC/USD").ok()) ++answered;
+    });
+  }
+  for (std::thread& t : askers) t.join();
+  EXPECT_EQ(answered.load(), 4);
+  EXPECT_EQ(slow.reads.load(), 1);
+  EXPECT_TRUE(cache.get("BTC/USD").ok());
+  EXPECT_EQ(slow.reads.load(), 1) << "kept";
 }
 
 }  // namespace

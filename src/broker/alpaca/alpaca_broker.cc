@@ -140,6 +140,7 @@ std::variant<HttpResponse, BrokerError> AlpacaBroker::call(std::string method, s
   if (r.ratelimit_limit && *r.ratelimit_limit > 0 && *r.ratelimit_limit <= INT32_MAX) {
     stated_rate_limit_.store(static_cast<int>(*r.ratelimit_limit), std::memory_order_relaxed);
   }
+  note_rate_room(r);
   if (r.status >= 200 && r.status < 300) return std::move(r);
   BrokerError e = classify_status(r);
   e.message = fmt::format("{} {}: {}", req.method, req.target, e.message);
@@ -270,6 +271,24 @@ BrokerResult<std::vector<AssetRules>> AlpacaBroker::list_assets(std::string_view
   return run<std::vector<AssetRules>>(
       call("GET", "/v2/assets?status=active&asset_class=" + encode(std::string(asset_class))),
       "GET", parse_assets);
+}
+
+// Answers of one minute may arrive out of order: its lowest remaining is the latest truth, and
+// an answer of an older minute (an earlier reset) says nothing of the current one.
+void AlpacaBroker::note_rate_room(const HttpResponse& r) {
+  if (!r.ratelimit_limit || !r.ratelimit_remaining || !r.ratelimit_reset_s) return;
+  const RateRoom seen{*r.ratelimit_limit, *r.ratelimit_remaining, *r.ratelimit_reset_s};
+  std::lock_guard lk(room_mu_);
+  if (room_ && seen.reset_unix_s < room_->reset_unix_s) return;
+  if (room_ && seen.reset_unix_s == room_->reset_unix_s && seen.remaining >= room_->remaining) {
+    return;
+  }
+  room_ = seen;
+}
+
+std::optional<RateRoom> AlpacaBroker::rate_room() const {
+  std::lock_guard lk(room_mu_);
+  return room_;
 }
 
 std::optional<int> AlpacaBroker::stated_rate_limit() const {

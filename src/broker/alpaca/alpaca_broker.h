@@ -12,10 +12,12 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 
 #include "broker/alpaca/config.h"
 #include "broker/alpaca/transport.h"
 #include "broker/broker.h"
+#include "broker/rate_room.h"
 #include "core/status.h"
 #include "core/time.h"
 
@@ -43,6 +45,8 @@ class AlpacaBroker final : public Broker {
   BrokerResult<AssetRules> get_asset(std::string_view symbol) override;
   BrokerResult<std::vector<AssetRules>> list_assets(std::string_view asset_class) override;
   std::optional<int> stated_rate_limit() const override;
+  // The account's current minute as the latest answer stated it; nullopt before one has.
+  std::optional<RateRoom> rate_room() const;
 
  private:
   // One request; either a 2xx response or the classified error.
@@ -55,6 +59,9 @@ class AlpacaBroker final : public Broker {
   AlpacaConfig config_;
   const Clock* clock_;
   std::atomic<int> stated_rate_limit_{0};  // X-Ratelimit-Limit as last seen; 0: never said
+  void note_rate_room(const HttpResponse& r);
+  mutable std::mutex room_mu_;
+  std::optional<RateRoom> room_;  // the latest minute's, its lowest remaining (under room_mu_)
 };
 
 // Query strings, exposed for tests.

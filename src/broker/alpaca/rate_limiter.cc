@@ -70,13 +70,21 @@ TransportResult RateLimitedTransport::send(const HttpRequest& request) {
       std::lock_guard lock(mu_);
       waited_ += wait;
     }
+    // Said when the hold starts, not only once it is over: a call held here answers nothing
+    // (no 429) while it waits, and an order the engine released then stays `submitting` with
+    // no alert of its own.
+    if (total.count() == 0 && wait >= kWaitWorthSaying) {
+      spdlog::warn("rate window: {} {} is held {} ms for the account's per-minute limit "
+                   "({}/min), with every call after it",
+                   request.method, request.target.substr(0, request.target.find('?')),
+                   wait.count(), limit_per_min());
+    }
     total += wait;
     sleep_(wait);
   }
-  // Said, not silent: a call held here answers nothing (no 429) while it waits, and an order
-  // the engine released then stays `submitting` with no alert of its own.
   if (total >= kWaitWorthSaying) {
-    spdlog::warn("rate window: {} {} waited {} ms for the account's per-minute limit ({}/min)",
+    spdlog::warn("rate window: {} {} sent after waiting {} ms for the account's per-minute "
+                 "limit ({}/min)",
                  request.method, request.target.substr(0, request.target.find('?')),
                  total.count(), limit_per_min());
   }
