@@ -763,7 +763,11 @@ std::variant<SimOrder*, ApiError> ExchangeImpl::replace(SimOrder& o, const Repla
   nw->parent_id = o.parent_id;
   nw->legs = o.legs;
   nw->hold_root = o.hold_root;
-  nw->armed = o.armed;
+  // Watched only once the replace completes: until then the order it replaces is the one in
+  // its group, and a fill of the group's other order cancels it, replacement and all. Armed at
+  // once, a stop leg's replacement triggered while the take-profit filled, and both filled
+  // (DST trades seed 23700000018216: 58 INTC short covered, then 19 more bought).
+  nw->armed = false;
   nw->stop_triggered = o.stop_triggered;
   nw->hwm = o.hwm;
   if (nw->type == OType::trailing_stop && nw->hwm && !nw->stop_triggered) {
@@ -843,6 +847,7 @@ void ExchangeImpl::process_pending(Timestamp now, bool market_open) {
         for (const std::string& id : nw.legs) {
           if (SimOrder* leg = find_order(id)) leg->parent_id = nw.id;
         }
+        nw.armed = o.armed;
         if (nw.status == St::accepted) {
           if (!market_open && !nw.crypto) {
             later.push_back({PendingKind::activate, &nw});

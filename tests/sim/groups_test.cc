@@ -100,6 +100,31 @@ TEST_F(SimTest, OcoOnAPositionHoldsOnceAndOneLegCancelsTheOther) {
   EXPECT_EQ(get("/v2/orders/" + sl).str("filled_avg_price"), "18.99");
 }
 
+// A replacement joins its group when the replace completes: the group's other order filling
+// meanwhile cancels it with the order it would replace (DST trades seed 23700000018216: a stop
+// leg's replacement, triggered at once, filled beside the take-profit: 19 shares oversold).
+TEST_F(SimTest, AnOcoLegsReplacementNeverFillsBesideTheOtherOrder) {
+  buy_filled("STWD", "37");
+  Answer oco = post("/v2/orders",
+                    order("STWD", "sell", "37",
+                          R"("type":"limit","time_in_force":"gtc","order_class":"oco",)"
+                          R"("take_profit":{"limit_price":"21.00"},)"
+                          R"("stop_loss":{"stop_price":"19.00"})"));
+  ASSERT_EQ(oco.status, 200) << oco.raw;
+  const std::string sl = std::string(oco.obj().at("legs").as_array()[0].at("id").as_string());
+  tick();
+  stream();
+  // Above the market: the new stop triggers as soon as it is watched.
+  Answer r = patch("/v2/orders/" + sl, R"({"stop_price":"25.00"})");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ex_->set_prices({{"STWD", Decimal::must("21.50")}});
+  tick();
+  stream();
+  EXPECT_EQ(get("/v2/orders/" + oco.str("id")).str("status"), "filled");
+  EXPECT_EQ(get("/v2/orders/" + r.str("id")).str("status"), "canceled");
+  EXPECT_EQ(get("/v2/positions/STWD").status, 404) << "the 37 sold once";
+}
+
 TEST_F(SimTest, CancellingOneLegCancelsTheGroup) {
   buy_filled("STWD", "10");
   Answer oco = post("/v2/orders", order("STWD", "sell", "10", R"("type":"limit","time_in_force":"gtc","order_class":"oco","take_profit":{"limit_price":"21.00"},"stop_loss":{"stop_price":"19.00"})"));
