@@ -482,6 +482,7 @@ class Engine::Impl {
   void unknown_fill_fetch_failed(const std::string& broker_order_id);
   bool heard_since(const Order& o, Timestamp t) const;
   void end_blindness();
+  void check_missing_orders(Timestamp missing_since, Timestamp now);
   void on_stream_connected(Timestamp now);
   void on_stream_disconnected(std::string_view reason, Timestamp now);
   void on_broker_reachability(bool reachable, std::string_view detail, Timestamp now);
@@ -505,6 +506,7 @@ class Engine::Impl {
   void reconcile_positions(Timestamp now);
   void ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now);
   bool in_reach_of(const Order& o) const;
+  bool unfilled_before_this_life(const Order& o) const;
   Timestamp last_heard(const Order& o) const;
   void finish_reconcile_if_done(Timestamp);
   void request_reconcile(bool, Timestamp now);

@@ -640,10 +640,22 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
   sweep_running_ = false;
   last_sweep_at_ = now;
   mark_synced(now);
+  // What the listing shows missing ended while the engine could not hear it: since the sweep
+  // began, or, blind then, since the blindness began (its lives before this one included:
+  // DST trades seed 23700000013087, bracket legs canceled elsewhere at a kill; the next life's
+  // sweep was lost, the one after found them missing 4.8 s of blind lives later, and dated the
+  // gap from a new entry's event: 8.6 s naked, unraised).
+  const Timestamp missing_since =
+      blind_since_ && *blind_since_ < sweep_started_at_ ? *blind_since_ : sweep_started_at_;
   end_blindness();
-  // Non-terminal locally, absent from the open list: it ended at the broker. One fetch each;
-  // until an answer it covers nothing (DST extended seeds 9400000001282, 9400000001933: the
-  // fetch went unanswered, 429 or lost in a crash, and a canceled exit counted as cover).
+  check_missing_orders(missing_since, now);
+  finish_reconcile_if_done(now);
+}
+
+// Non-terminal locally, absent from the open list: it ended at the broker. One fetch each;
+// until an answer it covers nothing (DST extended seeds 9400000001282, 9400000001933: the
+// fetch went unanswered, 429 or lost in a crash, and a canceled exit counted as cover).
+void Engine::Impl::check_missing_orders(Timestamp missing_since, Timestamp now) {
   for (auto& [id, o] : orders_) {
     if (!o.broker_order_id || !is_open_at_broker(o.state)) continue;
     if (sweep_seen_.count(*o.broker_order_id)) {
@@ -655,7 +667,7 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
     if (heard_since(o, sweep_started_at_)) continue;  // sent or changed while the sweep ran
     OrderAux& ax = aux_[id];
     if (!ax.unconfirmed_since) {
-      ax.unconfirmed_since = sweep_started_at_;
+      ax.unconfirmed_since = missing_since;
       unconfirmed_dirty_ = true;
       protection_dirty_.insert(o.symbol);
     }
@@ -668,7 +680,6 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
     ax.missing_checked_at = now;
     stage_refresh(id, now, true);
   }
-  finish_reconcile_if_done(now);
 }
 
 // What the broker held when this sweep began is known: no longer blind, unless the stream was

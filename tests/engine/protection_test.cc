@@ -625,6 +625,51 @@ TEST(Protection, AnEntryOfUnknownOutcomeIsNoCoverForWhatTheBrokerHolds) {
   EXPECT_EQ(state_of(w, t->id), TradeState::open);
 }
 
+// A market entry the broker took and filled, its fill event lost; the life that sent it ends
+// before its in-flight lookup, and no read answers the next one. Routed and unfilled as last
+// told, more than inflight_check_ms before the restart, it may have filled: raised at the
+// restart's first look, not after a grace of that life's own (DST trades seed 23600000032050:
+// four lives, none hearing an answer, 46 INTC naked 8.6 s, unraised).
+TEST(Protection, AMarketEntryUnfilledBeforeARestartMayHaveFilled) {
+  SimWorld w(27);
+  w.set_price("F", "10.00");
+  w.start();
+  w.run(1'000);
+  w.lose = [](const sim::StreamMessage& m) {
+    return m.json.find("-1-e0") != std::string::npos &&
+           m.json.find(R"("event":"fill")") != std::string::npos;
+  };
+  // No read answers: not the catch-up, the lookup nor the positions that would show the fill.
+  const std::string reads_refused =
+      R"({"rules":[{"on":"http","action":"status","p":1.0,"status":503,)"
+      R"("route":"GET /v2/orders"},{"on":"http","action":"status","p":1.0,"status":503,)"
+      R"("route":"GET /v2/orders/{id}"},{"on":"http","action":"status","p":1.0,"status":503,)"
+      R"("route":"GET /v2/positions"},{"on":"http","action":"status","p":1.0,"status":503,)"
+      R"("route":"GET /v2/account/activities/{activity_type}"}]})";
+  ASSERT_EQ(w.exchange->set_faults_json(reads_refused), "");
+  auto t = w.rt->open_trade(market_with_oco("F", "10"));
+  ASSERT_TRUE(t.ok());
+  w.run(1'000);
+  ASSERT_EQ(orders_of(w, t->id).front().state, OrderState::new_) << "routed, its fill unheard";
+  EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F")) << "nothing says so yet";
+  w.rt.reset();
+  w.run(w.options.engine.inflight_check_ms);
+  w.start();
+  w.run(500);
+  EXPECT_NE(uncovered_positions(w), "") << "filled at the broker, nothing covers it";
+  const std::optional<Alert> raised = active_alert(w, AlertKind::unprotected_position, "F");
+  ASSERT_TRUE(raised) << "the gap began in the last life, longer ago than the grace";
+  EXPECT_NE(raised->message.find("whose outcome is not known yet, may have filled"),
+            std::string::npos)
+      << raised->message;
+
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");
+  w.run(35'000);  // past the failed reads' backoff
+  EXPECT_EQ(uncovered_positions(w), "");
+  EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F"));
+  EXPECT_EQ(state_of(w, t->id), TradeState::open);
+}
+
 // An exit a sweep found missing covers nothing until the broker answers for it, in the lives
 // after a crash too (DST extended seed 20790000000381: found missing 4.2 s into the gap, then
 // a crash; the next lives took the OCO as working and the gap went unraised for 8.2 s).
@@ -655,6 +700,44 @@ TEST(Protection, AnExitFoundMissingStaysUnconfirmedAfterARestart) {
   w.run(grace * 2 / 5);
   EXPECT_TRUE(alert_active(w, AlertKind::unprotected_position, "F"))
       << "the gap began before the first restart and outlived the grace";
+}
+
+// An exit a sweep finds missing after blind lives ended while the engine was blind: the gap is
+// dated from the blindness, not from the symbol's latest event, which can be any order's (DST
+// trades seed 23700000013087: bracket legs canceled elsewhere at a kill; a life whose sweep
+// never answered; the next found them missing, dated the gap from a new entry's `new`, and
+// 68 JPM stood naked 8.6 s, unraised).
+TEST(Protection, AnExitFoundMissingAfterBlindLivesDatesItsGapFromTheBlindness) {
+  SimWorld w(28);
+  const TradeId t = hold_ten_f(w);
+  ASSERT_NE(t, 0);
+  const std::optional<Order> oco = working_exit(w, t);
+  ASSERT_TRUE(oco && oco->broker_order_id);
+  w.rt.reset();
+  cancel_elsewhere(w, *oco->broker_order_id);
+  w.run(500);
+  const std::int64_t grace = w.options.engine.unprotected_grace_ms;
+  const std::string fetch_refused = R"({"on":"http","action":"status","p":1.0,"status":503,)"
+                                    R"("route":"GET /v2/orders/{id}"})";
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[)" + fetch_refused +
+                                        R"(,{"on":"http","action":"status","p":1.0,)"
+                                        R"("status":503,"route":"GET /v2/orders"}]})"),
+            "");
+  w.start();  // blind: no sweep answers in this life
+  w.run(grace * 3 / 5 - 200);
+  TradeSpec limit = market_with_oco("F", "5");
+  limit.entry_type = OrderType::limit;
+  limit.entry_limit_price = Decimal::must("9.50");
+  ASSERT_TRUE(w.rt->open_trade(limit).ok());
+  w.run(200);  // its `new` is the symbol's latest event
+  EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F")) << "within the grace";
+
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[)" + fetch_refused + "]}"), "");
+  w.start();  // its sweep finds the OCO missing; the fetch that would say why fails
+  w.run(grace / 2);
+  EXPECT_NE(uncovered_positions(w), "");
+  EXPECT_TRUE(alert_active(w, AlertKind::unprotected_position, "F"))
+      << "blind for 3/5 of the grace before this life, and half of it since";
 }
 
 // The time the cover went unconfirmed adds up over restarts: a process that dies before its
