@@ -288,8 +288,7 @@ class Engine::Impl {
   void record_new(Order o, std::string note, Timestamp now);
   StatusOr<Trade> open_trade(const TradeSpec& spec, Timestamp now);
   std::string refuse_reversal(const TradeSpec& spec) const;
-  // The long of `symbol` the account holds, ours or the broker's as last read (the larger).
-  Decimal long_held(const std::string& symbol) const;
+  Status refuse_fractional_short(const TradeSpec& spec) const;
   std::string refuse_unprotectable_pair(const TradeSpec& spec, TradeId self,
                                         std::optional<Decimal> fill) const;
   std::string refuse_blocked_flatten(TradeId id);

@@ -45,16 +45,7 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
       !err.empty()) {
     return Status::error(Status::Code::conflict, err);
   }
-  if (spec.side == Side::sell && !spec.qty.is_integer() && long_held(spec.symbol) < spec.qty) {
-    // A sell entry no long covers opens a short, and Alpaca refuses fractional short sales
-    // (40310000): it would fail at the broker after the trade was accepted (DST seed 31011).
-    // Within a held long it closes that long, which a fractional qty may.
-    return Status::error(Status::Code::invalid_argument,
-                         fmt::format("a sell entry no long position covers opens a short, and "
-                                     "Alpaca does not sell {} shares short (fractional): use "
-                                     "whole shares",
-                                     spec.qty.str()));
-  }
+  if (Status refused = refuse_fractional_short(spec); !refused.ok()) return refused;
   begin();
   Trade t;
   t.id = ++max_trade_id_;
@@ -122,13 +113,38 @@ void Engine::Impl::record_bracket(const Trade& t, Order entry, const ExitPrices&
   record_new(std::move(sl), "bracket stop-loss leg", now);
 }
 
-Decimal Engine::Impl::long_held(const std::string& symbol) const {
-  Decimal held;
-  if (auto p = positions_.find(symbol); p != positions_.end()) held = p->second.qty;
-  if (auto b = broker_positions_.find(symbol); b != broker_positions_.end()) {
-    held = Decimal::max(held, b->second.qty);
+// A sell entry no long covers opens a short, and Alpaca refuses fractional short sales
+// (40310000): it would fail at the broker after the trade was accepted (DST seed 31011). Within
+// a held long it closes that long, which a fractional qty may. The long is ours, or the
+// broker's (what its open orders leave available) in a positions read asked after our last
+// fill of the symbol: one asked before may show a long our own exit has sold since (DST trades
+// seed 23700000030358: a stop-loss sold 3.3 INTC 0.2 s before a sell of 1.6, which the broker
+// refused as a fractional short).
+Status Engine::Impl::refuse_fractional_short(const TradeSpec& spec) const {
+  if (spec.side != Side::sell || spec.qty.is_integer()) return Status::success();
+  const auto own = positions_.find(spec.symbol);
+  Decimal held = own == positions_.end() ? Decimal() : own->second.qty;
+  const auto read = broker_positions_.find(spec.symbol);
+  const Decimal available = read == broker_positions_.end()
+                                ? Decimal()
+                                : Decimal::min(read->second.qty, read->second.qty_available);
+  const bool read_since = !position_changed_at_.count(spec.symbol);
+  if (read_since) held = Decimal::max(held, available);
+  if (held >= spec.qty) return Status::success();
+  if (!read_since && available >= spec.qty) {
+    return Status::error(
+        Status::Code::unavailable,
+        fmt::format("a fill of ours on {} came after the broker's last positions read (which "
+                    "showed {} available): whether a long still covers this fractional sell of "
+                    "{} is known at the next read, within about a second; nothing was sent, try "
+                    "again",
+                    spec.symbol, available.str(), spec.qty.str()));
   }
-  return held;
+  return Status::error(Status::Code::invalid_argument,
+                       fmt::format("a sell entry no long position covers opens a short, and "
+                                   "Alpaca does not sell {} shares short (fractional): use "
+                                   "whole shares",
+                                   spec.qty.str()));
 }
 
 // Trades on one symbol in both directions at once would each protect a position the other

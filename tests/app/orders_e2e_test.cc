@@ -858,13 +858,19 @@ TEST_F(OrdersNoShortE2E, ASellWithinAHeldLongIsTakenOnlyThePartBelowZeroIsRefuse
   EXPECT_NE(cli.err.find("goes 2 below the long of 2"), std::string::npos) << cli.err;
   EXPECT_EQ(sim_orders_of("ONH"), 2u) << "the other client's buy and our sell of 3";
 
-  // A fractional sell within the long closes part of it (no fractional short).
+  // A fractional sell within the long closes part of it (no fractional short). Right after a
+  // fill of ours the long is known again at the next positions read: until then 503, nothing
+  // sent.
   ASSERT_TRUE(eventually([] { return broker_long_seen("ONH", "2"); }))
       << rig_->call("GET", "/api/positions").body;
-  r = sell("0.5", "day");
+  const auto sell_once_known = [&](const char* qty) {
+    eventually([&] { return (r = sell(qty, "day")).status != 503; });
+    return r;
+  };
+  r = sell_once_known("0.5");
   EXPECT_EQ(r.status, 201) << r.body;
   ASSERT_TRUE(onh_held("1.5")) << sim().open_orders_text("ONH") << rig_->logs();
-  r = sell("1.5", "day");
+  r = sell_once_known("1.5");
   EXPECT_EQ(r.status, 201) << r.body;
   EXPECT_TRUE(onh_held("0")) << sim().open_orders_text("ONH") << rig_->logs();
   EXPECT_EQ(sim_orders_of("ONH"), 4u);

@@ -508,5 +508,47 @@ TEST(WashTrade, EntryBehindOurFlattenWaitsWithTheExitsWorking) {
   EXPECT_TRUE(exits_working(w, n->id));
 }
 
+// A fractional sell entry within a long is no short. Right after a fill of ours, the broker's
+// last positions read may show a long that fill has sold: until the next read the sell is
+// refused as unavailable, nothing sent; then it is judged on that read (DST trades seed
+// 23700000030358: a stop-loss sold 3.3 INTC 0.2 s before a sell of 1.6, which the broker
+// refused as a fractional short).
+TEST(FractionalSell, WithinALongRightAfterOurOwnFillWaitsForTheNextPositionsRead) {
+  SimWorld w(31);
+  w.set_price("F", "10.00");
+  w.options.engine.reconcile_interval_ms = 2'000;
+  w.start();
+  const sim::HttpReply bought =
+      w.exchange->handle({"POST", "/v2/orders", {},
+                          R"({"symbol":"F","qty":"3.3","side":"buy","type":"market",)"
+                          R"("time_in_force":"day"})"});
+  ASSERT_LT(bought.status, 300) << bought.body;
+  w.run(3'000);  // a positions read shows another client's 3.3
+  TradeSpec sell = market_entry("F", 1);
+  sell.side = Side::sell;
+  sell.qty = Decimal::must("1.6");
+  sell.exits = ExitMode::none;
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[{"on":"http","action":"status","p":1.0,)"
+                                        R"("status":503,"route":"GET /v2/positions"}]})"),
+            "");
+  ASSERT_TRUE(w.rt->open_trade(sell).ok());
+  w.run(1'500);  // filled; no positions read answered since
+  auto again = w.rt->open_trade(sell);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Status::Code::unavailable) << again.status().message();
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");
+  w.run(35'000);  // past the failed reads' backoff
+  auto within = w.rt->open_trade(sell);
+  EXPECT_TRUE(within.ok()) << within.status().message() << " (1.7 left)";
+  w.run(3'000);
+  auto beyond = w.rt->open_trade(sell);
+  ASSERT_FALSE(beyond.ok()) << "0.1 left";
+  EXPECT_EQ(beyond.status().code(), Status::Code::invalid_argument);
+  auto positions = w.broker.list_positions();
+  ASSERT_TRUE(positions.ok());
+  ASSERT_EQ(positions->size(), 1u);
+  EXPECT_EQ(positions->front().qty, Decimal::must("0.1")) << "never short at the broker";
+}
+
 }  // namespace
 }  // namespace orderly::testing
