@@ -17,7 +17,9 @@
 //                  priced past our own orders (engine_trades.cc)
 //   Synchronizer - stream updates, fill catch-up, open-order sweep, in-flight lookups
 //                  (engine_sync.cc)
-//   Reconciler   - positions vs the broker, adoption of our unrecorded orders (engine_sync.cc)
+//   Reconciler   - positions vs the broker, adoption of our unrecorded orders (engine_sync.cc);
+//                  the broker's positions as last read, and which symbols that read still
+//                  speaks for after our own fills (positions_read.{h,cc})
 //   Modify       - a trade's exits changed after it opened: replaced at the broker, or
 //                  canceled and placed again where Alpaca takes no replace (engine_modify.cc)
 //   ExitBook     - per symbol and side, our working orders: what covers a position, what

@@ -35,6 +35,7 @@
 #include "engine/alerts.h"
 #include "engine/engine.h"
 #include "engine/exit_book.h"
+#include "engine/positions_read.h"
 #include "engine/rate_budget.h"
 
 namespace orderly {
@@ -621,7 +622,6 @@ class Engine::Impl {
   std::unordered_map<TradeId, std::vector<OrderId>> by_trade_;
   std::unordered_map<OrderId, OrderAux> aux_;
   std::map<std::string, Position> positions_;
-  std::map<std::string, BrokerPosition> broker_positions_;
   Alerts alerts_;
   std::map<std::string, std::string> sync_state_;
   TradeId max_trade_id_ = 0;
@@ -723,13 +723,7 @@ class Engine::Impl {
   bool resync_catchup_ = false;  // ... and the running catch-up
   Timestamp sweep_started_at_;
   std::optional<Timestamp> last_sweep_at_;
-  bool positions_inflight_ = false;
-  std::optional<Timestamp> positions_read_at_;
-  Timestamp positions_staged_at_;  // when the last positions read was asked for
-  Timestamp positions_asked_at_;   // when the read broker_positions_ holds was asked for
-  // Symbols whose local position changed after the last read was asked for: not judged yet.
-  std::map<std::string, Timestamp> position_changed_at_;
-  std::optional<Timestamp> last_positions_at_;
+  PositionsRead positions_read_;  // the broker's positions as last read, and their age
   std::optional<Timestamp> last_sync_at_;
   bool resync_due_ = false;
   bool store_ok_ = true;

@@ -266,9 +266,9 @@ std::string Engine::Impl::check_against_market(const TradeSpec& next, const Trad
                        prices->take_profit->str(), held_long ? "above" : "below",
                        prices->stop_loss->str(), position, basis->str());
   }
-  const auto bp = broker_positions_.find(next.symbol);
-  if (bp == broker_positions_.end() || !bp->second.current_price) return {};
-  const Decimal market = *bp->second.current_price;
+  const BrokerPosition* read = positions_read_.find(next.symbol);
+  if (read == nullptr || !read->current_price) return {};
+  const Decimal market = *read->current_price;
   if (prices->take_profit &&
       (held_long ? *prices->take_profit <= market : *prices->take_profit >= market)) {
     return fmt::format("take_profit {} must be {} the market {} for {} (it would fill at once)",

@@ -176,8 +176,7 @@ bool Engine::Impl::entry_may_fill_unheard(const std::string& symbol) const {
 // (a market entry's answer lost, its lookups slow or unanswered through restarts).
 const Order* Engine::Impl::entry_that_may_have_filled(const std::string& symbol,
                                                       Decimal net) const {
-  const auto bp = broker_positions_.find(symbol);
-  const Decimal beyond = (bp == broker_positions_.end() ? Decimal() : bp->second.qty) - net;
+  const Decimal beyond = positions_read_.qty(symbol) - net;
   for (OrderId id : orders_of_symbol(symbol)) {
     const Order& o = order_at(id);
     const Trade* t = trade_ptr(o.trade_id);
@@ -193,8 +192,8 @@ const Order* Engine::Impl::entry_that_may_have_filled(const std::string& symbol,
     // known fills is its fill, until the broker says otherwise (ask_entries_beyond asks).
     if (its_side && in_reach_of(o)) return &o;
     if (!unknown && !unconfirmed(id)) continue;
-    const bool read_since = positions_read_at_ && positions_asked_at_ > o.updated_at &&
-                            !position_changed_at_.count(symbol);
+    const bool read_since = positions_read_.asked_after(o.updated_at) &&
+                            !positions_read_.changed_since_asked(symbol);
     if (its_side || (unknown && !read_since)) return &o;
   }
   return nullptr;
@@ -215,7 +214,7 @@ bool Engine::Impl::unfilled_before_this_life(const Order& o) const {
   if (ax != aux_.end() && ax->second.heard_at) return false;
   const Timestamp heard = last_heard(o);
   return heard < started_at_.plus_ms(-cfg_.inflight_check_ms) &&
-         !(positions_read_at_ && positions_asked_at_ > heard);
+         !positions_read_.asked_after(heard);
 }
 
 // Symbols touched by this input, and those with a gap open (time alone can push a gap past

@@ -21,9 +21,9 @@ std::int64_t Engine::Impl::backoff_ms(int attempts) {
 // holdings before the fill the order is for (DST trades seed 23500000020729: a slow read's
 // qty_available 0 held a 44 TSLA exit as if another order held the shares).
 bool Engine::Impl::positions_fresh_for(const Order& o) const {
-  return positions_read_at_ && positions_asked_at_ >= o.created_at &&
-         (last_now_.ms_since(*positions_read_at_) <= cfg_.positions_max_age_ms ||
-          *positions_read_at_ >= o.updated_at);
+  const std::optional<Timestamp> read_at = positions_read_.read_at();
+  return read_at && positions_read_.asked_at() >= o.created_at &&
+         (last_now_.ms_since(*read_at) <= cfg_.positions_max_age_ms || *read_at >= o.updated_at);
 }
 
 // Sends every order that is due. The only place a submit command is made.
@@ -177,9 +177,9 @@ void Engine::Impl::judge_withheld_entries_again(Timestamp now) {
 
 // Shares held at the broker beyond what our own open sells hold: someone else's orders.
 void Engine::Impl::note_foreign_hold(const Order& o, Timestamp now) {
-  auto it = broker_positions_.find(o.symbol);
-  if (it == broker_positions_.end()) return;
-  const Decimal held = it->second.qty - it->second.qty_available;
+  const BrokerPosition* read = positions_read_.find(o.symbol);
+  if (read == nullptr) return;
+  const Decimal held = read->qty - read->qty_available;
   Decimal ours;
   for (OrderId id : orders_of_symbol(o.symbol)) {
     const Order& x = order_at(id);
@@ -211,7 +211,8 @@ Decimal Engine::Impl::unseen_own_holds(const std::string& symbol, OrderId except
     if (oid == except || x.side != Side::sell || x.parent_order_id) continue;
     const bool in_flight = x.state == OrderState::submitting || x.state == OrderState::unknown;
     const OrderAux& ax = aux_[oid];
-    const bool after_read = ax.sent_at && positions_read_at_ && *ax.sent_at >= *positions_read_at_;
+    const std::optional<Timestamp> read_at = positions_read_.read_at();
+    const bool after_read = ax.sent_at && read_at && *ax.sent_at >= *read_at;
     if (in_flight || (after_read && is_open_at_broker(x.state))) {
       held += x.replaces_order_id ? added_qty(x) : x.qty - x.filled_qty;
     }
@@ -220,9 +221,8 @@ Decimal Engine::Impl::unseen_own_holds(const std::string& symbol, OrderId except
 }
 
 Decimal Engine::Impl::broker_available(const std::string& symbol) const {
-  auto it = broker_positions_.find(symbol);
-  if (it == broker_positions_.end()) return Decimal();
-  return it->second.qty_available;
+  const BrokerPosition* read = positions_read_.find(symbol);
+  return read == nullptr ? Decimal() : read->qty_available;
 }
 
 // The request leaves now (take_commands): "sent" in the audit, apart from the "queued" of the
@@ -550,7 +550,7 @@ void Engine::Impl::on_insufficient_qty(OrderId id, const BrokerError& e, Timesta
   set_hold_wait(id, true);
   ax.hold_available = iq.available;
   // Our own view of holdings is stale by definition now.
-  positions_read_at_.reset();
+  positions_read_.forget_answer();
   for (const std::string& rid : iq.related_orders) {
     ++ax.related_waiting;
     Command c;

@@ -708,9 +708,8 @@ void Engine::Impl::mark_synced(Timestamp now) {
 }
 
 void Engine::Impl::stage_positions(Timestamp now) {
-  if (positions_inflight_) return;
-  positions_inflight_ = true;
-  positions_staged_at_ = now;
+  if (positions_read_.inflight()) return;
+  positions_read_.ask(now);
   Command c;
   c.kind = CommandKind::list_positions;
   c.priority = CommandPriority::lookup;
@@ -718,21 +717,13 @@ void Engine::Impl::stage_positions(Timestamp now) {
 }
 
 void Engine::Impl::on_positions_result(const CommandResult& r, Timestamp now) {
-  positions_inflight_ = false;
   if (r.error) {
-    poll_failed(positions_backoff_, positions_staged_at_);
+    positions_read_.failed();
+    poll_failed(positions_backoff_, positions_read_.staged_at());
     return;
   }
   positions_backoff_.failures = 0;
-  broker_positions_.clear();
-  for (const BrokerPosition& p : r.positions) broker_positions_[p.symbol] = p;
-  // A read asked for after a symbol's last local change (a fill) confirms or denies it.
-  for (auto it = position_changed_at_.begin(); it != position_changed_at_.end();) {
-    it = it->second <= positions_staged_at_ ? position_changed_at_.erase(it) : std::next(it);
-  }
-  positions_read_at_ = now;
-  positions_asked_at_ = positions_staged_at_;
-  last_positions_at_ = now;
+  positions_read_.answered(r.positions, now);
   touched_trades_.insert(crypto_watch_.begin(), crypto_watch_.end());  // their price moved
   // Sells that waited for a fresh read are looked at again.
   submit_candidates_.insert(await_positions_.begin(), await_positions_.end());
@@ -764,15 +755,15 @@ void Engine::Impl::on_positions_result(const CommandResult& r, Timestamp now) {
 void Engine::Impl::reconcile_positions(Timestamp now) {
   std::set<std::string> symbols;
   for (auto& [s, p] : positions_) symbols.insert(s);
-  for (auto& [s, p] : broker_positions_) symbols.insert(s);
+  for (auto& [s, p] : positions_read_.all()) symbols.insert(s);
   for (auto& [s, n] : drift_count_) symbols.insert(s);  // a drift that went away is cleared
   int mismatches = 0;
   for (const std::string& s : symbols) {
     // Changed by our own fill since this read was asked for: the next read judges it.
-    if (position_changed_at_.count(s)) continue;
+    if (positions_read_.changed_since_asked(s)) continue;
     // Crypto: what a fee below the allowance left at the broker is no drift (engine_crypto.cc).
     Decimal local = (positions_.count(s) ? positions_.at(s).qty : Decimal()) + crypto_dust(s);
-    Decimal broker = broker_positions_.count(s) ? broker_positions_.at(s).qty : Decimal();
+    Decimal broker = positions_read_.qty(s);
     if (local == broker) {
       drift_count_.erase(s);
       alerts_.clear(AlertKind::reconciliation_mismatch, s, now);
@@ -823,8 +814,8 @@ bool Engine::Impl::in_reach_of(const Order& o) const {
       (o.type == OrderType::market &&
        (o.state == OrderState::accepted || o.state == OrderState::new_ ||
         o.state == OrderState::partially_filled));
-  return working && positions_read_at_ && positions_asked_at_ > last_heard(o) &&
-         !position_changed_at_.count(o.symbol);
+  return working && positions_read_.asked_after(last_heard(o)) &&
+         !positions_read_.changed_since_asked(o.symbol);
 }
 
 // Before this life heard of it: the broker's own time of the last state it told. updated_at
@@ -838,7 +829,7 @@ Timestamp Engine::Impl::last_heard(const Order& o) const {
 
 void Engine::Impl::finish_reconcile_if_done(Timestamp) {
   if (!reconcile_requested_) return;
-  if (sweep_running_ || catchup_running_ || positions_inflight_) return;
+  if (sweep_running_ || catchup_running_ || positions_read_.inflight()) return;
   reconcile_requested_ = false;
   report_.status = Status::success();
   finished_report_ = report_;
@@ -863,7 +854,7 @@ void Engine::Impl::on_tick(Timestamp now) {
     if (!blind_since_) blind_since_ = now;
     sweep_running_ = false;
     catchup_running_ = false;
-    positions_inflight_ = false;
+    positions_read_.failed();
     begin_full_resync(now);
   }
   const std::int64_t sweep_every =
@@ -906,14 +897,14 @@ void Engine::Impl::on_tick(Timestamp now) {
 
 void Engine::Impl::stage_positions_when_due(Timestamp now) {
   if (positions_backoff_.waiting(now)) return;
-  const auto& last = last_positions_at_;
+  const std::optional<Timestamp> last = positions_read_.last_answered_at();
   // Our own fills moved a position: the broker's is read again soon, so that the fill does not
   // show as drift for a minute (at most one read a second). A crypto trade's exit follows the
   // broker's price (engine_trades.cc switch_crypto_exit): one read per idle poll interval while
   // any such trade holds coins.
   const bool due = positions_backoff_.failures > 0 || !last ||
                    now.ms_since(*last) >= cfg_.reconcile_interval_ms ||
-                   (!position_changed_at_.empty() && now.ms_since(*last) >= 1000) ||
+                   (positions_read_.any_changed() && now.ms_since(*last) >= 1000) ||
                    ((any_hold_wait() || !crypto_watch_.empty()) &&
                     now.ms_since(*last) >= cfg_.idle_poll_interval_ms);
   if (due) stage_positions(now);

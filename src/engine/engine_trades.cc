@@ -124,11 +124,8 @@ Status Engine::Impl::refuse_fractional_short(const TradeSpec& spec) const {
   if (spec.side != Side::sell || spec.qty.is_integer()) return Status::success();
   const auto own = positions_.find(spec.symbol);
   Decimal held = own == positions_.end() ? Decimal() : own->second.qty;
-  const auto read = broker_positions_.find(spec.symbol);
-  const Decimal available = read == broker_positions_.end()
-                                ? Decimal()
-                                : Decimal::min(read->second.qty, read->second.qty_available);
-  const bool read_since = !position_changed_at_.count(spec.symbol);
+  const Decimal available = positions_read_.available(spec.symbol);
+  const bool read_since = !positions_read_.changed_since_asked(spec.symbol);
   if (read_since) held = Decimal::max(held, available);
   if (held >= spec.qty) return Status::success();
   if (!read_since && available >= spec.qty) {
@@ -791,11 +788,9 @@ bool Engine::Impl::lone_stop_blocked_now(const Trade& t, const ExitPrices& price
 // coins) is at or past the take-profit, the stop makes way for the take-profit limit; if the
 // price falls back under it before that fills, the stop comes back.
 bool Engine::Impl::crypto_take_profit_due(const Trade& t, const ExitPrices& prices) const {
-  auto it = broker_positions_.find(t.spec.symbol);
-  if (!prices.take_profit || it == broker_positions_.end() || !it->second.current_price) {
-    return false;
-  }
-  const Decimal price = *it->second.current_price;
+  const BrokerPosition* read = positions_read_.find(t.spec.symbol);
+  if (!prices.take_profit || read == nullptr || !read->current_price) return false;
+  const Decimal price = *read->current_price;
   return t.spec.side == Side::buy ? price >= *prices.take_profit
                                   : price <= *prices.take_profit;
 }
@@ -818,7 +813,7 @@ bool Engine::Impl::switch_crypto_exit(const Trade& t, OrderId active, Timestamp 
   // meet it in the wash-trade check, the take-profit stays (DST seed 13000000000172: canceled
   // and placed again ten times, then the position stood with neither).
   if (!is_stop && lone_stop_blocked_now(t, *prices, ex.qty - ex.filled_qty)) return false;
-  const BrokerPosition& p = broker_positions_.at(t.spec.symbol);
+  const BrokerPosition& p = *positions_read_.find(t.spec.symbol);
   request_cancel(active,
                  tp_due ? fmt::format("crypto: price {} reached the take-profit {}: the stop "
                                       "makes way for it (one exit at a time)",

@@ -36,7 +36,7 @@ Trade& Engine::Impl::mut_trade(TradeId id) {
 }
 
 Position& Engine::Impl::mut_position(const std::string& symbol) {
-  position_changed_at_[symbol] = last_now_;
+  positions_read_.our_fill(symbol, last_now_);
   auto it = positions_.find(symbol);
   if (!txn_.positions_before.count(symbol)) {
     txn_.positions_before[symbol] =
@@ -597,7 +597,7 @@ void Engine::Impl::drop_staged() {
         if (it->second.sweep == sweep_number_) sweep_running_ = false;
         break;
       case Purpose::catchup_page: catchup_running_ = false; break;
-      case Purpose::positions: positions_inflight_ = false; break;
+      case Purpose::positions: positions_read_.failed(); break;
       default: break;
     }
     pending_.erase(it);

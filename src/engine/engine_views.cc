@@ -185,11 +185,11 @@ std::string Engine::Impl::metrics_text(Timestamp now) {
 }
 
 void Engine::Impl::add_prices(PositionView& v) const {
-  if (auto b = broker_positions_.find(v.symbol); b != broker_positions_.end()) {
-    const BrokerPosition& bp = b->second;
+  if (const BrokerPosition* b = positions_read_.find(v.symbol)) {
+    const BrokerPosition& bp = *b;
     v.avg_entry_price = bp.avg_entry_price;
     v.current_price = bp.current_price;
-    v.priced_at = last_positions_at_;
+    v.priced_at = positions_read_.last_answered_at();
     const auto diff =
         bp.current_price ? bp.current_price->checked_sub(bp.avg_entry_price) : std::nullopt;
     if (auto pl = diff ? diff->checked_mul(bp.qty) : std::nullopt) {  // none past Decimal's range
@@ -204,16 +204,16 @@ void Engine::Impl::add_prices(PositionView& v) const {
 std::vector<PositionView> Engine::Impl::positions() const {
   std::set<std::string> symbols;
   for (auto& [s, p] : positions_) symbols.insert(s);
-  for (auto& [s, p] : broker_positions_) symbols.insert(s);
+  for (auto& [s, p] : positions_read_.all()) symbols.insert(s);
   std::vector<PositionView> out;
   for (const std::string& s : symbols) {
     PositionView v;
     v.symbol = s;
     v.local_qty = positions_.count(s) ? positions_.at(s).qty : Decimal();
-    if (positions_read_at_ || last_positions_at_) {
-      v.broker_qty = broker_positions_.count(s) ? broker_positions_.at(s).qty : Decimal();
+    if (positions_read_.read_at() || positions_read_.last_answered_at()) {
+      v.broker_qty = positions_read_.qty(s);
       v.drift = *v.broker_qty - v.local_qty;
-      v.mismatch = !v.drift.is_zero() && !position_changed_at_.count(s);
+      v.mismatch = !v.drift.is_zero() && !positions_read_.changed_since_asked(s);
     }
     add_prices(v);
     const SymbolBook book = book_of(s);
