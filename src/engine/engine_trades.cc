@@ -115,27 +115,30 @@ void Engine::Impl::record_bracket(const Trade& t, Order entry, const ExitPrices&
 
 // A sell entry no long covers opens a short, and Alpaca refuses fractional short sales
 // (40310000): it would fail at the broker after the trade was accepted (DST seed 31011). Within
-// a held long it closes that long, which a fractional qty may. The long is ours, or the
-// broker's (what its open orders leave available) in a positions read asked after our last
-// fill of the symbol: one asked before may show a long our own exit has sold since (DST trades
-// seed 23700000030358: a stop-loss sold 3.3 INTC 0.2 s before a sell of 1.6, which the broker
-// refused as a fractional short).
+// a held long it closes that long, which a fractional qty may. The broker's positions read
+// says what it holds (another client's long included; what its open orders leave available),
+// once it was asked after our last fill of the symbol. Before that, neither it nor our own
+// ledger can say: a read asked before may show a long our own exit has sold since (DST trades
+// seed 23700000030358: a stop-loss sold 3.3 INTC 0.2 s before a sell of 1.6), and our ledger
+// may show one whose entry fills are not heard yet (23900000011408: a short's exits heard
+// filled, its entries' fills lost, 28 AMZN "held"). The broker refused both as fractional
+// shorts.
 Status Engine::Impl::refuse_fractional_short(const TradeSpec& spec) const {
   if (spec.side != Side::sell || spec.qty.is_integer()) return Status::success();
-  const auto own = positions_.find(spec.symbol);
-  Decimal held = own == positions_.end() ? Decimal() : own->second.qty;
   const Decimal available = positions_read_.available(spec.symbol);
-  const bool read_since = !positions_read_.changed_since_asked(spec.symbol);
-  if (read_since) held = Decimal::max(held, available);
-  if (held >= spec.qty) return Status::success();
-  if (!read_since && available >= spec.qty) {
+  const bool read_since =
+      positions_read_.read_at() && !positions_read_.changed_since_asked(spec.symbol);
+  if (read_since && available >= spec.qty) return Status::success();
+  const auto own = positions_.find(spec.symbol);
+  const Decimal ours = own == positions_.end() ? Decimal() : own->second.qty;
+  if (!read_since && (available >= spec.qty || ours >= spec.qty)) {
     return Status::error(
         Status::Code::unavailable,
-        fmt::format("a fill of ours on {} came after the broker's last positions read (which "
-                    "showed {} available): whether a long still covers this fractional sell of "
-                    "{} is known at the next read, within about a second; nothing was sent, try "
-                    "again",
-                    spec.symbol, available.str(), spec.qty.str()));
+        fmt::format("whether a long still covers this fractional sell of {} {} is known at the "
+                    "next positions read, within about a second (a fill of ours came after the "
+                    "last one; it showed {} available, our own fills make {}); nothing was "
+                    "sent, try again",
+                    spec.qty.str(), spec.symbol, available.str(), ours.str()));
   }
   return Status::error(Status::Code::invalid_argument,
                        fmt::format("a sell entry no long position covers opens a short, and "
