@@ -290,6 +290,7 @@ class Engine::Impl {
   StatusOr<Trade> open_trade(const TradeSpec& spec, Timestamp now);
   std::string refuse_reversal(const TradeSpec& spec) const;
   Status refuse_fractional_short(const TradeSpec& spec) const;
+  bool fractional_sell_covered(OrderId id, const Order& o, Timestamp now);
   std::string refuse_unprotectable_pair(const TradeSpec& spec, TradeId self,
                                         std::optional<Decimal> fill) const;
   std::string refuse_blocked_flatten(TradeId id);

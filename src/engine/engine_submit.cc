@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "engine/crypto.h"
 #include "engine/engine_impl.h"
 
 namespace orderly {
@@ -113,7 +114,35 @@ void Engine::Impl::consider_sending(OrderId id, Order& o, Timestamp now) {
   if (o.role == OrderRole::entry && waits_for_earlier_entry(id, now)) return;
   if (o.role == OrderRole::entry && held_for_session(id, now)) return;
   if (o.role == OrderRole::entry && !entry_path_clear(id, now)) return;
+  if (o.role == OrderRole::entry && !fractional_sell_covered(id, o, now)) return;
   send(id, now);
+}
+
+// A fractional sell entry leaves only while a long still covers it: refuse_fractional_short
+// judged it when its trade was taken, and the long can go before it leaves (our own exits
+// sell it while the entry waits for the budget or for an earlier entry). Without a positions
+// read asked after our last fill of the symbol it waits for the next one; on one that shows no
+// such long it is not sent, and its trade ends refused, rather than meeting the broker's
+// refusal of a fractional short (40310000).
+bool Engine::Impl::fractional_sell_covered(OrderId id, const Order& o, Timestamp now) {
+  if (o.side != Side::sell || o.notional || o.qty.is_integer() || is_crypto_symbol(o.symbol)) {
+    return true;
+  }
+  if (!positions_read_.read_at() || positions_read_.changed_since_asked(o.symbol)) {
+    submit_candidates_.erase(id);
+    await_positions_.insert(id);
+    return false;
+  }
+  const Decimal available = positions_read_.available(o.symbol) - unseen_own_holds(o.symbol, id);
+  if (available >= o.qty) return true;
+  const std::string why = fmt::format(
+      "not sent: a fractional sell of {} {} closes a long, and the broker's positions read now "
+      "shows {} available (Alpaca sells no fractional shares short)",
+      o.qty.str(), o.symbol, available.str());
+  mut_order(id).last_error = why;
+  set_local_state(id, OrderState::submit_failed, EventSource::intent, why, {}, now);
+  touched_trades_.insert(o.trade_id);
+  return false;
 }
 
 // Pre-submit check of a sell exit: the broker's qty_available must cover it, else it would only
