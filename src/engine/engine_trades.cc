@@ -806,6 +806,12 @@ bool Engine::Impl::switch_crypto_exit(const Trade& t, OrderId active, Timestamp 
       ex.state == OrderState::pending_cancel || !ex.filled_qty.is_zero()) {
     return false;
   }
+  // The broker's price decides; with none read (the position missing from the last read) the
+  // working exit stays. Taken for "under the take-profit", a take-profit made way for the stop
+  // on no evidence, and the missing price ended the input in an exception (DST trades seed
+  // 24300000001718: a modify of a crypto trade rolled back).
+  const BrokerPosition* read = positions_read_.find(t.spec.symbol);
+  if (read == nullptr || !read->current_price) return false;
   const Order& entry = order_at(view_of(t.id).entry);
   auto prices = exit_prices(t.spec, entry.filled_avg_price.value_or(Decimal::from_int(1)));
   if (!prices || !prices->take_profit) return false;
@@ -816,7 +822,7 @@ bool Engine::Impl::switch_crypto_exit(const Trade& t, OrderId active, Timestamp 
   // meet it in the wash-trade check, the take-profit stays (DST seed 13000000000172: canceled
   // and placed again ten times, then the position stood with neither).
   if (!is_stop && lone_stop_blocked_now(t, *prices, ex.qty - ex.filled_qty)) return false;
-  const BrokerPosition& p = *positions_read_.find(t.spec.symbol);
+  const BrokerPosition& p = *read;
   request_cancel(active,
                  tp_due ? fmt::format("crypto: price {} reached the take-profit {}: the stop "
                                       "makes way for it (one exit at a time)",
