@@ -302,6 +302,12 @@ std::optional<TradeState> parse_trade_state(std::string_view s) {
   return std::nullopt;
 }
 
+Decimal round_to_tick(Decimal price, Rounding r, const std::optional<Decimal>& increment) {
+  const Decimal p = price.round_price(r);
+  if (!increment || !increment->is_positive()) return p;
+  return p.round_to(*increment, r);
+}
+
 std::optional<ExitPrices> exit_prices(const TradeSpec& spec, Decimal fill_price) {
   // A spec that fails validate() has no exit prices (rather than dereferencing a missing target).
   if ((spec.take_profit.is_set() && !spec.take_profit.valid()) ||
@@ -316,7 +322,8 @@ std::optional<ExitPrices> exit_prices(const TradeSpec& spec, Decimal fill_price)
     Decimal pct = long_entry ? *spec.take_profit.percent : -*spec.take_profit.percent;
     auto p = fill_price.add_percent(pct);
     if (!p) return std::nullopt;
-    out.take_profit = p->round_price(long_entry ? Rounding::up : Rounding::down);
+    out.take_profit =
+        round_to_tick(*p, long_entry ? Rounding::up : Rounding::down, spec.price_increment);
   }
   if (spec.stop_loss && spec.stop_loss->price) {
     out.stop_loss = *spec.stop_loss->price;
@@ -324,7 +331,8 @@ std::optional<ExitPrices> exit_prices(const TradeSpec& spec, Decimal fill_price)
     Decimal pct = long_entry ? -*spec.stop_loss->percent : *spec.stop_loss->percent;
     auto p = fill_price.add_percent(pct);
     if (!p) return std::nullopt;
-    out.stop_loss = p->round_price(long_entry ? Rounding::down : Rounding::up);
+    out.stop_loss =
+        round_to_tick(*p, long_entry ? Rounding::down : Rounding::up, spec.price_increment);
   }
   return out;
 }

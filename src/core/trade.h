@@ -51,6 +51,11 @@ struct TradeSpec {
   // Exits further than kWideExitPercent from the entry are refused as a likely typo unless the
   // request says it means it (`"allow_wide": true`). Checked at open only; not stored.
   bool allow_wide = false;
+  // A crypto pair's price_increment (GET /v2/assets), filled in by the API layer from its asset
+  // read when the trade opens, so that prices resolved later (a percent exit at the fill) are
+  // ones the broker takes. None: not known (an equity, a trade stored before it was kept); such
+  // prices follow the cent / sub-penny rule alone. Not part of what the trade is asked to be.
+  std::optional<Decimal> price_increment;
 
   bool fractional() const { return notional.has_value() || !qty.is_integer(); }
   bool has_take_profit() const { return take_profit.is_set(); }
@@ -93,9 +98,14 @@ struct Trade {
   Timestamp updated_at;
 };
 
-// The exit prices for an entry filled at `fill_price`, rounded to the broker's tick in the
-// conservative direction (a long take-profit rounds up, a long stop rounds down). A trailing
-// stop-loss has no price of its own here: the broker trails it.
+// A price as the broker takes it: on the cent / sub-penny grid (Decimal::round_price) and, when a
+// crypto pair's `increment` is known, a multiple of it, both rounded in direction `r`.
+Decimal round_to_tick(Decimal price, Rounding r, const std::optional<Decimal>& increment);
+
+// The exit prices for an entry filled at `fill_price`, rounded to the broker's tick (the pair's
+// price_increment too, when the spec has one) in the conservative direction, away from the
+// market (a long take-profit rounds up, a long stop rounds down). A trailing stop-loss has no
+// price of its own here: the broker trails it.
 struct ExitPrices {
   std::optional<Decimal> take_profit;
   std::optional<Decimal> stop_loss;

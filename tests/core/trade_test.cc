@@ -412,6 +412,46 @@ TEST(ExitPrices, SubDollarUsesTheFinerTick) {
   EXPECT_EQ(p->take_profit->str(), "1.01");
 }
 
+// A crypto pair's price_increment coarser than the cent (Alpaca's example: "1" for BTC/USD):
+// percent exits resolved at the fill land on it, rounded away from the market as before.
+TEST(ExitPrices, ACryptoPercentExitIsOnThePairsPriceIncrement) {
+  TradeSpec s;
+  crypto(s);
+  market(s);
+  s.take_profit = PriceTarget{std::nullopt, D("2")};
+  s.stop_loss = PriceTarget{std::nullopt, D("1.5")};
+  // 60000.70 * 1.02 = 61200.714 -> 61200.72 on the cent; 60000.70 * 0.985 = 59100.6895 -> 59100.68.
+  auto p = exit_prices(s, D("60000.70"));
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(*p->take_profit, D("61200.72"));  // no increment known: the cent, as before
+  EXPECT_EQ(*p->stop_loss, D("59100.68"));
+  s.price_increment = D("1");
+  p = exit_prices(s, D("60000.70"));
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(*p->take_profit, D("61201"));  // up: the take-profit no nearer than asked
+  EXPECT_EQ(*p->stop_loss, D("59100"));    // down: the stop no tighter than asked
+  s.price_increment = D("0.5");
+  p = exit_prices(s, D("60000.70"));
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(*p->take_profit, D("61201"));
+  EXPECT_EQ(*p->stop_loss, D("59100.5"));
+  // A price already on the increment stays put; a stated price is taken as it is.
+  s.price_increment = D("1");
+  p = exit_prices(s, D("60000"));
+  EXPECT_EQ(*p->take_profit, D("61200"));
+  EXPECT_EQ(*p->stop_loss, D("59100"));
+  s.take_profit = PriceTarget{D("61000"), std::nullopt};
+  p = exit_prices(s, D("60000.70"));
+  EXPECT_EQ(*p->take_profit, D("61000"));
+}
+
+TEST(ExitPrices, RoundToTickTakesTheCoarserGridInTheGivenDirection) {
+  EXPECT_EQ(round_to_tick(D("100.123"), Rounding::up, std::nullopt), D("100.13"));
+  EXPECT_EQ(round_to_tick(D("100.123"), Rounding::up, D("0.25")), D("100.25"));
+  EXPECT_EQ(round_to_tick(D("100.123"), Rounding::down, D("0.25")), D("100"));
+  EXPECT_EQ(round_to_tick(D("100.123"), Rounding::down, D("0")), D("100.12"));  // none given
+}
+
 TEST(ExitPrices, InvalidSpecHasNone) {
   TradeSpec s = good();
   s.take_profit.percent = D("2");  // and a price: two targets
