@@ -356,31 +356,38 @@ TEST(PgStore, NewerSchemaIsRefused) {
   EXPECT_NE(s.status().message().find("999"), std::string::npos);
 }
 
-// A database migrated by the schema-1 orderly (no client_trade_id) is taken to version 2 and
-// keeps its trades.
-TEST(PgStore, SchemaOneDatabaseMigratesToClientTradeIds) {
+// A database of an older orderly: trade 1 written, then `downgrade` (SQL taking the schema back),
+// opened again (migrated); null, with a test failure, when any step fails.
+std::unique_ptr<Store> migrated_from_older(const std::string& downgrade) {
   const std::string url = testing::fresh_pg_db();
   {
     auto s = open_or_die(url, "acct-a");
-    ASSERT_TRUE(s);
-    ASSERT_TRUE(s->commit(testing::create_batch(1, 1)).ok());
+    if (!s) return nullptr;
+    EXPECT_TRUE(s->commit(testing::create_batch(1, 1)).ok());
   }
   std::string error;
   testing::PgServer* server = shared_pg_server(&error);
-  ASSERT_NE(server, nullptr) << error;
+  EXPECT_NE(server, nullptr) << error;
   const std::string db = url.substr(url.rfind('/') + 1);
-  ASSERT_TRUE(server->sql(db,
-                          "DROP INDEX trades_client_trade_id; "
-                          "ALTER TABLE trades DROP COLUMN client_trade_id; "
-                          "ALTER TABLE trades DROP COLUMN notional, DROP COLUMN entry_stop_price, "
-                          "DROP COLUMN extended_hours, DROP COLUMN sl_trail_percent, "
-                          "DROP COLUMN sl_trail_price; "
-                          "ALTER TABLE orders DROP COLUMN notional, DROP COLUMN trail_price, "
-                          "DROP COLUMN trail_percent, DROP COLUMN extended_hours; "
-                          "DELETE FROM schema_migrations WHERE version >= 2",
-                          nullptr, &error))
-      << error;
-  auto s = open_or_die(url, "acct-a");
+  if (server == nullptr || !server->sql(db, downgrade, nullptr, &error)) {
+    ADD_FAILURE() << error;
+    return nullptr;
+  }
+  return open_or_die(url, "acct-a");
+}
+
+// A database migrated by the schema-1 orderly (no client_trade_id) is taken to version 2 and
+// keeps its trades.
+TEST(PgStore, SchemaOneDatabaseMigratesToClientTradeIds) {
+  auto s = migrated_from_older(
+      "DROP INDEX trades_client_trade_id; "
+      "ALTER TABLE trades DROP COLUMN client_trade_id; "
+      "ALTER TABLE trades DROP COLUMN notional, DROP COLUMN entry_stop_price, "
+      "DROP COLUMN extended_hours, DROP COLUMN sl_trail_percent, "
+      "DROP COLUMN sl_trail_price, DROP COLUMN price_increment; "
+      "ALTER TABLE orders DROP COLUMN notional, DROP COLUMN trail_price, "
+      "DROP COLUMN trail_percent, DROP COLUMN extended_hours; "
+      "DELETE FROM schema_migrations WHERE version >= 2");
   ASSERT_TRUE(s);
   auto old = s->get_trade(1);
   ASSERT_TRUE(old.ok() && old->has_value()) << old.status().to_string();
@@ -391,6 +398,25 @@ TEST(PgStore, SchemaOneDatabaseMigratesToClientTradeIds) {
   auto found = s->find_trade_by_client_id("strategy-7");
   ASSERT_TRUE(found.ok() && found->has_value()) << found.status().to_string();
   EXPECT_EQ((*found)->id, 2);
+}
+
+// A database at schema 3 (no price_increment) migrates: its trades load with none (the cent's
+// rule, as they were priced), and a new one keeps its pair's.
+TEST(PgStore, SchemaThreeDatabaseMigratesToPriceIncrements) {
+  auto s = migrated_from_older(
+      "ALTER TABLE trades DROP COLUMN price_increment; "
+      "DELETE FROM schema_migrations WHERE version >= 4");
+  ASSERT_TRUE(s);
+  auto old = s->get_trade(1);
+  ASSERT_TRUE(old.ok() && old->has_value()) << old.status().to_string();
+  EXPECT_EQ((*old)->spec.price_increment, std::nullopt);
+  WriteBatch b = testing::create_batch(2, 2);
+  b.trades.front().spec.symbol = "BTC/USD";
+  b.trades.front().spec.price_increment = Decimal::must("1");
+  ASSERT_TRUE(s->commit(b).ok());
+  auto kept = s->get_trade(2);
+  ASSERT_TRUE(kept.ok() && kept->has_value()) << kept.status().to_string();
+  EXPECT_EQ((*kept)->spec.price_increment, Decimal::must("1"));
 }
 
 TEST(PgStore, ConcurrentFirstOpensMigrateOnce) {

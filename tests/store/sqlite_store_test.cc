@@ -133,29 +133,38 @@ TEST(SqliteStoreErrors, UnreadableRowAtRunTimeIsAFault) {
   EXPECT_FALSE(s->fault().empty());  // a damaged file does not heal while the process runs
 }
 
+// A file of an older orderly at `path`: trade 1 written, then `downgrade` (SQL taking the schema
+// back to `version`); false, with a test failure, when a step fails.
+bool write_older_file(const std::string& path, const std::string& downgrade, int version) {
+  auto s = must_open(path);
+  if (!s) return false;
+  EXPECT_TRUE(s->commit(create_batch(1, 1)).ok());
+  const std::string v = std::to_string(version);
+  const Status st =
+      s->exec_for_test(downgrade + "PRAGMA user_version = " + v + "; UPDATE meta SET value = '" +
+                       v + "' WHERE key = 'schema_version'");
+  EXPECT_TRUE(st.ok()) << st.to_string();
+  return st.ok();
+}
+
 // A file written by the schema-1 orderly (no client_trade_id) migrates and keeps its trades.
 TEST(SqliteStoreErrors, SchemaOneFileMigratesToClientTradeIds) {
   TempDir dir;
   const std::string path = dir.file("orderly.db");
-  {
-    auto s = must_open(path);
-    ASSERT_TRUE(s);
-    ASSERT_TRUE(s->commit(create_batch(1, 1)).ok());
-    ASSERT_TRUE(s->exec_for_test("DROP INDEX trades_client_trade_id; "
-                                 "ALTER TABLE trades DROP COLUMN client_trade_id; "
-                                 "ALTER TABLE trades DROP COLUMN notional; "
-                                 "ALTER TABLE trades DROP COLUMN entry_stop_price; "
-                                 "ALTER TABLE trades DROP COLUMN extended_hours; "
-                                 "ALTER TABLE trades DROP COLUMN sl_trail_percent; "
-                                 "ALTER TABLE trades DROP COLUMN sl_trail_price; "
-                                 "ALTER TABLE orders DROP COLUMN notional; "
-                                 "ALTER TABLE orders DROP COLUMN trail_price; "
-                                 "ALTER TABLE orders DROP COLUMN trail_percent; "
-                                 "ALTER TABLE orders DROP COLUMN extended_hours; "
-                                 "PRAGMA user_version = 1; "
-                                 "UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-                    .ok());
-  }
+  ASSERT_TRUE(write_older_file(path,
+                               "DROP INDEX trades_client_trade_id; "
+                               "ALTER TABLE trades DROP COLUMN client_trade_id; "
+                               "ALTER TABLE trades DROP COLUMN notional; "
+                               "ALTER TABLE trades DROP COLUMN entry_stop_price; "
+                               "ALTER TABLE trades DROP COLUMN extended_hours; "
+                               "ALTER TABLE trades DROP COLUMN sl_trail_percent; "
+                               "ALTER TABLE trades DROP COLUMN sl_trail_price; "
+                               "ALTER TABLE trades DROP COLUMN price_increment; "
+                               "ALTER TABLE orders DROP COLUMN notional; "
+                               "ALTER TABLE orders DROP COLUMN trail_price; "
+                               "ALTER TABLE orders DROP COLUMN trail_percent; "
+                               "ALTER TABLE orders DROP COLUMN extended_hours; ",
+                               1));
   auto s = must_open(path);
   ASSERT_TRUE(s);
   auto old = s->get_trade(1);
@@ -167,6 +176,29 @@ TEST(SqliteStoreErrors, SchemaOneFileMigratesToClientTradeIds) {
   auto found = s->find_trade_by_client_id("strategy-7");
   ASSERT_TRUE(found.ok() && found->has_value());
   EXPECT_EQ((*found)->id, 2);
+}
+
+// A file written by the schema-3 orderly (no price_increment) migrates: its trades load with
+// none (the cent's rule, as they were priced), a new one keeps its pair's across a reopen.
+TEST(SqliteStoreErrors, SchemaThreeFileMigratesToPriceIncrements) {
+  TempDir dir;
+  const std::string path = dir.file("orderly.db");
+  ASSERT_TRUE(write_older_file(path, "ALTER TABLE trades DROP COLUMN price_increment; ", 3));
+  auto s = must_open(path);
+  ASSERT_TRUE(s);
+  auto old = s->get_trade(1);
+  ASSERT_TRUE(old.ok() && old->has_value()) << old.status().to_string();
+  EXPECT_EQ((*old)->spec.price_increment, std::nullopt);
+  WriteBatch b = create_batch(2, 2);
+  b.trades.front().spec.symbol = "BTC/USD";
+  b.trades.front().spec.price_increment = Decimal::must("1");
+  ASSERT_TRUE(s->commit(b).ok());
+  s.reset();
+  s = must_open(path);
+  ASSERT_TRUE(s);
+  auto kept = s->get_trade(2);
+  ASSERT_TRUE(kept.ok() && kept->has_value()) << kept.status().to_string();
+  EXPECT_EQ((*kept)->spec.price_increment, Decimal::must("1"));
 }
 
 TEST(SqliteStoreErrors, ForeignSqliteDatabaseIsNotAdopted) {

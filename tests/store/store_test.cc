@@ -99,6 +99,7 @@ void expect_same(const Trade& a, const Trade& b) {
   EXPECT_EQ(a.spec.notional, b.spec.notional);
   EXPECT_EQ(a.spec.entry_stop_price, b.spec.entry_stop_price);
   EXPECT_EQ(a.spec.extended_hours, b.spec.extended_hours);
+  EXPECT_EQ(a.spec.price_increment, b.spec.price_increment);
   EXPECT_EQ(a.spec.exits, b.spec.exits);
   EXPECT_EQ(a.state, b.state);
   EXPECT_EQ(a.note, b.note);
@@ -199,6 +200,10 @@ TEST_P(StoreTest, TheFieldsOfEveryTradeShapeRoundTrip) {
   none.spec.take_profit = {};
   none.spec.stop_loss.reset();
   none.spec.exits = ExitMode::none;
+  Trade pair = sample_trade(11);  // a crypto pair's, with its price_increment
+  pair.spec.symbol = "BTC/USD";
+  pair.spec.take_profit = PriceTarget{.percent = D("2")};
+  pair.spec.price_increment = D("0.5");
   Order trailing = sample_order(21, 8);
   trailing.type = OrderType::trailing_stop;
   trailing.trail_percent = D("1.5");
@@ -209,7 +214,7 @@ TEST_P(StoreTest, TheFieldsOfEveryTradeShapeRoundTrip) {
   Order by_price = sample_order(23, 9);
   by_price.trail_price = D("0.25");
   WriteBatch b;
-  b.trades = {t, u, none};
+  b.trades = {t, u, none, pair};
   b.orders = {trailing, notional, by_price};
   for (const Order& o : b.orders) b.events.push_back(event_for(o, std::nullopt));
   commit(b);

@@ -393,6 +393,12 @@ constexpr const char* kMigration3[] = {
     "ALTER TABLE orders ADD COLUMN extended_hours BOOLEAN NOT NULL DEFAULT false",
 };
 
+// Version 4: a crypto pair's price_increment, kept with its trade (issue 17) so that a percent
+// exit resolved at the fill, after a restart too, is on it. NULL: not known (the cent's rule).
+constexpr const char* kMigration4[] = {
+    "ALTER TABLE trades ADD COLUMN price_increment NUMERIC",
+};
+
 struct Migration {
   int version;
   const char* description;
@@ -406,6 +412,8 @@ constexpr Migration kMigrations[] = {
     {2, "trades.client_trade_id (unique per account)", kMigration2},
     {3, "notional, stop entries, extended hours, trailing stops (trades and orders)",
      kMigration3},
+    {4, "trades.price_increment (a crypto pair's, for prices resolved at the fill)",
+     kMigration4},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

@@ -82,6 +82,6 @@ class Connection {
 // Creates or upgrades the schema (versioned, in schema_migrations, under an advisory lock so
 // concurrent processes migrate once). schema_too_new when the database is newer than this build.
 Status migrate(Connection& conn);
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 }  // namespace orderly::pg

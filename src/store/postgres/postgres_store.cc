@@ -28,11 +28,11 @@ using pg::Stmt;
   "qty, limit_price, stop_price, parent_order_id, replaces_order_id, state, filled_qty, "     \
   "filled_avg_price, broker_updated_at, attempts, next_attempt_at, last_error, created_at, "  \
   "updated_at, version, notional, trail_price, trail_percent, extended_hours"
-#define TRADE_COLS                                                                            \
-  "id, symbol, side, qty, entry_type, entry_limit_price, tif, tp_price, tp_percent, "         \
-  "has_stop_loss, sl_price, sl_percent, exits, state, note, created_at, updated_at, "      \
-  "client_trade_id, notional, entry_stop_price, extended_hours, sl_trail_percent, "            \
-  "sl_trail_price"
+#define TRADE_COLS                                                                    \
+  "id, symbol, side, qty, entry_type, entry_limit_price, tif, tp_price, tp_percent, " \
+  "has_stop_loss, sl_price, sl_percent, exits, state, note, created_at, updated_at, " \
+  "client_trade_id, notional, entry_stop_price, extended_hours, sl_trail_percent, "   \
+  "sl_trail_price, price_increment"
 #define EVENT_COLS "seq, order_id, at, source, from_state, to_state, filled_qty, payload, note"
 #define FILL_COLS "execution_id, order_id, symbol, side, qty, price, at"
 #define ALERT_COLS "id, kind, subject, message, raised_at, cleared_at"
@@ -56,7 +56,8 @@ constexpr pg::StatementDef kStatements[] = {
      "UPDATE accounts SET last_event_seq = last_event_seq + $2::bigint WHERE account = $1"},
     {"trade_upsert",
      "INSERT INTO trades (account, " TRADE_COLS ", is_open) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-     "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) "
+     "$8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, "
+     "$26) "
      "ON CONFLICT (account, id) DO "
      "UPDATE SET symbol = EXCLUDED.symbol, side = EXCLUDED.side, qty = EXCLUDED.qty, "
      "entry_type = EXCLUDED.entry_type, entry_limit_price = EXCLUDED.entry_limit_price, "
@@ -67,7 +68,7 @@ constexpr pg::StatementDef kStatements[] = {
      "client_trade_id = EXCLUDED.client_trade_id, notional = EXCLUDED.notional, "
      "entry_stop_price = EXCLUDED.entry_stop_price, extended_hours = EXCLUDED.extended_hours, "
      "sl_trail_percent = EXCLUDED.sl_trail_percent, sl_trail_price = EXCLUDED.sl_trail_price, "
-     "is_open = EXCLUDED.is_open"},
+     "price_increment = EXCLUDED.price_increment, is_open = EXCLUDED.is_open"},
     // Batches are written with one statement per table: each column travels as one array
     // parameter and unnest() turns them back into rows (a 64-change batch is 2 statements, not
     // 128). Rows keep the batch's order, so event seqs follow it.
@@ -324,6 +325,7 @@ StatusOr<Trade> read_trade(const Row& row) {
     t.spec.stop_loss->trail_percent = r.opt_decimal(21);
     t.spec.stop_loss->trail_price = r.opt_decimal(22);
   }
+  t.spec.price_increment = r.opt_decimal(23);
   if (!r.error().empty()) return corrupt("trade", r.error());
   return t;
 }
@@ -354,6 +356,7 @@ std::vector<Param> trade_params(const std::string& account, const Trade& t) {
           boolean(s.extended_hours),
           s.stop_loss ? opt_dec(s.stop_loss->trail_percent) : std::nullopt,
           s.stop_loss ? opt_dec(s.stop_loss->trail_price) : std::nullopt,
+          opt_dec(s.price_increment),
           boolean(!is_terminal(t.state))};
 }
 

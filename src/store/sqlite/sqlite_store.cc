@@ -175,6 +175,11 @@ ALTER TABLE orders ADD COLUMN trail_price TEXT;
 ALTER TABLE orders ADD COLUMN trail_percent TEXT;
 ALTER TABLE orders ADD COLUMN extended_hours INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 4: a crypto pair's price_increment, kept with its trade (issue 17) so that a percent exit
+    // resolved at the fill, after a restart too, is on it. NULL: not known (the cent's rule).
+    R"sql(
+ALTER TABLE trades ADD COLUMN price_increment TEXT;
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStore::kSchemaVersion);
 
@@ -185,7 +190,7 @@ constexpr const char* kTradeColumns[] = {
     "id", "symbol", "side", "qty", "entry_type", "entry_limit_price", "tif", "tp_price",
     "tp_percent", "has_stop_loss", "sl_price", "sl_percent", "exits", "state", "is_open", "note",
     "created_at", "updated_at", "client_trade_id", "notional", "entry_stop_price",
-    "extended_hours", "sl_trail_percent", "sl_trail_price"};
+    "extended_hours", "sl_trail_percent", "sl_trail_price", "price_increment"};
 constexpr const char* kOrderColumns[] = {
     "id", "trade_id", "role", "client_order_id", "broker_order_id", "symbol", "side", "type",
     "tif", "order_class", "qty", "limit_price", "stop_price", "parent_order_id",
@@ -342,6 +347,7 @@ void bind_trade(Binder& b, const Trade& t) {
   b.opt_dec(s.notional).opt_dec(s.entry_stop_price).i64(s.extended_hours ? 1 : 0);
   b.opt_dec(s.stop_loss ? s.stop_loss->trail_percent : std::nullopt);
   b.opt_dec(s.stop_loss ? s.stop_loss->trail_price : std::nullopt);
+  b.opt_dec(s.price_increment);
 }
 
 Trade read_trade(Reader& r) {
@@ -376,6 +382,7 @@ Trade read_trade(Reader& r) {
     s.stop_loss->trail_percent = trail_percent;
     s.stop_loss->trail_price = trail_price;
   }
+  s.price_increment = r.opt_dec();
   return t;
 }
 

@@ -15,7 +15,7 @@ namespace orderly {
 class SqliteStore final : public Store {
  public:
   // The schema version this binary writes; a file with a newer one is refused (schema_too_new).
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // `path` is a file path or ":memory:". Creates and migrates the file as needed. Errors name
   // the file and the cause: corrupt or foreign file, newer schema, read-only, disk full.
