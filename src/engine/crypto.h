@@ -16,9 +16,11 @@
 // Crypto has no market session: it trades 24/7, so no order of it waits for an open and its
 // exits are gtc (Alpaca takes gtc or ioc only).
 
+#include <optional>
 #include <string_view>
 
 #include "core/decimal.h"
+#include "core/trade.h"
 #include "core/types.h"
 
 namespace orderly {
@@ -46,14 +48,16 @@ inline TimeInForce session_tif(std::string_view symbol) {
 }
 
 // A crypto stop-loss is a stop_limit (Alpaca takes no plain stop for crypto): once the stop
-// triggers, its limit lets it fill up to this far past the stop, rounded to the cent away from
-// the market (a sell's limit down, a cover's up).
+// triggers, its limit lets it fill up to this far past the stop, rounded to the cent and the
+// pair's price_increment (the trade's, when known) away from the market (a sell's limit down, a
+// cover's up).
 inline constexpr int kCryptoStopLimitPercent = 1;
-inline Decimal crypto_stop_limit(Decimal stop, Side exit_side) {
+inline Decimal crypto_stop_limit(Decimal stop, Side exit_side,
+                                 const std::optional<Decimal>& price_increment) {
   const bool sell = exit_side == Side::sell;
   const int percent = sell ? -kCryptoStopLimitPercent : kCryptoStopLimitPercent;
   const auto p = stop.add_percent(Decimal::from_int(percent));
-  return p ? p->round_price(sell ? Rounding::down : Rounding::up) : stop;
+  return p ? round_to_tick(*p, sell ? Rounding::down : Rounding::up, price_increment) : stop;
 }
 
 }  // namespace orderly

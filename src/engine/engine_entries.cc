@@ -59,7 +59,7 @@ std::optional<std::string> Engine::Impl::stand_in_outdated(const Order& o) const
                        o.symbol);
   }
   // They filled and others rest further out (another trade's exits): one tick inside those.
-  const std::optional<Decimal> price = book.passing_limit(o.side, own);
+  const std::optional<Decimal> price = book.passing_limit(o.side, own, t.spec.price_increment);
   if (!price || !o.limit_price) return std::nullopt;
   const bool better = o.side == Side::buy ? *price > *o.limit_price : *price < *o.limit_price;
   if (!better) return std::nullopt;

@@ -433,6 +433,8 @@ class Engine::Impl {
   // Puts a loaded or restored exit back among wash_priced_exits_ when it stands off its own price.
   void track_wash_priced(OrderId id);
   std::optional<Decimal> own_exit_price(const Order& o) const;
+  // The crypto pair's price_increment that `o`'s trade keeps; none for an equity, or unknown.
+  std::optional<Decimal> price_increment_of(const Order& o) const;
   std::optional<Decimal> wash_safe_price(const Order& o, std::optional<Decimal> own) const;
   void price_past_own_orders(Order& x, std::string& why);
   bool reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now);

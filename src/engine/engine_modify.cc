@@ -166,7 +166,7 @@ void want_prices(Order& want, const TradeSpec& next, const std::optional<ExitPri
     want.stop_price = prices->stop_loss;
     // A crypto stop is a stop_limit whose limit follows its stop (engine/crypto.h).
     if (want.type == OrderType::stop_limit) {
-      want.limit_price = crypto_stop_limit(*prices->stop_loss, want.side);
+      want.limit_price = crypto_stop_limit(*prices->stop_loss, want.side, next.price_increment);
     }
   }
 }

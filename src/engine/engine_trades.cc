@@ -201,14 +201,18 @@ std::optional<Decimal> lone_stop_price(const TradeSpec& s, std::optional<Decimal
   return p ? p->stop_loss : std::nullopt;
 }
 
-// An entry of `side` resting beside a lone stop of the other side that no stop_limit passes.
+// An entry of `side` resting beside a lone stop of the other side that no stop_limit passes (one
+// tick past the entry's limit, on the stop's pair's `increment` when known: wash_safe_price).
 // nullopt `stop`: not known yet (a percentage of a price not seen yet), so any resting one.
 bool blocks_lone_stop(Side side, OrderType type, std::optional<Decimal> limit,
-                      std::optional<Decimal> stop) {
+                      std::optional<Decimal> stop, const std::optional<Decimal>& increment) {
   if (type == OrderType::market) return false;  // fills at once, not resting beside it
   if (type == OrderType::stop || !limit || !stop) return true;
   const Decimal tick = Decimal::price_increment_for(*limit);
-  return side == Side::buy ? *limit + tick > *stop : *limit - tick < *stop;
+  const bool buy = side == Side::buy;
+  const Decimal past = round_to_tick(buy ? *limit + tick : *limit - tick,
+                                     buy ? Rounding::up : Rounding::down, increment);
+  return buy ? past > *stop : past < *stop;
 }
 
 }  // namespace
@@ -229,7 +233,9 @@ bool Engine::Impl::stand_in_blocks_a_lone_stop(const Order& entry, Decimal price
     if (!has_lone_stop(t->spec)) continue;
     const Order& its_entry = order_at(view_of(tid).entry);
     const std::optional<Decimal> stop = lone_stop_price(t->spec, its_entry.filled_avg_price);
-    if (blocks_lone_stop(entry.side, OrderType::limit, price, stop)) return true;
+    if (blocks_lone_stop(entry.side, OrderType::limit, price, stop, t->spec.price_increment)) {
+      return true;
+    }
   }
   return false;
 }
@@ -278,9 +284,9 @@ std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, Trade
     // limit at 121.62 stood in under it; a stop-only trade at 120.92 was opened beside it, the
     // limit went back to 121.62 and the stop was refused to the end).
     const bool blocks =
-        blocks_lone_stop(e.side, e.type, e.limit_price, mine) ||
-        (is_stand_in(e) &&
-         blocks_lone_stop(e.side, t->spec.entry_type, t->spec.entry_limit_price, mine));
+        blocks_lone_stop(e.side, e.type, e.limit_price, mine, spec.price_increment) ||
+        (is_stand_in(e) && blocks_lone_stop(e.side, t->spec.entry_type, t->spec.entry_limit_price,
+                                            mine, spec.price_increment));
     if (lone && working_or_pending(e) && e.filled_qty < e.qty && blocks) {
       return fmt::format(
           "the stop-loss{} would be this trade's only exit, a simple stop order, which Alpaca's "
@@ -304,7 +310,8 @@ std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, Trade
     if (self != 0 || !has_lone_stop(t->spec)) continue;
     const std::optional<Decimal> theirs =
         lone_stop_price(t->spec, working_or_pending(e) ? std::nullopt : e.filled_avg_price);
-    if (blocks_lone_stop(spec.side, spec.entry_type, spec.entry_limit_price, theirs)) {
+    if (blocks_lone_stop(spec.side, spec.entry_type, spec.entry_limit_price, theirs,
+                         t->spec.price_increment)) {
       return fmt::format(
           "this {} entry would rest beside trade {}'s stop-loss{} on {}, its only exit, which "
           "Alpaca's wash-trade check refuses beside a resting opposite order (a stop_limit passes "
@@ -772,7 +779,9 @@ bool Engine::Impl::lone_stop_blocked_now(const Trade& t, const ExitPrices& price
   const Side exit_side = opposite(t.spec.side);
   const bool crypto = is_crypto_symbol(t.spec.symbol);
   const std::optional<Decimal> own =
-      crypto ? std::optional(crypto_stop_limit(*prices.stop_loss, exit_side)) : std::nullopt;
+      crypto
+          ? std::optional(crypto_stop_limit(*prices.stop_loss, exit_side, t.spec.price_increment))
+          : std::nullopt;
   Order probe;
   probe.symbol = t.spec.symbol;
   probe.side = exit_side;
@@ -845,8 +854,9 @@ void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& pric
   const Side exit_side = opposite(t.spec.side);
   const bool crypto = is_crypto_symbol(t.spec.symbol);
   const std::optional<Decimal> stop_limit =
-      crypto && prices.stop_loss ? std::optional(crypto_stop_limit(*prices.stop_loss, exit_side))
-                                 : std::nullopt;
+      crypto && prices.stop_loss
+          ? std::optional(crypto_stop_limit(*prices.stop_loss, exit_side, t.spec.price_increment))
+          : std::nullopt;
   // A simple stop meets every opposite order of ours in Alpaca's wash-trade check, and a
   // fractional position takes no OCO (exempt): while such orders rest, the take-profit, a limit
   // that passes them, covers it (DST seed 31035: the stop was refused again and again and the
@@ -1045,7 +1055,7 @@ void Engine::Impl::track_wash_priced(OrderId id) {
 // take-profit for a take-profit alone.
 std::optional<Decimal> Engine::Impl::own_exit_price(const Order& o) const {
   if (o.role == OrderRole::stop_loss && o.stop_price && is_crypto_symbol(o.symbol)) {
-    return crypto_stop_limit(*o.stop_price, o.side);
+    return crypto_stop_limit(*o.stop_price, o.side, price_increment_of(o));
   }
   if (o.role != OrderRole::take_profit) return std::nullopt;
   auto trade = trades_.find(o.trade_id);
@@ -1067,6 +1077,11 @@ std::optional<Decimal> Engine::Impl::own_exit_price(const Order& o) const {
   return o.limit_price;  // not derivable: the price it has is its own
 }
 
+std::optional<Decimal> Engine::Impl::price_increment_of(const Order& o) const {
+  auto trade = trades_.find(o.trade_id);
+  return trade == trades_.end() ? std::nullopt : trade->second.spec.price_increment;
+}
+
 // The price `o` may take given our own open orders on the other side; nullopt = market.
 // Walks the orders of its symbol: only for exits, and only while one steps around our own orders.
 std::optional<Decimal> Engine::Impl::wash_safe_price(const Order& o,
@@ -1086,8 +1101,11 @@ std::optional<Decimal> Engine::Impl::wash_safe_price(const Order& o,
     if (!extreme || (o.side == Side::sell ? lp > *extreme : lp < *extreme)) extreme = lp;
   }
   if (!extreme) return own;
+  // One tick past it, on the pair's price increment when its trade knows one.
   const Decimal tick = Decimal::price_increment_for(*extreme);
-  const Decimal beyond = o.side == Side::sell ? *extreme + tick : *extreme - tick;
+  const bool sell = o.side == Side::sell;
+  const Decimal beyond = round_to_tick(sell ? *extreme + tick : *extreme - tick,
+                                       sell ? Rounding::up : Rounding::down, price_increment_of(o));
   if (!beyond.is_positive()) return own;
   // A stop's limit past its stop would not sell when it triggers: no price passes.
   if (o.role == OrderRole::stop_loss &&
@@ -1213,7 +1231,7 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
       (o.type == OrderType::market || o.type == OrderType::limit)) {
     const std::optional<Decimal> own =
         o.type == OrderType::limit ? o.limit_price : std::optional<Decimal>();
-    if (const std::optional<Decimal> price = book.passing_limit(o.side, own);
+    if (const std::optional<Decimal> price = book.passing_limit(o.side, own, price_increment_of(o));
         price && !stand_in_blocks_a_lone_stop(o, *price)) {
       Order& m = mut_order(id);
       const std::string was = m.type == OrderType::market ? "market" : m.limit_price->str();

@@ -101,14 +101,17 @@ std::optional<Decimal> SymbolBook::tightest_opposite_limit(Side side) const {
   return best;
 }
 
-std::optional<Decimal> SymbolBook::passing_limit(Side side, std::optional<Decimal> own) const {
+std::optional<Decimal> SymbolBook::passing_limit(
+    Side side, std::optional<Decimal> own, const std::optional<Decimal>& price_increment) const {
   for (const BookOrder& b : orders_) {
     if (b.checked && b.side != side && is_market_or_stop(b.type)) return std::nullopt;
   }
   const std::optional<Decimal> tightest = tightest_opposite_limit(side);
   if (!tightest) return std::nullopt;
   const Decimal tick = Decimal::price_increment_for(*tightest);
-  const Decimal inside = side == Side::buy ? *tightest - tick : *tightest + tick;
+  const bool buy = side == Side::buy;
+  const Decimal inside = round_to_tick(buy ? *tightest - tick : *tightest + tick,
+                                       buy ? Rounding::down : Rounding::up, price_increment);
   if (!inside.is_positive()) return std::nullopt;
   if (!own) return inside;
   return side == Side::buy ? std::min(*own, inside) : std::max(*own, inside);

@@ -61,8 +61,10 @@ class SymbolBook {
   std::optional<Decimal> tightest_opposite_limit(Side side) const;
   // A limit for a new order of `side` that crosses none of our opposite limits, never worse
   // than `own` (nullopt = market): one tick inside the tightest of them. nullopt when no price
-  // passes (an opposite market or stop order is checked) or none is needed.
-  std::optional<Decimal> passing_limit(Side side, std::optional<Decimal> own) const;
+  // passes (an opposite market or stop order is checked) or none is needed. On a crypto pair's
+  // `price_increment` when it is known, rounded further inside.
+  std::optional<Decimal> passing_limit(Side side, std::optional<Decimal> own,
+                                       const std::optional<Decimal>& price_increment) const;
 
   const std::vector<BookOrder>& orders() const { return orders_; }
 

@@ -189,7 +189,8 @@ bool valid_client_trade_id(std::string_view key) {
   });
 }
 
-// What a trade is, without its key: a retry must ask for the same thing to get the same trade.
+// What a trade is, without its key (nor the price_increment the API layer adds): a retry must
+// ask for the same thing to get the same trade.
 bool same_target(const std::optional<PriceTarget>& a, const std::optional<PriceTarget>& b) {
   if (a.has_value() != b.has_value()) return false;
   return !a || (a->price == b->price && a->percent == b->percent &&
@@ -935,7 +936,7 @@ HttpResponse Api::post_trade(const HttpRequest& req, std::string_view account) {
 // (it is not guessed at, nor taken unchecked). A modify is not held up by it: moving a stop
 // must not wait on a read that is not about the position's safety, and the broker still judges
 // the price; only a pair's exit prices have an asset rule.
-std::optional<HttpResponse> Api::refuse_by_asset(const TradeSpec& spec, bool opening) {
+std::optional<HttpResponse> Api::refuse_by_asset(TradeSpec& spec, bool opening) {
   if (!assets_ || (!opening && !is_crypto_symbol(spec.symbol))) return std::nullopt;
   const AssetAnswer answer = assets_(spec.symbol);
   if (!answer.asset && !opening) return std::nullopt;
@@ -952,6 +953,9 @@ std::optional<HttpResponse> Api::refuse_by_asset(const TradeSpec& spec, bool ope
     const std::string problem = check_exit_prices(spec, *answer.asset);
     return problem.empty() ? std::nullopt : std::optional(error(400, problem));
   }
+  // A percent exit is priced at the fill, by the engine, which reads no assets: the trade keeps
+  // the pair's increment so that price is one the broker takes (core/trade.h exit_prices).
+  if (is_crypto_symbol(spec.symbol)) spec.price_increment = answer.asset->price_increment;
   // A sell entry within a held long closes it: the asset's rules of shorts are not its. When
   // only they refuse it, on the engine's read of positions (up to a minute old), the broker's
   // position read now decides.

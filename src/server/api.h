@@ -174,8 +174,9 @@ class Api final : public Handler, public AccountQueries {
   HttpResponse post_trade(const HttpRequest& request, std::string_view account);
   TradeRecord with_orders(const Trade& t);
   // A trade being opened (`opening`) or its exits being modified, against its asset
-  // (server/asset_check.h); a modify is not held up by an unreadable asset (see api.cc).
-  std::optional<HttpResponse> refuse_by_asset(const TradeSpec& spec, bool opening);
+  // (server/asset_check.h); a modify is not held up by an unreadable asset (see api.cc). A crypto
+  // trade being opened takes its pair's price_increment from the asset read.
+  std::optional<HttpResponse> refuse_by_asset(TradeSpec& spec, bool opening);
   // A sell entry that would open a short on an account that may not sell short (api.cc).
   std::optional<HttpResponse> refuse_short(const TradeSpec& spec);
   // The long of a symbol the account holds as the engine knows it: orderly's own or the

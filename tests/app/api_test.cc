@@ -438,6 +438,33 @@ TEST_F(ApiTest, ASellWithinAHeldLongIsNoShortOfItsAsset) {
   EXPECT_EQ(call("POST", "/api/trades", sell).status, 201) << "orderly's long of 10";
 }
 
+// The engine reads no assets: a crypto trade takes its pair's price_increment from the API's
+// asset read, so that percent exits priced at the fill are on it; an equity's has none.
+TEST_F(ApiTest, ACryptoTradeKeepsItsPairsPriceIncrement) {
+  AssetRules btc;
+  btc.symbol = "BTC/USD";
+  btc.asset_class = "crypto";
+  btc.status = "active";
+  btc.price_increment = Decimal::must("1");
+  AssetRules stwd;
+  stwd.symbol = "STWD";
+  stwd.asset_class = "us_equity";
+  stwd.status = "active";
+  api.set_asset_source([&](const std::string& symbol) {
+    return Api::AssetAnswer{symbol == "BTC/USD" ? btc : stwd, false, {}};
+  });
+  HttpResponse r = call("POST", "/api/trades",
+                        R"({"symbol":"BTC/USD","qty":"0.01","take_profit":{"percent":"2"},)"
+                        R"("stop_loss":{"percent":"1.5"}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(call("POST", "/api/trades", kTrade).status, 201);
+  auto pair = store.get_trade(1);
+  auto equity = store.get_trade(2);
+  ASSERT_TRUE(pair.ok() && pair->has_value() && equity.ok() && equity->has_value());
+  EXPECT_EQ((*pair)->spec.price_increment, Decimal::must("1"));
+  EXPECT_EQ((*equity)->spec.price_increment, std::nullopt);
+}
+
 // orderly reads no market data: a crypto market entry by qty is judged at the broker's price in
 // its positions or orderly's own latest fill of the pair, the later of the two, while at most a
 // minute old; with neither it is taken (the broker judges it).

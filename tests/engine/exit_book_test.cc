@@ -103,8 +103,11 @@ TEST(SymbolBook, WashRuleSeesOurActiveLimitButNotTheHeldStopLeg) {
   EXPECT_EQ(b.wash_blockers(Side::buy, OrderType::limit, D("11.00")).size(), 1u);
   // Same side: never in the way.
   EXPECT_TRUE(b.wash_blockers(Side::sell, OrderType::market, std::nullopt).empty());
-  EXPECT_EQ(b.passing_limit(Side::buy, std::nullopt), D("10.99"));
-  EXPECT_EQ(b.passing_limit(Side::buy, D("10.50")), D("10.50")) << "never worse than its own";
+  EXPECT_EQ(b.passing_limit(Side::buy, std::nullopt, std::nullopt), D("10.99"));
+  EXPECT_EQ(b.passing_limit(Side::buy, D("10.50"), std::nullopt), D("10.50"))
+      << "never worse than its own";
+  // On a pair's price increment (a crypto pair's asset): further inside, on it.
+  EXPECT_EQ(b.passing_limit(Side::buy, std::nullopt, D("0.25")), D("10.75"));
 }
 
 TEST(SymbolBook, AnActiveStopOfOursLetsNoSimpleOrderPass) {
@@ -114,7 +117,7 @@ TEST(SymbolBook, AnActiveStopOfOursLetsNoSimpleOrderPass) {
   stop.stop_price = D("9.00");
   b.add(stop, nullptr);
   EXPECT_EQ(b.wash_blockers(Side::buy, OrderType::limit, D("5.00")).size(), 1u);
-  EXPECT_FALSE(b.passing_limit(Side::buy, std::nullopt).has_value());
+  EXPECT_FALSE(b.passing_limit(Side::buy, std::nullopt, std::nullopt).has_value());
   EXPECT_TRUE(b.is_protected());
 }
 
