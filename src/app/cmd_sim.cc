@@ -8,8 +8,11 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "app/command.h"
 
@@ -25,6 +28,7 @@ struct Options {
   std::uint64_t seed = 1;
   std::string cash = "100000";
   std::string crypto_fee = "0.0025";
+  std::vector<std::string> price_increments;  // "BTC/USD=1"
   std::int64_t tick_ms = 0;
   std::string faults;
   std::string key;
@@ -100,6 +104,17 @@ int run(const Options& o) {
     std::cerr << "orderly sim: --crypto-fee must be a rate in [0, 1), e.g. 0.0025 for 0.25%\n";
     return kExitUsage;
   }
+  std::map<std::string, Decimal> price_increments;
+  for (const std::string& arg : o.price_increments) {
+    const auto eq = arg.find('=');
+    const std::string pair = arg.substr(0, eq);
+    const auto inc = eq == std::string::npos ? std::nullopt : Decimal::parse(arg.substr(eq + 1));
+    if (pair.find('/') == std::string::npos || !inc || !inc->is_positive()) {
+      std::cerr << "orderly sim: --price-increment takes PAIR=INCREMENT, e.g. BTC/USD=1\n";
+      return kExitUsage;
+    }
+    price_increments[pair] = *inc;
+  }
   if (o.key.empty() != o.secret.empty()) {
     std::cerr << "orderly sim: give both --key and --secret, or neither\n";
     return kExitUsage;
@@ -126,6 +141,7 @@ int run(const Options& o) {
   options.config.regular_hours_only = o.regular_hours;
   options.config.shorting = !o.no_short;
   options.config.crypto_fee_rate = *crypto_fee;
+  options.config.crypto_price_increments = std::move(price_increments);
   options.config.rate_limit_per_min = o.rate_limit;
   if (!o.key.empty()) {
     options.config.key_id = o.key;
@@ -200,6 +216,9 @@ const bool registered = register_command({"sim", 30, [](CLI::App& app, int& exit
                   "crypto fee rate, taken from what a fill delivers: coins on a buy (the position "
                   "is smaller than the order's filled qty), dollars on a sell")
       ->capture_default_str();
+  cmd->add_option("--price-increment", options->price_increments,
+                  "a crypto pair's price_increment instead of the cent, e.g. BTC/USD=1 (Alpaca's "
+                  "example); its orders' prices must be multiples of it. Repeatable");
   cmd->add_option("--rate-limit", options->rate_limit,
                   "REST requests per minute per key, sent as X-Ratelimit-* headers; beyond it 429 "
                   "(0: unlimited)")

@@ -104,6 +104,10 @@ void ExchangeImpl::add_book(std::string_view symbol, Decimal price, std::string_
     b.min_trade_increment = Decimal::must(c.min_trade_increment);
     b.price_increment = Decimal::must(c.price_increment);
   }
+  if (auto it = config_.crypto_price_increments.find(b.symbol);
+      crypto && it != config_.crypto_price_increments.end()) {
+    b.price_increment = it->second;
+  }
   books_.emplace(b.symbol, std::move(b));
 }
 

@@ -39,6 +39,9 @@ struct SimConfig {
   // Crypto fee, taken from what a fill delivers (coins on a buy, dollars on a sell): Alpaca's
   // taker fee at its first volume tier is 0.25%, the highest of its schedule.
   Decimal crypto_fee_rate = Decimal::must("0.0025");
+  // A crypto pair's price_increment (its asset's, and what its orders' prices must be multiples
+  // of) instead of the built-in one, the cent: Alpaca's docs show "1" for BTC/USD in an example.
+  std::map<std::string, Decimal> crypto_price_increments;
   std::int64_t max_body_bytes = 1 << 20;
 };
 

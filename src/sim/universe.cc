@@ -47,9 +47,9 @@ constexpr ListedSymbol kCrypto[] = {
 };
 
 // Minimums of a few dollars of each coin, quantities to Alpaca's nine decimals. The price
-// increment stays the cent: orderly prices percent exits to the cent (core/trade.cc
-// exit_prices), so a coarser increment here would refuse them (Alpaca's docs show
-// "price_increment": "1" for BTC/USD in an older example; see the README's crypto rules).
+// increment is the cent here; a coarser one (Alpaca's docs show "price_increment": "1" for
+// BTC/USD in an older example) is set per pair by SimConfig::crypto_price_increments (`orderly
+// sim --price-increment BTC/USD=1`), which orderly's percent exits follow (core/trade.h).
 constexpr CryptoSizes kCryptoSizes[] = {
     {"BTC/USD", "0.0001", "0.000000001", "0.01"},
     {"ETH/USD", "0.001", "0.000000001", "0.01"},

@@ -929,5 +929,88 @@ TEST_F(OrdersCryptoValueE2E, AMarketEntryUnderTheLeastValueIsRefusedAtAPriceOrde
       << audits_of(*rig_, "AVAX%2FUSD") << rig_->logs();
 }
 
+// ---- a pair whose price increment is coarser than the cent (`orderly sim --price-increment`) ----
+
+// Alpaca's docs show "price_increment": "1" for BTC/USD: every price of a BTC/USD order must be a
+// whole dollar. Its own daemon, so that the asset is read with that increment.
+class OrdersCoarseIncrementE2E : public SharedRigTest<OrdersCoarseIncrementE2E> {
+ protected:
+  static void SetUpTestSuite() {
+    start_shared("orders-coarse-increment-e2e", kToken,
+                 {.sim_args = {"--price-increment", "BTC/USD=1"}});
+  }
+  static json::array orders(const std::string& status) {
+    json::value v = sim().get_json("/v2/orders?status=" + status + "&symbols=BTCUSD&limit=10");
+    return v.is_array() ? v.as_array() : json::array{};
+  }
+  static Decimal price(const json::object& o, const char* key) {
+    const json::value* v = o.if_contains(key);
+    return v && v->is_string() ? Decimal::must(std::string_view(v->as_string())) : Decimal();
+  }
+  // The one open order at the simulator, a stop_limit sell working (status new).
+  static json::object working_stop() {
+    json::array open = orders("open");
+    EXPECT_EQ(open.size(), 1u) << json::serialize(open);
+    if (open.size() != 1u) return {};
+    const json::object o = open[0].as_object();
+    EXPECT_EQ(o.at("type"), "stop_limit") << json::serialize(o);
+    EXPECT_EQ(o.at("status"), "new") << json::serialize(o);
+    return o;
+  }
+  static std::string why() { return sim().open_orders_text("BTC%2FUSD") + rig_->logs(); }
+  // 0.01 BTC filled, 0.009975 received after the fee: covered at the broker, the trade open.
+  static bool covered_and_open(std::int64_t t) {
+    return sim().protected_at("BTC/USD", "0.009975") && rig_->trade_state(t) == "open";
+  }
+};
+
+// A market buy with percent exits: they are priced at its fill (60024.00), on the pair's
+// increment, away from the market: the stop at 59123 (1.5% under is 59123.64), its limit at
+// 58531 (1% under the stop is 58531.77), the take-profit at 61225 (2% over is 61224.48). On the
+// cent they would be refused, and the coins would stand without an exit.
+TEST_F(OrdersCoarseIncrementE2E, PercentExitsOfAMarketBuyWorkAtTheBrokerOnWholeDollars) {
+  set_price("BTC/USD", "60024.00");
+  const std::int64_t t =
+      rig_->open_trade(R"({"symbol":"BTC/USD","qty":"0.01","take_profit":{"percent":"2"},)"
+                       R"("stop_loss":{"percent":"1.5"}})");
+  ASSERT_TRUE(eventually([&] { return covered_and_open(t); })) << why();
+  const json::object stop = working_stop();
+  EXPECT_EQ(price(stop, "stop_price"), Decimal::must("59123")) << json::serialize(stop);
+  EXPECT_EQ(price(stop, "limit_price"), Decimal::must("58531")) << json::serialize(stop);
+
+  set_price("BTC/USD", "61300.00");
+  ASSERT_TRUE(eventually([&] {
+    return sim().call("GET", "/v2/positions/BTCUSD").status == 404 && orders("open").empty() &&
+           rig_->trade_state(t) == "closed";
+  })) << why();
+  const json::object tp = orders("closed")[0].as_object();  // newest first
+  EXPECT_EQ(tp.at("type"), "limit") << json::serialize(tp);
+  EXPECT_EQ(tp.at("status"), "filled") << json::serialize(tp);
+  EXPECT_EQ(price(tp, "limit_price"), Decimal::must("61225")) << json::serialize(tp);
+  const std::string audits = audits_of(*rig_, "BTC%2FUSD");
+  EXPECT_EQ(audits.find("price_increment"), std::string::npos) << "nothing was refused\n" << audits;
+}
+
+// The increment is kept with the trade: a limit buy that fills while the daemon is down gets
+// its percent exits on whole dollars from the daemon started again.
+TEST_F(OrdersCoarseIncrementE2E, TheIncrementSurvivesARestartBeforeTheFill) {
+  set_price("BTC/USD", "60024.00");
+  const std::int64_t t = rig_->open_trade(
+      R"({"symbol":"BTC/USD","qty":"0.01","entry":{"type":"limit","limit_price":"59999"},)"
+      R"("take_profit":{"percent":"2"},"stop_loss":{"percent":"1.5"}})");
+  ASSERT_TRUE(eventually([&] { return orders("open").size() == 1u; })) << why();
+  ASSERT_EQ(rig_->daemon().stop(), 0) << rig_->logs();
+  set_price("BTC/USD", "59999.00");  // fills at its limit: exits from 59999
+  ASSERT_TRUE(eventually([&] { return orders("open").empty(); })) << why();
+  rig_->ready_daemon();
+  ASSERT_TRUE(eventually([&] { return covered_and_open(t); })) << why();
+  // 59999 * 0.985 = 59099.015 -> 59099; 1% under it, 58508.01 -> 58508.
+  const json::object stop = working_stop();
+  EXPECT_EQ(price(stop, "stop_price"), Decimal::must("59099")) << json::serialize(stop);
+  EXPECT_EQ(price(stop, "limit_price"), Decimal::must("58508")) << json::serialize(stop);
+  set_price("BTC/USD", "59000.00");  // the stop sells it all
+  EXPECT_TRUE(eventually([&] { return rig_->trade_state(t) == "closed"; })) << why();
+}
+
 }  // namespace
 }  // namespace orderly::testing
