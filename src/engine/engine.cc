@@ -213,6 +213,7 @@ void Engine::Impl::guarded(std::string_view input, Timestamp now, F&& body) {
                               input, e.what()),
                   now);
   } catch (const std::exception& e) {
+    ++metrics_.unexpected_states;
     abandon_input("engine",
                   fmt::format("{}: unexpected state ({}); its changes were rolled back "
                               "and every open order is refreshed from the broker",

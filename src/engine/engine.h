@@ -147,6 +147,9 @@ struct EngineMetrics {
   std::int64_t rest_calls = 0;
   std::int64_t reconcile_mismatches = 0;
   std::int64_t anomalies = 0;
+  // Inputs rolled back because the engine met a state it did not expect (a throw inside an
+  // input): each is a bug's trace, answered by a full resync. Store read failures not counted.
+  std::int64_t unexpected_states = 0;
   std::int64_t broker_unreadable = 0;  // elements of broker answers skipped as unreadable
   std::int64_t commits = 0;
   std::int64_t commit_failures = 0;

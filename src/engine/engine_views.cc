@@ -162,6 +162,9 @@ std::string Engine::Impl::metrics_text(Timestamp now) {
        metrics_.reconcile_mismatches);
   line("orderly_anomalies_total", "Evidence refused by the state machine", "counter",
        metrics_.anomalies);
+  line("orderly_unexpected_states_total",
+       "Inputs rolled back for a state the engine did not expect (then resynced)", "counter",
+       metrics_.unexpected_states);
   line("orderly_broker_unreadable_total", "Elements of broker answers skipped as unreadable",
        "counter", metrics_.broker_unreadable);
   // The same count as Health::unprotected_positions: the active unprotected_position alerts.

@@ -63,6 +63,7 @@ class SimulationRuntime::Impl {
         advance_(std::move(advance)) {}
 
   Status start() {
+    if (engine_) unexpected_states_ += engine_->metrics().unexpected_states;
     engine_ = std::make_unique<Engine>(store_, options_.engine);
     Status st = engine_->start(clock_.now());
     if (!st.ok()) {
@@ -75,6 +76,7 @@ class SimulationRuntime::Impl {
   }
 
   void crash() {
+    if (engine_) unexpected_states_ += engine_->metrics().unexpected_states;
     engine_.reset();
     delayed_.clear();
     inputs_.clear();
@@ -178,6 +180,7 @@ class SimulationRuntime::Impl {
   bool crash_before_send_ = false;
   std::int64_t released_ = 0;
   std::int64_t executed_ = 0;
+  std::int64_t unexpected_states_ = 0;  // of the engines dropped (crash, restart)
   bool stream_connected_ = false;
 };
 
@@ -205,6 +208,10 @@ Engine& SimulationRuntime::engine() { return *impl_->engine_; }
 Store& SimulationRuntime::store() { return impl_->store_; }
 const Clock& SimulationRuntime::clock() const { return impl_->clock_; }
 std::int64_t SimulationRuntime::commands_executed() const { return impl_->executed_; }
+std::int64_t SimulationRuntime::unexpected_states() const {
+  return impl_->unexpected_states_ +
+         (impl_->engine_ ? impl_->engine_->metrics().unexpected_states : 0);
+}
 
 StatusOr<Trade> SimulationRuntime::open_trade(const TradeSpec& spec) {
   if (!impl_->engine_) return Status::error(Status::Code::unavailable, "engine not running");

@@ -147,6 +147,8 @@ class SimulationRuntime final : public EngineControl, public TradeUpdateHandler 
   Store& store();
   const Clock& clock() const;
   std::int64_t commands_executed() const;
+  // Inputs the engine rolled back for a state it did not expect, over every life (crashes too).
+  std::int64_t unexpected_states() const;
 
   // EngineControl
   StatusOr<Trade> open_trade(const TradeSpec& spec) override;

@@ -16,6 +16,11 @@
 //       for longer than the bound
 //   I7  REST calls per virtual minute never exceed the configured limit
 //   I8  every order's fill rows sum to its filled qty, whichever source told of the fill
+//   I9  after the quiet period, a modified trade's exits at the broker are at its targets
+//       (world.cc)
+//   I10 no input is rolled back for a state the engine did not expect (an exception inside an
+//       input: the engine survives it by a full resync, so no other invariant need notice;
+//       world.cc)
 
 #include <cstdint>
 #include <functional>

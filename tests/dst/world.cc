@@ -130,6 +130,8 @@ class World {
   void cancel_trade();
   void move_price();
   void check_continuous();
+  void check_unexpected_states();
+  void check_final();  // after the quiet period
 
   Options opt_;
   Rng rng_;
@@ -138,6 +140,7 @@ class World {
   Rng wl_rng_;
   bool extended_ = false;
   std::int64_t grace_ms_ = 0;  // EngineConfig::unprotected_grace_ms of the engine under test
+  std::int64_t unexpected_seen_ = 0;  // the runtime's unexpected_states() at the last check
   std::int64_t lost_fill_ms_ = 0;  // its idle_poll_interval_ms: a fill lost while healthy
   std::int64_t lost_end_ms_ = 0;   // its idle_sweep_interval_ms: an exit's end lost so
   std::int64_t quiet_ms_ = 0;      // after the faults stop
@@ -842,6 +845,7 @@ void World::step() {
 
 void World::check_continuous() {
   checker_->check_audit_log();
+  check_unexpected_states();
   checker_->check_rate(transport_->max_calls_per_minute());
   if (opt_.check_protection || opt_.protection_stats) {
     constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max() / 4;
@@ -857,6 +861,27 @@ void World::check_continuous() {
     }
     result_.longest_unprotected_ms = checker_->check_protection(b, rt_->running(), raised);
   }
+}
+
+// I10: the engine's anomaly alert on subject `engine` says which input and what it met.
+void World::check_unexpected_states() {
+  const std::int64_t n = rt_->unexpected_states();
+  if (n == unexpected_seen_) return;
+  std::string what = "(engine not running: its alert is gone)";
+  if (rt_->running()) {
+    for (const Alert& a : rt_->engine().active_alerts()) {
+      if (a.kind == AlertKind::anomaly && a.subject == "engine") what = a.message;
+    }
+  }
+  violation("I10", fmt::format("{} input(s) rolled back for an unexpected state: {}",
+                               n - unexpected_seen_, what));
+  unexpected_seen_ = n;
+}
+
+void World::check_final() {
+  checker_->check_final(rt_->engine());
+  check_unexpected_states();
+  check_modified_exits();
 }
 
 RunResult World::run() {
@@ -903,8 +928,7 @@ RunResult World::run() {
     violation("setup", "the engine did not restart after the faults stopped");
   } else {
     rt_->settle();
-    checker_->check_final(rt_->engine());
-    check_modified_exits();
+    check_final();
   }
 
   // Coverage: what the exchange and the store actually injected.

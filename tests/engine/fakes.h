@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <stdexcept>
 #include <optional>
 #include <set>
 #include <string>
@@ -23,6 +24,8 @@ class MemStore final : public Store {
  public:
   int fail_commits = 0;  // the next N commits fail
   bool fail_reads = false;  // reads of one order or trade fail (a dead connection)
+  // Reads of one order throw: an input meets what the engine did not expect (a bug's trace).
+  bool throw_on_reads = false;
   int commits = 0;
   std::map<TradeId, Trade> trades;
   std::map<OrderId, Order> orders;
@@ -76,11 +79,13 @@ class MemStore final : public Store {
     return Status::error(Status::Code::io_error, "injected read failure");
   }
   StatusOr<std::optional<Order>> get_order(OrderId id) override {
+    if (throw_on_reads) throw std::logic_error("injected: not what the engine expects");
     if (fail_reads) return read_failure();
     if (!orders.count(id)) return std::optional<Order>();
     return std::optional<Order>(orders.at(id));
   }
   StatusOr<std::optional<Order>> find_order_by_client_id(std::string_view cid) override {
+    if (throw_on_reads) throw std::logic_error("injected: not what the engine expects");
     if (fail_reads) return read_failure();
     for (auto& [id, o] : orders) {
       if (o.client_order_id == cid) return std::optional<Order>(o);
@@ -88,6 +93,7 @@ class MemStore final : public Store {
     return std::optional<Order>();
   }
   StatusOr<std::optional<Order>> find_order_by_broker_id(std::string_view bid) override {
+    if (throw_on_reads) throw std::logic_error("injected: not what the engine expects");
     if (fail_reads) return read_failure();
     for (auto& [id, o] : orders) {
       if (o.broker_order_id == bid) return std::optional<Order>(o);

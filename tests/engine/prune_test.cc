@@ -63,6 +63,16 @@ class EnginePrune : public ::testing::Test {
     h.start();
     ASSERT_NO_FATAL_FAILURE(close_by_stop(h, closed));
   }
+  // The stop's fill of the closed trade, delivered again later with a new execution id (its
+  // trade pruned from memory by then).
+  TradeUpdate late_stop_fill() {
+    TradeUpdate late;
+    for (const TradeUpdate& u : h.broker.emitted) {
+      if (u.event == "fill" && u.order.id == *closed.sl->broker_order_id) late = u;
+    }
+    late.execution_id = "late-redelivery";
+    return late;
+  }
   Harness h;
   ClosedTrade closed;
 };
@@ -143,12 +153,8 @@ TEST_F(EnginePrune, AFailedStoreReadNeverTurnsALateEventIntoANewOrder) {
   ASSERT_FALSE(in_memory(h, t));
   const std::size_t orders_in_store = h.store.orders.size();
 
-  TradeUpdate late;
-  for (const TradeUpdate& u : h.broker.emitted) {
-    if (u.event == "fill" && u.order.id == *sl.broker_order_id) late = u;
-  }
+  const TradeUpdate late = late_stop_fill();
   ASSERT_EQ(late.event, "fill");
-  late.execution_id = "late-redelivery";
   h.store.fail_reads = true;
   h.rt->on_trade_update(late);
   h.rt->settle();
@@ -167,6 +173,38 @@ TEST_F(EnginePrune, AFailedStoreReadNeverTurnsALateEventIntoANewOrder) {
   EXPECT_TRUE(h.engine().health(h.clock.now()).store_ok);
   EXPECT_EQ(h.store.orders.size(), orders_in_store);
   EXPECT_EQ(h.store.trades.at(t).state, TradeState::closed);
+  h.expect_no_duplicates();
+}
+
+// An input that meets a state the engine did not expect (here a store read that throws) never
+// ends the process: its changes are rolled back, an anomaly on `engine` says which input, the
+// counter behind DST's I10 and /metrics counts it, and a resync brings the truth back.
+TEST_F(EnginePrune, AnInputThatMeetsAStateItDidNotExpectIsRolledBackCountedAndSaid) {
+  const TradeId t = closed.id;
+  h.run(kPastRetentionMs);
+  ASSERT_FALSE(in_memory(h, t));
+  const std::size_t orders_in_store = h.store.orders.size();
+  const TradeUpdate late = late_stop_fill();
+  ASSERT_EQ(late.event, "fill");
+  h.store.throw_on_reads = true;
+  h.rt->on_trade_update(late);
+  h.rt->settle();
+  h.store.throw_on_reads = false;
+  EXPECT_EQ(h.engine().metrics().unexpected_states, 1);
+  EXPECT_EQ(h.rt->unexpected_states(), 1);
+  EXPECT_NE(h.engine().metrics_text(h.clock.now()).find("orderly_unexpected_states_total 1"),
+            std::string::npos);
+  bool said = false;
+  for (const Alert& a : h.engine().active_alerts()) {
+    said = said || (a.kind == AlertKind::anomaly && a.subject == "engine" &&
+                    a.message.find("unexpected state") != std::string::npos);
+  }
+  EXPECT_TRUE(said) << "the rolled-back input is said";
+  h.run(5'000);
+  EXPECT_EQ(h.store.orders.size(), orders_in_store) << "nothing adopted as a new order";
+  EXPECT_EQ(h.store.trades.at(t).state, TradeState::closed);
+  h.restart();
+  EXPECT_EQ(h.rt->unexpected_states(), 1) << "counted over the engine's lives";
   h.expect_no_duplicates();
 }
 
