@@ -29,13 +29,13 @@ std::string_view to_string(CommandKind k) {
 // An entry released in the last minute whose trade has no exit sent yet: its fill will need
 // a slot of the budget for the exit at once.
 bool Engine::Impl::awaits_first_exit(OrderId entry_id) {
-  const Order* e = order_ptr(entry_id);
+  const Order* e = ledger_.order(entry_id);
   if (e == nullptr) return false;
-  const Trade* t = trade_ptr(e->trade_id);
+  const Trade* t = ledger_.trade(e->trade_id);
   if (t == nullptr || is_terminal(t->state) || t->spec.exits == ExitMode::native) return false;
   if (is_terminal(e->state) && e->filled_qty.is_zero()) return false;
-  for (OrderId id : by_trade_[e->trade_id]) {
-    const Order& o = order_at(id);
+  for (OrderId id : ledger_.of_trade(e->trade_id)) {
+    const Order& o = ledger_.order_at(id);
     if (is_exit_role(o.role) && !o.parent_order_id && aux_[id].sent_at) return false;
   }
   return true;
@@ -55,8 +55,8 @@ std::int64_t Engine::Impl::exit_reserve(Timestamp now) {
 // 40310000 to our own order).
 bool Engine::Impl::replace_overtaken(const Command& c) const {
   if (c.kind != CommandKind::replace) return false;
-  const Order* o = order_ptr(c.order_id);
-  const Order* old = o && o->replaces_order_id ? order_ptr(*o->replaces_order_id) : nullptr;
+  const Order* o = ledger_.order(c.order_id);
+  const Order* old = o && o->replaces_order_id ? ledger_.order(*o->replaces_order_id) : nullptr;
   return old != nullptr && (!old->filled_qty.is_zero() || !is_open_at_broker(old->state));
 }
 
@@ -67,7 +67,7 @@ bool Engine::Impl::replace_overtaken(const Command& c) const {
 // trades placed meanwhile).
 bool Engine::Impl::entry_overtaken(const Command& c) const {
   if (c.kind != CommandKind::submit) return false;
-  const Order* o = order_ptr(c.order_id);
+  const Order* o = ledger_.order(c.order_id);
   if (o == nullptr || o->role != OrderRole::entry || o->order_class != OrderClass::simple ||
       o->broker_order_id) {
     return false;
@@ -132,8 +132,8 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     ++round.used;
     ++outstanding_;
     ++metrics_.rest_calls;
-    if (c.kind == CommandKind::submit && order_ptr(c.order_id) != nullptr &&
-        order_at(c.order_id).role == OrderRole::entry) {
+    if (c.kind == CommandKind::submit && ledger_.order(c.order_id) != nullptr &&
+        ledger_.order_at(c.order_id).role == OrderRole::entry) {
       budget_.note_entry_release(c.order_id, now);
       // A protective entry (clears_its_way) may go before the reserve is first computed.
       if (reserve) *reserve += awaits_first_exit(c.order_id) ? 1 : 0;
@@ -183,8 +183,7 @@ void Engine::Impl::drain_held_back(Timestamp now) {
   while (!held_back_.empty()) {
     TradeUpdate u = std::move(held_back_.front());
     held_back_.pop_front();
-    auto it = by_bid_.find(u.order.id);
-    if (it != by_bid_.end()) apply_update(it->second, u, now);
+    if (auto id = ledger_.by_broker_id(u.order.id)) apply_update(*id, u, now);
   }
 }
 
@@ -381,23 +380,23 @@ std::string Engine::metrics_text(Timestamp now) const { return impl_->metrics_te
 std::vector<PositionView> Engine::positions() const { return impl_->positions(); }
 std::vector<Trade> Engine::trades() const {
   std::vector<Trade> out;
-  for (auto& [id, t] : impl_->trades_) out.push_back(t);
+  for (auto& [id, t] : impl_->ledger_.trades()) out.push_back(t);
   return out;
 }
 std::vector<Order> Engine::orders() const {
   std::vector<Order> out;
-  for (auto& [id, o] : impl_->orders_) out.push_back(o);
+  for (auto& [id, o] : impl_->ledger_.orders()) out.push_back(o);
   return out;
 }
 std::optional<Order> Engine::order(OrderId id) const {
-  auto it = impl_->orders_.find(id);
-  if (it == impl_->orders_.end()) return std::nullopt;
-  return it->second;
+  const Order* o = impl_->ledger_.order(id);
+  if (o == nullptr) return std::nullopt;
+  return *o;
 }
 std::optional<Order> Engine::order_by_client_id(std::string_view cid) const {
-  auto it = impl_->by_cid_.find(std::string(cid));
-  if (it == impl_->by_cid_.end()) return std::nullopt;
-  return order(it->second);
+  auto id = impl_->ledger_.by_client_id(cid);
+  if (!id) return std::nullopt;
+  return order(*id);
 }
 std::vector<Alert> Engine::active_alerts() const {
   return impl_->alerts_.active_alerts();

@@ -32,9 +32,9 @@ Decimal Engine::Impl::crypto_dust(const std::string& symbol) const {
 // reports it as before.
 void Engine::Impl::note_crypto_position(OrderId id, Decimal filled_before, Decimal position_qty,
                                         Timestamp) {
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   if (!is_crypto_symbol(o.symbol) || o.filled_qty <= filled_before) return;
-  const Decimal local = positions_.count(o.symbol) ? positions_.at(o.symbol).qty : Decimal();
+  const Decimal local = ledger_.position_qty(o.symbol);
   const Decimal dust = position_qty - local;
   const Decimal old = crypto_dust(o.symbol);
   Decimal most = old;

@@ -21,7 +21,7 @@ bool Engine::Impl::is_stand_in(const Order& o) const {
       o.order_class != OrderClass::simple || o.notional) {
     return false;
   }
-  const Trade* t = trade_ptr(o.trade_id);
+  const Trade* t = ledger_.trade(o.trade_id);
   if (t == nullptr ||
       (t->spec.entry_type != OrderType::market && t->spec.entry_type != OrderType::limit)) {
     return false;
@@ -38,8 +38,8 @@ bool Engine::Impl::is_stand_in(const Order& o) const {
 // until the per-minute cap left them naked).
 std::optional<std::string> Engine::Impl::stand_in_outdated(const Order& o) const {
   if (clearing_.count(o.symbol)) return std::nullopt;
-  for (OrderId id : orders_of_symbol(o.symbol)) {
-    const Order& x = order_at(id);
+  for (OrderId id : ledger_.of_symbol(o.symbol)) {
+    const Order& x = ledger_.order_at(id);
     if (x.side == o.side || !working_or_pending(x)) continue;
     const auto ax = aux_.find(id);
     const bool going =
@@ -50,7 +50,7 @@ std::optional<std::string> Engine::Impl::stand_in_outdated(const Order& o) const
                         (x.state == OrderState::submitting || x.attempts == 0);
     if (going || coming) return std::nullopt;
   }
-  const Trade& t = *trade_ptr(o.trade_id);
+  const Trade& t = *ledger_.trade(o.trade_id);
   const std::optional<Decimal> own =
       t.spec.entry_type == OrderType::limit ? t.spec.entry_limit_price : std::nullopt;
   const SymbolBook book = book_of(o.symbol);
@@ -71,7 +71,7 @@ std::optional<std::string> Engine::Impl::stand_in_outdated(const Order& o) const
 void Engine::Impl::recheck_stand_in_entries(Timestamp now) {
   for (auto it = stand_in_entries_.begin(); it != stand_in_entries_.end();) {
     const OrderId id = *it;
-    const Order* o = order_ptr(id);
+    const Order* o = ledger_.order(id);
     if (o == nullptr || !working_or_pending(*o) || !is_stand_in(*o)) {
       it = stand_in_entries_.erase(it);
       continue;
@@ -93,8 +93,8 @@ void Engine::Impl::recheck_stand_in_entries(Timestamp now) {
 // its end (waits_for_earlier_entry) in the same commit: a crash between the two leaves the
 // follower, which asks for the cancel again, never a trade whose entry simply vanished.
 void Engine::Impl::send_entry_again(OrderId id, const std::string& why, Timestamp now) {
-  const Order& o = order_at(id);
-  const Trade& t = *trade_ptr(o.trade_id);
+  const Order& o = ledger_.order_at(id);
+  const Trade& t = *ledger_.trade(o.trade_id);
   const TradeView v = view_of(t.id);
   Order next = make_order(t, OrderRole::entry, static_cast<int>(v.entries.size()), o.side,
                           t.spec.entry_type, o.qty - o.filled_qty, now);
@@ -117,13 +117,13 @@ void Engine::Impl::send_entry_again(OrderId id, const std::string& why, Timestam
 // An entry that follows a canceled stand-in goes once the stand-in ended, for what its fills
 // left. True while it waits (or once nothing is left to buy: it ends unsent).
 bool Engine::Impl::waits_for_earlier_entry(OrderId id, Timestamp now) {
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   const TradeView v = view_of(o.trade_id);
   if (v.entries.size() < 2 || v.entries.front() == id) return false;
   Decimal filled_before;
   for (OrderId e : v.entries) {
     if (e == id) break;
-    const Order& earlier = order_at(e);
+    const Order& earlier = ledger_.order_at(e);
     filled_before += earlier.filled_qty;
     if (!working_or_pending(earlier)) continue;
     // After a restart the cancel may never have left: asked again.
@@ -134,7 +134,7 @@ bool Engine::Impl::waits_for_earlier_entry(OrderId id, Timestamp now) {
     }
     return true;
   }
-  const Decimal left = order_at(v.entries.front()).qty - filled_before;
+  const Decimal left = ledger_.order_at(v.entries.front()).qty - filled_before;
   if (!left.is_positive()) {
     set_local_state(id, OrderState::canceled, EventSource::intent,
                     "not sent: the entries before it filled everything", {}, now);

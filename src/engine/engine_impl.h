@@ -13,6 +13,8 @@
 //   engine_protection.cc  the exit book of a symbol, gaps in a position's cover
 //   engine_entries.cc an entry sent as a limit inside our own opposite orders, sent again once
 //                     they moved
+//   ledger.cc         Ledger: orders, trades, our positions and the indexes that find them
+//   positions_read.cc PositionsRead: the broker's positions as last read, and their age
 
 #include <algorithm>
 #include <cstdint>
@@ -35,6 +37,7 @@
 #include "engine/alerts.h"
 #include "engine/engine.h"
 #include "engine/exit_book.h"
+#include "engine/ledger.h"
 #include "engine/positions_read.h"
 #include "engine/rate_budget.h"
 
@@ -256,12 +259,9 @@ class Engine::Impl {
   void audit(const Order& o, std::optional<OrderState> from, EventSource src, std::string note,
              std::string payload, Timestamp now);
   // `execution`: the fill as the broker reported it (stream execution, fill activity), when
-  // the evidence is one; recorded as the order's fill row (record_fills).
+  // the evidence is one; recorded as the order's fill row (ledger.h fill_rows).
   bool apply(OrderId id, const StateUpdate& u, EventSource src, std::string note,
              const std::string& payload, Timestamp now, const Fill* execution = nullptr);
-  void record_fills(const Order& o, const Decimal& before_filled,
-                    const std::optional<Decimal>& before_avg, const Fill* execution,
-                    Timestamp at);
   void learn_broker_id(OrderId id, const std::string& bid);
   void leg_woke(const Order& leg, Timestamp now);
   StateUpdate update_from(const BrokerOrder& b);
@@ -531,10 +531,9 @@ class Engine::Impl {
   void prune_ended_trades(Timestamp now);
   std::optional<OrderId> restore_pruned(const std::string& broker_id, const std::string& cid,
                                         Timestamp now);
-  void index_order(const Order& o);
-  void unindex_order(OrderId id);
+  // Drops a held order from the ledger and from every watch list of the engine.
+  void forget_order(OrderId id);
   void note_committed_order(OrderId id);
-  const std::vector<OrderId>& orders_of_symbol(const std::string& symbol) const;
   void check_alerts(Timestamp now);
   void clear_settled_alerts(Timestamp now);
 
@@ -569,41 +568,7 @@ class Engine::Impl {
   Txn txn_;
   bool txn_open_ = false;  // begin() ran and no finish() or rollback() has ended it yet
   bool group_ = false;     // between Engine::begin_group() and commit_group()
-  std::map<TradeId, Trade> trades_;
-  std::unordered_map<TradeId, Trade*> trade_index_;  // as order_index_, for trades_
-  Trade* trade_ptr(TradeId id) {
-    auto it = trade_index_.find(id);
-    return it == trade_index_.end() ? nullptr : it->second;
-  }
-  const Trade* trade_ptr(TradeId id) const {
-    auto it = trade_index_.find(id);
-    return it == trade_index_.end() ? nullptr : it->second;
-  }
-  Trade& put_trade(Trade t) {
-    const TradeId id = t.id;
-    Trade& slot = trades_[id];
-    slot = std::move(t);
-    trade_index_[id] = &slot;
-    return slot;
-  }
-  void erase_trade(TradeId id) {
-    trade_index_.erase(id);
-    trades_.erase(id);
-  }
-  std::map<OrderId, Order> orders_;  // ordered: walks (sweeps, views) go by id
-  // Point lookups: a std::map walk of a thousand orders was most of an event's cost (cache
-  // misses down the tree). Nodes of orders_ never move, so the pointers stay valid.
-  std::unordered_map<OrderId, Order*> order_index_;
-  Order& order_at(OrderId id) { return *order_index_.at(id); }
-  const Order& order_at(OrderId id) const { return *order_index_.at(id); }
-  Order* order_ptr(OrderId id) {
-    auto it = order_index_.find(id);
-    return it == order_index_.end() ? nullptr : it->second;
-  }
-  const Order* order_ptr(OrderId id) const {
-    auto it = order_index_.find(id);
-    return it == order_index_.end() ? nullptr : it->second;
-  }
+  Ledger ledger_;  // orders, trades, our positions and their indexes (ledger.h)
   // Superset of the orders that may be waiting to be sent (state created, no parent): every
   // order that was inserted or changed since run_submitter last looked at it.
   std::set<OrderId> submit_candidates_;
@@ -619,12 +584,7 @@ class Engine::Impl {
   std::set<OrderId> hold_waiting_;            // aux.hold_wait set
   std::map<OrderId, Timestamp> retry_at_;     // created orders with next_attempt_at
   std::map<TradeId, Timestamp> ended_trades_;  // terminal trades held in memory, ended at
-  std::unordered_map<std::string, std::vector<OrderId>> by_symbol_;  // ascending ids
-  std::unordered_map<std::string, OrderId> by_cid_;
-  std::unordered_map<std::string, OrderId> by_bid_;
-  std::unordered_map<TradeId, std::vector<OrderId>> by_trade_;
   std::unordered_map<OrderId, OrderAux> aux_;
-  std::map<std::string, Position> positions_;
   Alerts alerts_;
   std::map<std::string, std::string> sync_state_;
   TradeId max_trade_id_ = 0;

@@ -180,7 +180,7 @@ struct Engine::Impl::ExitMove {
 };
 
 Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestamp now) {
-  const Trade* t = trade_ptr(id);
+  const Trade* t = ledger_.trade(id);
   if (t == nullptr) {
     return Status::error(Status::Code::not_found, fmt::format("no open trade {}", id));
   }
@@ -215,7 +215,7 @@ Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestam
   }
   // A stop left alone, moved or made alone before the fill: our other trades' resting entries
   // must leave it a price to pass them at (engine_trades.cc, refuse_unprotectable_pair).
-  const Order& entry = order_at(v.entry);
+  const Order& entry = ledger_.order_at(v.entry);
   if (std::string why = refuse_unprotectable_pair(
           next, id, working_or_pending(entry) ? std::nullopt : entry.filled_avg_price);
       !why.empty()) {
@@ -235,7 +235,7 @@ Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestam
     for (const ExitMove& move : moves) move_exit(m, move, generation, now);
   }
   if (moves.empty() && reshape.empty()) {
-    audit(order_at(v.entry), order_at(v.entry).state, EventSource::intent,
+    audit(ledger_.order_at(v.entry), ledger_.order_at(v.entry).state, EventSource::intent,
           why + (v.entry_filled.is_positive() ? "" : "; the exits are made at the fill"), {},
           now);
   }
@@ -248,7 +248,7 @@ Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestam
 // a sweep old): a take-profit already passed or a stop already crossed would fill at once or be
 // refused. Unknown price: the broker judges.
 std::string Engine::Impl::check_against_market(const TradeSpec& next, const TradeView& v) const {
-  const Order& entry = order_at(v.entry);
+  const Order& entry = ledger_.order_at(v.entry);
   std::optional<Decimal> basis = entry.filled_avg_price ? entry.filled_avg_price
                                                         : entry.limit_price;
   if (!basis) basis = Decimal::from_int(1);  // absolute targets need none
@@ -289,16 +289,16 @@ std::string Engine::Impl::check_against_market(const TradeSpec& next, const Trad
 // A non-empty answer: the exits are changing at the broker right now, ask again.
 std::string Engine::Impl::plan_exit_moves(const TradeSpec& next, const TradeView& v,
                                           std::vector<ExitMove>& moves, std::string& reshape) {
-  const Order& entry = order_at(v.entry);
+  const Order& entry = ledger_.order_at(v.entry);
   const bool holds = v.entry_filled.is_positive();
   std::optional<Decimal> basis = holds ? entry.filled_avg_price : entry.limit_price;
   if (!basis) basis = entry.limit_price ? entry.limit_price : Decimal::from_int(1);
   const std::optional<ExitPrices> prices = exit_prices(next, *basis);
   bool has_tp = false, has_sl = false, bracket_waits = false;
   for (OrderId id : v.all_exits) {
-    const Order& x = order_at(id);
+    const Order& x = ledger_.order_at(id);
     if (x.role == OrderRole::exit || !working_or_pending(x)) continue;
-    const Order* parent = x.parent_order_id ? order_ptr(*x.parent_order_id) : nullptr;
+    const Order* parent = x.parent_order_id ? ledger_.order(*x.parent_order_id) : nullptr;
     const bool unsent =
         x.state == OrderState::created &&
         (parent == nullptr ? !x.broker_order_id : parent->state == OrderState::created);
@@ -357,8 +357,8 @@ std::string Engine::Impl::lone_stop_blocked(const Trade& t, const TradeSpec& nex
     return {};
   }
   const Side exit_side = next.side == Side::buy ? Side::sell : Side::buy;
-  for (OrderId id : orders_of_symbol(next.symbol)) {
-    const Order& o = order_at(id);
+  for (OrderId id : ledger_.of_symbol(next.symbol)) {
+    const Order& o = ledger_.order_at(id);
     if (o.side == exit_side || !working_or_pending(o) || never_sent(o) ||
         (o.parent_order_id && o.state == OrderState::held)) {
       continue;  // not at the broker, or not at its check (an inactive leg is not)
@@ -375,7 +375,7 @@ std::string Engine::Impl::lone_stop_blocked(const Trade& t, const TradeSpec& nex
 
 // A replacement row for an exit at the broker, or the unsent exit changed in place.
 void Engine::Impl::move_exit(const Trade& t, const ExitMove& m, int& generation, Timestamp now) {
-  const Order& x = order_at(m.id);
+  const Order& x = ledger_.order_at(m.id);
   const std::string from = describe_price(x), to = describe_price(m.want);
   if (x.state == OrderState::created) {
     Order& o = mut_order(m.id);
@@ -410,13 +410,13 @@ void Engine::Impl::move_exit(const Trade& t, const ExitMove& m, int& generation,
 // the legs it had when asked, and its stop's replacement the parent it had). A replacement waits
 // while another of its trade is sent and the order that one replaces has not ended.
 bool Engine::Impl::replace_waits(const Order& r) {
-  for (OrderId id : by_trade_[r.trade_id]) {
-    const Order& x = order_at(id);
+  for (OrderId id : ledger_.of_trade(r.trade_id)) {
+    const Order& x = ledger_.order_at(id);
     if (id == r.id || !x.replaces_order_id || x.state == OrderState::created ||
         is_terminal(x.state) || x.state == OrderState::parked) {
       continue;
     }
-    const Order* old = order_ptr(*x.replaces_order_id);
+    const Order* old = ledger_.order(*x.replaces_order_id);
     if (old != nullptr && !is_terminal(old->state)) return true;
   }
   return false;
@@ -425,19 +425,19 @@ bool Engine::Impl::replace_waits(const Order& r) {
 // Cancels the group an exit belongs to (an OCO goes by its parent, a bracket's legs by
 // themselves once the entry is done); an unsent one ends here. False when nothing is to go.
 bool Engine::Impl::cancel_exit_group(OrderId id, const std::string& why, Timestamp now) {
-  const Order& x = order_at(id);
+  const Order& x = ledger_.order_at(id);
   if (x.role == OrderRole::exit || !working_or_pending(x)) return false;
   if (x.state == OrderState::created && !x.broker_order_id) {
-    if (!x.parent_order_id || never_sent(order_at(*x.parent_order_id))) {
+    if (!x.parent_order_id || never_sent(ledger_.order_at(*x.parent_order_id))) {
       set_local_state(id, OrderState::canceled, EventSource::intent, "not sent: " + why, {}, now);
       return true;
     }
   }
   OrderId target = id;
-  if (x.parent_order_id && order_at(*x.parent_order_id).role != OrderRole::entry) {
+  if (x.parent_order_id && ledger_.order_at(*x.parent_order_id).role != OrderRole::entry) {
     target = *x.parent_order_id;
   }
-  const Order& g = order_at(target);
+  const Order& g = ledger_.order_at(target);
   if (!g.broker_order_id || !is_open_at_broker(g.state)) return false;
   // A cancel of it already under way (asked again after a 429, DST trades seed
   // 23500000071380) may be given up by what asked for it (a wash-priced exit found right):
@@ -464,7 +464,7 @@ void Engine::Impl::resume_modify_cancels(Timestamp now) {
   const std::set<OrderId> ids = parse_ids(text);
   std::set<OrderId> keep;
   for (OrderId id : ids) {
-    const Order* o = order_ptr(id);
+    const Order* o = ledger_.order(id);
     if (o == nullptr || !working_or_pending(*o)) continue;  // the group ended: done
     keep.insert(id);
     if (o->broker_order_id && is_open_at_broker(o->state) &&
@@ -482,11 +482,11 @@ void Engine::Impl::resume_modify_cancels(Timestamp now) {
 // for a position that is gone). Any other refusal of a modify's replace (its price, a rule the
 // engine could not know): the old exit keeps working, and the trade says so (keep_working_exit).
 bool Engine::Impl::on_replace_refused(OrderId id, const BrokerError& e, Timestamp now) {
-  const Order& r = order_at(id);
+  const Order& r = ledger_.order_at(id);
   if (!r.replaces_order_id) return false;
-  const Order* old = order_ptr(*r.replaces_order_id);
+  const Order* old = ledger_.order(*r.replaces_order_id);
   if (old == nullptr || !changes_prices(r, *old)) return false;  // a grow: the usual handling
-  const Order* parent = old->parent_order_id ? order_ptr(*old->parent_order_id) : nullptr;
+  const Order* parent = old->parent_order_id ? ledger_.order(*old->parent_order_id) : nullptr;
   // A leg of a bracket whose entry works is never canceled: the cancel would take the entry too.
   const bool bracket_waits =
       parent != nullptr && parent->role == OrderRole::entry && !is_terminal(parent->state);
@@ -520,7 +520,7 @@ void Engine::Impl::keep_working_exit(const Order& r, const Order& old, const Bro
                   fmt::format("replace refused: {}; {} keeps working at {}", e.describe(),
                               old_cid, kept),
                   e.body, now);
-  const Order& o = order_at(old_id);
+  const Order& o = ledger_.order_at(old_id);
   audit(o, o.state, EventSource::error,
         fmt::format("exits modified, its replace refused by the broker: it keeps working at {}",
                     kept),

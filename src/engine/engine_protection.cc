@@ -17,16 +17,16 @@ namespace orderly {
 
 SymbolBook Engine::Impl::book_of(const std::string& symbol) const {
   SymbolBook book;
-  for (OrderId id : orders_of_symbol(symbol)) {
-    const Order& o = order_at(id);
-    const Trade* t = trade_ptr(o.trade_id);
+  for (OrderId id : ledger_.of_symbol(symbol)) {
+    const Order& o = ledger_.order_at(id);
+    const Trade* t = ledger_.trade(o.trade_id);
     // An ended trade holds nothing: its fills are no position, though its orders still meet
     // the wash-trade check while they work. Counted, one exit of a pruned trade brought back
     // by a late event (restore_pruned) stood for a position of its own without its entry (DST
     // trades seed 12700000000166: a flatten's +18 hid another trade's naked -18 KO for 8.5 s).
     const bool guarded =
         t == nullptr || (t->spec.exits != ExitMode::none && !is_terminal(t->state));
-    const Order* parent = o.parent_order_id ? order_ptr(*o.parent_order_id) : nullptr;
+    const Order* parent = o.parent_order_id ? ledger_.order(*o.parent_order_id) : nullptr;
     // A leg stands or falls with its group: its parent missing from the broker's open orders
     // leaves the leg unconfirmed too, whatever its local state (DST extended seed
     // 15000000001138: the leg's own 'new' rolled back with a failed commit, it read
@@ -104,7 +104,7 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
   // An exit a sweep found missing ended no later than it went unconfirmed (on_sweep_result:
   // as early as the blindness the sweep ended).
   std::optional<Timestamp> missing_since;
-  for (OrderId id : orders_of_symbol(symbol)) {
+  for (OrderId id : ledger_.of_symbol(symbol)) {
     const auto ax = aux_.find(id);
     if (ax != aux_.end() && ax->second.unconfirmed_since) {
       c.why = "; an exit missing from the broker's open orders is not confirmed";
@@ -151,9 +151,9 @@ void Engine::Impl::note_late_fill(const std::string& symbol, Timestamp at) {
 // An entry of an open trade that keeps exits, at the broker and not known to be done: a market
 // entry, or a simple one the market may have reached (a bracket's legs cover its own fill).
 bool Engine::Impl::entry_may_fill_unheard(const std::string& symbol) const {
-  for (OrderId id : orders_of_symbol(symbol)) {
-    const Order& o = order_at(id);
-    const Trade* t = trade_ptr(o.trade_id);
+  for (OrderId id : ledger_.of_symbol(symbol)) {
+    const Order& o = ledger_.order_at(id);
+    const Trade* t = ledger_.trade(o.trade_id);
     const bool uncovered_fill =
         o.type == OrderType::market || o.order_class == OrderClass::simple;
     if (o.role == OrderRole::entry && uncovered_fill && o.broker_order_id &&
@@ -177,9 +177,9 @@ bool Engine::Impl::entry_may_fill_unheard(const std::string& symbol) const {
 const Order* Engine::Impl::entry_that_may_have_filled(const std::string& symbol,
                                                       Decimal net) const {
   const Decimal beyond = positions_read_.qty(symbol) - net;
-  for (OrderId id : orders_of_symbol(symbol)) {
-    const Order& o = order_at(id);
-    const Trade* t = trade_ptr(o.trade_id);
+  for (OrderId id : ledger_.of_symbol(symbol)) {
+    const Order& o = ledger_.order_at(id);
+    const Trade* t = ledger_.trade(o.trade_id);
     if (o.role != OrderRole::entry || o.parent_order_id || t == nullptr ||
         is_terminal(t->state) || t->spec.exits == ExitMode::none) {
       continue;
@@ -240,7 +240,7 @@ void Engine::Impl::check_protection(Timestamp now) {
     const std::int64_t ms = kept == sync_state_.end() ? 0 : std::atoll(kept->second.c_str());
     const Timestamp since = started_at_.plus_ms(-std::clamp<std::int64_t>(ms, 0, 3'600'000));
     blind_since_ = std::min(blind_since_.value_or(since), since);
-    for (const auto& [id, t] : trades_) {
+    for (const auto& [id, t] : ledger_.trades()) {
       if (!is_terminal(t.state)) symbols.insert(t.spec.symbol);
     }
     restore_unconfirmed_exits(symbols);
@@ -249,7 +249,7 @@ void Engine::Impl::check_protection(Timestamp now) {
   for (const auto& [symbol, at] : late_fills_) symbols.insert(symbol);
   const bool blind = blind_since_ && now.ms_since(*blind_since_) >= cfg_.unprotected_grace_ms;
   if (blind && !blind_judged_) {
-    for (const auto& [id, t] : trades_) {
+    for (const auto& [id, t] : ledger_.trades()) {
       if (!is_terminal(t.state)) symbols.insert(t.spec.symbol);
     }
   }
@@ -330,7 +330,7 @@ void Engine::Impl::restore_unconfirmed_exits(std::set<std::string>& symbols) {
   while (in >> item) {
     const auto colon = item.find(':');
     if (colon == std::string::npos) continue;
-    const Order* o = order_ptr(std::strtoll(item.c_str(), nullptr, 10));
+    const Order* o = ledger_.order(std::strtoll(item.c_str(), nullptr, 10));
     if (o == nullptr || !o->broker_order_id || !is_open_at_broker(o->state)) continue;
     aux_[o->id].unconfirmed_since = Timestamp{std::strtoll(item.c_str() + colon + 1, nullptr, 10)};
     symbols.insert(o->symbol);
@@ -343,10 +343,10 @@ void Engine::Impl::restore_unconfirmed_exits(std::set<std::string>& symbols) {
 // alert came 8 s into the gap).
 std::optional<Timestamp> Engine::Impl::last_broker_event(const std::string& symbol) const {
   std::optional<Timestamp> last;
-  for (OrderId id : orders_of_symbol(symbol)) {
-    const Order& o = order_at(id);
-    const auto t = trades_.find(o.trade_id);
-    if (t == trades_.end() || is_terminal(t->second.state) || !o.broker_updated_at) continue;
+  for (OrderId id : ledger_.of_symbol(symbol)) {
+    const Order& o = ledger_.order_at(id);
+    const Trade* t = ledger_.trade(o.trade_id);
+    if (t == nullptr || is_terminal(t->state) || !o.broker_updated_at) continue;
     if (!last || *o.broker_updated_at > *last) last = o.broker_updated_at;
   }
   return last;
@@ -356,9 +356,9 @@ std::optional<Timestamp> Engine::Impl::last_broker_event(const std::string& symb
 void Engine::Impl::note_gap(const std::string& symbol, const std::string& note,
                             std::int64_t gap_ms, Timestamp now) {
   const Timestamp since = now.plus_ms(-gap_ms);
-  for (OrderId id : std::vector<OrderId>(orders_of_symbol(symbol))) {
-    const Order& o = order_at(id);
-    const Trade* t = trade_ptr(o.trade_id);
+  for (OrderId id : std::vector<OrderId>(ledger_.of_symbol(symbol))) {
+    const Order& o = ledger_.order_at(id);
+    const Trade* t = ledger_.trade(o.trade_id);
     if (t == nullptr || is_terminal(t->state)) continue;
     const bool holds = o.role == OrderRole::entry && o.filled_qty.is_positive();
     const bool covers = is_exit_role(o.role) &&

@@ -12,7 +12,7 @@
 namespace orderly {
 
 bool Engine::Impl::held_for_session(OrderId id, Timestamp now) {
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   const std::optional<Timestamp> until = auction_refused_until(o.tif, now);
   if (!until) return false;
   // Due again at `until`: the submitter passes it over until then, across restarts too (the

@@ -45,7 +45,7 @@ void Engine::Impl::run_submitter(Timestamp now) {
   // order held made each event O(orders).
   for (auto cit = submit_candidates_.begin(); cit != submit_candidates_.end();) {
     const OrderId id = *cit;
-    Order* op = order_ptr(id);
+    Order* op = ledger_.order(id);
     if (op == nullptr) {
       cit = submit_candidates_.erase(cit);
       continue;
@@ -61,8 +61,8 @@ void Engine::Impl::run_submitter(Timestamp now) {
 // whenever anything changed.
 void Engine::Impl::reprice_wash_priced_exits(Timestamp now) {
   for (auto it = wash_priced_exits_.begin(); it != wash_priced_exits_.end();) {
-    auto o = orders_.find(*it);
-    if (o == orders_.end() || !working_or_pending(o->second) ||
+    const Order* o = ledger_.order(*it);
+    if (o == nullptr || !working_or_pending(*o) ||
         !reprice_wash_priced_exit(*it, now)) {
       it = wash_priced_exits_.erase(it);
       continue;
@@ -89,7 +89,7 @@ void Engine::Impl::consider_sending(OrderId id, Order& o, Timestamp now) {
   // Principle 2: an order the broker holds is never sent again.
   if (o.broker_order_id) return;
   if (o.next_attempt_at && *o.next_attempt_at > now) return;
-  const Trade* t = trade_ptr(o.trade_id);
+  const Trade* t = ledger_.trade(o.trade_id);
   if (t != nullptr && is_terminal(t->state)) {
     // An ended trade sends nothing more: its order never reached the broker (no broker id), and
     // ends here. One whose outcome was unknown when the trade ended came back to created once a
@@ -176,7 +176,7 @@ bool Engine::Impl::shares_available(OrderId id, const Order& o, OrderAux& ax, Ti
 // Replacements whose request take_commands held back (replace_overtaken) end unsent.
 void Engine::Impl::end_withheld_replaces(Timestamp now) {
   for (OrderId id : std::exchange(withheld_replaces_, {})) {
-    const Order* o = order_ptr(id);
+    const Order* o = ledger_.order(id);
     if (o == nullptr || o->state != OrderState::submitting || o->broker_order_id) continue;
     aux_[id].command_outstanding = false;
     set_local_state(id, OrderState::created, EventSource::intent,
@@ -191,7 +191,7 @@ void Engine::Impl::end_withheld_replaces(Timestamp now) {
 // queue lost: the attempt never left, so it is not counted.
 void Engine::Impl::judge_withheld_entries_again(Timestamp now) {
   for (OrderId id : std::exchange(withheld_entries_, {})) {
-    const Order* o = order_ptr(id);
+    const Order* o = ledger_.order(id);
     if (o == nullptr || o->state != OrderState::submitting || o->broker_order_id) continue;
     aux_[id].command_outstanding = false;
     Order& m = mut_order(id);
@@ -210,8 +210,8 @@ void Engine::Impl::note_foreign_hold(const Order& o, Timestamp now) {
   if (read == nullptr) return;
   const Decimal held = read->qty - read->qty_available;
   Decimal ours;
-  for (OrderId id : orders_of_symbol(o.symbol)) {
-    const Order& x = order_at(id);
+  for (OrderId id : ledger_.of_symbol(o.symbol)) {
+    const Order& x = ledger_.order_at(id);
     if (x.side == Side::sell && !x.parent_order_id &&
         is_open_at_broker(x.state) && x.state != OrderState::held) {
       ours += x.qty - x.filled_qty;
@@ -235,8 +235,8 @@ Decimal Engine::Impl::added_qty(const Order& o) {
 
 Decimal Engine::Impl::unseen_own_holds(const std::string& symbol, OrderId except) {
   Decimal held;
-  for (OrderId oid : orders_of_symbol(symbol)) {
-    const Order& x = order_at(oid);
+  for (OrderId oid : ledger_.of_symbol(symbol)) {
+    const Order& x = ledger_.order_at(oid);
     if (oid == except || x.side != Side::sell || x.parent_order_id) continue;
     const bool in_flight = x.state == OrderState::submitting || x.state == OrderState::unknown;
     const OrderAux& ax = aux_[oid];
@@ -258,7 +258,7 @@ Decimal Engine::Impl::broker_available(const std::string& symbol) const {
 // decision, and the clock of stuck_order starts (work waiting for the budget is not stuck).
 // Written with the next commit.
 void Engine::Impl::note_sent(const Command& c, Timestamp now) {
-  const Order* o = order_ptr(c.order_id);
+  const Order* o = ledger_.order(c.order_id);
   if (o == nullptr) return;
   aux_[c.order_id].sent_at = now;
   OrderEvent e;
@@ -296,7 +296,7 @@ void Engine::Impl::send(OrderId id, Timestamp now) {
   c.order_id = id;
   if (o.replaces_order_id) {
     // run_submitter checked that the order to replace is held and has its broker id.
-    const Order* old = order_ptr(*o.replaces_order_id);
+    const Order* old = ledger_.order(*o.replaces_order_id);
     c.kind = CommandKind::replace;
     c.broker_order_id = old ? old->broker_order_id.value_or("") : "";
     c.replace.qty = o.qty;
@@ -330,8 +330,8 @@ OrderRequest Engine::Impl::request_for(const Order& o) {
   r.extended_hours = o.extended_hours;
   r.client_order_id = o.client_order_id;
   r.order_class = o.order_class;
-  for (OrderId cid : by_trade_[o.trade_id]) {
-    const Order& c = order_at(cid);
+  for (OrderId cid : ledger_.of_trade(o.trade_id)) {
+    const Order& c = ledger_.order_at(cid);
     if (c.parent_order_id != o.id) continue;
     if (c.role == OrderRole::take_profit) r.take_profit_limit_price = c.limit_price;
     if (c.role == OrderRole::stop_loss) r.stop_loss_stop_price = c.stop_price;
@@ -380,7 +380,7 @@ void Engine::Impl::schedule_retry(OrderId id, const std::string& why, Timestamp 
 
 void Engine::Impl::to_unknown(OrderId id, const std::string& why, EventSource src,
                               const std::string& payload, Timestamp now) {
-  order_at(id);
+  ledger_.order_at(id);
   mut_order(id).last_error = why;
   set_local_state(id, OrderState::unknown, src, "outcome unknown, look up by client id: " + why,
                   payload, now);
@@ -388,7 +388,7 @@ void Engine::Impl::to_unknown(OrderId id, const std::string& why, EventSource sr
 }
 
 void Engine::Impl::stage_resolve(OrderId id) {
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   aux_[id].command_outstanding = true;
   aux_[id].sent_at.reset();  // set again when the request leaves (note_sent)
   Command c;
@@ -400,7 +400,7 @@ void Engine::Impl::stage_resolve(OrderId id) {
 }
 
 void Engine::Impl::stage_refresh(OrderId id, Timestamp now, bool force) {
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   if (!o.broker_order_id) return;
   OrderAux& ax = aux_[id];
   if (!force && ax.last_refresh_at && now.ms_since(*ax.last_refresh_at) < cfg_.poll_interval_ms) {
@@ -419,7 +419,7 @@ void Engine::Impl::stage_refresh(OrderId id, Timestamp now, bool force) {
 // order of the symbol and none of them waits for holdings any more, that is over.
 void Engine::Impl::clear_external_hold_if_gone(const std::string& symbol, Timestamp now) {
   if (!alerts_.active(AlertKind::external_hold, symbol)) return;
-  for (OrderId id : orders_of_symbol(symbol)) {
+  for (OrderId id : ledger_.of_symbol(symbol)) {
     auto ax = aux_.find(id);
     if (ax != aux_.end() && ax->second.hold_wait) return;
   }
@@ -428,9 +428,9 @@ void Engine::Impl::clear_external_hold_if_gone(const std::string& symbol, Timest
 
 void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Timestamp now) {
   const OrderId id = p.command.order_id;
-  if (!order_index_.count(id)) return;
+  if (!ledger_.holds(id)) return;
   aux_[id].command_outstanding = false;
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   const bool is_replace = p.command.kind == CommandKind::replace;
   if (!r.error) {
     if (r.order) on_send_accepted(id, is_replace, *r.order, now);
@@ -461,7 +461,7 @@ void Engine::Impl::on_send_result(const Pending& p, const CommandResult& r, Time
 
 void Engine::Impl::on_send_accepted(OrderId id, bool is_replace, const BrokerOrder& b,
                                     Timestamp now) {
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   adopt(id, b, EventSource::response, is_replace ? "replacement accepted" : "submit accepted",
         now);
   clear_external_hold_if_gone(o.symbol, now);
@@ -481,7 +481,7 @@ void Engine::Impl::on_send_accepted(OrderId id, bool is_replace, const BrokerOrd
 // The broker refused the request (4xx/5xx with a body): what the refusal proves decides.
 void Engine::Impl::on_send_refused(OrderId id, bool is_replace, const BrokerError& e,
                                    Timestamp now) {
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   const std::string why = e.describe();
   if (!e.duplicate_client_order_id()) attempt_times_.push_back(now);  // a refusal: retry_storm
   if (e.duplicate_client_order_id()) {
@@ -518,7 +518,7 @@ void Engine::Impl::on_send_refused(OrderId id, bool is_replace, const BrokerErro
 // handled here.
 bool Engine::Impl::refusal_answered_by_rule(OrderId id, bool is_replace, const BrokerError& e,
                                             Timestamp now) {
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   const std::string why = e.describe();
   if (is_replace && e.http_status == 404) {
     set_local_state(id, OrderState::submit_failed, EventSource::error,
@@ -540,7 +540,7 @@ bool Engine::Impl::refusal_answered_by_rule(OrderId id, bool is_replace, const B
   // Without a take-profit the stop is the only exit: retried below (priced again at each
   // refusal), never canceled and placed again at once (DST seed 13000000000672: twelve stops
   // in a second against another trade's market entry, then none).
-  const Trade* trade = trade_ptr(o.trade_id);
+  const Trade* trade = ledger_.trade(o.trade_id);
   if (o.role == OrderRole::stop_loss && o.order_class == OrderClass::simple &&
       !o.qty.is_integer() && e.http_status == 403 && refused_against_ours(e) &&
       trade != nullptr && trade->spec.has_take_profit()) {
@@ -585,7 +585,7 @@ void Engine::Impl::on_insufficient_qty(OrderId id, const BrokerError& e, Timesta
     Command c;
     c.kind = CommandKind::get_order;
     c.priority = CommandPriority::lookup;
-    c.order_id = by_bid_.count(rid) ? by_bid_.at(rid) : 0;
+    c.order_id = ledger_.by_broker_id(rid).value_or(0);
     c.broker_order_id = rid;
     stage(std::move(c), Purpose::related, id);
   }
@@ -600,7 +600,7 @@ void Engine::Impl::on_insufficient_qty(OrderId id, const BrokerError& e, Timesta
 
 void Engine::Impl::on_related_result(const Pending& p, const CommandResult& r, Timestamp now) {
   const OrderId waiting_id = p.for_order;
-  if (!order_index_.count(waiting_id)) return;
+  if (!ledger_.holds(waiting_id)) return;
   OrderAux& ax = aux_[waiting_id];
   if (ax.related_waiting > 0) --ax.related_waiting;
   if (r.error || !r.order) {
@@ -608,13 +608,13 @@ void Engine::Impl::on_related_result(const Pending& p, const CommandResult& r, T
     return;
   }
   const BrokerOrder& b = *r.order;
-  const Order& waiting = order_at(waiting_id);
+  const Order& waiting = ledger_.order_at(waiting_id);
   std::optional<OrderId> local = find_local(b);
   if (!local && is_ours(b.client_order_id, owner_)) local = adopt_unrecorded(b, now);
   if (local) {
     adopt(*local, b, EventSource::lookup,
           "holds the shares of a refused sell (40310000 related order)", now);
-    const Order& holder = order_at(*local);
+    const Order& holder = ledger_.order_at(*local);
     const bool same_trade_exit = holder.trade_id == waiting.trade_id &&
                                  is_exit_role(holder.role) &&
                                  is_open_at_broker(holder.state) &&
@@ -646,10 +646,10 @@ void Engine::Impl::on_related_result(const Pending& p, const CommandResult& r, T
 
 void Engine::Impl::on_resolve_result(const Pending& p, const CommandResult& r, Timestamp now) {
   const OrderId id = p.command.order_id;
-  if (!order_index_.count(id)) return;
+  if (!ledger_.holds(id)) return;
   OrderAux& ax = aux_[id];
   ax.command_outstanding = false;
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   if (!r.error && r.order) {
     adopt_found(id, *r.order, now);
     return;
@@ -680,9 +680,9 @@ void Engine::Impl::on_resolve_result(const Pending& p, const CommandResult& r, T
 void Engine::Impl::adopt_found(OrderId id, const BrokerOrder& b, Timestamp now) {
   aux_[id].not_found = 0;
   aux_[id].lookup_failures = 0;
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   adopt(id, b, EventSource::lookup, "found by client_order_id: adopted, not resent", now);
-  if (o.replaces_order_id && is_known_to_broker(order_at(id).state)) {
+  if (o.replaces_order_id && is_known_to_broker(ledger_.order_at(id).state)) {
     adopt_replacement(id, now);
     apply(*o.replaces_order_id,
           {OrderState::pending_replace, std::nullopt, std::nullopt, std::nullopt},
@@ -710,7 +710,7 @@ void Engine::Impl::resend_not_found(OrderId id, const std::string& why, const st
 void Engine::Impl::start_recovery() {
   std::vector<OrderId> ids;
   std::optional<Timestamp> oldest;
-  for (auto& [id, o] : orders_) {
+  for (const auto& [id, o] : ledger_.orders()) {
     if ((o.state != OrderState::submitting && o.state != OrderState::unknown) ||
         o.parent_order_id) {
       continue;
@@ -752,7 +752,7 @@ void Engine::Impl::stage_recovery_page(Timestamp after) {
 // may be staged then) check_inflight looks them up.
 void Engine::Impl::abandon_recovery(bool look_up) {
   for (OrderId id : recovering_) {
-    const Order* o = order_ptr(id);
+    const Order* o = ledger_.order(id);
     if (o == nullptr) continue;
     aux_[id].command_outstanding = false;
     if (look_up && (o->state == OrderState::submitting || o->state == OrderState::unknown) &&
@@ -770,12 +770,12 @@ void Engine::Impl::on_recovery_result(const Pending& p, const CommandResult& r, 
     return;
   }
   auto resolve = [&](const BrokerOrder& b) {
-    auto ct = by_cid_.find(b.client_order_id);
-    if (ct == by_cid_.end() || !recovering_.count(ct->second)) return;
-    const OrderId id = ct->second;
+    const std::optional<OrderId> ct = ledger_.by_client_id(b.client_order_id);
+    if (!ct || !recovering_.count(*ct)) return;
+    const OrderId id = *ct;
     recovering_.erase(id);
     aux_[id].command_outstanding = false;
-    if (order_ptr(id) != nullptr) adopt_found(id, b, now);
+    if (ledger_.order(id) != nullptr) adopt_found(id, b, now);
   };
   for (const BrokerOrder& b : r.orders) {
     resolve(b);
@@ -797,7 +797,7 @@ void Engine::Impl::on_recovery_result(const Pending& p, const CommandResult& r, 
     return;
   }
   for (OrderId id : recovering_) {
-    const Order* o = order_ptr(id);
+    const Order* o = ledger_.order(id);
     if (o == nullptr) continue;
     aux_[id].command_outstanding = false;
     if ((o->state == OrderState::submitting || o->state == OrderState::unknown) &&
@@ -832,13 +832,13 @@ void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, T
   if (r.error) {
     // A network error or 5xx proves nothing (Hummingbot #8457): the order is fetched again
     // (refresh_failed), as by the next sweep that misses it, or it would stay "working" here.
-    if (!r.error->not_found() && order_index_.count(id)) {
+    if (!r.error->not_found() && ledger_.holds(id)) {
       aux_[id].missing_checked = false;
       refresh_failed(id, *r.error, now);
     } else if (!r.error->not_found() && id == 0) {
       unknown_fill_fetch_failed(p.command.broker_order_id);
     }
-    if (r.error->not_found() && order_index_.count(id)) {
+    if (r.error->not_found() && ledger_.holds(id)) {
       Order& m = mut_order(id);
       audit(m, m.state, EventSource::lookup,
             "broker has no order " + p.command.broker_order_id + " (404)", r.error->body, now);
@@ -850,21 +850,22 @@ void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, T
   if (!r.order) return;
   std::optional<OrderId> local = find_local(*r.order);
   if (!local) return;
-  const Decimal filled_before = order_at(*local).filled_qty;
+  const Decimal filled_before = ledger_.order_at(*local).filled_qty;
   adopt(*local, *r.order, EventSource::lookup, "refreshed by id", now);
   // A fill found by this fetch began its gap when it happened, as one a catch-up finds does
   // (a market entry's lost fill is fetched now, engine_sync.cc market_entry_unfilled).
-  if (order_at(*local).filled_qty > filled_before) {
-    note_late_fill(order_at(*local).symbol, r.order->filled_at.value_or(r.order->updated_at));
+  if (ledger_.order_at(*local).filled_qty > filled_before) {
+    note_late_fill(ledger_.order_at(*local).symbol,
+                   r.order->filled_at.value_or(r.order->updated_at));
   }
   refresh_answered(*local, now);
   // Still working (e.g. pending_cancel): the next sweep that misses it fetches it again.
-  if (is_open_at_broker(order_at(*local).state)) aux_[*local].missing_checked = false;
+  if (is_open_at_broker(ledger_.order_at(*local).state)) aux_[*local].missing_checked = false;
 }
 
 void Engine::Impl::on_cancel_result(const Pending& p, const CommandResult& r, Timestamp now) {
   OrderId id = p.command.order_id;
-  if (!order_index_.count(id)) return;
+  if (!ledger_.holds(id)) return;
   aux_[id].cancel_sent = false;
   // 429, 5xx, no answer: the order may still be working, and nothing else would ask for the
   // cancel again (DST seed 43: a canceled trade's entry stayed open for good). Accepted (204)
@@ -880,8 +881,8 @@ void Engine::Impl::on_cancel_result(const Pending& p, const CommandResult& r, Ti
   }
   // (Not while our own replace is pending: that is why the broker refused.)
   const bool done_or_going = r.error && r.error->http_status == 422 &&
-                             order_at(id).state != OrderState::pending_replace;
-  if (const OrderState s = order_at(id).state; (!r.error || done_or_going) &&
+                             ledger_.order_at(id).state != OrderState::pending_replace;
+  if (const OrderState s = ledger_.order_at(id).state; (!r.error || done_or_going) &&
                                                is_open_at_broker(s) &&
                                                transition_allowed(s, OrderState::pending_cancel)) {
     // Accepted: the order is going, whether or not its events reach us. An exit counts as

@@ -106,13 +106,11 @@ void RecentKeys::erase(const Fp& f) {
 }  // namespace engine_internal
 
 std::optional<OrderId> Engine::Impl::find_local(const BrokerOrder& b) {
-  auto it = by_bid_.find(b.id);
-  if (it != by_bid_.end()) return it->second;
-  auto ct = by_cid_.find(b.client_order_id);
-  if (ct != by_cid_.end()) {
+  if (auto id = ledger_.by_broker_id(b.id)) return id;
+  if (auto id = ledger_.by_client_id(b.client_order_id)) {
     // An event that beats the submit reply: matched by our client id.
-    learn_broker_id(ct->second, b.id);
-    return ct->second;
+    learn_broker_id(*id, b.id);
+    return id;
   }
   return match_leg(b);
 }
@@ -130,8 +128,8 @@ std::optional<OrderId> Engine::Impl::match_leg(const BrokerOrder& b) {
     return std::nullopt;
   }
   std::optional<OrderId> fit;
-  for (OrderId id : orders_of_symbol(b.symbol)) {
-    const Order* op = order_ptr(id);
+  for (OrderId id : ledger_.of_symbol(b.symbol)) {
+    const Order* op = ledger_.order(id);
     if (!op || !op->parent_order_id || op->broker_order_id || op->side != b.side) continue;
     const Order& o = *op;
     const Order* parent = linked_order(o, o.parent_order_id, "parent", last_now_);
@@ -161,16 +159,16 @@ std::optional<OrderId> Engine::Impl::match_leg(const BrokerOrder& b) {
 std::optional<OrderId> Engine::Impl::adopt_unrecorded(const BrokerOrder& b, Timestamp now) {
   auto parts = parse_client_order_id(b.client_order_id);
   if (!parts || parts->owner != owner_) return std::nullopt;
-  auto tit = trades_.find(parts->trade_id);
-  if (tit == trades_.end()) {
+  const Trade* trade = ledger_.trade(parts->trade_id);
+  if (trade == nullptr) {
     // Its trade ended and left memory, or was never loaded: the store knows it, or nobody does.
     auto stored = read_or_end_input(store_.get_trade(parts->trade_id));
     if (!stored) return std::nullopt;
-    put_trade(*stored);
+    ledger_.put_trade(*stored);
     if (is_terminal(stored->state)) ended_trades_[parts->trade_id] = now;
-    tit = trades_.find(parts->trade_id);
+    trade = ledger_.trade(parts->trade_id);
   }
-  Order o = make_order(tit->second, parts->role, parts->generation, b.side, b.type,
+  Order o = make_order(*trade, parts->role, parts->generation, b.side, b.type,
                        b.qty.value_or(Decimal()), now);
   o.client_order_id = b.client_order_id;
   o.order_class = b.order_class;
@@ -223,8 +221,8 @@ void Engine::Impl::on_trade_update(const TradeUpdate& u, const RecentKeys::Fp& k
 void Engine::Impl::apply_update(OrderId id, const TradeUpdate& u, Timestamp now) {
   const std::int64_t lat = std::max<std::int64_t>(0, now.ms_since(u.timestamp));
   record_latency(lat);
-  const Decimal before = order_at(id).filled_qty;
-  const bool was_terminal = is_terminal(order_at(id).state);
+  const Decimal before = ledger_.order_at(id).filled_qty;
+  const bool was_terminal = is_terminal(ledger_.order_at(id).state);
   if (u.order.status) {
     StateUpdate su = update_from(u.order);
     std::optional<Fill> execution;
@@ -238,7 +236,7 @@ void Engine::Impl::apply_update(OrderId id, const TradeUpdate& u, Timestamp now)
   adopt_legs(id, u.order, EventSource::stream, now);
   if (!was_terminal) on_exit_ended(id, now, false);
   // Fills keep the account counted as trading (catchup_interval).
-  if (order_at(id).filled_qty > before) last_trading_at_ = now;
+  if (ledger_.order_at(id).filled_qty > before) last_trading_at_ = now;
 }
 
 void Engine::Impl::record_latency(std::int64_t ms) {
@@ -257,11 +255,11 @@ void Engine::Impl::record_latency(std::int64_t ms) {
 // interval (DST extended seed 9400000000139: an OCO's stop leg was heard canceled, its
 // take-profit's event was dropped and it counted as cover for 8 s).
 void Engine::Impl::on_exit_ended(OrderId id, Timestamp now, bool at_once) {
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   if (!is_exit_role(o.role) || !is_terminal(o.state) || o.state == OrderState::replaced) return;
   const OrderId group = o.parent_order_id.value_or(o.id);
-  for (OrderId sid : by_trade_[o.trade_id]) {
-    const Order& s = order_at(sid);
+  for (OrderId sid : ledger_.of_trade(o.trade_id)) {
+    const Order& s = ledger_.order_at(sid);
     if (sid == id || !is_open_at_broker(s.state)) continue;
     if (sid != group && s.parent_order_id != group) continue;
     if (at_once) {
@@ -314,7 +312,7 @@ void Engine::Impl::stage_due_refreshes(Timestamp now) {
       ++it;
       continue;
     }
-    const Order* o = order_ptr(it->first);
+    const Order* o = ledger_.order(it->first);
     if (o != nullptr && is_open_at_broker(o->state)) stage_refresh(it->first, now, true);
     it = refresh_due_.erase(it);
   }
@@ -471,9 +469,7 @@ void Engine::Impl::adopt_caught_up_fill(const FillActivity& a, Timestamp now) {
     seen_activities_.erase(seen_activity_order_.front());
     seen_activity_order_.pop_front();
   }
-  auto it = by_bid_.find(a.order_id);
-  std::optional<OrderId> known;
-  if (it != by_bid_.end()) known = it->second;
+  std::optional<OrderId> known = ledger_.by_broker_id(a.order_id);
   // A fill of an order pruned since (its trade ended): the store still knows it.
   if (!known) known = restore_pruned(a.order_id, {}, now);
   if (!known) {
@@ -482,7 +478,7 @@ void Engine::Impl::adopt_caught_up_fill(const FillActivity& a, Timestamp now) {
     return;
   }
   const OrderId id = *known;
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   if (a.cum_qty <= o.filled_qty) return;  // the stream already told us
   StateUpdate su;
   su.to = a.order_status.value_or(a.leaves_qty.is_zero() ? OrderState::filled
@@ -656,7 +652,7 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
 // until an answer it covers nothing (DST extended seeds 9400000001282, 9400000001933: the
 // fetch went unanswered, 429 or lost in a crash, and a canceled exit counted as cover).
 void Engine::Impl::check_missing_orders(Timestamp missing_since, Timestamp now) {
-  for (auto& [id, o] : orders_) {
+  for (const auto& [id, o] : ledger_.orders()) {
     if (!o.broker_order_id || !is_open_at_broker(o.state)) continue;
     if (sweep_seen_.count(*o.broker_order_id)) {
       aux_[id].missing_checked = false;
@@ -731,11 +727,11 @@ void Engine::Impl::on_positions_result(const CommandResult& r, Timestamp now) {
   // Holdings changed? Orders waiting for shares may go again.
   for (OrderId id : std::vector<OrderId>(hold_waiting_.begin(), hold_waiting_.end())) {
     auto ax = aux_.find(id);
-    if (ax == aux_.end() || !ax->second.hold_wait || !order_index_.count(id)) {
+    if (ax == aux_.end() || !ax->second.hold_wait || !ledger_.holds(id)) {
       hold_waiting_.erase(id);
       continue;
     }
-    const Order& o = order_at(id);
+    const Order& o = ledger_.order_at(id);
     if (broker_available(o.symbol) >= added_qty(o)) {
       set_hold_wait(id, false);
       alerts_.clear(AlertKind::external_hold, o.symbol, now);
@@ -754,7 +750,7 @@ void Engine::Impl::on_positions_result(const CommandResult& r, Timestamp now) {
 // two reads (a fill in flight between the two sides is not drift).
 void Engine::Impl::reconcile_positions(Timestamp now) {
   std::set<std::string> symbols;
-  for (auto& [s, p] : positions_) symbols.insert(s);
+  for (auto& [s, p] : ledger_.positions()) symbols.insert(s);
   for (auto& [s, p] : positions_read_.all()) symbols.insert(s);
   for (auto& [s, n] : drift_count_) symbols.insert(s);  // a drift that went away is cleared
   int mismatches = 0;
@@ -762,7 +758,7 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
     // Changed by our own fill since this read was asked for: the next read judges it.
     if (positions_read_.changed_since_asked(s)) continue;
     // Crypto: what a fee below the allowance left at the broker is no drift (engine_crypto.cc).
-    Decimal local = (positions_.count(s) ? positions_.at(s).qty : Decimal()) + crypto_dust(s);
+    Decimal local = ledger_.position_qty(s) + crypto_dust(s);
     Decimal broker = positions_read_.qty(s);
     if (local == broker) {
       drift_count_.erase(s);
@@ -794,8 +790,8 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
 // down, its submit's answer lost with a failed commit; the positions read showed the 20 NFLX
 // at once, the lookup went 5 s later and its slow answer came after 8 s naked).
 void Engine::Impl::ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now) {
-  for (OrderId id : orders_of_symbol(symbol)) {
-    const Order& o = order_at(id);
+  for (OrderId id : ledger_.of_symbol(symbol)) {
+    const Order& o = ledger_.order_at(id);
     const bool its_side = o.side == Side::buy ? beyond.is_positive() : beyond.is_negative();
     if (o.role != OrderRole::entry || o.parent_order_id || !its_side || !in_reach_of(o)) continue;
     if (o.state == OrderState::submitting) {
@@ -886,9 +882,7 @@ void Engine::Impl::on_tick(Timestamp now) {
       ++it;
       continue;
     }
-    if (auto o = orders_.find(it->first); o != orders_.end()) {
-      touched_trades_.insert(o->second.trade_id);
-    }
+    if (const Order* o = ledger_.order(it->first)) touched_trades_.insert(o->trade_id);
     it = cancel_retry_at_.erase(it);
   }
   check_alerts(now);
@@ -913,7 +907,7 @@ void Engine::Impl::stage_positions_when_due(Timestamp now) {
 // A leg whose broker id no reply told us (a lookup of the parent by client id, a PATCH reply
 // do not list legs): one nested listing of the symbol's orders since the parent finds it.
 void Engine::Impl::check_unresolved_leg(OrderId id, Timestamp now) {
-  const Order* lp = order_ptr(id);
+  const Order* lp = ledger_.order(id);
   if (!lp) return;
   const Order& leg = *lp;
   if (leg.broker_order_id || !is_local(leg.state) || leg.state == OrderState::parked) return;
@@ -951,23 +945,23 @@ void Engine::Impl::check_unresolved_leg(OrderId id, Timestamp now) {
 // 22100000000465).
 void Engine::Impl::on_legs_result(const Pending& p, const CommandResult& r, Timestamp now) {
   if (r.error) {
-    if (order_ptr(p.for_order) != nullptr) {
+    if (ledger_.order(p.for_order) != nullptr) {
       OrderAux& ax = aux_[p.for_order];
       ax.legs_retry_at = now.plus_ms(backed_off_ms(*r.error, ax.refresh_failures));
     }
     return;
   }
   for (const BrokerOrder& b : r.orders) {
-    auto it = by_bid_.find(b.id);
-    if (it == by_bid_.end() || b.legs.empty()) continue;
-    adopt_legs(it->second, b, EventSource::lookup, now);
+    const std::optional<OrderId> id = ledger_.by_broker_id(b.id);
+    if (!id || b.legs.empty()) continue;
+    adopt_legs(*id, b, EventSource::lookup, now);
   }
 }
 
 bool Engine::Impl::any_hold_wait() const {
   for (OrderId id : hold_waiting_) {
-    auto o = orders_.find(id);
-    if (o != orders_.end() && o->second.state == OrderState::created) return true;
+    const Order* o = ledger_.order(id);
+    if (o != nullptr && o->state == OrderState::created) return true;
   }
   return false;
 }
@@ -1031,7 +1025,7 @@ bool Engine::Impl::needs_inflight_check(const Order& o) const {
 void Engine::Impl::check_inflight(Timestamp now) {
   for (auto wit = inflight_watch_.begin(); wit != inflight_watch_.end();) {
     const OrderId id = *wit;
-    const Order* op = order_ptr(id);
+    const Order* op = ledger_.order(id);
     if (op == nullptr || !needs_inflight_check(*op)) {
       wit = inflight_watch_.erase(wit);
       continue;
@@ -1099,7 +1093,7 @@ void Engine::Impl::clear_settled_alerts(Timestamp now) {
   constexpr std::int64_t kAnomalyClearMs = 600'000;
   std::vector<std::pair<AlertKind, std::string>> done;
   alerts_.for_each_active(AlertKind::stuck_order, [&](const Alert& a) {
-    if (by_cid_.count(a.subject)) return;  // an order's: it clears when the order answers
+    if (ledger_.by_client_id(a.subject)) return;  // an order's: it clears when the order answers
     // A symbol's (ensure_exits: its exits ended as fast as they were placed) clears once the
     // symbol is covered or flat; a client id no longer known was pruned with its trade. It
     // used to clear at every tick and be raised again at the next check: ~10 a second.
@@ -1107,10 +1101,10 @@ void Engine::Impl::clear_settled_alerts(Timestamp now) {
     if (book.net().is_zero() || book.is_protected()) done.emplace_back(a.kind, a.subject);
   });
   alerts_.for_each_active(AlertKind::order_parked, [&](const Alert& a) {
-    auto o = by_cid_.find(a.subject);
-    const bool gone = o == by_cid_.end();  // pruned with its trade
-    if (gone || (order_at(o->second).state != OrderState::parked &&
-                 order_at(o->second).state != OrderState::submit_failed)) {
+    const std::optional<OrderId> o = ledger_.by_client_id(a.subject);
+    const bool gone = !o;  // pruned with its trade
+    if (gone || (ledger_.order_at(*o).state != OrderState::parked &&
+                 ledger_.order_at(*o).state != OrderState::submit_failed)) {
       done.emplace_back(a.kind, a.subject);
     }
   });
@@ -1118,8 +1112,8 @@ void Engine::Impl::clear_settled_alerts(Timestamp now) {
   // left with its trade; a symbol's is judged by the positions read (reconcile_positions).
   alerts_.for_each_active(AlertKind::reconciliation_mismatch, [&](const Alert& a) {
     if (!a.subject.starts_with(kClientOrderIdPrefix)) return;
-    auto o = by_cid_.find(a.subject);
-    if (o == by_cid_.end() || is_terminal(order_at(o->second).state)) {
+    const std::optional<OrderId> o = ledger_.by_client_id(a.subject);
+    if (!o || is_terminal(ledger_.order_at(*o).state)) {
       done.emplace_back(a.kind, a.subject);
     }
   });

@@ -54,7 +54,7 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   t.created_at = now;
   t.updated_at = now;
   txn_.trades_before[t.id] = std::nullopt;
-  put_trade(t);
+  ledger_.put_trade(t);
   Order entry = make_order(t, OrderRole::entry, 0, spec.side, spec.entry_type, spec.qty, now);
   entry.limit_price = spec.entry_limit_price;
   entry.stop_price = spec.entry_stop_price;
@@ -92,7 +92,7 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   run_submitter(now);
   Status st = finish(now);
   if (!st.ok()) return st;
-  return trades_.at(t.id);
+  return ledger_.trade_at(t.id);
 }
 
 // One bracket: the legs are created by the broker with the entry, never sent alone.
@@ -129,8 +129,7 @@ Status Engine::Impl::refuse_fractional_short(const TradeSpec& spec) const {
   const bool read_since =
       positions_read_.read_at() && !positions_read_.changed_since_asked(spec.symbol);
   if (read_since && available >= spec.qty) return Status::success();
-  const auto own = positions_.find(spec.symbol);
-  const Decimal ours = own == positions_.end() ? Decimal() : own->second.qty;
+  const Decimal ours = ledger_.position_qty(spec.symbol);
   if (!read_since && (available >= spec.qty || ours >= spec.qty)) {
     return Status::error(
         Status::Code::unavailable,
@@ -151,16 +150,16 @@ Status Engine::Impl::refuse_fractional_short(const TradeSpec& spec) const {
 // cancels out (a sell entry against our own long meets the shares our exits hold). Scaling in
 // either direction is fine; reversing waits until the other trades of the symbol ended.
 std::string Engine::Impl::refuse_reversal(const TradeSpec& spec) const {
-  for (OrderId id : orders_of_symbol(spec.symbol)) {
-    const Order& o = order_at(id);
+  for (OrderId id : ledger_.of_symbol(spec.symbol)) {
+    const Order& o = ledger_.order_at(id);
     if (o.role != OrderRole::entry) continue;
-    auto t = trades_.find(o.trade_id);
-    if (t == trades_.end() || is_terminal(t->second.state) || t->second.spec.side == spec.side) {
+    const Trade* t = ledger_.trade(o.trade_id);
+    if (t == nullptr || is_terminal(t->state) || t->spec.side == spec.side) {
       continue;
     }
     return fmt::format("trade {} on {} is {} in the other direction: close or cancel it before "
                        "opening a {} trade on the symbol",
-                       t->first, spec.symbol, to_string(t->second.state), to_string(spec.side));
+                       t->id, spec.symbol, to_string(t->state), to_string(spec.side));
   }
   return {};
 }
@@ -225,13 +224,13 @@ bool blocks_lone_stop(Side side, OrderType type, std::optional<Decimal> limit,
 // 33 times to the end).
 bool Engine::Impl::stand_in_blocks_a_lone_stop(const Order& entry, Decimal price) {
   std::set<TradeId> seen;
-  for (OrderId id : orders_of_symbol(entry.symbol)) {
-    const TradeId tid = order_at(id).trade_id;
+  for (OrderId id : ledger_.of_symbol(entry.symbol)) {
+    const TradeId tid = ledger_.order_at(id).trade_id;
     if (tid == entry.trade_id || !seen.insert(tid).second) continue;
-    const Trade* t = trade_ptr(tid);
+    const Trade* t = ledger_.trade(tid);
     if (t == nullptr || is_terminal(t->state) || t->spec.side != entry.side) continue;
     if (!has_lone_stop(t->spec)) continue;
-    const Order& its_entry = order_at(view_of(tid).entry);
+    const Order& its_entry = ledger_.order_at(view_of(tid).entry);
     const std::optional<Decimal> stop = lone_stop_price(t->spec, its_entry.filled_avg_price);
     if (blocks_lone_stop(entry.side, OrderType::limit, price, stop, t->spec.price_increment)) {
       return true;
@@ -262,9 +261,9 @@ std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, Trade
                                                     std::optional<Decimal> fill) const {
   const bool lone = has_lone_stop(spec);
   const std::optional<Decimal> mine = lone_stop_price(spec, fill);
-  for (OrderId id : orders_of_symbol(spec.symbol)) {
-    const Order& e = order_at(id);
-    const Trade* t = trade_ptr(e.trade_id);
+  for (OrderId id : ledger_.of_symbol(spec.symbol)) {
+    const Order& e = ledger_.order_at(id);
+    const Trade* t = ledger_.trade(e.trade_id);
     if (e.role != OrderRole::entry || e.replaces_order_id || t == nullptr || t->id == self ||
         is_terminal(t->state)) {
       continue;
@@ -331,16 +330,16 @@ std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, Trade
 // 19000000000883: a market entry filled as its close was asked; the flatten was refused 34
 // times, the trade closing for good and its position without its canceled exits).
 std::string Engine::Impl::refuse_blocked_flatten(TradeId id) {
-  const Trade& t = trades_.at(id);
+  const Trade& t = ledger_.trade_at(id);
   const TradeView v = view_of(id);
   const Decimal held =
       received_qty(t.spec.symbol, t.spec.side, v.entry_filled) - v.exit_filled;
   const bool may_fill = std::any_of(v.entries.begin(), v.entries.end(), [&](OrderId e) {
-    return working_or_pending(order_at(e)) && !never_sent(order_at(e));
+    return working_or_pending(ledger_.order_at(e)) && !never_sent(ledger_.order_at(e));
   });
   if (!held.is_positive() && !may_fill) return {};
-  for (OrderId oid : orders_of_symbol(t.spec.symbol)) {
-    const Order& e = order_at(oid);
+  for (OrderId oid : ledger_.of_symbol(t.spec.symbol)) {
+    const Order& e = ledger_.order_at(oid);
     // A stop_limit entry's limit lies beyond the market with its stop: a flatten priced past
     // it would rest there (DST seed 13000000000190: closing for good).
     if (e.role != OrderRole::entry || e.trade_id == id || e.side != t.spec.side ||
@@ -365,13 +364,13 @@ std::string Engine::Impl::refuse_blocked_flatten(TradeId id) {
 }
 
 Status Engine::Impl::cancel_trade(TradeId id, Timestamp now) {
-  auto it = trades_.find(id);
-  if (it == trades_.end()) {
+  const Trade* found = ledger_.trade(id);
+  if (found == nullptr) {
     return Status::error(Status::Code::not_found, fmt::format("no open trade {}", id));
   }
-  if (is_terminal(it->second.state)) {
+  if (is_terminal(found->state)) {
     return Status::error(Status::Code::conflict,
-                         fmt::format("trade {} is already {}", id, to_string(it->second.state)));
+                         fmt::format("trade {} is already {}", id, to_string(found->state)));
   }
   if (std::string err = refuse_blocked_flatten(id); !err.empty()) {
     return Status::error(Status::Code::conflict, err);
@@ -386,7 +385,7 @@ Status Engine::Impl::cancel_trade(TradeId id, Timestamp now) {
 }
 
 Status Engine::Impl::cancel_entry(TradeId id, Timestamp now) {
-  const Trade* t = trade_ptr(id);
+  const Trade* t = ledger_.trade(id);
   if (t == nullptr) {
     return Status::error(Status::Code::not_found, fmt::format("no open trade {}", id));
   }
@@ -403,7 +402,7 @@ Status Engine::Impl::cancel_entry(TradeId id, Timestamp now) {
                     id, (v.entry_filled - v.exit_filled).str(), t->spec.symbol,
                     v.entry_filled.str()));
   }
-  const Order& e = order_at(v.entry);
+  const Order& e = ledger_.order_at(v.entry);
   const bool local = e.state == OrderState::created && !e.broker_order_id;
   const bool at_broker = e.broker_order_id && is_open_at_broker(e.state);
   if (!local && !at_broker && !is_terminal(e.state) && e.state != OrderState::parked) {
@@ -428,7 +427,7 @@ Status Engine::Impl::cancel_entry(TradeId id, Timestamp now) {
 StatusOr<std::vector<TradeId>> Engine::Impl::close_all(Timestamp now) {
   std::vector<TradeId> closing;
   begin();
-  for (const auto& [id, t] : trades_) {
+  for (const auto& [id, t] : ledger_.trades()) {
     if (is_terminal(t.state) || t.state == TradeState::closing) continue;
     Trade& m = mut_trade(id);
     m.state = TradeState::closing;
@@ -443,8 +442,8 @@ StatusOr<std::vector<TradeId>> Engine::Impl::close_all(Timestamp now) {
 
 Engine::Impl::TradeView Engine::Impl::view_of(TradeId tid) {
   TradeView v;
-  for (OrderId id : by_trade_[tid]) {
-    const Order& o = order_at(id);
+  for (OrderId id : ledger_.of_trade(tid)) {
+    const Order& o = ledger_.order_at(id);
     if (o.role == OrderRole::entry) {
       if (!o.replaces_order_id) v.entries.push_back(id);
       v.entry_filled += o.filled_qty;
@@ -456,7 +455,7 @@ Engine::Impl::TradeView Engine::Impl::view_of(TradeId tid) {
     if (!o.parent_order_id) v.exits.push_back(id);  // the orders we send ourselves
   }
   for (OrderId id : v.entries) {
-    if (!v.entry && order_at(id).filled_qty.is_positive()) v.entry = id;
+    if (!v.entry && ledger_.order_at(id).filled_qty.is_positive()) v.entry = id;
   }
   if (!v.entry && !v.entries.empty()) v.entry = v.entries.back();
   return v;
@@ -466,7 +465,7 @@ Engine::Impl::TradeView Engine::Impl::view_of(TradeId tid) {
 int Engine::Impl::next_generation(const TradeView& v, bool flatten) const {
   int gen = 0;
   for (OrderId id : v.all_exits) {
-    const Order& o = order_at(id);
+    const Order& o = ledger_.order_at(id);
     if ((o.role == OrderRole::exit) != flatten) continue;
     auto parts = parse_client_order_id(o.client_order_id);
     gen = std::max(gen, parts ? parts->generation + 1 : 1);
@@ -499,7 +498,7 @@ bool Engine::Impl::working_or_pending(const Order& o) const {
 }
 
 void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
-  const Trade* tp = trade_ptr(tid);
+  const Trade* tp = ledger_.trade(tid);
   if (tp == nullptr) return;
   protection_dirty_.insert(tp->spec.symbol);
   end_clearing_if_done(tp->spec.symbol);
@@ -531,7 +530,7 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
 // dropped; a right-sized one is placed again if still needed.
 void Engine::Impl::drop_unfitting_exits(const TradeView& v, Decimal held, Timestamp now) {
   for (OrderId id : v.exits) {
-    const Order& o = order_at(id);
+    const Order& o = ledger_.order_at(id);
     if (o.state != OrderState::created || o.broker_order_id || o.replaces_order_id ||
         aux_[id].command_outstanding || o.role == OrderRole::exit) {
       continue;
@@ -551,9 +550,9 @@ void Engine::Impl::drop_unfitting_exits(const TradeView& v, Decimal held, Timest
 // the trade ended here (nothing more to step).
 bool Engine::Impl::settle_trade_state(TradeId tid, const TradeView& v, Decimal held,
                                       Timestamp now) {
-  const Order& entry = order_at(v.entry);
+  const Order& entry = ledger_.order_at(v.entry);
   const bool entry_done = v.entries_done;
-  if (trade_ptr(tid)->state == TradeState::pending && v.entry_filled.is_positive()) {
+  if (ledger_.trade(tid)->state == TradeState::pending && v.entry_filled.is_positive()) {
     Trade& m = mut_trade(tid);
     m.state = TradeState::open;
     m.note = "entry filled " + v.entry_filled.str();
@@ -569,7 +568,8 @@ bool Engine::Impl::settle_trade_state(TradeId tid, const TradeView& v, Decimal h
   }
   if (v.entry_filled.is_positive() && !held.is_positive() && entry_done) {
     for (OrderId id : v.all_exits) {
-      if (!is_terminal(order_at(id).state) && order_at(id).state != OrderState::parked) {
+      const OrderState state = ledger_.order_at(id).state;
+      if (!is_terminal(state) && state != OrderState::parked) {
         return false;
       }
     }
@@ -588,7 +588,7 @@ void Engine::Impl::keep_exits_working(TradeId tid, const TradeView& v, Decimal h
   std::optional<OrderId> active;
   bool leg_working = false;
   for (OrderId id : v.all_exits) {
-    const Order& o = order_at(id);
+    const Order& o = ledger_.order_at(id);
     if (o.role == OrderRole::exit || !working_or_pending(o)) continue;
     if (o.parent_order_id) leg_working = true; else active = id;
   }
@@ -602,8 +602,8 @@ void Engine::Impl::keep_exits_working(TradeId tid, const TradeView& v, Decimal h
     ensure_exits(tid, v, held, now);
     return;
   }
-  if (watch && switch_crypto_exit(*trade_ptr(tid), *active, now)) return;
-  const Order& ex = order_at(*active);
+  if (watch && switch_crypto_exit(*ledger_.trade(tid), *active, now)) return;
+  const Order& ex = ledger_.order_at(*active);
   // Grow the exit by replace as more of the entry fills; only while nothing of it filled: a
   // replacement of a partially filled order re-used the original qty at Alpaca (#165). Shrink
   // it the same way when it covers more than is held: the order a grow replaced filled in part
@@ -632,15 +632,15 @@ void Engine::Impl::keep_exits_working(TradeId tid, const TradeView& v, Decimal h
 }
 
 bool Engine::Impl::replacement_tried(OrderId id) {
-  for (OrderId oid : by_trade_[order_at(id).trade_id]) {
-    if (order_at(oid).replaces_order_id == id) return true;
+  for (OrderId oid : ledger_.of_trade(ledger_.order_at(id).trade_id)) {
+    if (ledger_.order_at(oid).replaces_order_id == id) return true;
   }
   return false;
 }
 
 bool Engine::Impl::has_pending_replacement(OrderId id) {
-  for (OrderId oid : by_trade_[order_at(id).trade_id]) {
-    const Order& o = order_at(oid);
+  for (OrderId oid : ledger_.of_trade(ledger_.order_at(id).trade_id)) {
+    const Order& o = ledger_.order_at(oid);
     if (o.replaces_order_id == id && !is_terminal(o.state) && o.state != OrderState::parked) {
       return true;
     }
@@ -653,11 +653,11 @@ bool Engine::Impl::has_pending_replacement(OrderId id) {
 // again and again: a few in a minute means the broker ends them as fast as we place them.
 void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
   // An entry of the symbol is clearing its way through the wash-trade check: exits follow it.
-  if (clearing_.count(trades_.at(tid).spec.symbol)) return;
+  if (clearing_.count(ledger_.trade_at(tid).spec.symbol)) return;
   int recent = 0;
   std::optional<Timestamp> cap_ends;  // when the oldest exit counted leaves the minute
   for (OrderId id : v.exits) {
-    const Order& o = order_at(id);
+    const Order& o = ledger_.order_at(id);
     if (o.role == OrderRole::exit) continue;
     if (!o.replaces_order_id &&
         (o.state == OrderState::parked || o.state == OrderState::submit_failed)) {
@@ -682,10 +682,10 @@ void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, T
     // Stepped again once the oldest of them leaves the minute: nothing else may touch the
     // trade before then (the same seed: no event came, and the position stayed naked).
     exit_cap_wake_at_[tid] = *cap_ends;
-    alerts_.raise(AlertKind::stuck_order, trades_.at(tid).spec.symbol,
+    alerts_.raise(AlertKind::stuck_order, ledger_.trade_at(tid).spec.symbol,
                   fmt::format("{}: {} exits placed for trade {} within a minute all ended without "
                               "closing it; not placing more",
-                              trades_.at(tid).spec.symbol, recent, tid),
+                              ledger_.trade_at(tid).spec.symbol, recent, tid),
                   now);
     return;
   }
@@ -694,8 +694,8 @@ void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, T
 
 void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal held,
                                         Timestamp now) {
-  const Trade& t = trades_.at(tid);
-  const Order& entry = order_at(v.entry);
+  const Trade& t = ledger_.trade_at(tid);
+  const Order& entry = ledger_.order_at(v.entry);
   std::optional<Decimal> basis = entry.filled_avg_price;
   if (!basis) basis = entry.limit_price;
   const bool percent =
@@ -809,7 +809,7 @@ bool Engine::Impl::crypto_take_profit_due(const Trade& t, const ExitPrices& pric
 
 // True when the working exit is being canceled to make way for the other one.
 bool Engine::Impl::switch_crypto_exit(const Trade& t, OrderId active, Timestamp now) {
-  const Order& ex = order_at(active);
+  const Order& ex = ledger_.order_at(active);
   if (aux_[active].cancel_sent) return true;
   if (!ex.broker_order_id || !is_open_at_broker(ex.state) ||
       ex.state == OrderState::pending_cancel || !ex.filled_qty.is_zero()) {
@@ -821,7 +821,7 @@ bool Engine::Impl::switch_crypto_exit(const Trade& t, OrderId active, Timestamp 
   // 24300000001718: a modify of a crypto trade rolled back).
   const BrokerPosition* read = positions_read_.find(t.spec.symbol);
   if (read == nullptr || !read->current_price) return false;
-  const Order& entry = order_at(view_of(t.id).entry);
+  const Order& entry = ledger_.order_at(view_of(t.id).entry);
   auto prices = exit_prices(t.spec, entry.filled_avg_price.value_or(Decimal::from_int(1)));
   if (!prices || !prices->take_profit) return false;
   const bool tp_due = crypto_take_profit_due(t, *prices);
@@ -890,8 +890,8 @@ void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& pric
 
 void Engine::Impl::resize_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v,
                                Timestamp now) {
-  const Trade& t = trades_.at(tid);
-  const Order& old = order_at(old_id);
+  const Trade& t = ledger_.trade_at(tid);
+  const Order& old = ledger_.order_at(old_id);
   Order r = make_order(t, old.role, next_generation(v, /*flatten=*/false), old.side, old.type,
                        held, now);
   r.tif = old.tif;
@@ -924,15 +924,15 @@ void Engine::Impl::resize_exit(TradeId tid, OrderId old_id, Decimal held, const 
 // A replaced OCO parent keeps its legs at the broker (they move to the new order): the local
 // legs follow, so their broker ids and states keep matching.
 void Engine::Impl::adopt_replacement(OrderId new_id, Timestamp now) {
-  const Order& n = order_at(new_id);
+  const Order& n = ledger_.order_at(new_id);
   if (!n.replaces_order_id) return;
   const OrderId old_id = *n.replaces_order_id;
   // A replaced leg's replacement takes its place in the group (sent alone, a leg by now).
-  if (const Order& old = order_at(old_id); old.parent_order_id && !n.parent_order_id) {
+  if (const Order& old = ledger_.order_at(old_id); old.parent_order_id && !n.parent_order_id) {
     mut_order(new_id).parent_order_id = old.parent_order_id;
   }
-  for (OrderId oid : std::vector<OrderId>(by_trade_[n.trade_id])) {
-    if (order_at(oid).parent_order_id != old_id) continue;
+  for (OrderId oid : std::vector<OrderId>(ledger_.of_trade(n.trade_id))) {
+    if (ledger_.order_at(oid).parent_order_id != old_id) continue;
     Order& leg = mut_order(oid);
     leg.parent_order_id = new_id;
     audit(leg, leg.state, EventSource::response,
@@ -941,8 +941,8 @@ void Engine::Impl::adopt_replacement(OrderId new_id, Timestamp now) {
 }
 
 void Engine::Impl::cancel_local_exits(TradeId tid, Timestamp now) {
-  for (OrderId id : by_trade_[tid]) {
-    const Order& o = order_at(id);
+  for (OrderId id : ledger_.of_trade(tid)) {
+    const Order& o = ledger_.order_at(id);
     if (o.role != OrderRole::entry && o.state == OrderState::created) {
       apply(id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
             EventSource::intent, "trade ended before this exit was sent", {}, now);
@@ -953,12 +953,12 @@ void Engine::Impl::cancel_local_exits(TradeId tid, Timestamp now) {
 void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
   bool waiting = false;
   auto cancel_one = [&](OrderId id) {
-    const Order& o = order_at(id);
+    const Order& o = ledger_.order_at(id);
     if (is_terminal(o.state) || o.state == OrderState::parked) return;
     if (o.state == OrderState::created) {
       // A leg goes with its parent at the broker; only when the parent never got there is the
       // leg ours to end (DST seed 26: the leg of an unsent OCO kept the trade closing).
-      if (!o.parent_order_id || never_sent(order_at(*o.parent_order_id))) {
+      if (!o.parent_order_id || never_sent(ledger_.order_at(*o.parent_order_id))) {
         apply(id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
               EventSource::intent, "trade canceled before this order was sent", {}, now);
       }
@@ -968,7 +968,7 @@ void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, T
     // A leg is canceled on its own only once its parent is done (a filled bracket entry);
     // canceling an OCO parent takes its leg with it.
     const bool cancelable_alone =
-        !o.parent_order_id || is_terminal(order_at(*o.parent_order_id).state);
+        !o.parent_order_id || is_terminal(ledger_.order_at(*o.parent_order_id).state);
     if (o.broker_order_id && cancelable_alone && !aux_[id].cancel_sent &&
         !cancel_retry_at_.count(id) && is_open_at_broker(o.state) &&
         o.state != OrderState::pending_cancel) {
@@ -977,11 +977,11 @@ void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, T
   };
   for (OrderId id : v.entries) cancel_one(id);
   for (OrderId id : v.all_exits) {
-    if (order_at(id).role != OrderRole::exit) cancel_one(id);
+    if (ledger_.order_at(id).role != OrderRole::exit) cancel_one(id);
   }
   if (waiting || !held.is_positive()) return;
   for (OrderId id : v.exits) {
-    const Order& o = order_at(id);
+    const Order& o = ledger_.order_at(id);
     if (o.role == OrderRole::exit && working_or_pending(o)) return;  // flatten under way
     // A flatten that was parked or refused for good is not replaced by another one: the
     // alert asks a person.
@@ -990,7 +990,7 @@ void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, T
       return;
     }
   }
-  const Trade& t = trades_.at(tid);
+  const Trade& t = ledger_.trade_at(tid);
   Order x = make_order(t, OrderRole::exit, next_generation(v, /*flatten=*/true),
                        opposite(t.spec.side), OrderType::market, held, now);
   x.tif = session_tif(t.spec.symbol);
@@ -1044,7 +1044,7 @@ void Engine::Impl::set_exit_price(Order& m, std::optional<Decimal> price,
 }
 
 void Engine::Impl::track_wash_priced(OrderId id) {
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   if (is_stand_in(o) && working_or_pending(o)) stand_in_entries_.insert(id);
   if (wash_adjustable(o) && working_or_pending(o) && o.limit_price != own_exit_price(o)) {
     wash_priced_exits_.insert(id);
@@ -1058,12 +1058,11 @@ std::optional<Decimal> Engine::Impl::own_exit_price(const Order& o) const {
     return crypto_stop_limit(*o.stop_price, o.side, price_increment_of(o));
   }
   if (o.role != OrderRole::take_profit) return std::nullopt;
-  auto trade = trades_.find(o.trade_id);
-  auto siblings = by_trade_.find(o.trade_id);
-  if (trade == trades_.end() || siblings == by_trade_.end()) return o.limit_price;
-  const Trade& t = trade->second;
-  for (OrderId id : siblings->second) {
-    const Order& entry = order_at(id);
+  const Trade* trade = ledger_.trade(o.trade_id);
+  if (trade == nullptr) return o.limit_price;
+  const Trade& t = *trade;
+  for (OrderId id : ledger_.of_trade(o.trade_id)) {
+    const Order& entry = ledger_.order_at(id);
     if (entry.role != OrderRole::entry || entry.replaces_order_id) continue;
     std::optional<Decimal> basis = entry.filled_avg_price;
     if (!basis) basis = entry.limit_price;
@@ -1078,8 +1077,8 @@ std::optional<Decimal> Engine::Impl::own_exit_price(const Order& o) const {
 }
 
 std::optional<Decimal> Engine::Impl::price_increment_of(const Order& o) const {
-  auto trade = trades_.find(o.trade_id);
-  return trade == trades_.end() ? std::nullopt : trade->second.spec.price_increment;
+  const Trade* trade = ledger_.trade(o.trade_id);
+  return trade == nullptr ? std::nullopt : trade->spec.price_increment;
 }
 
 // The price `o` may take given our own open orders on the other side; nullopt = market.
@@ -1087,8 +1086,8 @@ std::optional<Decimal> Engine::Impl::price_increment_of(const Order& o) const {
 std::optional<Decimal> Engine::Impl::wash_safe_price(const Order& o,
                                                      std::optional<Decimal> own) const {
   std::optional<Decimal> extreme;  // highest buy limit against a sell, lowest sell limit
-  for (OrderId oid : orders_of_symbol(o.symbol)) {
-    const Order& other = order_at(oid);
+  for (OrderId oid : ledger_.of_symbol(o.symbol)) {
+    const Order& other = ledger_.order_at(oid);
     if (other.side == o.side || !working_or_pending(other)) continue;
     if (never_sent(other) || (other.parent_order_id && other.state == OrderState::held)) {
       continue;  // not at the broker, or an inactive leg (not checked by the broker, §5)
@@ -1137,9 +1136,9 @@ bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Tim
   pos += kKey.size();
   auto end = e.body.find('"', pos);
   if (end == std::string::npos) return false;
-  auto blocker = by_bid_.find(e.body.substr(pos, end - pos));
-  if (blocker == by_bid_.end()) return false;  // not ours: retried with backoff, then alerted
-  const Order& o = order_at(id);
+  const std::optional<OrderId> blocker = ledger_.by_broker_id(e.body.substr(pos, end - pos));
+  if (!blocker) return false;  // not ours: retried with backoff, then alerted
+  const Order& o = ledger_.order_at(id);
   const std::optional<Decimal> price = wash_safe_price(o, own_exit_price(o));
   if (!price || price == o.limit_price) return false;
   Order& m = mut_order(id);
@@ -1147,7 +1146,7 @@ bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Tim
   wash_priced_exits_.insert(id);
   audit(m, m.state, EventSource::error,
         fmt::format("wash-trade check against our {}: exit as {} {}",
-                    order_at(blocker->second).client_order_id, to_string(m.type), price->str()),
+                    ledger_.order_at(*blocker).client_order_id, to_string(m.type), price->str()),
         e.body, now);
   return true;
 }
@@ -1158,7 +1157,7 @@ bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Tim
 // is canceled, and the trade then places the next one for what is still held. Returns false
 // once the exit is back at its own price.
 bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   const std::optional<Decimal> own = own_exit_price(o);
   const std::optional<Decimal> price = wash_safe_price(o, own);
   if (price == o.limit_price) return price != own;
@@ -1201,7 +1200,7 @@ bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
 //    every trade on the symbol are placed again. Another trade's entry in the way is waited for.
 // Returns false while the entry must wait.
 bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
-  const Order& o = order_at(id);
+  const Order& o = ledger_.order_at(id);
   if (o.order_class != OrderClass::simple) return true;
   restore_entry_price(id, now);
   const SymbolBook book = book_of(o.symbol);
@@ -1258,8 +1257,8 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
 // filling (DST seed 11300000000206: a market buy priced at 700.39 was sent 13 s later with the
 // market at 726; it rested, and kept another trade's stop from being placed).
 void Engine::Impl::restore_entry_price(OrderId id, Timestamp now) {
-  const Order& o = order_at(id);
-  const Trade* t = trade_ptr(o.trade_id);
+  const Order& o = ledger_.order_at(id);
+  const Trade* t = ledger_.trade(o.trade_id);
   if (t == nullptr || o.replaces_order_id || o.broker_order_id ||
       (t->spec.entry_type != OrderType::market && t->spec.entry_type != OrderType::limit) ||
       (o.type == t->spec.entry_type && o.limit_price == t->spec.entry_limit_price)) {
@@ -1284,12 +1283,12 @@ void Engine::Impl::restore_entry_price(OrderId id, Timestamp now) {
 bool Engine::Impl::waits_for_our_orders(OrderId entry_id,
                                         const std::vector<const BookOrder*>& blockers,
                                         Timestamp now) {
-  const Order& e = order_at(entry_id);
+  const Order& e = ledger_.order_at(entry_id);
   if (clearing_.count(e.symbol)) return false;
   std::vector<std::string> names;
   for (const BookOrder* b : blockers) {
     if (b->role == OrderRole::entry || b->role == OrderRole::exit) {
-      names.push_back(order_at(b->id).client_order_id);
+      names.push_back(ledger_.order_at(b->id).client_order_id);
     }
   }
   if (names.empty()) return false;
@@ -1310,23 +1309,23 @@ bool Engine::Impl::waits_for_our_orders(OrderId entry_id,
 void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
                                          const std::vector<const BookOrder*>& blockers,
                                          Timestamp now) {
-  const Order& e = order_at(entry_id);
+  const Order& e = ledger_.order_at(entry_id);
   const auto it = clearing_.try_emplace(e.symbol, Clearing{e.side, {}}).first;
   // The way is being cleared for the other side: this entry's turn comes once it is done.
   if (it->second.side != e.side) return;
   const bool fresh = it->second.entries.insert(entry_id).second;
   std::vector<std::string> names;
   for (const BookOrder* b : blockers) {
-    const Order& x = order_at(b->id);
+    const Order& x = ledger_.order_at(b->id);
     names.push_back(x.client_order_id);
     // Another trade's entry, or a flatten under way: it fills or ends soon; wait for it.
     if (x.role == OrderRole::entry || x.role == OrderRole::exit) continue;
     // An OCO goes with its parent; a bracket's legs are canceled themselves (the group goes).
     OrderId target = x.id;
-    if (x.parent_order_id && order_at(*x.parent_order_id).role != OrderRole::entry) {
+    if (x.parent_order_id && ledger_.order_at(*x.parent_order_id).role != OrderRole::entry) {
       target = *x.parent_order_id;
     }
-    const Order& t = order_at(target);
+    const Order& t = ledger_.order_at(target);
     if (!t.broker_order_id || !is_open_at_broker(t.state) || aux_[target].cancel_sent ||
         cancel_retry_at_.count(target) || t.state == OrderState::pending_cancel) {
       continue;
@@ -1355,7 +1354,7 @@ void Engine::Impl::end_clearing_if_done(const std::string& symbol) {
   if (it == clearing_.end()) return;
   std::set<OrderId>& entries = it->second.entries;
   for (auto e = entries.begin(); e != entries.end();) {
-    const Order* o = order_ptr(*e);
+    const Order* o = ledger_.order(*e);
     const bool on_its_way = o != nullptr && !is_known_to_broker(o->state) &&
                             !is_terminal(o->state) && o->state != OrderState::parked;
     const bool filling = o != nullptr && o->type == OrderType::market &&
@@ -1379,7 +1378,9 @@ bool Engine::Impl::clears_its_way(const Order& entry) const {
 }
 
 void Engine::Impl::touch_trades_of(const std::string& symbol) {
-  for (OrderId id : orders_of_symbol(symbol)) touched_trades_.insert(order_at(id).trade_id);
+  for (OrderId id : ledger_.of_symbol(symbol)) {
+    touched_trades_.insert(ledger_.order_at(id).trade_id);
+  }
 }
 
 // A wash-trade refusal of an entry. Against an order of ours: every opposite order of ours is
@@ -1399,18 +1400,18 @@ static std::string wash_refusal_existing(const BrokerError& e) {
 
 bool Engine::Impl::refused_against_ours(const BrokerError& e) const {
   const std::string existing = wash_refusal_existing(e);
-  return !existing.empty() && by_bid_.count(existing) > 0;
+  return !existing.empty() && ledger_.by_broker_id(existing).has_value();
 }
 
 bool Engine::Impl::on_entry_wash_refusal(OrderId id, const BrokerError& e, Timestamp now) {
   if (e.body.find("wash trade") == std::string::npos) return false;
   const std::string existing = wash_refusal_existing(e);
-  const bool ours = by_bid_.count(existing) > 0;
+  const bool ours = ledger_.by_broker_id(existing).has_value();
   if (ours) clear_all_for_.insert(id);
   schedule_retry(id, e.describe(), now, EventSource::error, e.body, std::nullopt,
                  /*at_once=*/ours);
   if (!ours) {
-    const Order& o = order_at(id);
+    const Order& o = ledger_.order_at(id);
     alerts_.raise(AlertKind::external_hold, o.symbol,
                   fmt::format("{}: entry {} refused by Alpaca's wash-trade check against order {}, "
                               "which is not ours; retried with backoff",

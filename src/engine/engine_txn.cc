@@ -20,7 +20,7 @@ void Engine::Impl::begin() {
 }
 
 Order& Engine::Impl::mut_order(OrderId id) {
-  Order* o = order_ptr(id);
+  Order* o = ledger_.order(id);
   ORDERLY_ASSERT(o != nullptr, fmt::format("order {} changed but not loaded", id));
   if (!txn_.orders_before.count(id)) txn_.orders_before[id] = *o;
   submit_candidates_.insert(id);
@@ -29,7 +29,7 @@ Order& Engine::Impl::mut_order(OrderId id) {
 }
 
 Trade& Engine::Impl::mut_trade(TradeId id) {
-  Trade* t = trade_ptr(id);
+  Trade* t = ledger_.trade(id);
   ORDERLY_ASSERT(t != nullptr, fmt::format("trade {} changed but not loaded", id));
   if (!txn_.trades_before.count(id)) txn_.trades_before[id] = *t;
   return *t;
@@ -37,13 +37,11 @@ Trade& Engine::Impl::mut_trade(TradeId id) {
 
 Position& Engine::Impl::mut_position(const std::string& symbol) {
   positions_read_.our_fill(symbol, last_now_);
-  auto it = positions_.find(symbol);
   if (!txn_.positions_before.count(symbol)) {
-    txn_.positions_before[symbol] =
-        it == positions_.end() ? std::nullopt : std::optional<Position>(it->second);
+    const Position* p = ledger_.position(symbol);
+    txn_.positions_before[symbol] = p == nullptr ? std::nullopt : std::optional<Position>(*p);
   }
-  if (it == positions_.end()) it = positions_.emplace(symbol, Position{symbol, {}, {}}).first;
-  return it->second;
+  return ledger_.position_slot(symbol);
 }
 
 void Engine::Impl::set_sync(std::string_view key, std::string value) {
@@ -58,13 +56,8 @@ void Engine::Impl::set_sync(std::string_view key, std::string value) {
 
 Order& Engine::Impl::insert_order(Order o) {
   txn_.orders_before[o.id] = std::nullopt;
-  index_order(o);
-  by_trade_[o.trade_id].push_back(o.id);
   submit_candidates_.insert(o.id);
-  const OrderId id = o.id;
-  Order& ins = orders_.emplace(id, std::move(o)).first->second;
-  order_index_[id] = &ins;
-  return ins;
+  return ledger_.add(std::move(o));
 }
 
 CommandId Engine::Impl::stage(Command c, Purpose p, OrderId for_order) {
@@ -86,7 +79,7 @@ Status Engine::Impl::finish(Timestamp now) {
   WriteBatch b;
   for (auto& [id, before] : txn_.orders_before) {
     (void)before;
-    Order& o = order_at(id);
+    Order& o = ledger_.order_at(id);
     o.version += 1;
     o.updated_at = now;
     b.orders.push_back(o);
@@ -94,12 +87,14 @@ Status Engine::Impl::finish(Timestamp now) {
   }
   for (auto& [id, before] : txn_.trades_before) {
     (void)before;
-    Trade& t = trades_.at(id);
+    Trade& t = ledger_.trade_at(id);
     t.updated_at = now;
     b.trades.push_back(t);
     if (is_terminal(t.state)) ended_trades_[id] = now;
   }
-  for (auto& entry : txn_.positions_before) b.positions.push_back(positions_.at(entry.first));
+  for (auto& entry : txn_.positions_before) {
+    b.positions.push_back(ledger_.positions().at(entry.first));
+  }
   alerts_.add_to_batch(b.alerts);
   for (auto& entry : txn_.sync_before) b.sync_state[entry.first] = sync_state_.at(entry.first);
   // Requests released since the last commit came first: their "sent" events too.
@@ -144,32 +139,19 @@ void Engine::Impl::note_store_back(Timestamp now) {
 void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   unconfirmed_dirty_ = true;  // the kept list may have rolled back with the input
   for (auto& [id, before] : txn_.orders_before) {
-    auto it = orders_.find(id);
-    if (it != orders_.end()) {
-      by_cid_.erase(it->second.client_order_id);
-      if (it->second.broker_order_id) by_bid_.erase(*it->second.broker_order_id);
-    }
     if (before) {
-      Order& slot = orders_[id];
-      slot = *before;
-      order_index_[id] = &slot;
+      ledger_.undo(id, before);
       submit_candidates_.insert(id);
-      by_cid_[before->client_order_id] = id;
-      if (before->broker_order_id) by_bid_[*before->broker_order_id] = id;
       note_committed_order(id);
       // What was learned of it is lost: the next sweep that misses it fetches it again.
       aux_[id].missing_checked = false;
     } else {
-      if (it != orders_.end()) {
-        auto& v = by_trade_[it->second.trade_id];
-        v.erase(std::remove(v.begin(), v.end(), id), v.end());
-        unindex_order(id);
-      }
+      forget_order(id);  // added by this input
       aux_.erase(id);
     }
   }
   for (auto& [id, before] : txn_.trades_before) {
-    if (before) put_trade(*before); else erase_trade(id);
+    if (before) ledger_.put_trade(*before); else ledger_.erase_trade(id);
     if (!before || !is_terminal(before->state)) ended_trades_.erase(id);
   }
   // Its reprice may be what rolled back (DST seed 4914527916: the flatten rested for good).
@@ -177,7 +159,7 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
     if (before) track_wash_priced(id);
   }
   for (auto& [sym, before] : txn_.positions_before) {
-    if (before) positions_[sym] = *before; else positions_.erase(sym);
+    if (before) ledger_.set_position(*before); else ledger_.erase_position(sym);
   }
   alerts_.roll_back();
   for (auto& [k, before] : txn_.sync_before) {
@@ -213,14 +195,14 @@ void Engine::Impl::audit(const Order& o, std::optional<OrderState> from, EventSo
 // Applies evidence (or our own intent) to an order. Returns true when it changed the order.
 bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std::string note,
                          const std::string& payload, Timestamp now, const Fill* execution) {
-  if (order_at(id).state == OrderState::created && !is_local(u.to) &&
+  if (ledger_.order_at(id).state == OrderState::created && !is_local(u.to) &&
       src != EventSource::intent) {
     // Broker evidence for an order we believed unsent (a "not sent" that was sent after all):
     // it did reach the broker, so it is adopted, never sent again.
     StateUpdate sent{OrderState::submitting, std::nullopt, std::nullopt, std::nullopt};
     apply(id, sent, src, "the broker holds this order: an earlier attempt reached it", {}, now);
   }
-  Order& cur = order_at(id);
+  Order& cur = ledger_.order_at(id);
   Decision d = evaluate(cur.snapshot(), u);
   if (src != EventSource::intent && (d.ok() || d.verdict == Verdict::duplicate)) {
     aux_[id].heard_at = now;
@@ -258,13 +240,12 @@ bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std:
     last_stock_routed_at_ = now;
   }
   if (o.filled_qty > before_filled) {
-    Decimal delta = o.filled_qty - before_filled;
-    Position& p = mut_position(o.symbol);
-    p.qty += signed_qty(o.side, received_qty(o.symbol, o.side, delta));  // crypto: less the fee
-    if (o.filled_avg_price && o.side == Side::buy && p.qty.is_positive()) {
-      p.avg_entry_price = *o.filled_avg_price;
+    const Decimal delta = o.filled_qty - before_filled;
+    add_fill_to_position(mut_position(o.symbol), o, delta);
+    for (Fill& f : fill_rows(o, before_filled, before_avg, execution,
+                             u.broker_time.value_or(now))) {
+      txn_.fills.push_back(std::move(f));
     }
-    record_fills(o, before_filled, before_avg, execution, u.broker_time.value_or(now));
     if (src == EventSource::stream) ++metrics_.fills_from_stream;
     else ++metrics_.fills_from_poll;
     if (u.broker_time) {
@@ -277,7 +258,7 @@ bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std:
   audit(o, from, src, std::move(note), payload, now);
   const bool woke = o.state == OrderState::new_ || o.state == OrderState::partially_filled ||
                     o.state == OrderState::filled;
-  if (from == OrderState::held && woke && o.parent_order_id) leg_woke(order_at(id), now);
+  if (from == OrderState::held && woke && o.parent_order_id) leg_woke(ledger_.order_at(id), now);
   return true;
 }
 
@@ -286,7 +267,7 @@ bool Engine::Impl::apply(OrderId id, const StateUpdate& u, EventSource src, std:
 // resync missed it; the legs' `new` came and went, another client canceled them, and 51 PEP
 // stood naked 27 s, unraised, until an in-flight check fetched the entry).
 void Engine::Impl::leg_woke(const Order& leg, Timestamp now) {
-  const Order* parent = order_ptr(*leg.parent_order_id);
+  const Order* parent = ledger_.order(*leg.parent_order_id);
   if (parent == nullptr || parent->role != OrderRole::entry || !is_open_at_broker(parent->state) ||
       parent->filled_qty.is_positive()) {
     return;
@@ -294,53 +275,13 @@ void Engine::Impl::leg_woke(const Order& leg, Timestamp now) {
   stage_refresh(parent->id, now, /*force=*/true);
 }
 
-// Every increase of an order's filled qty leaves fill rows summing to it (DST I8), whichever
-// source told of it: the execution as reported when the evidence is one, and for what no
-// execution accounts for (a fill first seen in an order read: sweep, lookup, reply) a row
-// derived from the order's cumulative qty and average price. Its id names the order and the
-// cumulative qty, so a replay after a crash writes it once; the execution itself, if it arrives
-// later, changes no qty and adds no row.
-void Engine::Impl::record_fills(const Order& o, const Decimal& before_filled,
-                                const std::optional<Decimal>& before_avg, const Fill* execution,
-                                Timestamp at) {
-  Decimal rest = o.filled_qty - before_filled;
-  Decimal rest_value;  // what the derived row accounts for, at the order's average prices
-  if (o.filled_avg_price) {
-    rest_value = (*o.filled_avg_price * o.filled_qty) -
-                 (before_avg.value_or(Decimal()) * before_filled);
-  }
-  if (execution && execution->qty.is_positive() && execution->qty <= rest) {
-    Fill f = *execution;
-    f.order_id = o.id;  // the local order's identity, whatever the evidence carried
-    f.symbol = o.symbol;
-    f.side = o.side;
-    txn_.fills.push_back(std::move(f));
-    rest = rest - execution->qty;
-    rest_value = rest_value - (execution->qty * execution->price);
-  }
-  if (!rest.is_positive()) return;
-  Fill f;
-  f.execution_id = fmt::format("derived:{}:{}", o.broker_order_id.value_or(o.client_order_id),
-                               o.filled_qty.str());
-  f.order_id = o.id;
-  f.symbol = o.symbol;
-  f.side = o.side;
-  f.qty = rest;
-  auto price = rest_value.checked_div(rest);
-  f.price = price && price->is_positive()
-                ? price->round_to(Decimal::must("0.0001"), Rounding::half_even)
-                : o.filled_avg_price.value_or(Decimal());
-  f.at = at;
-  txn_.fills.push_back(std::move(f));
-}
-
 void Engine::Impl::learn_broker_id(OrderId id, const std::string& bid) {
-  Order& cur = order_at(id);
+  Order& cur = ledger_.order_at(id);
   if (cur.broker_order_id == bid) return;
   if (cur.broker_order_id) return;  // never replaced: the first id learned stays
   Order& o = mut_order(id);
   o.broker_order_id = bid;
-  by_bid_[bid] = id;
+  ledger_.index_broker_id(id);
   auto it = unmatched_.find(bid);
   if (it != unmatched_.end()) {
     held_back_.insert(held_back_.end(), it->second.begin(), it->second.end());
@@ -376,14 +317,13 @@ void Engine::Impl::adopt_legs(OrderId parent, const BrokerOrder& b, EventSource 
                               Timestamp now) {
   for (const BrokerOrder& leg : b.legs) {
     OrderId child = 0;
-    auto known = by_bid_.find(leg.id);
-    if (known != by_bid_.end()) {
-      child = known->second;
+    if (auto known = ledger_.by_broker_id(leg.id)) {
+      child = *known;
     } else {
       const OrderRole role =
           leg.type == OrderType::limit ? OrderRole::take_profit : OrderRole::stop_loss;
-      for (OrderId cid : by_trade_[order_at(parent).trade_id]) {
-        const Order& c = order_at(cid);
+      for (OrderId cid : ledger_.of_trade(ledger_.order_at(parent).trade_id)) {
+        const Order& c = ledger_.order_at(cid);
         if (c.parent_order_id == parent && c.role == role && !c.broker_order_id) {
           child = cid;
           break;
@@ -401,8 +341,8 @@ void Engine::Impl::set_local_state(OrderId id, OrderState to, EventSource src, s
                                    const std::string& payload, Timestamp now) {
   StateUpdate u{to, std::nullopt, std::nullopt, std::nullopt};
   apply(id, u, src, note, payload, now);
-  for (OrderId c : by_trade_[order_at(id).trade_id]) {
-    const Order& child = order_at(c);
+  for (OrderId c : ledger_.of_trade(ledger_.order_at(id).trade_id)) {
+    const Order& child = ledger_.order_at(c);
     if (child.parent_order_id == id && is_local(child.state) && !child.broker_order_id) {
       apply(c, u, src, "leg follows its parent: " + note, {}, now);
     }
@@ -438,25 +378,20 @@ Status Engine::Impl::start(Timestamp now) {
   owner_ = account_tag(cfg_.account_identity) + s.instance_tag;
   max_trade_id_ = s.max_trade_id;
   max_order_id_ = s.max_order_id;
-  for (auto& t : s.open_trades) put_trade(t);
+  for (auto& t : s.open_trades) ledger_.put_trade(t);
   for (auto& o : s.open_orders) {
-    by_cid_[o.client_order_id] = o.id;
-    if (o.broker_order_id) by_bid_[*o.broker_order_id] = o.id;
-    by_trade_[o.trade_id].push_back(o.id);
-    orders_[o.id] = o;
     submit_candidates_.insert(o.id);
+    ledger_.add(o);
   }
-  for (auto& [id, o] : orders_) {
-    order_index_[id] = &o;
+  for (const auto& [id, o] : ledger_.orders()) {
     track_wash_priced(id);
-    by_symbol_[o.symbol].push_back(id);  // ascending: orders_ is ordered by id
     inflight_watch_.insert(id);
     note_committed_order(id);
   }
-  for (auto& [id, t] : trades_) {
+  for (const auto& [id, t] : ledger_.trades()) {
     if (is_terminal(t.state)) ended_trades_[id] = t.updated_at;
   }
-  for (auto& p : s.positions) positions_[p.symbol] = p;
+  for (auto& p : s.positions) ledger_.set_position(p);
   alerts_.load(s.max_alert_id, s.active_alerts);
   sync_state_ = s.sync_state;
   if (auto rw = sync_state_.find(std::string(kRateWindow)); rw != sync_state_.end()) {
@@ -473,7 +408,7 @@ Status Engine::Impl::start(Timestamp now) {
   // Crash-only recovery: every order whose outcome we do not know is resolved by a lookup by
   // client id before anything else is sent for it.
   start_recovery();
-  for (auto& [id, t] : trades_) touched_trades_.insert(id);
+  for (const auto& [id, t] : ledger_.trades()) touched_trades_.insert(id);
   begin_full_resync(now);
   Status st = finish(now);
   return st;
@@ -503,7 +438,7 @@ Status Engine::Impl::load_linked(LoadedState& s) {
       if (t->has_value()) s.open_trades.push_back(**t);
     }
   }
-  // orders_ is walked by id: the order of this vector does not matter.
+  // The ledger walks orders by id: the order of this vector does not matter.
   return Status::success();
 }
 
@@ -516,7 +451,7 @@ void Engine::Impl::report_anomaly(const std::string& what, Timestamp now) {
 const Order* Engine::Impl::linked_order(const Order& from, std::optional<OrderId> link,
                                         std::string_view what, Timestamp now) {
   if (!link) return nullptr;
-  if (const Order* o = order_ptr(*link)) return o;
+  if (const Order* o = ledger_.order(*link)) return o;
   // Once per order: the walks that follow links run on every tick.
   if (!anomalous_.insert(from.id).second) return nullptr;
   audit(from, from.state, EventSource::intent,
@@ -529,33 +464,8 @@ const Order* Engine::Impl::linked_order(const Order& from, std::optional<OrderId
   return nullptr;
 }
 
-// ---- Indexes kept beside orders_ (every per-event or per-tick walk goes through one) ----------
-
-void Engine::Impl::index_order(const Order& o) {
-  by_cid_[o.client_order_id] = o.id;
-  if (o.broker_order_id) by_bid_[*o.broker_order_id] = o.id;
-  std::vector<OrderId>& v = by_symbol_[o.symbol];
-  // New orders take the next id: the sorted insert is an append but for a restored one.
-  v.insert(std::upper_bound(v.begin(), v.end(), o.id), o.id);
-}
-
-void Engine::Impl::unindex_order(OrderId id) {
-  auto it = orders_.find(id);
-  if (it == orders_.end()) return;
-  const Order& o = it->second;
-  if (auto c = by_cid_.find(o.client_order_id); c != by_cid_.end() && c->second == id) {
-    by_cid_.erase(c);
-  }
-  if (o.broker_order_id) {
-    if (auto b = by_bid_.find(*o.broker_order_id); b != by_bid_.end() && b->second == id) {
-      by_bid_.erase(b);
-    }
-  }
-  if (auto s = by_symbol_.find(o.symbol); s != by_symbol_.end()) {
-    auto& v = s->second;
-    v.erase(std::remove(v.begin(), v.end(), id), v.end());
-    if (v.empty()) by_symbol_.erase(s);
-  }
+void Engine::Impl::forget_order(OrderId id) {
+  if (!ledger_.holds(id)) return;
   submit_candidates_.erase(id);
   await_positions_.erase(id);
   inflight_watch_.erase(id);
@@ -566,8 +476,7 @@ void Engine::Impl::unindex_order(OrderId id) {
   cancel_retry_at_.erase(id);
   retry_resolve_at_.erase(id);
   anomalous_.erase(id);
-  order_index_.erase(id);
-  orders_.erase(it);
+  ledger_.remove(id);
 }
 
 // The commands of a rolled-back batch never leave: what each was for is asked again.
@@ -583,8 +492,8 @@ void Engine::Impl::drop_staged() {
       // Nor the fetch of an order a sweep missed: the next sweep asks, not one 5 s later (DST
       // extended seed 9100000000195: an exit canceled with the stream down stayed "new").
       if (it->second.purpose == Purpose::refresh) ax.missing_checked = false;
-      if (auto o = orders_.find(it->second.command.order_id); o != orders_.end()) {
-        touched_trades_.insert(o->second.trade_id);  // what it was for is still to do
+      if (const Order* o = ledger_.order(it->second.command.order_id)) {
+        touched_trades_.insert(o->trade_id);  // what it was for is still to do
       }
     }
     if (it->second.purpose == Purpose::recovery_page) abandon_recovery(false);
@@ -606,7 +515,7 @@ void Engine::Impl::drop_staged() {
 
 // After a change of the order (committed, or restored by a rollback).
 void Engine::Impl::note_committed_order(OrderId id) {
-  const Order* found = order_ptr(id);
+  const Order* found = ledger_.order(id);
   if (found == nullptr) {
     retry_at_.erase(id);
     return;
@@ -620,12 +529,6 @@ void Engine::Impl::note_committed_order(OrderId id) {
   if (needs_inflight_check(o)) inflight_watch_.insert(id);
 }
 
-const std::vector<OrderId>& Engine::Impl::orders_of_symbol(const std::string& symbol) const {
-  static const std::vector<OrderId> kNone;
-  auto it = by_symbol_.find(symbol);
-  return it == by_symbol_.end() ? kNone : it->second;
-}
-
 void Engine::Impl::prune_ended_trades(Timestamp now) {
   for (auto it = ended_trades_.begin(); it != ended_trades_.end();) {
     const TradeId tid = it->first;
@@ -633,25 +536,23 @@ void Engine::Impl::prune_ended_trades(Timestamp now) {
       ++it;
       continue;
     }
-    auto t = trades_.find(tid);
-    if (t != trades_.end() && !is_terminal(t->second.state)) {
+    const Trade* t = ledger_.trade(tid);
+    if (t != nullptr && !is_terminal(t->state)) {
       it = ended_trades_.erase(it);
       continue;
     }
-    auto orders = by_trade_.find(tid);
+    const std::vector<OrderId> orders = ledger_.of_trade(tid);
     bool done = true;
-    if (orders != by_trade_.end()) {
-      for (OrderId id : orders->second) {
-        auto o = orders_.find(id);
-        if (o == orders_.end()) continue;
-        auto ax = aux_.find(id);
-        // A parked order waits for a person; one with a command out waits for its answer.
-        if (!is_terminal(o->second.state) || txn_.orders_before.count(id) ||
-            (ax != aux_.end() && (ax->second.command_outstanding || ax->second.cancel_sent ||
-                                  ax->second.related_waiting > 0))) {
-          done = false;
-          break;
-        }
+    for (OrderId id : orders) {
+      const Order* o = ledger_.order(id);
+      if (o == nullptr) continue;
+      auto ax = aux_.find(id);
+      // A parked order waits for a person; one with a command out waits for its answer.
+      if (!is_terminal(o->state) || txn_.orders_before.count(id) ||
+          (ax != aux_.end() && (ax->second.command_outstanding || ax->second.cancel_sent ||
+                                ax->second.related_waiting > 0))) {
+        done = false;
+        break;
       }
     }
     if (!done || txn_.trades_before.count(tid)) {
@@ -659,14 +560,11 @@ void Engine::Impl::prune_ended_trades(Timestamp now) {
       ++it;
       continue;
     }
-    if (orders != by_trade_.end()) {
-      for (OrderId id : orders->second) {
-        unindex_order(id);
-        aux_.erase(id);
-      }
-      by_trade_.erase(orders);
+    for (OrderId id : orders) {
+      forget_order(id);
+      aux_.erase(id);
     }
-    erase_trade(tid);
+    ledger_.erase_trade(tid);
     touched_trades_.erase(tid);
     it = ended_trades_.erase(it);
   }
@@ -683,30 +581,28 @@ std::optional<OrderId> Engine::Impl::restore_pruned(const std::string& broker_id
     found = read_or_end_input(store_.find_order_by_client_id(cid));
   }
   if (!found) return std::nullopt;
-  if (order_index_.count(found->id)) return found->id;
-  auto t = trades_.find(found->trade_id);
-  if (t != trades_.end() && !is_terminal(t->second.state)) {
+  if (ledger_.holds(found->id)) return found->id;
+  const Trade* t = ledger_.trade(found->trade_id);
+  if (t != nullptr && !is_terminal(t->state)) {
     return std::nullopt;  // every order of an open trade is held: not one of ours to restore
   }
-  if (t == trades_.end()) {
-    if (auto tr = read_or_end_input(store_.get_trade(found->trade_id))) put_trade(*tr);
+  if (t == nullptr) {
+    if (auto tr = read_or_end_input(store_.get_trade(found->trade_id))) ledger_.put_trade(*tr);
   }
   ended_trades_[found->trade_id] = now;
   // With the orders it names (its parent, the order it replaces), as start() loads them.
   std::vector<Order> restore{std::move(*found)};
   for (std::size_t i = 0; i < restore.size(); ++i) {
     for (std::optional<OrderId> link : {restore[i].parent_order_id, restore[i].replaces_order_id}) {
-      if (!link || order_index_.count(*link)) continue;
+      if (!link || ledger_.holds(*link)) continue;
       if (auto linked = read_or_end_input(store_.get_order(*link))) restore.push_back(*linked);
     }
   }
   const OrderId id = restore.front().id;
   for (Order& o : restore) {
-    if (order_index_.count(o.id)) continue;
+    if (ledger_.holds(o.id)) continue;
     const OrderId oid = o.id;
-    index_order(o);
-    by_trade_[o.trade_id].push_back(oid);
-    order_index_[oid] = &orders_.emplace(oid, std::move(o)).first->second;
+    ledger_.add(std::move(o));
     note_committed_order(oid);
   }
   return id;

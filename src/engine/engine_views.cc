@@ -94,7 +94,7 @@ Health Engine::Impl::health(Timestamp now) {
   h.store_ok = store_ok_;
   h.store_error = store_error_;
   h.broker_ok = broker_ok_;
-  for (auto& [id, o] : orders_) {
+  for (const auto& [id, o] : ledger_.orders()) {
     if (!is_terminal(o.state) && o.state != OrderState::parked) ++h.open_orders;
   }
   h.rest_calls_last_minute = budget_.calls_last_minute(now);
@@ -126,7 +126,7 @@ std::string Engine::Impl::metrics_text(Timestamp now) {
     s += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
   };
   std::map<OrderState, std::int64_t> by_state;
-  for (auto& [id, o] : orders_) by_state[o.state]++;
+  for (const auto& [id, o] : ledger_.orders()) by_state[o.state]++;
   s += "# HELP orderly_orders Orders held in memory by state\n# TYPE orderly_orders gauge\n";
   for (auto& [st, n] : by_state) {
     s += fmt::format("orderly_orders{{state=\"{}\"}} {}\n", to_string(st), n);
@@ -198,21 +198,20 @@ void Engine::Impl::add_prices(PositionView& v) const {
     if (auto pl = diff ? diff->checked_mul(bp.qty) : std::nullopt) {  // none past Decimal's range
       v.unrealized_pl = pl->round_to(Decimal::must("0.01"), Rounding::half_even);
     }
-  } else if (auto p = positions_.find(v.symbol);
-             p != positions_.end() && !p->second.qty.is_zero()) {
-    v.avg_entry_price = p->second.avg_entry_price;
+  } else if (const Position* p = ledger_.position(v.symbol); p != nullptr && !p->qty.is_zero()) {
+    v.avg_entry_price = p->avg_entry_price;
   }
 }
 
 std::vector<PositionView> Engine::Impl::positions() const {
   std::set<std::string> symbols;
-  for (auto& [s, p] : positions_) symbols.insert(s);
+  for (auto& [s, p] : ledger_.positions()) symbols.insert(s);
   for (auto& [s, p] : positions_read_.all()) symbols.insert(s);
   std::vector<PositionView> out;
   for (const std::string& s : symbols) {
     PositionView v;
     v.symbol = s;
-    v.local_qty = positions_.count(s) ? positions_.at(s).qty : Decimal();
+    v.local_qty = ledger_.position_qty(s);
     if (positions_read_.read_at() || positions_read_.last_answered_at()) {
       v.broker_qty = positions_read_.qty(s);
       v.drift = *v.broker_qty - v.local_qty;
