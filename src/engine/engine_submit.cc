@@ -139,8 +139,11 @@ bool Engine::Impl::fractional_sell_covered(OrderId id, const Order& o, Timestamp
       "not sent: a fractional sell of {} {} closes a long, and the broker's positions read now "
       "shows {} available (Alpaca sells no fractional shares short)",
       o.qty.str(), o.symbol, available.str());
+  // Ended as the engine ends every order it decides not to send: the table takes created ->
+  // canceled only (created -> submit_failed was refused, and the entry stayed created, judged
+  // again at every pass).
   mut_order(id).last_error = why;
-  set_local_state(id, OrderState::submit_failed, EventSource::intent, why, {}, now);
+  set_local_state(id, OrderState::canceled, EventSource::intent, why, {}, now);
   touched_trades_.insert(o.trade_id);
   return false;
 }

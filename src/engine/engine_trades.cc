@@ -562,7 +562,9 @@ bool Engine::Impl::settle_trade_state(TradeId tid, const TradeView& v, Decimal h
     const bool failed = entry.state == OrderState::submit_failed ||
                         entry.state == OrderState::parked || entry.state == OrderState::rejected;
     m.state = failed ? TradeState::failed : TradeState::canceled;
+    // With why, when it has one: the broker's refusal, or what kept orderly from sending it.
     m.note = fmt::format("entry {} without a fill", to_string(entry.state));
+    if (!entry.last_error.empty()) m.note += ": " + entry.last_error;
     cancel_local_exits(tid, now);
     return true;
   }

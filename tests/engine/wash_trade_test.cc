@@ -508,13 +508,8 @@ TEST(WashTrade, EntryBehindOurFlattenWaitsWithTheExitsWorking) {
   EXPECT_TRUE(exits_working(w, n->id));
 }
 
-// A fractional sell entry within a long is no short. Right after a fill of ours, the broker's
-// last positions read may show a long that fill has sold: until the next read the sell is
-// refused as unavailable, nothing sent; then it is judged on that read (DST trades seed
-// 23700000030358: a stop-loss sold 3.3 INTC 0.2 s before a sell of 1.6, which the broker
-// refused as a fractional short).
-TEST(FractionalSell, WithinALongRightAfterOurOwnFillWaitsForTheNextPositionsRead) {
-  SimWorld w(31);
+// Started; another client bought 3.3 F, and a positions read has shown it.
+void another_client_holds_3_3_f(SimWorld& w) {
   w.set_price("F", "10.00");
   w.options.engine.reconcile_interval_ms = 2'000;
   w.start();
@@ -523,7 +518,17 @@ TEST(FractionalSell, WithinALongRightAfterOurOwnFillWaitsForTheNextPositionsRead
                           R"({"symbol":"F","qty":"3.3","side":"buy","type":"market",)"
                           R"("time_in_force":"day"})"});
   ASSERT_LT(bought.status, 300) << bought.body;
-  w.run(3'000);  // a positions read shows another client's 3.3
+  w.run(3'000);
+}
+
+// A fractional sell entry within a long is no short. Right after a fill of ours, the broker's
+// last positions read may show a long that fill has sold: until the next read the sell is
+// refused as unavailable, nothing sent; then it is judged on that read (DST trades seed
+// 23700000030358: a stop-loss sold 3.3 INTC 0.2 s before a sell of 1.6, which the broker
+// refused as a fractional short).
+TEST(FractionalSell, WithinALongRightAfterOurOwnFillWaitsForTheNextPositionsRead) {
+  SimWorld w(31);
+  ASSERT_NO_FATAL_FAILURE(another_client_holds_3_3_f(w));
   TradeSpec sell = market_entry("F", 1);
   sell.side = Side::sell;
   sell.qty = Decimal::must("1.6");
@@ -548,6 +553,44 @@ TEST(FractionalSell, WithinALongRightAfterOurOwnFillWaitsForTheNextPositionsRead
   ASSERT_TRUE(positions.ok());
   ASSERT_EQ(positions->size(), 1u);
   EXPECT_EQ(positions->front().qty, Decimal::must("0.1")) << "never short at the broker";
+}
+
+// Two fractional sells taken together, each within the long the read shows, but not both: the
+// one that would go past it is judged again when it leaves, against the read less our own sell
+// sent since, and is not sent (submit_failed, said) rather than earning the broker's refusal.
+TEST(FractionalSell, TheOneThatNoLongerFitsWhenItLeavesIsNotSent) {
+  SimWorld w(37);
+  ASSERT_NO_FATAL_FAILURE(another_client_holds_3_3_f(w));
+  TradeSpec sell = market_entry("F", 1);
+  sell.side = Side::sell;
+  sell.qty = Decimal::must("1.7");
+  sell.exits = ExitMode::none;
+  auto first = w.rt->open_trade(sell);
+  auto second = w.rt->open_trade(sell);  // judged on the same read: 3.3 covers 1.7
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  w.run(8'000);  // the first sent and filled; the second waits for a read asked after that
+
+  int ours = 0;
+  for (const BrokerOrder& b : w.broker_orders()) {
+    if (b.side == Side::sell && b.symbol == "F") ++ours;
+  }
+  EXPECT_EQ(ours, 1) << "only the sell the long covers reached the broker";
+  const std::optional<Order> late = find_role(w, second->id, OrderRole::entry);
+  ASSERT_TRUE(late.has_value());
+  EXPECT_EQ(late->state, OrderState::canceled);
+  EXPECT_NE(late->last_error.find("not sent: a fractional sell of 1.7 F"), std::string::npos)
+      << late->last_error;
+  auto ended = w.store->get_trade(second->id);
+  ASSERT_TRUE(ended.ok() && ended->has_value());
+  EXPECT_EQ((*ended)->state, TradeState::canceled);
+  EXPECT_NE((*ended)->note.find("not sent: a fractional sell"), std::string::npos)
+      << (*ended)->note;
+  EXPECT_EQ(w.errors_with_code("40310000"), 0);
+  auto positions = w.broker.list_positions();
+  ASSERT_TRUE(positions.ok());
+  ASSERT_EQ(positions->size(), 1u);
+  EXPECT_EQ(positions->front().qty, Decimal::must("1.6")) << "never short at the broker";
 }
 
 }  // namespace
