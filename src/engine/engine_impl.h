@@ -436,6 +436,9 @@ class Engine::Impl {
   // The crypto pair's price_increment that `o`'s trade keeps; none for an equity, or unknown.
   std::optional<Decimal> price_increment_of(const Order& o) const;
   std::optional<Decimal> wash_safe_price(const Order& o, std::optional<Decimal> own) const;
+  // A market or stop order of ours (sent, or on its way) on the other side of `o`: no price
+  // passes Alpaca's wash-trade check against it.
+  bool market_order_opposite(const Order& o) const;
   void price_past_own_orders(Order& x, std::string& why);
   bool reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now);
   bool reprice_wash_priced_exit(OrderId id, Timestamp now);

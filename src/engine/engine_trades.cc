@@ -1118,6 +1118,21 @@ std::optional<Decimal> Engine::Impl::wash_safe_price(const Order& o,
   return o.side == Side::sell ? std::max(*own, beyond) : std::min(*own, beyond);
 }
 
+bool Engine::Impl::market_order_opposite(const Order& o) const {
+  for (OrderId oid : ledger_.of_symbol(o.symbol)) {
+    const Order& other = ledger_.order_at(oid);
+    if (other.side == o.side || !working_or_pending(other) || never_sent(other) ||
+        (other.parent_order_id && other.state == OrderState::held)) {
+      continue;
+    }
+    if ((other.type != OrderType::limit && other.type != OrderType::stop_limit) ||
+        !other.limit_price) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // A new exit takes the price that passes the check from the start (no refusal first).
 void Engine::Impl::price_past_own_orders(Order& x, std::string& why) {
   const std::optional<Decimal> own = x.type == OrderType::market ? std::nullopt : x.limit_price;
@@ -1163,6 +1178,12 @@ bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
   const std::optional<Decimal> own = own_exit_price(o);
   const std::optional<Decimal> price = wash_safe_price(o, own);
   if (price == o.limit_price) return price != own;
+  // A market or stop order of ours on the other side: no price passes it, and what the exit
+  // rests at stays until that order goes. Taken for "back to its own price", a flatten priced
+  // past a stand-in entry was canceled to go as market whenever a market entry queued, and
+  // priced past the stand-in again once that entry was withheld (DST trades seed
+  // 24900000012966: a short's flatten placed and canceled 300 times, the entries starved).
+  if (price == own && market_order_opposite(o)) return true;
   if (price && o.limit_price &&
       (o.side == Side::sell ? *price > *o.limit_price : *price < *o.limit_price)) {
     return true;  // a new order of ours crosses it (a bracket entry, exempt): it stays
