@@ -148,17 +148,17 @@ void Engine::Impl::note_late_fill(const std::string& symbol, Timestamp at) {
   if (!fresh) late->second = std::min(late->second, at);
 }
 
-// An entry of an open trade that keeps exits, at the broker and not known to be done: a market
-// entry, or a simple one the market may have reached (a bracket's legs cover its own fill).
+// An entry of an open trade that keeps exits, at the broker and not known to be done (asked
+// blind only). A bracket's too: its legs, which would cover its fill, may have been canceled
+// unheard like any exit (DST trades seed 24800000014325: a bracket buy filled and another
+// client canceled its legs while the stream was down and the budget spent; 14 MSFT naked 8 s,
+// unraised, the engine taking the symbol for flat).
 bool Engine::Impl::entry_may_fill_unheard(const std::string& symbol) const {
   for (OrderId id : ledger_.of_symbol(symbol)) {
     const Order& o = ledger_.order_at(id);
     const Trade* t = ledger_.trade(o.trade_id);
-    const bool uncovered_fill =
-        o.type == OrderType::market || o.order_class == OrderClass::simple;
-    if (o.role == OrderRole::entry && uncovered_fill && o.broker_order_id &&
-        is_open_at_broker(o.state) && t != nullptr && !is_terminal(t->state) &&
-        t->spec.exits != ExitMode::none) {
+    if (o.role == OrderRole::entry && o.broker_order_id && is_open_at_broker(o.state) &&
+        t != nullptr && !is_terminal(t->state) && t->spec.exits != ExitMode::none) {
       return true;
     }
   }
