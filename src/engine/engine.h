@@ -26,8 +26,10 @@
 //                  Alpaca's wash-trade check would meet (exit_book.{h,cc}); entries routed
 //                  around it (engine_trades.cc); gaps in cover raised as unprotected_position
 //                  (engine_protection.cc)
-//   Ledger       - the orders, trades and our positions held in memory, and the indexes that
-//                  find an order by id, client id, broker id, trade and symbol (ledger.{h,cc})
+//   Ledger       - the orders, trades and our positions held in memory, the indexes that find
+//                  an order by id, client id, broker id, trade and symbol, what a fill moves,
+//                  and the changes of the input running (its commit's rows, undone if it
+//                  fails) (ledger.{h,cc})
 //   Transaction  - the outbox: one WriteBatch per input, rollback on failure (engine_txn.cc)
 //
 // Thread-compatibility: not thread-safe; a runtime calls it from one thread.

@@ -202,16 +202,11 @@ class Engine::Impl {
   // Transaction: every input mutates through these helpers, then finish() commits one batch.
   // ---------------------------------------------------------------------------------------
   struct Txn {
-    std::map<OrderId, std::optional<Order>> orders_before;
-    std::map<TradeId, std::optional<Trade>> trades_before;
-    std::map<std::string, std::optional<Position>> positions_before;
     std::map<std::string, std::optional<std::string>> sync_before;
     std::vector<OrderEvent> events;
     std::vector<Fill> fills;
     std::vector<Command> staged;
     std::vector<std::string> activities_seen;  // fill activities first seen in this input
-    TradeId max_trade_id = 0;
-    OrderId max_order_id = 0;
   };
 
   void begin();
@@ -536,6 +531,7 @@ class Engine::Impl {
                                         Timestamp now);
   // Drops a held order from the ledger and from every watch list of the engine.
   void forget_order(OrderId id);
+  void forget_watch(OrderId id);  // ... from the watch lists only
   void note_committed_order(OrderId id);
   void check_alerts(Timestamp now);
   void clear_settled_alerts(Timestamp now);
@@ -590,8 +586,6 @@ class Engine::Impl {
   std::unordered_map<OrderId, OrderAux> aux_;
   Alerts alerts_;
   std::map<std::string, std::string> sync_state_;
-  TradeId max_trade_id_ = 0;
-  OrderId max_order_id_ = 0;
   std::set<TradeId> touched_trades_;
   ProtectionWatch protection_{cfg_.unprotected_grace_ms};
   std::set<std::string> protection_dirty_;  // symbols whose trades changed in this input

@@ -14,7 +14,7 @@ namespace orderly {
 Order Engine::Impl::make_order(const Trade& t, OrderRole role, int generation, Side side,
                                OrderType type, Decimal qty, Timestamp now) {
   Order o;
-  o.id = ++max_order_id_;
+  o.id = ledger_.next_order_id();
   o.trade_id = t.id;
   o.role = role;
   o.client_order_id = make_client_order_id(owner_, t.id, role, generation);
@@ -48,13 +48,12 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   if (Status refused = refuse_fractional_short(spec); !refused.ok()) return refused;
   begin();
   Trade t;
-  t.id = ++max_trade_id_;
+  t.id = ledger_.next_trade_id();
   t.spec = spec;
   t.state = TradeState::pending;
   t.created_at = now;
   t.updated_at = now;
-  txn_.trades_before[t.id] = std::nullopt;
-  ledger_.put_trade(t);
+  ledger_.create_trade(t);
   Order entry = make_order(t, OrderRole::entry, 0, spec.side, spec.entry_type, spec.qty, now);
   entry.limit_price = spec.entry_limit_price;
   entry.stop_price = spec.entry_stop_price;

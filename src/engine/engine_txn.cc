@@ -14,34 +14,26 @@ void Engine::Impl::begin() {
   if (group_ && txn_open_) return;  // the group's one transaction goes on
   txn_open_ = true;
   txn_ = Txn{};
-  txn_.max_trade_id = max_trade_id_;
-  txn_.max_order_id = max_order_id_;
+  ledger_.begin_input();
   alerts_.begin();
 }
 
 Order& Engine::Impl::mut_order(OrderId id) {
-  Order* o = ledger_.order(id);
-  ORDERLY_ASSERT(o != nullptr, fmt::format("order {} changed but not loaded", id));
-  if (!txn_.orders_before.count(id)) txn_.orders_before[id] = *o;
+  ORDERLY_ASSERT(ledger_.holds(id), fmt::format("order {} changed but not loaded", id));
   submit_candidates_.insert(id);
   if (!await_positions_.empty()) await_positions_.erase(id);
-  return *o;
+  return ledger_.change_order(id);
 }
 
 Trade& Engine::Impl::mut_trade(TradeId id) {
-  Trade* t = ledger_.trade(id);
-  ORDERLY_ASSERT(t != nullptr, fmt::format("trade {} changed but not loaded", id));
-  if (!txn_.trades_before.count(id)) txn_.trades_before[id] = *t;
-  return *t;
+  ORDERLY_ASSERT(ledger_.trade(id) != nullptr,
+                 fmt::format("trade {} changed but not loaded", id));
+  return ledger_.change_trade(id);
 }
 
 Position& Engine::Impl::mut_position(const std::string& symbol) {
   positions_read_.our_fill(symbol, last_now_);
-  if (!txn_.positions_before.count(symbol)) {
-    const Position* p = ledger_.position(symbol);
-    txn_.positions_before[symbol] = p == nullptr ? std::nullopt : std::optional<Position>(*p);
-  }
-  return ledger_.position_slot(symbol);
+  return ledger_.change_position(symbol);
 }
 
 void Engine::Impl::set_sync(std::string_view key, std::string value) {
@@ -55,9 +47,8 @@ void Engine::Impl::set_sync(std::string_view key, std::string value) {
 }
 
 Order& Engine::Impl::insert_order(Order o) {
-  txn_.orders_before[o.id] = std::nullopt;
   submit_candidates_.insert(o.id);
-  return ledger_.add(std::move(o));
+  return ledger_.create(std::move(o));
 }
 
 CommandId Engine::Impl::stage(Command c, Purpose p, OrderId for_order) {
@@ -77,7 +68,8 @@ Status Engine::Impl::finish(Timestamp now) {
     set_sync(kRateWindow, budget_.encode_window(now));
   }
   WriteBatch b;
-  for (auto& [id, before] : txn_.orders_before) {
+  const Ledger::Changes& changes = ledger_.changes();
+  for (const auto& [id, before] : changes.orders) {
     (void)before;
     Order& o = ledger_.order_at(id);
     o.version += 1;
@@ -85,14 +77,14 @@ Status Engine::Impl::finish(Timestamp now) {
     b.orders.push_back(o);
     note_committed_order(id);  // a failed commit's rollback notes the restored order again
   }
-  for (auto& [id, before] : txn_.trades_before) {
+  for (const auto& [id, before] : changes.trades) {
     (void)before;
     Trade& t = ledger_.trade_at(id);
     t.updated_at = now;
     b.trades.push_back(t);
     if (is_terminal(t.state)) ended_trades_[id] = now;
   }
-  for (auto& entry : txn_.positions_before) {
+  for (const auto& entry : changes.positions) {
     b.positions.push_back(ledger_.positions().at(entry.first));
   }
   alerts_.add_to_batch(b.alerts);
@@ -138,28 +130,24 @@ void Engine::Impl::note_store_back(Timestamp now) {
 
 void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   unconfirmed_dirty_ = true;  // the kept list may have rolled back with the input
-  for (auto& [id, before] : txn_.orders_before) {
+  const Ledger::Changes undone = ledger_.undo_input();
+  for (const auto& [id, before] : undone.orders) {
     if (before) {
-      ledger_.undo(id, before);
       submit_candidates_.insert(id);
       note_committed_order(id);
       // What was learned of it is lost: the next sweep that misses it fetches it again.
       aux_[id].missing_checked = false;
     } else {
-      forget_order(id);  // added by this input
+      forget_watch(id);  // made by this input
       aux_.erase(id);
     }
   }
-  for (auto& [id, before] : txn_.trades_before) {
-    if (before) ledger_.put_trade(*before); else ledger_.erase_trade(id);
+  for (const auto& [id, before] : undone.trades) {
     if (!before || !is_terminal(before->state)) ended_trades_.erase(id);
   }
   // Its reprice may be what rolled back (DST seed 4914527916: the flatten rested for good).
-  for (auto& [id, before] : txn_.orders_before) {
+  for (const auto& [id, before] : undone.orders) {
     if (before) track_wash_priced(id);
-  }
-  for (auto& [sym, before] : txn_.positions_before) {
-    if (before) ledger_.set_position(*before); else ledger_.erase_position(sym);
   }
   alerts_.roll_back();
   for (auto& [k, before] : txn_.sync_before) {
@@ -170,8 +158,6 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   for (const std::string& id : txn_.activities_seen) seen_activities_.erase(id);
   rate_dirty_ = true;  // the window written with this batch was not: write it with the next
   drop_staged();
-  max_trade_id_ = txn_.max_trade_id;
-  max_order_id_ = txn_.max_order_id;
   txn_ = Txn{};
   txn_open_ = false;
   // Visible at once in memory (health, /api/alerts); written with the next good commit.
@@ -376,8 +362,7 @@ Status Engine::Impl::start(Timestamp now) {
     return st;
   }
   owner_ = account_tag(cfg_.account_identity) + s.instance_tag;
-  max_trade_id_ = s.max_trade_id;
-  max_order_id_ = s.max_order_id;
+  ledger_.set_max_ids(s.max_trade_id, s.max_order_id);
   for (auto& t : s.open_trades) ledger_.put_trade(t);
   for (auto& o : s.open_orders) {
     submit_candidates_.insert(o.id);
@@ -466,6 +451,11 @@ const Order* Engine::Impl::linked_order(const Order& from, std::optional<OrderId
 
 void Engine::Impl::forget_order(OrderId id) {
   if (!ledger_.holds(id)) return;
+  forget_watch(id);
+  ledger_.remove(id);
+}
+
+void Engine::Impl::forget_watch(OrderId id) {
   submit_candidates_.erase(id);
   await_positions_.erase(id);
   inflight_watch_.erase(id);
@@ -476,7 +466,6 @@ void Engine::Impl::forget_order(OrderId id) {
   cancel_retry_at_.erase(id);
   retry_resolve_at_.erase(id);
   anomalous_.erase(id);
-  ledger_.remove(id);
 }
 
 // The commands of a rolled-back batch never leave: what each was for is asked again.
@@ -548,14 +537,14 @@ void Engine::Impl::prune_ended_trades(Timestamp now) {
       if (o == nullptr) continue;
       auto ax = aux_.find(id);
       // A parked order waits for a person; one with a command out waits for its answer.
-      if (!is_terminal(o->state) || txn_.orders_before.count(id) ||
+      if (!is_terminal(o->state) || ledger_.changes().orders.count(id) ||
           (ax != aux_.end() && (ax->second.command_outstanding || ax->second.cancel_sent ||
                                 ax->second.related_waiting > 0))) {
         done = false;
         break;
       }
     }
-    if (!done || txn_.trades_before.count(tid)) {
+    if (!done || ledger_.changes().trades.count(tid)) {
       it->second = now;  // looked at again after another retention period
       ++it;
       continue;

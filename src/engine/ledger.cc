@@ -57,6 +57,62 @@ std::vector<Fill> fill_rows(const Order& o, const Decimal& before_filled,
   return rows;
 }
 
+void Ledger::begin_input() {
+  changes_ = Changes{};
+  changes_.max_trade_id = max_trade_id_;
+  changes_.max_order_id = max_order_id_;
+}
+
+Order& Ledger::change_order(OrderId id) {
+  Order& o = order_at(id);
+  changes_.orders.try_emplace(id, o);
+  return o;
+}
+
+Trade& Ledger::change_trade(TradeId id) {
+  Trade& t = trade_at(id);
+  changes_.trades.try_emplace(id, t);
+  return t;
+}
+
+Position& Ledger::change_position(const std::string& symbol) {
+  if (!changes_.positions.count(symbol)) {
+    const Position* p = position(symbol);
+    changes_.positions[symbol] = p == nullptr ? std::nullopt : std::optional<Position>(*p);
+  }
+  return position_slot(symbol);
+}
+
+Order& Ledger::create(Order o) {
+  changes_.orders[o.id] = std::nullopt;
+  return add(std::move(o));
+}
+
+Trade& Ledger::create_trade(Trade t) {
+  changes_.trades[t.id] = std::nullopt;
+  return put_trade(std::move(t));
+}
+
+void Ledger::set_max_ids(TradeId trade, OrderId order) {
+  max_trade_id_ = trade;
+  max_order_id_ = order;
+}
+
+Ledger::Changes Ledger::undo_input() {
+  Changes undone = std::move(changes_);
+  changes_ = Changes{};
+  for (const auto& [id, before] : undone.orders) undo(id, before);
+  for (const auto& [id, before] : undone.trades) {
+    if (before) put_trade(*before); else erase_trade(id);
+  }
+  for (const auto& [symbol, before] : undone.positions) {
+    if (before) set_position(*before); else erase_position(symbol);
+  }
+  max_trade_id_ = undone.max_trade_id;
+  max_order_id_ = undone.max_order_id;
+  return undone;
+}
+
 Order* Ledger::order(OrderId id) {
   auto it = index_.find(id);
   return it == index_.end() ? nullptr : it->second;

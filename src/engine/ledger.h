@@ -35,6 +35,32 @@ std::vector<Fill> fill_rows(const Order& o, const Decimal& before_filled,
 
 class Ledger {
  public:
+  // ---- The changes of one input -------------------------------------------------------------
+  // Logged from begin_input(): what its commit writes, and what undo_input() puts back when
+  // that commit fails. The log stays readable until the next input begins.
+  struct Changes {
+    std::map<OrderId, std::optional<Order>> orders;  // as before the input; none: it made it
+    std::map<TradeId, std::optional<Trade>> trades;
+    std::map<std::string, std::optional<Position>> positions;
+    TradeId max_trade_id = 0;  // the id counters when the input began
+    OrderId max_order_id = 0;
+  };
+  void begin_input();
+  const Changes& changes() const { return changes_; }
+  // A held order, trade or position about to change (made, flat, for a position).
+  Order& change_order(OrderId id);
+  Trade& change_trade(TradeId id);
+  Position& change_position(const std::string& symbol);
+  // An order or trade this input makes, with the next id taken by next_*_id().
+  Order& create(Order o);
+  Trade& create_trade(Trade t);
+  OrderId next_order_id() { return ++max_order_id_; }
+  TradeId next_trade_id() { return ++max_trade_id_; }
+  void set_max_ids(TradeId trade, OrderId order);
+  // Puts back everything the input changed, the id counters too. Returns its log: the engine's
+  // own lists follow the orders in it.
+  Changes undo_input();
+
   // ---- Orders --------------------------------------------------------------------------------
   // By id: walks (sweeps, views) go in id order.
   const std::map<OrderId, Order>& orders() const { return orders_; }
@@ -49,7 +75,7 @@ class Ledger {
   const std::vector<OrderId>& of_symbol(const std::string& symbol) const;  // ascending ids
   const std::vector<OrderId>& of_trade(TradeId id) const;  // in the order they were added
 
-  // An order not held yet, found by all of its keys from now.
+  // An order not held yet (loaded from the store), found by all of its keys from now.
   Order& add(Order o);
   // The broker id just set on a held order: found by it from now.
   void index_broker_id(OrderId id);
@@ -92,6 +118,9 @@ class Ledger {
   std::map<TradeId, Trade> trades_;
   std::unordered_map<TradeId, Trade*> trade_index_;  // as index_, for trades_
   std::map<std::string, Position> positions_;
+  TradeId max_trade_id_ = 0;
+  OrderId max_order_id_ = 0;
+  Changes changes_;
 };
 
 }  // namespace orderly

@@ -102,6 +102,43 @@ TEST(Ledger, TradesAndPositions) {
   EXPECT_EQ(l.position("F"), nullptr);
 }
 
+TEST(LedgerInput, UndoPutsBackEveryChangeOfTheInputAndTheIdCounters) {
+  Ledger l;
+  l.set_max_ids(4, 9);
+  l.add(order(9, 4, "F"));
+  Trade t;
+  t.id = 4;
+  l.put_trade(t);
+  l.position_slot("F").qty = Decimal::from_int(10);
+
+  l.begin_input();
+  l.change_order(9).filled_qty = Decimal::from_int(3);
+  l.change_order(9).filled_qty = Decimal::from_int(5);  // logged once: as before the input
+  l.change_trade(4).state = TradeState::closed;
+  l.change_position("F").qty = Decimal::from_int(5);
+  l.change_position("G").qty = Decimal::from_int(1);  // made by the input
+  Order made = order(l.next_order_id(), 4, "F");
+  l.create(made);
+  Trade other;
+  other.id = l.next_trade_id();
+  l.create_trade(other);
+  EXPECT_EQ(l.changes().orders.size(), 2u);
+  EXPECT_FALSE(l.changes().orders.at(10).has_value()) << "made by the input";
+
+  const Ledger::Changes undone = l.undo_input();
+  EXPECT_EQ(undone.orders.size(), 2u);
+  EXPECT_TRUE(l.order_at(9).filled_qty.is_zero());
+  EXPECT_FALSE(l.holds(10));
+  EXPECT_FALSE(l.by_client_id("cid-10"));
+  EXPECT_EQ(l.trade_at(4).state, TradeState::pending);
+  EXPECT_EQ(l.trade(5), nullptr);
+  EXPECT_EQ(l.position_qty("F"), Decimal::from_int(10));
+  EXPECT_EQ(l.position("G"), nullptr);
+  EXPECT_EQ(l.next_order_id(), 10) << "the ids the undone input took are taken again";
+  EXPECT_EQ(l.next_trade_id(), 5);
+  EXPECT_TRUE(l.changes().orders.empty());
+}
+
 // ---- A fill, applied --------------------------------------------------------------------------
 
 Decimal sum_qty(const std::vector<Fill>& rows) {
