@@ -15,6 +15,7 @@
 //                     they moved
 //   ledger.cc         Ledger: orders, trades, our positions and the indexes that find them
 //   positions_read.cc PositionsRead: the broker's positions as last read, and their age
+//   blindness.cc      Blindness: since when events may have been missed, unswept
 
 #include <algorithm>
 #include <cstdint>
@@ -35,6 +36,7 @@
 
 #include "core/ids.h"
 #include "engine/alerts.h"
+#include "engine/blindness.h"
 #include "engine/engine.h"
 #include "engine/exit_book.h"
 #include "engine/ledger.h"
@@ -47,7 +49,7 @@ namespace engine_internal {
 inline constexpr std::string_view kWatermarkTime = "fill_watermark_time";
 inline constexpr std::string_view kWatermarkId = "fill_watermark_id";
 inline constexpr std::string_view kRateWindow = "rest_calls_last_minute";
-// Engine-up ms the exits' cover has gone unconfirmed (blind_since_), kept across restarts.
+// Engine-up ms the exits' cover has gone unconfirmed (blindness_), kept across restarts.
 inline constexpr std::string_view kBlindMs = "cover_unconfirmed_ms";
 // The exits a sweep missed that the broker has not answered for since ("id:ns" each, ns the
 // time they went unconfirmed), kept across restarts: a gap the engine knew of survives a crash.
@@ -482,7 +484,6 @@ class Engine::Impl {
   void stage_due_refreshes(Timestamp now);
   void unknown_fill_fetch_failed(const std::string& broker_order_id);
   bool heard_since(const Order& o, Timestamp t) const;
-  void end_blindness();
   void check_missing_orders(Timestamp missing_since, Timestamp now);
   void on_stream_connected(Timestamp now);
   void on_stream_disconnected(std::string_view reason, Timestamp now);
@@ -631,8 +632,7 @@ class Engine::Impl {
   std::map<OrderId, Timestamp> refresh_due_;  // fetched then: no answer yet, or a sibling ended
   // Since when events may have been missed (a start, the stream down, a rolled-back commit)
   // with no sweep begun after it completed: the exits' cover is not confirmed.
-  std::optional<Timestamp> blind_since_;
-  bool blind_judged_ = false;  // every symbol was judged once the blindness outlived the grace
+  Blindness blindness_;
   bool unconfirmed_dirty_ = false;  // an order's unconfirmed_since changed: kept at next check
   // Symbol -> the broker's time of the earliest fill a poll found since the last check.
   std::map<std::string, Timestamp> late_fills_;

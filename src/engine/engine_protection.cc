@@ -57,7 +57,7 @@ struct Engine::Impl::Cover {
   std::string why;                 // beyond "held, covered": what the engine cannot confirm
 };
 
-// `blind`: events may have been lost for longer than the grace (blind_since_) and no sweep has
+// `blind`: events may have been lost for longer than the grace (blindness_) and no sweep has
 // said what the broker holds since: an exit canceled or expired meanwhile is unknown, so no
 // position counts as covered (on main, DST extended seed 9400000000918: the stream down, the
 // sweeps timed out for 8 s, an exit canceled meanwhile went unraised). An exit a sweep missed
@@ -91,11 +91,11 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
   if (c.book.net().is_zero() && !unheard_entry) return c;
   if (blind) {
     c.ok = false;
-    c.began = blind_since_;
+    c.began = blindness_.since();
     date_by_own_records(c, symbol);
     c.why = fmt::format("; events may have been missed since {} ms ago and no sweep of the "
                         "broker's open orders has answered since{}",
-                        last_now_.ms_since(*blind_since_),
+                        blindness_.ms(last_now_),
                         unheard_entry ? "; an entry of ours may have filled unheard" : "");
     return c;
   }
@@ -239,7 +239,7 @@ void Engine::Impl::check_protection(Timestamp now) {
     auto kept = sync_state_.find(std::string(kBlindMs));
     const std::int64_t ms = kept == sync_state_.end() ? 0 : std::atoll(kept->second.c_str());
     const Timestamp since = started_at_.plus_ms(-std::clamp<std::int64_t>(ms, 0, 3'600'000));
-    blind_since_ = std::min(blind_since_.value_or(since), since);
+    blindness_.at_least_since(since);
     for (const auto& [id, t] : ledger_.trades()) {
       if (!is_terminal(t.state)) symbols.insert(t.spec.symbol);
     }
@@ -247,13 +247,12 @@ void Engine::Impl::check_protection(Timestamp now) {
   }
   for (std::string& s : protection_.open_gaps()) symbols.insert(std::move(s));
   for (const auto& [symbol, at] : late_fills_) symbols.insert(symbol);
-  const bool blind = blind_since_ && now.ms_since(*blind_since_) >= cfg_.unprotected_grace_ms;
-  if (blind && !blind_judged_) {
+  const bool blind = blindness_.past(now, cfg_.unprotected_grace_ms);
+  if (blindness_.newly_past(blind)) {
     for (const auto& [id, t] : ledger_.trades()) {
       if (!is_terminal(t.state)) symbols.insert(t.spec.symbol);
     }
   }
-  blind_judged_ = blind;
   keep_blind_time(now);
   keep_unconfirmed_exits();
   for (const std::string& symbol : symbols) {
@@ -296,7 +295,7 @@ void Engine::Impl::check_protection(Timestamp now) {
 // lives of 2-3 s, every answer delayed 2.5 s, an exit canceled meanwhile unraised for 8 s).
 void Engine::Impl::keep_blind_time(Timestamp now) {
   constexpr std::int64_t kKeepBlindEveryMs = 500;
-  const std::int64_t ms = blind_since_ ? std::max<std::int64_t>(0, now.ms_since(*blind_since_)) : 0;
+  const std::int64_t ms = blindness_.ms(now);
   auto it = sync_state_.find(std::string(kBlindMs));
   const std::int64_t kept = it == sync_state_.end() ? 0 : std::atoll(it->second.c_str());
   if (ms == kept || (ms > kept && ms - kept < kKeepBlindEveryMs)) return;

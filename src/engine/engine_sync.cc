@@ -332,7 +332,7 @@ void Engine::Impl::on_stream_disconnected(std::string_view reason, Timestamp now
   if (!stream_connected_ && disconnected_at_) return;
   stream_connected_ = false;
   disconnected_at_ = now;
-  if (!blind_since_) blind_since_ = now;
+  blindness_.begins(now);
   alerts_.raise(AlertKind::stream_down, "stream",
                 "trade_updates disconnected: " + std::string(reason), now);
 }
@@ -641,9 +641,9 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
   // DST trades seed 23700000013087, bracket legs canceled elsewhere at a kill; the next life's
   // sweep was lost, the one after found them missing 4.8 s of blind lives later, and dated the
   // gap from a new entry's event: 8.6 s naked, unraised).
-  const Timestamp missing_since =
-      blind_since_ && *blind_since_ < sweep_started_at_ ? *blind_since_ : sweep_started_at_;
-  end_blindness();
+  const Timestamp missing_since = blindness_.missing_since(sweep_started_at_);
+  blindness_.sweep_answered(sweep_started_at_,
+                            stream_connected_ && connected_at_ <= sweep_started_at_);
   check_missing_orders(missing_since, now);
   finish_reconcile_if_done(now);
 }
@@ -675,17 +675,6 @@ void Engine::Impl::check_missing_orders(Timestamp missing_since, Timestamp now) 
     ax.missing_checked = true;
     ax.missing_checked_at = now;
     stage_refresh(id, now, true);
-  }
-}
-
-// What the broker held when this sweep began is known: no longer blind, unless the stream was
-// down then (or since): events after the sweep began may be lost, so blind from there.
-void Engine::Impl::end_blindness() {
-  if (!blind_since_ || sweep_started_at_ < *blind_since_) return;
-  if (stream_connected_ && connected_at_ <= sweep_started_at_) {
-    blind_since_.reset();
-  } else {
-    blind_since_ = sweep_started_at_;
   }
 }
 
@@ -847,7 +836,7 @@ void Engine::Impl::on_tick(Timestamp now) {
   if (resync_due_) {
     resync_due_ = false;
     // The rolled-back input's evidence is lost: what it told is not known until a sweep.
-    if (!blind_since_) blind_since_ = now;
+    blindness_.begins(now);
     sweep_running_ = false;
     catchup_running_ = false;
     positions_read_.failed();
