@@ -16,6 +16,7 @@
 //   ledger.cc         Ledger: orders, trades, our positions and the indexes that find them
 //   positions_read.cc PositionsRead: the broker's positions as last read, and their age
 //   blindness.cc      Blindness: since when events may have been missed, unswept
+//   stream_watch.cc   StreamWatch: the trade_updates stream, and how far it is trusted
 
 #include <algorithm>
 #include <cstdint>
@@ -42,6 +43,7 @@
 #include "engine/ledger.h"
 #include "engine/positions_read.h"
 #include "engine/rate_budget.h"
+#include "engine/stream_watch.h"
 
 namespace orderly {
 namespace engine_internal {
@@ -651,11 +653,7 @@ class Engine::Impl {
   std::unordered_set<std::string> sweep_seen_;
   std::unordered_set<std::string> external_seen_;
   std::map<std::string, int> drift_count_;
-  bool stream_connected_ = false;
-  Timestamp connected_at_;
-  std::optional<Timestamp> disconnected_at_;
-  std::optional<Timestamp> last_stream_event_at_;
-  std::optional<Timestamp> last_missed_fill_at_;
+  StreamWatch stream_;  // the trade_updates stream: connected, last event, a fill it dropped
   // Consecutive failures of one kind of poll, and when it is tried again (issue 15: with the
   // broker answering 500 to everything, failed polls were staged again every 100 ms tick, about
   // 12 calls a second until the budget was gone). Exponential from poll_interval_ms to

@@ -194,7 +194,7 @@ RecentKeys::Fp Engine::Impl::event_key(const TradeUpdate& u) {
 void Engine::Impl::on_trade_update(const TradeUpdate& u, const RecentKeys::Fp& key,
                                    Timestamp now) {
   ++metrics_.stream_events;
-  last_stream_event_at_ = now;
+  stream_.event_heard(now);
   // Idempotent: the same execution (or the same event of the same order) is applied once.
   if (!seen_events_.insert(key)) return;
   std::optional<OrderId> local = find_local(u.order);
@@ -319,19 +319,15 @@ void Engine::Impl::stage_due_refreshes(Timestamp now) {
 }
 
 void Engine::Impl::on_stream_connected(Timestamp now) {
-  if (stream_connected_) return;
-  stream_connected_ = true;
+  if (!stream_.connected(now)) return;
   ++metrics_.stream_reconnects;
-  connected_at_ = now;
   alerts_.clear(AlertKind::stream_down, "stream", now);
   // Missed events are not replayed by Alpaca: resync everything.
   begin_full_resync(now);
 }
 
 void Engine::Impl::on_stream_disconnected(std::string_view reason, Timestamp now) {
-  if (!stream_connected_ && disconnected_at_) return;
-  stream_connected_ = false;
-  disconnected_at_ = now;
+  if (!stream_.disconnected(now)) return;
   blindness_.begins(now);
   alerts_.raise(AlertKind::stream_down, "stream",
                 "trade_updates disconnected: " + std::string(reason), now);
@@ -361,14 +357,7 @@ void Engine::Impl::on_stream_unreadable(std::string raw, std::string reason, Tim
 }
 
 bool Engine::Impl::stream_suspect(Timestamp now) const {
-  if (!stream_connected_) return true;
-  if (now.ms_since(connected_at_) < cfg_.idle_poll_interval_ms) return true;
-  // A fill found by polling that the stream never delivered: the stream drops events.
-  if (last_missed_fill_at_ &&
-      now.ms_since(*last_missed_fill_at_) < 10 * cfg_.idle_poll_interval_ms) {
-    return true;
-  }
-  return false;
+  return stream_.suspect(now, cfg_.idle_poll_interval_ms);
 }
 
 // How often fills are looked for: while the stream is healthy and the account idle the stream
@@ -497,7 +486,7 @@ void Engine::Impl::adopt_caught_up_fill(const FillActivity& a, Timestamp now) {
                                          a.qty.str(), a.price.str(), a.cum_qty.str()),
                              a.raw, now, &execution);
   if (applied) {
-    last_missed_fill_at_ = now;
+    stream_.missed_fill(now);
     note_late_fill(o.symbol, a.transaction_time);
     ++report_.fills_adopted;
     on_exit_ended(id, now, true);
@@ -643,7 +632,7 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
   // gap from a new entry's event: 8.6 s naked, unraised).
   const Timestamp missing_since = blindness_.missing_since(sweep_started_at_);
   blindness_.sweep_answered(sweep_started_at_,
-                            stream_connected_ && connected_at_ <= sweep_started_at_);
+                            stream_.heard_throughout_since(sweep_started_at_));
   check_missing_orders(missing_since, now);
   finish_reconcile_if_done(now);
 }

@@ -75,7 +75,7 @@ void assess(Health& h, Timestamp now) {
 
 Health Engine::Impl::health(Timestamp now) {
   Health h;
-  h.stream_connected = stream_connected_;
+  h.stream_connected = stream_.is_connected();
   h.sync_lag_limit_ms = sync_lag_limit(now);
   h.store_failing_since = store_failing_since_;
   alerts_.for_each_active([&](const Alert& a) {
@@ -88,7 +88,7 @@ Health Engine::Impl::health(Timestamp now) {
     }
     h.critical_alerts.push_back(fmt::format("{} {}", to_string(a.kind), a.subject));
   });
-  h.last_stream_event_at = last_stream_event_at_;
+  h.last_stream_event_at = stream_.last_event_at();
   h.last_sync_at = last_sync_at_;
   h.sync_lag_ms = last_sync_at_ ? now.ms_since(*last_sync_at_) : 0;
   h.store_ok = store_ok_;
@@ -144,7 +144,7 @@ std::string Engine::Impl::metrics_text(Timestamp now) {
   line("orderly_sync_lag_ms", "Milliseconds since the last completed poll", "gauge",
        last_sync_at_ ? now.ms_since(*last_sync_at_) : 0);
   line("orderly_stream_connected", "1 when trade_updates is connected", "gauge",
-       stream_connected_ ? 1 : 0);
+       stream_.is_connected() ? 1 : 0);
   line("orderly_stream_reconnects_total", "trade_updates (re)connects", "counter",
        metrics_.stream_reconnects);
   line("orderly_stream_events_total", "trade_updates messages", "counter",
