@@ -17,6 +17,7 @@
 //   positions_read.cc PositionsRead: the broker's positions as last read, and their age
 //   blindness.cc      Blindness: since when events may have been missed, unswept
 //   stream_watch.cc   StreamWatch: the trade_updates stream, and how far it is trusted
+//   recent_keys.cc    RecentKeys: the keys of the last stream events, for idempotent apply
 
 #include <algorithm>
 #include <cstdint>
@@ -43,6 +44,7 @@
 #include "engine/ledger.h"
 #include "engine/positions_read.h"
 #include "engine/rate_budget.h"
+#include "engine/recent_keys.h"
 #include "engine/stream_watch.h"
 
 namespace orderly {
@@ -122,43 +124,6 @@ struct OrderAux {
   std::optional<Timestamp> heard_at;
 };
 
-// The keys of the last `capacity` stream events, for idempotent apply. Holds 64-bit fingerprints
-// in one open-addressed table (2 MiB for 200,000 keys): the set of 200,000 strings it replaces
-// cost a third of the apply path (an allocation and several cache misses per event). A new key
-// taken for a seen one has odds of capacity/2^64 (~1e-14) per event; that event would be lost
-// like a dropped stream message, which the fill catch-up and the sweep find anyway.
-class RecentKeys {
- public:
-  struct Fp {
-    std::uint64_t v = 0;  // 0: empty slot (never a key's value)
-    bool operator==(const Fp&) const = default;
-  };
-  explicit RecentKeys(std::size_t capacity);
-  ~RecentKeys();
-  RecentKeys(const RecentKeys&) = delete;
-  RecentKeys& operator=(const RecentKeys&) = delete;
-  // The key made of `parts` (their concatenation, with boundaries).
-  static Fp fingerprint(std::initializer_list<std::string_view> parts);
-  // Starts loading the key's slot: the table is larger than the caches, and the caller has other
-  // work to do before insert().
-  void prefetch(const Fp& f) const { __builtin_prefetch(&slots_[home(f)]); }
-  // False when the key was seen among the last `capacity`.
-  bool insert(const Fp& f);
-  std::size_t size() const { return count_; }
-
- private:
-  std::size_t home(const Fp& f) const { return static_cast<std::size_t>(f.v >> 1) & mask_; }
-  void erase(const Fp& f);
-  // Anonymous memory, 2 MiB aligned: huge pages where the kernel allows, and pages only become
-  // resident once a key lands on them (an idle engine does not carry the whole table).
-  Fp* slots_ = nullptr;
-  std::size_t map_bytes_ = 0;
-  void* map_ = nullptr;
-  std::size_t capacity_ = 0;
-  std::vector<Fp> ring_;  // insertion order, for eviction; grows to capacity_, then wraps
-  std::size_t mask_ = 0, next_ = 0, count_ = 0;
-};
-
 // A store read an input cannot do without failed (a dead connection): the input ends, rolled
 // back, rather than taking the failure for "not found" (Engine::Impl::guarded).
 class StoreUnreadable : public std::runtime_error {
@@ -193,7 +158,6 @@ using engine_internal::kWatermarkTime;
 using engine_internal::OrderAux;
 using engine_internal::Pending;
 using engine_internal::Purpose;
-using engine_internal::RecentKeys;
 using engine_internal::signed_qty;
 using engine_internal::StoreUnreadable;
 

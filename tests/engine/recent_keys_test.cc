@@ -1,4 +1,4 @@
-// The stream dedup window (engine_internal::RecentKeys): exactly the last `capacity` keys are
+// The stream dedup window (RecentKeys, recent_keys.h): exactly the last `capacity` keys are
 // remembered, through many wraps of its ring and deletions from its open-addressed table.
 
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <set>
 #include <string>
 
-#include "engine/engine_impl.h"
+#include "engine/recent_keys.h"
 
 namespace orderly::testing {
 namespace {
