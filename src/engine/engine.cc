@@ -170,7 +170,7 @@ void Engine::Impl::on_result(CommandId id, CommandResult r, Timestamp now) {
     case Purpose::cancel: on_cancel_result(p, r, now); break;
     case Purpose::sweep_page: on_sweep_result(p, r, now); break;
     case Purpose::catchup_page: on_catchup_result(r, now); break;
-    case Purpose::positions: on_positions_result(r, now); break;
+    case Purpose::positions: on_positions_result(p, r, now); break;
     case Purpose::legs: on_legs_result(p, r, now); break;
     case Purpose::recovery_page: on_recovery_result(p, r, now); break;
   }

@@ -470,7 +470,7 @@ class Engine::Impl {
   void on_sweep_result(const Pending& p, const CommandResult& r, Timestamp now);
   void mark_synced(Timestamp now);
   void stage_positions(Timestamp);
-  void on_positions_result(const CommandResult& r, Timestamp now);
+  void on_positions_result(const Pending& p, const CommandResult& r, Timestamp now);
   void reconcile_positions(Timestamp now);
   void ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now);
   bool in_reach_of(const Order& o) const;

@@ -495,7 +495,7 @@ void Engine::Impl::drop_staged() {
         if (it->second.sweep == sweep_number_) sweep_running_ = false;
         break;
       case Purpose::catchup_page: catchup_running_ = false; break;
-      case Purpose::positions: positions_read_.failed(); break;
+      case Purpose::positions: positions_read_.failed(c.id); break;
       default: break;
     }
     pending_.erase(it);

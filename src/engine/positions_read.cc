@@ -2,21 +2,28 @@
 
 namespace orderly {
 
-void PositionsRead::ask(Timestamp now) {
+void PositionsRead::ask(std::int64_t id, Timestamp now) {
   inflight_ = true;
   staged_at_ = now;
+  asks_[id] = now;
 }
 
-void PositionsRead::answered(const std::vector<BrokerPosition>& positions, Timestamp now) {
-  inflight_ = false;
+void PositionsRead::answered(std::int64_t id, const std::vector<BrokerPosition>& positions,
+                             Timestamp now) {
+  const auto ask = asks_.find(id);
+  if (ask == asks_.end()) return;  // not a read of this life
+  const Timestamp asked = ask->second;
+  asks_.erase(ask);
+  if (asked >= staged_at_) inflight_ = false;
+  if (read_at_ && asked < asked_at_) return;
   positions_.clear();
   for (const BrokerPosition& p : positions) positions_[p.symbol] = p;
   // A read asked for after a symbol's last change of ours confirms or denies it.
   for (auto it = changed_at_.begin(); it != changed_at_.end();) {
-    it = it->second <= staged_at_ ? changed_at_.erase(it) : std::next(it);
+    it = it->second <= asked ? changed_at_.erase(it) : std::next(it);
   }
   read_at_ = now;
-  asked_at_ = staged_at_;
+  asked_at_ = asked;
   last_answered_at_ = now;
 }
 

@@ -5,6 +5,7 @@
 // the ask may or may not be in it, so a symbol our own fill moved since is not judged on it
 // until a read asked after that fill is answered. It knows nothing of orders or trades.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,15 +19,25 @@ namespace orderly {
 
 class PositionsRead {
  public:
-  // A read is asked for at `now`; one at a time.
-  void ask(Timestamp now);
+  // A read is asked for at `now` by command `id`; one at a time.
+  void ask(std::int64_t id, Timestamp now);
   bool inflight() const { return inflight_; }
   // The read asked for last (answered or not).
   Timestamp staged_at() const { return staged_at_; }
-  // Its answer was an error, or never comes (a rolled-back commit): another may be asked.
+  // Another may be asked: the last one's answer was an error, never comes (a rolled-back
+  // commit), or is given up on (a resync) though it may still come.
   void failed() { inflight_ = false; }
-  // Its answer: the broker's positions as of staged_at().
-  void answered(const std::vector<BrokerPosition>& positions, Timestamp now);
+  // The read command `id` got an error, or never left: it will not be answered.
+  void failed(std::int64_t id) {
+    asks_.erase(id);
+    failed();
+  }
+  // The answer to the read command `id` asked: the broker's positions as of when it was asked.
+  // An answer to a read asked before the one held is older news, and dropped: a resync gave up
+  // on a read, asked another after our own fill, and the first one's answer, from before the
+  // fill, was taken for the second's (DST trades seed 25400000008939: a fractional sell passed
+  // as within a long our stop had sold; the broker refused it as a short).
+  void answered(std::int64_t id, const std::vector<BrokerPosition>& positions, Timestamp now);
   // What the engine knows of the broker's positions no longer stands (a restart of its view):
   // answered() again before anything is judged on a read.
   void forget_answer() { read_at_.reset(); }
@@ -59,6 +70,7 @@ class PositionsRead {
   std::optional<Timestamp> read_at_;
   std::optional<Timestamp> last_answered_at_;
   std::map<std::string, Timestamp> changed_at_;
+  std::map<std::int64_t, Timestamp> asks_;  // reads asked and not answered, by command id
 };
 
 }  // namespace orderly
