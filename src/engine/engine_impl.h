@@ -444,6 +444,7 @@ class Engine::Impl {
   void apply_update(OrderId id, const TradeUpdate& u, Timestamp now);
   void record_latency(std::int64_t ms);
   void on_exit_ended(OrderId id, Timestamp now, bool at_once);
+  bool ended_unfilled_elsewhere(const Order& o, OrderId group) const;
   void refresh_failed(OrderId id, const BrokerError& e, Timestamp now);
   std::int64_t backed_off_ms(const BrokerError& e, int& failures) const;
   void refresh_answered(OrderId id, Timestamp now);

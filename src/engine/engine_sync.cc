@@ -170,16 +170,40 @@ void Engine::Impl::on_exit_ended(OrderId id, Timestamp now, bool at_once) {
   const Order& o = ledger_.order_at(id);
   if (!is_exit_role(o.role) || !is_terminal(o.state) || o.state == OrderState::replaced) return;
   const OrderId group = o.parent_order_id.value_or(o.id);
+  const bool ended_elsewhere = ended_unfilled_elsewhere(o, group);
   for (OrderId sid : ledger_.of_trade(o.trade_id)) {
     const Order& s = ledger_.order_at(sid);
     if (sid == id || !is_open_at_broker(s.state)) continue;
     if (sid != group && s.parent_order_id != group) continue;
+    OrderAux& ax = aux_[sid];
+    if (ended_elsewhere && !ax.unconfirmed_since) {
+      ax.unconfirmed_since = o.broker_updated_at.value_or(now);
+      unconfirmed_dirty_ = true;
+      protection_dirty_.insert(s.symbol);
+    }
     if (at_once) {
       stage_refresh(sid, now, false);
     } else if (!refresh_due_.count(sid)) {
       refresh_due_[sid] = now.plus_ms(cfg_.poll_interval_ms);
     }
   }
+}
+
+// A leg of a group ended unfilled, and no cancel of ours asked for it or its group: Alpaca
+// ends the rest of the group with it ("cancelling any order in the group cancels the rest",
+// alpaca-api.md), so its other orders cover nothing from then until the broker answers for
+// them (DST trades seed 25400000005168: another client canceled an OCO's stop leg; the
+// take-profit's own `canceled` was lost, the fetch of it waited for the budget, and 45 MSFT
+// stood naked 8.4 s counted as covered by it).
+bool Engine::Impl::ended_unfilled_elsewhere(const Order& o, OrderId group) const {
+  if (o.filled_qty.is_positive() || o.state == OrderState::filled) return false;
+  for (OrderId sid : ledger_.of_trade(o.trade_id)) {
+    const Order& s = ledger_.order_at(sid);
+    if (sid != group && s.parent_order_id != group) continue;
+    const auto ax = aux_.find(sid);
+    if (ax != aux_.end() && (ax->second.we_canceled || ax->second.cancel_sent)) return false;
+  }
+  return true;
 }
 
 // A refresh that got no answer (a timeout, 5xx, 429) proves nothing and is asked again on its
