@@ -23,7 +23,17 @@ class OrdersE2E : public SharedRigTest<OrdersE2E> {
   static void SetUpTestSuite() {
     // Grace 0: a filled position without a working exit is raised at once, so a trade that
     // asked for no exits would be seen raising one if orderly still watched it.
-    start_shared("orders-e2e", kToken, {.extra = "[alerts]\nunprotected_grace_ms = 0\n"});
+    // One account serves every scenario of the suite, some twenty trades within ten seconds:
+    // together they spend about 170 REST calls, and at Alpaca's 200 a minute a later test's
+    // entry waited some 50 s for the window to roll (entries leave the last tenth of the budget
+    // to protective work), longer than the test waits. The harness's reads of the simulator
+    // take nothing from that window (X-Sim-Control). No scenario here is about the rate limit
+    // (the engine's, the broker client's and the simulator's tests are), so the account's
+    // minute is sized to the suite: 1000 calls at the simulator, a budget of 950.
+    start_shared("orders-e2e", kToken,
+                 {.broker_extra = "rate_limit_per_min = 950\n",
+                  .extra = "[alerts]\nunprotected_grace_ms = 0\n",
+                  .sim_args = {"--rate-limit", "1000"}});
   }
   // The simulator's open orders of `symbol` (legs nested), as JSON.
   static json::array open_orders(const std::string& symbol) {

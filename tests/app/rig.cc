@@ -186,7 +186,8 @@ void Rig::write_config(const RigConfig& c) {
   std::ofstream out(config);
   if (!c.accounts && !sims.empty()) {
     out << "[broker]\nbase_url = \"" << sims[0].base_url() << "\"\nkey_id = \"" << sims[0].key
-        << "\"\nsecret_key = \"" << sims[0].secret << "\"\n";
+        << "\"\nsecret_key = \"" << sims[0].secret << "\"\n"
+        << c.broker_extra;
   }
   out << "[store]\nurl = \""
       << (c.store_url.empty() ? "sqlite:" + (dir / "orderly.db").string() : c.store_url) << "\"\n"

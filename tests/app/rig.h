@@ -69,6 +69,7 @@ struct Sim {
 // tests see a missed event soon).
 struct RigConfig {
   std::string store_url;   // empty: sqlite:<dir>/orderly.db
+  std::string broker_extra;  // more [broker] lines (a single-account config)
   std::string sync_extra;  // more [sync] lines
   std::string extra;       // whole sections, after [sync]
   bool accounts = false;   // every sim as an [[accounts]] entry rather than sims[0] as [broker]
