@@ -122,6 +122,10 @@ json::object trade_json(const TradeRecord& r, std::string_view account) {
       {"updated_at", ts(t.updated_at)},
       {"orders", std::move(order_list)},
   };
+  // A crypto pair's increment, kept since the trade opened: the prices orderly resolves for it
+  // later (a percent exit at the fill, a stop_limit's limit) are multiples of it. Absent when
+  // none is kept (an equity; a pair's trade opened before orderly kept it: priced to the cent).
+  if (s.price_increment) out["price_increment"] = s.price_increment->str();
   tag(out, account);
   return out;
 }

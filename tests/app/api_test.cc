@@ -439,7 +439,8 @@ TEST_F(ApiTest, ASellWithinAHeldLongIsNoShortOfItsAsset) {
 }
 
 // The engine reads no assets: a crypto trade takes its pair's price_increment from the API's
-// asset read, so that percent exits priced at the fill are on it; an equity's has none.
+// asset read, so that percent exits priced at the fill are on it; an equity's has none. The
+// trade's JSON shows the increment it keeps, and no field where it keeps none.
 TEST_F(ApiTest, ACryptoTradeKeepsItsPairsPriceIncrement) {
   AssetRules btc;
   btc.symbol = "BTC/USD";
@@ -463,6 +464,18 @@ TEST_F(ApiTest, ACryptoTradeKeepsItsPairsPriceIncrement) {
   ASSERT_TRUE(pair.ok() && pair->has_value() && equity.ok() && equity->has_value());
   EXPECT_EQ((*pair)->spec.price_increment, Decimal::must("1"));
   EXPECT_EQ((*equity)->spec.price_increment, std::nullopt);
+
+  EXPECT_EQ(parse(r).at("price_increment"), "1") << r.body;
+  EXPECT_EQ(parse(call("GET", "/api/trades/1")).at("price_increment"), "1");
+  EXPECT_FALSE(parse(call("GET", "/api/trades/2")).as_object().contains("price_increment"));
+  const json::value list = parse(call("GET", "/api/trades"));
+  for (const json::value& t : list.as_array()) {
+    const json::value* inc = t.as_object().if_contains("price_increment");
+    EXPECT_EQ(inc != nullptr, t.at("symbol") == "BTC/USD") << json::serialize(t);
+    if (inc != nullptr) {
+      EXPECT_EQ(*inc, "1");
+    }
+  }
 }
 
 // orderly reads no market data: a crypto market entry by qty is judged at the broker's price in
