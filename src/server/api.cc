@@ -957,15 +957,23 @@ std::optional<HttpResponse> Api::refuse_by_asset(TradeSpec& spec, bool opening) 
   // the pair's increment so that price is one the broker takes (core/trade.h exit_prices).
   if (is_crypto_symbol(spec.symbol)) spec.price_increment = answer.asset->price_increment;
   // A sell entry within a held long closes it: the asset's rules of shorts are not its. When
-  // only they refuse it, on the engine's read of positions (up to a minute old), the broker's
-  // position read now decides.
-  const bool short_by_view = opens_short(spec, long_held(spec.symbol));
-  const std::string problem = check_asset_rules(spec, *answer.asset, short_by_view);
+  // only they refuse it, the long decides, as the broker's position read now says (judge_long).
+  const std::string problem = check_asset_rules(spec, *answer.asset, /*opens_short=*/true);
   if (problem.empty()) return std::nullopt;
-  if (short_by_view && positions_ &&
-      check_asset_rules(spec, *answer.asset, /*opens_short=*/false).empty()) {
-    const PositionAnswer p = positions_(spec.symbol);
-    if (p.read && !opens_short(spec, p.qty)) return std::nullopt;
+  if (std::string other = check_asset_rules(spec, *answer.asset, /*opens_short=*/false);
+      !other.empty()) {
+    // Refused either way: the rule of shorts is named first where a short is what we see.
+    return error(400, opens_short(spec, long_held(spec.symbol)) ? problem : other);
+  }
+  const LongCover held = judge_long(spec);
+  if (held.verdict == LongCover::Verdict::covers) return std::nullopt;
+  if (held.verdict == LongCover::Verdict::unknown) {
+    return error(503, fmt::format("could not read {}'s position from the broker ({}): whether a "
+                                  "long still covers this sell entry of {} is unknown (orderly's "
+                                  "fills and its last read of the broker show {}, and either may "
+                                  "be behind); without one: {}; nothing was sent, try again",
+                                  spec.symbol, held.error, sell_of(spec), held.held.str(),
+                                  problem));
   }
   return error(400, problem);
 }
@@ -978,6 +986,31 @@ Decimal Api::long_held(const std::string& symbol) {
   return held;
 }
 
+// As the engine judges a fractional sell (engine_trades.cc, refuse_fractional_short): on the
+// broker's position alone, read after our last fill of the symbol, here read now. Orderly's own
+// fills and the engine's last read each may show a long the broker no longer holds (our exit
+// sold it since the read; another client sold it): a sell taken on them opened a short at the
+// broker, which refused it for the asset or the account, and the trade failed. Without a
+// position source (API tests without a broker) the engine's last read decides.
+Api::LongCover Api::judge_long(const TradeSpec& spec) {
+  using V = LongCover::Verdict;
+  if (!positions_) {
+    Decimal read;
+    for (const PositionView& p : engine_.positions()) {
+      if (p.symbol == spec.symbol) read = p.broker_qty.value_or(Decimal());
+    }
+    return {opens_short(spec, read) ? V::opens_short : V::covers, read, {}};
+  }
+  const PositionAnswer p = positions_(spec.symbol);
+  if (!p.read) return {V::unknown, long_held(spec.symbol), p.error};
+  return {opens_short(spec, p.qty) ? V::opens_short : V::covers, p.qty, {}};
+}
+
+std::string Api::sell_of(const TradeSpec& spec) {
+  return spec.notional ? "notional " + spec.notional->str() + " USD of " + spec.symbol
+                       : spec.qty.str() + " " + spec.symbol;
+}
+
 // Only the part of a sell entry beyond the long held goes below zero. A notional sell's qty is
 // known only at its fill: any long takes it (Alpaca sells no notional short; beyond the long
 // it answers insufficient qty, not a short).
@@ -987,53 +1020,46 @@ bool Api::opens_short(const TradeSpec& spec, Decimal held) {
   return !spec.qty.is_positive() || held < spec.qty;
 }
 
-// A sell entry opens a short unless a long position covers it (ours or the broker's). On an
-// account whose shorting_enabled is false Alpaca refuses the short (403 40310000 "account is not
-// allowed to short"), so orderly refuses it first. The account is read once and kept ten
-// minutes (a read per trade would cost the rate budget); a refusal stands only on an answer at
-// most kRefusalAccountAgeMs old, as a kept one may predate the change that allowed it, and on
-// the broker's position read then (the engine's read of positions may be a minute old: a long
-// bought since covers the sell). An account or position that cannot be read refuses a short
-// with 503: it is not taken unchecked.
+// A sell entry opens a short unless a long position covers it. On an account whose
+// shorting_enabled is false Alpaca refuses the short (403 40310000 "account is not allowed to
+// short"), so orderly refuses it first. The account is read once and kept ten minutes (a read
+// per trade would cost the rate budget); a refusal stands only on an answer at most
+// kRefusalAccountAgeMs old, as a kept one may predate the change that allowed it. Whether a long
+// covers the sell is the broker's position read now (judge_long): neither orderly's own fills
+// nor the engine's last read (up to a minute old) is taken for it, either way. An account or
+// position that cannot be read refuses a sell that may open a short with 503: it is not taken
+// unchecked.
 std::optional<HttpResponse> Api::refuse_short(const TradeSpec& spec) {
-  Decimal held = long_held(spec.symbol);
-  if (!account_ || !opens_short(spec, held)) return std::nullopt;
+  if (!account_ || !opens_short(spec, Decimal())) return std::nullopt;  // no sell of an equity
   AccountAnswer a = account_(kAccountKeepMs);
   const auto stale = [&] { return clock_.now().ms_since(a.read_at) > kRefusalAccountAgeMs; };
   if (a.read && a.shorting_enabled == false && stale()) a = account_(kRefusalAccountAgeMs);
+  if (a.read && a.shorting_enabled != false) return std::nullopt;
+  const LongCover held = judge_long(spec);
+  if (held.verdict == LongCover::Verdict::covers) return std::nullopt;
   if (!a.read) {
     return error(503, "could not read the account from the broker (" + a.error +
                           "): whether it may sell short is unknown, and this sell entry opens a "
                           "short, so nothing was sent; try again");
   }
-  if (a.shorting_enabled != false) return std::nullopt;
-  if (positions_) {
-    const PositionAnswer p = positions_(spec.symbol);
-    if (!p.read) {
-      return error(503, "could not read " + spec.symbol + "'s position from the broker (" +
-                            p.error + "): the account may not sell short, and whether a long "
-                            "covers this sell entry is unknown, so nothing was sent; try again");
-    }
-    held = Decimal::max(held, p.qty);
-    if (!opens_short(spec, held)) return std::nullopt;
+  if (held.verdict == LongCover::Verdict::unknown) {
+    return error(503, "could not read " + spec.symbol + "'s position from the broker (" +
+                          held.error + "): the account may not sell short, and whether a long "
+                          "covers this sell entry is unknown, so nothing was sent; try again");
   }
   const std::string rule = fmt::format("the account may not sell short (the broker's account: "
                                        "shorting_enabled false, read {} s ago), and ",
                                        clock_.now().ms_since(a.read_at) / 1000);
   const std::string alpaca = " (Alpaca: account is not allowed to short); nothing was sent";
-  if (!held.is_positive()) {
-    const std::string what = spec.notional
-                                 ? "notional " + spec.notional->str() + " USD of " + spec.symbol
-                                 : spec.qty.str() + " " + spec.symbol;
-    return error(400, rule + "this sell entry of " + what +
+  if (!held.held.is_positive()) {
+    return error(400, rule + "this sell entry of " + sell_of(spec) +
                           " opens a short: no long position of the account covers it" + alpaca);
   }
   return error(400, fmt::format("{}this sell entry of {} {} goes {} below the long of {} the "
                                 "account holds: that part would open a short; sell at most {}{}",
-                                rule, spec.qty.str(), spec.symbol, (spec.qty - held).str(),
-                                held.str(), held.str(), alpaca));
+                                rule, spec.qty.str(), spec.symbol, (spec.qty - held.held).str(),
+                                held.held.str(), held.held.str(), alpaca));
 }
-
 
 // A crypto market entry by qty is worth its qty at a price orderly reads nowhere (it has no
 // market data): it is judged at the broker's price of the pair in its positions (as the engine

@@ -152,10 +152,12 @@ class Api final : public Handler, public AccountQueries {
     account_ = std::move(source);
   }
 
-  // The broker's position of a symbol read now (GET /v2/positions), asked before a sell entry is
-  // refused as a short: the engine's own read of positions may be a minute old
-  // (sync.positions_interval_ms), and a long bought since must not be taken for none. Set once,
-  // before the API serves; unset, the engine's read decides.
+  // The broker's position of a symbol read now (GET /v2/positions), asked when a sell entry
+  // would be refused were it a short (the asset's or the account's rules): whether a long covers
+  // it is judged on this read alone. The engine's own read of positions may be a minute old
+  // (sync.positions_interval_ms), and neither a long bought since nor one sold since (by our
+  // own exit, or another client) is in it. Set once, before the API serves; unset, the
+  // engine's read decides.
   struct PositionAnswer {
     bool read = false;  // false: it could not be read (see error)
     Decimal qty;        // signed, 0 when the account holds none
@@ -180,8 +182,20 @@ class Api final : public Handler, public AccountQueries {
   // A sell entry that would open a short on an account that may not sell short (api.cc).
   std::optional<HttpResponse> refuse_short(const TradeSpec& spec);
   // The long of a symbol the account holds as the engine knows it: orderly's own or the
-  // broker's as last read, the larger (0 when none).
+  // broker's as last read, the larger (0 when none). What may cover a sell; never enough to
+  // take one on (judge_long).
   Decimal long_held(const std::string& symbol);
+  // Whether a long the account holds covers a sell entry: the broker's position read now alone
+  // (api.cc). Unknown while it cannot be read; `held` is then long_held().
+  struct LongCover {
+    enum class Verdict : std::uint8_t { covers, opens_short, unknown };
+    Verdict verdict = Verdict::unknown;
+    Decimal held;       // the long it was judged on
+    std::string error;  // unknown: why the broker's position could not be read
+  };
+  LongCover judge_long(const TradeSpec& spec);
+  // "4 GME", "notional 100 USD of GME": a sell entry, in refusals.
+  static std::string sell_of(const TradeSpec& spec);
   // Whether a sell entry goes below zero beyond `held` (api.cc).
   static bool opens_short(const TradeSpec& spec, Decimal held);
   // A crypto market entry by qty worth less than Alpaca's least crypto order value at a price

@@ -364,9 +364,10 @@ TEST_F(ApiTest, AShortOnAnAccountThatMayNotShortIsRefusedOnAFreshAnswer) {
       << r.body;
 }
 
-// Only the part of a sell entry that goes below zero is a short: a sell within the long held
-// (orderly's, the broker's as the engine read it, or the broker's read now, before a refusal)
-// is taken on a long-only account; one beyond it is refused naming how far below zero it goes.
+// Only the part of a sell entry that goes below zero is a short: a sell within the long the
+// broker's position read now shows is taken on a long-only account; one beyond it is refused
+// naming how far below zero it goes. A long orderly's own fills or the engine's last read show
+// is not taken for one: the broker's read decides, as the engine's judges a fractional sell.
 TEST_F(ApiTest, ASellWithinAHeldLongIsNoShortOnlyThePartBelowZeroIs) {
   api.set_account_source([&](std::int64_t) {
     return Api::AccountAnswer{true, false, clock.now(), {}};
@@ -384,13 +385,18 @@ TEST_F(ApiTest, ASellWithinAHeldLongIsNoShortOnlyThePartBelowZeroIs) {
                     R"(","exits":"none"})");
   };
   engine.position_views.push_back({"F", Decimal::must("5"), Decimal::must("5"), Decimal()});
-  EXPECT_EQ(sell("5").status, 201) << "orderly's long of 5 covers it";
-  EXPECT_EQ(position_reads, 0) << "covered as the engine knows it: no read";
+  HttpResponse r = sell("5");
+  EXPECT_EQ(r.status, 400) << "orderly's long of 5, sold since: the broker holds none";
+  EXPECT_NE(error_of(r).find("this sell entry of 5 F opens a short: no long position of the "
+                             "account covers it"),
+            std::string::npos)
+      << r.body;
+  EXPECT_EQ(position_reads, 1) << "the broker's position is read, whatever the engine knows";
   engine.position_views.clear();
 
-  HttpResponse r = sell("3");
+  r = sell("3");
   EXPECT_EQ(r.status, 400) << r.body;
-  EXPECT_EQ(position_reads, 1) << "the broker's position is read before a refusal";
+  EXPECT_EQ(position_reads, 2);
   EXPECT_NE(error_of(r).find("this sell entry of 3 F opens a short: no long position of the "
                              "account covers it"),
             std::string::npos)
@@ -416,8 +422,11 @@ TEST_F(ApiTest, ASellWithinAHeldLongIsNoShortOnlyThePartBelowZeroIs) {
       << r.body;
 }
 
-// A sell within a held long is not refused for the asset's rules of shorts (shortable false):
-// as the engine knows the long, or as the broker's position read now says.
+// A sell within a held long is not refused for the asset's rules of shorts (shortable false),
+// as the broker's position read now says. A long only orderly's own fills or the engine's last
+// read show (an exit of ours, or another client, sold it since) is not taken for one: the
+// broker would open a short it refuses, and the trade would fail. While the broker's position
+// cannot be read, 503: whether the sell is a short is unknown.
 TEST_F(ApiTest, ASellWithinAHeldLongIsNoShortOfItsAsset) {
   AssetRules gme;
   gme.symbol = "GME";
@@ -434,8 +443,22 @@ TEST_F(ApiTest, ASellWithinAHeldLongIsNoShortOfItsAsset) {
   broker_now.qty = Decimal::must("4");
   EXPECT_EQ(call("POST", "/api/trades", sell).status, 201) << "the broker's long, read now";
   broker_now.qty = Decimal();
-  engine.position_views.push_back({"GME", Decimal::must("10"), std::nullopt, Decimal()});
-  EXPECT_EQ(call("POST", "/api/trades", sell).status, 201) << "orderly's long of 10";
+  engine.position_views.push_back({"GME", Decimal::must("10"), Decimal::must("10"), Decimal()});
+  r = call("POST", "/api/trades", sell);
+  EXPECT_EQ(r.status, 400) << "orderly's long of 10, gone at the broker: " << r.body;
+  EXPECT_NE(error_of(r).find("GME cannot be sold short"), std::string::npos) << r.body;
+
+  broker_now = Api::PositionAnswer{false, Decimal(), "unknown_outcome (HTTP 500)"};
+  r = call("POST", "/api/trades", sell);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(error_of(r),
+            "could not read GME's position from the broker (unknown_outcome (HTTP 500)): "
+            "whether a long still covers this sell entry of 4 GME is unknown (orderly's fills "
+            "and its last read of the broker show 10, and either may be behind); without one: "
+            "GME cannot be sold short at the broker (its asset: shortable false), and a sell "
+            "entry opens a short (Alpaca: asset \"GME\" cannot be sold short); nothing was "
+            "sent, try again");
+  EXPECT_EQ(trade_count(), 1u) << "the one sell the broker's long covered";
 }
 
 // The engine reads no assets: a crypto trade takes its pair's price_increment from the API's

@@ -886,6 +886,48 @@ TEST_F(OrdersNoShortE2E, ASellWithinAHeldLongIsTakenOnlyThePartBelowZeroIsRefuse
   EXPECT_EQ(sim_orders_of("ONH"), 4u);
 }
 
+// A long the engine saw at its last positions read, sold since by another client: a sell entry
+// is judged on the broker's position read now, not on that read. Of ONX (shortable, on the
+// long-only account) and ONY (an asset that cannot be sold short) the sell is refused naming
+// the rule, and the simulator never sees it; taken on the engine's read, it went to the broker
+// as a short, which refused it, and the trade failed.
+TEST_F(OrdersNoShortE2E, ALongSoldSinceTheLastPositionsReadCoversNoSell) {
+  const auto symbols = {"ONX", "ONY"};
+  for (const char* symbol : symbols) set_price(symbol, "20.00");
+  ASSERT_EQ(sim().call("POST", "/sim/assets", R"({"ONY":{"shortable":false}})").status, 200);
+  const auto other_client = [](const char* symbol, const char* side) {
+    return sim().call("POST", "/v2/orders",
+                      fmt::format(R"({{"symbol":"{}","qty":"5","side":"{}","type":"market",)"
+                                  R"("time_in_force":"day"}})",
+                                  symbol, side));
+  };
+  for (const char* symbol : symbols) ASSERT_EQ(other_client(symbol, "buy").status, 200);
+  ASSERT_TRUE(
+      eventually([] { return broker_long_seen("ONX", "5") && broker_long_seen("ONY", "5"); }))
+      << rig_->call("GET", "/api/positions").body;
+  // Sold within the second the engine's read shows both longs still (positions every second).
+  for (const char* symbol : symbols) ASSERT_EQ(other_client(symbol, "sell").status, 200);
+  ASSERT_TRUE(eventually([] {
+    return sim().held_and_covered("ONX").first == Decimal() &&
+           sim().held_and_covered("ONY").first == Decimal();
+  }));
+  app::ApiReply r = rig_->call("POST", "/api/trades",
+                               R"({"symbol":"ONX","side":"sell","qty":"3","exits":"none"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("this sell entry of 3 ONX opens a short: no long position of the account "
+                        "covers it (Alpaca: account is not allowed to short)"),
+            std::string::npos)
+      << r.body;
+  r = rig_->call("POST", "/api/trades",
+                 R"({"symbol":"ONY","side":"sell","qty":"3","exits":"none"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("ONY cannot be sold short at the broker (its asset: shortable false)"),
+            std::string::npos)
+      << r.body;
+  EXPECT_EQ(sim_orders_of("ONX"), 2u) << "the other client's buy and sell alone";
+  EXPECT_EQ(sim_orders_of("ONY"), 2u) << "the other client's buy and sell alone";
+}
+
 // ---- a crypto market entry's value, on a daemon of its own ----
 
 // Its own daemon: OrdersE2E's trades spend most of that daemon's first minute of REST budget,
