@@ -999,8 +999,14 @@ class OrdersCoarseIncrementE2E : public SharedRigTest<OrdersCoarseIncrementE2E> 
     const json::value* v = o.if_contains(key);
     return v && v->is_string() ? Decimal::must(std::string_view(v->as_string())) : Decimal();
   }
-  // The one open order at the simulator, a stop_limit sell working (status new).
+  // The one open order at the simulator, a stop_limit sell working (status new). The cover
+  // check counts an order the simulator has taken (`accepted`) as working; its `new` may come
+  // a moment later.
   static json::object working_stop() {
+    EXPECT_TRUE(eventually([] {
+      const json::array open = orders("open");
+      return open.size() == 1u && open[0].as_object().at("status") == "new";
+    })) << why();
     json::array open = orders("open");
     EXPECT_EQ(open.size(), 1u) << json::serialize(open);
     if (open.size() != 1u) return {};
