@@ -402,6 +402,8 @@ class Engine::Impl {
   // A market or stop order of ours (sent, or on its way) on the other side of `o`: no price
   // passes Alpaca's wash-trade check against it.
   bool market_order_opposite(const Order& o) const;
+  bool wash_checked_opposite(const Order& o, const Order& other) const;
+  static bool no_price_passes(const Order& other);
   void price_past_own_orders(Order& x, std::string& why);
   bool reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now);
   bool reprice_wash_priced_exit(OrderId id, Timestamp now);

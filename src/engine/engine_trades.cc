@@ -1089,14 +1089,8 @@ std::optional<Decimal> Engine::Impl::wash_safe_price(const Order& o,
   std::optional<Decimal> extreme;  // highest buy limit against a sell, lowest sell limit
   for (OrderId oid : ledger_.of_symbol(o.symbol)) {
     const Order& other = ledger_.order_at(oid);
-    if (other.side == o.side || !working_or_pending(other)) continue;
-    if (never_sent(other) || (other.parent_order_id && other.state == OrderState::held)) {
-      continue;  // not at the broker, or an inactive leg (not checked by the broker, §5)
-    }
-    if ((other.type != OrderType::limit && other.type != OrderType::stop_limit) ||
-        !other.limit_price) {
-      return own;  // a market/stop order of ours: no price passes, wait for it to go
-    }
+    if (!wash_checked_opposite(o, other)) continue;
+    if (no_price_passes(other)) return own;  // wait for it to go
     const Decimal lp = *other.limit_price;
     if (!extreme || (o.side == Side::sell ? lp > *extreme : lp < *extreme)) extreme = lp;
   }
@@ -1120,16 +1114,22 @@ std::optional<Decimal> Engine::Impl::wash_safe_price(const Order& o,
 bool Engine::Impl::market_order_opposite(const Order& o) const {
   for (OrderId oid : ledger_.of_symbol(o.symbol)) {
     const Order& other = ledger_.order_at(oid);
-    if (other.side == o.side || !working_or_pending(other) || never_sent(other) ||
-        (other.parent_order_id && other.state == OrderState::held)) {
-      continue;
-    }
-    if ((other.type != OrderType::limit && other.type != OrderType::stop_limit) ||
-        !other.limit_price) {
-      return true;
-    }
+    if (wash_checked_opposite(o, other) && no_price_passes(other)) return true;
   }
   return false;
+}
+
+// An order of ours on the other side of `o` that Alpaca's wash-trade check looks at: working or
+// on its way, sent, and not an inactive leg (held legs are not checked, alpaca-api.md §5).
+bool Engine::Impl::wash_checked_opposite(const Order& o, const Order& other) const {
+  return other.side != o.side && working_or_pending(other) && !never_sent(other) &&
+         !(other.parent_order_id && other.state == OrderState::held);
+}
+
+// A market or stop order: no price of ours passes the check against it.
+bool Engine::Impl::no_price_passes(const Order& other) {
+  return (other.type != OrderType::limit && other.type != OrderType::stop_limit) ||
+         !other.limit_price;
 }
 
 // A new exit takes the price that passes the check from the start (no refusal first).
