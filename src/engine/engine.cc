@@ -75,27 +75,38 @@ bool Engine::Impl::entry_overtaken(const Command& c) const {
   return !book_of(o->symbol).wash_blockers(o->side, o->type, o->limit_price).empty();
 }
 
-// Releases queued commands in priority order (CommandPriority), each within its share (fits).
-std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
-  std::vector<Command> out;
-  if (queue_.empty()) return out;
-  // While the stream is down or suspect the sweep is how exits canceled or expired at the broker
-  // are learned. Once none has answered for the protection grace it goes before new entries,
-  // under their ceiling (fits): behind them it never got a slot while entries waited for the
-  // budget (30-minute soak: 229 positions covered at the broker raised unprotected_position,
-  // "no sweep of the broker's open orders has answered since").
+// The order queued commands are released in: their priority (CommandPriority), with two moves.
+// While the stream is down or suspect the sweep is how exits canceled or expired at the broker
+// are learned. Once none has answered for the protection grace it goes before new entries,
+// under their ceiling (fits): behind them it never got a slot while entries waited for the
+// budget (30-minute soak: 229 positions covered at the broker raised unprotected_position,
+// "no sweep of the broker's open orders has answered since"). And a catch-up page within its
+// share takes its turn among the lookups (the order they were staged in): ranked behind them,
+// every slot a full window freed went to a lookup first.
+void Engine::Impl::sort_queue(const RateBudget::Limits& l, Timestamp now) {
   const bool sweep_first =
       stream_suspect(now) &&
       (!last_sweep_at_ || now.ms_since(*last_sweep_at_) >= cfg_.unprotected_grace_ms);
-  auto rank = [sweep_first](const Command& c) {
+  auto rank = [&](const Command& c) {
     if (sweep_first && c.priority == CommandPriority::sweep) {
       return 2 * static_cast<int>(CommandPriority::entry) - 1;
+    }
+    if (c.priority == CommandPriority::catch_up &&
+        budget_.paced_catchup(c.id == catchup_first_page_, l, now)) {
+      return 2 * static_cast<int>(CommandPriority::lookup);
     }
     return 2 * static_cast<int>(c.priority);
   };
   std::stable_sort(queue_.begin(), queue_.end(),
                    [&](const Command& a, const Command& b) { return rank(a) < rank(b); });
+}
+
+// Releases queued commands in their order (sort_queue), each within its share (fits).
+std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
+  std::vector<Command> out;
+  if (queue_.empty()) return out;
   const RateBudget::Limits l = budget_.limits();
+  sort_queue(l, now);
   RateBudget::Round round;
   round.used = budget_.own_calls_last_minute(now);
   round.outside = budget_.outside_calls();

@@ -516,6 +516,7 @@ class Engine::Impl {
   void end_withheld_replaces(Timestamp now);
   void judge_withheld_entries_again(Timestamp now);
   std::vector<Command> take_commands(Timestamp now);
+  void sort_queue(const RateBudget::Limits& l, Timestamp now);
   void on_result(CommandId id, CommandResult r, Timestamp now);
   void drain_held_back(Timestamp now);
   std::optional<Timestamp> next_wakeup() const;

@@ -57,9 +57,9 @@ void RateBudget::age(Timestamp now) {
 // - entries: keep clear of a tenth of the budget, of the slots kept for exits, of the
 //   catch-ups' share and of one in-flight slot. A burst of entries thus never delays the exit
 //   of a filled position by more than one slot;
-// - the fill catch-up within its share (one per catch_up_spacing_ms): the budget less the slots
-//   kept for exits. The sync never pauses for a burst (issue 20: trading calls took the whole
-//   minute at once and no poll completed for up to two minutes);
+// - the fill catch-up within its share (one per catch_up_spacing_ms): the whole budget, as a
+//   lookup. The sync never pauses for a burst (issue 20: trading calls took the whole minute at
+//   once and no poll completed for up to two minutes);
 // - sweep pages, and catch-ups beyond their share: idle slack only, a further tenth short of
 //   what entries may fill. A poll stays in the window for a minute once sent: filling the
 //   window with them made an entry queued next wait for them to age out (tens of seconds in
@@ -89,10 +89,13 @@ bool RateBudget::fits(CommandPriority p, bool paced, const Limits& l, const Roun
     case CommandPriority::lookup:
       return r.used + beyond_gap < l.budget && inflight < l.inflight_cap;
     case CommandPriority::catch_up:
-      if (r.used + beyond_gap + r.reserve >= l.budget || inflight >= l.deferrable_inflight_cap) {
-        return false;
-      }
-      return paced || !idle_polls_wait;
+      if (inflight >= l.deferrable_inflight_cap) return false;
+      // Within its share the catch-up is how a fill the stream lost is found, and with it the
+      // exits that fill needs: the slots kept for exits do not hold it back (DST trades seed
+      // 25800000022624: a full window, the catch-up held 27 s behind that reserve and behind
+      // the lookups, an ETH/USD fill unknown and its position without a stop all that time).
+      if (paced) return r.used + beyond_gap < l.budget;
+      return r.used + beyond_gap + r.reserve < l.budget && !idle_polls_wait;
     case CommandPriority::entry: return !entries_wait && inflight < l.deferrable_inflight_cap;
     case CommandPriority::sweep:
       // While the stream is down or suspect the sweep is how cancels and expiries are learned:

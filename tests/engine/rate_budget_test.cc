@@ -79,8 +79,10 @@ TEST(RateBudget, CatchUpsArePacedWithinTheirShareAndOtherwiseIdleSlack) {
   EXPECT_TRUE(b.fits(CommandPriority::catch_up, true, l, round(80)));
   EXPECT_FALSE(b.fits(CommandPriority::catch_up, false, l, round(80)));
   EXPECT_TRUE(b.fits(CommandPriority::catch_up, false, l, round(40)));
-  // Never into the slots kept for exits, nor the last in-flight slot.
-  EXPECT_FALSE(b.fits(CommandPriority::catch_up, true, l, round(95, 5)));
+  // Within its share into the slots kept for exits (it finds the fills those exits wait for),
+  // as a lookup. Never into the last in-flight slot.
+  EXPECT_TRUE(b.fits(CommandPriority::catch_up, true, l, round(95, 5)));
+  EXPECT_FALSE(b.fits(CommandPriority::catch_up, true, l, round(100)));
   EXPECT_FALSE(b.fits(CommandPriority::catch_up, true, l, round(0, 0, 7)));
 }
 
