@@ -346,11 +346,12 @@ class AccountRunner::Impl {
       return nullptr;
     }
     session->broker = std::move(*broker);
-    if (!wait_for_broker(*session->broker)) return nullptr;
     session->outside_calls = std::make_unique<OutsideCalls>();
     session->outside =
         std::make_unique<CountedBroker>(*session->broker, *session->outside_calls, clock_,
                                         rate_room_of(*session->broker));
+    // Counted too: the broker counts it in the account's minute.
+    if (!wait_for_broker(*session->outside)) return nullptr;
 
     RuntimeOptions options;
     options.engine.account_identity = account_.key_id.empty() ? "default" : account_.key_id;

@@ -315,6 +315,44 @@ TEST(SignalsE2e, TheStreamIsBackAsSoonAsTheBroker) {
   EXPECT_EQ(run(rig.cli("status --wait 30")).exit_code, 0) << rig.daemon->log();
 }
 
+// The calls the daemon counts against the account's minute are the calls the broker counted,
+// its start-up check of the account included (before, that one went through the broker before
+// the count began: /healthz said one call fewer than the simulator's X-Ratelimit-Remaining).
+TEST(SignalsE2e, TheMinutesCountIsTheBrokers) {
+  Rig rig;
+  rig.write_config();
+  rig.start_sim();
+  rig.start_daemon();
+  ASSERT_EQ(run(rig.cli("status --wait 60")).exit_code, 0) << rig.daemon->log();
+  const std::string api = "http://127.0.0.1:" + std::to_string(rig.api_port);
+  auto counted = [&] {
+    const json::value h = json::parse(run("curl -s -m 5 " + api + "/healthz").out);
+    return h.as_object().at("rest_calls_last_minute").to_number<std::int64_t>();
+  };
+  std::int64_t daemon = -1, broker = -1, mine = 0;
+  // Read between two equal counts, so no call of the daemon's was on its way meanwhile; the
+  // simulator's minute began with the daemon's first call, well under a minute ago.
+  const bool same = eventually([&] {
+    daemon = counted();
+    const std::string head =
+        run("curl -s -m 5 -o /dev/null -D - -H 'APCA-API-KEY-ID: any' "
+            "-H 'APCA-API-SECRET-KEY: any' http://127.0.0.1:" +
+            std::to_string(rig.sim_port) + "/v2/clock")
+            .out;
+    ++mine;
+    std::smatch m;
+    if (!std::regex_search(head, m, std::regex("X-Ratelimit-Remaining: ([0-9]+)",
+                                                std::regex::icase))) {
+      return false;
+    }
+    // The simulator's default limit, less the reads of this test.
+    broker = 200 - std::stoll(m[1]) - mine;
+    return counted() == daemon && daemon == broker;
+  }, 20);
+  EXPECT_TRUE(same) << "daemon counted " << daemon << ", the broker " << broker << "\n"
+                    << rig.daemon->log();
+}
+
 // Sets the simulator's fault plan (`rules`: a JSON array).
 RunResult set_faults(const Rig& rig, const std::string& rules) {
   return run("curl -s -X POST http://127.0.0.1:" + std::to_string(rig.sim_port) +
