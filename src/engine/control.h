@@ -93,6 +93,9 @@ struct ExitChange {
   bool remove_take_profit = false;
   bool remove_stop_loss = false;
   bool allow_wide = false;  // as at open: an exit beyond kWideExitPercent is meant
+  // The pair's price_increment, for a crypto trade that keeps none (opened before schema 4):
+  // its new exits are priced to it, and the trade keeps it from then on.
+  std::optional<Decimal> price_increment;
 };
 
 class EngineControl {

@@ -120,6 +120,7 @@ TradeSpec with_change(const TradeSpec& spec, const ExitChange& c) {
     next.stop_loss = *c.stop_loss;
   }
   next.allow_wide = c.allow_wide;
+  if (!next.price_increment) next.price_increment = c.price_increment;
   return next;
 }
 
@@ -226,6 +227,7 @@ Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestam
   const std::string was = describe_exits(m.spec);
   m.spec.take_profit = next.take_profit;
   m.spec.stop_loss = next.stop_loss;
+  m.spec.price_increment = next.price_increment;
   m.note = fmt::format("exits modified: {} (was {})", describe_exits(next), was);
   const std::string why = m.note;
   if (!reshape.empty()) {

@@ -771,6 +771,7 @@ HttpResponse Api::Routes::modify_trade(const Call& c) {
   if (change.take_profit) next.take_profit = *change.take_profit;
   if (change.stop_loss) next.stop_loss = *change.stop_loss;
   if (auto refused = api.refuse_by_asset(next, /*opening=*/false)) return *refused;
+  change.price_increment = next.price_increment;
   if (Status s = api.engine_.modify_exits(*id, change); !s) return refusal(s);
   auto trade = api.trade(*id);
   if (!trade.ok()) return store_error(trade.status());
@@ -950,6 +951,8 @@ std::optional<HttpResponse> Api::refuse_by_asset(TradeSpec& spec, bool opening) 
                           "try again");
   }
   if (!opening) {
+    // A pair's trade opened before schema 4 keeps no increment: its new exits take the asset's.
+    if (!spec.price_increment) spec.price_increment = answer.asset->price_increment;
     const std::string problem = check_exit_prices(spec, *answer.asset);
     return problem.empty() ? std::nullopt : std::optional(error(400, problem));
   }

@@ -733,6 +733,11 @@ std::variant<SimOrder*, ApiError> ExchangeImpl::replace(SimOrder& o, const Repla
     return err(422, 40010001, "client_order_id must be unique");
   }
   SymbolBook& b = books_.at(o.symbol);
+  // A pair's new prices are judged as a new order's are (a replace's qty is left to the rules
+  // below: Alpaca's for it are not on record).
+  if (b.crypto) {
+    if (auto e = check_crypto_sizes(b, std::nullopt, rr.limit_price, rr.stop_price)) return *e;
+  }
   OrderRequest req;
   req.symbol = o.symbol;
   req.buy = o.buy;

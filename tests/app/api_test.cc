@@ -461,15 +461,21 @@ TEST_F(ApiTest, ASellWithinAHeldLongIsNoShortOfItsAsset) {
   EXPECT_EQ(trade_count(), 1u) << "the one sell the broker's long covered";
 }
 
-// The engine reads no assets: a crypto trade takes its pair's price_increment from the API's
-// asset read, so that percent exits priced at the fill are on it; an equity's has none. The
-// trade's JSON shows the increment it keeps, and no field where it keeps none.
-TEST_F(ApiTest, ACryptoTradeKeepsItsPairsPriceIncrement) {
+// BTC/USD's asset with Alpaca's older example increment, the dollar.
+AssetRules btc_priced_to_the_dollar() {
   AssetRules btc;
   btc.symbol = "BTC/USD";
   btc.asset_class = "crypto";
   btc.status = "active";
   btc.price_increment = Decimal::must("1");
+  return btc;
+}
+
+// The engine reads no assets: a crypto trade takes its pair's price_increment from the API's
+// asset read, so that percent exits priced at the fill are on it; an equity's has none. The
+// trade's JSON shows the increment it keeps, and no field where it keeps none.
+TEST_F(ApiTest, ACryptoTradeKeepsItsPairsPriceIncrement) {
+  const AssetRules btc = btc_priced_to_the_dollar();
   AssetRules stwd;
   stwd.symbol = "STWD";
   stwd.asset_class = "us_equity";
@@ -499,6 +505,32 @@ TEST_F(ApiTest, ACryptoTradeKeepsItsPairsPriceIncrement) {
       EXPECT_EQ(*inc, "1");
     }
   }
+}
+
+// A pair's trade opened before schema 4 keeps no increment: a modify reads the pair's asset and
+// hands its increment to the engine, which prices the new exits to it and keeps it (the
+// engine's side: EngineModify.AModifyOfAPairsTradeWithoutAnIncrementPricesToThePairs). A trade
+// that keeps one hands on its own.
+TEST_F(ApiTest, AModifyOfAPairsTradeWithoutAnIncrementBringsTheAssets) {
+  const AssetRules btc = btc_priced_to_the_dollar();
+  api.set_asset_source([&](const std::string&) { return Api::AssetAnswer{btc, false, {}}; });
+  ASSERT_EQ(call("POST", "/api/trades",
+                 R"({"symbol":"BTC/USD","qty":"0.01","stop_loss":{"stop_price":"58000"}})")
+                .status,
+            201);
+  Trade old = **store.get_trade(1);
+  old.spec.price_increment.reset();  // as opened before schema 4
+  WriteBatch b;
+  b.trades.push_back(old);
+  ASSERT_TRUE(store.commit(b).ok());
+  HttpResponse r = call("PATCH", "/api/trades/1", R"({"stop_loss":{"stop_price":"59000"}})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  ASSERT_EQ(engine.modified.size(), 1u);
+  EXPECT_EQ(engine.modified[0].second.price_increment, Decimal::must("1"));
+  // An exit price off the pair's increment is refused, as at open.
+  r = call("PATCH", "/api/trades/1", R"({"stop_loss":{"stop_price":"59000.50"}})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(engine.modified.size(), 1u);
 }
 
 // orderly reads no market data: a crypto market entry by qty is judged at the broker's price in

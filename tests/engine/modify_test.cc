@@ -126,6 +126,28 @@ TradeSpec crypto_buy(SimWorld& w, const char* pair, const char* price, const cha
   return spec;
 }
 
+// A stop-only buy of 0.0179 BTC/USD at 60000 whose stop `first` is then moved by `change`: the
+// broker's open BTC/USD sells after it ("stop_limit QTY stop S limit L").
+std::vector<std::string> move_btc_stop(SimWorld& w, const char* first, const ExitChange& change) {
+  TradeSpec spec = crypto_buy(w, "BTC/USD", "60000", "0.0179");
+  spec.stop_loss = PriceTarget{.price = Decimal::must(first)};
+  auto t = w.rt->open_trade(spec);
+  EXPECT_TRUE(t.ok()) << t.status().to_string();
+  if (!t.ok()) return {};
+  w.run(3'000);
+  EXPECT_TRUE(w.rt->modify_exits(t->id, change).ok());
+  w.run(3'000);
+  std::vector<std::string> stops;
+  for (const BrokerOrder& o : w.broker_orders()) {
+    if (o.symbol == "BTC/USD" && o.side == Side::sell && o.status && is_open_at_broker(*o.status)) {
+      stops.push_back(fmt::format("{} {} stop {} limit {}", to_string(o.type),
+                                  o.qty.value_or(Decimal()).str(), o.stop_price->str(),
+                                  o.limit_price->str()));
+    }
+  }
+  return stops;
+}
+
 // A 10-share market buy of F at 10.00 with an OCO (11.00 / 9.00) working at the broker.
 std::optional<Trade> open_oco(SimWorld& w) {
   w.start();
@@ -412,27 +434,30 @@ TEST(EngineModify, ALoneStopTheWashTradeCheckWouldRefuseIsRefused) {
 // shares only, and 0.0179 BTC in it was refused while the trade showed the new stop.
 TEST(EngineModify, ACryptoStopMovesByAReplaceWithoutItsQty) {
   SimWorld w(21);
-  TradeSpec spec = crypto_buy(w, "BTC/USD", "60000.00", "0.0179");
-  spec.stop_loss = PriceTarget{.price = Decimal::must("58500.00")};
-  auto t = w.rt->open_trade(spec);
-  ASSERT_TRUE(t.ok()) << t.status().to_string();
-  w.run(3'000);
   ExitChange c;
   c.stop_loss = PriceTarget{.price = Decimal::must("59400.00")};
-  ASSERT_TRUE(w.rt->modify_exits(t->id, c).ok());
-  w.run(3'000);
+  const std::vector<std::string> stops = move_btc_stop(w, "58500.00", c);
   EXPECT_EQ(w.errors_with_code("422"), 0);
-  std::vector<std::string> stops;
-  for (const BrokerOrder& o : w.broker_orders()) {
-    if (o.symbol == "BTC/USD" && o.side == Side::sell && o.status && is_open_at_broker(*o.status)) {
-      stops.push_back(fmt::format("{} {} stop {} limit {}", to_string(o.type),
-                                  o.qty.value_or(Decimal()).str(), o.stop_price->str(),
-                                  o.limit_price->str()));
-    }
-  }
   // The position holds the fill less the fee (0.25%): 0.0179 - 0.00004475 = 0.01785525.
   EXPECT_EQ(stops,
             (std::vector<std::string>{"stop_limit 0.017855250 stop 59400.00 limit 58806.00"}));
+}
+
+// A pair's trade opened before schema 4 keeps no price_increment. A modify brings the pair's
+// (the API reads it from the asset): the new stop's limit is priced to it and the trade keeps
+// it. Before, the limit was priced to the cent (59401 less 1%: 58806.99), which BTC/USD at an
+// increment of 1 refuses.
+TEST(EngineModify, AModifyOfAPairsTradeWithoutAnIncrementPricesToThePairs) {
+  SimWorld w(23, {}, false, std::nullopt, {{"BTC/USD", Decimal::must("1")}});
+  ExitChange c;
+  c.stop_loss = PriceTarget{.price = Decimal::must("59401")};
+  c.price_increment = Decimal::must("1");
+  const std::vector<std::string> stops = move_btc_stop(w, "58500", c);
+  EXPECT_EQ(w.errors_with_code("422"), 0);
+  EXPECT_EQ(stops, (std::vector<std::string>{"stop_limit 0.017855250 stop 59401 limit 58806"}));
+  const std::optional<Decimal> kept = stored_spec(w, 1).price_increment;
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(*kept, Decimal::must("1"));
 }
 
 // The broker refuses the replaces for a reason the engine could not know (422 with no state

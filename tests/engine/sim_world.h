@@ -37,9 +37,11 @@ struct SimWorld {
   // `regular_hours`: the simulator keeps the market's hours in ET (closed nights and weekends,
   // day orders expiring at 16:00, the auction windows); else its market never closes.
   // `crypto_fee`: the simulator's crypto fee rate (Alpaca's highest, 0.25%, unless given).
+  // `price_increments`: pairs whose prices are multiples of more than the cent.
   explicit SimWorld(std::uint64_t seed, std::string faults = {}, bool regular_hours = false,
-                    std::optional<Decimal> crypto_fee = std::nullopt)
-      : exchange(make(seed, clock, regular_hours, crypto_fee)),
+                    std::optional<Decimal> crypto_fee = std::nullopt,
+                    std::map<std::string, Decimal> price_increments = {})
+      : exchange(make(seed, clock, regular_hours, crypto_fee, std::move(price_increments))),
         transport(std::make_shared<sim::InProcessTransport>(*exchange)),
         broker(transport,
                alpaca::AlpacaConfig{"http://127.0.0.1:1", "test", "test"}, &clock) {
@@ -63,8 +65,10 @@ struct SimWorld {
 
   static std::unique_ptr<sim::Exchange> make(std::uint64_t seed, const Clock& clock,
                                               bool regular_hours,
-                                              std::optional<Decimal> crypto_fee) {
+                                              std::optional<Decimal> crypto_fee,
+                                              std::map<std::string, Decimal> price_increments) {
     sim::SimConfig c;
+    c.crypto_price_increments = std::move(price_increments);
     c.seed = seed;
     if (crypto_fee) c.crypto_fee_rate = *crypto_fee;
     c.regular_hours_only = regular_hours;
