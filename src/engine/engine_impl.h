@@ -476,6 +476,7 @@ class Engine::Impl {
   void on_positions_result(const Pending& p, const CommandResult& r, Timestamp now);
   void reconcile_positions(Timestamp now);
   void ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now);
+  bool resting_unheard_since_read(const Order& o) const;
   bool in_reach_of(const Order& o) const;
   bool unfilled_before_this_life(const Order& o) const;
   Timestamp last_heard(const Order& o) const;

@@ -702,17 +702,36 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
 // in-flight check (DST trades seed 23500000018973: a market buy filled while the stream was
 // down, its submit's answer lost with a failed commit; the positions read showed the 20 NFLX
 // at once, the lookup went 5 s later and its slow answer came after 8 s naked).
+//
+// A resting entry (a limit or stop the market may have reached) is asked too, not judged: a
+// position beside ours, another client's, shows the same. The read is how its fill is found when
+// the stream lost it and the catch-up cannot run (DST trades seed 26300000010567: the activities
+// endpoint timed out call after call, its backoff grew, and a limit buy of 8 STWD filled unheard
+// for 37 s while positions reads showed the 8 shares).
 void Engine::Impl::ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now) {
   for (OrderId id : ledger_.of_symbol(symbol)) {
     const Order& o = ledger_.order_at(id);
     const bool its_side = o.side == Side::buy ? beyond.is_positive() : beyond.is_negative();
-    if (o.role != OrderRole::entry || o.parent_order_id || !its_side || !in_reach_of(o)) continue;
-    if (o.state == OrderState::submitting) {
-      if (!aux_[id].command_outstanding) stage_resolve(id);
-    } else {
+    if (o.role != OrderRole::entry || o.parent_order_id || !its_side) continue;
+    if (in_reach_of(o)) {
+      if (o.state == OrderState::submitting) {
+        if (!aux_[id].command_outstanding) stage_resolve(id);
+      } else {
+        stage_refresh(id, now, false);
+      }
+    } else if (resting_unheard_since_read(o)) {
       stage_refresh(id, now, false);
     }
   }
+}
+
+// At the broker and working, and the positions read was asked after the broker last told its
+// state.
+bool Engine::Impl::resting_unheard_since_read(const Order& o) const {
+  const bool working = o.state == OrderState::accepted || o.state == OrderState::new_ ||
+                       o.state == OrderState::partially_filled;
+  return working && o.broker_order_id && positions_read_.asked_after(last_heard(o)) &&
+         !positions_read_.changed_since_asked(o.symbol);
 }
 
 // An entry whose fill the positions read would show, asked for after the broker last told its

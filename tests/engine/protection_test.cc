@@ -765,6 +765,45 @@ TEST(Protection, UnconfirmedCoverAddsUpOverRestartsBeforeAnySweepAnswers) {
   EXPECT_FALSE(alert_active(w, AlertKind::unprotected_position, "F")) << "a sweep answered";
 }
 
+// A limit entry the market reached, its fill lost on the stream, the catch-up and the sweep
+// refused call after call: the positions read shows shares our fills do not, and the resting
+// entry is asked by id (not judged: another client's position would show the same), so its
+// exits are placed at the next read (DST trades seed 26300000010567: 8 STWD filled unheard for 37 s while the
+// activities endpoint timed out).
+TEST(Protection, APositionsReadAsksARestingEntryItsSharesMayBe) {
+  SimWorld w(23);
+  w.options.engine.reconcile_interval_ms = 2'000;
+  w.set_price("F", "10.00");
+  w.start();
+  w.run(3'000);
+  // The catch-ups refused, and the sweeps of open orders (which would find it missing).
+  ASSERT_EQ(w.exchange->set_faults_json(
+                R"({"rules":[{"on":"http","action":"status","p":1.0,"status":503,)"
+                R"("route":"GET /v2/account/activities/{activity_type}"},)"
+                R"({"on":"http","action":"status","p":1.0,"status":503,)"
+                R"("route":"GET /v2/orders"}]})"),
+            "");
+  w.lose = [](const sim::StreamMessage& m) {
+    return m.json.find("-1-e0") != std::string::npos &&
+           m.json.find(R"("event":"fill")") != std::string::npos;
+  };
+  TradeSpec limit = market_with_oco("F", "10");
+  limit.entry_type = OrderType::limit;
+  limit.entry_limit_price = Decimal::must("9.90");
+  limit.tif = TimeInForce::gtc;
+  auto t = w.rt->open_trade(limit);
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  w.run(1'000);
+  w.set_price("F", "9.85");
+  w.run(2 * w.options.engine.reconcile_interval_ms + 1'000);
+  const OrderId entry = orders_of(w, t->id).front().id;
+  EXPECT_EQ(orders_of(w, t->id).front().state, OrderState::filled);
+  EXPECT_EQ(audit_notes_containing(w, entry, "refreshed by id"), 1);
+  EXPECT_TRUE(working_exit(w, t->id));
+  ASSERT_EQ(w.exchange->set_faults_json(R"({"rules":[]})"), "");  // the broker's side is read
+  EXPECT_EQ(uncovered_positions(w), "");
+}
+
 // A fill the stream lost is found late (catch-ups and fetches answered 503 for 7 s), while
 // orders are refused: its position has been naked since the fill, not since it was found, and
 // the gap is raised at once, though a fill of another trade on the symbol heard meanwhile is
