@@ -768,8 +768,8 @@ TEST(Protection, UnconfirmedCoverAddsUpOverRestartsBeforeAnySweepAnswers) {
 // A limit entry the market reached, its fill lost on the stream, the catch-up and the sweep
 // refused call after call: the positions read shows shares our fills do not, and the resting
 // entry is asked by id (not judged: another client's position would show the same), so its
-// exits are placed at the next read (DST trades seed 26300000010567: 8 STWD filled unheard for 37 s while the
-// activities endpoint timed out).
+// exits are placed at the next read (DST trades seed 26300000010567: 8 STWD filled unheard for
+// 37 s while the activities endpoint timed out).
 TEST(Protection, APositionsReadAsksARestingEntryItsSharesMayBe) {
   SimWorld w(23);
   w.options.engine.reconcile_interval_ms = 2'000;
