@@ -381,6 +381,7 @@ Status Engine::Impl::start(Timestamp now) {
   sync_state_ = s.sync_state;
   if (auto rw = sync_state_.find(std::string(kRateWindow)); rw != sync_state_.end()) {
     budget_.restore_window(rw->second);
+    budget_.assume_unrecorded_calls(now);
   }
   started_at_ = now;
   last_now_ = now;

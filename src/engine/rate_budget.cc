@@ -44,7 +44,8 @@ std::int64_t RateBudget::calls_last_minute(Timestamp now) {
 
 std::int64_t RateBudget::own_calls_last_minute(Timestamp now) {
   drop_older_than_a_minute(calls_, now);
-  return static_cast<std::int64_t>(calls_.size());
+  drop_older_than_a_minute(assumed_, now);
+  return static_cast<std::int64_t>(calls_.size() + assumed_.size());
 }
 
 void RateBudget::age(Timestamp now) {
@@ -143,6 +144,11 @@ std::string RateBudget::encode_window(Timestamp now) {
     out += fmt::format("{}:{}", sec, n);
   }
   return out;
+}
+
+void RateBudget::assume_unrecorded_calls(Timestamp now) {
+  if (own_calls_last_minute(now) == 0) return;
+  for (int i = 0; i < cfg_.max_inflight; ++i) assumed_.push_back(now);
 }
 
 void RateBudget::restore_window(const std::string& text) {

@@ -167,6 +167,23 @@ TEST(RateBudget, TheWindowIsRestoredConservatively) {
   EXPECT_FALSE(again.fits(CommandPriority::entry, false, l, round(60)));
 }
 
+// A life that ran within the last minute may have made calls after its last commit: the
+// in-flight cap of them count as made at the restart, for a minute. None when no life ran.
+TEST(RateBudget, ARestartCountsTheCallsNoWindowKept) {
+  RateBudget before = hundred();
+  before.note_release(CommandPriority::entry, false, kT0);
+  RateBudget after = hundred();
+  after.restore_window(before.encode_window(kT0));
+  const Timestamp restart = kT0.plus_ms(5'000);
+  after.assume_unrecorded_calls(restart);
+  EXPECT_EQ(after.calls_last_minute(restart), 1 + 8);
+  EXPECT_EQ(after.calls_last_minute(restart.plus_ms(59'999)), 8);
+  EXPECT_EQ(after.calls_last_minute(restart.plus_ms(60'000)), 0);
+  RateBudget fresh = hundred();
+  fresh.assume_unrecorded_calls(restart);
+  EXPECT_EQ(fresh.calls_last_minute(restart), 0);
+}
+
 TEST(RateBudget, AnUnreadableWindowRestoresNothing) {
   RateBudget b = hundred();
   b.restore_window("garbage,also:not,");
