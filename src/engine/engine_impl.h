@@ -175,6 +175,8 @@ class Engine::Impl {
     std::vector<Fill> fills;
     std::vector<Command> staged;
     std::vector<std::string> activities_seen;  // fill activities first seen in this input
+    // Orders of unmatched fills whose fetch this input staged or applied (checked_unknown_).
+    std::vector<std::string> unknown_fetches;
   };
 
   void begin();

@@ -851,6 +851,7 @@ void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, T
     return;
   }
   if (!r.order) return;
+  if (id == 0) txn_.unknown_fetches.push_back(p.command.broker_order_id);
   std::optional<OrderId> local = find_local(*r.order);
   if (!local) return;
   const Decimal filled_before = ledger_.order_at(*local).filled_qty;

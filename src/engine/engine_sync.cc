@@ -466,6 +466,7 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
   // Fills of orders we could not match: fetch each once to learn whose they are.
   for (const std::string& bid : unknown_fill_orders_) {
     if (checked_unknown_.insert(bid).second) {
+      txn_.unknown_fetches.push_back(bid);
       Command c;
       c.kind = CommandKind::get_order;
       c.priority = CommandPriority::lookup;

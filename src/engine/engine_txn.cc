@@ -156,6 +156,10 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   // A fill whose apply was rolled back is not seen: the next catch-up applies it (DST seed
   // 1200298: it was skipped as seen and the position waited for a sweep without an exit).
   for (const std::string& id : txn_.activities_seen) seen_activities_.erase(id);
+  // Its activity stays seen (the input that read it committed): the order is fetched again
+  // (DST trades seed 26300000008929: a fetch's fill rolled back twice, then 11 s naked until
+  // the in-flight check fetched the entry).
+  for (const std::string& bid : txn_.unknown_fetches) unknown_fill_fetch_failed(bid);
   rate_dirty_ = true;  // the window written with this batch was not: write it with the next
   drop_staged();
   txn_ = Txn{};
