@@ -346,6 +346,10 @@ std::optional<Timestamp> Engine::Impl::last_broker_event(const std::string& symb
     const Order& o = ledger_.order_at(id);
     const Trade* t = ledger_.trade(o.trade_id);
     if (t == nullptr || is_terminal(t->state) || !o.broker_updated_at) continue;
+    // An entry that filled nothing moved no share: its news says nothing of the gap (DST
+    // trades seed 26200000025582: a life after a crash dated a flatten's gap from a new
+    // entry's `new`, 6 s after the exits were canceled, and raised it 400 ms too late).
+    if (o.role == OrderRole::entry && o.filled_qty.is_zero()) continue;
     if (!last || *o.broker_updated_at > *last) last = o.broker_updated_at;
   }
   return last;
