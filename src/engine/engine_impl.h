@@ -481,6 +481,7 @@ class Engine::Impl {
   bool resting_unheard_since_read(const Order& o) const;
   bool in_reach_of(const Order& o) const;
   bool unfilled_before_this_life(const Order& o) const;
+  void note_routed_before_start(const Order& o);
   Timestamp last_heard(const Order& o) const;
   void finish_reconcile_if_done(Timestamp);
   void request_reconcile(bool, Timestamp now);
@@ -577,6 +578,9 @@ class Engine::Impl {
   // When a stock order of ours was last routed (`new`) or filled: the market is trading (what
   // an `accepted` market entry, which Alpaca holds outside hours, is judged by).
   std::optional<Timestamp> last_stock_routed_at_;
+  // The broker's latest time a stock order of ours, as the store holds it, was routed or filled
+  // (note_routed_before_start).
+  std::optional<Timestamp> stock_routed_before_start_;
   CommandId catchup_first_page_ = 0;  // the first page of the catch-up running (paced)
   bool rate_dirty_ = false;
   std::deque<Timestamp> attempt_times_;  // re-sends and broker refusals (retry_storm)

@@ -206,15 +206,33 @@ const Order* Engine::Impl::entry_that_may_have_filled(const std::string& symbol,
 // 23600000032050: 46 INTC filled, the event lost, every answer 2.6 s late; the first life died
 // 5.3 s into the gap, and three short lives after it each ended before its lookup's answer:
 // 8.6 s naked, unraised).
+//
+// A stock market entry the broker last called `accepted` (not routed: how Alpaca holds one
+// outside hours) counts too once a stock order of ours was routed or filled after it, as the
+// broker dated them: the market was taking orders (DST trades seed 26700000022017: a market
+// buy of 26 PFE answered `accepted`, its `new` and `fill` lost with the life that sent it; the
+// next three lives took it for resting, 8 s naked over four lives, unraised).
 bool Engine::Impl::unfilled_before_this_life(const Order& o) const {
-  if (!market_entry_unfilled(o) || (o.state != OrderState::new_ && !is_crypto_symbol(o.symbol))) {
-    return false;
-  }
+  if (!market_entry_unfilled(o)) return false;
+  const bool routed = o.state == OrderState::new_ || is_crypto_symbol(o.symbol) ||
+                      (stock_routed_before_start_ && o.broker_updated_at &&
+                       *stock_routed_before_start_ > *o.broker_updated_at);
+  if (!routed) return false;
   const auto ax = aux_.find(o.id);
   if (ax != aux_.end() && ax->second.heard_at) return false;
   const Timestamp heard = last_heard(o);
   return heard < started_at_.plus_ms(-cfg_.inflight_check_ms) &&
          !positions_read_.asked_after(heard);
+}
+
+// Taken from each order the store holds at a start (unfilled_before_this_life).
+void Engine::Impl::note_routed_before_start(const Order& o) {
+  const bool routed = !o.filled_qty.is_zero() || o.state == OrderState::new_ ||
+                      o.state == OrderState::partially_filled;
+  if (!routed || is_crypto_symbol(o.symbol) || !o.broker_updated_at) return;
+  if (!stock_routed_before_start_ || *o.broker_updated_at > *stock_routed_before_start_) {
+    stock_routed_before_start_ = o.broker_updated_at;
+  }
 }
 
 // Symbols touched by this input, and those with a gap open (time alone can push a gap past

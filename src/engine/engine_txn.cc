@@ -376,6 +376,7 @@ Status Engine::Impl::start(Timestamp now) {
     track_wash_priced(id);
     inflight_watch_.insert(id);
     note_committed_order(id);
+    note_routed_before_start(o);
   }
   for (const auto& [id, t] : ledger_.trades()) {
     if (is_terminal(t.state)) ended_trades_[id] = t.updated_at;
