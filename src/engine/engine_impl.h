@@ -479,6 +479,7 @@ class Engine::Impl {
   void reconcile_positions(Timestamp now);
   void ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now);
   bool resting_unheard_since_read(const Order& o) const;
+  bool read_since_heard(const Order& o) const;
   bool in_reach_of(const Order& o) const;
   bool unfilled_before_this_life(const Order& o) const;
   void note_routed_before_start(const Order& o);

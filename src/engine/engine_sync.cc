@@ -731,19 +731,21 @@ void Engine::Impl::ask_entries_beyond(const std::string& symbol, Decimal beyond,
 bool Engine::Impl::resting_unheard_since_read(const Order& o) const {
   const bool working = o.state == OrderState::accepted || o.state == OrderState::new_ ||
                        o.state == OrderState::partially_filled;
-  return working && o.broker_order_id && positions_read_.asked_after(last_heard(o)) &&
-         !positions_read_.changed_since_asked(o.symbol);
+  return working && o.broker_order_id && read_since_heard(o);
 }
 
 // An entry whose fill the positions read would show, asked for after the broker last told its
 // state: sent in this life and unanswered, or a market entry at the broker.
 bool Engine::Impl::in_reach_of(const Order& o) const {
-  const bool working =
-      (o.state == OrderState::submitting && o.updated_at >= started_at_) ||
-      (o.type == OrderType::market &&
-       (o.state == OrderState::accepted || o.state == OrderState::new_ ||
-        o.state == OrderState::partially_filled));
-  return working && positions_read_.asked_after(last_heard(o)) &&
+  if (o.type == OrderType::market && resting_unheard_since_read(o)) return true;
+  return o.state == OrderState::submitting && o.updated_at >= started_at_ &&
+         read_since_heard(o);
+}
+
+// The positions read was asked after the broker last told the order's state, and nothing of
+// ours changed the symbol since it was asked.
+bool Engine::Impl::read_since_heard(const Order& o) const {
+  return positions_read_.asked_after(last_heard(o)) &&
          !positions_read_.changed_since_asked(o.symbol);
 }
 
