@@ -41,6 +41,7 @@
 #include "engine/blindness.h"
 #include "engine/engine.h"
 #include "engine/exit_book.h"
+#include "engine/holdings.h"
 #include "engine/ledger.h"
 #include "engine/positions_read.h"
 #include "engine/rate_budget.h"
@@ -280,6 +281,14 @@ class Engine::Impl {
   };
 
   TradeView view_of(TradeId tid);
+  // What the trade holds: its own fills (a crypto buy's less the fee, engine/crypto.h), less its
+  // share of what our exits sold beyond their own trades (engine/holdings.h).
+  Decimal held_of(TradeId tid, const TradeView& v);
+  // The open trades of `symbol` in `side`'s direction that hold shares, each with its charge.
+  std::vector<TradeHolding> holdings_of(const std::string& symbol, Side side) const;
+  // An ended trade whose exits sold beyond it is kept in memory while the charge it left on
+  // open trades lasts: pruned, the charge would go with it.
+  bool oversold_still_charged(TradeId tid);
   int next_generation(const TradeView& v, bool flatten) const;
   void request_cancel(OrderId id, std::string why, Timestamp now);
   static bool never_sent(const Order& o);

@@ -41,6 +41,16 @@ SymbolBook Engine::Impl::book_of(const std::string& symbol) const {
         !unconfirmed(id) && !(parent && unconfirmed(parent->id)) && !unidentified;
     book.add(o, parent, guarded, confirmed);
   }
+  // Without it a position that our own exits shrank stood uncovered by the exits sized to it.
+  if (!book.net().is_zero()) {
+    Decimal charged;
+    const Side side = book.net().is_positive() ? Side::buy : Side::sell;
+    for (const TradeHolding& h : holdings_of(symbol, side)) {
+      const Trade* t = ledger_.trade(h.trade);
+      if (t != nullptr && t->spec.exits != ExitMode::none) charged += h.own - h.held;
+    }
+    book.take_shortfall(charged);
+  }
   return book;
 }
 

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "engine/crypto.h"
@@ -331,8 +332,7 @@ std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, Trade
 std::string Engine::Impl::refuse_blocked_flatten(TradeId id) {
   const Trade& t = ledger_.trade_at(id);
   const TradeView v = view_of(id);
-  const Decimal held =
-      received_qty(t.spec.symbol, t.spec.side, v.entry_filled) - v.exit_filled;
+  const Decimal held = held_of(id, v);
   const bool may_fill = std::any_of(v.entries.begin(), v.entries.end(), [&](OrderId e) {
     return working_or_pending(ledger_.order_at(e)) && !never_sent(ledger_.order_at(e));
   });
@@ -460,6 +460,77 @@ Engine::Impl::TradeView Engine::Impl::view_of(TradeId tid) {
   return v;
 }
 
+Decimal Engine::Impl::held_of(TradeId tid, const TradeView& v) {
+  const TradeSpec& spec = ledger_.trade_at(tid).spec;
+  const Decimal own = received_qty(spec.symbol, spec.side, v.entry_filled) - v.exit_filled;
+  if (!own.is_positive()) return own;
+  for (const TradeHolding& h : holdings_of(spec.symbol, spec.side)) {
+    if (h.trade == tid) return h.held;
+  }
+  return own;
+}
+
+std::vector<TradeHolding> Engine::Impl::holdings_of(const std::string& symbol, Side side) const {
+  struct Own {
+    Side side = Side::buy;
+    bool open = false;
+    bool entry_known = false;  // an exit of a pruned trade comes back without its entry
+    bool entries_done = true;  // the entry's fills are all known: a negative qty is an over-sell
+    Decimal qty;
+  };
+  std::map<TradeId, Own> trades;
+  for (OrderId id : ledger_.of_symbol(symbol)) {
+    const Order& o = ledger_.order_at(id);
+    const Trade* t = ledger_.trade(o.trade_id);
+    if (t == nullptr) continue;
+    Own& own = trades[o.trade_id];
+    own.side = t->spec.side;
+    own.open = !is_terminal(t->state);
+    if (o.role == OrderRole::entry) {
+      own.entry_known = true;
+      own.qty += received_qty(o.symbol, o.side, o.filled_qty);
+      if (!is_terminal(o.state) && o.state != OrderState::parked) own.entries_done = false;
+    } else {
+      own.qty -= o.filled_qty;
+    }
+  }
+  // Charged: what the ledger's position lacks, at most what trades whose entries are done sold
+  // beyond them. An exit's fill heard before its entry's (a bracket leg, the entry's message
+  // lost), or an exit of a pruned trade brought back by a late event without its entry, is no
+  // over-sell, and charges nothing (DST trades seed 12700000000166).
+  const Decimal position = ledger_.position_qty(symbol);
+  Decimal net = side == Side::buy ? position : -position;
+  Decimal claimed, oversold;
+  std::vector<TradeHolding> open;
+  for (const auto& [id, own] : trades) {
+    if (own.side == side && own.qty.is_negative() && own.entry_known && own.entries_done) {
+      oversold -= own.qty;
+    }
+    if (!own.open || !own.qty.is_positive()) continue;
+    if (own.side != side) {
+      net += own.qty;
+      continue;
+    }
+    open.push_back({id, own.qty, own.qty});
+    claimed += own.qty;
+  }
+  charge_shortfall(open, Decimal::max(net, claimed - oversold));
+  return open;
+}
+
+bool Engine::Impl::oversold_still_charged(TradeId tid) {
+  const Trade* t = ledger_.trade(tid);
+  if (t == nullptr) return false;
+  const TradeView v = view_of(tid);
+  if (!(received_qty(t->spec.symbol, t->spec.side, v.entry_filled) - v.exit_filled).is_negative()) {
+    return false;
+  }
+  for (const TradeHolding& h : holdings_of(t->spec.symbol, t->spec.side)) {
+    if (h.held < h.own) return true;
+  }
+  return false;
+}
+
 // Only needed to name a new exit: parsing every exit's client id on every event was not free.
 int Engine::Impl::next_generation(const TradeView& v, bool flatten) const {
   int gen = 0;
@@ -508,8 +579,15 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   TradeView v = view_of(tid);
   if (v.entry == 0) return;
   const Trade& t = *tp;
-  // What the trade holds: a crypto buy holds its fill less the fee (engine/crypto.h).
-  const Decimal held = received_qty(t.spec.symbol, t.spec.side, v.entry_filled) - v.exit_filled;
+  const Decimal held = held_of(tid, v);
+  if (const Decimal own = received_qty(t.spec.symbol, t.spec.side, v.entry_filled) - v.exit_filled;
+      held < own) {
+    std::string note = fmt::format(
+        "holds {} of the {} its own fills leave it: exits of ours sold {} {} beyond their own "
+        "trades (a replace raced a fill)",
+        held.str(), own.str(), (own - held).str(), t.spec.symbol);
+    if (t.note != note) mut_trade(tid).note = std::move(note);
+  }
   drop_unfitting_exits(v, held, now);
   if (settle_trade_state(tid, v, held, now)) return;
   if (t.state == TradeState::closing) {

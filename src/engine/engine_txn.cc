@@ -550,7 +550,7 @@ void Engine::Impl::prune_ended_trades(Timestamp now) {
         break;
       }
     }
-    if (!done || ledger_.changes().trades.count(tid)) {
+    if (!done || ledger_.changes().trades.count(tid) || oversold_still_charged(tid)) {
       it->second = now;  // looked at again after another retention period
       ++it;
       continue;

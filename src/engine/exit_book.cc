@@ -55,6 +55,13 @@ void SymbolBook::add(const Order& o, const Order* parent, bool guarded, bool con
   orders_.push_back(std::move(b));
 }
 
+void SymbolBook::take_shortfall(Decimal qty) {
+  const Decimal held = net_.is_positive() ? net_ : -net_;
+  const Decimal taken = Decimal::min(qty, held);
+  if (!taken.is_positive()) return;
+  net_ = net_.is_positive() ? net_ - taken : net_ + taken;
+}
+
 Decimal SymbolBook::covered(Side exit_side) const {
   std::map<OrderId, Decimal> by_family;
   for (const BookOrder& b : orders_) {

@@ -48,6 +48,9 @@ class SymbolBook {
 
   // Signed qty our trades hold (entries' fills less exits' fills; negative = short).
   Decimal net() const { return net_; }
+  // Shares our exits sold beyond their own trades came out of these trades' (engine/holdings.h):
+  // they hold `qty` less.
+  void take_shortfall(Decimal qty);
   // The qty that working exits on `exit_side` would close; an OCO or bracket counts once.
   Decimal covered(Side exit_side) const;
   // Flat, or the exits at the broker cover what is held.

@@ -48,7 +48,9 @@ class Checker {
         report_(std::move(report)), rate_limit_(rate_limit_per_min) {}
 
   void on_submit(const std::string& cid);
-  void on_insufficient_qty(const std::string& request, const std::string& body);
+  // `positions_read_at`: when the engine last received the broker's positions.
+  void on_insufficient_qty(const std::string& request, const std::string& body,
+                           std::optional<Timestamp> positions_read_at);
   void check_audit_log();
   void check_rate(std::int64_t max_calls_per_minute);
   void check_final(const Engine& engine);
@@ -93,6 +95,7 @@ class Checker {
   bool lost_fill_within(const std::string& symbol, std::int64_t window_ms);
   bool lost_end_within(const std::string& symbol, std::int64_t window_ms);
   bool replace_raced_a_fill(const std::string& request);
+  bool holder_filled_since_read(const std::string& body, std::optional<Timestamp> read_at);
 
   sim::Exchange& exchange_;
   Store& store_;

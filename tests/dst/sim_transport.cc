@@ -74,6 +74,9 @@ alpaca::TransportResult SimTransport::send(const alpaca::HttpRequest& request) {
     }
   }
   trace_.add(std::move(what));
+  if (request.method == "GET" && path == "/v2/positions" && reply.status == 200) {
+    positions_read_at_ = now;
+  }
   alpaca::HttpResponse r;
   r.status = reply.status;
   r.headers = std::move(reply.headers);

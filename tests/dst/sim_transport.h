@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "broker/alpaca/transport.h"
@@ -47,6 +48,8 @@ class SimTransport final : public alpaca::HttpTransport {
   std::int64_t timeouts() const { return timeouts_; }
   std::int64_t wash_trades() const { return wash_trades_; }
   std::int64_t no_buying_power() const { return no_buying_power_; }
+  // When the engine last received the broker's positions: the freshest holdings it can know.
+  std::optional<Timestamp> positions_read_at() const { return positions_read_at_; }
 
  private:
   sim::Exchange& exchange_;
@@ -58,6 +61,7 @@ class SimTransport final : public alpaca::HttpTransport {
   std::int64_t lost_ = 0;
   std::int64_t timeouts_ = 0;
   std::int64_t wash_trades_ = 0;
+  std::optional<Timestamp> positions_read_at_;
   std::int64_t no_buying_power_ = 0;
 };
 

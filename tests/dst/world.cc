@@ -306,7 +306,7 @@ Status World::setup() {
   // I1, at the moment it would happen: an order whose broker id is committed is never re-sent.
   transport_->on_submit = [this](const std::string& cid) { checker_->on_submit(cid); };
   transport_->on_insufficient_qty = [this](const std::string& req, const std::string& body) {
-    checker_->on_insufficient_qty(req, body);
+    checker_->on_insufficient_qty(req, body, transport_->positions_read_at());
   };
 
   rt_->on_connected();
