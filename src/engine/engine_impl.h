@@ -349,6 +349,7 @@ class Engine::Impl {
   // Missing from a sweep, and the broker has not answered for it since (OrderAux).
   bool unconfirmed(OrderId id) const;
   void check_protection(Timestamp now);
+  void insert_open_trade_symbols(std::set<std::string>& symbols) const;
   std::optional<Timestamp> last_broker_event(const std::string& symbol) const;
   std::optional<Timestamp> with_late_fill(const std::string& symbol,
                                           std::optional<Timestamp> began) const;
@@ -356,6 +357,10 @@ class Engine::Impl {
   void date_by_own_records(Cover& c, const std::string& symbol) const;
   Cover judge_cover(const std::string& symbol, bool blind) const;
   bool entry_may_fill_unheard(const std::string& symbol) const;
+  // Since when fills the stream lost may be unknown: no fill catch-up has answered for its
+  // idle interval and the grace (the budget spent, a 429's wait, the broker away). nullopt: one
+  // answered within that.
+  std::optional<Timestamp> fills_unknown_since(Timestamp now) const;
   void note_late_fill(const std::string& symbol, Timestamp at);
   const Order* entry_that_may_have_filled(const std::string& symbol, Decimal net) const;
   void keep_blind_time(Timestamp now);
@@ -575,6 +580,7 @@ class Engine::Impl {
   ProtectionWatch protection_{cfg_.unprotected_grace_ms};
   std::set<std::string> protection_dirty_;  // symbols whose trades changed in this input
   bool protection_checked_once_ = false;
+  bool fills_were_unknown_ = false;  // at the last check: every open trade's symbol judged once
   Timestamp last_protection_check_;
   std::unordered_map<CommandId, Pending> pending_;
   std::deque<Command> queue_;

@@ -85,7 +85,12 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
   // entry the market reached fills as unheard (DST trades seed 11300000000472: two limit buys
   // filled, their events delayed past a stream disconnect, the budget spent for 12 s: 56 TSLA
   // naked 8 s, unraised).
-  const bool unheard_entry = blind && c.book.net().is_zero() && entry_may_fill_unheard(symbol);
+  // So with no fill catch-up answered for longer than the stream's losses are allowed to go
+  // unfound: the budget spent for 24 s, a limit sell filled, its message lost while the stream
+  // was healthy (DST trades seed 27300000000734: 43 INTC naked 17 s, unraised).
+  const std::optional<Timestamp> fills_unknown = fills_unknown_since(last_now_);
+  const bool unheard_entry =
+      (blind || fills_unknown) && c.book.net().is_zero() && entry_may_fill_unheard(symbol);
   if (const Order* e = entry_that_may_have_filled(symbol, c.book.net())) {
     c.ok = false;
     // Sent no earlier; its fill, if any, came after (a working one's after the broker last
@@ -107,6 +112,15 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
                         "broker's open orders has answered since{}",
                         blindness_.ms(last_now_),
                         unheard_entry ? "; an entry of ours may have filled unheard" : "");
+    return c;
+  }
+  if (unheard_entry) {
+    c.ok = false;
+    c.began = fills_unknown;
+    date_by_own_records(c, symbol);
+    c.why = fmt::format("; no fill catch-up has answered for {} ms: an entry of ours at the "
+                        "broker may have filled unheard",
+                        last_now_.ms_since(*fills_unknown));
     return c;
   }
   c.ok = c.book.is_protected();
@@ -163,6 +177,14 @@ void Engine::Impl::note_late_fill(const std::string& symbol, Timestamp at) {
 // unheard like any exit (DST trades seed 24800000014325: a bracket buy filled and another
 // client canceled its legs while the stream was down and the budget spent; 14 MSFT naked 8 s,
 // unraised, the engine taking the symbol for flat).
+std::optional<Timestamp> Engine::Impl::fills_unknown_since(Timestamp now) const {
+  const Timestamp last = last_catchup_at_.value_or(started_at_);
+  if (now.ms_since(last) < cfg_.idle_poll_interval_ms + cfg_.unprotected_grace_ms) {
+    return std::nullopt;
+  }
+  return last;
+}
+
 bool Engine::Impl::entry_may_fill_unheard(const std::string& symbol) const {
   for (OrderId id : ledger_.of_symbol(symbol)) {
     const Order& o = ledger_.order_at(id);
@@ -250,6 +272,12 @@ void Engine::Impl::note_routed_before_start(const Order& o) {
 // At most every kProtectionCheckEveryMs (or the grace, when shorter: a grace of 0 asks to
 // hear of every gap): a symbol's walk costs as much as applying an event, and a burst of
 // events within a few milliseconds changes nothing a grace of seconds could see.
+void Engine::Impl::insert_open_trade_symbols(std::set<std::string>& symbols) const {
+  for (const auto& [id, t] : ledger_.trades()) {
+    if (!is_terminal(t.state)) symbols.insert(t.spec.symbol);
+  }
+}
+
 void Engine::Impl::check_protection(Timestamp now) {
   const std::int64_t every = std::min(kProtectionCheckEveryMs, cfg_.unprotected_grace_ms);
   if (protection_checked_once_ && now.ms_since(last_protection_check_) < every &&
@@ -268,19 +296,18 @@ void Engine::Impl::check_protection(Timestamp now) {
     const std::int64_t ms = kept == sync_state_.end() ? 0 : std::atoll(kept->second.c_str());
     const Timestamp since = started_at_.plus_ms(-std::clamp<std::int64_t>(ms, 0, 3'600'000));
     blindness_.at_least_since(since);
-    for (const auto& [id, t] : ledger_.trades()) {
-      if (!is_terminal(t.state)) symbols.insert(t.spec.symbol);
-    }
+    insert_open_trade_symbols(symbols);
     restore_unconfirmed_exits(symbols);
   }
   for (std::string& s : protection_.open_gaps()) symbols.insert(std::move(s));
   for (const auto& [symbol, at] : late_fills_) symbols.insert(symbol);
   const bool blind = blindness_.past(now, cfg_.unprotected_grace_ms);
-  if (blindness_.newly_past(blind)) {
-    for (const auto& [id, t] : ledger_.trades()) {
-      if (!is_terminal(t.state)) symbols.insert(t.spec.symbol);
-    }
+  const bool fills_unknown = fills_unknown_since(now).has_value();
+  // The first look past either judges every open trade's symbol, once.
+  if (blindness_.newly_past(blind) || (fills_unknown && !fills_were_unknown_)) {
+    insert_open_trade_symbols(symbols);
   }
+  fills_were_unknown_ = fills_unknown;
   keep_blind_time(now);
   keep_unconfirmed_exits();
   for (const std::string& symbol : symbols) {
