@@ -14,7 +14,8 @@
 //   Submitter    - retries, backoff, 40310000 / 40010001 handling, unknown -> lookup
 //                  (engine_submit.cc)
 //   TradeManager - entry -> exits (native bracket or one emulated OCO), cancel/flatten, exits
-//                  priced past our own orders (engine_trades.cc)
+//                  priced past our own orders (engine_trades.cc); what each trade holds once
+//                  shares our exits sold beyond their own trades are charged (holdings.{h,cc})
 //   Synchronizer - stream updates, fill catch-up, open-order sweep, in-flight lookups
 //                  (engine_sync.cc)
 //   Reconciler   - positions vs the broker, adoption of our unrecorded orders (engine_sync.cc);
@@ -24,8 +25,9 @@
 //                  canceled and placed again where Alpaca takes no replace (engine_modify.cc)
 //   ExitBook     - per symbol and side, our working orders: what covers a position, what
 //                  Alpaca's wash-trade check would meet (exit_book.{h,cc}); entries routed
-//                  around it (engine_trades.cc); gaps in cover raised as unprotected_position
-//                  (engine_protection.cc)
+//                  around it (engine_trades.cc); gaps in cover raised as unprotected_position,
+//                  and entries that may have filled unheard while blind or with no fill
+//                  catch-up answered (engine_protection.cc)
 //   Ledger       - the orders, trades and our positions held in memory, the indexes that find
 //                  an order by id, client id, broker id, trade and symbol, what a fill moves,
 //                  and the changes of the input running (its commit's rows, undone if it
