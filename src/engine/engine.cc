@@ -86,7 +86,8 @@ bool Engine::Impl::entry_overtaken(const Command& c) const {
 void Engine::Impl::sort_queue(const RateBudget::Limits& l, Timestamp now) {
   const bool sweep_first =
       stream_suspect(now) &&
-      (!last_sweep_at_ || now.ms_since(*last_sweep_at_) >= cfg_.unprotected_grace_ms);
+      (!sweep_.last_completed() ||
+       now.ms_since(*sweep_.last_completed()) >= cfg_.unprotected_grace_ms);
   auto rank = [&](const Command& c) {
     if (sweep_first && c.priority == CommandPriority::sweep) {
       return 2 * static_cast<int>(CommandPriority::entry) - 1;

@@ -17,7 +17,8 @@
 //                  priced past our own orders (engine_trades.cc); what each trade holds once
 //                  shares our exits sold beyond their own trades are charged (holdings.{h,cc})
 //   Synchronizer - stream updates, fill catch-up, open-order sweep, in-flight lookups
-//                  (engine_sync.cc)
+//                  (engine_sync.cc); when the catch-up and the sweep run, their backoff
+//                  (poll_schedule.{h,cc})
 //   Reconciler   - positions vs the broker, adoption of our unrecorded orders (engine_sync.cc);
 //                  the broker's positions as last read, and which symbols that read still
 //                  speaks for after our own fills (positions_read.{h,cc})

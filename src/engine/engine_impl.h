@@ -43,6 +43,7 @@
 #include "engine/exit_book.h"
 #include "engine/holdings.h"
 #include "engine/ledger.h"
+#include "engine/poll_schedule.h"
 #include "engine/positions_read.h"
 #include "engine/rate_budget.h"
 #include "engine/recent_keys.h"
@@ -95,7 +96,7 @@ struct Pending {
   Purpose purpose = Purpose::send;
   OrderId for_order = 0;  // related: the order whose submission got 40310000
   Timestamp released_at;
-  std::uint64_t sweep = 0;  // sweep_page: the sweep it pages (sweep_number_ when staged)
+  std::uint64_t sweep = 0;  // sweep_page: the sweep it pages (sweep_.number() when staged)
 };
 
 // Per-order engine bookkeeping that is not persisted (rebuilt after a restart by the resync).
@@ -645,33 +646,13 @@ class Engine::Impl {
   std::unordered_set<std::string> external_seen_;
   std::map<std::string, int> drift_count_;
   StreamWatch stream_;  // the trade_updates stream: connected, last event, a fill it dropped
-  // Consecutive failures of one kind of poll, and when it is tried again (issue 15: with the
-  // broker answering 500 to everything, failed polls were staged again every 100 ms tick, about
-  // 12 calls a second until the budget was gone). Exponential from poll_interval_ms to
-  // kPollBackoffCapMs; the first answer resets it.
-  struct PollBackoff {
-    int failures = 0;
-    Timestamp retry_at;
-    bool waiting(Timestamp now) const { return failures > 0 && now < retry_at; }
-  };
-  static constexpr std::int64_t kPollBackoffCapMs = 30'000;
-  void poll_failed(PollBackoff& b, Timestamp started_at);
-  bool poll_due(const PollBackoff& b, const std::optional<Timestamp>& last, std::int64_t every,
-                Timestamp now) const;
-  PollBackoff catchup_backoff_, sweep_backoff_, positions_backoff_;
-  bool catchup_running_ = false;
-  Timestamp catchup_started_at_;
-  std::optional<Timestamp> last_catchup_at_;
+  // The fill catch-up and the open-order sweep: running, last completed, backoff (poll_schedule.h).
+  Poll catchup_, sweep_;
+  PollBackoff positions_backoff_;
   std::int64_t synced_interval_ms_ = 0;  // catchup_interval() when the last poll completed
   std::optional<Timestamp> last_trading_at_;  // an order sent or canceled, a fill heard
   std::optional<Timestamp> watermark_seen_at_;  // when the fill watermark last moved
   bool watermark_settled_ = false;  // the overlap before it was read once everything was visible
-  bool sweep_running_ = false;
-  std::uint64_t sweep_number_ = 0;  // counts sweeps begun: a page of an abandoned one is dropped
-  bool resync_sweep_ = false;  // the running sweep is a resync's: its pages go as lookups
-  bool resync_catchup_ = false;  // ... and the running catch-up
-  Timestamp sweep_started_at_;
-  std::optional<Timestamp> last_sweep_at_;
   PositionsRead positions_read_;  // the broker's positions as last read, and their age
   std::optional<Timestamp> last_sync_at_;
   bool resync_due_ = false;

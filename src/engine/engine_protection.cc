@@ -178,7 +178,7 @@ void Engine::Impl::note_late_fill(const std::string& symbol, Timestamp at) {
 // client canceled its legs while the stream was down and the budget spent; 14 MSFT naked 8 s,
 // unraised, the engine taking the symbol for flat).
 std::optional<Timestamp> Engine::Impl::fills_unknown_since(Timestamp now) const {
-  const Timestamp last = last_catchup_at_.value_or(started_at_);
+  const Timestamp last = catchup_.last_completed().value_or(started_at_);
   if (now.ms_since(last) < cfg_.idle_poll_interval_ms + cfg_.unprotected_grace_ms) {
     return std::nullopt;
   }

@@ -320,9 +320,9 @@ std::int64_t Engine::Impl::sync_lag_limit(Timestamp now) const {
 void Engine::Impl::begin_full_resync(Timestamp now) {
   // Its catch-up too: how a fill lost meanwhile is found (DST extended seed 9400000001433:
   // after a reconnect the catch-up waited 7 s behind the lookups of a full window).
-  resync_catchup_ = true;
+  catchup_.mark_for_resync();
   start_catchup(now);
-  resync_sweep_ = true;
+  sweep_.mark_for_resync();
   for (Command& c : queue_) {
     if (c.kind == CommandKind::list_orders || c.kind == CommandKind::fill_activities) {
       c.priority = CommandPriority::lookup;
@@ -333,9 +333,7 @@ void Engine::Impl::begin_full_resync(Timestamp now) {
 }
 
 void Engine::Impl::start_catchup(Timestamp now) {
-  if (catchup_running_) return;
-  catchup_running_ = true;
-  catchup_started_at_ = now;
+  if (!catchup_.begin(now)) return;
   stage_catchup_page(std::nullopt);
 }
 
@@ -343,7 +341,7 @@ void Engine::Impl::stage_catchup_page(std::optional<std::string> page_token) {
   const bool first_page = !page_token;
   Command c;
   c.kind = CommandKind::fill_activities;
-  c.priority = resync_catchup_ ? CommandPriority::lookup : CommandPriority::catch_up;
+  c.priority = catchup_.for_resync() ? CommandPriority::lookup : CommandPriority::catch_up;
   c.activities.ascending = true;
   c.activities.page_size = cfg_.activity_page_size;
   auto wt = sync_state_.find(std::string(kWatermarkTime));
@@ -364,23 +362,6 @@ void Engine::Impl::stage_catchup_page(std::optional<std::string> page_token) {
   c.activities.page_token = std::move(page_token);
   const CommandId id = stage(std::move(c), Purpose::catchup_page);
   if (first_page) catchup_first_page_ = id;
-}
-
-// Counted from the start of the failed poll: one that failed slowly (a timeout) has waited
-// already, and is tried again at once.
-void Engine::Impl::poll_failed(PollBackoff& b, Timestamp started_at) {
-  ++b.failures;
-  std::int64_t delay = std::max<std::int64_t>(1, cfg_.poll_interval_ms);
-  for (int i = 1; i < b.failures && delay < kPollBackoffCapMs; ++i) delay *= 2;
-  b.retry_at =
-      started_at.plus_ms(std::min(delay, std::max(kPollBackoffCapMs, cfg_.poll_interval_ms)));
-}
-
-// A poll runs `every` ms after the last that completed; after a failure, when its backoff ends.
-bool Engine::Impl::poll_due(const PollBackoff& b, const std::optional<Timestamp>& last,
-                            std::int64_t every, Timestamp now) const {
-  if (b.failures > 0) return !b.waiting(now);
-  return !last || now.ms_since(*last) >= every;
 }
 
 // One fill of a catch-up page: applied when it tells more than the stream did (its order's
@@ -431,11 +412,10 @@ void Engine::Impl::adopt_caught_up_fill(const FillActivity& a, Timestamp now) {
 
 void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
   if (r.error) {
-    catchup_running_ = false;
-    poll_failed(catchup_backoff_, catchup_started_at_);
+    catchup_.failed(cfg_.poll_interval_ms);
     return;
   }
-  catchup_backoff_.failures = 0;
+  catchup_.page_answered();
   std::optional<FillActivity> last;
   for (const FillActivity& a : r.activities.activities) {
     last = a;
@@ -454,12 +434,10 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
     stage_catchup_page(r.activities.last_id.empty() ? last->id : r.activities.last_id);
     return;
   }
-  catchup_running_ = false;
-  resync_catchup_ = false;
-  last_catchup_at_ = now;
+  catchup_.completed(now);
   // This catch-up was asked for the overlap after a fill in it had time to become visible.
   if (!watermark_settled_ && watermark_seen_at_ &&
-      catchup_started_at_.ms_since(*watermark_seen_at_) >= kActivityOverlapMs) {
+      catchup_.started_at().ms_since(*watermark_seen_at_) >= kActivityOverlapMs) {
     watermark_settled_ = true;
   }
   mark_synced(now);
@@ -480,10 +458,7 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
 }
 
 void Engine::Impl::start_sweep(Timestamp now) {
-  if (sweep_running_) return;
-  sweep_running_ = true;
-  ++sweep_number_;
-  sweep_started_at_ = now;
+  if (!sweep_.begin(now)) return;
   sweep_seen_.clear();
   stage_sweep_page(std::nullopt);
 }
@@ -491,13 +466,13 @@ void Engine::Impl::start_sweep(Timestamp now) {
 void Engine::Impl::stage_sweep_page(std::optional<Timestamp> after) {
   Command c;
   c.kind = CommandKind::list_orders;
-  c.priority = resync_sweep_ ? CommandPriority::lookup : CommandPriority::sweep;
+  c.priority = sweep_.for_resync() ? CommandPriority::lookup : CommandPriority::sweep;
   c.list.status = OrderListStatus::open;
   c.list.limit = cfg_.list_page_size;
   c.list.ascending = true;
   c.list.nested = true;
   c.list.after = after;
-  pending_[stage(std::move(c), Purpose::sweep_page)].sweep = sweep_number_;
+  pending_[stage(std::move(c), Purpose::sweep_page)].sweep = sweep_.number();
 }
 
 void Engine::Impl::sweep_order(const BrokerOrder& b, Timestamp now) {
@@ -533,22 +508,21 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
   // of the abandoned one, answered late, lists the broker as of before: counted into the new
   // sweep it showed an exit canceled since as still open, which then covered a naked position
   // for 8 s unraised (DST extended seed 22000000008237). The new sweep lists again.
-  if (p.sweep != sweep_number_) return;
+  if (p.sweep != sweep_.number()) return;
   if (r.error) {
-    sweep_running_ = false;
-    poll_failed(sweep_backoff_, sweep_started_at_);
+    sweep_.failed(cfg_.poll_interval_ms);
     return;
   }
-  sweep_backoff_.failures = 0;
+  sweep_.page_answered();
   // The listing shows the broker as of its first page's release, not as of when the sweep was
   // staged: a page that waited for the budget judged orders changed meanwhile as "heard since
   // the sweep began" and never fetched them (DST extended seed 12000000020182: a canceled
   // bracket's held legs, left pending_cancel by its DELETE answer, waited 32 s in the queue
   // and stayed pending_cancel through the quiet period).
-  if (!p.command.list.after) sweep_started_at_ = std::max(sweep_started_at_, p.released_at);
+  if (!p.command.list.after) sweep_.starts_no_earlier_than(p.released_at);
   for (const BrokerOrder& b : r.orders) sweep_order(b, now);
   const bool more = static_cast<int>(r.orders.size()) >= p.command.list.limit && !r.orders.empty();
-  if (!more) resync_sweep_ = false;
+  if (!more) sweep_.last_page_answered();
   if (more) {
     // `after` is exclusive: paging from the last created_at would skip the orders that share
     // it on the next page (each then costs a GET of its own on every sweep). Step back one
@@ -559,17 +533,16 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
     stage_sweep_page(progressed ? Timestamp{last.ns - 1} : last);
     return;
   }
-  sweep_running_ = false;
-  last_sweep_at_ = now;
+  sweep_.completed(now);
   mark_synced(now);
   // What the listing shows missing ended while the engine could not hear it: since the sweep
   // began, or, blind then, since the blindness began (its lives before this one included:
   // DST trades seed 23700000013087, bracket legs canceled elsewhere at a kill; the next life's
   // sweep was lost, the one after found them missing 4.8 s of blind lives later, and dated the
   // gap from a new entry's event: 8.6 s naked, unraised).
-  const Timestamp missing_since = blindness_.missing_since(sweep_started_at_);
-  blindness_.sweep_answered(sweep_started_at_,
-                            stream_.heard_throughout_since(sweep_started_at_));
+  const Timestamp missing_since = blindness_.missing_since(sweep_.started_at());
+  blindness_.sweep_answered(sweep_.started_at(),
+                            stream_.heard_throughout_since(sweep_.started_at()));
   check_missing_orders(missing_since, now);
   finish_reconcile_if_done(now);
 }
@@ -586,7 +559,7 @@ void Engine::Impl::check_missing_orders(Timestamp missing_since, Timestamp now) 
       aux_[id].unconfirmed_since.reset();
       continue;
     }
-    if (heard_since(o, sweep_started_at_)) continue;  // sent or changed while the sweep ran
+    if (heard_since(o, sweep_.started_at())) continue;  // sent or changed while the sweep ran
     OrderAux& ax = aux_[id];
     if (!ax.unconfirmed_since) {
       ax.unconfirmed_since = missing_since;
@@ -629,10 +602,10 @@ void Engine::Impl::stage_positions(Timestamp now) {
 void Engine::Impl::on_positions_result(const Pending& p, const CommandResult& r, Timestamp now) {
   if (r.error) {
     positions_read_.failed(p.command.id);
-    poll_failed(positions_backoff_, positions_read_.staged_at());
+    positions_backoff_.failed(positions_read_.staged_at(), cfg_.poll_interval_ms);
     return;
   }
-  positions_backoff_.failures = 0;
+  positions_backoff_.answered();
   positions_read_.answered(p.command.id, r.positions, now);
   touched_trades_.insert(crypto_watch_.begin(), crypto_watch_.end());  // their price moved
   // Sells that waited for a fresh read are looked at again.
@@ -760,7 +733,7 @@ Timestamp Engine::Impl::last_heard(const Order& o) const {
 
 void Engine::Impl::finish_reconcile_if_done(Timestamp) {
   if (!reconcile_requested_) return;
-  if (sweep_running_ || catchup_running_ || positions_read_.inflight()) return;
+  if (sweep_.running() || catchup_.running() || positions_read_.inflight()) return;
   reconcile_requested_ = false;
   report_.status = Status::success();
   finished_report_ = report_;
@@ -783,18 +756,15 @@ void Engine::Impl::on_tick(Timestamp now) {
     resync_due_ = false;
     // The rolled-back input's evidence is lost: what it told is not known until a sweep.
     blindness_.begins(now);
-    sweep_running_ = false;
-    catchup_running_ = false;
+    sweep_.abandon();
+    catchup_.abandon();
     positions_read_.failed();
     begin_full_resync(now);
   }
   const std::int64_t sweep_every =
       stream_suspect(now) ? cfg_.poll_interval_ms : cfg_.idle_sweep_interval_ms;
-  if (!catchup_running_ &&
-      poll_due(catchup_backoff_, last_catchup_at_, catchup_interval(now), now)) {
-    start_catchup(now);
-  }
-  if (!sweep_running_ && poll_due(sweep_backoff_, last_sweep_at_, sweep_every, now)) {
+  if (!catchup_.running() && catchup_.due(catchup_interval(now), now)) start_catchup(now);
+  if (!sweep_.running() && sweep_.due(sweep_every, now)) {
     start_sweep(now);
   }
   stage_positions_when_due(now);
@@ -831,7 +801,7 @@ void Engine::Impl::stage_positions_when_due(Timestamp now) {
   // show as drift for a minute (at most one read a second). A crypto trade's exit follows the
   // broker's price (engine_trades.cc switch_crypto_exit): one read per idle poll interval while
   // any such trade holds coins.
-  const bool due = positions_backoff_.failures > 0 || !last ||
+  const bool due = positions_backoff_.failing() || !last ||
                    now.ms_since(*last) >= cfg_.reconcile_interval_ms ||
                    (positions_read_.any_changed() && now.ms_since(*last) >= 1000) ||
                    ((any_hold_wait() || !crypto_watch_.empty()) &&

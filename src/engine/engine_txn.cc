@@ -498,9 +498,9 @@ void Engine::Impl::drop_staged() {
     // lost, stayed open locally).
     switch (it->second.purpose) {
       case Purpose::sweep_page:
-        if (it->second.sweep == sweep_number_) sweep_running_ = false;
+        if (it->second.sweep == sweep_.number()) sweep_.abandon();
         break;
-      case Purpose::catchup_page: catchup_running_ = false; break;
+      case Purpose::catchup_page: catchup_.abandon(); break;
       case Purpose::positions: positions_read_.failed(c.id); break;
       default: break;
     }
