@@ -42,7 +42,7 @@ SymbolBook Engine::Impl::book_of(const std::string& symbol) const {
     book.add(o, parent, guarded, confirmed);
   }
   // Without it a position that our own exits shrank stood uncovered by the exits sized to it.
-  if (!book.net().is_zero()) {
+  if (!book.net().is_zero() && oversold_symbols_.count(symbol)) {
     Decimal charged;
     const Side side = book.net().is_positive() ? Side::buy : Side::sell;
     for (const TradeHolding& h : holdings_of(symbol, side)) {
@@ -172,11 +172,6 @@ void Engine::Impl::note_late_fill(const std::string& symbol, Timestamp at) {
   if (!fresh) late->second = std::min(late->second, at);
 }
 
-// An entry of an open trade that keeps exits, at the broker and not known to be done (asked
-// blind only). A bracket's too: its legs, which would cover its fill, may have been canceled
-// unheard like any exit (DST trades seed 24800000014325: a bracket buy filled and another
-// client canceled its legs while the stream was down and the budget spent; 14 MSFT naked 8 s,
-// unraised, the engine taking the symbol for flat).
 std::optional<Timestamp> Engine::Impl::fills_unknown_since(Timestamp now) const {
   const Timestamp last = catchup_.last_completed().value_or(started_at_);
   if (now.ms_since(last) < cfg_.idle_poll_interval_ms + cfg_.unprotected_grace_ms) {
@@ -185,6 +180,11 @@ std::optional<Timestamp> Engine::Impl::fills_unknown_since(Timestamp now) const 
   return last;
 }
 
+// An entry of an open trade that keeps exits, at the broker and not known to be done (asked
+// blind only). A bracket's too: its legs, which would cover its fill, may have been canceled
+// unheard like any exit (DST trades seed 24800000014325: a bracket buy filled and another
+// client canceled its legs while the stream was down and the budget spent; 14 MSFT naked 8 s,
+// unraised, the engine taking the symbol for flat).
 bool Engine::Impl::entry_may_fill_unheard(const std::string& symbol) const {
   for (OrderId id : ledger_.of_symbol(symbol)) {
     const Order& o = ledger_.order_at(id);
@@ -267,17 +267,17 @@ void Engine::Impl::note_routed_before_start(const Order& o) {
   }
 }
 
-// Symbols touched by this input, and those with a gap open (time alone can push a gap past
-// its grace). Neither walks more than the orders of those symbols.
-// At most every kProtectionCheckEveryMs (or the grace, when shorter: a grace of 0 asks to
-// hear of every gap): a symbol's walk costs as much as applying an event, and a burst of
-// events within a few milliseconds changes nothing a grace of seconds could see.
 void Engine::Impl::insert_open_trade_symbols(std::set<std::string>& symbols) const {
   for (const auto& [id, t] : ledger_.trades()) {
     if (!is_terminal(t.state)) symbols.insert(t.spec.symbol);
   }
 }
 
+// Symbols touched by this input, and those with a gap open (time alone can push a gap past
+// its grace). Neither walks more than the orders of those symbols.
+// At most every kProtectionCheckEveryMs (or the grace, when shorter: a grace of 0 asks to
+// hear of every gap): a symbol's walk costs as much as applying an event, and a burst of
+// events within a few milliseconds changes nothing a grace of seconds could see.
 void Engine::Impl::check_protection(Timestamp now) {
   const std::int64_t every = std::min(kProtectionCheckEveryMs, cfg_.unprotected_grace_ms);
   if (protection_checked_once_ && now.ms_since(last_protection_check_) < every &&

@@ -463,7 +463,7 @@ Engine::Impl::TradeView Engine::Impl::view_of(TradeId tid) {
 Decimal Engine::Impl::held_of(TradeId tid, const TradeView& v) {
   const TradeSpec& spec = ledger_.trade_at(tid).spec;
   const Decimal own = received_qty(spec.symbol, spec.side, v.entry_filled) - v.exit_filled;
-  if (!own.is_positive()) return own;
+  if (!own.is_positive() || !oversold_symbols_.count(spec.symbol)) return own;
   for (const TradeHolding& h : holdings_of(spec.symbol, spec.side)) {
     if (h.trade == tid) return h.held;
   }
@@ -516,6 +516,13 @@ std::vector<TradeHolding> Engine::Impl::holdings_of(const std::string& symbol, S
   }
   charge_shortfall(open, Decimal::max(net, claimed - oversold));
   return open;
+}
+
+void Engine::Impl::note_if_oversold(const Trade& t, const TradeView& v) {
+  if (v.entry == 0 || !v.entries_done) return;
+  if ((received_qty(t.spec.symbol, t.spec.side, v.entry_filled) - v.exit_filled).is_negative()) {
+    oversold_symbols_.insert(t.spec.symbol);
+  }
 }
 
 bool Engine::Impl::oversold_still_charged(TradeId tid) {
@@ -572,11 +579,12 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   if (tp == nullptr) return;
   protection_dirty_.insert(tp->spec.symbol);
   end_clearing_if_done(tp->spec.symbol);
+  TradeView v = view_of(tid);
+  note_if_oversold(*tp, v);
   if (is_terminal(tp->state)) {
     crypto_watch_.erase(tid);
     return;
   }
-  TradeView v = view_of(tid);
   if (v.entry == 0) return;
   const Trade& t = *tp;
   const Decimal held = held_of(tid, v);
