@@ -10,7 +10,8 @@
 // holdings that never come (DST trades seed 26600000033735: 55 TSLA asked, 53 held, unprotected
 // for good). So the shortfall is charged to the open trades, oldest first: each holds, and its
 // exits sell, what is really there. A trade the charge empties settles flat; once the shares it
-// was charged are gone with it, the charge is gone too (the sum is taken again at every step).
+// was charged are gone with it, the charge is gone too (the sum is taken again at every step of
+// a trade on a symbol where an over-sell was seen).
 
 #include <vector>
 
