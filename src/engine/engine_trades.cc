@@ -460,9 +460,14 @@ Engine::Impl::TradeView Engine::Impl::view_of(TradeId tid) {
   return v;
 }
 
+// What the trade's own fills leave it: a crypto buy holds its fill less the fee (crypto.h).
+static Decimal own_qty(const TradeSpec& spec, Decimal entry_filled, Decimal exit_filled) {
+  return received_qty(spec.symbol, spec.side, entry_filled) - exit_filled;
+}
+
 Decimal Engine::Impl::held_of(TradeId tid, const TradeView& v) {
   const TradeSpec& spec = ledger_.trade_at(tid).spec;
-  const Decimal own = received_qty(spec.symbol, spec.side, v.entry_filled) - v.exit_filled;
+  const Decimal own = own_qty(spec, v.entry_filled, v.exit_filled);
   if (!own.is_positive() || !oversold_symbols_.count(spec.symbol)) return own;
   for (const TradeHolding& h : holdings_of(spec.symbol, spec.side)) {
     if (h.trade == tid) return h.held;
@@ -520,7 +525,7 @@ std::vector<TradeHolding> Engine::Impl::holdings_of(const std::string& symbol, S
 
 void Engine::Impl::note_if_oversold(const Trade& t, const TradeView& v) {
   if (v.entry == 0 || !v.entries_done) return;
-  if ((received_qty(t.spec.symbol, t.spec.side, v.entry_filled) - v.exit_filled).is_negative()) {
+  if (own_qty(t.spec, v.entry_filled, v.exit_filled).is_negative()) {
     oversold_symbols_.insert(t.spec.symbol);
   }
 }
@@ -529,9 +534,7 @@ bool Engine::Impl::oversold_still_charged(TradeId tid) {
   const Trade* t = ledger_.trade(tid);
   if (t == nullptr) return false;
   const TradeView v = view_of(tid);
-  if (!(received_qty(t->spec.symbol, t->spec.side, v.entry_filled) - v.exit_filled).is_negative()) {
-    return false;
-  }
+  if (!own_qty(t->spec, v.entry_filled, v.exit_filled).is_negative()) return false;
   for (const TradeHolding& h : holdings_of(t->spec.symbol, t->spec.side)) {
     if (h.held < h.own) return true;
   }
@@ -588,8 +591,7 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   if (v.entry == 0) return;
   const Trade& t = *tp;
   const Decimal held = held_of(tid, v);
-  if (const Decimal own = received_qty(t.spec.symbol, t.spec.side, v.entry_filled) - v.exit_filled;
-      held < own) {
+  if (const Decimal own = own_qty(t.spec, v.entry_filled, v.exit_filled); held < own) {
     std::string note = fmt::format(
         "holds {} of the {} its own fills leave it: exits of ours sold {} {} beyond their own "
         "trades (a replace raced a fill)",
