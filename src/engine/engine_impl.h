@@ -179,6 +179,9 @@ class Engine::Impl {
     std::vector<std::string> activities_seen;  // fill activities first seen in this input
     // Orders of unmatched fills whose fetch this input staged or applied (checked_unknown_).
     std::vector<std::string> unknown_fetches;
+    // What the input's sweep and catch-up told is lost with it: as the input found them.
+    Blindness blindness_before;
+    std::optional<Timestamp> catchup_completed_before;
   };
 
   void begin();

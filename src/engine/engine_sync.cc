@@ -591,8 +591,11 @@ void Engine::Impl::mark_synced(Timestamp now) {
   alerts_.clear(AlertKind::sync_lag, "sync", now);
 }
 
+// Not while failed reads back off, whoever asks: a sell waiting for a fresh read asked again
+// after each failure, at once, and with GET /v2/positions answering 500 that spent the whole
+// REST budget (191 reads in a minute) that exits needed.
 void Engine::Impl::stage_positions(Timestamp now) {
-  if (positions_read_.inflight()) return;
+  if (positions_read_.inflight() || positions_backoff_.waiting(now)) return;
   Command c;
   c.kind = CommandKind::list_positions;
   c.priority = CommandPriority::lookup;

@@ -14,6 +14,8 @@ void Engine::Impl::begin() {
   if (group_ && txn_open_) return;  // the group's one transaction goes on
   txn_open_ = true;
   txn_ = Txn{};
+  txn_.blindness_before = blindness_;
+  txn_.catchup_completed_before = catchup_.last_completed();
   ledger_.begin_input();
   alerts_.begin();
 }
@@ -160,6 +162,13 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   // (DST trades seed 26300000008929: a fetch's fill rolled back twice, then 11 s naked until
   // the in-flight check fetched the entry).
   for (const std::string& bid : txn_.unknown_fetches) unknown_fill_fetch_failed(bid);
+  // A sweep's answer rolled back did not happen: blind since as long as before it (DST trades
+  // seed 26600000030319: the start's sweep found a bracket stop and an entry filled while no
+  // process ran; its commit failed, the blindness began anew at the failure, and 22 INTC
+  // stayed naked, unraised, until the next catch-up 2.8 s later). Nor did a catch-up's: fills
+  // are unknown since the last one that committed (fills_unknown_since).
+  blindness_ = txn_.blindness_before;
+  catchup_.restore_last_completed(txn_.catchup_completed_before);
   rate_dirty_ = true;  // the window written with this batch was not: write it with the next
   drop_staged();
   txn_ = Txn{};

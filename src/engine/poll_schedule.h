@@ -54,6 +54,8 @@ class Poll {
   void last_page_answered() { for_resync_ = false; }
   void failed(std::int64_t base_ms);
   void completed(Timestamp now);
+  // What an input rolled back had completed did not happen: the last completion is as before it.
+  void restore_last_completed(std::optional<Timestamp> before) { last_completed_ = before; }
   // Not running any more (its page dropped, a resync abandoning it); nothing else changes.
   void abandon() { running_ = false; }
 

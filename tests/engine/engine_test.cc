@@ -657,6 +657,30 @@ TEST(EngineStore, FailedCommitReleasesNothingAndSurfaces) {
   EXPECT_EQ(h.broker.submit_calls, 1);
 }
 
+// An exit that must wait for a fresh positions read (the broker refused it 40310000) while
+// GET /v2/positions answers 500: the reads back off like any failed poll. Each failure was
+// asked again at once: 191 reads in a minute spent the REST budget the exit itself needed.
+TEST(EngineSync, FailedPositionsReadsBackOffWhileAnExitWaitsForOne) {
+  Harness h;
+  h.start();
+  const TradeId t = open(h, spec("STWD", "37", "21.50", "19.00"));
+  h.broker.submit_script.push_back(
+      {FakeBroker::error(K::rejected, 403, 40310000, "insufficient qty available"), false});
+  h.broker.reads_fail = FakeBroker::error(K::unknown_outcome, 500, 0, "internal");
+  h.broker.fill(entry_bid(h, t), Decimal::must("37"), Decimal::must("20.00"));
+  h.run(60'000);
+  EXPECT_LE(h.broker.position_calls, 12) << "1, 2, 4, 8, 16, 30 s apart";
+  EXPECT_LT(h.broker.call_times.size(), 100u);
+
+  h.broker.reads_fail.reset();
+  h.run(35'000);
+  const std::optional<Order> tp = h.find(t, OrderRole::take_profit);
+  ASSERT_TRUE(tp && tp->broker_order_id);
+  const BrokerOrder& at_broker = h.broker.orders.at(*tp->broker_order_id);
+  EXPECT_TRUE(at_broker.status && is_open_at_broker(*at_broker.status));
+  EXPECT_EQ(at_broker.qty, Decimal::must("37"));
+}
+
 TEST(EngineRate, NeverMoreCallsThanTheBudgetInAnyMinute) {
   Harness h;
   h.options.engine.rate_limit_per_min = 60;

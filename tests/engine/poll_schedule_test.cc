@@ -73,5 +73,19 @@ TEST(Poll, AnAbandonedPollLeavesItsNumberBehind) {
   EXPECT_EQ(p.started_at(), at(40));
 }
 
+// A completion whose input rolled back did not happen: the poll is as overdue as before it.
+TEST(Poll, ACompletionRolledBackLeavesTheLastOneBefore) {
+  Poll p;
+  ASSERT_TRUE(p.begin(at(0)));
+  p.completed(at(1'000));
+  const std::optional<Timestamp> before = p.last_completed();
+  ASSERT_TRUE(p.begin(at(11'000)));
+  p.completed(at(11'500));
+  EXPECT_FALSE(p.due(10'000, at(12'000)));
+  p.restore_last_completed(before);
+  EXPECT_EQ(p.last_completed(), at(1'000));
+  EXPECT_TRUE(p.due(10'000, at(12'000)));
+}
+
 }  // namespace
 }  // namespace orderly
