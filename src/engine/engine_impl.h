@@ -64,6 +64,9 @@ inline constexpr std::string_view kUnconfirmedExits = "unconfirmed_exits";
 // gone), space-separated order ids: a cancel cut by a crash or refused for a while is asked
 // again, after a restart too (engine_modify.cc).
 inline constexpr std::string_view kModifyCancels = "modify_cancels";
+// Trades whose exits sold beyond them (space-separated ids), kept across restarts: an ended one
+// is loaded again with its orders, so the charge it left on open trades outlives a crash.
+inline constexpr std::string_view kOversoldTrades = "oversold_trades";
 // The fill catch-up reads again the executions of this long before its watermark: one that
 // became visible after a later one is not missed.
 inline constexpr std::int64_t kActivityOverlapMs = 1000;
@@ -150,6 +153,7 @@ using engine_internal::is_exit_role;
 using engine_internal::kActivityOverlapMs;
 using engine_internal::kMaxExitPlacementsPerMinute;
 using engine_internal::kModifyCancels;
+using engine_internal::kOversoldTrades;
 using engine_internal::kProtectionCheckEveryMs;
 using engine_internal::kPruneAfterMs;
 using engine_internal::kBlindMs;
@@ -299,6 +303,10 @@ class Engine::Impl {
   // Never emptied: an over-sell is rare, and a symbol kept costs only that walk.
   void note_if_oversold(const Trade& t, const TradeView& v);
   std::set<std::string> oversold_symbols_;
+  std::set<TradeId> oversold_trades_;  // noted by note_if_oversold until pruned
+  void keep_oversold_trades();
+  // Adds the ended over-sold trades the store keeps (kOversoldTrades), with their orders.
+  Status load_oversold_trades(LoadedState& s, std::set<OrderId>& have, std::set<TradeId>& trades);
   int next_generation(const TradeView& v, bool flatten) const;
   void request_cancel(OrderId id, std::string why, Timestamp now);
   static bool never_sent(const Order& o);

@@ -310,6 +310,7 @@ void Engine::Impl::check_protection(Timestamp now) {
   fills_were_unknown_ = fills_unknown;
   keep_blind_time(now);
   keep_unconfirmed_exits();
+  keep_oversold_trades();
   for (const std::string& symbol : symbols) {
     const Cover cover = judge_cover(symbol, blind);
     const SymbolBook& book = cover.book;

@@ -527,6 +527,17 @@ void Engine::Impl::note_if_oversold(const Trade& t, const TradeView& v) {
   if (v.entry == 0 || !v.entries_done) return;
   if (own_qty(t.spec, v.entry_filled, v.exit_filled).is_negative()) {
     oversold_symbols_.insert(t.spec.symbol);
+    oversold_trades_.insert(t.id);
+  }
+}
+
+// Written when the list changed; a rolled-back write differs from memory, and is written again.
+void Engine::Impl::keep_oversold_trades() {
+  if (oversold_trades_.empty() && !sync_state_.count(std::string(kOversoldTrades))) return;
+  const std::string value = fmt::format("{}", fmt::join(oversold_trades_, " "));
+  const auto it = sync_state_.find(std::string(kOversoldTrades));
+  if ((it == sync_state_.end() ? std::string() : it->second) != value) {
+    set_sync(kOversoldTrades, value);
   }
 }
 

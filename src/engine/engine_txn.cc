@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <sstream>
 
 #include "core/check.h"
 #include "engine/crypto.h"
@@ -423,6 +424,7 @@ Status Engine::Impl::load_linked(LoadedState& s) {
   std::set<TradeId> trades;
   for (const Order& o : s.open_orders) have.insert(o.id);
   for (const Trade& t : s.open_trades) trades.insert(t.id);
+  if (Status st = load_oversold_trades(s, have, trades); !st.ok()) return st;
   for (std::size_t i = 0; i < s.open_orders.size(); ++i) {
     const Order o = s.open_orders[i];  // a copy: the loop appends to the vector
     for (std::optional<OrderId> link : {o.parent_order_id, o.replaces_order_id}) {
@@ -439,6 +441,30 @@ Status Engine::Impl::load_linked(LoadedState& s) {
     }
   }
   // The ledger walks orders by id: the order of this vector does not matter.
+  return Status::success();
+}
+
+Status Engine::Impl::load_oversold_trades(LoadedState& s, std::set<OrderId>& have,
+                                          std::set<TradeId>& trades) {
+  const auto kept = s.sync_state.find(std::string(kOversoldTrades));
+  if (kept == s.sync_state.end()) return Status::success();
+  std::istringstream in(kept->second);
+  TradeId id = 0;
+  while (in >> id) {
+    oversold_trades_.insert(id);
+    if (!trades.insert(id).second) continue;
+    auto t = store_.get_trade(id);
+    if (!t.ok()) return t.status();
+    if (!t->has_value()) continue;
+    s.open_trades.push_back(**t);
+    OrderFilter of;
+    of.trade_id = id;
+    auto orders = store_.list_orders(of);
+    if (!orders.ok()) return orders.status();
+    for (Order& o : *orders) {
+      if (have.insert(o.id).second) s.open_orders.push_back(std::move(o));
+    }
+  }
   return Status::success();
 }
 
@@ -570,6 +596,7 @@ void Engine::Impl::prune_ended_trades(Timestamp now) {
     }
     ledger_.erase_trade(tid);
     touched_trades_.erase(tid);
+    oversold_trades_.erase(tid);
     it = ended_trades_.erase(it);
   }
 }

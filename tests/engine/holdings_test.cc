@@ -96,6 +96,23 @@ TEST(Holdings, AnExitThatSoldAnotherTradesSharesLeavesItsExitsForWhatIsLeft) {
     EXPECT_NE(alert.kind, AlertKind::unprotected_position) << alert.message;
   }
   h.expect_in_sync();
+
+  // The charge outlives a restart: A ended, but what it sold of B's is still gone.
+  const int refused = h.broker.insufficient_qty_answers;
+  h.restart();
+  h.run(60'000);
+  const auto after = h.find(b->id, OrderRole::take_profit);
+  ASSERT_TRUE(after && after->broker_order_id);
+  EXPECT_EQ(after->qty.str(), "3") << after->client_order_id;
+  const BrokerOrder& still = h.broker.orders.at(*after->broker_order_id);
+  EXPECT_TRUE(still.status && is_open_at_broker(*still.status));
+  EXPECT_EQ(still.qty->str(), "3");
+  for (const Alert& alert : h.engine().active_alerts()) {
+    EXPECT_NE(alert.kind, AlertKind::unprotected_position) << alert.message;
+    EXPECT_NE(alert.kind, AlertKind::external_hold) << alert.message;
+  }
+  EXPECT_EQ(h.broker.insufficient_qty_answers, refused);
+  h.expect_in_sync();
 }
 
 }  // namespace
