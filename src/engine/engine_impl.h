@@ -507,6 +507,7 @@ class Engine::Impl {
   void on_sweep_result(const Pending& p, const CommandResult& r, Timestamp now);
   void mark_synced(Timestamp now);
   void stage_positions(Timestamp);
+  void ask_positions(Timestamp now);
   void on_positions_result(const Pending& p, const CommandResult& r, Timestamp now);
   void reconcile_positions(Timestamp now);
   void ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now);

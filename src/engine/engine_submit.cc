@@ -53,7 +53,7 @@ void Engine::Impl::run_submitter(Timestamp now) {
     ++cit;
     consider_sending(id, *op, now);
   }
-  if (!await_positions_.empty()) stage_positions(now);
+  if (!await_positions_.empty()) ask_positions(now);
   check_protection(now);
 }
 
@@ -607,7 +607,7 @@ void Engine::Impl::on_related_result(const Pending& p, const CommandResult& r, T
   OrderAux& ax = aux_[waiting_id];
   if (ax.related_waiting > 0) --ax.related_waiting;
   if (r.error || !r.order) {
-    if (ax.related_waiting == 0) stage_positions(now);
+    if (ax.related_waiting == 0) ask_positions(now);
     return;
   }
   const BrokerOrder& b = *r.order;
@@ -644,7 +644,7 @@ void Engine::Impl::on_related_result(const Pending& p, const CommandResult& r, T
     Order& m = mut_order(waiting_id);
     audit(m, m.state, EventSource::lookup, "shares held by external order " + b.id, b.raw, now);
   }
-  if (ax.related_waiting == 0) stage_positions(now);
+  if (ax.related_waiting == 0) ask_positions(now);
 }
 
 void Engine::Impl::on_resolve_result(const Pending& p, const CommandResult& r, Timestamp now) {

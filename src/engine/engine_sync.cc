@@ -591,15 +591,20 @@ void Engine::Impl::mark_synced(Timestamp now) {
   alerts_.clear(AlertKind::sync_lag, "sync", now);
 }
 
-// Not while failed reads back off, whoever asks: a sell waiting for a fresh read asked again
-// after each failure, at once, and with GET /v2/positions answering 500 that spent the whole
-// REST budget (191 reads in a minute) that exits needed.
+// Asked at once, as a resync's polls are (the broker back, the stream reconnected).
 void Engine::Impl::stage_positions(Timestamp now) {
-  if (positions_read_.inflight() || positions_backoff_.waiting(now)) return;
+  if (positions_read_.inflight()) return;
   Command c;
   c.kind = CommandKind::list_positions;
   c.priority = CommandPriority::lookup;
   positions_read_.ask(stage(std::move(c), Purpose::positions), now);
+}
+
+// For what waits on a read (a sell's pre-check, the holders of a 40310000): not while failed
+// reads back off. Each failure was asked again at once, and with GET /v2/positions answering
+// 500 that spent the whole REST budget (191 reads in a minute) that exits needed.
+void Engine::Impl::ask_positions(Timestamp now) {
+  if (!positions_backoff_.waiting(now)) stage_positions(now);
 }
 
 void Engine::Impl::on_positions_result(const Pending& p, const CommandResult& r, Timestamp now) {

@@ -672,8 +672,12 @@ TEST(EngineSync, FailedPositionsReadsBackOffWhileAnExitWaitsForOne) {
   EXPECT_LE(h.broker.position_calls, 12) << "1, 2, 4, 8, 16, 30 s apart";
   EXPECT_LT(h.broker.call_times.size(), 100u);
 
+  // The broker answers again and the stream reconnects: the resync reads at once, backoff or
+  // not, and the exit goes.
   h.broker.reads_fail.reset();
-  h.run(35'000);
+  h.rt->on_disconnected("network");
+  h.rt->on_connected();
+  h.run(1'000);
   const std::optional<Order> tp = h.find(t, OrderRole::take_profit);
   ASSERT_TRUE(tp && tp->broker_order_id);
   const BrokerOrder& at_broker = h.broker.orders.at(*tp->broker_order_id);
