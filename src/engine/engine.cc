@@ -203,7 +203,7 @@ std::optional<Timestamp> Engine::Impl::next_wakeup() const {
   std::optional<Timestamp> w;
   auto consider = [&](Timestamp t) { if (!w || t < *w) w = t; };
   consider(last_now_.plus_ms(std::min<std::int64_t>(cfg_.poll_interval_ms, 1000)));
-  for (auto& [id, at] : retry_at_) consider(at);
+  for (const auto& [id, at] : retries_.sends()) consider(at);
   return w;
 }
 

@@ -12,7 +12,8 @@
 //
 // Where things are decided (Engine::Impl is defined in engine_impl.h, one file per concern):
 //   Submitter    - retries, backoff, 40310000 / 40010001 handling, unknown -> lookup
-//                  (engine_submit.cc)
+//                  (engine_submit.cc); when a send, a lookup, a cancel or a fetch is asked
+//                  again, and the retry_storm window (retry_schedule.{h,cc})
 //   TradeManager - entry -> exits (native bracket or one emulated OCO), cancel/flatten, exits
 //                  priced past our own orders (engine_trades.cc); what each trade holds once
 //                  shares our exits sold beyond their own trades are charged (holdings.{h,cc})

@@ -80,7 +80,7 @@ void Engine::Impl::recheck_stand_in_entries(Timestamp now) {
     // Unsent, it is judged again from its own price before it goes (restore_entry_price).
     if (!o->broker_order_id || !is_open_at_broker(o->state) ||
         o->state == OrderState::pending_cancel || aux_[id].cancel_sent ||
-        cancel_retry_at_.count(id)) {
+        retries_.cancel_waits(id)) {
       continue;
     }
     const TradeView v = view_of(o->trade_id);
@@ -129,7 +129,7 @@ bool Engine::Impl::waits_for_earlier_entry(OrderId id, Timestamp now) {
     // After a restart the cancel may never have left: asked again.
     if (earlier.broker_order_id && is_open_at_broker(earlier.state) &&
         earlier.state != OrderState::pending_cancel && !aux_[e].cancel_sent &&
-        !cancel_retry_at_.count(e)) {
+        !retries_.cancel_waits(e)) {
       request_cancel(e, fmt::format("canceled: entry {} follows it", o.client_order_id), now);
     }
     return true;

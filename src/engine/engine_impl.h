@@ -47,6 +47,7 @@
 #include "engine/positions_read.h"
 #include "engine/rate_budget.h"
 #include "engine/recent_keys.h"
+#include "engine/retry_schedule.h"
 #include "engine/stream_watch.h"
 
 namespace orderly {
@@ -590,7 +591,6 @@ class Engine::Impl {
   std::set<OrderId> recovering_;
   std::size_t recovery_pages_ = 0;
   std::set<OrderId> hold_waiting_;            // aux.hold_wait set
-  std::map<OrderId, Timestamp> retry_at_;     // created orders with next_attempt_at
   std::map<TradeId, Timestamp> ended_trades_;  // terminal trades held in memory, ended at
   std::unordered_map<OrderId, OrderAux> aux_;
   Alerts alerts_;
@@ -618,9 +618,7 @@ class Engine::Impl {
   std::optional<Timestamp> stock_routed_before_start_;
   CommandId catchup_first_page_ = 0;  // the first page of the catch-up running (paced)
   bool rate_dirty_ = false;
-  std::deque<Timestamp> attempt_times_;  // re-sends and broker refusals (retry_storm)
   std::vector<OrderEvent> sent_events_;  // "sent" audit events, written with the next commit
-  std::unordered_map<OrderId, Timestamp> retry_resolve_at_;
   // Symbol -> the entries whose way through the wash-trade check is being cleared, all of one
   // side: the exits of the symbol are placed again once every one of them is at the broker.
   // An entry refused while the way is being cleared joins it, so that the exits are canceled
@@ -640,8 +638,8 @@ class Engine::Impl {
   std::set<TradeId> fractional_stop_refused_;  // its stop refused as a wash trade: take-profit
   std::set<OrderId> wash_priced_exits_;  // exits priced past our own orders (wash-trade check)
   std::set<OrderId> stand_in_entries_;   // entries priced inside them (engine_entries.cc)
-  std::map<OrderId, Timestamp> cancel_retry_at_;  // a cancel that got no answer: ask again then
-  std::map<OrderId, Timestamp> refresh_due_;  // fetched then: no answer yet, or a sibling ended
+  // Sends, lookups, cancels and fetches asked again, and the retry_storm window.
+  RetrySchedule retries_;
   // Since when events may have been missed (a start, the stream down, a rolled-back commit)
   // with no sweep begun after it completed: the exits' cover is not confirmed.
   Blindness blindness_;

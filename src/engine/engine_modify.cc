@@ -444,7 +444,7 @@ bool Engine::Impl::cancel_exit_group(OrderId id, const std::string& why, Timesta
   // A cancel of it already under way (asked again after a 429, DST trades seed
   // 23500000071380) may be given up by what asked for it (a wash-priced exit found right):
   // the modify's own need is recorded all the same, else its new prices were never placed.
-  if (aux_[target].cancel_sent || cancel_retry_at_.count(target) ||
+  if (aux_[target].cancel_sent || retries_.cancel_waits(target) ||
       g.state == OrderState::pending_cancel) {
     audit(g, g.state, EventSource::intent,
           why + "; a cancel of it is under way already: placed again once the broker confirms",
@@ -471,7 +471,7 @@ void Engine::Impl::resume_modify_cancels(Timestamp now) {
     keep.insert(id);
     if (o->broker_order_id && is_open_at_broker(o->state) &&
         o->state != OrderState::pending_cancel && !aux_[id].cancel_sent &&
-        !cancel_retry_at_.count(id)) {
+        !retries_.cancel_waits(id)) {
       request_cancel(id, "exits modified: the cancel of this exit group is asked again", now);
     }
   }

@@ -281,7 +281,7 @@ void Engine::Impl::send(OrderId id, Timestamp now) {
   o.attempts += 1;
   o.next_attempt_at.reset();
   if (o.attempts > 1) {
-    attempt_times_.push_back(now);  // retry_storm counts re-sends, never first attempts
+    retries_.note_attempt(now);  // retry_storm counts re-sends, never first attempts
     metrics_.retries_by_reason[o.last_error.empty() ? "resend" : retry_reason(o.last_error)]++;
   }
   set_local_state(id, OrderState::submitting, EventSource::intent,
@@ -486,7 +486,7 @@ void Engine::Impl::on_send_refused(OrderId id, bool is_replace, const BrokerErro
                                    Timestamp now) {
   const Order& o = ledger_.order_at(id);
   const std::string why = e.describe();
-  if (!e.duplicate_client_order_id()) attempt_times_.push_back(now);  // a refusal: retry_storm
+  if (!e.duplicate_client_order_id()) retries_.note_attempt(now);  // a refusal: retry_storm
   if (e.duplicate_client_order_id()) {
     // Proof that an earlier attempt of this very intent reached the broker: adopt it.
     ++metrics_.duplicate_client_id_adopted;
@@ -677,7 +677,7 @@ void Engine::Impl::on_resolve_result(const Pending& p, const CommandResult& r, T
   }
   // Backed off like a failed refresh: a broker that takes connections and drops them was asked
   // every ~1.1 s for as long as it did (issue 15, the signals helper: 29 calls in 11 s).
-  retry_resolve_at_[id] = now.plus_ms(backed_off_ms(e, aux_[id].lookup_failures));
+  retries_.lookup_at(id, now.plus_ms(backed_off_ms(e, aux_[id].lookup_failures)));
 }
 
 void Engine::Impl::adopt_found(OrderId id, const BrokerOrder& b, Timestamp now) {
@@ -901,7 +901,7 @@ void Engine::Impl::on_cancel_result(const Pending& p, const CommandResult& r, Ti
                         : "cancel accepted (DELETE answered 204)",
           {}, now);
   }
-  cancel_retry_at_[id] = now.plus_ms(again_ms);
+  retries_.cancel_at(id, now.plus_ms(again_ms));
   // Cancel is asynchronous at Alpaca: learn the outcome by id.
   stage_refresh(id, now, true);
 }

@@ -183,8 +183,8 @@ void Engine::Impl::on_exit_ended(OrderId id, Timestamp now, bool at_once) {
     }
     if (at_once) {
       stage_refresh(sid, now, false);
-    } else if (!refresh_due_.count(sid)) {
-      refresh_due_[sid] = now.plus_ms(cfg_.poll_interval_ms);
+    } else {
+      retries_.refresh_unless_waiting(sid, now.plus_ms(cfg_.poll_interval_ms));
     }
   }
 }
@@ -211,7 +211,7 @@ bool Engine::Impl::ended_unfilled_elsewhere(const Order& o, OrderId group) const
 // misses the order left it counted as cover while sweeps waited for the budget (DST extended
 // seed 9400000000001: a bracket's stop leg canceled by another client, 14 s).
 void Engine::Impl::refresh_failed(OrderId id, const BrokerError& e, Timestamp now) {
-  refresh_due_[id] = now.plus_ms(backed_off_ms(e, aux_[id].refresh_failures));
+  retries_.refresh_at(id, now.plus_ms(backed_off_ms(e, aux_[id].refresh_failures)));
 }
 
 // ask_again_after_ms doubled for each of `failures` in a row (then counted), up to
@@ -229,7 +229,7 @@ void Engine::Impl::refresh_answered(OrderId id, Timestamp now) {
   ax.refresh_failures = 0;
   if (ax.unconfirmed_since) unconfirmed_dirty_ = true;
   ax.unconfirmed_since.reset();
-  refresh_due_.erase(id);
+  retries_.refresh_answered(id);
   on_exit_ended(id, now, false);
 }
 
@@ -243,14 +243,9 @@ void Engine::Impl::unknown_fill_fetch_failed(const std::string& broker_order_id)
 }
 
 void Engine::Impl::stage_due_refreshes(Timestamp now) {
-  for (auto it = refresh_due_.begin(); it != refresh_due_.end();) {
-    if (it->second > now) {
-      ++it;
-      continue;
-    }
-    const Order* o = ledger_.order(it->first);
-    if (o != nullptr && is_open_at_broker(o->state)) stage_refresh(it->first, now, true);
-    it = refresh_due_.erase(it);
+  for (OrderId id : retries_.take_due_refreshes(now)) {
+    const Order* o = ledger_.order(id);
+    if (o != nullptr && is_open_at_broker(o->state)) stage_refresh(id, now, true);
   }
 }
 
@@ -782,21 +777,9 @@ void Engine::Impl::on_tick(Timestamp now) {
   std::vector<std::string> clearing;
   for (const auto& [symbol, c] : clearing_) clearing.push_back(symbol);
   for (const std::string& symbol : clearing) end_clearing_if_done(symbol);
-  for (auto it = exit_cap_wake_at_.begin(); it != exit_cap_wake_at_.end();) {
-    if (it->second > now) {
-      ++it;
-      continue;
-    }
-    touched_trades_.insert(it->first);
-    it = exit_cap_wake_at_.erase(it);
-  }
-  for (auto it = cancel_retry_at_.begin(); it != cancel_retry_at_.end();) {
-    if (it->second > now) {
-      ++it;
-      continue;
-    }
-    if (const Order* o = ledger_.order(it->first)) touched_trades_.insert(o->trade_id);
-    it = cancel_retry_at_.erase(it);
+  for (TradeId tid : take_due(exit_cap_wake_at_, now)) touched_trades_.insert(tid);
+  for (OrderId id : retries_.take_due_cancels(now)) {
+    if (const Order* o = ledger_.order(id)) touched_trades_.insert(o->trade_id);
   }
   check_alerts(now);
   run_submitter(now);
@@ -956,11 +939,7 @@ void Engine::Impl::check_inflight(Timestamp now) {
     OrderAux& ax = aux_[id];
     const std::int64_t age = now.ms_since(o.updated_at);
     if (o.state == OrderState::unknown && !ax.command_outstanding) {
-      auto rt = retry_resolve_at_.find(id);
-      if (rt == retry_resolve_at_.end() || rt->second <= now) {
-        retry_resolve_at_.erase(id);
-        stage_resolve(id);
-      }
+      if (retries_.take_lookup(id, now)) stage_resolve(id);
     } else if (o.state == OrderState::submitting && !ax.command_outstanding &&
                age >= cfg_.inflight_check_ms) {
       stage_resolve(id);
@@ -1054,11 +1033,7 @@ void Engine::Impl::check_alerts(Timestamp now) {
     alerts_.raise(AlertKind::sync_lag, "sync",
                   fmt::format("no completed poll for {} ms", now.ms_since(*last_sync_at_)), now);
   }
-  while (!attempt_times_.empty() &&
-         now.ms_since(attempt_times_.front()) > cfg_.retry_storm_window_ms) {
-    attempt_times_.pop_front();
-  }
-  const int attempts = static_cast<int>(attempt_times_.size());
+  const int attempts = retries_.attempts_within(cfg_.retry_storm_window_ms, now);
   if (attempts >= cfg_.retry_storm_attempts) {
     alerts_.raise(AlertKind::retry_storm, "submitter",
                   fmt::format("{} re-sends and broker refusals in {} ms", attempts,

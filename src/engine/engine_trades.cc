@@ -718,7 +718,7 @@ void Engine::Impl::keep_exits_working(TradeId tid, const TradeView& v, Decimal h
     if (ex.filled_qty.is_zero() && !replacement_tried(*active) && held.is_integer() &&
         ex.qty.is_integer()) {
       resize_exit(tid, *active, held, v, now);
-    } else if (!aux_[*active].cancel_sent && !cancel_retry_at_.count(*active)) {
+    } else if (!aux_[*active].cancel_sent && !retries_.cancel_waits(*active)) {
       // The broker refused to resize it, or it filled in part and covers other than what is
       // held: cancel it; once it is gone a new exit is placed for everything held. One replace
       // attempt per exit, never a loop of them.
@@ -1070,7 +1070,7 @@ void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, T
     const bool cancelable_alone =
         !o.parent_order_id || is_terminal(ledger_.order_at(*o.parent_order_id).state);
     if (o.broker_order_id && cancelable_alone && !aux_[id].cancel_sent &&
-        !cancel_retry_at_.count(id) && is_open_at_broker(o.state) &&
+        !retries_.cancel_waits(id) && is_open_at_broker(o.state) &&
         o.state != OrderState::pending_cancel) {
       request_cancel(id, "cancel requested (trade closing)", now);
     }
@@ -1300,7 +1300,7 @@ bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
                          : o.role == OrderRole::stop_loss ? "stop_limit " + price->str()
                                                           : "limit " + price->str();
   if (!o.broker_order_id || !is_open_at_broker(o.state) || aux_[id].cancel_sent ||
-      cancel_retry_at_.count(id) || o.state == OrderState::pending_cancel ||
+      retries_.cancel_waits(id) || o.state == OrderState::pending_cancel ||
       o.state == OrderState::pending_replace) {
     return true;
   }
@@ -1448,7 +1448,7 @@ void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
     }
     const Order& t = ledger_.order_at(target);
     if (!t.broker_order_id || !is_open_at_broker(t.state) || aux_[target].cancel_sent ||
-        cancel_retry_at_.count(target) || t.state == OrderState::pending_cancel) {
+        retries_.cancel_waits(target) || t.state == OrderState::pending_cancel) {
       continue;
     }
     request_cancel(target,

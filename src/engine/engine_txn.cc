@@ -501,11 +501,9 @@ void Engine::Impl::forget_watch(OrderId id) {
   await_positions_.erase(id);
   inflight_watch_.erase(id);
   hold_waiting_.erase(id);
-  retry_at_.erase(id);
+  retries_.forget(id);
   wash_priced_exits_.erase(id);
   stand_in_entries_.erase(id);
-  cancel_retry_at_.erase(id);
-  retry_resolve_at_.erase(id);
   anomalous_.erase(id);
 }
 
@@ -547,14 +545,14 @@ void Engine::Impl::drop_staged() {
 void Engine::Impl::note_committed_order(OrderId id) {
   const Order* found = ledger_.order(id);
   if (found == nullptr) {
-    retry_at_.erase(id);
+    retries_.no_send(id);
     return;
   }
   const Order& o = *found;
   if (o.state == OrderState::created && o.next_attempt_at) {
-    retry_at_[id] = *o.next_attempt_at;
-  } else if (!retry_at_.empty()) {
-    retry_at_.erase(id);
+    retries_.send_at(id, *o.next_attempt_at);
+  } else if (retries_.any_sends()) {
+    retries_.no_send(id);
   }
   if (needs_inflight_check(o)) inflight_watch_.insert(id);
 }
