@@ -451,11 +451,15 @@ Status Engine::Impl::load_oversold_trades(LoadedState& s, std::set<OrderId>& hav
   std::istringstream in(kept->second);
   TradeId id = 0;
   while (in >> id) {
-    oversold_trades_.insert(id);
-    if (!trades.insert(id).second) continue;
+    if (trades.count(id)) {
+      oversold_trades_.insert(id);
+      continue;
+    }
     auto t = store_.get_trade(id);
     if (!t.ok()) return t.status();
-    if (!t->has_value()) continue;
+    if (!t->has_value()) continue;  // not in the store: nothing to charge; dropped from the list
+    trades.insert(id);
+    oversold_trades_.insert(id);
     s.open_trades.push_back(**t);
     OrderFilter of;
     of.trade_id = id;
