@@ -414,6 +414,7 @@ class Engine::Impl {
   void stage_resolve(OrderId id);
   void start_recovery();
   Command listing_since(Timestamp after) const;
+  Timestamp listed_created_at(const Order& o) const;
   void stage_recovery_page(Timestamp after);
   void on_recovery_result(const Pending& p, const CommandResult& r, Timestamp now);
   void abandon_recovery(bool look_up);

@@ -719,7 +719,8 @@ void Engine::Impl::start_recovery() {
       continue;
     }
     ids.push_back(id);
-    if (!oldest || o.created_at < *oldest) oldest = o.created_at;
+    const Timestamp listed_from = listed_created_at(o);
+    if (!oldest || listed_from < *oldest) oldest = listed_from;
   }
   if (ids.empty()) return;
   for (OrderId id : ids) {
@@ -730,6 +731,22 @@ void Engine::Impl::start_recovery() {
   // Submitted no earlier than created; a minute for the broker's clock against ours (as the
   // legs' listing, check_unresolved_leg).
   stage_recovery_page(oldest->plus_ms(-60'000));
+}
+
+// A listing with legs nested shows an order where its group's parent is: a leg's replacement
+// sits under the group, which was submitted when its parent was (DST trades seed
+// 28900000038491: an OCO's stop replaced just before a crash was listed from its own creation,
+// its group left out, taken for absent after the restart and canceled here while it worked at
+// the broker).
+Timestamp Engine::Impl::listed_created_at(const Order& o) const {
+  const Order* at = &o;
+  for (int hops = 0; hops < 100 && at->replaces_order_id && !at->parent_order_id; ++hops) {
+    const Order* replaced = ledger_.order(*at->replaces_order_id);
+    if (replaced == nullptr) break;
+    at = replaced;
+  }
+  const Order* parent = at->parent_order_id ? ledger_.order(*at->parent_order_id) : nullptr;
+  return parent != nullptr ? std::min(o.created_at, parent->created_at) : o.created_at;
 }
 
 // One page of every order (any status, legs nested) submitted after `after`, oldest first.
