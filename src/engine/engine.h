@@ -14,9 +14,12 @@
 //   Submitter    - retries, backoff, 40310000 / 40010001 handling, unknown -> lookup
 //                  (engine_submit.cc); when a send, a lookup, a cancel or a fetch is asked
 //                  again, and the retry_storm window (retry_schedule.{h,cc})
-//   TradeManager - entry -> exits (native bracket or one emulated OCO), cancel/flatten, exits
-//                  priced past our own orders (engine_trades.cc); what each trade holds once
-//                  shares our exits sold beyond their own trades are charged (holdings.{h,cc})
+//   TradeManager - what each trade needs next, decided from its orders (trade_manager.{h,cc}:
+//                  its state, exits to place, resize or cancel, the per-minute cap, what a
+//                  closing trade cancels and flattens) and carried out, with the entry's
+//                  exits (native bracket or one emulated OCO) and exits priced past our own
+//                  orders (engine_trades.cc); what each trade holds once shares our exits sold
+//                  beyond their own trades are charged (holdings.{h,cc})
 //   Synchronizer - stream updates, fill catch-up, open-order sweep, in-flight lookups
 //                  (engine_sync.cc); when the catch-up and the sweep run, their backoff
 //                  (poll_schedule.{h,cc})

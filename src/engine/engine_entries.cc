@@ -83,7 +83,7 @@ void Engine::Impl::recheck_stand_in_entries(Timestamp now) {
         retries_.cancel_waits(id)) {
       continue;
     }
-    const TradeView v = view_of(o->trade_id);
+    const TradeView v = view_of(ledger_, o->trade_id);
     if (v.entries.back() != id) continue;  // a later entry already follows it
     if (std::optional<std::string> why = stand_in_outdated(*o)) send_entry_again(id, *why, now);
   }
@@ -95,7 +95,7 @@ void Engine::Impl::recheck_stand_in_entries(Timestamp now) {
 void Engine::Impl::send_entry_again(OrderId id, const std::string& why, Timestamp now) {
   const Order& o = ledger_.order_at(id);
   const Trade& t = *ledger_.trade(o.trade_id);
-  const TradeView v = view_of(t.id);
+  const TradeView v = view_of(ledger_, t.id);
   Order next = make_order(t, OrderRole::entry, static_cast<int>(v.entries.size()), o.side,
                           t.spec.entry_type, o.qty - o.filled_qty, now);
   next.tif = o.tif;
@@ -118,7 +118,7 @@ void Engine::Impl::send_entry_again(OrderId id, const std::string& why, Timestam
 // left. True while it waits (or once nothing is left to buy: it ends unsent).
 bool Engine::Impl::waits_for_earlier_entry(OrderId id, Timestamp now) {
   const Order& o = ledger_.order_at(id);
-  const TradeView v = view_of(o.trade_id);
+  const TradeView v = view_of(ledger_, o.trade_id);
   if (v.entries.size() < 2 || v.entries.front() == id) return false;
   Decimal filled_before;
   for (OrderId e : v.entries) {

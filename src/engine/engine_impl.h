@@ -3,7 +3,8 @@
 // (one per concern, see engine.h). Not part of the public API: include engine/engine.h.
 //   engine_txn.cc     transaction/outbox (begin, finish, rollback), audit, state changes,
 //                     start/recovery
-//   engine_trades.cc  intents, TradeManager, wash-trade pricing of exits
+//   engine_trades.cc  intents, the trade manager's intents carried out (trade_manager.cc
+//                     decides them), wash-trade pricing of exits
 //   engine_submit.cc  Submitter: sends, retries, broker answers to our orders
 //   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
 //   engine.cc         the public wrappers, command release, result dispatch
@@ -49,6 +50,7 @@
 #include "engine/recent_keys.h"
 #include "engine/retry_schedule.h"
 #include "engine/stream_watch.h"
+#include "engine/trade_manager.h"
 
 namespace orderly {
 namespace engine_internal {
@@ -274,27 +276,12 @@ class Engine::Impl {
   StatusOr<std::vector<TradeId>> close_all(Timestamp now);
 
   // ---------------------------------------------------------------------------------------
-  // TradeManager: what each touched trade needs next.
+  // TradeManager: what each touched trade needs next, decided by trade_manager.h, carried out
+  // here.
   // ---------------------------------------------------------------------------------------
-  struct TradeView {
-    // The entry that filled first, else the latest: what the trade's exits are priced from and
-    // what a cancel of its entry reaches. Most trades have one entry; a stand-in limit canceled
-    // to be sent again leaves two (engine_entries.cc).
-    OrderId entry = 0;
-    std::vector<OrderId> entries;  // every entry order, ascending
-    bool entries_done = true;      // every entry ended (terminal or parked)
-    std::vector<OrderId> exits;  // exit parents (orders we send): tp/oco, flatten
-    std::vector<OrderId> all_exits;  // including legs
-    Decimal entry_filled;
-    Decimal exit_filled;
-  };
-
-  TradeView view_of(TradeId tid);
   // What the trade holds: its own fills (a crypto buy's less the fee, engine/crypto.h), less its
   // share of what our exits sold beyond their own trades (engine/holdings.h).
   Decimal held_of(TradeId tid, const TradeView& v);
-  // The open trades of `symbol` in `side`'s direction that hold shares, each with its charge.
-  std::vector<TradeHolding> holdings_of(const std::string& symbol, Side side) const;
   // An ended trade whose exits sold beyond it is kept in memory while the charge it left on
   // open trades lasts: pruned, the charge would go with it.
   bool oversold_still_charged(TradeId tid);
@@ -308,17 +295,12 @@ class Engine::Impl {
   void keep_oversold_trades();
   // Adds the ended over-sold trades the store keeps (kOversoldTrades), with their orders.
   Status load_oversold_trades(LoadedState& s, std::set<OrderId>& have, std::set<TradeId>& trades);
-  int next_generation(const TradeView& v, bool flatten) const;
   void request_cancel(OrderId id, std::string why, Timestamp now);
-  static bool never_sent(const Order& o);
-  bool working_or_pending(const Order& o) const;
   void step_trade(TradeId tid, Timestamp now);
   void drop_unfitting_exits(const TradeView& v, Decimal held, Timestamp now);
   bool settle_trade_state(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
   void keep_exits_working(TradeId tid, const TradeView& v, Decimal held, bool watch,
                           Timestamp now);
-  bool replacement_tried(OrderId id);
-  bool has_pending_replacement(OrderId id);
   void ensure_exits(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
   void create_emulated_exit(TradeId tid, const TradeView& v, Decimal held, Timestamp now);
   void record_bracket(const Trade& t, Order entry, const ExitPrices& prices, Timestamp now);

@@ -189,7 +189,7 @@ Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestam
     return Status::error(Status::Code::conflict, why);
   }
   const TradeSpec next = with_change(t->spec, change);
-  const TradeView v = view_of(id);
+  const TradeView v = view_of(ledger_, id);
   if (v.entry == 0) {
     return Status::error(Status::Code::conflict, fmt::format("trade {} has no entry", id));
   }
@@ -233,7 +233,7 @@ Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestam
   if (!reshape.empty()) {
     for (OrderId x : v.all_exits) cancel_exit_group(x, why + "; " + reshape, now);
   } else {
-    int generation = next_generation(v, /*flatten=*/false);
+    int generation = next_generation(ledger_, v, /*flatten=*/false);
     for (const ExitMove& move : moves) move_exit(m, move, generation, now);
   }
   if (moves.empty() && reshape.empty()) {
@@ -305,7 +305,7 @@ std::string Engine::Impl::plan_exit_moves(const TradeSpec& next, const TradeView
         x.state == OrderState::created &&
         (parent == nullptr ? !x.broker_order_id : parent->state == OrderState::created);
     const bool moving = aux_[id].command_outstanding || aux_[id].cancel_sent ||
-                        has_pending_replacement(id) ||
+                        has_pending_replacement(ledger_, id) ||
                         (x.state != OrderState::created && is_local(x.state)) ||
                         x.state == OrderState::pending_new ||
                         x.state == OrderState::pending_replace ||

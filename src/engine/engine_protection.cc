@@ -45,7 +45,7 @@ SymbolBook Engine::Impl::book_of(const std::string& symbol) const {
   if (!book.net().is_zero() && oversold_symbols_.count(symbol)) {
     Decimal charged;
     const Side side = book.net().is_positive() ? Side::buy : Side::sell;
-    for (const TradeHolding& h : holdings_of(symbol, side)) {
+    for (const TradeHolding& h : holdings_of(ledger_, symbol, side)) {
       const Trade* t = ledger_.trade(h.trade);
       if (t != nullptr && t->spec.exits != ExitMode::none) charged += h.own - h.held;
     }

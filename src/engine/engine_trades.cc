@@ -9,6 +9,7 @@
 
 #include "engine/crypto.h"
 #include "engine/engine_impl.h"
+#include "engine/trade_manager.h"
 
 namespace orderly {
 
@@ -230,7 +231,7 @@ bool Engine::Impl::stand_in_blocks_a_lone_stop(const Order& entry, Decimal price
     const Trade* t = ledger_.trade(tid);
     if (t == nullptr || is_terminal(t->state) || t->spec.side != entry.side) continue;
     if (!has_lone_stop(t->spec)) continue;
-    const Order& its_entry = ledger_.order_at(view_of(tid).entry);
+    const Order& its_entry = ledger_.order_at(view_of(ledger_, tid).entry);
     const std::optional<Decimal> stop = lone_stop_price(t->spec, its_entry.filled_avg_price);
     if (blocks_lone_stop(entry.side, OrderType::limit, price, stop, t->spec.price_increment)) {
       return true;
@@ -331,7 +332,7 @@ std::string Engine::Impl::refuse_unprotectable_pair(const TradeSpec& spec, Trade
 // times, the trade closing for good and its position without its canceled exits).
 std::string Engine::Impl::refuse_blocked_flatten(TradeId id) {
   const Trade& t = ledger_.trade_at(id);
-  const TradeView v = view_of(id);
+  const TradeView v = view_of(ledger_, id);
   const Decimal held = held_of(id, v);
   const bool may_fill = std::any_of(v.entries.begin(), v.entries.end(), [&](OrderId e) {
     return working_or_pending(ledger_.order_at(e)) && !never_sent(ledger_.order_at(e));
@@ -392,7 +393,7 @@ Status Engine::Impl::cancel_entry(TradeId id, Timestamp now) {
     return Status::error(Status::Code::conflict,
                          fmt::format("trade {} is already {}", id, to_string(t->state)));
   }
-  const TradeView v = view_of(id);
+  const TradeView v = view_of(ledger_, id);
   if (v.entry_filled.is_positive()) {
     return Status::error(
         Status::Code::conflict,
@@ -439,88 +440,14 @@ StatusOr<std::vector<TradeId>> Engine::Impl::close_all(Timestamp now) {
   return closing;
 }
 
-Engine::Impl::TradeView Engine::Impl::view_of(TradeId tid) {
-  TradeView v;
-  for (OrderId id : ledger_.of_trade(tid)) {
-    const Order& o = ledger_.order_at(id);
-    if (o.role == OrderRole::entry) {
-      if (!o.replaces_order_id) v.entries.push_back(id);
-      v.entry_filled += o.filled_qty;
-      if (!is_terminal(o.state) && o.state != OrderState::parked) v.entries_done = false;
-      continue;
-    }
-    v.all_exits.push_back(id);
-    v.exit_filled += o.filled_qty;
-    if (!o.parent_order_id) v.exits.push_back(id);  // the orders we send ourselves
-  }
-  for (OrderId id : v.entries) {
-    if (!v.entry && ledger_.order_at(id).filled_qty.is_positive()) v.entry = id;
-  }
-  if (!v.entry && !v.entries.empty()) v.entry = v.entries.back();
-  return v;
-}
-
-// What the trade's own fills leave it: a crypto buy holds its fill less the fee (crypto.h).
-static Decimal own_qty(const TradeSpec& spec, Decimal entry_filled, Decimal exit_filled) {
-  return received_qty(spec.symbol, spec.side, entry_filled) - exit_filled;
-}
-
 Decimal Engine::Impl::held_of(TradeId tid, const TradeView& v) {
   const TradeSpec& spec = ledger_.trade_at(tid).spec;
   const Decimal own = own_qty(spec, v.entry_filled, v.exit_filled);
   if (!own.is_positive() || !oversold_symbols_.count(spec.symbol)) return own;
-  for (const TradeHolding& h : holdings_of(spec.symbol, spec.side)) {
+  for (const TradeHolding& h : holdings_of(ledger_, spec.symbol, spec.side)) {
     if (h.trade == tid) return h.held;
   }
   return own;
-}
-
-std::vector<TradeHolding> Engine::Impl::holdings_of(const std::string& symbol, Side side) const {
-  struct Own {
-    Side side = Side::buy;
-    bool open = false;
-    bool entry_known = false;  // an exit of a pruned trade comes back without its entry
-    bool entries_done = true;  // the entry's fills are all known: a negative qty is an over-sell
-    Decimal qty;
-  };
-  std::map<TradeId, Own> trades;
-  for (OrderId id : ledger_.of_symbol(symbol)) {
-    const Order& o = ledger_.order_at(id);
-    const Trade* t = ledger_.trade(o.trade_id);
-    if (t == nullptr) continue;
-    Own& own = trades[o.trade_id];
-    own.side = t->spec.side;
-    own.open = !is_terminal(t->state);
-    if (o.role == OrderRole::entry) {
-      own.entry_known = true;
-      own.qty += received_qty(o.symbol, o.side, o.filled_qty);
-      if (!is_terminal(o.state) && o.state != OrderState::parked) own.entries_done = false;
-    } else {
-      own.qty -= o.filled_qty;
-    }
-  }
-  // Charged: what the ledger's position lacks, at most what trades whose entries are done sold
-  // beyond them. An exit's fill heard before its entry's (a bracket leg, the entry's message
-  // lost), or an exit of a pruned trade brought back by a late event without its entry, is no
-  // over-sell, and charges nothing (DST trades seed 12700000000166).
-  const Decimal position = ledger_.position_qty(symbol);
-  Decimal net = side == Side::buy ? position : -position;
-  Decimal claimed, oversold;
-  std::vector<TradeHolding> open;
-  for (const auto& [id, own] : trades) {
-    if (own.side == side && own.qty.is_negative() && own.entry_known && own.entries_done) {
-      oversold -= own.qty;
-    }
-    if (!own.open || !own.qty.is_positive()) continue;
-    if (own.side != side) {
-      net += own.qty;
-      continue;
-    }
-    open.push_back({id, own.qty, own.qty});
-    claimed += own.qty;
-  }
-  charge_shortfall(open, Decimal::max(net, claimed - oversold));
-  return open;
 }
 
 void Engine::Impl::note_if_oversold(const Trade& t, const TradeView& v) {
@@ -544,24 +471,12 @@ void Engine::Impl::keep_oversold_trades() {
 bool Engine::Impl::oversold_still_charged(TradeId tid) {
   const Trade* t = ledger_.trade(tid);
   if (t == nullptr) return false;
-  const TradeView v = view_of(tid);
+  const TradeView v = view_of(ledger_, tid);
   if (!own_qty(t->spec, v.entry_filled, v.exit_filled).is_negative()) return false;
-  for (const TradeHolding& h : holdings_of(t->spec.symbol, t->spec.side)) {
+  for (const TradeHolding& h : holdings_of(ledger_, t->spec.symbol, t->spec.side)) {
     if (h.held < h.own) return true;
   }
   return false;
-}
-
-// Only needed to name a new exit: parsing every exit's client id on every event was not free.
-int Engine::Impl::next_generation(const TradeView& v, bool flatten) const {
-  int gen = 0;
-  for (OrderId id : v.all_exits) {
-    const Order& o = ledger_.order_at(id);
-    if ((o.role == OrderRole::exit) != flatten) continue;
-    auto parts = parse_client_order_id(o.client_order_id);
-    gen = std::max(gen, parts ? parts->generation + 1 : 1);
-  }
-  return gen;
 }
 
 // The one place a cancel is asked for; cancel_sent keeps it to one request in flight.
@@ -578,22 +493,12 @@ void Engine::Impl::request_cancel(OrderId id, std::string why, Timestamp now) {
   stage(std::move(c), Purpose::cancel);
 }
 
-bool Engine::Impl::never_sent(const Order& o) {
-  return !o.broker_order_id &&
-         (o.state == OrderState::created || o.state == OrderState::canceled ||
-          o.state == OrderState::submit_failed);
-}
-
-bool Engine::Impl::working_or_pending(const Order& o) const {
-  return !is_terminal(o.state) && o.state != OrderState::parked;
-}
-
 void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   const Trade* tp = ledger_.trade(tid);
   if (tp == nullptr) return;
   protection_dirty_.insert(tp->spec.symbol);
   end_clearing_if_done(tp->spec.symbol);
-  TradeView v = view_of(tid);
+  TradeView v = view_of(ledger_, tid);
   note_if_oversold(*tp, v);
   if (is_terminal(tp->state)) {
     crypto_watch_.erase(tid);
@@ -627,165 +532,77 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
 // An exit still unsent that no longer fits what is held (another exit filled meanwhile) is
 // dropped; a right-sized one is placed again if still needed.
 void Engine::Impl::drop_unfitting_exits(const TradeView& v, Decimal held, Timestamp now) {
-  for (OrderId id : v.exits) {
-    const Order& o = ledger_.order_at(id);
-    if (o.state != OrderState::created || o.broker_order_id || o.replaces_order_id ||
-        aux_[id].command_outstanding || o.role == OrderRole::exit) {
-      continue;
-    }
-    if (!held.is_positive() || o.qty > held) {
-      set_local_state(id, OrderState::canceled, EventSource::intent,
-                      fmt::format("not sent: {} held no longer needs this exit of {}",
-                                  held.str(), o.qty.str()),
-                      {}, now);
-      set_hold_wait(id, false);
-    }
+  const auto outstanding = [this](OrderId id) {
+    const auto ax = aux_.find(id);
+    return ax != aux_.end() && ax->second.command_outstanding;
+  };
+  for (OrderId id : unfitting_exits(ledger_, v, held, outstanding)) {
+    set_local_state(id, OrderState::canceled, EventSource::intent,
+                    fmt::format("not sent: {} held no longer needs this exit of {}", held.str(),
+                                ledger_.order_at(id).qty.str()),
+                    {}, now);
+    set_hold_wait(id, false);
   }
 }
 
-// The trade's state from its orders: open once its entry fills; failed or canceled when the
-// entry ended without a fill; closed when it holds nothing and its exits are done. True when
-// the trade ended here (nothing more to step).
+// The trade's state from its orders (trade_manager.h settle). True when the trade ended here
+// (nothing more to step).
 bool Engine::Impl::settle_trade_state(TradeId tid, const TradeView& v, Decimal held,
                                       Timestamp now) {
-  const Order& entry = ledger_.order_at(v.entry);
-  const bool entry_done = v.entries_done;
-  if (ledger_.trade(tid)->state == TradeState::pending && v.entry_filled.is_positive()) {
+  Settlement s = settle(ledger_.trade_at(tid), v, ledger_, held);
+  if (s.state) {
     Trade& m = mut_trade(tid);
-    m.state = TradeState::open;
-    m.note = "entry filled " + v.entry_filled.str();
+    m.state = *s.state;
+    m.note = std::move(s.note);
   }
-  if (!v.entry_filled.is_positive() && entry_done) {
-    Trade& m = mut_trade(tid);
-    const bool failed = entry.state == OrderState::submit_failed ||
-                        entry.state == OrderState::parked || entry.state == OrderState::rejected;
-    m.state = failed ? TradeState::failed : TradeState::canceled;
-    // With why, when it has one: the broker's refusal, or what kept orderly from sending it.
-    m.note = fmt::format("entry {} without a fill", to_string(entry.state));
-    if (!entry.last_error.empty()) m.note += ": " + entry.last_error;
-    cancel_local_exits(tid, now);
-    return true;
-  }
-  if (v.entry_filled.is_positive() && !held.is_positive() && entry_done) {
-    for (OrderId id : v.all_exits) {
-      const OrderState state = ledger_.order_at(id).state;
-      if (!is_terminal(state) && state != OrderState::parked) {
-        return false;
-      }
-    }
-    Trade& m = mut_trade(tid);
-    m.state = TradeState::closed;
-    m.note = "flat";
-    return true;
-  }
-  return false;
+  if (s.drop_unsent_exits) cancel_local_exits(tid, now);
+  return s.ended;
 }
 
 // A held position's exits: placed again when none works (principle 9), grown as more of the
 // entry fills, or canceled to be placed again when they cannot grow.
 void Engine::Impl::keep_exits_working(TradeId tid, const TradeView& v, Decimal held, bool watch,
                                       Timestamp now) {
-  std::optional<OrderId> active;
-  bool leg_working = false;
-  for (OrderId id : v.all_exits) {
-    const Order& o = ledger_.order_at(id);
-    if (o.role == OrderRole::exit || !working_or_pending(o)) continue;
-    if (o.parent_order_id) leg_working = true; else active = id;
-  }
-  if (!active) {
-    // A working leg (a bracket's, or an OCO's whose parent we have not seen end yet: the leg
-    // may have filled, its fill is what ended the parent) covers the position: wait for it.
-    if (leg_working) return;
-    // Principle 9: the exits ended without closing what is held (expired at a close, canceled
-    // outside orderly, rejected, a bracket leg gone): placed again at once, whatever the exit
-    // mode, as one emulated exit for what is held.
+  const ExitNeed need = exit_need(ledger_, v, held);
+  if (need.kind == ExitNeed::Kind::leg_covers) return;
+  if (need.kind == ExitNeed::Kind::place) {
     ensure_exits(tid, v, held, now);
     return;
   }
-  if (watch && switch_crypto_exit(*ledger_.trade(tid), *active, now)) return;
-  const Order& ex = ledger_.order_at(*active);
-  // Grow the exit by replace as more of the entry fills; only while nothing of it filled: a
-  // replacement of a partially filled order re-used the original qty at Alpaca (#165). Shrink
-  // it the same way when it covers more than is held: the order a grow replaced filled in part
-  // while the replace was on its way, and the replacement asked for everything held then (DST
-  // trades seed 23500000067813: 17 of an 18 take-profit filled, its replacement sold 39 more
-  // of 39 held; left resting it sells what another trade holds, or opens a short).
-  const Decimal covers = ex.qty - ex.filled_qty;
-  if (is_open_at_broker(ex.state) && ex.broker_order_id && covers != held &&
-      ex.state != OrderState::pending_replace && ex.state != OrderState::pending_cancel &&
-      !has_pending_replacement(*active)) {
-    // Alpaca does not change a fractional qty by replace: such an exit is re-placed instead.
-    if (ex.filled_qty.is_zero() && !replacement_tried(*active) && held.is_integer() &&
-        ex.qty.is_integer()) {
-      resize_exit(tid, *active, held, v, now);
-    } else if (!aux_[*active].cancel_sent && !retries_.cancel_waits(*active)) {
-      // The broker refused to resize it, or it filled in part and covers other than what is
-      // held: cancel it; once it is gone a new exit is placed for everything held. One replace
-      // attempt per exit, never a loop of them.
-      request_cancel(*active,
-                     fmt::format("exit covers {} of {} held and cannot be resized; cancel to "
-                                 "re-place it for everything held",
-                                 covers.str(), held.str()),
-                     now);
-    }
+  if (watch && switch_crypto_exit(ledger_.trade_at(tid), need.active, now)) return;
+  if (need.kind == ExitNeed::Kind::resize) {
+    resize_exit(tid, need.active, held, v, now);
+  } else if (need.kind == ExitNeed::Kind::cancel_to_replace &&
+             !aux_[need.active].cancel_sent && !retries_.cancel_waits(need.active)) {
+    // The broker refused to resize it, or it filled in part and covers other than what is
+    // held: cancel it; once it is gone a new exit is placed for everything held.
+    request_cancel(need.active,
+                   fmt::format("exit covers {} of {} held and cannot be resized; cancel to "
+                               "re-place it for everything held",
+                               need.covers.str(), held.str()),
+                   now);
   }
 }
 
-bool Engine::Impl::replacement_tried(OrderId id) {
-  for (OrderId oid : ledger_.of_trade(ledger_.order_at(id).trade_id)) {
-    if (ledger_.order_at(oid).replaces_order_id == id) return true;
-  }
-  return false;
-}
-
-bool Engine::Impl::has_pending_replacement(OrderId id) {
-  for (OrderId oid : ledger_.of_trade(ledger_.order_at(id).trade_id)) {
-    const Order& o = ledger_.order_at(oid);
-    if (o.replaces_order_id == id && !is_terminal(o.state) && o.state != OrderState::parked) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// No working exit covers what the trade holds. An exit the broker refused for good (parked,
-// submit_failed) is not replaced by another one: the alerts ask a person. Nor is one placed
-// again and again: a few in a minute means the broker ends them as fast as we place them.
 void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
   // An entry of the symbol is clearing its way through the wash-trade check: exits follow it.
   if (clearing_.count(ledger_.trade_at(tid).spec.symbol)) return;
-  int recent = 0;
-  std::optional<Timestamp> cap_ends;  // when the oldest exit counted leaves the minute
-  for (OrderId id : v.exits) {
-    const Order& o = ledger_.order_at(id);
-    if (o.role == OrderRole::exit) continue;
-    if (!o.replaces_order_id &&
-        (o.state == OrderState::parked || o.state == OrderState::submit_failed)) {
-      return;
-    }
-    const bool ended_open = o.state == OrderState::expired || o.state == OrderState::canceled ||
-                            o.state == OrderState::rejected;
-    // An exit we canceled ourselves (a modify, an entry clearing its way, a crypto exit making
-    // way for the other one), or whose OCO/bracket group we canceled, is not the broker ending
-    // it (DST trades seed 23400000064213: a modify's cancel counted with the cancels of
-    // another client and a restart's, and the short stayed naked).
-    const bool ours = o.state == OrderState::canceled &&
-                      (aux_[id].we_canceled ||
-                       (o.parent_order_id && aux_[*o.parent_order_id].we_canceled));
-    if (!o.replaces_order_id && ended_open && !ours && now.ms_since(o.created_at) < 60'000) {
-      ++recent;
-      const Timestamp leaves = o.created_at.plus_ms(60'000);
-      if (!cap_ends || leaves < *cap_ends) cap_ends = leaves;
-    }
-  }
-  if (recent >= kMaxExitPlacementsPerMinute) {
+  const auto canceled_by_us = [this](OrderId id) {
+    const auto ax = aux_.find(id);
+    return ax != aux_.end() && ax->second.we_canceled;
+  };
+  const PlacementGate gate =
+      placement_gate(ledger_, v, now, kMaxExitPlacementsPerMinute, canceled_by_us);
+  if (gate.kind == PlacementGate::Kind::refused_for_good) return;
+  if (gate.kind == PlacementGate::Kind::capped) {
     // Stepped again once the oldest of them leaves the minute: nothing else may touch the
-    // trade before then (the same seed: no event came, and the position stayed naked).
-    exit_cap_wake_at_[tid] = *cap_ends;
+    // trade before then (DST trades seed 23400000064213: no event came, and the position
+    // stayed naked).
+    exit_cap_wake_at_[tid] = gate.cap_ends;
     alerts_.raise(AlertKind::stuck_order, ledger_.trade_at(tid).spec.symbol,
                   fmt::format("{}: {} exits placed for trade {} within a minute all ended without "
                               "closing it; not placing more",
-                              ledger_.trade_at(tid).spec.symbol, recent, tid),
+                              ledger_.trade_at(tid).spec.symbol, gate.recent, tid),
                   now);
     return;
   }
@@ -809,7 +626,7 @@ void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal
   auto prices = exit_prices(t.spec, *basis);
   if (!prices) return;
   const Side exit_side = opposite(t.spec.side);
-  const int generation = next_generation(v, /*flatten=*/false);
+  const int generation = next_generation(ledger_, v, /*flatten=*/false);
   // Crypto takes simple orders only (no OCO), like a fractional position: one exit at a time.
   if (!held.is_integer() || is_crypto_symbol(t.spec.symbol)) {
     create_fractional_exit(t, *prices, held, generation, now);
@@ -921,7 +738,7 @@ bool Engine::Impl::switch_crypto_exit(const Trade& t, OrderId active, Timestamp 
   // 24300000001718: a modify of a crypto trade rolled back).
   const BrokerPosition* read = positions_read_.find(t.spec.symbol);
   if (read == nullptr || !read->current_price) return false;
-  const Order& entry = ledger_.order_at(view_of(t.id).entry);
+  const Order& entry = ledger_.order_at(view_of(ledger_, t.id).entry);
   auto prices = exit_prices(t.spec, entry.filled_avg_price.value_or(Decimal::from_int(1)));
   if (!prices || !prices->take_profit) return false;
   const bool tp_due = crypto_take_profit_due(t, *prices);
@@ -992,8 +809,8 @@ void Engine::Impl::resize_exit(TradeId tid, OrderId old_id, Decimal held, const 
                                Timestamp now) {
   const Trade& t = ledger_.trade_at(tid);
   const Order& old = ledger_.order_at(old_id);
-  Order r = make_order(t, old.role, next_generation(v, /*flatten=*/false), old.side, old.type,
-                       held, now);
+  Order r = make_order(t, old.role, next_generation(ledger_, v, /*flatten=*/false), old.side,
+                       old.type, held, now);
   r.tif = old.tif;
   r.order_class = old.order_class;
   r.limit_price = old.limit_price;
@@ -1051,47 +868,18 @@ void Engine::Impl::cancel_local_exits(TradeId tid, Timestamp now) {
 }
 
 void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
-  bool waiting = false;
-  auto cancel_one = [&](OrderId id) {
-    const Order& o = ledger_.order_at(id);
-    if (is_terminal(o.state) || o.state == OrderState::parked) return;
-    if (o.state == OrderState::created) {
-      // A leg goes with its parent at the broker; only when the parent never got there is the
-      // leg ours to end (DST seed 26: the leg of an unsent OCO kept the trade closing).
-      if (!o.parent_order_id || never_sent(ledger_.order_at(*o.parent_order_id))) {
-        apply(id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
-              EventSource::intent, "trade canceled before this order was sent", {}, now);
-      }
-      return;
-    }
-    waiting = true;
-    // A leg is canceled on its own only once its parent is done (a filled bracket entry);
-    // canceling an OCO parent takes its leg with it.
-    const bool cancelable_alone =
-        !o.parent_order_id || is_terminal(ledger_.order_at(*o.parent_order_id).state);
-    if (o.broker_order_id && cancelable_alone && !aux_[id].cancel_sent &&
-        !retries_.cancel_waits(id) && is_open_at_broker(o.state) &&
-        o.state != OrderState::pending_cancel) {
-      request_cancel(id, "cancel requested (trade closing)", now);
-    }
-  };
-  for (OrderId id : v.entries) cancel_one(id);
-  for (OrderId id : v.all_exits) {
-    if (ledger_.order_at(id).role != OrderRole::exit) cancel_one(id);
-  }
-  if (waiting || !held.is_positive()) return;
-  for (OrderId id : v.exits) {
-    const Order& o = ledger_.order_at(id);
-    if (o.role == OrderRole::exit && working_or_pending(o)) return;  // flatten under way
-    // A flatten that was parked or refused for good is not replaced by another one: the
-    // alert asks a person.
-    if (o.role == OrderRole::exit &&
-        (o.state == OrderState::parked || o.state == OrderState::submit_failed)) {
-      return;
+  const ClosingPlan plan = closing_plan(ledger_, v, held);
+  for (const ClosingStep& step : plan.steps) {
+    if (step.kind == ClosingStep::Kind::drop_unsent) {
+      apply(step.id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
+            EventSource::intent, "trade canceled before this order was sent", {}, now);
+    } else if (!aux_[step.id].cancel_sent && !retries_.cancel_waits(step.id)) {
+      request_cancel(step.id, "cancel requested (trade closing)", now);
     }
   }
+  if (!plan.flatten) return;
   const Trade& t = ledger_.trade_at(tid);
-  Order x = make_order(t, OrderRole::exit, next_generation(v, /*flatten=*/true),
+  Order x = make_order(t, OrderRole::exit, next_generation(ledger_, v, /*flatten=*/true),
                        opposite(t.spec.side), OrderType::market, held, now);
   x.tif = session_tif(t.spec.symbol);
   std::string why = fmt::format("flatten {} held (trade canceled)", held.str());
