@@ -12,6 +12,11 @@
 //   alerts.cc         Alerts: raised once per kind and subject, undone with a failed commit
 //   engine_views.cc   health, metrics, positions
 //   engine_protection.cc  the exit book of a symbol, gaps in a position's cover
+//   trade_manager.cc  what each trade needs next, decided from its orders (intents)
+//   wash_pricing.cc   an exit's price past our own opposite orders (wash-trade check)
+//   retry_schedule.cc RetrySchedule: when a send, lookup, cancel or fetch is asked again
+//   engine_constants.h, pending.h, order_aux.h: the sync state keys and fixed intervals, a
+//                     command awaiting its answer, what the engine keeps per order in memory
 //   engine_entries.cc an entry sent as a limit inside our own opposite orders, sent again once
 //                     they moved
 //   ledger.cc         Ledger: orders, trades, our positions and the indexes that find them
@@ -41,9 +46,12 @@
 #include "engine/alerts.h"
 #include "engine/blindness.h"
 #include "engine/engine.h"
+#include "engine/engine_constants.h"
 #include "engine/exit_book.h"
 #include "engine/holdings.h"
 #include "engine/ledger.h"
+#include "engine/order_aux.h"
+#include "engine/pending.h"
 #include "engine/poll_schedule.h"
 #include "engine/positions_read.h"
 #include "engine/rate_budget.h"
@@ -51,86 +59,10 @@
 #include "engine/retry_schedule.h"
 #include "engine/stream_watch.h"
 #include "engine/trade_manager.h"
+#include "engine/wash_pricing.h"
 
 namespace orderly {
 namespace engine_internal {
-
-inline constexpr std::string_view kWatermarkTime = "fill_watermark_time";
-inline constexpr std::string_view kWatermarkId = "fill_watermark_id";
-inline constexpr std::string_view kRateWindow = "rest_calls_last_minute";
-// Engine-up ms the exits' cover has gone unconfirmed (blindness_), kept across restarts.
-inline constexpr std::string_view kBlindMs = "cover_unconfirmed_ms";
-// The exits a sweep missed that the broker has not answered for since ("id:ns" each, ns the
-// time they went unconfirmed), kept across restarts: a gap the engine knew of survives a crash.
-inline constexpr std::string_view kUnconfirmedExits = "unconfirmed_exits";
-// The exit groups a modify asked the broker to cancel (placed again from the new targets once
-// gone), space-separated order ids: a cancel cut by a crash or refused for a while is asked
-// again, after a restart too (engine_modify.cc).
-inline constexpr std::string_view kModifyCancels = "modify_cancels";
-// Trades whose exits sold beyond them (space-separated ids), kept across restarts: an ended one
-// is loaded again with its orders, so the charge it left on open trades outlives a crash.
-inline constexpr std::string_view kOversoldTrades = "oversold_trades";
-// The fill catch-up reads again the executions of this long before its watermark: one that
-// became visible after a later one is not missed.
-inline constexpr std::int64_t kActivityOverlapMs = 1000;
-// How long the orders of an ended trade stay in memory after its last change: late stream events
-// and the fill catch-up's overlap come within seconds; the views (API, tests) keep showing a trade
-// that just closed.
-inline constexpr std::int64_t kPruneAfterMs = 300'000;
-// Exits placed for one trade within a minute before orderly stops placing more (and says so):
-// a broker that ends them as fast as they are placed would otherwise meet a loop.
-inline constexpr int kMaxExitPlacementsPerMinute = 5;
-// How often the positions touched by events are judged against their exits (engine_protection).
-inline constexpr std::int64_t kProtectionCheckEveryMs = 100;
-
-// Why a command was issued: decides what its answer means.
-enum class Purpose : std::uint8_t {
-  send,            // submit or replace of an order
-  resolve,         // lookup by client id of a submitting/unknown order
-  refresh,         // get by broker id (in-flight check, missing from sweep, sibling of a fill)
-  related,         // get by broker id of a 40310000 related order, for `order_id`
-  cancel,
-  sweep_page,
-  catchup_page,
-  positions,
-  legs,            // nested listing to learn legs' ids
-  recovery_page,   // listing that resolves the orders a restart found in flight
-};
-
-struct Pending {
-  Command command;
-  Purpose purpose = Purpose::send;
-  OrderId for_order = 0;  // related: the order whose submission got 40310000
-  Timestamp released_at;
-  std::uint64_t sweep = 0;  // sweep_page: the sweep it pages (sweep_.number() when staged)
-};
-
-// Per-order engine bookkeeping that is not persisted (rebuilt after a restart by the resync).
-struct OrderAux {
-  bool command_outstanding = false;  // a send/resolve is queued or in flight
-  int not_found = 0;                 // definite 404s on lookup by client id
-  int related_waiting = 0;           // 40310000 related-order fetches not answered yet
-  bool hold_wait = false;            // waiting for holdings to change before a resend
-  Decimal hold_available;            // qty_available when the hold was seen
-  std::optional<Timestamp> last_refresh_at;
-  bool missing_checked = false;      // fetched once after missing from a sweep
-  Timestamp missing_checked_at;      // ... at this time
-  bool cancel_sent = false;
-  std::optional<Timestamp> sent_at;  // last submit/replace released for it
-  // Missing from the sweep that began then, and no answer about it since: no cover until the
-  // broker says where it stands (engine_protection.cc).
-  std::optional<Timestamp> unconfirmed_since;
-  int refresh_failures = 0;  // refreshes in a row that got no answer (refresh_failed)
-  int lookup_failures = 0;   // lookups by client id in a row that got no answer
-  // A leg's listing (check_unresolved_leg) that got no answer is asked again from here.
-  std::optional<Timestamp> legs_retry_at;
-  bool waits_told = false;   // an entry's wait for our orders in its way is audited once
-  bool we_canceled = false;  // a cancel of ours was sent for it (request_cancel)
-  int unfilled_checks = 0;  // fetches of a market entry still unfilled (market_entry_unfilled)
-  // When the broker last told its state in this life (applied or confirmed): a fill it has
-  // not told came after. A refused (stale) answer moves updated_at, never this.
-  std::optional<Timestamp> heard_at;
-};
 
 // A store read an input cannot do without failed (a dead connection): the input ends, rolled
 // back, rather than taking the failure for "not found" (Engine::Impl::guarded).
@@ -153,20 +85,6 @@ bool changes_prices(const Order& replacement, const Order& old);
 using engine_internal::add_price_changes;
 using engine_internal::changes_prices;
 using engine_internal::is_exit_role;
-using engine_internal::kActivityOverlapMs;
-using engine_internal::kMaxExitPlacementsPerMinute;
-using engine_internal::kModifyCancels;
-using engine_internal::kOversoldTrades;
-using engine_internal::kProtectionCheckEveryMs;
-using engine_internal::kPruneAfterMs;
-using engine_internal::kBlindMs;
-using engine_internal::kUnconfirmedExits;
-using engine_internal::kRateWindow;
-using engine_internal::kWatermarkId;
-using engine_internal::kWatermarkTime;
-using engine_internal::OrderAux;
-using engine_internal::Pending;
-using engine_internal::Purpose;
 using engine_internal::signed_qty;
 using engine_internal::StoreUnreadable;
 
@@ -409,19 +327,8 @@ class Engine::Impl {
   void on_send_accepted(OrderId id, bool is_replace, const BrokerOrder& b, Timestamp now);
   void on_send_refused(OrderId id, bool is_replace, const BrokerError& e, Timestamp now);
   bool refusal_answered_by_rule(OrderId id, bool is_replace, const BrokerError& e, Timestamp now);
-  static bool wash_adjustable(const Order& o);
-  static void set_exit_price(Order& m, std::optional<Decimal> price, std::optional<Decimal> own);
   // Puts a loaded or restored exit back among wash_priced_exits_ when it stands off its own price.
   void track_wash_priced(OrderId id);
-  std::optional<Decimal> own_exit_price(const Order& o) const;
-  // The crypto pair's price_increment that `o`'s trade keeps; none for an equity, or unknown.
-  std::optional<Decimal> price_increment_of(const Order& o) const;
-  std::optional<Decimal> wash_safe_price(const Order& o, std::optional<Decimal> own) const;
-  // A market or stop order of ours (sent, or on its way) on the other side of `o`: no price
-  // passes Alpaca's wash-trade check against it.
-  bool market_order_opposite(const Order& o) const;
-  bool wash_checked_opposite(const Order& o, const Order& other) const;
-  static bool no_price_passes(const Order& other);
   void price_past_own_orders(Order& x, std::string& why);
   bool reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now);
   bool reprice_wash_priced_exit(OrderId id, Timestamp now);

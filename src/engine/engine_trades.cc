@@ -707,7 +707,7 @@ bool Engine::Impl::lone_stop_blocked_now(const Trade& t, const ExitPrices& price
   probe.qty = held;
   probe.stop_price = prices.stop_loss;
   probe.limit_price = own;
-  if (auto p = wash_safe_price(probe, own); p != own) set_exit_price(probe, p, own);
+  if (auto p = wash_safe_price(ledger_, probe, own); p != own) set_exit_price(probe, p, own);
   return !book_of(t.spec.symbol).wash_blockers(exit_side, probe.type, probe.limit_price).empty();
 }
 
@@ -887,142 +887,18 @@ void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, T
   record_new(std::move(x), why, now);
 }
 
-// Alpaca refuses an order that could cross an opposite-side open order of the same account
-// ("potential wash trade", 40310000): a market order against any, a limit against a crossing
-// limit; complex orders (our OCO exits, brackets) are exempt. A flatten (market) or a
-// take-profit alone (a simple limit) of one trade is thus refused while another trade of ours
-// has an entry resting on the other side. Such an exit is priced one tick past the most
-// aggressive of those orders: it crosses none of them, never sells lower (buys higher) than
-// its own price, and still executes at once when the market is beyond them, which it is
-// while they rest.
-//
-// A stop alone (a trade with no take-profit, a fractional or crypto position: no OCO, which the
-// check exempts) meets every opposite order as a plain stop: it goes as a stop_limit whose limit
-// is one tick past our opposite limits, which the check judges by that limit (DST seed
-// 11300000000030: another trade's buy limit rested under a stop-only trade's stop, the stop was
-// refused for minutes and the position stood without an exit). Triggered, it sells at any price
-// down to our own buy, which would fill before the market passes it; when our opposite orders
-// go, it is placed again as the plain stop.
-bool Engine::Impl::wash_adjustable(const Order& o) {
-  if (o.parent_order_id || o.order_class != OrderClass::simple) return false;
-  if (o.role == OrderRole::stop_loss) {
-    return (o.type == OrderType::stop || o.type == OrderType::stop_limit) && o.stop_price;
-  }
-  return o.role == OrderRole::exit || o.role == OrderRole::take_profit;
-}
-
-// A priced-past exit: a stop becomes a stop_limit, a take-profit or a flatten a limit for this
-// moment of the book; back at its own price (nullopt) a stop is a stop again (a crypto stop
-// keeps its own limit), a flatten a market order, a take-profit its own limit and tif.
-void Engine::Impl::set_exit_price(Order& m, std::optional<Decimal> price,
-                                  std::optional<Decimal> own) {
-  const bool crypto = is_crypto_symbol(m.symbol);
-  m.limit_price = price ? price : own;
-  if (m.role == OrderRole::stop_loss) {
-    m.type = m.limit_price || crypto ? OrderType::stop_limit : OrderType::stop;
-    return;
-  }
-  m.type = m.limit_price || m.role != OrderRole::exit ? OrderType::limit : OrderType::market;
-  if (price) {
-    m.tif = session_tif(m.symbol);  // a price made for this moment of the book
-  } else if (m.role != OrderRole::exit) {
-    // Alpaca takes fractional shares in day orders only.
-    m.tif = !m.qty.is_integer() && !crypto ? TimeInForce::day : TimeInForce::gtc;
-  }
-}
-
 void Engine::Impl::track_wash_priced(OrderId id) {
   const Order& o = ledger_.order_at(id);
   if (is_stand_in(o) && working_or_pending(o)) stand_in_entries_.insert(id);
-  if (wash_adjustable(o) && working_or_pending(o) && o.limit_price != own_exit_price(o)) {
+  if (wash_adjustable(o) && working_or_pending(o) && o.limit_price != own_exit_price(ledger_, o)) {
     wash_priced_exits_.insert(id);
   }
-}
-
-// The exit's own price before any stepping around: none for a flatten (market), the trade's
-// take-profit for a take-profit alone.
-std::optional<Decimal> Engine::Impl::own_exit_price(const Order& o) const {
-  if (o.role == OrderRole::stop_loss && o.stop_price && is_crypto_symbol(o.symbol)) {
-    return crypto_stop_limit(*o.stop_price, o.side, price_increment_of(o));
-  }
-  if (o.role != OrderRole::take_profit) return std::nullopt;
-  const Trade* trade = ledger_.trade(o.trade_id);
-  if (trade == nullptr) return o.limit_price;
-  const Trade& t = *trade;
-  for (OrderId id : ledger_.of_trade(o.trade_id)) {
-    const Order& entry = ledger_.order_at(id);
-    if (entry.role != OrderRole::entry || entry.replaces_order_id) continue;
-    std::optional<Decimal> basis = entry.filled_avg_price;
-    if (!basis) basis = entry.limit_price;
-    if (!basis) basis = t.spec.take_profit.price;
-    if (!basis) break;
-    if (auto prices = exit_prices(t.spec, *basis); prices && prices->take_profit) {
-      return prices->take_profit;
-    }
-    break;
-  }
-  return o.limit_price;  // not derivable: the price it has is its own
-}
-
-std::optional<Decimal> Engine::Impl::price_increment_of(const Order& o) const {
-  const Trade* trade = ledger_.trade(o.trade_id);
-  return trade == nullptr ? std::nullopt : trade->spec.price_increment;
-}
-
-// The price `o` may take given our own open orders on the other side; nullopt = market.
-// Walks the orders of its symbol: only for exits, and only while one steps around our own orders.
-std::optional<Decimal> Engine::Impl::wash_safe_price(const Order& o,
-                                                     std::optional<Decimal> own) const {
-  std::optional<Decimal> extreme;  // highest buy limit against a sell, lowest sell limit
-  for (OrderId oid : ledger_.of_symbol(o.symbol)) {
-    const Order& other = ledger_.order_at(oid);
-    if (!wash_checked_opposite(o, other)) continue;
-    if (no_price_passes(other)) return own;  // wait for it to go
-    const Decimal lp = *other.limit_price;
-    if (!extreme || (o.side == Side::sell ? lp > *extreme : lp < *extreme)) extreme = lp;
-  }
-  if (!extreme) return own;
-  // One tick past it, on the pair's price increment when its trade knows one.
-  const Decimal tick = Decimal::price_increment_for(*extreme);
-  const bool sell = o.side == Side::sell;
-  const Decimal beyond = round_to_tick(sell ? *extreme + tick : *extreme - tick,
-                                       sell ? Rounding::up : Rounding::down, price_increment_of(o));
-  if (!beyond.is_positive()) return own;
-  // A stop's limit past its stop would not sell when it triggers: no price passes.
-  if (o.role == OrderRole::stop_loss &&
-      (!o.stop_price || (o.side == Side::sell ? beyond > *o.stop_price
-                                              : beyond < *o.stop_price))) {
-    return own;
-  }
-  if (!own) return beyond;
-  return o.side == Side::sell ? std::max(*own, beyond) : std::min(*own, beyond);
-}
-
-bool Engine::Impl::market_order_opposite(const Order& o) const {
-  for (OrderId oid : ledger_.of_symbol(o.symbol)) {
-    const Order& other = ledger_.order_at(oid);
-    if (wash_checked_opposite(o, other) && no_price_passes(other)) return true;
-  }
-  return false;
-}
-
-// An order of ours on the other side of `o` that Alpaca's wash-trade check looks at: working or
-// on its way, sent, and not an inactive leg (held legs are not checked, alpaca-api.md §5).
-bool Engine::Impl::wash_checked_opposite(const Order& o, const Order& other) const {
-  return other.side != o.side && working_or_pending(other) && !never_sent(other) &&
-         !(other.parent_order_id && other.state == OrderState::held);
-}
-
-// A market or stop order: no price of ours passes the check against it.
-bool Engine::Impl::no_price_passes(const Order& other) {
-  return (other.type != OrderType::limit && other.type != OrderType::stop_limit) ||
-         !other.limit_price;
 }
 
 // A new exit takes the price that passes the check from the start (no refusal first).
 void Engine::Impl::price_past_own_orders(Order& x, std::string& why) {
   const std::optional<Decimal> own = x.type == OrderType::market ? std::nullopt : x.limit_price;
-  const std::optional<Decimal> price = wash_safe_price(x, own);
+  const std::optional<Decimal> price = wash_safe_price(ledger_, x, own);
   if (price == own) return;
   set_exit_price(x, price, own);
   wash_priced_exits_.insert(x.id);
@@ -1042,10 +918,10 @@ bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Tim
   const std::optional<OrderId> blocker = ledger_.by_broker_id(e.body.substr(pos, end - pos));
   if (!blocker) return false;  // not ours: retried with backoff, then alerted
   const Order& o = ledger_.order_at(id);
-  const std::optional<Decimal> price = wash_safe_price(o, own_exit_price(o));
+  const std::optional<Decimal> price = wash_safe_price(ledger_, o, own_exit_price(ledger_, o));
   if (!price || price == o.limit_price) return false;
   Order& m = mut_order(id);
-  set_exit_price(m, price, own_exit_price(o));
+  set_exit_price(m, price, own_exit_price(ledger_, o));
   wash_priced_exits_.insert(id);
   audit(m, m.state, EventSource::error,
         fmt::format("wash-trade check against our {}: exit as {} {}",
@@ -1061,15 +937,15 @@ bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Tim
 // once the exit is back at its own price.
 bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
   const Order& o = ledger_.order_at(id);
-  const std::optional<Decimal> own = own_exit_price(o);
-  const std::optional<Decimal> price = wash_safe_price(o, own);
+  const std::optional<Decimal> own = own_exit_price(ledger_, o);
+  const std::optional<Decimal> price = wash_safe_price(ledger_, o, own);
   if (price == o.limit_price) return price != own;
   // A market or stop order of ours on the other side: no price passes it, and what the exit
   // rests at stays until that order goes. Taken for "back to its own price", a flatten priced
   // past a stand-in entry was canceled to go as market whenever a market entry queued, and
   // priced past the stand-in again once that entry was withheld (DST trades seed
   // 24900000012966: a short's flatten placed and canceled 300 times, the entries starved).
-  if (price == own && market_order_opposite(o)) return true;
+  if (price == own && market_order_opposite(ledger_, o)) return true;
   if (price && o.limit_price &&
       (o.side == Side::sell ? *price > *o.limit_price : *price < *o.limit_price)) {
     return true;  // a new order of ours crosses it (a bracket entry, exempt): it stays
@@ -1139,7 +1015,8 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
       (o.type == OrderType::market || o.type == OrderType::limit)) {
     const std::optional<Decimal> own =
         o.type == OrderType::limit ? o.limit_price : std::optional<Decimal>();
-    if (const std::optional<Decimal> price = book.passing_limit(o.side, own, price_increment_of(o));
+    const std::optional<Decimal> increment = price_increment_of(ledger_, o);
+    if (const std::optional<Decimal> price = book.passing_limit(o.side, own, increment);
         price && !stand_in_blocks_a_lone_stop(o, *price)) {
       Order& m = mut_order(id);
       const std::string was = m.type == OrderType::market ? "market" : m.limit_price->str();

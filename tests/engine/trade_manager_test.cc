@@ -5,22 +5,19 @@
 #include <gtest/gtest.h>
 
 #include "core/ids.h"
+#include "ledger_builder.h"
 
 namespace orderly {
 namespace {
 
 constexpr std::string_view kOwner = "acct00inst";
 
-Decimal d(const char* s) { return Decimal::must(s); }
+const auto d = test::dec;
 
 class TradeManagerTest : public ::testing::Test {
  protected:
   TradeManagerTest() {
-    Trade t;
-    t.id = 1;
-    t.spec.symbol = "AAPL";
-    t.spec.side = Side::buy;
-    t.spec.qty = d("10");
+    Trade t = test::buy_trade(1, "AAPL", "10");
     t.spec.take_profit.price = d("110");
     t.spec.stop_loss = PriceTarget{};
     t.spec.stop_loss->price = d("90");
