@@ -98,14 +98,14 @@ void Engine::Impl::sort_queue(const RateBudget::Limits& l, Timestamp now) {
     }
     return 2 * static_cast<int>(c.priority);
   };
-  std::stable_sort(queue_.begin(), queue_.end(),
+  std::stable_sort(outbox_.queue().begin(), outbox_.queue().end(),
                    [&](const Command& a, const Command& b) { return rank(a) < rank(b); });
 }
 
 // Releases queued commands in their order (sort_queue), each within its share (fits).
 std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
   std::vector<Command> out;
-  if (queue_.empty()) return out;
+  if (outbox_.queued() == 0) return out;
   const RateBudget::Limits l = budget_.limits();
   sort_queue(l, now);
   RateBudget::Round round;
@@ -115,11 +115,11 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
   budget_.age(now);
   std::optional<std::int64_t> reserve;  // computed when the first catch-up or entry is looked at
   std::deque<Command> keep;
-  for (Command& c : queue_) {
+  for (Command& c : outbox_.queue()) {
     if (replace_overtaken(c)) {
       // Not sent: the next input ends the replacement and the trade decides again.
       withheld_replaces_.insert(c.order_id);
-      pending_.erase(c.id);
+      outbox_.withdraw(c.id);
       continue;
     }
     if (c.priority >= CommandPriority::catch_up && !reserve) reserve = exit_reserve(now);
@@ -128,7 +128,7 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
       last_trading_at_ = now;
     }
     round.reserve = reserve.value_or(0);
-    round.inflight = outstanding_;
+    round.inflight = outbox_.inflight();
     const bool paced = budget_.paced_catchup(c.id == catchup_first_page_, l, now);
     if (!budget_.fits(c.priority, paced, l, round)) {
       keep.push_back(std::move(c));
@@ -137,12 +137,12 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
     if (entry_overtaken(c)) {
       // Not sent: the next input judges it again against the book (entry_path_clear).
       withheld_entries_.insert(c.order_id);
-      pending_.erase(c.id);
+      outbox_.withdraw(c.id);
       continue;
     }
     budget_.note_release(c.priority, paced, now);
     ++round.used;
-    ++outstanding_;
+    outbox_.released(c.id, now);
     ++metrics_.rest_calls;
     if (c.kind == CommandKind::submit && ledger_.order(c.order_id) != nullptr &&
         ledger_.order_at(c.order_id).role == OrderRole::entry) {
@@ -151,20 +151,17 @@ std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
       if (reserve) *reserve += awaits_first_exit(c.order_id) ? 1 : 0;
     }
     rate_dirty_ = true;
-    pending_[c.id].released_at = now;
     if (c.kind == CommandKind::submit || c.kind == CommandKind::replace) note_sent(c, now);
     out.push_back(std::move(c));
   }
-  queue_ = std::move(keep);
+  outbox_.queue() = std::move(keep);
   return out;
 }
 
 void Engine::Impl::on_result(CommandId id, CommandResult r, Timestamp now) {
-  auto it = pending_.find(id);
-  if (it == pending_.end()) return;
-  Pending p = std::move(it->second);
-  pending_.erase(it);
-  if (outstanding_ > 0) --outstanding_;
+  std::optional<Pending> answered = outbox_.answered(id);
+  if (!answered) return;
+  const Pending p = std::move(*answered);
   // A connection failure or a 5xx says the broker is not answering as it should; a 4xx refuses
   // one request and says nothing about the broker. (A broker answering 500 to everything was
   // "ok" until no poll had completed for sync_lag_ms, and then not named.)
@@ -414,7 +411,7 @@ std::vector<Alert> Engine::active_alerts() const {
   return impl_->alerts_.active_alerts();
 }
 const std::string& Engine::owner() const { return impl_->owner_; }
-std::size_t Engine::inflight_commands() const { return impl_->outstanding_; }
-std::size_t Engine::queued_commands() const { return impl_->queue_.size(); }
+std::size_t Engine::inflight_commands() const { return impl_->outbox_.inflight(); }
+std::size_t Engine::queued_commands() const { return impl_->outbox_.queued(); }
 
 }  // namespace orderly

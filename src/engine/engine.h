@@ -37,7 +37,11 @@
 //                  an order by id, client id, broker id, trade and symbol, what a fill moves,
 //                  and the changes of the input running (its commit's rows, undone if it
 //                  fails) (ledger.{h,cc})
-//   Transaction  - the outbox: one WriteBatch per input, rollback on failure (engine_txn.cc)
+//   Transaction  - one WriteBatch per input, rollback on failure (engine_txn.cc); the
+//                  commands an input staged leave only after its commit, and what each was
+//                  issued for is kept until its answer (outbox.{h,cc})
+//   Wash pricing - an exit sent alone priced past our own opposite orders, and back
+//                  (wash_pricing.{h,cc})
 //
 // Thread-compatibility: not thread-safe; a runtime calls it from one thread.
 

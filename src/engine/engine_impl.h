@@ -15,8 +15,9 @@
 //   trade_manager.cc  what each trade needs next, decided from its orders (intents)
 //   wash_pricing.cc   an exit's price past our own opposite orders (wash-trade check)
 //   retry_schedule.cc RetrySchedule: when a send, lookup, cancel or fetch is asked again
-//   engine_constants.h, pending.h, order_aux.h: the sync state keys and fixed intervals, a
-//                     command awaiting its answer, what the engine keeps per order in memory
+//   engine_constants.h, order_aux.h: the sync state keys and fixed intervals, what the
+//                     engine keeps per order in memory
+//   outbox.cc         Outbox: commands staged, queued, in flight, and what each is for
 //   engine_entries.cc an entry sent as a limit inside our own opposite orders, sent again once
 //                     they moved
 //   ledger.cc         Ledger: orders, trades, our positions and the indexes that find them
@@ -51,7 +52,7 @@
 #include "engine/holdings.h"
 #include "engine/ledger.h"
 #include "engine/order_aux.h"
-#include "engine/pending.h"
+#include "engine/outbox.h"
 #include "engine/poll_schedule.h"
 #include "engine/positions_read.h"
 #include "engine/rate_budget.h"
@@ -100,7 +101,6 @@ class Engine::Impl {
     std::map<std::string, std::optional<std::string>> sync_before;
     std::vector<OrderEvent> events;
     std::vector<Fill> fills;
-    std::vector<Command> staged;
     std::vector<std::string> activities_seen;  // fill activities first seen in this input
     // Orders of unmatched fills whose fetch this input staged or applied (checked_unknown_).
     std::vector<std::string> unknown_fetches;
@@ -491,10 +491,8 @@ class Engine::Impl {
   bool protection_checked_once_ = false;
   bool fills_were_unknown_ = false;  // at the last check: every open trade's symbol judged once
   Timestamp last_protection_check_;
-  std::unordered_map<CommandId, Pending> pending_;
-  std::deque<Command> queue_;
-  std::size_t outstanding_ = 0;
-  CommandId next_command_id_ = 0;
+  // Commands staged by the input running, queued once it commits, in flight until answered.
+  Outbox outbox_;
   RateBudget budget_{{cfg_.rate_limit_per_min, cfg_.poll_interval_ms, cfg_.max_inflight_commands}};
   std::set<OrderId> withheld_replaces_;  // replacements take_commands did not send
   std::set<OrderId> withheld_entries_;   // entries take_commands did not send (entry_overtaken)

@@ -318,7 +318,7 @@ void Engine::Impl::begin_full_resync(Timestamp now) {
   catchup_.mark_for_resync();
   start_catchup(now);
   sweep_.mark_for_resync();
-  for (Command& c : queue_) {
+  for (Command& c : outbox_.queue()) {
     if (c.kind == CommandKind::list_orders || c.kind == CommandKind::fill_activities) {
       c.priority = CommandPriority::lookup;
     }
@@ -467,7 +467,7 @@ void Engine::Impl::stage_sweep_page(std::optional<Timestamp> after) {
   c.list.ascending = true;
   c.list.nested = true;
   c.list.after = after;
-  pending_[stage(std::move(c), Purpose::sweep_page)].sweep = sweep_.number();
+  outbox_.pending(stage(std::move(c), Purpose::sweep_page)).sweep = sweep_.number();
 }
 
 void Engine::Impl::sweep_order(const BrokerOrder& b, Timestamp now) {

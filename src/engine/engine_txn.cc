@@ -15,6 +15,7 @@ void Engine::Impl::begin() {
   if (group_ && txn_open_) return;  // the group's one transaction goes on
   txn_open_ = true;
   txn_ = Txn{};
+  outbox_.begin_input();
   txn_.blindness_before = blindness_;
   txn_.catchup_completed_before = catchup_.last_completed();
   ledger_.begin_input();
@@ -55,10 +56,7 @@ Order& Engine::Impl::insert_order(Order o) {
 }
 
 CommandId Engine::Impl::stage(Command c, Purpose p, OrderId for_order) {
-  c.id = ++next_command_id_;
-  pending_[c.id] = Pending{c, p, for_order, {}};
-  txn_.staged.push_back(std::move(c));
-  return txn_.staged.back().id;
+  return outbox_.stage(std::move(c), p, for_order);
 }
 
 // Commits the input's changes and releases its commands; rolls back on failure.
@@ -97,7 +95,7 @@ Status Engine::Impl::finish(Timestamp now) {
   b.events.insert(b.events.end(), std::make_move_iterator(txn_.events.begin()),
                   std::make_move_iterator(txn_.events.end()));
   b.fills = std::move(txn_.fills);
-  if (b.empty() && txn_.staged.empty()) return Status::success();
+  if (b.empty() && !outbox_.any_staged()) return Status::success();
   Status st = b.empty() ? Status::success() : store_.commit(b);
   if (b.empty() == false) ++metrics_.commits;
   if (!st.ok()) {
@@ -118,8 +116,7 @@ Status Engine::Impl::finish(Timestamp now) {
   alerts_.committed();
   sent_events_.clear();
   if (!store_ok_) note_store_back(now);
-  for (auto& c : txn_.staged) queue_.push_back(std::move(c));
-  txn_.staged.clear();
+  outbox_.commit_staged();
   return Status::success();
 }
 
@@ -513,35 +510,32 @@ void Engine::Impl::forget_watch(OrderId id) {
 
 // The commands of a rolled-back batch never leave: what each was for is asked again.
 void Engine::Impl::drop_staged() {
-  for (auto& c : txn_.staged) {
-    auto it = pending_.find(c.id);
-    if (it == pending_.end()) continue;
-    if (it->second.command.order_id != 0) {
-      OrderAux& ax = aux_[it->second.command.order_id];
+  for (const Pending& p : outbox_.drop_staged()) {
+    if (p.command.order_id != 0) {
+      OrderAux& ax = aux_[p.command.order_id];
       ax.command_outstanding = false;
       // The cancel never left: let the trade step ask for it again.
-      if (c.kind == CommandKind::cancel) ax.cancel_sent = false;
+      if (p.command.kind == CommandKind::cancel) ax.cancel_sent = false;
       // Nor the fetch of an order a sweep missed: the next sweep asks, not one 5 s later (DST
       // extended seed 9100000000195: an exit canceled with the stream down stayed "new").
-      if (it->second.purpose == Purpose::refresh) ax.missing_checked = false;
-      if (const Order* o = ledger_.order(it->second.command.order_id)) {
+      if (p.purpose == Purpose::refresh) ax.missing_checked = false;
+      if (const Order* o = ledger_.order(p.command.order_id)) {
         touched_trades_.insert(o->trade_id);  // what it was for is still to do
       }
     }
-    if (it->second.purpose == Purpose::recovery_page) abandon_recovery(false);
+    if (p.purpose == Purpose::recovery_page) abandon_recovery(false);
     // A poll whose page never left is not running. Left marked as running, no later one began
     // (DST trades seed 23200000002327: a rolled-back input dropped the sweep's page and no
     // sweep ran for the 80 s of the quiet period; a bracket canceled elsewhere, its events
     // lost, stayed open locally).
-    switch (it->second.purpose) {
+    switch (p.purpose) {
       case Purpose::sweep_page:
-        if (it->second.sweep == sweep_.number()) sweep_.abandon();
+        if (p.sweep == sweep_.number()) sweep_.abandon();
         break;
       case Purpose::catchup_page: catchup_.abandon(); break;
-      case Purpose::positions: positions_read_.failed(c.id); break;
+      case Purpose::positions: positions_read_.failed(p.command.id); break;
       default: break;
     }
-    pending_.erase(it);
   }
 }
 
