@@ -211,9 +211,7 @@ void Engine::Impl::guarded(std::string_view input, Timestamp now, F&& body) {
     body();
   } catch (const StoreUnreadable& e) {
     // Like a failed commit: the store is failing until a commit succeeds.
-    if (store_ok_) store_failing_since_ = now;
-    store_ok_ = false;
-    store_error_ = e.what();
+    store_health_.failed(e.what(), now);
     abandon_input("store",
                   fmt::format("{}: reading the store failed ({}); its changes were "
                               "rolled back and every open order is refreshed from "

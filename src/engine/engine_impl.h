@@ -18,6 +18,8 @@
 //   engine_constants.h, order_aux.h: the sync state keys and fixed intervals, what the
 //                     engine keeps per order in memory
 //   outbox.cc         Outbox: commands staged, queued, in flight, and what each is for
+//   seen_activities.cc SeenActivities: the fill activities the catch-up took in
+//   store_health.h    StoreHealth: whether the store takes our writes, since when not, why
 //   engine_entries.cc an entry sent as a limit inside our own opposite orders, sent again once
 //                     they moved
 //   ledger.cc         Ledger: orders, trades, our positions and the indexes that find them
@@ -58,6 +60,8 @@
 #include "engine/rate_budget.h"
 #include "engine/recent_keys.h"
 #include "engine/retry_schedule.h"
+#include "engine/seen_activities.h"
+#include "engine/store_health.h"
 #include "engine/stream_watch.h"
 #include "engine/trade_manager.h"
 #include "engine/wash_pricing.h"
@@ -101,7 +105,6 @@ class Engine::Impl {
     std::map<std::string, std::optional<std::string>> sync_before;
     std::vector<OrderEvent> events;
     std::vector<Fill> fills;
-    std::vector<std::string> activities_seen;  // fill activities first seen in this input
     // Orders of unmatched fills whose fetch this input staged or applied (checked_unknown_).
     std::vector<std::string> unknown_fetches;
     // What the input's sweep and catch-up told is lost with it: as the input found them.
@@ -540,8 +543,7 @@ class Engine::Impl {
   std::unordered_set<OrderId> anomalous_;  // orders whose broken link was reported (once each)
 
   RecentKeys seen_events_{200'000};
-  std::unordered_set<std::string> seen_activities_;
-  std::deque<std::string> seen_activity_order_;
+  SeenActivities seen_activities_{200'000};  // fill activities the catch-up took in
   std::unordered_map<std::string, std::vector<TradeUpdate>> unmatched_;
   std::deque<TradeUpdate> held_back_;
   std::set<std::string> unknown_fill_orders_;
@@ -560,9 +562,7 @@ class Engine::Impl {
   PositionsRead positions_read_;  // the broker's positions as last read, and their age
   std::optional<Timestamp> last_sync_at_;
   bool resync_due_ = false;
-  bool store_ok_ = true;
-  std::string store_error_;
-  std::optional<Timestamp> store_failing_since_;  // the first failed commit since the last good
+  StoreHealth store_health_;  // failing since the first failed commit after the last good
   bool broker_ok_ = true;
   Timestamp started_at_;
   Timestamp last_now_;

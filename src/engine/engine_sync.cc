@@ -363,13 +363,7 @@ void Engine::Impl::stage_catchup_page(std::optional<std::string> page_token) {
 // cumulative qty), else remembered as seen; a fill of an order we cannot match is fetched
 // once the page ends.
 void Engine::Impl::adopt_caught_up_fill(const FillActivity& a, Timestamp now) {
-  if (!seen_activities_.insert(a.id).second) return;
-  txn_.activities_seen.push_back(a.id);
-  seen_activity_order_.push_back(a.id);
-  if (seen_activity_order_.size() > 200'000) {
-    seen_activities_.erase(seen_activity_order_.front());
-    seen_activity_order_.pop_front();
-  }
+  if (!seen_activities_.first_sight(a.id)) return;
   std::optional<OrderId> known = ledger_.by_broker_id(a.order_id);
   // A fill of an order pruned since (its trade ended): the store still knows it.
   if (!known) known = restore_pruned(a.order_id, {}, now);

@@ -16,6 +16,7 @@ void Engine::Impl::begin() {
   txn_open_ = true;
   txn_ = Txn{};
   outbox_.begin_input();
+  seen_activities_.begin_input();
   txn_.blindness_before = blindness_;
   txn_.catchup_completed_before = catchup_.last_completed();
   ledger_.begin_input();
@@ -106,26 +107,22 @@ Status Engine::Impl::finish(Timestamp now) {
     for (const Order& o : b.orders) touched_trades_.insert(o.trade_id);
     for (const Trade& t : b.trades) touched_trades_.insert(t.id);
     rollback();
-    if (store_ok_) store_failing_since_ = now;
-    store_ok_ = false;
-    store_error_ = st.message();
+    store_health_.failed(std::string(st.message()), now);
     // The evidence of this input is lost with the rollback; the resync finds it again.
     resync_due_ = true;
     return st;
   }
   alerts_.committed();
   sent_events_.clear();
-  if (!store_ok_) note_store_back(now);
+  if (!store_health_.ok()) note_store_back(now);
   outbox_.commit_staged();
   return Status::success();
 }
 
 // The first good commit after failed ones: the store's alert is cleared (written with the next).
 void Engine::Impl::note_store_back(Timestamp now) {
-  store_ok_ = true;
-  store_failing_since_.reset();
+  store_health_.back();
   alerts_.clear_carried(AlertKind::anomaly, "store", now);
-  store_error_.clear();
 }
 
 void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
@@ -153,9 +150,8 @@ void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
   for (auto& [k, before] : txn_.sync_before) {
     if (before) sync_state_[k] = *before; else sync_state_.erase(k);
   }
-  // A fill whose apply was rolled back is not seen: the next catch-up applies it (DST seed
-  // 1200298: it was skipped as seen and the position waited for a sweep without an exit).
-  for (const std::string& id : txn_.activities_seen) seen_activities_.erase(id);
+  // A fill whose apply was rolled back is not seen: the next catch-up applies it.
+  seen_activities_.roll_back();
   // Its activity stays seen (the input that read it committed): the order is fetched again
   // (DST trades seed 26300000008929: a fetch's fill rolled back twice, then 11 s naked until
   // the in-flight check fetched the entry).
@@ -362,14 +358,12 @@ void Engine::Impl::note_unreadable(const std::vector<UnreadableItem>& items, Tim
 Status Engine::Impl::start(Timestamp now) {
   auto loaded = store_.load();
   if (!loaded.ok()) {
-    store_ok_ = false;
-    store_error_ = loaded.status().message();
+    store_health_.load_failed(std::string(loaded.status().message()));
     return loaded.status();
   }
   LoadedState& s = loaded.value();
   if (Status st = load_linked(s); !st.ok()) {
-    store_ok_ = false;
-    store_error_ = st.message();
+    store_health_.load_failed(std::string(st.message()));
     return st;
   }
   owner_ = account_tag(cfg_.account_identity) + s.instance_tag;

@@ -77,7 +77,7 @@ Health Engine::Impl::health(Timestamp now) {
   Health h;
   h.stream_connected = stream_.is_connected();
   h.sync_lag_limit_ms = sync_lag_limit(now);
-  h.store_failing_since = store_failing_since_;
+  h.store_failing_since = store_health_.failing_since();
   alerts_.for_each_active([&](const Alert& a) {
     // One unprotected_position alert per symbol left without working exits (the exit book's).
     if (a.kind == AlertKind::unprotected_position) ++h.unprotected_positions;
@@ -91,8 +91,8 @@ Health Engine::Impl::health(Timestamp now) {
   h.last_stream_event_at = stream_.last_event_at();
   h.last_sync_at = last_sync_at_;
   h.sync_lag_ms = last_sync_at_ ? now.ms_since(*last_sync_at_) : 0;
-  h.store_ok = store_ok_;
-  h.store_error = store_error_;
+  h.store_ok = store_health_.ok();
+  h.store_error = store_health_.error();
   h.broker_ok = broker_ok_;
   for (const auto& [id, o] : ledger_.orders()) {
     if (!is_terminal(o.state) && o.state != OrderState::parked) ++h.open_orders;
@@ -172,7 +172,8 @@ std::string Engine::Impl::metrics_text(Timestamp now) {
   line("orderly_unprotected_positions",
        "Symbols whose filled position has had no working exit past unprotected_grace_ms", "gauge",
        unprotected);
-  line("orderly_store_ok", "1 when the last store commit succeeded", "gauge", store_ok_ ? 1 : 0);
+  line("orderly_store_ok", "1 when the last store commit succeeded", "gauge",
+       store_health_.ok() ? 1 : 0);
   line("orderly_active_alerts", "Alerts currently raised", "gauge", alerts_.active_count());
   append_apply_latency_histogram(s, metrics_);
   s += "# HELP orderly_position_qty Position by source\n# TYPE orderly_position_qty gauge\n";
