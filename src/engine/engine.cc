@@ -371,15 +371,10 @@ void Engine::set_outside_calls(std::int64_t calls_last_minute) {
 std::vector<Command> Engine::take_commands(Timestamp now) { return impl_->take_commands(now); }
 std::optional<Timestamp> Engine::next_wakeup() const { return impl_->next_wakeup(); }
 std::optional<ReconcileReport> Engine::take_reconcile_report() {
-  auto r = std::move(impl_->finished_report_);
-  impl_->finished_report_.reset();
-  return r;
+  return impl_->reconcile_.take_finished();
 }
 std::optional<ReconcileReport> Engine::reconcile_progress() const {
-  if (!impl_->reconcile_requested_) return std::nullopt;
-  ReconcileReport r = impl_->report_;
-  r.complete = false;
-  return r;
+  return impl_->reconcile_.progress();
 }
 Health Engine::health(Timestamp now) const { return impl_->health(now); }
 const EngineMetrics& Engine::metrics() const { return impl_->metrics_; }

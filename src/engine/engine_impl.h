@@ -19,6 +19,7 @@
 //                     engine keeps per order in memory
 //   outbox.cc         Outbox: commands staged, queued, in flight, and what each is for
 //   seen_activities.cc SeenActivities: the fill activities the catch-up took in
+//   reconciliation.cc Reconciliation: a reconciliation's report, our positions' drift
 //   store_health.h    StoreHealth: whether the store takes our writes, since when not, why
 //   engine_entries.cc an entry sent as a limit inside our own opposite orders, sent again once
 //                     they moved
@@ -59,6 +60,7 @@
 #include "engine/positions_read.h"
 #include "engine/rate_budget.h"
 #include "engine/recent_keys.h"
+#include "engine/reconciliation.h"
 #include "engine/retry_schedule.h"
 #include "engine/seen_activities.h"
 #include "engine/store_health.h"
@@ -549,8 +551,6 @@ class Engine::Impl {
   std::set<std::string> unknown_fill_orders_;
   std::unordered_set<std::string> checked_unknown_;
   std::unordered_set<std::string> sweep_seen_;
-  std::unordered_set<std::string> external_seen_;
-  std::map<std::string, int> drift_count_;
   StreamWatch stream_;  // the trade_updates stream: connected, last event, a fill it dropped
   // The fill catch-up and the open-order sweep: running, last completed, backoff (poll_schedule.h).
   Poll catchup_, sweep_;
@@ -566,9 +566,7 @@ class Engine::Impl {
   bool broker_ok_ = true;
   Timestamp started_at_;
   Timestamp last_now_;
-  bool reconcile_requested_ = false;
-  ReconcileReport report_;
-  std::optional<ReconcileReport> finished_report_;
+  Reconciliation reconcile_;  // the report of a reconciliation asked for, positions' drift
   EngineMetrics metrics_;
 };
 

@@ -84,7 +84,7 @@ std::optional<OrderId> Engine::Impl::adopt_unrecorded(const BrokerOrder& b, Time
   Order& ins = insert_order(std::move(o));
   audit(ins, std::nullopt, EventSource::reconcile,
         "ours at the broker but not recorded locally: adopted", b.raw, now);
-  ++report_.orders_adopted;
+  ++reconcile_.report().orders_adopted;
   return id;
 }
 
@@ -394,7 +394,7 @@ void Engine::Impl::adopt_caught_up_fill(const FillActivity& a, Timestamp now) {
   if (applied) {
     stream_.missed_fill(now);
     note_late_fill(o.symbol, a.transaction_time);
-    ++report_.fills_adopted;
+    ++reconcile_.report().fills_adopted;
     on_exit_ended(id, now, true);
   }
 }
@@ -466,13 +466,13 @@ void Engine::Impl::stage_sweep_page(std::optional<Timestamp> after) {
 
 void Engine::Impl::sweep_order(const BrokerOrder& b, Timestamp now) {
   sweep_seen_.insert(b.id);
-  ++report_.orders_checked;
+  ++reconcile_.report().orders_checked;
   std::optional<OrderId> local = find_local(b);
   if (!local && is_ours(b.client_order_id, owner_)) {
     local = adopt_unrecorded(b, now);
-    if (!local && external_seen_.insert(b.id).second) {
-      ++report_.orders_unadopted;
-      report_.findings.push_back(fmt::format(
+    if (!local && reconcile_.first_finding_about(b.id)) {
+      ++reconcile_.report().orders_unadopted;
+      reconcile_.report().findings.push_back(fmt::format(
           "open order {} {} {} {} carries our client id ({}) but its trade is in no store: "
           "not adopted; cancel it at the broker or look for the orderly that placed it",
           b.id, to_string(b.side), b.qty.value_or(Decimal()).str(), b.symbol,
@@ -482,9 +482,9 @@ void Engine::Impl::sweep_order(const BrokerOrder& b, Timestamp now) {
   if (local) {
     adopt(*local, b, EventSource::poll, "open-order sweep", now);
   } else if (!b.client_order_id.empty() && !is_ours(b.client_order_id, owner_)) {
-    if (external_seen_.insert(b.id).second) {
-      ++report_.orders_external;
-      report_.findings.push_back(fmt::format("external open order {} {} {} {} ({})", b.id,
+    if (reconcile_.first_finding_about(b.id)) {
+      ++reconcile_.report().orders_external;
+      reconcile_.report().findings.push_back(fmt::format("external open order {} {} {} {} ({})", b.id,
                                              to_string(b.side), b.qty.value_or(Decimal()).str(),
                                              b.symbol, b.client_order_id));
     }
@@ -636,7 +636,7 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
   std::set<std::string> symbols;
   for (auto& [s, p] : ledger_.positions()) symbols.insert(s);
   for (auto& [s, p] : positions_read_.all()) symbols.insert(s);
-  for (auto& [s, n] : drift_count_) symbols.insert(s);  // a drift that went away is cleared
+  for (auto& [s, n] : reconcile_.drifting()) symbols.insert(s);  // a drift that went away is cleared
   int mismatches = 0;
   for (const std::string& s : symbols) {
     // Changed by our own fill since this read was asked for: the next read judges it.
@@ -645,17 +645,16 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
     Decimal local = ledger_.position_qty(s) + crypto_dust(s);
     Decimal broker = positions_read_.qty(s);
     if (local == broker) {
-      drift_count_.erase(s);
+      reconcile_.agreed(s);
       alerts_.clear(AlertKind::reconciliation_mismatch, s, now);
       continue;
     }
     ++mismatches;
     protection_dirty_.insert(s);  // an entry of ours with an unknown outcome may hold it
     ask_entries_beyond(s, broker - local, now);
-    int& n = drift_count_[s];
-    ++n;
-    if (reconcile_requested_) {
-      report_.findings.push_back(fmt::format("position {}: local {} broker {}", s, local.str(),
+    const int n = reconcile_.differed(s);
+    if (reconcile_.requested()) {
+      reconcile_.report().findings.push_back(fmt::format("position {}: local {} broker {}", s, local.str(),
                                              broker.str()));
     }
     if (n >= 2 && !alerts_.active(AlertKind::reconciliation_mismatch, s)) {
@@ -665,7 +664,7 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
                     now);
     }
   }
-  if (reconcile_requested_) report_.position_mismatches = mismatches;
+  if (reconcile_.requested()) reconcile_.report().position_mismatches = mismatches;
 }
 
 // The broker holds more than our known fills on a side: an entry of ours of that side, sent
@@ -729,18 +728,14 @@ Timestamp Engine::Impl::last_heard(const Order& o) const {
 }
 
 void Engine::Impl::finish_reconcile_if_done(Timestamp) {
-  if (!reconcile_requested_) return;
+  if (!reconcile_.requested()) return;
   if (sweep_.running() || catchup_.running() || positions_read_.inflight()) return;
-  reconcile_requested_ = false;
-  report_.status = Status::success();
-  finished_report_ = report_;
+  reconcile_.finish();
 }
 
 void Engine::Impl::request_reconcile(bool, Timestamp now) {
   begin();
-  reconcile_requested_ = true;
-  report_ = ReconcileReport{};
-  external_seen_.clear();
+  reconcile_.request();
   begin_full_resync(now);
   finish_input(now);
 }
