@@ -484,9 +484,9 @@ void Engine::Impl::sweep_order(const BrokerOrder& b, Timestamp now) {
   } else if (!b.client_order_id.empty() && !is_ours(b.client_order_id, owner_)) {
     if (reconcile_.first_finding_about(b.id)) {
       ++reconcile_.report().orders_external;
-      reconcile_.report().findings.push_back(fmt::format("external open order {} {} {} {} ({})", b.id,
-                                             to_string(b.side), b.qty.value_or(Decimal()).str(),
-                                             b.symbol, b.client_order_id));
+      reconcile_.report().findings.push_back(
+          fmt::format("external open order {} {} {} {} ({})", b.id, to_string(b.side),
+                      b.qty.value_or(Decimal()).str(), b.symbol, b.client_order_id));
     }
   }
   for (const BrokerOrder& leg : b.legs) sweep_seen_.insert(leg.id);
@@ -636,7 +636,8 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
   std::set<std::string> symbols;
   for (auto& [s, p] : ledger_.positions()) symbols.insert(s);
   for (auto& [s, p] : positions_read_.all()) symbols.insert(s);
-  for (auto& [s, n] : reconcile_.drifting()) symbols.insert(s);  // a drift that went away is cleared
+  // A drift that went away is cleared.
+  for (auto& [s, n] : reconcile_.drifting()) symbols.insert(s);
   int mismatches = 0;
   for (const std::string& s : symbols) {
     // Changed by our own fill since this read was asked for: the next read judges it.
@@ -654,8 +655,8 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
     ask_entries_beyond(s, broker - local, now);
     const int n = reconcile_.differed(s);
     if (reconcile_.requested()) {
-      reconcile_.report().findings.push_back(fmt::format("position {}: local {} broker {}", s, local.str(),
-                                             broker.str()));
+      reconcile_.report().findings.push_back(
+          fmt::format("position {}: local {} broker {}", s, local.str(), broker.str()));
     }
     if (n >= 2 && !alerts_.active(AlertKind::reconciliation_mismatch, s)) {
       ++metrics_.reconcile_mismatches;
