@@ -13,7 +13,8 @@
 // Where things are decided (Engine::Impl is defined in engine_impl.h, one file per concern):
 //   Submitter    - retries, backoff, 40310000 / 40010001 handling, unknown -> lookup
 //                  (engine_submit.cc); when a send, a lookup, a cancel or a fetch is asked
-//                  again, and the retry_storm window (retry_schedule.{h,cc})
+//                  again, and the retry_storm window (retry_schedule.{h,cc}); the orders a
+//                  restart found in flight, resolved by one listing (recovery_listing.{h,cc})
 //   TradeManager - what each trade needs next, decided from its orders (trade_manager.{h,cc}:
 //                  its state, exits to place, resize or cancel, the per-minute cap, what a
 //                  closing trade cancels and flattens) and carried out, with the entry's

@@ -19,6 +19,7 @@
 //                     engine keeps per order in memory
 //   outbox.cc         Outbox: commands staged, queued, in flight, and what each is for
 //   seen_activities.cc SeenActivities: the fill activities the catch-up took in
+//   recovery_listing.cc RecoveryListing: a restart's orders in flight, resolved by a listing
 //   reconciliation.cc Reconciliation: a reconciliation's report, our positions' drift
 //   store_health.h    StoreHealth: whether the store takes our writes, since when not, why
 //   engine_entries.cc an entry sent as a limit inside our own opposite orders, sent again once
@@ -61,6 +62,7 @@
 #include "engine/rate_budget.h"
 #include "engine/recent_keys.h"
 #include "engine/reconciliation.h"
+#include "engine/recovery_listing.h"
 #include "engine/retry_schedule.h"
 #include "engine/seen_activities.h"
 #include "engine/store_health.h"
@@ -319,7 +321,6 @@ class Engine::Impl {
   void stage_resolve(OrderId id);
   void start_recovery();
   Command listing_since(Timestamp after) const;
-  Timestamp listed_created_at(const Order& o) const;
   void stage_recovery_page(Timestamp after);
   void on_recovery_result(const Pending& p, const CommandResult& r, Timestamp now);
   void abandon_recovery(bool look_up);
@@ -483,8 +484,7 @@ class Engine::Impl {
   // a stuck alert to clear): every order changed since it last looked.
   std::set<OrderId> inflight_watch_;
   // Orders a restart found submitting/unknown, resolved by one listing (start_recovery).
-  std::set<OrderId> recovering_;
-  std::size_t recovery_pages_ = 0;
+  RecoveryListing recovery_;
   std::set<OrderId> hold_waiting_;            // aux.hold_wait set
   std::map<TradeId, Timestamp> ended_trades_;  // terminal trades held in memory, ended at
   std::unordered_map<OrderId, OrderAux> aux_;

@@ -701,52 +701,16 @@ void Engine::Impl::resend_not_found(OrderId id, const std::string& why, const st
   schedule_retry(id, why, now, EventSource::lookup, body, std::nullopt);
 }
 
-// Crash-only recovery: every order a restart finds submitting or unknown is resolved before
-// anything is sent for it (principle 3). One lookup by client id each made a restart cost as
-// many calls as there were entries waiting for the budget, and each restart put them all back
-// in that state: in the soak (kill -9 every 10-30 s, trades arriving faster than the budget
-// clears them) those lookups took the whole minute, no entry left for minutes and the backlog
-// grew with every restart (scripts/soak --seed 892678: 14-19 acknowledged trades never sent).
-// One listing of the account's orders since the oldest of them resolves them all: an order
-// listed is adopted; one absent from the complete listing was not created, the proof a 404 by
-// client id gives.
+// Crash-only recovery (recovery_listing.h): the orders a restart found in flight are resolved
+// by one listing before anything is sent for them.
 void Engine::Impl::start_recovery() {
-  std::vector<OrderId> ids;
-  std::optional<Timestamp> oldest;
-  for (const auto& [id, o] : ledger_.orders()) {
-    if ((o.state != OrderState::submitting && o.state != OrderState::unknown) ||
-        o.parent_order_id) {
-      continue;
-    }
-    ids.push_back(id);
-    const Timestamp listed_from = listed_created_at(o);
-    if (!oldest || listed_from < *oldest) oldest = listed_from;
-  }
-  if (ids.empty()) return;
-  for (OrderId id : ids) {
-    recovering_.insert(id);
+  const std::optional<RecoveryListing::Plan> plan = RecoveryListing::plan(ledger_);
+  if (!plan) return;
+  recovery_.begin(plan->ids);
+  for (OrderId id : plan->ids) {
     aux_[id].command_outstanding = true;  // no lookup of its own while the listing runs
   }
-  recovery_pages_ = 0;
-  // Submitted no earlier than created; a minute for the broker's clock against ours (as the
-  // legs' listing, check_unresolved_leg).
-  stage_recovery_page(oldest->plus_ms(-60'000));
-}
-
-// A listing with legs nested shows an order where its group's parent is: a leg's replacement
-// sits under the group, which was submitted when its parent was (DST trades seed
-// 28900000038491: an OCO's stop replaced just before a crash was listed from its own creation,
-// its group left out, taken for absent after the restart and canceled here while it worked at
-// the broker).
-Timestamp Engine::Impl::listed_created_at(const Order& o) const {
-  const Order* at = &o;
-  for (int hops = 0; hops < 100 && at->replaces_order_id && !at->parent_order_id; ++hops) {
-    const Order* replaced = ledger_.order(*at->replaces_order_id);
-    if (replaced == nullptr) break;
-    at = replaced;
-  }
-  const Order* parent = at->parent_order_id ? ledger_.order(*at->parent_order_id) : nullptr;
-  return parent != nullptr ? std::min(o.created_at, parent->created_at) : o.created_at;
+  stage_recovery_page(plan->after);
 }
 
 // One page of every order (any status, legs nested) submitted after `after`, oldest first.
@@ -763,7 +727,7 @@ Command Engine::Impl::listing_since(Timestamp after) const {
 }
 
 void Engine::Impl::stage_recovery_page(Timestamp after) {
-  ++recovery_pages_;
+  recovery_.page_staged();
   stage(listing_since(after), Purpose::recovery_page);
 }
 
@@ -771,7 +735,7 @@ void Engine::Impl::stage_recovery_page(Timestamp after) {
 // up by client id, as before the listing. After a rolled-back commit (look_up false: nothing
 // may be staged then) check_inflight looks them up.
 void Engine::Impl::abandon_recovery(bool look_up) {
-  for (OrderId id : recovering_) {
+  for (OrderId id : recovery_.left()) {
     const Order* o = ledger_.order(id);
     if (o == nullptr) continue;
     aux_[id].command_outstanding = false;
@@ -780,20 +744,20 @@ void Engine::Impl::abandon_recovery(bool look_up) {
       stage_resolve(id);
     }
   }
-  recovering_.clear();
+  recovery_.clear();
 }
 
 void Engine::Impl::on_recovery_result(const Pending& p, const CommandResult& r, Timestamp now) {
-  if (recovering_.empty()) return;
+  if (!recovery_.running()) return;
   if (r.error) {
     abandon_recovery(true);
     return;
   }
   auto resolve = [&](const BrokerOrder& b) {
     const std::optional<OrderId> ct = ledger_.by_client_id(b.client_order_id);
-    if (!ct || !recovering_.count(*ct)) return;
+    if (!ct || !recovery_.resolves(*ct)) return;
     const OrderId id = *ct;
-    recovering_.erase(id);
+    recovery_.resolved(id);
     aux_[id].command_outstanding = false;
     if (ledger_.order(id) != nullptr) adopt_found(id, b, now);
   };
@@ -803,20 +767,17 @@ void Engine::Impl::on_recovery_result(const Pending& p, const CommandResult& r, 
     // 9800000000011: taken for absent, sent again and refused).
     for (const BrokerOrder& leg : b.legs) resolve(leg);
   }
-  const bool more = static_cast<int>(r.orders.size()) >= p.command.list.limit;
-  if (more && recovery_pages_ < recovering_.size()) {
-    // Paged as the sweep is (on_sweep_result): `after` is exclusive, so from just before the
-    // last created_at, unless the whole page shares it.
-    const Timestamp last = r.orders.back().created_at;
-    const bool progressed = last.ns - 1 > p.command.list.after.value_or(Timestamp{}).ns;
-    stage_recovery_page(progressed ? Timestamp{last.ns - 1} : last);
+  const RecoveryListing::Next next =
+      recovery_.after_page(r.orders, p.command.list.limit, p.command.list.after);
+  if (next.kind == RecoveryListing::Next::Kind::next_page) {
+    stage_recovery_page(next.after);
     return;
   }
-  if (more) {
+  if (next.kind == RecoveryListing::Next::Kind::abandon) {
     abandon_recovery(true);
     return;
   }
-  for (OrderId id : recovering_) {
+  for (OrderId id : recovery_.left()) {
     const Order* o = ledger_.order(id);
     if (o == nullptr) continue;
     aux_[id].command_outstanding = false;
@@ -834,7 +795,7 @@ void Engine::Impl::on_recovery_result(const Pending& p, const CommandResult& r, 
       resend_not_found(id, why, {}, now);
     }
   }
-  recovering_.clear();
+  recovery_.clear();
 }
 
 // A 429's X-Ratelimit-Reset can be a minute away. The transport already holds every request
