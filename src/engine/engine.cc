@@ -189,9 +189,8 @@ void Engine::Impl::on_result(CommandId id, CommandResult r, Timestamp now) {
 }
 
 void Engine::Impl::drain_held_back(Timestamp now) {
-  while (!held_back_.empty()) {
-    TradeUpdate u = std::move(held_back_.front());
-    held_back_.pop_front();
+  while (unmatched_.any_released()) {
+    TradeUpdate u = unmatched_.take_released();
     if (auto id = ledger_.by_broker_id(u.order.id)) apply_update(*id, u, now);
   }
 }

@@ -23,7 +23,8 @@
 //                  beyond their own trades are charged (holdings.{h,cc})
 //   Synchronizer - stream updates, fill catch-up, open-order sweep, in-flight lookups
 //                  (engine_sync.cc); when the catch-up and the sweep run, their backoff
-//                  (poll_schedule.{h,cc}); the fill activities taken in (seen_activities.{h,cc})
+//                  (poll_schedule.{h,cc}); the fill activities taken in (seen_activities.{h,cc}); a
+//                  leg's events held until its id is known (unmatched_events.{h,cc})
 //   Reconciler   - positions vs the broker, adoption of our unrecorded orders (engine_sync.cc);
 //                  a reconciliation's report and our positions' drift (reconciliation.{h,cc});
 //                  the broker's positions as last read, and which symbols that read still

@@ -21,6 +21,7 @@
 //   seen_activities.cc SeenActivities: the fill activities the catch-up took in
 //   recovery_listing.cc RecoveryListing: a restart's orders in flight, resolved by a listing
 //   reconciliation.cc Reconciliation: a reconciliation's report, our positions' drift
+//   unmatched_events.cc UnmatchedEvents: stream events held until their order's id is known
 //   store_health.h    StoreHealth: whether the store takes our writes, since when not, why
 //   engine_entries.cc an entry sent as a limit inside our own opposite orders, sent again once
 //                     they moved
@@ -68,6 +69,7 @@
 #include "engine/store_health.h"
 #include "engine/stream_watch.h"
 #include "engine/trade_manager.h"
+#include "engine/unmatched_events.h"
 #include "engine/wash_pricing.h"
 
 namespace orderly {
@@ -546,8 +548,7 @@ class Engine::Impl {
 
   RecentKeys seen_events_{200'000};
   SeenActivities seen_activities_{200'000};  // fill activities the catch-up took in
-  std::unordered_map<std::string, std::vector<TradeUpdate>> unmatched_;
-  std::deque<TradeUpdate> held_back_;
+  UnmatchedEvents unmatched_;  // stream events of orders not matched yet (a leg's, held)
   std::set<std::string> unknown_fill_orders_;
   std::unordered_set<std::string> checked_unknown_;
   std::unordered_set<std::string> sweep_seen_;

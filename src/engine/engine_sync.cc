@@ -123,8 +123,7 @@ void Engine::Impl::on_trade_update(const TradeUpdate& u, const RecentKeys::Fp& k
       positions_read_.our_fill(u.order.symbol, now);
     }
     // Possibly a leg whose id the parent's reply has not told us yet: held until it does.
-    auto& v = unmatched_[u.order.id];
-    if (unmatched_.size() < 10'000 && v.size() < 16) v.push_back(u);
+    unmatched_.hold(u);
     return;
   }
   apply_update(*local, u, now);

@@ -275,11 +275,7 @@ void Engine::Impl::learn_broker_id(OrderId id, const std::string& bid) {
   Order& o = mut_order(id);
   o.broker_order_id = bid;
   ledger_.index_broker_id(id);
-  auto it = unmatched_.find(bid);
-  if (it != unmatched_.end()) {
-    held_back_.insert(held_back_.end(), it->second.begin(), it->second.end());
-    unmatched_.erase(it);
-  }
+  unmatched_.release(bid);
 }
 
 StateUpdate Engine::Impl::update_from(const BrokerOrder& b) {
