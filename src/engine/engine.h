@@ -35,7 +35,8 @@
 //                  Alpaca's wash-trade check would meet (exit_book.{h,cc}); entries routed
 //                  around it (engine_trades.cc); gaps in cover raised as unprotected_position,
 //                  and entries that may have filled unheard while blind or with no fill
-//                  catch-up answered (engine_protection.cc)
+//                  catch-up answered (engine_protection.cc); when the check runs and which
+//                  symbols it judges (protection_check.{h,cc})
 //   Ledger       - the orders, trades and our positions held in memory, the indexes that find
 //                  an order by id, client id, broker id, trade and symbol, what a fill moves,
 //                  and the changes of the input running (its commit's rows, undone if it

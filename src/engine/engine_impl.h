@@ -22,6 +22,7 @@
 //   recovery_listing.cc RecoveryListing: a restart's orders in flight, resolved by a listing
 //   reconciliation.cc Reconciliation: a reconciliation's report, our positions' drift
 //   unmatched_events.cc UnmatchedEvents: stream events held until their order's id is known
+//   protection_check.cc ProtectionCheck: when the protection check runs, which symbols
 //   store_health.h    StoreHealth: whether the store takes our writes, since when not, why
 //   engine_entries.cc an entry sent as a limit inside our own opposite orders, sent again once
 //                     they moved
@@ -60,6 +61,7 @@
 #include "engine/outbox.h"
 #include "engine/poll_schedule.h"
 #include "engine/positions_read.h"
+#include "engine/protection_check.h"
 #include "engine/rate_budget.h"
 #include "engine/recent_keys.h"
 #include "engine/reconciliation.h"
@@ -279,8 +281,6 @@ class Engine::Impl {
   void check_protection(Timestamp now);
   void insert_open_trade_symbols(std::set<std::string>& symbols) const;
   std::optional<Timestamp> last_broker_event(const std::string& symbol) const;
-  std::optional<Timestamp> with_late_fill(const std::string& symbol,
-                                          std::optional<Timestamp> began) const;
   struct Cover;
   void date_by_own_records(Cover& c, const std::string& symbol) const;
   Cover judge_cover(const std::string& symbol, bool blind) const;
@@ -289,7 +289,6 @@ class Engine::Impl {
   // idle interval and the grace (the budget spent, a 429's wait, the broker away). nullopt: one
   // answered within that.
   std::optional<Timestamp> fills_unknown_since(Timestamp now) const;
-  void note_late_fill(const std::string& symbol, Timestamp at);
   const Order* entry_that_may_have_filled(const std::string& symbol, Decimal net) const;
   void keep_blind_time(Timestamp now);
   void keep_unconfirmed_exits();
@@ -494,10 +493,7 @@ class Engine::Impl {
   std::map<std::string, std::string> sync_state_;
   std::set<TradeId> touched_trades_;
   ProtectionWatch protection_{cfg_.unprotected_grace_ms};
-  std::set<std::string> protection_dirty_;  // symbols whose trades changed in this input
-  bool protection_checked_once_ = false;
-  bool fills_were_unknown_ = false;  // at the last check: every open trade's symbol judged once
-  Timestamp last_protection_check_;
+  ProtectionCheck protection_check_;  // when the check runs, the symbols it judges
   // Commands staged by the input running, queued once it commits, in flight until answered.
   Outbox outbox_;
   RateBudget budget_{{cfg_.rate_limit_per_min, cfg_.poll_interval_ms, cfg_.max_inflight_commands}};
@@ -539,8 +535,6 @@ class Engine::Impl {
   // with no sweep begun after it completed: the exits' cover is not confirmed.
   Blindness blindness_;
   bool unconfirmed_dirty_ = false;  // an order's unconfirmed_since changed: kept at next check
-  // Symbol -> the broker's time of the earliest fill a poll found since the last check.
-  std::map<std::string, Timestamp> late_fills_;
   // When each unreadable element (an unreadable_broker_data subject) was last seen: its alert
   // clears a stated period after that. Not undone with a failed commit: it only moves a clearing.
   std::map<std::string, Timestamp> unreadable_seen_;

@@ -139,7 +139,7 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
   }
   const std::optional<Timestamp> last =
       protection_.gap_since(symbol) ? std::nullopt : last_broker_event(symbol);
-  c.began = with_late_fill(symbol, last);
+  c.began = protection_check_.with_late_fill(symbol, last);
   if (missing_since && (!c.began || *missing_since < *c.began)) c.began = missing_since;
   return c;
 }
@@ -150,26 +150,9 @@ Engine::Impl::Cover Engine::Impl::judge_cover(const std::string& symbol, bool bl
 // died 0.4 s short of its grace; 8 s naked over three lives, raised too late).
 void Engine::Impl::date_by_own_records(Cover& c, const std::string& symbol) const {
   if (c.book.is_protected()) return;
-  const std::optional<Timestamp> known = with_late_fill(symbol, last_broker_event(symbol));
+  const std::optional<Timestamp> known =
+      protection_check_.with_late_fill(symbol, last_broker_event(symbol));
   if (known && (!c.began || *known < *c.began)) c.began = known;
-}
-
-// A fill the stream never told of began the gap when it happened, however late it was found
-// (DST extended seed 9700000002332: found 6 s late by a catch-up, it met a gap another trade's
-// fill had opened 1 s before, and the gap counted from that one: unraised for 8 s).
-std::optional<Timestamp> Engine::Impl::with_late_fill(const std::string& symbol,
-                                                      std::optional<Timestamp> began) const {
-  if (auto late = late_fills_.find(symbol);
-      late != late_fills_.end() && (!began || late->second < *began)) {
-    began = late->second;
-  }
-  return began;
-}
-
-// A fill learned late (a catch-up, a fetch) dates the symbol's gap from when it happened.
-void Engine::Impl::note_late_fill(const std::string& symbol, Timestamp at) {
-  auto [late, fresh] = late_fills_.try_emplace(symbol, at);
-  if (!fresh) late->second = std::min(late->second, at);
 }
 
 std::optional<Timestamp> Engine::Impl::fills_unknown_since(Timestamp now) const {
@@ -280,16 +263,11 @@ void Engine::Impl::insert_open_trade_symbols(std::set<std::string>& symbols) con
 // events within a few milliseconds changes nothing a grace of seconds could see.
 void Engine::Impl::check_protection(Timestamp now) {
   const std::int64_t every = std::min(kProtectionCheckEveryMs, cfg_.unprotected_grace_ms);
-  if (protection_checked_once_ && now.ms_since(last_protection_check_) < every &&
-      now >= last_protection_check_) {
-    return;
-  }
-  last_protection_check_ = now;
-  std::set<std::string> symbols = std::move(protection_dirty_);
-  protection_dirty_.clear();
-  if (!protection_checked_once_) {
+  std::optional<ProtectionCheck::Round> round = protection_check_.begin(now, every);
+  if (!round) return;
+  std::set<std::string>& symbols = round->symbols;
+  if (round->first) {
     // After a start: positions loaded from the store are judged before anything touches them.
-    protection_checked_once_ = true;
     // What ended while no process ran is unknown until the start's sweep completes; the
     // lives before this one that ended blind count too (keep_blind_time).
     auto kept = sync_state_.find(std::string(kBlindMs));
@@ -300,14 +278,11 @@ void Engine::Impl::check_protection(Timestamp now) {
     restore_unconfirmed_exits(symbols);
   }
   for (std::string& s : protection_.open_gaps()) symbols.insert(std::move(s));
-  for (const auto& [symbol, at] : late_fills_) symbols.insert(symbol);
   const bool blind = blindness_.past(now, cfg_.unprotected_grace_ms);
   const bool fills_unknown = fills_unknown_since(now).has_value();
   // The first look past either judges every open trade's symbol, once.
-  if (blindness_.newly_past(blind) || (fills_unknown && !fills_were_unknown_)) {
-    insert_open_trade_symbols(symbols);
-  }
-  fills_were_unknown_ = fills_unknown;
+  const bool newly_unknown = protection_check_.fills_newly_unknown(fills_unknown);
+  if (blindness_.newly_past(blind) || newly_unknown) insert_open_trade_symbols(symbols);
   keep_blind_time(now);
   keep_unconfirmed_exits();
   keep_oversold_trades();
@@ -342,7 +317,7 @@ void Engine::Impl::check_protection(Timestamp now) {
       note_gap(symbol, "unprotected position: " + what, r.gap_ms, now);
     }
   }
-  late_fills_.clear();
+  protection_check_.end();
 }
 
 // How long the cover has gone unconfirmed is kept in the store, at most kKeepBlindEveryMs

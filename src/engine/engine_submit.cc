@@ -837,7 +837,7 @@ void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, T
   // A fill found by this fetch began its gap when it happened, as one a catch-up finds does
   // (a market entry's lost fill is fetched now, engine_sync.cc market_entry_unfilled).
   if (ledger_.order_at(*local).filled_qty > filled_before) {
-    note_late_fill(ledger_.order_at(*local).symbol,
+    protection_check_.late_fill(ledger_.order_at(*local).symbol,
                    r.order->filled_at.value_or(r.order->updated_at));
   }
   refresh_answered(*local, now);

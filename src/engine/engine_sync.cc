@@ -178,7 +178,7 @@ void Engine::Impl::on_exit_ended(OrderId id, Timestamp now, bool at_once) {
     if (ended_elsewhere && !ax.unconfirmed_since) {
       ax.unconfirmed_since = o.broker_updated_at.value_or(now);
       unconfirmed_dirty_ = true;
-      protection_dirty_.insert(s.symbol);
+      protection_check_.touched(s.symbol);
     }
     if (at_once) {
       stage_refresh(sid, now, false);
@@ -392,7 +392,7 @@ void Engine::Impl::adopt_caught_up_fill(const FillActivity& a, Timestamp now) {
                              a.raw, now, &execution);
   if (applied) {
     stream_.missed_fill(now);
-    note_late_fill(o.symbol, a.transaction_time);
+    protection_check_.late_fill(o.symbol, a.transaction_time);
     ++reconcile_.report().fills_adopted;
     on_exit_ended(id, now, true);
   }
@@ -552,7 +552,7 @@ void Engine::Impl::check_missing_orders(Timestamp missing_since, Timestamp now) 
     if (!ax.unconfirmed_since) {
       ax.unconfirmed_since = missing_since;
       unconfirmed_dirty_ = true;
-      protection_dirty_.insert(o.symbol);
+      protection_check_.touched(o.symbol);
     }
     // Once per order while it stays missing; again after inflight_check_ms in case the fetch
     // never went out or its answer never came (a rolled-back commit, a lost response).
@@ -650,7 +650,7 @@ void Engine::Impl::reconcile_positions(Timestamp now) {
       continue;
     }
     ++mismatches;
-    protection_dirty_.insert(s);  // an entry of ours with an unknown outcome may hold it
+    protection_check_.touched(s);  // an entry of ours with an unknown outcome may hold it
     ask_entries_beyond(s, broker - local, now);
     const int n = reconcile_.differed(s);
     if (reconcile_.requested()) {

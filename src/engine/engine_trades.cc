@@ -496,7 +496,7 @@ void Engine::Impl::request_cancel(OrderId id, std::string why, Timestamp now) {
 void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   const Trade* tp = ledger_.trade(tid);
   if (tp == nullptr) return;
-  protection_dirty_.insert(tp->spec.symbol);
+  protection_check_.touched(tp->spec.symbol);
   end_clearing_if_done(tp->spec.symbol);
   TradeView v = view_of(ledger_, tid);
   note_if_oversold(*tp, v);
