@@ -838,7 +838,7 @@ void Engine::Impl::on_refresh_result(const Pending& p, const CommandResult& r, T
   // (a market entry's lost fill is fetched now, engine_sync.cc market_entry_unfilled).
   if (ledger_.order_at(*local).filled_qty > filled_before) {
     protection_check_.late_fill(ledger_.order_at(*local).symbol,
-                   r.order->filled_at.value_or(r.order->updated_at));
+                                r.order->filled_at.value_or(r.order->updated_at));
   }
   refresh_answered(*local, now);
   // Still working (e.g. pending_cancel): the next sweep that misses it fetches it again.

@@ -584,6 +584,8 @@ void Engine::Impl::keep_exits_working(TradeId tid, const TradeView& v, Decimal h
   }
 }
 
+// No working exit covers what the trade holds: one is placed unless one was refused for good
+// or the per-minute cap holds (trade_manager.h placement_gate).
 void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
   // An entry of the symbol is clearing its way through the wash-trade check: exits follow it.
   if (clearing_.count(ledger_.trade_at(tid).spec.symbol)) return;
