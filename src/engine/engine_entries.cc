@@ -37,7 +37,7 @@ bool Engine::Impl::is_stand_in(const Order& o) const {
 // seed 20830000000413: two entries at -e4, the exits of nine trades canceled and placed again
 // until the per-minute cap left them naked).
 std::optional<std::string> Engine::Impl::stand_in_outdated(const Order& o) const {
-  if (clearing_.count(o.symbol)) return std::nullopt;
+  if (clearing_.clearing(o.symbol)) return std::nullopt;
   for (OrderId id : ledger_.of_symbol(o.symbol)) {
     const Order& x = ledger_.order_at(id);
     if (x.side == o.side || !working_or_pending(x)) continue;

@@ -23,6 +23,7 @@
 //   reconciliation.cc Reconciliation: a reconciliation's report, our positions' drift
 //   unmatched_events.cc UnmatchedEvents: stream events held until their order's id is known
 //   protection_check.cc ProtectionCheck: when the protection check runs, which symbols
+//   way_clearing.cc   WayClearing: entries clearing their way through the wash-trade check
 //   store_health.h    StoreHealth: whether the store takes our writes, since when not, why
 //   engine_entries.cc an entry sent as a limit inside our own opposite orders, sent again once
 //                     they moved
@@ -73,6 +74,7 @@
 #include "engine/trade_manager.h"
 #include "engine/unmatched_events.h"
 #include "engine/wash_pricing.h"
+#include "engine/way_clearing.h"
 
 namespace orderly {
 namespace engine_internal {
@@ -510,19 +512,8 @@ class Engine::Impl {
   CommandId catchup_first_page_ = 0;  // the first page of the catch-up running (paced)
   bool rate_dirty_ = false;
   std::vector<OrderEvent> sent_events_;  // "sent" audit events, written with the next commit
-  // Symbol -> the entries whose way through the wash-trade check is being cleared, all of one
-  // side: the exits of the symbol are placed again once every one of them is at the broker.
-  // An entry refused while the way is being cleared joins it, so that the exits are canceled
-  // once for all of them and not again for each (DST trades seed 23100000003282: four market
-  // entries on WMT canceled the exits of nine trades in three rounds, and the per-trade cap
-  // left them naked).
-  struct Clearing {
-    Side side = Side::buy;
-    std::set<OrderId> entries;
-  };
-  std::map<std::string, Clearing> clearing_;
-  bool clears_its_way(const Order& entry) const;  // one of its symbol's clearing entries
-  std::set<OrderId> clear_all_for_;  // entries refused as wash trades against our orders
+  // Entries clearing their way through the wash-trade check, per symbol (way_clearing.h).
+  WayClearing clearing_;
   // Crypto trades holding coins with both exits: the broker's price picks their one exit, so
   // positions are read every idle poll interval while there are any (engine_sync on_tick).
   std::set<TradeId> crypto_watch_;

@@ -294,7 +294,7 @@ void Engine::Impl::send(OrderId id, Timestamp now) {
   // An entry our exits were canceled for is protective work: while it waits for the entries'
   // share of the budget the symbol's positions have no exit (DST trades seed 23100000003282:
   // 40 s in the queue, 325 WMT naked).
-  c.priority = o.role == OrderRole::entry && !clears_its_way(o) ? CommandPriority::entry
+  c.priority = o.role == OrderRole::entry && !clearing_.clears_its_way(o) ? CommandPriority::entry
                                                                   : CommandPriority::protective;
   c.order_id = id;
   if (o.replaces_order_id) {

@@ -763,9 +763,7 @@ void Engine::Impl::on_tick(Timestamp now) {
   stage_due_refreshes(now);
   check_inflight(now);
   // A clearing waiting on a market entry's fill ends by the clock too (end_clearing_if_done).
-  std::vector<std::string> clearing;
-  for (const auto& [symbol, c] : clearing_) clearing.push_back(symbol);
-  for (const std::string& symbol : clearing) end_clearing_if_done(symbol);
+  for (const std::string& symbol : clearing_.symbols()) end_clearing_if_done(symbol);
   for (TradeId tid : take_due(exit_cap_wake_at_, now)) touched_trades_.insert(tid);
   for (OrderId id : retries_.take_due_cancels(now)) {
     if (const Order* o = ledger_.order(id)) touched_trades_.insert(o->trade_id);

@@ -588,7 +588,7 @@ void Engine::Impl::keep_exits_working(TradeId tid, const TradeView& v, Decimal h
 // or the per-minute cap holds (trade_manager.h placement_gate).
 void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
   // An entry of the symbol is clearing its way through the wash-trade check: exits follow it.
-  if (clearing_.count(ledger_.trade_at(tid).spec.symbol)) return;
+  if (clearing_.clearing(ledger_.trade_at(tid).spec.symbol)) return;
   const auto canceled_by_us = [this](OrderId id) {
     const auto ax = aux_.find(id);
     return ax != aux_.end() && ax->second.we_canceled;
@@ -991,7 +991,7 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
   if (o.order_class != OrderClass::simple) return true;
   restore_entry_price(id, now);
   const SymbolBook book = book_of(o.symbol);
-  const bool clear_all = clear_all_for_.count(id) > 0;
+  const bool clear_all = clearing_.clears_all(id);
   std::vector<const BookOrder*> blockers = book.wash_blockers(o.side, o.type, o.limit_price);
   if (clear_all) {
     // The broker refused it against an order of ours the rule above let pass (a held leg
@@ -1013,7 +1013,7 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
   // Nor once our exits are being canceled for it: priced inside exits that are going, it rested
   // below a market that had left them, beside another trade's lone stop that the wash-trade
   // check then refused to the end (DST trades seed 23000000005478, "attempt 34 of 8").
-  if (!clear_all && !stop_limit_opposite && !clears_its_way(o) &&
+  if (!clear_all && !stop_limit_opposite && !clearing_.clears_its_way(o) &&
       (o.type == OrderType::market || o.type == OrderType::limit)) {
     const std::optional<Decimal> own =
         o.type == OrderType::limit ? o.limit_price : std::optional<Decimal>();
@@ -1072,7 +1072,7 @@ bool Engine::Impl::waits_for_our_orders(OrderId entry_id,
                                         const std::vector<const BookOrder*>& blockers,
                                         Timestamp now) {
   const Order& e = ledger_.order_at(entry_id);
-  if (clearing_.count(e.symbol)) return false;
+  if (clearing_.clearing(e.symbol)) return false;
   std::vector<std::string> names;
   for (const BookOrder* b : blockers) {
     if (b->role == OrderRole::entry || b->role == OrderRole::exit) {
@@ -1092,16 +1092,15 @@ bool Engine::Impl::waits_for_our_orders(OrderId entry_id,
 }
 
 // The cancel-first path of entry_path_clear: the exits in the way are canceled, their trades
-// wait to place exits again until the entry is at the broker (clearing_), and every order
+// wait to place exits again until the entry is at the broker (way_clearing.h), and every order
 // involved says why in its audit.
 void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
                                          const std::vector<const BookOrder*>& blockers,
                                          Timestamp now) {
   const Order& e = ledger_.order_at(entry_id);
-  const auto it = clearing_.try_emplace(e.symbol, Clearing{e.side, {}}).first;
+  const WayClearing::Join join = clearing_.join(e.symbol, e.side, entry_id);
   // The way is being cleared for the other side: this entry's turn comes once it is done.
-  if (it->second.side != e.side) return;
-  const bool fresh = it->second.entries.insert(entry_id).second;
+  if (join == WayClearing::Join::other_side) return;
   std::vector<std::string> names;
   for (const BookOrder* b : blockers) {
     const Order& x = ledger_.order_at(b->id);
@@ -1124,7 +1123,7 @@ void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
                                e.client_order_id, e.symbol),
                    now);
   }
-  if (fresh) {
+  if (join == WayClearing::Join::joined) {
     audit(e, e.state, EventSource::intent,
           fmt::format("waits: our orders {} on the other side of {} would meet it in Alpaca's "
                       "wash-trade check; exits are canceled first",
@@ -1138,31 +1137,16 @@ void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
 // still unfilled is an open order a stop exit would meet in the wash-trade check: it is waited
 // for until it fills, or for inflight_check_ms at most (outside hours it rests till the open).
 void Engine::Impl::end_clearing_if_done(const std::string& symbol) {
-  auto it = clearing_.find(symbol);
-  if (it == clearing_.end()) return;
-  std::set<OrderId>& entries = it->second.entries;
-  for (auto e = entries.begin(); e != entries.end();) {
-    const Order* o = ledger_.order(*e);
+  const auto still_waits = [this](OrderId id) {
+    const Order* o = ledger_.order(id);
     const bool on_its_way = o != nullptr && !is_known_to_broker(o->state) &&
                             !is_terminal(o->state) && o->state != OrderState::parked;
     const bool filling = o != nullptr && o->type == OrderType::market &&
                          is_open_at_broker(o->state) && o->filled_qty.is_zero() &&
                          last_now_.ms_since(o->updated_at) < cfg_.inflight_check_ms;
-    if (on_its_way || filling) {
-      ++e;
-      continue;
-    }
-    clear_all_for_.erase(*e);
-    e = entries.erase(e);
-  }
-  if (!entries.empty()) return;
-  clearing_.erase(it);
-  touch_trades_of(symbol);
-}
-
-bool Engine::Impl::clears_its_way(const Order& entry) const {
-  const auto it = clearing_.find(entry.symbol);
-  return it != clearing_.end() && it->second.entries.count(entry.id) > 0;
+    return on_its_way || filling;
+  };
+  if (clearing_.end_if_done(symbol, still_waits)) touch_trades_of(symbol);
 }
 
 void Engine::Impl::touch_trades_of(const std::string& symbol) {
@@ -1195,7 +1179,7 @@ bool Engine::Impl::on_entry_wash_refusal(OrderId id, const BrokerError& e, Times
   if (e.body.find("wash trade") == std::string::npos) return false;
   const std::string existing = wash_refusal_existing(e);
   const bool ours = ledger_.by_broker_id(existing).has_value();
-  if (ours) clear_all_for_.insert(id);
+  if (ours) clearing_.refused_against_ours(id);
   schedule_retry(id, e.describe(), now, EventSource::error, e.body, std::nullopt,
                  /*at_once=*/ours);
   if (!ours) {
