@@ -1,37 +1,42 @@
 #pragma once
 // Internal to orderly_engine: the definition of Engine::Impl, shared by the engine's .cc files
 // (one per concern, see engine.h). Not part of the public API: include engine/engine.h.
-//   engine_txn.cc     transaction/outbox (begin, finish, rollback), audit, state changes,
-//                     start/recovery
-//   engine_trades.cc  intents, the trade manager's intents carried out (trade_manager.cc
-//                     decides them), wash-trade pricing of exits
-//   engine_submit.cc  Submitter: sends, retries, broker answers to our orders
-//   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
+//   The Impl's methods, one file per concern:
 //   engine.cc         the public wrappers, command release, result dispatch
-//   rate_budget.cc    RateBudget: the calls of the last minute, which class of command may go
-//   alerts.cc         Alerts: raised once per kind and subject, undone with a failed commit
-//   engine_views.cc   health, metrics, positions
-//   engine_protection.cc  the exit book of a symbol, gaps in a position's cover
-//   trade_manager.cc  what each trade needs next, decided from its orders (intents)
-//   wash_pricing.cc   an exit's price past our own opposite orders (wash-trade check)
-//   retry_schedule.cc RetrySchedule: when a send, lookup, cancel or fetch is asked again
-//   engine_constants.h, order_aux.h: the sync state keys and fixed intervals, what the
-//                     engine keeps per order in memory
-//   outbox.cc         Outbox: commands staged, queued, in flight, and what each is for
-//   seen_activities.cc SeenActivities: the fill activities the catch-up took in
-//   recovery_listing.cc RecoveryListing: a restart's orders in flight, resolved by a listing
-//   reconciliation.cc Reconciliation: a reconciliation's report, our positions' drift
-//   unmatched_events.cc UnmatchedEvents: stream events held until their order's id is known
-//   protection_check.cc ProtectionCheck: when the protection check runs, which symbols
-//   way_clearing.cc   WayClearing: entries clearing their way through the wash-trade check
-//   store_health.h    StoreHealth: whether the store takes our writes, since when not, why
+//   engine_txn.cc     transaction (begin, finish, rollback), audit, state changes, start
+//   engine_trades.cc  intents; the trade manager's decisions carried out; exits repriced
 //   engine_entries.cc an entry sent as a limit inside our own opposite orders, sent again once
 //                     they moved
-//   ledger.cc         Ledger: orders, trades, our positions and the indexes that find them
-//   positions_read.cc PositionsRead: the broker's positions as last read, and their age
+//   engine_modify.cc  a trade's exits changed after it opened
+//   engine_submit.cc  Submitter: sends, retries, broker answers to our orders, recovery
+//   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
+//   engine_protection.cc  the exit book of a symbol, gaps in a position's cover
+//   engine_session.cc, engine_crypto.cc  market sessions; crypto dust
+//   engine_views.cc   health, metrics, positions
+//   The components it holds (each with its own tests under tests/engine):
+//   alerts.cc         Alerts: raised once per kind and subject, undone with a failed commit
 //   blindness.cc      Blindness: since when events may have been missed, unswept
-//   stream_watch.cc   StreamWatch: the trade_updates stream, and how far it is trusted
+//   engine_constants.h the sync state keys and fixed intervals
+//   exit_book.cc      SymbolBook, ProtectionWatch: what covers a position, its gaps' clocks
+//   holdings.cc       charge_shortfall: what each trade holds after an over-sell
+//   ledger.cc         Ledger: orders, trades, our positions and the indexes that find them
+//   order_aux.h       OrderAux: what the engine keeps per order in memory
+//   outbox.cc         Outbox: commands staged, queued, in flight, and what each is for
+//   poll_schedule.cc  Poll, PollBackoff: when the catch-up and the sweep run
+//   positions_read.cc PositionsRead: the broker's positions as last read, and their age
+//   protection_check.cc ProtectionCheck: when the protection check runs, which symbols
+//   rate_budget.cc    RateBudget: the calls of the last minute, which class of command may go
 //   recent_keys.cc    RecentKeys: the keys of the last stream events, for idempotent apply
+//   reconciliation.cc Reconciliation: a reconciliation's report, our positions' drift
+//   recovery_listing.cc RecoveryListing: a restart's orders in flight, resolved by a listing
+//   retry_schedule.cc RetrySchedule: when a send, lookup, cancel or fetch is asked again
+//   seen_activities.cc SeenActivities: the fill activities the catch-up took in
+//   store_health.h    StoreHealth: whether the store takes our writes, since when not, why
+//   stream_watch.cc   StreamWatch: the trade_updates stream, and how far it is trusted
+//   trade_manager.cc  what each trade needs next, decided from its orders (intents)
+//   unmatched_events.cc UnmatchedEvents: stream events held until their order's id is known
+//   wash_pricing.cc   an exit's price past our own opposite orders (wash-trade check)
+//   way_clearing.cc   WayClearing: entries clearing their way through the wash-trade check
 
 #include <algorithm>
 #include <cstdint>
