@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <iterator>
 
 namespace orderly {
 
@@ -19,6 +20,17 @@ void OutsideCalls::note(Timestamp at) {
   std::lock_guard lk(mu_);
   drop_older_than_a_minute(at_, at);
   at_.push_back(at);
+}
+
+void OutsideCalls::forget(Timestamp at) {
+  std::lock_guard lk(mu_);
+  // The newest such entry: calls noted since sit behind it, and each is noted once.
+  for (auto it = at_.rbegin(); it != at_.rend(); ++it) {
+    if (*it == at) {
+      at_.erase(std::next(it).base());
+      return;
+    }
+  }
 }
 
 std::int64_t OutsideCalls::last_minute(Timestamp now) {
@@ -74,6 +86,12 @@ std::optional<BrokerError> CountedBroker::admit() {
     sleep_(std::chrono::milliseconds(step));
     waited_ms += step;
   }
+}
+
+void CountedBroker::withdraw(Timestamp at) {
+  calls_.forget(at);
+  std::lock_guard lk(mu_);
+  if (granted_ > 0) --granted_;
 }
 
 std::int64_t CountedBroker::refused() const {

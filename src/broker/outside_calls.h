@@ -25,6 +25,8 @@ namespace orderly {
 class OutsideCalls {
  public:
   void note(Timestamp at);
+  // Takes back the call noted at `at`: it never left this process (the broker did not count it).
+  void forget(Timestamp at);
   std::int64_t last_minute(Timestamp now);
 
  private:
@@ -103,9 +105,15 @@ class CountedBroker final : public Broker {
   template <typename F>
   auto gated(F&& call) -> decltype(call()) {
     if (std::optional<BrokerError> spent = admit()) return std::move(*spent);
-    calls_.note(clock_.now());
-    return call();
+    const Timestamp at = clock_.now();
+    calls_.note(at);
+    auto result = call();
+    // Refused at connect (the broker down, or not up yet): the broker's minute does not hold it,
+    // and the engine's count of the minute (/healthz) must stay the broker's.
+    if (!result.ok() && result.error().kind == BrokerError::Kind::not_sent) withdraw(at);
+    return result;
   }
+  void withdraw(Timestamp at);
   // nullopt: the call may go (counted among the minute's as granted); else why it may not.
   std::optional<BrokerError> admit();
 

@@ -6,6 +6,11 @@
 
 #include <boost/json.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -235,6 +240,39 @@ TEST(OutsideReads, StopShortOfWhatTheMinuteKeepsForProtectiveWork) {
   std::int64_t waited = 0;
   for (std::int64_t ms : slept) waited += ms;
   EXPECT_LE(waited, CountedBroker::kMaxWaitMs);
+}
+
+// A read the broker never received (the daemon up before the broker, or the broker down: the
+// connection refused) is not in the broker's minute, so not in the one the daemon reports
+// either (/healthz's rest_calls_last_minute was one above the broker's after such a start).
+TEST(OutsideReads, AReadRefusedAtConnectIsNotCounted) {
+  // A loopback port nothing listens on: bound, then let go.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  auto down = alpaca::make_alpaca_broker(alpaca::AlpacaConfig{
+      "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), "k", "s"});
+  ASSERT_TRUE(down.ok()) << down.status().message();
+
+  ManualClock clock;
+  auto exchange = sim::make_exchange(sim::SimConfig{}, clock);
+  auto up = make_inprocess_broker(*exchange, clock);
+  OutsideCalls outside;
+  CountedBroker reaching(*up, outside, clock);
+  CountedBroker refused(**down, outside, clock);
+  ASSERT_TRUE(reaching.get_clock().ok());
+  auto r = refused.get_account();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, BrokerError::Kind::not_sent) << r.error().describe();
+  EXPECT_EQ(outside.last_minute(clock.now()), 1) << "the read that reached the broker stays";
+  ASSERT_TRUE(reaching.get_account().ok());
+  EXPECT_EQ(outside.last_minute(clock.now()), 2);
 }
 
 // The broker, its asset reads slowed: concurrent callers of one symbol overlap.
