@@ -72,7 +72,7 @@ bool Engine::Impl::entry_overtaken(const Command& c) const {
       o->broker_order_id) {
     return false;
   }
-  return !book_of(o->symbol).wash_blockers(o->side, o->type, o->limit_price).empty();
+  return !cover_.book_of(o->symbol).wash_blockers(o->side, o->type, o->limit_price).empty();
 }
 
 // The order queued commands are released in: their priority (CommandPriority), with two moves.

@@ -34,10 +34,11 @@
 //   ExitBook     - per symbol and side, our working orders: what covers a position, what
 //                  Alpaca's wash-trade check would meet (exit_book.{h,cc}); entries routed
 //                  around it (engine_trades.cc), clearing their way (way_clearing.{h,cc});
-//                  gaps in cover raised as unprotected_position, and entries that may have
-//                  filled unheard while blind or with no fill catch-up answered
-//                  (engine_protection.cc); when the check runs and which symbols it judges
-//                  (protection_check.{h,cc})
+//                  whether a position is covered and since when a gap began, entries that
+//                  may have filled unheard while blind, missing from a sweep or with no fill
+//                  catch-up answered (cover_judge.{h,cc}); gaps raised as
+//                  unprotected_position, audited, cleared (engine_protection.cc); when the
+//                  check runs and which symbols it judges (protection_check.{h,cc})
 //   Ledger       - the orders, trades and our positions held in memory, the indexes that find
 //                  an order by id, client id, broker id, trade and symbol, what a fill moves,
 //                  and the changes of the input running (its commit's rows, undone if it

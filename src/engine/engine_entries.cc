@@ -53,7 +53,7 @@ std::optional<std::string> Engine::Impl::stand_in_outdated(const Order& o) const
   const Trade& t = *ledger_.trade(o.trade_id);
   const std::optional<Decimal> own =
       t.spec.entry_type == OrderType::limit ? t.spec.entry_limit_price : std::nullopt;
-  const SymbolBook book = book_of(o.symbol);
+  const SymbolBook book = cover_.book_of(o.symbol);
   if (book.wash_blockers(o.side, t.spec.entry_type, own).empty()) {
     return fmt::format("none of our orders it stepped inside is left on the other side of {}",
                        o.symbol);

@@ -10,12 +10,13 @@
 //   engine_modify.cc  a trade's exits changed after it opened
 //   engine_submit.cc  Submitter: sends, retries, broker answers to our orders, recovery
 //   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
-//   engine_protection.cc  the exit book of a symbol, gaps in a position's cover
+//   engine_protection.cc  gaps in a position's cover raised, audited, cleared
 //   engine_session.cc, engine_crypto.cc  market sessions; crypto dust
 //   engine_views.cc   health, metrics, positions
 //   The components it holds (each with its own tests under tests/engine):
 //   alerts.cc         Alerts: raised once per kind and subject, undone with a failed commit
 //   blindness.cc      Blindness: since when events may have been missed, unswept
+//   cover_judge.cc    CoverJudge: whether a position is covered, since when a gap began
 //   engine_constants.h the sync state keys and fixed intervals
 //   exit_book.cc      SymbolBook, ProtectionWatch: what covers a position, its gaps' clocks
 //   holdings.cc       charge_shortfall: what each trade holds after an over-sell
@@ -58,6 +59,7 @@
 #include "core/ids.h"
 #include "engine/alerts.h"
 #include "engine/blindness.h"
+#include "engine/cover_judge.h"
 #include "engine/engine.h"
 #include "engine/engine_constants.h"
 #include "engine/exit_book.h"
@@ -112,6 +114,9 @@ class Engine::Impl {
  public:
   Impl(Store& store, EngineConfig config)
       : store_(store), cfg_(std::move(config)), rng_(cfg_.seed) {}
+  // Its components hold references to its fields (cover_).
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   // ---------------------------------------------------------------------------------------
   // Transaction: every input mutates through these helpers, then finish() commits one batch.
@@ -280,23 +285,11 @@ class Engine::Impl {
                             Timestamp now);
 
   // ---------------------------------------------------------------------------------------
-  // Protection (engine_protection.cc): the exit book of a symbol, gaps in a position's cover.
+  // Protection (engine_protection.cc): gaps in a position's cover raised, audited, cleared
+  // (judged by cover_, cover_judge.h).
   // ---------------------------------------------------------------------------------------
-  SymbolBook book_of(const std::string& symbol) const;
-  // Missing from a sweep, and the broker has not answered for it since (OrderAux).
-  bool unconfirmed(OrderId id) const;
   void check_protection(Timestamp now);
   void insert_open_trade_symbols(std::set<std::string>& symbols) const;
-  std::optional<Timestamp> last_broker_event(const std::string& symbol) const;
-  struct Cover;
-  void date_by_own_records(Cover& c, const std::string& symbol) const;
-  Cover judge_cover(const std::string& symbol, bool blind) const;
-  bool entry_may_fill_unheard(const std::string& symbol) const;
-  // Since when fills the stream lost may be unknown: no fill catch-up has answered for its
-  // idle interval and the grace (the budget spent, a 429's wait, the broker away). nullopt: one
-  // answered within that.
-  std::optional<Timestamp> fills_unknown_since(Timestamp now) const;
-  const Order* entry_that_may_have_filled(const std::string& symbol, Decimal net) const;
   void keep_blind_time(Timestamp now);
   void keep_unconfirmed_exits();
   void restore_unconfirmed_exits(std::set<std::string>& symbols);
@@ -416,12 +409,7 @@ class Engine::Impl {
   void on_positions_result(const Pending& p, const CommandResult& r, Timestamp now);
   void reconcile_positions(Timestamp now);
   void ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now);
-  bool resting_unheard_since_read(const Order& o) const;
-  bool read_since_heard(const Order& o) const;
-  bool in_reach_of(const Order& o) const;
-  bool unfilled_before_this_life(const Order& o) const;
   void note_routed_before_start(const Order& o);
-  Timestamp last_heard(const Order& o) const;
   void finish_reconcile_if_done(Timestamp);
   void request_reconcile(bool, Timestamp now);
 
@@ -435,7 +423,6 @@ class Engine::Impl {
   void set_hold_wait(OrderId id, bool wait);
   void check_inflight(Timestamp now);
   bool needs_inflight_check(const Order& o) const;
-  bool market_entry_unfilled(const Order& o) const;
   // Memory stays bounded: the orders of a trade that ended are dropped once committed and quiet
   // (the store keeps them; a restart does not load them either). A late event for one of them
   // brings it back from the store (restore_pruned) and is judged like any other.
@@ -557,6 +544,11 @@ class Engine::Impl {
   bool broker_ok_ = true;
   Timestamp started_at_;
   Timestamp last_now_;
+  // Judges each symbol's cover from the state above (declared after all it reads).
+  CoverJudge cover_{
+      {cfg_.idle_poll_interval_ms, cfg_.unprotected_grace_ms, cfg_.inflight_check_ms},
+      {ledger_, aux_, positions_read_, blindness_, catchup_, protection_, protection_check_,
+       oversold_symbols_, stock_routed_before_start_, started_at_, last_now_}};
   Reconciliation reconcile_;  // the report of a reconciliation asked for, positions' drift
   EngineMetrics metrics_;
 };

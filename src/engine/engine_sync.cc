@@ -683,48 +683,16 @@ void Engine::Impl::ask_entries_beyond(const std::string& symbol, Decimal beyond,
     const Order& o = ledger_.order_at(id);
     const bool its_side = o.side == Side::buy ? beyond.is_positive() : beyond.is_negative();
     if (o.role != OrderRole::entry || o.parent_order_id || !its_side) continue;
-    if (in_reach_of(o)) {
+    if (cover_.in_reach_of(o)) {
       if (o.state == OrderState::submitting) {
         if (!aux_[id].command_outstanding) stage_resolve(id);
       } else {
         stage_refresh(id, now, false);
       }
-    } else if (resting_unheard_since_read(o)) {
+    } else if (cover_.resting_unheard_since_read(o)) {
       stage_refresh(id, now, false);
     }
   }
-}
-
-// At the broker and working, and the positions read was asked after the broker last told its
-// state.
-bool Engine::Impl::resting_unheard_since_read(const Order& o) const {
-  const bool working = o.state == OrderState::accepted || o.state == OrderState::new_ ||
-                       o.state == OrderState::partially_filled;
-  return working && o.broker_order_id && read_since_heard(o);
-}
-
-// An entry whose fill the positions read would show, asked for after the broker last told its
-// state: sent in this life and unanswered, or a market entry at the broker.
-bool Engine::Impl::in_reach_of(const Order& o) const {
-  if (o.type == OrderType::market && resting_unheard_since_read(o)) return true;
-  return o.state == OrderState::submitting && o.updated_at >= started_at_ &&
-         read_since_heard(o);
-}
-
-// The positions read was asked after the broker last told the order's state, and nothing of
-// ours changed the symbol since it was asked.
-bool Engine::Impl::read_since_heard(const Order& o) const {
-  return positions_read_.asked_after(last_heard(o)) &&
-         !positions_read_.changed_since_asked(o.symbol);
-}
-
-// Before this life heard of it: the broker's own time of the last state it told. updated_at
-// moves with our own audits too: in DST trades seed 23600000032050 a modify's note on the entry
-// put it after the restart's positions read (that seed still fails, for the reasons in issue 14).
-Timestamp Engine::Impl::last_heard(const Order& o) const {
-  const auto ax = aux_.find(o.id);
-  if (ax != aux_.end() && ax->second.heard_at) return *ax->second.heard_at;
-  return o.broker_updated_at ? std::min(*o.broker_updated_at, o.updated_at) : o.updated_at;
 }
 
 void Engine::Impl::finish_reconcile_if_done(Timestamp) {
@@ -870,12 +838,6 @@ static std::int64_t unfilled_check_interval(std::int64_t first_ms, int checks) {
   return std::min<std::int64_t>(first_ms << std::min(checks, 6), 300'000);
 }
 
-bool Engine::Impl::market_entry_unfilled(const Order& o) const {
-  return o.role == OrderRole::entry && o.type == OrderType::market &&
-         (o.state == OrderState::new_ || o.state == OrderState::accepted) &&
-         o.filled_qty.is_zero() && o.broker_order_id;
-}
-
 bool Engine::Impl::needs_inflight_check(const Order& o) const {
   if (o.parent_order_id && !o.broker_order_id) {
     return is_local(o.state) && o.state != OrderState::parked;
@@ -895,7 +857,7 @@ bool Engine::Impl::needs_inflight_check(const Order& o) const {
       return false;
     case OrderState::accepted:
     case OrderState::new_:
-      if (market_entry_unfilled(o)) return true;
+      if (CoverJudge::market_entry_unfilled(o)) return true;
       [[fallthrough]];
     default:
       return alerts_.any_active(AlertKind::stuck_order) &&
@@ -936,7 +898,7 @@ void Engine::Impl::check_inflight(Timestamp now) {
                (!ax.last_refresh_at ||
                 now.ms_since(*ax.last_refresh_at) >= cfg_.inflight_check_ms)) {
       stage_refresh(id, now, true);
-    } else if (market_entry_unfilled(o) && age >= cfg_.inflight_check_ms &&
+    } else if (CoverJudge::market_entry_unfilled(o) && age >= cfg_.inflight_check_ms &&
                // `accepted` (not routed yet) is how Alpaca holds a stock's market order outside
                // hours: fetched once a stock order of ours was routed or filled since.
                (o.state == OrderState::new_ || is_crypto_symbol(o.symbol) ||
@@ -976,7 +938,7 @@ void Engine::Impl::clear_settled_alerts(Timestamp now) {
     // A symbol's (ensure_exits: its exits ended as fast as they were placed) clears once the
     // symbol is covered or flat; a client id no longer known was pruned with its trade. It
     // used to clear at every tick and be raised again at the next check: ~10 a second.
-    const SymbolBook book = book_of(a.subject);
+    const SymbolBook book = cover_.book_of(a.subject);
     if (book.net().is_zero() || book.is_protected()) done.emplace_back(a.kind, a.subject);
   });
   alerts_.for_each_active(AlertKind::order_parked, [&](const Alert& a) {

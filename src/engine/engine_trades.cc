@@ -710,7 +710,9 @@ bool Engine::Impl::lone_stop_blocked_now(const Trade& t, const ExitPrices& price
   probe.stop_price = prices.stop_loss;
   probe.limit_price = own;
   if (auto p = wash_safe_price(ledger_, probe, own); p != own) set_exit_price(probe, p, own);
-  return !book_of(t.spec.symbol).wash_blockers(exit_side, probe.type, probe.limit_price).empty();
+  return !cover_.book_of(t.spec.symbol)
+              .wash_blockers(exit_side, probe.type, probe.limit_price)
+              .empty();
 }
 
 // A crypto position takes one exit at a time (Alpaca takes no OCO for crypto, and two sells of
@@ -990,7 +992,7 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
   const Order& o = ledger_.order_at(id);
   if (o.order_class != OrderClass::simple) return true;
   restore_entry_price(id, now);
-  const SymbolBook book = book_of(o.symbol);
+  const SymbolBook book = cover_.book_of(o.symbol);
   const bool clear_all = clearing_.clears_all(id);
   std::vector<const BookOrder*> blockers = book.wash_blockers(o.side, o.type, o.limit_price);
   if (clear_all) {

@@ -219,7 +219,7 @@ std::vector<PositionView> Engine::Impl::positions() const {
       v.mismatch = !v.drift.is_zero() && !positions_read_.changed_since_asked(s);
     }
     add_prices(v);
-    const SymbolBook book = book_of(s);
+    const SymbolBook book = cover_.book_of(s);
     v.held_by_trades = book.net();
     v.covered_by_exits = book.covered(book.net().is_negative() ? Side::buy : Side::sell);
     out.push_back(std::move(v));
