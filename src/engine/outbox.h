@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/time.h"
-#include "engine/engine.h"
+#include "engine/command.h"
 
 namespace orderly {
 namespace engine_internal {

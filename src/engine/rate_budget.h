@@ -12,7 +12,7 @@
 
 #include "core/ids.h"
 #include "core/time.h"
-#include "engine/engine.h"
+#include "engine/command.h"
 
 namespace orderly {
 
