@@ -2,7 +2,7 @@
 // Since when events may have been missed, with no sweep of the broker's open orders begun after
 // that answered (issue 21: one named component for the rules three engine files applied to one
 // field). Blind past the grace, no position counts as covered: an exit canceled or expired
-// meanwhile is unknown (engine_protection.cc judge_cover). It knows nothing of orders.
+// meanwhile is unknown (CoverJudge::judge). It knows nothing of orders.
 
 #include <cstdint>
 #include <optional>

@@ -2,7 +2,7 @@
 // Whether a symbol's filled position is covered by working exits at the broker, and when a gap
 // in its cover began (principle 9; issue 21: the judging out of Engine::Impl, where it read a
 // dozen fields over three files). It reads the engine's state and changes none: the protection
-// check (engine_protection.cc) raises and clears alerts on its answers, the synchronizer asks it
+// check (protection_monitor.h) raises and clears alerts on its answers, the synchronizer asks it
 // which orders a positions read can speak for.
 //
 // Beyond the exits the book shows, it weighs what the engine cannot see: events that may have

@@ -37,7 +37,7 @@
 //                  whether a position is covered and since when a gap began, entries that
 //                  may have filled unheard while blind, missing from a sweep or with no fill
 //                  catch-up answered (cover_judge.{h,cc}); gaps raised as
-//                  unprotected_position, audited, cleared (engine_protection.cc); when the
+//                  unprotected_position, audited, cleared (protection_monitor.{h,cc}); when the
 //                  check runs and which symbols it judges (protection_check.{h,cc})
 //   Ledger       - the orders, trades and our positions held in memory, the indexes that find
 //                  an order by id, client id, broker id, trade and symbol, what a fill moves,

@@ -36,7 +36,7 @@ inline constexpr std::int64_t kPruneAfterMs = 300'000;
 // Exits placed for one trade within a minute before orderly stops placing more (and says so):
 // a broker that ends them as fast as they are placed would otherwise meet a loop.
 inline constexpr int kMaxExitPlacementsPerMinute = 5;
-// How often the positions touched by events are judged against their exits (engine_protection).
+// How often the positions touched by events are judged against their exits (ProtectionMonitor).
 inline constexpr std::int64_t kProtectionCheckEveryMs = 100;
 
 }  // namespace engine_internal

@@ -10,7 +10,6 @@
 //   engine_modify.cc  a trade's exits changed after it opened
 //   engine_submit.cc  Submitter: sends, retries, broker answers to our orders, recovery
 //   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
-//   engine_protection.cc  gaps in a position's cover raised, audited, cleared
 //   engine_session.cc, engine_crypto.cc  market sessions; crypto dust
 //   engine_views.cc   health, metrics, positions
 //   The components it holds (each with its own tests under tests/engine):
@@ -26,6 +25,7 @@
 //   poll_schedule.cc  Poll, PollBackoff: when the catch-up and the sweep run
 //   positions_read.cc PositionsRead: the broker's positions as last read, and their age
 //   protection_check.cc ProtectionCheck: when the protection check runs, which symbols
+//   protection_monitor.cc ProtectionMonitor: gaps in a position's cover raised, audited, cleared
 //   rate_budget.cc    RateBudget: the calls of the last minute, which class of command may go
 //   recent_keys.cc    RecentKeys: the keys of the last stream events, for idempotent apply
 //   reconciliation.cc Reconciliation: a reconciliation's report, our positions' drift
@@ -70,6 +70,7 @@
 #include "engine/poll_schedule.h"
 #include "engine/positions_read.h"
 #include "engine/protection_check.h"
+#include "engine/protection_monitor.h"
 #include "engine/rate_budget.h"
 #include "engine/recent_keys.h"
 #include "engine/reconciliation.h"
@@ -110,11 +111,11 @@ using engine_internal::is_exit_role;
 using engine_internal::signed_qty;
 using engine_internal::StoreUnreadable;
 
-class Engine::Impl {
+class Engine::Impl : private ProtectionMonitor::Host {
  public:
   Impl(Store& store, EngineConfig config)
       : store_(store), cfg_(std::move(config)), rng_(cfg_.seed) {}
-  // Its components hold references to its fields (cover_).
+  // Its components hold references to its fields (cover_, protection_monitor_).
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
@@ -136,7 +137,6 @@ class Engine::Impl {
   Order& mut_order(OrderId id);
   Trade& mut_trade(TradeId id);
   Position& mut_position(const std::string& symbol);
-  void set_sync(std::string_view key, std::string value);
   Order& insert_order(Order o);
   CommandId stage(Command c, Purpose p, OrderId for_order = 0);
   Status finish(Timestamp now);
@@ -233,7 +233,6 @@ class Engine::Impl {
   void note_if_oversold(const Trade& t, const TradeView& v);
   std::set<std::string> oversold_symbols_;
   std::set<TradeId> oversold_trades_;  // noted by note_if_oversold until pruned
-  void keep_oversold_trades();
   // Adds the ended over-sold trades the store keeps (kOversoldTrades), with their orders.
   Status load_oversold_trades(LoadedState& s, std::set<OrderId>& have, std::set<TradeId>& trades);
   void request_cancel(OrderId id, std::string why, Timestamp now);
@@ -285,16 +284,16 @@ class Engine::Impl {
                             Timestamp now);
 
   // ---------------------------------------------------------------------------------------
-  // Protection (engine_protection.cc): gaps in a position's cover raised, audited, cleared
-  // (judged by cover_, cover_judge.h).
+  // Protection: gaps raised, audited, cleared by protection_monitor_ (protection_monitor.h),
+  // judged by cover_ (cover_judge.h).
   // ---------------------------------------------------------------------------------------
-  void check_protection(Timestamp now);
-  void insert_open_trade_symbols(std::set<std::string>& symbols) const;
-  void keep_blind_time(Timestamp now);
-  void keep_unconfirmed_exits();
-  void restore_unconfirmed_exits(std::set<std::string>& symbols);
-  void note_gap(const std::string& symbol, const std::string& note, std::int64_t gap_ms,
-                Timestamp now);
+  // What the monitor asks of the engine (ProtectionMonitor::Host):
+  void set_sync(std::string_view key, std::string value) override;
+  void audit_gap(const Order& o, const std::string& note, Timestamp now) override;
+  void touch_trades_of(const std::string& symbol) override;  // each trade with an order on it
+  void keep_oversold_trades() override;
+  // Taken from each order the store holds at a start (CoverJudge: unfilled_before_this_life).
+  void note_routed_before_start(const Order& o);
 
   // ---------------------------------------------------------------------------------------
   // Submitter.
@@ -355,7 +354,6 @@ class Engine::Impl {
   void cancel_blocking_exits(OrderId entry_id, const std::vector<const BookOrder*>& blockers,
                              Timestamp now);
   void end_clearing_if_done(const std::string& symbol);
-  void touch_trades_of(const std::string& symbol);  // each trade with an order on it
   bool on_entry_wash_refusal(OrderId id, const BrokerError& e, Timestamp now);
   // A wash-trade refusal naming an order of ours.
   bool refused_against_ours(const BrokerError& e) const;
@@ -409,7 +407,6 @@ class Engine::Impl {
   void on_positions_result(const Pending& p, const CommandResult& r, Timestamp now);
   void reconcile_positions(Timestamp now);
   void ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now);
-  void note_routed_before_start(const Order& o);
   void finish_reconcile_if_done(Timestamp);
   void request_reconcile(bool, Timestamp now);
 
@@ -517,7 +514,6 @@ class Engine::Impl {
   // Since when events may have been missed (a start, the stream down, a rolled-back commit)
   // with no sweep begun after it completed: the exits' cover is not confirmed.
   Blindness blindness_;
-  bool unconfirmed_dirty_ = false;  // an order's unconfirmed_since changed: kept at next check
   // When each unreadable element (an unreadable_broker_data subject) was last seen: its alert
   // clears a stated period after that. Not undone with a failed commit: it only moves a clearing.
   std::map<std::string, Timestamp> unreadable_seen_;
@@ -549,6 +545,12 @@ class Engine::Impl {
       {cfg_.idle_poll_interval_ms, cfg_.unprotected_grace_ms, cfg_.inflight_check_ms},
       {ledger_, aux_, positions_read_, blindness_, catchup_, protection_, protection_check_,
        oversold_symbols_, stock_routed_before_start_, started_at_, last_now_}};
+  // Raises, audits and clears gaps in each position's cover (principle 9), as cover_ judges.
+  ProtectionMonitor protection_monitor_{
+      cfg_.unprotected_grace_ms,
+      {ledger_, aux_, sync_state_, blindness_, protection_, protection_check_, alerts_, cover_,
+       started_at_},
+      *this};
   Reconciliation reconcile_;  // the report of a reconciliation asked for, positions' drift
   EngineMetrics metrics_;
 };

@@ -54,7 +54,7 @@ void Engine::Impl::run_submitter(Timestamp now) {
     consider_sending(id, *op, now);
   }
   if (!await_positions_.empty()) ask_positions(now);
-  check_protection(now);
+  protection_monitor_.check(now);
 }
 
 // An exit priced past our own opposite orders depends on other trades' orders: price it again

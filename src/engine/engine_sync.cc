@@ -177,7 +177,7 @@ void Engine::Impl::on_exit_ended(OrderId id, Timestamp now, bool at_once) {
     OrderAux& ax = aux_[sid];
     if (ended_elsewhere && !ax.unconfirmed_since) {
       ax.unconfirmed_since = o.broker_updated_at.value_or(now);
-      unconfirmed_dirty_ = true;
+      protection_monitor_.unconfirmed_changed();
       protection_check_.touched(s.symbol);
     }
     if (at_once) {
@@ -226,7 +226,7 @@ std::int64_t Engine::Impl::backed_off_ms(const BrokerError& e, int& failures) co
 void Engine::Impl::refresh_answered(OrderId id, Timestamp now) {
   OrderAux& ax = aux_[id];
   ax.refresh_failures = 0;
-  if (ax.unconfirmed_since) unconfirmed_dirty_ = true;
+  if (ax.unconfirmed_since) protection_monitor_.unconfirmed_changed();
   ax.unconfirmed_since.reset();
   retries_.refresh_answered(id);
   on_exit_ended(id, now, false);
@@ -543,7 +543,7 @@ void Engine::Impl::check_missing_orders(Timestamp missing_since, Timestamp now) 
     if (!o.broker_order_id || !is_open_at_broker(o.state)) continue;
     if (sweep_seen_.count(*o.broker_order_id)) {
       aux_[id].missing_checked = false;
-      if (aux_[id].unconfirmed_since) unconfirmed_dirty_ = true;
+      if (aux_[id].unconfirmed_since) protection_monitor_.unconfirmed_changed();
       aux_[id].unconfirmed_since.reset();
       continue;
     }
@@ -551,7 +551,7 @@ void Engine::Impl::check_missing_orders(Timestamp missing_since, Timestamp now) 
     OrderAux& ax = aux_[id];
     if (!ax.unconfirmed_since) {
       ax.unconfirmed_since = missing_since;
-      unconfirmed_dirty_ = true;
+      protection_monitor_.unconfirmed_changed();
       protection_check_.touched(o.symbol);
     }
     // Once per order while it stays missing; again after inflight_check_ms in case the fetch

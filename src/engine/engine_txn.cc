@@ -126,7 +126,8 @@ void Engine::Impl::note_store_back(Timestamp now) {
 }
 
 void Engine::Impl::rollback(std::string_view subject, std::string_view why) {
-  unconfirmed_dirty_ = true;  // the kept list may have rolled back with the input
+  // The kept list of unconfirmed exits may have rolled back with the input.
+  protection_monitor_.unconfirmed_changed();
   const Ledger::Changes undone = ledger_.undo_input();
   for (const auto& [id, before] : undone.orders) {
     if (before) {
@@ -623,6 +624,21 @@ std::optional<OrderId> Engine::Impl::restore_pruned(const std::string& broker_id
     note_committed_order(oid);
   }
   return id;
+}
+
+// Taken from each order the store holds at a start (unfilled_before_this_life).
+void Engine::Impl::note_routed_before_start(const Order& o) {
+  const bool routed = !o.filled_qty.is_zero() || o.state == OrderState::new_ ||
+                      o.state == OrderState::partially_filled;
+  if (!routed || is_crypto_symbol(o.symbol) || !o.broker_updated_at) return;
+  if (!stock_routed_before_start_ || *o.broker_updated_at > *stock_routed_before_start_) {
+    stock_routed_before_start_ = o.broker_updated_at;
+  }
+}
+
+// ProtectionMonitor::Host: a gap's audit row on an order whose state it does not change.
+void Engine::Impl::audit_gap(const Order& o, const std::string& note, Timestamp now) {
+  audit(o, o.state, EventSource::intent, note, {}, now);
 }
 
 }  // namespace orderly

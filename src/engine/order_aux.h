@@ -23,7 +23,7 @@ struct OrderAux {
   bool cancel_sent = false;
   std::optional<Timestamp> sent_at;  // last submit/replace released for it
   // Missing from the sweep that began then, and no answer about it since: no cover until the
-  // broker says where it stands (engine_protection.cc).
+  // broker says where it stands (cover_judge.cc).
   std::optional<Timestamp> unconfirmed_since;
   int refresh_failures = 0;  // refreshes in a row that got no answer (refresh_failed)
   int lookup_failures = 0;   // lookups by client id in a row that got no answer

@@ -1,6 +1,6 @@
 #pragma once
 // When the protection check runs and which symbols it judges (issue 21: out of five Impl fields
-// over four files; the judging itself is engine_protection.cc, the gaps' clocks ProtectionWatch
+// over four files; the judging itself is cover_judge.h, the gaps' clocks ProtectionWatch
 // in exit_book.h). The symbols whose trades an input touched, at most every few milliseconds:
 // a symbol's walk costs as much as applying an event, and a burst of events within a few
 // milliseconds changes nothing a grace of seconds could see. And the fills learned late since

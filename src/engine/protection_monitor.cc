@@ -1,7 +1,5 @@
-// Engine::Impl, protection (principle 9): each symbol's filled position is watched against the
-// exit book; a gap in its cover longer than unprotected_grace_ms is raised as an
-// unprotected_position alert, audited on every order involved, and cleared once the position
-// is covered again or flat.
+#include "engine/protection_monitor.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -9,24 +7,15 @@
 #include <cstdlib>
 #include <sstream>
 #include <utility>
+#include <vector>
 
-#include "engine/crypto.h"
-#include "engine/engine_impl.h"
+#include "engine/engine_constants.h"
+#include "engine/trade_manager.h"
 
 namespace orderly {
 
-// Taken from each order the store holds at a start (unfilled_before_this_life).
-void Engine::Impl::note_routed_before_start(const Order& o) {
-  const bool routed = !o.filled_qty.is_zero() || o.state == OrderState::new_ ||
-                      o.state == OrderState::partially_filled;
-  if (!routed || is_crypto_symbol(o.symbol) || !o.broker_updated_at) return;
-  if (!stock_routed_before_start_ || *o.broker_updated_at > *stock_routed_before_start_) {
-    stock_routed_before_start_ = o.broker_updated_at;
-  }
-}
-
-void Engine::Impl::insert_open_trade_symbols(std::set<std::string>& symbols) const {
-  for (const auto& [id, t] : ledger_.trades()) {
+void ProtectionMonitor::insert_open_trade_symbols(std::set<std::string>& symbols) const {
+  for (const auto& [id, t] : s_.ledger.trades()) {
     if (!is_terminal(t.state)) symbols.insert(t.spec.symbol);
   }
 }
@@ -36,39 +25,39 @@ void Engine::Impl::insert_open_trade_symbols(std::set<std::string>& symbols) con
 // At most every kProtectionCheckEveryMs (or the grace, when shorter: a grace of 0 asks to
 // hear of every gap): a symbol's walk costs as much as applying an event, and a burst of
 // events within a few milliseconds changes nothing a grace of seconds could see.
-void Engine::Impl::check_protection(Timestamp now) {
-  const std::int64_t every = std::min(kProtectionCheckEveryMs, cfg_.unprotected_grace_ms);
-  std::optional<ProtectionCheck::Round> round = protection_check_.begin(now, every);
+void ProtectionMonitor::check(Timestamp now) {
+  const std::int64_t every = std::min(kProtectionCheckEveryMs, grace_ms_);
+  std::optional<ProtectionCheck::Round> round = s_.check.begin(now, every);
   if (!round) return;
   std::set<std::string>& symbols = round->symbols;
   if (round->first) {
     // After a start: positions loaded from the store are judged before anything touches them.
     // What ended while no process ran is unknown until the start's sweep completes; the
     // lives before this one that ended blind count too (keep_blind_time).
-    auto kept = sync_state_.find(std::string(kBlindMs));
-    const std::int64_t ms = kept == sync_state_.end() ? 0 : std::atoll(kept->second.c_str());
-    const Timestamp since = started_at_.plus_ms(-std::clamp<std::int64_t>(ms, 0, 3'600'000));
-    blindness_.at_least_since(since);
+    auto kept = s_.sync_state.find(std::string(kBlindMs));
+    const std::int64_t ms = kept == s_.sync_state.end() ? 0 : std::atoll(kept->second.c_str());
+    const Timestamp since = s_.started_at.plus_ms(-std::clamp<std::int64_t>(ms, 0, 3'600'000));
+    s_.blindness.at_least_since(since);
     insert_open_trade_symbols(symbols);
     restore_unconfirmed_exits(symbols);
   }
-  for (std::string& s : protection_.open_gaps()) symbols.insert(std::move(s));
-  const bool blind = blindness_.past(now, cfg_.unprotected_grace_ms);
-  const bool fills_unknown = cover_.fills_unknown_since(now).has_value();
+  for (std::string& s : s_.watch.open_gaps()) symbols.insert(std::move(s));
+  const bool blind = s_.blindness.past(now, grace_ms_);
+  const bool fills_unknown = s_.cover.fills_unknown_since(now).has_value();
   // The first look past either judges every open trade's symbol, once.
-  const bool newly_unknown = protection_check_.fills_newly_unknown(fills_unknown);
-  if (blindness_.newly_past(blind) || newly_unknown) insert_open_trade_symbols(symbols);
+  const bool newly_unknown = s_.check.fills_newly_unknown(fills_unknown);
+  if (s_.blindness.newly_past(blind) || newly_unknown) insert_open_trade_symbols(symbols);
   keep_blind_time(now);
   keep_unconfirmed_exits();
-  keep_oversold_trades();
+  host_.keep_oversold_trades();
   for (const std::string& symbol : symbols) {
-    const CoverJudge::Cover cover = cover_.judge(symbol, blind);
+    const CoverJudge::Cover cover = s_.cover.judge(symbol, blind);
     const SymbolBook& book = cover.book;
-    const ProtectionWatch::Result r = protection_.observe(symbol, cover.ok, now, cover.began);
-    const bool raised = alerts_.active(AlertKind::unprotected_position, symbol);
+    const ProtectionWatch::Result r = s_.watch.observe(symbol, cover.ok, now, cover.began);
+    const bool raised = s_.alerts.active(AlertKind::unprotected_position, symbol);
     if (cover.ok) {
       if (raised) {
-        alerts_.clear(AlertKind::unprotected_position, symbol, now);
+        s_.alerts.clear(AlertKind::unprotected_position, symbol, now);
         note_gap(symbol,
                  fmt::format("{} protected again after {} ms without cover", symbol, r.gap_ms),
                  r.gap_ms, now);
@@ -78,34 +67,34 @@ void Engine::Impl::check_protection(Timestamp now) {
     // Its trades decide again at every check while the gap lasts: one that stopped placing
     // exits (five in a minute all canceled by another client) places the next once the minute
     // has passed, though nothing else touches it (DST seed 9100000000099, extended).
-    touch_trades_of(symbol);
+    host_.touch_trades_of(symbol);
     // The alert, not the watch, says whether it was raised: a rolled-back commit takes the
     // alert away while the watch still counts the gap as past its grace.
-    if (!raised && r.gap_ms >= cfg_.unprotected_grace_ms) {
+    if (!raised && r.gap_ms >= grace_ms_) {
       const Decimal net = book.net();
       const Side exit_side = net.is_positive() ? Side::sell : Side::buy;
       const std::string what = fmt::format(
           "{}: {} held, {} covered by working exits at the broker for {} ms (grace {} ms){}",
           symbol, net.str(), book.covered(exit_side).str(), r.gap_ms,
-          cfg_.unprotected_grace_ms, cover.why);
-      alerts_.raise(AlertKind::unprotected_position, symbol, what, now);
+          grace_ms_, cover.why);
+      s_.alerts.raise(AlertKind::unprotected_position, symbol, what, now);
       note_gap(symbol, "unprotected position: " + what, r.gap_ms, now);
     }
   }
-  protection_check_.end();
+  s_.check.end();
 }
 
 // How long the cover has gone unconfirmed is kept in the store, at most kKeepBlindEveryMs
 // stale: a process that dies before its start's sweep is answered, again and again, still
 // raises the gap once its lives add up to the grace (DST extended seed 9500000001400: four
 // lives of 2-3 s, every answer delayed 2.5 s, an exit canceled meanwhile unraised for 8 s).
-void Engine::Impl::keep_blind_time(Timestamp now) {
+void ProtectionMonitor::keep_blind_time(Timestamp now) {
   constexpr std::int64_t kKeepBlindEveryMs = 500;
-  const std::int64_t ms = blindness_.ms(now);
-  auto it = sync_state_.find(std::string(kBlindMs));
-  const std::int64_t kept = it == sync_state_.end() ? 0 : std::atoll(it->second.c_str());
+  const std::int64_t ms = s_.blindness.ms(now);
+  auto it = s_.sync_state.find(std::string(kBlindMs));
+  const std::int64_t kept = it == s_.sync_state.end() ? 0 : std::atoll(it->second.c_str());
   if (ms == kept || (ms > kept && ms - kept < kKeepBlindEveryMs)) return;
-  set_sync(kBlindMs, std::to_string(ms));
+  host_.set_sync(kBlindMs, std::to_string(ms));
 }
 
 // The exits a sweep missed, unanswered for yet, kept in the store when the list changed: after a
@@ -113,48 +102,49 @@ void Engine::Impl::keep_blind_time(Timestamp now) {
 // 20790000000381: an OCO canceled by another client while the engine was down was found
 // missing by the next life's sweep; that life crashed 4.2 s into the gap, and the lives after
 // it took the OCO as working: 8.2 s of naked AMD, unraised).
-void Engine::Impl::keep_unconfirmed_exits() {
+void ProtectionMonitor::keep_unconfirmed_exits() {
   if (!std::exchange(unconfirmed_dirty_, false)) return;
   std::vector<std::string> kept;
-  for (const auto& [id, ax] : aux_) {
+  for (const auto& [id, ax] : s_.aux) {
     if (ax.unconfirmed_since) kept.push_back(fmt::format("{}:{}", id, ax.unconfirmed_since->ns));
   }
   std::sort(kept.begin(), kept.end());
   const std::string value = fmt::format("{}", fmt::join(kept, " "));
-  const auto it = sync_state_.find(std::string(kUnconfirmedExits));
-  if ((it == sync_state_.end() ? std::string() : it->second) != value) {
-    set_sync(kUnconfirmedExits, value);
+  const auto it = s_.sync_state.find(std::string(kUnconfirmedExits));
+  if ((it == s_.sync_state.end() ? std::string() : it->second) != value) {
+    host_.set_sync(kUnconfirmedExits, value);
   }
 }
 
-void Engine::Impl::restore_unconfirmed_exits(std::set<std::string>& symbols) {
-  const auto it = sync_state_.find(std::string(kUnconfirmedExits));
-  if (it == sync_state_.end()) return;
+void ProtectionMonitor::restore_unconfirmed_exits(std::set<std::string>& symbols) {
+  const auto it = s_.sync_state.find(std::string(kUnconfirmedExits));
+  if (it == s_.sync_state.end()) return;
   std::istringstream in(it->second);
   std::string item;
   while (in >> item) {
     const auto colon = item.find(':');
     if (colon == std::string::npos) continue;
-    const Order* o = ledger_.order(std::strtoll(item.c_str(), nullptr, 10));
+    const Order* o = s_.ledger.order(std::strtoll(item.c_str(), nullptr, 10));
     if (o == nullptr || !o->broker_order_id || !is_open_at_broker(o->state)) continue;
-    aux_[o->id].unconfirmed_since = Timestamp{std::strtoll(item.c_str() + colon + 1, nullptr, 10)};
+    s_.aux[o->id].unconfirmed_since =
+        Timestamp{std::strtoll(item.c_str() + colon + 1, nullptr, 10)};
     symbols.insert(o->symbol);
   }
 }
 
 // The audit of a gap: every order that holds the position or should cover it.
-void Engine::Impl::note_gap(const std::string& symbol, const std::string& note,
+void ProtectionMonitor::note_gap(const std::string& symbol, const std::string& note,
                             std::int64_t gap_ms, Timestamp now) {
   const Timestamp since = now.plus_ms(-gap_ms);
-  for (OrderId id : std::vector<OrderId>(ledger_.of_symbol(symbol))) {
-    const Order& o = ledger_.order_at(id);
-    const Trade* t = ledger_.trade(o.trade_id);
+  for (OrderId id : std::vector<OrderId>(s_.ledger.of_symbol(symbol))) {
+    const Order& o = s_.ledger.order_at(id);
+    const Trade* t = s_.ledger.trade(o.trade_id);
     if (t == nullptr || is_terminal(t->state)) continue;
     const bool holds = o.role == OrderRole::entry && o.filled_qty.is_positive();
-    const bool covers = is_exit_role(o.role) &&
+    const bool covers = o.role != OrderRole::entry &&
                         (working_or_pending(o) || o.updated_at >= since);
     if (!holds && !covers) continue;
-    audit(o, o.state, EventSource::intent, note, {}, now);
+    host_.audit_gap(o, note, now);
   }
 }
 
