@@ -131,6 +131,10 @@ ProtectionWatch::Result ProtectionWatch::observe(const std::string& symbol, bool
     if (it == gaps_.end()) return {};
     Result r{Change::closed, now.ms_since(it->second.since), it->second.past_grace};
     if (it->second.past_grace) --past_grace_count_;
+    std::erase_if(just_closed_, [&](const auto& kv) {
+      return now.ms_since(kv.second.second) >= kBriefCoverMs;
+    });
+    just_closed_[symbol] = {it->second.since, now};
     gaps_.erase(it);
     return r;
   }
@@ -140,6 +144,11 @@ ProtectionWatch::Result ProtectionWatch::observe(const std::string& symbol, bool
     // never older than a minute (clocks differ) nor in the future.
     Timestamp since = now;
     if (began && *began < now) since = std::max(*began, now.plus_ms(-60'000));
+    if (auto closed = just_closed_.find(symbol); closed != just_closed_.end()) {
+      const auto [earlier, closed_at] = closed->second;
+      if (now.ms_since(closed_at) < kBriefCoverMs) since = std::min(since, earlier);
+      just_closed_.erase(closed);
+    }
     it = gaps_.emplace(symbol, Gap{since, false}).first;
   } else if (began && *began < it->second.since) {
     // A fill found late shows the gap older than first thought.

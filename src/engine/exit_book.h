@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/decimal.h"
@@ -79,6 +80,13 @@ class SymbolBook {
 // Since when each symbol's position has lacked cover; which gaps outlived the grace.
 class ProtectionWatch {
  public:
+  // A gap that opens again within this of closing goes on from where it began: a cover this
+  // brief protected nothing a trader could rely on (DST extended seed 30300000001819: another
+  // client canceled a flatten; 4 s later its replacement was placed and, 100 ms on, canceled by
+  // us to be placed again at market once our opposite orders moved; the new gap's clock began
+  // at that cancel, and 8.2 s of naked PFE went unraised).
+  static constexpr std::int64_t kBriefCoverMs = 1'000;
+
   explicit ProtectionWatch(std::int64_t grace_ms) : grace_ms_(grace_ms) {}
   enum class Change : std::uint8_t { none, gap_opened, past_grace, closed };
   struct Result {
@@ -105,6 +113,8 @@ class ProtectionWatch {
   };
   std::int64_t grace_ms_;
   std::map<std::string, Gap> gaps_;
+  // Gaps closed within kBriefCoverMs, by symbol: when each began, when it closed.
+  std::map<std::string, std::pair<Timestamp, Timestamp>> just_closed_;
   std::int64_t past_grace_count_ = 0;
 };
 

@@ -153,5 +153,26 @@ TEST(ProtectionWatch, AGapIsReportedOnlyPastItsGraceAndEndsWhenCovered) {
   EXPECT_EQ(w.observe("F", true, t0.plus_ms(8'000)).change, ProtectionWatch::Change::none);
 }
 
+// A cover that lasted under kBriefCoverMs does not start the grace again: the gap that opens
+// right after goes on from where the first began (DST extended seed 30300000001819: a flatten
+// placed again and canceled by us 100 ms later). A cover that lasted longer does.
+TEST(ProtectionWatch, ABriefCoverDoesNotStartTheGraceAgain) {
+  ProtectionWatch w(5'000);
+  const Timestamp t0 = Timestamp::from_ms(1'000'000);
+  w.observe("F", false, t0);
+  EXPECT_EQ(w.observe("F", true, t0.plus_ms(4'000)).change, ProtectionWatch::Change::closed);
+  auto r = w.observe("F", false, t0.plus_ms(4'100));
+  EXPECT_EQ(r.change, ProtectionWatch::Change::gap_opened);
+  EXPECT_EQ(r.gap_ms, 4'100);
+  EXPECT_EQ(w.observe("F", false, t0.plus_ms(5'000)).change, ProtectionWatch::Change::past_grace);
+
+  w.observe("G", false, t0);
+  w.observe("G", true, t0.plus_ms(4'000));
+  r = w.observe("G", false, t0.plus_ms(4'000 + ProtectionWatch::kBriefCoverMs));
+  EXPECT_EQ(r.gap_ms, 0) << "covered for a second: a new gap";
+  w.observe("G", true, t0.plus_ms(6'000));
+  EXPECT_EQ(w.observe("G", false, t0.plus_ms(9'000)).gap_ms, 0) << "long covered since";
+}
+
 }  // namespace
 }  // namespace orderly
