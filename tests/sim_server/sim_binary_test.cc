@@ -256,7 +256,7 @@ TEST_F(SimBinaryTest, StreamDisconnectFault) {
                 .status,
             200);
   EXPECT_FALSE(ws.read(std::chrono::seconds(30)));
-  EXPECT_TRUE(ws.last_error()) << "expected the server to cut the stream";
+  EXPECT_TRUE(ws.ended_with_error()) << "expected the server to cut the stream";
 }
 
 // Issue 3: `orderly sim` died (SIGSEGV in ~array under ExchangeImpl::handle) once a daemon had
@@ -551,7 +551,7 @@ TEST_P(StreamDisconnectTest, FaultPlanCutsListeningClients) {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
       while (ws->read(std::chrono::seconds(30)) && std::chrono::steady_clock::now() < deadline) {
       }
-      EXPECT_TRUE(ws->last_error()) << "expected the fault plan to cut the stream";
+      EXPECT_TRUE(ws->ended_with_error()) << "expected the fault plan to cut the stream";
     }
   }
   HttpClient c(port());

@@ -44,8 +44,8 @@ TEST_F(TransportTest, PassesTheRequestToTheModelAndItsReplyBack) {
   auto r = c.post("/v2/orders?x=1", R"({"symbol":"STWD"})");
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(r.body, R"({"code":40310000})");
-  EXPECT_EQ(r.raw[http::field::content_type], "application/json");
-  EXPECT_EQ(r.raw["X-Ratelimit-Limit"], "200");
+  EXPECT_EQ(r.header("Content-Type"), "application/json");
+  EXPECT_EQ(r.header("X-Ratelimit-Limit"), "200");
   std::lock_guard lock(state->mu);
   ASSERT_EQ(state->calls.size(), 1u);
   const HttpCall& call = state->calls[0];
@@ -259,7 +259,7 @@ TEST_F(TransportTest, FaultPlanDisconnectCutsStreamClients) {
   }
   EXPECT_FALSE(ws.read(std::chrono::seconds(20)));
   EXPECT_TRUE(ws.closed());
-  EXPECT_TRUE(ws.last_error());  // closed, not timed out
+  EXPECT_TRUE(ws.ended_with_error());  // closed, not timed out
   WsClient again(port());  // a reconnect works
   again.send(R"({"action":"authenticate","data":{"key_id":"a","secret_key":"b"}})");
   EXPECT_TRUE(again.read_until("authorized"));
@@ -295,7 +295,7 @@ TEST_F(TransportTest, StopClosesOpenConnections) {
   WsClient ws(port());
   server->stop();
   EXPECT_FALSE(ws.read(std::chrono::seconds(20)));
-  EXPECT_TRUE(ws.last_error());
+  EXPECT_TRUE(ws.ended_with_error());
   EXPECT_EQ(c.get("/v2/account").status, 0);
 }
 
