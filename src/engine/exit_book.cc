@@ -125,16 +125,16 @@ std::optional<Decimal> SymbolBook::passing_limit(
 }
 
 ProtectionWatch::Result ProtectionWatch::observe(const std::string& symbol, bool is_protected,
-                                                 Timestamp now, std::optional<Timestamp> began) {
+                                                 Timestamp now, std::optional<Timestamp> began,
+                                                 Decimal covered) {
   auto it = gaps_.find(symbol);
   if (is_protected) {
     if (it == gaps_.end()) return {};
     Result r{Change::closed, now.ms_since(it->second.since), it->second.past_grace};
     if (it->second.past_grace) --past_grace_count_;
-    std::erase_if(just_closed_, [&](const auto& kv) {
-      return now.ms_since(kv.second.second) >= kBriefCoverMs;
-    });
-    just_closed_[symbol] = {it->second.since, now};
+    std::erase_if(just_closed_,
+                  [&](const auto& kv) { return now.ms_since(kv.second.at) >= kBriefCoverMs; });
+    just_closed_[symbol] = Closed{it->second.since, now, covered};
     gaps_.erase(it);
     return r;
   }
@@ -145,8 +145,10 @@ ProtectionWatch::Result ProtectionWatch::observe(const std::string& symbol, bool
     Timestamp since = now;
     if (began && *began < now) since = std::max(*began, now.plus_ms(-60'000));
     if (auto closed = just_closed_.find(symbol); closed != just_closed_.end()) {
-      const auto [earlier, closed_at] = closed->second;
-      if (now.ms_since(closed_at) < kBriefCoverMs) since = std::min(since, earlier);
+      const Closed& c = closed->second;
+      if (now.ms_since(c.at) < kBriefCoverMs && covered < c.covered) {
+        since = std::min(since, c.since);
+      }
       just_closed_.erase(closed);
     }
     it = gaps_.emplace(symbol, Gap{since, false}).first;

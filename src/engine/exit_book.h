@@ -80,11 +80,13 @@ class SymbolBook {
 // Since when each symbol's position has lacked cover; which gaps outlived the grace.
 class ProtectionWatch {
  public:
-  // A gap that opens again within this of closing goes on from where it began: a cover this
-  // brief protected nothing a trader could rely on (DST extended seed 30300000001819: another
-  // client canceled a flatten; 4 s later its replacement was placed and, 100 ms on, canceled by
-  // us to be placed again at market once our opposite orders moved; the new gap's clock began
-  // at that cancel, and 8.2 s of naked PFE went unraised).
+  // A gap that opens again within this of closing, because the cover went away (less covered
+  // than when it closed), goes on from where it began: a cover this brief protected nothing a
+  // trader could rely on (DST extended seed 30300000001819: another client canceled a flatten;
+  // 4 s later its replacement was placed and, 100 ms on, canceled by us to be placed again at
+  // market once our opposite orders moved; the new gap's clock began at that cancel, and 8.2 s
+  // of naked PFE went unraised). A gap that opens because more is held (the next partial fill
+  // of an entry, its exit growing after it) is a new one.
   static constexpr std::int64_t kBriefCoverMs = 1'000;
 
   explicit ProtectionWatch(std::int64_t grace_ms) : grace_ms_(grace_ms) {}
@@ -96,9 +98,9 @@ class ProtectionWatch {
   };
   // The symbol's state at `now`; says what changed. `began`: when the broker's events say a
   // gap began (for one that opens now, the last broker event on the symbol; for one open, a
-  // fill learned late), if earlier.
+  // fill learned late), if earlier. `covered`: what working exits cover now.
   Result observe(const std::string& symbol, bool is_protected, Timestamp now,
-                 std::optional<Timestamp> began = std::nullopt);
+                 std::optional<Timestamp> began = std::nullopt, Decimal covered = Decimal());
   // Symbols with a gap open (within the grace or past it): the clock alone can move them.
   std::vector<std::string> open_gaps() const;
   // Gaps past the grace: the positions reported unprotected.
@@ -113,8 +115,13 @@ class ProtectionWatch {
   };
   std::int64_t grace_ms_;
   std::map<std::string, Gap> gaps_;
-  // Gaps closed within kBriefCoverMs, by symbol: when each began, when it closed.
-  std::map<std::string, std::pair<Timestamp, Timestamp>> just_closed_;
+  // Gaps closed within kBriefCoverMs, by symbol.
+  struct Closed {
+    Timestamp since;  // when the gap began
+    Timestamp at;     // when it closed
+    Decimal covered;  // what covered the position then
+  };
+  std::map<std::string, Closed> just_closed_;
   std::int64_t past_grace_count_ = 0;
 };
 

@@ -53,7 +53,10 @@ void ProtectionMonitor::check(Timestamp now) {
   for (const std::string& symbol : symbols) {
     const CoverJudge::Cover cover = s_.cover.judge(symbol, blind);
     const SymbolBook& book = cover.book;
-    const ProtectionWatch::Result r = s_.watch.observe(symbol, cover.ok, now, cover.began);
+    const Decimal net = book.net();
+    const Side exit_side = net.is_positive() ? Side::sell : Side::buy;
+    const ProtectionWatch::Result r =
+        s_.watch.observe(symbol, cover.ok, now, cover.began, book.covered(exit_side));
     const bool raised = s_.alerts.active(AlertKind::unprotected_position, symbol);
     if (cover.ok) {
       if (raised) {
@@ -71,8 +74,6 @@ void ProtectionMonitor::check(Timestamp now) {
     // The alert, not the watch, says whether it was raised: a rolled-back commit takes the
     // alert away while the watch still counts the gap as past its grace.
     if (!raised && r.gap_ms >= grace_ms_) {
-      const Decimal net = book.net();
-      const Side exit_side = net.is_positive() ? Side::sell : Side::buy;
       const std::string what = fmt::format(
           "{}: {} held, {} covered by working exits at the broker for {} ms (grace {} ms){}",
           symbol, net.str(), book.covered(exit_side).str(), r.gap_ms,

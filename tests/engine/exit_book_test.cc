@@ -153,25 +153,35 @@ TEST(ProtectionWatch, AGapIsReportedOnlyPastItsGraceAndEndsWhenCovered) {
   EXPECT_EQ(w.observe("F", true, t0.plus_ms(8'000)).change, ProtectionWatch::Change::none);
 }
 
-// A cover that lasted under kBriefCoverMs does not start the grace again: the gap that opens
-// right after goes on from where the first began (DST extended seed 30300000001819: a flatten
-// placed again and canceled by us 100 ms later). A cover that lasted longer does.
-TEST(ProtectionWatch, ABriefCoverDoesNotStartTheGraceAgain) {
+// A cover that lasted under kBriefCoverMs and went away (less covered than when the gap
+// closed) does not start the grace again: the gap that opens goes on from where the first began
+// (DST extended seed 30300000001819: a flatten placed again and canceled by us 100 ms later). A
+// cover that lasted longer does, and so does a gap opened by more being held (the next partial
+// fill of an entry, the exit growing after it), which must not add up short gaps into an alert.
+TEST(ProtectionWatch, ABriefCoverThatWentAwayDoesNotStartTheGraceAgain) {
   ProtectionWatch w(5'000);
   const Timestamp t0 = Timestamp::from_ms(1'000'000);
   w.observe("F", false, t0);
-  EXPECT_EQ(w.observe("F", true, t0.plus_ms(4'000)).change, ProtectionWatch::Change::closed);
-  auto r = w.observe("F", false, t0.plus_ms(4'100));
+  EXPECT_EQ(w.observe("F", true, t0.plus_ms(4'000), std::nullopt, D("27")).change,
+            ProtectionWatch::Change::closed);
+  auto r = w.observe("F", false, t0.plus_ms(4'100), std::nullopt, D("0"));
   EXPECT_EQ(r.change, ProtectionWatch::Change::gap_opened);
   EXPECT_EQ(r.gap_ms, 4'100);
   EXPECT_EQ(w.observe("F", false, t0.plus_ms(5'000)).change, ProtectionWatch::Change::past_grace);
 
   w.observe("G", false, t0);
-  w.observe("G", true, t0.plus_ms(4'000));
-  r = w.observe("G", false, t0.plus_ms(4'000 + ProtectionWatch::kBriefCoverMs));
+  w.observe("G", true, t0.plus_ms(4'000), std::nullopt, D("27"));
+  r = w.observe("G", false, t0.plus_ms(4'000 + ProtectionWatch::kBriefCoverMs), std::nullopt,
+                D("0"));
   EXPECT_EQ(r.gap_ms, 0) << "covered for a second: a new gap";
-  w.observe("G", true, t0.plus_ms(6'000));
-  EXPECT_EQ(w.observe("G", false, t0.plus_ms(9'000)).gap_ms, 0) << "long covered since";
+
+  // Partial fills 500 ms apart, each covered by the exit 300 ms later: never 5 s in a gap.
+  Timestamp t = t0;
+  for (int fill = 1; fill <= 20; ++fill, t = t.plus_ms(500)) {
+    r = w.observe("H", false, t, std::nullopt, Decimal::from_int(10 * (fill - 1)));
+    EXPECT_LE(r.gap_ms, 0) << "fill " << fill << ": more held, a new gap";
+    w.observe("H", true, t.plus_ms(300), std::nullopt, Decimal::from_int(10 * fill));
+  }
 }
 
 }  // namespace
