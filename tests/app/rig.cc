@@ -206,9 +206,21 @@ bool Rig::start_all(const RigConfig& c) {
   Sim& s = add_sim();
   s.args = c.sim_args;
   s.start();
-  write_config(c);
-  ready_daemon();
-  return healthy();
+  // The API's port was free when picked, and another test running beside this one may take it
+  // before the daemon binds it (CI: "cannot listen on 127.0.0.1:41381: Address already in
+  // use"): the daemon is started again on a port picked anew.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    write_config(c);
+    Process& d = start_daemon();
+    eventually([&] { return healthy() || !d.running(); }, 60);
+    if (healthy()) return true;
+    if (d.log().find("Address already in use") == std::string::npos) break;
+    api_port = free_port();
+  }
+  // No test failure recorded here: called from a suite's SetUpTestSuite, a failure would make
+  // googletest skip the suite's tests, which ctest counts as skipped, not failed. The caller
+  // asserts on the result (SharedRigTest::SetUp names the daemon's log).
+  return false;
 }
 
 Process& Rig::start_daemon() {

@@ -89,7 +89,7 @@ class Rig {
   Sim& sim(std::size_t i = 0) { return sims[i]; }
   const Sim& sim(std::size_t i = 0) const { return sims[i]; }
   void write_config(const RigConfig& c = {});
-  // One sim, the config, and a ready daemon; false (with a test failure) when it is not ready.
+  // One sim, the config, and a ready daemon; false when it is not ready (the caller asserts).
   bool start_all(const RigConfig& c = {});
 
   Process& start_daemon();  // `orderly run --config`; logs to run-<n>.log
