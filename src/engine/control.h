@@ -4,6 +4,7 @@
 // Store's read queries.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +52,32 @@ struct Health {
 
 // Sets `status` and `reasons` from the other fields (see HealthStatus).
 void assess(Health& h, Timestamp now);
+
+// Counters for /metrics (monotonic unless noted).
+struct EngineMetrics {
+  std::int64_t submissions = 0;           // submit commands released
+  std::map<std::string, std::int64_t> retries_by_reason;
+  std::int64_t insufficient_qty_errors = 0;  // 40310000 answers seen
+  std::int64_t duplicate_client_id_adopted = 0;
+  std::int64_t stream_events = 0;
+  std::int64_t stream_reconnects = 0;
+  std::int64_t fills_from_stream = 0;
+  std::int64_t fills_from_poll = 0;
+  std::int64_t rest_calls = 0;
+  std::int64_t reconcile_mismatches = 0;
+  std::int64_t anomalies = 0;
+  // Inputs rolled back because the engine met a state it did not expect (a throw inside an
+  // input): each is a bug's trace, answered by a full resync. Store read failures not counted.
+  std::int64_t unexpected_states = 0;
+  std::int64_t broker_unreadable = 0;  // elements of broker answers skipped as unreadable
+  std::int64_t commits = 0;
+  std::int64_t commit_failures = 0;
+  std::int64_t detection_ms_max = 0;  // broker fill time -> local state, poll path included
+  // Event-apply latency (broker timestamp -> applied), histogram buckets in ms (gauge-like).
+  std::vector<std::int64_t> apply_latency_bucket_ms = {1, 5, 10, 50, 100, 500, 1000, 5000, 30000};
+  std::vector<std::int64_t> apply_latency_counts = std::vector<std::int64_t>(10, 0);
+  std::int64_t apply_latency_sum_ms = 0;
+};
 
 struct PositionView {
   std::string symbol;

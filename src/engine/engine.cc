@@ -360,10 +360,12 @@ std::optional<ReconcileReport> Engine::take_reconcile_report() {
 std::optional<ReconcileReport> Engine::reconcile_progress() const {
   return impl_->reconcile_.progress();
 }
-Health Engine::health(Timestamp now) const { return impl_->health(now); }
+Health Engine::health(Timestamp now) const {
+  return impl_->views_.health(now, impl_->sync_lag_limit(now));
+}
 const EngineMetrics& Engine::metrics() const { return impl_->metrics_; }
-std::string Engine::metrics_text(Timestamp now) const { return impl_->metrics_text(now); }
-std::vector<PositionView> Engine::positions() const { return impl_->positions(); }
+std::string Engine::metrics_text(Timestamp now) const { return impl_->views_.metrics_text(now); }
+std::vector<PositionView> Engine::positions() const { return impl_->views_.positions(); }
 std::vector<Trade> Engine::trades() const {
   std::vector<Trade> out;
   for (auto& [id, t] : impl_->ledger_.trades()) out.push_back(t);

@@ -48,6 +48,8 @@
 //                  issued for is kept until its answer (outbox.{h,cc})
 //   Wash pricing - an exit sent alone priced past our own opposite orders, and back
 //                  (wash_pricing.{h,cc})
+//   Views        - health as /healthz serves it, metrics as Prometheus text, each position
+//                  beside the broker's (views.{h,cc}); what health is judged by (assess)
 //
 // Thread-compatibility: not thread-safe; a runtime calls it from one thread.
 
@@ -99,32 +101,6 @@ struct EngineConfig {
   // exit being re-placed) before it is reported as an unprotected_position alert.
   std::int64_t unprotected_grace_ms = 5000;
   std::uint64_t seed = 1;         // jitter RNG: a seed replays exactly
-};
-
-// Counters for /metrics (monotonic unless noted).
-struct EngineMetrics {
-  std::int64_t submissions = 0;           // submit commands released
-  std::map<std::string, std::int64_t> retries_by_reason;
-  std::int64_t insufficient_qty_errors = 0;  // 40310000 answers seen
-  std::int64_t duplicate_client_id_adopted = 0;
-  std::int64_t stream_events = 0;
-  std::int64_t stream_reconnects = 0;
-  std::int64_t fills_from_stream = 0;
-  std::int64_t fills_from_poll = 0;
-  std::int64_t rest_calls = 0;
-  std::int64_t reconcile_mismatches = 0;
-  std::int64_t anomalies = 0;
-  // Inputs rolled back because the engine met a state it did not expect (a throw inside an
-  // input): each is a bug's trace, answered by a full resync. Store read failures not counted.
-  std::int64_t unexpected_states = 0;
-  std::int64_t broker_unreadable = 0;  // elements of broker answers skipped as unreadable
-  std::int64_t commits = 0;
-  std::int64_t commit_failures = 0;
-  std::int64_t detection_ms_max = 0;  // broker fill time -> local state, poll path included
-  // Event-apply latency (broker timestamp -> applied), histogram buckets in ms (gauge-like).
-  std::vector<std::int64_t> apply_latency_bucket_ms = {1, 5, 10, 50, 100, 500, 1000, 5000, 30000};
-  std::vector<std::int64_t> apply_latency_counts = std::vector<std::int64_t>(10, 0);
-  std::int64_t apply_latency_sum_ms = 0;
 };
 
 class Engine {

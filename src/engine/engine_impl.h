@@ -11,7 +11,6 @@
 //   engine_submit.cc  Submitter: sends, retries, broker answers to our orders, recovery
 //   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
 //   engine_session.cc, engine_crypto.cc  market sessions; crypto dust
-//   engine_views.cc   health, metrics, positions
 //   The components it holds (each with its own tests under tests/engine):
 //   alerts.cc         Alerts: raised once per kind and subject, undone with a failed commit
 //   blindness.cc      Blindness: since when events may have been missed, unswept
@@ -36,6 +35,7 @@
 //   stream_watch.cc   StreamWatch: the trade_updates stream, and how far it is trusted
 //   trade_manager.cc  what each trade needs next, decided from its orders (intents)
 //   unmatched_events.cc UnmatchedEvents: stream events held until their order's id is known
+//   views.cc          EngineViews: health, metrics text, positions beside the broker's
 //   wash_pricing.cc   an exit's price past our own opposite orders (wash-trade check)
 //   way_clearing.cc   WayClearing: entries clearing their way through the wash-trade check
 
@@ -81,6 +81,7 @@
 #include "engine/stream_watch.h"
 #include "engine/trade_manager.h"
 #include "engine/unmatched_events.h"
+#include "engine/views.h"
 #include "engine/wash_pricing.h"
 #include "engine/way_clearing.h"
 
@@ -448,15 +449,6 @@ class Engine::Impl : private ProtectionMonitor::Host {
   void drain_held_back(Timestamp now);
   std::optional<Timestamp> next_wakeup() const;
 
-  // ---------------------------------------------------------------------------------------
-  // Views.
-  // ---------------------------------------------------------------------------------------
-  Health health(Timestamp now);
-  std::string metrics_text(Timestamp now);
-  std::vector<PositionView> positions() const;
-  // The trader's price columns of a position view (average entry, last price, unrealized P&L).
-  void add_prices(PositionView& v) const;
-
   // ---- state ----
   Store& store_;
   EngineConfig cfg_;
@@ -553,6 +545,9 @@ class Engine::Impl : private ProtectionMonitor::Host {
       *this};
   Reconciliation reconcile_;  // the report of a reconciliation asked for, positions' drift
   EngineMetrics metrics_;
+  // Health, metrics and positions as the engine shows them (declared after all they read).
+  EngineViews views_{{ledger_, positions_read_, cover_, alerts_, stream_, store_health_, budget_,
+                      metrics_, last_sync_at_, broker_ok_}};
 };
 
 }  // namespace orderly

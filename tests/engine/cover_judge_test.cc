@@ -4,10 +4,11 @@
 
 #include <gtest/gtest.h>
 
-#include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "cover_world.h"
 #include "ledger_builder.h"
 
 namespace orderly {
@@ -44,26 +45,17 @@ class CoverJudgeTest : public ::testing::Test {
   void read_positions(Timestamp asked, const char* qty) {
     std::vector<BrokerPosition> held;
     if (!d(qty).is_zero()) held.push_back(BrokerPosition{"IWM", d(qty), d(qty), d("220")});
-    positions_.ask(++read_id_, asked);
-    positions_.answered(read_id_, held, asked.plus_ms(100));
+    w_.read_positions(asked, held);
   }
 
-  Ledger ledger_;
-  std::unordered_map<OrderId, OrderAux> aux_;
-  PositionsRead positions_;
-  Blindness blindness_;
-  Poll catchup_;
-  ProtectionWatch protection_{5'000};
-  ProtectionCheck protection_check_;
-  std::set<std::string> oversold_;
-  std::optional<Timestamp> routed_before_start_;
-  Timestamp started_at_ = Timestamp::from_ms(20'000);
-  Timestamp now_ = Timestamp::from_ms(21'000);
-  CoverJudge judge_{{500, 5'000, 5'000},
-                    {ledger_, aux_, positions_, blindness_, catchup_, protection_,
-                     protection_check_, oversold_, routed_before_start_, started_at_, now_}};
+  test::CoverWorld w_{Timestamp::from_ms(20'000), Timestamp::from_ms(21'000)};
+  Ledger& ledger_ = w_.ledger;
+  std::unordered_map<OrderId, OrderAux>& aux_ = w_.aux;
+  Blindness& blindness_ = w_.blindness;
+  Poll& catchup_ = w_.catchup;
+  Timestamp& now_ = w_.now;
+  CoverJudge& judge_ = w_.judge;
   OrderId next_id_ = 0;
-  std::int64_t read_id_ = 0;
 };
 
 // DST trades seed 29900000000392: a market buy the broker last called `accepted`, filled unheard
