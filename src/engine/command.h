@@ -34,7 +34,7 @@ std::string_view to_string(CommandKind k);
 // `lookup`: in-flight checks and the positions read an exit waits for; `catch_up`: the fill
 // catch-up, one per poll interval, so that the sync never pauses; `entry`: new entries, which
 // leave room in the budget for the exits their fills will need and for the catch-ups
-// (take_commands).
+// (release.h).
 enum class CommandPriority : std::uint8_t {
   protective = 0,
   lookup = 1,

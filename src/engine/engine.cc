@@ -9,138 +9,15 @@
 
 namespace orderly {
 
-// ---- Engine::Impl: command release within the rate budget, result dispatch ----------------
+// ---- Engine::Impl: commands released (release.h), result dispatch --------------------------
 
-// An entry released in the last minute whose trade has no exit sent yet: its fill will need
-// a slot of the budget for the exit at once.
-bool Engine::Impl::awaits_first_exit(OrderId entry_id) {
-  const Order* e = ledger_.order(entry_id);
-  if (e == nullptr) return false;
-  const Trade* t = ledger_.trade(e->trade_id);
-  if (t == nullptr || is_terminal(t->state) || t->spec.exits == ExitMode::native) return false;
-  if (is_terminal(e->state) && e->filled_qty.is_zero()) return false;
-  for (OrderId id : ledger_.of_trade(e->trade_id)) {
-    const Order& o = ledger_.order_at(id);
-    if (is_exit_role(o.role) && !o.parent_order_id && aux_[id].sent_at) return false;
-  }
-  return true;
-}
-
-// Slots new entries and reads leave free for the exits of entries released within the last
-// minute (issue 14: with 300 trades opened at once, entries took the whole window and exits
-// of filled positions reached the broker up to 120 s after the fill).
-std::int64_t Engine::Impl::exit_reserve(Timestamp now) {
-  std::int64_t n = 0;
-  for (const auto& [at, id] : budget_.entry_releases(now)) n += awaits_first_exit(id) ? 1 : 0;
-  return n;
-}
-
-// A replace queued to grow an exit whose order filled in part (or ended) before the request
-// left: the broker would count the whole new qty against what is left (DST seed 901335: a
-// 40310000 to our own order).
-bool Engine::Impl::replace_overtaken(const Command& c) const {
-  if (c.kind != CommandKind::replace) return false;
-  const Order* o = ledger_.order(c.order_id);
-  const Order* old = o && o->replaces_order_id ? ledger_.order(*o->replaces_order_id) : nullptr;
-  return old != nullptr && (!old->filled_qty.is_zero() || !is_open_at_broker(old->state));
-}
-
-// An entry judged against our opposite orders when it was queued (entry_path_clear) and
-// still waiting for the budget: exits placed meanwhile would meet it in Alpaca's wash-trade
-// check, and the refusal costs a call and the cancel of every opposite order of ours (DST
-// trades seed 23000000008498: two market buys queued 83 s, refused against the exits of nine
-// trades placed meanwhile).
-bool Engine::Impl::entry_overtaken(const Command& c) const {
-  if (c.kind != CommandKind::submit) return false;
-  const Order* o = ledger_.order(c.order_id);
-  if (o == nullptr || o->role != OrderRole::entry || o->order_class != OrderClass::simple ||
-      o->broker_order_id) {
-    return false;
-  }
-  return !cover_.book_of(o->symbol).wash_blockers(o->side, o->type, o->limit_price).empty();
-}
-
-// The order queued commands are released in: their priority (CommandPriority), with two moves.
-// While the stream is down or suspect the sweep is how exits canceled or expired at the broker
-// are learned. Once none has answered for the protection grace it goes before new entries,
-// under their ceiling (fits): behind them it never got a slot while entries waited for the
-// budget (30-minute soak: 229 positions covered at the broker raised unprotected_position,
-// "no sweep of the broker's open orders has answered since"). And a catch-up page within its
-// share takes its turn among the lookups (the order they were staged in): ranked behind them,
-// every slot a full window freed went to a lookup first.
-void Engine::Impl::sort_queue(const RateBudget::Limits& l, Timestamp now) {
-  const bool sweep_first =
-      stream_suspect(now) &&
-      (!sweep_.last_completed() ||
-       now.ms_since(*sweep_.last_completed()) >= cfg_.unprotected_grace_ms);
-  auto rank = [&](const Command& c) {
-    if (sweep_first && c.priority == CommandPriority::sweep) {
-      return 2 * static_cast<int>(CommandPriority::entry) - 1;
-    }
-    if (c.priority == CommandPriority::catch_up &&
-        budget_.paced_catchup(c.id == catchup_first_page_, l, now)) {
-      return 2 * static_cast<int>(CommandPriority::lookup);
-    }
-    return 2 * static_cast<int>(c.priority);
-  };
-  std::stable_sort(outbox_.queue().begin(), outbox_.queue().end(),
-                   [&](const Command& a, const Command& b) { return rank(a) < rank(b); });
-}
-
-// Releases queued commands in their order (sort_queue), each within its share (fits).
 std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
-  std::vector<Command> out;
-  if (outbox_.queued() == 0) return out;
-  const RateBudget::Limits l = budget_.limits();
-  sort_queue(l, now);
-  RateBudget::Round round;
-  round.used = budget_.own_calls_last_minute(now);
-  round.outside = budget_.outside_calls();
-  round.stream_suspect = stream_suspect(now);
-  budget_.age(now);
-  std::optional<std::int64_t> reserve;  // computed when the first catch-up or entry is looked at
-  std::deque<Command> keep;
-  for (Command& c : outbox_.queue()) {
-    if (replace_overtaken(c)) {
-      // Not sent: the next input ends the replacement and the trade decides again.
-      withheld_replaces_.insert(c.order_id);
-      outbox_.withdraw(c.id);
-      continue;
-    }
-    if (c.priority >= CommandPriority::catch_up && !reserve) reserve = exit_reserve(now);
-    // Orders sent or waiting for the budget: the account trades (catchup_interval).
-    if (c.priority == CommandPriority::protective || c.priority == CommandPriority::entry) {
-      last_trading_at_ = now;
-    }
-    round.reserve = reserve.value_or(0);
-    round.inflight = outbox_.inflight();
-    const bool paced = budget_.paced_catchup(c.id == catchup_first_page_, l, now);
-    if (!budget_.fits(c.priority, paced, l, round)) {
-      keep.push_back(std::move(c));
-      continue;
-    }
-    if (entry_overtaken(c)) {
-      // Not sent: the next input judges it again against the book (entry_path_clear).
-      withheld_entries_.insert(c.order_id);
-      outbox_.withdraw(c.id);
-      continue;
-    }
-    budget_.note_release(c.priority, paced, now);
-    ++round.used;
-    outbox_.released(c.id, now);
-    ++metrics_.rest_calls;
-    if (c.kind == CommandKind::submit && ledger_.order(c.order_id) != nullptr &&
-        ledger_.order_at(c.order_id).role == OrderRole::entry) {
-      budget_.note_entry_release(c.order_id, now);
-      // A protective entry (clears_its_way) may go before the reserve is first computed.
-      if (reserve) *reserve += awaits_first_exit(c.order_id) ? 1 : 0;
-    }
-    rate_dirty_ = true;
-    if (c.kind == CommandKind::submit || c.kind == CommandKind::replace) note_sent(c, now);
-    out.push_back(std::move(c));
-  }
-  outbox_.queue() = std::move(keep);
-  return out;
+  CommandRelease::Released r = release_.take(now);
+  // Orders sent or waiting for the budget: the account trades (catchup_interval).
+  if (r.trading) last_trading_at_ = now;
+  if (!r.commands.empty()) rate_dirty_ = true;  // the window, written with the next commit
+  metrics_.rest_calls += static_cast<std::int64_t>(r.commands.size());
+  return std::move(r.commands);
 }
 
 void Engine::Impl::on_result(CommandId id, CommandResult r, Timestamp now) {

@@ -46,6 +46,9 @@
 //   Transaction  - one WriteBatch per input, rollback on failure (engine_txn.cc); the
 //                  commands an input staged leave only after its commit, and what each was
 //                  issued for is kept until its answer (outbox.{h,cc})
+//   Release      - which queued commands leave now and in what order: the rate budget's
+//                  shares (rate_budget.{h,cc}), slots kept for the exits of released entries,
+//                  commands overtaken while they waited withheld (release.{h,cc})
 //   Wash pricing - an exit sent alone priced past our own opposite orders, and back
 //                  (wash_pricing.{h,cc})
 //   Views        - health as /healthz serves it, metrics as Prometheus text, each position

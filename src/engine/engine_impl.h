@@ -2,7 +2,7 @@
 // Internal to orderly_engine: the definition of Engine::Impl, shared by the engine's .cc files
 // (one per concern, see engine.h). Not part of the public API: include engine/engine.h.
 //   The Impl's methods, one file per concern:
-//   engine.cc         the public wrappers, command release, result dispatch
+//   engine.cc         the public wrappers, result dispatch
 //   engine_txn.cc     transaction (begin, finish, rollback), audit, state changes, start
 //   engine_trades.cc  intents; the trade manager's decisions carried out; exits repriced
 //   engine_entries.cc an entry sent as a limit inside our own opposite orders, sent again once
@@ -28,6 +28,7 @@
 //   rate_budget.cc    RateBudget: the calls of the last minute, which class of command may go
 //   recent_keys.cc    RecentKeys: the keys of the last stream events, for idempotent apply
 //   reconciliation.cc Reconciliation: a reconciliation's report, our positions' drift
+//   release.cc        CommandRelease: which queued commands leave now, in what order
 //   recovery_listing.cc RecoveryListing: a restart's orders in flight, resolved by a listing
 //   retry_schedule.cc RetrySchedule: when a send, lookup, cancel or fetch is asked again
 //   seen_activities.cc SeenActivities: the fill activities the catch-up took in
@@ -74,6 +75,7 @@
 #include "engine/rate_budget.h"
 #include "engine/recent_keys.h"
 #include "engine/reconciliation.h"
+#include "engine/release.h"
 #include "engine/recovery_listing.h"
 #include "engine/retry_schedule.h"
 #include "engine/seen_activities.h"
@@ -112,11 +114,11 @@ using engine_internal::is_exit_role;
 using engine_internal::signed_qty;
 using engine_internal::StoreUnreadable;
 
-class Engine::Impl : private ProtectionMonitor::Host {
+class Engine::Impl : private ProtectionMonitor::Host, private CommandRelease::Host {
  public:
   Impl(Store& store, EngineConfig config)
       : store_(store), cfg_(std::move(config)), rng_(cfg_.seed) {}
-  // Its components hold references to its fields (cover_, protection_monitor_).
+  // Its components hold references to its fields (cover_, protection_monitor_, release_...).
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
@@ -311,7 +313,7 @@ class Engine::Impl : private ProtectionMonitor::Host {
   Decimal unseen_own_holds(const std::string& symbol, OrderId except);
   Decimal broker_available(const std::string& symbol) const;
   void send(OrderId id, Timestamp now);
-  void note_sent(const Command& c, Timestamp now);
+  void note_sent(const Command& c, Timestamp now) override;  // CommandRelease::Host
   static std::string retry_reason(const std::string& last_error);
   OrderRequest request_for(const Order& o);
   void schedule_retry(OrderId id, const std::string& why, Timestamp now, EventSource src,
@@ -437,14 +439,10 @@ class Engine::Impl : private ProtectionMonitor::Host {
   // ---------------------------------------------------------------------------------------
   // Outputs.
   // ---------------------------------------------------------------------------------------
-  bool awaits_first_exit(OrderId entry_id);
-  std::int64_t exit_reserve(Timestamp now);
-  bool replace_overtaken(const Command& c) const;
-  bool entry_overtaken(const Command& c) const;
   void end_withheld_replaces(Timestamp now);
   void judge_withheld_entries_again(Timestamp now);
+  // Released by release_ (release.h), counted and remembered here.
   std::vector<Command> take_commands(Timestamp now);
-  void sort_queue(const RateBudget::Limits& l, Timestamp now);
   void on_result(CommandId id, CommandResult r, Timestamp now);
   void drain_held_back(Timestamp now);
   std::optional<Timestamp> next_wakeup() const;
@@ -480,8 +478,6 @@ class Engine::Impl : private ProtectionMonitor::Host {
   // Commands staged by the input running, queued once it commits, in flight until answered.
   Outbox outbox_;
   RateBudget budget_{{cfg_.rate_limit_per_min, cfg_.poll_interval_ms, cfg_.max_inflight_commands}};
-  std::set<OrderId> withheld_replaces_;  // replacements take_commands did not send
-  std::set<OrderId> withheld_entries_;   // entries take_commands did not send (entry_overtaken)
   // Trades ensure_exits left without an exit at the per-minute cap: stepped again at this time.
   std::map<TradeId, Timestamp> exit_cap_wake_at_;
   // When a stock order of ours was last routed (`new`) or filled: the market is trading (what
@@ -543,6 +539,12 @@ class Engine::Impl : private ProtectionMonitor::Host {
       {ledger_, aux_, sync_state_, blindness_, protection_, protection_check_, alerts_, cover_,
        started_at_},
       *this};
+  // Which queued commands leave now, and in what order (after cover_, which it reads).
+  CommandRelease release_{{cfg_.unprotected_grace_ms, cfg_.idle_poll_interval_ms},
+                          {ledger_, aux_, cover_, stream_, sweep_, catchup_first_page_},
+                          outbox_,
+                          budget_,
+                          *this};
   Reconciliation reconcile_;  // the report of a reconciliation asked for, positions' drift
   EngineMetrics metrics_;
   // Health, metrics and positions as the engine shows them (declared after all they read).

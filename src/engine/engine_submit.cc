@@ -176,9 +176,9 @@ bool Engine::Impl::shares_available(OrderId id, const Order& o, OrderAux& ax, Ti
   return false;
 }
 
-// Replacements whose request take_commands held back (replace_overtaken) end unsent.
+// Replacements whose request the release held back (release.h replace_overtaken) end unsent.
 void Engine::Impl::end_withheld_replaces(Timestamp now) {
-  for (OrderId id : std::exchange(withheld_replaces_, {})) {
+  for (OrderId id : release_.take_withheld_replaces()) {
     const Order* o = ledger_.order(id);
     if (o == nullptr || o->state != OrderState::submitting || o->broker_order_id) continue;
     aux_[id].command_outstanding = false;
@@ -190,10 +190,10 @@ void Engine::Impl::end_withheld_replaces(Timestamp now) {
   }
 }
 
-// Entries take_commands held back (entry_overtaken) are judged again, their place in the
+// Entries the release held back (release.h entry_overtaken) are judged again, their place in the
 // queue lost: the attempt never left, so it is not counted.
 void Engine::Impl::judge_withheld_entries_again(Timestamp now) {
-  for (OrderId id : std::exchange(withheld_entries_, {})) {
+  for (OrderId id : release_.take_withheld_entries()) {
     const Order* o = ledger_.order(id);
     if (o == nullptr || o->state != OrderState::submitting || o->broker_order_id) continue;
     aux_[id].command_outstanding = false;

@@ -1,7 +1,7 @@
 #pragma once
 // The engine's outbox (issue 21: one named component for four Impl fields over three files).
 // A command an input stages waits for that input's commit: committed, it joins the queue the
-// rate budget releases from (engine.cc take_commands); released, it is in flight until its
+// rate budget releases from (release.h); released, it is in flight until its
 // answer comes. What each was issued for is kept from staging to answer. A rolled-back input's
 // commands never leave. Internal to orderly_engine.
 

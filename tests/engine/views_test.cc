@@ -66,8 +66,9 @@ TEST_F(EngineViewsTest, APositionShowsOursBesideTheBrokersAndItsCover) {
 
   add("5", OrderState::accepted);
   add("9", OrderState::filled, OrderRole::entry);
-  w_.read_positions(Timestamp::from_ms(50'000), {BrokerPosition{"IWM", d("12"), d("7"), d("219.5"), d("221.25")},
-                  BrokerPosition{"AAPL", d("3"), d("3"), d("190"), std::nullopt}});
+  w_.read_positions(Timestamp::from_ms(50'000),
+                    {BrokerPosition{"IWM", d("12"), d("7"), d("219.5"), d("221.25")},
+                     BrokerPosition{"AAPL", d("3"), d("3"), d("190"), std::nullopt}});
 
   std::vector<PositionView> rows = views_.positions();
   ASSERT_EQ(rows.size(), 2u);
