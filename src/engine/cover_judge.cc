@@ -194,7 +194,7 @@ const Order* CoverJudge::entry_that_may_have_filled(const std::string& symbol,
                          unfilled_before_this_life(o);
     const bool its_side = o.side == Side::buy ? beyond.is_positive() : beyond.is_negative();
     // Working, it is judged by the read alone: the broker holding more on its side than our
-    // known fills is its fill, until the broker says otherwise (ask_entries_beyond asks).
+    // known fills is its fill, until the broker says otherwise (PositionsReconciler asks).
     if (its_side && in_reach_of(o)) return &o;
     if (!unknown && !unconfirmed(id)) continue;
     const bool read_since = s_.positions_read.asked_after(o.updated_at) &&

@@ -11,7 +11,7 @@
 // it, so an exit never asks for more than was received. Where the real fee was lower, the
 // difference (at most 0.25% of the fill) stays in the account as dust that no trade of orderly
 // claims: the ledger does not count it; the fill events' position_qty tell it, and reconciliation
-// counts it beside the ledger (engine_crypto.cc).
+// counts it beside the ledger (positions_reconciler.cc).
 //
 // Crypto has no market session: it trades 24/7, so no order of it waits for an open and its
 // exits are gtc (Alpaca takes gtc or ioc only).

@@ -25,8 +25,10 @@
 //                  (engine_sync.cc); when the catch-up and the sweep run, their backoff
 //                  (poll_schedule.{h,cc}); the fill activities taken in (seen_activities.{h,cc}); a
 //                  leg's events held until its id is known (unmatched_events.{h,cc})
-//   Reconciler   - positions vs the broker, adoption of our unrecorded orders (engine_sync.cc);
-//                  a reconciliation's report and our positions' drift (reconciliation.{h,cc});
+//   Reconciler   - our positions vs the broker's at each read, crypto dust, entries a read
+//                  may show filled asked about (positions_reconciler.{h,cc}); adoption of
+//                  our unrecorded orders (engine_sync.cc); a reconciliation's report and our
+//                  positions' drift (reconciliation.{h,cc});
 //                  the broker's positions as last read, and which symbols that read still
 //                  speaks for after our own fills (positions_read.{h,cc})
 //   Modify       - a trade's exits changed after it opened: replaced at the broker, or

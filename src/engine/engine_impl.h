@@ -10,7 +10,7 @@
 //   engine_modify.cc  a trade's exits changed after it opened
 //   engine_submit.cc  Submitter: sends, retries, broker answers to our orders, recovery
 //   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
-//   engine_session.cc, engine_crypto.cc  market sessions; crypto dust
+//   engine_session.cc market sessions
 //   The components it holds (each with its own tests under tests/engine):
 //   alerts.cc         Alerts: raised once per kind and subject, undone with a failed commit
 //   blindness.cc      Blindness: since when events may have been missed, unswept
@@ -23,6 +23,7 @@
 //   outbox.cc         Outbox: commands staged, queued, in flight, and what each is for
 //   poll_schedule.cc  Poll, PollBackoff: when the catch-up and the sweep run
 //   positions_read.cc PositionsRead: the broker's positions as last read, and their age
+//   positions_reconciler.cc PositionsReconciler: our positions against the broker's; crypto dust
 //   protection_check.cc ProtectionCheck: when the protection check runs, which symbols
 //   protection_monitor.cc ProtectionMonitor: gaps in a position's cover raised, audited, cleared
 //   rate_budget.cc    RateBudget: the calls of the last minute, which class of command may go
@@ -70,6 +71,7 @@
 #include "engine/outbox.h"
 #include "engine/poll_schedule.h"
 #include "engine/positions_read.h"
+#include "engine/positions_reconciler.h"
 #include "engine/protection_check.h"
 #include "engine/protection_monitor.h"
 #include "engine/rate_budget.h"
@@ -114,7 +116,9 @@ using engine_internal::is_exit_role;
 using engine_internal::signed_qty;
 using engine_internal::StoreUnreadable;
 
-class Engine::Impl : private ProtectionMonitor::Host, private CommandRelease::Host {
+class Engine::Impl : private ProtectionMonitor::Host,
+                     private CommandRelease::Host,
+                     private PositionsReconciler::Host {
  public:
   Impl(Store& store, EngineConfig config)
       : store_(store), cfg_(std::move(config)), rng_(cfg_.seed) {}
@@ -281,16 +285,12 @@ class Engine::Impl : private ProtectionMonitor::Host, private CommandRelease::Ho
                          Timestamp now);
   bool replace_waits(const Order& r);
 
-  // Crypto dust (engine_crypto.cc): what a fee below the allowance left at the broker.
-  Decimal crypto_dust(const std::string& symbol) const;
-  void note_crypto_position(OrderId id, Decimal filled_before, Decimal position_qty,
-                            Timestamp now);
-
   // ---------------------------------------------------------------------------------------
   // Protection: gaps raised, audited, cleared by protection_monitor_ (protection_monitor.h),
   // judged by cover_ (cover_judge.h).
   // ---------------------------------------------------------------------------------------
-  // What the monitor asks of the engine (ProtectionMonitor::Host):
+  // What the monitor asks of the engine (ProtectionMonitor::Host; set_sync also
+  // PositionsReconciler::Host's):
   void set_sync(std::string_view key, std::string value) override;
   void audit_gap(const Order& o, const std::string& note, Timestamp now) override;
   void touch_trades_of(const std::string& symbol) override;  // each trade with an order on it
@@ -408,9 +408,7 @@ class Engine::Impl : private ProtectionMonitor::Host, private CommandRelease::Ho
   void stage_positions(Timestamp);
   void ask_positions(Timestamp now);
   void on_positions_result(const Pending& p, const CommandResult& r, Timestamp now);
-  void reconcile_positions(Timestamp now);
-  void ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now);
-  void finish_reconcile_if_done(Timestamp);
+  void ask_about_entry(OrderId id, Timestamp now) override;  // PositionsReconciler::Host
   void request_reconcile(bool, Timestamp now);
 
   // ---------------------------------------------------------------------------------------
@@ -547,6 +545,11 @@ class Engine::Impl : private ProtectionMonitor::Host, private CommandRelease::Ho
                           *this};
   Reconciliation reconcile_;  // the report of a reconciliation asked for, positions' drift
   EngineMetrics metrics_;
+  // Our positions judged against the broker's at each read (after all it reads and changes).
+  PositionsReconciler reconciler_{
+      {ledger_, positions_read_, cover_, sync_state_, sweep_, catchup_},
+      {reconcile_, alerts_, protection_check_, metrics_},
+      *this};
   // Health, metrics and positions as the engine shows them (declared after all they read).
   EngineViews views_{{ledger_, positions_read_, cover_, alerts_, stream_, store_health_, budget_,
                       metrics_, last_sync_at_, broker_ok_}};

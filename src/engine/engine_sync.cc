@@ -142,7 +142,7 @@ void Engine::Impl::apply_update(OrderId id, const TradeUpdate& u, Timestamp now)
     }
     apply(id, su, EventSource::stream, "trade_updates " + u.event, u.raw, now,
           execution ? &*execution : nullptr);
-    if (u.position_qty) note_crypto_position(id, before, *u.position_qty, now);
+    if (u.position_qty) reconciler_.note_crypto_position(id, before, *u.position_qty);
   }
   adopt_legs(id, u.order, EventSource::stream, now);
   if (!was_terminal) on_exit_ended(id, now, false);
@@ -442,7 +442,7 @@ void Engine::Impl::on_catchup_result(const CommandResult& r, Timestamp now) {
   }
   unknown_fill_orders_.clear();
   // A reconcile whose sweep and positions read were answered first ends with this.
-  finish_reconcile_if_done(now);
+  reconciler_.finish_if_done();
 }
 
 void Engine::Impl::start_sweep(Timestamp now) {
@@ -532,7 +532,7 @@ void Engine::Impl::on_sweep_result(const Pending& p, const CommandResult& r, Tim
   blindness_.sweep_answered(sweep_.started_at(),
                             stream_.heard_throughout_since(sweep_.started_at()));
   check_missing_orders(missing_since, now);
-  finish_reconcile_if_done(now);
+  reconciler_.finish_if_done();
 }
 
 // Non-terminal locally, absent from the open list: it ended at the broker. One fetch each;
@@ -625,80 +625,17 @@ void Engine::Impl::on_positions_result(const Pending& p, const CommandResult& r,
             {}, now);
     }
   }
-  reconcile_positions(now);
-  finish_reconcile_if_done(now);
+  reconciler_.reconcile(now);
+  reconciler_.finish_if_done();
 }
 
-// Drift between the local ledger and the broker's positions, flagged after it persists over
-// two reads (a fill in flight between the two sides is not drift).
-void Engine::Impl::reconcile_positions(Timestamp now) {
-  std::set<std::string> symbols;
-  for (auto& [s, p] : ledger_.positions()) symbols.insert(s);
-  for (auto& [s, p] : positions_read_.all()) symbols.insert(s);
-  // A drift that went away is cleared.
-  for (auto& [s, n] : reconcile_.drifting()) symbols.insert(s);
-  int mismatches = 0;
-  for (const std::string& s : symbols) {
-    // Changed by our own fill since this read was asked for: the next read judges it.
-    if (positions_read_.changed_since_asked(s)) continue;
-    // Crypto: what a fee below the allowance left at the broker is no drift (engine_crypto.cc).
-    Decimal local = ledger_.position_qty(s) + crypto_dust(s);
-    Decimal broker = positions_read_.qty(s);
-    if (local == broker) {
-      reconcile_.agreed(s);
-      alerts_.clear(AlertKind::reconciliation_mismatch, s, now);
-      continue;
-    }
-    ++mismatches;
-    protection_check_.touched(s);  // an entry of ours with an unknown outcome may hold it
-    ask_entries_beyond(s, broker - local, now);
-    const int n = reconcile_.differed(s);
-    if (reconcile_.requested()) {
-      reconcile_.report().findings.push_back(
-          fmt::format("position {}: local {} broker {}", s, local.str(), broker.str()));
-    }
-    if (n >= 2 && !alerts_.active(AlertKind::reconciliation_mismatch, s)) {
-      ++metrics_.reconcile_mismatches;
-      alerts_.raise(AlertKind::reconciliation_mismatch, s,
-                    fmt::format("position {}: local {} vs broker {}", s, local.str(), broker.str()),
-                    now);
-    }
+// An entry a positions read may show filled (PositionsReconciler::ask_entries_beyond).
+void Engine::Impl::ask_about_entry(OrderId id, Timestamp now) {
+  if (ledger_.order_at(id).state == OrderState::submitting) {
+    if (!aux_[id].command_outstanding) stage_resolve(id);
+  } else {
+    stage_refresh(id, now, false);
   }
-  if (reconcile_.requested()) reconcile_.report().position_mismatches = mismatches;
-}
-
-// The broker holds more than our known fills on a side: an entry of ours of that side, sent
-// before the read was asked, may have filled unheard. It is asked now rather than at its
-// in-flight check (DST trades seed 23500000018973: a market buy filled while the stream was
-// down, its submit's answer lost with a failed commit; the positions read showed the 20 NFLX
-// at once, the lookup went 5 s later and its slow answer came after 8 s naked).
-//
-// A resting entry (a limit or stop the market may have reached) is asked too, not judged: a
-// position beside ours, another client's, shows the same. The read is how its fill is found when
-// the stream lost it and the catch-up cannot run (DST trades seed 26300000010567: the activities
-// endpoint timed out call after call, its backoff grew, and a limit buy of 8 STWD filled unheard
-// for 37 s while positions reads showed the 8 shares).
-void Engine::Impl::ask_entries_beyond(const std::string& symbol, Decimal beyond, Timestamp now) {
-  for (OrderId id : ledger_.of_symbol(symbol)) {
-    const Order& o = ledger_.order_at(id);
-    const bool its_side = o.side == Side::buy ? beyond.is_positive() : beyond.is_negative();
-    if (o.role != OrderRole::entry || o.parent_order_id || !its_side) continue;
-    if (cover_.in_reach_of(o)) {
-      if (o.state == OrderState::submitting) {
-        if (!aux_[id].command_outstanding) stage_resolve(id);
-      } else {
-        stage_refresh(id, now, false);
-      }
-    } else if (cover_.resting_unheard_since_read(o)) {
-      stage_refresh(id, now, false);
-    }
-  }
-}
-
-void Engine::Impl::finish_reconcile_if_done(Timestamp) {
-  if (!reconcile_.requested()) return;
-  if (sweep_.running() || catchup_.running() || positions_read_.inflight()) return;
-  reconcile_.finish();
 }
 
 void Engine::Impl::request_reconcile(bool, Timestamp now) {
@@ -950,7 +887,7 @@ void Engine::Impl::clear_settled_alerts(Timestamp now) {
     }
   });
   // An order's mismatch (its broker id unknown to the broker) clears once the order ended, or
-  // left with its trade; a symbol's is judged by the positions read (reconcile_positions).
+  // left with its trade; a symbol's is judged by the positions read (PositionsReconciler).
   alerts_.for_each_active(AlertKind::reconciliation_mismatch, [&](const Alert& a) {
     if (!a.subject.starts_with(kClientOrderIdPrefix)) return;
     const std::optional<OrderId> o = ledger_.by_client_id(a.subject);
