@@ -31,7 +31,8 @@
 //                  positions' drift (reconciliation.{h,cc});
 //                  the broker's positions as last read, and which symbols that read still
 //                  speaks for after our own fills (positions_read.{h,cc})
-//   Modify       - a trade's exits changed after it opened: replaced at the broker, or
+//   Modify       - a trade's exits changed after it opened: what each exit becomes, or why
+//                  the change is refused (exit_change.{h,cc}); replaced at the broker, or
 //                  canceled and placed again where Alpaca takes no replace (engine_modify.cc)
 //   ExitBook     - per symbol and side, our working orders: what covers a position, what
 //                  Alpaca's wash-trade check would meet (exit_book.{h,cc}); entries routed

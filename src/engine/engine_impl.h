@@ -17,6 +17,7 @@
 //   cover_judge.cc    CoverJudge: whether a position is covered, since when a gap began
 //   engine_constants.h the sync state keys and fixed intervals
 //   exit_book.cc      SymbolBook, ProtectionWatch: what covers a position, its gaps' clocks
+//   exit_change.cc    ExitChangePlanner: what a change of a trade's exits becomes
 //   holdings.cc       charge_shortfall: what each trade holds after an over-sell
 //   ledger.cc         Ledger: orders, trades, our positions and the indexes that find them
 //   order_aux.h       OrderAux: what the engine keeps per order in memory
@@ -65,6 +66,7 @@
 #include "engine/engine.h"
 #include "engine/engine_constants.h"
 #include "engine/exit_book.h"
+#include "engine/exit_change.h"
 #include "engine/holdings.h"
 #include "engine/ledger.h"
 #include "engine/order_aux.h"
@@ -103,15 +105,8 @@ inline bool is_exit_role(OrderRole r) { return r != OrderRole::entry; }
 
 inline Decimal signed_qty(Side s, Decimal q) { return s == Side::buy ? q : -q; }
 
-// What a replacement changes of the order it replaces, for the PATCH (engine_modify.cc): a
-// grow keeps every price, a modify sends the new one (a trailing stop's as `trail`).
-void add_price_changes(ReplaceRequest& r, const Order& replacement, const Order& old);
-bool changes_prices(const Order& replacement, const Order& old);
-
 }  // namespace engine_internal
 
-using engine_internal::add_price_changes;
-using engine_internal::changes_prices;
 using engine_internal::is_exit_role;
 using engine_internal::signed_qty;
 using engine_internal::StoreUnreadable;
@@ -267,14 +262,10 @@ class Engine::Impl : private ProtectionMonitor::Host,
   // ---------------------------------------------------------------------------------------
   // Modify (engine_modify.cc): a trade's exits changed after it opened.
   // ---------------------------------------------------------------------------------------
-  struct ExitMove;
+  // Carries out what exit_changes_ (exit_change.h) planned.
   Status modify_exits(TradeId id, const ExitChange& change, Timestamp now);
-  std::string check_against_market(const TradeSpec& next, const TradeView& v) const;
-  std::string plan_exit_moves(const TradeSpec& next, const TradeView& v,
-                              std::vector<ExitMove>& moves, std::string& reshape);
-  void move_exit(const Trade& t, const ExitMove& m, int& generation, Timestamp now);
-  std::string lone_stop_blocked(const Trade& t, const TradeSpec& next,
-                                const std::string& reshape) const;
+  void move_exit(const Trade& t, const ExitChangePlanner::Move& m, int& generation,
+                 Timestamp now);
   bool cancel_exit_group(OrderId id, const std::string& why, Timestamp now);
   // Asks again for each cancel of kModifyCancels still to reach the broker (run_submitter).
   void resume_modify_cancels(Timestamp now);
@@ -283,7 +274,6 @@ class Engine::Impl : private ProtectionMonitor::Host,
   bool on_replace_refused(OrderId id, const BrokerError& e, Timestamp now);
   void keep_working_exit(const Order& replacement, const Order& old, const BrokerError& e,
                          Timestamp now);
-  bool replace_waits(const Order& r);
 
   // ---------------------------------------------------------------------------------------
   // Protection: gaps raised, audited, cleared by protection_monitor_ (protection_monitor.h),
@@ -543,6 +533,8 @@ class Engine::Impl : private ProtectionMonitor::Host,
                           outbox_,
                           budget_,
                           *this};
+  // What a change of a trade's exits becomes (modify_exits carries it out).
+  ExitChangePlanner exit_changes_{{ledger_, aux_, positions_read_, wash_priced_exits_}};
   Reconciliation reconcile_;  // the report of a reconciliation asked for, positions' drift
   EngineMetrics metrics_;
   // Our positions judged against the broker's at each read (after all it reads and changes).

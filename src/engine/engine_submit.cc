@@ -106,7 +106,7 @@ void Engine::Impl::consider_sending(OrderId id, Order& o, Timestamp now) {
                       "not sent: the order to replace is no longer working", {}, now);
       return;
     }
-    if (replace_waits(o)) return;  // one replace of a trade at a time (engine_modify.cc)
+    if (replace_waits(ledger_, o)) return;  // one replace of a trade at a time (exit_change.h)
   }
   if (o.side == Side::sell && o.role != OrderRole::entry && !shares_available(id, o, ax, now)) {
     return;

@@ -26,17 +26,8 @@ class CoverJudgeTest : public ::testing::Test {
   }
 
   Order& add(OrderRole role, OrderType type, OrderState state, const char* filled = "0") {
-    Order o;
-    o.id = ++next_id_;
-    o.trade_id = 1;
-    o.symbol = "IWM";
-    o.role = role;
-    o.type = type;
-    o.side = role == OrderRole::entry ? Side::buy : Side::sell;
-    o.state = state;
-    o.qty = d("9");
+    Order o = test::order(++next_id_, 1, "IWM", role, type, state, "9");
     o.filled_qty = d(filled);
-    o.broker_order_id = "b-" + std::to_string(o.id);
     o.created_at = o.updated_at = Timestamp::from_ms(10'000);
     o.broker_updated_at = o.created_at;
     return ledger_.add(o);

@@ -23,16 +23,9 @@ class PositionsReconcilerTest : public ::testing::Test, private PositionsReconci
   PositionsReconcilerTest() { ledger_.put_trade(test::buy_trade(1, "IWM", "9")); }
 
   Order& add_entry(OrderType type, OrderState state, Side side = Side::buy) {
-    Order o;
-    o.id = ++next_id_;
-    o.trade_id = 1;
-    o.symbol = "IWM";
-    o.role = OrderRole::entry;
-    o.type = type;
+    Order o = test::order(++next_id_, 1, "IWM", OrderRole::entry, type, state, "9");
     o.side = side;
-    o.state = state;
-    o.qty = d("9");
-    if (state != OrderState::submitting) o.broker_order_id = "b-" + std::to_string(o.id);
+    if (state == OrderState::submitting) o.broker_order_id.reset();
     o.created_at = o.updated_at = Timestamp::from_ms(30'000);
     return ledger_.add(o);
   }
@@ -111,14 +104,8 @@ TEST_F(PositionsReconcilerTest, EntriesThatMayHaveFilledUnheardAreAskedAbout) {
 TEST_F(PositionsReconcilerTest, CryptoDustAFillExplainsIsNoDrift) {
   Trade t = test::buy_trade(2, "BTC/USD", "1");
   ledger_.put_trade(t);
-  Order buy;
-  buy.id = ++next_id_;
-  buy.trade_id = 2;
-  buy.symbol = "BTC/USD";
-  buy.side = Side::buy;
-  buy.state = OrderState::filled;
-  buy.qty = buy.filled_qty = d("1");
-  ledger_.add(buy);
+  const Order& buy = ledger_.add(test::order(++next_id_, 2, "BTC/USD", OrderRole::entry,
+                                             OrderType::market, OrderState::filled, "1"));
   ledger_.set_position(Position{"BTC/USD", d("0.9975"), d("90000")});
 
   reconciler_.note_crypto_position(buy.id, d("0"), d("0.999"));

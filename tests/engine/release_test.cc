@@ -25,16 +25,11 @@ class CommandReleaseTest : public ::testing::Test, private CommandRelease::Host 
     return t.id;
   }
   Order& add(TradeId trade, OrderRole role, OrderState state) {
-    Order o;
-    o.id = ++next_order_;
-    o.trade_id = trade;
-    o.symbol = "IWM";
-    o.role = role;
-    o.side = role == OrderRole::entry ? Side::buy : Side::sell;
-    o.type = role == OrderRole::take_profit ? OrderType::limit : OrderType::market;
-    if (role == OrderRole::take_profit) o.limit_price = d("230");
-    o.state = state;
-    o.qty = d("9");
+    const bool tp = role == OrderRole::take_profit;
+    Order o = test::order(++next_order_, trade, "IWM", role,
+                          tp ? OrderType::limit : OrderType::market, state, "9");
+    if (tp) o.limit_price = d("230");
+    if (state == OrderState::submitting) o.broker_order_id.reset();
     return ledger_.add(o);
   }
   // Staged and committed: queued for release.

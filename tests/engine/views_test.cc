@@ -23,21 +23,13 @@ class EngineViewsTest : public ::testing::Test {
     ledger_.set_position(Position{"IWM", d("9"), d("220")});
   }
 
-  // An order of trade 1 on IWM: a stop-loss unless `role` says otherwise.
+  // An order of trade 1 on IWM: a stop-loss at 210 unless `role` says otherwise.
   Order& add(const char* qty, OrderState state, OrderRole role = OrderRole::stop_loss) {
-    Order o;
-    o.id = ++next_id_;
-    o.trade_id = 1;
-    o.symbol = "IWM";
-    o.role = role;
-    o.type = role == OrderRole::entry ? OrderType::market : OrderType::stop;
-    o.side = role == OrderRole::entry ? Side::buy : Side::sell;
-    o.state = state;
-    o.qty = d(qty);
-    if (state == OrderState::filled) o.filled_qty = o.qty;
-    if (role != OrderRole::entry) o.stop_price = d("210");
-    o.broker_order_id = "b-" + std::to_string(o.id);
-    return ledger_.add(o);
+    const bool entry = role == OrderRole::entry;
+    Order& o = ledger_.add(test::order(++next_id_, 1, "IWM", role,
+                                       entry ? OrderType::market : OrderType::stop, state, qty));
+    if (!entry) o.stop_price = d("210");
+    return o;
   }
 
   test::CoverWorld w_{Timestamp::from_ms(0), Timestamp::from_ms(60'000)};
