@@ -31,7 +31,7 @@ void Engine::Impl::on_result(CommandId id, CommandResult r, Timestamp now) {
                              r.error->http_status >= 500));
   begin();
   last_now_ = now;
-  note_unreadable(r.unreadable, now);
+  alert_rules_.note_unreadable(r.unreadable, now);
   if (r.stated_rate_limit) budget_.set_stated_limit(*r.stated_rate_limit);
   switch (p.purpose) {
     case Purpose::send: on_send_result(p, r, now); break;

@@ -54,6 +54,10 @@
 //                  commands overtaken while they waited withheld (release.{h,cc})
 //   Wash pricing - an exit sent alone priced past our own opposite orders, and back
 //                  (wash_pricing.{h,cc})
+//   Alerts       - raised once per kind and subject, undone with a failed commit
+//                  (alerts.{h,cc}); sync lag, retry storms, the budget nearly spent, unreadable
+//                  broker data, and when alerts about an order or an anomaly settle
+//                  (alert_rules.{h,cc})
 //   Views        - health as /healthz serves it, metrics as Prometheus text, each position
 //                  beside the broker's (views.{h,cc}); what health is judged by (assess)
 //

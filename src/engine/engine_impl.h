@@ -12,6 +12,7 @@
 //   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
 //   engine_session.cc market sessions
 //   The components it holds (each with its own tests under tests/engine):
+//   alert_rules.cc    AlertRules: sync lag, retry storms, the budget, unreadable data; settling
 //   alerts.cc         Alerts: raised once per kind and subject, undone with a failed commit
 //   blindness.cc      Blindness: since when events may have been missed, unswept
 //   cover_judge.cc    CoverJudge: whether a position is covered, since when a gap began
@@ -60,6 +61,7 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "engine/alert_rules.h"
 #include "engine/alerts.h"
 #include "engine/blindness.h"
 #include "engine/cover_judge.h"
@@ -189,12 +191,6 @@ class Engine::Impl : private ProtectionMonitor::Host,
   void adopt_legs(OrderId parent, const BrokerOrder& b, EventSource src, Timestamp now);
   void set_local_state(OrderId id, OrderState to, EventSource src, std::string note,
                        const std::string& payload, Timestamp now);
-
-  // ---------------------------------------------------------------------------------------
-  // Alerts: alerts_ (alerts.h).
-  // ---------------------------------------------------------------------------------------
-  // Elements of a broker answer skipped as unreadable: counted, kept in an alert (once per id).
-  void note_unreadable(const std::vector<UnreadableItem>& items, Timestamp now);
 
   // ---------------------------------------------------------------------------------------
   // Start / recovery.
@@ -421,8 +417,6 @@ class Engine::Impl : private ProtectionMonitor::Host,
   void forget_order(OrderId id);
   void forget_watch(OrderId id);  // ... from the watch lists only
   void note_committed_order(OrderId id);
-  void check_alerts(Timestamp now);
-  void clear_settled_alerts(Timestamp now);
 
   // ---------------------------------------------------------------------------------------
   // Outputs.
@@ -490,9 +484,6 @@ class Engine::Impl : private ProtectionMonitor::Host,
   // Since when events may have been missed (a start, the stream down, a rolled-back commit)
   // with no sweep begun after it completed: the exits' cover is not confirmed.
   Blindness blindness_;
-  // When each unreadable element (an unreadable_broker_data subject) was last seen: its alert
-  // clears a stated period after that. Not undone with a failed commit: it only moves a clearing.
-  std::map<std::string, Timestamp> unreadable_seen_;
   std::unordered_set<OrderId> anomalous_;  // orders whose broken link was reported (once each)
 
   RecentKeys seen_events_{200'000};
@@ -537,6 +528,11 @@ class Engine::Impl : private ProtectionMonitor::Host,
   ExitChangePlanner exit_changes_{{ledger_, aux_, positions_read_, wash_priced_exits_}};
   Reconciliation reconcile_;  // the report of a reconciliation asked for, positions' drift
   EngineMetrics metrics_;
+  // The alerts about the engine itself: raised, and cleared once settled (alert_rules.h).
+  AlertRules alert_rules_{{cfg_.retry_storm_window_ms, cfg_.retry_storm_attempts},
+                          {ledger_, cover_, last_sync_at_, retries_, budget_},
+                          alerts_,
+                          metrics_};
   // Our positions judged against the broker's at each read (after all it reads and changes).
   PositionsReconciler reconciler_{
       {ledger_, positions_read_, cover_, sync_state_, sweep_, catchup_},

@@ -281,7 +281,7 @@ void Engine::Impl::on_stream_unreadable(std::string raw, std::string reason, Tim
   u.raw = std::move(raw);
   if (u.raw.size() > UnreadableItem::kMaxRaw) u.raw.resize(UnreadableItem::kMaxRaw);
   u.reason = std::move(reason);
-  note_unreadable({u}, now);
+  alert_rules_.note_unreadable({u}, now);
   // It may have been a fill: look for fills now rather than at the next poll.
   start_catchup(now);
 }
@@ -673,7 +673,7 @@ void Engine::Impl::on_tick(Timestamp now) {
   for (OrderId id : retries_.take_due_cancels(now)) {
     if (const Order* o = ledger_.order(id)) touched_trades_.insert(o->trade_id);
   }
-  check_alerts(now);
+  alert_rules_.check(now, sync_lag_limit(now));
   run_submitter(now);
 }
 
@@ -861,80 +861,6 @@ void Engine::Impl::check_inflight(Timestamp now) {
                !(o.state == OrderState::created && o.attempts >= cfg_.retry_max_attempts)) {
       alerts_.clear(AlertKind::stuck_order, o.client_order_id, now);
     }
-  }
-}
-
-// Alerts about one order clear when the order moved on or is gone from memory (its trade
-// ended); anomalies (refused evidence, each also an audit event and a counted metric) clear
-// after kAnomalyClearMs.
-void Engine::Impl::clear_settled_alerts(Timestamp now) {
-  constexpr std::int64_t kAnomalyClearMs = 600'000;
-  std::vector<std::pair<AlertKind, std::string>> done;
-  alerts_.for_each_active(AlertKind::stuck_order, [&](const Alert& a) {
-    if (ledger_.by_client_id(a.subject)) return;  // an order's: it clears when the order answers
-    // A symbol's (ensure_exits: its exits ended as fast as they were placed) clears once the
-    // symbol is covered or flat; a client id no longer known was pruned with its trade. It
-    // used to clear at every tick and be raised again at the next check: ~10 a second.
-    const SymbolBook book = cover_.book_of(a.subject);
-    if (book.net().is_zero() || book.is_protected()) done.emplace_back(a.kind, a.subject);
-  });
-  alerts_.for_each_active(AlertKind::order_parked, [&](const Alert& a) {
-    const std::optional<OrderId> o = ledger_.by_client_id(a.subject);
-    const bool gone = !o;  // pruned with its trade
-    if (gone || (ledger_.order_at(*o).state != OrderState::parked &&
-                 ledger_.order_at(*o).state != OrderState::submit_failed)) {
-      done.emplace_back(a.kind, a.subject);
-    }
-  });
-  // An order's mismatch (its broker id unknown to the broker) clears once the order ended, or
-  // left with its trade; a symbol's is judged by the positions read (PositionsReconciler).
-  alerts_.for_each_active(AlertKind::reconciliation_mismatch, [&](const Alert& a) {
-    if (!a.subject.starts_with(kClientOrderIdPrefix)) return;
-    const std::optional<OrderId> o = ledger_.by_client_id(a.subject);
-    if (!o || is_terminal(ledger_.order_at(*o).state)) {
-      done.emplace_back(a.kind, a.subject);
-    }
-  });
-  // An unreadable element clears the stated period after the broker last sent it.
-  alerts_.for_each_active(AlertKind::unreadable_broker_data, [&](const Alert& a) {
-    auto seen = unreadable_seen_.find(a.subject);
-    const Timestamp last = seen == unreadable_seen_.end() ? a.raised_at : seen->second;
-    if (now.ms_since(last) >= kAnomalyClearMs) {
-      done.emplace_back(a.kind, a.subject);
-      if (seen != unreadable_seen_.end()) unreadable_seen_.erase(seen);
-    }
-  });
-  alerts_.for_each_active(AlertKind::anomaly, [&](const Alert& a) {
-    // The store's anomaly clears with the next good commit.
-    if (a.subject != "store" && now.ms_since(a.raised_at) >= kAnomalyClearMs) {
-      done.emplace_back(a.kind, a.subject);
-    }
-  });
-  for (auto& [kind, subject] : done) alerts_.clear(kind, subject, now);
-}
-
-void Engine::Impl::check_alerts(Timestamp now) {
-  clear_settled_alerts(now);
-  if (last_sync_at_ && now.ms_since(*last_sync_at_) > sync_lag_limit(now)) {
-    alerts_.raise(AlertKind::sync_lag, "sync",
-                  fmt::format("no completed poll for {} ms", now.ms_since(*last_sync_at_)), now);
-  }
-  const int attempts = retries_.attempts_within(cfg_.retry_storm_window_ms, now);
-  if (attempts >= cfg_.retry_storm_attempts) {
-    alerts_.raise(AlertKind::retry_storm, "submitter",
-                  fmt::format("{} re-sends and broker refusals in {} ms", attempts,
-                              cfg_.retry_storm_window_ms),
-                  now);
-  } else if (attempts < cfg_.retry_storm_attempts / 2) {
-    alerts_.clear(AlertKind::retry_storm, "submitter", now);
-  }
-  const std::int64_t used = budget_.calls_last_minute(now);
-  if (used * 10 >= budget_.limit() * 9) {
-    alerts_.raise(
-        AlertKind::rate_limit_near, "rest",
-        fmt::format("{} REST calls in the last minute (budget {})", used, budget_.limit()), now);
-  } else if (used * 10 < budget_.limit() * 7) {
-    alerts_.clear(AlertKind::rate_limit_near, "rest", now);
   }
 }
 

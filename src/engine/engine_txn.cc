@@ -339,19 +339,6 @@ void Engine::Impl::set_local_state(OrderId id, OrderState to, EventSource src, s
   }
 }
 
-void Engine::Impl::note_unreadable(const std::vector<UnreadableItem>& items, Timestamp now) {
-  for (const UnreadableItem& u : items) {
-    ++metrics_.broker_unreadable;
-    const std::string subject = u.kind + " " + (u.id.empty() ? "(no id)" : u.id);
-    unreadable_seen_[subject] = now;
-    // The alert keeps the payload (bounded by the adapter): it is the audit of what was skipped.
-    alerts_.raise(AlertKind::unreadable_broker_data, subject,
-                  fmt::format("skipped an unreadable {} in the broker's answer ({}); payload: {}",
-                              u.kind, u.reason, u.raw),
-                  now);
-  }
-}
-
 Status Engine::Impl::start(Timestamp now) {
   auto loaded = store_.load();
   if (!loaded.ok()) {
