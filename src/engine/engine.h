@@ -31,6 +31,9 @@
 //                  positions' drift (reconciliation.{h,cc});
 //                  the broker's positions as last read, and which symbols that read still
 //                  speaks for after our own fills (positions_read.{h,cc})
+//   Admission    - whether a trade may be opened, have its exits changed or be closed beside
+//                  our other trades: the other direction, a fractional short, the pairs
+//                  Alpaca's wash-trade check keeps from both being protected (admission.{h,cc})
 //   Modify       - a trade's exits changed after it opened: what each exit becomes, or why
 //                  the change is refused (exit_change.{h,cc}); replaced at the broker, or
 //                  canceled and placed again where Alpaca takes no replace (engine_modify.cc)

@@ -15,20 +15,6 @@
 
 namespace orderly {
 
-// Priced away from its trade's own market or limit by entry_path_clear.
-bool Engine::Impl::is_stand_in(const Order& o) const {
-  if (o.role != OrderRole::entry || o.parent_order_id || o.replaces_order_id ||
-      o.order_class != OrderClass::simple || o.notional) {
-    return false;
-  }
-  const Trade* t = ledger_.trade(o.trade_id);
-  if (t == nullptr ||
-      (t->spec.entry_type != OrderType::market && t->spec.entry_type != OrderType::limit)) {
-    return false;
-  }
-  return o.type != t->spec.entry_type || o.limit_price != t->spec.entry_limit_price;
-}
-
 // Why a stand-in resting at the broker should be sent again: none of our orders it stepped
 // inside is left on the other side, or the tightest of them moved out. Not while that side is
 // changing at our request (an entry clearing its way, an exit being canceled or placed
@@ -72,7 +58,7 @@ void Engine::Impl::recheck_stand_in_entries(Timestamp now) {
   for (auto it = stand_in_entries_.begin(); it != stand_in_entries_.end();) {
     const OrderId id = *it;
     const Order* o = ledger_.order(id);
-    if (o == nullptr || !working_or_pending(*o) || !is_stand_in(*o)) {
+    if (o == nullptr || !working_or_pending(*o) || !is_stand_in(ledger_, *o)) {
       it = stand_in_entries_.erase(it);
       continue;
     }

@@ -12,6 +12,7 @@
 //   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
 //   engine_session.cc market sessions
 //   The components it holds (each with its own tests under tests/engine):
+//   admission.cc      TradeAdmission: whether a trade may be opened, changed, closed beside ours
 //   alert_rules.cc    AlertRules: sync lag, retry storms, the budget, unreadable data; settling
 //   alerts.cc         Alerts: raised once per kind and subject, undone with a failed commit
 //   blindness.cc      Blindness: since when events may have been missed, unswept
@@ -61,6 +62,7 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "engine/admission.h"
 #include "engine/alert_rules.h"
 #include "engine/alerts.h"
 #include "engine/blindness.h"
@@ -204,12 +206,7 @@ class Engine::Impl : private ProtectionMonitor::Host,
                    Decimal qty, Timestamp now);
   void record_new(Order o, std::string note, Timestamp now);
   StatusOr<Trade> open_trade(const TradeSpec& spec, Timestamp now);
-  std::string refuse_reversal(const TradeSpec& spec) const;
-  Status refuse_fractional_short(const TradeSpec& spec) const;
   bool fractional_sell_covered(OrderId id, const Order& o, Timestamp now);
-  std::string refuse_unprotectable_pair(const TradeSpec& spec, TradeId self,
-                                        std::optional<Decimal> fill) const;
-  std::string refuse_blocked_flatten(TradeId id);
   Status cancel_trade(TradeId id, Timestamp now);
   Status cancel_entry(TradeId id, Timestamp now);
   StatusOr<std::vector<TradeId>> close_all(Timestamp now);
@@ -218,9 +215,6 @@ class Engine::Impl : private ProtectionMonitor::Host,
   // TradeManager: what each touched trade needs next, decided by trade_manager.h, carried out
   // here.
   // ---------------------------------------------------------------------------------------
-  // What the trade holds: its own fills (a crypto buy's less the fee, engine/crypto.h), less its
-  // share of what our exits sold beyond their own trades (engine/holdings.h).
-  Decimal held_of(TradeId tid, const TradeView& v);
   // An ended trade whose exits sold beyond it is kept in memory while the charge it left on
   // open trades lasts: pruned, the charge would go with it.
   bool oversold_still_charged(TradeId tid);
@@ -328,12 +322,10 @@ class Engine::Impl : private ProtectionMonitor::Host,
   bool reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now);
   bool reprice_wash_priced_exit(OrderId id, Timestamp now);
   bool entry_path_clear(OrderId id, Timestamp now);
-  bool stand_in_blocks_a_lone_stop(const Order& entry, Decimal price);
   void restore_entry_price(OrderId id, Timestamp now);
   // engine_session.cc: an entry Alpaca would refuse in this session waits for the next.
   bool held_for_session(OrderId id, Timestamp now);
   // engine_entries.cc: stand-in entries (priced inside our opposite orders) kept marketable.
-  bool is_stand_in(const Order& o) const;
   void recheck_stand_in_entries(Timestamp now);
   std::optional<std::string> stand_in_outdated(const Order& o) const;
   void send_entry_again(OrderId id, const std::string& why, Timestamp now);
@@ -526,6 +518,8 @@ class Engine::Impl : private ProtectionMonitor::Host,
                           *this};
   // What a change of a trade's exits becomes (modify_exits carries it out).
   ExitChangePlanner exit_changes_{{ledger_, aux_, positions_read_, wash_priced_exits_}};
+  // Whether a trade may be opened, changed or closed beside our others (admission.h).
+  TradeAdmission admission_{{ledger_, positions_read_, oversold_symbols_}};
   Reconciliation reconcile_;  // the report of a reconciliation asked for, positions' drift
   EngineMetrics metrics_;
   // The alerts about the engine itself: raised, and cleared once settled (alert_rules.h).

@@ -62,9 +62,9 @@ Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestam
   const TradeSpec& next = plan.next;
   const TradeView& v = plan.view;
   // A stop left alone, moved or made alone before the fill: our other trades' resting entries
-  // must leave it a price to pass them at (engine_trades.cc, refuse_unprotectable_pair).
+  // must leave it a price to pass them at (admission.h, refuse_unprotectable_pair).
   const Order& entry = ledger_.order_at(v.entry);
-  if (std::string why = refuse_unprotectable_pair(
+  if (std::string why = admission_.refuse_unprotectable_pair(
           next, id, working_or_pending(entry) ? std::nullopt : entry.filled_avg_price);
       !why.empty()) {
     return Status::error(Status::Code::conflict, why);

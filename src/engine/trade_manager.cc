@@ -84,6 +84,17 @@ std::vector<TradeHolding> holdings_of(const Ledger& ledger, const std::string& s
   return open;
 }
 
+Decimal held_of(const Ledger& ledger, const std::set<std::string>& oversold_symbols, TradeId tid,
+                const TradeView& v) {
+  const TradeSpec& spec = ledger.trade_at(tid).spec;
+  const Decimal own = own_qty(spec, v.entry_filled, v.exit_filled);
+  if (!own.is_positive() || !oversold_symbols.count(spec.symbol)) return own;
+  for (const TradeHolding& h : holdings_of(ledger, spec.symbol, spec.side)) {
+    if (h.trade == tid) return h.held;
+  }
+  return own;
+}
+
 // Only needed to name a new exit: parsing every exit's client id on every event was not free.
 int next_generation(const Ledger& ledger, const TradeView& v, bool flatten) {
   int gen = 0;

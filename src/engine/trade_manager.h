@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,11 @@ Decimal own_qty(const TradeSpec& spec, Decimal entry_filled, Decimal exit_filled
 // The open trades of `symbol` in `side`'s direction that hold shares, each with its charge
 // (holdings.h): what our exits sold beyond their own trades is taken from them.
 std::vector<TradeHolding> holdings_of(const Ledger& ledger, const std::string& symbol, Side side);
+// What trade `tid` holds: its own fills (a crypto buy's less the fee, engine/crypto.h), less its
+// share of what our exits sold beyond their own trades, charged on `oversold_symbols` only (the
+// symbols where such an over-sell was seen).
+Decimal held_of(const Ledger& ledger, const std::set<std::string>& oversold_symbols, TradeId tid,
+                const TradeView& v);
 
 // The generation of the trade's next exit (flatten: of its next flatten), for its client id.
 int next_generation(const Ledger& ledger, const TradeView& v, bool flatten);
