@@ -70,9 +70,9 @@ void AlertRules::clear_settled(Timestamp now) {
   for (auto& [kind, subject] : done) alerts_.clear(kind, subject, now);
 }
 
-void AlertRules::check(Timestamp now, std::int64_t sync_lag_limit_ms) {
+void AlertRules::check(Timestamp now) {
   clear_settled(now);
-  if (s_.last_sync_at && now.ms_since(*s_.last_sync_at) > sync_lag_limit_ms) {
+  if (s_.last_sync_at && now.ms_since(*s_.last_sync_at) > s_.cadence.sync_lag_limit(now)) {
     alerts_.raise(AlertKind::sync_lag, "sync",
                   fmt::format("no completed poll for {} ms", now.ms_since(*s_.last_sync_at)), now);
   }

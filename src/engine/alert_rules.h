@@ -19,6 +19,7 @@
 #include "engine/ledger.h"
 #include "engine/rate_budget.h"
 #include "engine/retry_schedule.h"
+#include "engine/sync_cadence.h"
 
 namespace orderly {
 
@@ -33,6 +34,7 @@ class AlertRules {
   struct Sources {
     const Ledger& ledger;
     const CoverJudge& cover;  // whether a symbol is covered or flat
+    const SyncCadence& cadence;  // how long without a completed poll is sync lag now
     const std::optional<Timestamp>& last_sync_at;  // the last completed poll
     RetrySchedule& retries;
     RateBudget& budget;
@@ -44,8 +46,8 @@ class AlertRules {
   // Elements of a broker answer skipped as unreadable: counted, each kept in an alert (once
   // per kind and id) that clears a stated period after the broker last sent it.
   void note_unreadable(const std::vector<UnreadableItem>& items, Timestamp now);
-  // At each tick. `sync_lag_limit_ms`: how long without a completed poll is sync lag now.
-  void check(Timestamp now, std::int64_t sync_lag_limit_ms);
+  // At each tick.
+  void check(Timestamp now);
 
  private:
   void clear_settled(Timestamp now);

@@ -14,7 +14,7 @@ namespace orderly {
 std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
   CommandRelease::Released r = release_.take(now);
   // Orders sent or waiting for the budget: the account trades (catchup_interval).
-  if (r.trading) last_trading_at_ = now;
+  if (r.trading) cadence_.trading(now);
   if (!r.commands.empty()) rate_dirty_ = true;  // the window, written with the next commit
   metrics_.rest_calls += static_cast<std::int64_t>(r.commands.size());
   return std::move(r.commands);
@@ -237,9 +237,7 @@ std::optional<ReconcileReport> Engine::take_reconcile_report() {
 std::optional<ReconcileReport> Engine::reconcile_progress() const {
   return impl_->reconcile_.progress();
 }
-Health Engine::health(Timestamp now) const {
-  return impl_->views_.health(now, impl_->sync_lag_limit(now));
-}
+Health Engine::health(Timestamp now) const { return impl_->views_.health(now); }
 const EngineMetrics& Engine::metrics() const { return impl_->metrics_; }
 std::string Engine::metrics_text(Timestamp now) const { return impl_->views_.metrics_text(now); }
 std::vector<PositionView> Engine::positions() const { return impl_->views_.positions(); }

@@ -38,6 +38,7 @@
 //   seen_activities.cc SeenActivities: the fill activities the catch-up took in
 //   store_health.h    StoreHealth: whether the store takes our writes, since when not, why
 //   stream_watch.cc   StreamWatch: the trade_updates stream, and how far it is trusted
+//   sync_cadence.cc   SyncCadence: how often the broker is polled; when no poll is sync lag
 //   trade_manager.cc  what each trade needs next, decided from its orders (intents)
 //   unmatched_events.cc UnmatchedEvents: stream events held until their order's id is known
 //   views.cc          EngineViews: health, metrics text, positions beside the broker's
@@ -89,6 +90,7 @@
 #include "engine/seen_activities.h"
 #include "engine/store_health.h"
 #include "engine/stream_watch.h"
+#include "engine/sync_cadence.h"
 #include "engine/trade_manager.h"
 #include "engine/unmatched_events.h"
 #include "engine/views.h"
@@ -369,9 +371,6 @@ class Engine::Impl : private ProtectionMonitor::Host,
   void on_stream_disconnected(std::string_view reason, Timestamp now);
   void on_broker_reachability(bool reachable, std::string_view detail, Timestamp now);
   void on_stream_unreadable(std::string raw, std::string reason, Timestamp now);
-  bool stream_suspect(Timestamp now) const;
-  std::int64_t catchup_interval(Timestamp now) const;
-  std::int64_t sync_lag_limit(Timestamp now) const;
   void stage_positions_when_due(Timestamp now);
   void begin_full_resync(Timestamp now);
   void start_catchup(Timestamp now);
@@ -485,11 +484,12 @@ class Engine::Impl : private ProtectionMonitor::Host,
   std::unordered_set<std::string> checked_unknown_;
   std::unordered_set<std::string> sweep_seen_;
   StreamWatch stream_;  // the trade_updates stream: connected, last event, a fill it dropped
+  // How often the broker is polled, and how long without a completed poll is sync lag.
+  SyncCadence cadence_{{cfg_.poll_interval_ms, cfg_.idle_poll_interval_ms, cfg_.sync_lag_ms},
+                       stream_};
   // The fill catch-up and the open-order sweep: running, last completed, backoff (poll_schedule.h).
   Poll catchup_, sweep_;
   PollBackoff positions_backoff_;
-  std::int64_t synced_interval_ms_ = 0;  // catchup_interval() when the last poll completed
-  std::optional<Timestamp> last_trading_at_;  // an order sent or canceled, a fill heard
   std::optional<Timestamp> watermark_seen_at_;  // when the fill watermark last moved
   bool watermark_settled_ = false;  // the overlap before it was read once everything was visible
   PositionsRead positions_read_;  // the broker's positions as last read, and their age
@@ -511,8 +511,8 @@ class Engine::Impl : private ProtectionMonitor::Host,
        started_at_},
       *this};
   // Which queued commands leave now, and in what order (after cover_, which it reads).
-  CommandRelease release_{{cfg_.unprotected_grace_ms, cfg_.idle_poll_interval_ms},
-                          {ledger_, aux_, cover_, stream_, sweep_, catchup_first_page_},
+  CommandRelease release_{{cfg_.unprotected_grace_ms},
+                          {ledger_, aux_, cover_, cadence_, sweep_, catchup_first_page_},
                           outbox_,
                           budget_,
                           *this};
@@ -524,7 +524,7 @@ class Engine::Impl : private ProtectionMonitor::Host,
   EngineMetrics metrics_;
   // The alerts about the engine itself: raised, and cleared once settled (alert_rules.h).
   AlertRules alert_rules_{{cfg_.retry_storm_window_ms, cfg_.retry_storm_attempts},
-                          {ledger_, cover_, last_sync_at_, retries_, budget_},
+                          {ledger_, cover_, cadence_, last_sync_at_, retries_, budget_},
                           alerts_,
                           metrics_};
   // Our positions judged against the broker's at each read (after all it reads and changes).
@@ -533,8 +533,8 @@ class Engine::Impl : private ProtectionMonitor::Host,
       {reconcile_, alerts_, protection_check_, metrics_},
       *this};
   // Health, metrics and positions as the engine shows them (declared after all they read).
-  EngineViews views_{{ledger_, positions_read_, cover_, alerts_, stream_, store_health_, budget_,
-                      metrics_, last_sync_at_, broker_ok_}};
+  EngineViews views_{{ledger_, positions_read_, cover_, alerts_, stream_, cadence_, store_health_,
+                      budget_, metrics_, last_sync_at_, broker_ok_}};
 };
 
 }  // namespace orderly

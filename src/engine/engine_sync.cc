@@ -147,7 +147,7 @@ void Engine::Impl::apply_update(OrderId id, const TradeUpdate& u, Timestamp now)
   adopt_legs(id, u.order, EventSource::stream, now);
   if (!was_terminal) on_exit_ended(id, now, false);
   // Fills keep the account counted as trading (catchup_interval).
-  if (ledger_.order_at(id).filled_qty > before) last_trading_at_ = now;
+  if (ledger_.order_at(id).filled_qty > before) cadence_.trading(now);
 }
 
 void Engine::Impl::record_latency(std::int64_t ms) {
@@ -284,26 +284,6 @@ void Engine::Impl::on_stream_unreadable(std::string raw, std::string reason, Tim
   alert_rules_.note_unreadable({u}, now);
   // It may have been a fill: look for fills now rather than at the next poll.
   start_catchup(now);
-}
-
-bool Engine::Impl::stream_suspect(Timestamp now) const {
-  return stream_.suspect(now, cfg_.idle_poll_interval_ms);
-}
-
-// How often fills are looked for: while the stream is healthy and the account idle the stream
-// tells us of each one and the catch-up only finds what it lost (issue 20 item 4: an idle
-// account spent 60 calls a minute at 1 s); while it trades, every poll interval (item 1: a
-// completed poll at least every two through a burst).
-std::int64_t Engine::Impl::catchup_interval(Timestamp now) const {
-  const bool trading =
-      last_trading_at_ && now.ms_since(*last_trading_at_) < cfg_.idle_poll_interval_ms;
-  return stream_suspect(now) || trading ? cfg_.poll_interval_ms : cfg_.idle_poll_interval_ms;
-}
-
-// No completed poll for this long is sync lag: sync_lag_ms past the interval polls run at, now
-// or when the last one completed (the slower of the two while the stream changes state).
-std::int64_t Engine::Impl::sync_lag_limit(Timestamp now) const {
-  return cfg_.sync_lag_ms + std::max(synced_interval_ms_, catchup_interval(now));
 }
 
 // The sweep of a resync (after a start, a reconnect, a lost commit) is how the engine learns
@@ -575,7 +555,7 @@ bool Engine::Impl::heard_since(const Order& o, Timestamp t) const {
 
 void Engine::Impl::mark_synced(Timestamp now) {
   last_sync_at_ = now;
-  synced_interval_ms_ = catchup_interval(now);
+  cadence_.synced(now);
   alerts_.clear(AlertKind::sync_lag, "sync", now);
 }
 
@@ -659,8 +639,10 @@ void Engine::Impl::on_tick(Timestamp now) {
     begin_full_resync(now);
   }
   const std::int64_t sweep_every =
-      stream_suspect(now) ? cfg_.poll_interval_ms : cfg_.idle_sweep_interval_ms;
-  if (!catchup_.running() && catchup_.due(catchup_interval(now), now)) start_catchup(now);
+      cadence_.stream_suspect(now) ? cfg_.poll_interval_ms : cfg_.idle_sweep_interval_ms;
+  if (!catchup_.running() && catchup_.due(cadence_.catchup_interval(now), now)) {
+    start_catchup(now);
+  }
   if (!sweep_.running() && sweep_.due(sweep_every, now)) {
     start_sweep(now);
   }
@@ -673,7 +655,7 @@ void Engine::Impl::on_tick(Timestamp now) {
   for (OrderId id : retries_.take_due_cancels(now)) {
     if (const Order* o = ledger_.order(id)) touched_trades_.insert(o->trade_id);
   }
-  alert_rules_.check(now, sync_lag_limit(now));
+  alert_rules_.check(now);
   run_submitter(now);
 }
 

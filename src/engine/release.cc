@@ -67,7 +67,7 @@ bool CommandRelease::entry_overtaken(const Command& c) const {
 // every slot a full window freed went to a lookup first.
 void CommandRelease::sort_queue(const RateBudget::Limits& l, Timestamp now) {
   const bool sweep_first =
-      stream_suspect(now) &&
+      s_.cadence.stream_suspect(now) &&
       (!s_.sweep.last_completed() ||
        now.ms_since(*s_.sweep.last_completed()) >= cfg_.unprotected_grace_ms);
   auto rank = [&](const Command& c) {
@@ -84,10 +84,6 @@ void CommandRelease::sort_queue(const RateBudget::Limits& l, Timestamp now) {
                    [&](const Command& a, const Command& b) { return rank(a) < rank(b); });
 }
 
-bool CommandRelease::stream_suspect(Timestamp now) const {
-  return s_.stream.suspect(now, cfg_.idle_poll_interval_ms);
-}
-
 CommandRelease::Released CommandRelease::take(Timestamp now) {
   Released out;
   if (outbox_.queued() == 0) return out;
@@ -96,7 +92,7 @@ CommandRelease::Released CommandRelease::take(Timestamp now) {
   RateBudget::Round round;
   round.used = budget_.own_calls_last_minute(now);
   round.outside = budget_.outside_calls();
-  round.stream_suspect = stream_suspect(now);
+  round.stream_suspect = s_.cadence.stream_suspect(now);
   budget_.age(now);
   std::optional<std::int64_t> reserve;  // computed when the first catch-up or entry is looked at
   std::deque<Command> keep;

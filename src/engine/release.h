@@ -21,7 +21,7 @@
 #include "engine/outbox.h"
 #include "engine/poll_schedule.h"
 #include "engine/rate_budget.h"
-#include "engine/stream_watch.h"
+#include "engine/sync_cadence.h"
 
 namespace orderly {
 
@@ -29,14 +29,13 @@ class CommandRelease {
  public:
   struct Config {
     std::int64_t unprotected_grace_ms = 0;
-    std::int64_t idle_poll_interval_ms = 0;  // what makes a quiet stream suspect
   };
   // The engine's state it reads: held by reference, read at each call.
   struct Sources {
     const Ledger& ledger;
     const std::unordered_map<OrderId, OrderAux>& aux;  // when each exit was sent
     const CoverJudge& cover;  // the symbol's book: what a waiting entry would meet
-    const StreamWatch& stream;
+    const SyncCadence& cadence;  // whether the stream is suspect
     const Poll& sweep;
     const CommandId& catchup_first_page;  // the first page of the catch-up running
   };
@@ -64,7 +63,6 @@ class CommandRelease {
   std::set<OrderId> take_withheld_entries() { return std::exchange(withheld_entries_, {}); }
 
  private:
-  bool stream_suspect(Timestamp now) const;
   void sort_queue(const RateBudget::Limits& l, Timestamp now);
   bool awaits_first_exit(OrderId entry_id) const;
   std::int64_t exit_reserve(Timestamp now);

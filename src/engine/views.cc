@@ -75,10 +75,10 @@ void assess(Health& h, Timestamp now) {
   for (auto& r : degraded) h.reasons.push_back(std::move(r));
 }
 
-Health EngineViews::health(Timestamp now, std::int64_t sync_lag_limit_ms) const {
+Health EngineViews::health(Timestamp now) const {
   Health h;
   h.stream_connected = s_.stream.is_connected();
-  h.sync_lag_limit_ms = sync_lag_limit_ms;
+  h.sync_lag_limit_ms = s_.cadence.sync_lag_limit(now);
   h.store_failing_since = s_.store_health.failing_since();
   s_.alerts.for_each_active([&](const Alert& a) {
     // One unprotected_position alert per symbol left without working exits (the exit book's).

@@ -17,6 +17,7 @@
 #include "engine/rate_budget.h"
 #include "engine/store_health.h"
 #include "engine/stream_watch.h"
+#include "engine/sync_cadence.h"
 
 namespace orderly {
 
@@ -29,6 +30,7 @@ class EngineViews {
     const CoverJudge& cover;  // what each symbol's trades hold and their exits cover
     const Alerts& alerts;
     const StreamWatch& stream;
+    const SyncCadence& cadence;  // how long without a completed poll is sync lag now
     const StoreHealth& store_health;
     RateBudget& budget;  // counting the last minute lets the calls older than it go
     const EngineMetrics& metrics;
@@ -38,9 +40,7 @@ class EngineViews {
 
   explicit EngineViews(Sources sources) : s_(sources) {}
 
-  // `sync_lag_limit_ms`: how long without a completed poll is sync lag now (the synchronizer's
-  // judgment, as the stream and the trading change it).
-  Health health(Timestamp now, std::int64_t sync_lag_limit_ms) const;
+  Health health(Timestamp now) const;
   std::string metrics_text(Timestamp now) const;
   std::vector<PositionView> positions() const;
 

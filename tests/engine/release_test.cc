@@ -63,12 +63,13 @@ class CommandReleaseTest : public ::testing::Test, private CommandRelease::Host 
   test::CoverWorld w_{Timestamp::from_ms(0), Timestamp::from_ms(60'000)};
   Ledger& ledger_ = w_.ledger;
   StreamWatch stream_;
+  SyncCadence cadence_{{1'000, 500, 10'000}, stream_};
   Poll sweep_;
   CommandId catchup_first_page_ = 0;
   Outbox outbox_;
   RateBudget budget_{{30, 1000, 100}};
-  CommandRelease release_{{5'000, 500},
-                          {ledger_, w_.aux, w_.judge, stream_, sweep_, catchup_first_page_},
+  CommandRelease release_{{5'000},
+                          {ledger_, w_.aux, w_.judge, cadence_, sweep_, catchup_first_page_},
                           outbox_,
                           budget_,
                           *this};

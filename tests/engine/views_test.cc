@@ -37,13 +37,15 @@ class EngineViewsTest : public ::testing::Test {
   Timestamp& now_ = w_.now;
   Alerts alerts_;
   StreamWatch stream_;
+  // Polls every second, every 5 s while idle; sync lag 10 s past that.
+  SyncCadence cadence_{{1'000, 5'000, 10'000}, stream_};
   StoreHealth store_health_;
   RateBudget budget_{{190, 1000, 8}};
   EngineMetrics metrics_;
   std::optional<Timestamp> last_sync_at_;
   bool broker_ok_ = true;
-  EngineViews views_{{ledger_, w_.positions, w_.judge, alerts_, stream_, store_health_, budget_,
-                      metrics_, last_sync_at_, broker_ok_}};
+  EngineViews views_{{ledger_, w_.positions, w_.judge, alerts_, stream_, cadence_, store_health_,
+                      budget_, metrics_, last_sync_at_, broker_ok_}};
   OrderId next_id_ = 0;
 };
 
@@ -86,27 +88,33 @@ TEST_F(EngineViewsTest, APositionShowsOursBesideTheBrokersAndItsCover) {
 }
 
 // Health counts what it is asked to: open orders (not parked, not ended), one unprotected
-// position per alert, a critical alert by name; and judges sync lag by the limit it is given.
-TEST_F(EngineViewsTest, HealthCountsOpenOrdersAndGapsAndJudgesLagByTheLimitGiven) {
+// position per alert, a critical alert by name; and judges sync lag by the cadence polls run at
+// (sync_lag_ms past the idle interval while the stream is healthy, the poll interval once not).
+TEST_F(EngineViewsTest, HealthCountsOpenOrdersAndGapsAndJudgesLagByTheCadence) {
   add("9", OrderState::accepted);
   add("9", OrderState::canceled);
   add("9", OrderState::parked);
   stream_.connected(Timestamp::from_ms(1'000));
   last_sync_at_ = Timestamp::from_ms(50'000);
 
-  Health fine = views_.health(now_, 15'000);
+  Health fine = views_.health(now_);
   EXPECT_EQ(fine.open_orders, 1);
   EXPECT_EQ(fine.sync_lag_ms, 10'000);
+  EXPECT_EQ(fine.sync_lag_limit_ms, 15'000);
   EXPECT_EQ(fine.status, HealthStatus::ok) << (fine.reasons.empty() ? "" : fine.reasons[0]);
 
   alerts_.raise(AlertKind::unprotected_position, "IWM", "no working exit", now_);
-  Health lagging = views_.health(now_, 5'000);
+  last_sync_at_ = Timestamp::from_ms(40'000);
+  Health lagging = views_.health(now_);
   EXPECT_EQ(lagging.unprotected_positions, 1);
   EXPECT_TRUE(lagging.critical_alerts.empty()) << "a gap is counted, not listed again";
   EXPECT_EQ(lagging.status, HealthStatus::degraded);
   ASSERT_EQ(lagging.reasons.size(), 2u);
-  EXPECT_EQ(lagging.reasons[0], "no poll completed for 10.0 s (limit 5.0 s)");
+  EXPECT_EQ(lagging.reasons[0], "no poll completed for 20.0 s (limit 15.0 s)");
   EXPECT_EQ(lagging.reasons[1], "1 filled position(s) without working exits");
+
+  stream_.disconnected(now_);
+  EXPECT_EQ(views_.health(now_).sync_lag_limit_ms, 11'000) << "polls every second now";
 }
 
 // The metrics text carries the same figures: the gap gauge as health counts it, positions by
