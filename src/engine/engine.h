@@ -62,7 +62,7 @@
 //                  broker data, and when alerts about an order or an anomaly settle
 //                  (alert_rules.{h,cc})
 //   Views        - health as /healthz serves it, metrics as Prometheus text, each position
-//                  beside the broker's (views.{h,cc}); what health is judged by (assess)
+//                  beside the broker's (views.{h,cc}); how health is judged (control.cc)
 //
 // Thread-compatibility: not thread-safe; a runtime calls it from one thread.
 

@@ -9,7 +9,7 @@
 //                     they moved
 //   engine_modify.cc  a trade's exits changed after it opened
 //   engine_submit.cc  Submitter: sends, retries, broker answers to our orders, recovery
-//   engine_sync.cc    Synchronizer (stream, catch-up, sweeps), Reconciler, timers/in-flight checks
+//   engine_sync.cc    Synchronizer (stream, catch-up, sweeps, positions reads), timers, in-flight
 //   engine_session.cc market sessions
 //   The components it holds (each with its own tests under tests/engine):
 //   admission.cc      TradeAdmission: whether a trade may be opened, changed, closed beside ours

@@ -1,5 +1,5 @@
-// Engine::Impl, Synchronizer and Reconciler: stream updates, fill catch-up, open-order sweeps,
-// positions; timers, in-flight checks and alerts.
+// Engine::Impl, Synchronizer: stream updates, fill catch-up, open-order sweeps, positions reads
+// (judged by PositionsReconciler); timers and in-flight checks (alerts: AlertRules).
 #include <fmt/format.h>
 
 #include <algorithm>
