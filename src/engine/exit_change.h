@@ -10,11 +10,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/broker.h"
 #include "core/ids.h"
 #include "core/order.h"
 #include "core/status.h"
 #include "core/trade.h"
-#include "broker/broker.h"
 #include "engine/control.h"
 #include "engine/ledger.h"
 #include "engine/order_aux.h"

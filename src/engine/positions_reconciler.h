@@ -34,16 +34,17 @@ class PositionsReconciler {
     const Poll& sweep;
     const Poll& catchup;
   };
-  // What it changes beside the engine's transaction-free parts, and what it asks of it.
+  // The engine's state it changes.
   struct Targets {
     Reconciliation& reconciliation;
     Alerts& alerts;
     ProtectionCheck& protection_check;  // a drifting symbol is judged again
     EngineMetrics& metrics;
   };
+  // What it asks of the engine, within the input's transaction.
   class Host {
    public:
-    virtual void set_sync(std::string_view key, std::string value) = 0;
+    virtual void set_sync(std::string_view key, std::string value) = 0;  // the crypto dust
     // An entry of ours whose fill a read may show: looked up at the broker (by client id while
     // its submit is unanswered) unless a lookup is on its way.
     virtual void ask_about_entry(OrderId id, Timestamp now) = 0;
