@@ -205,7 +205,7 @@ const Order* CoverJudge::entry_that_may_have_filled(const std::string& symbol,
 }
 
 // A market entry routed and unfilled as the broker last told it, inflight_check_ms before this
-// life began, and not heard of since: its fill was most likely lost (check_inflight's reading),
+// life began, and not heard of since: its fill was most likely lost (InflightCheck's reading),
 // and what the last life knew of its gap died with it. Until the broker answers for it in this
 // life, or a positions read says what it holds, it may have filled (DST trades seed
 // 23600000032050: 46 INTC filled, the event lost, every answer 2.6 s late; the first life died

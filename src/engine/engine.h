@@ -21,10 +21,12 @@
 //                  exits (native bracket or one emulated OCO) and exits priced past our own
 //                  orders (engine_trades.cc); what each trade holds once shares our exits sold
 //                  beyond their own trades are charged (holdings.{h,cc})
-//   Synchronizer - stream updates, fill catch-up, open-order sweep, in-flight lookups
-//                  (engine_sync.cc); when the catch-up and the sweep run, their backoff
-//                  (poll_schedule.{h,cc}); the fill activities taken in (seen_activities.{h,cc}); a
-//                  leg's events held until its id is known (unmatched_events.{h,cc})
+//   Synchronizer - stream updates, fill catch-up, open-order sweep (engine_sync.cc); how often
+//                  it polls, what is sync lag (sync_cadence.{h,cc}); when the catch-up and the
+//                  sweep run, their backoff (poll_schedule.{h,cc}); the fill activities taken in
+//                  (seen_activities.{h,cc}); a leg's events held until its id is known
+//                  (unmatched_events.{h,cc}); orders whose outcome is unconfirmed looked up, and
+//                  stuck orders raised (inflight_check.{h,cc})
 //   Reconciler   - our positions vs the broker's at each read, crypto dust, entries a read
 //                  may show filled asked about (positions_reconciler.{h,cc}); adoption of
 //                  our unrecorded orders (engine_sync.cc); a reconciliation's report and our

@@ -21,6 +21,7 @@
 //   exit_book.cc      SymbolBook, ProtectionWatch: what covers a position, its gaps' clocks
 //   exit_change.cc    ExitChangePlanner: what a change of a trade's exits becomes
 //   holdings.cc       charge_shortfall: what each trade holds after an over-sell
+//   inflight_check.cc InflightCheck: unconfirmed orders looked up at each tick; stuck orders
 //   ledger.cc         Ledger: orders, trades, our positions and the indexes that find them
 //   order_aux.h       OrderAux: what the engine keeps per order in memory
 //   outbox.cc         Outbox: commands staged, queued, in flight, and what each is for
@@ -73,6 +74,7 @@
 #include "engine/exit_book.h"
 #include "engine/exit_change.h"
 #include "engine/holdings.h"
+#include "engine/inflight_check.h"
 #include "engine/ledger.h"
 #include "engine/order_aux.h"
 #include "engine/outbox.h"
@@ -119,7 +121,8 @@ using engine_internal::StoreUnreadable;
 
 class Engine::Impl : private ProtectionMonitor::Host,
                      private CommandRelease::Host,
-                     private PositionsReconciler::Host {
+                     private PositionsReconciler::Host,
+                     private InflightCheck::Host {
  public:
   Impl(Store& store, EngineConfig config)
       : store_(store), cfg_(std::move(config)), rng_(cfg_.seed) {}
@@ -303,7 +306,7 @@ class Engine::Impl : private ProtectionMonitor::Host,
                       bool at_once = false);
   void to_unknown(OrderId id, const std::string& why, EventSource src, const std::string& payload,
                   Timestamp now);
-  void stage_resolve(OrderId id);
+  void stage_resolve(OrderId id) override;  // InflightCheck::Host, as the next two
   void start_recovery();
   Command listing_since(Timestamp after) const;
   void stage_recovery_page(Timestamp after);
@@ -312,7 +315,7 @@ class Engine::Impl : private ProtectionMonitor::Host,
   void adopt_found(OrderId id, const BrokerOrder& b, Timestamp now);
   void resend_not_found(OrderId id, const std::string& why, const std::string& body,
                         Timestamp now);
-  void stage_refresh(OrderId id, Timestamp now, bool force);
+  void stage_refresh(OrderId id, Timestamp now, bool force) override;
   void clear_external_hold_if_gone(const std::string& symbol, Timestamp now);
   void on_send_result(const Pending& p, const CommandResult& r, Timestamp now);
   void on_send_accepted(OrderId id, bool is_replace, const BrokerOrder& b, Timestamp now);
@@ -392,12 +395,10 @@ class Engine::Impl : private ProtectionMonitor::Host,
   // Timers.
   // ---------------------------------------------------------------------------------------
   void on_tick(Timestamp now);
-  void check_unresolved_leg(OrderId id, Timestamp now);
+  void check_unresolved_leg(OrderId id, Timestamp now) override;
   void on_legs_result(const Pending& p, const CommandResult& r, Timestamp now);
   bool any_hold_wait() const;
   void set_hold_wait(OrderId id, bool wait);
-  void check_inflight(Timestamp now);
-  bool needs_inflight_check(const Order& o) const;
   // Memory stays bounded: the orders of a trade that ended are dropped once committed and quiet
   // (the store keeps them; a restart does not load them either). A late event for one of them
   // brings it back from the store (restore_pruned) and is judged like any other.
@@ -435,9 +436,6 @@ class Engine::Impl : private ProtectionMonitor::Host,
   // Sells taken out of submit_candidates_ until the next positions read: they wait for nothing
   // else, and walking them on every event made each event O(waiting exits).
   std::set<OrderId> await_positions_;
-  // Superset of the orders check_inflight must look at (in flight, pending_*, unresolved legs,
-  // a stuck alert to clear): every order changed since it last looked.
-  std::set<OrderId> inflight_watch_;
   // Orders a restart found submitting/unknown, resolved by one listing (start_recovery).
   RecoveryListing recovery_;
   std::set<OrderId> hold_waiting_;            // aux.hold_wait set
@@ -518,6 +516,11 @@ class Engine::Impl : private ProtectionMonitor::Host,
                           *this};
   // What a change of a trade's exits becomes (modify_exits carries it out).
   ExitChangePlanner exit_changes_{{ledger_, aux_, positions_read_, wash_priced_exits_}};
+  // The orders whose outcome is not confirmed, looked up at each tick (inflight_check.h).
+  InflightCheck inflight_{{cfg_.inflight_check_ms, cfg_.stuck_order_ms, cfg_.retry_max_attempts},
+                          {ledger_, last_stock_routed_at_},
+                          {aux_, retries_, alerts_},
+                          *this};
   // Whether a trade may be opened, changed or closed beside our others (admission.h).
   TradeAdmission admission_{{ledger_, positions_read_, oversold_symbols_}};
   Reconciliation reconcile_;  // the report of a reconciliation asked for, positions' drift

@@ -733,7 +733,7 @@ void Engine::Impl::stage_recovery_page(Timestamp after) {
 
 // The listing did not finish (an error, more pages than orders left): each order left is looked
 // up by client id, as before the listing. After a rolled-back commit (look_up false: nothing
-// may be staged then) check_inflight looks them up.
+// may be staged then) the in-flight check (inflight_check.h) looks them up.
 void Engine::Impl::abandon_recovery(bool look_up) {
   for (OrderId id : recovery_.left()) {
     const Order* o = ledger_.order(id);

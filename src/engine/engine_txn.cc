@@ -359,7 +359,7 @@ Status Engine::Impl::start(Timestamp now) {
   }
   for (const auto& [id, o] : ledger_.orders()) {
     track_wash_priced(id);
-    inflight_watch_.insert(id);
+    inflight_.watch(id);
     note_committed_order(id);
     note_routed_before_start(o);
   }
@@ -478,7 +478,7 @@ void Engine::Impl::forget_order(OrderId id) {
 void Engine::Impl::forget_watch(OrderId id) {
   submit_candidates_.erase(id);
   await_positions_.erase(id);
-  inflight_watch_.erase(id);
+  inflight_.forget(id);
   hold_waiting_.erase(id);
   retries_.forget(id);
   wash_priced_exits_.erase(id);
@@ -530,7 +530,7 @@ void Engine::Impl::note_committed_order(OrderId id) {
   } else if (retries_.any_sends()) {
     retries_.no_send(id);
   }
-  if (needs_inflight_check(o)) inflight_watch_.insert(id);
+  inflight_.watch_if_needed(o);
 }
 
 void Engine::Impl::prune_ended_trades(Timestamp now) {
