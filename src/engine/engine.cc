@@ -13,7 +13,7 @@ namespace orderly {
 
 std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
   CommandRelease::Released r = release_.take(now);
-  // Orders sent or waiting for the budget: the account trades (catchup_interval).
+  // Orders sent or waiting for the budget: the account trades (sync_cadence.h).
   if (r.trading) cadence_.trading(now);
   if (!r.commands.empty()) rate_dirty_ = true;  // the window, written with the next commit
   metrics_.rest_calls += static_cast<std::int64_t>(r.commands.size());
