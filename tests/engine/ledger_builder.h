@@ -3,6 +3,7 @@
 // manager, wash-trade pricing, the cover judge, views, release...): no engine, no store.
 
 #include <string>
+#include <utility>
 
 #include "core/order.h"
 #include "core/trade.h"

@@ -74,17 +74,10 @@ class ProtectionMonitorTest : public ::testing::Test {
     ledger_.put_trade(t);
   }
   Order& add(OrderRole role, OrderState state, const char* filled, std::int64_t at_ms) {
-    Order o;
-    o.id = ++next_id_;
-    o.trade_id = 1;
-    o.symbol = "IWM";
-    o.role = role;
-    o.type = role == OrderRole::entry ? OrderType::market : OrderType::limit;
-    o.side = role == OrderRole::entry ? Side::buy : Side::sell;
-    o.state = state;
-    o.qty = d("9");
+    Order o = test::order(++next_id_, 1, "IWM", role,
+                          role == OrderRole::entry ? OrderType::market : OrderType::limit, state,
+                          "9");
     o.filled_qty = d(filled);
-    o.broker_order_id = "b-" + std::to_string(o.id);
     o.created_at = o.updated_at = Timestamp::from_ms(at_ms);
     o.broker_updated_at = o.created_at;
     return ledger_.add(o);
