@@ -189,7 +189,7 @@ std::string TradeAdmission::refuse_unprotectable_pair(const TradeSpec& spec, Tra
                          t->id, spec.symbol);
     }
     // A stand-in limit (priced inside our opposite orders) goes back to its trade's own price
-    // once they move (engine_entries.cc): judged at both (DST trades seed 20770000000824: a
+    // once they move (stand_in_entries.cc): judged at both (DST trades seed 20770000000824: a
     // limit at 121.62 stood in under it; a stop-only trade at 120.92 was opened beside it, the
     // limit went back to 121.62 and the stop was refused to the end).
     const bool blocks =

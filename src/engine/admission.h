@@ -51,7 +51,7 @@ class TradeAdmission {
 };
 
 // An entry priced away from its trade's own market or limit to pass our opposite orders
-// (a stand-in, engine_entries.cc).
+// (a stand-in, stand_in_entries.cc).
 bool is_stand_in(const Ledger& ledger, const Order& o);
 
 }  // namespace orderly

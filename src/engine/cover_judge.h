@@ -43,12 +43,12 @@ class CoverJudge {
     const Poll& catchup;
     const ProtectionWatch& protection;
     const ProtectionCheck& protection_check;
-    // Symbols where a trade's exits sold beyond it (Engine::Impl::note_if_oversold).
+    // Symbols where a trade's exits sold beyond it (TradeExecutor::note_if_oversold).
     const std::set<std::string>& oversold_symbols;
     // The broker's latest time a stock order of ours the store held was routed or filled.
     const std::optional<Timestamp>& stock_routed_before_start;
     const Timestamp& started_at;  // this life's start
-    const Timestamp& now;         // the input's time (Engine::Impl::last_now_)
+    const Timestamp& now;         // the input's time (EngineState::last_now)
   };
 
   // A symbol's cover, and if not covered since when the gap is known to exist.

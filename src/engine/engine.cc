@@ -5,63 +5,123 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "engine/engine_impl.h"
+#include "engine/engine_state.h"
+#include "engine/exit_modifier.h"
+#include "engine/stand_in_entries.h"
+#include "engine/submitter.h"
+#include "engine/synchronizer.h"
+#include "engine/trade_executor.h"
+#include "engine/transaction.h"
+#include "engine/views.h"
 
 namespace orderly {
+
+// The engine: its shared state (engine_state.h) and the parts that write it, wired together.
+// Each input is framed here as one transaction, and each command's result dispatched to the
+// part that sent it. The components' questions to the engine (their Hosts) are forwarded to the
+// part that answers each.
+class Engine::Impl : private ProtectionMonitor::Host,
+                     private CommandRelease::Host,
+                     private PositionsReconciler::Host,
+                     private InflightCheck::Host {
+ public:
+  Impl(Store& store, EngineConfig config)
+      : s_(store, std::move(config), {*this, *this, *this, *this}) {}
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  // Runs one input as a transaction. A state the engine did not expect (a lookup that finds
+  // nothing where the engine's own links say something is) never terminates the process: the
+  // input's changes are rolled back, an `anomaly` alert says what happened and a full resync
+  // refreshes every open order from the broker (issue 18).
+  template <typename F>
+  void guarded(std::string_view input, Timestamp now, F&& body);
+  void abandon_input(std::string_view subject, const std::string& why, Timestamp now);
+  // Released by s_.release (release.h), counted and remembered here.
+  std::vector<Command> take_commands(Timestamp now);
+  void on_result(CommandId id, CommandResult r, Timestamp now);
+  std::optional<Timestamp> next_wakeup() const;
+
+  // ProtectionMonitor::Host, PositionsReconciler::Host (set_sync)
+  void set_sync(std::string_view key, std::string value) override {
+    tx_.set_sync(key, std::move(value));
+  }
+  void audit_gap(const Order& o, const std::string& note, Timestamp now) override {
+    tx_.audit_gap(o, note, now);
+  }
+  void touch_trades_of(const std::string& symbol) override { trades_.touch_trades_of(symbol); }
+  void keep_oversold_trades() override { trades_.keep_oversold_trades(); }
+  // CommandRelease::Host
+  void note_sent(const Command& c, Timestamp now) override { submitter_.note_sent(c, now); }
+  // PositionsReconciler::Host
+  void ask_about_entry(OrderId id, Timestamp now) override { sync_.ask_about_entry(id, now); }
+  // InflightCheck::Host
+  void stage_resolve(OrderId id) override { submitter_.stage_resolve(id); }
+  void stage_refresh(OrderId id, Timestamp now, bool force) override {
+    submitter_.stage_refresh(id, now, force);
+  }
+  void check_unresolved_leg(OrderId id, Timestamp now) override {
+    sync_.check_unresolved_leg(id, now);
+  }
+
+  EngineState s_;
+  Transaction tx_{s_, submitter_, sync_, trades_};
+  Submitter submitter_{s_, tx_, sync_, trades_, entries_, modifier_};
+  Synchronizer sync_{s_, tx_, submitter_, trades_};
+  TradeExecutor trades_{s_, tx_, submitter_, sync_};
+  StandInEntries entries_{s_, tx_, trades_};
+  ExitModifier modifier_{s_, tx_, submitter_, trades_};
+  // Health, metrics and positions as the engine shows them (declared after all they read).
+  EngineViews views_{{s_.ledger, s_.positions_read, s_.cover, s_.alerts, s_.stream, s_.cadence,
+                      s_.store_health, s_.budget, s_.metrics, s_.last_sync_at, s_.broker_ok}};
+};
 
 // ---- Engine::Impl: commands released (release.h), result dispatch --------------------------
 
 std::vector<Command> Engine::Impl::take_commands(Timestamp now) {
-  CommandRelease::Released r = release_.take(now);
+  CommandRelease::Released r = s_.release.take(now);
   // Orders sent or waiting for the budget: the account trades (sync_cadence.h).
-  if (r.trading) cadence_.trading(now);
-  if (!r.commands.empty()) rate_dirty_ = true;  // the window, written with the next commit
-  metrics_.rest_calls += static_cast<std::int64_t>(r.commands.size());
+  if (r.trading) s_.cadence.trading(now);
+  if (!r.commands.empty()) s_.rate_dirty = true;  // the window, written with the next commit
+  s_.metrics.rest_calls += static_cast<std::int64_t>(r.commands.size());
   return std::move(r.commands);
 }
 
 void Engine::Impl::on_result(CommandId id, CommandResult r, Timestamp now) {
-  std::optional<Pending> answered = outbox_.answered(id);
+  std::optional<Pending> answered = s_.outbox.answered(id);
   if (!answered) return;
   const Pending p = std::move(*answered);
   // A connection failure or a 5xx says the broker is not answering as it should; a 4xx refuses
   // one request and says nothing about the broker. (A broker answering 500 to everything was
   // "ok" until no poll had completed for sync_lag_ms, and then not named.)
-  broker_ok_ = !(r.error && (r.error->kind == BrokerError::Kind::not_sent ||
-                             r.error->http_status >= 500));
-  begin();
-  last_now_ = now;
-  alert_rules_.note_unreadable(r.unreadable, now);
-  if (r.stated_rate_limit) budget_.set_stated_limit(*r.stated_rate_limit);
+  s_.broker_ok =
+      !(r.error && (r.error->kind == BrokerError::Kind::not_sent || r.error->http_status >= 500));
+  tx_.begin();
+  s_.last_now = now;
+  s_.alert_rules.note_unreadable(r.unreadable, now);
+  if (r.stated_rate_limit) s_.budget.set_stated_limit(*r.stated_rate_limit);
   switch (p.purpose) {
-    case Purpose::send: on_send_result(p, r, now); break;
-    case Purpose::resolve: on_resolve_result(p, r, now); break;
-    case Purpose::refresh: on_refresh_result(p, r, now); break;
-    case Purpose::related: on_related_result(p, r, now); break;
-    case Purpose::cancel: on_cancel_result(p, r, now); break;
-    case Purpose::sweep_page: on_sweep_result(p, r, now); break;
-    case Purpose::catchup_page: on_catchup_result(r, now); break;
-    case Purpose::positions: on_positions_result(p, r, now); break;
-    case Purpose::legs: on_legs_result(p, r, now); break;
-    case Purpose::recovery_page: on_recovery_result(p, r, now); break;
+    case Purpose::send: submitter_.on_send_result(p, r, now); break;
+    case Purpose::resolve: submitter_.on_resolve_result(p, r, now); break;
+    case Purpose::refresh: submitter_.on_refresh_result(p, r, now); break;
+    case Purpose::related: submitter_.on_related_result(p, r, now); break;
+    case Purpose::cancel: submitter_.on_cancel_result(p, r, now); break;
+    case Purpose::sweep_page: sync_.on_sweep_result(p, r, now); break;
+    case Purpose::catchup_page: sync_.on_catchup_result(r, now); break;
+    case Purpose::positions: sync_.on_positions_result(p, r, now); break;
+    case Purpose::legs: sync_.on_legs_result(p, r, now); break;
+    case Purpose::recovery_page: submitter_.on_recovery_result(p, r, now); break;
   }
-  drain_held_back(now);
-  run_submitter(now);
-  finish_input(now);
-}
-
-void Engine::Impl::drain_held_back(Timestamp now) {
-  while (unmatched_.any_released()) {
-    TradeUpdate u = unmatched_.take_released();
-    if (auto id = ledger_.by_broker_id(u.order.id)) apply_update(*id, u, now);
-  }
+  sync_.drain_held_back(now);
+  submitter_.run_submitter(now);
+  tx_.finish_input(now);
 }
 
 std::optional<Timestamp> Engine::Impl::next_wakeup() const {
   std::optional<Timestamp> w;
   auto consider = [&](Timestamp t) { if (!w || t < *w) w = t; };
-  consider(last_now_.plus_ms(std::min<std::int64_t>(cfg_.poll_interval_ms, 1000)));
-  for (const auto& [id, at] : retries_.sends()) consider(at);
+  consider(s_.last_now.plus_ms(std::min<std::int64_t>(s_.cfg.poll_interval_ms, 1000)));
+  for (const auto& [id, at] : s_.retries.sends()) consider(at);
   return w;
 }
 
@@ -72,7 +132,7 @@ void Engine::Impl::guarded(std::string_view input, Timestamp now, F&& body) {
     body();
   } catch (const StoreUnreadable& e) {
     // Like a failed commit: the store is failing until a commit succeeds.
-    store_health_.failed(e.what(), now);
+    s_.store_health.failed(e.what(), now);
     abandon_input("store",
                   fmt::format("{}: reading the store failed ({}); its changes were "
                               "rolled back and every open order is refreshed from "
@@ -80,7 +140,7 @@ void Engine::Impl::guarded(std::string_view input, Timestamp now, F&& body) {
                               input, e.what()),
                   now);
   } catch (const std::exception& e) {
-    ++metrics_.unexpected_states;
+    ++s_.metrics.unexpected_states;
     abandon_input("engine",
                   fmt::format("{}: unexpected state ({}); its changes were rolled back "
                               "and every open order is refreshed from the broker",
@@ -92,11 +152,11 @@ void Engine::Impl::guarded(std::string_view input, Timestamp now, F&& body) {
 // The input's changes are rolled back, an anomaly on `subject` says why, and a full resync
 // finds the input's evidence again at the broker.
 void Engine::Impl::abandon_input(std::string_view subject, const std::string& why, Timestamp now) {
-  ++metrics_.anomalies;
-  rollback(subject, why);
-  begin();
-  begin_full_resync(now);
-  finish_input(now);
+  ++s_.metrics.anomalies;
+  tx_.rollback(subject, why);
+  tx_.begin();
+  sync_.begin_full_resync(now);
+  tx_.finish_input(now);
 }
 
 // ---- Engine: thin wrappers that frame each input as one transaction ----------------------
@@ -107,7 +167,7 @@ Engine::~Engine() = default;
 
 Status Engine::start(Timestamp now) {
   try {
-    return impl_->start(now);
+    return impl_->tx_.start(now);
   } catch (const std::exception& e) {
     return Status::error(Status::Code::internal,
                          fmt::format("engine start: unexpected state in the store ({})", e.what()));
@@ -115,38 +175,39 @@ Status Engine::start(Timestamp now) {
 }
 
 StatusOr<Trade> Engine::open_trade(const TradeSpec& spec, Timestamp now) {
-  impl_->last_now_ = now;
+  impl_->s_.last_now = now;
   StatusOr<Trade> out = Status::error(Status::Code::internal, "unexpected engine state");
-  impl_->guarded("open_trade", now, [&] { out = impl_->open_trade(spec, now); });
+  impl_->guarded("open_trade", now, [&] { out = impl_->trades_.open_trade(spec, now); });
   return out;
 }
 
 Status Engine::cancel_trade(TradeId id, Timestamp now) {
-  impl_->last_now_ = now;
+  impl_->s_.last_now = now;
   Status out = Status::error(Status::Code::internal, "unexpected engine state");
-  impl_->guarded("cancel_trade", now, [&] { out = impl_->cancel_trade(id, now); });
+  impl_->guarded("cancel_trade", now, [&] { out = impl_->trades_.cancel_trade(id, now); });
   return out;
 }
 
 Status Engine::cancel_entry(TradeId id, Timestamp now) {
-  impl_->last_now_ = now;
+  impl_->s_.last_now = now;
   Status out = Status::error(Status::Code::internal, "unexpected engine state");
-  impl_->guarded("cancel_entry", now, [&] { out = impl_->cancel_entry(id, now); });
+  impl_->guarded("cancel_entry", now, [&] { out = impl_->trades_.cancel_entry(id, now); });
   return out;
 }
 
 StatusOr<std::vector<TradeId>> Engine::close_all(Timestamp now) {
-  impl_->last_now_ = now;
+  impl_->s_.last_now = now;
   StatusOr<std::vector<TradeId>> out = Status::error(Status::Code::internal,
                                                      "unexpected engine state");
-  impl_->guarded("close_all", now, [&] { out = impl_->close_all(now); });
+  impl_->guarded("close_all", now, [&] { out = impl_->trades_.close_all(now); });
   return out;
 }
 
 Status Engine::modify_exits(TradeId id, const ExitChange& change, Timestamp now) {
-  impl_->last_now_ = now;
+  impl_->s_.last_now = now;
   Status out = Status::error(Status::Code::internal, "unexpected engine state");
-  impl_->guarded("modify_exits", now, [&] { out = impl_->modify_exits(id, change, now); });
+  impl_->guarded("modify_exits", now,
+                 [&] { out = impl_->modifier_.modify_exits(id, change, now); });
   return out;
 }
 
@@ -155,117 +216,114 @@ void Engine::on_result(CommandId id, CommandResult result, Timestamp now) {
 }
 
 void Engine::on_trade_update(const TradeUpdate& update, Timestamp now) {
-  const auto key = Impl::event_key(update);
-  impl_->seen_events_.prefetch(key);  // loads while begin() clears the last transaction
-  impl_->last_now_ = now;
+  const auto key = Synchronizer::event_key(update);
+  impl_->s_.seen_events.prefetch(key);  // loads while begin() clears the last transaction
+  impl_->s_.last_now = now;
   impl_->guarded("trade update", now, [&] {
-    impl_->begin();
-    impl_->on_trade_update(update, key, now);
-    impl_->run_submitter(now);
-    impl_->finish_input(now);
+    impl_->tx_.begin();
+    impl_->sync_.on_trade_update(update, key, now);
+    impl_->submitter_.run_submitter(now);
+    impl_->tx_.finish_input(now);
   });
 }
 
 void Engine::on_stream_connected(Timestamp now) {
-  impl_->last_now_ = now;
+  impl_->s_.last_now = now;
   impl_->guarded("stream connected", now, [&] {
-    impl_->begin();
-    impl_->on_stream_connected(now);
-    impl_->finish_input(now);
+    impl_->tx_.begin();
+    impl_->sync_.on_stream_connected(now);
+    impl_->tx_.finish_input(now);
   });
 }
 
 void Engine::on_stream_disconnected(std::string_view reason, Timestamp now) {
-  impl_->last_now_ = now;
+  impl_->s_.last_now = now;
   impl_->guarded("stream disconnected", now, [&] {
-    impl_->begin();
-    impl_->on_stream_disconnected(reason, now);
-    impl_->finish_input(now);
+    impl_->tx_.begin();
+    impl_->sync_.on_stream_disconnected(reason, now);
+    impl_->tx_.finish_input(now);
   });
 }
 
 void Engine::on_broker_reachability(bool reachable, std::string_view detail, Timestamp now) {
-  impl_->last_now_ = now;
+  impl_->s_.last_now = now;
   impl_->guarded("broker reachability", now, [&] {
-    impl_->begin();
-    impl_->on_broker_reachability(reachable, detail, now);
-    impl_->finish_input(now);
+    impl_->tx_.begin();
+    impl_->sync_.on_broker_reachability(reachable, detail, now);
+    impl_->tx_.finish_input(now);
   });
 }
 
 void Engine::on_stream_unreadable(std::string raw, std::string reason, Timestamp now) {
-  impl_->last_now_ = now;
+  impl_->s_.last_now = now;
   impl_->guarded("stream message unreadable", now, [&] {
-    impl_->begin();
-    impl_->on_stream_unreadable(std::move(raw), std::move(reason), now);
-    impl_->finish_input(now);
+    impl_->tx_.begin();
+    impl_->sync_.on_stream_unreadable(std::move(raw), std::move(reason), now);
+    impl_->tx_.finish_input(now);
   });
 }
 
-void Engine::begin_group() { impl_->group_ = true; }
+void Engine::begin_group() { impl_->tx_.begin_group(); }
 
 // One commit for every input of the group (one fsync); finish() rolls them all back if it fails.
 Status Engine::commit_group(Timestamp now) {
-  impl_->group_ = false;
-  if (!impl_->txn_open_) return Status::success();
+  if (!impl_->tx_.end_group()) return Status::success();
   Status out = Status::error(Status::Code::internal, "unexpected engine state");
-  impl_->guarded("group commit", now, [&] { out = impl_->finish(now); });
+  impl_->guarded("group commit", now, [&] { out = impl_->tx_.finish(now); });
   return out;
 }
 
 void Engine::on_tick(Timestamp now) {
   impl_->guarded("tick", now, [&] {
-    impl_->begin();
-    impl_->on_tick(now);
-    impl_->finish_input(now);
+    impl_->tx_.begin();
+    impl_->sync_.on_tick(now);
+    impl_->tx_.finish_input(now);
   });
 }
 
 void Engine::request_reconcile(bool fix, Timestamp now) {
-  impl_->last_now_ = now;
-  impl_->request_reconcile(fix, now);
+  impl_->s_.last_now = now;
+  impl_->sync_.request_reconcile(fix, now);
 }
 
 void Engine::set_outside_calls(std::int64_t calls_last_minute) {
-  impl_->budget_.set_outside_calls(calls_last_minute);
+  impl_->s_.budget.set_outside_calls(calls_last_minute);
 }
 std::vector<Command> Engine::take_commands(Timestamp now) { return impl_->take_commands(now); }
 std::optional<Timestamp> Engine::next_wakeup() const { return impl_->next_wakeup(); }
 std::optional<ReconcileReport> Engine::take_reconcile_report() {
-  return impl_->reconcile_.take_finished();
+  return impl_->s_.reconcile.take_finished();
 }
 std::optional<ReconcileReport> Engine::reconcile_progress() const {
-  return impl_->reconcile_.progress();
+  return impl_->s_.reconcile.progress();
 }
 Health Engine::health(Timestamp now) const { return impl_->views_.health(now); }
-const EngineMetrics& Engine::metrics() const { return impl_->metrics_; }
+const EngineMetrics& Engine::metrics() const { return impl_->s_.metrics; }
 std::string Engine::metrics_text(Timestamp now) const { return impl_->views_.metrics_text(now); }
 std::vector<PositionView> Engine::positions() const { return impl_->views_.positions(); }
 std::vector<Trade> Engine::trades() const {
   std::vector<Trade> out;
-  for (auto& [id, t] : impl_->ledger_.trades()) out.push_back(t);
+  for (auto& [id, t] : impl_->s_.ledger.trades()) out.push_back(t);
   return out;
 }
 std::vector<Order> Engine::orders() const {
   std::vector<Order> out;
-  for (auto& [id, o] : impl_->ledger_.orders()) out.push_back(o);
+  for (auto& [id, o] : impl_->s_.ledger.orders()) out.push_back(o);
   return out;
 }
 std::optional<Order> Engine::order(OrderId id) const {
-  const Order* o = impl_->ledger_.order(id);
+  const Order* o = impl_->s_.ledger.order(id);
   if (o == nullptr) return std::nullopt;
   return *o;
 }
 std::optional<Order> Engine::order_by_client_id(std::string_view cid) const {
-  auto id = impl_->ledger_.by_client_id(cid);
+  auto id = impl_->s_.ledger.by_client_id(cid);
   if (!id) return std::nullopt;
   return order(*id);
 }
-std::vector<Alert> Engine::active_alerts() const {
-  return impl_->alerts_.active_alerts();
-}
-const std::string& Engine::owner() const { return impl_->owner_; }
-std::size_t Engine::inflight_commands() const { return impl_->outbox_.inflight(); }
-std::size_t Engine::queued_commands() const { return impl_->outbox_.queued(); }
+std::vector<Alert> Engine::active_alerts() const { return impl_->s_.alerts.active_alerts(); }
+const std::string& Engine::owner() const { return impl_->s_.owner; }
+std::size_t Engine::inflight_commands() const { return impl_->s_.outbox.inflight(); }
+std::size_t Engine::queued_commands() const { return impl_->s_.outbox.queued(); }
 
 }  // namespace orderly

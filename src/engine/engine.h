@@ -10,26 +10,28 @@
 // only after that batch committed. A failed commit rolls the in-memory change back, marks the
 // store unhealthy and raises an alert; no command for an uncommitted intent ever leaves.
 //
-// Where things are decided (Engine::Impl is defined in engine_impl.h, one file per concern):
+// Where things are decided (Engine::Impl, in engine.cc, wires the parts that write the shared
+// state of engine_state.h, each a class with its own header; the components they use beside):
 //   Submitter    - retries, backoff, 40310000 / 40010001 handling, unknown -> lookup
-//                  (engine_submit.cc); when a send, a lookup, a cancel or a fetch is asked
+//                  (submitter.{h,cc}); what waits for the next session
+//                  (submitter_session.cc); when a send, a lookup, a cancel or a fetch is asked
 //                  again, and the retry_storm window (retry_schedule.{h,cc}); the orders a
 //                  restart found in flight, resolved by one listing (recovery_listing.{h,cc})
 //   TradeManager - what each trade needs next, decided from its orders (trade_manager.{h,cc}:
 //                  its state, exits to place, resize or cancel, the per-minute cap, what a
 //                  closing trade cancels and flattens) and carried out, with the entry's
 //                  exits (native bracket or one emulated OCO) and exits priced past our own
-//                  orders (engine_trades.cc); what each trade holds once shares our exits sold
-//                  beyond their own trades are charged (holdings.{h,cc})
-//   Synchronizer - stream updates, fill catch-up, open-order sweep (engine_sync.cc); how often
-//                  it polls, what is sync lag (sync_cadence.{h,cc}); when the catch-up and the
-//                  sweep run, their backoff (poll_schedule.{h,cc}); the fill activities taken in
-//                  (seen_activities.{h,cc}); a leg's events held until its id is known
-//                  (unmatched_events.{h,cc}); orders whose outcome is unconfirmed looked up, and
-//                  stuck orders raised (inflight_check.{h,cc})
+//                  orders (TradeExecutor, trade_executor.{h,cc}); what each trade holds once
+//                  shares our exits sold beyond their own trades are charged (holdings.{h,cc})
+//   Synchronizer - stream updates, fill catch-up, open-order sweep (synchronizer.{h,cc}); how
+//                  often it polls, what is sync lag (sync_cadence.{h,cc}); when the catch-up
+//                  and the sweep run, their backoff (poll_schedule.{h,cc}); the fill
+//                  activities taken in (seen_activities.{h,cc}); a leg's events held until its
+//                  id is known (unmatched_events.{h,cc}); orders whose outcome is unconfirmed
+//                  looked up, and stuck orders raised (inflight_check.{h,cc})
 //   Reconciler   - our positions vs the broker's at each read, crypto dust, entries a read
 //                  may show filled asked about (positions_reconciler.{h,cc}); adoption of
-//                  our unrecorded orders (engine_sync.cc); a reconciliation's report and our
+//                  our unrecorded orders (synchronizer.cc); a reconciliation's report and our
 //                  positions' drift (reconciliation.{h,cc});
 //                  the broker's positions as last read, and which symbols that read still
 //                  speaks for after our own fills (positions_read.{h,cc})
@@ -38,10 +40,12 @@
 //                  Alpaca's wash-trade check keeps from both being protected (admission.{h,cc})
 //   Modify       - a trade's exits changed after it opened: what each exit becomes, or why
 //                  the change is refused (exit_change.{h,cc}); replaced at the broker, or
-//                  canceled and placed again where Alpaca takes no replace (engine_modify.cc)
+//                  canceled and placed again where Alpaca takes no replace (ExitModifier,
+//                  exit_modifier.{h,cc})
 //   ExitBook     - per symbol and side, our working orders: what covers a position, what
 //                  Alpaca's wash-trade check would meet (exit_book.{h,cc}); entries routed
-//                  around it (engine_trades.cc), clearing their way (way_clearing.{h,cc});
+//                  around it (StandInEntries, stand_in_entries.{h,cc}), clearing their way
+//                  (way_clearing.{h,cc});
 //                  whether a position is covered and since when a gap began, entries that
 //                  may have filled unheard while blind, missing from a sweep or with no fill
 //                  catch-up answered (cover_judge.{h,cc}); gaps raised as
@@ -51,7 +55,8 @@
 //                  an order by id, client id, broker id, trade and symbol, what a fill moves,
 //                  and the changes of the input running (its commit's rows, undone if it
 //                  fails) (ledger.{h,cc})
-//   Transaction  - one WriteBatch per input, rollback on failure (engine_txn.cc); the
+//   Transaction  - one WriteBatch per input, rollback on failure, every state change through
+//                  the state machine and audited, the start's load (transaction.{h,cc}); the
 //                  commands an input staged leave only after its commit, and what each was
 //                  issued for is kept until its answer (outbox.{h,cc})
 //   Release      - which queued commands leave now and in what order: the rate budget's
@@ -140,7 +145,7 @@ class Engine {
   Status cancel_entry(TradeId id, Timestamp now);
   // cancel_trade for every trade not yet ended; the ids of those now closing.
   StatusOr<std::vector<TradeId>> close_all(Timestamp now);
-  // New exit targets for a trade that has not ended (engine_modify.cc): validated like a new
+  // New exit targets for a trade that has not ended (exit_modifier.cc): validated like a new
   // trade's, recorded with the trade, and the exits at the broker follow.
   Status modify_exits(TradeId id, const ExitChange& change, Timestamp now);
   void on_result(CommandId id, CommandResult result, Timestamp now);

@@ -19,7 +19,7 @@ inline constexpr std::string_view kBlindMs = "cover_unconfirmed_ms";
 inline constexpr std::string_view kUnconfirmedExits = "unconfirmed_exits";
 // The exit groups a modify asked the broker to cancel (placed again from the new targets once
 // gone), space-separated order ids: a cancel cut by a crash or refused for a while is asked
-// again, after a restart too (engine_modify.cc).
+// again, after a restart too (exit_modifier.cc).
 inline constexpr std::string_view kModifyCancels = "modify_cancels";
 // Trades whose exits sold beyond them (space-separated ids), kept across restarts: an ended one
 // is loaded again with its orders, so the charge it left on open trades outlives a crash.

@@ -1,7 +1,7 @@
 #pragma once
 // What a change of a trade's exits after it opened (PATCH /api/trades/ID, issue 17 item 5)
 // becomes, decided from the ledger alone (issue 21: Modify's functional core, out of
-// Engine::Impl). The engine carries the plan out (engine_modify.cc): it writes the trade's new
+// Engine::Impl). The engine carries the plan out (exit_modifier.cc): it writes the trade's new
 // targets, replaces or changes each exit the plan moves, or cancels the exits to place them
 // again where no replace can get there (`reshape`).
 

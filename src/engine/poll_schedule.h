@@ -1,5 +1,5 @@
 #pragma once
-// When the engine's polls run (issue 21: one named component for what engine_sync.cc kept in a
+// When the engine's polls run (issue 21: one named component for what synchronizer.cc kept in a
 // dozen fields): the fill catch-up, which finds the fills the stream lost, and the sweep of the
 // broker's open orders, which finds what ended unheard. Each is one Poll: whether one runs and
 // since when, when the last completed, whether it is a resync's, and its backoff after
@@ -49,7 +49,7 @@ class Poll {
   bool begin(Timestamp now);
   void mark_for_resync() { for_resync_ = true; }
   void page_answered() { backoff_.answered(); }
-  // The listing shows the broker as of its first page's release (engine_sync on_sweep_result).
+  // The listing shows the broker as of its first page's release (Synchronizer::on_sweep_result).
   void starts_no_earlier_than(Timestamp t);
   void last_page_answered() { for_resync_ = false; }
   void failed(std::int64_t base_ms);

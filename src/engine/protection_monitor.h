@@ -36,7 +36,7 @@ class ProtectionMonitor {
     virtual void audit_gap(const Order& o, const std::string& note, Timestamp now) = 0;
     // Each trade with an order on `symbol` decides again at the next step.
     virtual void touch_trades_of(const std::string& symbol) = 0;
-    // The ended over-sold trades kept in the sync state (Engine::Impl::note_if_oversold).
+    // The ended over-sold trades kept in the sync state (TradeExecutor::note_if_oversold).
     virtual void keep_oversold_trades() = 0;
 
    protected:

@@ -1,5 +1,5 @@
 #pragma once
-// The engine's stream dedup window (engine_sync.cc on_trade_update).
+// The engine's stream dedup window (synchronizer.cc on_trade_update).
 
 #include <cstddef>
 #include <cstdint>

@@ -6,7 +6,7 @@
 // client id gives. One lookup by client id each made a restart cost as many calls as there were
 // entries waiting for the budget (scripts/soak --seed 892678: 14-19 acknowledged trades never
 // sent). This decides which orders, from when, and what a page means; the engine stages the
-// pages and adopts or sends again (engine_submit.cc).
+// pages and adopts or sends again (submitter.cc).
 
 #include <optional>
 #include <set>

@@ -2,7 +2,7 @@
 // What the engine knows of the trade_updates stream (issue 21: one named component for five
 // fields the synchronizer, the views and the blindness rules read): connected or not and since
 // when, the last event heard, and the last fill polling found that the stream never delivered.
-// How far the stream is trusted decides how often fills are polled (engine_sync.cc).
+// How far the stream is trusted decides how often fills are polled (synchronizer.cc).
 
 #include <cstdint>
 #include <optional>

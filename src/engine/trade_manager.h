@@ -4,7 +4,7 @@
 // that no longer fit, whether its exits cover what it holds (or must be placed, resized or
 // canceled to be placed again), whether another exit may be placed at all, and, once it is
 // closing, what to cancel and whether to flatten. It decides only: it reads the ledger and
-// returns intents. Engine::Impl::step_trade (engine_trades.cc) carries them out through the
+// returns intents. TradeExecutor::step_trade (trade_executor.cc) carries them out through the
 // state machine and the outbox, where the wash-trade pricing, the crypto exit switch and the
 // sessions add what they know.
 
@@ -27,7 +27,7 @@ namespace orderly {
 struct TradeView {
   // The entry that filled first, else the latest: what the trade's exits are priced from and
   // what a cancel of its entry reaches. Most trades have one entry; a stand-in limit canceled
-  // to be sent again leaves two (engine_entries.cc).
+  // to be sent again leaves two (stand_in_entries.cc).
   OrderId entry = 0;
   std::vector<OrderId> entries;    // every entry order, ascending
   bool entries_done = true;        // every entry ended (terminal or parked)
@@ -69,7 +69,8 @@ struct Settlement {
   bool drop_unsent_exits = false;   // its entry ended without a fill: unsent exits go with it
 };
 // Open once its entry fills; failed or canceled when its entries ended without a fill; closed
-// when it holds nothing and its exits are done. `held`: what the trade holds (Impl::held_of).
+// when it holds nothing and its exits are done. `held`: what the trade holds
+// (held_of, admission.h).
 Settlement settle(const Trade& t, const TradeView& v, const Ledger& ledger, Decimal held);
 
 // Unsent exits (created, never replaced, nothing outstanding) that no longer fit what is held:

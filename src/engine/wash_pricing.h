@@ -6,7 +6,7 @@
 // goes alone (a flatten, a take-profit or a stop alone, a fractional or crypto position's) takes
 // a price one tick past the most aggressive of our opposite limits, and back its own price once
 // they go. These read the ledger and decide the price; the engine keeps which exits stand off
-// their own price and steps them back (engine_trades.cc).
+// their own price and steps them back (trade_executor.cc).
 
 #include <optional>
 

@@ -7,7 +7,7 @@
 // them and not again for each (DST trades seed 23100000003282: four market entries on WMT
 // canceled the exits of nine trades in three rounds, and the per-trade cap left them naked).
 // This keeps who clears which way; the book, the cancels and the waiting are the engine's
-// (engine_trades.cc entry_path_clear).
+// (trade_executor.cc entry_path_clear).
 
 #include <functional>
 #include <map>

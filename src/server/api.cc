@@ -747,7 +747,7 @@ HttpResponse Api::Routes::cancel_trade(const Call& c) {
 }
 
 // PATCH /api/trades/ID: new exit targets; 202 with the trade as recorded (its exits at the
-// broker follow: replaced, or canceled and placed again; see engine_modify.cc).
+// broker follow: replaced, or canceled and placed again; see exit_modifier.cc).
 HttpResponse Api::Routes::modify_trade(const Call& c) {
   Api& api = c.api();
   auto id = parse_int(c.param);
@@ -989,7 +989,7 @@ Decimal Api::long_held(const std::string& symbol) {
   return held;
 }
 
-// As the engine judges a fractional sell (engine_trades.cc, refuse_fractional_short): on the
+// As the engine judges a fractional sell (trade_executor.cc, refuse_fractional_short): on the
 // broker's position alone, read after our last fill of the symbol, here read now. Orderly's own
 // fills and the engine's last read each may show a long the broker no longer holds (our exit
 // sold it since the read; another client sold it): a sell taken on them opened a short at the

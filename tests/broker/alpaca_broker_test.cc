@@ -151,7 +151,7 @@ TEST_F(AlpacaBrokerTest, TransportFailuresKeepTheirSentBit) {
 }
 
 // An answer arrived but cannot be read: its own kind (issue 16), which a write resolves by lookup
-// like an unknown outcome (engine_submit.cc).
+// like an unknown outcome (submitter.cc).
 TEST_F(AlpacaBrokerTest, MalformedSuccessIsUnreadable) {
   transport_->answers.push_back(reply(200, R"({"id":"o1","status":)"));
   auto w = broker_.submit_order(testing::stwd_take_profit());

@@ -904,7 +904,7 @@ TEST(Protection, AFillFoundLateDatesTheGapFromItsOwnTime) {
   w.set_price("F", "10.00");
   w.start();
   w.run(15'000);
-  // The catch-ups and the fetch of a market entry still unfilled (engine_sync.cc) refused.
+  // The catch-ups and the fetch of a market entry still unfilled (synchronizer.cc) refused.
   const std::string catchups_refused =
       R"({"rules":[{"on":"http","action":"status","p":1.0,"status":503,)"
       R"("route":"GET /v2/account/activities/{activity_type}"},)"

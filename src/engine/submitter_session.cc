@@ -1,4 +1,4 @@
-// Engine::Impl, sessions: what Alpaca refuses in some sessions is kept here until it is taken.
+// Submitter, sessions: what Alpaca refuses in some sessions is kept here until it is taken.
 // The only such orders orderly sends are auction entries (tif opg / cls): Alpaca refuses them
 // from shortly before their auction until 19:00 ET and queues them for the next session after
 // that. Sent inside the window they would come back rejected and the trade would fail; held,
@@ -7,25 +7,27 @@
 #include <fmt/format.h>
 
 #include "core/market_hours.h"
-#include "engine/engine_impl.h"
+#include "engine/submitter.h"
+#include "engine/transaction.h"
 
 namespace orderly {
 
-bool Engine::Impl::held_for_session(OrderId id, Timestamp now) {
-  const Order& o = ledger_.order_at(id);
+bool Submitter::held_for_session(OrderId id, Timestamp now) {
+  const Order& o = s_.ledger.order_at(id);
   const std::optional<Timestamp> until = auction_refused_until(o.tif, now);
   if (!until) return false;
   // Due again at `until`: the submitter passes it over until then, across restarts too (the
   // time is the order's, committed with it).
-  Order& m = mut_order(id);
+  Order& m = tx_.mut_order(id);
   m.next_attempt_at = *until;
-  audit(m, m.state, EventSource::intent,
-        fmt::format("queued for session: Alpaca refuses {} orders from {} to 7:00pm ET; sent at "
-                    "{}, queued by Alpaca for the next {}",
-                    to_string(o.tif), o.tif == TimeInForce::opg ? "9:28am" : "3:50pm",
-                    format_et(*until),
-                    o.tif == TimeInForce::opg ? "opening auction" : "closing auction"),
-        {}, now);
+  tx_.audit(
+      m, m.state, EventSource::intent,
+      fmt::format("queued for session: Alpaca refuses {} orders from {} to 7:00pm ET; sent at "
+                  "{}, queued by Alpaca for the next {}",
+                  to_string(o.tif), o.tif == TimeInForce::opg ? "9:28am" : "3:50pm",
+                  format_et(*until),
+                  o.tif == TimeInForce::opg ? "opening auction" : "closing auction"),
+      {}, now);
   return true;
 }
 

@@ -1,4 +1,4 @@
-// Engine::Impl, stand-in entries: a market (or crossing limit) entry that Alpaca's wash-trade
+// StandInEntries: a market (or crossing limit) entry that Alpaca's wash-trade
 // check would refuse against our own resting sells is sent as a limit one tick inside them
 // (entry_path_clear). That limit is marketable only while those sells rest: once the market
 // reaches them they fill, and the entry is left resting under the market, for good (DST trades
@@ -11,7 +11,9 @@
 
 #include <algorithm>
 
-#include "engine/engine_impl.h"
+#include "engine/stand_in_entries.h"
+#include "engine/trade_executor.h"
+#include "engine/transaction.h"
 
 namespace orderly {
 
@@ -22,24 +24,24 @@ namespace orderly {
 // again, stood in anew, and was canceled at the next clearing, round after round (DST trades
 // seed 20830000000413: two entries at -e4, the exits of nine trades canceled and placed again
 // until the per-minute cap left them naked).
-std::optional<std::string> Engine::Impl::stand_in_outdated(const Order& o) const {
-  if (clearing_.clearing(o.symbol)) return std::nullopt;
-  for (OrderId id : ledger_.of_symbol(o.symbol)) {
-    const Order& x = ledger_.order_at(id);
+std::optional<std::string> StandInEntries::stand_in_outdated(const Order& o) const {
+  if (s_.clearing.clearing(o.symbol)) return std::nullopt;
+  for (OrderId id : s_.ledger.of_symbol(o.symbol)) {
+    const Order& x = s_.ledger.order_at(id);
     if (x.side == o.side || !working_or_pending(x)) continue;
-    const auto ax = aux_.find(id);
+    const auto ax = s_.aux.find(id);
     const bool going =
-        x.state == OrderState::pending_cancel || (ax != aux_.end() && ax->second.cancel_sent);
+        x.state == OrderState::pending_cancel || (ax != s_.aux.end() && ax->second.cancel_sent);
     // On its way: not yet refused (one the broker refused, retried, is no book to wait for: a
     // stop alone our stand-in itself blocks would wait on it for good).
     const bool coming = !x.broker_order_id && !x.parent_order_id &&
                         (x.state == OrderState::submitting || x.attempts == 0);
     if (going || coming) return std::nullopt;
   }
-  const Trade& t = *ledger_.trade(o.trade_id);
+  const Trade& t = *s_.ledger.trade(o.trade_id);
   const std::optional<Decimal> own =
       t.spec.entry_type == OrderType::limit ? t.spec.entry_limit_price : std::nullopt;
-  const SymbolBook book = cover_.book_of(o.symbol);
+  const SymbolBook book = s_.cover.book_of(o.symbol);
   if (book.wash_blockers(o.side, t.spec.entry_type, own).empty()) {
     return fmt::format("none of our orders it stepped inside is left on the other side of {}",
                        o.symbol);
@@ -54,22 +56,22 @@ std::optional<std::string> Engine::Impl::stand_in_outdated(const Order& o) const
 }
 
 // Run with every submitter pass: the stand-ins resting at the broker, judged against the book.
-void Engine::Impl::recheck_stand_in_entries(Timestamp now) {
-  for (auto it = stand_in_entries_.begin(); it != stand_in_entries_.end();) {
+void StandInEntries::recheck_stand_in_entries(Timestamp now) {
+  for (auto it = s_.stand_in_entries.begin(); it != s_.stand_in_entries.end();) {
     const OrderId id = *it;
-    const Order* o = ledger_.order(id);
-    if (o == nullptr || !working_or_pending(*o) || !is_stand_in(ledger_, *o)) {
-      it = stand_in_entries_.erase(it);
+    const Order* o = s_.ledger.order(id);
+    if (o == nullptr || !working_or_pending(*o) || !is_stand_in(s_.ledger, *o)) {
+      it = s_.stand_in_entries.erase(it);
       continue;
     }
     ++it;
     // Unsent, it is judged again from its own price before it goes (restore_entry_price).
     if (!o->broker_order_id || !is_open_at_broker(o->state) ||
-        o->state == OrderState::pending_cancel || aux_[id].cancel_sent ||
-        retries_.cancel_waits(id)) {
+        o->state == OrderState::pending_cancel || s_.aux[id].cancel_sent ||
+        s_.retries.cancel_waits(id)) {
       continue;
     }
-    const TradeView v = view_of(ledger_, o->trade_id);
+    const TradeView v = view_of(s_.ledger, o->trade_id);
     if (v.entries.back() != id) continue;  // a later entry already follows it
     if (std::optional<std::string> why = stand_in_outdated(*o)) send_entry_again(id, *why, now);
   }
@@ -78,59 +80,60 @@ void Engine::Impl::recheck_stand_in_entries(Timestamp now) {
 // The stand-in is canceled and a new entry of the trade, at the trade's own price, waits for
 // its end (waits_for_earlier_entry) in the same commit: a crash between the two leaves the
 // follower, which asks for the cancel again, never a trade whose entry simply vanished.
-void Engine::Impl::send_entry_again(OrderId id, const std::string& why, Timestamp now) {
-  const Order& o = ledger_.order_at(id);
-  const Trade& t = *ledger_.trade(o.trade_id);
-  const TradeView v = view_of(ledger_, t.id);
-  Order next = make_order(t, OrderRole::entry, static_cast<int>(v.entries.size()), o.side,
-                          t.spec.entry_type, o.qty - o.filled_qty, now);
+void StandInEntries::send_entry_again(OrderId id, const std::string& why, Timestamp now) {
+  const Order& o = s_.ledger.order_at(id);
+  const Trade& t = *s_.ledger.trade(o.trade_id);
+  const TradeView v = view_of(s_.ledger, t.id);
+  Order next = trades_.make_order(t, OrderRole::entry, static_cast<int>(v.entries.size()), o.side,
+                                  t.spec.entry_type, o.qty - o.filled_qty, now);
   next.tif = o.tif;
   next.limit_price = t.spec.entry_limit_price;
   next.extended_hours = o.extended_hours;
   const std::string next_cid = next.client_order_id;
-  record_new(std::move(next),
-             fmt::format("entry sent again for what {} leaves, once it is canceled: {}",
-                         o.client_order_id, why),
-             now);
-  request_cancel(id,
-                 fmt::format("stand-in limit {} canceled: {}; entry {} follows for what it "
-                             "leaves",
-                             o.limit_price ? o.limit_price->str() : std::string("-"), why,
-                             next_cid),
-                 now);
+  trades_.record_new(std::move(next),
+                     fmt::format("entry sent again for what {} leaves, once it is canceled: {}",
+                                 o.client_order_id, why),
+                     now);
+  trades_.request_cancel(
+      id,
+      fmt::format("stand-in limit {} canceled: {}; entry {} follows for what it "
+                  "leaves",
+                  o.limit_price ? o.limit_price->str() : std::string("-"), why, next_cid),
+      now);
 }
 
 // An entry that follows a canceled stand-in goes once the stand-in ended, for what its fills
 // left. True while it waits (or once nothing is left to buy: it ends unsent).
-bool Engine::Impl::waits_for_earlier_entry(OrderId id, Timestamp now) {
-  const Order& o = ledger_.order_at(id);
-  const TradeView v = view_of(ledger_, o.trade_id);
+bool StandInEntries::waits_for_earlier_entry(OrderId id, Timestamp now) {
+  const Order& o = s_.ledger.order_at(id);
+  const TradeView v = view_of(s_.ledger, o.trade_id);
   if (v.entries.size() < 2 || v.entries.front() == id) return false;
   Decimal filled_before;
   for (OrderId e : v.entries) {
     if (e == id) break;
-    const Order& earlier = ledger_.order_at(e);
+    const Order& earlier = s_.ledger.order_at(e);
     filled_before += earlier.filled_qty;
     if (!working_or_pending(earlier)) continue;
     // After a restart the cancel may never have left: asked again.
     if (earlier.broker_order_id && is_open_at_broker(earlier.state) &&
-        earlier.state != OrderState::pending_cancel && !aux_[e].cancel_sent &&
-        !retries_.cancel_waits(e)) {
-      request_cancel(e, fmt::format("canceled: entry {} follows it", o.client_order_id), now);
+        earlier.state != OrderState::pending_cancel && !s_.aux[e].cancel_sent &&
+        !s_.retries.cancel_waits(e)) {
+      trades_.request_cancel(e, fmt::format("canceled: entry {} follows it", o.client_order_id),
+                             now);
     }
     return true;
   }
-  const Decimal left = ledger_.order_at(v.entries.front()).qty - filled_before;
+  const Decimal left = s_.ledger.order_at(v.entries.front()).qty - filled_before;
   if (!left.is_positive()) {
-    set_local_state(id, OrderState::canceled, EventSource::intent,
-                    "not sent: the entries before it filled everything", {}, now);
+    tx_.set_local_state(id, OrderState::canceled, EventSource::intent,
+                        "not sent: the entries before it filled everything", {}, now);
     return true;
   }
   if (left != o.qty) {
-    Order& m = mut_order(id);
+    Order& m = tx_.mut_order(id);
     m.qty = left;
-    audit(m, m.state, EventSource::intent,
-          fmt::format("qty {}: what the entries before it left", left.str()), {}, now);
+    tx_.audit(m, m.state, EventSource::intent,
+              fmt::format("qty {}: what the entries before it left", left.str()), {}, now);
   }
   return false;
 }

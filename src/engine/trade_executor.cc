@@ -1,4 +1,4 @@
-// Engine::Impl, TradeManager: intents, what each touched trade needs next, and the pricing of
+// TradeExecutor: intents, what each touched trade needs next, and the pricing of
 // exits past our own opposite orders (wash-trade check).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -8,18 +8,21 @@
 #include <utility>
 
 #include "engine/crypto.h"
-#include "engine/engine_impl.h"
+#include "engine/submitter.h"
+#include "engine/synchronizer.h"
+#include "engine/trade_executor.h"
 #include "engine/trade_manager.h"
+#include "engine/transaction.h"
 
 namespace orderly {
 
-Order Engine::Impl::make_order(const Trade& t, OrderRole role, int generation, Side side,
-                               OrderType type, Decimal qty, Timestamp now) {
+Order TradeExecutor::make_order(const Trade& t, OrderRole role, int generation, Side side,
+                                OrderType type, Decimal qty, Timestamp now) {
   Order o;
-  o.id = ledger_.next_order_id();
+  o.id = s_.ledger.next_order_id();
   o.trade_id = t.id;
   o.role = role;
-  o.client_order_id = make_client_order_id(owner_, t.id, role, generation);
+  o.client_order_id = make_client_order_id(s_.owner, t.id, role, generation);
   o.symbol = t.spec.symbol;
   o.side = side;
   o.type = type;
@@ -31,31 +34,31 @@ Order Engine::Impl::make_order(const Trade& t, OrderRole role, int generation, S
   return o;
 }
 
-void Engine::Impl::record_new(Order o, std::string note, Timestamp now) {
-  Order& ins = insert_order(std::move(o));
-  audit(ins, std::nullopt, EventSource::intent, std::move(note), {}, now);
+void TradeExecutor::record_new(Order o, std::string note, Timestamp now) {
+  Order& ins = tx_.insert_order(std::move(o));
+  tx_.audit(ins, std::nullopt, EventSource::intent, std::move(note), {}, now);
 }
 
-StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
+StatusOr<Trade> TradeExecutor::open_trade(const TradeSpec& spec, Timestamp now) {
   if (std::string err = validate(spec); !err.empty()) {
     return Status::error(Status::Code::invalid_argument, err);
   }
-  if (std::string err = admission_.refuse_reversal(spec); !err.empty()) {
+  if (std::string err = s_.admission.refuse_reversal(spec); !err.empty()) {
     return Status::error(Status::Code::invalid_argument, err);
   }
-  if (std::string err = admission_.refuse_unprotectable_pair(spec, 0, std::nullopt);
+  if (std::string err = s_.admission.refuse_unprotectable_pair(spec, 0, std::nullopt);
       !err.empty()) {
     return Status::error(Status::Code::conflict, err);
   }
-  if (Status refused = admission_.refuse_fractional_short(spec); !refused.ok()) return refused;
-  begin();
+  if (Status refused = s_.admission.refuse_fractional_short(spec); !refused.ok()) return refused;
+  tx_.begin();
   Trade t;
-  t.id = ledger_.next_trade_id();
+  t.id = s_.ledger.next_trade_id();
   t.spec = spec;
   t.state = TradeState::pending;
   t.created_at = now;
   t.updated_at = now;
-  ledger_.create_trade(t);
+  s_.ledger.create_trade(t);
   Order entry = make_order(t, OrderRole::entry, 0, spec.side, spec.entry_type, spec.qty, now);
   entry.limit_price = spec.entry_limit_price;
   entry.stop_price = spec.entry_stop_price;
@@ -89,16 +92,16 @@ StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
   } else {
     record_new(std::move(entry), "trade opened: entry; exits follow its fills", now);
   }
-  touched_trades_.insert(t.id);
-  run_submitter(now);
-  Status st = finish(now);
+  s_.touched_trades.insert(t.id);
+  submitter_.run_submitter(now);
+  Status st = tx_.finish(now);
   if (!st.ok()) return st;
-  return ledger_.trade_at(t.id);
+  return s_.ledger.trade_at(t.id);
 }
 
 // One bracket: the legs are created by the broker with the entry, never sent alone.
-void Engine::Impl::record_bracket(const Trade& t, Order entry, const ExitPrices& prices,
-                                  Timestamp now) {
+void TradeExecutor::record_bracket(const Trade& t, Order entry, const ExitPrices& prices,
+                                   Timestamp now) {
   const OrderId entry_id = entry.id;
   entry.order_class = OrderClass::bracket;
   record_new(std::move(entry), "trade opened: bracket entry", now);
@@ -114,8 +117,8 @@ void Engine::Impl::record_bracket(const Trade& t, Order entry, const ExitPrices&
   record_new(std::move(sl), "bracket stop-loss leg", now);
 }
 
-Status Engine::Impl::cancel_trade(TradeId id, Timestamp now) {
-  const Trade* found = ledger_.trade(id);
+Status TradeExecutor::cancel_trade(TradeId id, Timestamp now) {
+  const Trade* found = s_.ledger.trade(id);
   if (found == nullptr) {
     return Status::error(Status::Code::not_found, fmt::format("no open trade {}", id));
   }
@@ -123,20 +126,20 @@ Status Engine::Impl::cancel_trade(TradeId id, Timestamp now) {
     return Status::error(Status::Code::conflict,
                          fmt::format("trade {} is already {}", id, to_string(found->state)));
   }
-  if (std::string err = admission_.refuse_blocked_flatten(id); !err.empty()) {
+  if (std::string err = s_.admission.refuse_blocked_flatten(id); !err.empty()) {
     return Status::error(Status::Code::conflict, err);
   }
-  begin();
-  Trade& t = mut_trade(id);
+  tx_.begin();
+  Trade& t = tx_.mut_trade(id);
   t.state = TradeState::closing;
   t.note = "cancel requested";
-  touched_trades_.insert(id);
-  run_submitter(now);
-  return finish(now);
+  s_.touched_trades.insert(id);
+  submitter_.run_submitter(now);
+  return tx_.finish(now);
 }
 
-Status Engine::Impl::cancel_entry(TradeId id, Timestamp now) {
-  const Trade* t = ledger_.trade(id);
+Status TradeExecutor::cancel_entry(TradeId id, Timestamp now) {
+  const Trade* t = s_.ledger.trade(id);
   if (t == nullptr) {
     return Status::error(Status::Code::not_found, fmt::format("no open trade {}", id));
   }
@@ -144,7 +147,7 @@ Status Engine::Impl::cancel_entry(TradeId id, Timestamp now) {
     return Status::error(Status::Code::conflict,
                          fmt::format("trade {} is already {}", id, to_string(t->state)));
   }
-  const TradeView v = view_of(ledger_, id);
+  const TradeView v = view_of(s_.ledger, id);
   if (v.entry_filled.is_positive()) {
     return Status::error(
         Status::Code::conflict,
@@ -153,7 +156,7 @@ Status Engine::Impl::cancel_entry(TradeId id, Timestamp now) {
                     id, (v.entry_filled - v.exit_filled).str(), t->spec.symbol,
                     v.entry_filled.str()));
   }
-  const Order& e = ledger_.order_at(v.entry);
+  const Order& e = s_.ledger.order_at(v.entry);
   const bool local = e.state == OrderState::created && !e.broker_order_id;
   const bool at_broker = e.broker_order_id && is_open_at_broker(e.state);
   if (!local && !at_broker && !is_terminal(e.state) && e.state != OrderState::parked) {
@@ -162,98 +165,98 @@ Status Engine::Impl::cancel_entry(TradeId id, Timestamp now) {
                                      "again once it is there",
                                      id, to_string(e.state)));
   }
-  begin();
+  tx_.begin();
   if (local) {
-    apply(v.entry, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
-          EventSource::intent, "trade canceled before its entry was sent", {}, now);
-  } else if (at_broker && !aux_[v.entry].cancel_sent && e.state != OrderState::pending_cancel) {
+    tx_.apply(v.entry, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
+              EventSource::intent, "trade canceled before its entry was sent", {}, now);
+  } else if (at_broker && !s_.aux[v.entry].cancel_sent && e.state != OrderState::pending_cancel) {
     request_cancel(v.entry, "cancel requested: the trade's entry, nothing filled yet", now);
   }
-  mut_trade(id).note = "cancel requested (entry)";
-  touched_trades_.insert(id);
-  run_submitter(now);
-  return finish(now);
+  tx_.mut_trade(id).note = "cancel requested (entry)";
+  s_.touched_trades.insert(id);
+  submitter_.run_submitter(now);
+  return tx_.finish(now);
 }
 
-StatusOr<std::vector<TradeId>> Engine::Impl::close_all(Timestamp now) {
+StatusOr<std::vector<TradeId>> TradeExecutor::close_all(Timestamp now) {
   std::vector<TradeId> closing;
-  begin();
-  for (const auto& [id, t] : ledger_.trades()) {
+  tx_.begin();
+  for (const auto& [id, t] : s_.ledger.trades()) {
     if (is_terminal(t.state) || t.state == TradeState::closing) continue;
-    Trade& m = mut_trade(id);
+    Trade& m = tx_.mut_trade(id);
     m.state = TradeState::closing;
     m.note = "close-all requested";
-    touched_trades_.insert(id);
+    s_.touched_trades.insert(id);
     closing.push_back(id);
   }
-  run_submitter(now);
-  if (Status st = finish(now); !st.ok()) return st;
+  submitter_.run_submitter(now);
+  if (Status st = tx_.finish(now); !st.ok()) return st;
   return closing;
 }
 
-void Engine::Impl::note_if_oversold(const Trade& t, const TradeView& v) {
+void TradeExecutor::note_if_oversold(const Trade& t, const TradeView& v) {
   if (v.entry == 0 || !v.entries_done) return;
   if (own_qty(t.spec, v.entry_filled, v.exit_filled).is_negative()) {
-    oversold_symbols_.insert(t.spec.symbol);
-    oversold_trades_.insert(t.id);
+    s_.oversold_symbols.insert(t.spec.symbol);
+    s_.oversold_trades.insert(t.id);
   }
 }
 
 // Written when the list changed; a rolled-back write differs from memory, and is written again.
-void Engine::Impl::keep_oversold_trades() {
-  if (oversold_trades_.empty() && !sync_state_.count(std::string(kOversoldTrades))) return;
-  const std::string value = fmt::format("{}", fmt::join(oversold_trades_, " "));
-  const auto it = sync_state_.find(std::string(kOversoldTrades));
-  if ((it == sync_state_.end() ? std::string() : it->second) != value) {
-    set_sync(kOversoldTrades, value);
+void TradeExecutor::keep_oversold_trades() {
+  if (s_.oversold_trades.empty() && !s_.sync_state.count(std::string(kOversoldTrades))) return;
+  const std::string value = fmt::format("{}", fmt::join(s_.oversold_trades, " "));
+  const auto it = s_.sync_state.find(std::string(kOversoldTrades));
+  if ((it == s_.sync_state.end() ? std::string() : it->second) != value) {
+    tx_.set_sync(kOversoldTrades, value);
   }
 }
 
-bool Engine::Impl::oversold_still_charged(TradeId tid) {
-  const Trade* t = ledger_.trade(tid);
+bool TradeExecutor::oversold_still_charged(TradeId tid) {
+  const Trade* t = s_.ledger.trade(tid);
   if (t == nullptr) return false;
-  const TradeView v = view_of(ledger_, tid);
+  const TradeView v = view_of(s_.ledger, tid);
   if (!own_qty(t->spec, v.entry_filled, v.exit_filled).is_negative()) return false;
-  for (const TradeHolding& h : holdings_of(ledger_, t->spec.symbol, t->spec.side)) {
+  for (const TradeHolding& h : holdings_of(s_.ledger, t->spec.symbol, t->spec.side)) {
     if (h.held < h.own) return true;
   }
   return false;
 }
 
 // The one place a cancel is asked for; cancel_sent keeps it to one request in flight.
-void Engine::Impl::request_cancel(OrderId id, std::string why, Timestamp now) {
-  aux_[id].cancel_sent = true;
-  aux_[id].we_canceled = true;
-  Order& m = mut_order(id);
-  audit(m, m.state, EventSource::intent, std::move(why), {}, now);
+void TradeExecutor::request_cancel(OrderId id, std::string why, Timestamp now) {
+  s_.aux[id].cancel_sent = true;
+  s_.aux[id].we_canceled = true;
+  Order& m = tx_.mut_order(id);
+  tx_.audit(m, m.state, EventSource::intent, std::move(why), {}, now);
   Command c;
   c.kind = CommandKind::cancel;
   c.priority = CommandPriority::protective;
   c.order_id = id;
   c.broker_order_id = *m.broker_order_id;
-  stage(std::move(c), Purpose::cancel);
+  tx_.stage(std::move(c), Purpose::cancel);
 }
 
-void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
-  const Trade* tp = ledger_.trade(tid);
+void TradeExecutor::step_trade(TradeId tid, Timestamp now) {
+  const Trade* tp = s_.ledger.trade(tid);
   if (tp == nullptr) return;
-  protection_check_.touched(tp->spec.symbol);
+  s_.protection_check.touched(tp->spec.symbol);
   end_clearing_if_done(tp->spec.symbol);
-  TradeView v = view_of(ledger_, tid);
+  TradeView v = view_of(s_.ledger, tid);
   note_if_oversold(*tp, v);
   if (is_terminal(tp->state)) {
-    crypto_watch_.erase(tid);
+    s_.crypto_watch.erase(tid);
     return;
   }
   if (v.entry == 0) return;
   const Trade& t = *tp;
-  const Decimal held = held_of(ledger_, oversold_symbols_, tid, v);
+  const Decimal held = held_of(s_.ledger, s_.oversold_symbols, tid, v);
   if (const Decimal own = own_qty(t.spec, v.entry_filled, v.exit_filled); held < own) {
     std::string note = fmt::format(
         "holds {} of the {} its own fills leave it: exits of ours sold {} {} beyond their own "
         "trades (a replace raced a fill)",
         held.str(), own.str(), (own - held).str(), t.spec.symbol);
-    if (t.note != note) mut_trade(tid).note = std::move(note);
+    if (t.note != note) tx_.mut_trade(tid).note = std::move(note);
   }
   drop_unfitting_exits(v, held, now);
   if (settle_trade_state(tid, v, held, now)) return;
@@ -265,34 +268,37 @@ void Engine::Impl::step_trade(TradeId tid, Timestamp now) {
   const bool watch = held.is_positive() && t.spec.exits != ExitMode::none &&
                      is_crypto_symbol(t.spec.symbol) && t.spec.has_take_profit() &&
                      t.spec.stop_loss;
-  if (watch) crypto_watch_.insert(tid); else crypto_watch_.erase(tid);
+  if (watch)
+    s_.crypto_watch.insert(tid);
+  else
+    s_.crypto_watch.erase(tid);
   if (!held.is_positive() || t.spec.exits == ExitMode::none) return;
   keep_exits_working(tid, v, held, watch, now);
 }
 
 // An exit still unsent that no longer fits what is held (another exit filled meanwhile) is
 // dropped; a right-sized one is placed again if still needed.
-void Engine::Impl::drop_unfitting_exits(const TradeView& v, Decimal held, Timestamp now) {
+void TradeExecutor::drop_unfitting_exits(const TradeView& v, Decimal held, Timestamp now) {
   const auto outstanding = [this](OrderId id) {
-    const auto ax = aux_.find(id);
-    return ax != aux_.end() && ax->second.command_outstanding;
+    const auto ax = s_.aux.find(id);
+    return ax != s_.aux.end() && ax->second.command_outstanding;
   };
-  for (OrderId id : unfitting_exits(ledger_, v, held, outstanding)) {
-    set_local_state(id, OrderState::canceled, EventSource::intent,
-                    fmt::format("not sent: {} held no longer needs this exit of {}", held.str(),
-                                ledger_.order_at(id).qty.str()),
-                    {}, now);
-    set_hold_wait(id, false);
+  for (OrderId id : unfitting_exits(s_.ledger, v, held, outstanding)) {
+    tx_.set_local_state(id, OrderState::canceled, EventSource::intent,
+                        fmt::format("not sent: {} held no longer needs this exit of {}", held.str(),
+                                    s_.ledger.order_at(id).qty.str()),
+                        {}, now);
+    sync_.set_hold_wait(id, false);
   }
 }
 
 // The trade's state from its orders (trade_manager.h settle). True when the trade ended here
 // (nothing more to step).
-bool Engine::Impl::settle_trade_state(TradeId tid, const TradeView& v, Decimal held,
-                                      Timestamp now) {
-  Settlement s = settle(ledger_.trade_at(tid), v, ledger_, held);
+bool TradeExecutor::settle_trade_state(TradeId tid, const TradeView& v, Decimal held,
+                                       Timestamp now) {
+  Settlement s = settle(s_.ledger.trade_at(tid), v, s_.ledger, held);
   if (s.state) {
-    Trade& m = mut_trade(tid);
+    Trade& m = tx_.mut_trade(tid);
     m.state = *s.state;
     m.note = std::move(s.note);
   }
@@ -302,19 +308,19 @@ bool Engine::Impl::settle_trade_state(TradeId tid, const TradeView& v, Decimal h
 
 // A held position's exits: placed again when none works (principle 9), grown as more of the
 // entry fills, or canceled to be placed again when they cannot grow.
-void Engine::Impl::keep_exits_working(TradeId tid, const TradeView& v, Decimal held, bool watch,
-                                      Timestamp now) {
-  const ExitNeed need = exit_need(ledger_, v, held);
+void TradeExecutor::keep_exits_working(TradeId tid, const TradeView& v, Decimal held, bool watch,
+                                       Timestamp now) {
+  const ExitNeed need = exit_need(s_.ledger, v, held);
   if (need.kind == ExitNeed::Kind::leg_covers) return;
   if (need.kind == ExitNeed::Kind::place) {
     ensure_exits(tid, v, held, now);
     return;
   }
-  if (watch && switch_crypto_exit(ledger_.trade_at(tid), need.active, now)) return;
+  if (watch && switch_crypto_exit(s_.ledger.trade_at(tid), need.active, now)) return;
   if (need.kind == ExitNeed::Kind::resize) {
     resize_exit(tid, need.active, held, v, now);
-  } else if (need.kind == ExitNeed::Kind::cancel_to_replace &&
-             !aux_[need.active].cancel_sent && !retries_.cancel_waits(need.active)) {
+  } else if (need.kind == ExitNeed::Kind::cancel_to_replace && !s_.aux[need.active].cancel_sent &&
+             !s_.retries.cancel_waits(need.active)) {
     // The broker refused to resize it, or it filled in part and covers other than what is
     // held: cancel it; once it is gone a new exit is placed for everything held.
     request_cancel(need.active,
@@ -327,35 +333,36 @@ void Engine::Impl::keep_exits_working(TradeId tid, const TradeView& v, Decimal h
 
 // No working exit covers what the trade holds: one is placed unless one was refused for good
 // or the per-minute cap holds (trade_manager.h placement_gate).
-void Engine::Impl::ensure_exits(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
+void TradeExecutor::ensure_exits(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
   // An entry of the symbol is clearing its way through the wash-trade check: exits follow it.
-  if (clearing_.clearing(ledger_.trade_at(tid).spec.symbol)) return;
+  if (s_.clearing.clearing(s_.ledger.trade_at(tid).spec.symbol)) return;
   const auto canceled_by_us = [this](OrderId id) {
-    const auto ax = aux_.find(id);
-    return ax != aux_.end() && ax->second.we_canceled;
+    const auto ax = s_.aux.find(id);
+    return ax != s_.aux.end() && ax->second.we_canceled;
   };
   const PlacementGate gate =
-      placement_gate(ledger_, v, now, kMaxExitPlacementsPerMinute, canceled_by_us);
+      placement_gate(s_.ledger, v, now, kMaxExitPlacementsPerMinute, canceled_by_us);
   if (gate.kind == PlacementGate::Kind::refused_for_good) return;
   if (gate.kind == PlacementGate::Kind::capped) {
     // Stepped again once the oldest of them leaves the minute: nothing else may touch the
     // trade before then (DST trades seed 23400000064213: no event came, and the position
     // stayed naked).
-    exit_cap_wake_at_[tid] = gate.cap_ends;
-    alerts_.raise(AlertKind::stuck_order, ledger_.trade_at(tid).spec.symbol,
-                  fmt::format("{}: {} exits placed for trade {} within a minute all ended without "
-                              "closing it; not placing more",
-                              ledger_.trade_at(tid).spec.symbol, gate.recent, tid),
-                  now);
+    s_.exit_cap_wake_at[tid] = gate.cap_ends;
+    s_.alerts.raise(
+        AlertKind::stuck_order, s_.ledger.trade_at(tid).spec.symbol,
+        fmt::format("{}: {} exits placed for trade {} within a minute all ended without "
+                    "closing it; not placing more",
+                    s_.ledger.trade_at(tid).spec.symbol, gate.recent, tid),
+        now);
     return;
   }
   create_emulated_exit(tid, v, held, now);
 }
 
-void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal held,
-                                        Timestamp now) {
-  const Trade& t = ledger_.trade_at(tid);
-  const Order& entry = ledger_.order_at(v.entry);
+void TradeExecutor::create_emulated_exit(TradeId tid, const TradeView& v, Decimal held,
+                                         Timestamp now) {
+  const Trade& t = s_.ledger.trade_at(tid);
+  const Order& entry = s_.ledger.order_at(v.entry);
   std::optional<Decimal> basis = entry.filled_avg_price;
   if (!basis) basis = entry.limit_price;
   const bool percent =
@@ -363,13 +370,13 @@ void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal
   if (!basis && !percent) basis = Decimal::from_int(1);  // absolute or trailing: no basis used
   if (!basis) {
     // The fill price is needed for percent exits: learn it from the order itself.
-    stage_refresh(v.entry, now, /*force=*/false);
+    submitter_.stage_refresh(v.entry, now, /*force=*/false);
     return;
   }
   auto prices = exit_prices(t.spec, *basis);
   if (!prices) return;
   const Side exit_side = opposite(t.spec.side);
-  const int generation = next_generation(ledger_, v, /*flatten=*/false);
+  const int generation = next_generation(s_.ledger, v, /*flatten=*/false);
   // Crypto takes simple orders only (no OCO), like a fractional position: one exit at a time.
   if (!held.is_integer() || is_crypto_symbol(t.spec.symbol)) {
     create_fractional_exit(t, *prices, held, generation, now);
@@ -400,8 +407,8 @@ void Engine::Impl::create_emulated_exit(TradeId tid, const TradeView& v, Decimal
 
 // A trade with one exit: a take-profit limit, a stop, or a trailing stop (Alpaca's
 // trailing_stop, which no OCO takes and which the wash-trade check exempts), gtc.
-void Engine::Impl::create_simple_exit(const Trade& t, const ExitPrices& prices, Decimal held,
-                                      int generation, Timestamp now) {
+void TradeExecutor::create_simple_exit(const Trade& t, const ExitPrices& prices, Decimal held,
+                                       int generation, Timestamp now) {
   const Side exit_side = opposite(t.spec.side);
   if (prices.take_profit) {
     Order tp = make_order(t, OrderRole::take_profit, generation, exit_side, OrderType::limit,
@@ -433,8 +440,8 @@ void Engine::Impl::create_simple_exit(const Trade& t, const ExitPrices& prices, 
 
 // Whether the trade's stop, placed alone now (priced past our opposite limits when they are all
 // it meets), would still meet an opposite order of ours in Alpaca's wash-trade check.
-bool Engine::Impl::lone_stop_blocked_now(const Trade& t, const ExitPrices& prices,
-                                         Decimal held) const {
+bool TradeExecutor::lone_stop_blocked_now(const Trade& t, const ExitPrices& prices,
+                                          Decimal held) const {
   if (!prices.stop_loss) return true;
   const Side exit_side = opposite(t.spec.side);
   const bool crypto = is_crypto_symbol(t.spec.symbol);
@@ -450,8 +457,8 @@ bool Engine::Impl::lone_stop_blocked_now(const Trade& t, const ExitPrices& price
   probe.qty = held;
   probe.stop_price = prices.stop_loss;
   probe.limit_price = own;
-  if (auto p = wash_safe_price(ledger_, probe, own); p != own) set_exit_price(probe, p, own);
-  return !cover_.book_of(t.spec.symbol)
+  if (auto p = wash_safe_price(s_.ledger, probe, own); p != own) set_exit_price(probe, p, own);
+  return !s_.cover.book_of(t.spec.symbol)
               .wash_blockers(exit_side, probe.type, probe.limit_price)
               .empty();
 }
@@ -461,8 +468,8 @@ bool Engine::Impl::lone_stop_blocked_now(const Trade& t, const ExitPrices& price
 // price (the position's current_price, read every idle poll interval while such a trade holds
 // coins) is at or past the take-profit, the stop makes way for the take-profit limit; if the
 // price falls back under it before that fills, the stop comes back.
-bool Engine::Impl::crypto_take_profit_due(const Trade& t, const ExitPrices& prices) const {
-  const BrokerPosition* read = positions_read_.find(t.spec.symbol);
+bool TradeExecutor::crypto_take_profit_due(const Trade& t, const ExitPrices& prices) const {
+  const BrokerPosition* read = s_.positions_read.find(t.spec.symbol);
   if (!prices.take_profit || read == nullptr || !read->current_price) return false;
   const Decimal price = *read->current_price;
   return t.spec.side == Side::buy ? price >= *prices.take_profit
@@ -470,9 +477,9 @@ bool Engine::Impl::crypto_take_profit_due(const Trade& t, const ExitPrices& pric
 }
 
 // True when the working exit is being canceled to make way for the other one.
-bool Engine::Impl::switch_crypto_exit(const Trade& t, OrderId active, Timestamp now) {
-  const Order& ex = ledger_.order_at(active);
-  if (aux_[active].cancel_sent) return true;
+bool TradeExecutor::switch_crypto_exit(const Trade& t, OrderId active, Timestamp now) {
+  const Order& ex = s_.ledger.order_at(active);
+  if (s_.aux[active].cancel_sent) return true;
   if (!ex.broker_order_id || !is_open_at_broker(ex.state) ||
       ex.state == OrderState::pending_cancel || !ex.filled_qty.is_zero()) {
     return false;
@@ -481,9 +488,9 @@ bool Engine::Impl::switch_crypto_exit(const Trade& t, OrderId active, Timestamp 
   // working exit stays. Taken for "under the take-profit", a take-profit made way for the stop
   // on no evidence, and the missing price ended the input in an exception (DST trades seed
   // 24300000001718: a modify of a crypto trade rolled back).
-  const BrokerPosition* read = positions_read_.find(t.spec.symbol);
+  const BrokerPosition* read = s_.positions_read.find(t.spec.symbol);
   if (read == nullptr || !read->current_price) return false;
-  const Order& entry = ledger_.order_at(view_of(ledger_, t.id).entry);
+  const Order& entry = s_.ledger.order_at(view_of(s_.ledger, t.id).entry);
   auto prices = exit_prices(t.spec, entry.filled_avg_price.value_or(Decimal::from_int(1)));
   if (!prices || !prices->take_profit) return false;
   const bool tp_due = crypto_take_profit_due(t, *prices);
@@ -511,8 +518,8 @@ bool Engine::Impl::switch_crypto_exit(const Trade& t, OrderId active, Timestamp 
 // at the close and is placed again (ensure_exits); sent after the close, Alpaca queues it for
 // the next session. Crypto likewise takes simple orders only, but gtc (it has no session) and
 // its stop is a stop_limit (engine/crypto.h).
-void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& prices, Decimal held,
-                                          int generation, Timestamp now) {
+void TradeExecutor::create_fractional_exit(const Trade& t, const ExitPrices& prices, Decimal held,
+                                           int generation, Timestamp now) {
   const Side exit_side = opposite(t.spec.side);
   const bool crypto = is_crypto_symbol(t.spec.symbol);
   const std::optional<Decimal> stop_limit =
@@ -523,7 +530,7 @@ void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& pric
   // fractional position takes no OCO (exempt): while such orders rest, the take-profit, a limit
   // that passes them, covers it (DST seed 31035: the stop was refused again and again and the
   // position stood without an exit). Without a take-profit the stop is still the exit.
-  const bool refused = fractional_stop_refused_.erase(t.id) > 0;
+  const bool refused = s_.fractional_stop_refused.erase(t.id) > 0;
   const OrderType stop_type = crypto ? OrderType::stop_limit : OrderType::stop;
   const bool blocked = refused || lone_stop_blocked_now(t, prices, held);
   const bool stop = prices.stop_loss.has_value() && (!blocked || !prices.take_profit) &&
@@ -550,11 +557,11 @@ void Engine::Impl::create_fractional_exit(const Trade& t, const ExitPrices& pric
   record_new(std::move(x), std::move(why), now);
 }
 
-void Engine::Impl::resize_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v,
-                               Timestamp now) {
-  const Trade& t = ledger_.trade_at(tid);
-  const Order& old = ledger_.order_at(old_id);
-  Order r = make_order(t, old.role, next_generation(ledger_, v, /*flatten=*/false), old.side,
+void TradeExecutor::resize_exit(TradeId tid, OrderId old_id, Decimal held, const TradeView& v,
+                                Timestamp now) {
+  const Trade& t = s_.ledger.trade_at(tid);
+  const Order& old = s_.ledger.order_at(old_id);
+  Order r = make_order(t, old.role, next_generation(s_.ledger, v, /*flatten=*/false), old.side,
                        old.type, held, now);
   r.tif = old.tif;
   r.order_class = old.order_class;
@@ -585,46 +592,46 @@ void Engine::Impl::resize_exit(TradeId tid, OrderId old_id, Decimal held, const 
 
 // A replaced OCO parent keeps its legs at the broker (they move to the new order): the local
 // legs follow, so their broker ids and states keep matching.
-void Engine::Impl::adopt_replacement(OrderId new_id, Timestamp now) {
-  const Order& n = ledger_.order_at(new_id);
+void TradeExecutor::adopt_replacement(OrderId new_id, Timestamp now) {
+  const Order& n = s_.ledger.order_at(new_id);
   if (!n.replaces_order_id) return;
   const OrderId old_id = *n.replaces_order_id;
   // A replaced leg's replacement takes its place in the group (sent alone, a leg by now).
-  if (const Order& old = ledger_.order_at(old_id); old.parent_order_id && !n.parent_order_id) {
-    mut_order(new_id).parent_order_id = old.parent_order_id;
+  if (const Order& old = s_.ledger.order_at(old_id); old.parent_order_id && !n.parent_order_id) {
+    tx_.mut_order(new_id).parent_order_id = old.parent_order_id;
   }
-  for (OrderId oid : std::vector<OrderId>(ledger_.of_trade(n.trade_id))) {
-    if (ledger_.order_at(oid).parent_order_id != old_id) continue;
-    Order& leg = mut_order(oid);
+  for (OrderId oid : std::vector<OrderId>(s_.ledger.of_trade(n.trade_id))) {
+    if (s_.ledger.order_at(oid).parent_order_id != old_id) continue;
+    Order& leg = tx_.mut_order(oid);
     leg.parent_order_id = new_id;
-    audit(leg, leg.state, EventSource::response,
-          fmt::format("leg moves to the replacement {}", n.client_order_id), {}, now);
+    tx_.audit(leg, leg.state, EventSource::response,
+              fmt::format("leg moves to the replacement {}", n.client_order_id), {}, now);
   }
 }
 
-void Engine::Impl::cancel_local_exits(TradeId tid, Timestamp now) {
-  for (OrderId id : ledger_.of_trade(tid)) {
-    const Order& o = ledger_.order_at(id);
+void TradeExecutor::cancel_local_exits(TradeId tid, Timestamp now) {
+  for (OrderId id : s_.ledger.of_trade(tid)) {
+    const Order& o = s_.ledger.order_at(id);
     if (o.role != OrderRole::entry && o.state == OrderState::created) {
-      apply(id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
-            EventSource::intent, "trade ended before this exit was sent", {}, now);
+      tx_.apply(id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
+                EventSource::intent, "trade ended before this exit was sent", {}, now);
     }
   }
 }
 
-void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
-  const ClosingPlan plan = closing_plan(ledger_, v, held);
+void TradeExecutor::step_closing(TradeId tid, const TradeView& v, Decimal held, Timestamp now) {
+  const ClosingPlan plan = closing_plan(s_.ledger, v, held);
   for (const ClosingStep& step : plan.steps) {
     if (step.kind == ClosingStep::Kind::drop_unsent) {
-      apply(step.id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
-            EventSource::intent, "trade canceled before this order was sent", {}, now);
-    } else if (!aux_[step.id].cancel_sent && !retries_.cancel_waits(step.id)) {
+      tx_.apply(step.id, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
+                EventSource::intent, "trade canceled before this order was sent", {}, now);
+    } else if (!s_.aux[step.id].cancel_sent && !s_.retries.cancel_waits(step.id)) {
       request_cancel(step.id, "cancel requested (trade closing)", now);
     }
   }
   if (!plan.flatten) return;
-  const Trade& t = ledger_.trade_at(tid);
-  Order x = make_order(t, OrderRole::exit, next_generation(ledger_, v, /*flatten=*/true),
+  const Trade& t = s_.ledger.trade_at(tid);
+  Order x = make_order(t, OrderRole::exit, next_generation(s_.ledger, v, /*flatten=*/true),
                        opposite(t.spec.side), OrderType::market, held, now);
   x.tif = session_tif(t.spec.symbol);
   std::string why = fmt::format("flatten {} held (trade canceled)", held.str());
@@ -632,46 +639,48 @@ void Engine::Impl::step_closing(TradeId tid, const TradeView& v, Decimal held, T
   record_new(std::move(x), why, now);
 }
 
-void Engine::Impl::track_wash_priced(OrderId id) {
-  const Order& o = ledger_.order_at(id);
-  if (is_stand_in(ledger_, o) && working_or_pending(o)) stand_in_entries_.insert(id);
-  if (wash_adjustable(o) && working_or_pending(o) && o.limit_price != own_exit_price(ledger_, o)) {
-    wash_priced_exits_.insert(id);
+void TradeExecutor::track_wash_priced(OrderId id) {
+  const Order& o = s_.ledger.order_at(id);
+  if (is_stand_in(s_.ledger, o) && working_or_pending(o)) s_.stand_in_entries.insert(id);
+  if (wash_adjustable(o) && working_or_pending(o) &&
+      o.limit_price != own_exit_price(s_.ledger, o)) {
+    s_.wash_priced_exits.insert(id);
   }
 }
 
 // A new exit takes the price that passes the check from the start (no refusal first).
-void Engine::Impl::price_past_own_orders(Order& x, std::string& why) {
+void TradeExecutor::price_past_own_orders(Order& x, std::string& why) {
   const std::optional<Decimal> own = x.type == OrderType::market ? std::nullopt : x.limit_price;
-  const std::optional<Decimal> price = wash_safe_price(ledger_, x, own);
+  const std::optional<Decimal> price = wash_safe_price(s_.ledger, x, own);
   if (price == own) return;
   set_exit_price(x, price, own);
-  wash_priced_exits_.insert(x.id);
+  s_.wash_priced_exits.insert(x.id);
   why += fmt::format("; as {} {}, past our own opposite orders (wash-trade check)",
                      to_string(x.type), price->str());
 }
 
 // The refusal named an order of ours we did not count yet (its reply was still on the way):
 // price again. Same intent, same client id: the broker never created the refused one.
-bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now) {
+bool TradeExecutor::reprice_past_wash_check(OrderId id, const BrokerError& e, Timestamp now) {
   constexpr std::string_view kKey = "\"existing_order_id\":\"";
   auto pos = e.body.find(kKey);
   if (e.body.find("wash trade") == std::string::npos || pos == std::string::npos) return false;
   pos += kKey.size();
   auto end = e.body.find('"', pos);
   if (end == std::string::npos) return false;
-  const std::optional<OrderId> blocker = ledger_.by_broker_id(e.body.substr(pos, end - pos));
+  const std::optional<OrderId> blocker = s_.ledger.by_broker_id(e.body.substr(pos, end - pos));
   if (!blocker) return false;  // not ours: retried with backoff, then alerted
-  const Order& o = ledger_.order_at(id);
-  const std::optional<Decimal> price = wash_safe_price(ledger_, o, own_exit_price(ledger_, o));
+  const Order& o = s_.ledger.order_at(id);
+  const std::optional<Decimal> price = wash_safe_price(s_.ledger, o, own_exit_price(s_.ledger, o));
   if (!price || price == o.limit_price) return false;
-  Order& m = mut_order(id);
-  set_exit_price(m, price, own_exit_price(ledger_, o));
-  wash_priced_exits_.insert(id);
-  audit(m, m.state, EventSource::error,
-        fmt::format("wash-trade check against our {}: exit as {} {}",
-                    ledger_.order_at(*blocker).client_order_id, to_string(m.type), price->str()),
-        e.body, now);
+  Order& m = tx_.mut_order(id);
+  set_exit_price(m, price, own_exit_price(s_.ledger, o));
+  s_.wash_priced_exits.insert(id);
+  tx_.audit(
+      m, m.state, EventSource::error,
+      fmt::format("wash-trade check against our {}: exit as {} {}",
+                  s_.ledger.order_at(*blocker).client_order_id, to_string(m.type), price->str()),
+      e.body, now);
   return true;
 }
 
@@ -680,36 +689,36 @@ bool Engine::Impl::reprice_past_wash_check(OrderId id, const BrokerError& e, Tim
 // away would never fill. An unsent exit is priced again in place; one resting at the broker
 // is canceled, and the trade then places the next one for what is still held. Returns false
 // once the exit is back at its own price.
-bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
-  const Order& o = ledger_.order_at(id);
-  const std::optional<Decimal> own = own_exit_price(ledger_, o);
-  const std::optional<Decimal> price = wash_safe_price(ledger_, o, own);
+bool TradeExecutor::reprice_wash_priced_exit(OrderId id, Timestamp now) {
+  const Order& o = s_.ledger.order_at(id);
+  const std::optional<Decimal> own = own_exit_price(s_.ledger, o);
+  const std::optional<Decimal> price = wash_safe_price(s_.ledger, o, own);
   if (price == o.limit_price) return price != own;
   // A market or stop order of ours on the other side: no price passes it, and what the exit
   // rests at stays until that order goes. Taken for "back to its own price", a flatten priced
   // past a stand-in entry was canceled to go as market whenever a market entry queued, and
   // priced past the stand-in again once that entry was withheld (DST trades seed
   // 24900000012966: a short's flatten placed and canceled 300 times, the entries starved).
-  if (price == own && market_order_opposite(ledger_, o)) return true;
+  if (price == own && market_order_opposite(s_.ledger, o)) return true;
   if (price && o.limit_price &&
       (o.side == Side::sell ? *price > *o.limit_price : *price < *o.limit_price)) {
     return true;  // a new order of ours crosses it (a bracket entry, exempt): it stays
   }
-  if (o.state == OrderState::created && !o.broker_order_id && !aux_[id].command_outstanding) {
-    Order& m = mut_order(id);
+  if (o.state == OrderState::created && !o.broker_order_id && !s_.aux[id].command_outstanding) {
+    Order& m = tx_.mut_order(id);
     set_exit_price(m, price, own);
-    audit(m, m.state, EventSource::intent,
-          fmt::format("our opposite orders changed: exit as {}{}", to_string(m.type),
-                      m.limit_price ? " " + m.limit_price->str() : std::string()),
-          {}, now);
+    tx_.audit(m, m.state, EventSource::intent,
+              fmt::format("our opposite orders changed: exit as {}{}", to_string(m.type),
+                          m.limit_price ? " " + m.limit_price->str() : std::string()),
+              {}, now);
     return price != own;
   }
   const std::string to = !price ? std::string(o.role == OrderRole::stop_loss ? "its own stop"
                                                                               : "market")
                          : o.role == OrderRole::stop_loss ? "stop_limit " + price->str()
                                                           : "limit " + price->str();
-  if (!o.broker_order_id || !is_open_at_broker(o.state) || aux_[id].cancel_sent ||
-      retries_.cancel_waits(id) || o.state == OrderState::pending_cancel ||
+  if (!o.broker_order_id || !is_open_at_broker(o.state) || s_.aux[id].cancel_sent ||
+      s_.retries.cancel_waits(id) || o.state == OrderState::pending_cancel ||
       o.state == OrderState::pending_replace) {
     return true;
   }
@@ -729,12 +738,12 @@ bool Engine::Impl::reprice_wash_priced_exit(OrderId id, Timestamp now) {
 //    canceled, the entry waits for the broker's confirmed `canceled`, is sent, and the exits of
 //    every trade on the symbol are placed again. Another trade's entry in the way is waited for.
 // Returns false while the entry must wait.
-bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
-  const Order& o = ledger_.order_at(id);
+bool TradeExecutor::entry_path_clear(OrderId id, Timestamp now) {
+  const Order& o = s_.ledger.order_at(id);
   if (o.order_class != OrderClass::simple) return true;
   restore_entry_price(id, now);
-  const SymbolBook book = cover_.book_of(o.symbol);
-  const bool clear_all = clearing_.clears_all(id);
+  const SymbolBook book = s_.cover.book_of(o.symbol);
+  const bool clear_all = s_.clearing.clears_all(id);
   std::vector<const BookOrder*> blockers = book.wash_blockers(o.side, o.type, o.limit_price);
   if (clear_all) {
     // The broker refused it against an order of ours the rule above let pass (a held leg
@@ -756,24 +765,24 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
   // Nor once our exits are being canceled for it: priced inside exits that are going, it rested
   // below a market that had left them, beside another trade's lone stop that the wash-trade
   // check then refused to the end (DST trades seed 23000000005478, "attempt 34 of 8").
-  if (!clear_all && !stop_limit_opposite && !clearing_.clears_its_way(o) &&
+  if (!clear_all && !stop_limit_opposite && !s_.clearing.clears_its_way(o) &&
       (o.type == OrderType::market || o.type == OrderType::limit)) {
     const std::optional<Decimal> own =
         o.type == OrderType::limit ? o.limit_price : std::optional<Decimal>();
-    const std::optional<Decimal> increment = price_increment_of(ledger_, o);
+    const std::optional<Decimal> increment = price_increment_of(s_.ledger, o);
     if (const std::optional<Decimal> price = book.passing_limit(o.side, own, increment);
-        price && !admission_.stand_in_blocks_a_lone_stop(o, *price)) {
-      Order& m = mut_order(id);
+        price && !s_.admission.stand_in_blocks_a_lone_stop(o, *price)) {
+      Order& m = tx_.mut_order(id);
       const std::string was = m.type == OrderType::market ? "market" : m.limit_price->str();
       m.type = OrderType::limit;
       m.limit_price = price;
-      stand_in_entries_.insert(id);
-      audit(m, m.state, EventSource::intent,
-            fmt::format("entry as limit {} (was {}): one tick inside our own {} orders on the "
-                        "other side, which a crossing order would meet in Alpaca's wash-trade "
-                        "check; they stay working",
-                        price->str(), was, o.side == Side::buy ? "sell" : "buy"),
-            {}, now);
+      s_.stand_in_entries.insert(id);
+      tx_.audit(m, m.state, EventSource::intent,
+                fmt::format("entry as limit {} (was {}): one tick inside our own {} orders on the "
+                            "other side, which a crossing order would meet in Alpaca's wash-trade "
+                            "check; they stay working",
+                            price->str(), was, o.side == Side::buy ? "sell" : "buy"),
+                {}, now);
       return true;
     }
   }
@@ -787,23 +796,23 @@ bool Engine::Impl::entry_path_clear(OrderId id, Timestamp now) {
 // around may be gone, and a limit made for a market that moved since would rest instead of
 // filling (DST seed 11300000000206: a market buy priced at 700.39 was sent 13 s later with the
 // market at 726; it rested, and kept another trade's stop from being placed).
-void Engine::Impl::restore_entry_price(OrderId id, Timestamp now) {
-  const Order& o = ledger_.order_at(id);
-  const Trade* t = ledger_.trade(o.trade_id);
+void TradeExecutor::restore_entry_price(OrderId id, Timestamp now) {
+  const Order& o = s_.ledger.order_at(id);
+  const Trade* t = s_.ledger.trade(o.trade_id);
   if (t == nullptr || o.replaces_order_id || o.broker_order_id ||
       (t->spec.entry_type != OrderType::market && t->spec.entry_type != OrderType::limit) ||
       (o.type == t->spec.entry_type && o.limit_price == t->spec.entry_limit_price)) {
     return;
   }
-  Order& m = mut_order(id);
+  Order& m = tx_.mut_order(id);
   const std::string was = m.limit_price ? m.limit_price->str() : std::string("-");
   m.type = t->spec.entry_type;
   m.limit_price = t->spec.entry_limit_price;
-  audit(m, m.state, EventSource::intent,
-        fmt::format("judged again from its own price (was limit {}): our orders on the other "
-                    "side may have changed since",
-                    was),
-        {}, now);
+  tx_.audit(m, m.state, EventSource::intent,
+            fmt::format("judged again from its own price (was limit {}): our orders on the other "
+                        "side may have changed since",
+                        was),
+            {}, now);
 }
 
 // Another trade's entry or a flatten of ours in the way fills or ends on its own: the entry
@@ -811,25 +820,25 @@ void Engine::Impl::restore_entry_price(OrderId id, Timestamp now) {
 // nothing else is. Canceled first, they stayed off for as long as that order rested (DST
 // trades seed 9800000001611: a flatten priced past a resting entry rested for minutes; EPD 196
 // held, 60 covered, to the end of the run). Not once the way is being cleared already.
-bool Engine::Impl::waits_for_our_orders(OrderId entry_id,
-                                        const std::vector<const BookOrder*>& blockers,
-                                        Timestamp now) {
-  const Order& e = ledger_.order_at(entry_id);
-  if (clearing_.clearing(e.symbol)) return false;
+bool TradeExecutor::waits_for_our_orders(OrderId entry_id,
+                                         const std::vector<const BookOrder*>& blockers,
+                                         Timestamp now) {
+  const Order& e = s_.ledger.order_at(entry_id);
+  if (s_.clearing.clearing(e.symbol)) return false;
   std::vector<std::string> names;
   for (const BookOrder* b : blockers) {
     if (b->role == OrderRole::entry || b->role == OrderRole::exit) {
-      names.push_back(ledger_.order_at(b->id).client_order_id);
+      names.push_back(s_.ledger.order_at(b->id).client_order_id);
     }
   }
   if (names.empty()) return false;
-  if (!std::exchange(aux_[entry_id].waits_told, true)) {
-    audit(e, e.state, EventSource::intent,
-          fmt::format("waits: our {} on the other side of {} would meet it in Alpaca's "
-                      "wash-trade check; it fills or ends on its own, the exits stay working "
-                      "meanwhile",
-                      fmt::join(names, ", "), e.symbol),
-          {}, now);
+  if (!std::exchange(s_.aux[entry_id].waits_told, true)) {
+    tx_.audit(e, e.state, EventSource::intent,
+              fmt::format("waits: our {} on the other side of {} would meet it in Alpaca's "
+                          "wash-trade check; it fills or ends on its own, the exits stay working "
+                          "meanwhile",
+                          fmt::join(names, ", "), e.symbol),
+              {}, now);
   }
   return true;
 }
@@ -837,27 +846,27 @@ bool Engine::Impl::waits_for_our_orders(OrderId entry_id,
 // The cancel-first path of entry_path_clear: the exits in the way are canceled, their trades
 // wait to place exits again until the entry is at the broker (way_clearing.h), and every order
 // involved says why in its audit.
-void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
-                                         const std::vector<const BookOrder*>& blockers,
-                                         Timestamp now) {
-  const Order& e = ledger_.order_at(entry_id);
-  const WayClearing::Join join = clearing_.join(e.symbol, e.side, entry_id);
+void TradeExecutor::cancel_blocking_exits(OrderId entry_id,
+                                          const std::vector<const BookOrder*>& blockers,
+                                          Timestamp now) {
+  const Order& e = s_.ledger.order_at(entry_id);
+  const WayClearing::Join join = s_.clearing.join(e.symbol, e.side, entry_id);
   // The way is being cleared for the other side: this entry's turn comes once it is done.
   if (join == WayClearing::Join::other_side) return;
   std::vector<std::string> names;
   for (const BookOrder* b : blockers) {
-    const Order& x = ledger_.order_at(b->id);
+    const Order& x = s_.ledger.order_at(b->id);
     names.push_back(x.client_order_id);
     // Another trade's entry, or a flatten under way: it fills or ends soon; wait for it.
     if (x.role == OrderRole::entry || x.role == OrderRole::exit) continue;
     // An OCO goes with its parent; a bracket's legs are canceled themselves (the group goes).
     OrderId target = x.id;
-    if (x.parent_order_id && ledger_.order_at(*x.parent_order_id).role != OrderRole::entry) {
+    if (x.parent_order_id && s_.ledger.order_at(*x.parent_order_id).role != OrderRole::entry) {
       target = *x.parent_order_id;
     }
-    const Order& t = ledger_.order_at(target);
-    if (!t.broker_order_id || !is_open_at_broker(t.state) || aux_[target].cancel_sent ||
-        retries_.cancel_waits(target) || t.state == OrderState::pending_cancel) {
+    const Order& t = s_.ledger.order_at(target);
+    if (!t.broker_order_id || !is_open_at_broker(t.state) || s_.aux[target].cancel_sent ||
+        s_.retries.cancel_waits(target) || t.state == OrderState::pending_cancel) {
       continue;
     }
     request_cancel(target,
@@ -867,11 +876,11 @@ void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
                    now);
   }
   if (join == WayClearing::Join::joined) {
-    audit(e, e.state, EventSource::intent,
-          fmt::format("waits: our orders {} on the other side of {} would meet it in Alpaca's "
-                      "wash-trade check; exits are canceled first",
-                      fmt::join(names, ", "), e.symbol),
-          {}, now);
+    tx_.audit(e, e.state, EventSource::intent,
+              fmt::format("waits: our orders {} on the other side of {} would meet it in Alpaca's "
+                          "wash-trade check; exits are canceled first",
+                          fmt::join(names, ", "), e.symbol),
+              {}, now);
   }
 }
 
@@ -879,22 +888,22 @@ void Engine::Impl::cancel_blocking_exits(OrderId entry_id,
 // symbol places its exits again (step_trade -> ensure_exits). A market entry at the broker
 // still unfilled is an open order a stop exit would meet in the wash-trade check: it is waited
 // for until it fills, or for inflight_check_ms at most (outside hours it rests till the open).
-void Engine::Impl::end_clearing_if_done(const std::string& symbol) {
+void TradeExecutor::end_clearing_if_done(const std::string& symbol) {
   const auto still_waits = [this](OrderId id) {
-    const Order* o = ledger_.order(id);
+    const Order* o = s_.ledger.order(id);
     const bool on_its_way = o != nullptr && !is_known_to_broker(o->state) &&
                             !is_terminal(o->state) && o->state != OrderState::parked;
     const bool filling = o != nullptr && o->type == OrderType::market &&
                          is_open_at_broker(o->state) && o->filled_qty.is_zero() &&
-                         last_now_.ms_since(o->updated_at) < cfg_.inflight_check_ms;
+                         s_.last_now.ms_since(o->updated_at) < s_.cfg.inflight_check_ms;
     return on_its_way || filling;
   };
-  if (clearing_.end_if_done(symbol, still_waits)) touch_trades_of(symbol);
+  if (s_.clearing.end_if_done(symbol, still_waits)) touch_trades_of(symbol);
 }
 
-void Engine::Impl::touch_trades_of(const std::string& symbol) {
-  for (OrderId id : ledger_.of_symbol(symbol)) {
-    touched_trades_.insert(ledger_.order_at(id).trade_id);
+void TradeExecutor::touch_trades_of(const std::string& symbol) {
+  for (OrderId id : s_.ledger.of_symbol(symbol)) {
+    s_.touched_trades.insert(s_.ledger.order_at(id).trade_id);
   }
 }
 
@@ -913,25 +922,26 @@ static std::string wash_refusal_existing(const BrokerError& e) {
   return e.body.substr(pos + kKey.size(), end - pos - kKey.size());
 }
 
-bool Engine::Impl::refused_against_ours(const BrokerError& e) const {
+bool TradeExecutor::refused_against_ours(const BrokerError& e) const {
   const std::string existing = wash_refusal_existing(e);
-  return !existing.empty() && ledger_.by_broker_id(existing).has_value();
+  return !existing.empty() && s_.ledger.by_broker_id(existing).has_value();
 }
 
-bool Engine::Impl::on_entry_wash_refusal(OrderId id, const BrokerError& e, Timestamp now) {
+bool TradeExecutor::on_entry_wash_refusal(OrderId id, const BrokerError& e, Timestamp now) {
   if (e.body.find("wash trade") == std::string::npos) return false;
   const std::string existing = wash_refusal_existing(e);
-  const bool ours = ledger_.by_broker_id(existing).has_value();
-  if (ours) clearing_.refused_against_ours(id);
-  schedule_retry(id, e.describe(), now, EventSource::error, e.body, std::nullopt,
-                 /*at_once=*/ours);
+  const bool ours = s_.ledger.by_broker_id(existing).has_value();
+  if (ours) s_.clearing.refused_against_ours(id);
+  submitter_.schedule_retry(id, e.describe(), now, EventSource::error, e.body, std::nullopt,
+                            /*at_once=*/ours);
   if (!ours) {
-    const Order& o = ledger_.order_at(id);
-    alerts_.raise(AlertKind::external_hold, o.symbol,
-                  fmt::format("{}: entry {} refused by Alpaca's wash-trade check against order {}, "
-                              "which is not ours; retried with backoff",
-                              o.symbol, o.client_order_id, existing),
-                  now);
+    const Order& o = s_.ledger.order_at(id);
+    s_.alerts.raise(
+        AlertKind::external_hold, o.symbol,
+        fmt::format("{}: entry {} refused by Alpaca's wash-trade check against order {}, "
+                    "which is not ours; retried with backoff",
+                    o.symbol, o.client_order_id, existing),
+        now);
   }
   return true;
 }
