@@ -23,10 +23,11 @@ namespace orderly {
 class Engine::Impl : private ProtectionMonitor::Host,
                      private CommandRelease::Host,
                      private PositionsReconciler::Host,
-                     private InflightCheck::Host {
+                     private InflightCheck::Host,
+                     private Transaction::Host {
  public:
   Impl(Store& store, EngineConfig config)
-      : s_(store, std::move(config), {*this, *this, *this, *this}) {}
+      : s_(store, std::move(config), {*this, *this, *this, *this}), tx_(s_, *this) {}
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
@@ -55,7 +56,7 @@ class Engine::Impl : private ProtectionMonitor::Host,
   void note_sent(const Command& c, Timestamp now) override { submitter_.note_sent(c, now); }
   // PositionsReconciler::Host
   void ask_about_entry(OrderId id, Timestamp now) override { sync_.ask_about_entry(id, now); }
-  // InflightCheck::Host
+  // InflightCheck::Host (stage_refresh also Transaction::Host's)
   void stage_resolve(OrderId id) override { submitter_.stage_resolve(id); }
   void stage_refresh(OrderId id, Timestamp now, bool force) override {
     submitter_.stage_refresh(id, now, force);
@@ -63,9 +64,18 @@ class Engine::Impl : private ProtectionMonitor::Host,
   void check_unresolved_leg(OrderId id, Timestamp now) override {
     sync_.check_unresolved_leg(id, now);
   }
+  // Transaction::Host
+  void start_recovery() override { submitter_.start_recovery(); }
+  void abandon_recovery(bool look_up) override { submitter_.abandon_recovery(look_up); }
+  void begin_full_resync(Timestamp now) override { sync_.begin_full_resync(now); }
+  void unknown_fill_fetch_failed(const std::string& broker_order_id) override {
+    sync_.unknown_fill_fetch_failed(broker_order_id);
+  }
+  bool oversold_still_charged(TradeId tid) override { return trades_.oversold_still_charged(tid); }
+  void track_wash_priced(OrderId id) override { trades_.track_wash_priced(id); }
 
   EngineState s_;
-  Transaction tx_{s_, submitter_, sync_, trades_};
+  Transaction tx_;
   Submitter submitter_{s_, tx_, sync_, trades_, entries_, modifier_};
   Synchronizer sync_{s_, tx_, submitter_, trades_};
   TradeExecutor trades_{s_, tx_, submitter_, sync_};

@@ -7,9 +7,6 @@
 
 #include "core/check.h"
 #include "engine/crypto.h"
-#include "engine/submitter.h"
-#include "engine/synchronizer.h"
-#include "engine/trade_executor.h"
 #include "engine/transaction.h"
 
 namespace orderly {
@@ -148,7 +145,7 @@ void Transaction::rollback(std::string_view subject, std::string_view why) {
   }
   // Its reprice may be what rolled back (DST seed 4914527916: the flatten rested for good).
   for (const auto& [id, before] : undone.orders) {
-    if (before) trades_.track_wash_priced(id);
+    if (before) host_.track_wash_priced(id);
   }
   s_.alerts.roll_back();
   for (auto& [k, before] : txn_.sync_before) {
@@ -162,7 +159,7 @@ void Transaction::rollback(std::string_view subject, std::string_view why) {
   // Its activity stays seen (the input that read it committed): the order is fetched again
   // (DST trades seed 26300000008929: a fetch's fill rolled back twice, then 11 s naked until
   // the in-flight check fetched the entry).
-  for (const std::string& bid : txn_.unknown_fetches) sync_.unknown_fill_fetch_failed(bid);
+  for (const std::string& bid : txn_.unknown_fetches) host_.unknown_fill_fetch_failed(bid);
   // A sweep's answer rolled back did not happen: blind since as long as before it (DST trades
   // seed 26600000030319: the start's sweep found a bracket stop and an entry filled while no
   // process ran; its commit failed, the blindness began anew at the failure, and 22 INTC
@@ -274,7 +271,7 @@ void Transaction::leg_woke(const Order& leg, Timestamp now) {
       parent->filled_qty.is_positive()) {
     return;
   }
-  submitter_.stage_refresh(parent->id, now, /*force=*/true);
+  host_.stage_refresh(parent->id, now, /*force=*/true);
 }
 
 void Transaction::learn_broker_id(OrderId id, const std::string& bid) {
@@ -365,7 +362,7 @@ Status Transaction::start(Timestamp now) {
     s_.ledger.add(o);
   }
   for (const auto& [id, o] : s_.ledger.orders()) {
-    trades_.track_wash_priced(id);
+    host_.track_wash_priced(id);
     s_.inflight.watch(id);
     note_committed_order(id);
     note_routed_before_start(o);
@@ -390,9 +387,9 @@ Status Transaction::start(Timestamp now) {
   }
   // Crash-only recovery: every order whose outcome we do not know is resolved by a lookup by
   // client id before anything else is sent for it.
-  submitter_.start_recovery();
+  host_.start_recovery();
   for (const auto& [id, t] : s_.ledger.trades()) s_.touched_trades.insert(id);
-  sync_.begin_full_resync(now);
+  host_.begin_full_resync(now);
   Status st = finish(now);
   return st;
 }
@@ -457,7 +454,7 @@ Status Transaction::load_oversold_trades(LoadedState& s, std::set<OrderId>& have
 void Transaction::report_anomaly(const std::string& what, Timestamp now) {
   ++s_.metrics.anomalies;
   s_.alerts.raise(AlertKind::anomaly, "engine", what, now);
-  sync_.begin_full_resync(now);
+  host_.begin_full_resync(now);
 }
 
 const Order* Transaction::linked_order(const Order& from, std::optional<OrderId> link,
@@ -508,7 +505,7 @@ void Transaction::drop_staged() {
         s_.touched_trades.insert(o->trade_id);  // what it was for is still to do
       }
     }
-    if (p.purpose == Purpose::recovery_page) submitter_.abandon_recovery(false);
+    if (p.purpose == Purpose::recovery_page) host_.abandon_recovery(false);
     // A poll whose page never left is not running. Left marked as running, no later one began
     // (DST trades seed 23200000002327: a rolled-back input dropped the sweep's page and no
     // sweep ran for the 80 s of the quiet period; a bracket canceled elsewhere, its events
@@ -566,7 +563,7 @@ void Transaction::prune_ended_trades(Timestamp now) {
         break;
       }
     }
-    if (!done || s_.ledger.changes().trades.count(tid) || trades_.oversold_still_charged(tid)) {
+    if (!done || s_.ledger.changes().trades.count(tid) || host_.oversold_still_charged(tid)) {
       it->second = now;  // looked at again after another retention period
       ++it;
       continue;

@@ -9,14 +9,28 @@
 
 namespace orderly {
 
-class Submitter;
-class Synchronizer;
-class TradeExecutor;
-
 class Transaction {
  public:
-  Transaction(EngineState& s, Submitter& submitter, Synchronizer& sync, TradeExecutor& trades)
-      : s_(s), submitter_(submitter), sync_(sync), trades_(trades) {}
+  // What it asks of the parts above it: what a start begins there, and the bookkeeping a
+  // rollback or a pruning must consult or undo there (Engine::Impl forwards each to its part).
+  class Host {
+   public:
+    virtual ~Host() = default;
+    // The Submitter's: a restart's orders in flight, resolved by one listing; a refresh.
+    virtual void start_recovery() = 0;
+    virtual void abandon_recovery(bool look_up) = 0;
+    virtual void stage_refresh(OrderId id, Timestamp now, bool force) = 0;
+    // The Synchronizer's: every open order refreshed from the broker; a fill's order whose
+    // fetch was lost with the input.
+    virtual void begin_full_resync(Timestamp now) = 0;
+    virtual void unknown_fill_fetch_failed(const std::string& broker_order_id) = 0;
+    // The TradeExecutor's: an ended trade kept for the charge it left; an exit priced past our
+    // own orders.
+    virtual bool oversold_still_charged(TradeId tid) = 0;
+    virtual void track_wash_priced(OrderId id) = 0;
+  };
+
+  Transaction(EngineState& s, Host& host) : s_(s), host_(host) {}
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
@@ -112,9 +126,7 @@ class Transaction {
   void note_committed_order(OrderId id);
 
   EngineState& s_;
-  Submitter& submitter_;
-  Synchronizer& sync_;
-  TradeExecutor& trades_;
+  Host& host_;
   Txn txn_;
   bool txn_open_ = false;  // begin() ran and no finish() or rollback() has ended it yet
   bool group_ = false;     // between Engine::begin_group() and commit_group()
