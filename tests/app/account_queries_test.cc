@@ -8,7 +8,7 @@
 #include <boost/json.hpp>
 
 #include "fake_engine.h"
-#include "memory_store.h"
+#include "support/memory_store.h"
 #include "server/accounts_view.h"
 #include "server/api.h"
 

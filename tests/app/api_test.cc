@@ -6,7 +6,7 @@
 #include <boost/json.hpp>
 
 #include "fake_engine.h"
-#include "memory_store.h"
+#include "support/memory_store.h"
 
 namespace orderly::server {
 namespace {

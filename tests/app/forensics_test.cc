@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "memory_store.h"
+#include "support/memory_store.h"
 #include "support/paths.h"
 
 namespace orderly::app {

@@ -12,7 +12,7 @@
 
 #include "app/api_client.h"
 #include "fake_engine.h"
-#include "memory_store.h"
+#include "support/memory_store.h"
 #include "process.h"
 
 namespace orderly::server {

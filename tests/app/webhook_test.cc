@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "memory_store.h"
+#include "support/memory_store.h"
 #include "process.h"
 
 namespace orderly::app {

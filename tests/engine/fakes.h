@@ -1,8 +1,8 @@
 #pragma once
-// Test doubles for the engine: an in-memory Store whose committed state survives a "crash"
-// (a new Engine over the same MemStore is a restart), with commit-failure injection; and a
-// scripted Broker with Alpaca's essentials: client_order_id uniqueness (40010001), share holds
-// of open sells (40310000 + related_orders), OCO/bracket legs, fills, account activities.
+// Test doubles for the engine: the tests' in-memory Store (support/memory_store.h: a new Engine
+// over the same store is a restart, commits and reads can fail); and a scripted Broker with
+// Alpaca's essentials: client_order_id uniqueness (40010001), share holds of open sells
+// (40310000 + related_orders), OCO/bracket legs, fills, account activities.
 
 #include <algorithm>
 #include <deque>
@@ -17,138 +17,9 @@
 #include "broker/broker.h"
 #include "core/time.h"
 #include "store/store.h"
+#include "support/memory_store.h"
 
 namespace orderly::testing {
-
-class MemStore final : public Store {
- public:
-  int fail_commits = 0;  // the next N commits fail
-  bool fail_reads = false;  // reads of one order or trade fail (a dead connection)
-  // Reads of one order throw: an input meets what the engine did not expect (a bug's trace).
-  bool throw_on_reads = false;
-  int commits = 0;
-  std::map<TradeId, Trade> trades;
-  std::map<OrderId, Order> orders;
-  std::vector<OrderEvent> events;
-  std::map<std::string, Fill> fills;
-  std::map<std::string, Position> positions_;
-  std::map<std::int64_t, Alert> alerts;
-  std::map<std::string, std::string> sync;
-
-  StatusOr<LoadedState> load() override {
-    LoadedState s;
-    s.instance_tag = "t3st";
-    for (auto& [id, t] : trades) {
-      if (!is_terminal(t.state)) s.open_trades.push_back(t);
-      s.max_trade_id = std::max(s.max_trade_id, id);
-    }
-    for (auto& [id, o] : orders) {
-      bool trade_open = trades.count(o.trade_id) && !is_terminal(trades.at(o.trade_id).state);
-      if (!is_terminal(o.state) || trade_open) s.open_orders.push_back(o);
-      s.max_order_id = std::max(s.max_order_id, id);
-    }
-    for (auto& [k, p] : positions_) s.positions.push_back(p);
-    for (auto& [id, a] : alerts) {
-      if (a.active()) s.active_alerts.push_back(a);
-      s.max_alert_id = std::max(s.max_alert_id, id);
-    }
-    s.sync_state = sync;
-    return s;
-  }
-
-  Status commit(const WriteBatch& b) override {
-    if (fail_commits > 0) {
-      --fail_commits;
-      return Status::error(Status::Code::io_error, "injected commit failure");
-    }
-    ++commits;
-    for (auto& t : b.trades) trades[t.id] = t;
-    for (auto& o : b.orders) orders[o.id] = o;
-    for (auto e : b.events) {
-      e.seq = static_cast<std::int64_t>(events.size()) + 1;
-      events.push_back(e);
-    }
-    for (auto& f : b.fills) fills.try_emplace(f.execution_id, f);
-    for (auto& p : b.positions) positions_[p.symbol] = p;
-    for (auto& a : b.alerts) alerts[a.id] = a;
-    for (auto& [k, v] : b.sync_state) sync[k] = v;
-    return Status::success();
-  }
-
-  static Status read_failure() {
-    return Status::error(Status::Code::io_error, "injected read failure");
-  }
-  StatusOr<std::optional<Order>> get_order(OrderId id) override {
-    if (throw_on_reads) throw std::logic_error("injected: not what the engine expects");
-    if (fail_reads) return read_failure();
-    if (!orders.count(id)) return std::optional<Order>();
-    return std::optional<Order>(orders.at(id));
-  }
-  StatusOr<std::optional<Order>> find_order_by_client_id(std::string_view cid) override {
-    if (throw_on_reads) throw std::logic_error("injected: not what the engine expects");
-    if (fail_reads) return read_failure();
-    for (auto& [id, o] : orders) {
-      if (o.client_order_id == cid) return std::optional<Order>(o);
-    }
-    return std::optional<Order>();
-  }
-  StatusOr<std::optional<Order>> find_order_by_broker_id(std::string_view bid) override {
-    if (throw_on_reads) throw std::logic_error("injected: not what the engine expects");
-    if (fail_reads) return read_failure();
-    for (auto& [id, o] : orders) {
-      if (o.broker_order_id == bid) return std::optional<Order>(o);
-    }
-    return std::optional<Order>();
-  }
-  StatusOr<std::vector<Order>> list_orders(const OrderFilter&) override {
-    std::vector<Order> out;
-    for (auto& [id, o] : orders) out.push_back(o);
-    return out;
-  }
-  StatusOr<std::optional<Trade>> get_trade(TradeId id) override {
-    if (fail_reads) return read_failure();
-    if (!trades.count(id)) return std::optional<Trade>();
-    return std::optional<Trade>(trades.at(id));
-  }
-  StatusOr<std::vector<Trade>> list_trades(int, int) override {
-    std::vector<Trade> out;
-    for (auto& [id, t] : trades) out.push_back(t);
-    return out;
-  }
-  StatusOr<std::vector<OrderEvent>> order_events(OrderId id) override {
-    std::vector<OrderEvent> out;
-    for (auto& e : events) {
-      if (e.order_id == id) out.push_back(e);
-    }
-    return out;
-  }
-  StatusOr<std::vector<OrderEvent>> events_since(std::int64_t after, int) override {
-    std::vector<OrderEvent> out;
-    for (auto& e : events) {
-      if (e.seq > after) out.push_back(e);
-    }
-    return out;
-  }
-  StatusOr<std::vector<Fill>> fills_for(OrderId id) override {
-    std::vector<Fill> out;
-    for (auto& [k, f] : fills) {
-      if (f.order_id == id) out.push_back(f);
-    }
-    return out;
-  }
-  StatusOr<std::vector<Alert>> list_alerts(bool active_only, int) override {
-    std::vector<Alert> out;
-    for (auto& [id, a] : alerts) {
-      if (!active_only || a.active()) out.push_back(a);
-    }
-    return out;
-  }
-  StatusOr<std::vector<Position>> positions() override {
-    std::vector<Position> out;
-    for (auto& [k, p] : positions_) out.push_back(p);
-    return out;
-  }
-};
 
 // A scripted broker. Orders fill only when the test says so (fill()).
 class FakeBroker final : public Broker {

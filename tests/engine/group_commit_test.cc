@@ -157,10 +157,10 @@ TEST(EngineGroupCommit, AFailedGroupCommitLosesNothing) {
   h.expect_in_sync();
 }
 
-// A MemStore whose commits wait while the gate is shut, and which keeps each commit's fill ids.
+// A MemoryStore whose commits wait while the gate is shut, and which keeps each commit's fill ids.
 class GatedStore final : public ForwardingStore {
  public:
-  GatedStore() : ForwardingStore(std::make_unique<MemStore>()) {}
+  GatedStore() : ForwardingStore(std::make_unique<MemoryStore>()) {}
   void shut() {
     std::lock_guard lk(mu_);
     shut_ = true;

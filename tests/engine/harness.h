@@ -1,5 +1,5 @@
 #pragma once
-// A SimulationRuntime over the FakeBroker and MemStore, with a stream whose deliveries a test
+// A SimulationRuntime over the FakeBroker and MemoryStore, with a stream whose deliveries a test
 // can drop (the incident's lost take-profit fills) and an engine it can crash and restart.
 
 #include <gtest/gtest.h>
@@ -26,7 +26,7 @@ inline TradeSpec spec(std::string symbol, std::string qty, std::string tp,
 
 struct Harness {
   ManualClock clock;
-  MemStore store;
+  MemoryStore store;
   FakeBroker broker{clock};
   RuntimeOptions options;
   std::unique_ptr<SimulationRuntime> rt;

@@ -22,7 +22,7 @@ bool has_reason(const Health& h, std::string_view part) {
   return false;
 }
 
-std::vector<OrderEvent> events_of(const MemStore& store, OrderId id) {
+std::vector<OrderEvent> events_of(const MemoryStore& store, OrderId id) {
   std::vector<OrderEvent> out;
   for (const OrderEvent& e : store.events) {
     if (e.order_id == id) out.push_back(e);
@@ -262,7 +262,7 @@ TEST(EnginePositions, RealDriftIsFlaggedOnceAFreshReadConfirmsIt) {
 // A Store whose commits wait while it is frozen (a disk that stopped answering).
 class FreezableStore final : public Store {
  public:
-  MemStore inner;
+  MemoryStore inner;
   void freeze() {
     std::lock_guard lk(mu_);
     frozen_ = true;
@@ -414,7 +414,7 @@ TEST(ThreadedRuntimeHealth, AnswersWhileTheStoreIsFrozen) {
 // failures (no retry attempt is spent), and the waiting calls go out when it is back.
 TEST(ThreadedRuntimeBroker, ADeadBrokerIsProbedOncePerBackoffStep) {
   SystemClock clock;
-  MemStore store;
+  MemoryStore store;
   FakeBroker fake(clock);
   SwitchedBroker broker(fake);
   RuntimeOptions options;

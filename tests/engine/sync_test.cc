@@ -288,7 +288,7 @@ TEST(EngineAlerts, RetryStormIsRaised) {
 
 TEST(ThreadedRuntime, SubmitsAndSyncsOnWorkerThreads) {
   SystemClock clock;
-  MemStore store;
+  MemoryStore store;
   FakeBroker broker(clock);
   // The fake broker is not thread-safe; the workers share it through this lock.
   struct Locked final : Broker {
@@ -386,7 +386,7 @@ TEST(ThreadedRuntime, SubmitsAndSyncsOnWorkerThreads) {
 // failure: ctest's timeout reports it.
 TEST(ThreadedRuntime, CallsRacingStopAreAnsweredNotLost) {
   SystemClock clock;
-  MemStore store;
+  MemoryStore store;
   FakeBroker broker(clock);
   RuntimeOptions options;
   options.workers = 1;  // the fake broker is not thread-safe

@@ -1,6 +1,6 @@
 // The Transaction (issue 21): an input's changes committed as one batch with the commands they
 // staged, or rolled back with everything the parts above it must undo. Over an EngineState and a
-// MemStore; the parts above are this fixture (Transaction::Host). No engine, no broker.
+// MemoryStore; the parts above are this fixture (Transaction::Host). No engine, no broker.
 #include "engine/transaction.h"
 
 #include <gtest/gtest.h>
@@ -38,7 +38,7 @@ class TransactionTest : public ::testing::Test,
   }
 
   const Timestamp now_ = Timestamp::from_ms(1'700'000'000'000);
-  testing::MemStore store_;
+  testing::MemoryStore store_;
   EngineState s_{store_, EngineConfig{}, {*this, *this, *this, *this}};
   Transaction tx_{s_, *this};
   // What the transaction told the parts above it.
