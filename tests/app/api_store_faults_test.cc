@@ -5,13 +5,11 @@
 
 #include <boost/json.hpp>
 
-#include <condition_variable>
 #include <future>
-#include <mutex>
 
 #include "app/api_client.h"
 #include "fake_engine.h"
-#include "support/memory_store.h"
+#include "support/freezable_store.h"
 #include "process.h"
 #include "server/http_server.h"
 
@@ -20,93 +18,6 @@ namespace {
 
 constexpr const char* kToken = "tok3n-tok3n-tok3n";
 constexpr const char* kTrade = R"({"symbol":"STWD","qty":"37","take_profit":{"percent":"2"}})";
-
-// A MemoryStore whose every call waits while it is frozen, and whose commits can be refused.
-class FaultyStore final : public Store {
- public:
-  void freeze() {
-    std::lock_guard lock(mu_);
-    frozen_ = true;
-  }
-  void thaw() {
-    {
-      std::lock_guard lock(mu_);
-      frozen_ = false;
-    }
-    cv_.notify_all();
-  }
-  int waiting() {
-    std::lock_guard lock(mu_);
-    return waiting_;
-  }
-  void refuse_commits(Status s) { refusal_ = std::move(s); }
-
-  StatusOr<LoadedState> load() override { wait_thawed();
-    return inner_.load(); }
-  Status commit(const WriteBatch& batch) override {
-    wait_thawed();
-    return refusal_.ok() ? inner_.commit(batch) : refusal_;
-  }
-  StatusOr<std::optional<Order>> get_order(OrderId id) override {
-    wait_thawed();
-    return inner_.get_order(id);
-  }
-  StatusOr<std::optional<Order>> find_order_by_client_id(std::string_view cid) override {
-    wait_thawed();
-    return inner_.find_order_by_client_id(cid);
-  }
-  StatusOr<std::optional<Order>> find_order_by_broker_id(std::string_view bid) override {
-    wait_thawed();
-    return inner_.find_order_by_broker_id(bid);
-  }
-  StatusOr<std::vector<Order>> list_orders(const OrderFilter& f) override {
-    wait_thawed();
-    return inner_.list_orders(f);
-  }
-  StatusOr<std::optional<Trade>> get_trade(TradeId id) override {
-    wait_thawed();
-    return inner_.get_trade(id);
-  }
-  StatusOr<std::vector<Trade>> list_trades(int limit, int offset) override {
-    wait_thawed();
-    return inner_.list_trades(limit, offset);
-  }
-  StatusOr<std::vector<OrderEvent>> order_events(OrderId id) override {
-    wait_thawed();
-    return inner_.order_events(id);
-  }
-  StatusOr<std::vector<OrderEvent>> events_since(std::int64_t after, int limit) override {
-    wait_thawed();
-    return inner_.events_since(after, limit);
-  }
-  StatusOr<std::vector<Fill>> fills_for(OrderId id) override {
-    wait_thawed();
-    return inner_.fills_for(id);
-  }
-  StatusOr<std::vector<Alert>> list_alerts(bool active_only, int limit) override {
-    wait_thawed();
-    return inner_.list_alerts(active_only, limit);
-  }
-  StatusOr<std::vector<Position>> positions() override {
-    wait_thawed();
-    return inner_.positions();
-  }
-
- private:
-  void wait_thawed() {
-    std::unique_lock lock(mu_);
-    ++waiting_;
-    cv_.wait(lock, [&] { return !frozen_; });
-    --waiting_;
-  }
-
-  orderly::testing::MemoryStore inner_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool frozen_ = false;
-  int waiting_ = 0;
-  Status refusal_;
-};
 
 class ApiStoreFaults : public ::testing::Test {
  protected:
@@ -129,7 +40,7 @@ class ApiStoreFaults : public ::testing::Test {
   }
 
   ManualClock clock;
-  FaultyStore store;
+  orderly::testing::FreezableStore store{orderly::testing::FreezableStore::Freezes::every_call};
   orderly::testing::FakeEngine engine{store, clock};
   Api api{engine, store, kToken, clock};
   ServerOptions options;

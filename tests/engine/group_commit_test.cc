@@ -4,13 +4,11 @@
 
 #include <gtest/gtest.h>
 
-#include <condition_variable>
-#include <mutex>
 #include <set>
 #include <thread>
 
 #include "harness.h"
-#include "store/forwarding_store.h"
+#include "support/freezable_store.h"
 
 namespace orderly::testing {
 namespace {
@@ -157,48 +155,6 @@ TEST(EngineGroupCommit, AFailedGroupCommitLosesNothing) {
   h.expect_in_sync();
 }
 
-// A MemoryStore whose commits wait while the gate is shut, and which keeps each commit's fill ids.
-class GatedStore final : public ForwardingStore {
- public:
-  GatedStore() : ForwardingStore(std::make_unique<MemoryStore>()) {}
-  void shut() {
-    std::lock_guard lk(mu_);
-    shut_ = true;
-  }
-  void open() {
-    {
-      std::lock_guard lk(mu_);
-      shut_ = false;
-    }
-    cv_.notify_all();
-  }
-  bool waiting() {
-    std::lock_guard lk(mu_);
-    return waiting_;
-  }
-  std::vector<std::set<std::string>> fills_by_commit() {
-    std::lock_guard lk(mu_);
-    return fills_;
-  }
-  Status commit(const WriteBatch& b) override {
-    std::unique_lock lk(mu_);
-    waiting_ = true;
-    cv_.wait(lk, [&] { return !shut_; });
-    waiting_ = false;
-    std::set<std::string> ids;
-    for (const Fill& f : b.fills) ids.insert(f.execution_id);
-    fills_.push_back(std::move(ids));
-    return ForwardingStore::commit(b);
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool shut_ = false;
-  bool waiting_ = false;
-  std::vector<std::set<std::string>> fills_;
-};
-
 struct HeldStream final : TradeUpdateStream {
   TradeUpdateHandler* handler = nullptr;
   void start(TradeUpdateHandler& h) override { handler = &h; }
@@ -216,7 +172,7 @@ bool eventually(const std::function<bool()>& done) {
 // together and committed in one.
 TEST(ThreadedRuntimeGroupCommit, EventsQueuedDuringACommitShareTheNext) {
   SystemClock clock;
-  GatedStore store;
+  FreezableStore store;
   FakeBroker broker(clock);  // touched by the one worker only, once the entries are out
   HeldStream stream;
   RuntimeOptions options;
@@ -246,11 +202,11 @@ TEST(ThreadedRuntimeGroupCommit, EventsQueuedDuringACommitShareTheNext) {
     u.timestamp = clock.now();
     fills.push_back(u);
   }
-  store.shut();
+  store.freeze();
   stream.handler->on_trade_update(fills[0]);
   ASSERT_TRUE(eventually([&] { return store.waiting(); }));  // the engine thread is in a commit
   for (std::size_t i = 1; i < fills.size(); ++i) stream.handler->on_trade_update(fills[i]);
-  store.open();
+  store.thaw();
   ASSERT_TRUE(eventually([&] {
     int filled = 0;
     for (const Order& o : rt.orders()) {

@@ -5,12 +5,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <thread>
 
 #include "core/ids.h"
 #include "harness.h"
+#include "support/freezable_store.h"
 
 namespace orderly::testing {
 namespace {
@@ -258,66 +258,6 @@ TEST(EnginePositions, RealDriftIsFlaggedOnceAFreshReadConfirmsIt) {
 }
 
 // ---- the threaded runtime: a frozen store, a dead broker ------------------------------------
-
-// A Store whose commits wait while it is frozen (a disk that stopped answering).
-class FreezableStore final : public Store {
- public:
-  MemoryStore inner;
-  void freeze() {
-    std::lock_guard lk(mu_);
-    frozen_ = true;
-  }
-  void thaw() {
-    {
-      std::lock_guard lk(mu_);
-      frozen_ = false;
-    }
-    cv_.notify_all();
-  }
-  bool waiting() {
-    std::lock_guard lk(mu_);
-    return waiting_ > 0;
-  }
-  StatusOr<LoadedState> load() override { return inner.load(); }
-  Status commit(const WriteBatch& b) override {
-    std::unique_lock lk(mu_);
-    ++waiting_;
-    cv_.wait(lk, [&] { return !frozen_; });
-    --waiting_;
-    return inner.commit(b);
-  }
-  StatusOr<std::optional<Order>> get_order(OrderId id) override { return inner.get_order(id); }
-  StatusOr<std::optional<Order>> find_order_by_client_id(std::string_view c) override {
-    return inner.find_order_by_client_id(c);
-  }
-  StatusOr<std::optional<Order>> find_order_by_broker_id(std::string_view b) override {
-    return inner.find_order_by_broker_id(b);
-  }
-  StatusOr<std::vector<Order>> list_orders(const OrderFilter& f) override {
-    return inner.list_orders(f);
-  }
-  StatusOr<std::optional<Trade>> get_trade(TradeId id) override { return inner.get_trade(id); }
-  StatusOr<std::vector<Trade>> list_trades(int l, int o) override {
-    return inner.list_trades(l, o);
-  }
-  StatusOr<std::vector<OrderEvent>> order_events(OrderId id) override {
-    return inner.order_events(id);
-  }
-  StatusOr<std::vector<OrderEvent>> events_since(std::int64_t a, int l) override {
-    return inner.events_since(a, l);
-  }
-  StatusOr<std::vector<Fill>> fills_for(OrderId id) override { return inner.fills_for(id); }
-  StatusOr<std::vector<Alert>> list_alerts(bool a, int l) override {
-    return inner.list_alerts(a, l);
-  }
-  StatusOr<std::vector<Position>> positions() override { return inner.positions(); }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool frozen_ = false;
-  int waiting_ = 0;
-};
 
 // The FakeBroker behind a lock (the runtime calls it from several threads), with a switch that
 // makes every call fail to connect, as a dead host does; counts the calls that tried.
