@@ -23,23 +23,11 @@
 #include <vector>
 
 #include "support/paths.h"
+#include "support/ports.h"
 
 extern char** environ;
 
 namespace orderly::testing {
-
-inline std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 inline std::filesystem::path make_temp_dir(const std::string& tag) {
   auto dir = std::filesystem::temp_directory_path() /

@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "../support/ports.h"
+
 namespace orderly::testing {
 
 class PgServer {
@@ -126,22 +128,6 @@ class PgServer {
     }
     ::globfree(&g);
     return best;
-  }
-
-  static int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port = ntohs(addr.sin_port);
-    }
-    ::close(fd);
-    return port;
   }
 
   // Runs argv, as the server's user when `as_server_user`; captures stdout+stderr.
