@@ -43,6 +43,22 @@ class Engine::Impl : private ProtectionMonitor::Host,
   void on_result(CommandId id, CommandResult r, Timestamp now);
   std::optional<Timestamp> next_wakeup() const;
 
+  // Intents: inputs whose caller hears whether they were kept. Refused before anything changes,
+  // or carried out in a transaction of their own (the group's, in a group), the submitter run
+  // after them, and committed before the answer.
+  StatusOr<Trade> open_trade(const TradeSpec& spec, Timestamp now);
+  Status cancel_trade(TradeId id, Timestamp now);
+  Status cancel_entry(TradeId id, Timestamp now);
+  StatusOr<std::vector<TradeId>> close_all(Timestamp now);
+  Status modify_exits(TradeId id, const ExitChange& change, Timestamp now);
+  template <typename F>
+  Status intent(Timestamp now, F&& carry_out) {
+    tx_.begin();
+    carry_out();
+    submitter_.run_submitter(now);
+    return tx_.finish(now);
+  }
+
   // ProtectionMonitor::Host, PositionsReconciler::Host (set_sync)
   void set_sync(std::string_view key, std::string value) override {
     tx_.set_sync(key, std::move(value));
@@ -169,6 +185,37 @@ void Engine::Impl::abandon_input(std::string_view subject, const std::string& wh
   tx_.finish_input(now);
 }
 
+// ---- Engine::Impl: intents ------------------------------------------------------------------
+
+StatusOr<Trade> Engine::Impl::open_trade(const TradeSpec& spec, Timestamp now) {
+  if (Status refused = trades_.refuse_open(spec); !refused.ok()) return refused;
+  TradeId id = 0;
+  if (Status st = intent(now, [&] { id = trades_.open_trade(spec, now); }); !st.ok()) return st;
+  return s_.ledger.trade_at(id);
+}
+
+Status Engine::Impl::cancel_trade(TradeId id, Timestamp now) {
+  if (Status refused = trades_.refuse_cancel(id); !refused.ok()) return refused;
+  return intent(now, [&] { trades_.cancel_trade(id); });
+}
+
+Status Engine::Impl::cancel_entry(TradeId id, Timestamp now) {
+  if (Status refused = trades_.refuse_cancel_entry(id); !refused.ok()) return refused;
+  return intent(now, [&] { trades_.cancel_entry(id, now); });
+}
+
+StatusOr<std::vector<TradeId>> Engine::Impl::close_all(Timestamp now) {
+  std::vector<TradeId> closing;
+  if (Status st = intent(now, [&] { closing = trades_.close_all(); }); !st.ok()) return st;
+  return closing;
+}
+
+Status Engine::Impl::modify_exits(TradeId id, const ExitChange& change, Timestamp now) {
+  StatusOr<ExitChangePlanner::Plan> plan = modifier_.plan(id, change);
+  if (!plan.ok()) return plan.status();
+  return intent(now, [&] { modifier_.modify_exits(id, *plan, now); });
+}
+
 // ---- Engine: thin wrappers that frame each input as one transaction ----------------------
 
 Engine::Engine(Store& store, EngineConfig config)
@@ -187,21 +234,21 @@ Status Engine::start(Timestamp now) {
 StatusOr<Trade> Engine::open_trade(const TradeSpec& spec, Timestamp now) {
   impl_->s_.last_now = now;
   StatusOr<Trade> out = Status::error(Status::Code::internal, "unexpected engine state");
-  impl_->guarded("open_trade", now, [&] { out = impl_->trades_.open_trade(spec, now); });
+  impl_->guarded("open_trade", now, [&] { out = impl_->open_trade(spec, now); });
   return out;
 }
 
 Status Engine::cancel_trade(TradeId id, Timestamp now) {
   impl_->s_.last_now = now;
   Status out = Status::error(Status::Code::internal, "unexpected engine state");
-  impl_->guarded("cancel_trade", now, [&] { out = impl_->trades_.cancel_trade(id, now); });
+  impl_->guarded("cancel_trade", now, [&] { out = impl_->cancel_trade(id, now); });
   return out;
 }
 
 Status Engine::cancel_entry(TradeId id, Timestamp now) {
   impl_->s_.last_now = now;
   Status out = Status::error(Status::Code::internal, "unexpected engine state");
-  impl_->guarded("cancel_entry", now, [&] { out = impl_->trades_.cancel_entry(id, now); });
+  impl_->guarded("cancel_entry", now, [&] { out = impl_->cancel_entry(id, now); });
   return out;
 }
 
@@ -209,7 +256,7 @@ StatusOr<std::vector<TradeId>> Engine::close_all(Timestamp now) {
   impl_->s_.last_now = now;
   StatusOr<std::vector<TradeId>> out = Status::error(Status::Code::internal,
                                                      "unexpected engine state");
-  impl_->guarded("close_all", now, [&] { out = impl_->trades_.close_all(now); });
+  impl_->guarded("close_all", now, [&] { out = impl_->close_all(now); });
   return out;
 }
 
@@ -217,7 +264,7 @@ Status Engine::modify_exits(TradeId id, const ExitChange& change, Timestamp now)
   impl_->s_.last_now = now;
   Status out = Status::error(Status::Code::internal, "unexpected engine state");
   impl_->guarded("modify_exits", now,
-                 [&] { out = impl_->modifier_.modify_exits(id, change, now); });
+                 [&] { out = impl_->modify_exits(id, change, now); });
   return out;
 }
 

@@ -58,21 +58,24 @@ std::string join_ids(const std::set<OrderId>& ids) {
 
 }  // namespace
 
-Status ExitModifier::modify_exits(TradeId id, const ExitChange& change, Timestamp now) {
+StatusOr<ExitChangePlanner::Plan> ExitModifier::plan(TradeId id, const ExitChange& change) {
   StatusOr<ExitChangePlanner::Plan> planned = exit_changes_.plan(id, change);
-  if (!planned.ok()) return planned.status();
+  if (!planned.ok()) return planned;
   const ExitChangePlanner::Plan& plan = planned.value();
-  const TradeSpec& next = plan.next;
-  const TradeView& v = plan.view;
   // A stop left alone, moved or made alone before the fill: our other trades' resting entries
   // must leave it a price to pass them at (admission.h, refuse_unprotectable_pair).
-  const Order& entry = s_.ledger.order_at(v.entry);
+  const Order& entry = s_.ledger.order_at(plan.view.entry);
   if (std::string why = s_.admission.refuse_unprotectable_pair(
-          next, id, working_or_pending(entry) ? std::nullopt : entry.filled_avg_price);
+          plan.next, id, working_or_pending(entry) ? std::nullopt : entry.filled_avg_price);
       !why.empty()) {
     return Status::error(Status::Code::conflict, why);
   }
-  tx_.begin();
+  return planned;
+}
+
+void ExitModifier::modify_exits(TradeId id, const ExitChangePlanner::Plan& plan, Timestamp now) {
+  const TradeSpec& next = plan.next;
+  const TradeView& v = plan.view;
   Trade& m = tx_.mut_trade(id);
   const std::string was = describe_exits(m.spec);
   m.spec.take_profit = next.take_profit;
@@ -92,8 +95,6 @@ Status ExitModifier::modify_exits(TradeId id, const ExitChange& change, Timestam
               now);
   }
   s_.touched_trades.insert(id);
-  submitter_.run_submitter(now);
-  return tx_.finish(now);
 }
 
 // A replacement row for an exit at the broker, or the unsent exit changed in place.

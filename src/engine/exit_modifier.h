@@ -18,7 +18,10 @@ class ExitModifier {
   ExitModifier(const ExitModifier&) = delete;
   ExitModifier& operator=(const ExitModifier&) = delete;
 
-  Status modify_exits(TradeId id, const ExitChange& change, Timestamp now);
+  // What a change becomes, or why it is refused (before anything changes).
+  StatusOr<ExitChangePlanner::Plan> plan(TradeId id, const ExitChange& change);
+  // Carried out inside the transaction Engine::Impl opens for it.
+  void modify_exits(TradeId id, const ExitChangePlanner::Plan& plan, Timestamp now);
   // Asks again for each cancel of kModifyCancels still to reach the broker (run_submitter).
   void resume_modify_cancels(Timestamp now);
   // A modify's replace that the broker refused because of the order's state: canceled and

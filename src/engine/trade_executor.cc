@@ -39,7 +39,7 @@ void TradeExecutor::record_new(Order o, std::string note, Timestamp now) {
   tx_.audit(ins, std::nullopt, EventSource::intent, std::move(note), {}, now);
 }
 
-StatusOr<Trade> TradeExecutor::open_trade(const TradeSpec& spec, Timestamp now) {
+Status TradeExecutor::refuse_open(const TradeSpec& spec) const {
   if (std::string err = validate(spec); !err.empty()) {
     return Status::error(Status::Code::invalid_argument, err);
   }
@@ -50,8 +50,10 @@ StatusOr<Trade> TradeExecutor::open_trade(const TradeSpec& spec, Timestamp now) 
       !err.empty()) {
     return Status::error(Status::Code::conflict, err);
   }
-  if (Status refused = s_.admission.refuse_fractional_short(spec); !refused.ok()) return refused;
-  tx_.begin();
+  return s_.admission.refuse_fractional_short(spec);
+}
+
+TradeId TradeExecutor::open_trade(const TradeSpec& spec, Timestamp now) {
   Trade t;
   t.id = s_.ledger.next_trade_id();
   t.spec = spec;
@@ -93,10 +95,7 @@ StatusOr<Trade> TradeExecutor::open_trade(const TradeSpec& spec, Timestamp now) 
     record_new(std::move(entry), "trade opened: entry; exits follow its fills", now);
   }
   s_.touched_trades.insert(t.id);
-  submitter_.run_submitter(now);
-  Status st = tx_.finish(now);
-  if (!st.ok()) return st;
-  return s_.ledger.trade_at(t.id);
+  return t.id;
 }
 
 // One bracket: the legs are created by the broker with the entry, never sent alone.
@@ -117,7 +116,7 @@ void TradeExecutor::record_bracket(const Trade& t, Order entry, const ExitPrices
   record_new(std::move(sl), "bracket stop-loss leg", now);
 }
 
-Status TradeExecutor::cancel_trade(TradeId id, Timestamp now) {
+Status TradeExecutor::refuse_cancel(TradeId id) const {
   const Trade* found = s_.ledger.trade(id);
   if (found == nullptr) {
     return Status::error(Status::Code::not_found, fmt::format("no open trade {}", id));
@@ -129,16 +128,17 @@ Status TradeExecutor::cancel_trade(TradeId id, Timestamp now) {
   if (std::string err = s_.admission.refuse_blocked_flatten(id); !err.empty()) {
     return Status::error(Status::Code::conflict, err);
   }
-  tx_.begin();
+  return Status::success();
+}
+
+void TradeExecutor::cancel_trade(TradeId id) {
   Trade& t = tx_.mut_trade(id);
   t.state = TradeState::closing;
   t.note = "cancel requested";
   s_.touched_trades.insert(id);
-  submitter_.run_submitter(now);
-  return tx_.finish(now);
 }
 
-Status TradeExecutor::cancel_entry(TradeId id, Timestamp now) {
+Status TradeExecutor::refuse_cancel_entry(TradeId id) const {
   const Trade* t = s_.ledger.trade(id);
   if (t == nullptr) {
     return Status::error(Status::Code::not_found, fmt::format("no open trade {}", id));
@@ -165,7 +165,14 @@ Status TradeExecutor::cancel_entry(TradeId id, Timestamp now) {
                                      "again once it is there",
                                      id, to_string(e.state)));
   }
-  tx_.begin();
+  return Status::success();
+}
+
+void TradeExecutor::cancel_entry(TradeId id, Timestamp now) {
+  const TradeView v = view_of(s_.ledger, id);
+  const Order& e = s_.ledger.order_at(v.entry);
+  const bool local = e.state == OrderState::created && !e.broker_order_id;
+  const bool at_broker = e.broker_order_id && is_open_at_broker(e.state);
   if (local) {
     tx_.apply(v.entry, {OrderState::canceled, std::nullopt, std::nullopt, std::nullopt},
               EventSource::intent, "trade canceled before its entry was sent", {}, now);
@@ -174,13 +181,10 @@ Status TradeExecutor::cancel_entry(TradeId id, Timestamp now) {
   }
   tx_.mut_trade(id).note = "cancel requested (entry)";
   s_.touched_trades.insert(id);
-  submitter_.run_submitter(now);
-  return tx_.finish(now);
 }
 
-StatusOr<std::vector<TradeId>> TradeExecutor::close_all(Timestamp now) {
+std::vector<TradeId> TradeExecutor::close_all() {
   std::vector<TradeId> closing;
-  tx_.begin();
   for (const auto& [id, t] : s_.ledger.trades()) {
     if (is_terminal(t.state) || t.state == TradeState::closing) continue;
     Trade& m = tx_.mut_trade(id);
@@ -189,8 +193,6 @@ StatusOr<std::vector<TradeId>> TradeExecutor::close_all(Timestamp now) {
     s_.touched_trades.insert(id);
     closing.push_back(id);
   }
-  submitter_.run_submitter(now);
-  if (Status st = tx_.finish(now); !st.ok()) return st;
   return closing;
 }
 

@@ -20,11 +20,15 @@ class TradeExecutor {
   TradeExecutor(const TradeExecutor&) = delete;
   TradeExecutor& operator=(const TradeExecutor&) = delete;
 
-  // Intents.
-  StatusOr<Trade> open_trade(const TradeSpec& spec, Timestamp now);
-  Status cancel_trade(TradeId id, Timestamp now);
-  Status cancel_entry(TradeId id, Timestamp now);
-  StatusOr<std::vector<TradeId>> close_all(Timestamp now);
+  // Intents: each refused before anything changes, or carried out inside the transaction
+  // Engine::Impl opens for it (committed before its caller hears).
+  Status refuse_open(const TradeSpec& spec) const;
+  TradeId open_trade(const TradeSpec& spec, Timestamp now);
+  Status refuse_cancel(TradeId id) const;
+  void cancel_trade(TradeId id);
+  Status refuse_cancel_entry(TradeId id) const;
+  void cancel_entry(TradeId id, Timestamp now);
+  std::vector<TradeId> close_all();  // the trades now closing
 
   // What each touched trade needs next (trade_manager.h), carried out.
   void step_trade(TradeId tid, Timestamp now);
