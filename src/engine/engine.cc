@@ -334,6 +334,7 @@ void Engine::on_tick(Timestamp now) {
   impl_->guarded("tick", now, [&] {
     impl_->tx_.begin();
     impl_->sync_.on_tick(now);
+    impl_->submitter_.run_submitter(now);
     impl_->tx_.finish_input(now);
   });
 }

@@ -666,7 +666,6 @@ void Synchronizer::on_tick(Timestamp now) {
     if (const Order* o = s_.ledger.order(id)) s_.touched_trades.insert(o->trade_id);
   }
   s_.alert_rules.check(now);
-  submitter_.run_submitter(now);
 }
 
 void Synchronizer::stage_positions_when_due(Timestamp now) {
