@@ -7,6 +7,7 @@
 
 #include "engine/engine_state.h"
 #include "engine/exit_modifier.h"
+#include "engine/lookups.h"
 #include "engine/stand_in_entries.h"
 #include "engine/submitter.h"
 #include "engine/synchronizer.h"
@@ -73,9 +74,9 @@ class Engine::Impl : private ProtectionMonitor::Host,
   // PositionsReconciler::Host
   void ask_about_entry(OrderId id, Timestamp now) override { sync_.ask_about_entry(id, now); }
   // InflightCheck::Host (stage_refresh also Transaction::Host's)
-  void stage_resolve(OrderId id) override { submitter_.stage_resolve(id); }
+  void stage_resolve(OrderId id) override { lookups_.stage_resolve(id); }
   void stage_refresh(OrderId id, Timestamp now, bool force) override {
-    submitter_.stage_refresh(id, now, force);
+    lookups_.stage_refresh(id, now, force);
   }
   void check_unresolved_leg(OrderId id, Timestamp now) override {
     sync_.check_unresolved_leg(id, now);
@@ -92,11 +93,12 @@ class Engine::Impl : private ProtectionMonitor::Host,
 
   EngineState s_;
   Transaction tx_;
-  Submitter submitter_{s_, tx_, sync_, trades_, entries_, modifier_};
-  Synchronizer sync_{s_, tx_, submitter_, trades_};
-  TradeExecutor trades_{s_, tx_, submitter_, sync_};
+  Lookups lookups_{s_, tx_};
+  Submitter submitter_{s_, tx_, lookups_, sync_, trades_, entries_, modifier_};
+  Synchronizer sync_{s_, tx_, lookups_, trades_};
+  TradeExecutor trades_{s_, tx_, lookups_, submitter_, sync_};
   StandInEntries entries_{s_, tx_, trades_};
-  ExitModifier modifier_{s_, tx_, submitter_, trades_};
+  ExitModifier modifier_{s_, tx_, lookups_, trades_};
   // Health, metrics and positions as the engine shows them (declared after all they read).
   EngineViews views_{{s_.ledger, s_.positions_read, s_.cover, s_.alerts, s_.stream, s_.cadence,
                       s_.store_health, s_.budget, s_.metrics, s_.last_sync_at, s_.broker_ok}};

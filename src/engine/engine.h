@@ -13,10 +13,11 @@
 // Where things are decided (Engine::Impl, in engine.cc, wires the parts that write the shared
 // state of engine_state.h, each a class with its own header; the components they use beside):
 //   Submitter    - retries, backoff, 40310000 / 40010001 handling, unknown -> lookup
-//                  (submitter.{h,cc}); what waits for the next session
-//                  (submitter_session.cc); when a send, a lookup, a cancel or a fetch is asked
-//                  again, and the retry_storm window (retry_schedule.{h,cc}); the orders a
-//                  restart found in flight, resolved by one listing (recovery_listing.{h,cc})
+//                  (submitter.{h,cc}; every lookup staged by Lookups, lookups.{h,cc}); what
+//                  waits for the next session (submitter_session.cc); when a send, a lookup, a
+//                  cancel or a fetch is asked again, and the retry_storm window
+//                  (retry_schedule.{h,cc}); the orders a restart found in flight, resolved by
+//                  one listing (recovery_listing.{h,cc})
 //   TradeManager - what each trade needs next, decided from its orders (trade_manager.{h,cc}:
 //                  its state, exits to place, resize or cancel, the per-minute cap, what a
 //                  closing trade cancels and flattens) and carried out, with the entry's

@@ -11,6 +11,7 @@
 //   submitter.cc      Submitter: sends, retries, broker answers to our orders, recovery
 //                     (submitter_session.cc: what waits for the next market session)
 //   synchronizer.cc   Synchronizer: stream, catch-up, sweeps, positions reads, timers
+//   lookups.cc        Lookups: the GETs asking the broker what became of an order of ours
 //   The components it holds (each with its own tests under tests/engine):
 //   admission.cc      TradeAdmission: whether a trade may be opened, changed, closed beside ours
 //   alert_rules.cc    AlertRules: sync lag, retry storms, the budget, unreadable data; settling

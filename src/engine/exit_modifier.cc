@@ -24,7 +24,7 @@
 #include <string_view>
 
 #include "engine/exit_modifier.h"
-#include "engine/submitter.h"
+#include "engine/lookups.h"
 #include "engine/trade_executor.h"
 #include "engine/transaction.h"
 
@@ -211,7 +211,7 @@ bool ExitModifier::on_replace_refused(OrderId id, const BrokerError& e, Timestam
                           "; the exit is canceled and placed again at the new prices",
                       e.body, now);
   if (!cancel_exit_group(old_id, "exits modified, its replace refused", now)) {
-    submitter_.stage_refresh(old_id, now, /*force=*/true);
+    lookups_.stage_refresh(old_id, now, /*force=*/true);
   }
   s_.touched_trades.insert(r.trade_id);
   return true;
@@ -247,7 +247,7 @@ void ExitModifier::keep_working_exit(const Order& r, const Order& old, const Bro
   }
   t.note = fmt::format("exits modify refused by the broker ({}): working {} (asked {})",
                        e.describe(), describe_exits(t.spec), asked);
-  submitter_.stage_refresh(old_id, now, /*force=*/true);
+  lookups_.stage_refresh(old_id, now, /*force=*/true);
   s_.touched_trades.insert(tid);
 }
 

@@ -7,14 +7,14 @@
 
 namespace orderly {
 
+class Lookups;
 class Transaction;
-class Submitter;
 class TradeExecutor;
 
 class ExitModifier {
  public:
-  ExitModifier(EngineState& s, Transaction& tx, Submitter& submitter, TradeExecutor& trades)
-      : s_(s), tx_(tx), submitter_(submitter), trades_(trades) {}
+  ExitModifier(EngineState& s, Transaction& tx, Lookups& lookups, TradeExecutor& trades)
+      : s_(s), tx_(tx), lookups_(lookups), trades_(trades) {}
   ExitModifier(const ExitModifier&) = delete;
   ExitModifier& operator=(const ExitModifier&) = delete;
 
@@ -36,7 +36,7 @@ class ExitModifier {
 
   EngineState& s_;
   Transaction& tx_;
-  Submitter& submitter_;
+  Lookups& lookups_;
   TradeExecutor& trades_;
   // What a change of a trade's exits becomes (modify_exits carries it out).
   ExitChangePlanner exit_changes_{{s_.ledger, s_.aux, s_.positions_read, s_.wash_priced_exits}};

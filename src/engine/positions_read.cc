@@ -42,4 +42,9 @@ Decimal PositionsRead::available(const std::string& symbol) const {
   return p ? Decimal::min(p->qty, p->qty_available) : Decimal();
 }
 
+Decimal PositionsRead::qty_available(const std::string& symbol) const {
+  const BrokerPosition* read = find(symbol);
+  return read == nullptr ? Decimal() : read->qty_available;
+}
+
 }  // namespace orderly

@@ -60,6 +60,8 @@ class PositionsRead {
   // Signed qty the read shows (0 when it shows none); what open orders leave of a long.
   Decimal qty(const std::string& symbol) const;
   Decimal available(const std::string& symbol) const;
+  // The read's qty_available as the broker states it (0 when it shows none).
+  Decimal qty_available(const std::string& symbol) const;
   const std::map<std::string, BrokerPosition>& all() const { return positions_; }
 
  private:

@@ -6,6 +6,7 @@
 
 #include "engine/crypto.h"
 #include "engine/exit_modifier.h"
+#include "engine/lookups.h"
 #include "engine/stand_in_entries.h"
 #include "engine/submitter.h"
 #include "engine/synchronizer.h"
@@ -166,8 +167,8 @@ bool Submitter::shares_available(OrderId id, const Order& o, OrderAux& ax, Times
   }
   // Our own sells sent after that read hold shares the read does not show yet: two
   // exits on one symbol in one pass must not race each other into a 40310000.
-  Decimal avail = broker_available(o.symbol) - unseen_own_holds(o.symbol, id);
-  const Decimal needed = added_qty(o);
+  Decimal avail = s_.positions_read.qty_available(o.symbol) - unseen_own_holds(o.symbol, id);
+  const Decimal needed = tx_.added_qty(o);
   if (avail >= needed) return true;
   sync_.set_hold_wait(id, true);
   ax.hold_available = avail;
@@ -235,12 +236,6 @@ void Submitter::note_foreign_hold(const Order& o, Timestamp now) {
   }
 }
 
-Decimal Submitter::added_qty(const Order& o) {
-  if (!o.replaces_order_id) return o.qty;
-  const Order* old = tx_.linked_order(o, o.replaces_order_id, "order to replace", s_.last_now);
-  return old ? o.qty - old->qty : o.qty;
-}
-
 Decimal Submitter::unseen_own_holds(const std::string& symbol, OrderId except) {
   Decimal held;
   for (OrderId oid : s_.ledger.of_symbol(symbol)) {
@@ -251,15 +246,10 @@ Decimal Submitter::unseen_own_holds(const std::string& symbol, OrderId except) {
     const std::optional<Timestamp> read_at = s_.positions_read.read_at();
     const bool after_read = ax.sent_at && read_at && *ax.sent_at >= *read_at;
     if (in_flight || (after_read && is_open_at_broker(x.state))) {
-      held += x.replaces_order_id ? added_qty(x) : x.qty - x.filled_qty;
+      held += x.replaces_order_id ? tx_.added_qty(x) : x.qty - x.filled_qty;
     }
   }
   return held;
-}
-
-Decimal Submitter::broker_available(const std::string& symbol) const {
-  const BrokerPosition* read = s_.positions_read.find(symbol);
-  return read == nullptr ? Decimal() : read->qty_available;
 }
 
 // The request leaves now (take_commands): "sent" in the audit, apart from the "queued" of the
@@ -393,35 +383,7 @@ void Submitter::to_unknown(OrderId id, const std::string& why, EventSource src,
   tx_.mut_order(id).last_error = why;
   tx_.set_local_state(id, OrderState::unknown, src, "outcome unknown, look up by client id: " + why,
                       payload, now);
-  stage_resolve(id);
-}
-
-void Submitter::stage_resolve(OrderId id) {
-  const Order& o = s_.ledger.order_at(id);
-  s_.aux[id].command_outstanding = true;
-  s_.aux[id].sent_at.reset();  // set again when the request leaves (note_sent)
-  Command c;
-  c.kind = CommandKind::get_by_client_id;
-  c.priority = CommandPriority::lookup;
-  c.order_id = id;
-  c.client_order_id = o.client_order_id;
-  tx_.stage(std::move(c), Purpose::resolve);
-}
-
-void Submitter::stage_refresh(OrderId id, Timestamp now, bool force) {
-  const Order& o = s_.ledger.order_at(id);
-  if (!o.broker_order_id) return;
-  OrderAux& ax = s_.aux[id];
-  if (!force && ax.last_refresh_at && now.ms_since(*ax.last_refresh_at) < s_.cfg.poll_interval_ms) {
-    return;
-  }
-  ax.last_refresh_at = now;
-  Command c;
-  c.kind = CommandKind::get_order;
-  c.priority = CommandPriority::lookup;
-  c.order_id = id;
-  c.broker_order_id = *o.broker_order_id;
-  tx_.stage(std::move(c), Purpose::refresh);
+  lookups_.stage_resolve(id);
 }
 
 // external_hold says an order of ours waits on someone else's order; once the broker took an
@@ -515,7 +477,7 @@ void Submitter::on_send_refused(OrderId id, bool is_replace, const BrokerError& 
     s_.alerts.raise(AlertKind::order_parked, o.client_order_id,
                     fmt::format("{} exit refused by the broker: {}", o.symbol, why), now);
   }
-  if (is_replace && o.replaces_order_id) stage_refresh(*o.replaces_order_id, now, true);
+  if (is_replace && o.replaces_order_id) lookups_.stage_refresh(*o.replaces_order_id, now, true);
   s_.touched_trades.insert(o.trade_id);
 }
 
@@ -530,7 +492,7 @@ bool Submitter::refusal_answered_by_rule(OrderId id, bool is_replace, const Brok
   if (is_replace && e.http_status == 404) {
     tx_.set_local_state(id, OrderState::submit_failed, EventSource::error,
                         "replace refused, order gone: " + why, e.body, now);
-    if (o.replaces_order_id) stage_refresh(*o.replaces_order_id, now, true);
+    if (o.replaces_order_id) lookups_.stage_refresh(*o.replaces_order_id, now, true);
     s_.touched_trades.insert(o.trade_id);
     return true;
   }
@@ -719,22 +681,9 @@ void Submitter::start_recovery() {
   stage_recovery_page(plan->after);
 }
 
-// One page of every order (any status, legs nested) submitted after `after`, oldest first.
-Command Submitter::listing_since(Timestamp after) const {
-  Command c;
-  c.kind = CommandKind::list_orders;
-  c.priority = CommandPriority::lookup;
-  c.list.status = OrderListStatus::all;
-  c.list.nested = true;
-  c.list.ascending = true;
-  c.list.limit = s_.cfg.list_page_size;
-  c.list.after = after;
-  return c;
-}
-
 void Submitter::stage_recovery_page(Timestamp after) {
   recovery_.page_staged();
-  tx_.stage(listing_since(after), Purpose::recovery_page);
+  tx_.stage(lookups_.listing_since(after), Purpose::recovery_page);
 }
 
 // The listing did not finish (an error, more pages than orders left): each order left is looked
@@ -747,7 +696,7 @@ void Submitter::abandon_recovery(bool look_up) {
     s_.aux[id].command_outstanding = false;
     if (look_up && (o->state == OrderState::submitting || o->state == OrderState::unknown) &&
         !o->broker_order_id) {
-      stage_resolve(id);
+      lookups_.stage_resolve(id);
     }
   }
   recovery_.clear();
@@ -804,16 +753,6 @@ void Submitter::on_recovery_result(const Pending& p, const CommandResult& r, Tim
   recovery_.clear();
 }
 
-// A 429's X-Ratelimit-Reset can be a minute away. The transport already holds every request
-// until then when the account really is over its limit, so waiting the whole minute here only
-// keeps an order's status unknown for longer (DST seed 322: an injected 429 left an entry
-// unknown past the quiet period while every other call went through).
-std::int64_t Submitter::ask_again_after_ms(const BrokerError& e) const {
-  return std::max<std::int64_t>(
-      s_.cfg.poll_interval_ms,
-      std::min<std::int64_t>(e.retry_after_ms.value_or(0), s_.cfg.inflight_check_ms));
-}
-
 void Submitter::on_refresh_result(const Pending& p, const CommandResult& r, Timestamp now) {
   OrderId id = p.command.order_id;
   if (r.error) {
@@ -865,7 +804,7 @@ void Submitter::on_cancel_result(const Pending& p, const CommandResult& r, Times
     Order& m = tx_.mut_order(id);
     tx_.audit(m, m.state, EventSource::error, "cancel refused: " + r.error->describe(),
               r.error->body, now);
-    if (r.error->http_status != 422) again_ms = ask_again_after_ms(*r.error);
+    if (r.error->http_status != 422) again_ms = lookups_.ask_again_after_ms(*r.error);
   }
   // (Not while our own replace is pending: that is why the broker refused.)
   const bool done_or_going = r.error && r.error->http_status == 422 &&
@@ -887,7 +826,7 @@ void Submitter::on_cancel_result(const Pending& p, const CommandResult& r, Times
   }
   s_.retries.cancel_at(id, now.plus_ms(again_ms));
   // Cancel is asynchronous at Alpaca: learn the outcome by id.
-  stage_refresh(id, now, true);
+  lookups_.stage_refresh(id, now, true);
 }
 
 }  // namespace orderly

@@ -11,6 +11,7 @@
 
 namespace orderly {
 
+class Lookups;
 class Transaction;
 class Synchronizer;
 class TradeExecutor;
@@ -19,9 +20,15 @@ class ExitModifier;
 
 class Submitter {
  public:
-  Submitter(EngineState& s, Transaction& tx, Synchronizer& sync, TradeExecutor& trades,
-            StandInEntries& entries, ExitModifier& modifier)
-      : s_(s), tx_(tx), sync_(sync), trades_(trades), entries_(entries), modifier_(modifier) {}
+  Submitter(EngineState& s, Transaction& tx, Lookups& lookups, Synchronizer& sync,
+            TradeExecutor& trades, StandInEntries& entries, ExitModifier& modifier)
+      : s_(s),
+        tx_(tx),
+        lookups_(lookups),
+        sync_(sync),
+        trades_(trades),
+        entries_(entries),
+        modifier_(modifier) {}
   Submitter(const Submitter&) = delete;
   Submitter& operator=(const Submitter&) = delete;
 
@@ -36,26 +43,18 @@ class Submitter {
   void on_cancel_result(const Pending& p, const CommandResult& r, Timestamp now);
   void on_recovery_result(const Pending& p, const CommandResult& r, Timestamp now);
 
-  // A restart's orders in flight, resolved by one listing (started and abandoned by the
-  // Transaction; a leg without its id is looked up by the same listing).
+  // A restart's orders in flight, resolved by one listing (Lookups::listing_since; started and
+  // abandoned by the Transaction).
   void start_recovery();
   void abandon_recovery(bool look_up);
-  Command listing_since(Timestamp after) const;
 
-  // Asked by the command release and the in-flight check (through Engine::Impl).
+  // Asked by the command release (through Engine::Impl).
   void note_sent(const Command& c, Timestamp now);
-  void stage_resolve(OrderId id);
-  void stage_refresh(OrderId id, Timestamp now, bool force);
 
   // What the other parts ask of it.
   void schedule_retry(OrderId id, const std::string& why, Timestamp now, EventSource src,
                       const std::string& payload, std::optional<std::int64_t> min_delay_ms,
                       bool at_once = false);
-  // How long before a lookup or cancel that got no answer is asked again.
-  std::int64_t ask_again_after_ms(const BrokerError& e) const;
-  // The shares `o` holds beyond the order it replaces (all of its qty for a new order).
-  Decimal added_qty(const Order& o);
-  Decimal broker_available(const std::string& symbol) const;
 
  private:
   bool fractional_sell_covered(OrderId id, const Order& o, Timestamp now);
@@ -86,6 +85,7 @@ class Submitter {
 
   EngineState& s_;
   Transaction& tx_;
+  Lookups& lookups_;
   Synchronizer& sync_;
   TradeExecutor& trades_;
   StandInEntries& entries_;

@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "engine/crypto.h"
-#include "engine/submitter.h"
+#include "engine/lookups.h"
 #include "engine/synchronizer.h"
 #include "engine/trade_executor.h"
 #include "engine/transaction.h"
@@ -192,7 +192,7 @@ void Synchronizer::on_exit_ended(OrderId id, Timestamp now, bool at_once) {
       s_.protection_check.touched(s.symbol);
     }
     if (at_once) {
-      submitter_.stage_refresh(sid, now, false);
+      lookups_.stage_refresh(sid, now, false);
     } else {
       s_.retries.refresh_unless_waiting(sid, now.plus_ms(s_.cfg.poll_interval_ms));
     }
@@ -227,7 +227,7 @@ void Synchronizer::refresh_failed(OrderId id, const BrokerError& e, Timestamp no
 // ask_again_after_ms doubled for each of `failures` in a row (then counted), up to
 // kPollBackoffCapMs.
 std::int64_t Synchronizer::backed_off_ms(const BrokerError& e, int& failures) const {
-  std::int64_t delay = submitter_.ask_again_after_ms(e);
+  std::int64_t delay = lookups_.ask_again_after_ms(e);
   for (int i = 0; i < failures && delay < kPollBackoffCapMs; ++i) delay *= 2;
   ++failures;
   return std::min(delay, kPollBackoffCapMs);
@@ -255,7 +255,7 @@ void Synchronizer::unknown_fill_fetch_failed(const std::string& broker_order_id)
 void Synchronizer::stage_due_refreshes(Timestamp now) {
   for (OrderId id : s_.retries.take_due_refreshes(now)) {
     const Order* o = s_.ledger.order(id);
-    if (o != nullptr && is_open_at_broker(o->state)) submitter_.stage_refresh(id, now, true);
+    if (o != nullptr && is_open_at_broker(o->state)) lookups_.stage_refresh(id, now, true);
   }
 }
 
@@ -551,7 +551,7 @@ void Synchronizer::check_missing_orders(Timestamp missing_since, Timestamp now) 
     }
     ax.missing_checked = true;
     ax.missing_checked_at = now;
-    submitter_.stage_refresh(id, now, true);
+    lookups_.stage_refresh(id, now, true);
   }
 }
 
@@ -605,13 +605,13 @@ void Synchronizer::on_positions_result(const Pending& p, const CommandResult& r,
       continue;
     }
     const Order& o = s_.ledger.order_at(id);
-    if (submitter_.broker_available(o.symbol) >= submitter_.added_qty(o)) {
+    if (s_.positions_read.qty_available(o.symbol) >= tx_.added_qty(o)) {
       set_hold_wait(id, false);
       s_.alerts.clear(AlertKind::external_hold, o.symbol, now);
       Order& m = tx_.mut_order(id);
       tx_.audit(m, m.state, EventSource::poll,
                 fmt::format("holdings changed: qty_available {} covers {}",
-                            submitter_.broker_available(o.symbol).str(), o.qty.str()),
+                            s_.positions_read.qty_available(o.symbol).str(), o.qty.str()),
                 {}, now);
     }
   }
@@ -622,9 +622,9 @@ void Synchronizer::on_positions_result(const Pending& p, const CommandResult& r,
 // An entry a positions read may show filled (PositionsReconciler::ask_entries_beyond).
 void Synchronizer::ask_about_entry(OrderId id, Timestamp now) {
   if (s_.ledger.order_at(id).state == OrderState::submitting) {
-    if (!s_.aux[id].command_outstanding) submitter_.stage_resolve(id);
+    if (!s_.aux[id].command_outstanding) lookups_.stage_resolve(id);
   } else {
-    submitter_.stage_refresh(id, now, false);
+    lookups_.stage_refresh(id, now, false);
   }
 }
 
@@ -713,7 +713,7 @@ void Synchronizer::check_unresolved_leg(OrderId id, Timestamp now) {
   }
   ax.last_refresh_at = now;
   ax.legs_retry_at.reset();
-  Command c = submitter_.listing_since(parent.created_at.plus_ms(-60'000));
+  Command c = lookups_.listing_since(parent.created_at.plus_ms(-60'000));
   c.list.symbols = {leg.symbol};
   tx_.stage(std::move(c), Purpose::legs, id);
 }

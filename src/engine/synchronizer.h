@@ -10,14 +10,14 @@
 
 namespace orderly {
 
+class Lookups;
 class Transaction;
-class Submitter;
 class TradeExecutor;
 
 class Synchronizer {
  public:
-  Synchronizer(EngineState& s, Transaction& tx, Submitter& submitter, TradeExecutor& trades)
-      : s_(s), tx_(tx), submitter_(submitter), trades_(trades) {}
+  Synchronizer(EngineState& s, Transaction& tx, Lookups& lookups, TradeExecutor& trades)
+      : s_(s), tx_(tx), lookups_(lookups), trades_(trades) {}
   Synchronizer(const Synchronizer&) = delete;
   Synchronizer& operator=(const Synchronizer&) = delete;
 
@@ -78,7 +78,7 @@ class Synchronizer {
 
   EngineState& s_;
   Transaction& tx_;
-  Submitter& submitter_;
+  Lookups& lookups_;
   TradeExecutor& trades_;
   // Orders of fills the catch-up found and no order of ours matched: fetched once each.
   std::set<std::string> unknown_fill_orders_;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "engine/crypto.h"
+#include "engine/lookups.h"
 #include "engine/submitter.h"
 #include "engine/synchronizer.h"
 #include "engine/trade_executor.h"
@@ -372,7 +373,7 @@ void TradeExecutor::create_emulated_exit(TradeId tid, const TradeView& v, Decima
   if (!basis && !percent) basis = Decimal::from_int(1);  // absolute or trailing: no basis used
   if (!basis) {
     // The fill price is needed for percent exits: learn it from the order itself.
-    submitter_.stage_refresh(v.entry, now, /*force=*/false);
+    lookups_.stage_refresh(v.entry, now, /*force=*/false);
     return;
   }
   auto prices = exit_prices(t.spec, *basis);

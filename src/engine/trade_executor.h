@@ -9,14 +9,16 @@
 
 namespace orderly {
 
+class Lookups;
 class Transaction;
 class Submitter;
 class Synchronizer;
 
 class TradeExecutor {
  public:
-  TradeExecutor(EngineState& s, Transaction& tx, Submitter& submitter, Synchronizer& sync)
-      : s_(s), tx_(tx), submitter_(submitter), sync_(sync) {}
+  TradeExecutor(EngineState& s, Transaction& tx, Lookups& lookups, Submitter& submitter,
+                Synchronizer& sync)
+      : s_(s), tx_(tx), lookups_(lookups), submitter_(submitter), sync_(sync) {}
   TradeExecutor(const TradeExecutor&) = delete;
   TradeExecutor& operator=(const TradeExecutor&) = delete;
 
@@ -86,6 +88,7 @@ class TradeExecutor {
 
   EngineState& s_;
   Transaction& tx_;
+  Lookups& lookups_;
   Submitter& submitter_;
   Synchronizer& sync_;
 };

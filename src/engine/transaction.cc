@@ -473,6 +473,12 @@ const Order* Transaction::linked_order(const Order& from, std::optional<OrderId>
   return nullptr;
 }
 
+Decimal Transaction::added_qty(const Order& o) {
+  if (!o.replaces_order_id) return o.qty;
+  const Order* old = linked_order(o, o.replaces_order_id, "order to replace", s_.last_now);
+  return old ? o.qty - old->qty : o.qty;
+}
+
 void Transaction::forget_order(OrderId id) {
   if (!s_.ledger.holds(id)) return;
   forget_watch(id);

@@ -64,6 +64,8 @@ class Transaction {
   // and restore_pruned() load them); nullptr with the anomaly reported, never a throw.
   const Order* linked_order(const Order& from, std::optional<OrderId> link, std::string_view what,
                             Timestamp now);
+  // The shares `o` holds beyond the order it replaces (all of its qty for a new order).
+  Decimal added_qty(const Order& o);
   // The store's answer to a read, or StoreUnreadable thrown.
   template <typename T>
   T read_or_end_input(StatusOr<T> r) {
