@@ -23,6 +23,44 @@ bool is_stand_in(const Ledger& ledger, const Order& o) {
   return o.type != t->spec.entry_type || o.limit_price != t->spec.entry_limit_price;
 }
 
+// Not while that side is changing at our request (an entry clearing its way, an exit being
+// canceled or placed again): what it stepped inside comes back, and sending it again then met
+// the exits placed again, stood in anew, and was canceled at the next clearing, round after
+// round (DST trades seed 20830000000413: two entries at -e4, the exits of nine trades canceled
+// and placed again until the per-minute cap left them naked).
+std::optional<std::string> stand_in_outdated(const Ledger& ledger,
+                                             const std::unordered_map<OrderId, OrderAux>& aux,
+                                             const WayClearing& clearing, const SymbolBook& book,
+                                             const Order& o) {
+  if (clearing.clearing(o.symbol)) return std::nullopt;
+  for (OrderId id : ledger.of_symbol(o.symbol)) {
+    const Order& x = ledger.order_at(id);
+    if (x.side == o.side || !working_or_pending(x)) continue;
+    const auto ax = aux.find(id);
+    const bool going =
+        x.state == OrderState::pending_cancel || (ax != aux.end() && ax->second.cancel_sent);
+    // On its way: not yet refused (one the broker refused, retried, is no book to wait for: a
+    // stop alone our stand-in itself blocks would wait on it for good).
+    const bool coming = !x.broker_order_id && !x.parent_order_id &&
+                        (x.state == OrderState::submitting || x.attempts == 0);
+    if (going || coming) return std::nullopt;
+  }
+  const Trade& t = *ledger.trade(o.trade_id);
+  const std::optional<Decimal> own =
+      t.spec.entry_type == OrderType::limit ? t.spec.entry_limit_price : std::nullopt;
+  if (book.wash_blockers(o.side, t.spec.entry_type, own).empty()) {
+    return fmt::format("none of our orders it stepped inside is left on the other side of {}",
+                       o.symbol);
+  }
+  // They filled and others rest further out (another trade's exits): one tick inside those.
+  const std::optional<Decimal> price = book.passing_limit(o.side, own, t.spec.price_increment);
+  if (!price || !o.limit_price) return std::nullopt;
+  const bool better = o.side == Side::buy ? *price > *o.limit_price : *price < *o.limit_price;
+  if (!better) return std::nullopt;
+  return fmt::format("our tightest order on the other side of {} moved: {} passes now", o.symbol,
+                     price->str());
+}
+
 // A sell entry no long covers opens a short, and Alpaca refuses fractional short sales
 // (40310000): it would fail at the broker after the trade was accepted (DST seed 31011). Within
 // a held long it closes that long, which a fractional qty may. The broker's positions read

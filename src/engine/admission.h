@@ -9,14 +9,18 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "core/decimal.h"
 #include "core/ids.h"
 #include "core/order.h"
 #include "core/status.h"
 #include "core/trade.h"
+#include "engine/exit_book.h"
 #include "engine/ledger.h"
+#include "engine/order_aux.h"
 #include "engine/positions_read.h"
+#include "engine/way_clearing.h"
 
 namespace orderly {
 
@@ -53,5 +57,15 @@ class TradeAdmission {
 // An entry priced away from its trade's own market or limit to pass our opposite orders
 // (a stand-in, stand_in_entries.cc).
 bool is_stand_in(const Ledger& ledger, const Order& o);
+
+// Why stand-in `o` is no longer priced as our opposite orders on its symbol (`book`) call for:
+// none of them is left in its way, or the tightest moved and a better price passes now. Not
+// while that side is changing at our request (a clearing, an order of ours going or coming):
+// what it stepped inside comes back. Resting at the broker it is sent again
+// (StandInEntries); still queued, it is judged again before it leaves (CommandRelease).
+std::optional<std::string> stand_in_outdated(const Ledger& ledger,
+                                             const std::unordered_map<OrderId, OrderAux>& aux,
+                                             const WayClearing& clearing, const SymbolBook& book,
+                                             const Order& o);
 
 }  // namespace orderly

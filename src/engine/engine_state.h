@@ -217,10 +217,10 @@ struct EngineState {
       hosts.monitor};
   // Which queued commands leave now, and in what order (after cover_, which it reads).
   CommandRelease release{{cfg.unprotected_grace_ms},
-                          {ledger, aux, cover, cadence, sweep, catchup_first_page},
-                          outbox,
-                          budget,
-                          hosts.release};
+                         {ledger, aux, cover, cadence, sweep, catchup_first_page, clearing},
+                         outbox,
+                         budget,
+                         hosts.release};
   // The orders whose outcome is not confirmed, looked up at each tick (inflight_check.h).
   InflightCheck inflight{{cfg.inflight_check_ms, cfg.stuck_order_ms, cfg.retry_max_attempts},
                           {ledger, last_stock_routed_at},

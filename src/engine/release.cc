@@ -4,6 +4,8 @@
 #include <deque>
 #include <utility>
 
+#include "engine/admission.h"
+
 namespace orderly {
 
 // An entry released in the last minute whose trade has no exit sent yet: its fill will need
@@ -47,6 +49,11 @@ bool CommandRelease::replace_overtaken(const Command& c) const {
 // check, and the refusal costs a call and the cancel of every opposite order of ours (DST
 // trades seed 23000000008498: two market buys queued 83 s, refused against the exits of nine
 // trades placed meanwhile).
+// A stand-in (priced one tick inside our opposite orders when it was queued) whose price they no
+// longer call for is judged again too: sent, it rested off the market and was canceled at once
+// for a new entry that waited for the budget again, three calls and a new order each time
+// (DST trades seed 33100000005017: entries stood in at 69.17 sent a minute later with our
+// sells at 72, each canceled on arrival, and a busy minute kept the last one queued 40 s).
 bool CommandRelease::entry_overtaken(const Command& c) const {
   if (c.kind != CommandKind::submit) return false;
   const Order* o = s_.ledger.order(c.order_id);
@@ -54,7 +61,10 @@ bool CommandRelease::entry_overtaken(const Command& c) const {
       o->broker_order_id) {
     return false;
   }
-  return !s_.cover.book_of(o->symbol).wash_blockers(o->side, o->type, o->limit_price).empty();
+  const SymbolBook book = s_.cover.book_of(o->symbol);
+  if (!book.wash_blockers(o->side, o->type, o->limit_price).empty()) return true;
+  return is_stand_in(s_.ledger, *o) &&
+         stand_in_outdated(s_.ledger, s_.aux, s_.clearing, book, *o).has_value();
 }
 
 // The order queued commands are released in: their priority (CommandPriority), with two moves.

@@ -23,6 +23,7 @@
 #include "engine/poll_schedule.h"
 #include "engine/rate_budget.h"
 #include "engine/sync_cadence.h"
+#include "engine/way_clearing.h"
 
 namespace orderly {
 
@@ -39,6 +40,7 @@ class CommandRelease {
     const SyncCadence& cadence;  // whether the stream is suspect
     const Poll& sweep;
     const CommandId& catchup_first_page;  // the first page of the catch-up running
+    const WayClearing& clearing;          // whether a symbol's entries are clearing their way
   };
   // What it asks of the engine as a command leaves.
   class Host {

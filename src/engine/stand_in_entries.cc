@@ -17,44 +17,6 @@
 
 namespace orderly {
 
-// Why a stand-in resting at the broker should be sent again: none of our orders it stepped
-// inside is left on the other side, or the tightest of them moved out. Not while that side is
-// changing at our request (an entry clearing its way, an exit being canceled or placed
-// again): what it stepped inside comes back, and sending it again then met the exits placed
-// again, stood in anew, and was canceled at the next clearing, round after round (DST trades
-// seed 20830000000413: two entries at -e4, the exits of nine trades canceled and placed again
-// until the per-minute cap left them naked).
-std::optional<std::string> StandInEntries::stand_in_outdated(const Order& o) const {
-  if (s_.clearing.clearing(o.symbol)) return std::nullopt;
-  for (OrderId id : s_.ledger.of_symbol(o.symbol)) {
-    const Order& x = s_.ledger.order_at(id);
-    if (x.side == o.side || !working_or_pending(x)) continue;
-    const auto ax = s_.aux.find(id);
-    const bool going =
-        x.state == OrderState::pending_cancel || (ax != s_.aux.end() && ax->second.cancel_sent);
-    // On its way: not yet refused (one the broker refused, retried, is no book to wait for: a
-    // stop alone our stand-in itself blocks would wait on it for good).
-    const bool coming = !x.broker_order_id && !x.parent_order_id &&
-                        (x.state == OrderState::submitting || x.attempts == 0);
-    if (going || coming) return std::nullopt;
-  }
-  const Trade& t = *s_.ledger.trade(o.trade_id);
-  const std::optional<Decimal> own =
-      t.spec.entry_type == OrderType::limit ? t.spec.entry_limit_price : std::nullopt;
-  const SymbolBook book = s_.cover.book_of(o.symbol);
-  if (book.wash_blockers(o.side, t.spec.entry_type, own).empty()) {
-    return fmt::format("none of our orders it stepped inside is left on the other side of {}",
-                       o.symbol);
-  }
-  // They filled and others rest further out (another trade's exits): one tick inside those.
-  const std::optional<Decimal> price = book.passing_limit(o.side, own, t.spec.price_increment);
-  if (!price || !o.limit_price) return std::nullopt;
-  const bool better = o.side == Side::buy ? *price > *o.limit_price : *price < *o.limit_price;
-  if (!better) return std::nullopt;
-  return fmt::format("our tightest order on the other side of {} moved: {} passes now",
-                     o.symbol, price->str());
-}
-
 // Run with every submitter pass: the stand-ins resting at the broker, judged against the book.
 void StandInEntries::recheck_stand_in_entries(Timestamp now) {
   for (auto it = s_.stand_in_entries.begin(); it != s_.stand_in_entries.end();) {
@@ -73,7 +35,10 @@ void StandInEntries::recheck_stand_in_entries(Timestamp now) {
     }
     const TradeView v = view_of(s_.ledger, o->trade_id);
     if (v.entries.back() != id) continue;  // a later entry already follows it
-    if (std::optional<std::string> why = stand_in_outdated(*o)) send_entry_again(id, *why, now);
+    if (std::optional<std::string> why =
+            stand_in_outdated(s_.ledger, s_.aux, s_.clearing, s_.cover.book_of(o->symbol), *o)) {
+      send_entry_again(id, *why, now);
+    }
   }
 }
 

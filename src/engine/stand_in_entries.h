@@ -24,7 +24,6 @@ class StandInEntries {
   bool waits_for_earlier_entry(OrderId id, Timestamp now);
 
  private:
-  std::optional<std::string> stand_in_outdated(const Order& o) const;
   void send_entry_again(OrderId id, const std::string& why, Timestamp now);
 
   EngineState& s_;

@@ -66,13 +66,15 @@ class CommandReleaseTest : public ::testing::Test, private CommandRelease::Host 
   SyncCadence cadence_{{1'000, 500, 10'000}, stream_};
   Poll sweep_;
   CommandId catchup_first_page_ = 0;
+  WayClearing clearing_;
   Outbox outbox_;
   RateBudget budget_{{30, 1000, 100}};
-  CommandRelease release_{{5'000},
-                          {ledger_, w_.aux, w_.judge, cadence_, sweep_, catchup_first_page_},
-                          outbox_,
-                          budget_,
-                          *this};
+  CommandRelease release_{
+      {5'000},
+      {ledger_, w_.aux, w_.judge, cadence_, sweep_, catchup_first_page_, clearing_},
+      outbox_,
+      budget_,
+      *this};
   std::vector<OrderId> sent_;
   TradeId next_trade_ = 0;
   OrderId next_order_ = 0;
@@ -107,6 +109,29 @@ TEST_F(CommandReleaseTest, WhatWasOvertakenWhileItWaitedIsWithheld) {
   EXPECT_EQ(release_.take_withheld_replaces(), std::set<OrderId>{grown_id});
   EXPECT_EQ(release_.take_withheld_entries(), std::set<OrderId>{entry});
   EXPECT_TRUE(release_.take_withheld_entries().empty()) << "each handed over once";
+}
+
+// A market buy stood in one tick inside our take-profit at 226 while it waited for the budget;
+// the take-profit is at 230 now. Sent, the stand-in would rest under the market and be canceled
+// on arrival (DST trades seed 33100000005017): it is withheld to be priced again. One priced for
+// the book as it is leaves.
+TEST_F(CommandReleaseTest, AStandInWhosePriceOurOrdersNoLongerCallForIsPricedAgain) {
+  const TradeId held = add_trade(ExitMode::emulated);
+  add(held, OrderRole::entry, OrderState::filled);
+  add(held, OrderRole::take_profit, OrderState::new_);  // a sell at 230, working
+  auto stand_in = [&](const char* price) {
+    Order& e = add(add_trade(ExitMode::emulated), OrderRole::entry, OrderState::submitting);
+    e.type = OrderType::limit;  // its trade's entry is a market order
+    e.limit_price = d(price);
+    queue(CommandKind::submit, CommandPriority::entry, e.id);
+    return e.id;
+  };
+  const OrderId stale = stand_in("225.99");
+  const OrderId priced = stand_in("229.99");
+
+  CommandRelease::Released r = release_.take(w_.now);
+  EXPECT_EQ(orders_of(r.commands), std::vector<OrderId>{priced});
+  EXPECT_EQ(release_.take_withheld_entries(), std::set<OrderId>{stale});
 }
 
 // Issue 14: entries released within the minute whose trades have no exit sent yet keep a slot
