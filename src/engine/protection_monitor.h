@@ -64,6 +64,9 @@ class ProtectionMonitor {
   // An order's unconfirmed_since changed (or may have, with a rolled-back input): the list kept
   // in the sync state is written again at the next check.
   void unconfirmed_changed() { unconfirmed_dirty_ = true; }
+  // At a start, before any input: blind since the lives before this one began to be (what
+  // ended while no process ran is unknown until the start's sweep completes).
+  void carry_blind_time();
 
  private:
   void insert_open_trade_symbols(std::set<std::string>& symbols) const;

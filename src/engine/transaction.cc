@@ -379,6 +379,7 @@ Status Transaction::start(Timestamp now) {
   }
   s_.started_at = now;
   s_.last_now = now;
+  s_.protection_monitor.carry_blind_time();
 
   begin();
   if (!s_.sync_state.count(std::string(kWatermarkTime))) {

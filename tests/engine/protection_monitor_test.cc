@@ -22,8 +22,11 @@ constexpr std::int64_t kGraceMs = 5'000;
 
 // One life of the engine: its state, the judge and the monitor over it.
 struct Life : ProtectionMonitor::Host {
+  // A start: blind since the lives before it began to be (Transaction::start).
   Life(Ledger& l, std::map<std::string, std::string>& kept, Timestamp start)
-      : ledger(l), sync_state(kept), started_at(start), now(start) {}
+      : ledger(l), sync_state(kept), started_at(start), now(start) {
+    monitor.carry_blind_time();
+  }
 
   void set_sync(std::string_view key, std::string value) override {
     sync_state[std::string(key)] = std::move(value);
